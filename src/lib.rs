@@ -1,0 +1,7 @@
+//! `realm`: schema federation between service clusters.
+//!
+//! The library behind the `realm` command; the command itself (`src/main.rs`,
+//! `src/commands/`) only parses arguments and renders results. See
+//! `ARCHITECTURE.md` for the map and the invariants.
+
+pub mod schema;

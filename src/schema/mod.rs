@@ -1,0 +1,29 @@
+//! The schema core: FTL schema text with realms.
+//!
+//! - [`model`]: the schema as Rust values.
+//! - [`parser`] / [`printer`]: schema text to model and back (canonical text
+//!   round-trips byte for byte).
+//! - [`validate`]: every rule a schema must satisfy, all errors at once.
+//! - [`public_api`]: what a realm exports to other realms.
+//! - [`proto`] / [`txtpb`]: the protobuf form, proto-text and JSON.
+//! - [`diagnostic`]: errors with positions and their rendering.
+//!
+//! Invariant: nothing in this module does I/O. It is fed strings and values
+//! and returns values; files, git and the network live elsewhere.
+
+pub mod builtin;
+pub mod diagnostic;
+pub mod model;
+pub mod parser;
+pub mod printer;
+pub mod proto;
+pub mod public_api;
+pub mod txtpb;
+pub mod validate;
+
+pub use diagnostic::{Diagnostic, Diagnostics, Report, Sources};
+pub use model::*;
+pub use parser::{SchemaFile, parse_file, parse_ref, parse_schema, parse_type};
+pub use printer::{print_modules, print_schema};
+pub use public_api::public_api;
+pub use validate::validate;

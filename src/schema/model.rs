@@ -1,0 +1,640 @@
+//! The schema model: realms, modules, declarations, types and metadata.
+//!
+//! Plain values with public fields. The parser builds them, the printer
+//! prints them, the validator checks them and `proto` converts them to and
+//! from protobuf. Nothing here does I/O.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Where a node was written: file (relative to the project root), 1-based
+/// line and column (in characters).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pos {
+    pub file: Arc<str>,
+    pub line: u32,
+    pub column: u32,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+    }
+}
+
+/// A whole schema: any number of external realms and at most one internal
+/// realm.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Schema {
+    pub realms: Vec<Realm>,
+}
+
+impl Schema {
+    /// The internal realm (the one not marked `external`), if any.
+    pub fn internal_realm(&self) -> Option<&Realm> {
+        self.realms.iter().find(|r| !r.external)
+    }
+
+    pub fn realm(&self, name: &str) -> Option<&Realm> {
+        self.realms.iter().find(|r| r.name == name)
+    }
+}
+
+/// `realm shop { ... }` or `external realm bank { ... }`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Realm {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub external: bool,
+    pub name: String,
+    pub modules: Vec<Module>,
+}
+
+impl Realm {
+    pub fn module(&self, name: &str) -> Option<&Module> {
+        self.modules.iter().find(|m| m.name == name)
+    }
+
+    /// Every declaration of the realm with the module it belongs to.
+    pub fn decls(&self) -> impl Iterator<Item = (&Module, &Decl)> {
+        self.modules
+            .iter()
+            .flat_map(|m| m.decls.iter().map(move |d| (m, d)))
+    }
+}
+
+/// `module name { ... }`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Module {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub builtin: bool,
+    pub name: String,
+    pub metadata: Vec<Metadata>,
+    pub decls: Vec<Decl>,
+}
+
+impl Module {
+    pub fn decl(&self, name: &str) -> Option<&Decl> {
+        self.decls.iter().find(|d| d.name() == name)
+    }
+}
+
+/// Who can see a declaration. Ordered from least to most visible.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Visibility {
+    /// No `export`: visible only inside its module.
+    #[default]
+    Private,
+    /// `export`: visible to the other modules of the realm.
+    Export,
+    /// `export realm`: visible to other realms (the public API).
+    ExportRealm,
+}
+
+impl Visibility {
+    /// The keywords as written before a declaration, with a trailing space
+    /// (empty for private).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Visibility::Private => "",
+            Visibility::Export => "export ",
+            Visibility::ExportRealm => "export realm ",
+        }
+    }
+}
+
+impl fmt::Display for Visibility {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Visibility::Private => "private",
+            Visibility::Export => "export",
+            Visibility::ExportRealm => "export realm",
+        })
+    }
+}
+
+/// A declaration inside a module.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decl {
+    Data(Data),
+    Verb(Verb),
+    Enum(Enum),
+    TypeAlias(TypeAlias),
+    Config(Config),
+    Secret(Secret),
+    Database(Database),
+    Topic(Topic),
+}
+
+/// The kind of a declaration, as written in schema text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DeclKind {
+    Data,
+    Verb,
+    Enum,
+    TypeAlias,
+    Config,
+    Secret,
+    Database,
+    Topic,
+}
+
+impl DeclKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            DeclKind::Data => "data",
+            DeclKind::Verb => "verb",
+            DeclKind::Enum => "enum",
+            DeclKind::TypeAlias => "typealias",
+            DeclKind::Config => "config",
+            DeclKind::Secret => "secret",
+            DeclKind::Database => "database",
+            DeclKind::Topic => "topic",
+        }
+    }
+
+    /// The kind with an article, for messages: "a verb", "an enum", "data".
+    pub fn with_article(self) -> &'static str {
+        match self {
+            DeclKind::Data => "data",
+            DeclKind::Verb => "a verb",
+            DeclKind::Enum => "an enum",
+            DeclKind::TypeAlias => "a typealias",
+            DeclKind::Config => "a config",
+            DeclKind::Secret => "a secret",
+            DeclKind::Database => "a database",
+            DeclKind::Topic => "a topic",
+        }
+    }
+
+    /// Whether a declaration of this kind can be used as a type.
+    pub fn is_type(self) -> bool {
+        matches!(self, DeclKind::Data | DeclKind::Enum | DeclKind::TypeAlias)
+    }
+}
+
+impl fmt::Display for DeclKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keyword())
+    }
+}
+
+impl Decl {
+    pub fn kind(&self) -> DeclKind {
+        match self {
+            Decl::Data(_) => DeclKind::Data,
+            Decl::Verb(_) => DeclKind::Verb,
+            Decl::Enum(_) => DeclKind::Enum,
+            Decl::TypeAlias(_) => DeclKind::TypeAlias,
+            Decl::Config(_) => DeclKind::Config,
+            Decl::Secret(_) => DeclKind::Secret,
+            Decl::Database(_) => DeclKind::Database,
+            Decl::Topic(_) => DeclKind::Topic,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Decl::Data(d) => &d.name,
+            Decl::Verb(d) => &d.name,
+            Decl::Enum(d) => &d.name,
+            Decl::TypeAlias(d) => &d.name,
+            Decl::Config(d) => &d.name,
+            Decl::Secret(d) => &d.name,
+            Decl::Database(d) => &d.name,
+            Decl::Topic(d) => &d.name,
+        }
+    }
+
+    pub fn pos(&self) -> Option<&Pos> {
+        match self {
+            Decl::Data(d) => d.pos.as_ref(),
+            Decl::Verb(d) => d.pos.as_ref(),
+            Decl::Enum(d) => d.pos.as_ref(),
+            Decl::TypeAlias(d) => d.pos.as_ref(),
+            Decl::Config(d) => d.pos.as_ref(),
+            Decl::Secret(d) => d.pos.as_ref(),
+            Decl::Database(d) => d.pos.as_ref(),
+            Decl::Topic(d) => d.pos.as_ref(),
+        }
+    }
+
+    /// Config, secrets and databases have no visibility; they are private.
+    pub fn visibility(&self) -> Visibility {
+        match self {
+            Decl::Data(d) => d.visibility,
+            Decl::Verb(d) => d.visibility,
+            Decl::Enum(d) => d.visibility,
+            Decl::TypeAlias(d) => d.visibility,
+            Decl::Topic(d) => d.visibility,
+            Decl::Config(_) | Decl::Secret(_) | Decl::Database(_) => Visibility::Private,
+        }
+    }
+
+    pub fn metadata(&self) -> &[Metadata] {
+        match self {
+            Decl::Data(d) => &d.metadata,
+            Decl::Verb(d) => &d.metadata,
+            Decl::TypeAlias(d) => &d.metadata,
+            Decl::Database(d) => &d.metadata,
+            Decl::Topic(d) => &d.metadata,
+            Decl::Enum(_) | Decl::Config(_) | Decl::Secret(_) => &[],
+        }
+    }
+
+    pub fn comments(&self) -> &[String] {
+        match self {
+            Decl::Data(d) => &d.comments,
+            Decl::Verb(d) => &d.comments,
+            Decl::Enum(d) => &d.comments,
+            Decl::TypeAlias(d) => &d.comments,
+            Decl::Config(d) => &d.comments,
+            Decl::Secret(d) => &d.comments,
+            Decl::Database(d) => &d.comments,
+            Decl::Topic(d) => &d.comments,
+        }
+    }
+
+    /// Calls `f` on every type written in the declaration (not in its
+    /// metadata), outermost first.
+    pub fn for_each_type<'a>(&'a self, f: &mut impl FnMut(&'a Type)) {
+        match self {
+            Decl::Data(d) => d.fields.iter().for_each(|field| field.ty.walk(f)),
+            Decl::Verb(v) => {
+                v.request.walk(f);
+                v.response.walk(f);
+            }
+            Decl::Enum(e) => {
+                if let Some(ty) = &e.ty {
+                    ty.walk(f);
+                }
+                for variant in &e.variants {
+                    if let VariantValue::Type(ty) = &variant.value {
+                        ty.walk(f);
+                    }
+                }
+            }
+            Decl::TypeAlias(t) => t.ty.walk(f),
+            Decl::Config(c) => c.ty.walk(f),
+            Decl::Secret(s) => s.ty.walk(f),
+            Decl::Topic(t) => t.event.walk(f),
+            Decl::Database(_) => {}
+        }
+    }
+}
+
+/// A type parameter of a generic data type: `T` in `data Page<T>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeParameter {
+    pub pos: Option<Pos>,
+    pub name: String,
+}
+
+/// `data Name<T> { field Type ... }`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Data {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub visibility: Visibility,
+    pub name: String,
+    pub type_params: Vec<TypeParameter>,
+    pub metadata: Vec<Metadata>,
+    pub fields: Vec<Field>,
+}
+
+/// `name Type +metadata...` inside a data block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub name: String,
+    pub ty: Type,
+    pub metadata: Vec<Metadata>,
+}
+
+/// `verb name(Request) Response`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verb {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub visibility: Visibility,
+    pub name: String,
+    pub request: Type,
+    pub response: Type,
+    pub metadata: Vec<Metadata>,
+}
+
+/// A value enum (`enum Color: String { Red = "red" }`) when `ty` is set, a
+/// type enum (`enum Value { Text String }`) when it is not.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Enum {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub visibility: Visibility,
+    pub name: String,
+    pub ty: Option<Type>,
+    pub variants: Vec<EnumVariant>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnumVariant {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub name: String,
+    pub value: VariantValue,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum VariantValue {
+    Int(i64),
+    String(String),
+    Type(Type),
+}
+
+/// `typealias Name Type`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeAlias {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub visibility: Visibility,
+    pub name: String,
+    pub ty: Type,
+    pub metadata: Vec<Metadata>,
+}
+
+/// `config name Type`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub name: String,
+    pub ty: Type,
+}
+
+/// `secret name Type`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Secret {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub name: String,
+    pub ty: Type,
+}
+
+/// `database postgres name`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Database {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub engine: DatabaseEngine,
+    pub name: String,
+    pub metadata: Vec<Metadata>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseEngine {
+    Postgres,
+    Mysql,
+}
+
+impl DatabaseEngine {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            DatabaseEngine::Postgres => "postgres",
+            DatabaseEngine::Mysql => "mysql",
+        }
+    }
+
+    pub fn from_keyword(s: &str) -> Option<Self> {
+        match s {
+            "postgres" => Some(DatabaseEngine::Postgres),
+            "mysql" => Some(DatabaseEngine::Mysql),
+            _ => None,
+        }
+    }
+}
+
+/// `topic name EventType`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Topic {
+    pub pos: Option<Pos>,
+    pub comments: Vec<String>,
+    pub visibility: Visibility,
+    pub name: String,
+    pub event: Type,
+    pub metadata: Vec<Metadata>,
+}
+
+/// A type as written in schema text.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Type {
+    Int,
+    Float,
+    String,
+    Bytes,
+    Bool,
+    Time,
+    Any,
+    Unit,
+    /// `[T]`
+    List(Box<Type>),
+    /// `{K: V}`
+    Map(Box<Type>, Box<Type>),
+    /// `T?`
+    Optional(Box<Type>),
+    /// `module.Name<Args>@realm`, or a bare type parameter `T`.
+    Ref(Ref),
+}
+
+impl Type {
+    /// The builtin scalar type named `name`, if it is one.
+    pub fn scalar(name: &str) -> Option<Type> {
+        Some(match name {
+            "Int" => Type::Int,
+            "Float" => Type::Float,
+            "String" => Type::String,
+            "Bytes" => Type::Bytes,
+            "Bool" => Type::Bool,
+            "Time" => Type::Time,
+            "Any" => Type::Any,
+            "Unit" => Type::Unit,
+            _ => return None,
+        })
+    }
+
+    /// Visits this type and every type nested in it, outermost first.
+    pub fn walk<'a>(&'a self, f: &mut impl FnMut(&'a Type)) {
+        f(self);
+        match self {
+            Type::List(t) | Type::Optional(t) => t.walk(f),
+            Type::Map(k, v) => {
+                k.walk(f);
+                v.walk(f);
+            }
+            Type::Ref(r) => r.type_args.iter().for_each(|t| t.walk(f)),
+            _ => {}
+        }
+    }
+}
+
+/// A reference to a declaration: `module.Name<Args>@realm`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ref {
+    pub pos: Option<Pos>,
+    /// `None`: the realm the reference is written in.
+    pub realm: Option<String>,
+    /// `None`: a type parameter of the enclosing data.
+    pub module: Option<String>,
+    pub name: String,
+    pub type_args: Vec<Type>,
+}
+
+impl Ref {
+    pub fn new(module: &str, name: &str) -> Ref {
+        Ref {
+            pos: None,
+            realm: None,
+            module: Some(module.to_string()),
+            name: name.to_string(),
+            type_args: Vec::new(),
+        }
+    }
+}
+
+/// A `+...` metadata line (or, on fields, an inline `+...` annotation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metadata {
+    pub pos: Option<Pos>,
+    pub kind: MetadataKind,
+}
+
+impl From<MetadataKind> for Metadata {
+    fn from(kind: MetadataKind) -> Self {
+        Metadata { pos: None, kind }
+    }
+}
+
+/// Where a subscription starts reading a topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubscribeFrom {
+    Beginning,
+    Latest,
+}
+
+impl SubscribeFrom {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            SubscribeFrom::Beginning => "beginning",
+            SubscribeFrom::Latest => "latest",
+        }
+    }
+}
+
+/// Every metadata form of FTL schema text, plus `+grpc`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MetadataKind {
+    /// `+calls module.verb, ...`
+    Calls(Vec<Ref>),
+    /// `+ingress http GET /path/{param}`
+    Ingress {
+        kind: String,
+        method: String,
+        path: String,
+    },
+    /// `+cron <expression or interval>`
+    Cron(String),
+    /// `+retry [count] min-backoff [max-backoff] [catch module.verb]`
+    Retry {
+        count: Option<i64>,
+        min_backoff: String,
+        max_backoff: Option<String>,
+        catch: Option<Ref>,
+    },
+    /// `+subscribe module.topic [from=beginning|latest] [deadletter]`
+    Subscribe {
+        topic: Ref,
+        from: Option<SubscribeFrom>,
+        dead_letter: bool,
+    },
+    /// `+publish module.topic, ...`
+    Publish(Vec<Ref>),
+    /// `+typemap runtime "native.Name"`
+    TypeMap {
+        runtime: String,
+        native_name: String,
+    },
+    /// `+alias json "name"`
+    Alias { kind: String, alias: String },
+    /// `+encoding json [lenient]`
+    Encoding { kind: String, lenient: bool },
+    /// `+database uses module.db, ...`
+    DatabaseUses(Vec<Ref>),
+    /// `+config uses module.config, ...`
+    ConfigUses(Vec<Ref>),
+    /// `+secrets uses module.secret, ...`
+    SecretsUses(Vec<Ref>),
+    /// `+partitions 8`
+    Partitions(i64),
+    /// `+egress "target", ...`
+    Egress(Vec<String>),
+    /// `+generated`
+    Generated,
+    /// `+transaction`
+    Transaction,
+    /// `+fixture [manual]`
+    Fixture { manual: bool },
+    /// `+sql query one|many|exec|copyfrom "query"`
+    SqlQuery { command: String, query: String },
+    /// `+sql column table.column`
+    SqlColumn { table: String, name: String },
+    /// `+migration sha256:...`
+    Migration(String),
+    /// `+artefact "path" digest [executable]`
+    Artefact {
+        path: String,
+        digest: String,
+        executable: bool,
+    },
+    /// `+git "repository" commit [dirty]`
+    Git {
+        repository: String,
+        commit: String,
+        dirty: bool,
+    },
+    /// `+image "image" digest`
+    Image { image: String, digest: String },
+    /// `+grpc "package.Service/Method"`
+    Grpc(String),
+}
+
+impl MetadataKind {
+    /// The keyword(s) after `+` that introduce this metadata.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            MetadataKind::Calls(_) => "calls",
+            MetadataKind::Ingress { .. } => "ingress",
+            MetadataKind::Cron(_) => "cron",
+            MetadataKind::Retry { .. } => "retry",
+            MetadataKind::Subscribe { .. } => "subscribe",
+            MetadataKind::Publish(_) => "publish",
+            MetadataKind::TypeMap { .. } => "typemap",
+            MetadataKind::Alias { .. } => "alias",
+            MetadataKind::Encoding { .. } => "encoding",
+            MetadataKind::DatabaseUses(_) => "database uses",
+            MetadataKind::ConfigUses(_) => "config uses",
+            MetadataKind::SecretsUses(_) => "secrets uses",
+            MetadataKind::Partitions(_) => "partitions",
+            MetadataKind::Egress(_) => "egress",
+            MetadataKind::Generated => "generated",
+            MetadataKind::Transaction => "transaction",
+            MetadataKind::Fixture { .. } => "fixture",
+            MetadataKind::SqlQuery { .. } => "sql query",
+            MetadataKind::SqlColumn { .. } => "sql column",
+            MetadataKind::Migration(_) => "migration",
+            MetadataKind::Artefact { .. } => "artefact",
+            MetadataKind::Git { .. } => "git",
+            MetadataKind::Image { .. } => "image",
+            MetadataKind::Grpc(_) => "grpc",
+        }
+    }
+}

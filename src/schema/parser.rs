@@ -1,0 +1,1296 @@
+//! Parses schema text (FTL's schema language plus `@realm` references) into
+//! the model.
+//!
+//! A hand-written recursive-descent parser over the source text. Metadata
+//! arguments are line-sensitive (`+cron 0 * * * *` runs to the end of the
+//! line), which a context-free token stream would not capture. Comments are
+//! doc comments: they must stand on their own lines directly before a realm,
+//! module, declaration, field or enum variant, and are kept in the model.
+//!
+//! The parser stops at the first error of a file and reports where it is,
+//! what it found and what it expected. It does no I/O: it is given the file
+//! name (for positions) and the text.
+
+use std::sync::Arc;
+
+use super::diagnostic::Diagnostic;
+use super::model::*;
+
+/// What one file of schema text holds: realm blocks, or bare modules (which
+/// belong to the internal realm), never both.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SchemaFile {
+    pub realms: Vec<Realm>,
+    pub modules: Vec<Module>,
+}
+
+/// Parses one file of schema text. `file` is the name used in positions.
+pub fn parse_file(file: &str, text: &str) -> Result<SchemaFile, Diagnostic> {
+    let mut p = Parser::new(file, text);
+    p.file()
+}
+
+/// Parses schema text that holds only realm blocks.
+pub fn parse_schema(file: &str, text: &str) -> Result<Schema, Diagnostic> {
+    let mut p = Parser::new(file, text);
+    let parsed = p.file()?;
+    if let Some(module) = parsed.modules.first() {
+        return Err(Diagnostic::new(
+            format!("module `{}` is outside any realm", module.name),
+            module.pos.clone(),
+        )
+        .with_help("wrap the modules in `realm <name> { ... }`"));
+    }
+    Ok(Schema {
+        realms: parsed.realms,
+    })
+}
+
+/// Parses a reference such as `balance.withdraw@bank`.
+pub fn parse_ref(file: &str, text: &str) -> Result<Ref, Diagnostic> {
+    let mut p = Parser::new(file, text);
+    p.skip_ws();
+    let (first, pos) = p.expect_ident("a reference such as `module.verb@realm`")?;
+    let r = p.ref_after_ident(first, pos)?;
+    p.skip_ws();
+    if p.i < p.src.len() {
+        return Err(p.expected("end of the reference"));
+    }
+    Ok(r)
+}
+
+/// Parses a single type such as `[balance.Account?]`.
+pub fn parse_type(file: &str, text: &str) -> Result<Type, Diagnostic> {
+    let mut p = Parser::new(file, text);
+    let ty = p.ty()?;
+    p.skip_ws();
+    if p.i < p.src.len() {
+        return Err(p.expected("end of the type"));
+    }
+    Ok(ty)
+}
+
+type Result<T, E = Diagnostic> = std::result::Result<T, E>;
+
+const DECL_KEYWORDS: &str = "data, verb, enum, typealias, config, secret, database or topic";
+
+struct Parser<'a> {
+    file: Arc<str>,
+    src: &'a str,
+    bytes: &'a [u8],
+    i: usize,
+    line: u32,
+    line_start: usize,
+    /// The line on which the last token ended (0 before the first token).
+    last_token_line: u32,
+    /// Inside metadata arguments: whitespace skipping stops at line ends.
+    inline: bool,
+    /// Where the last block of doc comments began.
+    comment_start: Option<Pos>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(file: &str, src: &'a str) -> Self {
+        Parser {
+            file: Arc::from(file),
+            src,
+            bytes: src.as_bytes(),
+            i: 0,
+            line: 1,
+            line_start: 0,
+            last_token_line: 0,
+            inline: false,
+            comment_start: None,
+        }
+    }
+
+    // ---- positions and errors -------------------------------------------
+
+    fn pos(&self) -> Pos {
+        let column = if self.src.is_char_boundary(self.i) {
+            self.src[self.line_start..self.i].chars().count()
+        } else {
+            self.i - self.line_start
+        };
+        Pos {
+            file: self.file.clone(),
+            line: self.line,
+            column: column as u32 + 1,
+        }
+    }
+
+    /// Describes what is at the cursor, for "found ..." in messages, with its
+    /// length in characters.
+    fn describe_next(&self) -> (String, usize) {
+        let rest = &self.src[self.i..];
+        let Some(c) = rest.chars().next() else {
+            return ("end of file".into(), 1);
+        };
+        if c == '\n' || c == '\r' {
+            return ("end of line".into(), 1);
+        }
+        if rest.starts_with("//") {
+            return ("a comment".into(), 2);
+        }
+        if c == '"' {
+            return ("a string".into(), 1);
+        }
+        if is_ident_start(c as u8) {
+            let word = ident_prefix(rest);
+            return (format!("`{word}`"), word.chars().count());
+        }
+        if c.is_ascii_digit() || c == '-' {
+            let n: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+                .collect();
+            let len = n.chars().count();
+            return (format!("`{n}`"), len);
+        }
+        (format!("`{c}`"), 1)
+    }
+
+    /// `expected X, found Y` at the cursor.
+    fn expected(&self, what: &str) -> Diagnostic {
+        let (found, len) = self.describe_next();
+        Diagnostic::new(format!("expected {what}, found {found}"), Some(self.pos()))
+            .with_len(len)
+            .with_label(format!("expected {what}"))
+    }
+
+    fn error_at(&self, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(message, Some(pos))
+    }
+
+    // ---- characters and whitespace --------------------------------------
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.i).copied()
+    }
+
+    fn bump(&mut self) {
+        if self.bytes[self.i] == b'\n' {
+            self.line += 1;
+            self.line_start = self.i + 1;
+        }
+        self.i += 1;
+    }
+
+    /// Skips blanks; outside metadata also line ends. Stops at comments.
+    fn skip_ws(&mut self) {
+        while let Some(c) = self.peek() {
+            match c {
+                b' ' | b'\t' | b'\r' => self.i += 1,
+                b'\n' if !self.inline => self.bump(),
+                _ => break,
+            }
+        }
+    }
+
+    fn at_comment(&self) -> bool {
+        self.src[self.i..].starts_with("//")
+    }
+
+    /// Marks that a token ended at the cursor.
+    fn token_end(&mut self) {
+        self.last_token_line = self.line;
+    }
+
+    /// Reads the doc comments before a node.
+    fn comments(&mut self) -> Result<Vec<String>> {
+        let mut comments = Vec::new();
+        loop {
+            self.skip_ws();
+            if !self.at_comment() {
+                return Ok(comments);
+            }
+            if comments.is_empty() {
+                self.comment_start = Some(self.pos());
+            }
+            if self.last_token_line == self.line {
+                return Err(Diagnostic::new(
+                    "a comment must stand on its own line",
+                    Some(self.pos()),
+                )
+                .with_len(2)
+                .with_label("comment after code")
+                .with_help("move the comment to its own line above the declaration it describes"));
+            }
+            let start = self.i + 2;
+            let end = self.src[start..]
+                .find('\n')
+                .map_or(self.src.len(), |n| start + n);
+            let text = self.src[start..end].trim_end();
+            let text = text.strip_prefix(' ').unwrap_or(text);
+            comments.push(text.to_string());
+            self.i = end;
+        }
+    }
+
+    /// Errors when doc comments are followed by something they cannot
+    /// describe (a closing brace or the end of the file).
+    fn dangling_comments(&self, comments: &[String], what: &str) -> Result<()> {
+        if comments.is_empty() {
+            return Ok(());
+        }
+        Err(Diagnostic::new(
+            format!(
+                "comment is not attached to anything; a comment must come directly before {what}"
+            ),
+            self.comment_start.clone(),
+        )
+        .with_len(2)
+        .with_help("move the comment above a declaration or delete it"))
+    }
+
+    /// At the end of the file inside a block: the block is not closed.
+    fn check_unclosed(&self, start: &Pos, what: &str) -> Result<()> {
+        if self.peek().is_some() {
+            return Ok(());
+        }
+        Err(
+            Diagnostic::new(format!("{what} is not closed"), Some(start.clone()))
+                .with_label("this block has no closing `}`")
+                .with_help("add the missing `}`"),
+        )
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_ws();
+        if self.peek() == Some(c) {
+            self.bump();
+            self.token_end();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect(&mut self, c: u8, what: &str) -> Result<()> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(self.expected(what))
+        }
+    }
+
+    // ---- tokens -----------------------------------------------------------
+
+    fn peek_ident(&mut self) -> Option<&'a str> {
+        self.skip_ws();
+        let rest = &self.src[self.i..];
+        let word = ident_prefix(rest);
+        (!word.is_empty()).then_some(word)
+    }
+
+    fn ident(&mut self) -> Option<(&'a str, Pos)> {
+        let word = self.peek_ident()?;
+        let pos = self.pos();
+        self.i += word.len();
+        self.token_end();
+        Some((word, pos))
+    }
+
+    fn expect_ident(&mut self, what: &str) -> Result<(&'a str, Pos)> {
+        self.ident().ok_or_else(|| self.expected(what))
+    }
+
+    fn eat_keyword(&mut self, keyword: &str) -> bool {
+        if self.peek_ident() == Some(keyword) {
+            self.i += keyword.len();
+            self.token_end();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// An identifier directly at the cursor, no whitespace before it.
+    fn ident_here(&mut self, what: &str) -> Result<&'a str> {
+        let word = ident_prefix(&self.src[self.i..]);
+        if word.is_empty() {
+            return Err(self.expected(what));
+        }
+        self.i += word.len();
+        self.token_end();
+        Ok(word)
+    }
+
+    fn string(&mut self, what: &str) -> Result<String> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.expected(what));
+        }
+        let start = self.pos();
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            let rest = &self.src[self.i..];
+            let Some(c) = rest.chars().next() else {
+                return Err(self
+                    .error_at(start, "unterminated string")
+                    .with_help("close the string with `\"` on the same line"));
+            };
+            match c {
+                '"' => {
+                    self.i += 1;
+                    self.token_end();
+                    return Ok(out);
+                }
+                '\n' => {
+                    return Err(self.error_at(start, "unterminated string").with_help(
+                        "close the string with `\"` on the same line; write line breaks as `\\n`",
+                    ));
+                }
+                '\\' => {
+                    let escape_pos = self.pos();
+                    let next = rest[1..].chars().next();
+                    self.i += 1 + next.map_or(0, char::len_utf8);
+                    match next {
+                        Some('"') => out.push('"'),
+                        Some('\\') => out.push('\\'),
+                        Some('n') => out.push('\n'),
+                        Some('r') => out.push('\r'),
+                        Some('t') => out.push('\t'),
+                        Some('u') if self.peek() == Some(b'{') => {
+                            let body = &self.src[self.i + 1..];
+                            let end = body.find('}').filter(|&n| n <= 6);
+                            let c = end
+                                .and_then(|n| u32::from_str_radix(&body[..n], 16).ok())
+                                .and_then(char::from_u32);
+                            match (end, c) {
+                                (Some(n), Some(c)) => {
+                                    out.push(c);
+                                    self.i += n + 2;
+                                }
+                                _ => {
+                                    return Err(self
+                                        .error_at(escape_pos, "invalid unicode escape")
+                                        .with_len(2)
+                                        .with_help("write a code point as `\\u{1F600}`"));
+                                }
+                            }
+                        }
+                        _ => {
+                            return Err(self
+                                .error_at(escape_pos, "unknown escape sequence in string")
+                                .with_len(2)
+                                .with_help("the escapes are \\\" \\\\ \\n \\r \\t and \\u{...}"));
+                        }
+                    }
+                }
+                c => {
+                    out.push(c);
+                    self.i += c.len_utf8();
+                }
+            }
+        }
+    }
+
+    fn integer(&mut self, what: &str) -> Result<i64> {
+        self.skip_ws();
+        let pos = self.pos();
+        let rest = &self.src[self.i..];
+        let sign = usize::from(rest.starts_with('-'));
+        let digits = rest[sign..].bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(self.expected(what));
+        }
+        let text = &rest[..sign + digits];
+        let value = text.parse::<i64>().map_err(|_| {
+            self.error_at(pos, format!("number `{text}` does not fit in 64 bits"))
+                .with_len(text.len())
+        })?;
+        self.i += text.len();
+        self.token_end();
+        Ok(value)
+    }
+
+    /// A run of non-blank characters on the current line.
+    fn word(&mut self, what: &str) -> Result<(&'a str, Pos)> {
+        self.skip_ws();
+        let rest = &self.src[self.i..];
+        let len = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+        if len == 0 {
+            return Err(self.expected(what));
+        }
+        let pos = self.pos();
+        let word = &rest[..len];
+        self.i += len;
+        self.token_end();
+        Ok((word, pos))
+    }
+
+    fn peek_word(&mut self) -> Option<&'a str> {
+        self.skip_ws();
+        let rest = &self.src[self.i..];
+        let len = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+        (len > 0).then(|| &rest[..len])
+    }
+
+    // ---- file, realm, module --------------------------------------------
+
+    fn file(&mut self) -> Result<SchemaFile> {
+        let mut out = SchemaFile::default();
+        loop {
+            let comments = self.comments()?;
+            let Some(keyword) = self.peek_ident() else {
+                if self.peek().is_none() {
+                    self.dangling_comments(&comments, "a realm or module")?;
+                    return Ok(out);
+                }
+                return Err(self.expected("`realm`, `external realm` or `module`"));
+            };
+            match keyword {
+                "realm" | "external" => {
+                    if let Some(module) = out.modules.first() {
+                        return Err(self.mixed_file_error(&module.name));
+                    }
+                    let realm = self.realm(comments)?;
+                    out.realms.push(realm);
+                }
+                "module" | "builtin" => {
+                    if let Some(realm) = out.realms.first() {
+                        return Err(Diagnostic::new(
+                            format!(
+                                "module outside a realm block in a file that declares realm `{}`",
+                                realm.name
+                            ),
+                            Some(self.pos()),
+                        )
+                        .with_len(keyword.len())
+                        .with_help(
+                            "move the module into a realm block, or into a file of its own",
+                        ));
+                    }
+                    let module = self.module(comments)?;
+                    out.modules.push(module);
+                }
+                _ => return Err(self.expected("`realm`, `external realm` or `module`")),
+            }
+        }
+    }
+
+    fn mixed_file_error(&self, module: &str) -> Diagnostic {
+        Diagnostic::new(
+            format!("realm block in a file that already holds bare module `{module}`"),
+            Some(self.pos()),
+        )
+        .with_len(5)
+        .with_help("a file holds either realm blocks or bare modules; split it in two")
+    }
+
+    fn realm(&mut self, comments: Vec<String>) -> Result<Realm> {
+        self.skip_ws();
+        let pos = self.pos();
+        let external = self.eat_keyword("external");
+        if !self.eat_keyword("realm") {
+            return Err(self.expected("`realm`"));
+        }
+        let (name, _) = self.expect_ident("a realm name")?;
+        self.expect(b'{', "`{` after the realm name")?;
+        let mut modules = Vec::new();
+        loop {
+            let comments = self.comments()?;
+            if self.eat(b'}') {
+                self.dangling_comments(&comments, "a module")?;
+                break;
+            }
+            self.check_unclosed(&pos, &format!("realm `{name}`"))?;
+            match self.peek_ident() {
+                Some("module" | "builtin") => modules.push(self.module(comments)?),
+                _ => return Err(self.expected("`module` or `}`")),
+            }
+        }
+        Ok(Realm {
+            pos: Some(pos),
+            comments,
+            external,
+            name: name.to_string(),
+            modules,
+        })
+    }
+
+    fn module(&mut self, comments: Vec<String>) -> Result<Module> {
+        self.skip_ws();
+        let pos = self.pos();
+        let builtin = self.eat_keyword("builtin");
+        if !self.eat_keyword("module") {
+            return Err(self.expected("`module`"));
+        }
+        let (name, _) = self.expect_ident("a module name")?;
+        self.expect(b'{', "`{` after the module name")?;
+        let metadata = self.metadata_lines()?;
+        let mut decls = Vec::new();
+        loop {
+            let comments = self.comments()?;
+            if self.eat(b'}') {
+                self.dangling_comments(&comments, "a declaration")?;
+                break;
+            }
+            self.check_unclosed(&pos, &format!("module `{name}`"))?;
+            decls.push(self.decl(comments)?);
+        }
+        Ok(Module {
+            pos: Some(pos),
+            comments,
+            builtin,
+            name: name.to_string(),
+            metadata,
+            decls,
+        })
+    }
+
+    // ---- declarations -------------------------------------------------------
+
+    fn decl(&mut self, comments: Vec<String>) -> Result<Decl> {
+        self.skip_ws();
+        let pos = self.pos();
+        let mut visibility = Visibility::Private;
+        if self.eat_keyword("export") {
+            visibility = if self.eat_keyword("realm") {
+                Visibility::ExportRealm
+            } else {
+                Visibility::Export
+            };
+        }
+        let keyword_pos = {
+            self.skip_ws();
+            self.pos()
+        };
+        let Some((keyword, _)) = self.ident() else {
+            return Err(self.expected(&format!("a declaration ({DECL_KEYWORDS})")));
+        };
+        let unexportable = |p: &Self, kind: &str| {
+            if visibility == Visibility::Private {
+                Ok(())
+            } else {
+                Err(p
+                    .error_at(
+                        pos.clone(),
+                        format!("{kind} declarations cannot be exported"),
+                    )
+                    .with_len(visibility.prefix().trim_end().len())
+                    .with_help(format!(
+                        "remove `{}`; {kind} values are private to their module",
+                        visibility.prefix().trim_end()
+                    )))
+            }
+        };
+        let decl = match keyword {
+            "data" => Decl::Data(self.data(pos, comments, visibility)?),
+            "verb" => {
+                let (name, _) = self.expect_ident("a verb name")?;
+                self.expect(b'(', "`(` and the request type")?;
+                let request = self.ty()?;
+                self.expect(b')', "`)` after the request type")?;
+                let response = self.ty_on_line("the response type")?;
+                let metadata = self.metadata_lines()?;
+                Decl::Verb(Verb {
+                    pos: Some(pos),
+                    comments,
+                    visibility,
+                    name: name.to_string(),
+                    request,
+                    response,
+                    metadata,
+                })
+            }
+            "enum" => Decl::Enum(self.enumeration(pos, comments, visibility)?),
+            "typealias" => {
+                let (name, _) = self.expect_ident("a type alias name")?;
+                let ty = self.ty_on_line("the aliased type")?;
+                let metadata = self.metadata_lines()?;
+                Decl::TypeAlias(TypeAlias {
+                    pos: Some(pos),
+                    comments,
+                    visibility,
+                    name: name.to_string(),
+                    ty,
+                    metadata,
+                })
+            }
+            "config" => {
+                unexportable(self, "config")?;
+                let (name, _) = self.expect_ident("a config name")?;
+                let ty = self.ty_on_line("the config's type")?;
+                Decl::Config(Config {
+                    pos: Some(pos),
+                    comments,
+                    name: name.to_string(),
+                    ty,
+                })
+            }
+            "secret" => {
+                unexportable(self, "secret")?;
+                let (name, _) = self.expect_ident("a secret name")?;
+                let ty = self.ty_on_line("the secret's type")?;
+                Decl::Secret(Secret {
+                    pos: Some(pos),
+                    comments,
+                    name: name.to_string(),
+                    ty,
+                })
+            }
+            "database" => {
+                unexportable(self, "database")?;
+                let engine_pos = {
+                    self.skip_ws();
+                    self.pos()
+                };
+                let (engine, _) = self.expect_ident("a database engine (postgres or mysql)")?;
+                let Some(engine) = DatabaseEngine::from_keyword(engine) else {
+                    return Err(self
+                        .error_at(engine_pos, format!("unknown database engine `{engine}`"))
+                        .with_len(engine.len())
+                        .with_label("expected postgres or mysql"));
+                };
+                let (name, _) = self.expect_ident("a database name")?;
+                let metadata = self.metadata_lines()?;
+                Decl::Database(Database {
+                    pos: Some(pos),
+                    comments,
+                    engine,
+                    name: name.to_string(),
+                    metadata,
+                })
+            }
+            "topic" => {
+                let (name, _) = self.expect_ident("a topic name")?;
+                let event = self.ty_on_line("the topic's event type")?;
+                let metadata = self.metadata_lines()?;
+                Decl::Topic(Topic {
+                    pos: Some(pos),
+                    comments,
+                    visibility,
+                    name: name.to_string(),
+                    event,
+                    metadata,
+                })
+            }
+            other => {
+                return Err(Diagnostic::new(
+                    format!("expected a declaration ({DECL_KEYWORDS}), found `{other}`"),
+                    Some(keyword_pos),
+                )
+                .with_len(other.len())
+                .with_label("unknown declaration kind"));
+            }
+        };
+        Ok(decl)
+    }
+
+    fn data(&mut self, pos: Pos, comments: Vec<String>, visibility: Visibility) -> Result<Data> {
+        let (name, _) = self.expect_ident("a data name")?;
+        let mut type_params = Vec::new();
+        if self.eat(b'<') {
+            loop {
+                let (param, param_pos) = self.expect_ident("a type parameter name")?;
+                type_params.push(TypeParameter {
+                    pos: Some(param_pos),
+                    name: param.to_string(),
+                });
+                if self.eat(b'>') {
+                    break;
+                }
+                self.expect(b',', "`,` or `>` in the type parameter list")?;
+            }
+        }
+        self.expect(b'{', "`{` to open the data body")?;
+        let metadata = self.metadata_lines()?;
+        let mut fields = Vec::new();
+        loop {
+            let comments = self.comments()?;
+            if self.eat(b'}') {
+                self.dangling_comments(&comments, "a field")?;
+                break;
+            }
+            self.check_unclosed(&pos, &format!("data `{name}`"))?;
+            let Some((field_name, field_pos)) = self.ident() else {
+                return Err(self.expected("a field name or `}`"));
+            };
+            let ty = self.ty_on_line(&format!("the type of field `{field_name}`"))?;
+            let metadata = self.metadata_lines()?;
+            fields.push(Field {
+                pos: Some(field_pos),
+                comments,
+                name: field_name.to_string(),
+                ty,
+                metadata,
+            });
+        }
+        Ok(Data {
+            pos: Some(pos),
+            comments,
+            visibility,
+            name: name.to_string(),
+            type_params,
+            metadata,
+            fields,
+        })
+    }
+
+    fn enumeration(
+        &mut self,
+        pos: Pos,
+        comments: Vec<String>,
+        visibility: Visibility,
+    ) -> Result<Enum> {
+        let (name, _) = self.expect_ident("an enum name")?;
+        let ty = if self.eat(b':') {
+            Some(self.ty()?)
+        } else {
+            None
+        };
+        self.expect(b'{', "`{` to open the enum body")?;
+        let mut variants = Vec::new();
+        loop {
+            let comments = self.comments()?;
+            if self.eat(b'}') {
+                self.dangling_comments(&comments, "an enum variant")?;
+                break;
+            }
+            self.check_unclosed(&pos, &format!("enum `{name}`"))?;
+            let Some((variant, variant_pos)) = self.ident() else {
+                return Err(self.expected("a variant name or `}`"));
+            };
+            let value = if self.eat(b'=') {
+                self.skip_ws();
+                if self.peek() == Some(b'"') {
+                    VariantValue::String(self.string("a string value")?)
+                } else {
+                    VariantValue::Int(self.integer("a string or integer value")?)
+                }
+            } else {
+                self.skip_ws();
+                if self.line != self.last_token_line || self.peek() == Some(b'}') {
+                    return Err(Diagnostic::new(
+                        format!("enum variant `{variant}` has no value or type"),
+                        Some(variant_pos),
+                    )
+                    .with_len(variant.len())
+                    .with_help(format!(
+                        "write `{variant} = \"value\"` in a value enum or `{variant} Type` in a type enum"
+                    )));
+                }
+                VariantValue::Type(self.ty()?)
+            };
+            variants.push(EnumVariant {
+                pos: Some(variant_pos),
+                comments,
+                name: variant.to_string(),
+                value,
+            });
+        }
+        Ok(Enum {
+            pos: Some(pos),
+            comments,
+            visibility,
+            name: name.to_string(),
+            ty,
+            variants,
+        })
+    }
+
+    // ---- types ----------------------------------------------------------------
+
+    /// A type that must start on the line of the previous token, as a
+    /// field's type after its name does.
+    fn ty_on_line(&mut self, what: &str) -> Result<Type> {
+        self.inline = true;
+        self.skip_ws();
+        self.inline = false;
+        match self.peek() {
+            None | Some(b'\n') => Err(self.expected(what)),
+            _ if self.at_comment() => Err(self.expected(what)),
+            _ => self.ty(),
+        }
+    }
+
+    fn ty(&mut self) -> Result<Type> {
+        self.skip_ws();
+        let ty = match self.peek() {
+            Some(b'[') => {
+                self.bump();
+                let element = self.ty()?;
+                self.expect(b']', "`]` to close the list type")?;
+                Type::List(Box::new(element))
+            }
+            Some(b'{') => {
+                self.bump();
+                let key = self.ty()?;
+                self.expect(b':', "`:` between the map's key and value types")?;
+                let value = self.ty()?;
+                self.expect(b'}', "`}` to close the map type")?;
+                Type::Map(Box::new(key), Box::new(value))
+            }
+            Some(c) if is_ident_start(c) => {
+                let (first, pos) = self.expect_ident("a type")?;
+                match Type::scalar(first) {
+                    Some(scalar) if self.peek() != Some(b'.') => scalar,
+                    _ => Type::Ref(self.ref_after_ident(first, pos)?),
+                }
+            }
+            _ => return Err(self.expected("a type")),
+        };
+        if self.peek() == Some(b'?') {
+            let pos = self.pos();
+            self.bump();
+            self.token_end();
+            if self.peek() == Some(b'?') {
+                return Err(self
+                    .error_at(pos, "a type can be optional only once")
+                    .with_len(2)
+                    .with_help("remove the second `?`"));
+            }
+            return Ok(Type::Optional(Box::new(ty)));
+        }
+        Ok(ty)
+    }
+
+    /// The rest of a reference after its first identifier:
+    /// `[.Name][<Args>][@realm]`, with no blanks in between.
+    fn ref_after_ident(&mut self, first: &str, pos: Pos) -> Result<Ref> {
+        let (module, name) = if self.peek() == Some(b'.') {
+            self.bump();
+            let name = self.ident_here("a declaration name after `.`")?;
+            (Some(first.to_string()), name.to_string())
+        } else {
+            (None, first.to_string())
+        };
+        let mut type_args = Vec::new();
+        if self.peek() == Some(b'<') {
+            self.bump();
+            loop {
+                type_args.push(self.ty()?);
+                if self.eat(b'>') {
+                    break;
+                }
+                self.expect(b',', "`,` or `>` in the type argument list")?;
+            }
+        }
+        let realm = if self.peek() == Some(b'@') {
+            self.bump();
+            Some(self.ident_here("a realm name after `@`")?.to_string())
+        } else {
+            None
+        };
+        Ok(Ref {
+            pos: Some(pos),
+            realm,
+            module,
+            name,
+            type_args,
+        })
+    }
+
+    fn qualified_ref(&mut self, what: &str) -> Result<Ref> {
+        let (first, pos) = self.expect_ident(what)?;
+        let r = self.ref_after_ident(first, pos.clone())?;
+        if r.module.is_none() {
+            return Err(self
+                .error_at(pos, format!("`{first}` is not module-qualified"))
+                .with_len(first.len())
+                .with_help(format!("write `module.{first}`")));
+        }
+        Ok(r)
+    }
+
+    fn refs(&mut self, what: &str) -> Result<Vec<Ref>> {
+        let mut refs = vec![self.qualified_ref(what)?];
+        while self.eat(b',') {
+            refs.push(self.qualified_ref(what)?);
+        }
+        Ok(refs)
+    }
+
+    // ---- metadata -------------------------------------------------------------
+
+    /// Zero or more `+...` metadata, each on its own line (or inline after a
+    /// field).
+    fn metadata_lines(&mut self) -> Result<Vec<Metadata>> {
+        let mut out = Vec::new();
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'+') {
+                return Ok(out);
+            }
+            self.inline = true;
+            let result = self.metadata();
+            self.inline = false;
+            out.push(result?);
+        }
+    }
+
+    fn metadata(&mut self) -> Result<Metadata> {
+        let pos = self.pos();
+        self.bump();
+        let keyword_pos = self.pos();
+        let keyword = self.ident_here("a metadata name after `+`")?;
+        let kind = match keyword {
+            "calls" => MetadataKind::Calls(self.refs("a verb reference")?),
+            "ingress" => {
+                let (kind, kind_pos) = self.expect_ident("an ingress type (http)")?;
+                if kind != "http" {
+                    return Err(self
+                        .error_at(kind_pos, format!("unknown ingress type `{kind}`"))
+                        .with_len(kind.len())
+                        .with_label("expected http"));
+                }
+                let (method, method_pos) = self.word("an HTTP method")?;
+                if !HTTP_METHODS.contains(&method) {
+                    return Err(self
+                        .error_at(method_pos, format!("unknown HTTP method `{method}`"))
+                        .with_len(method.len())
+                        .with_label(format!("expected one of {}", HTTP_METHODS.join(", "))));
+                }
+                let (path, path_pos) = self.word("an ingress path such as /orders/{id}")?;
+                if !path.starts_with('/') {
+                    return Err(self
+                        .error_at(
+                            path_pos,
+                            format!("ingress path `{path}` does not start with `/`"),
+                        )
+                        .with_len(path.chars().count()));
+                }
+                MetadataKind::Ingress {
+                    kind: kind.to_string(),
+                    method: method.to_string(),
+                    path: path.to_string(),
+                }
+            }
+            "cron" => {
+                self.skip_ws();
+                let rest = &self.src[self.i..];
+                let end = rest.find('\n').unwrap_or(rest.len());
+                let cron = rest[..end].trim();
+                if cron.is_empty() {
+                    return Err(
+                        self.expected("a cron expression or interval such as `0 * * * *` or `1h`")
+                    );
+                }
+                self.i += end;
+                self.token_end();
+                MetadataKind::Cron(cron.to_string())
+            }
+            "retry" => self.retry()?,
+            "subscribe" => {
+                let topic = self.qualified_ref("a topic reference")?;
+                let mut from = None;
+                let mut dead_letter = false;
+                while self.peek_word().is_some_and(|w| !w.starts_with('+')) {
+                    let (word, word_pos) = self.word("an option")?;
+                    match word {
+                        "from=beginning" => from = Some(SubscribeFrom::Beginning),
+                        "from=latest" => from = Some(SubscribeFrom::Latest),
+                        "deadletter" => dead_letter = true,
+                        _ => {
+                            return Err(self
+                                .error_at(word_pos, format!("unknown +subscribe option `{word}`"))
+                                .with_len(word.chars().count())
+                                .with_label("expected from=beginning, from=latest or deadletter"));
+                        }
+                    }
+                }
+                MetadataKind::Subscribe {
+                    topic,
+                    from,
+                    dead_letter,
+                }
+            }
+            "publish" => MetadataKind::Publish(self.refs("a topic reference")?),
+            "typemap" => {
+                let (runtime, _) = self.expect_ident("a runtime name such as go or kotlin")?;
+                let native_name = self.string("the native type name as a string")?;
+                MetadataKind::TypeMap {
+                    runtime: runtime.to_string(),
+                    native_name,
+                }
+            }
+            "alias" => {
+                let (kind, _) = self.expect_ident("an alias kind (json)")?;
+                let alias = self.string("the alias as a string")?;
+                MetadataKind::Alias {
+                    kind: kind.to_string(),
+                    alias,
+                }
+            }
+            "encoding" => {
+                let (kind, _) = self.expect_ident("an encoding (json)")?;
+                let lenient = self.eat_keyword("lenient");
+                MetadataKind::Encoding {
+                    kind: kind.to_string(),
+                    lenient,
+                }
+            }
+            "database" => {
+                self.expect_keyword("uses", "+database")?;
+                MetadataKind::DatabaseUses(self.refs("a database reference")?)
+            }
+            "config" => {
+                self.expect_keyword("uses", "+config")?;
+                MetadataKind::ConfigUses(self.refs("a config reference")?)
+            }
+            "secrets" | "secret" => {
+                self.expect_keyword("uses", "+secrets")?;
+                MetadataKind::SecretsUses(self.refs("a secret reference")?)
+            }
+            "partitions" => {
+                let pos = {
+                    self.skip_ws();
+                    self.pos()
+                };
+                let n = self.integer("a number of partitions")?;
+                if n < 1 {
+                    return Err(self
+                        .error_at(pos, "the number of partitions must be at least 1")
+                        .with_len(n.to_string().len()));
+                }
+                MetadataKind::Partitions(n)
+            }
+            "egress" => {
+                let mut targets = vec![self.string("an egress target as a string")?];
+                while self.eat(b',') {
+                    targets.push(self.string("an egress target as a string")?);
+                }
+                MetadataKind::Egress(targets)
+            }
+            "generated" => MetadataKind::Generated,
+            "transaction" => MetadataKind::Transaction,
+            "fixture" => MetadataKind::Fixture {
+                manual: self.eat_keyword("manual"),
+            },
+            "sql" => {
+                let (what, what_pos) = self.expect_ident("`query` or `column`")?;
+                match what {
+                    "query" => {
+                        let (command, command_pos) =
+                            self.expect_ident("a query command (one, many, exec or copyfrom)")?;
+                        if !SQL_COMMANDS.contains(&command) {
+                            return Err(self
+                                .error_at(command_pos, format!("unknown query command `{command}`"))
+                                .with_len(command.len())
+                                .with_label("expected one, many, exec or copyfrom"));
+                        }
+                        let query = self.string("the SQL query as a string")?;
+                        MetadataKind::SqlQuery {
+                            command: command.to_string(),
+                            query,
+                        }
+                    }
+                    "column" => {
+                        let (table, _) = self.expect_ident("a table name")?;
+                        if self.peek() != Some(b'.') {
+                            return Err(self.expected("`.` between table and column"));
+                        }
+                        self.bump();
+                        let name = self.ident_here("a column name")?;
+                        MetadataKind::SqlColumn {
+                            table: table.to_string(),
+                            name: name.to_string(),
+                        }
+                    }
+                    other => {
+                        return Err(self
+                            .error_at(what_pos, format!("unknown +sql metadata `{other}`"))
+                            .with_len(other.len())
+                            .with_label("expected `query` or `column`"));
+                    }
+                }
+            }
+            "migration" => MetadataKind::Migration(self.word("a migration digest")?.0.to_string()),
+            "artefact" => {
+                let path = self.string("the artefact path as a string")?;
+                let digest = self.word("the artefact digest")?.0.to_string();
+                let executable = self.eat_keyword("executable");
+                MetadataKind::Artefact {
+                    path,
+                    digest,
+                    executable,
+                }
+            }
+            "git" => {
+                let repository = self.string("the repository as a string")?;
+                let commit = self.word("a commit")?.0.to_string();
+                let dirty = self.eat_keyword("dirty");
+                MetadataKind::Git {
+                    repository,
+                    commit,
+                    dirty,
+                }
+            }
+            "image" => {
+                let image = self.string("the image as a string")?;
+                let digest = self.word("the image digest")?.0.to_string();
+                MetadataKind::Image { image, digest }
+            }
+            "grpc" => MetadataKind::Grpc(
+                self.string("the gRPC method as a string, e.g. \"pkg.Service/Method\"")?,
+            ),
+            other => {
+                return Err(Diagnostic::new(
+                    format!("unknown metadata `+{other}`"),
+                    Some(keyword_pos),
+                )
+                .with_len(other.len())
+                .with_label("unknown metadata")
+                .with_help(format!("known metadata: {}", METADATA_NAMES.join(", "))));
+            }
+        };
+        self.end_of_metadata(keyword)?;
+        Ok(Metadata {
+            pos: Some(pos),
+            kind,
+        })
+    }
+
+    fn expect_keyword(&mut self, keyword: &str, after: &str) -> Result<()> {
+        if self.eat_keyword(keyword) {
+            Ok(())
+        } else {
+            Err(self.expected(&format!("`{keyword}` after `{after}`")))
+        }
+    }
+
+    /// After metadata arguments: the end of the line, another inline `+...`
+    /// or the `}` closing a one-line data block.
+    fn end_of_metadata(&mut self, keyword: &str) -> Result<()> {
+        self.skip_ws();
+        match self.peek() {
+            None | Some(b'\n' | b'+' | b'}') => Ok(()),
+            _ if self.at_comment() => Err(Diagnostic::new(
+                "a comment must stand on its own line",
+                Some(self.pos()),
+            )
+            .with_len(2)
+            .with_label("comment after code")
+            .with_help("move the comment to its own line above the declaration it describes")),
+            _ => {
+                let (found, len) = self.describe_next();
+                Err(Diagnostic::new(
+                    format!("unexpected {found} after `+{keyword}`"),
+                    Some(self.pos()),
+                )
+                .with_len(len)
+                .with_label("expected the end of the line"))
+            }
+        }
+    }
+
+    fn retry(&mut self) -> Result<MetadataKind> {
+        let (first, first_pos) = self.word("a retry count or backoff such as `5s`")?;
+        let (count, min) = if first.bytes().all(|b| b.is_ascii_digit()) {
+            let count = first.parse::<i64>().map_err(|_| {
+                self.error_at(
+                    first_pos.clone(),
+                    format!("retry count `{first}` is too large"),
+                )
+                .with_len(first.len())
+            })?;
+            (Some(count), self.word("a minimum backoff such as `5s`")?)
+        } else {
+            (None, (first, first_pos))
+        };
+        check_duration(min.0, &min.1)?;
+        let mut max_backoff = None;
+        let mut catch = None;
+        if self
+            .peek_word()
+            .is_some_and(|w| w != "catch" && !w.starts_with('+'))
+        {
+            let (word, pos) = self.word("a maximum backoff")?;
+            check_duration(word, &pos)?;
+            max_backoff = Some(word.to_string());
+        }
+        if self.eat_keyword("catch") {
+            catch = Some(self.qualified_ref("a verb reference after `catch`")?);
+        }
+        Ok(MetadataKind::Retry {
+            count,
+            min_backoff: min.0.to_string(),
+            max_backoff,
+            catch,
+        })
+    }
+}
+
+const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+const SQL_COMMANDS: &[&str] = &["one", "many", "exec", "copyfrom"];
+
+/// Metadata names for the "known metadata" hint.
+pub const METADATA_NAMES: &[&str] = &[
+    "+calls",
+    "+ingress",
+    "+cron",
+    "+retry",
+    "+subscribe",
+    "+publish",
+    "+typemap",
+    "+alias",
+    "+encoding",
+    "+database uses",
+    "+config uses",
+    "+secrets uses",
+    "+partitions",
+    "+egress",
+    "+generated",
+    "+transaction",
+    "+fixture",
+    "+sql query",
+    "+sql column",
+    "+migration",
+    "+artefact",
+    "+git",
+    "+image",
+    "+grpc",
+];
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+fn ident_prefix(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    if bytes.first().is_none_or(|&c| !is_ident_start(c)) {
+        return "";
+    }
+    let len = bytes
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+        .count();
+    &s[..len]
+}
+
+/// A duration: one or more `<number><unit>` with units ms, s, m, h, d.
+pub fn is_duration(s: &str) -> bool {
+    let mut rest = s;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let unit = ["ms", "s", "m", "h", "d"]
+            .into_iter()
+            .find(|u| rest.starts_with(u));
+        match unit {
+            Some(u) => rest = &rest[u.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn check_duration(word: &str, pos: &Pos) -> Result<()> {
+    if is_duration(word) {
+        Ok(())
+    } else {
+        Err(Diagnostic::new(format!("invalid duration `{word}`"), Some(pos.clone()))
+            .with_len(word.chars().count())
+            .with_label("expected a duration")
+            .with_help("write durations as a number and a unit (ms, s, m, h, d), e.g. 500ms, 5s, 1m30s"))
+    }
+}

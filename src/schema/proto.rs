@@ -1,0 +1,811 @@
+//! Converts the model to and from its protobuf form (`schema/`, package
+//! `realm.schema.v1`).
+//!
+//! Lossless in both directions for everything schema text holds, positions
+//! included. Protobuf from outside (a pinned public API) is checked while
+//! converting: every oneof that the model requires is set, names are
+//! identifiers, enum values are known. Errors name the node by its path.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::diagnostic::Diagnostic;
+use super::model::*;
+
+/// The generated protobuf types of `realm.schema.v1`.
+#[allow(clippy::all, missing_docs)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/realm.schema.v1.rs"));
+}
+
+/// Converts a schema to protobuf.
+pub fn to_proto(schema: &Schema) -> pb::Schema {
+    pb::Schema {
+        realms: schema.realms.iter().map(realm_to).collect(),
+    }
+}
+
+/// Converts protobuf to a schema, checking that it can be one.
+pub fn from_proto(schema: pb::Schema) -> Result<Schema, Diagnostic> {
+    let mut c = FromProto::default();
+    let realms = schema
+        .realms
+        .into_iter()
+        .map(|r| c.realm(r))
+        .collect::<Result<_, _>>()?;
+    Ok(Schema { realms })
+}
+
+// ---- model → protobuf -------------------------------------------------------
+
+fn pos_to(pos: &Option<Pos>) -> Option<pb::Position> {
+    pos.as_ref().map(|p| pb::Position {
+        file: p.file.to_string(),
+        line: i64::from(p.line),
+        column: i64::from(p.column),
+    })
+}
+
+fn visibility_to(v: Visibility) -> i32 {
+    match v {
+        Visibility::Private => pb::Visibility::Private as i32,
+        Visibility::Export => pb::Visibility::Export as i32,
+        Visibility::ExportRealm => pb::Visibility::ExportRealm as i32,
+    }
+}
+
+fn realm_to(r: &Realm) -> pb::Realm {
+    pb::Realm {
+        pos: pos_to(&r.pos),
+        comments: r.comments.clone(),
+        external: r.external,
+        name: r.name.clone(),
+        modules: r.modules.iter().map(module_to).collect(),
+    }
+}
+
+fn module_to(m: &Module) -> pb::Module {
+    pb::Module {
+        pos: pos_to(&m.pos),
+        comments: m.comments.clone(),
+        builtin: m.builtin,
+        name: m.name.clone(),
+        metadata: metadata_to(&m.metadata),
+        decls: m.decls.iter().map(decl_to).collect(),
+    }
+}
+
+fn decl_to(d: &Decl) -> pb::Decl {
+    use pb::decl::Value;
+    let value = match d {
+        Decl::Data(d) => Value::Data(pb::Data {
+            pos: pos_to(&d.pos),
+            comments: d.comments.clone(),
+            visibility: visibility_to(d.visibility),
+            name: d.name.clone(),
+            type_parameters: d
+                .type_params
+                .iter()
+                .map(|p| pb::TypeParameter {
+                    pos: pos_to(&p.pos),
+                    name: p.name.clone(),
+                })
+                .collect(),
+            metadata: metadata_to(&d.metadata),
+            fields: d
+                .fields
+                .iter()
+                .map(|f| pb::Field {
+                    pos: pos_to(&f.pos),
+                    comments: f.comments.clone(),
+                    name: f.name.clone(),
+                    r#type: Some(type_to(&f.ty)),
+                    metadata: metadata_to(&f.metadata),
+                })
+                .collect(),
+        }),
+        Decl::Verb(v) => Value::Verb(pb::Verb {
+            pos: pos_to(&v.pos),
+            comments: v.comments.clone(),
+            visibility: visibility_to(v.visibility),
+            name: v.name.clone(),
+            request: Some(type_to(&v.request)),
+            response: Some(type_to(&v.response)),
+            metadata: metadata_to(&v.metadata),
+        }),
+        Decl::Enum(e) => Value::Enum(pb::Enum {
+            pos: pos_to(&e.pos),
+            comments: e.comments.clone(),
+            visibility: visibility_to(e.visibility),
+            name: e.name.clone(),
+            r#type: e.ty.as_ref().map(type_to),
+            variants: e
+                .variants
+                .iter()
+                .map(|v| pb::EnumVariant {
+                    pos: pos_to(&v.pos),
+                    comments: v.comments.clone(),
+                    name: v.name.clone(),
+                    value: Some(match &v.value {
+                        VariantValue::Int(n) => pb::enum_variant::Value::IntValue(*n),
+                        VariantValue::String(s) => pb::enum_variant::Value::StringValue(s.clone()),
+                        VariantValue::Type(t) => pb::enum_variant::Value::TypeValue(type_to(t)),
+                    }),
+                })
+                .collect(),
+        }),
+        Decl::TypeAlias(t) => Value::TypeAlias(pb::TypeAlias {
+            pos: pos_to(&t.pos),
+            comments: t.comments.clone(),
+            visibility: visibility_to(t.visibility),
+            name: t.name.clone(),
+            r#type: Some(type_to(&t.ty)),
+            metadata: metadata_to(&t.metadata),
+        }),
+        Decl::Config(c) => Value::Config(pb::Config {
+            pos: pos_to(&c.pos),
+            comments: c.comments.clone(),
+            name: c.name.clone(),
+            r#type: Some(type_to(&c.ty)),
+        }),
+        Decl::Secret(s) => Value::Secret(pb::Secret {
+            pos: pos_to(&s.pos),
+            comments: s.comments.clone(),
+            name: s.name.clone(),
+            r#type: Some(type_to(&s.ty)),
+        }),
+        Decl::Database(d) => Value::Database(pb::Database {
+            pos: pos_to(&d.pos),
+            comments: d.comments.clone(),
+            engine: d.engine.keyword().to_string(),
+            name: d.name.clone(),
+            metadata: metadata_to(&d.metadata),
+        }),
+        Decl::Topic(t) => Value::Topic(pb::Topic {
+            pos: pos_to(&t.pos),
+            comments: t.comments.clone(),
+            visibility: visibility_to(t.visibility),
+            name: t.name.clone(),
+            event: Some(type_to(&t.event)),
+            metadata: metadata_to(&t.metadata),
+        }),
+    };
+    pb::Decl { value: Some(value) }
+}
+
+fn type_to(t: &Type) -> pb::Type {
+    use pb::r#type::Value;
+    let value = match t {
+        Type::Int => Value::Int(pb::Int {}),
+        Type::Float => Value::Float(pb::Float {}),
+        Type::String => Value::String(pb::String {}),
+        Type::Bytes => Value::Bytes(pb::Bytes {}),
+        Type::Bool => Value::Bool(pb::Bool {}),
+        Type::Time => Value::Time(pb::Time {}),
+        Type::Any => Value::Any(pb::Any {}),
+        Type::Unit => Value::Unit(pb::Unit {}),
+        Type::List(e) => Value::List(Box::new(pb::List {
+            element: Some(Box::new(type_to(e))),
+        })),
+        Type::Map(k, v) => Value::Map(Box::new(pb::Map {
+            key: Some(Box::new(type_to(k))),
+            value: Some(Box::new(type_to(v))),
+        })),
+        Type::Optional(inner) => Value::Optional(Box::new(pb::Optional {
+            r#type: Some(Box::new(type_to(inner))),
+        })),
+        Type::Ref(r) => Value::Ref(ref_to(r)),
+    };
+    pb::Type { value: Some(value) }
+}
+
+fn ref_to(r: &Ref) -> pb::Ref {
+    pb::Ref {
+        pos: pos_to(&r.pos),
+        realm: r.realm.clone().unwrap_or_default(),
+        module: r.module.clone().unwrap_or_default(),
+        name: r.name.clone(),
+        type_parameters: r.type_args.iter().map(type_to).collect(),
+    }
+}
+
+fn refs_to(refs: &[Ref]) -> Vec<pb::Ref> {
+    refs.iter().map(ref_to).collect()
+}
+
+fn metadata_to(metadata: &[Metadata]) -> Vec<pb::Metadata> {
+    use pb::metadata::Value;
+    metadata
+        .iter()
+        .map(|m| {
+            let value = match &m.kind {
+                MetadataKind::Calls(refs) => Value::Calls(pb::MetadataCalls {
+                    calls: refs_to(refs),
+                }),
+                MetadataKind::Ingress { kind, method, path } => {
+                    Value::Ingress(pb::MetadataIngress {
+                        r#type: kind.clone(),
+                        method: method.clone(),
+                        path: path.clone(),
+                    })
+                }
+                MetadataKind::Cron(cron) => Value::Cron(pb::MetadataCron { cron: cron.clone() }),
+                MetadataKind::Retry {
+                    count,
+                    min_backoff,
+                    max_backoff,
+                    catch,
+                } => Value::Retry(pb::MetadataRetry {
+                    count: *count,
+                    min_backoff: min_backoff.clone(),
+                    max_backoff: max_backoff.clone().unwrap_or_default(),
+                    catch: catch.as_ref().map(ref_to),
+                }),
+                MetadataKind::Subscribe {
+                    topic,
+                    from,
+                    dead_letter,
+                } => Value::Subscribe(pb::MetadataSubscribe {
+                    topic: Some(ref_to(topic)),
+                    from: from.map(|f| f.keyword().to_string()).unwrap_or_default(),
+                    dead_letter: *dead_letter,
+                }),
+                MetadataKind::Publish(refs) => Value::Publish(pb::MetadataPublish {
+                    topics: refs_to(refs),
+                }),
+                MetadataKind::TypeMap {
+                    runtime,
+                    native_name,
+                } => Value::TypeMap(pb::MetadataTypeMap {
+                    runtime: runtime.clone(),
+                    native_name: native_name.clone(),
+                }),
+                MetadataKind::Alias { kind, alias } => Value::Alias(pb::MetadataAlias {
+                    kind: kind.clone(),
+                    alias: alias.clone(),
+                }),
+                MetadataKind::Encoding { kind, lenient } => Value::Encoding(pb::MetadataEncoding {
+                    r#type: kind.clone(),
+                    lenient: *lenient,
+                }),
+                MetadataKind::DatabaseUses(refs) => Value::DatabaseUses(pb::MetadataDatabaseUses {
+                    uses: refs_to(refs),
+                }),
+                MetadataKind::ConfigUses(refs) => Value::ConfigUses(pb::MetadataConfigUses {
+                    uses: refs_to(refs),
+                }),
+                MetadataKind::SecretsUses(refs) => Value::SecretsUses(pb::MetadataSecretsUses {
+                    uses: refs_to(refs),
+                }),
+                MetadataKind::Partitions(n) => {
+                    Value::Partitions(pb::MetadataPartitions { partitions: *n })
+                }
+                MetadataKind::Egress(targets) => Value::Egress(pb::MetadataEgress {
+                    targets: targets.clone(),
+                }),
+                MetadataKind::Generated => Value::Generated(pb::MetadataGenerated {}),
+                MetadataKind::Transaction => Value::Transaction(pb::MetadataTransaction {}),
+                MetadataKind::Fixture { manual } => {
+                    Value::Fixture(pb::MetadataFixture { manual: *manual })
+                }
+                MetadataKind::SqlQuery { command, query } => {
+                    Value::SqlQuery(pb::MetadataSqlQuery {
+                        command: command.clone(),
+                        query: query.clone(),
+                    })
+                }
+                MetadataKind::SqlColumn { table, name } => {
+                    Value::SqlColumn(pb::MetadataSqlColumn {
+                        table: table.clone(),
+                        name: name.clone(),
+                    })
+                }
+                MetadataKind::Migration(digest) => Value::Migration(pb::MetadataMigration {
+                    digest: digest.clone(),
+                }),
+                MetadataKind::Artefact {
+                    path,
+                    digest,
+                    executable,
+                } => Value::Artefact(pb::MetadataArtefact {
+                    path: path.clone(),
+                    digest: digest.clone(),
+                    executable: *executable,
+                }),
+                MetadataKind::Git {
+                    repository,
+                    commit,
+                    dirty,
+                } => Value::Git(pb::MetadataGit {
+                    repository: repository.clone(),
+                    commit: commit.clone(),
+                    dirty: *dirty,
+                }),
+                MetadataKind::Image { image, digest } => Value::Image(pb::MetadataImage {
+                    image: image.clone(),
+                    digest: digest.clone(),
+                }),
+                MetadataKind::Grpc(method) => Value::Grpc(pb::MetadataGrpc {
+                    method: method.clone(),
+                }),
+            };
+            pb::Metadata {
+                pos: pos_to(&m.pos),
+                value: Some(value),
+            }
+        })
+        .collect()
+}
+
+// ---- protobuf → model -------------------------------------------------------
+
+type Result<T, E = Diagnostic> = std::result::Result<T, E>;
+
+/// Converts protobuf into the model, remembering where it is for errors.
+#[derive(Default)]
+struct FromProto {
+    /// One `Arc` per distinct file name.
+    files: HashMap<String, Arc<str>>,
+    /// `realm bank`, `module balance`, `verb withdraw`, ...
+    path: Vec<String>,
+}
+
+impl FromProto {
+    fn error(&self, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::new(message, None).with_context(self.path.join(", "))
+    }
+
+    fn within<T>(&mut self, step: String, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.path.push(step);
+        let out = f(self);
+        self.path.pop();
+        out
+    }
+
+    fn pos(&mut self, pos: Option<pb::Position>) -> Option<Pos> {
+        let p = pos?;
+        let file = match self.files.get(&p.file) {
+            Some(f) => f.clone(),
+            None => {
+                let f: Arc<str> = Arc::from(p.file.as_str());
+                self.files.insert(p.file, f.clone());
+                f
+            }
+        };
+        Some(Pos {
+            file,
+            line: u32::try_from(p.line).unwrap_or(0),
+            column: u32::try_from(p.column).unwrap_or(0),
+        })
+    }
+
+    fn ident(&self, what: &str, name: String) -> Result<String> {
+        if is_ident(&name) {
+            Ok(name)
+        } else {
+            Err(self.error(format!("{what} name {name:?} is not an identifier")))
+        }
+    }
+
+    /// A non-empty run of non-blank characters, as metadata arguments are.
+    fn word(&self, what: &str, s: String) -> Result<String> {
+        if !s.is_empty() && !s.contains(char::is_whitespace) {
+            Ok(s)
+        } else {
+            Err(self.error(format!("{what} {s:?} must be one word")))
+        }
+    }
+
+    fn duration(&self, s: String) -> Result<String> {
+        if super::parser::is_duration(&s) {
+            Ok(s)
+        } else {
+            Err(self.error(format!(
+                "invalid duration {s:?}; expected e.g. \"5s\" or \"1m30s\""
+            )))
+        }
+    }
+
+    fn visibility(&self, v: i32) -> Result<Visibility> {
+        match pb::Visibility::try_from(v) {
+            Ok(pb::Visibility::Private) => Ok(Visibility::Private),
+            Ok(pb::Visibility::Export) => Ok(Visibility::Export),
+            Ok(pb::Visibility::ExportRealm) => Ok(Visibility::ExportRealm),
+            Err(_) => Err(self.error(format!("unknown visibility {v}"))),
+        }
+    }
+
+    fn realm(&mut self, r: pb::Realm) -> Result<Realm> {
+        let name = self.ident("realm", r.name)?;
+        self.within(format!("realm {name}"), |c| {
+            Ok(Realm {
+                pos: c.pos(r.pos),
+                comments: r.comments,
+                external: r.external,
+                modules: r
+                    .modules
+                    .into_iter()
+                    .map(|m| c.module(m))
+                    .collect::<Result<_>>()?,
+                name,
+            })
+        })
+    }
+
+    fn module(&mut self, m: pb::Module) -> Result<Module> {
+        let name = self.ident("module", m.name)?;
+        self.within(format!("module {name}"), |c| {
+            Ok(Module {
+                pos: c.pos(m.pos),
+                comments: m.comments,
+                builtin: m.builtin,
+                metadata: c.metadata(m.metadata)?,
+                decls: m
+                    .decls
+                    .into_iter()
+                    .map(|d| c.decl(d))
+                    .collect::<Result<_>>()?,
+                name,
+            })
+        })
+    }
+
+    fn required_type(&mut self, what: &str, t: Option<pb::Type>) -> Result<Type> {
+        match t {
+            Some(t) => self.ty(t),
+            None => Err(self.error(format!("{what} has no type"))),
+        }
+    }
+
+    fn decl(&mut self, d: pb::Decl) -> Result<Decl> {
+        use pb::decl::Value;
+        let Some(value) = d.value else {
+            return Err(self.error("declaration with no kind set"));
+        };
+        Ok(match value {
+            Value::Data(d) => {
+                let name = self.ident("data", d.name)?;
+                self.within(format!("data {name}"), |c| {
+                    let type_params = d
+                        .type_parameters
+                        .into_iter()
+                        .map(|p| {
+                            Ok(TypeParameter {
+                                pos: c.pos(p.pos),
+                                name: c.ident("type parameter", p.name)?,
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                    let fields = d
+                        .fields
+                        .into_iter()
+                        .map(|f| {
+                            let name = c.ident("field", f.name)?;
+                            c.within(format!("field {name}"), |c| {
+                                Ok(Field {
+                                    pos: c.pos(f.pos),
+                                    comments: f.comments,
+                                    ty: c.required_type("the field", f.r#type)?,
+                                    metadata: c.metadata(f.metadata)?,
+                                    name,
+                                })
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                    Ok(Decl::Data(Data {
+                        pos: c.pos(d.pos),
+                        comments: d.comments,
+                        visibility: c.visibility(d.visibility)?,
+                        name,
+                        type_params,
+                        metadata: c.metadata(d.metadata)?,
+                        fields,
+                    }))
+                })?
+            }
+            Value::Verb(v) => {
+                let name = self.ident("verb", v.name)?;
+                self.within(format!("verb {name}"), |c| {
+                    Ok(Decl::Verb(Verb {
+                        pos: c.pos(v.pos),
+                        comments: v.comments,
+                        visibility: c.visibility(v.visibility)?,
+                        request: c.required_type("the request", v.request)?,
+                        response: c.required_type("the response", v.response)?,
+                        metadata: c.metadata(v.metadata)?,
+                        name,
+                    }))
+                })?
+            }
+            Value::Enum(e) => {
+                let name = self.ident("enum", e.name)?;
+                self.within(format!("enum {name}"), |c| {
+                    let ty = e.r#type.map(|t| c.ty(t)).transpose()?;
+                    let variants = e
+                        .variants
+                        .into_iter()
+                        .map(|v| {
+                            let name = c.ident("variant", v.name)?;
+                            c.within(format!("variant {name}"), |c| {
+                                use pb::enum_variant::Value as V;
+                                let value = match v.value {
+                                    Some(V::IntValue(n)) => VariantValue::Int(n),
+                                    Some(V::StringValue(s)) => VariantValue::String(s),
+                                    Some(V::TypeValue(t)) => VariantValue::Type(c.ty(t)?),
+                                    None => {
+                                        return Err(c.error("enum variant with no value or type"));
+                                    }
+                                };
+                                Ok(EnumVariant {
+                                    pos: c.pos(v.pos),
+                                    comments: v.comments,
+                                    name,
+                                    value,
+                                })
+                            })
+                        })
+                        .collect::<Result<_>>()?;
+                    Ok(Decl::Enum(Enum {
+                        pos: c.pos(e.pos),
+                        comments: e.comments,
+                        visibility: c.visibility(e.visibility)?,
+                        name,
+                        ty,
+                        variants,
+                    }))
+                })?
+            }
+            Value::TypeAlias(t) => {
+                let name = self.ident("typealias", t.name)?;
+                self.within(format!("typealias {name}"), |c| {
+                    Ok(Decl::TypeAlias(TypeAlias {
+                        pos: c.pos(t.pos),
+                        comments: t.comments,
+                        visibility: c.visibility(t.visibility)?,
+                        ty: c.required_type("the type alias", t.r#type)?,
+                        metadata: c.metadata(t.metadata)?,
+                        name,
+                    }))
+                })?
+            }
+            Value::Config(cfg) => {
+                let name = self.ident("config", cfg.name)?;
+                self.within(format!("config {name}"), |c| {
+                    Ok(Decl::Config(Config {
+                        pos: c.pos(cfg.pos),
+                        comments: cfg.comments,
+                        ty: c.required_type("the config", cfg.r#type)?,
+                        name,
+                    }))
+                })?
+            }
+            Value::Secret(s) => {
+                let name = self.ident("secret", s.name)?;
+                self.within(format!("secret {name}"), |c| {
+                    Ok(Decl::Secret(Secret {
+                        pos: c.pos(s.pos),
+                        comments: s.comments,
+                        ty: c.required_type("the secret", s.r#type)?,
+                        name,
+                    }))
+                })?
+            }
+            Value::Database(d) => {
+                let name = self.ident("database", d.name)?;
+                self.within(format!("database {name}"), |c| {
+                    let engine = DatabaseEngine::from_keyword(&d.engine).ok_or_else(|| {
+                        c.error(format!(
+                            "unknown database engine {:?}; expected \"postgres\" or \"mysql\"",
+                            d.engine
+                        ))
+                    })?;
+                    Ok(Decl::Database(Database {
+                        pos: c.pos(d.pos),
+                        comments: d.comments,
+                        engine,
+                        metadata: c.metadata(d.metadata)?,
+                        name,
+                    }))
+                })?
+            }
+            Value::Topic(t) => {
+                let name = self.ident("topic", t.name)?;
+                self.within(format!("topic {name}"), |c| {
+                    Ok(Decl::Topic(Topic {
+                        pos: c.pos(t.pos),
+                        comments: t.comments,
+                        visibility: c.visibility(t.visibility)?,
+                        event: c.required_type("the topic's event", t.event)?,
+                        metadata: c.metadata(t.metadata)?,
+                        name,
+                    }))
+                })?
+            }
+        })
+    }
+
+    fn boxed_type(&mut self, what: &str, t: Option<Box<pb::Type>>) -> Result<Box<Type>> {
+        match t {
+            Some(t) => Ok(Box::new(self.ty(*t)?)),
+            None => Err(self.error(format!("{what} has no type"))),
+        }
+    }
+
+    fn ty(&mut self, t: pb::Type) -> Result<Type> {
+        use pb::r#type::Value;
+        let Some(value) = t.value else {
+            return Err(self.error("type with no kind set"));
+        };
+        Ok(match value {
+            Value::Int(_) => Type::Int,
+            Value::Float(_) => Type::Float,
+            Value::String(_) => Type::String,
+            Value::Bytes(_) => Type::Bytes,
+            Value::Bool(_) => Type::Bool,
+            Value::Time(_) => Type::Time,
+            Value::Any(_) => Type::Any,
+            Value::Unit(_) => Type::Unit,
+            Value::List(l) => Type::List(self.boxed_type("a list element", l.element)?),
+            Value::Map(m) => Type::Map(
+                self.boxed_type("a map key", m.key)?,
+                self.boxed_type("a map value", m.value)?,
+            ),
+            Value::Optional(o) => {
+                let inner = self.boxed_type("an optional", o.r#type)?;
+                if matches!(*inner, Type::Optional(_)) {
+                    return Err(self.error("optional of an optional type"));
+                }
+                Type::Optional(inner)
+            }
+            Value::Ref(r) => Type::Ref(self.reference(r)?),
+        })
+    }
+
+    fn reference(&mut self, r: pb::Ref) -> Result<Ref> {
+        let non_empty = |s: String| (!s.is_empty()).then_some(s);
+        let realm = non_empty(r.realm)
+            .map(|s| self.ident("realm", s))
+            .transpose()?;
+        let module = non_empty(r.module)
+            .map(|s| self.ident("module", s))
+            .transpose()?;
+        Ok(Ref {
+            pos: self.pos(r.pos),
+            realm,
+            module,
+            name: self.ident("referenced", r.name)?,
+            type_args: r
+                .type_parameters
+                .into_iter()
+                .map(|t| self.ty(t))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    fn qualified_refs(&mut self, refs: Vec<pb::Ref>) -> Result<Vec<Ref>> {
+        refs.into_iter()
+            .map(|r| self.qualified_ref(Some(r)))
+            .collect()
+    }
+
+    fn qualified_ref(&mut self, r: Option<pb::Ref>) -> Result<Ref> {
+        let Some(r) = r else {
+            return Err(self.error("metadata reference is missing"));
+        };
+        let r = self.reference(r)?;
+        if r.module.is_none() {
+            return Err(self.error(format!("metadata reference `{}` has no module", r.name)));
+        }
+        Ok(r)
+    }
+
+    fn metadata(&mut self, metadata: Vec<pb::Metadata>) -> Result<Vec<Metadata>> {
+        use pb::metadata::Value;
+        metadata
+            .into_iter()
+            .map(|m| {
+                let Some(value) = m.value else {
+                    return Err(self.error("metadata with no kind set"));
+                };
+                let kind = match value {
+                    Value::Calls(c) => MetadataKind::Calls(self.qualified_refs(c.calls)?),
+                    Value::Ingress(i) => MetadataKind::Ingress {
+                        kind: self.ident("ingress type", i.r#type)?,
+                        method: self.word("ingress method", i.method)?,
+                        path: self.word("ingress path", i.path)?,
+                    },
+                    Value::Cron(c) => {
+                        if c.cron.trim().is_empty() || c.cron.contains('\n') || c.cron.trim() != c.cron {
+                            return Err(self.error(format!("invalid cron expression {:?}", c.cron)));
+                        }
+                        MetadataKind::Cron(c.cron)
+                    }
+                    Value::Retry(r) => MetadataKind::Retry {
+                        count: r.count,
+                        min_backoff: self.duration(r.min_backoff)?,
+                        max_backoff: match r.max_backoff.as_str() {
+                            "" => None,
+                            _ => Some(self.duration(r.max_backoff)?),
+                        },
+                        catch: match r.catch {
+                            Some(c) => Some(self.qualified_ref(Some(c))?),
+                            None => None,
+                        },
+                    },
+                    Value::Subscribe(s) => MetadataKind::Subscribe {
+                        topic: self.qualified_ref(s.topic)?,
+                        from: match s.from.as_str() {
+                            "" => None,
+                            "beginning" => Some(SubscribeFrom::Beginning),
+                            "latest" => Some(SubscribeFrom::Latest),
+                            other => {
+                                return Err(self.error(format!(
+                                    "unknown subscription start {other:?}; expected \"beginning\" or \"latest\""
+                                )));
+                            }
+                        },
+                        dead_letter: s.dead_letter,
+                    },
+                    Value::Publish(p) => MetadataKind::Publish(self.qualified_refs(p.topics)?),
+                    Value::TypeMap(t) => MetadataKind::TypeMap {
+                        runtime: self.ident("typemap runtime", t.runtime)?,
+                        native_name: t.native_name,
+                    },
+                    Value::Alias(a) => MetadataKind::Alias {
+                        kind: self.ident("alias kind", a.kind)?,
+                        alias: a.alias,
+                    },
+                    Value::Encoding(e) => MetadataKind::Encoding {
+                        kind: self.ident("encoding", e.r#type)?,
+                        lenient: e.lenient,
+                    },
+                    Value::DatabaseUses(u) => MetadataKind::DatabaseUses(self.qualified_refs(u.uses)?),
+                    Value::ConfigUses(u) => MetadataKind::ConfigUses(self.qualified_refs(u.uses)?),
+                    Value::SecretsUses(u) => MetadataKind::SecretsUses(self.qualified_refs(u.uses)?),
+                    Value::Partitions(p) => MetadataKind::Partitions(p.partitions),
+                    Value::Egress(e) => MetadataKind::Egress(e.targets),
+                    Value::Generated(_) => MetadataKind::Generated,
+                    Value::Transaction(_) => MetadataKind::Transaction,
+                    Value::Fixture(f) => MetadataKind::Fixture { manual: f.manual },
+                    Value::SqlQuery(q) => MetadataKind::SqlQuery {
+                        command: self.ident("query command", q.command)?,
+                        query: q.query,
+                    },
+                    Value::SqlColumn(c) => MetadataKind::SqlColumn {
+                        table: self.ident("table", c.table)?,
+                        name: self.ident("column", c.name)?,
+                    },
+                    Value::Migration(m) => MetadataKind::Migration(self.word("migration digest", m.digest)?),
+                    Value::Artefact(a) => MetadataKind::Artefact {
+                        path: a.path,
+                        digest: self.word("artefact digest", a.digest)?,
+                        executable: a.executable,
+                    },
+                    Value::Git(g) => MetadataKind::Git {
+                        repository: g.repository,
+                        commit: self.word("commit", g.commit)?,
+                        dirty: g.dirty,
+                    },
+                    Value::Image(i) => MetadataKind::Image {
+                        image: i.image,
+                        digest: self.word("image digest", i.digest)?,
+                    },
+                    Value::Grpc(g) => MetadataKind::Grpc(g.method),
+                };
+                Ok(Metadata {
+                    pos: self.pos(m.pos),
+                    kind,
+                })
+            })
+            .collect()
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`
+pub fn is_ident(s: &str) -> bool {
+    let mut chars = s.bytes();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}

@@ -1,0 +1,309 @@
+//! Protobuf text format ("proto-text") and JSON forms of a schema, through
+//! prost-reflect and the descriptors compiled from `schema/`.
+//!
+//! Both encodings are deterministic: fields in declaration order, repeated
+//! fields in model order, no maps, no timestamps. The same schema always
+//! gives the same bytes. Proto-text is decoded by prost-reflect and written
+//! by a descriptor-driven writer over the wire bytes (see `write_message`).
+
+use std::sync::OnceLock;
+
+use prost::Message;
+use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor};
+
+use super::diagnostic::{Diagnostic, pos_at};
+use super::model::{Pos, Schema};
+use super::proto::{self, pb};
+
+const DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/realm_schema_descriptor.bin"));
+
+/// The header of every proto-text file `realm` writes. The `proto-file` and
+/// `proto-message` lines follow the text format specification's convention so
+/// editors and `protoc --decode` know what the file holds.
+pub const HEADER: &str = "\
+# proto-file: realm/schema/v1/schema.proto
+# proto-message: realm.schema.v1.Schema
+";
+
+/// The descriptors of `realm.schema.v1`.
+pub fn descriptor_pool() -> &'static DescriptorPool {
+    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(DESCRIPTOR_SET)
+            .unwrap_or_else(|e| panic!("the embedded schema descriptors do not decode: {e}"))
+    })
+}
+
+fn schema_descriptor() -> MessageDescriptor {
+    descriptor_pool()
+        .get_message_by_name("realm.schema.v1.Schema")
+        .unwrap_or_else(|| {
+            panic!("realm.schema.v1.Schema is missing from the embedded descriptors")
+        })
+}
+
+fn dynamic(schema: &pb::Schema) -> DynamicMessage {
+    let bytes = schema.encode_to_vec();
+    DynamicMessage::decode(schema_descriptor(), bytes.as_slice())
+        .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"))
+}
+
+/// Encodes a schema as proto-text, with [`HEADER`].
+pub fn to_text(schema: &Schema) -> String {
+    let bytes = proto::to_proto(schema).encode_to_vec();
+    let mut out = String::with_capacity(HEADER.len() + bytes.len() * 3);
+    out.push_str(HEADER);
+    write_message(&mut out, &schema_descriptor(), &bytes, 0)
+        .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
+    out
+}
+
+/// Writes protobuf text format for the encoded message `buf` of type
+/// `desc`, one field per line, nested messages as indented `name { ... }`
+/// blocks and repeated fields as repeated lines (protoc's layout).
+///
+/// It walks the wire bytes with the message's descriptor instead of
+/// building a `DynamicMessage` first: the same output for a tenth of the
+/// time on large schemas. Fields come out in encoding order, which prost
+/// makes declaration order, so the output is deterministic. prost-reflect
+/// reads it back (`from_text`); tests hold that the two agree.
+fn write_message(
+    out: &mut String,
+    desc: &MessageDescriptor,
+    mut buf: &[u8],
+    depth: usize,
+) -> Result<(), Malformed> {
+    let decode_varint =
+        |buf: &mut &[u8]| prost::encoding::decode_varint(buf).map_err(|_| Malformed("varint"));
+    while !buf.is_empty() {
+        let key = decode_varint(&mut buf)?;
+        let number = u32::try_from(key >> 3).map_err(|_| Malformed("field number"))?;
+        let wire_type = key & 7;
+        let field = desc.get_field(number);
+        let value = match wire_type {
+            0 => Wire::Varint(decode_varint(&mut buf)?),
+            1 => Wire::Fixed64(take::<8>(&mut buf)?),
+            5 => Wire::Fixed32(take::<4>(&mut buf)?),
+            2 => {
+                let len =
+                    usize::try_from(decode_varint(&mut buf)?).map_err(|_| Malformed("length"))?;
+                if len > buf.len() {
+                    return Err(Malformed("truncated field"));
+                }
+                let (data, rest) = buf.split_at(len);
+                buf = rest;
+                Wire::Delimited(data)
+            }
+            _ => return Err(Malformed("unsupported wire type")),
+        };
+        // Unknown fields cannot occur: the bytes come from our own types.
+        let Some(field) = field else { continue };
+        match (value, field.kind()) {
+            (Wire::Delimited(data), Kind::Message(message)) => {
+                indent(out, depth);
+                out.push_str(field.name());
+                if data.is_empty() {
+                    out.push_str(" {}\n");
+                } else {
+                    out.push_str(" {\n");
+                    write_message(out, &message, data, depth + 1)?;
+                    indent(out, depth);
+                    out.push_str("}\n");
+                }
+            }
+            (Wire::Delimited(data), Kind::String | Kind::Bytes) => {
+                field_prefix(out, depth, field.name());
+                write_string(out, data);
+                out.push('\n');
+            }
+            (Wire::Delimited(mut data), kind) => {
+                // A packed repeated scalar field.
+                while !data.is_empty() {
+                    let value = match kind {
+                        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => {
+                            Wire::Fixed64(take::<8>(&mut data)?)
+                        }
+                        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => {
+                            Wire::Fixed32(take::<4>(&mut data)?)
+                        }
+                        _ => Wire::Varint(decode_varint(&mut data)?),
+                    };
+                    field_prefix(out, depth, field.name());
+                    write_scalar(out, &kind, value);
+                    out.push('\n');
+                }
+            }
+            (value, kind) => {
+                field_prefix(out, depth, field.name());
+                write_scalar(out, &kind, value);
+                out.push('\n');
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The wire bytes are not a valid encoding (they always are: they come from
+/// our own prost types).
+#[derive(Debug)]
+struct Malformed(&'static str);
+
+impl std::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "malformed {}", self.0)
+    }
+}
+
+enum Wire<'a> {
+    Varint(u64),
+    Fixed64([u8; 8]),
+    Fixed32([u8; 4]),
+    Delimited(&'a [u8]),
+}
+
+fn take<const N: usize>(buf: &mut &[u8]) -> Result<[u8; N], Malformed> {
+    if buf.len() < N {
+        return Err(Malformed("truncated fixed-width field"));
+    }
+    let (head, rest) = buf.split_at(N);
+    *buf = rest;
+    let mut out = [0; N];
+    out.copy_from_slice(head);
+    Ok(out)
+}
+
+fn indent(out: &mut String, depth: usize) {
+    for _ in 0..depth {
+        out.push_str("  ");
+    }
+}
+
+fn field_prefix(out: &mut String, depth: usize, name: &str) {
+    indent(out, depth);
+    out.push_str(name);
+    out.push_str(": ");
+}
+
+fn write_scalar(out: &mut String, kind: &Kind, value: Wire) {
+    use std::fmt::Write as _;
+    let _ = match (kind, value) {
+        (Kind::Bool, Wire::Varint(v)) => write!(out, "{}", v != 0),
+        (Kind::Enum(e), Wire::Varint(v)) => match e.get_value(v as i32) {
+            Some(value) => write!(out, "{}", value.name()),
+            None => write!(out, "{}", v as i32),
+        },
+        (Kind::Int32, Wire::Varint(v)) => write!(out, "{}", v as i32),
+        (Kind::Int64, Wire::Varint(v)) => write!(out, "{}", v as i64),
+        (Kind::Uint32 | Kind::Uint64, Wire::Varint(v)) => write!(out, "{v}"),
+        (Kind::Sint32 | Kind::Sint64, Wire::Varint(v)) => {
+            write!(out, "{}", ((v >> 1) as i64) ^ -((v & 1) as i64))
+        }
+        (Kind::Fixed64, Wire::Fixed64(b)) => write!(out, "{}", u64::from_le_bytes(b)),
+        (Kind::Sfixed64, Wire::Fixed64(b)) => write!(out, "{}", i64::from_le_bytes(b)),
+        (Kind::Double, Wire::Fixed64(b)) => write!(out, "{:?}", f64::from_le_bytes(b)),
+        (Kind::Fixed32, Wire::Fixed32(b)) => write!(out, "{}", u32::from_le_bytes(b)),
+        (Kind::Sfixed32, Wire::Fixed32(b)) => write!(out, "{}", i32::from_le_bytes(b)),
+        (Kind::Float, Wire::Fixed32(b)) => write!(out, "{:?}", f32::from_le_bytes(b)),
+        (_, Wire::Varint(v)) => write!(out, "{v}"),
+        (_, _) => Ok(()),
+    };
+}
+
+/// A text-format string literal: printable text as it is (UTF-8 included,
+/// so comments stay readable), `"` `\\` and control bytes escaped.
+fn write_string(out: &mut String, bytes: &[u8]) {
+    use std::fmt::Write as _;
+    out.push('"');
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            for c in text.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                        let _ = write!(out, "\\{:03o}", c as u32);
+                    }
+                    c => out.push(c),
+                }
+            }
+        }
+        Err(_) => {
+            for &b in bytes {
+                match b {
+                    b'"' => out.push_str("\\\""),
+                    b'\\' => out.push_str("\\\\"),
+                    0x20..=0x7e => out.push(b as char),
+                    _ => {
+                        let _ = write!(out, "\\{b:03o}");
+                    }
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Decodes proto-text into a schema. `file` names the text in errors, which
+/// carry the line and column of the offending text.
+pub fn from_text(file: &str, text: &str) -> Result<Schema, Diagnostic> {
+    let message = DynamicMessage::parse_text_format(schema_descriptor(), text).map_err(|e| {
+        let offset = miette::Diagnostic::labels(&e)
+            .and_then(|mut labels| labels.next())
+            .map_or(text.len(), |label| label.offset());
+        Diagnostic::new(
+            format!("invalid proto-text: {e}"),
+            Some(pos_at(file, text, offset)),
+        )
+    })?;
+    let schema: pb::Schema = message.transcode_to().map_err(|e| {
+        Diagnostic::new(format!("invalid schema message: {e}"), None).with_context(file)
+    })?;
+    proto::from_proto(schema).map_err(|d| {
+        let context = match d.context() {
+            Some(c) => format!("{file}: {c}"),
+            None => file.to_string(),
+        };
+        d.with_context(context)
+    })
+}
+
+/// Encodes a schema as JSON (protobuf's canonical JSON mapping), pretty
+/// printed, with a trailing newline.
+pub fn to_json(schema: &Schema) -> String {
+    let message = dynamic(&proto::to_proto(schema));
+    let mut out = Vec::with_capacity(4096);
+    let mut serializer = serde_json::Serializer::pretty(&mut out);
+    message
+        .serialize_with_options(
+            &mut serializer,
+            &prost_reflect::SerializeOptions::new().stringify_64_bit_integers(false),
+        )
+        .unwrap_or_else(|e| panic!("a schema message does not serialize to JSON: {e}"));
+    let mut text = String::from_utf8(out).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Decodes JSON (protobuf's canonical JSON mapping) into a schema.
+pub fn from_json(file: &str, text: &str) -> Result<Schema, Diagnostic> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let message =
+        DynamicMessage::deserialize(schema_descriptor(), &mut deserializer).map_err(|e| {
+            Diagnostic::new(
+                format!("invalid schema JSON: {e}"),
+                Some(Pos {
+                    file: file.into(),
+                    line: u32::try_from(e.line()).unwrap_or(0),
+                    column: u32::try_from(e.column()).unwrap_or(0),
+                }),
+            )
+        })?;
+    let schema: pb::Schema = message.transcode_to().map_err(|e| {
+        Diagnostic::new(format!("invalid schema message: {e}"), None).with_context(file)
+    })?;
+    proto::from_proto(schema)
+}

@@ -1,0 +1,450 @@
+//! Property tests: generated schemas, covering every construct of the
+//! language, round-trip through schema text, proto-text and JSON.
+//!
+//! The generator is not limited to valid schemas: round-tripping is a
+//! property of the syntax and the encodings, not of validation.
+
+use proptest::prelude::*;
+use realm::schema::public_api::strip_positions;
+use realm::schema::*;
+
+fn ident() -> impl Strategy<Value = String> {
+    "[a-z][a-zA-Z0-9_]{0,6}"
+}
+
+/// A name that is not a builtin scalar type (so a bare one parses as a ref).
+fn type_name() -> impl Strategy<Value = String> {
+    "[A-Z][a-zA-Z0-9]{0,6}".prop_filter("not a builtin type", |s| Type::scalar(s).is_none())
+}
+
+fn comments() -> impl Strategy<Value = Vec<String>> {
+    prop::collection::vec(
+        "[a-zA-Z0-9 ,.:;!?/@#(){}\"'`*+=é-]{0,24}".prop_map(|s| s.trim_end().to_string()),
+        0..3,
+    )
+}
+
+fn word() -> impl Strategy<Value = String> {
+    "[a-z0-9:._]{1,16}"
+}
+
+fn duration() -> impl Strategy<Value = String> {
+    "([1-9][0-9]{0,2}(ms|s|m|h|d)){1,2}"
+}
+
+fn reference(inner: Option<BoxedStrategy<Type>>) -> BoxedStrategy<Ref> {
+    let args = match inner {
+        Some(inner) => prop::collection::vec(inner, 0..3).boxed(),
+        None => Just(Vec::new()).boxed(),
+    };
+    (
+        prop::option::of(ident()),
+        prop::option::of(ident()),
+        type_name(),
+        args,
+    )
+        .prop_map(|(realm, module, name, type_args)| Ref {
+            pos: None,
+            realm,
+            module,
+            name,
+            type_args,
+        })
+        .boxed()
+}
+
+fn qualified_ref() -> BoxedStrategy<Ref> {
+    (prop::option::of(ident()), ident(), ident())
+        .prop_map(|(realm, module, name)| Ref {
+            pos: None,
+            realm,
+            module: Some(module),
+            name,
+            type_args: Vec::new(),
+        })
+        .boxed()
+}
+
+fn ty() -> BoxedStrategy<Type> {
+    let leaf = prop_oneof![
+        Just(Type::Int),
+        Just(Type::Float),
+        Just(Type::String),
+        Just(Type::Bytes),
+        Just(Type::Bool),
+        Just(Type::Time),
+        Just(Type::Any),
+        Just(Type::Unit),
+        reference(None).prop_map(Type::Ref),
+    ];
+    leaf.prop_recursive(3, 16, 3, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|t| Type::List(Box::new(t))),
+            (inner.clone(), inner.clone()).prop_map(|(k, v)| Type::Map(Box::new(k), Box::new(v))),
+            inner.clone().prop_map(|t| match t {
+                Type::Optional(_) => t,
+                t => Type::Optional(Box::new(t)),
+            }),
+            reference(Some(inner.boxed())).prop_map(Type::Ref),
+        ]
+    })
+    .boxed()
+}
+
+fn metadata_kind(inline: bool) -> BoxedStrategy<MetadataKind> {
+    let refs = || prop::collection::vec(qualified_ref(), 1..3);
+    let mut kinds = vec![
+        refs().prop_map(MetadataKind::Calls).boxed(),
+        (
+            prop::sample::select(vec!["GET", "POST", "PUT", "DELETE"]),
+            "/[a-z{}/]{0,10}",
+        )
+            .prop_map(|(method, path)| MetadataKind::Ingress {
+                kind: "http".into(),
+                method: method.into(),
+                path,
+            })
+            .boxed(),
+        (
+            prop::option::of(0i64..100),
+            duration(),
+            prop::option::of(duration()),
+            prop::option::of(qualified_ref()),
+        )
+            .prop_map(
+                |(count, min_backoff, max_backoff, catch)| MetadataKind::Retry {
+                    count,
+                    min_backoff,
+                    max_backoff,
+                    catch,
+                },
+            )
+            .boxed(),
+        (
+            qualified_ref(),
+            prop::option::of(prop::sample::select(vec![
+                SubscribeFrom::Beginning,
+                SubscribeFrom::Latest,
+            ])),
+            any::<bool>(),
+        )
+            .prop_map(|(topic, from, dead_letter)| MetadataKind::Subscribe {
+                topic,
+                from,
+                dead_letter,
+            })
+            .boxed(),
+        refs().prop_map(MetadataKind::Publish).boxed(),
+        (ident(), any::<String>())
+            .prop_map(|(runtime, native_name)| MetadataKind::TypeMap {
+                runtime,
+                native_name,
+            })
+            .boxed(),
+        (ident(), any::<String>())
+            .prop_map(|(kind, alias)| MetadataKind::Alias { kind, alias })
+            .boxed(),
+        (ident(), any::<bool>())
+            .prop_map(|(kind, lenient)| MetadataKind::Encoding { kind, lenient })
+            .boxed(),
+        refs().prop_map(MetadataKind::DatabaseUses).boxed(),
+        refs().prop_map(MetadataKind::ConfigUses).boxed(),
+        refs().prop_map(MetadataKind::SecretsUses).boxed(),
+        (1i64..64).prop_map(MetadataKind::Partitions).boxed(),
+        prop::collection::vec(any::<String>(), 1..3)
+            .prop_map(MetadataKind::Egress)
+            .boxed(),
+        Just(MetadataKind::Generated).boxed(),
+        Just(MetadataKind::Transaction).boxed(),
+        any::<bool>()
+            .prop_map(|manual| MetadataKind::Fixture { manual })
+            .boxed(),
+        (
+            prop::sample::select(vec!["one", "many", "exec", "copyfrom"]),
+            any::<String>(),
+        )
+            .prop_map(|(command, query)| MetadataKind::SqlQuery {
+                command: command.into(),
+                query,
+            })
+            .boxed(),
+        (ident(), ident())
+            .prop_map(|(table, name)| MetadataKind::SqlColumn { table, name })
+            .boxed(),
+        word().prop_map(MetadataKind::Migration).boxed(),
+        (any::<String>(), word(), any::<bool>())
+            .prop_map(|(path, digest, executable)| MetadataKind::Artefact {
+                path,
+                digest,
+                executable,
+            })
+            .boxed(),
+        (any::<String>(), word(), any::<bool>())
+            .prop_map(|(repository, commit, dirty)| MetadataKind::Git {
+                repository,
+                commit,
+                dirty,
+            })
+            .boxed(),
+        (any::<String>(), word())
+            .prop_map(|(image, digest)| MetadataKind::Image { image, digest })
+            .boxed(),
+        any::<String>().prop_map(MetadataKind::Grpc).boxed(),
+    ];
+    if !inline {
+        // `+cron` runs to the end of its line, so it never stands inline.
+        kinds.push(
+            "[0-9*/,-]{1,5}( [0-9*/,-]{1,5}){0,4}"
+                .prop_map(MetadataKind::Cron)
+                .boxed(),
+        );
+    }
+    prop::strategy::Union::new(kinds).boxed()
+}
+
+fn metadata(inline: bool) -> impl Strategy<Value = Vec<Metadata>> {
+    prop::collection::vec(metadata_kind(inline).prop_map(Metadata::from), 0..3)
+}
+
+fn visibility() -> impl Strategy<Value = Visibility> {
+    prop::sample::select(vec![
+        Visibility::Private,
+        Visibility::Export,
+        Visibility::ExportRealm,
+    ])
+}
+
+fn decl() -> BoxedStrategy<Decl> {
+    let field =
+        (comments(), ident(), ty(), metadata(true)).prop_map(|(comments, name, ty, metadata)| {
+            Field {
+                pos: None,
+                comments,
+                name,
+                ty,
+                metadata,
+            }
+        });
+    let data = (
+        comments(),
+        visibility(),
+        type_name(),
+        prop::collection::vec("[A-Z][0-9]?", 0..3),
+        metadata(false),
+        prop::collection::vec(field, 0..4),
+    )
+        .prop_map(|(comments, visibility, name, params, metadata, fields)| {
+            Decl::Data(Data {
+                pos: None,
+                comments,
+                visibility,
+                name,
+                type_params: params
+                    .into_iter()
+                    .map(|name| TypeParameter { pos: None, name })
+                    .collect(),
+                metadata,
+                fields,
+            })
+        });
+    let verb = (
+        comments(),
+        visibility(),
+        ident(),
+        ty(),
+        ty(),
+        metadata(false),
+    )
+        .prop_map(
+            |(comments, visibility, name, request, response, metadata)| {
+                Decl::Verb(Verb {
+                    pos: None,
+                    comments,
+                    visibility,
+                    name,
+                    request,
+                    response,
+                    metadata,
+                })
+            },
+        );
+    let variant_value = prop_oneof![
+        any::<i64>().prop_map(VariantValue::Int),
+        any::<String>().prop_map(VariantValue::String),
+        ty().prop_map(VariantValue::Type),
+    ];
+    let variant =
+        (comments(), type_name(), variant_value).prop_map(|(comments, name, value)| EnumVariant {
+            pos: None,
+            comments,
+            name,
+            value,
+        });
+    let enumeration = (
+        comments(),
+        visibility(),
+        type_name(),
+        prop::option::of(ty()),
+        prop::collection::vec(variant, 0..4),
+    )
+        .prop_map(|(comments, visibility, name, ty, variants)| {
+            Decl::Enum(Enum {
+                pos: None,
+                comments,
+                visibility,
+                name,
+                ty,
+                variants,
+            })
+        });
+    let alias = (comments(), visibility(), type_name(), ty(), metadata(false)).prop_map(
+        |(comments, visibility, name, ty, metadata)| {
+            Decl::TypeAlias(TypeAlias {
+                pos: None,
+                comments,
+                visibility,
+                name,
+                ty,
+                metadata,
+            })
+        },
+    );
+    let config = (comments(), ident(), ty()).prop_map(|(comments, name, ty)| {
+        Decl::Config(Config {
+            pos: None,
+            comments,
+            name,
+            ty,
+        })
+    });
+    let secret = (comments(), ident(), ty()).prop_map(|(comments, name, ty)| {
+        Decl::Secret(Secret {
+            pos: None,
+            comments,
+            name,
+            ty,
+        })
+    });
+    let database = (
+        comments(),
+        prop::sample::select(vec![DatabaseEngine::Postgres, DatabaseEngine::Mysql]),
+        ident(),
+        metadata(false),
+    )
+        .prop_map(|(comments, engine, name, metadata)| {
+            Decl::Database(Database {
+                pos: None,
+                comments,
+                engine,
+                name,
+                metadata,
+            })
+        });
+    let topic = (comments(), visibility(), ident(), ty(), metadata(false)).prop_map(
+        |(comments, visibility, name, event, metadata)| {
+            Decl::Topic(Topic {
+                pos: None,
+                comments,
+                visibility,
+                name,
+                event,
+                metadata,
+            })
+        },
+    );
+    prop_oneof![
+        data,
+        verb,
+        enumeration,
+        alias,
+        config,
+        secret,
+        database,
+        topic
+    ]
+    .boxed()
+}
+
+fn module() -> impl Strategy<Value = Module> {
+    (
+        comments(),
+        any::<bool>(),
+        ident(),
+        metadata(false),
+        prop::collection::vec(decl(), 0..6),
+    )
+        .prop_map(|(comments, builtin, name, metadata, decls)| Module {
+            pos: None,
+            comments,
+            builtin,
+            name,
+            metadata,
+            decls,
+        })
+}
+
+fn schema() -> impl Strategy<Value = Schema> {
+    let realm = (
+        comments(),
+        any::<bool>(),
+        ident(),
+        prop::collection::vec(module(), 0..3),
+    )
+        .prop_map(|(comments, external, name, modules)| Realm {
+            pos: None,
+            comments,
+            external,
+            name,
+            modules,
+        });
+    prop::collection::vec(realm, 0..3).prop_map(|realms| Schema { realms })
+}
+
+fn without_positions(mut schema: Schema) -> Schema {
+    schema.realms.iter_mut().for_each(strip_positions);
+    schema
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// print → parse gives the same schema, and printing it again gives the
+    /// same bytes.
+    #[test]
+    fn text_round_trip(schema in schema()) {
+        let text = print_schema(&schema);
+        let parsed = match parse_schema("gen.ftl", &text) {
+            Ok(parsed) => parsed,
+            Err(d) => panic!("{}\n--- text\n{text}", realm::schema::diagnostic::render(&[d], &[("gen.ftl".to_string(), text.clone())].into())),
+        };
+        prop_assert_eq!(print_schema(&parsed), text.clone());
+        prop_assert_eq!(without_positions(parsed), schema);
+    }
+
+    /// Bare modules (a file without realm blocks) round-trip too.
+    #[test]
+    fn bare_modules_round_trip(modules in prop::collection::vec(module(), 0..3)) {
+        let text = print_modules(&modules);
+        let parsed = parse_file("gen.ftl", &text).map_err(|d| TestCaseError::fail(format!("{d}\n{text}")))?;
+        prop_assert!(parsed.realms.is_empty());
+        prop_assert_eq!(print_modules(&parsed.modules), text);
+    }
+
+    /// Parsed schemas, positions included, survive proto-text and JSON, and
+    /// the encodings are deterministic.
+    #[test]
+    fn proto_text_and_json_round_trip(schema in schema()) {
+        let text = print_schema(&schema);
+        let parsed = parse_schema("gen.ftl", &text).map_err(|d| TestCaseError::fail(d.to_string()))?;
+
+        let txtpb = txtpb::to_text(&parsed);
+        let decoded = txtpb::from_text("gen.txtpb", &txtpb).map_err(|d| TestCaseError::fail(format!("{d}\n{txtpb}")))?;
+        prop_assert_eq!(&decoded, &parsed);
+        prop_assert_eq!(txtpb::to_text(&decoded), txtpb);
+
+        let json = txtpb::to_json(&parsed);
+        let decoded = txtpb::from_json("gen.json", &json).map_err(|d| TestCaseError::fail(format!("{d}\n{json}")))?;
+        prop_assert_eq!(&decoded, &parsed);
+        prop_assert_eq!(txtpb::to_json(&decoded), json);
+    }
+}
