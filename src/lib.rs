@@ -4,4 +4,9 @@
 //! `src/commands/`) only parses arguments and renders results. See
 //! `ARCHITECTURE.md` for the map and the invariants.
 
+pub mod export;
+pub mod files;
+pub mod project;
 pub mod schema;
+pub mod sources;
+pub mod workspace;

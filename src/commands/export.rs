@@ -1,0 +1,83 @@
+//! `realm export`: write the public API as proto-text, or check it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use realm::export::{self, Freshness};
+use realm::schema::{Decl, Realm};
+use realm::workspace::Workspace;
+
+use super::{EXIT_CHECK_FAILED, display_path};
+
+/// Export the public API (every `export realm` declaration and what it uses) as proto-text
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "The file is written to `[realm] export` in ftl-project.toml \
+    (default ftl-external-schema.txtpb). Commit it: other realms pin it.\n\n\
+    Examples:\n  \
+    realm export                  # write the file\n  \
+    realm export --check          # in CI: exit 3 with a diff when the file is stale"
+)]
+pub struct Args {
+    /// Write here instead of the project's `[realm] export` path
+    #[arg(long, short, value_name = "PATH")]
+    output: Option<PathBuf>,
+
+    /// Write nothing; exit 3 with a diff when the file is missing or stale
+    #[arg(long)]
+    check: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let ws = Workspace::load(&super::current_dir()?)?;
+    let export = export::prepare(&ws, args.output.as_deref())?;
+    let path = display_path(&export.path);
+    if args.check {
+        return Ok(match export.freshness()? {
+            Freshness::UpToDate => {
+                eprintln!("{path} is up to date");
+                ExitCode::SUCCESS
+            }
+            Freshness::Missing => {
+                eprintln!(
+                    "error: {path} does not exist\nhelp: run `realm export` and commit {path}"
+                );
+                ExitCode::from(EXIT_CHECK_FAILED)
+            }
+            Freshness::Stale(diff) => {
+                print!("{diff}");
+                eprintln!(
+                    "error: {path} is stale: the public API of realm `{}` has changed\n\
+                     help: run `realm export` and commit {path}",
+                    export.api.name
+                );
+                ExitCode::from(EXIT_CHECK_FAILED)
+            }
+        });
+    }
+    let changed = export.write()?;
+    let summary = summary(&export.api);
+    if changed {
+        eprintln!("Exported realm `{}` to {path} ({summary})", export.api.name);
+    } else {
+        eprintln!("{path} is up to date ({summary})");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "2 modules, 3 verbs, 5 types"
+fn summary(api: &Realm) -> String {
+    let verbs = api
+        .decls()
+        .filter(|(_, d)| matches!(d, Decl::Verb(_)))
+        .count();
+    let types = api.decls().filter(|(_, d)| d.kind().is_type()).count();
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{}, {}, {}",
+        plural(api.modules.len(), "module"),
+        plural(verbs, "verb"),
+        plural(types, "type")
+    )
+}

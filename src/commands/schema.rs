@@ -1,0 +1,50 @@
+//! `realm schema`: print the combined schema.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use realm::schema::{Schema, print_schema, txtpb};
+use realm::workspace::Workspace;
+
+use super::Format;
+
+/// Print the schema: the internal realm and the external realms it uses
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    realm schema                  # schema text of every realm\n  \
+    realm schema --realm bank     # one realm\n  \
+    realm schema --format json    # protobuf JSON of realm.schema.v1.Schema")]
+pub struct Args {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Print only this realm
+    #[arg(long, value_name = "NAME")]
+    realm: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let ws = Workspace::load(&super::current_dir()?)?;
+    let mut schema = ws.schema;
+    if let Some(name) = &args.realm {
+        let Some(realm) = schema.realms.iter().find(|r| &r.name == name) else {
+            let known: Vec<&str> = schema.realms.iter().map(|r| r.name.as_str()).collect();
+            bail!(
+                "no realm `{name}` in this project; the realms are: {}",
+                known.join(", ")
+            );
+        };
+        schema = Schema {
+            realms: vec![realm.clone()],
+        };
+    }
+    let out = match args.format {
+        Format::Text => print_schema(&schema),
+        Format::Json => txtpb::to_json(&schema),
+        Format::Txtpb => txtpb::to_text(&schema),
+    };
+    std::io::stdout().lock().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,120 @@
+//! The filesystem boundary: reading text files with a size limit, writing
+//! files atomically, finding schema files.
+//!
+//! Every write in `realm` goes through [`write_atomic`]: the new contents go
+//! to a temporary file in the same directory, which is then renamed over the
+//! target, so a reader sees the old file or the new one and never half of
+//! either, and a failed command leaves the old file as it was.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// The largest schema or project file `realm` reads (64 MiB). A generated
+/// realm of 10,000 verbs and 20,000 data types is about 3 MiB of text.
+pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
+
+/// Reads a UTF-8 text file of at most [`MAX_FILE_SIZE`] bytes.
+pub fn read_text(path: &Path) -> Result<String> {
+    let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let len = file
+        .metadata()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    if len > MAX_FILE_SIZE {
+        bail!(
+            "{} is {} bytes, larger than the limit of {} bytes",
+            path.display(),
+            len,
+            MAX_FILE_SIZE
+        );
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(MAX_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    text_from_bytes(path, bytes)
+}
+
+/// Decodes file contents as UTF-8, naming the line and column of the first
+/// invalid byte.
+pub fn text_from_bytes(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..valid];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |n| n + 1);
+        let column = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
+        anyhow::anyhow!(
+            "{}:{line}:{column}: the file is not valid UTF-8; save it as UTF-8",
+            path.display()
+        )
+    })
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same
+/// directory, flushed to disk, then renamed over `path`. The file keeps the
+/// permissions of the file it replaces.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(contents)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    if let Ok(meta) = fs::metadata(path) {
+        // Best effort: keep the mode of the file being replaced.
+        let _ = fs::set_permissions(tmp.path(), meta.permissions());
+    }
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// Every file under `dir` whose name ends in `.{extension}`, sorted, skipping
+/// hidden directories (`.git`, `.ftl`, ...). Symbolic links are not
+/// followed.
+pub fn find_files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == extension) {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(out)
+}
+
+/// `path` relative to `base` with `/` separators when it is under `base`,
+/// otherwise `path` as given. Used for positions in diagnostics so they do
+/// not depend on where the project is checked out.
+pub fn relative(path: &Path, base: &Path) -> String {
+    let rel = path.strip_prefix(base).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}

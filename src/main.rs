@@ -1,0 +1,52 @@
+//! The `realm` command: argument parsing, rendering and exit codes. The work
+//! is done by the `realm` library.
+
+mod commands;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use realm::schema::Report;
+
+// mimalloc: the schema core allocates many small values; measured with
+// `cargo bench --bench schema` (export_binary).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = commands::Cli::parse();
+    if let Some(dir) = &cli.directory
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("error: cannot change to directory {}: {e}", dir.display());
+        return ExitCode::from(commands::EXIT_ERROR);
+    }
+    match commands::run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            print_error(&err);
+            ExitCode::from(commands::EXIT_ERROR)
+        }
+    }
+}
+
+/// Prints an error and its causes. Schema diagnostics render themselves
+/// with the offending source lines.
+fn print_error(err: &anyhow::Error) {
+    let mut stderr = std::io::stderr().lock();
+    let mut first = true;
+    for cause in err.chain() {
+        if let Some(report) = cause.downcast_ref::<Report>() {
+            let _ = writeln!(stderr, "{report}");
+            break;
+        }
+        let text = cause.to_string();
+        let _ = if first {
+            writeln!(stderr, "error: {text}")
+        } else {
+            writeln!(stderr, "  caused by: {text}")
+        };
+        first = false;
+    }
+}

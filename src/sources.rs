@@ -1,0 +1,105 @@
+//! The local realm's sources: every `*.ftl` schema-text file under the
+//! project's module directories, parsed and assembled into one schema.
+//!
+//! A file holds bare modules (they belong to the internal realm), or realm
+//! blocks: `realm <name>` with the project's own name, or `external realm`
+//! blocks (another realm's public API written out by hand). Files are read
+//! in sorted path order so the assembled schema does not depend on the
+//! filesystem's listing order.
+
+use anyhow::{Context, Result};
+
+use crate::files;
+use crate::project::{PROJECT_FILE, Project};
+use crate::schema::diagnostic::{Diagnostic, Report, Sources};
+use crate::schema::{Realm, Schema, parse_file};
+
+/// The local schema of a project and the texts it was parsed from.
+#[derive(Clone, Debug)]
+pub struct LocalSchema {
+    /// The internal realm, and any external realms written in local files.
+    pub schema: Schema,
+    /// Text of every file, by its path relative to the project root.
+    pub sources: Sources,
+    /// How many schema files were read.
+    pub files: usize,
+}
+
+/// Reads and parses every schema file of the project. Parse errors of all
+/// files are reported together; the schema is not validated here.
+pub fn load(project: &Project) -> Result<LocalSchema> {
+    let mut paths = Vec::new();
+    for dir in &project.module_dirs {
+        let path = project.root.join(&dir.path);
+        if !path.is_dir() {
+            let d = Diagnostic::new(
+                format!("module directory `{}` does not exist", dir.path),
+                dir.pos.clone(),
+            )
+            .with_len(dir.path.chars().count() + 2)
+            .with_label("listed in `module-dirs`")
+            .with_help("create the directory or fix `module-dirs`");
+            return Err(Report::single(d, PROJECT_FILE, &project.text).into());
+        }
+        paths.extend(files::find_files(&path, "ftl")?);
+    }
+    paths.sort();
+    paths.dedup();
+
+    let mut sources = Sources::new();
+    let mut errors = Vec::new();
+    let mut internal = Realm {
+        name: project.name.clone(),
+        ..Realm::default()
+    };
+    let mut external = Vec::new();
+    for path in &paths {
+        let name = files::relative(path, &project.root);
+        let text =
+            files::read_text(path).with_context(|| format!("cannot read schema file {name}"))?;
+        match parse_file(&name, &text) {
+            Ok(file) => {
+                internal.modules.extend(file.modules);
+                for realm in file.realms {
+                    if realm.external {
+                        external.push(realm);
+                    } else if realm.name == project.name {
+                        if internal.comments.is_empty() {
+                            internal.comments = realm.comments;
+                        }
+                        internal.modules.extend(realm.modules);
+                    } else {
+                        errors.push(
+                            Diagnostic::new(
+                                format!(
+                                    "realm `{}` is not this project's realm `{}`",
+                                    realm.name, project.name
+                                ),
+                                realm.pos,
+                            )
+                            .with_len(5)
+                            .with_help(format!(
+                                "rename it to `realm {}`, or write `external realm {}` if it is another realm's public API",
+                                project.name, realm.name
+                            )),
+                        );
+                    }
+                }
+            }
+            Err(d) => errors.push(d),
+        }
+        sources.insert(name, text);
+    }
+    if !errors.is_empty() {
+        Diagnostic::sort(&mut errors);
+        return Err(Report::new(errors, sources).into());
+    }
+    external.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut realms = external;
+    realms.push(internal);
+    Ok(LocalSchema {
+        schema: Schema { realms },
+        sources,
+        files: paths.len(),
+    })
+}

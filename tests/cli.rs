@@ -1,0 +1,256 @@
+//! The `realm` binary on example projects copied into temporary directories:
+//! `schema`, `export`, `export --check`, `-C`, exit codes.
+
+mod common;
+
+use common::{TestProject, repo_root, run_realm, snapshots};
+
+#[test]
+fn schema_prints_the_bank_realm_as_text() {
+    let bank = TestProject::example("bank");
+    let run = bank.realm(&["schema"]).expect(0);
+    snapshots(|| insta::assert_snapshot!("cli_schema_bank_text", run.stdout));
+}
+
+#[test]
+fn schema_prints_json_and_txtpb_with_positions() {
+    let bank = TestProject::example("bank");
+    let json = bank.realm(&["schema", "--format", "json"]).expect(0);
+    snapshots(|| insta::assert_snapshot!("cli_schema_bank_json", json.stdout));
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("valid JSON");
+    assert_eq!(value["realms"][0]["name"], "bank");
+
+    let txtpb = bank.realm(&["schema", "--format", "txtpb"]).expect(0);
+    assert!(
+        txtpb
+            .stdout
+            .starts_with("# proto-file: realm/schema/v1/schema.proto\n")
+    );
+    assert!(txtpb.stdout.contains("file: \"modules/balance.ftl\""));
+}
+
+#[test]
+fn schema_of_one_realm_and_an_unknown_realm() {
+    let shop = TestProject::example("shop");
+    let run = shop.realm(&["schema", "--realm", "shop"]).expect(0);
+    assert!(run.stdout.starts_with("realm shop {\n"));
+    let run = shop.realm(&["schema", "--realm", "nope"]).expect(1);
+    assert_eq!(
+        run.stderr,
+        "error: no realm `nope` in this project; the realms are: shop\n"
+    );
+}
+
+#[test]
+fn export_writes_the_public_api_as_proto_text() {
+    let bank = TestProject::example("bank");
+    std::fs::remove_file(bank.path().join("ftl-external-schema.txtpb")).expect("remove export");
+    let run = bank.realm(&["export"]).expect(0);
+    assert_eq!(
+        run.stderr,
+        "Exported realm `bank` to ftl-external-schema.txtpb (1 module, 2 verbs, 5 types)\n"
+    );
+    let exported = bank.read("ftl-external-schema.txtpb");
+    snapshots(|| insta::assert_snapshot!("cli_export_bank_txtpb", exported));
+    // Nothing private, nothing internal.
+    for hidden in [
+        "name: \"settle\"",
+        "name: \"audit\"",
+        "name: \"ledgerToken\"",
+        "config",
+        "name: \"accounts\"",
+        "calls",
+        "database",
+        "cron",
+        "pos",
+    ] {
+        assert!(!exported.contains(hidden), "the export leaks {hidden}");
+    }
+
+    // A second run changes nothing.
+    let run = bank.realm(&["export"]).expect(0);
+    assert_eq!(
+        run.stderr,
+        "ftl-external-schema.txtpb is up to date (1 module, 2 verbs, 5 types)\n"
+    );
+    assert_eq!(bank.read("ftl-external-schema.txtpb"), exported);
+}
+
+#[test]
+fn the_committed_example_exports_are_up_to_date() {
+    for example in ["bank", "shop"] {
+        let dir = repo_root().join("examples").join(example);
+        let run = run_realm(&dir, &["export", "--check"]);
+        assert_eq!(
+            run.code, 0,
+            "examples/{example}: {}{}",
+            run.stdout, run.stderr
+        );
+    }
+}
+
+#[test]
+fn export_check_fails_with_a_diff_when_stale_and_writes_nothing() {
+    let bank = TestProject::example("bank");
+    bank.realm(&["export", "--check"]).expect(0);
+    let before = bank.read("ftl-external-schema.txtpb");
+
+    // A new exported field changes the public API.
+    let balance = bank.read("modules/balance.ftl").replace(
+        "  export realm data WithdrawResponse {\n    balance Int\n",
+        "  export realm data WithdrawResponse {\n    balance Int\n    // When the withdrawal was booked.\n    bookedAt Time\n",
+    );
+    bank.write("modules/balance.ftl", &balance);
+    let run = bank.realm(&["export", "--check"]).expect(3);
+    snapshots(|| insta::assert_snapshot!("cli_export_check_stale_diff", run.stdout));
+    assert_eq!(
+        run.stderr,
+        "error: ftl-external-schema.txtpb is stale: the public API of realm `bank` has changed\n\
+         help: run `realm export` and commit ftl-external-schema.txtpb\n"
+    );
+    assert_eq!(
+        bank.read("ftl-external-schema.txtpb"),
+        before,
+        "--check wrote the file"
+    );
+
+    // A private change is not a change of the public API.
+    let bank2 = TestProject::example("bank");
+    let balance = bank2.read("modules/balance.ftl").replace(
+        "verb settle(Unit) Unit",
+        "verb settle(Unit) Unit\n    +transaction",
+    );
+    bank2.write("modules/balance.ftl", &balance);
+    bank2.realm(&["export", "--check"]).expect(0);
+}
+
+#[test]
+fn export_check_fails_when_the_file_is_missing() {
+    let bank = TestProject::example("bank");
+    std::fs::remove_file(bank.path().join("ftl-external-schema.txtpb")).expect("remove export");
+    let run = bank.realm(&["export", "--check"]).expect(3);
+    assert_eq!(
+        run.stderr,
+        "error: ftl-external-schema.txtpb does not exist\n\
+         help: run `realm export` and commit ftl-external-schema.txtpb\n"
+    );
+    assert!(!bank.exists("ftl-external-schema.txtpb"));
+}
+
+#[test]
+fn a_failing_export_leaves_the_existing_file_as_it_was() {
+    let bank = TestProject::example("bank");
+    let before = bank.read("ftl-external-schema.txtpb");
+    bank.write(
+        "modules/broken.ftl",
+        "module broken {\n  data X {\n    y broken.Nope\n  }\n}\n",
+    );
+    let run = bank.realm(&["export"]).expect(1);
+    assert!(
+        run.stderr
+            .contains("module `broken` has no declaration `Nope`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(bank.read("ftl-external-schema.txtpb"), before);
+    let leftovers: Vec<_> = std::fs::read_dir(bank.path())
+        .expect("list project")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn export_to_another_path_and_the_export_key() {
+    let bank = TestProject::example("bank");
+    bank.realm(&["export", "--output", "out/api.txtpb"])
+        .expect(1);
+    std::fs::create_dir(bank.path().join("out")).expect("mkdir");
+    let run = bank.realm(&["export", "-o", "out/api.txtpb"]).expect(0);
+    assert!(run.stderr.contains("to out/api.txtpb"), "{}", run.stderr);
+    assert_eq!(
+        bank.read("out/api.txtpb"),
+        bank.read("ftl-external-schema.txtpb")
+    );
+
+    let project = bank.read("ftl-project.toml").replace(
+        "export = \"ftl-external-schema.txtpb\"",
+        "export = \"api/public.txtpb\"",
+    );
+    bank.write("ftl-project.toml", &project);
+    std::fs::create_dir(bank.path().join("api")).expect("mkdir");
+    bank.realm(&["export"]).expect(0);
+    assert_eq!(
+        bank.read("api/public.txtpb"),
+        bank.read("ftl-external-schema.txtpb")
+    );
+}
+
+#[test]
+fn export_is_deterministic() {
+    let a = TestProject::example("bank");
+    let b = TestProject::example("bank");
+    // The same modules in files with other names and in another order.
+    let balance = b.read("modules/balance.ftl");
+    let audit = b.read("modules/audit.ftl");
+    std::fs::remove_file(b.path().join("modules/balance.ftl")).expect("rm");
+    std::fs::remove_file(b.path().join("modules/audit.ftl")).expect("rm");
+    b.write("modules/z/first.ftl", &balance);
+    b.write("modules/a/second.ftl", &audit);
+    a.realm(&["export", "-o", "x.txtpb"]).expect(0);
+    b.realm(&["export", "-o", "x.txtpb"]).expect(0);
+    assert_eq!(a.read("x.txtpb"), b.read("x.txtpb"));
+}
+
+#[test]
+fn dash_c_and_discovery_from_a_subdirectory() {
+    let bank = TestProject::example("bank");
+    let outside = tempfile::tempdir().expect("tempdir");
+    let dir = bank.path().display().to_string();
+    let run = run_realm(outside.path(), &["-C", &dir, "schema", "--realm", "bank"]).expect(0);
+    assert!(run.stdout.starts_with("realm bank {"));
+    let run = run_realm(&bank.path().join("modules"), &["schema"]).expect(0);
+    assert!(run.stdout.starts_with("realm bank {"));
+    let run = run_realm(outside.path(), &["-C", "/nonexistent/dir", "schema"]).expect(1);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot change to directory /nonexistent/dir")
+    );
+}
+
+#[test]
+fn no_project_is_an_error_with_help() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = run_realm(dir.path(), &["schema"]).expect(1);
+    let stderr = run.stderr.replace(
+        &dir.path()
+            .canonicalize()
+            .expect("canonical")
+            .display()
+            .to_string(),
+        "[DIR]",
+    );
+    snapshots(|| insta::assert_snapshot!("cli_no_project", stderr));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let bank = TestProject::example("bank");
+    let run = bank.realm(&["export", "--frobnicate"]).expect(2);
+    assert!(run.stderr.contains("unexpected argument '--frobnicate'"));
+    bank.realm(&["schema", "--format", "yaml"]).expect(2);
+    bank.realm(&[]).expect(2);
+}
+
+#[test]
+fn help_shows_examples() {
+    let bank = TestProject::example("bank");
+    for command in ["schema", "export"] {
+        let run = bank.realm(&[command, "--help"]).expect(0);
+        assert!(
+            run.stdout.contains("Examples:"),
+            "{command} --help has no examples"
+        );
+    }
+}
