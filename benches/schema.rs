@@ -1,0 +1,127 @@
+//! The schema core and `realm export` on a generated realm of 10,000 verbs
+//! and 20,000 data types (plus 1,000 enums) in 100 modules: parse, validate,
+//! public-API closure, proto-text encoding, and the whole export of a
+//! project on disk (library call and the `realm` binary).
+//!
+//! Run with `cargo bench --bench schema`. Criterion prints the time per
+//! iteration and the throughput in MiB/s of schema text.
+
+mod support;
+
+use std::hint::black_box;
+use std::process::Command;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use realm::schema::{Realm, Schema, parse_file, public_api, txtpb, validate};
+
+// The allocator the `realm` binary uses, so the library figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const MODULES: usize = 100;
+const VERBS_PER_MODULE: usize = 100;
+const ENUMS_PER_MODULE: usize = 10;
+
+fn realm_of(text: &str) -> Schema {
+    let file = parse_file("realm.ftl", text)
+        .unwrap_or_else(|d| panic!("generated text does not parse: {d}"));
+    Schema {
+        realms: vec![Realm {
+            name: "big".into(),
+            modules: file.modules,
+            ..Realm::default()
+        }],
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let text = support::realm_text(MODULES, VERBS_PER_MODULE, ENUMS_PER_MODULE);
+    let schema = realm_of(&text);
+    let problems = validate(&schema);
+    assert!(
+        problems.is_empty(),
+        "generated realm is invalid: {}",
+        problems[0]
+    );
+    let verbs = schema.realms[0]
+        .decls()
+        .filter(|(_, d)| d.kind().keyword() == "verb")
+        .count();
+    let data = schema.realms[0]
+        .decls()
+        .filter(|(_, d)| d.kind().keyword() == "data")
+        .count();
+    let api = public_api(&schema.realms[0]);
+    let api_schema = Schema { realms: vec![api] };
+    let exported = txtpb::to_text(&api_schema);
+    eprintln!(
+        "generated realm: {MODULES} modules, {verbs} verbs, {data} data types, {:.1} MiB of schema text; \
+         public API {:.1} MiB of proto-text",
+        text.len() as f64 / (1 << 20) as f64,
+        exported.len() as f64 / (1 << 20) as f64
+    );
+
+    let mut group = c.benchmark_group("schema");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
+    group.throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("parse", |b| {
+        b.iter(|| parse_file("realm.ftl", black_box(&text)))
+    });
+    group.bench_function("validate", |b| b.iter(|| validate(black_box(&schema))));
+    group.bench_function("public_api", |b| {
+        b.iter(|| public_api(black_box(&schema.realms[0])))
+    });
+    group.bench_function("txtpb_encode", |b| {
+        b.iter(|| txtpb::to_text(black_box(&api_schema)))
+    });
+    group.bench_function("txtpb_decode", |b| {
+        b.iter(|| txtpb::from_text("api.txtpb", black_box(&exported)))
+    });
+    group.bench_function("print", |b| {
+        b.iter(|| realm::schema::print_schema(black_box(&schema)))
+    });
+
+    // The whole export of a project on disk: find and read 100 files, parse,
+    // validate, compute the public API, encode, compare with the committed
+    // file and write it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    support::write_project(
+        dir.path(),
+        "big",
+        MODULES,
+        VERBS_PER_MODULE,
+        ENUMS_PER_MODULE,
+    );
+    group.bench_function("export_library", |b| {
+        b.iter(|| {
+            let export_path = dir.path().join("ftl-external-schema.txtpb");
+            let _ = std::fs::remove_file(&export_path);
+            let ws = realm::workspace::Workspace::load(dir.path()).expect("load");
+            let export = realm::export::prepare(&ws, None).expect("prepare");
+            export.write().expect("write")
+        })
+    });
+    let binary = env!("CARGO_BIN_EXE_realm");
+    group.bench_function("export_binary", |b| {
+        b.iter(|| {
+            let _ = std::fs::remove_file(dir.path().join("ftl-external-schema.txtpb"));
+            let status = Command::new(binary)
+                .args(["export"])
+                .current_dir(dir.path())
+                .output()
+                .expect("run realm export");
+            assert!(
+                status.status.success(),
+                "{}",
+                String::from_utf8_lossy(&status.stderr)
+            );
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
