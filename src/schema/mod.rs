@@ -5,6 +5,7 @@
 //!   round-trips byte for byte).
 //! - [`validate`]: every rule a schema must satisfy, all errors at once.
 //! - [`public_api`]: what a realm exports to other realms.
+//! - [`diff`]: what changed between two public APIs, breaking or compatible.
 //! - [`proto`] / [`txtpb`]: the protobuf form, proto-text and JSON.
 //! - [`diagnostic`]: errors with positions and their rendering.
 //!
@@ -13,6 +14,7 @@
 
 pub mod builtin;
 pub mod diagnostic;
+pub mod diff;
 pub mod model;
 pub mod parser;
 pub mod printer;
