@@ -95,11 +95,16 @@ fn bench(c: &mut Criterion) {
         VERBS_PER_MODULE,
         ENUMS_PER_MODULE,
     );
+    let ctx = realm::pins::Context {
+        cache: realm::git::Cache::new(dir.path().join(".cache")),
+        offline: true,
+        progress: None,
+    };
     group.bench_function("export_library", |b| {
         b.iter(|| {
             let export_path = dir.path().join("ftl-external-schema.txtpb");
             let _ = std::fs::remove_file(&export_path);
-            let ws = realm::workspace::Workspace::load(dir.path()).expect("load");
+            let ws = realm::workspace::Workspace::load(dir.path(), &ctx).expect("load");
             let export = realm::export::prepare(&ws, None).expect("prepare");
             export.write().expect("write")
         })

@@ -6,6 +6,8 @@
 
 pub mod export;
 pub mod files;
+pub mod git;
+pub mod pins;
 pub mod project;
 pub mod schema;
 pub mod sources;

@@ -15,14 +15,22 @@ use realm::schema::Report;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = commands::Cli::parse();
+    let mut cli = commands::Cli::parse();
+    // A relative --cache-dir is relative to where realm was started, not -C.
+    if let Some(dir) = cli.cache_dir.take() {
+        cli.cache_dir = Some(std::path::absolute(&dir).unwrap_or(dir));
+    }
     if let Some(dir) = &cli.directory
         && let Err(e) = std::env::set_current_dir(dir)
     {
         eprintln!("error: cannot change to directory {}: {e}", dir.display());
         return ExitCode::from(commands::EXIT_ERROR);
     }
-    match commands::run(cli.command) {
+    let global = commands::Global {
+        offline: cli.offline,
+        cache_dir: cli.cache_dir,
+    };
+    match commands::run(cli.command, &global) {
         Ok(code) => code,
         Err(err) => {
             print_error(&err);

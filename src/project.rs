@@ -1,19 +1,23 @@
-//! The project file, `ftl-project.toml`: finding it, reading it with
-//! positions for every error.
+//! The project file, `ftl-project.toml`: finding it, reading it with a
+//! position for every error, and editing its pins.
 //!
-//! Read with `toml_edit` so that spans are kept for diagnostics and so that
-//! edits (pins) can later change one table and leave every comment, blank
-//! line and key order of the rest of the file as it was. Keys `realm` does not
-//! know (FTL's own settings) are ignored.
+//! Read with `toml_edit` so that spans are kept for diagnostics, and edited
+//! with `toml_edit` so that a change to one pin leaves every comment, blank
+//! line, key order and unrelated table of the file byte for byte as it was.
+//! Keys `realm` does not know (FTL's own settings) are ignored.
+//!
+//! Edits ([`Project::edit`]) hold an exclusive lock on the project directory
+//! while they re-read, change and atomically replace the file, so
+//! concurrent `realm` runs serialize and none of their changes is lost.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use toml_edit::{Document, Item};
+use toml_edit::{Document, DocumentMut, Item, Table, TableLike, value};
 
 use crate::files;
 use crate::schema::Pos;
-use crate::schema::diagnostic::{Diagnostic, Report, pos_at};
+use crate::schema::diagnostic::{Diagnostic, Report, Sources, pos_at};
 use crate::schema::proto::is_ident;
 
 /// The project file's name, at the project root.
@@ -31,6 +35,43 @@ pub struct ModuleDir {
     pub pos: Option<Pos>,
 }
 
+/// Which table a pin is recorded in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinTable {
+    /// `[realms.egress.<name>]`, where `realm add` records pins.
+    Egress,
+    /// `[external-realms.<name>]`, the layout FTL's `ftl realm add` wrote.
+    ExternalRealms,
+}
+
+/// An external realm pinned to a git commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pin {
+    /// The realm's name in this project (what `@name` refers to).
+    pub name: String,
+    /// `git-repo`: URL or path of the realm's repository.
+    pub repo: String,
+    /// `git-branch`: the branch `realm update` follows (the remote's HEAD
+    /// branch when absent).
+    pub branch: Option<String>,
+    /// `git-commit`: the full commit id whose public API is used.
+    pub commit: String,
+    /// `git-path`: the schema file in the repository, when it is not the
+    /// repository's `[realm] export`.
+    pub path: Option<String>,
+    /// Which table holds it.
+    pub table: PinTable,
+    /// Where it is written.
+    pub pos: Option<Pos>,
+}
+
+impl Pin {
+    /// The first 7 characters of the commit.
+    pub fn short_commit(&self) -> &str {
+        &self.commit[..self.commit.len().min(7)]
+    }
+}
+
 /// A project: its root directory and what `ftl-project.toml` says.
 #[derive(Clone, Debug)]
 pub struct Project {
@@ -45,6 +86,8 @@ pub struct Project {
     /// `[realm] export`: where the public API is written, relative to the
     /// root.
     pub export: String,
+    /// The pinned external realms, in file order.
+    pub pins: Vec<Pin>,
 }
 
 impl Project {
@@ -73,96 +116,17 @@ impl Project {
         Ok(Project::parse(root, text)?)
     }
 
-    /// Parses the text of `ftl-project.toml`. Errors carry line and column.
+    /// Parses the text of this project's `ftl-project.toml`, pins included.
+    /// Errors carry line and column.
     pub fn parse(root: &Path, text: String) -> Result<Project, Report> {
-        let fail = |d: Diagnostic, text: &str| Report::single(d, PROJECT_FILE, text);
-        let doc = match Document::parse(text.as_str()) {
-            Ok(doc) => doc,
-            Err(e) => {
-                let pos = e.span().map(|s| pos_at(PROJECT_FILE, &text, s.start));
-                let message = e.message().trim_end().to_string();
-                let d = Diagnostic::new(format!("invalid TOML: {message}"), pos);
-                return Err(fail(d, &text));
-            }
-        };
-        let reader = Reader { text: &text };
-        let mut errors = Vec::new();
+        parse(root, PROJECT_FILE, text, true)
+    }
 
-        let name = match doc.get("name") {
-            None => {
-                errors.push(
-                    Diagnostic::new(format!("{PROJECT_FILE} has no `name`"), None)
-                        .with_context(PROJECT_FILE)
-                        .with_help("add `name = \"<realm name>\"` at the top: the name of this project's realm"),
-                );
-                String::new()
-            }
-            Some(item) => match reader.string(item, "name") {
-                Ok(name) if is_ident(&name) => name,
-                Ok(name) => {
-                    errors.push(
-                        reader
-                            .at(item, format!("`name` {name:?} is not a valid realm name"))
-                            .with_help("a realm name is letters, digits and `_`, starting with a letter or `_`"),
-                    );
-                    String::new()
-                }
-                Err(d) => {
-                    errors.push(d);
-                    String::new()
-                }
-            },
-        };
-
-        let module_dirs = match doc.get("module-dirs") {
-            None => vec![ModuleDir {
-                path: ".".to_string(),
-                pos: None,
-            }],
-            Some(item) => match reader.strings(item, "module-dirs") {
-                Ok(dirs) => dirs,
-                Err(d) => {
-                    errors.push(d);
-                    Vec::new()
-                }
-            },
-        };
-
-        let mut export = DEFAULT_EXPORT.to_string();
-        match doc.get("realm") {
-            None => {}
-            Some(item) if item.is_table_like() => {
-                if let Some(value) = item.get("export") {
-                    match reader.string(value, "[realm] export") {
-                        Ok(path) if is_inside(&path) => export = path,
-                        Ok(path) => errors.push(
-                            reader
-                                .at(value, format!("`[realm] export` {path:?} is not a path inside the project"))
-                                .with_help("use a relative path without `..`, e.g. \"ftl-external-schema.txtpb\""),
-                        ),
-                        Err(d) => errors.push(d),
-                    }
-                }
-            }
-            Some(item) => errors.push(
-                reader
-                    .at(item, "`realm` must be a table")
-                    .with_help("write `[realm]` with `export = \"...\"` under it"),
-            ),
-        }
-
-        if !errors.is_empty() {
-            let mut sources = crate::schema::Sources::new();
-            sources.insert(PROJECT_FILE.to_string(), text.clone());
-            return Err(Report::new(errors, sources));
-        }
-        Ok(Project {
-            root: root.to_path_buf(),
-            text,
-            name,
-            module_dirs,
-            export,
-        })
+    /// Parses another realm's `ftl-project.toml` (read from its repository),
+    /// named `label` in errors. Only what is needed to find its public API
+    /// is read: `name` and `[realm] export`.
+    pub fn parse_remote(label: &str, text: String) -> Result<Project, Report> {
+        parse(Path::new(""), label, text, false)
     }
 
     /// The path of `ftl-project.toml`.
@@ -174,6 +138,306 @@ impl Project {
     pub fn export_path(&self) -> PathBuf {
         self.root.join(&self.export)
     }
+
+    pub fn pin(&self, name: &str) -> Option<&Pin> {
+        self.pins.iter().find(|p| p.name == name)
+    }
+
+    /// Changes `ftl-project.toml` under an exclusive lock: waits for other
+    /// `realm` processes editing this project, re-reads the file, lets
+    /// `change` edit the document (with the project as it is now), then
+    /// writes the result atomically if it differs. Nothing is written when
+    /// `change` fails.
+    pub fn edit<T>(
+        root: &Path,
+        change: impl FnOnce(&Project, &mut DocumentMut) -> Result<T>,
+    ) -> Result<T> {
+        let _lock = lock_dir(root)?;
+        let project = Project::load(root)?;
+        let mut doc: DocumentMut = project
+            .text
+            .parse()
+            .with_context(|| format!("cannot parse {PROJECT_FILE}"))?;
+        let out = change(&project, &mut doc)?;
+        let text = doc.to_string();
+        if text != project.text {
+            // Check what we write before replacing the file.
+            Project::parse(root, text.clone()).map_err(|r| {
+                anyhow::anyhow!("internal error: an edit made {PROJECT_FILE} invalid:\n{r}")
+            })?;
+            files::write_atomic(&project.path(), text.as_bytes())?;
+        }
+        Ok(out)
+    }
+}
+
+/// Locks the project directory itself (not a file in it: the project file
+/// is replaced by rename, and a lock file would be litter).
+fn lock_dir(root: &Path) -> Result<std::fs::File> {
+    let dir =
+        std::fs::File::open(root).with_context(|| format!("cannot open {}", root.display()))?;
+    dir.lock()
+        .with_context(|| format!("cannot lock {}", root.display()))?;
+    Ok(dir)
+}
+
+/// Records `pin` in the document: in the table that already holds a pin of
+/// that name, else in a new `[realms.egress.<name>]` table at the end. Keys
+/// of an existing table keep their order and formatting; unknown keys stay.
+pub fn set_pin(doc: &mut DocumentMut, pin: &Pin) {
+    let existing = ["external-realms"]
+        .into_iter()
+        .find(|t| doc.get(t).and_then(|x| x.get(&pin.name)).is_some());
+    let table: &mut dyn TableLike = match existing {
+        Some(outer) => doc[outer][&pin.name]
+            .as_table_like_mut()
+            .unwrap_or_else(|| unreachable!("checked by the parser: pins are tables")),
+        None => {
+            let realms = doc
+                .entry("realms")
+                .or_insert_with(|| implicit_table().into());
+            let realms = realms
+                .as_table_like_mut()
+                .unwrap_or_else(|| unreachable!("checked by the parser: `realms` is a table"));
+            let egress = realms
+                .entry("egress")
+                .or_insert_with(|| implicit_table().into());
+            let egress = egress.as_table_like_mut().unwrap_or_else(|| {
+                unreachable!("checked by the parser: `realms.egress` is a table")
+            });
+            egress
+                .entry(&pin.name)
+                .or_insert_with(|| Table::new().into())
+                .as_table_like_mut()
+                .unwrap_or_else(|| unreachable!("a table was just inserted"))
+        }
+    };
+    set_key(table, "git-repo", &pin.repo);
+    match &pin.branch {
+        Some(branch) => set_key(table, "git-branch", branch),
+        None => {
+            table.remove("git-branch");
+        }
+    }
+    set_key(table, "git-commit", &pin.commit);
+    match &pin.path {
+        Some(path) => set_key(table, "git-path", path),
+        None => {
+            table.remove("git-path");
+        }
+    }
+}
+
+/// Removes the pin named `name` from whichever table holds it. Returns
+/// whether there was one.
+pub fn remove_pin(doc: &mut DocumentMut, name: &str) -> bool {
+    let mut removed = doc
+        .get_mut("external-realms")
+        .and_then(Item::as_table_like_mut)
+        .and_then(|t| t.remove(name))
+        .is_some();
+    if let Some(egress) = doc
+        .get_mut("realms")
+        .and_then(|r| r.get_mut("egress"))
+        .and_then(Item::as_table_like_mut)
+    {
+        removed |= egress.remove(name).is_some();
+    }
+    removed
+}
+
+fn implicit_table() -> Table {
+    let mut t = Table::new();
+    t.set_implicit(true);
+    t
+}
+
+/// Sets a string key, keeping the key's decoration (comments, spacing) when
+/// it exists.
+fn set_key(table: &mut dyn TableLike, key: &str, text: &str) {
+    match table.get_mut(key).and_then(Item::as_value_mut) {
+        Some(existing) => {
+            let decor = existing.decor().clone();
+            *existing = text.into();
+            *existing.decor_mut() = decor;
+        }
+        None => {
+            table.insert(key, value(text));
+        }
+    }
+}
+
+fn parse(root: &Path, label: &str, text: String, with_pins: bool) -> Result<Project, Report> {
+    let fail = |d: Diagnostic, text: &str| Report::single(d, label, text);
+    let doc = match Document::parse(text.as_str()) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let pos = e.span().map(|s| pos_at(label, &text, s.start));
+            let message = e.message().trim_end().to_string();
+            let d = Diagnostic::new(format!("invalid TOML: {message}"), pos);
+            return Err(fail(d, &text));
+        }
+    };
+    let reader = Reader { label, text: &text };
+    let mut errors = Vec::new();
+
+    let name = match doc.get("name") {
+        None => {
+            errors.push(
+                Diagnostic::new(format!("{label} has no `name`"), None)
+                    .with_context(label)
+                    .with_help(
+                        "add `name = \"<realm name>\"` at the top: the name of this project's realm",
+                    ),
+            );
+            String::new()
+        }
+        Some(item) => match reader.string(item, "name") {
+            Ok(name) if is_ident(&name) => name,
+            Ok(name) => {
+                errors.push(
+                    reader
+                        .at(item, format!("`name` {name:?} is not a valid realm name"))
+                        .with_help(
+                            "a realm name is letters, digits and `_`, starting with a letter or `_`",
+                        ),
+                );
+                String::new()
+            }
+            Err(d) => {
+                errors.push(d);
+                String::new()
+            }
+        },
+    };
+
+    let module_dirs = match doc.get("module-dirs") {
+        None => vec![ModuleDir {
+            path: ".".to_string(),
+            pos: None,
+        }],
+        Some(item) => match reader.module_dirs(item) {
+            Ok(dirs) => dirs,
+            Err(d) => {
+                errors.push(d);
+                Vec::new()
+            }
+        },
+    };
+
+    let mut export = DEFAULT_EXPORT.to_string();
+    match doc.get("realm") {
+        None => {}
+        Some(item) if item.is_table_like() => {
+            if let Some(value) = item.get("export") {
+                match reader.string(value, "[realm] export") {
+                    Ok(path) if is_inside(&path) => export = path,
+                    Ok(path) => errors.push(
+                        reader
+                            .at(
+                                value,
+                                format!("`[realm] export` {path:?} is not a path inside the project"),
+                            )
+                            .with_help(
+                                "use a relative path without `..`, e.g. \"ftl-external-schema.txtpb\"",
+                            ),
+                    ),
+                    Err(d) => errors.push(d),
+                }
+            }
+        }
+        Some(item) => errors.push(
+            reader
+                .at(item, "`realm` must be a table")
+                .with_help("write `[realm]` with `export = \"...\"` under it"),
+        ),
+    }
+
+    let mut pins = Vec::new();
+    if with_pins {
+        let egress = match doc.get("realms") {
+            None => None,
+            Some(realms) if realms.is_table_like() => match realms.get("egress") {
+                None => None,
+                Some(e) if e.is_table_like() => Some(e),
+                Some(e) => {
+                    errors.push(reader.at(e, "`realms.egress` must be a table"));
+                    None
+                }
+            },
+            Some(realms) => {
+                errors.push(reader.at(realms, "`realms` must be a table"));
+                None
+            }
+        };
+        let external = match doc.get("external-realms") {
+            Some(e) if !e.is_table_like() => {
+                errors.push(reader.at(e, "`external-realms` must be a table"));
+                None
+            }
+            other => other,
+        };
+        for (table, kind) in [
+            (egress, PinTable::Egress),
+            (external, PinTable::ExternalRealms),
+        ] {
+            let Some(table) = table.and_then(Item::as_table_like) else {
+                continue;
+            };
+            for (name, item) in table.iter() {
+                match reader.pin(table, name, item, kind) {
+                    Ok(pin) => {
+                        if let Some(first) = pins.iter().find(|p: &&Pin| p.name == pin.name) {
+                            errors.push(
+                                Diagnostic::new(
+                                    format!("realm `{}` is pinned twice", pin.name),
+                                    pin.pos.clone(),
+                                )
+                                .with_len(pin.name.len())
+                                .with_help(format!(
+                                    "it is also pinned{}; remove one of the two tables",
+                                    first
+                                        .pos
+                                        .as_ref()
+                                        .map_or_else(String::new, |p| format!(" at {p}"))
+                                )),
+                            );
+                        } else {
+                            pins.push(pin);
+                        }
+                    }
+                    Err(d) => errors.push(d),
+                }
+            }
+        }
+        if let Some(pin) = pins.iter().find(|p| p.name == name) {
+            errors.push(
+                Diagnostic::new(
+                    format!(
+                        "realm `{}` is this project's own realm and cannot be pinned",
+                        pin.name
+                    ),
+                    pin.pos.clone(),
+                )
+                .with_len(pin.name.len())
+                .with_help("remove the pin"),
+            );
+        }
+    }
+
+    if !errors.is_empty() {
+        let mut sources = Sources::new();
+        sources.insert(label.to_string(), text.clone());
+        return Err(Report::new(errors, sources));
+    }
+    Ok(Project {
+        root: root.to_path_buf(),
+        text,
+        name,
+        module_dirs,
+        export,
+        pins,
+    })
 }
 
 /// Whether `path` is relative and stays inside the directory it is relative
@@ -189,28 +453,40 @@ pub fn is_inside(path: &str) -> bool {
         })
 }
 
+/// Whether `s` is a full hexadecimal commit id (SHA-1).
+pub fn is_commit_id(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Reads typed values out of the TOML document with positions for errors.
 struct Reader<'t> {
+    label: &'t str,
     text: &'t str,
 }
 
 impl Reader<'_> {
+    fn span_diag(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        match span {
+            Some(span) => Diagnostic::new(message, Some(pos_at(self.label, self.text, span.start)))
+                .with_len(
+                    self.text[span.clone()]
+                        .lines()
+                        .next()
+                        .map_or(1, |l| l.chars().count()),
+                ),
+            None => Diagnostic::new(message, None).with_context(self.label),
+        }
+    }
+
     fn at(&self, item: &Item, message: impl Into<String>) -> Diagnostic {
         let span = item
             .span()
             .or_else(|| item.as_value().and_then(|v| v.span()));
-        match span {
-            Some(span) => {
-                Diagnostic::new(message, Some(pos_at(PROJECT_FILE, self.text, span.start)))
-                    .with_len(
-                        self.text[span.clone()]
-                            .lines()
-                            .next()
-                            .map_or(1, |l| l.chars().count()),
-                    )
-            }
-            None => Diagnostic::new(message, None).with_context(PROJECT_FILE),
-        }
+        self.span_diag(span, message)
     }
 
     fn string(&self, item: &Item, key: &str) -> Result<String, Diagnostic> {
@@ -219,34 +495,88 @@ impl Reader<'_> {
             .ok_or_else(|| self.at(item, format!("`{key}` must be a string")))
     }
 
-    fn strings(&self, item: &Item, key: &str) -> Result<Vec<ModuleDir>, Diagnostic> {
+    fn module_dirs(&self, item: &Item) -> Result<Vec<ModuleDir>, Diagnostic> {
         let array = item
             .as_array()
-            .ok_or_else(|| self.at(item, format!("`{key}` must be an array of strings")))?;
+            .ok_or_else(|| self.at(item, "`module-dirs` must be an array of strings"))?;
         array
             .iter()
             .map(|v| {
                 let pos = v
                     .span()
-                    .map(|span| pos_at(PROJECT_FILE, self.text, span.start));
+                    .map(|span| pos_at(self.label, self.text, span.start));
                 match v.as_str() {
                     Some(path) => Ok(ModuleDir {
                         path: path.to_string(),
                         pos,
                     }),
                     None => {
-                        let d = Diagnostic::new(
-                            format!("`{key}` must be an array of strings"),
-                            pos.clone(),
-                        );
-                        Err(if pos.is_none() {
-                            d.with_context(PROJECT_FILE)
-                        } else {
-                            d
-                        })
+                        Err(self.span_diag(v.span(), "`module-dirs` must be an array of strings"))
                     }
                 }
             })
             .collect()
+    }
+
+    fn pin(
+        &self,
+        parent: &dyn TableLike,
+        name: &str,
+        item: &Item,
+        table: PinTable,
+    ) -> Result<Pin, Diagnostic> {
+        let key_span = parent.get_key_value(name).and_then(|(k, _)| k.span());
+        let prefix = match table {
+            PinTable::Egress => "realms.egress",
+            PinTable::ExternalRealms => "external-realms",
+        };
+        let at_name = |message: String| self.span_diag(key_span.clone(), message);
+        if !is_ident(name) {
+            return Err(
+                at_name(format!("`{name}` is not a valid realm name")).with_help(
+                    "a realm name is letters, digits and `_`, starting with a letter or `_`",
+                ),
+            );
+        }
+        let Some(t) = item.as_table_like() else {
+            return Err(self.at(item, format!("`{prefix}.{name}` must be a table")));
+        };
+        let field = |key: &str| -> Result<Option<String>, Diagnostic> {
+            t.get(key).map(|v| self.string(v, key)).transpose()
+        };
+        let missing = |key: &str, example: &str| {
+            at_name(format!("pin `{prefix}.{name}` has no `{key}`")).with_help(format!(
+                "add `{key} = {example}`, or run `realm remove {name}` and `realm add` again"
+            ))
+        };
+        let repo = field("git-repo")?.ok_or_else(|| missing("git-repo", "\"<url>\""))?;
+        let commit =
+            field("git-commit")?.ok_or_else(|| missing("git-commit", "\"<40-hex commit>\""))?;
+        if !is_commit_id(&commit) {
+            let item = t.get("git-commit").unwrap_or(item);
+            return Err(self
+                .at(item, format!("`git-commit` {commit:?} is not a full commit id"))
+                .with_help(format!(
+                    "pin a full 40-character commit id; `realm update {name}` pins the branch's head"
+                )));
+        }
+        let path = field("git-path")?;
+        if let Some(p) = &path
+            && !is_inside(p)
+        {
+            let item = t.get("git-path").unwrap_or(item);
+            return Err(self
+                .at(item, format!("`git-path` {p:?} leaves the repository"))
+                .with_help("give a path relative to the repository root, without `..`"));
+        }
+        Ok(Pin {
+            name: name.to_string(),
+            repo,
+            branch: field("git-branch")?,
+            commit: commit.to_ascii_lowercase(),
+            path,
+            table,
+            pos: key_span.map(|s| pos_at(self.label, self.text, s.start)),
+        })
     }
 }

@@ -1,13 +1,14 @@
 //! A loaded project: `ftl-project.toml`, the local schema files and the
-//! realms they refer to, assembled into one validated schema.
+//! pinned external realms, assembled into one validated schema.
 //!
 //! This is what every command that needs the schema starts from.
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
-use crate::project::Project;
+use crate::pins::{self, Context};
+use crate::project::{PROJECT_FILE, Project};
 use crate::schema::diagnostic::{Report, Sources};
 use crate::schema::{Realm, Schema, validate};
 use crate::sources;
@@ -16,27 +17,61 @@ use crate::sources;
 #[derive(Clone, Debug)]
 pub struct Workspace {
     pub project: Project,
-    /// The internal realm and the external realms it can refer to.
+    /// The internal realm and the external realms it can refer to: pinned
+    /// ones and any written in local schema files, sorted by name, the
+    /// internal realm last.
     pub schema: Schema,
-    /// The texts the schema was parsed from, for diagnostics.
+    /// The texts the local schema was parsed from, for diagnostics.
     pub sources: Sources,
     /// How many schema files were read.
     pub files: usize,
 }
 
 impl Workspace {
-    /// Finds the project from `dir`, reads its schema files and validates
-    /// the result. Every parse or validation error is reported at once.
-    pub fn load(dir: &Path) -> Result<Workspace> {
+    /// Finds the project from `dir`, reads its schema files and its pinned
+    /// realms (from the cache, fetching missing commits unless offline) and
+    /// validates the whole. Every parse or validation error is reported at
+    /// once.
+    pub fn load(dir: &Path, ctx: &Context) -> Result<Workspace> {
         let project = Project::discover(dir)?;
         let local = sources::load(&project)?;
-        let diagnostics = validate(&local.schema);
+        let mut externals: Vec<Realm> = Vec::new();
+        let mut internal = None;
+        for realm in local.schema.realms {
+            if realm.external {
+                if let Some(pin) = project.pin(&realm.name) {
+                    bail!(
+                        "realm `{}` is both pinned ({PROJECT_FILE}{}) and declared in {}\n\
+                         help: remove the `external realm {}` block or the pin",
+                        realm.name,
+                        pin.pos
+                            .as_ref()
+                            .map_or_else(String::new, |p| format!(":{}:{}", p.line, p.column)),
+                        realm
+                            .pos
+                            .as_ref()
+                            .map_or_else(|| "a schema file".to_string(), ToString::to_string),
+                        realm.name
+                    );
+                }
+                externals.push(realm);
+            } else {
+                internal = Some(realm);
+            }
+        }
+        for pin in &project.pins {
+            externals.push(pins::load_pinned(&project, pin, ctx)?);
+        }
+        externals.sort_by(|a, b| a.name.cmp(&b.name));
+        externals.extend(internal);
+        let schema = Schema { realms: externals };
+        let diagnostics = validate(&schema);
         if !diagnostics.is_empty() {
             return Err(Report::new(diagnostics, local.sources).into());
         }
         Ok(Workspace {
             project,
-            schema: local.schema,
+            schema,
             sources: local.sources,
             files: local.files,
         })

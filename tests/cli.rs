@@ -31,13 +31,13 @@ fn schema_prints_json_and_txtpb_with_positions() {
 
 #[test]
 fn schema_of_one_realm_and_an_unknown_realm() {
-    let shop = TestProject::example("shop");
-    let run = shop.realm(&["schema", "--realm", "shop"]).expect(0);
-    assert!(run.stdout.starts_with("realm shop {\n"));
-    let run = shop.realm(&["schema", "--realm", "nope"]).expect(1);
+    let bank = TestProject::example("bank");
+    let run = bank.realm(&["schema", "--realm", "bank"]).expect(0);
+    assert!(run.stdout.starts_with("realm bank {\n"));
+    let run = bank.realm(&["schema", "--realm", "nope"]).expect(1);
     assert_eq!(
         run.stderr,
-        "error: no realm `nope` in this project; the realms are: shop\n"
+        "error: no realm `nope` in this project; the realms are: bank\n"
     );
 }
 
@@ -77,16 +77,11 @@ fn export_writes_the_public_api_as_proto_text() {
 }
 
 #[test]
-fn the_committed_example_exports_are_up_to_date() {
-    for example in ["bank", "shop"] {
-        let dir = repo_root().join("examples").join(example);
-        let run = run_realm(&dir, &["export", "--check"]);
-        assert_eq!(
-            run.code, 0,
-            "examples/{example}: {}{}",
-            run.stdout, run.stderr
-        );
-    }
+fn the_committed_bank_export_is_up_to_date() {
+    // (The shop's is checked in tests/pins.rs: it needs bank pinned.)
+    let dir = repo_root().join("examples").join("bank");
+    let run = run_realm(&dir, &["export", "--check"]);
+    assert_eq!(run.code, 0, "examples/bank: {}{}", run.stdout, run.stderr);
 }
 
 #[test]

@@ -29,8 +29,9 @@ pub struct Args {
     check: bool,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
-    let ws = Workspace::load(&super::current_dir()?)?;
+pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
+    let dir = super::current_dir()?;
+    let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
     let export = export::prepare(&ws, args.output.as_deref())?;
     let path = display_path(&export.path);
     if args.check {

@@ -7,8 +7,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod add;
 mod export;
+mod list;
+mod progress;
+mod remove;
 mod schema;
+mod update;
 
 /// An error: bad input, a failed fetch, an invalid schema.
 pub const EXIT_ERROR: u8 = 1;
@@ -25,19 +30,64 @@ pub const EXIT_CHECK_FAILED: u8 = 3;
         exports its own public API (every `export realm` declaration and what it uses) as \
         protobuf text format, and routes verb calls between realms.",
     after_help = "Exit codes: 0 success, 1 error, 2 usage error, 3 a check found drift.\n\n\
-        Examples:\n  realm schema\n  realm export --check\n  realm -C examples/bank export"
+        Examples:\n  realm add --git-repo https://git.example.com/bank/accounts.git\n  realm update --check\n  \
+        realm schema\n  realm export --check\n  realm -C examples/bank export"
 )]
 pub struct Cli {
     /// Run as if realm was started in DIR
     #[arg(short = 'C', value_name = "DIR", global = true)]
     pub directory: Option<PathBuf>,
 
+    /// Never use the network: read pinned realms from the cache, or fail
+    #[arg(long, global = true)]
+    pub offline: bool,
+
+    /// Where fetched repositories are cached [default: the user's cache directory]
+    #[arg(long, global = true, env = "REALM_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Options every command sees.
+pub struct Global {
+    pub offline: bool,
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Global {
+    /// The pin context: the cache, offline mode, and progress bars on
+    /// stderr when it is a terminal.
+    fn with_context<T>(
+        &self,
+        f: impl FnOnce(&realm::pins::Context) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let dir = match &self.cache_dir {
+            Some(dir) => dir.clone(),
+            None => realm::git::default_cache_dir()?,
+        };
+        let bars = progress::Bars::for_stderr();
+        let report = |realm: &str, t: realm::git::Transfer| bars.update(realm, t);
+        let ctx = realm::pins::Context {
+            cache: realm::git::Cache::new(dir),
+            offline: self.offline,
+            progress: bars
+                .enabled()
+                .then_some(&report as &(dyn Fn(&str, realm::git::Transfer) + Sync)),
+        };
+        let out = f(&ctx);
+        bars.finish();
+        out
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    Add(add::Args),
+    Update(update::Args),
+    List(list::Args),
+    Remove(remove::Args),
     Schema(schema::Args),
     Export(export::Args),
 }
@@ -53,10 +103,23 @@ pub enum Format {
     Txtpb,
 }
 
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+/// How data (lists, diffs) is printed.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataFormat {
+    /// For people
+    Text,
+    /// For programs
+    Json,
+}
+
+pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Schema(args) => schema::run(args),
-        Command::Export(args) => export::run(args),
+        Command::Add(args) => add::run(args, global),
+        Command::Update(args) => update::run(args, global),
+        Command::List(args) => list::run(args, global),
+        Command::Remove(args) => remove::run(args),
+        Command::Schema(args) => schema::run(args, global),
+        Command::Export(args) => export::run(args, global),
     }
 }
 

@@ -25,8 +25,9 @@ pub struct Args {
     realm: Option<String>,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
-    let ws = Workspace::load(&super::current_dir()?)?;
+pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
+    let dir = super::current_dir()?;
+    let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
     let mut schema = ws.schema;
     if let Some(name) = &args.realm {
         let Some(realm) = schema.realms.iter().find(|r| &r.name == name) else {

@@ -284,6 +284,34 @@ impl Decl {
     }
 }
 
+impl Decl {
+    /// Calls `f` on every reference in the declaration's metadata (`+calls`,
+    /// `+subscribe`, `+retry ... catch`, ...).
+    pub fn for_each_metadata_ref<'a>(&'a self, f: &mut impl FnMut(&'a Ref)) {
+        for m in self.metadata() {
+            m.kind.for_each_ref(f);
+        }
+    }
+}
+
+impl MetadataKind {
+    /// Calls `f` on every reference this metadata names.
+    pub fn for_each_ref<'a>(&'a self, f: &mut impl FnMut(&'a Ref)) {
+        match self {
+            MetadataKind::Calls(refs)
+            | MetadataKind::Publish(refs)
+            | MetadataKind::DatabaseUses(refs)
+            | MetadataKind::ConfigUses(refs)
+            | MetadataKind::SecretsUses(refs) => refs.iter().for_each(f),
+            MetadataKind::Subscribe { topic, .. } => f(topic),
+            MetadataKind::Retry {
+                catch: Some(catch), ..
+            } => f(catch),
+            _ => {}
+        }
+    }
+}
+
 /// A type parameter of a generic data type: `T` in `data Page<T>`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TypeParameter {

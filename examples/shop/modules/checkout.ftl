@@ -1,7 +1,8 @@
 // Turns carts into paid orders.
 module checkout {
-  // Pays for a cart.
+  // Pays for a cart from a bank account.
   export realm verb pay(checkout.PayRequest) checkout.PayResponse
+    +calls balance.withdraw@bank
 
   export realm data PayRequest {
     account String
@@ -19,5 +20,12 @@ module checkout {
   export realm data PayResponse {
     order String
     total Int
+  }
+
+  // What the bank answered, kept with the order. Private: the shop's public
+  // API uses only the shop's own types.
+  data Receipt {
+    order String
+    withdrawal balance.WithdrawResponse@bank
   }
 }

@@ -1,0 +1,31 @@
+//! `realm remove`: drop a pin.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+/// Drop a pinned realm (refused while this realm's schema still refers to it)
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:\n  \
+    realm remove bank           # fails, listing each `@bank` reference, while any remains\n  \
+    realm remove bank --force   # drop the pin anyway")]
+pub struct Args {
+    /// The pinned realm
+    name: String,
+
+    /// Drop the pin even though the schema still refers to the realm
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let root = realm::project::Project::discover(&super::current_dir()?)?.root;
+    let pin = realm::pins::remove(&root, &args.name, args.force)?;
+    eprintln!(
+        "Removed realm `{}` (was pinned to {} of {})",
+        pin.name,
+        pin.short_commit(),
+        pin.repo
+    );
+    Ok(ExitCode::SUCCESS)
+}

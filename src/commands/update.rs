@@ -1,0 +1,164 @@
+//! `realm update`: move pins to their branches' heads, showing what changed.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use realm::pins::{self, RealmUpdate};
+use realm::project::Project;
+use serde_json::json;
+
+use super::{DataFormat, EXIT_CHECK_FAILED, Global};
+
+/// Move pins to the heads of their branches; show each public API's changes, breaking ones flagged
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "A change is breaking when a caller written against the pinned API \
+    can fail against the new one: a verb or type removed, a request or response changed, \
+    a field removed or retyped, a request field made required, an enum variant removed. \
+    Additions are compatible.\n\n\
+    Examples:\n  \
+    realm update                    # move every pin, print the changes\n  \
+    realm update bank               # only bank\n  \
+    realm update --check            # in CI: exit 3 when any pin is behind its branch\n  \
+    realm update --deny-breaking    # move pins, but not across breaking changes (exit 3)"
+)]
+pub struct Args {
+    /// Only these realms [default: all pinned realms]
+    names: Vec<String>,
+
+    /// Write nothing; exit 3 when any pin is behind its branch
+    #[arg(long)]
+    check: bool,
+
+    /// Refuse to move any pin across a breaking change (exit 3, nothing written)
+    #[arg(long)]
+    deny_breaking: bool,
+
+    #[arg(long, value_enum, default_value_t = DataFormat::Text)]
+    format: DataFormat,
+}
+
+pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
+    let project = Project::discover(&super::current_dir()?)?;
+    let updates = global.with_context(|ctx| pins::plan_update(&project, &args.names, ctx))?;
+    let moved: Vec<&RealmUpdate> = updates.iter().filter(|u| u.moved()).collect();
+    let breaking: Vec<&&RealmUpdate> = moved.iter().filter(|u| u.breaking() > 0).collect();
+
+    let refuse = args.deny_breaking && !breaking.is_empty();
+    let written = if args.check || refuse {
+        0
+    } else {
+        pins::apply_update(&project.root, &updates)?
+    };
+
+    match args.format {
+        DataFormat::Text => print!("{}", render_text(&updates)),
+        DataFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&render_json(&updates, written))?
+        ),
+    }
+
+    let plural = |n: usize| if n == 1 { "realm" } else { "realms" };
+    let all_up_to_date = |n: usize| match n {
+        0 => "No realms are pinned".to_string(),
+        1 => "The pinned realm is up to date".to_string(),
+        n => format!("All {n} pinned realms are up to date"),
+    };
+    if refuse {
+        let names: Vec<String> = breaking
+            .iter()
+            .map(|u| format!("{} ({} breaking)", u.pin.name, u.breaking()))
+            .collect();
+        eprintln!(
+            "error: refusing to move pins across breaking changes: {}; nothing was written\n\
+             help: adapt this realm to the changes above, then run `realm update` without --deny-breaking",
+            names.join(", ")
+        );
+        return Ok(ExitCode::from(EXIT_CHECK_FAILED));
+    }
+    if args.check {
+        if moved.is_empty() {
+            eprintln!("{}", all_up_to_date(updates.len()));
+            return Ok(ExitCode::SUCCESS);
+        }
+        eprintln!(
+            "error: {} {} behind {} branch{}\nhelp: run `realm update` and commit ftl-project.toml",
+            moved.len(),
+            if moved.len() == 1 {
+                "realm is"
+            } else {
+                "realms are"
+            },
+            if moved.len() == 1 { "its" } else { "their" },
+            if moved.len() == 1 { "" } else { "es" }
+        );
+        return Ok(ExitCode::from(EXIT_CHECK_FAILED));
+    }
+    if written == 0 {
+        eprintln!("{}", all_up_to_date(updates.len()));
+    } else {
+        eprintln!("Updated {written} {} in ftl-project.toml", plural(written));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render_text(updates: &[RealmUpdate]) -> String {
+    let width = updates.iter().map(|u| u.pin.name.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for u in updates {
+        let name = &u.pin.name;
+        if !u.moved() {
+            let _ = writeln!(
+                out,
+                "{name:<width$}  up to date at {} ({})",
+                &u.pin.commit[..7],
+                u.branch
+            );
+            continue;
+        }
+        let summary = match &u.changes {
+            None => "the pinned commit is gone from the remote; no diff".to_string(),
+            Some(changes) if changes.is_empty() => "public API unchanged".to_string(),
+            Some(changes) => {
+                let breaking = u.breaking();
+                format!(
+                    "{breaking} breaking, {} compatible",
+                    changes.len() - breaking
+                )
+            }
+        };
+        let _ = writeln!(
+            out,
+            "{name:<width$}  {} -> {} ({})  {summary}",
+            &u.pin.commit[..7],
+            &u.head[..7],
+            u.branch
+        );
+        for change in u.changes.iter().flatten() {
+            let _ = writeln!(out, "  {:<10}  {change}", change.severity.to_string());
+        }
+    }
+    out
+}
+
+fn render_json(updates: &[RealmUpdate], written: usize) -> serde_json::Value {
+    json!({
+        "realms": updates.iter().map(|u| json!({
+            "name": u.pin.name,
+            "repo": u.pin.repo,
+            "branch": u.branch,
+            "from": u.pin.commit,
+            "to": u.head,
+            "moved": u.moved(),
+            "breaking": u.breaking(),
+            "changes": u.changes.as_ref().map(|changes| changes.iter().map(|c| json!({
+                "severity": c.severity.to_string(),
+                "decl": c.decl,
+                "message": c.message,
+            })).collect::<Vec<_>>()),
+        })).collect::<Vec<_>>(),
+        "written": written,
+    })
+}

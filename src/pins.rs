@@ -1,0 +1,811 @@
+//! Pinning external realms to git commits: `add`, `update`, `list`,
+//! `remove`, and reading a pinned realm's public API.
+//!
+//! A realm's repository has `ftl-project.toml` at its root; its `name` is the
+//! realm's name and its `[realm] export` names the proto-text file holding
+//! the public API (a pin's `git-path` overrides that). Reading a pin means:
+//! the commit from the cache (fetched when missing, unless offline), that
+//! file at that commit — a regular file inside the repository, at most
+//! [`MAX_SCHEMA_SIZE`] — decoded and validated as exactly one realm of
+//! `export realm` declarations that stands on its own.
+//!
+//! Network and git go through `crate::git`; the project file through
+//! `crate::project`. Nothing here prints.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use git2::Oid;
+
+use crate::git::{self, Cache, CachedRepo, ReadError, Transfer};
+use crate::project::{PinTable, Project, set_pin};
+use crate::schema::diagnostic::{Diagnostic, Report, Sources};
+use crate::schema::diff::{Change, Severity, diff};
+use crate::schema::{Decl, Pos, Realm, Schema, Type, txtpb, validate};
+use crate::sources;
+
+pub use crate::project::Pin;
+
+/// The largest public-API file a pin may point at (32 MiB; the proto-text
+/// of a 10,000-verb realm is 13 MiB).
+pub const MAX_SCHEMA_SIZE: usize = 32 * 1024 * 1024;
+
+/// How many repositories `update` fetches at once.
+const CONCURRENT_FETCHES: usize = 8;
+
+/// Told about fetch progress: the realm being fetched and how far it is.
+pub type OnFetch<'a> = &'a (dyn Fn(&str, Transfer) + Sync);
+
+/// What pin operations need from the environment.
+pub struct Context<'a> {
+    pub cache: Cache,
+    /// Never touch the network: use what the cache has, or fail.
+    pub offline: bool,
+    /// Told about fetch progress, by realm name.
+    pub progress: Option<OnFetch<'a>>,
+}
+
+impl Context<'_> {
+    /// Runs `f` with a fetch-progress callback for `realm`, if progress is
+    /// reported.
+    fn with_progress<T>(&self, realm: &str, f: impl FnOnce(Option<git::OnProgress>) -> T) -> T {
+        match self.progress {
+            Some(progress) => {
+                let callback = |t: Transfer| progress(realm, t);
+                f(Some(&callback))
+            }
+            None => f(None),
+        }
+    }
+}
+
+/// The URL git uses for a pin's `git-repo`: relative paths are relative to
+/// the project root.
+pub fn resolve_url(root: &Path, repo: &str) -> String {
+    if git::is_local(repo) && !repo.starts_with("file://") && Path::new(repo).is_relative() {
+        root.join(repo).display().to_string()
+    } else {
+        repo.to_string()
+    }
+}
+
+/// A public API read from a repository at a commit.
+#[derive(Clone, Debug)]
+pub struct PinnedApi {
+    /// The realm's own name (from its `ftl-project.toml`, or the schema).
+    pub name: String,
+    /// The realm, marked external.
+    pub realm: Realm,
+    /// The schema file's path in the repository.
+    pub path: String,
+}
+
+impl PinnedApi {
+    pub fn verbs(&self) -> usize {
+        count_verbs(&self.realm)
+    }
+}
+
+fn count_verbs(realm: &Realm) -> usize {
+    realm
+        .decls()
+        .filter(|(_, d)| matches!(d, Decl::Verb(_)))
+        .count()
+}
+
+/// `bank@a1b2c3d:path`, how files of a pinned commit are named in errors.
+fn label(name: &str, commit: Oid, path: &str) -> String {
+    format!("{name}@{}:{path}", short(commit))
+}
+
+pub fn short(commit: Oid) -> String {
+    commit.to_string()[..7].to_string()
+}
+
+/// Reads and checks the public API at `commit`. `name` is how the realm is
+/// called in messages.
+fn read_api(
+    repo: &CachedRepo,
+    name: &str,
+    commit: Oid,
+    git_path: Option<&str>,
+) -> Result<PinnedApi> {
+    let at = || format!("{} (commit {})", repo.url(), short(commit));
+    let read = |path: &str| -> Result<Option<String>> {
+        match repo.read_file(commit, path, MAX_SCHEMA_SIZE) {
+            Ok(text) => Ok(Some(text)),
+            Err(ReadError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(anyhow!("`{path}` of {} {e}", at())),
+        }
+    };
+    let project = match read(crate::project::PROJECT_FILE)? {
+        Some(text) => {
+            let file = label(name, commit, crate::project::PROJECT_FILE);
+            Some(
+                Project::parse_remote(&file, text)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| {
+                        format!(
+                            "the realm's {} at {} is invalid",
+                            crate::project::PROJECT_FILE,
+                            at()
+                        )
+                    })?,
+            )
+        }
+        None if git_path.is_some() => None,
+        None => bail!(
+            "{} has no {} at its root\n\
+             help: a realm's repository has ftl-project.toml (with `name` and `[realm] export`) at its root; \
+             or name the schema file with --git-path",
+            at(),
+            crate::project::PROJECT_FILE
+        ),
+    };
+    let path = match (git_path, &project) {
+        (Some(path), _) => path.to_string(),
+        (None, Some(project)) => project.export.clone(),
+        (None, None) => unreachable!("checked above: no project file without --git-path"),
+    };
+    git::check_repo_path(&path)?;
+    let Some(text) = read(&path)? else {
+        bail!(
+            "{} has no schema file `{path}`\n\
+             help: run `realm export` in that repository and commit `{path}`{}",
+            at(),
+            if git_path.is_some() {
+                ", or fix --git-path"
+            } else {
+                ""
+            }
+        );
+    };
+    // Once the realm's own name is known, files are named after it.
+    let name = project.as_ref().map_or(name, |p| p.name.as_str());
+    let file = label(name, commit, &path);
+    let mut schema = txtpb::from_text(&file, &text).map_err(|d| {
+        let mut sources = Sources::new();
+        sources.insert(file.clone(), text.clone());
+        anyhow::Error::from(Report::new(vec![d], sources)).context(format!(
+            "the public API in `{path}` of {} is malformed",
+            at()
+        ))
+    })?;
+    if schema.realms.len() != 1 {
+        bail!(
+            "`{path}` of {} holds {} realms; a public API is exactly one realm\n\
+             help: regenerate it with `realm export` in that repository",
+            at(),
+            schema.realms.len()
+        );
+    }
+    let mut realm = schema.realms.remove(0);
+    if let Some(project) = &project
+        && project.name != realm.name
+    {
+        bail!(
+            "`{path}` of {} is the public API of realm `{}`, but its {} names the realm `{}`\n\
+             help: regenerate `{path}` with `realm export` in that repository",
+            at(),
+            realm.name,
+            crate::project::PROJECT_FILE,
+            project.name
+        );
+    }
+    realm.external = true;
+    let own = Schema {
+        realms: vec![realm],
+    };
+    let problems = validate(&own);
+    if !problems.is_empty() {
+        return Err(anyhow::Error::from(Report::new(
+            problems
+                .into_iter()
+                .map(|d| match d.context() {
+                    Some(c) => {
+                        let c = format!("{file}: {c}");
+                        d.with_context(c)
+                    }
+                    None => d.with_context(file.clone()),
+                })
+                .collect(),
+            Sources::new(),
+        ))
+        .context(format!(
+            "the public API in `{path}` of {} is not valid",
+            at()
+        )));
+    }
+    let realm = own.realms.into_iter().next().unwrap_or_default();
+    Ok(PinnedApi {
+        name: realm.name.clone(),
+        realm,
+        path,
+    })
+}
+
+/// Whether a git error means the cached repository is damaged (as opposed
+/// to a network or user error): worth deleting it and fetching again.
+fn is_damage(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        if cause.is::<CommitGone>() {
+            return true;
+        }
+        let git = cause.downcast_ref::<git2::Error>().or_else(|| {
+            match cause.downcast_ref::<ReadError>() {
+                Some(ReadError::Git(g)) => Some(g),
+                _ => None,
+            }
+        });
+        git.is_some_and(|g| {
+            matches!(
+                g.class(),
+                git2::ErrorClass::Odb
+                    | git2::ErrorClass::Zlib
+                    | git2::ErrorClass::Object
+                    | git2::ErrorClass::Indexer
+                    | git2::ErrorClass::Reference
+                    | git2::ErrorClass::Repository
+            )
+        })
+    })
+}
+
+/// Runs `op` on the cached repository of `url`; when it fails because the
+/// cache is damaged, deletes the repository and runs `op` once more on a
+/// fresh one.
+fn with_repo<T>(
+    cache: &Cache,
+    url: &str,
+    mut op: impl FnMut(&CachedRepo) -> Result<T>,
+) -> Result<T> {
+    let repo = cache.repo(url)?;
+    match op(&repo) {
+        Err(e) if is_damage(&e) => {
+            drop(repo);
+            cache.discard(url)?;
+            let repo = cache.repo(url)?;
+            op(&repo)
+        }
+        other => other,
+    }
+}
+
+/// Makes `commit` available in the cache: fetches the branch (and, if the
+/// commit is not on it, the commit itself). Errors say when the commit is
+/// gone from the remote.
+fn ensure_commit(
+    repo: &CachedRepo,
+    name: &str,
+    commit: Oid,
+    branch: Option<&str>,
+    ctx: &Context,
+) -> Result<()> {
+    if repo.lookup_commit(commit)? {
+        return Ok(());
+    }
+    if ctx.offline {
+        bail!(
+            "realm `{name}` at {} is not in the cache and --offline forbids fetching it\n\
+             help: run once without --offline to fetch it",
+            short(commit)
+        );
+    }
+    let branch = match branch {
+        Some(b) => b.to_string(),
+        None => repo
+            .remote_heads()?
+            .default_branch
+            .ok_or_else(|| anyhow!("{} has no default branch", repo.url()))?,
+    };
+    // The branch may be gone; the commit may still be fetchable by id.
+    ctx.with_progress(name, |progress| {
+        let _ = repo.fetch_branch(&branch, progress);
+        if !repo.has_commit(commit) {
+            repo.fetch_commit(commit, progress);
+        }
+    });
+    // A corrupt object surfaces here as an error, not as "gone".
+    if repo.lookup_commit(commit)? {
+        return Ok(());
+    }
+    Err(CommitGone {
+        commit,
+        name: name.to_string(),
+        url: repo.url().to_string(),
+        branch,
+    }
+    .into())
+}
+
+/// A pinned commit that neither the branch nor a fetch by id brings back.
+/// A damaged cache looks the same (git believes it has objects it cannot
+/// read), so the cache is rebuilt once before this is believed.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "commit {commit} of realm `{name}` is no longer in {url} (was branch `{branch}` force-pushed?)\n\
+     help: run `realm update {name}` to pin the branch's current head"
+)]
+struct CommitGone {
+    commit: Oid,
+    name: String,
+    url: String,
+    branch: String,
+}
+
+/// Reads a pinned realm's public API from the cache, fetching the commit
+/// when it is missing (unless offline). The realm is named as the pin is.
+pub fn load_pinned(project: &Project, pin: &Pin, ctx: &Context) -> Result<Realm> {
+    let url = resolve_url(&project.root, &pin.repo);
+    let commit =
+        Oid::from_str(&pin.commit).with_context(|| format!("invalid commit {}", pin.commit))?;
+    let api = with_repo(&ctx.cache, &url, |repo| {
+        ensure_commit(repo, &pin.name, commit, pin.branch.as_deref(), ctx)?;
+        read_api(repo, &pin.name, commit, pin.path.as_deref())
+    })
+    .with_context(|| format!("cannot load pinned realm `{}`", pin.name))?;
+    let mut realm = api.realm;
+    realm.name = pin.name.clone();
+    Ok(realm)
+}
+
+// ---- add -------------------------------------------------------------------
+
+/// What `realm add` is asked to pin.
+#[derive(Clone, Debug, Default)]
+pub struct AddRequest {
+    pub repo: String,
+    pub branch: Option<String>,
+    pub path: Option<String>,
+    /// The name to pin under, when not the realm's own name.
+    pub name: Option<String>,
+}
+
+/// A pin that `add` recorded.
+#[derive(Clone, Debug)]
+pub struct Added {
+    pub pin: Pin,
+    pub api: PinnedApi,
+}
+
+/// Fetches the realm, reads and checks its public API at the branch's head
+/// and records the pin in `ftl-project.toml`. Nothing is written on error.
+pub fn add(root: &Path, request: &AddRequest, ctx: &Context) -> Result<Added> {
+    if let Some(path) = &request.path {
+        git::check_repo_path(path)?;
+    }
+    let project = Project::load(root)?;
+    if let Some(name) = &request.name {
+        check_new_name(&project, name)?;
+    }
+    let url = resolve_url(&project.root, &request.repo);
+    let hint_name = request
+        .name
+        .clone()
+        .unwrap_or_else(|| repo_name(&request.repo));
+    let (branch, commit, api) = with_repo(&ctx.cache, &url, |repo| {
+        let (branch, commit) = resolve_branch(repo, &hint_name, request.branch.as_deref(), ctx)?;
+        let api = read_api(repo, &hint_name, commit, request.path.as_deref())?;
+        Ok((branch, commit, api))
+    })?;
+    let name = request.name.clone().unwrap_or_else(|| api.name.clone());
+    let pin = Pin {
+        name: name.clone(),
+        repo: request.repo.clone(),
+        branch: Some(branch),
+        commit: commit.to_string(),
+        path: request.path.clone(),
+        table: PinTable::Egress,
+        pos: None,
+    };
+    Project::edit(root, |project, doc| {
+        // Checked again under the lock: another run may have pinned it.
+        check_new_name(project, &name)?;
+        set_pin(doc, &pin);
+        Ok(())
+    })?;
+    Ok(Added { pin, api })
+}
+
+fn check_new_name(project: &Project, name: &str) -> Result<()> {
+    if name == project.name {
+        bail!(
+            "realm `{name}` is this project's own realm\n\
+             help: pin it under another name with --name"
+        );
+    }
+    if let Some(pin) = project.pin(name) {
+        bail!(
+            "realm `{name}` is already pinned to {} ({} of {})\n\
+             help: run `realm update {name}` to move the pin, or pin this one under another name with --name",
+            pin.short_commit(),
+            pin.branch.as_deref().unwrap_or("default branch"),
+            pin.repo
+        );
+    }
+    if !crate::schema::proto::is_ident(name) {
+        bail!("`{name}` is not a valid realm name: use letters, digits and `_`");
+    }
+    Ok(())
+}
+
+/// The last path segment of a URL, for messages before the realm's name is
+/// known.
+fn repo_name(url: &str) -> String {
+    url.trim_end_matches('/')
+        .trim_end_matches(".git")
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or(url)
+        .to_string()
+}
+
+/// The branch to follow (given, or the remote's HEAD branch) and its head,
+/// fetched into the cache.
+fn resolve_branch(
+    repo: &CachedRepo,
+    name: &str,
+    branch: Option<&str>,
+    ctx: &Context,
+) -> Result<(String, Oid)> {
+    if ctx.offline {
+        let branch = branch.ok_or_else(|| {
+            anyhow!("--offline needs --git-branch: the remote's default branch cannot be looked up offline")
+        })?;
+        let head = repo.cached_branch(branch).ok_or_else(|| {
+            anyhow!(
+                "branch `{branch}` of {} is not in the cache and --offline forbids fetching it",
+                repo.url()
+            )
+        })?;
+        return Ok((branch.to_string(), head));
+    }
+    let heads = repo.remote_heads()?;
+    let branch = match branch {
+        Some(b) => b.to_string(),
+        None => heads.default_branch.clone().ok_or_else(|| {
+            anyhow!(
+                "{} has no default branch (HEAD)\nhelp: name the branch with --git-branch",
+                repo.url()
+            )
+        })?,
+    };
+    if heads.branch(&branch).is_none() {
+        let known = heads.names();
+        bail!(
+            "branch `{branch}` does not exist in {}\nhelp: {}",
+            repo.url(),
+            if known.is_empty() {
+                "the repository has no branches; push a commit first".to_string()
+            } else {
+                format!("its branches are: {}", known.join(", "))
+            }
+        );
+    }
+    let head = ctx.with_progress(name, |progress| repo.fetch_branch(&branch, progress))?;
+    Ok((branch, head))
+}
+
+// ---- update ----------------------------------------------------------------
+
+/// Where one pin stands after looking at its branch.
+#[derive(Clone, Debug)]
+pub struct RealmUpdate {
+    pub pin: Pin,
+    /// The branch followed.
+    pub branch: String,
+    /// The branch's head (equal to the pin when up to date).
+    pub head: String,
+    /// What changed in the public API from the pin to the head; `None` when
+    /// the pinned commit could not be read (gone after a force-push).
+    pub changes: Option<Vec<Change>>,
+    /// The public API at the head, when it moved.
+    pub api: Option<PinnedApi>,
+}
+
+impl RealmUpdate {
+    pub fn moved(&self) -> bool {
+        self.head != self.pin.commit
+    }
+
+    pub fn breaking(&self) -> usize {
+        self.changes
+            .iter()
+            .flatten()
+            .filter(|c| c.severity == Severity::Breaking)
+            .count()
+    }
+}
+
+/// Looks at the branch of every selected pin (all when `names` is empty):
+/// reads the public API at each moved head and diffs it against the pinned
+/// one. Fetches concurrently; writes nothing. Every failure is reported.
+pub fn plan_update(project: &Project, names: &[String], ctx: &Context) -> Result<Vec<RealmUpdate>> {
+    for name in names {
+        if project.pin(name).is_none() {
+            let known: Vec<&str> = project.pins.iter().map(|p| p.name.as_str()).collect();
+            bail!(
+                "realm `{name}` is not pinned\nhelp: {}",
+                if known.is_empty() {
+                    "this project pins no realms; add one with `realm add --git-repo <url>`"
+                        .to_string()
+                } else {
+                    format!("the pinned realms are: {}", known.join(", "))
+                }
+            );
+        }
+    }
+    let pins: Vec<&Pin> = project
+        .pins
+        .iter()
+        .filter(|p| names.is_empty() || names.contains(&p.name))
+        .collect();
+    let results: Vec<Mutex<Option<Result<RealmUpdate>>>> =
+        pins.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..CONCURRENT_FETCHES.min(pins.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(pin) = pins.get(i) else { break };
+                    let result = update_one(project, pin, ctx);
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    let mut updates = Vec::new();
+    let mut failures = Vec::new();
+    for (pin, slot) in pins.iter().zip(results) {
+        match slot.into_inner().ok().flatten() {
+            Some(Ok(update)) => updates.push(update),
+            Some(Err(e)) => failures.push(format!("realm `{}`: {e:#}", pin.name)),
+            None => failures.push(format!("realm `{}`: the update did not run", pin.name)),
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} of {} realms could not be updated; nothing was changed:\n  {}",
+            failures.len(),
+            pins.len(),
+            failures.join("\n  ")
+        );
+    }
+    Ok(updates)
+}
+
+fn update_one(project: &Project, pin: &Pin, ctx: &Context) -> Result<RealmUpdate> {
+    let url = resolve_url(&project.root, &pin.repo);
+    let pinned = Oid::from_str(&pin.commit)?;
+    with_repo(&ctx.cache, &url, |repo| {
+        let (branch, head) = if ctx.offline {
+            let branch = pin
+                .branch
+                .clone()
+                .ok_or_else(|| anyhow!("--offline needs `git-branch` in the pin"))?;
+            let head = repo.cached_branch(&branch).unwrap_or(pinned);
+            (branch, head)
+        } else {
+            let heads = repo.remote_heads()?;
+            let branch = match &pin.branch {
+                Some(b) => b.clone(),
+                None => heads.default_branch.clone().ok_or_else(|| {
+                    anyhow!(
+                        "{} has no default branch; set `git-branch` in the pin",
+                        repo.url()
+                    )
+                })?,
+            };
+            let Some(head) = heads.branch(&branch) else {
+                bail!(
+                    "branch `{branch}` no longer exists in {}\nhelp: its branches are: {}; \
+                     set `git-branch` of the pin, or `realm remove {}`",
+                    repo.url(),
+                    heads.names().join(", "),
+                    pin.name
+                );
+            };
+            (branch, head)
+        };
+        if head == pinned {
+            return Ok(RealmUpdate {
+                pin: pin.clone(),
+                branch,
+                head: head.to_string(),
+                changes: Some(Vec::new()),
+                api: None,
+            });
+        }
+        if !repo.has_commit(head) {
+            ctx.with_progress(&pin.name, |progress| repo.fetch_branch(&branch, progress))?;
+        }
+        let new = read_api(repo, &pin.name, head, pin.path.as_deref())?;
+        // The pinned commit may be gone after a force-push; then there is
+        // nothing to diff against.
+        let old = if repo.has_commit(pinned) || (!ctx.offline && repo.fetch_commit(pinned, None)) {
+            Some(read_api(repo, &pin.name, pinned, pin.path.as_deref())?)
+        } else {
+            None
+        };
+        Ok(RealmUpdate {
+            pin: pin.clone(),
+            branch,
+            head: head.to_string(),
+            changes: old.map(|old| diff(&old.realm, &new.realm)),
+            api: Some(new),
+        })
+    })
+}
+
+/// Moves every moved pin to its head, in one write. Fails, writing nothing,
+/// when a pin changed in `ftl-project.toml` since it was read.
+pub fn apply_update(root: &Path, updates: &[RealmUpdate]) -> Result<usize> {
+    let moved: Vec<&RealmUpdate> = updates.iter().filter(|u| u.moved()).collect();
+    if moved.is_empty() {
+        return Ok(0);
+    }
+    Project::edit(root, |project, doc| {
+        for update in &moved {
+            let current = project.pin(&update.pin.name);
+            if current.map(|p| &p.commit) != Some(&update.pin.commit) {
+                bail!(
+                    "the pin of realm `{}` changed in {} while updating; run `realm update` again",
+                    update.pin.name,
+                    crate::project::PROJECT_FILE
+                );
+            }
+            let mut pin = update.pin.clone();
+            pin.commit = update.head.clone();
+            pin.branch = Some(update.branch.clone());
+            set_pin(doc, &pin);
+        }
+        Ok(moved.len())
+    })
+}
+
+// ---- list ------------------------------------------------------------------
+
+/// A pin as `realm list` shows it, from the cache only.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Listed {
+    pub name: String,
+    pub repo: String,
+    pub branch: Option<String>,
+    pub commit: String,
+    /// Exported verbs at the pinned commit; `None` when not cached.
+    pub verbs: Option<usize>,
+    /// The cached head of the branch, when it differs from the pin.
+    pub cached_head: Option<String>,
+    /// "up to date", "behind" (the cached head of the branch differs from
+    /// the pin: `realm update` would move it) or "not cached".
+    pub status: &'static str,
+}
+
+/// Describes every pin from the cache; no network.
+pub fn list(project: &Project, cache: &Cache) -> Vec<Listed> {
+    project
+        .pins
+        .iter()
+        .map(|pin| {
+            let url = resolve_url(&project.root, &pin.repo);
+            let commit = Oid::from_str(&pin.commit).ok();
+            let repo = cache.existing_repo(&url);
+            let api = match (&repo, commit) {
+                (Some(repo), Some(commit)) if repo.has_commit(commit) => {
+                    read_api(repo, &pin.name, commit, pin.path.as_deref()).ok()
+                }
+                _ => None,
+            };
+            let head = repo
+                .as_ref()
+                .zip(pin.branch.as_deref())
+                .and_then(|(r, branch)| r.cached_branch(branch));
+            let status = match (&api, head) {
+                (None, _) => "not cached",
+                (Some(_), Some(head)) if Some(head) != commit => "behind",
+                _ => "up to date",
+            };
+            Listed {
+                name: pin.name.clone(),
+                repo: pin.repo.clone(),
+                branch: pin.branch.clone(),
+                commit: pin.commit.clone(),
+                verbs: api.as_ref().map(PinnedApi::verbs),
+                cached_head: head.filter(|h| Some(*h) != commit).map(|h| h.to_string()),
+                status,
+            }
+        })
+        .collect()
+}
+
+// ---- remove ----------------------------------------------------------------
+
+/// A reference from the internal realm to a realm being removed.
+#[derive(Clone, Debug)]
+pub struct Reference {
+    pub pos: Option<Pos>,
+    /// The reference as written, e.g. `balance.withdraw@bank`.
+    pub text: String,
+}
+
+/// Every reference of the project's own schema files to `@realm`.
+pub fn references_to(project: &Project, realm: &str) -> Result<Vec<Reference>> {
+    let local = sources::load(project)?;
+    let mut out = Vec::new();
+    let Some(internal) = local.schema.internal_realm() else {
+        return Ok(out);
+    };
+    let mut visit = |r: &crate::schema::Ref| {
+        if r.realm.as_deref() == Some(realm) {
+            out.push(Reference {
+                pos: r.pos.clone(),
+                text: r.to_string(),
+            });
+        }
+    };
+    for module in &internal.modules {
+        for decl in &module.decls {
+            decl.for_each_type(&mut |t| {
+                if let Type::Ref(r) = t {
+                    visit(r);
+                }
+            });
+            decl.for_each_metadata_ref(&mut visit);
+        }
+    }
+    out.sort_by(|a, b| a.pos.cmp(&b.pos));
+    Ok(out)
+}
+
+/// Drops the pin of `name`. Unless `force`, refuses while the project's own
+/// schema refers to `@name`, listing every reference.
+pub fn remove(root: &Path, name: &str, force: bool) -> Result<Pin> {
+    let project = Project::load(root)?;
+    let Some(pin) = project.pin(name).cloned() else {
+        let known: Vec<&str> = project.pins.iter().map(|p| p.name.as_str()).collect();
+        bail!(
+            "realm `{name}` is not pinned{}",
+            if known.is_empty() {
+                String::new()
+            } else {
+                format!("\nhelp: the pinned realms are: {}", known.join(", "))
+            }
+        );
+    };
+    if !force {
+        let references = references_to(&project, name)?;
+        if !references.is_empty() {
+            let diagnostics = references
+                .iter()
+                .map(|r| {
+                    Diagnostic::new(
+                        format!("`{}` refers to realm `{name}`", r.text),
+                        r.pos.clone(),
+                    )
+                    .with_len(r.text.chars().count())
+                })
+                .collect();
+            let local = sources::load(&project)?;
+            return Err(
+                anyhow::Error::from(Report::new(diagnostics, local.sources)).context(format!(
+                    "realm `{name}` is still used: {} reference{} (listed below)\n\
+                 help: remove the references first, or pass --force to drop the pin anyway",
+                    references.len(),
+                    if references.len() == 1 { "" } else { "s" }
+                )),
+            );
+        }
+    }
+    Project::edit(root, |_, doc| {
+        if !crate::project::remove_pin(doc, name) {
+            bail!("realm `{name}` is not pinned (it was removed by another run)");
+        }
+        Ok(())
+    })?;
+    Ok(pin)
+}

@@ -1,0 +1,918 @@
+//! `realm add / update / list / remove` and pinned realms in `schema` and
+//! `export`, against real git repositories made by the tests (and one
+//! served by `git daemon` on loopback). Every failure case checks that
+//! ftl-project.toml is left byte for byte as it was.
+
+mod common;
+
+use std::path::Path;
+
+use common::{GitRealm, Run, TestProject, snapshots};
+
+/// Replaces temporary paths in output with stable names.
+fn redact(text: &str, paths: &[(&Path, &str)]) -> String {
+    let mut out = text.to_string();
+    for (path, name) in paths {
+        out = out.replace(&path.display().to_string(), name);
+    }
+    out
+}
+
+/// The shop example with its comments, and the bank example in a git
+/// repository.
+fn shop_and_bank() -> (TestProject, GitRealm) {
+    (TestProject::example("shop"), GitRealm::example("bank"))
+}
+
+fn add(shop: &TestProject, bank: &GitRealm) -> Run {
+    shop.realm(&["add", "--git-repo", &bank.url()])
+}
+
+/// Runs a failing command and checks that it exited 1 and changed nothing.
+fn fails(project: &TestProject, args: &[&str]) -> Run {
+    let before = project.read("ftl-project.toml");
+    let run = project.realm(args).expect(1);
+    assert_eq!(
+        project.read("ftl-project.toml"),
+        before,
+        "a failing command changed ftl-project.toml"
+    );
+    run
+}
+
+// ---- add ---------------------------------------------------------------------
+
+#[test]
+fn add_pins_the_branch_head_and_keeps_the_file_as_it_was() {
+    let (shop, bank) = shop_and_bank();
+    let before = shop.read("ftl-project.toml");
+    let run = add(&shop, &bank).expect(0);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "Pinned realm `bank` to {} (main of {}): 2 exported verbs\n",
+            &bank.head()[..7],
+            bank.url()
+        )
+    );
+    let after = shop.read("ftl-project.toml");
+    assert!(
+        after.starts_with(&before),
+        "the existing text changed:\n{after}"
+    );
+    let added = redact(&after[before.len()..], &[(bank.path(), "[BANK]")]);
+    snapshots(|| insta::assert_snapshot!("pins_add_table", added));
+
+    // The shop now validates against the pinned bank.
+    let schema = shop.realm(&["schema"]).expect(0);
+    snapshots(|| insta::assert_snapshot!("pins_schema_with_pinned_bank", schema.stdout));
+    // And the shop's committed export is current.
+    shop.realm(&["export", "--check"]).expect(0);
+}
+
+#[test]
+fn add_keeps_comments_unrelated_tables_and_formatting_byte_for_byte() {
+    let bank = GitRealm::example("bank");
+    let shop = TestProject::example("shop");
+    let original = "# Shop project.\nname   =   \"shop\"   # the realm\n\n\
+        # where modules live\nmodule-dirs = [ \"modules\" ]\n\n[global]\n  # odd indent\n  key = 1\n\n\
+        [modules.checkout.configuration]\nurl = \"http://localhost\" # trailing\n\n\
+        [realm]\nexport = \"ftl-external-schema.txtpb\"\n";
+    shop.write("ftl-project.toml", original);
+    add(&shop, &bank).expect(0);
+    let after = shop.read("ftl-project.toml");
+    assert!(after.starts_with(original), "{after}");
+    assert!(after.contains(&format!(
+        "\n[realms.egress.bank]\ngit-repo = \"{}\"\n",
+        bank.url()
+    )));
+
+    // update and remove touch only the pin's table.
+    let pinned = after.clone();
+    bank.change(
+        "modules/balance.ftl",
+        "    balance Int\n  }\n\n  // Looks",
+        "    balance Int\n    note String?\n  }\n\n  // Looks",
+        "note",
+    );
+    shop.realm(&["update"]).expect(0);
+    let updated = shop.read("ftl-project.toml");
+    assert_eq!(
+        updated.replace(&bank.head(), "X"),
+        pinned.replace(&after[after.len() - 42..after.len() - 2], "X")
+    );
+    shop.realm(&["remove", "bank", "--force"]).expect(0);
+    assert_eq!(
+        shop.read("ftl-project.toml").trim_end(),
+        original.trim_end()
+    );
+}
+
+#[test]
+fn add_follows_the_remote_head_branch_or_the_named_one() {
+    let bank = GitRealm::empty("trunk");
+    common::copy_dir(&common::repo_root().join("examples/bank"), bank.path());
+    let trunk = bank.commit("bank on trunk");
+    let shop = TestProject::example("shop");
+    let run = add(&shop, &bank).expect(0);
+    assert!(run.stderr.contains("(trunk of "), "{}", run.stderr);
+    assert!(
+        shop.read("ftl-project.toml")
+            .contains(&format!("git-branch = \"trunk\"\ngit-commit = \"{trunk}\""))
+    );
+
+    // A second branch, pinned by name under another name.
+    bank.git(&["checkout", "-q", "-b", "release"]);
+    let release = bank.change(
+        "modules/balance.ftl",
+        "AccountRequest {\n    id String\n",
+        "AccountRequest {\n    id String\n    // Branch.\n    branch String?\n",
+        "release",
+    );
+    shop.realm(&[
+        "add",
+        "--git-repo",
+        &bank.url(),
+        "--git-branch",
+        "release",
+        "--name",
+        "bank2",
+    ])
+    .expect(0);
+    let project = shop.read("ftl-project.toml");
+    assert!(project.contains(&format!("[realms.egress.bank2]\ngit-repo = \"{}\"\ngit-branch = \"release\"\ngit-commit = \"{release}\"", bank.url())));
+    // Both are usable as realms of their own.
+    let schema = shop.realm(&["schema", "--realm", "bank2"]).expect(0);
+    assert!(
+        schema.stdout.starts_with("external realm bank2 {"),
+        "{}",
+        schema.stdout
+    );
+}
+
+#[test]
+fn add_a_relative_path_is_relative_to_the_project_root() {
+    let parent = tempfile::tempdir().expect("tempdir");
+    let bank = GitRealm::example("bank");
+    common::copy_dir(bank.path(), &parent.path().join("bank"));
+    let shop_dir = parent.path().join("shop");
+    common::copy_dir(&common::repo_root().join("examples/shop"), &shop_dir);
+    std::fs::create_dir_all(shop_dir.join("modules/sub")).expect("mkdir");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let env = [("REALM_CACHE_DIR", cache.path())];
+    // Run from a subdirectory: `../bank` still means next to the project.
+    common::run_realm_with(
+        &shop_dir.join("modules/sub"),
+        &["add", "--git-repo", "../bank"],
+        &env,
+    )
+    .expect(0);
+    let text = std::fs::read_to_string(shop_dir.join("ftl-project.toml")).expect("read");
+    assert!(text.contains("git-repo = \"../bank\""), "{text}");
+    common::run_realm_with(&shop_dir, &["schema", "--realm", "bank"], &env).expect(0);
+}
+
+#[test]
+fn add_with_git_path_reads_a_schema_file_without_a_project_file() {
+    let exported = GitRealm::example("bank");
+    let api = exported.read("ftl-external-schema.txtpb");
+    let repo = GitRealm::empty("main");
+    repo.write("api/bank.txtpb", &api);
+    repo.commit("just the API");
+    let shop = TestProject::example("shop");
+    shop.realm(&[
+        "add",
+        "--git-repo",
+        &repo.url(),
+        "--git-path",
+        "api/bank.txtpb",
+    ])
+    .expect(0);
+    assert!(
+        shop.read("ftl-project.toml")
+            .contains("git-path = \"api/bank.txtpb\"")
+    );
+    shop.realm(&["schema"]).expect(0);
+}
+
+#[test]
+fn add_refuses_a_name_already_pinned_and_the_projects_own_name() {
+    let (shop, bank) = shop_and_bank();
+    add(&shop, &bank).expect(0);
+    let run = fails(&shop, &["add", "--git-repo", &bank.url()]);
+    let stderr =
+        redact(&run.stderr, &[(bank.path(), "[BANK]")]).replace(&bank.head()[..7], "[HEAD]");
+    snapshots(|| insta::assert_snapshot!("pins_add_already_pinned", stderr));
+
+    let run = fails(&shop, &["add", "--git-repo", &bank.url(), "--name", "shop"]);
+    assert!(
+        run.stderr
+            .starts_with("error: realm `shop` is this project's own realm\n"),
+        "{}",
+        run.stderr
+    );
+
+    // A repository whose realm is named like this project.
+    let other = GitRealm::example("shop");
+    let run = fails(&shop, &["add", "--git-repo", &other.url()]);
+    assert!(
+        run.stderr
+            .contains("realm `shop` is this project's own realm"),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---- add: errors -------------------------------------------------------------
+
+#[test]
+fn add_an_unreachable_repository() {
+    let shop = TestProject::example("shop");
+    let run = fails(&shop, &["add", "--git-repo", "/nonexistent/bank"]);
+    snapshots(|| insta::assert_snapshot!("pins_unreachable_path", run.stderr));
+    // Nothing listens on port 1.
+    let run = fails(&shop, &["add", "--git-repo", "http://127.0.0.1:1/bank.git"]);
+    snapshots(|| insta::assert_snapshot!("pins_unreachable_http", run.stderr));
+}
+
+#[test]
+fn add_an_unknown_branch() {
+    let (shop, bank) = shop_and_bank();
+    let run = fails(
+        &shop,
+        &["add", "--git-repo", &bank.url(), "--git-branch", "nope"],
+    );
+    let stderr = redact(&run.stderr, &[(bank.path(), "[BANK]")]);
+    snapshots(|| insta::assert_snapshot!("pins_unknown_branch", stderr));
+}
+
+#[test]
+fn add_a_repository_without_a_project_file() {
+    let repo = GitRealm::empty("main");
+    repo.write("README", "not a realm\n");
+    repo.commit("readme");
+    let shop = TestProject::example("shop");
+    let run = fails(&shop, &["add", "--git-repo", &repo.url()]);
+    let stderr = redact(&run.stderr, &[(repo.path(), "[REPO]")]);
+    snapshots(|| insta::assert_snapshot!("pins_no_project_file", stderr));
+}
+
+#[test]
+fn add_a_repository_without_its_schema_file() {
+    let repo = GitRealm::example("bank");
+    std::fs::remove_file(repo.path().join("ftl-external-schema.txtpb")).expect("rm");
+    repo.commit("forgot the export");
+    let shop = TestProject::example("shop");
+    let run = fails(&shop, &["add", "--git-repo", &repo.url()]);
+    let stderr = redact(&run.stderr, &[(repo.path(), "[BANK]")]);
+    snapshots(|| insta::assert_snapshot!("pins_missing_schema_file", stderr));
+}
+
+#[test]
+fn add_a_schema_path_leaving_the_repository() {
+    let (shop, bank) = shop_and_bank();
+    let run = fails(
+        &shop,
+        &[
+            "add",
+            "--git-repo",
+            &bank.url(),
+            "--git-path",
+            "../secrets.txtpb",
+        ],
+    );
+    snapshots(|| insta::assert_snapshot!("pins_path_leaves_repo", run.stderr));
+    // Also when the repository's own ftl-project.toml points outside.
+    let project = bank.read("ftl-project.toml").replace(
+        "export = \"ftl-external-schema.txtpb\"",
+        "export = \"/etc/passwd\"",
+    );
+    bank.write("ftl-project.toml", &project);
+    bank.commit("escape");
+    let run = fails(&shop, &["add", "--git-repo", &bank.url()]);
+    assert!(
+        run.stderr.contains("is not a path inside the project"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn add_a_schema_file_that_is_a_symlink() {
+    let bank = GitRealm::example("bank");
+    std::fs::rename(
+        bank.path().join("ftl-external-schema.txtpb"),
+        bank.path().join("real.txtpb"),
+    )
+    .expect("mv");
+    std::os::unix::fs::symlink("real.txtpb", bank.path().join("ftl-external-schema.txtpb"))
+        .expect("symlink");
+    bank.commit("symlinked export");
+    let shop = TestProject::example("shop");
+    let run = fails(&shop, &["add", "--git-repo", &bank.url()]);
+    let stderr = redact(&run.stderr, &[(bank.path(), "[BANK]")]);
+    snapshots(|| insta::assert_snapshot!("pins_symlink", stderr));
+}
+
+#[test]
+fn add_an_oversized_schema_file() {
+    let bank = GitRealm::example("bank");
+    let line = "# padding padding padding padding padding padding padding padding\n";
+    let big = line.repeat(33 * 1024 * 1024 / line.len() + 1);
+    bank.write("big.txtpb", &big);
+    bank.commit("huge");
+    let shop = TestProject::example("shop");
+    let run = fails(
+        &shop,
+        &["add", "--git-repo", &bank.url(), "--git-path", "big.txtpb"],
+    );
+    let stderr = redact(&run.stderr, &[(bank.path(), "[BANK]")]);
+    snapshots(|| insta::assert_snapshot!("pins_oversized", stderr));
+}
+
+#[test]
+fn add_a_malformed_schema_names_position_and_commit() {
+    let bank = GitRealm::example("bank");
+    let text = bank.read("ftl-external-schema.txtpb").replacen(
+        "name: \"bank\"",
+        "name: \"bank\"\n  bogus_field: 1",
+        1,
+    );
+    bank.write("ftl-external-schema.txtpb", &text);
+    bank.commit("broken export");
+    let shop = TestProject::example("shop");
+    let run = fails(&shop, &["add", "--git-repo", &bank.url()]);
+    let stderr = redact(&run.stderr, &[(bank.path(), "[BANK]")]);
+    assert!(
+        stderr.contains(&format!(
+            "bank@{}:ftl-external-schema.txtpb:7:3",
+            &bank.head()[..7]
+        )),
+        "{stderr}"
+    );
+    snapshots(|| insta::assert_snapshot!("pins_malformed_schema", stderr));
+}
+
+#[test]
+fn add_a_schema_that_is_not_a_public_api() {
+    let bank = GitRealm::example("bank");
+    // A declaration that is only `export`, not `export realm`.
+    let text = bank.read("ftl-external-schema.txtpb").replacen(
+        "visibility: VISIBILITY_EXPORT_REALM",
+        "visibility: VISIBILITY_EXPORT",
+        1,
+    );
+    bank.write("ftl-external-schema.txtpb", &text);
+    bank.commit("not public");
+    let shop = TestProject::example("shop");
+    let run = fails(&shop, &["add", "--git-repo", &bank.url()]);
+    let stderr = redact(&run.stderr, &[(bank.path(), "[BANK]")]);
+    snapshots(|| insta::assert_snapshot!("pins_not_a_public_api", stderr));
+
+    // A schema whose realm is not the one its ftl-project.toml names.
+    let other = GitRealm::example("bank");
+    other.change(
+        "ftl-project.toml",
+        "name = \"bank\"",
+        "name = \"ledger\"",
+        "rename",
+    );
+    let text = other
+        .read("ftl-external-schema.txtpb")
+        .replace("name: \"ledger\"", "name: \"bank\"");
+    other.write("ftl-external-schema.txtpb", &text);
+    other.commit("stale export");
+    let run = fails(&shop, &["add", "--git-repo", &other.url()]);
+    assert!(
+        run.stderr.contains(
+            "is the public API of realm `bank`, but its ftl-project.toml names the realm `ledger`"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---- loading pins: schema, export, offline, damage, force-push ----------------
+
+#[test]
+fn schema_fetches_a_missing_pin_and_offline_refuses_to() {
+    let (shop, bank) = shop_and_bank();
+    add(&shop, &bank).expect(0);
+    // Another machine: same project file, empty cache.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let env = [("REALM_CACHE_DIR", fresh.path())];
+    let run = common::run_realm_with(shop.path(), &["--offline", "schema"], &env).expect(1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "error: cannot load pinned realm `bank`\n  caused by: realm `bank` at {} is not in the cache and --offline forbids fetching it\nhelp: run once without --offline to fetch it\n",
+            &bank.head()[..7]
+        )
+    );
+    common::run_realm_with(shop.path(), &["schema"], &env).expect(0);
+    // Now cached: offline works, even with the repository gone.
+    std::fs::rename(bank.path(), bank.path().with_extension("moved")).expect("move repo");
+    common::run_realm_with(shop.path(), &["--offline", "schema"], &env).expect(0);
+    std::fs::rename(bank.path().with_extension("moved"), bank.path()).expect("move back");
+}
+
+#[test]
+fn a_damaged_cache_is_fetched_again() {
+    let (shop, bank) = shop_and_bank();
+    add(&shop, &bank).expect(0);
+    let repos: Vec<_> = std::fs::read_dir(shop.cache_dir().join("git"))
+        .expect("cache")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "git"))
+        .map(|e| e.path())
+        .collect();
+    assert_eq!(repos.len(), 1);
+    let repo = &repos[0];
+
+    // Objects overwritten with garbage.
+    for entry in walk(&repo.join("objects")) {
+        std::fs::write(&entry, b"garbage").expect("corrupt object");
+    }
+    shop.realm(&["schema"]).expect(0);
+
+    // The repository itself unreadable.
+    std::fs::write(repo.join("HEAD"), b"garbage").expect("corrupt HEAD");
+    std::fs::write(repo.join("config"), b"[[[").expect("corrupt config");
+    shop.realm(&["schema"]).expect(0);
+    shop.realm(&["update", "--check"]).expect(0);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_pinned_commit_gone_after_a_force_push() {
+    let (shop, bank) = shop_and_bank();
+    add(&shop, &bank).expect(0);
+    let pinned = bank.head();
+    // Rewrite main without the pinned commit, and collect its objects.
+    bank.git(&["checkout", "-q", "--orphan", "rewritten"]);
+    bank.commit("history rewritten");
+    bank.git(&["branch", "-q", "-M", "rewritten", "main"]);
+    bank.git(&["reflog", "expire", "--expire=now", "--all"]);
+    bank.git(&["gc", "-q", "--prune=now"]);
+
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let env = [("REALM_CACHE_DIR", fresh.path())];
+    let run = common::run_realm_with(shop.path(), &["schema"], &env).expect(1);
+    let stderr = redact(&run.stderr, &[(bank.path(), "[BANK]")]).replace(&pinned, "[PINNED]");
+    snapshots(|| insta::assert_snapshot!("pins_commit_gone", stderr));
+
+    // `realm update` moves the pin; there is nothing to diff against.
+    let run = common::run_realm_with(shop.path(), &["update"], &env).expect(0);
+    assert!(
+        run.stdout
+            .contains("the pinned commit is gone from the remote; no diff"),
+        "{}",
+        run.stdout
+    );
+    common::run_realm_with(shop.path(), &["schema"], &env).expect(0);
+}
+
+#[test]
+fn invalid_pins_in_the_project_file_have_positions() {
+    let shop = TestProject::example("shop");
+    let text = shop.read("ftl-project.toml")
+        + "\n[realms.egress.bank]\ngit-repo = \"../bank\"\ngit-commit = \"abc123\"\n\n[external-realms.crm]\ngit-commit = \"0123456789012345678901234567890123456789\"\n";
+    shop.write("ftl-project.toml", &text);
+    let run = fails(&shop, &["list"]);
+    snapshots(|| insta::assert_snapshot!("pins_invalid_pin_tables", run.stderr));
+}
+
+// ---- the FTL layout -------------------------------------------------------------
+
+#[test]
+fn ftls_external_realms_layout_is_read_updated_in_place_and_removed() {
+    let (shop, bank) = shop_and_bank();
+    let first = bank.head();
+    let original = format!(
+        "{}\n# Written by ftl realm add.\n[external-realms.bank]\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{first}\"\n",
+        shop.read("ftl-project.toml"),
+        bank.url()
+    );
+    shop.write("ftl-project.toml", &original);
+    shop.realm(&["schema", "--realm", "bank"]).expect(0);
+    let second = bank.change(
+        "modules/balance.ftl",
+        "AccountRequest {\n    id String\n",
+        "AccountRequest {\n    id String\n    label String?\n",
+        "label",
+    );
+    shop.realm(&["update"]).expect(0);
+    assert_eq!(
+        shop.read("ftl-project.toml"),
+        original.replace(&first, &second)
+    );
+    shop.realm(&["remove", "bank", "--force"]).expect(0);
+    let text = shop.read("ftl-project.toml");
+    assert!(
+        !text.contains("external-realms") && !text.contains("git-commit"),
+        "{text}"
+    );
+}
+
+// ---- update ----------------------------------------------------------------------
+
+fn breaking_change(bank: &GitRealm) -> String {
+    let text = bank
+        .read("modules/balance.ftl")
+        .replace(
+            "    amount Int\n",
+            "    amount Float\n    reference String\n",
+        )
+        .replace(
+            "    memo String? +alias json \"note\"",
+            "    memo String? +alias json \"memo\"",
+        )
+        .replace(
+            "  export realm data WithdrawResponse {\n    balance Int\n",
+            "  export realm data WithdrawResponse {\n    balance Int?\n    bookedAt Time\n",
+        )
+        .replace("    Usd = \"USD\"\n", "    Gbp = \"GBP\"\n");
+    bank.write("modules/balance.ftl", &text);
+    bank.export();
+    bank.commit("breaking")
+}
+
+#[test]
+fn update_check_exits_3_with_the_diff_and_writes_nothing() {
+    let (shop, bank) = shop_and_bank();
+    add(&shop, &bank).expect(0);
+    let pinned = shop.read("ftl-project.toml");
+    shop.realm(&["update", "--check"]).expect(0);
+
+    let old = bank.head();
+    let new = breaking_change(&bank);
+    let run = shop.realm(&["update", "--check"]).expect(3);
+    assert_eq!(shop.read("ftl-project.toml"), pinned);
+    snapshots(|| insta::assert_snapshot!("pins_update_diff", run.stdout));
+    assert_eq!(
+        run.stderr,
+        "error: 1 realm is behind its branch\nhelp: run `realm update` and commit ftl-project.toml\n"
+    );
+    assert!(
+        run.stdout
+            .starts_with(&format!("bank  {} -> {} (main)", &old[..7], &new[..7]))
+    );
+
+    // --deny-breaking refuses, writing nothing.
+    let run = shop.realm(&["update", "--deny-breaking"]).expect(3);
+    assert!(run.stderr.starts_with("error: refusing to move pins across breaking changes: bank (5 breaking); nothing was written"), "{}", run.stderr);
+    assert_eq!(shop.read("ftl-project.toml"), pinned);
+
+    // A plain update moves the pin.
+    let run = shop.realm(&["update"]).expect(0);
+    assert_eq!(run.stderr, "Updated 1 realm in ftl-project.toml\n");
+    assert_eq!(shop.read("ftl-project.toml"), pinned.replace(&old, &new));
+    let run = shop.realm(&["update", "--check"]).expect(0);
+    assert_eq!(run.stderr, "The pinned realm is up to date\n");
+}
+
+#[test]
+fn update_deny_breaking_lets_compatible_changes_through() {
+    let (shop, bank) = shop_and_bank();
+    add(&shop, &bank).expect(0);
+    let new = bank.change(
+        "modules/balance.ftl",
+        "    memo String? +alias json \"note\"\n",
+        "    memo String? +alias json \"note\"\n    // Optional: compatible.\n    channel String?\n",
+        "compatible",
+    );
+    let run = shop.realm(&["update", "--deny-breaking"]).expect(0);
+    assert!(
+        run.stdout.contains("0 breaking, 1 compatible"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("compatible  balance.WithdrawRequest: field `channel` added"),
+        "{}",
+        run.stdout
+    );
+    assert!(shop.read("ftl-project.toml").contains(&new));
+}
+
+#[test]
+fn update_json_output() {
+    let (shop, bank) = shop_and_bank();
+    add(&shop, &bank).expect(0);
+    let old = bank.head();
+    let new = breaking_change(&bank);
+    let run = shop
+        .realm(&["update", "--check", "--format", "json"])
+        .expect(3);
+    let value: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(value["realms"][0]["from"], old);
+    assert_eq!(value["realms"][0]["to"], new);
+    assert_eq!(value["realms"][0]["breaking"], 5);
+    assert_eq!(value["written"], 0);
+    let stdout = redact(&run.stdout, &[(bank.path(), "[BANK]")]);
+    snapshots(|| insta::assert_snapshot!("pins_update_json", stdout));
+}
+
+#[test]
+fn update_only_the_named_realms() {
+    let shop = TestProject::example("shop");
+    let bank = GitRealm::example("bank");
+    let ledger = GitRealm::example("bank");
+    add(&shop, &bank).expect(0);
+    shop.realm(&["add", "--git-repo", &ledger.url(), "--name", "ledger"])
+        .expect(0);
+    let bank_new = breaking_change(&bank);
+    let ledger_new = ledger.change(
+        "modules/balance.ftl",
+        "AccountRequest {\n    id String\n",
+        "AccountRequest {\n    id String\n    label String?\n",
+        "label",
+    );
+    shop.realm(&["update", "ledger"]).expect(0);
+    let text = shop.read("ftl-project.toml");
+    assert!(
+        text.contains(&ledger_new) && !text.contains(&bank_new),
+        "{text}"
+    );
+    let run = fails(&shop, &["update", "nope"]);
+    assert_eq!(
+        run.stderr,
+        "error: realm `nope` is not pinned\nhelp: the pinned realms are: bank, ledger\n"
+    );
+}
+
+#[test]
+fn update_when_the_branch_vanished() {
+    let (shop, bank) = shop_and_bank();
+    bank.git(&["branch", "-q", "release"]);
+    shop.realm(&["add", "--git-repo", &bank.url(), "--git-branch", "release"])
+        .expect(0);
+    bank.git(&["branch", "-q", "-D", "release"]);
+    let run = fails(&shop, &["update"]);
+    let stderr = redact(&run.stderr, &[(bank.path(), "[BANK]")]);
+    snapshots(|| insta::assert_snapshot!("pins_branch_vanished", stderr));
+}
+
+// ---- list --------------------------------------------------------------------------
+
+#[test]
+fn list_shows_pins_from_the_cache() {
+    let shop = TestProject::example("shop");
+    let run = shop.realm(&["list"]).expect(0);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        run.stderr,
+        "No realms are pinned. Pin one with `realm add --git-repo <url>`.\n"
+    );
+
+    let bank = GitRealm::example("bank");
+    let ledger = GitRealm::example("bank");
+    add(&shop, &bank).expect(0);
+    shop.realm(&["add", "--git-repo", &ledger.url(), "--name", "ledger"])
+        .expect(0);
+    breaking_change(&ledger);
+    // `update --check` fetched ledger's new head into the cache.
+    shop.realm(&["update", "--check"]).expect(3);
+    let run = shop.realm(&["list"]).expect(0);
+    let stdout = redact(
+        &run.stdout,
+        &[(bank.path(), "[BANK]"), (ledger.path(), "[LEDGER]")],
+    );
+    snapshots(|| insta::assert_snapshot!("pins_list", stdout));
+
+    let json = shop.realm(&["list", "--format", "json"]).expect(0);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(value[0]["name"], "bank");
+    assert_eq!(value[0]["verbs"], 2);
+    assert_eq!(value[1]["status"], "behind");
+
+    // Another machine: nothing cached, and list does not fetch.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    let run = common::run_realm_with(shop.path(), &["list"], &[("REALM_CACHE_DIR", fresh.path())])
+        .expect(0);
+    assert!(run.stdout.contains("?      not cached"), "{}", run.stdout);
+    assert!(
+        std::fs::read_dir(fresh.path())
+            .expect("cache")
+            .next()
+            .is_none(),
+        "list wrote to the cache"
+    );
+}
+
+// ---- remove --------------------------------------------------------------------------
+
+#[test]
+fn remove_refuses_while_referenced_and_lists_each_reference() {
+    let (shop, bank) = shop_and_bank();
+    add(&shop, &bank).expect(0);
+    let run = fails(&shop, &["remove", "bank"]);
+    snapshots(|| insta::assert_snapshot!("pins_remove_referenced", run.stderr));
+
+    let run = shop.realm(&["remove", "bank", "--force"]).expect(0);
+    assert!(
+        run.stderr
+            .starts_with("Removed realm `bank` (was pinned to "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !shop
+            .read("ftl-project.toml")
+            .contains("[realms.egress.bank]")
+    );
+    let run = fails(&shop, &["remove", "bank"]);
+    assert_eq!(run.stderr, "error: realm `bank` is not pinned\n");
+}
+
+#[test]
+fn remove_an_unreferenced_pin() {
+    let (shop, bank) = shop_and_bank();
+    add(&shop, &bank).expect(0);
+    shop.realm(&["add", "--git-repo", &bank.url(), "--name", "spare"])
+        .expect(0);
+    shop.realm(&["remove", "spare"]).expect(0);
+    let text = shop.read("ftl-project.toml");
+    assert!(
+        text.contains("[realms.egress.bank]") && !text.contains("spare"),
+        "{text}"
+    );
+}
+
+// ---- concurrency ------------------------------------------------------------------------
+
+#[test]
+fn ten_concurrent_adds_all_land() {
+    let shop = TestProject::example("shop");
+    let header = "# Shop project: keep this comment.\n";
+    let original = format!("{header}{}", shop.read("ftl-project.toml"));
+    shop.write("ftl-project.toml", &original);
+    let realms: Vec<GitRealm> = (0..10)
+        .map(|i| {
+            let realm = GitRealm::empty("main");
+            realm.write(
+                "ftl-project.toml",
+                &format!("name = \"r{i}\"\nmodule-dirs = [\"modules\"]\n"),
+            );
+            realm.write(
+                "modules/m.ftl",
+                &format!("module m{i} {{\n  export realm verb ping(Unit) Unit\n}}\n"),
+            );
+            realm.export();
+            realm.commit("realm");
+            realm
+        })
+        .collect();
+    let binary = assert_cmd::cargo::cargo_bin("realm");
+    let children: Vec<_> = realms
+        .iter()
+        .map(|realm| {
+            std::process::Command::new(&binary)
+                .args(["add", "--git-repo", &realm.url()])
+                .current_dir(shop.path())
+                .env("REALM_CACHE_DIR", shop.cache_dir())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn realm add")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = shop.read("ftl-project.toml");
+    assert!(text.starts_with(&original), "{text}");
+    for i in 0..10 {
+        assert!(
+            text.contains(&format!("[realms.egress.r{i}]")),
+            "r{i} missing:\n{text}"
+        );
+    }
+    let listed = shop.realm(&["list", "--format", "json"]).expect(0);
+    let value: serde_json::Value = serde_json::from_str(&listed.stdout).expect("JSON");
+    assert_eq!(value.as_array().map(Vec::len), Some(10));
+}
+
+// ---- a real network transport: git daemon on loopback ----------------------------------
+
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+    base: tempfile::TempDir,
+}
+
+impl GitDaemon {
+    fn start() -> GitDaemon {
+        let base = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        // `git daemon` runs `git-daemon` as a child: start that directly so
+        // that killing it stops the server.
+        let exec_path = std::process::Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("git --exec-path");
+        let exec_path = String::from_utf8_lossy(&exec_path.stdout)
+            .trim()
+            .to_string();
+        let child = std::process::Command::new(Path::new(&exec_path).join("git-daemon"))
+            .args([
+                "--reuseaddr",
+                "--export-all",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                &format!("--base-path={}", base.path().display()),
+                &base.path().display().to_string(),
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start git daemon");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed().as_secs() < 10, "git daemon did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        GitDaemon { child, port, base }
+    }
+
+    /// Serves a bare copy of `realm` as `name.git`; returns its URL.
+    fn serve(&self, realm: &GitRealm, name: &str) -> String {
+        let bare = self.base.path().join(format!("{name}.git"));
+        realm.git(&[
+            "clone",
+            "-q",
+            "--bare",
+            &realm.url(),
+            &bare.display().to_string(),
+        ]);
+        format!("git://127.0.0.1:{}/{name}.git", self.port)
+    }
+
+    fn push(&self, realm: &GitRealm, name: &str) {
+        let bare = self.base.path().join(format!("{name}.git"));
+        realm.git(&["push", "-q", "--force", &bare.display().to_string(), "main"]);
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn pins_over_the_git_protocol_on_loopback() {
+    let daemon = GitDaemon::start();
+    let bank = GitRealm::example("bank");
+    let url = daemon.serve(&bank, "bank");
+    let shop = TestProject::example("shop");
+    let run = shop.realm(&["add", "--git-repo", &url]).expect(0);
+    assert!(
+        run.stderr.contains(&format!("(main of {url})")),
+        "{}",
+        run.stderr
+    );
+    shop.realm(&["schema"]).expect(0);
+
+    let new = breaking_change(&bank);
+    daemon.push(&bank, "bank");
+    let run = shop.realm(&["update", "--check"]).expect(3);
+    assert!(
+        run.stdout.contains("5 breaking, 2 compatible"),
+        "{}",
+        run.stdout
+    );
+    shop.realm(&["update"]).expect(0);
+    assert!(shop.read("ftl-project.toml").contains(&new));
+
+    // A fresh machine fetches the pinned commit over the network.
+    let fresh = tempfile::tempdir().expect("tempdir");
+    common::run_realm_with(
+        shop.path(),
+        &["schema"],
+        &[("REALM_CACHE_DIR", fresh.path())],
+    )
+    .expect(0);
+}
