@@ -190,6 +190,7 @@ fn metadata_kind(inline: bool) -> BoxedStrategy<MetadataKind> {
             .prop_map(|(image, digest)| MetadataKind::Image { image, digest })
             .boxed(),
         any::<String>().prop_map(MetadataKind::Grpc).boxed(),
+        ident().prop_map(MetadataKind::Oneof).boxed(),
     ];
     if !inline {
         // `+cron` runs to the end of its line, so it never stands inline.

@@ -101,6 +101,8 @@ realm shop {
       gift Bool
       status checkout.Status
       page checkout.Page<checkout.Item>
+      card String? +oneof method
+      iban String? +oneof method
     }
 
     export realm data Page<T> {
@@ -526,6 +528,8 @@ fn public_api_holds_export_realm_declarations_and_drops_internals() {
       gift Bool
       status checkout.Status
       page checkout.Page<checkout.Item>
+      card String? +oneof method
+      iban String? +oneof method
     }
 
     export realm data Page<T> {

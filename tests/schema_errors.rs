@@ -538,3 +538,16 @@ fn project_missing_module_dir() {
         )],
     );
 }
+
+#[test]
+fn validate_oneof_member_not_optional() {
+    check(
+        "validate_oneof_member_not_optional",
+        &[(
+            "modules/shop.ftl",
+            &module(
+                "  data Payment {\n    card String +oneof method\n    iban String? +oneof method\n  }\n",
+            ),
+        )],
+    );
+}

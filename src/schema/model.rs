@@ -633,6 +633,9 @@ pub enum MetadataKind {
     Image { image: String, digest: String },
     /// `+grpc "package.Service/Method"`
     Grpc(String),
+    /// `+oneof name`: the field is one member of a group of which at most
+    /// one is set (a protobuf `oneof`).
+    Oneof(String),
 }
 
 impl MetadataKind {
@@ -663,6 +666,7 @@ impl MetadataKind {
             MetadataKind::Git { .. } => "git",
             MetadataKind::Image { .. } => "image",
             MetadataKind::Grpc(_) => "grpc",
+            MetadataKind::Oneof(_) => "oneof",
         }
     }
 }

@@ -1124,6 +1124,11 @@ impl<'a> Parser<'a> {
                 let digest = self.word("the image digest")?.0.to_string();
                 MetadataKind::Image { image, digest }
             }
+            "oneof" => MetadataKind::Oneof(
+                self.expect_ident("the name of the oneof group")?
+                    .0
+                    .to_string(),
+            ),
             "grpc" => MetadataKind::Grpc(
                 self.string("the gRPC method as a string, e.g. \"pkg.Service/Method\"")?,
             ),
@@ -1243,6 +1248,7 @@ pub const METADATA_NAMES: &[&str] = &[
     "+git",
     "+image",
     "+grpc",
+    "+oneof",
 ];
 
 fn is_ident_start(c: u8) -> bool {

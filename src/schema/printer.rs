@@ -501,6 +501,10 @@ fn write_metadata(out: &mut String, kind: &MetadataKind) {
             out.push(' ');
             write_quoted(out, method);
         }
+        MetadataKind::Oneof(group) => {
+            out.push(' ');
+            out.push_str(group);
+        }
     }
 }
 

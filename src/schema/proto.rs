@@ -328,6 +328,7 @@ fn metadata_to(metadata: &[Metadata]) -> Vec<pb::Metadata> {
                 MetadataKind::Grpc(method) => Value::Grpc(pb::MetadataGrpc {
                     method: method.clone(),
                 }),
+                MetadataKind::Oneof(name) => Value::OneOf(pb::MetadataOneof { name: name.clone() }),
             };
             pb::Metadata {
                 pos: pos_to(&m.pos),
@@ -791,6 +792,7 @@ impl FromProto {
                         digest: self.word("image digest", i.digest)?,
                     },
                     Value::Grpc(g) => MetadataKind::Grpc(g.method),
+                    Value::OneOf(o) => MetadataKind::Oneof(self.ident("oneof group", o.name)?),
                 };
                 Ok(Metadata {
                     pos: self.pos(m.pos),

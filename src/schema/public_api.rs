@@ -14,7 +14,7 @@
 //!
 //! Kept metadata is what a caller needs: `+retry` (the ingress retries
 //! connection failures of such verbs), `+encoding`, `+grpc`, `+typemap`,
-//! `+alias` (JSON field names), `+partitions`, `+generated`.
+//! `+alias` (JSON field names), `+oneof`, `+partitions`, `+generated`.
 //!
 //! The result is an `external realm`: the realm as seen from outside.
 
@@ -128,6 +128,7 @@ fn public_metadata(m: &Metadata) -> bool {
         MetadataKind::Retry { .. }
             | MetadataKind::Encoding { .. }
             | MetadataKind::Grpc(_)
+            | MetadataKind::Oneof(_)
             | MetadataKind::TypeMap { .. }
             | MetadataKind::Alias { .. }
             | MetadataKind::Partitions(_)

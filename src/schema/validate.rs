@@ -170,7 +170,9 @@ fn allowed_on(kind: &MetadataKind) -> &'static [Host] {
         | MetadataKind::Grpc(_) => &[Verb],
         MetadataKind::TypeMap { .. } => &[Data, TypeAlias],
         MetadataKind::Encoding { .. } => &[Verb, Data],
-        MetadataKind::Alias { .. } | MetadataKind::SqlColumn { .. } => &[Field],
+        MetadataKind::Alias { .. } | MetadataKind::SqlColumn { .. } | MetadataKind::Oneof(_) => {
+            &[Field]
+        }
         MetadataKind::Partitions(_) => &[Topic],
         MetadataKind::Migration(_) => &[Database],
         MetadataKind::Artefact { .. } | MetadataKind::Git { .. } | MetadataKind::Image { .. } => {
@@ -539,6 +541,29 @@ impl<'a> Validator<'a> {
                 for field in &data.fields {
                     self.check_type(&site, &field.ty);
                     self.check_metadata(&site, Host::Field, &field.metadata);
+                    let group = field.metadata.iter().find_map(|m| match &m.kind {
+                        MetadataKind::Oneof(group) => Some(group),
+                        _ => None,
+                    });
+                    if let Some(group) = group
+                        && !matches!(field.ty, Type::Optional(_))
+                    {
+                        let d = self
+                            .at(
+                                field.pos.as_ref(),
+                                &site,
+                                format!(
+                                    "field `{}` is in oneof `{group}` but is not optional",
+                                    field.name
+                                ),
+                            )
+                            .with_len(field.name.len())
+                            .with_help(format!(
+                                "at most one field of a oneof is set: write `{} {}?`",
+                                field.name, field.ty
+                            ));
+                        self.report(d);
+                    }
                 }
             }
             Decl::Verb(verb) => {
