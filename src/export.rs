@@ -35,7 +35,13 @@ pub enum Freshness {
 /// Computes the public API of the workspace's internal realm and encodes
 /// it. `output` overrides the project's `[realm] export` path.
 pub fn prepare(ws: &Workspace, output: Option<&Path>) -> Result<Export> {
-    let api = public_api(ws.internal_realm());
+    let path = output.map_or_else(|| ws.project.export_path(), Path::to_path_buf);
+    of_realm(ws.internal_realm(), path)
+}
+
+/// The export of a (valid) realm to `path`.
+pub fn of_realm(realm: &Realm, path: PathBuf) -> Result<Export> {
+    let api = public_api(realm);
     let exported = Schema {
         realms: vec![api.clone()],
     };
@@ -50,7 +56,6 @@ pub fn prepare(ws: &Workspace, output: Option<&Path>) -> Result<Export> {
         );
     }
     let text = format!("{GENERATED}{}", txtpb::to_text(&exported));
-    let path = output.map_or_else(|| ws.project.export_path(), Path::to_path_buf);
     Ok(Export { path, api, text })
 }
 

@@ -7,6 +7,8 @@
 pub mod export;
 pub mod files;
 pub mod git;
+pub mod import;
+pub mod net;
 pub mod pins;
 pub mod project;
 pub mod schema;

@@ -86,6 +86,9 @@ pub struct Project {
     /// `[realm] export`: where the public API is written, relative to the
     /// root.
     pub export: String,
+    /// `[realm] descriptor-set`: the protobuf descriptors of a realm made by
+    /// `realm import`, relative to the root.
+    pub descriptor_set: Option<String>,
     /// The pinned external realms, in file order.
     pub pins: Vec<Pin>,
 }
@@ -326,9 +329,22 @@ fn parse(root: &Path, label: &str, text: String, with_pins: bool) -> Result<Proj
     };
 
     let mut export = DEFAULT_EXPORT.to_string();
+    let mut descriptor_set = None;
     match doc.get("realm") {
         None => {}
         Some(item) if item.is_table_like() => {
+            if let Some(value) = item.get("descriptor-set") {
+                match reader.string(value, "[realm] descriptor-set") {
+                    Ok(path) if is_inside(&path) => descriptor_set = Some(path),
+                    Ok(path) => errors.push(reader.at(
+                        value,
+                        format!(
+                            "`[realm] descriptor-set` {path:?} is not a path inside the project"
+                        ),
+                    )),
+                    Err(d) => errors.push(d),
+                }
+            }
             if let Some(value) = item.get("export") {
                 match reader.string(value, "[realm] export") {
                     Ok(path) if is_inside(&path) => export = path,
@@ -436,6 +452,7 @@ fn parse(root: &Path, label: &str, text: String, with_pins: bool) -> Result<Proj
         name,
         module_dirs,
         export,
+        descriptor_set,
         pins,
     })
 }

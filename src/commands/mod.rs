@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod add;
 mod export;
+mod import;
 mod list;
 mod progress;
 mod remove;
@@ -88,6 +89,7 @@ pub enum Command {
     Update(update::Args),
     List(list::Args),
     Remove(remove::Args),
+    Import(import::Args),
     Schema(schema::Args),
     Export(export::Args),
 }
@@ -118,6 +120,7 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
         Command::Update(args) => update::run(args, global),
         Command::List(args) => list::run(args, global),
         Command::Remove(args) => remove::run(args),
+        Command::Import(args) => import::run(args),
         Command::Schema(args) => schema::run(args, global),
         Command::Export(args) => export::run(args, global),
     }

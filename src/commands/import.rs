@@ -1,0 +1,208 @@
+//! `realm import`: make a realm from a gRPC server, .proto files or a
+//! descriptor set.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow};
+use clap::Subcommand;
+use realm::import::{self, GrpcRequest, Imported};
+use realm::schema::{Schema, print_schema, txtpb};
+
+use super::Format;
+
+/// Make a realm from a gRPC server (reflection), .proto files or a descriptor set
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Each service becomes a module of `export realm` verbs (one per unary \
+    method, with +grpc \"pkg.Service/Method\"); messages and enums become data and enums in a \
+    module per protobuf package. Streaming methods are reported and skipped.\n\n\
+    With --output DIR, DIR becomes a realm project ready to commit and `realm add`: \
+    ftl-project.toml, schema/*.ftl, the proto-text public API and descriptors.binpb (what \
+    `realm serve` transcodes JSON with).\n\n\
+    Examples:\n  \
+    realm import grpc --endpoint http://localhost:50051 --name bank --output bank-realm\n  \
+    realm import grpc --endpoint https://api.example.com -H 'authorization: Bearer $TOKEN'\n  \
+    realm import proto protos/bank/v1/accounts.proto -I protos --name bank\n  \
+    realm import descriptor-set bank.binpb --format json"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    source: Source,
+}
+
+#[derive(Subcommand, Debug)]
+enum Source {
+    /// From a running gRPC server, through server reflection (v1, falling back to v1alpha)
+    Grpc {
+        /// http://host:port (plaintext) or https://host:port (TLS)
+        #[arg(long, value_name = "URL")]
+        endpoint: String,
+
+        /// A header sent with every request, `key: value`; `$VAR` and `${VAR}` read the environment
+        #[arg(short = 'H', long = "header", value_name = "HEADER")]
+        headers: Vec<String>,
+
+        /// Trust this CA certificate (PEM) for https endpoints
+        #[arg(long, value_name = "FILE")]
+        cacert: Option<PathBuf>,
+
+        /// Do not verify the server's TLS certificate
+        #[arg(long)]
+        insecure: bool,
+
+        /// Give up after this long (connect and all requests)
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = realm::net::parse_duration)]
+        timeout: std::time::Duration,
+
+        #[command(flatten)]
+        out: Out,
+    },
+    /// From .proto files, compiled with protox (the services of the files named)
+    Proto {
+        /// The .proto files
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+
+        /// Where imports are looked for [default: the directory of each file]
+        #[arg(short = 'I', long = "include", value_name = "DIR")]
+        includes: Vec<PathBuf>,
+
+        #[command(flatten)]
+        out: Out,
+    },
+    /// From an encoded FileDescriptorSet (protoc --include_imports --descriptor_set_out)
+    DescriptorSet {
+        /// The descriptor set file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+
+        #[command(flatten)]
+        out: Out,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct Out {
+    /// The realm's name [default: the first segment of the first service's package]
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+
+    /// Write a realm project to this directory instead of printing the schema
+    #[arg(long, short, value_name = "DIR")]
+    output: Option<PathBuf>,
+
+    /// How to print the schema when there is no --output
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let (imported, out) = match args.source {
+        Source::Grpc {
+            endpoint,
+            headers,
+            cacert,
+            insecure,
+            timeout,
+            out,
+        } => {
+            let headers = headers
+                .iter()
+                .map(|h| {
+                    let (key, value) = h
+                        .split_once(':')
+                        .ok_or_else(|| anyhow!("header `{h}` is not `key: value`"))?;
+                    Ok((key.trim().to_string(), value.trim().to_string()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let request = GrpcRequest {
+                endpoint,
+                headers,
+                cacert,
+                insecure,
+                timeout,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let imported = runtime.block_on(import::from_grpc(&request, out.name.as_deref()))?;
+            (imported, out)
+        }
+        Source::Proto {
+            files,
+            includes,
+            out,
+        } => (
+            import::from_proto_files(&files, &includes, out.name.as_deref())?,
+            out,
+        ),
+        Source::DescriptorSet { file, out } => (
+            import::from_descriptor_set(&file, out.name.as_deref())?,
+            out,
+        ),
+    };
+    report(&imported);
+    match &out.output {
+        Some(dir) => {
+            let written = import::write_output(dir, &imported)?;
+            eprintln!(
+                "Wrote the realm to {}: {}",
+                written.dir.display(),
+                summarize(&written.files)
+            );
+        }
+        None => {
+            let schema = Schema {
+                realms: vec![imported.realm.clone()],
+            };
+            let text = match out.format {
+                Format::Text => print_schema(&schema),
+                Format::Json => txtpb::to_json(&schema),
+                Format::Txtpb => txtpb::to_text(&schema),
+            };
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(imported: &Imported) {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    eprintln!(
+        "Imported realm `{}` from {}: {}, {}, {}",
+        imported.realm.name,
+        imported.source,
+        plural(imported.services, "service"),
+        plural(imported.verbs(), "verb"),
+        plural(imported.types(), "type")
+    );
+    if !imported.skipped.is_empty() {
+        eprintln!(
+            "Skipped {} (realms call unary verbs):",
+            plural(imported.skipped.len(), "streaming method")
+        );
+        for s in &imported.skipped {
+            eprintln!("  {} ({})", s.method, s.reason);
+        }
+    }
+}
+
+/// `ftl-project.toml, schema/*.ftl (3 files), ...`
+fn summarize(files: &[String]) -> String {
+    let schema = files.iter().filter(|f| f.starts_with("schema/")).count();
+    let mut parts: Vec<String> = files
+        .iter()
+        .filter(|f| !f.starts_with("schema/"))
+        .cloned()
+        .collect();
+    parts.insert(
+        1.min(parts.len()),
+        format!(
+            "schema/*.ftl ({schema} file{})",
+            if schema == 1 { "" } else { "s" }
+        ),
+    );
+    parts.join(", ")
+}
