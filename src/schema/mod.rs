@@ -6,6 +6,7 @@
 //! - [`validate`]: every rule a schema must satisfy, all errors at once.
 //! - [`public_api`]: what a realm exports to other realms.
 //! - [`diff`]: what changed between two public APIs, breaking or compatible.
+//! - [`json`]: whether a JSON value fits a type (call bodies at the ingress).
 //! - [`proto`] / [`txtpb`]: the protobuf form, proto-text and JSON.
 //! - [`diagnostic`]: errors with positions and their rendering.
 //!
@@ -15,6 +16,7 @@
 pub mod builtin;
 pub mod diagnostic;
 pub mod diff;
+pub mod json;
 pub mod model;
 pub mod parser;
 pub mod printer;

@@ -1,0 +1,693 @@
+//! Checks a JSON value against a schema type: what the ingress does with a
+//! call's body before any network hop.
+//!
+//! The JSON encoding of each type:
+//! - `Int`: an integral number; `Float`: any number; `String`: a string;
+//!   `Bool`: a boolean; `Bytes`: a base64 string; `Time`: an RFC 3339 string;
+//!   `Any`: anything; `Unit`: `null`, `{}` or nothing at all;
+//! - `[T]`: an array; `{K: V}`: an object (keys must read as `K`); `T?`:
+//!   `null`, absent, or `T`;
+//! - data: an object with a member per field, named by `+alias json` or the
+//!   field's name; members for unknown fields are refused, members for
+//!   non-optional fields are required; at most one member of a `+oneof`
+//!   group is set;
+//! - a value enum: one of its values, or (for `Int` enums) a variant's name,
+//!   as protobuf's JSON mapping writes enums; a type enum: `{"name":
+//!   <variant>, "value": <value>}`;
+//! - a type alias: its type.
+//!
+//! Errors name the JSON path of the offending value (`$.items[2].sku`).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use rustc_hash::FxHashMap;
+
+use serde_json::Value;
+
+use super::builtin::builtin_module;
+use super::model::*;
+
+/// Why a value does not fit a type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JsonError {
+    /// `$`, `$.amount`, `$.items[2].sku`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Checks values against the types of one realm (references resolve in
+/// it, and in the builtin module). Owns a copy of the realm with an index
+/// of its declarations, so it can live as long as a server does.
+#[derive(Clone, Debug)]
+pub struct Checker {
+    realm: Realm,
+    index: FxHashMap<String, FxHashMap<String, (usize, usize)>>,
+}
+
+impl Checker {
+    pub fn new(realm: &Realm) -> Checker {
+        let mut realm = realm.clone();
+        if realm.module("builtin").is_none() {
+            realm.modules.push(builtin_module().clone());
+        }
+        let mut index: FxHashMap<String, FxHashMap<String, (usize, usize)>> = FxHashMap::default();
+        for (m, module) in realm.modules.iter().enumerate() {
+            let decls = index.entry(module.name.clone()).or_default();
+            for (d, decl) in module.decls.iter().enumerate() {
+                decls.entry(decl.name().to_string()).or_insert((m, d));
+            }
+        }
+        Checker { realm, index }
+    }
+
+    pub fn realm(&self) -> &Realm {
+        &self.realm
+    }
+
+    /// The declaration `module.name`, without allocating.
+    pub fn decl(&self, module: &str, name: &str) -> Option<&Decl> {
+        let (m, d) = *self.index.get(module)?.get(name)?;
+        Some(&self.realm.modules[m].decls[d])
+    }
+
+    /// Whether the realm has a module of that name.
+    pub fn has_module(&self, module: &str) -> bool {
+        self.index.contains_key(module)
+    }
+
+    /// Checks a call's body: `None` is an empty body.
+    pub fn check_body(&self, ty: &Type, body: Option<&Value>) -> Result<(), JsonError> {
+        let mut path = String::from("$");
+        match body {
+            None if accepts_nothing(ty) => Ok(()),
+            None => Err(JsonError {
+                path,
+                message: format!("the body is empty, but a {} is expected", describe(ty)),
+            }),
+            Some(value) => self.check(ty, value, &mut path, &HashMap::new()),
+        }
+    }
+
+    fn check(
+        &self,
+        ty: &Type,
+        value: &Value,
+        path: &mut String,
+        params: &HashMap<&str, &Type>,
+    ) -> Result<(), JsonError> {
+        let fail = |path: &str, expected: &str| {
+            Err(JsonError {
+                path: path.to_string(),
+                message: format!("expected {expected}, found {}", found(value)),
+            })
+        };
+        match ty {
+            Type::Any => Ok(()),
+            Type::Unit => match value {
+                Value::Null => Ok(()),
+                Value::Object(o) if o.is_empty() => Ok(()),
+                _ => fail(path, "nothing (Unit: null or {})"),
+            },
+            Type::Int => match value {
+                Value::Number(n) if n.is_i64() || n.is_u64() => Ok(()),
+                Value::Number(n)
+                    if n.as_f64()
+                        .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.2e18) =>
+                {
+                    Ok(())
+                }
+                _ => fail(path, "an integer (Int)"),
+            },
+            Type::Float => match value {
+                Value::Number(_) => Ok(()),
+                _ => fail(path, "a number (Float)"),
+            },
+            Type::String => match value {
+                Value::String(_) => Ok(()),
+                _ => fail(path, "a string (String)"),
+            },
+            Type::Bool => match value {
+                Value::Bool(_) => Ok(()),
+                _ => fail(path, "a boolean (Bool)"),
+            },
+            Type::Bytes => match value {
+                Value::String(s) if is_base64(s) => Ok(()),
+                Value::String(_) => Err(JsonError {
+                    path: path.clone(),
+                    message:
+                        "expected base64-encoded bytes (Bytes), found a string that is not base64"
+                            .into(),
+                }),
+                _ => fail(path, "a base64 string (Bytes)"),
+            },
+            Type::Time => match value {
+                Value::String(s) if is_rfc3339(s) => Ok(()),
+                Value::String(s) => Err(JsonError {
+                    path: path.clone(),
+                    message: format!(
+                        "expected an RFC 3339 time such as \"2024-05-01T12:00:00Z\" (Time), found {s:?}"
+                    ),
+                }),
+                _ => fail(path, "an RFC 3339 time string (Time)"),
+            },
+            Type::Optional(inner) => match value {
+                Value::Null => Ok(()),
+                _ => self.check(inner, value, path, params),
+            },
+            Type::List(element) => {
+                let Value::Array(items) = value else {
+                    return fail(path, &format!("an array ({ty})"));
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    self.check(element, item, path, params)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            Type::Map(key, val) => {
+                let Value::Object(entries) = value else {
+                    return fail(path, &format!("an object ({ty})"));
+                };
+                for (k, v) in entries {
+                    let len = path.len();
+                    push_member(path, k);
+                    if matches!(resolve_alias(self, key), Type::Int) && k.parse::<i64>().is_err() {
+                        return Err(JsonError {
+                            path: path.clone(),
+                            message: format!("expected an integer key, found {k:?}"),
+                        });
+                    }
+                    self.check(val, v, path, params)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            Type::Ref(r) => {
+                let Some(module) = &r.module else {
+                    // A type parameter.
+                    return match params.get(r.name.as_str()) {
+                        Some(t) => self.check(t, value, path, &HashMap::new()),
+                        None => Ok(()),
+                    };
+                };
+                let Some(decl) = self.decl(module, &r.name) else {
+                    // Unresolvable in a validated schema: accept.
+                    return Ok(());
+                };
+                match decl {
+                    Decl::Data(data) => self.check_data(data, r, value, path),
+                    Decl::Enum(e) => self.check_enum(e, value, path, params),
+                    Decl::TypeAlias(alias) => self.check(&alias.ty, value, path, params),
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn check_data(
+        &self,
+        data: &Data,
+        r: &Ref,
+        value: &Value,
+        path: &mut String,
+    ) -> Result<(), JsonError> {
+        let Value::Object(members) = value else {
+            return Err(JsonError {
+                path: path.clone(),
+                message: format!("expected an object ({r}), found {}", found(value)),
+            });
+        };
+        let params: HashMap<&str, &Type> = data
+            .type_params
+            .iter()
+            .map(|p| p.name.as_str())
+            .zip(r.type_args.iter())
+            .collect();
+        // Unknown members first: a typo is the likeliest mistake.
+        for key in members.keys() {
+            if !data.fields.iter().any(|f| json_name(f) == key) {
+                let len = path.len();
+                push_member(path, key);
+                let known: Vec<&str> = data.fields.iter().map(json_name).collect();
+                let err = JsonError {
+                    path: path.clone(),
+                    message: format!(
+                        "unknown field `{key}` of {r}; the fields are: {}",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                };
+                path.truncate(len);
+                return Err(err);
+            }
+        }
+        let mut oneofs: HashMap<&str, &str> = HashMap::new();
+        for field in &data.fields {
+            let name = json_name(field);
+            let len = path.len();
+            push_member(path, name);
+            match members.get(name) {
+                None | Some(Value::Null)
+                    if accepts_nothing(&field.ty) || matches!(field.ty, Type::Optional(_)) => {}
+                None => {
+                    let err = JsonError {
+                        path: path.clone(),
+                        message: format!("missing required field `{name}` ({})", field.ty),
+                    };
+                    return Err(err);
+                }
+                Some(v) => {
+                    self.check(&field.ty, v, path, &params)?;
+                    if !v.is_null()
+                        && let Some(group) = oneof(field)
+                        && let Some(other) = oneofs.insert(group, name)
+                    {
+                        return Err(JsonError {
+                            path: path.clone(),
+                            message: format!(
+                                "`{other}` and `{name}` are both set, but at most one field of oneof `{group}` may be"
+                            ),
+                        });
+                    }
+                }
+            }
+            path.truncate(len);
+        }
+        Ok(())
+    }
+
+    fn check_enum(
+        &self,
+        e: &Enum,
+        value: &Value,
+        path: &mut String,
+        params: &HashMap<&str, &Type>,
+    ) -> Result<(), JsonError> {
+        match &e.ty {
+            Some(_) => {
+                let ok = e.variants.iter().any(|v| match (&v.value, value) {
+                    (VariantValue::Int(n), Value::Number(m)) => m.as_i64() == Some(*n),
+                    (VariantValue::Int(_), Value::String(s)) => &v.name == s,
+                    (VariantValue::String(s), Value::String(t)) => s == t,
+                    _ => false,
+                });
+                if ok {
+                    return Ok(());
+                }
+                let allowed: Vec<String> = e
+                    .variants
+                    .iter()
+                    .map(|v| match &v.value {
+                        VariantValue::Int(n) => format!("{} ({n})", v.name),
+                        VariantValue::String(s) => format!("{s:?}"),
+                        VariantValue::Type(_) => v.name.clone(),
+                    })
+                    .collect();
+                Err(JsonError {
+                    path: path.clone(),
+                    message: format!(
+                        "{} is not a value of enum {}; the values are: {}",
+                        found(value),
+                        e.name,
+                        allowed.join(", ")
+                    ),
+                })
+            }
+            None => {
+                let Value::Object(o) = value else {
+                    return Err(JsonError {
+                        path: path.clone(),
+                        message: format!(
+                            "expected {{\"name\": <variant>, \"value\": ...}} (enum {}), found {}",
+                            e.name,
+                            found(value)
+                        ),
+                    });
+                };
+                let name = o.get("name").and_then(Value::as_str).unwrap_or_default();
+                let Some(variant) = e.variants.iter().find(|v| v.name == name) else {
+                    let names: Vec<&str> = e.variants.iter().map(|v| v.name.as_str()).collect();
+                    return Err(JsonError {
+                        path: format!("{path}.name"),
+                        message: format!("expected one of {} (enum {})", names.join(", "), e.name),
+                    });
+                };
+                let VariantValue::Type(ty) = &variant.value else {
+                    return Ok(());
+                };
+                let len = path.len();
+                path.push_str(".value");
+                self.check(ty, o.get("value").unwrap_or(&Value::Null), path, params)?;
+                path.truncate(len);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn resolve_alias<'t>(checker: &'t Checker, ty: &'t Type) -> &'t Type {
+    if let Type::Ref(Ref {
+        module: Some(m),
+        name,
+        ..
+    }) = ty
+        && let Some(Decl::TypeAlias(alias)) = checker.decl(m, name)
+    {
+        return &alias.ty;
+    }
+    ty
+}
+
+/// A type whose value may be left out entirely.
+fn accepts_nothing(ty: &Type) -> bool {
+    matches!(ty, Type::Unit | Type::Optional(_) | Type::Any)
+        || matches!(ty, Type::Ref(r) if r.module.as_deref() == Some("builtin") && r.name == "Empty")
+}
+
+/// The member name of a field: its `+alias json`, or its name.
+pub fn json_name(field: &Field) -> &str {
+    field
+        .metadata
+        .iter()
+        .find_map(|m| match &m.kind {
+            MetadataKind::Alias { kind, alias } if kind == "json" => Some(alias.as_str()),
+            _ => None,
+        })
+        .unwrap_or(&field.name)
+}
+
+fn oneof(field: &Field) -> Option<&str> {
+    field.metadata.iter().find_map(|m| match &m.kind {
+        MetadataKind::Oneof(group) => Some(group.as_str()),
+        _ => None,
+    })
+}
+
+fn push_member(path: &mut String, key: &str) {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        path.push('.');
+        path.push_str(key);
+    } else {
+        path.push_str(&format!("[{key:?}]"));
+    }
+}
+
+fn describe(ty: &Type) -> String {
+    format!("value of type {ty}")
+}
+
+/// "a string \"5\"", "number 5", "null", ...
+fn found(value: &Value) -> String {
+    let mut text = match value {
+        Value::Null => return "null".into(),
+        Value::Bool(b) => format!("boolean {b}"),
+        Value::Number(n) => format!("number {n}"),
+        Value::String(s) => format!("string {s:?}"),
+        Value::Array(_) => return "an array".into(),
+        Value::Object(_) => return "an object".into(),
+    };
+    if text.len() > 60 {
+        text.truncate(57);
+        text.push_str("...");
+    }
+    text
+}
+
+fn is_base64(s: &str) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).is_ok()
+        || base64::engine::general_purpose::URL_SAFE.decode(s).is_ok()
+        || base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(s)
+            .is_ok()
+        || base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .is_ok()
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
+fn is_rfc3339(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range)
+            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    if b.len() < 20
+        || !digits(0..4)
+        || b[4] != b'-'
+        || !digits(5..7)
+        || b[7] != b'-'
+        || !digits(8..10)
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || !digits(11..13)
+        || b[13] != b':'
+        || !digits(14..16)
+        || b[16] != b':'
+        || !digits(17..19)
+    {
+        return false;
+    }
+    let mut i = 19;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    match b.get(i) {
+        Some(b'Z' | b'z') => i + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            i + 6 == b.len() && digits(i + 1..i + 3) && b[i + 3] == b':' && digits(i + 4..i + 6)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::parse_schema;
+    use serde_json::json;
+
+    fn realm() -> Realm {
+        parse_schema(
+            "t.ftl",
+            "realm r {
+  module m {
+    data Req {
+      id String
+      amount Int
+      ratio Float?
+      tags [String]
+      counts {String: Int}
+      byId {Int: m.Item}
+      at Time?
+      raw Bytes?
+      kind m.Kind
+      color m.Color?
+      item m.Item?
+      page m.Page<m.Item>?
+      note String? +alias json \"memo\"
+      card String? +oneof method
+      iban String? +oneof method
+      shape m.Shape?
+      alias m.Sku?
+    }
+
+    data Item {
+      sku String
+    }
+
+    data Page<T> {
+      items [T]
+    }
+
+    enum Kind: Int {
+      KIND_A = 1
+      KIND_B = 2
+    }
+
+    enum Color: String {
+      Red = \"red\"
+    }
+
+    enum Shape {
+      Circle Float
+      Label String
+    }
+
+    typealias Sku String
+  }
+}
+",
+        )
+        .unwrap_or_else(|d| panic!("{d}"))
+        .realms
+        .remove(0)
+    }
+
+    fn check(value: serde_json::Value) -> Result<(), String> {
+        let realm = realm();
+        let checker = Checker::new(&realm);
+        checker
+            .check_body(&Type::Ref(Ref::new("m", "Req")), Some(&value))
+            .map_err(|e| e.to_string())
+    }
+
+    fn base() -> serde_json::Value {
+        json!({"id": "x", "amount": 5, "tags": [], "counts": {}, "byId": {}, "kind": "KIND_A"})
+    }
+
+    fn with(key: &str, value: serde_json::Value) -> serde_json::Value {
+        let mut v = base();
+        v[key] = value;
+        v
+    }
+
+    #[test]
+    fn accepts_valid_values() {
+        assert_eq!(check(base()), Ok(()));
+        let full = json!({
+            "id": "x", "amount": 5, "ratio": 1.5, "tags": ["a"], "counts": {"a": 1},
+            "byId": {"7": {"sku": "s"}}, "at": "2024-05-01T12:00:00.5+02:00", "raw": "aGk=",
+            "kind": 2, "color": "red", "item": {"sku": "s"}, "page": {"items": [{"sku": "t"}]},
+            "memo": "n", "card": "c", "shape": {"name": "Circle", "value": 2.0}, "alias": "sku"
+        });
+        assert_eq!(check(full), Ok(()));
+    }
+
+    #[test]
+    fn names_the_path_of_what_is_wrong() {
+        assert_eq!(
+            check(with("amount", json!("5"))),
+            Err("$.amount: expected an integer (Int), found string \"5\"".into())
+        );
+        assert_eq!(
+            check(with("amount", json!(1.5))),
+            Err("$.amount: expected an integer (Int), found number 1.5".into())
+        );
+        assert_eq!(
+            check(with("tags", json!(["a", 1]))),
+            Err("$.tags[1]: expected a string (String), found number 1".into())
+        );
+        assert_eq!(
+            check(with("page", json!({"items": [{"sku": 1}]}))),
+            Err("$.page.items[0].sku: expected a string (String), found number 1".into())
+        );
+        assert_eq!(
+            check(with("byId", json!({"x": {"sku": "s"}}))),
+            Err("$.byId.x: expected an integer key, found \"x\"".into())
+        );
+        assert_eq!(
+            check(with("at", json!("yesterday"))),
+            Err("$.at: expected an RFC 3339 time such as \"2024-05-01T12:00:00Z\" (Time), found \"yesterday\"".into())
+        );
+        assert_eq!(
+            check(with("raw", json!("!!!"))),
+            Err(
+                "$.raw: expected base64-encoded bytes (Bytes), found a string that is not base64"
+                    .into()
+            )
+        );
+        assert_eq!(
+            check(with("alias", json!(3))),
+            Err("$.alias: expected a string (String), found number 3".into())
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_fields() {
+        let mut v = base();
+        v.as_object_mut().map(|o| o.remove("amount"));
+        assert_eq!(
+            check(v),
+            Err("$.amount: missing required field `amount` (Int)".into())
+        );
+        assert_eq!(
+            check(with("amout", json!(5))),
+            Err("$.amout: unknown field `amout` of m.Req; the fields are: id, amount, ratio, tags, counts, byId, at, raw, kind, color, item, page, memo, card, iban, shape, alias".into())
+        );
+        // The JSON name of an aliased field is `memo`, not `note`.
+        assert!(check(with("note", json!("n"))).is_err());
+        assert_eq!(
+            check(json!([1])),
+            Err("$: expected an object (m.Req), found an array".into())
+        );
+    }
+
+    #[test]
+    fn enums_oneofs_and_type_enums() {
+        assert_eq!(
+            check(with("kind", json!("KIND_C"))),
+            Err("$.kind: string \"KIND_C\" is not a value of enum Kind; the values are: KIND_A (1), KIND_B (2)".into())
+        );
+        assert_eq!(
+            check(with("color", json!("blue"))),
+            Err(
+                "$.color: string \"blue\" is not a value of enum Color; the values are: \"red\""
+                    .into()
+            )
+        );
+        let mut v = base();
+        v["card"] = json!("c");
+        v["iban"] = json!("i");
+        assert_eq!(check(v), Err("$.iban: `card` and `iban` are both set, but at most one field of oneof `method` may be".into()));
+        assert_eq!(
+            check(with("shape", json!({"name": "Square", "value": 1}))),
+            Err("$.shape.name: expected one of Circle, Label (enum Shape)".into())
+        );
+        assert_eq!(
+            check(with("shape", json!({"name": "Label", "value": 1}))),
+            Err("$.shape.value: expected a string (String), found number 1".into())
+        );
+    }
+
+    #[test]
+    fn bodies_of_unit_and_empty_requests() {
+        let realm = realm();
+        let checker = Checker::new(&realm);
+        assert!(checker.check_body(&Type::Unit, None).is_ok());
+        assert!(checker.check_body(&Type::Unit, Some(&json!({}))).is_ok());
+        assert!(
+            checker
+                .check_body(&Type::Unit, Some(&json!({"a": 1})))
+                .is_err()
+        );
+        assert_eq!(
+            checker
+                .check_body(&Type::Ref(Ref::new("m", "Item")), None)
+                .map_err(|e| e.to_string()),
+            Err("$: the body is empty, but a value of type m.Item is expected".into())
+        );
+        assert!(
+            checker
+                .check_body(&Type::Ref(Ref::new("builtin", "Empty")), None)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn rfc3339() {
+        assert!(is_rfc3339("2024-05-01T12:00:00Z"));
+        assert!(is_rfc3339("2024-05-01T12:00:00.123456789-07:30"));
+        assert!(!is_rfc3339("2024-05-01"));
+        assert!(!is_rfc3339("2024-05-01T12:00:00"));
+        assert!(!is_rfc3339("2024-05-01T12:00:00.Z"));
+    }
+}
