@@ -6,11 +6,25 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --quiet --manifest-path "$root/Cargo.toml"
+cargo build --quiet --manifest-path "$root/Cargo.toml" --bin realm --example runners --example grpc-bank
 realm="$root/target/debug/realm"
+examples="$root/target/debug/examples"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/realm-demo.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+# Starts a background process, its output in $work/<name>.log.
+background() { local name=$1; shift; "$@" >"$work/$name.log" 2>&1 & pids+=($!); }
+# Waits until something listens on 127.0.0.1:<port>.
+wait_port() {
+  for _ in $(seq 1 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
+  echo "nothing listens on port $1; logs:" >&2; tail -n 20 "$work"/*.log >&2; return 1
+}
 cp -R "$root/examples/bank" "$root/examples/shop" "$work/"
 export REALM_CACHE_DIR="$work/cache"
 
@@ -53,3 +67,39 @@ set -e
 step "Move the pin (realm -C shop update)"
 "$realm" -C "$work/shop" update
 "$realm" -C "$work/shop" list
+
+step "A gRPC server becomes a realm: realm import grpc from the grpc-bank example, committed, pinned"
+background grpc-bank "$examples/grpc-bank" --listen 127.0.0.1:50051
+wait_port 50051
+"$realm" import grpc --endpoint http://127.0.0.1:50051 --name acme --output "$work/acme"
+git -C "$work/acme" init -q -b main
+commit "$work/acme" "acme realm, imported from gRPC"
+"$realm" -C "$work/shop" add --git-repo ../acme
+
+step "Serve: runners, and an ingress per realm (realm serve)"
+background bank-runner "$examples/runners" bank 127.0.0.1:9101
+background shop-runner "$examples/runners" shop 127.0.0.1:9102 http://127.0.0.1:8891
+background bank-ingress "$realm" -C "$work/bank" serve
+background acme-ingress "$realm" -C "$work/acme" serve --listen 127.0.0.1:8893
+background shop-ingress "$realm" -C "$work/shop" serve
+for port in 9101 9102 8891 8892 8893; do wait_port "$port"; done
+head -n 4 "$work/shop-ingress.log"
+
+step "shop -> bank: realm -C shop call balance.withdraw@bank (through the shop's and the bank's ingress)"
+"$realm" -C "$work/shop" call balance.withdraw@bank '{"account": "a1", "amount": 500}'
+
+step "A shop verb that calls the bank: checkout.pay -> shop runner -> balance.withdraw@bank"
+"$realm" -C "$work/shop" call checkout.pay \
+  '{"account": "a1", "items": [{"sku": "tea", "quantity": 2, "price": 300}], "tags": {}}'
+
+step "shop -> the gRPC realm: account.getAccount@acme, JSON transcoded to protobuf and back"
+"$realm" -C "$work/shop" call account.getAccount@acme '{"id": "a1"}'
+
+step "Refused before any network hop: a wrong type (exit code 1)"
+set +e
+"$realm" -C "$work/shop" call balance.withdraw@bank '{"account": "a1", "amount": "lots"}'
+echo "exit code: $?"
+set -e
+
+step "The ingresses' access logs (one line per call)"
+grep -h " call " "$work/shop-ingress.log" "$work/bank-ingress.log" "$work/acme-ingress.log" | cut -c 29-

@@ -18,6 +18,11 @@ pub const MAX_FILE_SIZE: u64 = 64 * 1024 * 1024;
 
 /// Reads a UTF-8 text file of at most [`MAX_FILE_SIZE`] bytes.
 pub fn read_text(path: &Path) -> Result<String> {
+    text_from_bytes(path, read_bytes(path)?)
+}
+
+/// Reads a binary file of at most [`MAX_FILE_SIZE`] bytes.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let len = file
         .metadata()
@@ -25,17 +30,15 @@ pub fn read_text(path: &Path) -> Result<String> {
         .len();
     if len > MAX_FILE_SIZE {
         bail!(
-            "{} is {} bytes, larger than the limit of {} bytes",
-            path.display(),
-            len,
-            MAX_FILE_SIZE
+            "{} is {len} bytes, larger than the limit of {MAX_FILE_SIZE} bytes",
+            path.display()
         );
     }
     let mut bytes = Vec::with_capacity(len as usize);
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    text_from_bytes(path, bytes)
+    Ok(bytes)
 }
 
 /// Decodes file contents as UTF-8, naming the line and column of the first

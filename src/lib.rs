@@ -8,6 +8,7 @@ pub mod export;
 pub mod files;
 pub mod git;
 pub mod import;
+pub mod ingress;
 pub mod net;
 pub mod pins;
 pub mod project;

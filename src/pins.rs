@@ -336,8 +336,9 @@ struct CommitGone {
 }
 
 /// Reads a pinned realm's public API from the cache, fetching the commit
-/// when it is missing (unless offline). The realm is named as the pin is.
-pub fn load_pinned(project: &Project, pin: &Pin, ctx: &Context) -> Result<Realm> {
+/// when it is missing (unless offline). The realm is named as the pin is;
+/// its own name (what its ingress answers to) is returned beside it.
+pub fn load_pinned(project: &Project, pin: &Pin, ctx: &Context) -> Result<(Realm, String)> {
     let url = resolve_url(&project.root, &pin.repo);
     let commit =
         Oid::from_str(&pin.commit).with_context(|| format!("invalid commit {}", pin.commit))?;
@@ -346,9 +347,10 @@ pub fn load_pinned(project: &Project, pin: &Pin, ctx: &Context) -> Result<Realm>
         read_api(repo, &pin.name, commit, pin.path.as_deref())
     })
     .with_context(|| format!("cannot load pinned realm `{}`", pin.name))?;
+    let own_name = api.name;
     let mut realm = api.realm;
     realm.name = pin.name.clone();
-    Ok(realm)
+    Ok((realm, own_name))
 }
 
 // ---- add -------------------------------------------------------------------

@@ -91,6 +91,21 @@ pub struct Project {
     pub descriptor_set: Option<String>,
     /// The pinned external realms, in file order.
     pub pins: Vec<Pin>,
+    /// `config-provider = "file:PATH"`: a JSON object file of configuration
+    /// values (relative to the root).
+    pub config_file: Option<String>,
+    /// `[ingress]`: how `realm serve` runs.
+    pub ingress: IngressSettings,
+}
+
+/// `[ingress]` of ftl-project.toml.
+#[derive(Clone, Debug, Default)]
+pub struct IngressSettings {
+    /// `listen`: the address `realm serve` binds.
+    pub listen: Option<String>,
+    /// `[ingress.runners]`: module name (or `default`) → runner URL, where
+    /// `${module}` stands for the module's name.
+    pub runners: Vec<(String, String)>,
 }
 
 impl Project {
@@ -369,6 +384,62 @@ fn parse(root: &Path, label: &str, text: String, with_pins: bool) -> Result<Proj
         ),
     }
 
+    let mut config_file = None;
+    if let Some(item) = doc.get("config-provider") {
+        match reader.string(item, "config-provider") {
+            Ok(value) => match value.strip_prefix("file:") {
+                Some(path) if is_inside(path) => config_file = Some(path.to_string()),
+                _ => errors.push(
+                    reader
+                        .at(item, format!("`config-provider` {value:?} is not supported"))
+                        .with_help("write `config-provider = \"file:<path of a JSON object file inside the project>\"`"),
+                ),
+            },
+            Err(d) => errors.push(d),
+        }
+    }
+
+    let mut ingress = IngressSettings::default();
+    match doc.get("ingress") {
+        None => {}
+        Some(item) if item.is_table_like() => {
+            if let Some(value) = item.get("listen") {
+                match reader.string(value, "[ingress] listen") {
+                    Ok(addr) if addr.parse::<std::net::SocketAddr>().is_ok() => ingress.listen = Some(addr),
+                    Ok(addr) => errors.push(
+                        reader
+                            .at(value, format!("`[ingress] listen` {addr:?} is not an address"))
+                            .with_help("write an IP address and a port, e.g. \"127.0.0.1:8891\" or \"0.0.0.0:8891\""),
+                    ),
+                    Err(d) => errors.push(d),
+                }
+            }
+            match item.get("runners") {
+                None => {}
+                Some(runners) if runners.is_table_like() => {
+                    for (module, url) in runners.as_table_like().into_iter().flat_map(|t| t.iter())
+                    {
+                        match reader.string(url, &format!("[ingress.runners] {module}")) {
+                            Ok(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                                ingress.runners.push((module.to_string(), u));
+                            }
+                            Ok(u) => errors.push(
+                                reader
+                                    .at(url, format!("runner `{module}` {u:?} is not an http:// or https:// URL"))
+                                    .with_help("write e.g. \"http://127.0.0.1:8892\" or \"http://${module}:8892\""),
+                            ),
+                            Err(d) => errors.push(d),
+                        }
+                    }
+                }
+                Some(runners) => {
+                    errors.push(reader.at(runners, "`[ingress.runners]` must be a table"))
+                }
+            }
+        }
+        Some(item) => errors.push(reader.at(item, "`ingress` must be a table")),
+    }
+
     let mut pins = Vec::new();
     if with_pins {
         let egress = match doc.get("realms") {
@@ -454,6 +525,8 @@ fn parse(root: &Path, label: &str, text: String, with_pins: bool) -> Result<Proj
         export,
         descriptor_set,
         pins,
+        config_file,
+        ingress,
     })
 }
 

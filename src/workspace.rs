@@ -3,6 +3,7 @@
 //!
 //! This is what every command that needs the schema starts from.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Result, bail};
@@ -25,6 +26,8 @@ pub struct Workspace {
     pub sources: Sources,
     /// How many schema files were read.
     pub files: usize,
+    /// Pinned realm (by the name pinned under) → the realm's own name.
+    pub own_names: HashMap<String, String>,
 }
 
 impl Workspace {
@@ -59,8 +62,11 @@ impl Workspace {
                 internal = Some(realm);
             }
         }
+        let mut own_names = HashMap::new();
         for pin in &project.pins {
-            externals.push(pins::load_pinned(&project, pin, ctx)?);
+            let (realm, own_name) = pins::load_pinned(&project, pin, ctx)?;
+            own_names.insert(realm.name.clone(), own_name);
+            externals.push(realm);
         }
         externals.sort_by(|a, b| a.name.cmp(&b.name));
         externals.extend(internal);
@@ -74,6 +80,7 @@ impl Workspace {
             schema,
             sources: local.sources,
             files: local.files,
+            own_names,
         })
     }
 

@@ -5,70 +5,19 @@
 
 mod common;
 
-#[path = "../examples/grpc-bank/server.rs"]
-mod grpc_bank;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 
+use common::backends::{Background, grpc_bank};
 use common::{GitRealm, Run, TestProject, run_realm, run_realm_with, snapshots};
 
-/// The grpc-bank server on its own thread and runtime, stopped on drop.
-struct Backend {
-    addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Backend {
-    fn start(options: grpc_bank::Options) -> Backend {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let addr = listener.local_addr().expect("address");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                grpc_bank::serve(listener, options, async {
-                    let _ = rx.await;
-                })
-                .await
-                .expect("grpc-bank serves");
-            });
-        });
-        Backend {
-            addr,
-            shutdown: Some(tx),
-            thread: Some(thread),
-        }
-    }
-
-    fn with(reflection: grpc_bank::Reflection) -> Backend {
-        Backend::start(grpc_bank::Options {
-            reflection,
-            ..grpc_bank::Options::default()
-        })
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
+/// The grpc-bank backend with one reflection setting.
+fn backend(reflection: grpc_bank::Reflection) -> Background {
+    Background::grpc_bank(grpc_bank::Options {
+        reflection,
+        ..grpc_bank::Options::default()
+    })
 }
 
 fn import(args: &[&str]) -> Run {
@@ -88,10 +37,10 @@ fn reflection_v1_v1alpha_and_both_give_the_same_realm() {
         (grpc_bank::Reflection::V1Alpha, "v1alpha"),
         (grpc_bank::Reflection::Both, "v1"),
     ] {
-        let backend = Backend::with(mode);
-        let run = import(&["grpc", "--endpoint", &backend.endpoint(), "--name", "bank"]).expect(0);
+        let backend = backend(mode);
+        let run = import(&["grpc", "--endpoint", &backend.url(), "--name", "bank"]).expect(0);
         assert_eq!(
-            redact(&run.stderr, &backend.endpoint()),
+            redact(&run.stderr, &backend.url()),
             format!(
                 "Imported realm `bank` from [ENDPOINT] (gRPC server reflection {version}): 2 services, 4 verbs, 9 types\n\
                  Skipped 1 streaming method (realms call unary verbs):\n  acme.ledger.v1.Ledger/Watch (server streaming)\n"
@@ -107,9 +56,8 @@ fn reflection_v1_v1alpha_and_both_give_the_same_realm() {
 
 #[test]
 fn proto_files_and_descriptor_sets_give_the_same_realm_as_reflection() {
-    let backend = Backend::with(grpc_bank::Reflection::Both);
-    let reflected =
-        import(&["grpc", "--endpoint", &backend.endpoint(), "--name", "bank"]).expect(0);
+    let backend = backend(grpc_bank::Reflection::Both);
+    let reflected = import(&["grpc", "--endpoint", &backend.url(), "--name", "bank"]).expect(0);
 
     let protos = grpc_bank::proto_dir();
     let files: Vec<String> = grpc_bank::PROTO_FILES
@@ -186,13 +134,13 @@ fn json_and_proto_text_output() {
 
 #[test]
 fn output_directory_is_a_realm_another_project_can_pin() {
-    let backend = Backend::with(grpc_bank::Reflection::V1Alpha);
+    let backend = backend(grpc_bank::Reflection::V1Alpha);
     let out = GitRealm::empty("main");
     let dir = out.path().display().to_string();
     let run = import(&[
         "grpc",
         "--endpoint",
-        &backend.endpoint(),
+        &backend.url(),
         "--name",
         "bank",
         "--output",
@@ -206,7 +154,7 @@ fn output_directory_is_a_realm_another_project_can_pin() {
         "{}",
         run.stderr
     );
-    let project = redact(&out.read("ftl-project.toml"), &backend.endpoint());
+    let project = redact(&out.read("ftl-project.toml"), &backend.url());
     snapshots(|| insta::assert_snapshot!("import_output_project", project));
     let mut listing: Vec<String> = std::fs::read_dir(out.path().join("schema"))
         .expect("schema dir")
@@ -306,30 +254,30 @@ fn re_importing_refreshes_the_output_directory() {
 
 #[test]
 fn reflection_disabled() {
-    let backend = Backend::with(grpc_bank::Reflection::None);
-    let run = import(&["grpc", "--endpoint", &backend.endpoint()]).expect(1);
-    let stderr = redact(&run.stderr, &backend.endpoint());
+    let backend = backend(grpc_bank::Reflection::None);
+    let run = import(&["grpc", "--endpoint", &backend.url()]).expect(1);
+    let stderr = redact(&run.stderr, &backend.url());
     snapshots(|| insta::assert_snapshot!("import_reflection_disabled", stderr));
 }
 
 #[test]
 fn a_file_the_server_does_not_serve() {
-    let backend = Backend::start(grpc_bank::Options {
+    let backend = Background::grpc_bank(grpc_bank::Options {
         hide_file: Some("acme/bank/v1/types.proto".into()),
         ..grpc_bank::Options::default()
     });
-    let run = import(&["grpc", "--endpoint", &backend.endpoint()]).expect(1);
-    let stderr = redact(&run.stderr, &backend.endpoint());
+    let run = import(&["grpc", "--endpoint", &backend.url()]).expect(1);
+    let stderr = redact(&run.stderr, &backend.url());
     snapshots(|| insta::assert_snapshot!("import_file_not_served", stderr));
 }
 
 #[test]
 fn headers_with_environment_variables() {
-    let backend = Backend::start(grpc_bank::Options {
+    let backend = Background::grpc_bank(grpc_bank::Options {
         require_header: Some(("authorization".into(), "Bearer s3cret".into())),
         ..grpc_bank::Options::default()
     });
-    let endpoint = backend.endpoint();
+    let endpoint = backend.url();
     let run = import(&["grpc", "--endpoint", &endpoint]).expect(1);
     let stderr = redact(&run.stderr, &endpoint);
     snapshots(|| insta::assert_snapshot!("import_unauthenticated", stderr));
@@ -386,7 +334,7 @@ fn certificates() -> (String, String, String) {
 #[test]
 fn tls_with_a_ca_without_one_and_insecure() {
     let (ca, cert, key) = certificates();
-    let backend = Backend::start(grpc_bank::Options {
+    let backend = Background::grpc_bank(grpc_bank::Options {
         tls: Some((cert.into_bytes(), key.into_bytes())),
         ..grpc_bank::Options::default()
     });
@@ -402,14 +350,7 @@ fn tls_with_a_ca_without_one_and_insecure() {
     import(&["grpc", "--endpoint", &endpoint, "--cacert", &ca_path]).expect(0);
     import(&["grpc", "--endpoint", &endpoint, "--insecure"]).expect(0);
     // --cacert means nothing without TLS.
-    let run = import(&[
-        "grpc",
-        "--endpoint",
-        &backend.endpoint(),
-        "--cacert",
-        &ca_path,
-    ])
-    .expect(1);
+    let run = import(&["grpc", "--endpoint", &backend.url(), "--cacert", &ca_path]).expect(1);
     assert!(
         run.stderr
             .contains("--cacert and --insecure need an https:// endpoint"),

@@ -8,12 +8,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod add;
+mod call;
 mod export;
 mod import;
 mod list;
 mod progress;
 mod remove;
 mod schema;
+mod serve;
 mod update;
 
 /// An error: bad input, a failed fetch, an invalid schema.
@@ -90,6 +92,8 @@ pub enum Command {
     List(list::Args),
     Remove(remove::Args),
     Import(import::Args),
+    Serve(serve::Args),
+    Call(call::Args),
     Schema(schema::Args),
     Export(export::Args),
 }
@@ -121,6 +125,8 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
         Command::List(args) => list::run(args, global),
         Command::Remove(args) => remove::run(args),
         Command::Import(args) => import::run(args),
+        Command::Serve(args) => serve::run(args, global),
+        Command::Call(args) => call::run(args),
         Command::Schema(args) => schema::run(args, global),
         Command::Export(args) => export::run(args, global),
     }

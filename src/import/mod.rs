@@ -7,7 +7,8 @@
 //! output directory — a realm project another project can `realm add`:
 //!
 //! ```text
-//! <dir>/ftl-project.toml            name, module-dirs = ["schema"], [realm] export and descriptor-set
+//! <dir>/ftl-project.toml            name, module-dirs = ["schema"], [realm] export and
+//!                                   descriptor-set, [ingress.runners] default (gRPC imports)
 //! <dir>/schema/<module>.ftl         the schema text, one file per module
 //! <dir>/ftl-external-schema.txtpb   the public API, as `realm export` writes it
 //! <dir>/descriptors.binpb           the FileDescriptorSet the ingress transcodes with
@@ -416,6 +417,25 @@ pub fn write_output(dir: &Path, imported: &Imported) -> Result<Written> {
     }
     doc["realm"]["export"] = toml_edit::value(crate::project::DEFAULT_EXPORT);
     doc["realm"]["descriptor-set"] = toml_edit::value(DESCRIPTOR_SET);
+    // The server imported from serves every module: the ingress's default
+    // runner, unless one is set already.
+    if let Source::Grpc { endpoint, .. } = &imported.source
+        && doc
+            .get("ingress")
+            .and_then(|i| i.get("runners"))
+            .and_then(|r| r.get("default"))
+            .is_none()
+    {
+        if !doc.contains_table("ingress") {
+            let mut ingress = toml_edit::Table::new();
+            ingress.set_implicit(true);
+            doc["ingress"] = toml_edit::Item::Table(ingress);
+        }
+        if doc["ingress"].get("runners").is_none() {
+            doc["ingress"]["runners"] = toml_edit::table();
+        }
+        doc["ingress"]["runners"]["default"] = toml_edit::value(endpoint.as_str());
+    }
     files::write_atomic(&project_path, doc.to_string().as_bytes())?;
     written.push(PROJECT_FILE.to_string());
 

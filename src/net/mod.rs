@@ -1,6 +1,8 @@
-//! The network boundary for gRPC: channels (plaintext or TLS, custom CA,
-//! verification off on request), the server-reflection client, and a codec
-//! that moves `prost_reflect::DynamicMessage`s over tonic.
+//! The network boundary for clients: gRPC channels (plaintext or TLS,
+//! custom CA, verification off on request), the server-reflection client, a
+//! codec that moves `prost_reflect::DynamicMessage`s over tonic, unary gRPC
+//! calls with JSON transcoding, and the pooled HTTP client the ingress uses
+//! for runners and other realms.
 //!
 //! Everything that opens a connection goes through here. Errors are
 //! classified ([`NetError`]) so that callers can say what went wrong in the
@@ -8,6 +10,8 @@
 
 pub mod channel;
 pub mod codec;
+pub mod grpc;
+pub mod http;
 pub mod reflection;
 
 use std::time::Duration;

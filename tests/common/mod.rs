@@ -1,6 +1,8 @@
 //! Test support: temporary projects and the real `realm` binary.
 #![allow(dead_code)]
 
+pub mod backends;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -1,0 +1,116 @@
+//! `realm call`: call a verb through an ingress.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use realm::net::http::HttpClient;
+use realm::schema::parse_ref;
+
+/// Call a verb through an ingress and print the JSON reply
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "REF is module.verb (this project's realm) or module.verb@realm. \
+    The call goes to --endpoint, $REALM_ENDPOINT, or this project's ingress ([ingress] listen).\n\n\
+    Examples:\n  \
+    realm call balance.withdraw@bank '{\"account\":\"a1\",\"amount\":5}'\n  \
+    echo '{\"id\":\"a1\"}' | realm call account.getAccount@acme -\n  \
+    realm call checkout.pay '{...}' --endpoint http://shop-ingress:8891"
+)]
+pub struct Args {
+    /// The verb: module.verb or module.verb@realm
+    #[arg(value_name = "REF")]
+    reference: String,
+
+    /// The request as JSON; `-` reads it from stdin [default: no body]
+    #[arg(value_name = "JSON")]
+    body: Option<String>,
+
+    /// The ingress to call through
+    #[arg(long, env = "REALM_ENDPOINT", value_name = "URL")]
+    endpoint: Option<String>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let r = parse_ref("REF", &args.reference).map_err(|d| {
+        anyhow!(
+            "`{}` is not a verb reference: {}\nhelp: write module.verb or module.verb@realm",
+            args.reference,
+            d.message
+        )
+    })?;
+    let Some(module) = &r.module else {
+        bail!(
+            "`{}` has no module\nhelp: write module.verb or module.verb@realm",
+            args.reference
+        );
+    };
+    let project = realm::project::Project::discover(&super::current_dir()?).ok();
+    let realm = match (&r.realm, &project) {
+        (Some(realm), _) => realm.clone(),
+        (None, Some(project)) => project.name.clone(),
+        (None, None) => bail!(
+            "`{}` names no realm and there is no project here\nhelp: write module.verb@realm",
+            args.reference
+        ),
+    };
+    let endpoint = match (&args.endpoint, &project) {
+        (Some(e), _) => e.clone(),
+        (None, Some(project)) => {
+            let listen = project
+                .ingress
+                .listen
+                .as_deref()
+                .unwrap_or(realm::ingress::config::DEFAULT_LISTEN);
+            format!("http://{}", listen.replace("0.0.0.0", "127.0.0.1"))
+        }
+        (None, None) => bail!("no ingress to call: pass --endpoint or set REALM_ENDPOINT"),
+    };
+    let body = match args.body.as_deref() {
+        None => String::new(),
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the request from stdin")?;
+            text
+        }
+        Some(text) => text.to_string(),
+    };
+    if !body.trim().is_empty() {
+        serde_json::from_str::<serde_json::Value>(&body)
+            .map_err(|e| anyhow!("the request is not valid JSON: {e}"))?;
+    }
+    let url = format!(
+        "{}/realms/{realm}/{module}/{}",
+        endpoint.trim_end_matches('/'),
+        r.name
+    );
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| anyhow!("invalid endpoint `{endpoint}`: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let reply = runtime
+        .block_on(HttpClient::new().post_json(&uri, http::HeaderMap::new(), Bytes::from(body)))
+        .map_err(|e| {
+            anyhow!("{e}\nhelp: start the ingress with `realm serve`, or pass --endpoint")
+        })?;
+    let pretty = serde_json::from_slice::<serde_json::Value>(&reply.body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).into_owned());
+    if reply.status.is_success() {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{pretty}")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let message = serde_json::from_slice::<serde_json::Value>(&reply.body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| reply.status.to_string());
+    eprintln!("error: {} ({})\n{pretty}", message, reply.status);
+    Ok(ExitCode::from(super::EXIT_ERROR))
+}

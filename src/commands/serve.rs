@@ -1,0 +1,114 @@
+//! `realm serve`: run this realm's ingress.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use realm::ingress::{self, Overrides};
+use realm::workspace::Workspace;
+
+use super::Global;
+
+/// Run the ingress of this realm: route verb calls to its runners and to other realms
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Calls are POST /realms/{realm}/{module}/{verb} with a JSON body; \
+    GET /.well-known/realm answers this realm's public schema (JSON with Accept: application/json).\n\n\
+    Runners (where this realm's modules are served): --runner MODULE=URL, then \
+    $REALM_RUNNER_<MODULE>, then [ingress.runners] in ftl-project.toml (`default` may use ${module}).\n\
+    Other realms' ingresses (the config value <name>-realm-endpoint): --realm-endpoint NAME=URL, \
+    then $<NAME>_REALM_ENDPOINT, then the config provider file.\n\
+    Logs (one line per call) go to stderr; set REALM_LOG (e.g. warn, debug) to change the level.\n\n\
+    Examples:\n  \
+    realm serve\n  \
+    realm serve --listen 0.0.0.0:8891 --runner checkout=http://127.0.0.1:9001\n  \
+    realm serve --realm-endpoint bank=https://ingress.bank.example.com"
+)]
+pub struct Args {
+    /// Listen on this address [default: [ingress] listen, or 127.0.0.1:8891]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+
+    /// The runner of a module: MODULE=URL (repeatable)
+    #[arg(long = "runner", value_name = "MODULE=URL", value_parser = pair)]
+    runners: Vec<(String, String)>,
+
+    /// The ingress of a pinned realm: NAME=URL (repeatable)
+    #[arg(long = "realm-endpoint", value_name = "NAME=URL", value_parser = pair)]
+    realm_endpoints: Vec<(String, String)>,
+}
+
+fn pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .ok_or_else(|| format!("`{s}` is not NAME=URL"))
+}
+
+pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
+    let dir = super::current_dir()?;
+    let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let overrides = Overrides {
+            listen: args.listen,
+            runners: args.runners,
+            realm_endpoints: args.realm_endpoints,
+        };
+        let ingress = ingress::from_workspace(&ws, &overrides)?;
+        let _log = init_logging();
+        let addr = ingress.config().listen;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        eprintln!("Serving realm `{}` on http://{local}", ingress.realm());
+        for line in ingress.describe_routes() {
+            eprintln!("  {line}");
+        }
+        ingress::server::serve(ingress, listener, shutdown_signal())
+            .await
+            .map_err(|e| anyhow!("the ingress stopped: {e}"))
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per call on stderr, written by a background thread so that
+/// logging never blocks a call.
+fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REALM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .compact()
+        .try_init();
+    guard
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    eprintln!("Shutting down: finishing calls in flight");
+}

@@ -1,0 +1,357 @@
+//! Where `realm serve` listens and where it sends calls.
+//!
+//! Precedence, highest first:
+//! - runners of local modules: `--runner MODULE=URL`, then the environment
+//!   (`REALM_RUNNER_<MODULE>`), then `[ingress.runners]` (`<module>` keys,
+//!   then `default`, where `${module}` is the module's name);
+//! - endpoints of external realms (the config value
+//!   `<name>-realm-endpoint`): `--realm-endpoint NAME=URL`, then the
+//!   environment (`<NAME>_REALM_ENDPOINT`), then the config provider file
+//!   (`config-provider = "file:PATH"`, a JSON object);
+//! - the listen address: `--listen`, then `REALM_LISTEN`, then `[ingress]
+//!   listen`, then `127.0.0.1:8891`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use anyhow::{Context, Result, anyhow, bail};
+
+use crate::files;
+use crate::project::Project;
+
+/// The address `realm serve` listens on when nothing says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8891";
+
+/// Values given on the command line.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    /// `MODULE=URL`
+    pub runners: Vec<(String, String)>,
+    /// `NAME=URL`
+    pub realm_endpoints: Vec<(String, String)>,
+}
+
+/// Where a value came from, for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    Flag,
+    Environment(String),
+    ProjectFile,
+    ConfigFile(String),
+    Default,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Flag => f.write_str("command line"),
+            Origin::Environment(var) => write!(f, "${var}"),
+            Origin::ProjectFile => f.write_str("ftl-project.toml"),
+            Origin::ConfigFile(path) => f.write_str(path),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A resolved URL and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Setting {
+    pub value: String,
+    pub origin: Origin,
+}
+
+/// Everything `realm serve` needs to know about its surroundings.
+#[derive(Clone, Debug)]
+pub struct IngressConfig {
+    pub listen: SocketAddr,
+    pub listen_origin: Origin,
+    /// Runner URL per local module (modules without one are absent).
+    pub runners: HashMap<String, Setting>,
+    /// Endpoint per external realm (realms without one are absent).
+    pub endpoints: HashMap<String, Setting>,
+}
+
+/// Resolves the configuration of the project's ingress for `modules` and
+/// the external realms `realms`. `env` reads an environment variable.
+pub fn resolve(
+    project: &Project,
+    modules: &[String],
+    realms: &[String],
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<IngressConfig> {
+    let (listen_text, listen_origin) = if let Some(l) = &overrides.listen {
+        (l.clone(), Origin::Flag)
+    } else if let Some(l) = env("REALM_LISTEN") {
+        (l, Origin::Environment("REALM_LISTEN".into()))
+    } else if let Some(l) = &project.ingress.listen {
+        (l.clone(), Origin::ProjectFile)
+    } else {
+        (DEFAULT_LISTEN.to_string(), Origin::Default)
+    };
+    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        anyhow!("listen address `{listen_text}` (from {listen_origin}) is not an address such as 127.0.0.1:8891")
+    })?;
+
+    for (module, _) in &overrides.runners {
+        if !modules.contains(module) {
+            bail!(
+                "--runner names module `{module}`, which realm `{}` does not have\nhelp: its modules are: {}",
+                project.name,
+                modules.join(", ")
+            );
+        }
+    }
+    let file_runners: HashMap<&str, &str> = project
+        .ingress
+        .runners
+        .iter()
+        .map(|(m, u)| (m.as_str(), u.as_str()))
+        .collect();
+    let mut runners = HashMap::new();
+    for module in modules {
+        let var = format!("REALM_RUNNER_{}", env_name(module));
+        let setting =
+            if let Some((_, url)) = overrides.runners.iter().rev().find(|(m, _)| m == module) {
+                Some(Setting {
+                    value: url.clone(),
+                    origin: Origin::Flag,
+                })
+            } else if let Some(url) = env(&var) {
+                Some(Setting {
+                    value: url,
+                    origin: Origin::Environment(var),
+                })
+            } else {
+                file_runners
+                    .get(module.as_str())
+                    .or_else(|| file_runners.get("default"))
+                    .map(|template| Setting {
+                        value: template.replace("${module}", module),
+                        origin: Origin::ProjectFile,
+                    })
+            };
+        if let Some(setting) = setting {
+            check_url(&setting, &format!("the runner of module `{module}`"))?;
+            runners.insert(module.clone(), setting);
+        }
+    }
+
+    for (realm, _) in &overrides.realm_endpoints {
+        if !realms.contains(realm) {
+            bail!(
+                "--realm-endpoint names realm `{realm}`, which is not pinned\nhelp: {}",
+                if realms.is_empty() {
+                    "this project pins no realms".to_string()
+                } else {
+                    format!("the pinned realms are: {}", realms.join(", "))
+                }
+            );
+        }
+    }
+    let config_file = read_config_file(project)?;
+    let mut endpoints = HashMap::new();
+    for realm in realms {
+        let key = format!("{realm}-realm-endpoint");
+        let var = env_name(&key);
+        let setting = if let Some((_, url)) = overrides
+            .realm_endpoints
+            .iter()
+            .rev()
+            .find(|(r, _)| r == realm)
+        {
+            Some(Setting {
+                value: url.clone(),
+                origin: Origin::Flag,
+            })
+        } else if let Some(url) = env(&var) {
+            Some(Setting {
+                value: url,
+                origin: Origin::Environment(var),
+            })
+        } else {
+            config_file.as_ref().and_then(|(path, values)| {
+                values.get(&key).map(|url| Setting {
+                    value: url.clone(),
+                    origin: Origin::ConfigFile(path.clone()),
+                })
+            })
+        };
+        if let Some(setting) = setting {
+            check_url(&setting, &format!("`{key}`"))?;
+            endpoints.insert(realm.clone(), setting);
+        }
+    }
+    Ok(IngressConfig {
+        listen,
+        listen_origin,
+        runners,
+        endpoints,
+    })
+}
+
+/// `bank-realm-endpoint` → `BANK_REALM_ENDPOINT`.
+pub fn env_name(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn check_url(setting: &Setting, what: &str) -> Result<()> {
+    let ok = (setting.value.starts_with("http://") || setting.value.starts_with("https://"))
+        && setting.value.parse::<http::Uri>().is_ok();
+    if !ok {
+        bail!(
+            "{what} is {:?} (from {}), which is not an http:// or https:// URL",
+            setting.value,
+            setting.origin
+        );
+    }
+    Ok(())
+}
+
+/// The config provider's values: a JSON object of strings.
+fn read_config_file(project: &Project) -> Result<Option<(String, HashMap<String, String>)>> {
+    let Some(rel) = &project.config_file else {
+        return Ok(None);
+    };
+    let path = project.root.join(rel);
+    let text = files::read_text(&path).with_context(|| {
+        format!("cannot read the config provider {rel} (`config-provider` in ftl-project.toml)")
+    })?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow!("{rel}:{}:{}: invalid JSON: {e}", e.line(), e.column()))?;
+    let serde_json::Value::Object(object) = value else {
+        bail!("{rel} must hold a JSON object of configuration values");
+    };
+    let mut values = HashMap::new();
+    for (key, value) in object {
+        // Non-string values are other settings; only strings are endpoints.
+        if let serde_json::Value::String(s) = value {
+            values.insert(key, s);
+        }
+    }
+    Ok(Some((rel.clone(), values)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(dir: &std::path::Path, toml: &str) -> Project {
+        Project::parse(dir, toml.to_string()).unwrap_or_else(|r| panic!("{r}"))
+    }
+
+    #[test]
+    fn runners_flag_then_environment_then_module_key_then_default_template() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = project(
+            dir.path(),
+            "name = \"shop\"\n[ingress.runners]\ndefault = \"http://${module}:8892\"\ncheckout = \"http://checkout-runner:1\"\n",
+        );
+        let modules: Vec<String> = ["checkout", "cart", "search", "admin"]
+            .map(String::from)
+            .to_vec();
+        let overrides = Overrides {
+            runners: vec![("search".into(), "http://flag:3".into())],
+            ..Overrides::default()
+        };
+        let env = |var: &str| (var == "REALM_RUNNER_CART").then(|| "http://env:2".to_string());
+        let config = resolve(&p, &modules, &[], &overrides, &env).expect("resolve");
+        let runner = |m: &str| {
+            config
+                .runners
+                .get(m)
+                .map(|s| (s.value.as_str(), s.origin.to_string()))
+        };
+        assert_eq!(
+            runner("checkout"),
+            Some(("http://checkout-runner:1", "ftl-project.toml".into()))
+        );
+        assert_eq!(
+            runner("cart"),
+            Some(("http://env:2", "$REALM_RUNNER_CART".into()))
+        );
+        assert_eq!(
+            runner("search"),
+            Some(("http://flag:3", "command line".into()))
+        );
+        assert_eq!(
+            runner("admin"),
+            Some(("http://admin:8892", "ftl-project.toml".into()))
+        );
+        assert_eq!(config.listen, DEFAULT_LISTEN.parse().expect("addr"));
+        assert_eq!(config.listen_origin, Origin::Default);
+    }
+
+    #[test]
+    fn endpoints_flag_then_environment_then_config_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(".ftl")).expect("mkdir");
+        std::fs::write(
+            dir.path().join(".ftl/configuration.json"),
+            r#"{"bank-realm-endpoint": "http://file:1", "crm-realm-endpoint": "http://file:2", "other": 3}"#,
+        )
+        .expect("write");
+        let p = project(
+            dir.path(),
+            "name = \"shop\"\nconfig-provider = \"file:.ftl/configuration.json\"\n[ingress]\nlisten = \"0.0.0.0:9000\"\n",
+        );
+        let realms: Vec<String> = ["bank", "crm", "hub", "ledger"].map(String::from).to_vec();
+        let overrides = Overrides {
+            realm_endpoints: vec![("crm".into(), "http://flag:3".into())],
+            ..Overrides::default()
+        };
+        let env = |var: &str| match var {
+            "BANK_REALM_ENDPOINT" => Some("http://env:4".to_string()),
+            "REALM_LISTEN" => Some("127.0.0.1:9999".to_string()),
+            _ => None,
+        };
+        let config = resolve(&p, &[], &realms, &overrides, &env).expect("resolve");
+        let endpoint = |r: &str| config.endpoints.get(r).map(|s| s.value.as_str());
+        assert_eq!(endpoint("bank"), Some("http://env:4"));
+        assert_eq!(endpoint("crm"), Some("http://flag:3"));
+        assert_eq!(endpoint("hub"), None);
+        assert_eq!(config.listen, "127.0.0.1:9999".parse().expect("addr"));
+
+        let config = resolve(&p, &[], &realms, &Overrides::default(), &|_| None).expect("resolve");
+        assert_eq!(
+            config.endpoints.get("bank").map(|s| s.origin.clone()),
+            Some(Origin::ConfigFile(".ftl/configuration.json".into()))
+        );
+        assert_eq!(config.listen, "0.0.0.0:9000".parse().expect("addr"));
+    }
+
+    #[test]
+    fn a_broken_config_file_is_an_error_with_a_position() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("config.json"),
+            "{\n  \"bank-realm-endpoint\": \n}",
+        )
+        .expect("write");
+        let p = project(
+            dir.path(),
+            "name = \"shop\"\nconfig-provider = \"file:config.json\"\n",
+        );
+        let err = resolve(&p, &[], &["bank".into()], &Overrides::default(), &|_| None)
+            .expect_err("invalid JSON");
+        assert_eq!(
+            err.to_string(),
+            "config.json:3:1: invalid JSON: expected value at line 3 column 1"
+        );
+    }
+
+    #[test]
+    fn env_names() {
+        assert_eq!(env_name("bank-realm-endpoint"), "BANK_REALM_ENDPOINT");
+        assert_eq!(env_name("checkout"), "CHECKOUT");
+    }
+}

@@ -1,0 +1,669 @@
+//! `realm serve` and `realm call` end to end on loopback, with real
+//! processes: ingresses for `shop`, `bank` and `acme` (a realm imported from
+//! the grpc-bank gRPC server), HTTP runners for shop and bank, and the tonic
+//! backend behind acme. Calls go shop → bank → runner, shop → runner →
+//! shop → bank → runner, and shop → acme → gRPC.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::backends::{Background, grpc_bank, runners};
+use common::{GitRealm, TestProject, run_realm_with, snapshots};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A `realm serve` process, killed on drop. Its log goes to a file.
+struct Serve {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Serve {
+    fn start(dir: &Path, cache: &Path, args: &[&str]) -> Serve {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let log = tempfile::NamedTempFile::new()
+            .expect("log")
+            .into_temp_path()
+            .keep()
+            .expect("keep");
+        let child = Command::new(assert_cmd::cargo::cargo_bin("realm"))
+            .args(["serve", "--listen", &addr.to_string()])
+            .args(args)
+            .current_dir(dir)
+            .env("REALM_CACHE_DIR", cache)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start realm serve");
+        let serve = Serve { child, addr, log };
+        serve.wait_ready();
+        serve
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_ready(&self) {
+        let started = Instant::now();
+        loop {
+            if let Ok((200, _, _)) = http("GET", self.addr, "/.well-known/realm", "", &[]) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "realm serve did not start:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Status, headers (lowercase names) and body of an HTTP answer.
+type Answer = (u16, Vec<(String, String)>, String);
+
+/// A minimal HTTP/1.1 exchange.
+fn http(
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Answer> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    // Chunked bodies: keep only the chunks' data.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Ok((status, headers, body))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n.min(rest.len())]);
+        body = rest.get(n + 2..).unwrap_or("");
+    }
+    out
+}
+
+fn post(addr: SocketAddr, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let (status, _, body) = http("POST", addr, path, body, &[]).expect("HTTP call");
+    let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+    (status, json)
+}
+
+/// Error bodies without the request id, which differs per call.
+fn stable(mut value: serde_json::Value) -> String {
+    if let Some(error) = value.get_mut("error").and_then(|e| e.as_object_mut()) {
+        error.remove("request_id");
+    }
+    serde_json::to_string_pretty(&value).expect("JSON")
+}
+
+/// Three realms and their runners.
+struct World {
+    shop: TestProject,
+    bank: GitRealm,
+    acme: GitRealm,
+    bank_seen: Arc<runners::Seen>,
+    shop_seen: Arc<runners::Seen>,
+    shop_ingress: Serve,
+    bank_ingress: Serve,
+    acme_ingress: Serve,
+    _bank_runner: Background,
+    _shop_runner: Background,
+    _grpc: Background,
+}
+
+impl World {
+    fn new() -> World {
+        let shop = TestProject::example("shop");
+        let bank = GitRealm::example("bank");
+        shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+
+        let grpc = Background::grpc_bank(grpc_bank::Options::default());
+        let acme = GitRealm::empty("main");
+        let acme_dir = acme.path().display().to_string();
+        run_realm_with(
+            shop.path(),
+            &[
+                "import",
+                "grpc",
+                "--endpoint",
+                &grpc.url(),
+                "--name",
+                "acme",
+                "--output",
+                &acme_dir,
+            ],
+            &[],
+        )
+        .expect(0);
+        acme.commit("acme realm imported from gRPC");
+        shop.realm(&["add", "--git-repo", &acme.url()]).expect(0);
+
+        let bank_seen = Arc::new(runners::Seen::default());
+        let bank_runner = Background::bank_runner(bank_seen.clone());
+        let bank_ingress = Serve::start(
+            bank.path(),
+            shop.cache_dir(),
+            &["--runner", &format!("balance={}", bank_runner.url())],
+        );
+        // The acme realm's runner is the server it was imported from.
+        let acme_ingress = Serve::start(acme.path(), shop.cache_dir(), &[]);
+
+        // The shop's runner calls back into the shop's ingress, so that
+        // ingress's port is chosen first.
+        let shop_port = free_port();
+        let shop_seen = Arc::new(runners::Seen::default());
+        let shop_runner =
+            Background::shop_runner(format!("http://127.0.0.1:{shop_port}"), shop_seen.clone());
+        let shop_ingress = {
+            let log = tempfile::NamedTempFile::new()
+                .expect("log")
+                .into_temp_path()
+                .keep()
+                .expect("keep");
+            let addr: SocketAddr = format!("127.0.0.1:{shop_port}").parse().expect("addr");
+            let child = Command::new(assert_cmd::cargo::cargo_bin("realm"))
+                .args([
+                    "serve",
+                    "--listen",
+                    &addr.to_string(),
+                    "--runner",
+                    &format!("checkout={}", shop_runner.url()),
+                    "--realm-endpoint",
+                    &format!("bank={}", bank_ingress.url()),
+                    "--realm-endpoint",
+                    &format!("acme={}", acme_ingress.url()),
+                ])
+                .current_dir(shop.path())
+                .env("REALM_CACHE_DIR", shop.cache_dir())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("log file"))
+                .spawn()
+                .expect("start realm serve");
+            let serve = Serve { child, addr, log };
+            serve.wait_ready();
+            serve
+        };
+        World {
+            shop,
+            bank,
+            acme,
+            bank_seen,
+            shop_seen,
+            shop_ingress,
+            bank_ingress,
+            acme_ingress,
+            _bank_runner: bank_runner,
+            _shop_runner: shop_runner,
+            _grpc: grpc,
+        }
+    }
+
+    /// `realm call` in the shop project, through the shop's ingress.
+    fn call(&self, args: &[&str]) -> common::Run {
+        let endpoint = self.shop_ingress.url();
+        run_realm_with(
+            self.shop.path(),
+            &[&["call"], args, &["--endpoint", &endpoint]].concat(),
+            &[],
+        )
+    }
+}
+
+#[test]
+fn calls_cross_realms_through_ingresses_and_runners() {
+    let world = World::new();
+    // shop → bank → bank's runner.
+    let run = world
+        .call(&[
+            "balance.withdraw@bank",
+            r#"{"account": "a1", "amount": 500}"#,
+        ])
+        .expect(0);
+    assert_eq!(run.stdout, "{\n  \"balance\": 9500\n}\n");
+    let (caller, module, request_id) = world.bank_seen.last().expect("the bank runner was called");
+    assert_eq!((caller.as_str(), module.as_str()), ("shop", ""));
+    assert!(!request_id.is_empty());
+    assert!(
+        world
+            .bank_ingress
+            .log()
+            .contains(&format!("request_id={request_id} caller_realm=\"shop\""))
+    );
+
+    // A client → the shop's runner → the shop's ingress → the bank.
+    let body =
+        r#"{"account": "a1", "items": [{"sku": "s1", "quantity": 2, "price": 300}], "tags": {}}"#;
+    let (status, headers, reply) = http(
+        "POST",
+        world.shop_ingress.addr,
+        "/realms/shop/checkout/pay",
+        body,
+        &[("x-request-id", "order-42")],
+    )
+    .expect("call");
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&reply).expect("JSON"),
+        serde_json::json!({"order": "o-1", "total": 600})
+    );
+    assert!(headers.contains(&("x-request-id".to_string(), "order-42".to_string())));
+    // The bank saw the shop's checkout module and the same request id.
+    assert_eq!(
+        world.bank_seen.last(),
+        Some((
+            "shop".to_string(),
+            "checkout".to_string(),
+            "order-42".to_string()
+        ))
+    );
+    assert_eq!(world.shop_seen.calls(), 1);
+    let run = world
+        .call(&["balance.account@bank", r#"{"id": "a1"}"#])
+        .expect(0);
+    let account: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(account["balance"], 8900);
+
+    // stdin, and the runner's own errors passed through.
+    let mut cmd = assert_cmd::Command::cargo_bin("realm").expect("binary");
+    let out = cmd
+        .current_dir(world.shop.path())
+        .args([
+            "call",
+            "balance.withdraw@bank",
+            "-",
+            "--endpoint",
+            &world.shop_ingress.url(),
+        ])
+        .write_stdin(r#"{"account": "a2", "amount": 1000}"#)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: account a2 holds 250, 1000 was asked (409 Conflict)\n"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn calls_a_grpc_realm_through_its_ingress() {
+    let world = World::new();
+    let run = world
+        .call(&["account.getAccount@acme", r#"{"id": "a1"}"#])
+        .expect(0);
+    let account: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(account["owner"], "Ada");
+    assert_eq!(account["balanceCents"], 10000);
+    assert_eq!(account["type"], "ACCOUNT_TYPE_CHECKING");
+    assert_eq!(account["labels"], serde_json::json!({"tier": "gold"}));
+
+    let run = world
+        .call(&[
+            "account.withdraw@acme",
+            r#"{"accountId": "a1", "amountCents": 2500, "atmId": "atm-7"}"#,
+        ])
+        .expect(0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&run.stdout).expect("JSON")["balanceCents"],
+        7500
+    );
+    let run = world.call(&["ledger.record@acme", r#"{"accountId": "a1", "changeCents": -2500, "details": {"atm": "atm-7"}, "accountType": "ACCOUNT_TYPE_CHECKING"}"#]).expect(0);
+    assert!(run.stdout.contains("\"id\": \"r-1\""), "{}", run.stdout);
+    let run = world.call(&["account.listAccounts@acme"]).expect(0);
+    assert!(
+        run.stdout.contains("\"owner\": \"Grace\""),
+        "{}",
+        run.stdout
+    );
+
+    // gRPC statuses become HTTP statuses with the status in the body.
+    let (status, body) = post(
+        world.shop_ingress.addr,
+        "/realms/acme/account/withdraw",
+        r#"{"accountId": "a2", "amountCents": 99999}"#,
+    );
+    assert_eq!(status, 400);
+    let text = stable(body);
+    snapshots(|| insta::assert_snapshot!("ingress_grpc_failed_precondition", text));
+    let (status, body) = post(
+        world.shop_ingress.addr,
+        "/realms/acme/account/getAccount",
+        r#"{"id": "zz"}"#,
+    );
+    assert_eq!(status, 404);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("NOT_FOUND: no account zz")),
+        "{body}"
+    );
+}
+
+#[test]
+fn refusals_happen_before_any_network_hop() {
+    let world = World::new();
+    let bank = world.bank_ingress.addr;
+    let shop = world.shop_ingress.addr;
+    let cases: &[(&str, SocketAddr, &str, &str, u16)] = &[
+        ("not_exported", bank, "/realms/bank/balance/settle", "", 403),
+        (
+            "not_in_public_api",
+            shop,
+            "/realms/bank/audit/record",
+            "{}",
+            404,
+        ),
+        (
+            "unknown_realm",
+            shop,
+            "/realms/nowhere/balance/withdraw",
+            "{}",
+            404,
+        ),
+        (
+            "unknown_verb",
+            shop,
+            "/realms/bank/balance/deposit",
+            "{}",
+            404,
+        ),
+        (
+            "data_not_verb",
+            shop,
+            "/realms/bank/balance/Account",
+            "{}",
+            404,
+        ),
+        (
+            "malformed_json",
+            shop,
+            "/realms/bank/balance/withdraw",
+            "{\"account\": \"a1\",",
+            400,
+        ),
+        (
+            "wrong_type",
+            shop,
+            "/realms/bank/balance/withdraw",
+            r#"{"account": "a1", "amount": "500"}"#,
+            400,
+        ),
+        (
+            "missing_field",
+            shop,
+            "/realms/bank/balance/withdraw",
+            r#"{"account": "a1"}"#,
+            400,
+        ),
+        (
+            "unknown_field",
+            shop,
+            "/realms/bank/balance/withdraw",
+            r#"{"account": "a1", "amount": 5, "amont": 5}"#,
+            400,
+        ),
+        (
+            "wrong_alias",
+            shop,
+            "/realms/bank/balance/withdraw",
+            r#"{"account": "a1", "amount": 5, "memo": "x"}"#,
+            400,
+        ),
+        ("empty_body", shop, "/realms/bank/balance/withdraw", "", 400),
+        (
+            "grpc_wrong_enum",
+            shop,
+            "/realms/acme/ledger/record",
+            r#"{"accountId": "a", "changeCents": 1, "accountType": "GOLD"}"#,
+            400,
+        ),
+        (
+            "grpc_both_oneof",
+            shop,
+            "/realms/acme/account/withdraw",
+            r#"{"accountId": "a1", "amountCents": 1, "atmId": "x", "branchCode": "y"}"#,
+            400,
+        ),
+    ];
+    let mut seen = String::new();
+    for (name, addr, path, body, expected) in cases {
+        let (status, reply) = post(*addr, path, body);
+        assert_eq!(status, *expected, "{name}: {reply}");
+        seen.push_str(&format!(
+            "## {name}: POST {path} -> {status}\n{}\n\n",
+            stable(reply)
+        ));
+    }
+    snapshots(|| insta::assert_snapshot!("ingress_refusals", seen));
+    assert_eq!(
+        world.bank_seen.calls(),
+        0,
+        "a refused call reached the bank's runner"
+    );
+    assert_eq!(
+        world.shop_seen.calls(),
+        0,
+        "a refused call reached the shop's runner"
+    );
+
+    // Not a call at all.
+    let (status, _, body) =
+        http("GET", shop, "/realms/bank/balance/withdraw", "", &[]).expect("GET");
+    assert_eq!(status, 405, "{body}");
+    let (status, body) = post(shop, "/nothing/here", "{}");
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[test]
+fn well_known_serves_the_public_schema_only() {
+    let world = World::new();
+    let (status, headers, body) = http(
+        "GET",
+        world.bank_ingress.addr,
+        "/.well-known/realm",
+        "",
+        &[],
+    )
+    .expect("GET");
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v.starts_with("text/plain"))
+    );
+    assert_eq!(body, world.bank.read("ftl-external-schema.txtpb"));
+    let (status, headers, body) = http(
+        "GET",
+        world.bank_ingress.addr,
+        "/.well-known/realm",
+        "",
+        &[("accept", "application/json")],
+    )
+    .expect("GET");
+    assert_eq!(status, 200);
+    assert!(
+        headers
+            .iter()
+            .any(|(k, v)| k == "content-type" && v == "application/json")
+    );
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(json["realms"][0]["name"], "bank");
+    for private in ["settle", "audit", "ledgerToken", "accounts\""] {
+        assert!(!body.contains(private), "the public schema shows {private}");
+    }
+    let (_, _, body) = http(
+        "GET",
+        world.acme_ingress.addr,
+        "/.well-known/realm",
+        "",
+        &[],
+    )
+    .expect("GET");
+    assert_eq!(body, world.acme.read("ftl-external-schema.txtpb"));
+}
+
+#[test]
+fn unreachable_runners_and_realms_without_endpoints() {
+    let shop = TestProject::example("shop");
+    let bank = GitRealm::example("bank");
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let bank_ingress = Serve::start(
+        bank.path(),
+        shop.cache_dir(),
+        &["--runner", &format!("balance={dead}")],
+    );
+    let (status, body) = post(
+        bank_ingress.addr,
+        "/realms/bank/balance/withdraw",
+        r#"{"account": "a1", "amount": 1}"#,
+    );
+    assert_eq!(status, 502);
+    assert_eq!(body["error"]["code"], "upstream_unreachable");
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| {
+            m.starts_with(&format!(
+            "cannot reach the runner of module `balance`: cannot connect to {dead}/balance/withdraw"
+        ))
+        }),
+        "{body}"
+    );
+
+    // The shop's config provider points at a bank that is not there, and
+    // the environment overrides it.
+    let shop_ingress = Serve::start(shop.path(), shop.cache_dir(), &[]);
+    let (status, body) = post(
+        shop_ingress.addr,
+        "/realms/bank/balance/withdraw",
+        r#"{"account": "a1", "amount": 1}"#,
+    );
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("127.0.0.1:8892")),
+        "{body}"
+    );
+    let project = shop
+        .read("ftl-project.toml")
+        .replace("config-provider = \"file:.ftl/configuration.json\"\n", "");
+    shop.write("ftl-project.toml", &project);
+    let shop_ingress = Serve::start(shop.path(), shop.cache_dir(), &[]);
+    let (status, body) = post(
+        shop_ingress.addr,
+        "/realms/bank/balance/withdraw",
+        r#"{"account": "a1", "amount": 1}"#,
+    );
+    assert_eq!(status, 503);
+    let text = stable(body);
+    snapshots(|| insta::assert_snapshot!("ingress_no_endpoint", text));
+}
+
+#[test]
+fn serve_refuses_a_bad_configuration() {
+    let shop = TestProject::example("shop");
+    let bank = GitRealm::example("bank");
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    let run = shop
+        .realm(&["serve", "--runner", "payments=http://x"])
+        .expect(1);
+    assert_eq!(
+        run.stderr,
+        "error: invalid ingress configuration\n  caused by: --runner names module `payments`, which realm `shop` does not have\nhelp: its modules are: checkout\n"
+    );
+    let run = shop
+        .realm(&["serve", "--realm-endpoint", "crm=http://x"])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("--realm-endpoint names realm `crm`, which is not pinned"),
+        "{}",
+        run.stderr
+    );
+    let run = shop
+        .realm(&["serve", "--realm-endpoint", "bank=ftp://x"])
+        .expect(1);
+    assert!(run.stderr.contains("`bank-realm-endpoint` is \"ftp://x\" (from command line), which is not an http:// or https:// URL"), "{}", run.stderr);
+    let run = shop.realm(&["serve", "--listen", "nowhere"]).expect(1);
+    assert!(
+        run.stderr
+            .contains("listen address `nowhere` (from command line) is not an address"),
+        "{}",
+        run.stderr
+    );
+    let run = shop.realm(&["serve", "--runner", "nonsense"]).expect(2);
+    assert!(
+        run.stderr.contains("`nonsense` is not NAME=URL"),
+        "{}",
+        run.stderr
+    );
+}
