@@ -1,0 +1,337 @@
+//! Ingress throughput and latency, in one run: the same call
+//! (`balance.account`, a small JSON request and reply) made directly to the
+//! bank's HTTP runner, through the bank's ingress (one hop), and through
+//! the shop's ingress and then the bank's (two hops: egress + ingress), by
+//! 64 concurrent keep-alive connections.
+//!
+//! Run with `cargo bench --bench ingress`. The runner and the load generator
+//! run in this process (separate runtimes); each ingress is a `realm serve`
+//! process. Everything shares this machine's cores, so ratios are the
+//! meaningful figures.
+
+#[path = "../examples/runners/runners.rs"]
+mod runners;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+
+const CONNECTIONS: usize = 64;
+const WARMUP: Duration = Duration::from_millis(500);
+const MEASURE: Duration = Duration::from_secs(3);
+/// Cases run interleaved, this many times each; the median round counts,
+/// so that a noisy neighbour slows every case alike.
+const ROUNDS: usize = 3;
+const BODY: &str = r#"{"id": "a1"}"#;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bank = dir.path().join("bank");
+    let shop = dir.path().join("shop");
+    copy_dir(&root.join("examples/bank"), &bank);
+    copy_dir(&root.join("examples/shop"), &shop);
+    git(&bank, &["init", "-q", "-b", "main"]);
+    git(&bank, &["add", "-A"]);
+    git(
+        &bank,
+        &[
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@b",
+            "commit",
+            "-qm",
+            "bank",
+        ],
+    );
+    let cache = dir.path().join("cache");
+    let realm = env!("CARGO_BIN_EXE_realm");
+    let status = Command::new(realm)
+        .args(["add", "--git-repo", "../bank"])
+        .current_dir(&shop)
+        .env("REALM_CACHE_DIR", &cache)
+        .status()
+        .expect("realm add");
+    assert!(status.success());
+
+    // The bank's runner, in this process on a runtime of its own.
+    let runner_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    runner_listener.set_nonblocking(true).expect("nonblocking");
+    let runner: SocketAddr = runner_listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(runner_listener).expect("listener");
+            runners::serve_bank(
+                listener,
+                Arc::new(runners::Seen::default()),
+                std::future::pending(),
+            )
+            .await
+            .expect("runner");
+        });
+    });
+
+    let bank_port = free_port();
+    let shop_port = free_port();
+    let serve = |dir: &Path, port: u16, args: &[String], log: &str| {
+        Proc(
+            Command::new(realm)
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .args(args)
+                .current_dir(dir)
+                .env("REALM_CACHE_DIR", &cache)
+                .env("REALM_LOG", log)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("realm serve"),
+        )
+    };
+    let _bank_ingress = serve(
+        &bank,
+        bank_port,
+        &[format!("--runner=balance=http://{runner}")],
+        "warn",
+    );
+    let _shop_ingress = serve(
+        &shop,
+        shop_port,
+        &[format!(
+            "--realm-endpoint=bank=http://127.0.0.1:{bank_port}"
+        )],
+        "warn",
+    );
+    let logged_port = free_port();
+    let _logged_ingress = serve(
+        &bank,
+        logged_port,
+        &[format!("--runner=balance=http://{runner}")],
+        "info",
+    );
+
+    let load = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let addr = |port: u16| -> SocketAddr { format!("127.0.0.1:{port}").parse().expect("addr") };
+    for port in [bank_port, shop_port, logged_port] {
+        load.block_on(wait_ready(addr(port)));
+    }
+
+    let cases = [
+        (
+            "direct to the HTTP runner",
+            runner,
+            "/balance/account".to_string(),
+        ),
+        (
+            "1 hop: bank ingress",
+            addr(bank_port),
+            "/realms/bank/balance/account".to_string(),
+        ),
+        (
+            "2 hops: shop egress + bank ingress",
+            addr(shop_port),
+            "/realms/bank/balance/account".to_string(),
+        ),
+        (
+            "1 hop, access log at info",
+            addr(logged_port),
+            "/realms/bank/balance/account".to_string(),
+        ),
+    ];
+    let mut rounds: Vec<Vec<Outcome>> = (0..cases.len()).map(|_| Vec::new()).collect();
+    for _ in 0..ROUNDS {
+        for (i, (_, target, path)) in cases.iter().enumerate() {
+            rounds[i].push(load.block_on(run(*target, path, CONNECTIONS)));
+        }
+    }
+    let median = |outcomes: &mut Vec<Outcome>| {
+        outcomes.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+        outcomes.remove(outcomes.len() / 2)
+    };
+    let results: Vec<(&str, Outcome)> = cases
+        .iter()
+        .zip(rounds.iter_mut())
+        .map(|((name, _, _), outcomes)| (*name, median(outcomes)))
+        .collect();
+    // Unloaded: one connection, calls back to back: what a hop adds to a
+    // single call.
+    let unloaded: Vec<Outcome> = cases
+        .iter()
+        .map(|(_, target, path)| load.block_on(run(*target, path, 1)))
+        .collect();
+
+    let (_, direct) = &results[0];
+    println!(
+        "{CONNECTIONS} connections, {ROUNDS} interleaved rounds of {}s (median round), POST {{\"id\": \"a1\"}} -> Account JSON",
+        MEASURE.as_secs(),
+    );
+    println!(
+        "{:<36} {:>9} {:>8} {:>8} {:>10} {:>9} | {:>11} {:>11}",
+        "case", "req/s", "p50 µs", "p99 µs", "vs direct", "+p50 µs", "1 conn p50", "+p50 µs"
+    );
+    for ((name, r), u) in results.iter().zip(&unloaded) {
+        println!(
+            "{name:<36} {:>9.0} {:>8} {:>8} {:>9.0}% {:>9} | {:>11} {:>11}",
+            r.rps,
+            r.p50,
+            r.p99,
+            100.0 * r.rps / direct.rps,
+            r.p50 as i64 - direct.p50 as i64,
+            u.p50,
+            u.p50 as i64 - unloaded[0].p50 as i64
+        );
+    }
+    println!(
+        "(errors: {}; \"1 conn\": a single connection, unloaded; +p50: added to the direct call)",
+        results.iter().map(|(_, r)| r.errors).sum::<u64>()
+            + unloaded.iter().map(|u| u.errors).sum::<u64>()
+    );
+}
+
+struct Outcome {
+    rps: f64,
+    p50: u64,
+    p99: u64,
+    errors: u64,
+}
+
+async fn run(target: SocketAddr, path: &str, connections: usize) -> Outcome {
+    let start = Instant::now();
+    let measure_from = start + WARMUP;
+    let until = measure_from + MEASURE;
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let path = path.to_string();
+            tokio::spawn(async move { connection(target, path, measure_from, until).await })
+        })
+        .collect();
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let mut errors = 0;
+    for task in tasks {
+        let (h, e) = task.await.expect("connection task");
+        histogram.add(h).expect("merge");
+        errors += e;
+    }
+    Outcome {
+        rps: histogram.len() as f64 / MEASURE.as_secs_f64(),
+        p50: histogram.value_at_quantile(0.50),
+        p99: histogram.value_at_quantile(0.99),
+        errors,
+    }
+}
+
+/// One keep-alive connection sending calls back to back; latencies (µs)
+/// of the calls that start inside the measured window.
+async fn connection(
+    target: SocketAddr,
+    path: String,
+    measure_from: Instant,
+    until: Instant,
+) -> (Histogram<u64>, u64) {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram");
+    let mut errors = 0;
+    let stream = tokio::net::TcpStream::connect(target)
+        .await
+        .expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let body = Bytes::from_static(BODY.as_bytes());
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            break;
+        }
+        let request = http::Request::post(path.as_str())
+            .header(http::header::HOST, target.to_string())
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body.clone()))
+            .expect("request");
+        if sender.ready().await.is_err() {
+            errors += 1;
+            break;
+        }
+        match sender.send_request(request).await {
+            Ok(response) => {
+                let ok = response.status().is_success();
+                let _ = response.into_body().collect().await;
+                if !ok {
+                    errors += 1;
+                }
+            }
+            Err(_) => {
+                errors += 1;
+                break;
+            }
+        }
+        if now >= measure_from {
+            let _ = histogram.record(now.elapsed().as_micros().max(1) as u64);
+        }
+    }
+    (histogram, errors)
+}
+
+async fn wait_ready(addr: SocketAddr) {
+    for _ in 0..400 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("nothing listens on {addr}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port()
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git");
+    assert!(status.success(), "git {args:?}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
