@@ -22,7 +22,9 @@
 //! [`Ingress::handle`] is the whole of a call without the HTTP server
 //! around it; [`server`] serves it.
 
+pub mod auth;
 pub mod config;
+pub mod metrics;
 pub mod server;
 
 use std::collections::HashMap;

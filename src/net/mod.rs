@@ -13,6 +13,7 @@ pub mod codec;
 pub mod grpc;
 pub mod http;
 pub mod reflection;
+pub mod tls;
 
 use std::time::Duration;
 

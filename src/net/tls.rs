@@ -1,0 +1,1 @@
+//! TLS configuration for the ingress listener and its upstreams (rustls).
