@@ -11,6 +11,7 @@
 //! concurrent `realm` runs serialize and none of their changes is lost.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use toml_edit::{Document, DocumentMut, Item, Table, TableLike, value};
@@ -98,7 +99,8 @@ pub struct Project {
     pub ingress: IngressSettings,
 }
 
-/// `[ingress]` of ftl-project.toml.
+/// `[ingress]` of ftl-project.toml. Absent keys are `None`: the ingress
+/// supplies the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct IngressSettings {
     /// `listen`: the address `realm serve` binds.
@@ -106,6 +108,63 @@ pub struct IngressSettings {
     /// `[ingress.runners]`: module name (or `default`) → runner URL, where
     /// `${module}` stands for the module's name.
     pub runners: Vec<(String, String)>,
+    /// `max-hops`: realms a call may cross.
+    pub max_hops: Option<u32>,
+    /// `max-body-size`: bytes of a request body.
+    pub max_body_size: Option<u64>,
+    /// `max-header-size`: bytes of a request's headers.
+    pub max_header_size: Option<u64>,
+    /// `header-timeout`: time a client has to send a request's headers.
+    pub header_timeout: Option<Duration>,
+    /// `request-timeout`: time a client has to send a request's body.
+    pub request_timeout: Option<Duration>,
+    /// `upstream-timeout`: time an upstream has to answer.
+    pub upstream_timeout: Option<Duration>,
+    /// `upstream-concurrency`: calls in flight per upstream.
+    pub upstream_concurrency: Option<u32>,
+    /// `hub`: the realm that relays calls to realms without an endpoint.
+    pub hub: Option<String>,
+    /// `relay`: forward calls signed by other realms to further realms.
+    pub relay: Option<bool>,
+    /// `keys-file`: the JSON file of per-realm signing keys (a path, not a
+    /// secret).
+    pub keys_file: Option<String>,
+    /// `replay-window`: how old a signed call may be.
+    pub replay_window: Option<Duration>,
+    /// `unsigned-egress`: who may send unsigned calls on to other realms
+    /// when signing is on.
+    pub unsigned_egress: Option<UnsignedEgress>,
+    /// `[ingress.tls]`.
+    pub tls: TlsSettings,
+}
+
+/// Who may call other realms through this ingress without signing, when
+/// signed calls are required.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnsignedEgress {
+    /// Loopback and private addresses (the realm's own network).
+    Private,
+    /// Anyone who can connect.
+    Any,
+    /// Nobody: every call must be signed.
+    None,
+}
+
+/// `[ingress.tls]`: paths of PEM files, relative to the project root.
+#[derive(Clone, Debug, Default)]
+pub struct TlsSettings {
+    /// `cert`: the listener's certificate chain.
+    pub cert: Option<String>,
+    /// `key`: its private key.
+    pub key: Option<String>,
+    /// `ca`: CAs trusted for https upstreams, besides the system's.
+    pub ca: Vec<String>,
+    /// `client-cert`: presented to upstreams that ask (mutual TLS).
+    pub client_cert: Option<String>,
+    /// `client-key`: its private key.
+    pub client_key: Option<String>,
+    /// `[ingress.tls.peers]`: realm → CA its client certificates chain to.
+    pub peers: Vec<(String, String)>,
 }
 
 impl Project {
@@ -399,46 +458,14 @@ fn parse(root: &Path, label: &str, text: String, with_pins: bool) -> Result<Proj
         }
     }
 
-    let mut ingress = IngressSettings::default();
-    match doc.get("ingress") {
-        None => {}
-        Some(item) if item.is_table_like() => {
-            if let Some(value) = item.get("listen") {
-                match reader.string(value, "[ingress] listen") {
-                    Ok(addr) if addr.parse::<std::net::SocketAddr>().is_ok() => ingress.listen = Some(addr),
-                    Ok(addr) => errors.push(
-                        reader
-                            .at(value, format!("`[ingress] listen` {addr:?} is not an address"))
-                            .with_help("write an IP address and a port, e.g. \"127.0.0.1:8891\" or \"0.0.0.0:8891\""),
-                    ),
-                    Err(d) => errors.push(d),
-                }
-            }
-            match item.get("runners") {
-                None => {}
-                Some(runners) if runners.is_table_like() => {
-                    for (module, url) in runners.as_table_like().into_iter().flat_map(|t| t.iter())
-                    {
-                        match reader.string(url, &format!("[ingress.runners] {module}")) {
-                            Ok(u) if u.starts_with("http://") || u.starts_with("https://") => {
-                                ingress.runners.push((module.to_string(), u));
-                            }
-                            Ok(u) => errors.push(
-                                reader
-                                    .at(url, format!("runner `{module}` {u:?} is not an http:// or https:// URL"))
-                                    .with_help("write e.g. \"http://127.0.0.1:8892\" or \"http://${module}:8892\""),
-                            ),
-                            Err(d) => errors.push(d),
-                        }
-                    }
-                }
-                Some(runners) => {
-                    errors.push(reader.at(runners, "`[ingress.runners]` must be a table"))
-                }
-            }
+    let ingress = match doc.get("ingress") {
+        None => IngressSettings::default(),
+        Some(item) if item.is_table_like() => reader.ingress(item, &mut errors),
+        Some(item) => {
+            errors.push(reader.at(item, "`ingress` must be a table"));
+            IngressSettings::default()
         }
-        Some(item) => errors.push(reader.at(item, "`ingress` must be a table")),
-    }
+    };
 
     let mut pins = Vec::new();
     if with_pins {
@@ -548,6 +575,26 @@ pub fn is_commit_id(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+const INGRESS_KEYS: &[&str] = &[
+    "listen",
+    "runners",
+    "max-hops",
+    "max-body-size",
+    "max-header-size",
+    "header-timeout",
+    "request-timeout",
+    "upstream-timeout",
+    "upstream-concurrency",
+    "hub",
+    "relay",
+    "keys-file",
+    "replay-window",
+    "unsigned-egress",
+    "tls",
+];
+
+const TLS_KEYS: &[&str] = &["cert", "key", "ca", "client-cert", "client-key", "peers"];
+
 /// Reads typed values out of the TOML document with positions for errors.
 struct Reader<'t> {
     label: &'t str,
@@ -583,6 +630,250 @@ impl Reader<'_> {
         item.as_str()
             .map(str::to_string)
             .ok_or_else(|| self.at(item, format!("`{key}` must be a string")))
+    }
+
+    /// `[ingress]`, every problem pushed to `errors`.
+    fn ingress(&self, item: &Item, errors: &mut Vec<Diagnostic>) -> IngressSettings {
+        let mut s = IngressSettings::default();
+        let Some(table) = item.as_table_like() else {
+            return s;
+        };
+        for (key, value) in table.iter() {
+            let label = format!("[ingress] {key}");
+            let result = match key {
+                "listen" => self.string(value, &label).and_then(|addr| {
+                    if addr.parse::<std::net::SocketAddr>().is_ok() {
+                        s.listen = Some(addr);
+                        Ok(())
+                    } else {
+                        Err(self
+                            .at(value, format!("`{label}` {addr:?} is not an address"))
+                            .with_help("write an IP address and a port, e.g. \"127.0.0.1:8891\" or \"0.0.0.0:8891\""))
+                    }
+                }),
+                "runners" => self.runners(value, &mut s.runners, errors),
+                "max-hops" => self
+                    .count(value, &label, 1, 64)
+                    .map(|n| s.max_hops = Some(n as u32)),
+                "max-body-size" => self.size(value, &label).map(|n| s.max_body_size = Some(n)),
+                "max-header-size" => self.size(value, &label).and_then(|n| {
+                    if n < 8192 {
+                        Err(self.at(value, format!("`{label}` must be at least 8KiB")))
+                    } else {
+                        s.max_header_size = Some(n);
+                        Ok(())
+                    }
+                }),
+                "header-timeout" => self.duration(value, &label).map(|d| s.header_timeout = Some(d)),
+                "request-timeout" => self.duration(value, &label).map(|d| s.request_timeout = Some(d)),
+                "upstream-timeout" => self.duration(value, &label).map(|d| s.upstream_timeout = Some(d)),
+                "replay-window" => self.duration(value, &label).map(|d| s.replay_window = Some(d)),
+                "upstream-concurrency" => self
+                    .count(value, &label, 1, 1_000_000)
+                    .map(|n| s.upstream_concurrency = Some(n as u32)),
+                "hub" => self.string(value, &label).and_then(|name| {
+                    if is_ident(&name) {
+                        s.hub = Some(name);
+                        Ok(())
+                    } else {
+                        Err(self.at(value, format!("`{label}` {name:?} is not a realm name")))
+                    }
+                }),
+                "relay" => value
+                    .as_bool()
+                    .map(|b| s.relay = Some(b))
+                    .ok_or_else(|| self.at(value, format!("`{label}` must be true or false"))),
+                "keys-file" => self.string(value, &label).map(|p| s.keys_file = Some(p)),
+                "unsigned-egress" => self.string(value, &label).and_then(|v| {
+                    s.unsigned_egress = Some(match v.as_str() {
+                        "private" => UnsignedEgress::Private,
+                        "any" => UnsignedEgress::Any,
+                        "none" => UnsignedEgress::None,
+                        _ => {
+                            return Err(self
+                                .at(value, format!("`{label}` {v:?} is not one of \"private\", \"any\", \"none\"")));
+                        }
+                    });
+                    Ok(())
+                }),
+                "tls" => self.tls(value, &mut s.tls, errors),
+                other => Err(self.unknown_key(table, other, "ingress", INGRESS_KEYS)),
+            };
+            if let Err(d) = result {
+                errors.push(d);
+            }
+        }
+        s
+    }
+
+    fn runners(
+        &self,
+        item: &Item,
+        runners: &mut Vec<(String, String)>,
+        errors: &mut Vec<Diagnostic>,
+    ) -> Result<(), Diagnostic> {
+        let table = item
+            .as_table_like()
+            .ok_or_else(|| self.at(item, "`[ingress.runners]` must be a table"))?;
+        for (module, url) in table.iter() {
+            match self.string(url, &format!("[ingress.runners] {module}")) {
+                Ok(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                    runners.push((module.to_string(), u));
+                }
+                Ok(u) => errors.push(
+                    self.at(
+                        url,
+                        format!("runner `{module}` {u:?} is not an http:// or https:// URL"),
+                    )
+                    .with_help("write e.g. \"http://127.0.0.1:8892\" or \"http://${module}:8892\""),
+                ),
+                Err(d) => errors.push(d),
+            }
+        }
+        Ok(())
+    }
+
+    fn tls(
+        &self,
+        item: &Item,
+        tls: &mut TlsSettings,
+        errors: &mut Vec<Diagnostic>,
+    ) -> Result<(), Diagnostic> {
+        let table = item
+            .as_table_like()
+            .ok_or_else(|| self.at(item, "`[ingress.tls]` must be a table"))?;
+        for (key, value) in table.iter() {
+            let label = format!("[ingress.tls] {key}");
+            let result = match key {
+                "cert" => self.string(value, &label).map(|p| tls.cert = Some(p)),
+                "key" => self.string(value, &label).map(|p| tls.key = Some(p)),
+                "client-cert" => self
+                    .string(value, &label)
+                    .map(|p| tls.client_cert = Some(p)),
+                "client-key" => self.string(value, &label).map(|p| tls.client_key = Some(p)),
+                "ca" => match value.as_str() {
+                    Some(p) => {
+                        tls.ca = vec![p.to_string()];
+                        Ok(())
+                    }
+                    None => value
+                        .as_array()
+                        .and_then(|a| {
+                            a.iter()
+                                .map(|v| v.as_str().map(str::to_string))
+                                .collect::<Option<Vec<_>>>()
+                        })
+                        .map(|paths| tls.ca = paths)
+                        .ok_or_else(|| {
+                            self.at(
+                                value,
+                                format!("`{label}` must be a path or an array of paths"),
+                            )
+                        }),
+                },
+                "peers" => match value.as_table_like() {
+                    Some(peers) => {
+                        for (realm, path) in peers.iter() {
+                            match self.string(path, &format!("[ingress.tls.peers] {realm}")) {
+                                Ok(p) => tls.peers.push((realm.to_string(), p)),
+                                Err(d) => errors.push(d),
+                            }
+                        }
+                        Ok(())
+                    }
+                    None => Err(self.at(
+                        value,
+                        "`[ingress.tls.peers]` must be a table of realm = \"CA file\"",
+                    )),
+                },
+                other => Err(self.unknown_key(table, other, "ingress.tls", TLS_KEYS)),
+            };
+            if let Err(d) = result {
+                errors.push(d);
+            }
+        }
+        if tls.cert.is_some() != tls.key.is_some() {
+            errors.push(
+                self.at(item, "`[ingress.tls]` needs both `cert` and `key`")
+                    .with_help("name the PEM certificate chain and its private key, or neither"),
+            );
+        }
+        if tls.client_cert.is_some() != tls.client_key.is_some() {
+            errors.push(self.at(
+                item,
+                "`[ingress.tls]` needs both `client-cert` and `client-key`",
+            ));
+        }
+        if !tls.peers.is_empty() && tls.cert.is_none() {
+            errors.push(
+                self.at(item, "`[ingress.tls.peers]` needs `cert` and `key`: client certificates are checked on a TLS listener"),
+            );
+        }
+        Ok(())
+    }
+
+    fn unknown_key(
+        &self,
+        table: &dyn TableLike,
+        key: &str,
+        table_name: &str,
+        known: &[&str],
+    ) -> Diagnostic {
+        let span = table.get_key_value(key).and_then(|(k, _)| k.span());
+        let d = self.span_diag(span, format!("unknown key `{key}` in `[{table_name}]`"));
+        match known
+            .iter()
+            .max_by(|a, b| strsim::jaro_winkler(key, a).total_cmp(&strsim::jaro_winkler(key, b)))
+            .filter(|k| strsim::jaro_winkler(key, k) > 0.8)
+        {
+            Some(k) => d.with_help(format!("did you mean `{k}`?")),
+            None => d.with_help(format!(
+                "the keys of `[{table_name}]` are: {}",
+                known.join(", ")
+            )),
+        }
+    }
+
+    fn duration(&self, item: &Item, key: &str) -> Result<Duration, Diagnostic> {
+        let text = self.string(item, key)?;
+        match crate::net::parse_duration(&text) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            Ok(_) => Err(self.at(item, format!("`{key}` must be longer than 0"))),
+            Err(e) => Err(self.at(item, format!("`{key}`: {e}"))),
+        }
+    }
+
+    fn count(&self, item: &Item, key: &str, min: i64, max: i64) -> Result<i64, Diagnostic> {
+        match item.as_integer() {
+            Some(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(self.at(
+                item,
+                format!("`{key}` must be a whole number from {min} to {max}"),
+            )),
+        }
+    }
+
+    /// A number of bytes: an integer or a string such as "64KiB", "4MiB".
+    fn size(&self, item: &Item, key: &str) -> Result<u64, Diagnostic> {
+        let bad = || {
+            self.at(item, format!("`{key}` must be a size in bytes"))
+                .with_help("write a number of bytes, or e.g. \"64KiB\" or \"4MiB\"")
+        };
+        if let Some(n) = item.as_integer() {
+            return u64::try_from(n).ok().filter(|n| *n > 0).ok_or_else(bad);
+        }
+        let text = item.as_str().ok_or_else(bad)?;
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        let (number, unit) = text.split_at(digits);
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        let scale: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KiB" | "KB" | "K" => 1 << 10,
+            "MiB" | "MB" | "M" => 1 << 20,
+            "GiB" | "GB" | "G" => 1 << 30,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(scale).filter(|n| *n > 0).ok_or_else(bad)
     }
 
     fn module_dirs(&self, item: &Item) -> Result<Vec<ModuleDir>, Diagnostic> {

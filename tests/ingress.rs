@@ -6,162 +6,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use common::backends::{Background, grpc_bank, runners};
+use common::serve::{Serve, free_port, http, post, stable};
 use common::{GitRealm, TestProject, run_realm_with, snapshots};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// A `realm serve` process, killed on drop. Its log goes to a file.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn start(dir: &Path, cache: &Path, args: &[&str]) -> Serve {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let log = tempfile::NamedTempFile::new()
-            .expect("log")
-            .into_temp_path()
-            .keep()
-            .expect("keep");
-        let child = Command::new(assert_cmd::cargo::cargo_bin("realm"))
-            .args(["serve", "--listen", &addr.to_string()])
-            .args(args)
-            .current_dir(dir)
-            .env("REALM_CACHE_DIR", cache)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start realm serve");
-        let serve = Serve { child, addr, log };
-        serve.wait_ready();
-        serve
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn wait_ready(&self) {
-        let started = Instant::now();
-        loop {
-            if let Ok((200, _, _)) = http("GET", self.addr, "/.well-known/realm", "", &[]) {
-                return;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "realm serve did not start:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
-/// Status, headers (lowercase names) and body of an HTTP answer.
-type Answer = (u16, Vec<(String, String)>, String);
-
-/// A minimal HTTP/1.1 exchange.
-fn http(
-    method: &str,
-    addr: SocketAddr,
-    path: &str,
-    body: &str,
-    headers: &[(&str, &str)],
-) -> std::io::Result<Answer> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    // Chunked bodies: keep only the chunks' data.
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Ok((status, headers, body))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n.min(rest.len())]);
-        body = rest.get(n + 2..).unwrap_or("");
-    }
-    out
-}
-
-fn post(addr: SocketAddr, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let (status, _, body) = http("POST", addr, path, body, &[]).expect("HTTP call");
-    let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
-    (status, json)
-}
-
-/// Error bodies without the request id, which differs per call.
-fn stable(mut value: serde_json::Value) -> String {
-    if let Some(error) = value.get_mut("error").and_then(|e| e.as_object_mut()) {
-        error.remove("request_id");
-    }
-    serde_json::to_string_pretty(&value).expect("JSON")
-}
 
 /// Three realms and their runners.
 struct World {
@@ -247,7 +98,12 @@ impl World {
                 .stderr(std::fs::File::create(&log).expect("log file"))
                 .spawn()
                 .expect("start realm serve");
-            let serve = Serve { child, addr, log };
+            let mut serve = Serve {
+                child,
+                addr,
+                log,
+                tls: false,
+            };
             serve.wait_ready();
             serve
         };
@@ -291,11 +147,12 @@ fn calls_cross_realms_through_ingresses_and_runners() {
     let (caller, module, request_id) = world.bank_seen.last().expect("the bank runner was called");
     assert_eq!((caller.as_str(), module.as_str()), ("shop", ""));
     assert!(!request_id.is_empty());
+    let log = world.bank_ingress.log();
     assert!(
-        world
-            .bank_ingress
-            .log()
-            .contains(&format!("request_id={request_id} caller_realm=\"shop\""))
+        log.lines()
+            .any(|l| l.contains(&format!("request_id={request_id} "))
+                && l.contains("caller_realm=\"shop\"")),
+        "{log}"
     );
 
     // A client → the shop's runner → the shop's ingress → the bank.

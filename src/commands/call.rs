@@ -55,18 +55,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.reference
         ),
     };
-    let endpoint = match (&args.endpoint, &project) {
-        (Some(e), _) => e.clone(),
-        (None, Some(project)) => {
-            let listen = project
-                .ingress
-                .listen
-                .as_deref()
-                .unwrap_or(realm::ingress::config::DEFAULT_LISTEN);
-            format!("http://{}", listen.replace("0.0.0.0", "127.0.0.1"))
-        }
-        (None, None) => bail!("no ingress to call: pass --endpoint or set REALM_ENDPOINT"),
-    };
+    let endpoint = super::ingress_endpoint(args.endpoint.clone())?;
     let body = match args.body.as_deref() {
         None => String::new(),
         Some("-") => {

@@ -16,6 +16,7 @@ mod progress;
 mod remove;
 mod schema;
 mod serve;
+mod status;
 mod update;
 
 /// An error: bad input, a failed fetch, an invalid schema.
@@ -94,6 +95,7 @@ pub enum Command {
     Import(import::Args),
     Serve(serve::Args),
     Call(call::Args),
+    Status(status::Args),
     Schema(schema::Args),
     Export(export::Args),
 }
@@ -127,6 +129,7 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Serve(args) => serve::run(args, global),
         Command::Call(args) => call::run(args),
+        Command::Status(args) => status::run(args),
         Command::Schema(args) => schema::run(args, global),
         Command::Export(args) => export::run(args, global),
     }
@@ -144,4 +147,31 @@ fn display_path(path: &std::path::Path) -> String {
         Ok(cwd) => realm::files::relative(path, &cwd.canonicalize().unwrap_or(cwd)),
         Err(_) => path.display().to_string(),
     }
+}
+
+/// The ingress to talk to: the given URL, or this project's own
+/// (`[ingress] listen`, https when `[ingress.tls]` has a certificate).
+fn ingress_endpoint(given: Option<String>) -> anyhow::Result<String> {
+    if let Some(url) = given {
+        return Ok(url);
+    }
+    let project = realm::project::Project::discover(&current_dir()?).map_err(|e| {
+        anyhow::anyhow!(
+            "{e:#}\nhelp: pass --endpoint URL (or set REALM_ENDPOINT) to name the ingress"
+        )
+    })?;
+    let listen = project
+        .ingress
+        .listen
+        .as_deref()
+        .unwrap_or(realm::ingress::config::DEFAULT_LISTEN);
+    let scheme = if project.ingress.tls.cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    Ok(format!(
+        "{scheme}://{}",
+        listen.replace("0.0.0.0", "127.0.0.1")
+    ))
 }

@@ -56,18 +56,20 @@ pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
             runners: args.runners,
             realm_endpoints: args.realm_endpoints,
         };
-        let ingress = ingress::from_workspace(&ws, &overrides)?;
         let _log = init_logging();
+        let ingress = ingress::from_workspace(&ws, &overrides)?;
+        let tls = ingress::server_tls(ingress.config())?;
         let addr = ingress.config().listen;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
-        eprintln!("Serving realm `{}` on http://{local}", ingress.realm());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        eprintln!("Serving realm `{}` on {scheme}://{local}", ingress.realm());
         for line in ingress.describe_routes() {
             eprintln!("  {line}");
         }
-        ingress::server::serve(ingress, listener, shutdown_signal())
+        ingress::server::serve(ingress, listener, tls, shutdown_signal())
             .await
             .map_err(|e| anyhow!("the ingress stopped: {e}"))
     })?;

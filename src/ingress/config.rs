@@ -9,15 +9,24 @@
 //!   environment (`<NAME>_REALM_ENDPOINT`), then the config provider file
 //!   (`config-provider = "file:PATH"`, a JSON object);
 //! - the listen address: `--listen`, then `REALM_LISTEN`, then `[ingress]
-//!   listen`, then `127.0.0.1:8891`.
+//!   listen`, then `127.0.0.1:8891`;
+//! - the hub (`[ingress] hub`) is a realm like the pinned ones: its endpoint
+//!   is `<hub>-realm-endpoint`, found the same way;
+//! - the key file: `$REALM_KEYS_FILE`, then `[ingress] keys-file`; keys in
+//!   `$REALM_KEY_<REALM>` win over the file's;
+//! - limits, timeouts, TLS files: `[ingress]` and `[ingress.tls]` only.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::files;
-use crate::project::Project;
+use crate::project::{Project, UnsignedEgress};
+
+use super::hops::DEFAULT_MAX_HOPS;
 
 /// The address `realm serve` listens on when nothing says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8891";
@@ -70,6 +79,78 @@ pub struct IngressConfig {
     pub runners: HashMap<String, Setting>,
     /// Endpoint per external realm (realms without one are absent).
     pub endpoints: HashMap<String, Setting>,
+    /// The realm that relays calls to realms without an endpoint.
+    pub hub: Option<String>,
+    pub limits: Limits,
+    pub security: Security,
+}
+
+/// Limits on calls, with their defaults.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Realms a call may cross (8).
+    pub max_hops: u32,
+    /// Bytes of a request body (4 MiB).
+    pub max_body_size: u64,
+    /// Bytes of a request's headers (64 KiB).
+    pub max_header_size: usize,
+    /// Time a client has to send its headers (10 s).
+    pub header_timeout: Duration,
+    /// Time a client has to send its body (30 s).
+    pub request_timeout: Duration,
+    /// Time an upstream has to answer (30 s).
+    pub upstream_timeout: Duration,
+    /// Calls in flight per upstream (256).
+    pub upstream_concurrency: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_hops: DEFAULT_MAX_HOPS,
+            max_body_size: 4 << 20,
+            max_header_size: 64 << 10,
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            upstream_timeout: Duration::from_secs(30),
+            upstream_concurrency: 256,
+        }
+    }
+}
+
+/// Authentication settings (where the secrets are, never the secrets).
+#[derive(Clone, Debug)]
+pub struct Security {
+    /// The key file and how to name it in messages.
+    pub keys_file: Option<(PathBuf, String)>,
+    /// How old a signed call may be (60 s).
+    pub replay_window: Duration,
+    pub unsigned_egress: UnsignedEgress,
+    /// Forward calls signed by other realms on to further realms.
+    pub relay: bool,
+    /// The listener's certificate and key.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// CAs trusted for https upstreams, besides the system's.
+    pub upstream_cas: Vec<PathBuf>,
+    /// Presented to upstreams that ask for a client certificate.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Per realm, the CA its client certificates chain to.
+    pub peer_cas: Vec<(String, PathBuf)>,
+}
+
+impl Default for Security {
+    fn default() -> Security {
+        Security {
+            keys_file: None,
+            replay_window: Duration::from_secs(60),
+            unsigned_egress: UnsignedEgress::Private,
+            relay: false,
+            tls: None,
+            upstream_cas: Vec::new(),
+            client_cert: None,
+            peer_cas: Vec::new(),
+        }
+    }
 }
 
 /// Resolves the configuration of the project's ingress for `modules` and
@@ -183,11 +264,67 @@ pub fn resolve(
             endpoints.insert(realm.clone(), setting);
         }
     }
+    let settings = &project.ingress;
+    let defaults = Limits::default();
+    let limits = Limits {
+        max_hops: settings.max_hops.unwrap_or(defaults.max_hops),
+        max_body_size: settings.max_body_size.unwrap_or(defaults.max_body_size),
+        max_header_size: settings
+            .max_header_size
+            .map_or(defaults.max_header_size, |n| {
+                usize::try_from(n).unwrap_or(usize::MAX)
+            }),
+        header_timeout: settings.header_timeout.unwrap_or(defaults.header_timeout),
+        request_timeout: settings.request_timeout.unwrap_or(defaults.request_timeout),
+        upstream_timeout: settings
+            .upstream_timeout
+            .unwrap_or(defaults.upstream_timeout),
+        upstream_concurrency: settings
+            .upstream_concurrency
+            .map_or(defaults.upstream_concurrency, |n| n as usize),
+    };
+
+    let in_project = |p: &str| project.root.join(p);
+    let keys_file = match env("REALM_KEYS_FILE") {
+        Some(path) if !path.is_empty() => Some((PathBuf::from(&path), path)),
+        _ => settings
+            .keys_file
+            .as_ref()
+            .map(|p| (in_project(p), p.clone())),
+    };
+    let tls = &settings.tls;
+    let defaults = Security::default();
+    let security = Security {
+        keys_file,
+        replay_window: settings.replay_window.unwrap_or(defaults.replay_window),
+        unsigned_egress: settings.unsigned_egress.unwrap_or(defaults.unsigned_egress),
+        relay: settings.relay.unwrap_or(false),
+        tls: tls
+            .cert
+            .as_ref()
+            .zip(tls.key.as_ref())
+            .map(|(c, k)| (in_project(c), in_project(k))),
+        upstream_cas: tls.ca.iter().map(|p| in_project(p)).collect(),
+        client_cert: tls
+            .client_cert
+            .as_ref()
+            .zip(tls.client_key.as_ref())
+            .map(|(c, k)| (in_project(c), in_project(k))),
+        peer_cas: tls
+            .peers
+            .iter()
+            .map(|(realm, p)| (realm.clone(), in_project(p)))
+            .collect(),
+    };
+
     Ok(IngressConfig {
         listen,
         listen_origin,
         runners,
         endpoints,
+        hub: settings.hub.clone(),
+        limits,
+        security,
     })
 }
 

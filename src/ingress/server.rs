@@ -1,48 +1,85 @@
-//! The ingress HTTP server: axum routes over a hyper accept loop (HTTP/1.1
-//! and h2c), one access-log line per call, graceful shutdown.
+//! The ingress HTTP server: axum routes over our own accept loop (HTTP/1.1
+//! and h2c, or TLS with ALPN), per-connection limits (header size, header
+//! timeout), body limits, one access-log line per call, graceful shutdown.
+//!
+//! Routes: `POST /realms/{realm}/{module}/{verb}` (calls),
+//! `GET /.well-known/realm` (the public schema), `GET /healthz` (the
+//! process serves), `GET /readyz` (503 while draining), `GET /metrics`
+//! (Prometheus), `GET /status` (upstreams as JSON, what `realm status`
+//! shows).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http_body_util::{BodyExt, Limited};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
+use tower::Service;
 
-use super::{CALLER_MODULE, CALLER_REALM, Ingress, REQUEST_ID, Refusal, Reply};
+use super::trace::{TRACEPARENT, TraceContext};
+use super::{CALLER_MODULE, CALLER_REALM, Call, Ingress, REQUEST_ID, Refusal, Reply};
+use crate::net::tls::ServerTls;
 
 /// How long in-flight calls may take to finish after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(30);
+
+/// What the accept loop knows about a connection, for each of its requests.
+#[derive(Clone, Debug, Default)]
+struct Peer {
+    addr: Option<SocketAddr>,
+    /// Realms whose CA verified the client certificate.
+    realms: Arc<[String]>,
+}
 
 /// The routes of an ingress.
 pub fn router(ingress: Arc<Ingress>) -> Router {
     Router::new()
         .route("/realms/{realm}/{module}/{verb}", post(call))
         .route("/.well-known/realm", get(well_known))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status))
         .fallback(not_found)
         .with_state(ingress)
 }
 
-/// Serves `ingress` on `listener` until `shutdown` resolves, then lets
-/// in-flight calls finish (up to 30 s).
+/// Serves `ingress` on `listener` (with TLS when `tls` is given) until
+/// `shutdown` resolves, then lets in-flight calls finish (up to 30 s).
 pub async fn serve(
     ingress: Arc<Ingress>,
     listener: tokio::net::TcpListener,
+    tls: Option<Arc<ServerTls>>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let app = router(ingress);
+    let limits = ingress.config().limits.clone();
+    let app = router(ingress.clone());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_size.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(limits.max_header_size).unwrap_or(u32::MAX));
+    let builder = Arc::new(builder);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _peer) = match accepted {
+                let (stream, addr) = match accepted {
                     Ok(conn) => conn,
                     Err(e) => {
                         // Out of descriptors and the like: wait, do not spin.
@@ -52,18 +89,53 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(app.clone());
-                let builder = auto::Builder::new(TokioExecutor::new());
-                let connection = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let connection = graceful.watch(connection);
+                let app = app.clone();
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                let tls = tls.clone();
+                let handshake_timeout = limits.header_timeout;
                 tokio::spawn(async move {
-                    let _ = connection.await;
+                    match tls {
+                        None => {
+                            let peer = Peer { addr: Some(addr), realms: Arc::from([]) };
+                            let conn = builder
+                                .serve_connection(TokioIo::new(stream), service(app, peer))
+                                .into_owned();
+                            let _ = watcher.watch(conn).await;
+                        }
+                        Some(tls) => {
+                            let accept = tls.acceptor().accept(stream);
+                            let stream = match tokio::time::timeout(handshake_timeout, accept).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%addr, "TLS handshake failed: {e}");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%addr, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let realms = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .map(|chain| tls.peer_realms(chain))
+                                .unwrap_or_default();
+                            let peer = Peer { addr: Some(addr), realms: Arc::from(realms) };
+                            let conn = builder
+                                .serve_connection(TokioIo::new(stream), service(app, peer))
+                                .into_owned();
+                            let _ = watcher.watch(conn).await;
+                        }
+                    }
                 });
             }
             () = &mut shutdown => break,
         }
     }
     drop(listener);
+    ingress.start_draining();
     if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
         .is_err()
@@ -76,6 +148,23 @@ pub async fn serve(
     Ok(())
 }
 
+/// The router for one connection: each request learns its peer.
+fn service(
+    app: Router,
+    peer: Peer,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = Response,
+    Error = std::convert::Infallible,
+    Future = impl Future<Output = Result<Response, std::convert::Infallible>> + Send,
+> + Clone {
+    hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(peer.clone());
+        let mut app = app.clone();
+        async move { app.call(request.map(Body::new)).await }
+    })
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
@@ -86,32 +175,136 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 async fn call(
     State(ingress): State<Arc<Ingress>>,
     Path((realm, module, verb)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: http::Request<Body>,
 ) -> Response {
     let started = Instant::now();
-    let request_id = match header(&headers, REQUEST_ID) {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    let request_id = match header(headers, REQUEST_ID) {
         id if !id.is_empty() && id.len() <= 128 => id.to_string(),
         _ => uuid::Uuid::new_v4().to_string(),
     };
-    let reply = ingress
-        .handle(&realm, &module, &verb, &headers, body, &request_id)
-        .await;
+    let trace = headers
+        .get(TRACEPARENT)
+        .and_then(|v| TraceContext::parse(v.as_bytes()))
+        .unwrap_or_else(|| {
+            TraceContext::start(uuid::Uuid::new_v4().as_u128(), super::random_u64())
+        });
+    let body = match read_body(&ingress, headers, body).await {
+        Ok(body) => body,
+        Err(refusal) => {
+            ingress.record_refusal(refusal.code);
+            tracing::info!(
+                request_id = %request_id,
+                trace_id = %trace.trace_id_hex(),
+                call = %format_args!("{module}.{verb}@{realm}"),
+                status = refusal.status.as_u16(),
+                refused = refusal.code,
+                "call"
+            );
+            return respond(refusal.reply(ingress.realm(), &request_id), &request_id);
+        }
+    };
+    let peer = parts.extensions.get::<Peer>().cloned().unwrap_or_default();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let call = Call {
+        realm: &realm,
+        module: &module,
+        verb: &verb,
+        path,
+        headers,
+        body,
+        peer: peer.addr,
+        peer_realms: &peer.realms,
+        request_id: &request_id,
+        trace,
+    };
+    let outcome = ingress.handle(&call).await;
+    let elapsed = started.elapsed();
+    ingress.record(&call, &outcome, elapsed);
     tracing::info!(
         request_id = %request_id,
-        caller_realm = header(&headers, CALLER_REALM),
-        caller_module = header(&headers, CALLER_MODULE),
+        trace_id = %trace.trace_id_hex(),
+        caller_realm = outcome.caller.as_deref().unwrap_or_else(|| header(headers, CALLER_REALM)),
+        caller_module = header(headers, CALLER_MODULE),
         call = %format_args!("{module}.{verb}@{realm}"),
-        status = reply.status.as_u16(),
-        micros = started.elapsed().as_micros() as u64,
+        status = outcome.reply.status.as_u16(),
+        refused = outcome.refusal,
+        micros = elapsed.as_micros() as u64,
         "call"
     );
-    respond(reply, &request_id)
+    respond(outcome.reply, &request_id)
+}
+
+/// Reads a request body within the size limit and the request timeout.
+async fn read_body(ingress: &Ingress, headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
+    let limits = &ingress.config().limits;
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "the body is larger than {} bytes (`[ingress] max-body-size`)",
+                limits.max_body_size
+            ),
+        )
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_size) {
+        return Err(too_large());
+    }
+    let limit = usize::try_from(limits.max_body_size).unwrap_or(usize::MAX);
+    let collect = Limited::new(body, limit).collect();
+    match tokio::time::timeout(limits.request_timeout, collect).await {
+        Err(_) => Err(Refusal::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the body did not arrive within {} (`[ingress] request-timeout`)",
+                crate::net::humantime(limits.request_timeout)
+            ),
+        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Ok(Err(e)) => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "broken_body",
+            format!("the body could not be read: {e}"),
+        )),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+    }
 }
 
 async fn well_known(State(ingress): State<Arc<Ingress>>, headers: HeaderMap) -> Response {
     let json = header(&headers, http::header::ACCEPT.as_str()).contains("application/json");
     respond(ingress.well_known(json), "")
+}
+
+async fn healthz() -> Response {
+    (StatusCode::OK, "ok\n").into_response()
+}
+
+async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
+    if ingress.is_draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+    } else {
+        (StatusCode::OK, "ready\n").into_response()
+    }
+}
+
+async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
+    let mut response = (StatusCode::OK, ingress.metrics_text()).into_response();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(super::metrics::CONTENT_TYPE),
+    );
+    response
+}
+
+async fn status(State(ingress): State<Arc<Ingress>>) -> Response {
+    respond(ingress.status_json(), "")
 }
 
 async fn not_found(State(ingress): State<Arc<Ingress>>, uri: http::Uri) -> Response {
@@ -135,6 +328,11 @@ fn respond(reply: Reply, request_id: &str) -> Response {
         && !request_id.is_empty()
     {
         response.headers_mut().insert(REQUEST_ID, id);
+    }
+    if let Some(secs) = reply.retry_after {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
 }

@@ -107,10 +107,26 @@ impl HttpClient {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<Reply, UpstreamError> {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(url.clone())
-            .header(http::header::CONTENT_TYPE, "application/json")
+        self.send(Method::POST, url, headers, body).await
+    }
+
+    /// GETs `url` and reads the whole answer.
+    pub async fn get(&self, url: &Uri, headers: HeaderMap) -> Result<Reply, UpstreamError> {
+        self.send(Method::GET, url, headers, Bytes::new()).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        url: &Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<Reply, UpstreamError> {
+        let mut builder = Request::builder().method(method.clone()).uri(url.clone());
+        if method == Method::POST {
+            builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        let mut request = builder
             .body(Full::new(body))
             .map_err(|e| UpstreamError::Connect {
                 url: url.to_string(),

@@ -1,0 +1,124 @@
+//! `realm status`: what an ingress knows about its upstreams.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow};
+use realm::net::http::HttpClient;
+
+use super::DataFormat;
+
+/// Show a running ingress's upstreams: endpoint, state, last latency, calls sent and failed
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Reads GET /status of the ingress at --endpoint, $REALM_ENDPOINT, or this \
+    project's ([ingress] listen).\n\n\
+    Examples:\n  \
+    realm status\n  \
+    realm status --endpoint http://ingress.shop.internal:8891 --format json"
+)]
+pub struct Args {
+    /// The ingress to ask
+    #[arg(long, env = "REALM_ENDPOINT", value_name = "URL")]
+    endpoint: Option<String>,
+
+    /// Output format
+    #[arg(long, value_enum, default_value_t = DataFormat::Text)]
+    format: DataFormat,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let endpoint = super::ingress_endpoint(args.endpoint)?;
+    let url = format!("{}/status", endpoint.trim_end_matches('/'));
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| anyhow!("invalid endpoint `{endpoint}`: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let reply = runtime
+        .block_on(HttpClient::new().get(&uri, http::HeaderMap::new()))
+        .map_err(|e| {
+            anyhow!("cannot reach the ingress: {e}\nhelp: start it with `realm serve`, or pass --endpoint")
+        })?;
+    let status: serde_json::Value = serde_json::from_slice(&reply.body)
+        .ok()
+        .filter(|_| reply.status.is_success())
+        .ok_or_else(|| {
+            anyhow!(
+                "{url} answered {} without a status: is this a realm ingress?",
+                reply.status
+            )
+        })?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        DataFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?,
+        DataFormat::Text => write!(out, "{}", render(&status))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A table like `node peers`: one upstream per line.
+fn render(status: &serde_json::Value) -> String {
+    let realm = status["realm"].as_str().unwrap_or("?");
+    let ready = if status["ready"].as_bool() == Some(false) {
+        " (draining)"
+    } else {
+        ""
+    };
+    let mut rows = vec![[
+        "UPSTREAM".to_string(),
+        "ENDPOINT".to_string(),
+        "STATE".to_string(),
+        "LATENCY".to_string(),
+        "IN FLIGHT".to_string(),
+        "SENT".to_string(),
+        "FAILED".to_string(),
+    ]];
+    let empty = Vec::new();
+    for u in status["upstreams"].as_array().unwrap_or(&empty) {
+        let text = |k: &str| u[k].as_str().unwrap_or("").to_string();
+        let num = |k: &str| u[k].as_u64().map_or("-".to_string(), |n| n.to_string());
+        let state = match (text("state").as_str(), u["retry_in_ms"].as_u64()) {
+            ("backing_off", Some(ms)) => format!("backing off ({:.1}s)", ms as f64 / 1000.0),
+            (s, _) => s.replace('_', " "),
+        };
+        let latency = u["last_latency_us"].as_u64().map_or("-".to_string(), |us| {
+            if us >= 1000 {
+                format!("{:.1}ms", us as f64 / 1000.0)
+            } else {
+                format!("{us}µs")
+            }
+        });
+        rows.push([
+            format!("{} {}", text("kind"), text("name")),
+            text("endpoint"),
+            state,
+            latency,
+            format!("{}/{}", num("in_flight"), num("limit")),
+            num("sent"),
+            num("failed"),
+        ]);
+    }
+    let mut widths = [0usize; 7];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut text = format!("Realm `{realm}`{ready}\n");
+    if rows.len() == 1 {
+        text.push_str("No upstreams: no runners or realm endpoints are configured.\n");
+        return text;
+    }
+    for row in &rows {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        text.push_str(line.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
+}

@@ -1,0 +1,223 @@
+//! `realm serve` processes and a minimal HTTP/1.1 client for the ingress
+//! tests.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A `realm serve` process, killed on drop. Its log goes to a file.
+pub struct Serve {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log: PathBuf,
+    pub tls: bool,
+}
+
+impl Serve {
+    /// `realm serve --listen 127.0.0.1:<free port> <args>` in `dir`.
+    pub fn start(dir: &Path, cache: &Path, args: &[&str]) -> Serve {
+        Serve::start_with(dir, cache, args, &[], None)
+    }
+
+    /// Like [`Serve::start`], with environment variables and optionally a
+    /// given address.
+    pub fn start_with(
+        dir: &Path,
+        cache: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        addr: Option<SocketAddr>,
+    ) -> Serve {
+        let addr =
+            addr.unwrap_or_else(|| format!("127.0.0.1:{}", free_port()).parse().expect("addr"));
+        let log = tempfile::NamedTempFile::new()
+            .expect("log")
+            .into_temp_path()
+            .keep()
+            .expect("keep");
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin("realm"));
+        command
+            .args(["serve", "--listen", &addr.to_string()])
+            .args(args)
+            .current_dir(dir)
+            .env("REALM_CACHE_DIR", cache)
+            .env_remove("REALM_KEYS_FILE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"));
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command.spawn().expect("start realm serve");
+        let mut serve = Serve {
+            child,
+            addr,
+            log,
+            tls: false,
+        };
+        serve.wait_ready();
+        serve
+    }
+
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// `https://localhost:<port>`, for certificates made for `localhost`.
+    pub fn tls_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits for the start-up line; panics with the log if the process
+    /// exits or takes too long.
+    pub fn wait_ready(&mut self) {
+        let started = Instant::now();
+        loop {
+            let log = self.log();
+            if let Some(line) = log.lines().find(|l| l.starts_with("Serving realm")) {
+                self.tls = line.contains("https://");
+                if TcpStream::connect(self.addr).is_ok() {
+                    return;
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("realm serve exited with {status}:\n{log}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "realm serve did not start:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Kills the process now (no draining) and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Status, headers (lowercase names) and body of an HTTP answer.
+pub type Answer = (u16, Vec<(String, String)>, String);
+
+/// A minimal HTTP/1.1 exchange.
+pub fn http(
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<Answer> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    Ok(parse_answer(&String::from_utf8_lossy(&response)))
+}
+
+/// Splits a raw HTTP/1.1 answer.
+pub fn parse_answer(response: &str) -> Answer {
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    // Chunked bodies: keep only the chunks' data.
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, headers, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n.min(rest.len())]);
+        body = rest.get(n + 2..).unwrap_or("");
+    }
+    out
+}
+
+/// The value of header `name` in an answer.
+pub fn header<'a>(answer: &'a Answer, name: &str) -> Option<&'a str> {
+    answer
+        .1
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// POSTs and parses the JSON answer.
+pub fn post(addr: SocketAddr, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let (status, _, body) = http("POST", addr, path, body, &[]).expect("HTTP call");
+    let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+    (status, json)
+}
+
+/// Error bodies without the request id, which differs per call.
+pub fn stable(mut value: serde_json::Value) -> String {
+    if let Some(error) = value.get_mut("error").and_then(|e| e.as_object_mut()) {
+        error.remove("request_id");
+    }
+    serde_json::to_string_pretty(&value).expect("JSON")
+}

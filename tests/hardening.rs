@@ -1,0 +1,1150 @@
+//! Ingress hardening end to end, with real `realm serve` processes on
+//! loopback and an echo runner in this process: signed calls (and each way
+//! a signature is refused), loops and hop limits, the hub relay (three
+//! processes), limits (body, headers, slow clients, upstream timeout,
+//! per-upstream concurrency), upstream backoff and `+retry`, a fault under
+//! load, TLS and mutual TLS, metrics, `/status` and `realm status`, trace
+//! propagation and graceful shutdown. Every refusal also checks that the
+//! runner was not called.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use common::backends::Background;
+use common::serve::{Answer, Serve, free_port, header, http};
+use common::{GitRealm, TestProject, run_realm_with, snapshots};
+
+const LEDGER: &str = r#"module ledger {
+  export realm data Msg {
+    text String
+  }
+
+  export realm verb echo(ledger.Msg) ledger.Msg
+
+  export realm verb slow(ledger.Msg) ledger.Msg
+
+  export realm verb flaky(ledger.Msg) ledger.Msg
+    +retry 5 200ms
+}
+"#;
+
+const MSG: &str = r#"{"text":"hi"}"#;
+
+/// A realm with the `ledger` module, committed and exported.
+fn ledger_realm(name: &str) -> GitRealm {
+    let realm = GitRealm::empty("main");
+    realm.write(
+        "ftl-project.toml",
+        &format!("name = \"{name}\"\nmodule-dirs = [\"modules\"]\n"),
+    );
+    realm.write("modules/ledger.ftl", LEDGER);
+    realm.export();
+    realm.commit(&format!("{name} realm"));
+    realm
+}
+
+/// A key as `REALM_KEY_*` takes it.
+fn key(seed: u8) -> String {
+    base64::engine::general_purpose::STANDARD.encode([seed; 32])
+}
+
+/// What the echo runner saw of one call.
+#[derive(Clone, Debug)]
+struct Seen {
+    #[allow(dead_code)]
+    verb: String,
+    headers: HashMap<String, String>,
+}
+
+/// An HTTP runner answering every verb with the request body; `slow`
+/// sleeps first (`delay`).
+#[derive(Default)]
+struct Echo {
+    calls: Mutex<Vec<Seen>>,
+    delay_ms: AtomicU64,
+}
+
+impl Echo {
+    fn count(&self) -> usize {
+        self.calls.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    fn last(&self) -> Seen {
+        self.calls
+            .lock()
+            .ok()
+            .and_then(|c| c.last().cloned())
+            .expect("the runner was called")
+    }
+}
+
+fn echo_runner(echo: Arc<Echo>, addr: Option<SocketAddr>) -> Background {
+    use axum::extract::{Path as AxPath, State};
+    async fn handle(
+        State(echo): State<Arc<Echo>>,
+        AxPath((_module, verb)): AxPath<(String, String)>,
+        headers: http::HeaderMap,
+        body: bytes::Bytes,
+    ) -> impl axum::response::IntoResponse {
+        let seen = Seen {
+            verb: verb.clone(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                .collect(),
+        };
+        if let Ok(mut calls) = echo.calls.lock() {
+            calls.push(seen);
+        }
+        if verb == "slow" {
+            let ms = echo.delay_ms.load(Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        ([(http::header::CONTENT_TYPE, "application/json")], body)
+    }
+    Background::start(addr, move |listener, stop| async move {
+        let app = axum::Router::new()
+            .route("/{module}/{verb}", axum::routing::post(handle))
+            .with_state(echo);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop.await;
+            })
+            .await
+            .expect("echo runner serves");
+    })
+}
+
+fn json(answer: &Answer) -> serde_json::Value {
+    serde_json::from_str(&answer.2).unwrap_or(serde_json::Value::String(answer.2.clone()))
+}
+
+fn code(answer: &Answer) -> String {
+    json(answer)["error"]["code"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn message(answer: &Answer) -> String {
+    json(answer)["error"]["message"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn call(serve: &Serve, path: &str, body: &str, headers: &[(&str, &str)]) -> Answer {
+    http("POST", serve.addr, path, body, headers).expect("HTTP call")
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+/// A signature header made with the library, as another realm would.
+fn signature(key_seed: u8, signer: &str, path: &str, via: &str, body: &str, at: u64) -> String {
+    let request = realm::ingress::auth::Request {
+        method: "POST",
+        path,
+        via,
+        body: body.as_bytes(),
+    };
+    realm::ingress::auth::sign(&[key_seed; 32], signer, &request, at)
+        .to_str()
+        .expect("ascii")
+        .to_string()
+}
+
+/// bank (ledger module, echo runner) and shop (pins bank), with keys
+/// between them.
+struct Pair {
+    shop: TestProject,
+    _bank: GitRealm,
+    echo: Arc<Echo>,
+    _runner: Background,
+    bank_ingress: Serve,
+    shop_ingress: Serve,
+}
+
+impl Pair {
+    fn new(bank_toml: &str) -> Pair {
+        let bank = ledger_realm("bank");
+        if !bank_toml.is_empty() {
+            let toml = bank.read("ftl-project.toml");
+            bank.write("ftl-project.toml", &format!("{toml}{bank_toml}"));
+        }
+        let shop = TestProject::new("shop");
+        shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+        let echo = Arc::new(Echo::default());
+        let runner = echo_runner(echo.clone(), None);
+        let shop_key = key(1);
+        let bank_ingress = Serve::start_with(
+            bank.path(),
+            shop.cache_dir(),
+            &["--runner", &format!("ledger={}", runner.url())],
+            &[("REALM_KEY_SHOP", &shop_key)],
+            None,
+        );
+        let shop_ingress = Serve::start_with(
+            shop.path(),
+            shop.cache_dir(),
+            &["--realm-endpoint", &format!("bank={}", bank_ingress.url())],
+            &[("REALM_KEY_BANK", &shop_key)],
+            None,
+        );
+        Pair {
+            shop,
+            _bank: bank,
+            echo,
+            _runner: runner,
+            bank_ingress,
+            shop_ingress,
+        }
+    }
+}
+
+#[test]
+fn signed_calls_pass_and_every_bad_signature_is_refused() {
+    let pair = Pair::new("");
+    let path = "/realms/bank/ledger/echo";
+
+    // shop's ingress signs; bank's checks. The runner hears who called.
+    let ok = call(
+        &pair.shop_ingress,
+        path,
+        MSG,
+        &[(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )],
+    );
+    assert_eq!(ok.0, 200, "{}", ok.2);
+    assert_eq!(json(&ok), serde_json::json!({"text": "hi"}));
+    let seen = pair.echo.last();
+    assert_eq!(
+        seen.headers.get("x-realm-caller").map(String::as_str),
+        Some("shop")
+    );
+    assert_eq!(
+        seen.headers.get("x-realm-via").map(String::as_str),
+        Some("shop")
+    );
+    // The trace continues: same trace id, a new span id.
+    let tp = seen.headers.get("traceparent").expect("traceparent");
+    assert!(
+        tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{tp}"
+    );
+    assert!(!tp.contains("00f067aa0ba902b7"), "{tp}");
+    assert!(
+        pair.bank_ingress
+            .log()
+            .contains("trace_id=4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    let before = pair.echo.count();
+
+    let t = now();
+    let good = signature(1, "shop", path, "shop", MSG, t);
+    // (what, headers, expected code)
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "unsigned",
+            vec![("x-realm-caller", "shop".into())],
+            "unsigned",
+        ),
+        (
+            "signed with another key",
+            vec![
+                ("x-realm-via", "shop".into()),
+                (
+                    "x-realm-signature",
+                    signature(2, "shop", path, "shop", MSG, t),
+                ),
+            ],
+            "bad_signature",
+        ),
+        (
+            "body changed after signing",
+            vec![
+                ("x-realm-via", "shop".into()),
+                (
+                    "x-realm-signature",
+                    signature(1, "shop", path, "shop", r#"{"text":"ho"}"#, t),
+                ),
+            ],
+            "bad_signature",
+        ),
+        (
+            "an hour old",
+            vec![
+                ("x-realm-via", "shop".into()),
+                (
+                    "x-realm-signature",
+                    signature(1, "shop", path, "shop", MSG, t - 3600),
+                ),
+            ],
+            "expired",
+        ),
+        (
+            "unknown realm",
+            vec![
+                ("x-realm-via", "crm".into()),
+                (
+                    "x-realm-signature",
+                    signature(1, "crm", path, "crm", MSG, t),
+                ),
+            ],
+            "unknown_peer",
+        ),
+        (
+            "garbage",
+            vec![("x-realm-signature", "v1; realm=shop; sig=???".into())],
+            "malformed_signature",
+        ),
+        (
+            "via does not end with the signer",
+            vec![
+                ("x-realm-via", "crm".into()),
+                (
+                    "x-realm-signature",
+                    signature(1, "shop", path, "crm", MSG, t),
+                ),
+            ],
+            "via_mismatch",
+        ),
+    ];
+    let mut report = String::new();
+    for (what, headers, expected) in &cases {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = call(&pair.bank_ingress, path, MSG, &headers);
+        assert_eq!(
+            (answer.0, code(&answer).as_str()),
+            (401, *expected),
+            "{what}: {}",
+            answer.2
+        );
+        report.push_str(&format!(
+            "{what}: {} {}\n  {}\n",
+            answer.0,
+            code(&answer),
+            message(&answer)
+        ));
+    }
+    // A valid signature works once; the same request again is a replay.
+    let headers = [
+        ("x-realm-via", "shop"),
+        ("x-realm-signature", good.as_str()),
+    ];
+    assert_eq!(call(&pair.bank_ingress, path, MSG, &headers).0, 200);
+    let replay = call(&pair.bank_ingress, path, MSG, &headers);
+    assert_eq!((replay.0, code(&replay).as_str()), (401, "replayed"));
+    report.push_str(&format!(
+        "replayed: {} {}\n  {}\n",
+        replay.0,
+        code(&replay),
+        message(&replay)
+    ));
+    assert_eq!(
+        pair.echo.count(),
+        before + 1,
+        "refused calls reached the runner"
+    );
+    snapshots(|| insta::assert_snapshot!("hardening_auth_refusals", report));
+    let log = pair.bank_ingress.log();
+    assert!(log.contains("refused=\"replayed\""), "{log}");
+    assert!(log.contains("refused=\"bad_signature\""), "{log}");
+
+    // Unsigned egress: allowed from loopback (the realm's own runners).
+    assert_eq!(call(&pair.shop_ingress, path, MSG, &[]).0, 200);
+}
+
+#[test]
+fn loops_and_too_many_hops_are_refused_with_508() {
+    let bank = ledger_realm("bank");
+    let shop = TestProject::new("shop");
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let bank_ingress = Serve::start(
+        bank.path(),
+        shop.cache_dir(),
+        &["--runner", &format!("ledger={}", runner.url())],
+    );
+    // shop's endpoint for bank is, by mistake, shop itself.
+    let port = free_port();
+    let shop_ingress = Serve::start_with(
+        shop.path(),
+        shop.cache_dir(),
+        &["--realm-endpoint", &format!("bank=http://127.0.0.1:{port}")],
+        &[],
+        Some(format!("127.0.0.1:{port}").parse().expect("addr")),
+    );
+    let looped = call(&shop_ingress, "/realms/bank/ledger/echo", MSG, &[]);
+    assert_eq!(
+        (looped.0, code(&looped).as_str()),
+        (508, "loop"),
+        "{}",
+        looped.2
+    );
+    assert!(
+        message(&looped).contains("cross realm `shop` twice"),
+        "{}",
+        looped.2
+    );
+
+    let path = "/realms/bank/ledger/echo";
+    let revisit = call(
+        &bank_ingress,
+        path,
+        MSG,
+        &[("x-realm-via", "shop, bank, hub")],
+    );
+    assert_eq!((revisit.0, code(&revisit).as_str()), (508, "loop"));
+    let eight = "a1, a2, a3, a4, a5, a6, a7, a8";
+    let far = call(&bank_ingress, path, MSG, &[("x-realm-via", eight)]);
+    assert_eq!(
+        (far.0, code(&far).as_str()),
+        (508, "too_many_hops"),
+        "{}",
+        far.2
+    );
+    let seven = "a1, a2, a3, a4, a5, a6, a7";
+    assert_eq!(
+        call(&bank_ingress, path, MSG, &[("x-realm-via", seven)]).0,
+        200
+    );
+    let bad = call(&bank_ingress, path, MSG, &[("x-realm-via", "shop;drop")]);
+    assert_eq!((bad.0, code(&bad).as_str()), (400, "malformed_via"));
+    assert_eq!(echo.count(), 1);
+}
+
+#[test]
+fn a_hub_relays_calls_between_leaves_that_cannot_reach_each_other() {
+    let bank = ledger_realm("bank");
+    // shop has no endpoint for bank, only a hub.
+    let shop = TestProject::new("shop");
+    shop.write(
+        "ftl-project.toml",
+        "name = \"shop\"\nmodule-dirs = [\"modules\"]\n\n[ingress]\nhub = \"hub\"\n",
+    );
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    let hub = TestProject::new("hub");
+    hub.write(
+        "ftl-project.toml",
+        "name = \"hub\"\nmodule-dirs = [\"modules\"]\n\n[ingress]\nrelay = true\n",
+    );
+    hub.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let (shop_hub, hub_bank) = (key(7), key(8));
+    let bank_ingress = Serve::start_with(
+        bank.path(),
+        shop.cache_dir(),
+        &["--runner", &format!("ledger={}", runner.url())],
+        &[("REALM_KEY_HUB", &hub_bank)],
+        None,
+    );
+    let hub_ingress = Serve::start_with(
+        hub.path(),
+        hub.cache_dir(),
+        &["--realm-endpoint", &format!("bank={}", bank_ingress.url())],
+        &[("REALM_KEY_SHOP", &shop_hub), ("REALM_KEY_BANK", &hub_bank)],
+        None,
+    );
+    let shop_ingress = Serve::start_with(
+        shop.path(),
+        shop.cache_dir(),
+        &["--realm-endpoint", &format!("hub={}", hub_ingress.url())],
+        &[("REALM_KEY_HUB", &shop_hub)],
+        None,
+    );
+    let answer = call(
+        &shop_ingress,
+        "/realms/bank/ledger/echo",
+        MSG,
+        &[("x-request-id", "relay-1")],
+    );
+    assert_eq!(
+        answer.0,
+        200,
+        "{}\nshop:\n{}\nhub:\n{}",
+        answer.2,
+        shop_ingress.log(),
+        hub_ingress.log()
+    );
+    let seen = echo.last();
+    assert_eq!(
+        seen.headers.get("x-realm-caller").map(String::as_str),
+        Some("shop")
+    );
+    assert_eq!(
+        seen.headers.get("x-realm-via").map(String::as_str),
+        Some("shop, hub")
+    );
+    assert_eq!(
+        seen.headers.get("x-request-id").map(String::as_str),
+        Some("relay-1")
+    );
+    for log in [shop_ingress.log(), hub_ingress.log(), bank_ingress.log()] {
+        assert!(log.contains("request_id=relay-1"), "{log}");
+    }
+    assert!(
+        shop_ingress.log().contains("realm bank -> hub hub at"),
+        "{}",
+        shop_ingress.log()
+    );
+
+    // bank does not relay: a signed call from hub for another realm is refused.
+    let path = "/realms/crm/ledger/echo";
+    let sig = signature(8, "hub", path, "hub", MSG, now());
+    let refused = call(
+        &bank_ingress,
+        path,
+        MSG,
+        &[("x-realm-via", "hub"), ("x-realm-signature", &sig)],
+    );
+    assert_eq!(
+        (refused.0, code(&refused).as_str()),
+        (403, "relay_refused"),
+        "{}",
+        refused.2
+    );
+    assert_eq!(echo.count(), 1);
+}
+
+#[test]
+fn limits_refuse_large_bodies_large_headers_slow_clients_and_slow_upstreams() {
+    let bank = ledger_realm("bank");
+    let toml = bank.read("ftl-project.toml");
+    bank.write(
+        "ftl-project.toml",
+        &format!(
+            "{toml}\n[ingress]\nmax-body-size = \"1KiB\"\nmax-header-size = \"8KiB\"\nheader-timeout = \"1s\"\nrequest-timeout = \"1s\"\nupstream-timeout = \"700ms\"\nupstream-concurrency = 2\n"
+        ),
+    );
+    let cache = tempfile::tempdir().expect("cache");
+    let echo = Arc::new(Echo::default());
+    echo.delay_ms.store(1500, Ordering::Relaxed);
+    let runner = echo_runner(echo.clone(), None);
+    let bank_ingress = Serve::start(
+        bank.path(),
+        cache.path(),
+        &["--runner", &format!("ledger={}", runner.url())],
+    );
+    let path = "/realms/bank/ledger/echo";
+
+    let big = format!(r#"{{"text":"{}"}}"#, "x".repeat(2000));
+    let answer = call(&bank_ingress, path, &big, &[]);
+    assert_eq!(
+        (answer.0, code(&answer).as_str()),
+        (413, "body_too_large"),
+        "{}",
+        answer.2
+    );
+
+    let long = "y".repeat(10_000);
+    let answer = call(&bank_ingress, path, MSG, &[("x-long", &long)]);
+    assert_eq!(answer.0, 431, "{answer:?}");
+
+    // Headers that never finish: the connection is closed after 1 s.
+    let started = Instant::now();
+    let mut slow = TcpStream::connect(bank_ingress.addr).expect("connect");
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    slow.write_all(b"POST /realms/bank/ledger/echo HTTP/1.1\r\nHost: x\r\n")
+        .expect("write");
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+
+    // A body that never finishes: 408 after 1 s.
+    let mut slow = TcpStream::connect(bank_ingress.addr).expect("connect");
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    slow.write_all(b"POST /realms/bank/ledger/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"text\"").expect("write");
+    let mut response = Vec::new();
+    let _ = slow.read_to_end(&mut response);
+    let answer = common::serve::parse_answer(&String::from_utf8_lossy(&response));
+    assert_eq!(
+        (answer.0, code(&answer).as_str()),
+        (408, "request_timeout"),
+        "{answer:?}"
+    );
+    assert_eq!(echo.count(), 0, "refused calls reached the runner");
+
+    // The runner takes 1.5 s; the ingress waits 700 ms.
+    let started = Instant::now();
+    let answer = call(&bank_ingress, "/realms/bank/ledger/slow", MSG, &[]);
+    assert_eq!(
+        (answer.0, code(&answer).as_str()),
+        (504, "upstream_timeout"),
+        "{}",
+        answer.2
+    );
+    assert!(started.elapsed() < Duration::from_millis(1400));
+}
+
+#[test]
+fn one_slow_realm_fills_only_its_own_slots() {
+    // shop → bank (slow) and shop → crm (fast), two slots per upstream.
+    let bank = ledger_realm("bank");
+    let crm = ledger_realm("crm");
+    let shop = TestProject::new("shop");
+    shop.write(
+        "ftl-project.toml",
+        "name = \"shop\"\nmodule-dirs = [\"modules\"]\n\n[ingress]\nupstream-concurrency = 2\n",
+    );
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    shop.realm(&["add", "--git-repo", &crm.url()]).expect(0);
+    let slow_echo = Arc::new(Echo::default());
+    slow_echo.delay_ms.store(1500, Ordering::Relaxed);
+    let slow_runner = echo_runner(slow_echo.clone(), None);
+    let fast_echo = Arc::new(Echo::default());
+    let fast_runner = echo_runner(fast_echo.clone(), None);
+    let bank_ingress = Serve::start(
+        bank.path(),
+        shop.cache_dir(),
+        &["--runner", &format!("ledger={}", slow_runner.url())],
+    );
+    let crm_ingress = Serve::start(
+        crm.path(),
+        shop.cache_dir(),
+        &["--runner", &format!("ledger={}", fast_runner.url())],
+    );
+    let shop_ingress = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--realm-endpoint",
+            &format!("bank={}", bank_ingress.url()),
+            "--realm-endpoint",
+            &format!("crm={}", crm_ingress.url()),
+        ],
+    );
+    let addr = shop_ingress.addr;
+    let slow_calls: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                http("POST", addr, "/realms/bank/ledger/slow", MSG, &[])
+                    .expect("call")
+                    .0
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(400));
+    let full = call(&shop_ingress, "/realms/bank/ledger/slow", MSG, &[]);
+    assert_eq!(
+        (full.0, code(&full).as_str()),
+        (503, "upstream_busy"),
+        "{}",
+        full.2
+    );
+    assert_eq!(header(&full, "retry-after"), Some("1"));
+    // Meanwhile crm answers at once.
+    let started = Instant::now();
+    assert_eq!(
+        call(&shop_ingress, "/realms/crm/ledger/echo", MSG, &[]).0,
+        200
+    );
+    assert!(started.elapsed() < Duration::from_millis(500));
+    for c in slow_calls {
+        assert_eq!(c.join().expect("thread"), 200);
+    }
+    assert_eq!(slow_echo.count(), 2);
+}
+
+#[test]
+fn failing_upstreams_back_off_and_retry_verbs_wait_for_them() {
+    let bank = ledger_realm("bank");
+    let cache = tempfile::tempdir().expect("cache");
+    let port = free_port();
+    let runner_addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let bank_ingress = Serve::start(
+        bank.path(),
+        cache.path(),
+        &["--runner", &format!("ledger=http://{runner_addr}")],
+    );
+    // Nothing listens: 502, then fail fast with Retry-After.
+    let first = call(&bank_ingress, "/realms/bank/ledger/echo", MSG, &[]);
+    assert_eq!(
+        (first.0, code(&first).as_str()),
+        (502, "upstream_unreachable"),
+        "{}",
+        first.2
+    );
+    let started = Instant::now();
+    let fast = call(&bank_ingress, "/realms/bank/ledger/echo", MSG, &[]);
+    assert_eq!(
+        (fast.0, code(&fast).as_str()),
+        (503, "upstream_backoff"),
+        "{}",
+        fast.2
+    );
+    assert!(started.elapsed() < Duration::from_millis(200));
+    assert_eq!(header(&fast, "retry-after"), Some("1"));
+    let status = http("GET", bank_ingress.addr, "/status", "", &[]).expect("status");
+    let status = json(&status);
+    assert_eq!(status["upstreams"][0]["state"], "backing_off", "{status}");
+    assert_eq!(status["upstreams"][0]["failed"], 1);
+
+    // A +retry verb waits out connection failures: the runner comes up
+    // while it retries.
+    std::thread::sleep(Duration::from_millis(1100));
+    let echo = Arc::new(Echo::default());
+    let starter = {
+        let echo = echo.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            echo_runner(echo, Some(runner_addr))
+        })
+    };
+    let retried = call(&bank_ingress, "/realms/bank/ledger/flaky", MSG, &[]);
+    let _runner = starter.join().expect("runner");
+    assert_eq!(retried.0, 200, "{}\n{}", retried.2, bank_ingress.log());
+    assert_eq!(echo.count(), 1);
+    let status = json(&http("GET", bank_ingress.addr, "/status", "", &[]).expect("status"));
+    assert_eq!(status["upstreams"][0]["state"], "up", "{status}");
+    assert_eq!(
+        call(&bank_ingress, "/realms/bank/ledger/echo", MSG, &[]).0,
+        200
+    );
+}
+
+#[test]
+fn killing_a_realm_under_load_gives_fast_503s_then_recovers_while_others_go_on() {
+    let bank = ledger_realm("bank");
+    let crm = ledger_realm("crm");
+    let shop = TestProject::new("shop");
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    shop.realm(&["add", "--git-repo", &crm.url()]).expect(0);
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let runner_arg = format!("ledger={}", runner.url());
+    let mut bank_ingress = Serve::start(bank.path(), shop.cache_dir(), &["--runner", &runner_arg]);
+    let bank_addr = bank_ingress.addr;
+    let crm_ingress = Serve::start(crm.path(), shop.cache_dir(), &["--runner", &runner_arg]);
+    let shop_ingress = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--realm-endpoint",
+            &format!("bank={}", bank_ingress.url()),
+            "--realm-endpoint",
+            &format!("crm={}", crm_ingress.url()),
+        ],
+    );
+    let addr = shop_ingress.addr;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // (ok, 503 fast, other, slowest 503 in µs) per realm.
+    let load = |realm: &'static str| {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut unavailable, mut other, mut slowest_503) =
+                (0u64, 0u64, Vec::new(), 0u128);
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let answer = http(
+                    "POST",
+                    addr,
+                    &format!("/realms/{realm}/ledger/echo"),
+                    MSG,
+                    &[],
+                )
+                .expect("call");
+                match answer.0 {
+                    200 => ok += 1,
+                    503 => {
+                        unavailable += 1;
+                        slowest_503 = slowest_503.max(started.elapsed().as_micros());
+                    }
+                    _ => other.push((answer.0, code(&answer))),
+                }
+            }
+            (ok, unavailable, other, slowest_503)
+        })
+    };
+    let bank_load = load("bank");
+    let crm_load = load("crm");
+    std::thread::sleep(Duration::from_millis(500));
+    bank_ingress.kill();
+    std::thread::sleep(Duration::from_millis(2500));
+    let bank_status = json(&http("GET", addr, "/status", "", &[]).expect("status"));
+    // bank comes back on the same address.
+    let _bank_again = Serve::start_with(
+        bank.path(),
+        shop.cache_dir(),
+        &["--runner", &runner_arg],
+        &[],
+        Some(bank_addr),
+    );
+    let started = Instant::now();
+    loop {
+        let answer = call(&shop_ingress, "/realms/bank/ledger/echo", MSG, &[]);
+        if answer.0 == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "bank did not recover: {}",
+            answer.2
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let (bank_ok, bank_503, bank_other, slowest_503) = bank_load.join().expect("bank load");
+    let (crm_ok, crm_503, crm_other, _) = crm_load.join().expect("crm load");
+    assert!(
+        bank_ok > 0 && bank_503 > 10,
+        "bank: {bank_ok} ok, {bank_503} 503"
+    );
+    // The first failures (connection refused) are 502s; then 503s, fast.
+    assert!(
+        bank_other
+            .iter()
+            .all(|(s, c)| *s == 502 && c == "upstream_unreachable"),
+        "{bank_other:?}"
+    );
+    assert!(bank_other.len() <= 8, "{bank_other:?}");
+    assert!(
+        slowest_503 < 100_000,
+        "a fail-fast 503 took {slowest_503} µs"
+    );
+    assert!(
+        crm_other.is_empty() && crm_503 == 0,
+        "crm suffered: {crm_503} 503, {crm_other:?}"
+    );
+    assert!(crm_ok > 100, "crm: {crm_ok} ok");
+    let bank_upstream = bank_status["upstreams"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["name"] == "bank").cloned())
+        .expect("bank upstream");
+    assert_ne!(bank_upstream["state"], "up", "{bank_status}");
+}
+
+#[test]
+fn metrics_health_status_and_realm_status() {
+    let pair = Pair::new("");
+    let path = "/realms/bank/ledger/echo";
+    assert_eq!(call(&pair.shop_ingress, path, MSG, &[]).0, 200);
+    assert_eq!(
+        call(&pair.shop_ingress, "/realms/bank/ledger/nope", MSG, &[]).0,
+        404
+    );
+    assert_eq!(call(&pair.bank_ingress, path, MSG, &[]).0, 401);
+
+    let get = |serve: &Serve, path: &str| http("GET", serve.addr, path, "", &[]).expect("GET");
+    assert_eq!(get(&pair.shop_ingress, "/healthz").0, 200);
+    assert_eq!(get(&pair.shop_ingress, "/readyz").0, 200);
+    let metrics = get(&pair.shop_ingress, "/metrics");
+    assert_eq!(metrics.0, 200);
+    let text = &metrics.2;
+    for expected in [
+        r#"realm_calls_total{realm="bank",module="ledger",verb="echo",status="200"} 1"#,
+        r#"realm_refusals_total{reason="unknown_verb"} 1"#,
+        r#"realm_call_duration_seconds_count{realm="bank",module="ledger",verb="echo"} 1"#,
+        r#"realm_upstream_up{upstream="realm:bank""#,
+    ] {
+        assert!(text.contains(expected), "no {expected} in\n{text}");
+    }
+    // Names from the URL that are not in the schema never become labels.
+    assert!(!text.contains("nope"), "{text}");
+    let bank_metrics = get(&pair.bank_ingress, "/metrics").2;
+    assert!(
+        bank_metrics.contains(r#"realm_refusals_total{reason="unsigned"} 1"#),
+        "{bank_metrics}"
+    );
+
+    let endpoint = pair.shop_ingress.url();
+    let table =
+        run_realm_with(pair.shop.path(), &["status", "--endpoint", &endpoint], &[]).expect(0);
+    let out = &table.stdout;
+    assert!(out.contains("realm bank"), "{out}");
+    assert!(out.contains(&pair.bank_ingress.url()), "{out}");
+    assert!(out.contains(" up "), "{out}");
+    let as_json = run_realm_with(
+        pair.shop.path(),
+        &["status", "--endpoint", &endpoint, "--format", "json"],
+        &[],
+    )
+    .expect(0);
+    let value: serde_json::Value = serde_json::from_str(&as_json.stdout).expect("JSON");
+    assert_eq!(value["realm"], "shop");
+    // The unknown verb was refused before any hop: one call sent.
+    assert_eq!(value["upstreams"][0]["sent"], 1, "{value}");
+    let down = run_realm_with(
+        pair.shop.path(),
+        &[
+            "status",
+            "--endpoint",
+            &format!("http://127.0.0.1:{}", free_port()),
+        ],
+        &[],
+    )
+    .expect(1);
+    assert!(
+        down.stderr.contains("cannot reach the ingress"),
+        "{}",
+        down.stderr
+    );
+}
+
+#[test]
+fn sigterm_lets_calls_in_flight_finish_then_exits() {
+    let bank = ledger_realm("bank");
+    let cache = tempfile::tempdir().expect("cache");
+    let echo = Arc::new(Echo::default());
+    echo.delay_ms.store(1500, Ordering::Relaxed);
+    let runner = echo_runner(echo.clone(), None);
+    let mut bank_ingress = Serve::start(
+        bank.path(),
+        cache.path(),
+        &["--runner", &format!("ledger={}", runner.url())],
+    );
+    let addr = bank_ingress.addr;
+    let in_flight = std::thread::spawn(move || {
+        http("POST", addr, "/realms/bank/ledger/slow", MSG, &[]).expect("call")
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    bank_ingress.terminate();
+    std::thread::sleep(Duration::from_millis(200));
+    // No new connections...
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "still accepting after SIGTERM"
+    );
+    // ...but the call in flight completes.
+    let answer = in_flight.join().expect("thread");
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = bank_ingress.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    assert!(bank_ingress.log().contains("Shutting down"));
+}
+
+/// PEM certificate and key.
+struct Pem {
+    cert: String,
+    key: String,
+}
+
+struct Ca {
+    pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+fn ca(name: &str) -> Ca {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("CA");
+    Ca {
+        pem: cert.pem(),
+        issuer: rcgen::Issuer::new(params, key),
+    }
+}
+
+fn leaf(ca: &Ca, names: &[&str], client: bool) -> Pem {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .expect("params");
+    params.extended_key_usages = vec![if client {
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth
+    } else {
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth
+    }];
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &ca.issuer).expect("leaf");
+    Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    }
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    std::fs::write(dir.join(rel), text).expect("write");
+}
+
+#[test]
+fn tls_to_upstreams_and_mutual_tls_between_realms() {
+    let server_ca = ca("bank server CA");
+    let shop_ca = ca("shop client CA");
+    let other_ca = ca("someone else");
+    let bank_cert = leaf(&server_ca, &["localhost"], false);
+    let shop_client = leaf(&shop_ca, &["shop"], true);
+    let stranger = leaf(&other_ca, &["shop"], true);
+
+    let bank = ledger_realm("bank");
+    let certs = bank.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("certs");
+    write(&certs, "bank.pem", &bank_cert.cert);
+    write(&certs, "bank-key.pem", &bank_cert.key);
+    write(&certs, "shop-ca.pem", &shop_ca.pem);
+    let toml = bank.read("ftl-project.toml");
+    bank.write(
+        "ftl-project.toml",
+        &format!("{toml}\n[ingress.tls]\ncert = \"certs/bank.pem\"\nkey = \"certs/bank-key.pem\"\n\n[ingress.tls.peers]\nshop = \"certs/shop-ca.pem\"\n"),
+    );
+    let shop = TestProject::new("shop");
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let bank_ingress = Serve::start(
+        bank.path(),
+        shop.cache_dir(),
+        &["--runner", &format!("ledger={}", runner.url())],
+    );
+    assert!(bank_ingress.tls, "{}", bank_ingress.log());
+
+    let shop_with = |client: Option<&Pem>| {
+        let dir = shop.path().join("certs");
+        std::fs::create_dir_all(&dir).expect("certs");
+        write(&dir, "server-ca.pem", &server_ca.pem);
+        let mut tls = "\n[ingress.tls]\nca = \"certs/server-ca.pem\"\n".to_string();
+        if let Some(pem) = client {
+            write(&dir, "client.pem", &pem.cert);
+            write(&dir, "client-key.pem", &pem.key);
+            tls.push_str(
+                "client-cert = \"certs/client.pem\"\nclient-key = \"certs/client-key.pem\"\n",
+            );
+        }
+        let base = shop.read("ftl-project.toml");
+        let base = base
+            .split("\n[ingress.tls]")
+            .next()
+            .unwrap_or(&base)
+            .to_string();
+        shop.write("ftl-project.toml", &format!("{base}{tls}"));
+        Serve::start(
+            shop.path(),
+            shop.cache_dir(),
+            &[
+                "--realm-endpoint",
+                &format!("bank={}", bank_ingress.tls_url()),
+            ],
+        )
+    };
+    let path = "/realms/bank/ledger/echo";
+
+    // shop's client certificate from shop's CA: the call is shop's.
+    let shop_ingress = shop_with(Some(&shop_client));
+    let ok = call(&shop_ingress, path, MSG, &[]);
+    assert_eq!(ok.0, 200, "{}\n{}", ok.2, bank_ingress.log());
+    assert_eq!(
+        echo.last()
+            .headers
+            .get("x-realm-caller")
+            .map(String::as_str),
+        Some("shop")
+    );
+    drop(shop_ingress);
+
+    // No client certificate: the bank requires one.
+    let shop_ingress = shop_with(None);
+    let refused = call(&shop_ingress, path, MSG, &[]);
+    assert_eq!(
+        (refused.0, code(&refused).as_str()),
+        (401, "unsigned"),
+        "{}",
+        refused.2
+    );
+    drop(shop_ingress);
+
+    // A certificate from another CA does not pass the handshake.
+    let shop_ingress = shop_with(Some(&stranger));
+    let refused = call(&shop_ingress, path, MSG, &[]);
+    assert_eq!(
+        (refused.0, code(&refused).as_str()),
+        (502, "upstream_unreachable"),
+        "{}",
+        refused.2
+    );
+    drop(shop_ingress);
+
+    // Without the server's CA, shop does not trust the bank.
+    let base = shop.read("ftl-project.toml");
+    let base = base
+        .split("\n[ingress.tls]")
+        .next()
+        .unwrap_or(&base)
+        .to_string();
+    shop.write("ftl-project.toml", &base);
+    let shop_ingress = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--realm-endpoint",
+            &format!("bank={}", bank_ingress.tls_url()),
+        ],
+    );
+    let refused = call(&shop_ingress, path, MSG, &[]);
+    assert_eq!(
+        (refused.0, code(&refused).as_str()),
+        (502, "upstream_unreachable"),
+        "{}",
+        refused.2
+    );
+    assert!(
+        message(&refused).contains("UnknownIssuer") || message(&refused).contains("unknown issuer"),
+        "{}",
+        refused.2
+    );
+    assert_eq!(echo.count(), 1);
+}
+
+#[test]
+fn bad_hardening_settings_are_refused_at_start() {
+    let bank = ledger_realm("bank");
+    let toml = bank.read("ftl-project.toml");
+    bank.write(
+        "ftl-project.toml",
+        &format!("{toml}\n[ingress]\nmax-body = \"1MiB\"\nupstream-timeout = \"soon\"\nmax-hops = 0\n\n[ingress.tls]\ncert = \"certs/missing.pem\"\n"),
+    );
+    let run = run_realm_with(bank.path(), &["serve"], &[]).expect(1);
+    snapshots(|| insta::assert_snapshot!("hardening_bad_settings", run.stderr));
+
+    bank.write(
+        "ftl-project.toml",
+        &format!(
+            "{toml}\n[ingress.tls]\ncert = \"certs/missing.pem\"\nkey = \"certs/missing-key.pem\"\n"
+        ),
+    );
+    let run = run_realm_with(bank.path(), &["serve", "--listen", "127.0.0.1:0"], &[]).expect(1);
+    assert!(run.stderr.contains("certs/missing.pem"), "{}", run.stderr);
+
+    let keys = bank.path().join("keys.json");
+    std::fs::write(&keys, "{\"shop\": \"c2hvcnQ=\"}").expect("write");
+    let run = run_realm_with(
+        bank.path(),
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("REALM_KEYS_FILE", keys.as_path())],
+    );
+    let run = run.expect(1);
+    assert!(run.stderr.contains("at least 32"), "{}", run.stderr);
+}
