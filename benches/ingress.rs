@@ -4,10 +4,17 @@
 //! the shop's ingress and then the bank's (two hops: egress + ingress), by
 //! 64 concurrent keep-alive connections.
 //!
+//! The shop→bank hop is also measured signed (HMAC), over TLS, and both,
+//! each as a ratio to the plain two-hop path.
+//!
 //! Run with `cargo bench --bench ingress`. The runner and the load generator
 //! run in this process (separate runtimes); each ingress is a `realm serve`
 //! process. Everything shares this machine's cores, so ratios are the
 //! meaningful figures.
+//!
+//! `cargo bench --bench ingress -- --soak [SECONDS]` instead runs a soak
+//! (default 60 s) through the signed TLS two-hop path and reports errors
+//! and the resident memory of both ingresses at the start and the end.
 
 #[path = "../examples/runners/runners.rs"]
 mod runners;
@@ -92,22 +99,54 @@ fn main() {
         });
     });
 
+    // The bank over TLS (a CA and a certificate for 127.0.0.1 made here),
+    // and a shop that trusts that CA.
+    let ca_key = rcgen::KeyPair::generate().expect("key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).expect("CA");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().expect("key");
+    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&leaf_key, &issuer)
+        .expect("leaf");
+    let bank_tls = dir.path().join("bank-tls");
+    copy_dir(&bank, &bank_tls);
+    std::fs::write(bank_tls.join("cert.pem"), leaf.pem()).expect("write");
+    std::fs::write(bank_tls.join("key.pem"), leaf_key.serialize_pem()).expect("write");
+    append(
+        &bank_tls.join("ftl-project.toml"),
+        "\n[ingress.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
+    );
+    let shop_tls = dir.path().join("shop-tls");
+    copy_dir(&shop, &shop_tls);
+    std::fs::write(shop_tls.join("ca.pem"), ca_cert.pem()).expect("write");
+    append(
+        &shop_tls.join("ftl-project.toml"),
+        "\n[ingress.tls]\nca = \"ca.pem\"\n",
+    );
+    let key = "c2hvcC1iYW5rLWJlbmNobWFyay1rZXktMzItYnl0ZXMhIQ==";
+
     let bank_port = free_port();
     let shop_port = free_port();
-    let serve = |dir: &Path, port: u16, args: &[String], log: &str| {
-        Proc(
-            Command::new(realm)
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-                .args(args)
-                .current_dir(dir)
-                .env("REALM_CACHE_DIR", &cache)
-                .env("REALM_LOG", log)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("realm serve"),
-        )
+    let serve_with = |dir: &Path, port: u16, args: &[String], log: &str, env: &[(&str, &str)]| {
+        let mut command = Command::new(realm);
+        command
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .current_dir(dir)
+            .env("REALM_CACHE_DIR", &cache)
+            .env("REALM_LOG", log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Proc(command.spawn().expect("realm serve"))
     };
+    let serve =
+        |dir: &Path, port: u16, args: &[String], log: &str| serve_with(dir, port, args, log, &[]);
     let _bank_ingress = serve(
         &bank,
         bank_port,
@@ -130,6 +169,41 @@ fn main() {
         "info",
     );
 
+    // The same two hops, signed, over TLS, and both.
+    let runner_arg = format!("--runner=balance=http://{runner}");
+    let mut variants = Vec::new();
+    for (signed, tls) in [(true, false), (false, true), (true, true)] {
+        let bank_port = free_port();
+        let shop_port = free_port();
+        let env: &[(&str, &str)] = if signed {
+            &[("REALM_KEY_SHOP", key), ("REALM_KEY_BANK", key)]
+        } else {
+            &[]
+        };
+        let (bank_dir, shop_dir, scheme) = if tls {
+            (&bank_tls, &shop_tls, "https")
+        } else {
+            (&bank, &shop, "http")
+        };
+        let bank_proc = serve_with(
+            bank_dir,
+            bank_port,
+            std::slice::from_ref(&runner_arg),
+            "warn",
+            env,
+        );
+        let shop_proc = serve_with(
+            shop_dir,
+            shop_port,
+            &[format!(
+                "--realm-endpoint=bank={scheme}://127.0.0.1:{bank_port}"
+            )],
+            "warn",
+            env,
+        );
+        variants.push((signed, tls, shop_port, bank_proc, shop_proc));
+    }
+
     let load = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -138,6 +212,24 @@ fn main() {
     let addr = |port: u16| -> SocketAddr { format!("127.0.0.1:{port}").parse().expect("addr") };
     for port in [bank_port, shop_port, logged_port] {
         load.block_on(wait_ready(addr(port)));
+    }
+    for (_, _, port, _, _) in &variants {
+        load.block_on(wait_ready(addr(*port)));
+    }
+    // The TLS ingresses listen before they are ready to answer calls.
+    std::thread::sleep(Duration::from_millis(300));
+
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--soak") {
+        let seconds: u64 = args.get(i + 1).and_then(|s| s.parse().ok()).unwrap_or(60);
+        let (_, _, port, bank_proc, shop_proc) = &variants[2];
+        soak(
+            &load,
+            addr(*port),
+            seconds,
+            &[("shop", shop_proc.0.id()), ("bank", bank_proc.0.id())],
+        );
+        return;
     }
 
     let cases = [
@@ -159,6 +251,21 @@ fn main() {
         (
             "1 hop, access log at info",
             addr(logged_port),
+            "/realms/bank/balance/account".to_string(),
+        ),
+        (
+            "2 hops, signed",
+            addr(variants[0].2),
+            "/realms/bank/balance/account".to_string(),
+        ),
+        (
+            "2 hops, TLS",
+            addr(variants[1].2),
+            "/realms/bank/balance/account".to_string(),
+        ),
+        (
+            "2 hops, signed + TLS",
+            addr(variants[2].2),
             "/realms/bank/balance/account".to_string(),
         ),
     ];
@@ -205,11 +312,92 @@ fn main() {
             u.p50 as i64 - unloaded[0].p50 as i64
         );
     }
+    let (_, plain) = &results[2];
+    println!(
+        "cost of each on the shop -> bank hop, against plain 2 hops ({:.0} req/s, 1 conn p50 {} µs):",
+        plain.rps, unloaded[2].p50
+    );
+    for i in 4..results.len() {
+        let (name, r) = &results[i];
+        println!(
+            "  {name:<22} throughput {:.2}x   1 conn p50 {:+} µs",
+            r.rps / plain.rps,
+            unloaded[i].p50 as i64 - unloaded[2].p50 as i64
+        );
+    }
     println!(
         "(errors: {}; \"1 conn\": a single connection, unloaded; +p50: added to the direct call)",
         results.iter().map(|(_, r)| r.errors).sum::<u64>()
             + unloaded.iter().map(|u| u.errors).sum::<u64>()
     );
+}
+
+/// Load through `target` for `seconds`, 64 connections; errors and RSS of
+/// the given processes at the start (after a warm-up) and the end.
+fn soak(load: &tokio::runtime::Runtime, target: SocketAddr, seconds: u64, procs: &[(&str, u32)]) {
+    let path = "/realms/bank/balance/account";
+    // Warm-up: pools filled, caches grown.
+    load.block_on(run(target, path, CONNECTIONS));
+    let start: Vec<u64> = procs.iter().map(|(_, pid)| rss_kib(*pid)).collect();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut calls = 0u64;
+    let mut errors = 0u64;
+    let mut samples = Vec::new();
+    while Instant::now() < until {
+        let r = load.block_on(run(target, path, CONNECTIONS));
+        calls += (r.rps * MEASURE.as_secs_f64()) as u64;
+        errors += r.errors;
+        samples.push(
+            procs
+                .iter()
+                .map(|(_, pid)| rss_kib(*pid))
+                .collect::<Vec<_>>(),
+        );
+        println!(
+            "  {:>4.0}s {:>7.0} req/s, p99 {} µs, errors {}, RSS {:?} KiB",
+            seconds as f64
+                - until
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64(),
+            r.rps,
+            r.p99,
+            r.errors,
+            samples.last()
+        );
+    }
+    let end: Vec<u64> = procs.iter().map(|(_, pid)| rss_kib(*pid)).collect();
+    println!(
+        "soak: {seconds} s through shop -> bank (signed, TLS), {CONNECTIONS} connections: {calls} calls, {errors} errors"
+    );
+    for (i, (name, _)) in procs.iter().enumerate() {
+        let peak = samples.iter().map(|s| s[i]).max().unwrap_or(0);
+        println!(
+            "  {name} ingress RSS: start {} KiB, end {} KiB ({:+.1}%), peak {} KiB",
+            start[i],
+            end[i],
+            100.0 * (end[i] as f64 - start[i] as f64) / start[i].max(1) as f64,
+            peak
+        );
+    }
+}
+
+/// Resident memory of a process, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn append(path: &Path, text: &str) {
+    let mut content = std::fs::read_to_string(path).expect("read");
+    content.push_str(text);
+    std::fs::write(path, content).expect("write");
 }
 
 struct Outcome {

@@ -163,7 +163,13 @@ fn calls_cross_realms_through_ingresses_and_runners() {
         world.shop_ingress.addr,
         "/realms/shop/checkout/pay",
         body,
-        &[("x-request-id", "order-42")],
+        &[
+            ("x-request-id", "order-42"),
+            (
+                "traceparent",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+            ),
+        ],
     )
     .expect("call");
     assert_eq!(status, 200, "{reply}");
@@ -182,6 +188,14 @@ fn calls_cross_realms_through_ingresses_and_runners() {
         ))
     );
     assert_eq!(world.shop_seen.calls(), 1);
+    // One trace across both ingresses and both hops.
+    for log in [world.shop_ingress.log(), world.bank_ingress.log()] {
+        assert!(
+            log.lines().any(|l| l.contains("request_id=order-42 ")
+                && l.contains("trace_id=0af7651916cd43dd8448eb211c80319c")),
+            "{log}"
+        );
+    }
     let run = world
         .call(&["balance.account@bank", r#"{"id": "a1"}"#])
         .expect(0);

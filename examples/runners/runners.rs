@@ -227,8 +227,11 @@ async fn shop_call(
         "x-realm-caller-module",
         axum::http::HeaderValue::from_static("checkout"),
     );
-    if let Some(id) = headers.get("x-request-id") {
-        call_headers.insert("x-request-id", id.clone());
+    // The request id and the trace go on with the call it makes.
+    for name in ["x-request-id", "traceparent"] {
+        if let Some(value) = headers.get(name) {
+            call_headers.insert(name, value.clone());
+        }
     }
     let url = format!("{}/realms/bank/balance/withdraw", shop.ingress);
     let Ok(uri) = url.parse() else {
