@@ -589,6 +589,22 @@ fn limits_refuse_large_bodies_large_headers_slow_clients_and_slow_upstreams() {
     );
     assert_eq!(echo.count(), 0, "refused calls reached the runner");
 
+    // Garbage instead of HTTP: the connection is dropped, the ingress lives.
+    for garbage in [
+        &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n"[..],
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\xff\xff\xff\xff\xff\xff",
+        b"POST /realms/bank/ledger/echo HTTP/1.1\r\nContent-Length: -5\r\n\r\n",
+    ] {
+        let mut s = TcpStream::connect(bank_ingress.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let _ = s.write_all(garbage);
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+    }
+    let health = http("GET", bank_ingress.addr, "/healthz", "", &[]).expect("healthz");
+    assert_eq!(health.0, 200);
+
     // The runner takes 1.5 s; the ingress waits 700 ms.
     let started = Instant::now();
     let answer = call(&bank_ingress, "/realms/bank/ledger/slow", MSG, &[]);

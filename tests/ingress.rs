@@ -7,7 +7,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use common::backends::{Background, grpc_bank, runners};
@@ -72,41 +71,20 @@ impl World {
         let shop_seen = Arc::new(runners::Seen::default());
         let shop_runner =
             Background::shop_runner(format!("http://127.0.0.1:{shop_port}"), shop_seen.clone());
-        let shop_ingress = {
-            let log = tempfile::NamedTempFile::new()
-                .expect("log")
-                .into_temp_path()
-                .keep()
-                .expect("keep");
-            let addr: SocketAddr = format!("127.0.0.1:{shop_port}").parse().expect("addr");
-            let child = Command::new(assert_cmd::cargo::cargo_bin("realm"))
-                .args([
-                    "serve",
-                    "--listen",
-                    &addr.to_string(),
-                    "--runner",
-                    &format!("checkout={}", shop_runner.url()),
-                    "--realm-endpoint",
-                    &format!("bank={}", bank_ingress.url()),
-                    "--realm-endpoint",
-                    &format!("acme={}", acme_ingress.url()),
-                ])
-                .current_dir(shop.path())
-                .env("REALM_CACHE_DIR", shop.cache_dir())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).expect("log file"))
-                .spawn()
-                .expect("start realm serve");
-            let mut serve = Serve {
-                child,
-                addr,
-                log,
-                tls: false,
-            };
-            serve.wait_ready();
-            serve
-        };
+        let shop_ingress = Serve::start_with(
+            shop.path(),
+            shop.cache_dir(),
+            &[
+                "--runner",
+                &format!("checkout={}", shop_runner.url()),
+                "--realm-endpoint",
+                &format!("bank={}", bank_ingress.url()),
+                "--realm-endpoint",
+                &format!("acme={}", acme_ingress.url()),
+            ],
+            &[],
+            Some(format!("127.0.0.1:{shop_port}").parse().expect("addr")),
+        );
         World {
             shop,
             bank,

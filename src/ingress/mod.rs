@@ -976,14 +976,7 @@ impl Ingress {
             let reply = match result {
                 Err(_) => {
                     upstream.failed(permit, "no answer in time", Instant::now());
-                    return Err(Refusal::new(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "upstream_timeout",
-                        format!(
-                            "{what} did not answer within {} (`[ingress] upstream-timeout`)",
-                            crate::net::humantime(timeout)
-                        ),
-                    ));
+                    return Err(timed_out(what, timeout));
                 }
                 Ok(Err(e)) => {
                     let wait = upstream.failed(permit, &e.to_string(), Instant::now());
@@ -1048,14 +1041,7 @@ impl Ingress {
         let result = match result {
             Err(_) => {
                 health.failed(permit, "no answer in time", Instant::now());
-                return Err(Refusal::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "upstream_timeout",
-                    format!(
-                        "{what} did not answer within {} (`[ingress] upstream-timeout`)",
-                        crate::net::humantime(timeout)
-                    ),
-                ));
+                return Err(timed_out(&what, timeout));
             }
             Ok(result) => result,
         };
@@ -1201,6 +1187,17 @@ fn unavailable(u: Unavailable, what: &str) -> Refusal {
         )
         .retry_after(Duration::from_secs(1)),
     }
+}
+
+fn timed_out(what: &str, timeout: Duration) -> Refusal {
+    Refusal::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "upstream_timeout",
+        format!(
+            "{what} did not answer within {} (`[ingress] upstream-timeout`)",
+            crate::net::humantime(timeout)
+        ),
+    )
 }
 
 fn hop_refusal(e: hops::HopError) -> Refusal {
