@@ -125,13 +125,11 @@ fn calls_cross_realms_through_ingresses_and_runners() {
     let (caller, module, request_id) = world.bank_seen.last().expect("the bank runner was called");
     assert_eq!((caller.as_str(), module.as_str()), ("shop", ""));
     assert!(!request_id.is_empty());
-    let log = world.bank_ingress.log();
-    assert!(
-        log.lines()
-            .any(|l| l.contains(&format!("request_id={request_id} "))
-                && l.contains("caller_realm=\"shop\"")),
-        "{log}"
-    );
+    world
+        .bank_ingress
+        .wait_log("the request id and caller", |l| {
+            l.contains(&format!("request_id={request_id} ")) && l.contains("caller_realm=\"shop\"")
+        });
 
     // A client → the shop's runner → the shop's ingress → the bank.
     let body =
@@ -167,12 +165,11 @@ fn calls_cross_realms_through_ingresses_and_runners() {
     );
     assert_eq!(world.shop_seen.calls(), 1);
     // One trace across both ingresses and both hops.
-    for log in [world.shop_ingress.log(), world.bank_ingress.log()] {
-        assert!(
-            log.lines().any(|l| l.contains("request_id=order-42 ")
-                && l.contains("trace_id=0af7651916cd43dd8448eb211c80319c")),
-            "{log}"
-        );
+    for serve in [&world.shop_ingress, &world.bank_ingress] {
+        serve.wait_log("the order's request and trace ids", |l| {
+            l.contains("request_id=order-42 ")
+                && l.contains("trace_id=0af7651916cd43dd8448eb211c80319c")
+        });
     }
     let run = world
         .call(&["balance.account@bank", r#"{"id": "a1"}"#])

@@ -83,6 +83,24 @@ impl Serve {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits (up to 10 s) for a log line that satisfies `line`: the access
+    /// log is written by a background thread, a little after the answer.
+    /// Panics with the log when none comes.
+    pub fn wait_log(&self, what: &str, line: impl Fn(&str) -> bool) {
+        let started = Instant::now();
+        loop {
+            let log = self.log();
+            if log.lines().any(&line) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "no log line with {what}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits for the start-up line; panics with the log if the process
     /// exits or takes too long.
     pub fn wait_ready(&mut self) {
