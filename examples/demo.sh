@@ -101,5 +101,8 @@ set +e
 echo "exit code: $?"
 set -e
 
+step "The shop ingress's upstreams (realm -C shop status)"
+"$realm" -C "$work/shop" status
+
 step "The ingresses' access logs (one line per call)"
 grep -h " call " "$work/shop-ingress.log" "$work/bank-ingress.log" "$work/acme-ingress.log" | cut -c 29-
