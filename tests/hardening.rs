@@ -1079,6 +1079,33 @@ fn tls_to_upstreams_and_mutual_tls_between_realms() {
     );
     drop(shop_ingress);
 
+    // `realm status` of the bank's https ingress: with its CA, and without.
+    let ca_file = shop.path().join("certs/server-ca.pem");
+    let status = run_realm_with(
+        shop.path(),
+        &[
+            "status",
+            "--endpoint",
+            &bank_ingress.tls_url(),
+            "--cacert",
+            &ca_file.display().to_string(),
+        ],
+        &[],
+    )
+    .expect(0);
+    assert!(status.stdout.contains("runner ledger"), "{}", status.stdout);
+    let untrusted = run_realm_with(
+        shop.path(),
+        &["status", "--endpoint", &bank_ingress.tls_url()],
+        &[],
+    )
+    .expect(1);
+    assert!(
+        untrusted.stderr.contains("UnknownIssuer"),
+        "{}",
+        untrusted.stderr
+    );
+
     // No client certificate: the bank requires one.
     let shop_ingress = shop_with(None);
     let refused = call(&shop_ingress, path, MSG, &[]);

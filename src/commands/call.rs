@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
-use realm::net::http::HttpClient;
 use realm::schema::parse_ref;
 
 /// Call a verb through an ingress and print the JSON reply
@@ -30,6 +29,10 @@ pub struct Args {
     /// The ingress to call through
     #[arg(long, env = "REALM_ENDPOINT", value_name = "URL")]
     endpoint: Option<String>,
+
+    /// A PEM CA certificate to trust for an https ingress, besides the system's
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -79,11 +82,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| anyhow!("invalid endpoint `{endpoint}`: {e}"))?;
+    let client = super::ingress_client(args.cacert.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let reply = runtime
-        .block_on(HttpClient::new().post_json(&uri, http::HeaderMap::new(), Bytes::from(body)))
+        .block_on(client.post_json(&uri, http::HeaderMap::new(), Bytes::from(body)))
         .map_err(|e| {
             anyhow!("{e}\nhelp: start the ingress with `realm serve`, or pass --endpoint")
         })?;

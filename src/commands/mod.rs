@@ -175,3 +175,18 @@ fn ingress_endpoint(given: Option<String>) -> anyhow::Result<String> {
         listen.replace("0.0.0.0", "127.0.0.1")
     ))
 }
+
+/// The client for talking to an ingress: the system's roots, plus `cacert`
+/// when given (an ingress with a certificate from a private CA).
+fn ingress_client(
+    cacert: Option<&std::path::Path>,
+) -> anyhow::Result<realm::net::http::HttpClient> {
+    use anyhow::Context;
+    Ok(match cacert {
+        None => realm::net::http::HttpClient::new(),
+        Some(path) => realm::net::http::HttpClient::with_tls(
+            realm::net::tls::client_config(&[path.to_path_buf()], None)
+                .context("invalid --cacert")?,
+        ),
+    })
+}

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
-use realm::net::http::HttpClient;
 
 use super::DataFormat;
 
@@ -22,6 +21,10 @@ pub struct Args {
     #[arg(long, env = "REALM_ENDPOINT", value_name = "URL")]
     endpoint: Option<String>,
 
+    /// A PEM CA certificate to trust for an https ingress, besides the system's
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<std::path::PathBuf>,
+
     /// Output format
     #[arg(long, value_enum, default_value_t = DataFormat::Text)]
     format: DataFormat,
@@ -33,11 +36,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let uri: http::Uri = url
         .parse()
         .map_err(|e| anyhow!("invalid endpoint `{endpoint}`: {e}"))?;
+    let client = super::ingress_client(args.cacert.as_deref())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let reply = runtime
-        .block_on(HttpClient::new().get(&uri, http::HeaderMap::new()))
+        .block_on(client.get(&uri, http::HeaderMap::new()))
         .map_err(|e| {
             anyhow!("cannot reach the ingress: {e}\nhelp: start it with `realm serve`, or pass --endpoint")
         })?;
