@@ -82,11 +82,26 @@ pub enum Unavailable {
     Busy { limit: usize },
 }
 
-/// Leave to send one call: holds a concurrency slot until dropped.
+/// Leave to send one call: holds a concurrency slot until dropped. A probe
+/// dropped without an outcome (the caller went away mid-call) lets the next
+/// call probe instead, so an upstream never stays "probing" for good.
 #[derive(Debug)]
 pub struct Permit<'a> {
+    upstream: &'a Upstream,
     _slot: SemaphorePermit<'a>,
     started: Instant,
+    /// This call is the probe after a wait.
+    probe: bool,
+    /// `succeeded` or `failed` was called.
+    resolved: bool,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.probe && !self.resolved {
+            self.upstream.health().probing = false;
+        }
+    }
 }
 
 /// A snapshot for `/status` and `/metrics`.
@@ -132,6 +147,7 @@ impl Upstream {
     /// Leave to send a call now, or why not. `probe_anyway` lets a call
     /// through while backing off (a retry that waited on its own).
     pub fn acquire(&self, now: Instant, probe_anyway: bool) -> Result<Permit<'_>, Unavailable> {
+        let mut probe = false;
         {
             let mut h = self.health();
             if let Some(until) = h.until
@@ -148,26 +164,33 @@ impl Upstream {
                     });
                 }
                 h.probing = true;
+                probe = true;
             }
         }
         match self.slots.try_acquire() {
             Ok(slot) => {
                 self.sent.fetch_add(1, Ordering::Relaxed);
                 Ok(Permit {
+                    upstream: self,
                     _slot: slot,
                     started: now,
+                    probe,
+                    resolved: false,
                 })
             }
             Err(_) => {
-                // No slot: a probe we just allowed did not go out.
-                self.health().probing = false;
+                // No slot: the probe we just allowed did not go out.
+                if probe {
+                    self.health().probing = false;
+                }
                 Err(Unavailable::Busy { limit: self.limit })
             }
         }
     }
 
     /// The call got an answer (any status).
-    pub fn succeeded(&self, permit: Permit<'_>) {
+    pub fn succeeded(&self, mut permit: Permit<'_>) {
+        permit.resolved = true;
         let latency = permit.started.elapsed();
         let mut h = self.health();
         h.failures = 0;
@@ -179,8 +202,9 @@ impl Upstream {
 
     /// The call failed in transport; the upstream backs off. Returns the
     /// new wait.
-    pub fn failed(&self, permit: Permit<'_>, error: &str, now: Instant) -> Duration {
+    pub fn failed(&self, mut permit: Permit<'_>, error: &str, now: Instant) -> Duration {
         self.failed.fetch_add(1, Ordering::Relaxed);
+        permit.resolved = true;
         drop(permit);
         let mut h = self.health();
         h.failures = h.failures.saturating_add(1);
@@ -266,6 +290,22 @@ mod tests {
         assert!(u.acquire(much_later, false).is_ok());
         let s = u.status(much_later);
         assert_eq!((s.state, s.sent, s.failed), ("up", 4, 2));
+    }
+
+    #[test]
+    fn a_probe_dropped_without_an_outcome_lets_the_next_call_probe() {
+        let u = Upstream::new(Kind::Runner, "checkout", "http://checkout", 4);
+        let t0 = Instant::now();
+        let p = u.acquire(t0, false).expect("up");
+        u.failed(p, "refused", t0);
+        let later = t0 + Duration::from_secs(2);
+        let probe = u.acquire(later, false).expect("probe");
+        assert!(u.acquire(later, false).is_err());
+        // The caller disconnects: the handler future, and the permit, drop.
+        drop(probe);
+        let probe = u.acquire(later, false).expect("a new probe");
+        u.succeeded(probe);
+        assert_eq!(u.status(later).state, "up");
     }
 
     #[test]
