@@ -142,7 +142,10 @@ pub struct IngressSettings {
 /// signed calls are required.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnsignedEgress {
-    /// Loopback and private addresses (the realm's own network).
+    /// Loopback addresses only (runners on the same host or pod).
+    Loopback,
+    /// Loopback and private addresses. In a shared network (one cluster
+    /// or VPC for several realms) that includes other realms' clients.
     Private,
     /// Anyone who can connect.
     Any,
@@ -667,7 +670,14 @@ impl Reader<'_> {
                 "header-timeout" => self.duration(value, &label).map(|d| s.header_timeout = Some(d)),
                 "request-timeout" => self.duration(value, &label).map(|d| s.request_timeout = Some(d)),
                 "upstream-timeout" => self.duration(value, &label).map(|d| s.upstream_timeout = Some(d)),
-                "replay-window" => self.duration(value, &label).map(|d| s.replay_window = Some(d)),
+                "replay-window" => self.duration(value, &label).and_then(|d| {
+                    if d < Duration::from_secs(1) {
+                        Err(self.at(value, format!("`{label}` must be at least 1s")))
+                    } else {
+                        s.replay_window = Some(d);
+                        Ok(())
+                    }
+                }),
                 "upstream-concurrency" => self
                     .count(value, &label, 1, 1_000_000)
                     .map(|n| s.upstream_concurrency = Some(n as u32)),
@@ -686,12 +696,13 @@ impl Reader<'_> {
                 "keys-file" => self.string(value, &label).map(|p| s.keys_file = Some(p)),
                 "unsigned-egress" => self.string(value, &label).and_then(|v| {
                     s.unsigned_egress = Some(match v.as_str() {
+                        "loopback" => UnsignedEgress::Loopback,
                         "private" => UnsignedEgress::Private,
                         "any" => UnsignedEgress::Any,
                         "none" => UnsignedEgress::None,
                         _ => {
                             return Err(self
-                                .at(value, format!("`{label}` {v:?} is not one of \"private\", \"any\", \"none\"")));
+                                .at(value, format!("`{label}` {v:?} is not one of \"loopback\", \"private\", \"any\", \"none\"")));
                         }
                     });
                     Ok(())
@@ -837,6 +848,9 @@ impl Reader<'_> {
     fn duration(&self, item: &Item, key: &str) -> Result<Duration, Diagnostic> {
         let text = self.string(item, key)?;
         match crate::net::parse_duration(&text) {
+            Ok(d) if d > Duration::from_secs(24 * 3600) => {
+                Err(self.at(item, format!("`{key}` must be at most 24h")))
+            }
             Ok(d) if !d.is_zero() => Ok(d),
             Ok(_) => Err(self.at(item, format!("`{key}` must be longer than 0"))),
             Err(e) => Err(self.at(item, format!("`{key}`: {e}"))),

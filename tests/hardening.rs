@@ -200,7 +200,8 @@ impl Pair {
             shop.path(),
             shop.cache_dir(),
             &["--realm-endpoint", &format!("bank={}", bank_ingress.url())],
-            &[("REALM_KEY_BANK", &shop_key)],
+            // A key of its own: shop's runners may sign their calls.
+            &[("REALM_KEY_BANK", &shop_key), ("REALM_KEY_SHOP", &key(3))],
             None,
         );
         Pair {
@@ -364,8 +365,50 @@ fn signed_calls_pass_and_every_bad_signature_is_refused() {
         pair.bank_ingress.wait_log(code, |l| l.contains(code));
     }
 
-    // Unsigned egress: allowed from loopback (the realm's own runners).
+    // Unsigned egress: allowed from loopback (the realm's own runners)...
     assert_eq!(call(&pair.shop_ingress, path, MSG, &[]).0, 200);
+    // ...but it cannot claim to come from another realm.
+    let forged = call(&pair.shop_ingress, path, MSG, &[("x-realm-via", "crm")]);
+    assert_eq!(
+        (forged.0, code(&forged).as_str()),
+        (401, "unsigned"),
+        "{}",
+        forged.2
+    );
+    // shop's runners signing as shop (own egress, not a relay).
+    let own = signature(3, "shop", path, "", MSG, now());
+    let answer = call(
+        &pair.shop_ingress,
+        path,
+        MSG,
+        &[("x-realm-signature", &own)],
+    );
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    assert_eq!(pair.echo.count(), before + 3);
+    assert_eq!(
+        pair.echo
+            .last()
+            .headers
+            .get("x-realm-via")
+            .map(String::as_str),
+        Some("shop")
+    );
+
+    // Control characters in the URL do not make log lines.
+    let sneaky = call(
+        &pair.bank_ingress,
+        "/realms/bank/a%0aINFO%20call%20forged/echo",
+        MSG,
+        &[],
+    );
+    assert_eq!(sneaky.0, 401);
+    pair.bank_ingress
+        .wait_log("the sneaky call", |l| l.contains("forged"));
+    let log = pair.bank_ingress.log();
+    assert!(
+        !log.lines().any(|l| l.starts_with("INFO call forged")),
+        "{log}"
+    );
 }
 
 #[test]

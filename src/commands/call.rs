@@ -88,9 +88,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .build()?;
     let reply = runtime
         .block_on(client.post_json(&uri, http::HeaderMap::new(), Bytes::from(body)))
-        .map_err(|e| {
-            anyhow!("{e}\nhelp: start the ingress with `realm serve`, or pass --endpoint")
-        })?;
+        .map_err(|e| anyhow!("{e}\nhelp: {}", super::unreachable_help(&e)))?;
     let pretty = serde_json::from_slice::<serde_json::Value>(&reply.body)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())

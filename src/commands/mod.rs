@@ -190,3 +190,16 @@ fn ingress_client(
         ),
     })
 }
+
+/// What to do when the ingress cannot be reached.
+fn unreachable_help(e: &realm::net::http::UpstreamError) -> &'static str {
+    let text = e.to_string();
+    if text.contains("certificate")
+        || text.contains("UnknownIssuer")
+        || text.contains("NotValidForName")
+    {
+        "the ingress's TLS certificate is not trusted: pass --cacert with its CA, and an --endpoint with the host name the certificate names"
+    } else {
+        "start the ingress with `realm serve`, or pass --endpoint"
+    }
+}

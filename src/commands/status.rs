@@ -43,7 +43,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let reply = runtime
         .block_on(client.get(&uri, http::HeaderMap::new()))
         .map_err(|e| {
-            anyhow!("cannot reach the ingress: {e}\nhelp: start it with `realm serve`, or pass --endpoint")
+            anyhow!(
+                "cannot reach the ingress: {e}\nhelp: {}",
+                super::unreachable_help(&e)
+            )
         })?;
     let status: serde_json::Value = serde_json::from_slice(&reply.body)
         .ok()

@@ -143,7 +143,7 @@ impl Default for Security {
         Security {
             keys_file: None,
             replay_window: Duration::from_secs(60),
-            unsigned_egress: UnsignedEgress::Private,
+            unsigned_egress: UnsignedEgress::Loopback,
             relay: false,
             tls: None,
             upstream_cas: Vec::new(),

@@ -736,6 +736,7 @@ impl Ingress {
             UnsignedEgress::Any => true,
             UnsignedEgress::None => false,
             UnsignedEgress::Private => peer.is_some_and(|p| is_private(p.ip())),
+            UnsignedEgress::Loopback => peer.is_some_and(|p| p.ip().to_canonical().is_loopback()),
         }
     }
 
@@ -760,15 +761,28 @@ impl Ingress {
                             "unsigned"
                         },
                         format!(
-                            "calls to realm `{}` must be signed by the calling realm{}",
+                            "calls to realm `{}` must be signed by the calling realm{} (other realms' ingresses sign the calls they forward when they have a key for `{}`)",
                             self.realm,
                             if self.peer_cas.is_empty() {
                                 String::new()
                             } else {
                                 " or carry its client certificate".to_string()
-                            }
+                            },
+                            self.realm
                         ),
                     ));
+                }
+                // This realm's own runners, signing (or certified) as it.
+                (Some(realm), false) if *realm == self.realm => {
+                    if !via.realms().is_empty() {
+                        return Err(Refusal::new(
+                            StatusCode::BAD_REQUEST,
+                            "malformed_via",
+                            format!(
+                                "a call from realm `{realm}`'s own modules starts here: it must not carry {VIA}"
+                            ),
+                        ));
+                    }
                 }
                 (Some(realm), false) if !self.config.security.relay => {
                     return Err(Refusal::new(
@@ -781,15 +795,38 @@ impl Ingress {
                     ));
                 }
                 (Some(_), false) => {}
-                (None, false) if self.unsigned_egress_allowed(call.peer) => {}
+                (None, false) if self.unsigned_egress_allowed(call.peer) => {
+                    // Nobody vouches for where an unsigned call has been:
+                    // it starts here, or it could name any origin realm.
+                    if !via.realms().is_empty() {
+                        return Err(Refusal::unauthenticated(
+                            "unsigned",
+                            format!(
+                                "an unsigned call cannot say which realms it crossed ({VIA}: {via}): only a signed call from another realm can"
+                            ),
+                        ));
+                    }
+                }
                 (None, false) => {
+                    let who = call
+                        .peer
+                        .map_or("this client".to_string(), |p| p.ip().to_string());
                     return Err(Refusal::unauthenticated(
                         "unsigned",
-                        format!(
-                            "unsigned calls to other realms are accepted only from this realm's own network; {} is not (`[ingress] unsigned-egress`)",
-                            call.peer
-                                .map_or("this client".to_string(), |p| p.ip().to_string())
-                        ),
+                        match self.config.security.unsigned_egress {
+                            UnsignedEgress::None => format!(
+                                "calls to other realms through realm `{}` must be signed (`[ingress] unsigned-egress = \"none\"`)",
+                                self.realm
+                            ),
+                            policy => format!(
+                                "unsigned calls to other realms are accepted only from {} addresses; {who} is not one (`[ingress] unsigned-egress`)",
+                                if policy == UnsignedEgress::Loopback {
+                                    "loopback"
+                                } else {
+                                    "loopback and private"
+                                }
+                            ),
+                        },
                     ));
                 }
             }
@@ -951,7 +988,8 @@ impl Ingress {
             )
         })?;
         let timeout = self.config.limits.upstream_timeout;
-        let deadline = Instant::now() + timeout;
+        let now = Instant::now();
+        let deadline = now.checked_add(timeout).unwrap_or(now);
         let mut attempt = 0u32;
         loop {
             let permit = upstream
@@ -975,8 +1013,8 @@ impl Ingress {
                 tokio::time::timeout(left, self.http.post_json(&uri, headers, body.clone())).await;
             let reply = match result {
                 Err(_) => {
-                    upstream.failed(permit, "no answer in time", Instant::now());
-                    return Err(timed_out(what, timeout));
+                    let wait = upstream.failed(permit, "no answer in time", Instant::now());
+                    return Err(timed_out(what, timeout).retry_after(wait));
                 }
                 Ok(Err(e)) => {
                     let wait = upstream.failed(permit, &e.to_string(), Instant::now());
@@ -985,7 +1023,10 @@ impl Ingress {
                         && attempt + 1 < policy.attempts
                     {
                         let pause = policy.backoff(attempt);
-                        if Instant::now() + pause < deadline {
+                        if Instant::now()
+                            .checked_add(pause)
+                            .is_some_and(|at| at < deadline)
+                        {
                             tracing::debug!("retrying {what} in {pause:?}: {e}");
                             tokio::time::sleep(pause).await;
                             attempt += 1;
@@ -1040,8 +1081,8 @@ impl Ingress {
         let result = tokio::time::timeout(timeout, upstream.unary(method, request, metadata)).await;
         let result = match result {
             Err(_) => {
-                health.failed(permit, "no answer in time", Instant::now());
-                return Err(timed_out(&what, timeout));
+                let wait = health.failed(permit, "no answer in time", Instant::now());
+                return Err(timed_out(&what, timeout).retry_after(wait));
             }
             Ok(result) => result,
         };
@@ -1105,14 +1146,20 @@ impl RetryPolicy {
                 max_backoff,
                 ..
             } => {
-                let min = crate::net::parse_duration(min_backoff)
-                    .unwrap_or(Duration::from_secs(1))
-                    .max(Duration::from_millis(10));
-                let max = max_backoff
-                    .as_deref()
-                    .and_then(|m| crate::net::parse_duration(m).ok())
-                    .unwrap_or(min * 10)
-                    .max(min);
+                // The schema's durations may be anything it parses; a
+                // retry waits between 10 ms and a minute.
+                let clamp =
+                    |d: Duration| d.clamp(Duration::from_millis(10), Duration::from_secs(60));
+                let min = clamp(
+                    crate::net::parse_duration(min_backoff).unwrap_or(Duration::from_secs(1)),
+                );
+                let max = clamp(
+                    max_backoff
+                        .as_deref()
+                        .and_then(|m| crate::net::parse_duration(m).ok())
+                        .unwrap_or_else(|| min.saturating_mul(10)),
+                )
+                .max(min);
                 let retries = count.unwrap_or(3).clamp(0, 100) as u32;
                 Some(RetryPolicy {
                     attempts: retries + 1,
@@ -1126,7 +1173,9 @@ impl RetryPolicy {
 
     /// The wait before retry number `attempt + 1`.
     fn backoff(&self, attempt: u32) -> Duration {
-        (self.min * (1u32 << attempt.min(16))).min(self.max)
+        self.min
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.max)
     }
 }
 
@@ -1145,7 +1194,7 @@ fn relay_reply(reply: crate::net::http::Reply, what: &str) -> Result<Reply, Refu
                 .content_type
                 .unwrap_or_else(|| HeaderValue::from_static(JSON)),
             body: reply.body,
-            retry_after: None,
+            retry_after: reply.retry_after,
         });
     }
     let text = String::from_utf8_lossy(&reply.body);
@@ -1209,15 +1258,15 @@ fn hop_refusal(e: hops::HopError) -> Refusal {
 }
 
 fn auth_refusal(e: &AuthError) -> Refusal {
-    let status = match e {
-        AuthError::ReplayCacheFull => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::UNAUTHORIZED,
-    };
-    Refusal::new(status, e.code(), e.to_string())
+    let refusal = Refusal::new(e.status(), e.code(), e.to_string());
+    match e {
+        AuthError::ReplayCacheFull => refusal.retry_after(Duration::from_secs(1)),
+        _ => refusal,
+    }
 }
 
 /// Loopback, private, link-local and unique-local addresses.
-fn is_private(ip: IpAddr) -> bool {
+pub(crate) fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
         IpAddr::V6(v6) => {

@@ -69,9 +69,14 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.max_header_size.max(8192));
+    // h2: fewer streams per connection than hyper's 200 (each may buffer a
+    // body), and pings so that dead connections are closed.
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_concurrent_streams(64)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10))
         .max_header_list_size(u32::try_from(limits.max_header_size).unwrap_or(u32::MAX));
     let builder = Arc::new(builder);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -165,6 +170,25 @@ fn service(
     })
 }
 
+/// Path segments as they may appear in a log line: control characters
+/// (a `%0a` in the URL) escaped, so a request cannot forge log lines.
+fn loggable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
@@ -197,7 +221,7 @@ async fn call(
             tracing::info!(
                 request_id = %request_id,
                 trace_id = %trace.trace_id_hex(),
-                call = %format_args!("{module}.{verb}@{realm}"),
+                call = %loggable(&format!("{module}.{verb}@{realm}")),
                 status = refusal.status.as_u16(),
                 refused = refusal.code,
                 "call"
@@ -227,7 +251,7 @@ async fn call(
         trace_id = %trace.trace_id_hex(),
         caller_realm = outcome.caller.as_deref().unwrap_or_else(|| header(headers, CALLER_REALM)),
         caller_module = header(headers, CALLER_MODULE),
-        call = %format_args!("{module}.{verb}@{realm}"),
+        call = %loggable(&format!("{module}.{verb}@{realm}")),
         status = outcome.reply.status.as_u16(),
         refused = outcome.refusal,
         micros = elapsed.as_micros() as u64,
@@ -294,7 +318,29 @@ async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
     }
 }
 
-async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
+/// `/metrics` and `/status` show upstream URLs and errors: they are for
+/// this realm's own network (loopback and private addresses), not for
+/// other realms.
+fn operators_only(peer: Option<&Peer>) -> Option<Response> {
+    let allowed = peer
+        .and_then(|p| p.addr)
+        .is_some_and(|a| super::is_private(a.ip()));
+    (!allowed).then(|| {
+        (
+            StatusCode::FORBIDDEN,
+            "/metrics and /status are served to loopback and private addresses only\n",
+        )
+            .into_response()
+    })
+}
+
+async fn metrics(
+    State(ingress): State<Arc<Ingress>>,
+    peer: Option<axum::Extension<Peer>>,
+) -> Response {
+    if let Some(refused) = operators_only(peer.as_ref().map(|p| &p.0)) {
+        return refused;
+    }
     let mut response = (StatusCode::OK, ingress.metrics_text()).into_response();
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
@@ -303,7 +349,13 @@ async fn metrics(State(ingress): State<Arc<Ingress>>) -> Response {
     response
 }
 
-async fn status(State(ingress): State<Arc<Ingress>>) -> Response {
+async fn status(
+    State(ingress): State<Arc<Ingress>>,
+    peer: Option<axum::Extension<Peer>>,
+) -> Response {
+    if let Some(refused) = operators_only(peer.as_ref().map(|p| &p.0)) {
+        return refused;
+    }
     respond(ingress.status_json(), "")
 }
 
@@ -313,7 +365,7 @@ async fn not_found(State(ingress): State<Arc<Ingress>>, uri: http::Uri) -> Respo
         "not_found",
         format!(
             "nothing at {}: calls are POST /realms/{{realm}}/{{module}}/{{verb}}; the public schema is GET /.well-known/realm",
-            uri.path()
+            loggable(uri.path())
         ),
     );
     respond(refusal.reply(ingress.realm(), ""), "")
@@ -335,4 +387,28 @@ fn respond(reply: Reply, request_id: &str) -> Response {
             .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_and_status_are_for_the_realms_own_network() {
+        let peer = |addr: &str| Peer {
+            addr: Some(addr.parse().expect("addr")),
+            realms: Arc::from([]),
+        };
+        assert!(operators_only(Some(&peer("127.0.0.1:9"))).is_none());
+        assert!(operators_only(Some(&peer("10.1.2.3:9"))).is_none());
+        assert!(operators_only(Some(&peer("[::1]:9"))).is_none());
+        assert!(operators_only(Some(&peer("203.0.113.7:9"))).is_some());
+        assert!(operators_only(None).is_some());
+    }
+
+    #[test]
+    fn control_characters_are_escaped_for_logs() {
+        assert_eq!(loggable("a.b@c"), "a.b@c");
+        assert_eq!(loggable("a\nINFO x"), "a\\nINFO x");
+    }
 }

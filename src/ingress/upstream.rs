@@ -54,6 +54,8 @@ struct Health {
     until: Option<Instant>,
     /// A probe is out after the wait ended.
     probing: bool,
+    /// Which probe: a permit clears `probing` only for its own probe.
+    probe_id: u64,
     last_latency: Option<Duration>,
     last_error: Option<String>,
 }
@@ -90,16 +92,21 @@ pub struct Permit<'a> {
     upstream: &'a Upstream,
     _slot: SemaphorePermit<'a>,
     started: Instant,
-    /// This call is the probe after a wait.
-    probe: bool,
+    /// This call is the probe after a wait: its id.
+    probe: Option<u64>,
     /// `succeeded` or `failed` was called.
     resolved: bool,
 }
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        if self.probe && !self.resolved {
-            self.upstream.health().probing = false;
+        if let Some(id) = self.probe
+            && !self.resolved
+        {
+            let mut h = self.upstream.health();
+            if h.probe_id == id {
+                h.probing = false;
+            }
         }
     }
 }
@@ -147,7 +154,7 @@ impl Upstream {
     /// Leave to send a call now, or why not. `probe_anyway` lets a call
     /// through while backing off (a retry that waited on its own).
     pub fn acquire(&self, now: Instant, probe_anyway: bool) -> Result<Permit<'_>, Unavailable> {
-        let mut probe = false;
+        let mut probe = None;
         {
             let mut h = self.health();
             if let Some(until) = h.until
@@ -164,7 +171,8 @@ impl Upstream {
                     });
                 }
                 h.probing = true;
-                probe = true;
+                h.probe_id += 1;
+                probe = Some(h.probe_id);
             }
         }
         match self.slots.try_acquire() {
@@ -180,8 +188,11 @@ impl Upstream {
             }
             Err(_) => {
                 // No slot: the probe we just allowed did not go out.
-                if probe {
-                    self.health().probing = false;
+                if let Some(id) = probe {
+                    let mut h = self.health();
+                    if h.probe_id == id {
+                        h.probing = false;
+                    }
                 }
                 Err(Unavailable::Busy { limit: self.limit })
             }
@@ -200,19 +211,27 @@ impl Upstream {
         h.last_error = None;
     }
 
-    /// The call failed in transport; the upstream backs off. Returns the
-    /// new wait.
+    /// The call failed in transport; the upstream backs off. The wait
+    /// doubles only when the probe fails (or at the first failure): calls
+    /// that were already in flight and fail with it do not add to it.
+    /// Returns the time left to wait.
     pub fn failed(&self, mut permit: Permit<'_>, error: &str, now: Instant) -> Duration {
         self.failed.fetch_add(1, Ordering::Relaxed);
         permit.resolved = true;
+        let probe = permit.probe;
         drop(permit);
         let mut h = self.health();
-        h.failures = h.failures.saturating_add(1);
-        let wait = backoff(h.failures);
-        h.until = Some(now + wait);
-        h.probing = false;
         h.last_error = Some(error.to_string());
-        wait
+        let own_probe = probe.is_some_and(|id| id == h.probe_id);
+        if h.until.is_none() || own_probe {
+            h.failures = h.failures.saturating_add(1);
+            h.until = Some(now + backoff(h.failures));
+            if own_probe {
+                h.probing = false;
+            }
+        }
+        h.until
+            .map_or(MIN_BACKOFF, |until| until.saturating_duration_since(now))
     }
 
     /// Whether calls go through now.
@@ -306,6 +325,42 @@ mod tests {
         let probe = u.acquire(later, false).expect("a new probe");
         u.succeeded(probe);
         assert_eq!(u.status(later).state, "up");
+    }
+
+    #[test]
+    fn calls_failing_together_count_as_one_failure() {
+        let u = Upstream::new(Kind::Realm, "bank", "http://bank", 16);
+        let t0 = Instant::now();
+        let permits: Vec<Permit<'_>> = (0..10)
+            .map(|_| u.acquire(t0, false).expect("slot"))
+            .collect();
+        let waits: Vec<Duration> = permits
+            .into_iter()
+            .map(|p| u.failed(p, "refused", t0))
+            .collect();
+        assert!(
+            waits.iter().all(|w| *w == Duration::from_secs(1)),
+            "{waits:?}"
+        );
+        assert_eq!(u.status(t0).consecutive_failures, 1);
+    }
+
+    #[test]
+    fn an_old_probe_does_not_clear_a_newer_one() {
+        let u = Upstream::new(Kind::Realm, "bank", "http://bank", 16);
+        let t0 = Instant::now();
+        let p = u.acquire(t0, false).expect("slot");
+        u.failed(p, "refused", t0);
+        let t1 = t0 + Duration::from_secs(2);
+        let a = u.acquire(t1, false).expect("probe a");
+        u.failed(a, "refused", t1); // waits 2 s
+        let t2 = t1 + Duration::from_secs(3);
+        let c = u.acquire(t2, false).expect("probe c");
+        let b = u.acquire(t2, true).expect("a retry");
+        drop(b);
+        assert!(u.acquire(t2, false).is_err(), "a second probe went out");
+        drop(c);
+        assert!(u.acquire(t2, false).is_ok());
     }
 
     #[test]

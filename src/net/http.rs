@@ -21,7 +21,13 @@ pub struct Reply {
     pub status: StatusCode,
     pub content_type: Option<http::HeaderValue>,
     pub body: Bytes,
+    /// `Retry-After` in seconds, when the upstream sent one as a number.
+    pub retry_after: Option<u64>,
 }
+
+/// The largest answer read from an upstream: a broken or hostile upstream
+/// must not make the ingress buffer without end.
+pub const MAX_REPLY: usize = 64 << 20;
 
 /// Why an upstream gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -148,19 +154,28 @@ impl HttpClient {
         })?;
         let status = response.status();
         let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
-        let body = response
-            .into_body()
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let body = http_body_util::Limited::new(response.into_body(), MAX_REPLY)
             .collect()
             .await
             .map_err(|e| UpstreamError::Broken {
                 url: url.to_string(),
-                reason: e.to_string(),
+                reason: if e.is::<http_body_util::LengthLimitError>() {
+                    format!("the answer is larger than {} MiB", MAX_REPLY >> 20)
+                } else {
+                    e.to_string()
+                },
             })?
             .to_bytes();
         Ok(Reply {
             status,
             content_type,
             body,
+            retry_after,
         })
     }
 }
