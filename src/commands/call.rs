@@ -74,21 +74,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         serde_json::from_str::<serde_json::Value>(&body)
             .map_err(|e| anyhow!("the request is not valid JSON: {e}"))?;
     }
-    let url = format!(
-        "{}/realms/{realm}/{module}/{}",
-        endpoint.trim_end_matches('/'),
-        r.name
-    );
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| anyhow!("invalid endpoint `{endpoint}`: {e}"))?;
-    let client = super::ingress_client(args.cacert.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let reply = runtime
-        .block_on(client.post_json(&uri, http::HeaderMap::new(), Bytes::from(body)))
-        .map_err(|e| anyhow!("{e}\nhelp: {}", super::unreachable_help(&e)))?;
+    let reply = super::ask_ingress(
+        &endpoint,
+        &format!("/realms/{realm}/{module}/{}", r.name),
+        args.cacert.as_deref(),
+        Some(Bytes::from(body)),
+    )?;
     let pretty = serde_json::from_slice::<serde_json::Value>(&reply.body)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())

@@ -203,3 +203,36 @@ fn unreachable_help(e: &realm::net::http::UpstreamError) -> &'static str {
         "start the ingress with `realm serve`, or pass --endpoint"
     }
 }
+
+/// Sends one request to the ingress at `endpoint` (`path` below it): a
+/// POST of `body`, or a GET without one. Unreachable ingresses become an
+/// error that says what to do.
+fn ask_ingress(
+    endpoint: &str,
+    path: &str,
+    cacert: Option<&std::path::Path>,
+    body: Option<bytes::Bytes>,
+) -> anyhow::Result<realm::net::http::Reply> {
+    let url = format!("{}{path}", endpoint.trim_end_matches('/'));
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid endpoint `{endpoint}`: {e}"))?;
+    let client = ingress_client(cacert)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let headers = http::HeaderMap::new();
+    runtime
+        .block_on(async {
+            match body {
+                Some(body) => client.post_json(&uri, headers, body).await,
+                None => client.get(&uri, headers).await,
+            }
+        })
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot reach the ingress: {e}\nhelp: {}",
+                unreachable_help(&e)
+            )
+        })
+}

@@ -32,28 +32,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let endpoint = super::ingress_endpoint(args.endpoint)?;
-    let url = format!("{}/status", endpoint.trim_end_matches('/'));
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| anyhow!("invalid endpoint `{endpoint}`: {e}"))?;
-    let client = super::ingress_client(args.cacert.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let reply = runtime
-        .block_on(client.get(&uri, http::HeaderMap::new()))
-        .map_err(|e| {
-            anyhow!(
-                "cannot reach the ingress: {e}\nhelp: {}",
-                super::unreachable_help(&e)
-            )
-        })?;
+    let reply = super::ask_ingress(&endpoint, "/status", args.cacert.as_deref(), None)?;
     let status: serde_json::Value = serde_json::from_slice(&reply.body)
         .ok()
         .filter(|_| reply.status.is_success())
         .ok_or_else(|| {
             anyhow!(
-                "{url} answered {} without a status: is this a realm ingress?",
+                "{endpoint}/status answered {} without a status: is this a realm ingress?",
                 reply.status
             )
         })?;

@@ -240,8 +240,6 @@ pub struct Ingress {
     http: HttpClient,
     /// Checks signatures; `None` when this ingress has no keys.
     verifier: Option<Verifier>,
-    /// Keys to sign calls to other realms with.
-    keys: Keys,
     /// Realms whose client certificates are checked (mutual TLS).
     peer_cas: HashSet<String>,
     metrics: metrics::Metrics,
@@ -387,7 +385,6 @@ impl Ingress {
             hub,
             http,
             verifier,
-            keys,
             peer_cas: config
                 .security
                 .peer_cas
@@ -449,7 +446,7 @@ impl Ingress {
         realms.sort_by_key(|(name, _)| *name);
         for (name, external) in realms {
             let signed = |peer: &str| {
-                if self.keys.get(peer).is_some() {
+                if self.key_for(peer).is_some() {
                     ", signed"
                 } else {
                     ""
@@ -468,7 +465,11 @@ impl Ingress {
                 ),
             });
         }
-        let mut peers: Vec<&str> = self.keys.peers().collect();
+        let mut peers: Vec<&str> = self
+            .verifier
+            .iter()
+            .flat_map(|v| v.keys().peers())
+            .collect();
         peers.extend(self.peer_cas.iter().map(String::as_str));
         peers.sort_unstable();
         peers.dedup();
@@ -482,6 +483,11 @@ impl Ingress {
             lines.push("relays signed calls of other realms (relay = true)".to_string());
         }
         lines
+    }
+
+    /// The key this realm shares with `peer`, to sign calls to it.
+    fn key_for(&self, peer: &str) -> Option<&[u8]> {
+        self.verifier.as_ref()?.keys().get(peer)
     }
 
     /// Whether calls must be authenticated: this ingress has keys or checks
@@ -885,7 +891,6 @@ impl Ingress {
                 if let Some(v) = call.headers.get(VIA) {
                     forward.insert(VIA, v.clone());
                 }
-                let retry = RetryPolicy::of(verb);
                 match (&runner.runner, grpc) {
                     (Runner::Grpc { upstream, url }, Some(method)) => {
                         self.call_grpc(
@@ -907,7 +912,7 @@ impl Ingress {
                             &url,
                             forward,
                             call.body.clone(),
-                            retry,
+                            verb,
                             None,
                             &format!("the runner of module `{module}`"),
                         )
@@ -950,17 +955,9 @@ impl Ingress {
                 } else {
                     format!("realm `{}`", call.realm)
                 };
-                let key = self.keys.get(peer);
-                self.send(
-                    upstream,
-                    &url,
-                    forward,
-                    call.body.clone(),
-                    RetryPolicy::of(verb),
-                    key,
-                    &what,
-                )
-                .await
+                let key = self.key_for(peer);
+                self.send(upstream, &url, forward, call.body.clone(), verb, key, &what)
+                    .await
             }
         }
     }
@@ -968,7 +965,8 @@ impl Ingress {
     /// Sends a call to an HTTP upstream: waits for a slot (or refuses when
     /// the upstream is full or backing off), signs it with `key` when given,
     /// bounds it by the upstream timeout, retries connection failures for
-    /// `+retry` verbs, and records the upstream's health.
+    /// `+retry` verbs (their policy is read only then, off the hot path),
+    /// and records the upstream's health.
     #[allow(clippy::too_many_arguments)]
     async fn send(
         &self,
@@ -976,7 +974,7 @@ impl Ingress {
         url: &str,
         headers: HeaderMap,
         body: Bytes,
-        retry: Option<RetryPolicy>,
+        verb: &Verb,
         key: Option<&[u8]>,
         what: &str,
     ) -> Result<Reply, Refusal> {
@@ -1019,7 +1017,7 @@ impl Ingress {
                 Ok(Err(e)) => {
                     let wait = upstream.failed(permit, &e.to_string(), Instant::now());
                     if e.not_sent()
-                        && let Some(policy) = retry
+                        && let Some(policy) = RetryPolicy::of(verb)
                         && attempt + 1 < policy.attempts
                     {
                         let pause = policy.backoff(attempt);
