@@ -453,6 +453,13 @@ pub struct Topic {
     pub metadata: Vec<Metadata>,
 }
 
+/// How deeply types may nest (`[[{String: a.D<Int>}]]` is 4 deep). Every
+/// way into the model — schema text, proto-text, Go source — refuses deeper
+/// types, so the recursive walks over a model (validation, printing, JSON
+/// checks, protobuf conversion) are bounded by it. Real schemas stay under
+/// ten; the limit is generous and small enough for a 2 MiB thread stack.
+pub const MAX_TYPE_DEPTH: usize = 64;
+
 /// A type as written in schema text.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Type {

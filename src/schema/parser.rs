@@ -87,6 +87,9 @@ struct Parser<'a> {
     inline: bool,
     /// Where the last block of doc comments began.
     comment_start: Option<Pos>,
+    /// How many types enclose the one being parsed (bounded by
+    /// [`MAX_TYPE_DEPTH`], so hostile nesting cannot overflow the stack).
+    type_depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -101,6 +104,7 @@ impl<'a> Parser<'a> {
             last_token_line: 0,
             inline: false,
             comment_start: None,
+            type_depth: 0,
         }
     }
 
@@ -809,6 +813,21 @@ impl<'a> Parser<'a> {
 
     fn ty(&mut self) -> Result<Type> {
         self.skip_ws();
+        if self.type_depth >= MAX_TYPE_DEPTH {
+            let pos = self.pos();
+            return Err(self
+                .error_at(pos, format!("types nest more than {MAX_TYPE_DEPTH} deep here"))
+                .with_help(format!(
+                    "realm reads types nested at most {MAX_TYPE_DEPTH} deep; name an inner type with a `typealias` or a `data` declaration"
+                )));
+        }
+        self.type_depth += 1;
+        let ty = self.ty_inner();
+        self.type_depth -= 1;
+        ty
+    }
+
+    fn ty_inner(&mut self) -> Result<Type> {
         let ty = match self.peek() {
             Some(b'[') => {
                 self.bump();
