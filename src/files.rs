@@ -63,9 +63,15 @@ pub fn text_from_bytes(path: &Path, bytes: Vec<u8>) -> Result<String> {
     })
 }
 
+/// A temporary file of [`write_atomic`] older than this was left by a
+/// writer that died (`kill -9`, a crash, power loss): a write takes
+/// milliseconds.
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Writes `contents` to `path` atomically: a temporary file in the same
 /// directory, flushed to disk, then renamed over `path`. The file keeps the
-/// permissions of the file it replaces.
+/// permissions of the file it replaces. Temporary files of earlier writes
+/// of `path` that were interrupted are removed.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -75,6 +81,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    remove_stale_temporaries(dir, &name);
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
@@ -90,6 +97,32 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
+}
+
+/// Removes `.{name}.*.tmp` files in `dir` that no writer has touched for
+/// [`STALE_TEMPORARY`]. Best effort: a file that cannot be removed stays.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let file_name = file_name.to_string_lossy();
+        if !(file_name.starts_with(&prefix) && file_name.ends_with(".tmp")) {
+            continue;
+        }
+        let stale = entry
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_file)
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMPORARY);
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Every file under `dir` whose name ends in `.{extension}`, sorted, skipping
@@ -120,4 +153,34 @@ pub fn relative(path: &Path, base: &Path) -> String {
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_removes_temporaries_that_interrupted_writes_left() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("ftl-project.toml");
+        let stale = dir.path().join(".ftl-project.toml.aBc123.tmp");
+        let fresh = dir.path().join(".ftl-project.toml.dEf456.tmp");
+        let other = dir.path().join(".other.toml.gHi789.tmp");
+        for path in [&stale, &fresh, &other] {
+            fs::write(path, "half a file").expect("write");
+        }
+        let long_ago = std::time::SystemTime::now() - 2 * STALE_TEMPORARY;
+        for path in [&stale, &other] {
+            fs::File::options()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_modified(long_ago))
+                .expect("age the file");
+        }
+        write_atomic(&target, b"name = \"x\"\n").expect("write");
+        assert_eq!(fs::read_to_string(&target).expect("read"), "name = \"x\"\n");
+        assert!(!stale.exists(), "a stale temporary of the target stays");
+        assert!(fresh.exists(), "a temporary that may be in use was removed");
+        assert!(other.exists(), "a temporary of another file was removed");
+    }
 }

@@ -122,6 +122,11 @@ pub struct IngressSettings {
     pub upstream_timeout: Option<Duration>,
     /// `upstream-concurrency`: calls in flight per upstream.
     pub upstream_concurrency: Option<u32>,
+    /// `max-connections`: client connections open at once.
+    pub max_connections: Option<u32>,
+    /// `max-buffered`: bytes of request bodies held at once, all calls
+    /// together.
+    pub max_buffered: Option<u64>,
     /// `hub`: the realm that relays calls to realms without an endpoint.
     pub hub: Option<String>,
     /// `relay`: forward calls signed by other realms to further realms.
@@ -178,8 +183,15 @@ impl Project {
             .canonicalize()
             .with_context(|| format!("cannot open directory {}", start.display()))?;
         for dir in start.ancestors() {
-            if dir.join(PROJECT_FILE).is_file() {
+            let path = dir.join(PROJECT_FILE);
+            if path.is_file() {
                 return Project::load(dir);
+            }
+            if path.exists() {
+                anyhow::bail!(
+                    "{} is not a file\nhelp: {PROJECT_FILE} must be the project file; move whatever is there away",
+                    path.display()
+                );
             }
         }
         anyhow::bail!(
@@ -207,6 +219,56 @@ impl Project {
     /// is read: `name` and `[realm] export`.
     pub fn parse_remote(label: &str, text: String) -> Result<Project, Report> {
         parse(Path::new(""), label, text, false)
+    }
+
+    /// The directories of `module-dirs`, resolved: each must exist, be a
+    /// directory and lie inside the project root once symbolic links are
+    /// followed (`".."`, `"/"` or a link out of the project would make
+    /// `realm` read files that are not the project's). Errors point at the
+    /// entry in `ftl-project.toml`.
+    pub fn module_dir_paths(&self) -> Result<Vec<PathBuf>, Report> {
+        let root = self
+            .root
+            .canonicalize()
+            .unwrap_or_else(|_| self.root.clone());
+        let mut errors = Vec::new();
+        let mut paths = Vec::new();
+        for dir in &self.module_dirs {
+            let fail = |message: String, help: &str| {
+                Diagnostic::new(message, dir.pos.clone())
+                    .with_len(dir.path.chars().count() + 2)
+                    .with_label("listed in `module-dirs`")
+                    .with_help(help.to_string())
+            };
+            let path = self.root.join(&dir.path);
+            match path.canonicalize() {
+                Err(_) => errors.push(fail(
+                    format!("module directory `{}` does not exist", dir.path),
+                    "create the directory or fix `module-dirs`",
+                )),
+                Ok(real) if !real.starts_with(&root) => errors.push(fail(
+                    format!(
+                        "module directory `{}` is outside the project (it is {})",
+                        dir.path,
+                        real.display()
+                    ),
+                    "`module-dirs` names directories inside the project root, such as \"modules\"; move or copy the modules into the project",
+                )),
+                Ok(real) if !real.is_dir() => errors.push(fail(
+                    format!("module directory `{}` is a file, not a directory", dir.path),
+                    "name the directory that holds the module files",
+                )),
+                Ok(_) => paths.push(path),
+            }
+        }
+        if errors.is_empty() {
+            Ok(paths)
+        } else {
+            Err(Report::new(
+                errors,
+                Sources::from([(PROJECT_FILE.to_string(), self.text.clone())]),
+            ))
+        }
     }
 
     /// The path of `ftl-project.toml`.
@@ -588,6 +650,8 @@ const INGRESS_KEYS: &[&str] = &[
     "request-timeout",
     "upstream-timeout",
     "upstream-concurrency",
+    "max-connections",
+    "max-buffered",
     "hub",
     "relay",
     "keys-file",
@@ -681,6 +745,10 @@ impl Reader<'_> {
                 "upstream-concurrency" => self
                     .count(value, &label, 1, 1_000_000)
                     .map(|n| s.upstream_concurrency = Some(n as u32)),
+                "max-connections" => self
+                    .count(value, &label, 1, 1_000_000)
+                    .map(|n| s.max_connections = Some(n as u32)),
+                "max-buffered" => self.size(value, &label).map(|n| s.max_buffered = Some(n)),
                 "hub" => self.string(value, &label).and_then(|name| {
                     if is_ident(&name) {
                         s.hub = Some(name);

@@ -10,7 +10,7 @@
 use anyhow::{Context, Result};
 
 use crate::files;
-use crate::project::{PROJECT_FILE, Project};
+use crate::project::Project;
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 use crate::schema::{Realm, Schema, parse_file};
 
@@ -29,19 +29,13 @@ pub struct LocalSchema {
 /// files are reported together; the schema is not validated here.
 pub fn load(project: &Project) -> Result<LocalSchema> {
     let mut paths = Vec::new();
-    for dir in &project.module_dirs {
-        let path = project.root.join(&dir.path);
-        if !path.is_dir() {
-            let d = Diagnostic::new(
-                format!("module directory `{}` does not exist", dir.path),
-                dir.pos.clone(),
+    for (dir, path) in project.module_dirs.iter().zip(project.module_dir_paths()?) {
+        paths.extend(files::find_files(&path, "ftl").with_context(|| {
+            format!(
+                "cannot read module directory `{}` (`module-dirs`)",
+                dir.path
             )
-            .with_len(dir.path.chars().count() + 2)
-            .with_label("listed in `module-dirs`")
-            .with_help("create the directory or fix `module-dirs`");
-            return Err(Report::single(d, PROJECT_FILE, &project.text).into());
-        }
-        paths.extend(files::find_files(&path, "ftl")?);
+        })?);
     }
     paths.sort();
     paths.dedup();

@@ -32,7 +32,7 @@ pub struct Args {
     git_path: Option<String>,
 
     /// Pin under this name instead of the realm's own
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = super::realm_name)]
     name: Option<String>,
 }
 

@@ -33,6 +33,10 @@ pub struct Args {
     /// A PEM CA certificate to trust for an https ingress, besides the system's
     #[arg(long, value_name = "FILE")]
     cacert: Option<std::path::PathBuf>,
+
+    /// Give up when the reply has not come in this long (connecting included)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = realm::net::parse_duration)]
+    timeout: std::time::Duration,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -79,6 +83,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &format!("/realms/{realm}/{module}/{}", r.name),
         args.cacert.as_deref(),
         Some(Bytes::from(body)),
+        args.timeout,
     )?;
     let pretty = serde_json::from_slice::<serde_json::Value>(&reply.body)
         .ok()

@@ -135,6 +135,18 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A realm name given on the command line (`--name`): an identifier, or a
+/// usage error (exit 2) that says what one is.
+fn realm_name(text: &str) -> Result<String, String> {
+    if realm::schema::proto::is_ident(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "`{text}` is not a realm name: use letters, digits and `_`, starting with a letter or `_` (e.g. `bank` or `bank_eu`)"
+        ))
+    }
+}
+
 /// The current directory, where the project is looked for.
 fn current_dir() -> anyhow::Result<PathBuf> {
     std::env::current_dir().map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))
@@ -205,13 +217,14 @@ fn unreachable_help(e: &realm::net::http::UpstreamError) -> &'static str {
 }
 
 /// Sends one request to the ingress at `endpoint` (`path` below it): a
-/// POST of `body`, or a GET without one. Unreachable ingresses become an
-/// error that says what to do.
+/// POST of `body`, or a GET without one, giving up after `timeout`.
+/// Unreachable ingresses become an error that says what to do.
 fn ask_ingress(
     endpoint: &str,
     path: &str,
     cacert: Option<&std::path::Path>,
     body: Option<bytes::Bytes>,
+    timeout: std::time::Duration,
 ) -> anyhow::Result<realm::net::http::Reply> {
     let url = format!("{}{path}", endpoint.trim_end_matches('/'));
     let uri: http::Uri = url
@@ -222,17 +235,25 @@ fn ask_ingress(
         .enable_all()
         .build()?;
     let headers = http::HeaderMap::new();
-    runtime
-        .block_on(async {
+    let answer = runtime.block_on(async {
+        let ask = async {
             match body {
                 Some(body) => client.post_json(&uri, headers, body).await,
                 None => client.get(&uri, headers).await,
             }
-        })
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot reach the ingress: {e}\nhelp: {}",
-                unreachable_help(&e)
-            )
-        })
+        };
+        tokio::time::timeout(timeout, ask).await
+    });
+    let Ok(answer) = answer else {
+        anyhow::bail!(
+            "no answer from the ingress at {url} within {} (connecting, sending and waiting for the reply)\nhelp: check that the ingress and the verb's runner are up (`realm status`), or allow longer with --timeout",
+            realm::net::humantime(timeout)
+        );
+    };
+    answer.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach the ingress: {e}\nhelp: {}",
+            unreachable_help(&e)
+        )
+    })
 }

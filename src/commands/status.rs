@@ -25,6 +25,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     cacert: Option<std::path::PathBuf>,
 
+    /// Give up when the ingress has not answered in this long
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = realm::net::parse_duration)]
+    timeout: std::time::Duration,
+
     /// Output format
     #[arg(long, value_enum, default_value_t = DataFormat::Text)]
     format: DataFormat,
@@ -32,7 +36,13 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let endpoint = super::ingress_endpoint(args.endpoint)?;
-    let reply = super::ask_ingress(&endpoint, "/status", args.cacert.as_deref(), None)?;
+    let reply = super::ask_ingress(
+        &endpoint,
+        "/status",
+        args.cacert.as_deref(),
+        None,
+        args.timeout,
+    )?;
     let status: serde_json::Value = serde_json::from_slice(&reply.body)
         .ok()
         .filter(|_| reply.status.is_success())

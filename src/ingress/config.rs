@@ -102,6 +102,12 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// Calls in flight per upstream (256).
     pub upstream_concurrency: usize,
+    /// Client connections open at once (4096); more are answered 503 and
+    /// closed.
+    pub max_connections: usize,
+    /// Bytes of request bodies held at once, all calls together (256 MiB);
+    /// a body that does not fit is refused with 503.
+    pub max_buffered: u64,
 }
 
 impl Default for Limits {
@@ -114,6 +120,8 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(30),
             upstream_timeout: Duration::from_secs(30),
             upstream_concurrency: 256,
+            max_connections: 4096,
+            max_buffered: 256 << 20,
         }
     }
 }
@@ -282,6 +290,10 @@ pub fn resolve(
         upstream_concurrency: settings
             .upstream_concurrency
             .map_or(defaults.upstream_concurrency, |n| n as usize),
+        max_connections: settings
+            .max_connections
+            .map_or(defaults.max_connections, |n| n as usize),
+        max_buffered: settings.max_buffered.unwrap_or(defaults.max_buffered),
     };
 
     let in_project = |p: &str| project.root.join(p);

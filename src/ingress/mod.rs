@@ -29,6 +29,7 @@
 //! around it; [`server`] serves it.
 
 pub mod auth;
+mod budget;
 pub mod config;
 pub mod hops;
 pub mod metrics;
@@ -246,6 +247,8 @@ pub struct Ingress {
     draining: AtomicBool,
     well_known_txtpb: Bytes,
     well_known_json: Bytes,
+    /// Bytes of request bodies held at once (`max-buffered`).
+    budget: budget::BodyBudget,
     config: IngressConfig,
 }
 
@@ -395,6 +398,7 @@ impl Ingress {
             draining: AtomicBool::new(false),
             well_known_txtpb: Bytes::from(export.text),
             well_known_json: Bytes::from(well_known_json),
+            budget: budget::BodyBudget::new(config.limits.max_buffered),
             config,
         })
     }
@@ -528,6 +532,7 @@ impl Ingress {
         let body = serde_json::json!({
             "realm": self.realm,
             "ready": !self.is_draining(),
+            "buffered_bytes": self.budget.in_use(),
             "upstreams": self.upstreams(),
         });
         Reply::json(StatusCode::OK, body.to_string())
@@ -1330,16 +1335,15 @@ fn find_verb<'a>(
     }
 }
 
-/// The body as JSON; `None` when it is empty.
+/// The body as JSON; `None` when it is empty. Read strictly: a member
+/// named twice is refused, so the value checked is the only one the bytes
+/// forwarded can mean.
 fn parse_body(body: &[u8]) -> Result<Option<serde_json::Value>, Refusal> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    serde_json::from_slice(body).map(Some).map_err(|e| Refusal {
+    crate::schema::json_read::read_body(body).map_err(|e| Refusal {
         status: StatusCode::BAD_REQUEST,
         code: "malformed_json",
-        message: format!("the body is not valid JSON: {e}"),
-        path: None,
+        message: e.message,
+        path: e.path,
         retry_after: None,
     })
 }

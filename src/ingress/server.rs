@@ -15,16 +15,19 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::sync::Semaphore;
 use tower::Service;
 
+use super::budget::Share;
 use super::trace::{TRACEPARENT, TraceContext};
 use super::{CALLER_MODULE, CALLER_REALM, Call, Ingress, REQUEST_ID, Refusal, Reply};
 use crate::net::tls::ServerTls;
@@ -50,6 +53,7 @@ pub fn router(ingress: Arc<Ingress>) -> Router {
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(ingress)
 }
 
@@ -63,12 +67,16 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = ingress.config().limits.clone();
     let app = router(ingress.clone());
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // hyper refuses a head beyond its buffer with a bare 431; the handler
+    // refuses one beyond `max-header-size` with a JSON 431 first, so the
+    // buffer is larger than the limit.
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
-        .max_buf_size(limits.max_header_size.max(8192));
+        .max_buf_size(limits.max_header_size.max(8192) * 2);
     // h2: fewer streams per connection than hyper's 200 (each may buffer a
     // body), and pings so that dead connections are closed.
     builder
@@ -94,12 +102,18 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let Ok(permit) = connections.clone().try_acquire_owned() else {
+                    ingress.record_refusal("too_many_connections");
+                    tokio::spawn(refuse_connection(stream, tls.is_some(), ingress.clone()));
+                    continue;
+                };
                 let app = app.clone();
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 let tls = tls.clone();
                 let handshake_timeout = limits.header_timeout;
                 tokio::spawn(async move {
+                    let _permit = permit;
                     match tls {
                         None => {
                             let peer = Peer { addr: Some(addr), realms: Arc::from([]) };
@@ -153,6 +167,46 @@ pub async fn serve(
     Ok(())
 }
 
+/// Answers a connection beyond `max-connections` with a 503 (plain HTTP)
+/// or closes it (TLS: no handshake is spent on it), without reading a
+/// request: the answer says to come back later.
+async fn refuse_connection(mut stream: tokio::net::TcpStream, tls: bool, ingress: Arc<Ingress>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if tls {
+        return;
+    }
+    let max = ingress.config().limits.max_connections;
+    let reply = Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "too_many_connections",
+        format!("the ingress has {max} connections open already (`[ingress] max-connections`); try again shortly"),
+    )
+    .retry_after(Duration::from_secs(1))
+    .reply(ingress.realm(), "");
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
+        reply.body.len()
+    );
+    let refuse = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&reply.body).await?;
+        stream.shutdown().await?;
+        // Read what the client sent, so that closing does not reset the
+        // connection before it has read the answer; bounded in bytes and
+        // time.
+        let mut sink = [0u8; 4096];
+        let mut left = 64 << 10;
+        while left > 0 {
+            match stream.read(&mut sink).await? {
+                0 => break,
+                n => left -= n.min(left),
+            }
+        }
+        std::io::Result::Ok(())
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), refuse).await;
+}
+
 /// The router for one connection: each request learns its peer.
 fn service(
     app: Router,
@@ -198,7 +252,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
 
 async fn call(
     State(ingress): State<Arc<Ingress>>,
-    Path((realm, module, verb)): Path<(String, String, String)>,
+    segments: Result<Path<(String, String, String)>, PathRejection>,
     request: http::Request<Body>,
 ) -> Response {
     let started = Instant::now();
@@ -208,14 +262,40 @@ async fn call(
         id if !id.is_empty() && id.len() <= 128 => id.to_string(),
         _ => uuid::Uuid::new_v4().to_string(),
     };
+    let limit = ingress.config().limits.max_header_size;
+    let size = head_size(&parts);
+    if size > limit {
+        let refusal = Refusal::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "the request line and headers are {size} bytes, more than {limit} (`[ingress] max-header-size`)"
+            ),
+        );
+        return refuse_early(&ingress, &parts, &request_id, refusal);
+    }
+    let (realm, module, verb) = match segments {
+        Ok(Path(segments)) => segments,
+        Err(rejection) => {
+            let refusal = Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_path",
+                format!(
+                    "the path is not /realms/{{realm}}/{{module}}/{{verb}} in UTF-8: {}",
+                    rejection.body_text()
+                ),
+            );
+            return refuse_early(&ingress, &parts, &request_id, refusal);
+        }
+    };
     let trace = headers
         .get(TRACEPARENT)
         .and_then(|v| TraceContext::parse(v.as_bytes()))
         .unwrap_or_else(|| {
             TraceContext::start(uuid::Uuid::new_v4().as_u128(), super::random_u64())
         });
-    let body = match read_body(&ingress, headers, body).await {
-        Ok(body) => body,
+    let (body, _share) = match read_body(&ingress, headers, body).await {
+        Ok(read) => read,
         Err(refusal) => {
             ingress.record_refusal(refusal.code);
             tracing::info!(
@@ -260,8 +340,45 @@ async fn call(
     respond(outcome.reply, &request_id)
 }
 
-/// Reads a request body within the size limit and the request timeout.
-async fn read_body(ingress: &Ingress, headers: &HeaderMap, body: Body) -> Result<Bytes, Refusal> {
+/// A refusal before the call is known (its path or head is unusable):
+/// counted, logged with the raw path, answered.
+fn refuse_early(
+    ingress: &Ingress,
+    parts: &http::request::Parts,
+    request_id: &str,
+    refusal: Refusal,
+) -> Response {
+    ingress.record_refusal(refusal.code);
+    tracing::info!(
+        request_id = %request_id,
+        call = %loggable(parts.uri.path()),
+        status = refusal.status.as_u16(),
+        refused = refusal.code,
+        "call"
+    );
+    respond(refusal.reply(ingress.realm(), request_id), request_id)
+}
+
+/// The size of a request's head as HTTP/1.1 sends it: request line and
+/// header lines with their line ends.
+fn head_size(parts: &http::request::Parts) -> usize {
+    let line = parts.method.as_str().len() + parts.uri.to_string().len() + "  HTTP/1.1\r\n".len();
+    let headers: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    line + headers + 2
+}
+
+/// Reads a request body within the size limit, the request timeout and
+/// the ingress's budget of buffered bytes; the share of the budget is held
+/// until the returned [`Share`] is dropped (when the call is over).
+async fn read_body(
+    ingress: &Ingress,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Bytes, Share), Refusal> {
     let limits = &ingress.config().limits;
     let too_large = || {
         Refusal::new(
@@ -273,6 +390,17 @@ async fn read_body(ingress: &Ingress, headers: &HeaderMap, body: Body) -> Result
             ),
         )
     };
+    let busy = || {
+        Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ingress_busy",
+            format!(
+                "the ingress holds {} bytes of request bodies already, its limit (`[ingress] max-buffered`); try again shortly",
+                ingress.budget.total()
+            ),
+        )
+        .retry_after(Duration::from_secs(1))
+    };
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -280,9 +408,47 @@ async fn read_body(ingress: &Ingress, headers: &HeaderMap, body: Body) -> Result
     if declared.is_some_and(|n| n > limits.max_body_size) {
         return Err(too_large());
     }
-    let limit = usize::try_from(limits.max_body_size).unwrap_or(usize::MAX);
-    let collect = Limited::new(body, limit).collect();
-    match tokio::time::timeout(limits.request_timeout, collect).await {
+    let mut share = Share::default();
+    // A declared length takes its share before a byte is read.
+    if let Some(n) = declared {
+        ingress.budget.grow(&mut share, n).map_err(|_| busy())?;
+    }
+    let read = async {
+        let mut body = body;
+        let mut first: Option<Bytes> = None;
+        let mut joined: Vec<u8> = Vec::new();
+        let mut len = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "broken_body",
+                    format!("the body could not be read: {e}"),
+                )
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            len += data.len() as u64;
+            if len > limits.max_body_size {
+                return Err(too_large());
+            }
+            ingress.budget.grow(&mut share, len).map_err(|_| busy())?;
+            // One chunk (the usual case) is kept as it came; more are
+            // joined into one buffer.
+            match first.take() {
+                None if joined.is_empty() => first = Some(data),
+                None => joined.extend_from_slice(&data),
+                Some(chunk) => {
+                    joined.reserve(declared.map_or(0, |n| n as usize).max(2 * chunk.len()));
+                    joined.extend_from_slice(&chunk);
+                    joined.extend_from_slice(&data);
+                }
+            }
+        }
+        Ok(first.unwrap_or_else(|| Bytes::from(joined)))
+    };
+    match tokio::time::timeout(limits.request_timeout, read).await {
         Err(_) => Err(Refusal::new(
             StatusCode::REQUEST_TIMEOUT,
             "request_timeout",
@@ -291,13 +457,8 @@ async fn read_body(ingress: &Ingress, headers: &HeaderMap, body: Body) -> Result
                 crate::net::humantime(limits.request_timeout)
             ),
         )),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Ok(Err(e)) => Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "broken_body",
-            format!("the body could not be read: {e}"),
-        )),
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(refusal)) => Err(refusal),
+        Ok(Ok(bytes)) => Ok((bytes, share)),
     }
 }
 
@@ -357,6 +518,31 @@ async fn status(
         return refused;
     }
     respond(ingress.status_json(), "")
+}
+
+async fn method_not_allowed(
+    State(ingress): State<Arc<Ingress>>,
+    method: http::Method,
+    uri: http::Uri,
+) -> Response {
+    let allowed = if uri.path().starts_with("/realms/") {
+        "POST"
+    } else {
+        "GET"
+    };
+    let refusal = Refusal::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{method} is not served at {}: use {allowed}",
+            loggable(uri.path())
+        ),
+    );
+    let mut response = respond(refusal.reply(ingress.realm(), ""), "");
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, HeaderValue::from_static(allowed));
+    response
 }
 
 async fn not_found(State(ingress): State<Arc<Ingress>>, uri: http::Uri) -> Response {

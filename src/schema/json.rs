@@ -91,17 +91,29 @@ impl Checker {
                 path,
                 message: format!("the body is empty, but a {} is expected", describe(ty)),
             }),
-            Some(value) => self.check(ty, value, &mut path, &HashMap::new()),
+            Some(value) => self.check(ty, value, &mut path, &HashMap::new(), 0),
         }
     }
 
+    /// `depth` counts the steps taken through types (bounded, so that no
+    /// schema can make a check recurse without end).
     fn check(
         &self,
         ty: &Type,
         value: &Value,
         path: &mut String,
         params: &HashMap<&str, &Type>,
+        depth: usize,
     ) -> Result<(), JsonError> {
+        if depth > MAX_CHECK_DEPTH {
+            return Err(JsonError {
+                path: path.clone(),
+                message: format!(
+                    "the type here nests more than {MAX_CHECK_DEPTH} deep; the schema cannot be checked"
+                ),
+            });
+        }
+        let depth = depth + 1;
         let fail = |path: &str, expected: &str| {
             Err(JsonError {
                 path: path.to_string(),
@@ -116,12 +128,15 @@ impl Checker {
                 _ => fail(path, "nothing (Unit: null or {})"),
             },
             Type::Int => match value {
-                Value::Number(n) if n.is_i64() || n.is_u64() => Ok(()),
-                Value::Number(n)
-                    if n.as_f64()
-                        .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.2e18) =>
-                {
-                    Ok(())
+                Value::Number(n) if n.is_i64() => Ok(()),
+                // A whole number written as a float (`5.0`, `1e3`), as FTL
+                // accepts, if it fits 64 bits.
+                Value::Number(n) if n.is_f64() && n.as_f64().is_some_and(fits_int) => Ok(()),
+                Value::Number(n) if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                    fail(
+                        path,
+                        "an integer (Int) of 64 bits, from -9223372036854775808 to 9223372036854775807",
+                    )
                 }
                 _ => fail(path, "an integer (Int)"),
             },
@@ -159,7 +174,7 @@ impl Checker {
             },
             Type::Optional(inner) => match value {
                 Value::Null => Ok(()),
-                _ => self.check(inner, value, path, params),
+                _ => self.check(inner, value, path, params, depth),
             },
             Type::List(element) => {
                 let Value::Array(items) = value else {
@@ -168,7 +183,7 @@ impl Checker {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));
-                    self.check(element, item, path, params)?;
+                    self.check(element, item, path, params, depth)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -186,7 +201,7 @@ impl Checker {
                             message: format!("expected an integer key, found {k:?}"),
                         });
                     }
-                    self.check(val, v, path, params)?;
+                    self.check(val, v, path, params, depth)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -195,7 +210,7 @@ impl Checker {
                 let Some(module) = &r.module else {
                     // A type parameter.
                     return match params.get(r.name.as_str()) {
-                        Some(t) => self.check(t, value, path, &HashMap::new()),
+                        Some(t) => self.check(t, value, path, &HashMap::new(), depth),
                         None => Ok(()),
                     };
                 };
@@ -204,9 +219,9 @@ impl Checker {
                     return Ok(());
                 };
                 match decl {
-                    Decl::Data(data) => self.check_data(data, r, value, path),
-                    Decl::Enum(e) => self.check_enum(e, value, path, params),
-                    Decl::TypeAlias(alias) => self.check(&alias.ty, value, path, params),
+                    Decl::Data(data) => self.check_data(data, r, value, path, depth),
+                    Decl::Enum(e) => self.check_enum(e, value, path, params, depth),
+                    Decl::TypeAlias(alias) => self.check(&alias.ty, value, path, params, depth),
                     _ => Ok(()),
                 }
             }
@@ -219,6 +234,7 @@ impl Checker {
         r: &Ref,
         value: &Value,
         path: &mut String,
+        depth: usize,
     ) -> Result<(), JsonError> {
         let Value::Object(members) = value else {
             return Err(JsonError {
@@ -269,7 +285,7 @@ impl Checker {
                     return Err(err);
                 }
                 Some(v) => {
-                    self.check(&field.ty, v, path, &params)?;
+                    self.check(&field.ty, v, path, &params, depth)?;
                     if !v.is_null()
                         && let Some(group) = oneof(field)
                         && let Some(other) = oneofs.insert(group, name)
@@ -294,6 +310,7 @@ impl Checker {
         value: &Value,
         path: &mut String,
         params: &HashMap<&str, &Type>,
+        depth: usize,
     ) -> Result<(), JsonError> {
         match &e.ty {
             Some(_) => {
@@ -349,7 +366,13 @@ impl Checker {
                 };
                 let len = path.len();
                 path.push_str(".value");
-                self.check(ty, o.get("value").unwrap_or(&Value::Null), path, params)?;
+                self.check(
+                    ty,
+                    o.get("value").unwrap_or(&Value::Null),
+                    path,
+                    params,
+                    depth,
+                )?;
                 path.truncate(len);
                 Ok(())
             }
@@ -368,6 +391,16 @@ fn resolve_alias<'t>(checker: &'t Checker, ty: &'t Type) -> &'t Type {
         return &alias.ty;
     }
     ty
+}
+
+/// How many types a check may step through: the deepest type text allows,
+/// with room for aliases and type parameters.
+const MAX_CHECK_DEPTH: usize = 4 * MAX_TYPE_DEPTH;
+
+/// Whether a float is a whole number an `Int` (64 bits) can hold.
+fn fits_int(f: f64) -> bool {
+    // -2^63 is exact as a float; 2^63 is the first float past i64::MAX.
+    f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
 }
 
 /// A type whose value may be left out entirely.
@@ -395,7 +428,7 @@ fn oneof(field: &Field) -> Option<&str> {
     })
 }
 
-fn push_member(path: &mut String, key: &str) {
+pub(crate) fn push_member(path: &mut String, key: &str) {
     if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         path.push('.');
         path.push_str(key);

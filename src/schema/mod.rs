@@ -6,7 +6,8 @@
 //! - [`validate`]: every rule a schema must satisfy, all errors at once.
 //! - [`public_api`]: what a realm exports to other realms.
 //! - [`diff`]: what changed between two public APIs, breaking or compatible.
-//! - [`json`]: whether a JSON value fits a type (call bodies at the ingress).
+//! - [`json`]: whether a JSON value fits a type (call bodies at the ingress);
+//!   [`json_read`]: reading a body strictly (no repeated members).
 //! - [`proto`] / [`txtpb`]: the protobuf form, proto-text and JSON.
 //! - [`diagnostic`]: errors with positions and their rendering.
 //!
@@ -17,6 +18,7 @@ pub mod builtin;
 pub mod diagnostic;
 pub mod diff;
 pub mod json;
+pub mod json_read;
 pub mod model;
 pub mod parser;
 pub mod printer;

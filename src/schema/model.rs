@@ -457,8 +457,10 @@ pub struct Topic {
 /// way into the model — schema text, proto-text, Go source — refuses deeper
 /// types, so the recursive walks over a model (validation, printing, JSON
 /// checks, protobuf conversion) are bounded by it. Real schemas stay under
-/// ten; the limit is generous and small enough for a 2 MiB thread stack.
-pub const MAX_TYPE_DEPTH: usize = 64;
+/// ten; the limit is generous and small enough for a 2 MiB thread stack
+/// (prost-reflect's proto-text parser, in a debug build, overflows one at
+/// about 45 levels of types).
+pub const MAX_TYPE_DEPTH: usize = 32;
 
 /// A type as written in schema text.
 #[derive(Clone, Debug, PartialEq)]

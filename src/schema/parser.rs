@@ -1286,36 +1286,63 @@ fn ident_prefix(s: &str) -> &str {
     &s[..len]
 }
 
-/// A duration: one or more `<number><unit>` with units ms, s, m, h, d.
+/// The longest duration FTL can hold (Go's `time.Duration`, 2^63 - 1 ns,
+/// about 292 years), in milliseconds.
+const MAX_DURATION_MS: u64 = i64::MAX as u64 / 1_000_000;
+
+/// A duration: one or more `<number><unit>` with units ms, s, m, h, d,
+/// no longer than FTL can hold.
 pub fn is_duration(s: &str) -> bool {
+    matches!(duration_ms(s), Some(Ok(_)))
+}
+
+/// A duration's length in milliseconds: `None` when `s` is not written as
+/// a duration, `Some(Err(()))` when it is longer than FTL can hold.
+fn duration_ms(s: &str) -> Option<Result<u64, ()>> {
     let mut rest = s;
     if rest.is_empty() {
-        return false;
+        return None;
     }
+    let mut total: Option<u64> = Some(0);
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return false;
+            return None;
         }
+        let n = rest[..digits].parse::<u64>().ok();
         rest = &rest[digits..];
-        let unit = ["ms", "s", "m", "h", "d"]
-            .into_iter()
-            .find(|u| rest.starts_with(u));
-        match unit {
-            Some(u) => rest = &rest[u.len()..],
-            None => return false,
-        }
+        let (unit, scale) = [
+            ("ms", 1),
+            ("s", 1000),
+            ("m", 60_000),
+            ("h", 3_600_000),
+            ("d", 86_400_000),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        total = total
+            .zip(n)
+            .and_then(|(t, n)| n.checked_mul(scale).and_then(|ms| t.checked_add(ms)));
     }
-    true
+    Some(total.filter(|ms| *ms <= MAX_DURATION_MS).ok_or(()))
 }
 
 fn check_duration(word: &str, pos: &Pos) -> Result<()> {
-    if is_duration(word) {
-        Ok(())
-    } else {
+    match duration_ms(word) {
+        Some(Ok(_)) => Ok(()),
+        Some(Err(())) => Err(Diagnostic::new(
+            format!("duration `{word}` is too long"),
+            Some(pos.clone()),
+        )
+        .with_len(word.chars().count())
+        .with_label("longer than about 292 years")
+        .with_help("FTL holds durations of up to 2562047h (Go's time.Duration); write a shorter one")),
+        None => {
         Err(Diagnostic::new(format!("invalid duration `{word}`"), Some(pos.clone()))
             .with_len(word.chars().count())
             .with_label("expected a duration")
             .with_help("write durations as a number and a unit (ms, s, m, h, d), e.g. 500ms, 5s, 1m30s"))
+        }
     }
 }

@@ -349,6 +349,8 @@ struct FromProto {
     files: HashMap<String, Arc<str>>,
     /// `realm bank`, `module balance`, `verb withdraw`, ...
     path: Vec<String>,
+    /// Types enclosing the one being converted (at most `MAX_TYPE_DEPTH`).
+    type_depth: usize,
 }
 
 impl FromProto {
@@ -633,6 +635,18 @@ impl FromProto {
     }
 
     fn ty(&mut self, t: pb::Type) -> Result<Type> {
+        if self.type_depth >= MAX_TYPE_DEPTH {
+            return Err(self.error(format!(
+                "types nest more than {MAX_TYPE_DEPTH} deep; realm reads types nested at most {MAX_TYPE_DEPTH} deep"
+            )));
+        }
+        self.type_depth += 1;
+        let ty = self.ty_inner(t);
+        self.type_depth -= 1;
+        ty
+    }
+
+    fn ty_inner(&mut self, t: pb::Type) -> Result<Type> {
         use pb::r#type::Value;
         let Some(value) = t.value else {
             return Err(self.error("type with no kind set"));

@@ -12,7 +12,7 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor};
 
 use super::diagnostic::{Diagnostic, pos_at};
-use super::model::{Pos, Schema};
+use super::model::{MAX_TYPE_DEPTH, Pos, Schema};
 use super::proto::{self, pb};
 
 const DESCRIPTOR_SET: &[u8] =
@@ -247,9 +247,27 @@ fn write_string(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
+/// How deeply messages may nest in proto-text: a schema with types nested
+/// `MAX_TYPE_DEPTH` deep needs about twice that (each type is a `type`
+/// message around a `list`/`map`/`optional`/`ref` one), plus a few levels
+/// for realm, module, declaration and field.
+const MAX_MESSAGE_DEPTH: usize = 2 * MAX_TYPE_DEPTH + 16;
+
 /// Decodes proto-text into a schema. `file` names the text in errors, which
 /// carry the line and column of the offending text.
 pub fn from_text(file: &str, text: &str) -> Result<Schema, Diagnostic> {
+    // prost-reflect's parser recurses per nested message: refuse deep
+    // nesting before it sees the text, so that no file can overflow the
+    // stack.
+    if let Some(offset) = too_deep(text, MAX_MESSAGE_DEPTH) {
+        return Err(Diagnostic::new(
+            format!("invalid proto-text: messages nest more than {MAX_MESSAGE_DEPTH} deep"),
+            Some(pos_at(file, text, offset)),
+        )
+        .with_help(format!(
+            "a realm's schema nests types at most {MAX_TYPE_DEPTH} deep; this file was not written by `realm export`"
+        )));
+    }
     let message = DynamicMessage::parse_text_format(schema_descriptor(), text).map_err(|e| {
         let offset = miette::Diagnostic::labels(&e)
             .and_then(|mut labels| labels.next())
@@ -269,6 +287,42 @@ pub fn from_text(file: &str, text: &str) -> Result<Schema, Diagnostic> {
         };
         d.with_context(context)
     })
+}
+
+/// The offset of the first message opening (`{` or `<`) nested more than
+/// `limit` deep in proto-text, skipping strings and `#` comments.
+fn too_deep(text: &str, limit: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'{' | b'<' => {
+                depth += 1;
+                if depth > limit {
+                    return Some(i);
+                }
+            }
+            b'}' | b'>' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Encodes a schema as JSON (protobuf's canonical JSON mapping), pretty
@@ -306,4 +360,51 @@ pub fn from_json(file: &str, text: &str) -> Result<Schema, Diagnostic> {
         Diagnostic::new(format!("invalid schema message: {e}"), None).with_context(file)
     })?;
     proto::from_proto(schema)
+}
+
+#[cfg(test)]
+mod depth_tests {
+    use super::*;
+
+    #[test]
+    fn deeply_nested_proto_text_is_refused_not_a_crash() {
+        let open = "optional { type { ".repeat(3000);
+        let close = "} } ".repeat(3000);
+        let text = format!(
+            "realms {{ name: \"x\" modules {{ name: \"m\" decls {{ type_alias {{ name: \"A\" type {{ {open} int {{}} {close} }} }} }} }} }}"
+        );
+        let err = from_text("deep.txtpb", &text).expect_err("too deep");
+        assert!(err.message.contains("nest more than"), "{}", err.message);
+        // Braces in strings and comments do not count.
+        assert_eq!(too_deep("a: \"{{{{\" # {{{{\n b { }", 1), None);
+        assert_eq!(too_deep("a { b < c { } > }", 2), Some(10));
+    }
+
+    /// A type alias of `levels` nested lists of Int, as proto-text.
+    fn nested_lists(levels: usize) -> String {
+        format!(
+            "realms {{ name: \"x\" modules {{ name: \"m\" decls {{ type_alias {{ name: \"A\" type {{ {} int {{}} {} }} }} }} }} }}",
+            "list { element { ".repeat(levels),
+            "} } ".repeat(levels)
+        )
+    }
+
+    #[test]
+    fn the_deepest_types_read_on_a_small_stack_and_deeper_ones_are_refused() {
+        // A thread with the stack tokio and std give their threads (2 MiB),
+        // in a debug build, where frames are largest.
+        let run = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(|| {
+                (
+                    from_text("deep.txtpb", &nested_lists(MAX_TYPE_DEPTH - 1)).map(|_| ()),
+                    from_text("deep.txtpb", &nested_lists(MAX_TYPE_DEPTH + 1)).map(|_| ()),
+                )
+            })
+            .expect("thread");
+        let (deepest, deeper) = run.join().expect("no stack overflow");
+        assert_eq!(deepest, Ok(()));
+        let err = deeper.expect_err("too deep");
+        assert!(err.message.contains("nest more than"), "{}", err.message);
+    }
 }
