@@ -1,6 +1,7 @@
 //! The `realm` command: argument parsing, rendering and exit codes. The work
 //! is done by the `realm` library.
 
+mod allocator;
 mod commands;
 
 use std::io::Write;
@@ -9,12 +10,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use realm::schema::Report;
 
-// mimalloc: the schema core allocates many small values; measured with
-// `cargo bench --bench schema` (export_binary).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
+    allocator::init();
     let mut cli = commands::Cli::parse();
     // A relative --cache-dir is relative to where realm was started, not -C.
     if let Some(dir) = cli.cache_dir.take() {

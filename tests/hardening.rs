@@ -9,140 +9,22 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use common::backends::Background;
-use common::serve::{Answer, Serve, free_port, header, http};
+use common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
+use common::serve::{Serve, free_port, header, http};
 use common::{GitRealm, TestProject, run_realm_with, snapshots};
-
-const LEDGER: &str = r#"module ledger {
-  export realm data Msg {
-    text String
-  }
-
-  export realm verb echo(ledger.Msg) ledger.Msg
-
-  export realm verb slow(ledger.Msg) ledger.Msg
-
-  export realm verb flaky(ledger.Msg) ledger.Msg
-    +retry 5 200ms
-}
-"#;
-
-const MSG: &str = r#"{"text":"hi"}"#;
-
-/// A realm with the `ledger` module, committed and exported.
-fn ledger_realm(name: &str) -> GitRealm {
-    let realm = GitRealm::empty("main");
-    realm.write(
-        "ftl-project.toml",
-        &format!("name = \"{name}\"\nmodule-dirs = [\"modules\"]\n"),
-    );
-    realm.write("modules/ledger.ftl", LEDGER);
-    realm.export();
-    realm.commit(&format!("{name} realm"));
-    realm
-}
 
 /// A key as `REALM_KEY_*` takes it.
 fn key(seed: u8) -> String {
     base64::engine::general_purpose::STANDARD.encode([seed; 32])
-}
-
-/// What the echo runner saw of one call.
-#[derive(Clone, Debug)]
-struct Seen {
-    #[allow(dead_code)]
-    verb: String,
-    headers: HashMap<String, String>,
-}
-
-/// An HTTP runner answering every verb with the request body; `slow`
-/// sleeps first (`delay`).
-#[derive(Default)]
-struct Echo {
-    calls: Mutex<Vec<Seen>>,
-    delay_ms: AtomicU64,
-}
-
-impl Echo {
-    fn count(&self) -> usize {
-        self.calls.lock().map(|c| c.len()).unwrap_or(0)
-    }
-
-    fn last(&self) -> Seen {
-        self.calls
-            .lock()
-            .ok()
-            .and_then(|c| c.last().cloned())
-            .expect("the runner was called")
-    }
-}
-
-fn echo_runner(echo: Arc<Echo>, addr: Option<SocketAddr>) -> Background {
-    use axum::extract::{Path as AxPath, State};
-    async fn handle(
-        State(echo): State<Arc<Echo>>,
-        AxPath((_module, verb)): AxPath<(String, String)>,
-        headers: http::HeaderMap,
-        body: bytes::Bytes,
-    ) -> impl axum::response::IntoResponse {
-        let seen = Seen {
-            verb: verb.clone(),
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-                .collect(),
-        };
-        if let Ok(mut calls) = echo.calls.lock() {
-            calls.push(seen);
-        }
-        if verb == "slow" {
-            let ms = echo.delay_ms.load(Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-        }
-        ([(http::header::CONTENT_TYPE, "application/json")], body)
-    }
-    Background::start(addr, move |listener, stop| async move {
-        let app = axum::Router::new()
-            .route("/{module}/{verb}", axum::routing::post(handle))
-            .with_state(echo);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop.await;
-            })
-            .await
-            .expect("echo runner serves");
-    })
-}
-
-fn json(answer: &Answer) -> serde_json::Value {
-    serde_json::from_str(&answer.2).unwrap_or(serde_json::Value::String(answer.2.clone()))
-}
-
-fn code(answer: &Answer) -> String {
-    json(answer)["error"]["code"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
-fn message(answer: &Answer) -> String {
-    json(answer)["error"]["message"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
-}
-
-fn call(serve: &Serve, path: &str, body: &str, headers: &[(&str, &str)]) -> Answer {
-    http("POST", serve.addr, path, body, headers).expect("HTTP call")
 }
 
 fn now() -> u64 {

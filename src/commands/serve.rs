@@ -49,6 +49,7 @@ pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
     let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(crate::allocator::on_idle)
         .build()?;
     runtime.block_on(async {
         let overrides = Overrides {

@@ -397,10 +397,14 @@ fn resolve_alias<'t>(checker: &'t Checker, ty: &'t Type) -> &'t Type {
 /// with room for aliases and type parameters.
 const MAX_CHECK_DEPTH: usize = 4 * MAX_TYPE_DEPTH;
 
-/// Whether a float is a whole number an `Int` (64 bits) can hold.
+/// Whether a float is a whole number an `Int` (64 bits) can hold. The
+/// bounds are exclusive: serde_json reads an integer beyond 64 bits as the
+/// nearest float, and every one just below -2^63 rounds to -2^63 exactly,
+/// so a float of -2^63 may have been a number an `Int` cannot hold (an
+/// integer -2^63 reads as an integer, not a float, and passes).
 fn fits_int(f: f64) -> bool {
-    // -2^63 is exact as a float; 2^63 is the first float past i64::MAX.
-    f.fract() == 0.0 && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    f.fract() == 0.0 && f > -TWO_POW_63 && f < TWO_POW_63
 }
 
 /// A type whose value may be left out entirely.

@@ -1,0 +1,456 @@
+//! Hostile input, end to end: what a user, a pinned repository or a caller
+//! sends that once crashed, hung or slipped through `realm` — each case
+//! with the real binary, real git repositories and a real ingress.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::echo::{Echo, call, code, echo_runner, json, message};
+use common::serve::{Serve, header, http};
+use common::{GitRealm, TestProject, snapshots};
+
+/// `realm`'s error output, for snapshots: the temporary directory replaced
+/// by `<project>`, the directory it is in by `<parent>`.
+fn stderr_of(project: &TestProject, args: &[&str]) -> String {
+    let run = project.realm(args).expect(1);
+    let root = project.path().canonicalize().expect("canonical");
+    let parent = root.parent().expect("parent").display().to_string();
+    run.stderr
+        .replace(&root.display().to_string(), "<project>")
+        .replace(&format!("(it is {parent})"), "(it is <parent>)")
+}
+
+#[test]
+fn types_nested_too_deep_in_schema_text_are_an_error_not_a_crash() {
+    let project = TestProject::new("deep");
+    for (name, open, inner, close) in [
+        ("lists", "[", "Int", "]"),
+        ("maps", "{String: ", "Int", "}"),
+        ("refs", "deep.D<", "Int", ">"),
+    ] {
+        let ty = format!("{}{inner}{}", open.repeat(20_000), close.repeat(20_000));
+        project.write(
+            "modules/deep.ftl",
+            &format!("module deep {{\n  data D<T> {{\n    x T\n  }}\n\n  data E {{\n    {name} {ty}\n  }}\n}}\n"),
+        );
+        let run = project.realm(&["schema"]).expect(1);
+        assert!(
+            run.stderr.contains("types nest more than 32 deep here"),
+            "{name}: {}",
+            &run.stderr[..run.stderr.len().min(400)]
+        );
+    }
+}
+
+#[test]
+fn a_pinned_realm_nested_too_deep_is_refused_and_nothing_is_written() {
+    let bank = GitRealm::example("bank");
+    let deep = format!(
+        "# proto-file: realm/schema/v1/schema.proto\n# proto-message: realm.schema.v1.Schema\nrealms {{\n  external: true\n  name: \"bank\"\n  modules {{\n    name: \"balance\"\n    decls {{\n      type_alias {{\n        visibility: VISIBILITY_EXPORT_REALM\n        name: \"Deep\"\n        type {{ {} int {{}} {} }}\n      }}\n    }}\n  }}\n}}\n",
+        "optional { type { list { element { ".repeat(3000),
+        "} } } } ".repeat(3000)
+    );
+    bank.write("ftl-external-schema.txtpb", &deep);
+    bank.commit("a hostile export");
+    let shop = TestProject::new("shop");
+    let before = shop.read("ftl-project.toml");
+    let run = shop.realm(&["add", "--git-repo", &bank.url()]).expect(1);
+    assert!(
+        run.stderr.contains("messages nest more than 80 deep"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(shop.read("ftl-project.toml"), before);
+}
+
+#[test]
+fn realm_call_gives_up_after_its_timeout() {
+    // A server that accepts connections and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = silent.local_addr().expect("address");
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().take(1).flatten() {
+            held.push(stream);
+            std::thread::sleep(Duration::from_secs(30));
+        }
+    });
+    let project = TestProject::new("shop");
+    let started = Instant::now();
+    let run = project
+        .realm(&[
+            "call",
+            "balance.withdraw@bank",
+            "{}",
+            "--endpoint",
+            &format!("http://{addr}"),
+            "--timeout",
+            "1s",
+        ])
+        .expect(1);
+    assert!(started.elapsed() < Duration::from_secs(25));
+    assert!(
+        run.stderr
+            .starts_with(&format!("error: no answer from the ingress at http://{addr}/realms/bank/balance/withdraw within 1s")),
+        "{}",
+        run.stderr
+    );
+    drop(holder);
+}
+
+const PAY: &str = r#"module pay {
+  export realm data Charge {
+    amount Int
+    memo String?
+  }
+
+  export realm verb charge(pay.Charge) pay.Charge
+}
+"#;
+
+/// The `pay` realm served with an echo runner, with extra `[ingress]`
+/// settings.
+struct Pay {
+    _project: TestProject,
+    echo: Arc<Echo>,
+    _runner: common::backends::Background,
+    ingress: Serve,
+}
+
+impl Pay {
+    fn start(ingress_settings: &str) -> Pay {
+        let project = TestProject::new("pay");
+        project.write("modules/pay.ftl", PAY);
+        if !ingress_settings.is_empty() {
+            let toml = project.read("ftl-project.toml");
+            project.write(
+                "ftl-project.toml",
+                &format!("{toml}\n[ingress]\n{ingress_settings}"),
+            );
+        }
+        let echo = Arc::new(Echo::default());
+        let runner = echo_runner(echo.clone(), None);
+        let ingress = Serve::start(
+            project.path(),
+            project.cache_dir(),
+            &["--runner", &format!("pay={}", runner.url())],
+        );
+        Pay {
+            _project: project,
+            echo,
+            _runner: runner,
+            ingress,
+        }
+    }
+}
+
+#[test]
+fn only_bodies_with_one_meaning_reach_the_runner() {
+    let pay = Pay::start("");
+    let path = "/realms/pay/pay/charge";
+    for (body, status, code_, path_) in [
+        (
+            r#"{"amount":"lots","amount":1}"#,
+            400,
+            "malformed_json",
+            "$.amount",
+        ),
+        (
+            r#"{"amount":1,"memo":"a","memo":null}"#,
+            400,
+            "malformed_json",
+            "$.memo",
+        ),
+        (
+            r#"{"amount":9223372036854775808}"#,
+            400,
+            "invalid_body",
+            "$.amount",
+        ),
+        (
+            r#"{"amount":-9223372036854775809}"#,
+            400,
+            "invalid_body",
+            "$.amount",
+        ),
+        (r#"{"amount":1e19}"#, 400, "invalid_body", "$.amount"),
+    ] {
+        let answer = call(&pay.ingress, path, body, &[]);
+        let error = &json(&answer)["error"];
+        assert_eq!(
+            (answer.0, code(&answer).as_str(), error["path"].as_str()),
+            (status, code_, Some(path_)),
+            "{body}: {}",
+            answer.2
+        );
+    }
+    let surrogate = call(&pay.ingress, path, r#"{"amount":1,"memo":"\ud800"}"#, &[]);
+    assert_eq!(surrogate.0, 400, "{}", surrogate.2);
+    assert!(message(&surrogate).contains("surrogate"), "{}", surrogate.2);
+    assert_eq!(pay.echo.count(), 0, "a refused body reached the runner");
+
+    for body in [
+        r#"{"amount":9223372036854775807}"#,
+        r#"{"amount":-9223372036854775808}"#,
+        r#"{"amount":1e3,"memo":"\ud83d\ude00"}"#,
+    ] {
+        let answer = call(&pay.ingress, path, body, &[]);
+        assert_eq!(answer.0, 200, "{body}: {}", answer.2);
+        assert_eq!(
+            answer.2, body,
+            "the runner got other bytes than were checked"
+        );
+    }
+    assert_eq!(pay.echo.count(), 3);
+}
+
+#[test]
+fn every_refusal_of_the_ingress_is_json() {
+    let pay = Pay::start("max-header-size = \"8KiB\"\n");
+    let get = http("GET", pay.ingress.addr, "/realms/pay/pay/charge", "", &[]).expect("GET");
+    assert_eq!(
+        (get.0, code(&get).as_str()),
+        (405, "method_not_allowed"),
+        "{get:?}"
+    );
+    assert_eq!(header(&get, "allow"), Some("POST"));
+    let post = http("POST", pay.ingress.addr, "/healthz", "", &[]).expect("POST");
+    assert_eq!(
+        (post.0, code(&post).as_str()),
+        (405, "method_not_allowed"),
+        "{post:?}"
+    );
+
+    let long = "y".repeat(10_000);
+    let big = call(
+        &pay.ingress,
+        "/realms/pay/pay/charge",
+        "{}",
+        &[("x-long", &long)],
+    );
+    assert_eq!(
+        (big.0, code(&big).as_str()),
+        (431, "headers_too_large"),
+        "{big:?}"
+    );
+    assert!(
+        message(&big).contains("`[ingress] max-header-size`"),
+        "{}",
+        big.2
+    );
+
+    let bad = call(&pay.ingress, "/realms/pay/%ff%fe/charge", "{}", &[]);
+    assert_eq!(
+        (bad.0, code(&bad).as_str()),
+        (400, "malformed_path"),
+        "{bad:?}"
+    );
+    let none = call(&pay.ingress, "/nothing/here", "{}", &[]);
+    assert_eq!(
+        (none.0, code(&none).as_str()),
+        (404, "not_found"),
+        "{none:?}"
+    );
+    assert_eq!(pay.echo.count(), 0);
+}
+
+/// Sends a request head (and `body`, not all of a longer declared body) and
+/// keeps the connection open.
+fn start_request(addr: std::net::SocketAddr, declared: usize, body: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let head = format!(
+        "POST /realms/pay/pay/charge HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n{body}"
+    );
+    stream.write_all(head.as_bytes()).expect("write");
+    stream
+}
+
+/// Polls `/status` until `ready` holds of it.
+fn wait_status(serve: &Serve, what: &str, ready: impl Fn(&serde_json::Value) -> bool) {
+    let started = Instant::now();
+    loop {
+        let answer = http("GET", serve.addr, "/status", "", &[]).expect("status");
+        let status = json(&answer);
+        if ready(&status) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{what}: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn bodies_beyond_the_buffer_budget_wait_for_none_and_get_503() {
+    let pay = Pay::start(
+        "max-body-size = \"16KiB\"\nmax-buffered = \"24KiB\"\nrequest-timeout = \"60s\"\n",
+    );
+    // Two calls hold 20 KiB of the 24 between them, their bodies unfinished.
+    let first = start_request(pay.ingress.addr, 10 * 1024, "{\"amount\":");
+    let second = start_request(pay.ingress.addr, 10 * 1024, "{\"amount\":");
+    wait_status(&pay.ingress, "two bodies buffered", |s| {
+        s["buffered_bytes"] == 20 * 1024
+    });
+    let busy = call(
+        &pay.ingress,
+        "/realms/pay/pay/charge",
+        &format!(r#"{{"amount":1,"memo":"{}"}}"#, "m".repeat(5000)),
+        &[],
+    );
+    assert_eq!(
+        (busy.0, code(&busy).as_str()),
+        (503, "ingress_busy"),
+        "{busy:?}"
+    );
+    assert_eq!(header(&busy, "retry-after"), Some("1"));
+    assert!(
+        message(&busy).contains("`[ingress] max-buffered`"),
+        "{}",
+        busy.2
+    );
+    // A small body still fits.
+    let small = call(
+        &pay.ingress,
+        "/realms/pay/pay/charge",
+        r#"{"amount":1}"#,
+        &[],
+    );
+    assert_eq!(small.0, 200, "{small:?}");
+    // The unfinished calls end; their share comes back.
+    drop(first);
+    drop(second);
+    wait_status(&pay.ingress, "the budget given back", |s| {
+        s["buffered_bytes"] == 0
+    });
+    let fits = call(
+        &pay.ingress,
+        "/realms/pay/pay/charge",
+        &format!(r#"{{"amount":1,"memo":"{}"}}"#, "m".repeat(5000)),
+        &[],
+    );
+    assert_eq!(fits.0, 200, "{fits:?}");
+}
+
+#[test]
+fn connections_beyond_max_connections_are_answered_503_and_closed() {
+    let pay = Pay::start("max-connections = 3\nheader-timeout = \"60s\"\n");
+    // Three idle connections take every slot.
+    let idle: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(pay.ingress.addr).expect("connect"))
+        .collect();
+    // A fourth is refused as soon as it is accepted (once the three are).
+    let started = Instant::now();
+    let refused = loop {
+        let answer = http("GET", pay.ingress.addr, "/healthz", "", &[]).expect("answer");
+        if answer.0 == 503 {
+            break answer;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "never refused: {answer:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code(&refused), "too_many_connections", "{refused:?}");
+    assert_eq!(header(&refused, "retry-after"), Some("1"));
+    assert!(
+        message(&refused).contains("`[ingress] max-connections`"),
+        "{}",
+        refused.2
+    );
+    drop(idle);
+    // Their slots come back when they close.
+    let started = Instant::now();
+    loop {
+        let answer = http("GET", pay.ingress.addr, "/healthz", "", &[]).expect("answer");
+        if answer.0 == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "slots never came back: {answer:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn module_dirs_must_name_directories_inside_the_project() {
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("evil.ftl"), "module evil {\n}\n").expect("write");
+    let project = TestProject::new("shop");
+    project.write("modules/shop.ftl", "module shop {\n}\n");
+    project.write("not-a-dir", "");
+    std::os::unix::fs::symlink(outside.path(), project.path().join("linked")).expect("symlink");
+    let cases = [
+        ("parent", "[\"..\"]"),
+        ("root", "[\"/\"]"),
+        ("symlink_out", "[\"linked\"]"),
+        ("file", "[\"not-a-dir\"]"),
+        (
+            "all_at_once",
+            "[\"modules\", \"..\", \"missing\", \"not-a-dir\"]",
+        ),
+    ];
+    for (name, dirs) in cases {
+        project.write(
+            "ftl-project.toml",
+            &format!("name = \"shop\"\nmodule-dirs = {dirs}\n"),
+        );
+        let text = stderr_of(&project, &["schema"]).replace(
+            &outside
+                .path()
+                .canonicalize()
+                .expect("canonical")
+                .display()
+                .to_string(),
+            "<outside>",
+        );
+        snapshots(|| insta::assert_snapshot!(format!("hostile_module_dirs_{name}"), text));
+    }
+}
+
+#[test]
+fn a_directory_named_ftl_project_toml_is_named_as_such() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir(dir.path().join("ftl-project.toml")).expect("mkdir");
+    let run = common::run_realm(dir.path(), &["schema"]).expect(1);
+    assert!(
+        run.stderr.contains("ftl-project.toml is not a file"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn durations_longer_than_ftl_holds_are_refused() {
+    let project = TestProject::new("shop");
+    project.write(
+        "modules/shop.ftl",
+        "module shop {\n  export verb v(Unit) Unit\n    +retry 3 99999999999999h\n}\n",
+    );
+    let text = stderr_of(&project, &["schema"]);
+    snapshots(|| insta::assert_snapshot!("hostile_duration_too_long", text));
+}
+
+#[test]
+fn a_bad_pin_name_is_a_usage_error() {
+    let project = TestProject::new("shop");
+    let run = project
+        .realm(&["add", "--git-repo", "../bank", "--name", "../x"])
+        .expect(2);
+    assert!(
+        run.stderr.contains("`../x` is not a realm name"),
+        "{}",
+        run.stderr
+    );
+}
