@@ -376,7 +376,9 @@ mod tests {
 
     #[test]
     fn a_long_line_is_a_window_around_the_column() {
-        let line: String = (0..40_000).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let line: String = (0..40_000)
+            .map(|i| char::from(b'a' + (i % 26) as u8))
+            .collect();
         for column in [1, 2, 500, 20_000, 39_990, 40_000, 40_001] {
             let (text, caret) = shown(&rendered(&line, column, 5));
             assert!(text.chars().count() <= MAX_SHOWN_LINE, "{column}: {text}");

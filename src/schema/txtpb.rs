@@ -247,9 +247,57 @@ fn write_string(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
+/// How deeply proto-text may nest messages and lists. Refusing deeper text
+/// before parsing bounds the recursion of prost-reflect's text parser and
+/// of prost's decoder, which hostile input (3,000 levels) would otherwise
+/// overflow the stack with (a level takes ~20 KiB of stack in a debug
+/// build; prost itself stops at 100). A type takes two levels per nesting
+/// under the schema's seven, so proto-text carries types about 28 deep.
+pub const MAX_TEXT_NESTING: usize = 64;
+
+/// Where proto-text first nests deeper than [`MAX_TEXT_NESTING`] (a byte
+/// offset), found without parsing: brackets outside strings and comments.
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'<' | b'[' => {
+                depth += 1;
+                if depth > MAX_TEXT_NESTING {
+                    return Some(i);
+                }
+            }
+            b'}' | b'>' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Decodes proto-text into a schema. `file` names the text in errors, which
 /// carry the line and column of the offending text.
 pub fn from_text(file: &str, text: &str) -> Result<Schema, Diagnostic> {
+    if let Some(offset) = too_deep(text) {
+        return Err(Diagnostic::new(
+            format!("proto-text nests messages more than {MAX_TEXT_NESTING} deep"),
+            Some(pos_at(file, text, offset)),
+        )
+        .with_help("this is not a schema realm wrote: a type takes two levels per nesting"));
+    }
     let message = DynamicMessage::parse_text_format(schema_descriptor(), text).map_err(|e| {
         let offset = miette::Diagnostic::labels(&e)
             .and_then(|mut labels| labels.next())
