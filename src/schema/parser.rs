@@ -1331,12 +1331,14 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// After metadata arguments: the end of the line, another `+...` or the
-    /// `}` closing a one-line data block.
+    /// After metadata arguments: the end of the line, another `+...`, the
+    /// `}` closing a one-line block, or (FTL's grammar ignores line breaks)
+    /// the next field or declaration on the same line.
     fn end_of_metadata(&mut self, keyword: &str) -> Result<()> {
         self.skip_ws();
         match self.peek() {
             None | Some(b'\n' | b'+' | b'}') => Ok(()),
+            Some(c) if is_ident_start(c) => Ok(()),
             _ if self.at_comment() => Err(Diagnostic::new(
                 "a comment must stand on its own line",
                 Some(self.pos()),

@@ -1124,6 +1124,26 @@ impl<'a> Validator<'a> {
             }
         }
 
+        if expect != Expect::Type && !r.type_args.is_empty() {
+            let d = self
+                .at(
+                    pos,
+                    site,
+                    format!(
+                        "{kind} `{}` takes no type arguments, but {} {} given",
+                        target.name(),
+                        r.type_args.len(),
+                        if r.type_args.len() == 1 {
+                            "was"
+                        } else {
+                            "were"
+                        }
+                    ),
+                )
+                .with_len(len)
+                .with_help(format!("write `{}`", target.name()));
+            self.report(d);
+        }
         if expect == Expect::Type {
             self.check_arity(site, r, &target, pos, len);
             let user_visibility = site.visibility();
