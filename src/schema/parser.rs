@@ -801,10 +801,13 @@ impl<'a> Parser<'a> {
             };
             let value = if self.eat(b'=') {
                 self.skip_ws();
-                if self.peek() == Some(b'"') {
-                    VariantValue::String(self.string("a string value")?)
-                } else {
-                    VariantValue::Int(self.integer("a string or integer value")?)
+                match self.peek() {
+                    Some(b'"') => VariantValue::String(self.string("a string value")?),
+                    // FTL's grammar also takes `A = Type`: a type variant.
+                    Some(c) if is_ident_start(c) || c == b'[' || c == b'{' => {
+                        VariantValue::Type(self.ty()?)
+                    }
+                    _ => VariantValue::Int(self.integer("a string or integer value")?),
                 }
             } else {
                 self.skip_ws();

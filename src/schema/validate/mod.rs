@@ -1384,8 +1384,13 @@ impl<'a> Validator<'a> {
             let name = target.name();
             let message = if expected == 0 {
                 format!(
-                    "`{name}` takes no type arguments, but {} were given",
-                    r.type_args.len()
+                    "`{name}` takes no type arguments, but {} {} given",
+                    r.type_args.len(),
+                    if r.type_args.len() == 1 {
+                        "was"
+                    } else {
+                        "were"
+                    }
                 )
             } else {
                 format!(

@@ -32,5 +32,11 @@ realm catalog {
     enum Single {
       Only String
     }
+
+    // FTL's grammar also reads `=` before a variant's type.
+    enum Assigned {
+      Text = String
+      List = [Int]
+    }
   }
 }
