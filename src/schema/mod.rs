@@ -5,7 +5,7 @@
 //!   round-trips byte for byte).
 //! - [`qualify`]: bare references made module-qualified, as FTL resolves
 //!   them.
-//! - [`validate`]: every rule a schema must satisfy, all errors (and
+//! - [`mod@validate`]: every rule a schema must satisfy, all errors (and
 //!   warnings) at once.
 //! - [`public_api`]: what a realm exports to other realms.
 //! - [`diff`]: what changed between two public APIs, breaking or compatible.

@@ -1,15 +1,21 @@
-//! Parses schema text (FTL's schema language plus `@realm` references) into
-//! the model.
+//! Parses schema text into the model: FTL's schema language as FTL's
+//! grammar reads it and FTL's printer writes it, plus realm's additions
+//! (`realm` blocks, `@realm` references, `+grpc`, `+oneof`) and the older
+//! forms realm printed (`+config uses`, unquoted `+git` commits).
 //!
 //! A hand-written recursive-descent parser over the source text. Metadata
-//! arguments are line-sensitive (`+cron 0 * * * *` runs to the end of the
-//! line), which a context-free token stream would not capture. Comments are
-//! doc comments: they must stand on their own lines directly before a realm,
-//! module, declaration, field or enum variant, and are kept in the model.
+//! may follow a declaration on its line or stand on the lines under it,
+//! several to a line; reference lists continue on the next line after a
+//! comma. `+cron` runs to the end of its line, which a context-free token
+//! stream would not capture. Comments are doc comments: they must stand on
+//! their own lines directly before a realm, module, declaration, field or
+//! enum variant, and are kept in the model. References are kept as written
+//! (`qualify` resolves bare ones).
 //!
 //! The parser stops at the first error of a file and reports where it is,
-//! what it found and what it expected. It does no I/O: it is given the file
-//! name (for positions) and the text.
+//! what it found and what it expected. Types nest at most
+//! [`MAX_TYPE_DEPTH`] deep. It does no I/O: it is given the file name (for
+//! positions) and the text.
 
 use std::sync::Arc;
 

@@ -1,11 +1,14 @@
-//! Prints the model as canonical schema text.
+//! Prints the model as canonical schema text, in FTL's syntax.
 //!
 //! Canonical text is what the parser reads back to the same model, and
 //! printing that model again gives the same bytes. Layout follows FTL's
 //! `ftl schema get`: two-space indentation, declaration metadata on the lines
-//! under the declaration, field metadata inline, blank lines between
+//! under the declaration, field metadata inline, reference lists continued
+//! on the next line past 70 columns as FTL wraps them, blank lines between
 //! declarations except within runs of config, secret, database, topic and
-//! typealias declarations.
+//! typealias declarations, none after a module's metadata. Where FTL's
+//! printer writes something its own grammar does not read back (`+egress
+//! "a" "b"`), this printer writes the grammar's form.
 
 use std::fmt::{self, Write};
 
