@@ -39,19 +39,22 @@ fn corpus(dir: &str) -> Vec<(String, String)> {
     files
 }
 
-/// A file of the corpus as a schema: its realms, or its bare modules in a
-/// realm of their own (as a project's files are).
+/// A file of the corpus as a schema: its realms (a leading builtin module
+/// goes to the internal one), or its bare modules in a realm of their own
+/// (as a project's files are).
 fn load(name: &str, text: &str) -> Result<Schema, Diagnostic> {
-    let file = parse_file(&format!("{name}.ftl"), text)?;
-    let mut realms = file.realms;
-    if !file.modules.is_empty() {
-        realms.push(Realm {
-            name: "corpus".into(),
-            modules: file.modules,
-            ..Realm::default()
-        });
+    let file = format!("{name}.ftl");
+    let parsed = parse_file(&file, text)?;
+    if !parsed.realms.is_empty() {
+        return parse_schema(&file, text);
     }
-    Ok(Schema { realms })
+    Ok(Schema {
+        realms: vec![Realm {
+            name: "corpus".into(),
+            modules: parsed.modules,
+            ..Realm::default()
+        }],
+    })
 }
 
 fn printed(schema: &Schema) -> String {
@@ -139,15 +142,25 @@ fn an_ftl_schema_dump_is_a_project_schema() {
         .1;
     let project = common::TestProject::new("library");
     project.write("modules/schema.ftl", &dump);
+    // Another dump's builtin module, leading its realm block: the same
+    // declarations again are no duplicates.
+    project.write(
+        "modules/zz-more.ftl",
+        "builtin module builtin {\n  export data Empty {\n  }\n}\n\nrealm library {\n  module shelf {\n    verb dust(builtin.Empty) Unit\n  }\n}\n",
+    );
     let first = project.realm(&["schema"]).expect(0);
     assert_eq!(first.stderr, "", "no warnings");
     assert!(!first.stdout.contains("builtin module"), "{}", first.stdout);
     assert!(
         first
             .stdout
-            .starts_with("realm library {\n  module catalog {\n")
+            .starts_with("realm library {\n  module catalog {\n"),
+        "{}",
+        first.stdout
     );
+    assert!(first.stdout.contains("\n  module shelf {\n"));
 
+    std::fs::remove_file(project.path().join("modules/zz-more.ftl")).expect("remove");
     project.write("modules/schema.ftl", &first.stdout);
     let second = project.realm(&["schema"]).expect(0);
     assert_eq!(second.stdout, first.stdout);

@@ -198,3 +198,138 @@ fn a_pinned_realm_with_an_alias_cycle_is_refused() {
     );
     assert_eq!(shop.read("ftl-project.toml"), before, "add wrote the pin");
 }
+
+// ---- random damage ------------------------------------------------------------
+
+mod mutations {
+    use proptest::prelude::*;
+    use realm::schema::diagnostic::{Sources, render};
+    use realm::schema::qualify::qualify_realm;
+    use realm::schema::validate::validate_with_warnings;
+    use realm::schema::*;
+
+    fn corpus() -> Vec<String> {
+        let dir = super::common::repo_root().join("tests/ftl-corpus");
+        let mut texts = Vec::new();
+        for sub in ["ok", "errors"] {
+            for entry in std::fs::read_dir(dir.join(sub)).expect("corpus") {
+                let path = entry.expect("entry").path();
+                texts.push(std::fs::read_to_string(path).expect("read"));
+            }
+        }
+        texts.sort();
+        texts
+    }
+
+    /// What a mutation puts in: the text's own punctuation, multibyte
+    /// characters and line ends.
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "<",
+        ">",
+        "[",
+        "]",
+        "(",
+        ")",
+        ":",
+        ",",
+        ".",
+        "?",
+        "@",
+        "+",
+        "=",
+        "\"",
+        "\\",
+        "/",
+        "$",
+        "\n",
+        "\r\n",
+        " ",
+        "\t",
+        "é",
+        "😀",
+        "0",
+        "9",
+        "-",
+        "*",
+        "x",
+        "Int",
+        "//",
+        "+calls ",
+        "+retry ",
+        "+ingress http GET /",
+        "{x}",
+        "builtin.",
+        "export realm ",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Insert(f64, usize),
+        Delete(f64, usize),
+        Replace(f64, usize),
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            (0.0..1.0, 0..PIECES.len()).prop_map(|(at, p)| Edit::Insert(at, p)),
+            (0.0..1.0, 1usize..8).prop_map(|(at, n)| Edit::Delete(at, n)),
+            (0.0..1.0, 0..PIECES.len()).prop_map(|(at, p)| Edit::Replace(at, p)),
+        ]
+    }
+
+    fn apply(text: &str, edits: &[Edit]) -> String {
+        let mut chars: Vec<char> = text.chars().collect();
+        for e in edits {
+            let at = |f: f64, len: usize| ((f * len as f64) as usize).min(len);
+            match *e {
+                Edit::Insert(f, p) => {
+                    let i = at(f, chars.len());
+                    chars.splice(i..i, PIECES[p].chars());
+                }
+                Edit::Delete(f, n) => {
+                    let i = at(f, chars.len());
+                    let end = (i + n).min(chars.len());
+                    chars.drain(i..end);
+                }
+                Edit::Replace(f, p) => {
+                    let i = at(f, chars.len());
+                    let end = (i + 1).min(chars.len());
+                    chars.splice(i..end, PIECES[p].chars());
+                }
+            }
+        }
+        chars.into_iter().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Damaged schema text never panics the parser, the validator, the
+        /// qualifier, the printer or the renderer; what parses prints to
+        /// text that parses again.
+        #[test]
+        fn damaged_schemas_never_panic(index in 0usize..54, edits in prop::collection::vec(edit(), 1..6)) {
+            let texts = corpus();
+            let text = apply(&texts[index % texts.len()], &edits);
+            let sources: Sources = [("t.ftl".to_string(), text.clone())].into();
+            match parse_file("t.ftl", &text) {
+                Err(d) => {
+                    let _ = render(&[d], &sources);
+                }
+                Ok(file) => {
+                    let mut realms = file.realms;
+                    realms.push(Realm { name: "x".into(), modules: file.modules, ..Realm::default() });
+                    let mut schema = Schema { realms };
+                    let found = validate_with_warnings(&schema);
+                    let _ = render(&found, &sources);
+                    schema.realms.iter_mut().for_each(qualify_realm);
+                    let _ = validate_with_warnings(&schema);
+                    let printed = print_schema(&schema);
+                    prop_assert!(parse_schema("p.ftl", &printed).is_ok(), "{}", printed);
+                }
+            }
+        }
+    }
+}

@@ -36,16 +36,26 @@ pub fn parse_file(file: &str, text: &str) -> Result<SchemaFile, Diagnostic> {
     p.file()
 }
 
-/// Parses schema text that holds only realm blocks.
+/// Parses schema text that holds only realm blocks (and perhaps a leading
+/// builtin module, which goes to the internal realm).
 pub fn parse_schema(file: &str, text: &str) -> Result<Schema, Diagnostic> {
     let mut p = Parser::new(file, text);
-    let parsed = p.file()?;
-    if let Some(module) = parsed.modules.first() {
+    let mut parsed = p.file()?;
+    if let Some(module) = parsed.modules.iter().find(|m| m.name != "builtin") {
         return Err(Diagnostic::new(
             format!("module `{}` is outside any realm", module.name),
             module.pos.clone(),
         )
         .with_help("wrap the modules in `realm <name> { ... }`"));
+    }
+    let home = parsed
+        .realms
+        .iter()
+        .position(|r| !r.external)
+        .unwrap_or_default();
+    if let Some(realm) = parsed.realms.get_mut(home) {
+        let builtins = std::mem::take(&mut parsed.modules);
+        realm.modules.splice(0..0, builtins);
     }
     Ok(Schema {
         realms: parsed.realms,
@@ -494,14 +504,16 @@ impl<'a> Parser<'a> {
             };
             match keyword {
                 "realm" | "external" => {
-                    if let Some(module) = out.modules.first() {
+                    // The builtin module may lead a file of realm blocks, as
+                    // FTL's older `ftl schema` dumps have it.
+                    if let Some(module) = out.modules.iter().find(|m| m.name != "builtin") {
                         return Err(self.mixed_file_error(&module.name));
                     }
                     let realm = self.realm(comments)?;
                     out.realms.push(realm);
                 }
                 "module" | "builtin" => {
-                    if let Some(realm) = out.realms.first() {
+                    if let Some(realm) = out.realms.first().filter(|_| keyword != "builtin") {
                         return Err(Diagnostic::new(
                             format!(
                                 "module outside a realm block in a file that declares realm `{}`",

@@ -474,6 +474,11 @@ impl<'a> Validator<'a> {
                     type_params: &[],
                 };
                 if let Some(first) = modules.get(module.name.as_str()) {
+                    // Copies of the builtin module (one per dump) are each
+                    // compared with realm's own, not duplicates.
+                    if module.name == "builtin" {
+                        continue;
+                    }
                     let first_pos = fmt_pos(first.module.pos.as_ref());
                     let d = self
                         .at(
@@ -851,7 +856,7 @@ impl<'a> Validator<'a> {
                         site,
                         format!("enum `{name}` must have at least one variant"),
                     )
-                    .with_len(head_len(&Decl::Enum(e.clone())))
+                    .with_len(site.decl.map_or(1, head_len))
                     .with_help("a type enum holds one of its variants' types: declare one, or give the enum a type (`enum E: String { ... }`)");
                 self.report(d);
             }
@@ -904,8 +909,7 @@ impl<'a> Validator<'a> {
                 (VariantValue::Type(vt), _) => {
                     // FTL compares the variant's type with the enum's: the
                     // same is accepted (a warning here), another refused.
-                    let same = std::ptr::eq(self.unalias(*site, vt).1, base)
-                        || same_scalar(self.unalias(*site, vt).1, base);
+                    let same = same_scalar(self.unalias(*site, vt).1, base);
                     let d = self
                         .at(
                             variant.pos.as_ref(),
