@@ -632,3 +632,36 @@ fn parse_error_on_a_huge_line() {
         )],
     );
 }
+
+/// `realm add` pins a public API with warnings (they are the other realm's
+/// to see); under `--deny-warnings` it refuses it and writes nothing.
+#[test]
+fn deny_warnings_refuses_to_pin_a_public_api_with_warnings() {
+    let bank = common::GitRealm::empty("main");
+    bank.write(
+        "ftl-project.toml",
+        "name = \"bank\"\n\n[realm]\nexport = \"api.txtpb\"\n",
+    );
+    bank.write(
+        "api.txtpb",
+        "realms {\n  external: true\n  name: \"bank\"\n  modules {\n    name: \"m\"\n    decls {\n      data {\n        visibility: VISIBILITY_EXPORT_REALM\n        name: \"D\"\n        fields { name: \"a\" type { int {} } }\n        fields { name: \"a\" type { string {} } }\n      }\n    }\n  }\n}\n",
+    );
+    bank.commit("a field twice");
+    let shop = TestProject::new("shop");
+    let before = shop.read("ftl-project.toml");
+    let run = shop
+        .realm(&["--deny-warnings", "add", "--git-repo", &bank.url()])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("error: field `a` is declared twice in data `m.D`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(shop.read("ftl-project.toml"), before, "add wrote the pin");
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    assert_ne!(shop.read("ftl-project.toml"), before);
+    // The shop's own schema has no warnings: nothing printed.
+    let schema = shop.realm(&["--deny-warnings", "schema"]).expect(0);
+    assert_eq!(schema.stderr, "");
+}
