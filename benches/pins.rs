@@ -167,6 +167,7 @@ fn export(dir: &Path) {
         cache,
         offline: true,
         progress: None,
+        deny_warnings: false,
     };
     let ws = realm::workspace::Workspace::load(dir, &ctx).expect("load realm");
     realm::export::prepare(&ws, None)

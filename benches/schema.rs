@@ -99,6 +99,7 @@ fn bench(c: &mut Criterion) {
         cache: realm::git::Cache::new(dir.path().join(".cache")),
         offline: true,
         progress: None,
+        deny_warnings: false,
     };
     group.bench_function("export_library", |b| {
         b.iter(|| {

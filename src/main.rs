@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     let global = commands::Global {
         offline: cli.offline,
         cache_dir: cli.cache_dir,
+        deny_warnings: cli.deny_warnings,
     };
     match commands::run(cli.command, &global) {
         Ok(code) => code,

@@ -23,7 +23,8 @@ use crate::git::{self, Cache, CachedRepo, ReadError, Transfer};
 use crate::project::{PinTable, Project, set_pin};
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 use crate::schema::diff::{Change, Severity, diff};
-use crate::schema::{Decl, Pos, Realm, Schema, Type, txtpb, validate};
+use crate::schema::validate::validate_with_warnings;
+use crate::schema::{Decl, Pos, Realm, Schema, Type, txtpb};
 use crate::sources;
 
 pub use crate::project::Pin;
@@ -45,6 +46,9 @@ pub struct Context<'a> {
     pub offline: bool,
     /// Told about fetch progress, by realm name.
     pub progress: Option<OnFetch<'a>>,
+    /// Validation warnings are errors (`--deny-warnings`): of the local
+    /// schema, and of a public API being pinned (`add`, `update`).
+    pub deny_warnings: bool,
 }
 
 impl Context<'_> {
@@ -105,12 +109,14 @@ pub fn short(commit: Oid) -> String {
 }
 
 /// Reads and checks the public API at `commit`. `name` is how the realm is
-/// called in messages.
+/// called in messages. Validation warnings are the other realm's to see,
+/// unless `deny_warnings` makes them errors.
 fn read_api(
     repo: &CachedRepo,
     name: &str,
     commit: Oid,
     git_path: Option<&str>,
+    deny_warnings: bool,
 ) -> Result<PinnedApi> {
     let at = || format!("{} (commit {})", repo.url(), short(commit));
     let read = |path: &str| -> Result<Option<String>> {
@@ -198,7 +204,11 @@ fn read_api(
     let own = Schema {
         realms: vec![realm],
     };
-    let problems = validate(&own);
+    let problems: Vec<_> = validate_with_warnings(&own)
+        .into_iter()
+        .filter(|d| deny_warnings || !d.is_warning())
+        .map(|d| d.into_error())
+        .collect();
     if !problems.is_empty() {
         return Err(anyhow::Error::from(Report::new(
             problems
@@ -344,7 +354,8 @@ pub fn load_pinned(project: &Project, pin: &Pin, ctx: &Context) -> Result<(Realm
         Oid::from_str(&pin.commit).with_context(|| format!("invalid commit {}", pin.commit))?;
     let api = with_repo(&ctx.cache, &url, |repo| {
         ensure_commit(repo, &pin.name, commit, pin.branch.as_deref(), ctx)?;
-        read_api(repo, &pin.name, commit, pin.path.as_deref())
+        // A pinned realm's warnings were accepted when it was pinned.
+        read_api(repo, &pin.name, commit, pin.path.as_deref(), false)
     })
     .with_context(|| format!("cannot load pinned realm `{}`", pin.name))?;
     let own_name = api.name;
@@ -389,7 +400,13 @@ pub fn add(root: &Path, request: &AddRequest, ctx: &Context) -> Result<Added> {
         .unwrap_or_else(|| repo_name(&request.repo));
     let (branch, commit, api) = with_repo(&ctx.cache, &url, |repo| {
         let (branch, commit) = resolve_branch(repo, &hint_name, request.branch.as_deref(), ctx)?;
-        let api = read_api(repo, &hint_name, commit, request.path.as_deref())?;
+        let api = read_api(
+            repo,
+            &hint_name,
+            commit,
+            request.path.as_deref(),
+            ctx.deny_warnings,
+        )?;
         Ok((branch, commit, api))
     })?;
     let name = request.name.clone().unwrap_or_else(|| api.name.clone());
@@ -626,11 +643,23 @@ fn update_one(project: &Project, pin: &Pin, ctx: &Context) -> Result<RealmUpdate
         if !repo.has_commit(head) {
             ctx.with_progress(&pin.name, |progress| repo.fetch_branch(&branch, progress))?;
         }
-        let new = read_api(repo, &pin.name, head, pin.path.as_deref())?;
+        let new = read_api(
+            repo,
+            &pin.name,
+            head,
+            pin.path.as_deref(),
+            ctx.deny_warnings,
+        )?;
         // The pinned commit may be gone after a force-push; then there is
         // nothing to diff against.
         let old = if repo.has_commit(pinned) || (!ctx.offline && repo.fetch_commit(pinned, None)) {
-            Some(read_api(repo, &pin.name, pinned, pin.path.as_deref())?)
+            Some(read_api(
+                repo,
+                &pin.name,
+                pinned,
+                pin.path.as_deref(),
+                false,
+            )?)
         } else {
             None
         };
@@ -699,7 +728,7 @@ pub fn list(project: &Project, cache: &Cache) -> Vec<Listed> {
             let repo = cache.existing_repo(&url);
             let api = match (&repo, commit) {
                 (Some(repo), Some(commit)) if repo.has_commit(commit) => {
-                    read_api(repo, &pin.name, commit, pin.path.as_deref()).ok()
+                    read_api(repo, &pin.name, commit, pin.path.as_deref(), false).ok()
                 }
                 _ => None,
             };

@@ -5,13 +5,15 @@
 //! blocks: `realm <name>` with the project's own name, or `external realm`
 //! blocks (another realm's public API written out by hand). Files are read
 //! in sorted path order so the assembled schema does not depend on the
-//! filesystem's listing order.
+//! filesystem's listing order. Bare references are made module-qualified
+//! (`schema::qualify`), so everything after loading sees `module.Name`.
 
 use anyhow::{Context, Result};
 
 use crate::files;
 use crate::project::Project;
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
+use crate::schema::qualify::qualify_realm;
 use crate::schema::{Realm, Schema, parse_file};
 
 /// The local schema of a project and the texts it was parsed from.
@@ -91,6 +93,7 @@ pub fn load(project: &Project) -> Result<LocalSchema> {
     external.sort_by(|a, b| a.name.cmp(&b.name));
     let mut realms = external;
     realms.push(internal);
+    realms.iter_mut().for_each(qualify_realm);
     Ok(LocalSchema {
         schema: Schema { realms },
         sources,

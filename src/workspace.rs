@@ -1,7 +1,11 @@
 //! A loaded project: `ftl-project.toml`, the local schema files and the
 //! pinned external realms, assembled into one validated schema.
 //!
-//! This is what every command that needs the schema starts from.
+//! This is what every command that needs the schema starts from. The
+//! schema is validated whole: errors stop the load; warnings are kept for
+//! the command to print (errors too under `--deny-warnings`). Afterwards a
+//! `builtin` module written in schema text (as `ftl schema get` prints
+//! one) is dropped: `realm`, like FTL, uses its own.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -10,8 +14,9 @@ use anyhow::{Result, bail};
 
 use crate::pins::{self, Context};
 use crate::project::{PROJECT_FILE, Project};
-use crate::schema::diagnostic::{Report, Sources};
-use crate::schema::{Realm, Schema, validate};
+use crate::schema::diagnostic::{Diagnostic, Report, Sources};
+use crate::schema::validate::validate_with_warnings;
+use crate::schema::{Realm, Schema};
 use crate::sources;
 
 /// A project with its schema, validated.
@@ -28,6 +33,9 @@ pub struct Workspace {
     pub files: usize,
     /// Pinned realm (by the name pinned under) → the realm's own name.
     pub own_names: HashMap<String, String>,
+    /// What validation found that does not stop the load (see
+    /// `schema::validate`), sorted by position.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Workspace {
@@ -70,10 +78,22 @@ impl Workspace {
         }
         externals.sort_by(|a, b| a.name.cmp(&b.name));
         externals.extend(internal);
-        let schema = Schema { realms: externals };
-        let diagnostics = validate(&schema);
-        if !diagnostics.is_empty() {
+        let mut schema = Schema { realms: externals };
+        let mut diagnostics = validate_with_warnings(&schema);
+        // Pinned realms have no positions: their warnings were seen by
+        // their own realm, and accepted when they were pinned.
+        diagnostics.retain(|d| !d.is_warning() || d.pos.is_some());
+        if ctx.deny_warnings {
+            diagnostics = diagnostics
+                .into_iter()
+                .map(Diagnostic::into_error)
+                .collect();
+        }
+        if diagnostics.iter().any(|d| !d.is_warning()) {
             return Err(Report::new(diagnostics, local.sources).into());
+        }
+        for realm in &mut schema.realms {
+            realm.modules.retain(|m| m.name != "builtin");
         }
         Ok(Workspace {
             project,
@@ -81,7 +101,14 @@ impl Workspace {
             sources: local.sources,
             files: local.files,
             own_names,
+            warnings: diagnostics,
         })
+    }
+
+    /// The warnings, rendered with their source lines (empty when none).
+    pub fn warnings_report(&self) -> Option<Report> {
+        (!self.warnings.is_empty())
+            .then(|| Report::new(self.warnings.clone(), self.sources.clone()))
     }
 
     /// The internal realm (the project's own).

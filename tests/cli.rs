@@ -113,7 +113,7 @@ fn export_check_fails_with_a_diff_when_stale_and_writes_nothing() {
     let bank2 = TestProject::example("bank");
     let balance = bank2.read("modules/balance.ftl").replace(
         "verb settle(Unit) Unit",
-        "verb settle(Unit) Unit\n    +transaction",
+        "verb settle(Unit) Unit\n    +fixture manual",
     );
     bank2.write("modules/balance.ftl", &balance);
     bank2.realm(&["export", "--check"]).expect(0);

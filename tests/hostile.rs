@@ -1,6 +1,7 @@
 //! Hostile input, end to end: what a user, a pinned repository or a caller
 //! sends that once crashed, hung or slipped through `realm` — each case
-//! with the real binary, real git repositories and a real ingress.
+//! with the real binary, real git repositories and a real ingress. (Schema
+//! text nested too deep and cycles of types are in `hostile_schema.rs`.)
 
 mod common;
 
@@ -25,28 +26,6 @@ fn stderr_of(project: &TestProject, args: &[&str]) -> String {
 }
 
 #[test]
-fn types_nested_too_deep_in_schema_text_are_an_error_not_a_crash() {
-    let project = TestProject::new("deep");
-    for (name, open, inner, close) in [
-        ("lists", "[", "Int", "]"),
-        ("maps", "{String: ", "Int", "}"),
-        ("refs", "deep.D<", "Int", ">"),
-    ] {
-        let ty = format!("{}{inner}{}", open.repeat(20_000), close.repeat(20_000));
-        project.write(
-            "modules/deep.ftl",
-            &format!("module deep {{\n  data D<T> {{\n    x T\n  }}\n\n  data E {{\n    {name} {ty}\n  }}\n}}\n"),
-        );
-        let run = project.realm(&["schema"]).expect(1);
-        assert!(
-            run.stderr.contains("types nest more than 32 deep here"),
-            "{name}: {}",
-            &run.stderr[..run.stderr.len().min(400)]
-        );
-    }
-}
-
-#[test]
 fn a_pinned_realm_nested_too_deep_is_refused_and_nothing_is_written() {
     let bank = GitRealm::example("bank");
     let deep = format!(
@@ -60,7 +39,8 @@ fn a_pinned_realm_nested_too_deep_is_refused_and_nothing_is_written() {
     let before = shop.read("ftl-project.toml");
     let run = shop.realm(&["add", "--git-repo", &bank.url()]).expect(1);
     assert!(
-        run.stderr.contains("messages nest more than 80 deep"),
+        run.stderr
+            .contains("proto-text nests messages more than 64 deep"),
         "{}",
         run.stderr
     );

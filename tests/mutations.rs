@@ -1,36 +1,93 @@
-//! Property test: random byte mutations of real inputs — the example
-//! realms' schema text and their exported proto-text — never make the
-//! schema core panic, loop or overflow. Each mutated text is parsed; what
-//! parses is validated, printed, parsed again and its public API taken; a
-//! mutated body is read and checked as the ingress would.
+//! Property test: random mutations of real inputs — the example realms'
+//! schema text and exported proto-text, and the FTL corpus of
+//! `tests/ftl-corpus/` — never make the schema core panic, loop or
+//! overflow. Each mutated text is parsed (errors rendered); what parses is
+//! validated (warnings too), qualified, printed, parsed again and its
+//! public API taken; a mutated body is read and checked as the ingress
+//! would. Mutations are byte-level (flips, deletions, splices, long runs)
+//! and token-level (the grammar's punctuation and keywords).
 //!
 //! The fuzz targets in `fuzz/` run the same code for hours; this keeps a
 //! few thousand cases in every `cargo test`.
 
+mod common;
+
 use proptest::prelude::*;
+use realm::schema::diagnostic::{Sources, render};
 use realm::schema::json::Checker;
+use realm::schema::qualify::qualify_realm;
+use realm::schema::validate::validate_with_warnings;
 use realm::schema::*;
 
-/// The seeds: every schema file and export of the example realms.
+/// The seeds: every schema file and export of the example realms, and the
+/// FTL corpus.
 fn seeds() -> Vec<(String, String)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut seeds = Vec::new();
+    let root = common::repo_root();
+    let mut files = Vec::new();
     for realm in ["bank", "shop"] {
-        let modules = root.join(realm).join("modules");
-        let mut files: Vec<_> = std::fs::read_dir(&modules)
-            .expect("examples")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        files.push(root.join(realm).join("ftl-external-schema.txtpb"));
-        files.sort();
-        for path in files {
-            let text = std::fs::read_to_string(&path).expect("read seed");
-            seeds.push((path.display().to_string(), text));
-        }
+        let dir = root.join("examples").join(realm);
+        files.extend(
+            dir.join("modules")
+                .read_dir()
+                .expect("examples")
+                .flatten()
+                .map(|e| e.path()),
+        );
+        files.push(dir.join("ftl-external-schema.txtpb"));
     }
-    seeds
+    for sub in ["ok", "errors"] {
+        let dir = root.join("tests/ftl-corpus").join(sub);
+        files.extend(dir.read_dir().expect("corpus").flatten().map(|e| e.path()));
+    }
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("read seed");
+            (path.display().to_string(), text)
+        })
+        .collect()
 }
+
+/// What a token-level mutation puts in: the grammar's punctuation and
+/// keywords, multibyte characters and line ends.
+const PIECES: &[&str] = &[
+    "{",
+    "}",
+    "<",
+    ">",
+    "[",
+    "]",
+    "(",
+    ")",
+    ":",
+    ",",
+    ".",
+    "?",
+    "@",
+    "+",
+    "=",
+    "\"",
+    "\\",
+    "/",
+    "\n",
+    "\r\n",
+    " ",
+    "\t",
+    "é",
+    "😀",
+    "0",
+    "-",
+    "Int",
+    "//",
+    "+calls ",
+    "+retry ",
+    "+ingress http GET /",
+    "{x}",
+    "builtin.",
+    "export realm ",
+    "typealias A m.A\n",
+];
 
 /// The bank example's realm.
 fn bank() -> Realm {
@@ -72,6 +129,11 @@ enum Mutation {
         at: usize,
         times: usize,
     },
+    /// Inserts one of [`PIECES`].
+    Token {
+        at: usize,
+        piece: usize,
+    },
 }
 
 fn mutation() -> impl Strategy<Value = Mutation> {
@@ -98,6 +160,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             len
         }),
         (any::<usize>(), 1usize..400).prop_map(|(at, times)| Mutation::Repeat { at, times }),
+        (any::<usize>(), 0..PIECES.len()).prop_map(|(at, piece)| Mutation::Token { at, piece }),
     ]
 }
 
@@ -124,6 +187,10 @@ fn apply(bytes: &mut Vec<u8>, m: &Mutation) {
             let byte = bytes[at];
             bytes.splice(at..at, std::iter::repeat_n(byte, times));
         }
+        Mutation::Token { at, piece } => {
+            let at = at % (n + 1);
+            bytes.splice(at..at, PIECES[piece].bytes());
+        }
     }
 }
 
@@ -137,8 +204,13 @@ fn exercise(name: &str, text: &str) {
         }
         return;
     }
-    let Ok(file) = parse_file(name, text) else {
-        return;
+    let sources: Sources = [(name.to_string(), text.to_string())].into();
+    let file = match parse_file(name, text) {
+        Ok(file) => file,
+        Err(d) => {
+            let _ = render(&[d], &sources);
+            return;
+        }
     };
     let mut schema = Schema {
         realms: file.realms,
@@ -150,6 +222,9 @@ fn exercise(name: &str, text: &str) {
             ..Realm::default()
         });
     }
+    let found = validate_with_warnings(&schema);
+    let _ = render(&found, &sources);
+    schema.realms.iter_mut().for_each(qualify_realm);
     let diagnostics = validate(&schema);
     let printed = print_schema(&schema);
     // What printed must parse again (the printer writes only valid text).

@@ -24,10 +24,6 @@ fn comments() -> impl Strategy<Value = Vec<String>> {
     )
 }
 
-fn word() -> impl Strategy<Value = String> {
-    "[a-z0-9:._]{1,16}"
-}
-
 fn duration() -> impl Strategy<Value = String> {
     "([1-9][0-9]{0,2}(ms|s|m|h|d)){1,2}"
 }
@@ -91,13 +87,24 @@ fn ty() -> BoxedStrategy<Type> {
     .boxed()
 }
 
+/// An ingress path as FTL's grammar has it: literal and `{parameter}`
+/// segments.
+fn ingress_path() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof!["[a-z0-9._-]{1,6}", "\\{[a-z][a-zA-Z0-9]{0,4}\\}"],
+        0..4,
+    )
+    .prop_map(|segments| format!("/{}", segments.join("/")))
+}
+
 fn metadata_kind(inline: bool) -> BoxedStrategy<MetadataKind> {
-    let refs = || prop::collection::vec(qualified_ref(), 1..3);
+    // Long enough lists to be continued on the next lines.
+    let refs = || prop::collection::vec(qualified_ref(), 1..8);
     let mut kinds = vec![
         refs().prop_map(MetadataKind::Calls).boxed(),
         (
             prop::sample::select(vec!["GET", "POST", "PUT", "DELETE"]),
-            "/[a-z{}/]{0,10}",
+            ingress_path(),
         )
             .prop_map(|(method, path)| MetadataKind::Ingress {
                 kind: "http".into(),
@@ -107,18 +114,19 @@ fn metadata_kind(inline: bool) -> BoxedStrategy<MetadataKind> {
             .boxed(),
         (
             prop::option::of(0i64..100),
-            duration(),
-            prop::option::of(duration()),
+            // No minimum backoff (then no maximum), a minimum, or both.
+            prop::option::of((duration(), prop::option::of(duration()))),
             prop::option::of(qualified_ref()),
         )
-            .prop_map(
-                |(count, min_backoff, max_backoff, catch)| MetadataKind::Retry {
+            .prop_map(|(count, backoffs, catch)| {
+                let (min_backoff, max_backoff) = backoffs.unwrap_or_default();
+                MetadataKind::Retry {
                     count,
                     min_backoff,
                     max_backoff,
                     catch,
-                },
-            )
+                }
+            })
             .boxed(),
         (
             qualified_ref(),
@@ -135,22 +143,31 @@ fn metadata_kind(inline: bool) -> BoxedStrategy<MetadataKind> {
             })
             .boxed(),
         refs().prop_map(MetadataKind::Publish).boxed(),
-        (ident(), any::<String>())
+        (
+            prop::sample::select(vec!["go", "kotlin", "java"]),
+            any::<String>(),
+        )
             .prop_map(|(runtime, native_name)| MetadataKind::TypeMap {
-                runtime,
+                runtime: runtime.into(),
                 native_name,
             })
             .boxed(),
-        (ident(), any::<String>())
-            .prop_map(|(kind, alias)| MetadataKind::Alias { kind, alias })
+        any::<String>()
+            .prop_map(|alias| MetadataKind::Alias {
+                kind: "json".into(),
+                alias,
+            })
             .boxed(),
-        (ident(), any::<bool>())
-            .prop_map(|(kind, lenient)| MetadataKind::Encoding { kind, lenient })
+        any::<bool>()
+            .prop_map(|lenient| MetadataKind::Encoding {
+                kind: "json".into(),
+                lenient,
+            })
             .boxed(),
         refs().prop_map(MetadataKind::DatabaseUses).boxed(),
         refs().prop_map(MetadataKind::ConfigUses).boxed(),
         refs().prop_map(MetadataKind::SecretsUses).boxed(),
-        (1i64..64).prop_map(MetadataKind::Partitions).boxed(),
+        (0i64..64).prop_map(MetadataKind::Partitions).boxed(),
         prop::collection::vec(any::<String>(), 1..3)
             .prop_map(MetadataKind::Egress)
             .boxed(),
@@ -159,34 +176,31 @@ fn metadata_kind(inline: bool) -> BoxedStrategy<MetadataKind> {
         any::<bool>()
             .prop_map(|manual| MetadataKind::Fixture { manual })
             .boxed(),
-        (
-            prop::sample::select(vec!["one", "many", "exec", "copyfrom"]),
-            any::<String>(),
-        )
-            .prop_map(|(command, query)| MetadataKind::SqlQuery {
-                command: command.into(),
-                query,
-            })
+        (ident(), any::<String>())
+            .prop_map(|(command, query)| MetadataKind::SqlQuery { command, query })
             .boxed(),
-        (ident(), ident())
+        // Names that are not identifiers are quoted.
+        ("[a-z_][a-z0-9 ._\"-]{0,7}", "[a-zA-Z0-9 _]{1,8}")
             .prop_map(|(table, name)| MetadataKind::SqlColumn { table, name })
             .boxed(),
-        word().prop_map(MetadataKind::Migration).boxed(),
-        (any::<String>(), word(), any::<bool>())
+        "[0-9a-f]{64}"
+            .prop_map(|hash| MetadataKind::Migration(format!("sha256:{hash}")))
+            .boxed(),
+        (any::<String>(), any::<String>(), any::<bool>())
             .prop_map(|(path, digest, executable)| MetadataKind::Artefact {
                 path,
                 digest,
                 executable,
             })
             .boxed(),
-        (any::<String>(), word(), any::<bool>())
+        (any::<String>(), any::<String>(), any::<bool>())
             .prop_map(|(repository, commit, dirty)| MetadataKind::Git {
                 repository,
                 commit,
                 dirty,
             })
             .boxed(),
-        (any::<String>(), word())
+        (any::<String>(), any::<String>())
             .prop_map(|(image, digest)| MetadataKind::Image { image, digest })
             .boxed(),
         any::<String>().prop_map(MetadataKind::Grpc).boxed(),

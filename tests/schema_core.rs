@@ -31,15 +31,15 @@ external realm bank {
 realm shop {
   // Checkout.
   module checkout {
-    +git "https://example.com/shop.git" 0123abcd dirty
-    +artefact "main" sha256:00ff executable
-    +image "shop/checkout" sha256:abcd
-
+    +git "https://example.com/shop.git" "0123abcd" dirty
+    +artefact "main" "sha256:00ff" executable
+    +image "shop/checkout":"sha256:abcd"
     config currency String
+    config upstream String
     secret apiKey String
 
     database postgres orders
-      +migration sha256:0f0f
+      +migration sha256:0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f
     database mysql legacy
 
     export topic paid checkout.PayRequest
@@ -58,8 +58,8 @@ realm shop {
       +calls balance.withdraw@bank, checkout.notify
       +retry 5m catch checkout.failed
       +database uses checkout.orders
-      +config uses checkout.currency
-      +secrets uses checkout.apiKey
+      +config checkout.currency
+      +secrets checkout.apiKey
       +publish checkout.paid
       +encoding json lenient
       +transaction
@@ -81,6 +81,7 @@ realm shop {
       +generated
 
     verb byId(Unit) Unit
+      +database uses checkout.orders
       +sql query one "SELECT * FROM orders WHERE id = $1 -- \"quoted\"\n\ttab"
       +fixture
 
@@ -295,6 +296,19 @@ fn valid(text: &str) {
     );
 }
 
+/// Valid, with these warnings.
+fn warned(text: &str, expected: &[&str]) {
+    let schema = parse_schema("t.ftl", text).unwrap_or_else(|d| panic!("{d}"));
+    let all = validate::validate_with_warnings(&schema);
+    assert!(
+        all.iter().all(Diagnostic::is_warning),
+        "unexpected errors:\n{}",
+        Diagnostics(all)
+    );
+    let warnings: Vec<String> = all.iter().map(|d| d.message.clone()).collect();
+    assert_eq!(warnings, expected);
+}
+
 fn invalid(text: &str, expected: &[&str]) {
     let schema = parse_schema("t.ftl", text).unwrap_or_else(|d| panic!("{d}"));
     let problems: Vec<String> = validate(&schema)
@@ -444,7 +458,7 @@ fn type_parameters_resolve_only_inside_their_data() {
   }
 }
 ",
-        &["unknown type `U`", "unknown type `T`"],
+        &["unknown reference `U`", "unknown reference `T`"],
     );
 }
 
@@ -469,7 +483,7 @@ fn enums_are_value_or_type_enums() {
 }
 ",
         &[
-            "value enum `a.Bad` has type `Float`; value enums are `Int` or `String`",
+            "enum variant `A` of type `Float` cannot have a value of type `Int`",
             "variant `A` has a value, but enum `a.Mixed` has no type",
             "variant `A` of value enum `a.Typed` is a type",
         ],
@@ -493,8 +507,24 @@ fn metadata_references_must_name_the_right_kind() {
 ",
         &[
             "`a.v` is a verb, but a topic is expected here",
-            "`a.t` is a topic, but a database is expected here",
             "`a.t` is a topic, but a verb is expected here",
+        ],
+    );
+    // FTL checks the kind of `+calls`, `+subscribe` and `catch` only.
+    warned(
+        "realm shop {
+  module a {
+    verb v(Unit) Unit
+      +publish a.v
+      +database uses a.t
+
+    topic t Unit
+  }
+}
+",
+        &[
+            "`a.v` is a verb, but a topic is expected here",
+            "`a.t` is a topic, but a database is expected here",
         ],
     );
 }

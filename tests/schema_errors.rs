@@ -1,6 +1,8 @@
 //! What the user sees for malformed schema text and project files: one
 //! snapshot per kind of error, from the real binary. Every case also checks
-//! that the command failed with exit code 1 and wrote nothing.
+//! that the command failed with exit code 1 and wrote nothing. Warnings
+//! (what FTL accepts but realm points out) are snapshotted too: printed,
+//! exit 0, and refused under `--deny-warnings`.
 
 mod common;
 
@@ -32,6 +34,49 @@ fn check(name: &str, files: &[(&str, &str)]) {
         .stderr
         .replace(&project.path().display().to_string(), "[PROJECT]");
     snapshots(|| insta::assert_snapshot!(name, stderr));
+}
+
+/// Runs `realm schema` and `realm export` on a project holding `files`,
+/// which validates with warnings: both succeed and print the same
+/// warnings (snapshotted); with `--deny-warnings` both fail, and export
+/// writes nothing.
+fn check_warns(name: &str, files: &[(&str, &str)]) {
+    let project = TestProject::new("shop");
+    for (path, text) in files {
+        project.write(path, text);
+    }
+    let schema = project.realm(&["schema"]).expect(0);
+    assert!(!schema.stdout.is_empty(), "schema printed nothing");
+    assert!(schema.stderr.contains("warning: "), "{}", schema.stderr);
+    let denied = project.realm(&["schema", "--deny-warnings"]).expect(1);
+    assert!(
+        denied.stdout.is_empty(),
+        "schema printed output: {}",
+        denied.stdout
+    );
+    assert_eq!(
+        denied.stderr,
+        schema
+            .stderr
+            .replace("warning: ", "error: ")
+            .replace(" warnings\n", " errors\n")
+            .replace("1 warning\n", "1 error\n"),
+        "--deny-warnings reports the warnings as errors"
+    );
+    let export = project.realm(&["--deny-warnings", "export"]).expect(1);
+    assert_eq!(export.stderr, denied.stderr);
+    assert!(
+        !project.exists("ftl-external-schema.txtpb"),
+        "export wrote a file"
+    );
+    let export = project.realm(&["export"]).expect(0);
+    assert!(
+        export.stderr.starts_with(&schema.stderr),
+        "{}",
+        export.stderr
+    );
+    assert!(project.exists("ftl-external-schema.txtpb"));
+    snapshots(|| insta::assert_snapshot!(name, schema.stderr));
 }
 
 fn module(body: &str) -> String {
@@ -174,10 +219,12 @@ fn parse_unknown_http_method() {
     );
 }
 
+/// A bare name resolves in its own module (FTL's rule); an unknown one is
+/// an unknown reference.
 #[test]
-fn parse_unqualified_metadata_ref() {
+fn validate_unknown_bare_reference() {
     check(
-        "parse_unqualified_metadata_ref",
+        "validate_unknown_bare_reference",
         &[(
             "modules/shop.ftl",
             &module("  verb ping(Unit) Unit\n    +calls pong\n"),
@@ -320,10 +367,23 @@ fn validate_not_exported_by_realm() {
     );
 }
 
+/// FTL: "duplicate data ..., first defined at ...".
 #[test]
 fn validate_duplicate_declaration() {
     check(
         "validate_duplicate_declaration",
+        &[(
+            "modules/shop.ftl",
+            &module("  data Order {\n  }\n\n  data Order {\n    id String\n  }\n"),
+        )],
+    );
+}
+
+/// FTL keys duplicates by kind and name: a data and a verb may share one.
+#[test]
+fn warn_same_name_two_kinds() {
+    check_warns(
+        "warn_same_name_two_kinds",
         &[(
             "modules/shop.ftl",
             &module("  data Order {\n  }\n\n  verb Order(Unit) Unit\n"),
@@ -331,10 +391,11 @@ fn validate_duplicate_declaration() {
     );
 }
 
+/// FTL does not check fields for duplicates.
 #[test]
-fn validate_duplicate_field() {
-    check(
-        "validate_duplicate_field",
+fn warn_duplicate_field() {
+    check_warns(
+        "warn_duplicate_field",
         &[(
             "modules/shop.ftl",
             &module("  data Order {\n    id String\n    id Int\n  }\n"),
@@ -366,10 +427,11 @@ fn validate_wrong_kind_in_metadata() {
     );
 }
 
+/// FTL does not check that a type reference names a type.
 #[test]
-fn validate_verb_used_as_type() {
-    check(
-        "validate_verb_used_as_type",
+fn warn_verb_used_as_type() {
+    check_warns(
+        "warn_verb_used_as_type",
         &[(
             "modules/shop.ftl",
             &module("  verb pay(shop.ping) Unit\n\n  verb ping(Unit) Unit\n"),
@@ -377,10 +439,23 @@ fn validate_verb_used_as_type() {
     );
 }
 
+/// FTL: "metadata ... is not valid on data structures".
 #[test]
 fn validate_misplaced_metadata() {
     check(
         "validate_misplaced_metadata",
+        &[(
+            "modules/shop.ftl",
+            &module("  data Order {\n    +calls shop.pay\n  }\n\n  verb pay(Unit) Unit\n"),
+        )],
+    );
+}
+
+/// FTL accepts `+alias` on a verb, where it does nothing.
+#[test]
+fn warn_metadata_without_effect() {
+    check_warns(
+        "warn_metadata_without_effect",
         &[(
             "modules/shop.ftl",
             &module("  verb pay(Unit) Unit\n    +alias json \"p\"\n"),
@@ -421,17 +496,6 @@ fn validate_enum_values() {
 }
 
 #[test]
-fn validate_unqualified_reference() {
-    check(
-        "validate_unqualified_reference",
-        &[(
-            "modules/shop.ftl",
-            &module("  data Order {\n    line OrderLine\n  }\n\n  data OrderLine {\n  }\n"),
-        )],
-    );
-}
-
-#[test]
 fn validate_reference_to_own_realm() {
     check(
         "validate_reference_to_own_realm",
@@ -466,10 +530,11 @@ fn validate_realm_name_mismatch() {
     );
 }
 
+/// FTL replaces a module named `builtin` with its own.
 #[test]
-fn validate_reserved_builtin_module() {
-    check(
-        "validate_reserved_builtin_module",
+fn warn_reserved_builtin_module() {
+    check_warns(
+        "warn_reserved_builtin_module",
         &[("modules/shop.ftl", "module builtin {\n}\n")],
     );
 }
@@ -550,4 +615,53 @@ fn validate_oneof_member_not_optional() {
             ),
         )],
     );
+}
+
+/// A 40,000-character line shows as a window around the error, with the
+/// caret under the offending text.
+#[test]
+fn parse_error_on_a_huge_line() {
+    let padding = "a.Item, ".repeat(2_500);
+    check(
+        "parse_error_on_a_huge_line",
+        &[(
+            "modules/shop.ftl",
+            &module(&format!(
+                "  verb pay(Unit) Unit\n    +calls {padding}shop.pay ? {padding}shop.pay\n"
+            )),
+        )],
+    );
+}
+
+/// `realm add` pins a public API with warnings (they are the other realm's
+/// to see); under `--deny-warnings` it refuses it and writes nothing.
+#[test]
+fn deny_warnings_refuses_to_pin_a_public_api_with_warnings() {
+    let bank = common::GitRealm::empty("main");
+    bank.write(
+        "ftl-project.toml",
+        "name = \"bank\"\n\n[realm]\nexport = \"api.txtpb\"\n",
+    );
+    bank.write(
+        "api.txtpb",
+        "realms {\n  external: true\n  name: \"bank\"\n  modules {\n    name: \"m\"\n    decls {\n      data {\n        visibility: VISIBILITY_EXPORT_REALM\n        name: \"D\"\n        fields { name: \"a\" type { int {} } }\n        fields { name: \"a\" type { string {} } }\n      }\n    }\n  }\n}\n",
+    );
+    bank.commit("a field twice");
+    let shop = TestProject::new("shop");
+    let before = shop.read("ftl-project.toml");
+    let run = shop
+        .realm(&["--deny-warnings", "add", "--git-repo", &bank.url()])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("error: field `a` is declared twice in data `m.D`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(shop.read("ftl-project.toml"), before, "add wrote the pin");
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    assert_ne!(shop.read("ftl-project.toml"), before);
+    // The shop's own schema has no warnings: nothing printed.
+    let schema = shop.realm(&["--deny-warnings", "schema"]).expect(0);
+    assert_eq!(schema.stderr, "");
 }

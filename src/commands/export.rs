@@ -32,6 +32,7 @@ pub struct Args {
 pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
     let dir = super::current_dir()?;
     let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    super::print_warnings(&ws);
     let export = export::prepare(&ws, args.output.as_deref())?;
     let path = display_path(&export.path);
     if args.check {

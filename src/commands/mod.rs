@@ -50,6 +50,10 @@ pub struct Cli {
     #[arg(long, global = true, env = "REALM_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 
+    /// Treat schema warnings (what FTL accepts but realm points out) as errors: for CI
+    #[arg(long, global = true)]
+    pub deny_warnings: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -58,6 +62,7 @@ pub struct Cli {
 pub struct Global {
     pub offline: bool,
     pub cache_dir: Option<PathBuf>,
+    pub deny_warnings: bool,
 }
 
 impl Global {
@@ -79,6 +84,7 @@ impl Global {
             progress: bars
                 .enabled()
                 .then_some(&report as &(dyn Fn(&str, realm::git::Transfer) + Sync)),
+            deny_warnings: self.deny_warnings,
         };
         let out = f(&ctx);
         bars.finish();
@@ -144,6 +150,13 @@ fn realm_name(text: &str) -> Result<String, String> {
         Err(format!(
             "`{text}` is not a realm name: use letters, digits and `_`, starting with a letter or `_` (e.g. `bank` or `bank_eu`)"
         ))
+    }
+}
+
+/// Prints the schema's warnings on stderr (they do not fail the command).
+fn print_warnings(ws: &realm::workspace::Workspace) {
+    if let Some(report) = ws.warnings_report() {
+        eprintln!("{report}");
     }
 }
 

@@ -28,6 +28,7 @@ pub struct Args {
 pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
     let dir = super::current_dir()?;
     let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    super::print_warnings(&ws);
     let mut schema = ws.schema;
     if let Some(name) = &args.realm {
         let Some(realm) = schema.realms.iter().find(|r| &r.name == name) else {

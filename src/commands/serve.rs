@@ -47,6 +47,7 @@ fn pair(s: &str) -> Result<(String, String), String> {
 pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
     let dir = super::current_dir()?;
     let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    super::print_warnings(&ws);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .on_thread_park(crate::allocator::on_idle)

@@ -44,7 +44,7 @@ pub const BUILTIN_TEXT: &str = r#"builtin module builtin {
   export realm data CatchRequest<Req> {
     verb builtin.Ref
     request Req
-    requestType Any
+    requestType String
     error String
   }
 

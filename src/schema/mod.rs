@@ -3,7 +3,10 @@
 //! - [`model`]: the schema as Rust values.
 //! - [`parser`] / [`printer`]: schema text to model and back (canonical text
 //!   round-trips byte for byte).
-//! - [`validate`]: every rule a schema must satisfy, all errors at once.
+//! - [`qualify`]: bare references made module-qualified, as FTL resolves
+//!   them.
+//! - [`mod@validate`]: every rule a schema must satisfy, all errors (and
+//!   warnings) at once.
 //! - [`public_api`]: what a realm exports to other realms.
 //! - [`diff`]: what changed between two public APIs, breaking or compatible.
 //! - [`json`]: whether a JSON value fits a type (call bodies at the ingress);
@@ -24,10 +27,11 @@ pub mod parser;
 pub mod printer;
 pub mod proto;
 pub mod public_api;
+pub mod qualify;
 pub mod txtpb;
 pub mod validate;
 
-pub use diagnostic::{Diagnostic, Diagnostics, Report, Sources};
+pub use diagnostic::{Diagnostic, Diagnostics, Report, Severity, Sources};
 pub use model::*;
 pub use parser::{SchemaFile, parse_file, parse_ref, parse_schema, parse_type};
 pub use printer::{print_modules, print_schema};

@@ -459,8 +459,9 @@ pub struct Topic {
 /// checks, protobuf conversion) are bounded by it. Real schemas stay under
 /// ten; the limit is generous and small enough for a 2 MiB thread stack
 /// (prost-reflect's proto-text parser, in a debug build, overflows one at
-/// about 45 levels of types).
-pub const MAX_TYPE_DEPTH: usize = 32;
+/// about 45 levels of types; proto-text carries a type in two levels, see
+/// `txtpb::MAX_TEXT_NESTING`).
+pub const MAX_TYPE_DEPTH: usize = 24;
 
 /// A type as written in schema text.
 #[derive(Clone, Debug, PartialEq)]
@@ -580,14 +581,17 @@ pub enum MetadataKind {
     },
     /// `+cron <expression or interval>`
     Cron(String),
-    /// `+retry [count] min-backoff [max-backoff] [catch module.verb]`
+    /// `+retry [count] [min-backoff [max-backoff]] [catch module.verb]`;
+    /// `min_backoff` is empty when none is written (FTL's grammar makes
+    /// every part optional; the validator says what must be there).
     Retry {
         count: Option<i64>,
         min_backoff: String,
         max_backoff: Option<String>,
         catch: Option<Ref>,
     },
-    /// `+subscribe module.topic [from=beginning|latest] [deadletter]`
+    /// `+subscribe module.topic from=beginning|latest [deadletter]` (`from`
+    /// is `None` when not written: FTL requires it, realm warns)
     Subscribe {
         topic: Ref,
         from: Option<SubscribeFrom>,
@@ -606,9 +610,10 @@ pub enum MetadataKind {
     Encoding { kind: String, lenient: bool },
     /// `+database uses module.db, ...`
     DatabaseUses(Vec<Ref>),
-    /// `+config uses module.config, ...`
+    /// `+config module.config, ...` (realm also reads `+config uses ...`,
+    /// which it printed before FTL parity)
     ConfigUses(Vec<Ref>),
-    /// `+secrets uses module.secret, ...`
+    /// `+secrets module.secret, ...` (also read: `+secrets uses ...`)
     SecretsUses(Vec<Ref>),
     /// `+partitions 8`
     Partitions(i64),
@@ -620,25 +625,26 @@ pub enum MetadataKind {
     Transaction,
     /// `+fixture [manual]`
     Fixture { manual: bool },
-    /// `+sql query one|many|exec|copyfrom "query"`
+    /// `+sql query <command> "query"` (FTL's commands: one, many, exec,
+    /// copyfrom)
     SqlQuery { command: String, query: String },
-    /// `+sql column table.column`
+    /// `+sql column table.column` (either may be a string)
     SqlColumn { table: String, name: String },
     /// `+migration sha256:...`
     Migration(String),
-    /// `+artefact "path" digest [executable]`
+    /// `+artefact "path" "digest" [executable]`
     Artefact {
         path: String,
         digest: String,
         executable: bool,
     },
-    /// `+git "repository" commit [dirty]`
+    /// `+git "repository" "commit" [dirty]`
     Git {
         repository: String,
         commit: String,
         dirty: bool,
     },
-    /// `+image "image" digest`
+    /// `+image "image":"digest"`
     Image { image: String, digest: String },
     /// `+grpc "package.Service/Method"`
     Grpc(String),
@@ -661,8 +667,8 @@ impl MetadataKind {
             MetadataKind::Alias { .. } => "alias",
             MetadataKind::Encoding { .. } => "encoding",
             MetadataKind::DatabaseUses(_) => "database uses",
-            MetadataKind::ConfigUses(_) => "config uses",
-            MetadataKind::SecretsUses(_) => "secrets uses",
+            MetadataKind::ConfigUses(_) => "config",
+            MetadataKind::SecretsUses(_) => "secrets",
             MetadataKind::Partitions(_) => "partitions",
             MetadataKind::Egress(_) => "egress",
             MetadataKind::Generated => "generated",

@@ -1,15 +1,21 @@
-//! Parses schema text (FTL's schema language plus `@realm` references) into
-//! the model.
+//! Parses schema text into the model: FTL's schema language as FTL's
+//! grammar reads it and FTL's printer writes it, plus realm's additions
+//! (`realm` blocks, `@realm` references, `+grpc`, `+oneof`) and the older
+//! forms realm printed (`+config uses`, unquoted `+git` commits).
 //!
 //! A hand-written recursive-descent parser over the source text. Metadata
-//! arguments are line-sensitive (`+cron 0 * * * *` runs to the end of the
-//! line), which a context-free token stream would not capture. Comments are
-//! doc comments: they must stand on their own lines directly before a realm,
-//! module, declaration, field or enum variant, and are kept in the model.
+//! may follow a declaration on its line or stand on the lines under it,
+//! several to a line; reference lists continue on the next line after a
+//! comma. `+cron` runs to the end of its line, which a context-free token
+//! stream would not capture. Comments are doc comments: they must stand on
+//! their own lines directly before a realm, module, declaration, field or
+//! enum variant, and are kept in the model. References are kept as written
+//! (`qualify` resolves bare ones).
 //!
 //! The parser stops at the first error of a file and reports where it is,
-//! what it found and what it expected. It does no I/O: it is given the file
-//! name (for positions) and the text.
+//! what it found and what it expected. Types nest at most
+//! [`MAX_TYPE_DEPTH`] deep. It does no I/O: it is given the file name (for
+//! positions) and the text.
 
 use std::sync::Arc;
 
@@ -30,16 +36,26 @@ pub fn parse_file(file: &str, text: &str) -> Result<SchemaFile, Diagnostic> {
     p.file()
 }
 
-/// Parses schema text that holds only realm blocks.
+/// Parses schema text that holds only realm blocks (and perhaps a leading
+/// builtin module, which goes to the internal realm).
 pub fn parse_schema(file: &str, text: &str) -> Result<Schema, Diagnostic> {
     let mut p = Parser::new(file, text);
-    let parsed = p.file()?;
-    if let Some(module) = parsed.modules.first() {
+    let mut parsed = p.file()?;
+    if let Some(module) = parsed.modules.iter().find(|m| m.name != "builtin") {
         return Err(Diagnostic::new(
             format!("module `{}` is outside any realm", module.name),
             module.pos.clone(),
         )
         .with_help("wrap the modules in `realm <name> { ... }`"));
+    }
+    let home = parsed
+        .realms
+        .iter()
+        .position(|r| !r.external)
+        .unwrap_or_default();
+    if let Some(realm) = parsed.realms.get_mut(home) {
+        let builtins = std::mem::take(&mut parsed.modules);
+        realm.modules.splice(0..0, builtins);
     }
     Ok(Schema {
         realms: parsed.realms,
@@ -348,46 +364,87 @@ impl<'a> Parser<'a> {
                 }
                 '\\' => {
                     let escape_pos = self.pos();
-                    let next = rest[1..].chars().next();
-                    self.i += 1 + next.map_or(0, char::len_utf8);
-                    match next {
-                        Some('"') => out.push('"'),
-                        Some('\\') => out.push('\\'),
-                        Some('n') => out.push('\n'),
-                        Some('r') => out.push('\r'),
-                        Some('t') => out.push('\t'),
-                        Some('u') if self.peek() == Some(b'{') => {
-                            let body = &self.src[self.i + 1..];
-                            let end = body.find('}').filter(|&n| n <= 6);
-                            let c = end
-                                .and_then(|n| u32::from_str_radix(&body[..n], 16).ok())
-                                .and_then(char::from_u32);
-                            match (end, c) {
-                                (Some(n), Some(c)) => {
-                                    out.push(c);
-                                    self.i += n + 2;
-                                }
-                                _ => {
-                                    return Err(self
-                                        .error_at(escape_pos, "invalid unicode escape")
-                                        .with_len(2)
-                                        .with_help("write a code point as `\\u{1F600}`"));
-                                }
-                            }
-                        }
-                        _ => {
-                            return Err(self
-                                .error_at(escape_pos, "unknown escape sequence in string")
-                                .with_len(2)
-                                .with_help("the escapes are \\\" \\\\ \\n \\r \\t and \\u{...}"));
-                        }
-                    }
+                    self.i += 1;
+                    out.push(self.escape(escape_pos)?);
                 }
                 c => {
                     out.push(c);
                     self.i += c.len_utf8();
                 }
             }
+        }
+    }
+
+    /// The character of an escape sequence, the cursor just after its `\`:
+    /// `\" \\ \n \r \t`, Go's escapes (what FTL prints with `%q`: `\a \b
+    /// \f \v \' \x41 \u00e9 \U0001F600 \101`) and `\u{1F600}`, which realm
+    /// printed before.
+    fn escape(&mut self, escape_pos: Pos) -> Result<char> {
+        let invalid = |p: &Self, help: &str| {
+            Err(p
+                .error_at(escape_pos.clone(), "invalid escape sequence in string")
+                .with_len(2)
+                .with_help(help.to_string()))
+        };
+        let Some(next) = self.src[self.i..].chars().next() else {
+            return invalid(self, "close the string with `\"`");
+        };
+        self.i += next.len_utf8();
+        let simple = match next {
+            '"' => Some('"'),
+            '\'' => Some('\''),
+            '\\' => Some('\\'),
+            'n' => Some('\n'),
+            'r' => Some('\r'),
+            't' => Some('\t'),
+            'a' => Some('\u{7}'),
+            'b' => Some('\u{8}'),
+            'f' => Some('\u{c}'),
+            'v' => Some('\u{b}'),
+            _ => None,
+        };
+        if let Some(c) = simple {
+            return Ok(c);
+        }
+        // A fixed number of digits in a radix.
+        let digits = |p: &mut Self, n: usize, radix: u32| -> Option<u32> {
+            let body = p.src.get(p.i..p.i + n)?;
+            if !body.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+            p.i += n;
+            u32::from_str_radix(body, radix).ok()
+        };
+        let code = match next {
+            'u' if self.peek() == Some(b'{') => {
+                let body = &self.src[self.i + 1..];
+                let end = body.find('}').filter(|&n| (1..=6).contains(&n));
+                let code = end.and_then(|n| u32::from_str_radix(&body[..n], 16).ok());
+                if let Some(n) = end {
+                    self.i += n + 2;
+                }
+                code
+            }
+            'u' => digits(self, 4, 16),
+            'U' => digits(self, 8, 16),
+            'x' => digits(self, 2, 16).filter(|&c| c < 0x80),
+            '0'..='7' => {
+                self.i -= 1;
+                digits(self, 3, 8).filter(|&c| c < 0x80)
+            }
+            _ => {
+                return Err(self
+                    .error_at(escape_pos, "unknown escape sequence in string")
+                    .with_len(2)
+                    .with_help("the escapes are \\\" \\\\ \\n \\r \\t, Go's \\a \\b \\f \\v \\x.. \\u.... \\U........ and \\u{...}"));
+            }
+        };
+        match code.and_then(char::from_u32) {
+            Some(c) => Ok(c),
+            None => invalid(
+                self,
+                "write a code point as `\\u00e9` or `\\U0001F600` (or `\\u{1F600}`), a byte below 0x80 as `\\x41`",
+            ),
         }
     }
 
@@ -447,14 +504,16 @@ impl<'a> Parser<'a> {
             };
             match keyword {
                 "realm" | "external" => {
-                    if let Some(module) = out.modules.first() {
+                    // The builtin module may lead a file of realm blocks, as
+                    // FTL's older `ftl schema` dumps have it.
+                    if let Some(module) = out.modules.iter().find(|m| m.name != "builtin") {
                         return Err(self.mixed_file_error(&module.name));
                     }
                     let realm = self.realm(comments)?;
                     out.realms.push(realm);
                 }
                 "module" | "builtin" => {
-                    if let Some(realm) = out.realms.first() {
+                    if let Some(realm) = out.realms.first().filter(|_| keyword != "builtin") {
                         return Err(Diagnostic::new(
                             format!(
                                 "module outside a realm block in a file that declares realm `{}`",
@@ -760,10 +819,13 @@ impl<'a> Parser<'a> {
             };
             let value = if self.eat(b'=') {
                 self.skip_ws();
-                if self.peek() == Some(b'"') {
-                    VariantValue::String(self.string("a string value")?)
-                } else {
-                    VariantValue::Int(self.integer("a string or integer value")?)
+                match self.peek() {
+                    Some(b'"') => VariantValue::String(self.string("a string value")?),
+                    // FTL's grammar also takes `A = Type`: a type variant.
+                    Some(c) if is_ident_start(c) || c == b'[' || c == b'{' => {
+                        VariantValue::Type(self.ty()?)
+                    }
+                    _ => VariantValue::Int(self.integer("a string or integer value")?),
                 }
             } else {
                 self.skip_ws();
@@ -903,30 +965,43 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn qualified_ref(&mut self, what: &str) -> Result<Ref> {
+    /// A reference in metadata: `module.name`, or a bare `name`, which
+    /// resolves in the module it is written in (or the builtin module), as
+    /// in FTL.
+    fn metadata_ref(&mut self, what: &str) -> Result<Ref> {
         let (first, pos) = self.expect_ident(what)?;
-        let r = self.ref_after_ident(first, pos.clone())?;
-        if r.module.is_none() {
-            return Err(self
-                .error_at(pos, format!("`{first}` is not module-qualified"))
-                .with_len(first.len())
-                .with_help(format!("write `module.{first}`")));
-        }
-        Ok(r)
+        self.ref_after_ident(first, pos)
     }
 
+    /// `a.b, c.d, ...`: FTL's printer continues long lists on the next
+    /// lines, after a comma.
     fn refs(&mut self, what: &str) -> Result<Vec<Ref>> {
-        let mut refs = vec![self.qualified_ref(what)?];
-        while self.eat(b',') {
-            refs.push(self.qualified_ref(what)?);
+        let mut refs = vec![self.metadata_ref(what)?];
+        while self.eat_list_comma() {
+            refs.push(self.metadata_ref(what)?);
         }
         Ok(refs)
     }
 
+    /// A `,` between the items of a metadata list, on this line or at the
+    /// start of the next; after it the list may go on on the next line.
+    fn eat_list_comma(&mut self) -> bool {
+        let (i, line, line_start) = (self.i, self.line, self.line_start);
+        let inline = std::mem::replace(&mut self.inline, false);
+        let found = self.eat(b',');
+        if found {
+            self.skip_ws();
+        } else {
+            (self.i, self.line, self.line_start) = (i, line, line_start);
+        }
+        self.inline = inline;
+        found
+    }
+
     // ---- metadata -------------------------------------------------------------
 
-    /// Zero or more `+...` metadata, each on its own line (or inline after a
-    /// field).
+    /// Zero or more `+...` metadata: on the lines under a declaration, or
+    /// several on one line, as FTL writes them.
     fn metadata_lines(&mut self) -> Result<Vec<Metadata>> {
         let mut out = Vec::new();
         loop {
@@ -948,128 +1023,85 @@ impl<'a> Parser<'a> {
         let keyword = self.ident_here("a metadata name after `+`")?;
         let kind = match keyword {
             "calls" => MetadataKind::Calls(self.refs("a verb reference")?),
-            "ingress" => {
-                let (kind, kind_pos) = self.expect_ident("an ingress type (http)")?;
-                if kind != "http" {
-                    return Err(self
-                        .error_at(kind_pos, format!("unknown ingress type `{kind}`"))
-                        .with_len(kind.len())
-                        .with_label("expected http"));
-                }
-                let (method, method_pos) = self.word("an HTTP method")?;
-                if !HTTP_METHODS.contains(&method) {
-                    return Err(self
-                        .error_at(method_pos, format!("unknown HTTP method `{method}`"))
-                        .with_len(method.len())
-                        .with_label(format!("expected one of {}", HTTP_METHODS.join(", "))));
-                }
-                let (path, path_pos) = self.word("an ingress path such as /orders/{id}")?;
-                if !path.starts_with('/') {
-                    return Err(self
-                        .error_at(
-                            path_pos,
-                            format!("ingress path `{path}` does not start with `/`"),
-                        )
-                        .with_len(path.chars().count()));
-                }
-                MetadataKind::Ingress {
-                    kind: kind.to_string(),
-                    method: method.to_string(),
-                    path: path.to_string(),
-                }
-            }
+            "ingress" => self.ingress()?,
             "cron" => {
                 self.skip_ws();
                 let rest = &self.src[self.i..];
                 let end = rest.find('\n').unwrap_or(rest.len());
                 let cron = rest[..end].trim();
                 if cron.is_empty() {
-                    return Err(
-                        self.expected("a cron expression or interval such as `0 * * * *` or `1h`")
-                    );
+                    return Err(self.expected(
+                        "a cron expression, interval or weekday such as `0 * * * *`, `1h` or `Mon`",
+                    ));
                 }
                 self.i += end;
                 self.token_end();
                 MetadataKind::Cron(cron.to_string())
             }
             "retry" => self.retry()?,
-            "subscribe" => {
-                let topic = self.qualified_ref("a topic reference")?;
-                let mut from = None;
-                let mut dead_letter = false;
-                while self.peek_word().is_some_and(|w| !w.starts_with('+')) {
-                    let (word, word_pos) = self.word("an option")?;
-                    match word {
-                        "from=beginning" => from = Some(SubscribeFrom::Beginning),
-                        "from=latest" => from = Some(SubscribeFrom::Latest),
-                        "deadletter" => dead_letter = true,
-                        _ => {
-                            return Err(self
-                                .error_at(word_pos, format!("unknown +subscribe option `{word}`"))
-                                .with_len(word.chars().count())
-                                .with_label("expected from=beginning, from=latest or deadletter"));
-                        }
-                    }
-                }
-                MetadataKind::Subscribe {
-                    topic,
-                    from,
-                    dead_letter,
-                }
-            }
+            "subscribe" => self.subscribe()?,
             "publish" => MetadataKind::Publish(self.refs("a topic reference")?),
             "typemap" => {
-                let (runtime, _) = self.expect_ident("a runtime name such as go or kotlin")?;
+                let runtime = self.one_of("a runtime", TYPEMAP_RUNTIMES)?;
                 let native_name = self.string("the native type name as a string")?;
                 MetadataKind::TypeMap {
-                    runtime: runtime.to_string(),
+                    runtime,
                     native_name,
                 }
             }
             "alias" => {
-                let (kind, _) = self.expect_ident("an alias kind (json)")?;
+                let kind = self.one_of("an alias kind", &["json"])?;
                 let alias = self.string("the alias as a string")?;
-                MetadataKind::Alias {
-                    kind: kind.to_string(),
-                    alias,
-                }
+                MetadataKind::Alias { kind, alias }
             }
             "encoding" => {
-                let (kind, _) = self.expect_ident("an encoding (json)")?;
+                let kind = self.one_of("an encoding", &["json"])?;
                 let lenient = self.eat_keyword("lenient");
-                MetadataKind::Encoding {
-                    kind: kind.to_string(),
-                    lenient,
-                }
+                MetadataKind::Encoding { kind, lenient }
             }
             "database" => {
                 self.expect_keyword("uses", "+database")?;
                 MetadataKind::DatabaseUses(self.refs("a database reference")?)
             }
+            // FTL writes `+config x`; realm wrote `+config uses x` until
+            // FTL parity, and still reads it.
             "config" => {
-                self.expect_keyword("uses", "+config")?;
+                self.eat_uses();
                 MetadataKind::ConfigUses(self.refs("a config reference")?)
             }
             "secrets" | "secret" => {
-                self.expect_keyword("uses", "+secrets")?;
+                self.eat_uses();
                 MetadataKind::SecretsUses(self.refs("a secret reference")?)
             }
             "partitions" => {
-                let pos = {
-                    self.skip_ws();
-                    self.pos()
-                };
-                let n = self.integer("a number of partitions")?;
-                if n < 1 {
-                    return Err(self
-                        .error_at(pos, "the number of partitions must be at least 1")
-                        .with_len(n.to_string().len()));
+                self.skip_ws();
+                let pos = self.pos();
+                let digits = self.src[self.i..]
+                    .bytes()
+                    .take_while(u8::is_ascii_digit)
+                    .count();
+                if digits == 0 {
+                    return Err(self.expected("a number of partitions"));
                 }
+                let text = &self.src[self.i..self.i + digits];
+                let n = text.parse::<i64>().map_err(|_| {
+                    self.error_at(pos, format!("number `{text}` does not fit in 64 bits"))
+                        .with_len(digits)
+                })?;
+                self.i += digits;
+                self.token_end();
                 MetadataKind::Partitions(n)
             }
             "egress" => {
                 let mut targets = vec![self.string("an egress target as a string")?];
-                while self.eat(b',') {
+                // FTL's grammar separates targets with commas; its printer
+                // with blanks.
+                loop {
+                    let comma = self.eat_list_comma();
+                    self.skip_ws();
+                    if !comma && self.peek() != Some(b'"') {
+                        break;
+                    }
                     targets.push(self.string("an egress target as a string")?);
                 }
                 MetadataKind::Egress(targets)
@@ -1083,14 +1115,8 @@ impl<'a> Parser<'a> {
                 let (what, what_pos) = self.expect_ident("`query` or `column`")?;
                 match what {
                     "query" => {
-                        let (command, command_pos) =
-                            self.expect_ident("a query command (one, many, exec or copyfrom)")?;
-                        if !SQL_COMMANDS.contains(&command) {
-                            return Err(self
-                                .error_at(command_pos, format!("unknown query command `{command}`"))
-                                .with_len(command.len())
-                                .with_label("expected one, many, exec or copyfrom"));
-                        }
+                        let (command, _) = self
+                            .expect_ident("a query command such as one, many, exec or copyfrom")?;
                         let query = self.string("the SQL query as a string")?;
                         MetadataKind::SqlQuery {
                             command: command.to_string(),
@@ -1098,16 +1124,14 @@ impl<'a> Parser<'a> {
                         }
                     }
                     "column" => {
-                        let (table, _) = self.expect_ident("a table name")?;
+                        let table = self.sql_name("a table name")?;
+                        self.skip_ws();
                         if self.peek() != Some(b'.') {
                             return Err(self.expected("`.` between table and column"));
                         }
                         self.bump();
-                        let name = self.ident_here("a column name")?;
-                        MetadataKind::SqlColumn {
-                            table: table.to_string(),
-                            name: name.to_string(),
-                        }
+                        let name = self.sql_name("a column name")?;
+                        MetadataKind::SqlColumn { table, name }
                     }
                     other => {
                         return Err(self
@@ -1117,10 +1141,20 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-            "migration" => MetadataKind::Migration(self.word("a migration digest")?.0.to_string()),
+            "migration" => {
+                let (digest, digest_pos) = self.word("a migration digest such as sha256:...")?;
+                if !is_migration_digest(digest) {
+                    return Err(self
+                        .error_at(digest_pos, format!("invalid migration digest `{digest}`"))
+                        .with_len(digest.chars().count())
+                        .with_label("expected `sha256:` and 64 hex digits")
+                        .with_help("a migration is named by the SHA-256 of its files: `+migration sha256:<64 hex digits>`"));
+                }
+                MetadataKind::Migration(digest.to_string())
+            }
             "artefact" => {
                 let path = self.string("the artefact path as a string")?;
-                let digest = self.word("the artefact digest")?.0.to_string();
+                let digest = self.string_or_word("the artefact digest as a string")?;
                 let executable = self.eat_keyword("executable");
                 MetadataKind::Artefact {
                     path,
@@ -1130,7 +1164,7 @@ impl<'a> Parser<'a> {
             }
             "git" => {
                 let repository = self.string("the repository as a string")?;
-                let commit = self.word("a commit")?.0.to_string();
+                let commit = self.string_or_word("the commit as a string")?;
                 let dirty = self.eat_keyword("dirty");
                 MetadataKind::Git {
                     repository,
@@ -1140,7 +1174,13 @@ impl<'a> Parser<'a> {
             }
             "image" => {
                 let image = self.string("the image as a string")?;
-                let digest = self.word("the image digest")?.0.to_string();
+                // FTL: `"image":"digest"`; realm wrote `"image" digest`.
+                let digest = if self.peek() == Some(b':') {
+                    self.bump();
+                    self.string("the image digest as a string after `:`")?
+                } else {
+                    self.string_or_word("the image digest")?
+                };
                 MetadataKind::Image { image, digest }
             }
             "oneof" => MetadataKind::Oneof(
@@ -1168,6 +1208,142 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// `uses` after `+config` / `+secrets` (the form realm printed before
+    /// FTL parity), unless it is the name of the first reference.
+    fn eat_uses(&mut self) {
+        if self.peek_ident() != Some("uses") {
+            return;
+        }
+        let after = &self.src[self.i + "uses".len()..];
+        let blanks = after.len() - after.trim_start_matches([' ', '\t']).len();
+        if blanks > 0 && after[blanks..].bytes().next().is_some_and(is_ident_start) {
+            self.eat_keyword("uses");
+        }
+    }
+
+    /// One of `allowed` identifiers.
+    fn one_of(&mut self, what: &str, allowed: &[&str]) -> Result<String> {
+        let expected = format!("{what} ({})", allowed.join(", "));
+        self.skip_ws();
+        let pos = self.pos();
+        let (word, _) = self.expect_ident(&expected)?;
+        if !allowed.contains(&word) {
+            return Err(self
+                .error_at(pos, format!("unknown {what} `{word}`"))
+                .with_len(word.len())
+                .with_label(format!("expected {}", allowed.join(", "))));
+        }
+        Ok(word.to_string())
+    }
+
+    /// A string, or (as realm wrote digests and commits before FTL parity)
+    /// a bare word.
+    fn string_or_word(&mut self, what: &str) -> Result<String> {
+        self.skip_ws();
+        if self.peek() == Some(b'"') {
+            return self.string(what);
+        }
+        let rest = &self.src[self.i..];
+        let len = rest
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '+')
+            .unwrap_or(rest.len());
+        if len == 0 {
+            return Err(self.expected(what));
+        }
+        let word = &rest[..len];
+        self.i += len;
+        self.token_end();
+        Ok(word.to_string())
+    }
+
+    /// A table or column name of `+sql column`: an identifier or a string.
+    fn sql_name(&mut self, what: &str) -> Result<String> {
+        self.skip_ws();
+        if self.peek() == Some(b'"') {
+            return self.string(what);
+        }
+        Ok(self.ident_here(what)?.to_string())
+    }
+
+    /// `+ingress [http] METHOD /path/{param}`, the path as FTL's grammar
+    /// has it: literal segments and `{name}` parameters.
+    fn ingress(&mut self) -> Result<MetadataKind> {
+        self.skip_ws();
+        let kind_pos = self.pos();
+        match self.peek_ident() {
+            Some("http") => {
+                self.eat_keyword("http");
+            }
+            Some(word) if word.bytes().any(|b| b.is_ascii_lowercase()) => {
+                return Err(self
+                    .error_at(kind_pos, format!("unknown ingress type `{word}`"))
+                    .with_len(word.len())
+                    .with_label("expected http"));
+            }
+            _ => {}
+        }
+        let (method, method_pos) = self.word("an HTTP method")?;
+        if !HTTP_METHODS.contains(&method) {
+            return Err(self
+                .error_at(method_pos, format!("unknown HTTP method `{method}`"))
+                .with_len(method.chars().count())
+                .with_label(format!("expected one of {}", HTTP_METHODS.join(", "))));
+        }
+        let (path, path_pos) = self.word("an ingress path such as /orders/{id}")?;
+        check_ingress_path(path, &path_pos)?;
+        Ok(MetadataKind::Ingress {
+            kind: "http".to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+        })
+    }
+
+    /// `+subscribe topic from=beginning|latest [deadletter]`.
+    fn subscribe(&mut self) -> Result<MetadataKind> {
+        let topic = self.metadata_ref("a topic reference")?;
+        let mut from = None;
+        let mut dead_letter = false;
+        loop {
+            self.skip_ws();
+            let option_pos = self.pos();
+            match self.peek_ident() {
+                Some("from") => {
+                    self.eat_keyword("from");
+                    self.expect(b'=', "`=` after `from`")?;
+                    self.skip_ws();
+                    let value_pos = self.pos();
+                    let (value, _) = self.expect_ident("`beginning` or `latest` after `from=`")?;
+                    from = Some(match value {
+                        "beginning" => SubscribeFrom::Beginning,
+                        "latest" => SubscribeFrom::Latest,
+                        other => {
+                            return Err(self
+                                .error_at(value_pos, format!("unknown offset `{other}`"))
+                                .with_len(other.len())
+                                .with_label("expected beginning or latest"));
+                        }
+                    });
+                }
+                Some("deadletter") => {
+                    self.eat_keyword("deadletter");
+                    dead_letter = true;
+                }
+                Some(other) => {
+                    return Err(self
+                        .error_at(option_pos, format!("unknown +subscribe option `{other}`"))
+                        .with_len(other.len())
+                        .with_label("expected from=beginning, from=latest or deadletter"));
+                }
+                None => break,
+            }
+        }
+        Ok(MetadataKind::Subscribe {
+            topic,
+            from,
+            dead_letter,
+        })
+    }
+
     fn expect_keyword(&mut self, keyword: &str, after: &str) -> Result<()> {
         if self.eat_keyword(keyword) {
             Ok(())
@@ -1176,12 +1352,14 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// After metadata arguments: the end of the line, another inline `+...`
-    /// or the `}` closing a one-line data block.
+    /// After metadata arguments: the end of the line, another `+...`, the
+    /// `}` closing a one-line block, or (FTL's grammar ignores line breaks)
+    /// the next field or declaration on the same line.
     fn end_of_metadata(&mut self, keyword: &str) -> Result<()> {
         self.skip_ws();
         match self.peek() {
             None | Some(b'\n' | b'+' | b'}') => Ok(()),
+            Some(c) if is_ident_start(c) => Ok(()),
             _ if self.at_comment() => Err(Diagnostic::new(
                 "a comment must stand on its own line",
                 Some(self.pos()),
@@ -1201,45 +1379,127 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// `+retry [count] [min-backoff [max-backoff]] [catch verb]`: every part
+    /// is optional in FTL's grammar; what must be there is the validator's
+    /// business.
     fn retry(&mut self) -> Result<MetadataKind> {
-        let (first, first_pos) = self.word("a retry count or backoff such as `5s`")?;
-        let (count, min) = if first.bytes().all(|b| b.is_ascii_digit()) {
-            let count = first.parse::<i64>().map_err(|_| {
-                self.error_at(
-                    first_pos.clone(),
-                    format!("retry count `{first}` is too large"),
-                )
-                .with_len(first.len())
-            })?;
-            (Some(count), self.word("a minimum backoff such as `5s`")?)
-        } else {
-            (None, (first, first_pos))
-        };
-        check_duration(min.0, &min.1)?;
-        let mut max_backoff = None;
-        let mut catch = None;
-        if self
-            .peek_word()
-            .is_some_and(|w| w != "catch" && !w.starts_with('+'))
+        let mut count = None;
+        if let Some(word) = self.peek_word()
+            && word.bytes().all(|b| b.is_ascii_digit())
         {
-            let (word, pos) = self.word("a maximum backoff")?;
+            let (word, pos) = self.word("a retry count")?;
+            count = Some(word.parse::<i64>().map_err(|_| {
+                self.error_at(pos, format!("retry count `{word}` is too large"))
+                    .with_len(word.len())
+            })?);
+        }
+        let mut backoffs = Vec::new();
+        while backoffs.len() < 2
+            && self
+                .peek_word()
+                .is_some_and(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+        {
+            let (word, pos) = self.word("a backoff such as `5s`")?;
             check_duration(word, &pos)?;
-            max_backoff = Some(word.to_string());
+            backoffs.push(word.to_string());
         }
-        if self.eat_keyword("catch") {
-            catch = Some(self.qualified_ref("a verb reference after `catch`")?);
-        }
+        let mut backoffs = backoffs.into_iter();
+        let min_backoff = backoffs.next().unwrap_or_default();
+        let max_backoff = backoffs.next();
+        let catch = if self.eat_keyword("catch") {
+            Some(self.metadata_ref("a verb reference after `catch`")?)
+        } else {
+            None
+        };
         Ok(MetadataKind::Retry {
             count,
-            min_backoff: min.0.to_string(),
+            min_backoff,
             max_backoff,
             catch,
         })
     }
 }
 
-const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
-const SQL_COMMANDS: &[&str] = &["one", "many", "exec", "copyfrom"];
+/// Checks an ingress path against FTL's grammar: `/`, then segments
+/// separated by `/`, each a literal (no blanks, `{` or `}`) or a
+/// `{parameter}`.
+fn check_ingress_path(path: &str, pos: &Pos) -> Result<()> {
+    let Some(problem) = ingress_path_problem(path) else {
+        return Ok(());
+    };
+    let mut p = pos.clone();
+    p.column += path[..problem.offset].chars().count() as u32;
+    let mut d = Diagnostic::new(problem.message, Some(p)).with_len(problem.len);
+    if let Some(label) = problem.label {
+        d = d.with_label(label);
+    }
+    Err(d.with_help(problem.help))
+}
+
+/// What is wrong with an ingress path, and where (a byte offset).
+pub(crate) struct PathProblem {
+    pub offset: usize,
+    pub len: usize,
+    pub message: String,
+    pub label: Option<&'static str>,
+    pub help: &'static str,
+}
+
+/// `None` when `path` is an ingress path of FTL's grammar.
+pub(crate) fn ingress_path_problem(path: &str) -> Option<PathProblem> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Some(PathProblem {
+            offset: 0,
+            len: path.chars().count().max(1),
+            message: format!("ingress path `{path}` does not start with `/`"),
+            label: None,
+            help: "write the path from the root: `/orders/{id}`",
+        });
+    };
+    if rest.is_empty() {
+        return None;
+    }
+    let mut offset = 1;
+    for segment in rest.split('/') {
+        if segment.is_empty() {
+            return Some(PathProblem {
+                offset,
+                len: 1,
+                message: format!("empty segment in ingress path `{path}`"),
+                label: None,
+                help: "segments are separated by one `/`, and the path does not end with `/`",
+            });
+        }
+        let param = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+        let valid = match param {
+            Some(name) => !name.is_empty() && ident_prefix(name) == name,
+            None => !segment.contains(['{', '}']) && !segment.contains(char::is_whitespace),
+        };
+        if !valid {
+            return Some(PathProblem {
+                offset,
+                len: segment.chars().count(),
+                message: format!("invalid segment `{segment}` in ingress path `{path}`"),
+                label: Some("a segment is a literal or a whole `{parameter}`"),
+                help: "write parameters as whole segments: `/orders/{id}`",
+            });
+        }
+        offset += segment.len() + 1;
+    }
+    None
+}
+
+/// What FTL's grammar takes as the method of `+ingress`.
+pub(crate) const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
+/// What FTL's grammar takes as the runtime of `+typemap`.
+pub(crate) const TYPEMAP_RUNTIMES: &[&str] = &["go", "kotlin", "java"];
+
+/// Whether `digest` is `sha256:` and 64 alphanumerics (FTL's migrations).
+pub(crate) fn is_migration_digest(digest: &str) -> bool {
+    digest
+        .strip_prefix("sha256:")
+        .is_some_and(|hash| hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
 
 /// Metadata names for the "known metadata" hint.
 pub const METADATA_NAMES: &[&str] = &[
@@ -1253,8 +1513,8 @@ pub const METADATA_NAMES: &[&str] = &[
     "+alias",
     "+encoding",
     "+database uses",
-    "+config uses",
-    "+secrets uses",
+    "+config",
+    "+secrets",
     "+partitions",
     "+egress",
     "+generated",

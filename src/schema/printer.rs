@@ -1,11 +1,14 @@
-//! Prints the model as canonical schema text.
+//! Prints the model as canonical schema text, in FTL's syntax.
 //!
 //! Canonical text is what the parser reads back to the same model, and
 //! printing that model again gives the same bytes. Layout follows FTL's
 //! `ftl schema get`: two-space indentation, declaration metadata on the lines
-//! under the declaration, field metadata inline, blank lines between
+//! under the declaration, field metadata inline, reference lists continued
+//! on the next line past 70 columns as FTL wraps them, blank lines between
 //! declarations except within runs of config, secret, database, topic and
-//! typealias declarations.
+//! typealias declarations, none after a module's metadata. Where FTL's
+//! printer writes something its own grammar does not read back (`+egress
+//! "a" "b"`), this printer writes the grammar's form.
 
 use std::fmt::{self, Write};
 
@@ -62,7 +65,7 @@ impl fmt::Display for Ref {
 impl fmt::Display for Metadata {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = String::new();
-        write_metadata(&mut out, &self.kind);
+        write_metadata(&mut out, &self.kind, 0);
         f.write_str(&out)
     }
 }
@@ -136,18 +139,12 @@ fn write_module(out: &mut String, module: &Module, level: usize) {
     out.push_str("module ");
     out.push_str(&module.name);
     out.push_str(" {\n");
-    for metadata in &module.metadata {
-        indent(out, level + 1);
-        write_metadata(out, &metadata.kind);
-        out.push('\n');
-    }
+    write_metadata_lines(out, &module.metadata, level + 1);
     let mut previous: Option<DeclKind> = None;
     for decl in &module.decls {
         let kind = decl.kind();
-        let gap = match previous {
-            None => !module.metadata.is_empty(),
-            Some(prev) => !grouped(prev, kind),
-        };
+        // As FTL: no blank line after the module's metadata.
+        let gap = previous.is_some_and(|prev| !grouped(prev, kind));
         if gap {
             out.push('\n');
         }
@@ -187,11 +184,7 @@ fn write_decl(out: &mut String, decl: &Decl, level: usize) {
                 out.push('>');
             }
             out.push_str(" {\n");
-            for metadata in &data.metadata {
-                indent(out, level + 1);
-                write_metadata(out, &metadata.kind);
-                out.push('\n');
-            }
+            write_metadata_lines(out, &data.metadata, level + 1);
             for field in &data.fields {
                 write_comments(out, &field.comments, level + 1);
                 indent(out, level + 1);
@@ -200,7 +193,7 @@ fn write_decl(out: &mut String, decl: &Decl, level: usize) {
                 write_type(out, &field.ty);
                 for metadata in &field.metadata {
                     out.push(' ');
-                    write_metadata(out, &metadata.kind);
+                    write_metadata(out, &metadata.kind, level + 1);
                 }
                 out.push('\n');
             }
@@ -295,7 +288,7 @@ fn write_decl(out: &mut String, decl: &Decl, level: usize) {
 fn write_metadata_lines(out: &mut String, metadata: &[Metadata], level: usize) {
     for m in metadata {
         indent(out, level);
-        write_metadata(out, &m.kind);
+        write_metadata(out, &m.kind, level);
         out.push('\n');
     }
 }
@@ -352,16 +345,46 @@ fn write_ref(out: &mut String, r: &Ref) {
     }
 }
 
-fn write_refs(out: &mut String, refs: &[Ref]) {
+/// How wide FTL lets a list of references grow before it continues on the
+/// next line, and how far continuation lines are indented (past the
+/// metadata's own indentation).
+const REF_LIST_WIDTH: usize = 70;
+const CONTINUATION: &str = "      ";
+
+/// A list of references as FTL's printer writes it: `, `-separated,
+/// continued on a new line (indented by [`CONTINUATION`]) when the next
+/// reference would pass [`REF_LIST_WIDTH`]. FTL counts from 6 whatever the
+/// keyword, and leaves a blank at the end of a wrapped line; realm does
+/// not.
+fn write_refs(out: &mut String, refs: &[Ref], level: usize) {
+    let mut width = CONTINUATION.len();
     for (i, r) in refs.iter().enumerate() {
+        let len = ref_len(r);
         if i > 0 {
-            out.push_str(", ");
+            out.push(',');
+            width += 2;
+            if width + len > REF_LIST_WIDTH {
+                out.push('\n');
+                indent(out, level);
+                out.push_str(CONTINUATION);
+                width = CONTINUATION.len();
+            } else {
+                out.push(' ');
+            }
         }
+        width += len;
         write_ref(out, r);
     }
 }
 
-fn write_metadata(out: &mut String, kind: &MetadataKind) {
+/// The length of a reference as printed, in bytes (FTL counts bytes).
+fn ref_len(r: &Ref) -> usize {
+    let mut s = String::new();
+    write_ref(&mut s, r);
+    s.len()
+}
+
+fn write_metadata(out: &mut String, kind: &MetadataKind, level: usize) {
     out.push('+');
     out.push_str(kind.keyword());
     match kind {
@@ -371,7 +394,7 @@ fn write_metadata(out: &mut String, kind: &MetadataKind) {
         | MetadataKind::ConfigUses(refs)
         | MetadataKind::SecretsUses(refs) => {
             out.push(' ');
-            write_refs(out, refs);
+            write_refs(out, refs, level);
         }
         MetadataKind::Ingress { kind, method, path } => {
             let _ = write!(out, " {kind} {method} {path}");
@@ -389,8 +412,10 @@ fn write_metadata(out: &mut String, kind: &MetadataKind) {
             if let Some(count) = count {
                 let _ = write!(out, " {count}");
             }
-            out.push(' ');
-            out.push_str(min_backoff);
+            if !min_backoff.is_empty() {
+                out.push(' ');
+                out.push_str(min_backoff);
+            }
             if let Some(max) = max_backoff {
                 out.push(' ');
                 out.push_str(max);
@@ -459,7 +484,10 @@ fn write_metadata(out: &mut String, kind: &MetadataKind) {
             write_quoted(out, query);
         }
         MetadataKind::SqlColumn { table, name } => {
-            let _ = write!(out, " {table}.{name}");
+            out.push(' ');
+            write_name_or_quoted(out, table);
+            out.push('.');
+            write_name_or_quoted(out, name);
         }
         MetadataKind::Migration(digest) => {
             out.push(' ');
@@ -473,7 +501,7 @@ fn write_metadata(out: &mut String, kind: &MetadataKind) {
             out.push(' ');
             write_quoted(out, path);
             out.push(' ');
-            out.push_str(digest);
+            write_quoted(out, digest);
             if *executable {
                 out.push_str(" executable");
             }
@@ -486,7 +514,7 @@ fn write_metadata(out: &mut String, kind: &MetadataKind) {
             out.push(' ');
             write_quoted(out, repository);
             out.push(' ');
-            out.push_str(commit);
+            write_quoted(out, commit);
             if *dirty {
                 out.push_str(" dirty");
             }
@@ -494,8 +522,8 @@ fn write_metadata(out: &mut String, kind: &MetadataKind) {
         MetadataKind::Image { image, digest } => {
             out.push(' ');
             write_quoted(out, image);
-            out.push(' ');
-            out.push_str(digest);
+            out.push(':');
+            write_quoted(out, digest);
         }
         MetadataKind::Grpc(method) => {
             out.push(' ');
@@ -508,8 +536,23 @@ fn write_metadata(out: &mut String, kind: &MetadataKind) {
     }
 }
 
-/// Writes `s` as a double-quoted string literal with `\"`, `\\`, `\n`,
-/// `\r`, `\t` and `\u{..}` (other control characters) escapes.
+/// Writes an identifier as it is, anything else quoted (FTL's `+sql column`).
+fn write_name_or_quoted(out: &mut String, s: &str) {
+    let ident = s
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if ident {
+        out.push_str(s);
+    } else {
+        write_quoted(out, s);
+    }
+}
+
+/// Writes `s` as a double-quoted string literal that FTL (Go's unquoting)
+/// and realm read back: `\"`, `\\`, `\n`, `\r`, `\t` and `\u00XX` for other
+/// control characters.
 pub(crate) fn write_quoted(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
@@ -520,7 +563,7 @@ pub(crate) fn write_quoted(out: &mut String, s: &str) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
         }

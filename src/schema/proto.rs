@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::diagnostic::Diagnostic;
 use super::model::*;
+use super::parser;
 
 /// The generated protobuf types of `realm.schema.v1`.
 #[allow(clippy::all, missing_docs)]
@@ -349,7 +350,8 @@ struct FromProto {
     files: HashMap<String, Arc<str>>,
     /// `realm bank`, `module balance`, `verb withdraw`, ...
     path: Vec<String>,
-    /// Types enclosing the one being converted (at most `MAX_TYPE_DEPTH`).
+    /// How many types enclose the one being converted (at most
+    /// [`MAX_TYPE_DEPTH`], as in schema text).
     type_depth: usize,
 }
 
@@ -390,12 +392,23 @@ impl FromProto {
         }
     }
 
-    /// A non-empty run of non-blank characters, as metadata arguments are.
-    fn word(&self, what: &str, s: String) -> Result<String> {
-        if !s.is_empty() && !s.contains(char::is_whitespace) {
-            Ok(s)
+    fn non_empty(&self, what: &str, s: String) -> Result<String> {
+        if s.is_empty() {
+            Err(self.error(format!("{what} name is empty")))
         } else {
-            Err(self.error(format!("{what} {s:?} must be one word")))
+            Ok(s)
+        }
+    }
+
+    /// One of the words schema text allows here.
+    fn one_of(&self, what: &str, s: &str, allowed: &[&str]) -> Result<()> {
+        if allowed.contains(&s) {
+            Ok(())
+        } else {
+            Err(self.error(format!(
+                "unknown {what} {s:?}; expected {}",
+                allowed.join(", ")
+            )))
         }
     }
 
@@ -724,11 +737,18 @@ impl FromProto {
                 };
                 let kind = match value {
                     Value::Calls(c) => MetadataKind::Calls(self.qualified_refs(c.calls)?),
-                    Value::Ingress(i) => MetadataKind::Ingress {
-                        kind: self.ident("ingress type", i.r#type)?,
-                        method: self.word("ingress method", i.method)?,
-                        path: self.word("ingress path", i.path)?,
-                    },
+                    Value::Ingress(i) => {
+                        self.one_of("ingress type", &i.r#type, &["http"])?;
+                        self.one_of("ingress method", &i.method, parser::HTTP_METHODS)?;
+                        if let Some(problem) = parser::ingress_path_problem(&i.path) {
+                            return Err(self.error(problem.message));
+                        }
+                        MetadataKind::Ingress {
+                            kind: i.r#type,
+                            method: i.method,
+                            path: i.path,
+                        }
+                    }
                     Value::Cron(c) => {
                         if c.cron.trim().is_empty() || c.cron.contains('\n') || c.cron.trim() != c.cron {
                             return Err(self.error(format!("invalid cron expression {:?}", c.cron)));
@@ -737,7 +757,10 @@ impl FromProto {
                     }
                     Value::Retry(r) => MetadataKind::Retry {
                         count: r.count,
-                        min_backoff: self.duration(r.min_backoff)?,
+                        min_backoff: match r.min_backoff.as_str() {
+                            "" if r.max_backoff.is_empty() => String::new(),
+                            _ => self.duration(r.min_backoff)?,
+                        },
                         max_backoff: match r.max_backoff.as_str() {
                             "" => None,
                             _ => Some(self.duration(r.max_backoff)?),
@@ -762,18 +785,27 @@ impl FromProto {
                         dead_letter: s.dead_letter,
                     },
                     Value::Publish(p) => MetadataKind::Publish(self.qualified_refs(p.topics)?),
-                    Value::TypeMap(t) => MetadataKind::TypeMap {
-                        runtime: self.ident("typemap runtime", t.runtime)?,
-                        native_name: t.native_name,
-                    },
-                    Value::Alias(a) => MetadataKind::Alias {
-                        kind: self.ident("alias kind", a.kind)?,
-                        alias: a.alias,
-                    },
-                    Value::Encoding(e) => MetadataKind::Encoding {
-                        kind: self.ident("encoding", e.r#type)?,
-                        lenient: e.lenient,
-                    },
+                    Value::TypeMap(t) => {
+                        self.one_of("typemap runtime", &t.runtime, parser::TYPEMAP_RUNTIMES)?;
+                        MetadataKind::TypeMap {
+                            runtime: t.runtime,
+                            native_name: t.native_name,
+                        }
+                    }
+                    Value::Alias(a) => {
+                        self.one_of("alias kind", &a.kind, &["json"])?;
+                        MetadataKind::Alias {
+                            kind: a.kind,
+                            alias: a.alias,
+                        }
+                    }
+                    Value::Encoding(e) => {
+                        self.one_of("encoding", &e.r#type, &["json"])?;
+                        MetadataKind::Encoding {
+                            kind: e.r#type,
+                            lenient: e.lenient,
+                        }
+                    }
                     Value::DatabaseUses(u) => MetadataKind::DatabaseUses(self.qualified_refs(u.uses)?),
                     Value::ConfigUses(u) => MetadataKind::ConfigUses(self.qualified_refs(u.uses)?),
                     Value::SecretsUses(u) => MetadataKind::SecretsUses(self.qualified_refs(u.uses)?),
@@ -787,23 +819,31 @@ impl FromProto {
                         query: q.query,
                     },
                     Value::SqlColumn(c) => MetadataKind::SqlColumn {
-                        table: self.ident("table", c.table)?,
-                        name: self.ident("column", c.name)?,
+                        table: self.non_empty("table", c.table)?,
+                        name: self.non_empty("column", c.name)?,
                     },
-                    Value::Migration(m) => MetadataKind::Migration(self.word("migration digest", m.digest)?),
+                    Value::Migration(m) => {
+                        if !parser::is_migration_digest(&m.digest) {
+                            return Err(self.error(format!(
+                                "migration digest {:?} is not `sha256:` and 64 hex digits",
+                                m.digest
+                            )));
+                        }
+                        MetadataKind::Migration(m.digest)
+                    }
                     Value::Artefact(a) => MetadataKind::Artefact {
                         path: a.path,
-                        digest: self.word("artefact digest", a.digest)?,
+                        digest: a.digest,
                         executable: a.executable,
                     },
                     Value::Git(g) => MetadataKind::Git {
                         repository: g.repository,
-                        commit: self.word("commit", g.commit)?,
+                        commit: g.commit,
                         dirty: g.dirty,
                     },
                     Value::Image(i) => MetadataKind::Image {
                         image: i.image,
-                        digest: self.word("image digest", i.digest)?,
+                        digest: i.digest,
                     },
                     Value::Grpc(g) => MetadataKind::Grpc(g.method),
                     Value::OneOf(o) => MetadataKind::Oneof(self.ident("oneof group", o.name)?),

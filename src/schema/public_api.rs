@@ -6,7 +6,7 @@
 //! - config, secret and database declarations;
 //! - metadata that names or configures the realm's internals: `+calls`,
 //!   `+ingress`, `+cron`, `+subscribe`, `+publish`, `+database uses`,
-//!   `+config uses`, `+secrets uses`, `+egress`, `+transaction`, `+fixture`,
+//!   `+config`, `+secrets`, `+egress`, `+transaction`, `+fixture`,
 //!   `+sql ...`, `+migration`, module metadata, and the `catch` verb of
 //!   `+retry`;
 //! - the builtin module (every realm has it);

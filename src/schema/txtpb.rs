@@ -247,26 +247,56 @@ fn write_string(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
-/// How deeply messages may nest in proto-text: a schema with types nested
-/// `MAX_TYPE_DEPTH` deep needs about twice that (each type is a `type`
-/// message around a `list`/`map`/`optional`/`ref` one), plus a few levels
-/// for realm, module, declaration and field.
-const MAX_MESSAGE_DEPTH: usize = 2 * MAX_TYPE_DEPTH + 16;
+/// How deeply proto-text may nest messages and lists. Refusing deeper text
+/// before parsing bounds the recursion of prost-reflect's text parser and
+/// of prost's decoder, which hostile input (3,000 levels) would otherwise
+/// overflow the stack with (a level takes ~20 KiB of stack in a debug
+/// build; prost itself stops at 100). A type takes two levels per nesting
+/// under the schema's seven, so this carries types [`MAX_TYPE_DEPTH`] deep.
+pub const MAX_TEXT_NESTING: usize = 2 * MAX_TYPE_DEPTH + 16;
+
+/// Where proto-text first nests deeper than [`MAX_TEXT_NESTING`] (a byte
+/// offset), found without parsing: brackets outside strings and comments.
+fn too_deep(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            quote @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'<' | b'[' => {
+                depth += 1;
+                if depth > MAX_TEXT_NESTING {
+                    return Some(i);
+                }
+            }
+            b'}' | b'>' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
 
 /// Decodes proto-text into a schema. `file` names the text in errors, which
 /// carry the line and column of the offending text.
 pub fn from_text(file: &str, text: &str) -> Result<Schema, Diagnostic> {
-    // prost-reflect's parser recurses per nested message: refuse deep
-    // nesting before it sees the text, so that no file can overflow the
-    // stack.
-    if let Some(offset) = too_deep(text, MAX_MESSAGE_DEPTH) {
+    if let Some(offset) = too_deep(text) {
         return Err(Diagnostic::new(
-            format!("invalid proto-text: messages nest more than {MAX_MESSAGE_DEPTH} deep"),
+            format!("proto-text nests messages more than {MAX_TEXT_NESTING} deep"),
             Some(pos_at(file, text, offset)),
         )
-        .with_help(format!(
-            "a realm's schema nests types at most {MAX_TYPE_DEPTH} deep; this file was not written by `realm export`"
-        )));
+        .with_help("this is not a schema realm wrote: a type takes two levels per nesting"));
     }
     let message = DynamicMessage::parse_text_format(schema_descriptor(), text).map_err(|e| {
         let offset = miette::Diagnostic::labels(&e)
@@ -287,42 +317,6 @@ pub fn from_text(file: &str, text: &str) -> Result<Schema, Diagnostic> {
         };
         d.with_context(context)
     })
-}
-
-/// The offset of the first message opening (`{` or `<`) nested more than
-/// `limit` deep in proto-text, skipping strings and `#` comments.
-fn too_deep(text: &str, limit: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            quote @ (b'"' | b'\'') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
-                    if bytes[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b'{' | b'<' => {
-                depth += 1;
-                if depth > limit {
-                    return Some(i);
-                }
-            }
-            b'}' | b'>' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Encodes a schema as JSON (protobuf's canonical JSON mapping), pretty
@@ -374,10 +368,11 @@ mod depth_tests {
             "realms {{ name: \"x\" modules {{ name: \"m\" decls {{ type_alias {{ name: \"A\" type {{ {open} int {{}} {close} }} }} }} }} }}"
         );
         let err = from_text("deep.txtpb", &text).expect_err("too deep");
-        assert!(err.message.contains("nest more than"), "{}", err.message);
-        // Braces in strings and comments do not count.
-        assert_eq!(too_deep("a: \"{{{{\" # {{{{\n b { }", 1), None);
-        assert_eq!(too_deep("a { b < c { } > }", 2), Some(10));
+        assert!(
+            err.message.contains("nests messages more than"),
+            "{}",
+            err.message
+        );
     }
 
     /// A type alias of `levels` nested lists of Int, as proto-text.
@@ -405,6 +400,10 @@ mod depth_tests {
         let (deepest, deeper) = run.join().expect("no stack overflow");
         assert_eq!(deepest, Ok(()));
         let err = deeper.expect_err("too deep");
-        assert!(err.message.contains("nest more than"), "{}", err.message);
+        assert!(
+            err.message.contains("types nest more than"),
+            "{}",
+            err.message
+        );
     }
 }

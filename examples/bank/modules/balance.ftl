@@ -48,6 +48,6 @@ module balance {
   // Settles the day's withdrawals; internal to the bank.
   verb settle(Unit) Unit
     +cron 0 3 * * *
-    +config uses balance.currency
-    +secrets uses balance.ledgerToken
+    +config balance.currency
+    +secrets balance.ledgerToken
 }

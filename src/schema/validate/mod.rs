@@ -1,21 +1,41 @@
 //! Checks a schema: every reference resolves, visibility is consistent, names
-//! are unique, type arguments match, metadata is where it belongs.
+//! are unique, type arguments match, metadata is where it belongs, and FTL's
+//! own rules for verbs (ingress, cron, retry, subscriptions, SQL).
 //!
-//! All errors of a schema are collected in one pass and returned sorted by
+//! All problems of a schema are collected in one pass and returned sorted by
 //! position. Each carries the position of the offending text when the schema
 //! came from text, or a `realm, module, declaration` context when it did not
 //! (a pinned public API read from proto-text).
 //!
+//! Parity with FTL's validator (`common/schema/validate.go`): what FTL
+//! refuses is an error here too; what FTL accepts but `realm` would rather
+//! not see (a duplicate field, metadata where it has no effect, a verb used
+//! as a type, ...) is a *warning*: printed, not refused (unless
+//! `--deny-warnings`). `realm`'s own rules stay errors: the public API of a
+//! realm (`export realm` closure, `@realm` references, external realms),
+//! its extensions (`+grpc`, `+oneof`), and types that can never hold a
+//! value or never end (cyclic type aliases, required fields that contain
+//! themselves) — walkers over such types would not terminate.
+//!
 //! Resolution rules:
 //! - `module.Name` resolves in the realm the reference is written in; the
-//!   `builtin` module resolves in every realm.
+//!   `builtin` module resolves in every realm (always `realm`'s own builtin
+//!   module, as FTL replaces any module named `builtin` with its own).
 //! - `module.Name@realm` resolves in another realm of the schema and must
 //!   name an `export realm` declaration there. External realms may not refer
 //!   to other realms (no transitive realm dependencies).
-//! - a bare `Name` is a type parameter of the enclosing data.
+//! - a bare `Name` is a type parameter of the enclosing data, else a
+//!   declaration of the builtin module, else of the module it is written in
+//!   (`qualify::bare_target`, FTL's order).
 //! - across modules of one realm, the target must be at least `export`.
 //!
-//! No I/O: the validator is given a schema and returns diagnostics.
+//! No I/O: the validator is given a schema and returns diagnostics. Every
+//! walk is bounded: types by `MAX_TYPE_DEPTH` (the parsers refuse deeper
+//! ones), alias chains by [`MAX_ALIAS_HOPS`], graphs are walked iteratively.
+
+mod cron;
+mod graph;
+mod verbs;
 
 use rustc_hash::FxHashMap as HashMap;
 use std::mem::discriminant;
@@ -23,14 +43,23 @@ use std::mem::discriminant;
 use super::builtin::builtin_module;
 use super::diagnostic::Diagnostic;
 use super::model::*;
+use super::qualify::{bare_target, qualify_type};
 
 /// Validates a schema and returns every error found, sorted by position.
-/// An empty list means the schema is valid.
+/// An empty list means the schema is valid. Warnings are left out (see
+/// [`validate_with_warnings`]).
 pub fn validate(schema: &Schema) -> Vec<Diagnostic> {
-    let builtin = ModuleIndex::new(builtin_module());
+    let mut all = validate_with_warnings(schema);
+    all.retain(|d| !d.is_warning());
+    all
+}
+
+/// Validates a schema and returns every error and warning, sorted by
+/// position.
+pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
     let mut v = Validator {
         index: Index::default(),
-        builtin,
+        builtin: ModuleIndex::new(builtin_module()),
         diagnostics: Vec::new(),
     };
     v.build_index(schema);
@@ -38,11 +67,47 @@ pub fn validate(schema: &Schema) -> Vec<Diagnostic> {
         for module in &realm.modules {
             v.check_module(realm, module);
         }
+        v.check_graphs(realm);
+        v.check_ingress_routes(realm);
     }
     let mut diagnostics = v.diagnostics;
     Diagnostic::sort(&mut diagnostics);
     diagnostics
 }
+
+/// How many type aliases a resolution follows at most before giving up (a
+/// longer chain is a cycle, which `graph` reports).
+pub const MAX_ALIAS_HOPS: usize = 256;
+
+/// Go's keywords: FTL refuses them as module names (modules become Go
+/// packages).
+const GO_KEYWORDS: &[&str] = &[
+    "break",
+    "case",
+    "chan",
+    "const",
+    "continue",
+    "default",
+    "defer",
+    "else",
+    "fallthrough",
+    "for",
+    "func",
+    "go",
+    "goto",
+    "if",
+    "import",
+    "interface",
+    "map",
+    "package",
+    "range",
+    "return",
+    "select",
+    "struct",
+    "switch",
+    "type",
+    "var",
+];
 
 #[derive(Default)]
 struct Index<'a> {
@@ -67,9 +132,26 @@ impl<'a> ModuleIndex<'a> {
         }
         ModuleIndex { module, decls }
     }
+
+    /// The declaration named `name`: the first, or the first of `kind`
+    /// when several kinds share the name.
+    fn find(&self, name: &str, kind: Option<DeclKind>) -> Option<&'a Decl> {
+        let first = *self.decls.get(name)?;
+        match kind {
+            Some(kind) if first.kind() != kind => Some(
+                self.module
+                    .decls
+                    .iter()
+                    .find(|d| d.name() == name && d.kind() == kind)
+                    .unwrap_or(first),
+            ),
+            _ => Some(first),
+        }
+    }
 }
 
 /// A declaration a reference resolved to.
+#[derive(Clone, Copy)]
 struct Target<'a> {
     realm: &'a Realm,
     module: &'a Module,
@@ -77,9 +159,14 @@ struct Target<'a> {
     builtin: bool,
 }
 
-impl Target<'_> {
+impl<'a> Target<'a> {
     fn name(&self) -> String {
         format!("{}.{}", self.module.name, self.decl.name())
+    }
+
+    /// The declaration as a place where references are written.
+    fn site(&self) -> Site<'a> {
+        Site::of(self.realm, self.module, self.decl)
     }
 }
 
@@ -92,7 +179,20 @@ struct Site<'a> {
     type_params: &'a [TypeParameter],
 }
 
-impl Site<'_> {
+impl<'a> Site<'a> {
+    fn of(realm: &'a Realm, module: &'a Module, decl: &'a Decl) -> Site<'a> {
+        let type_params: &[TypeParameter] = match decl {
+            Decl::Data(d) => &d.type_params,
+            _ => &[],
+        };
+        Site {
+            realm,
+            module,
+            decl: Some(decl),
+            type_params,
+        }
+    }
+
     fn context(&self) -> String {
         let mut out = format!("realm {}, module {}", self.realm.name, self.module.name);
         if let Some(decl) = self.decl {
@@ -120,8 +220,10 @@ enum Expect {
     /// A data, enum or typealias, used as a type; its visibility must be
     /// at least that of the declaration using it.
     Type,
-    /// A declaration of this kind named in metadata.
-    Kind(DeclKind),
+    /// A declaration of this kind named in metadata. `ftl` when FTL refuses
+    /// another kind (`+calls`, `+subscribe`, `catch`); otherwise another
+    /// kind is a warning.
+    Kind { kind: DeclKind, ftl: bool },
 }
 
 /// What a metadata line is attached to.
@@ -150,7 +252,8 @@ impl Host {
     }
 }
 
-/// Where each metadata kind may appear.
+/// Where each metadata kind has an effect. Elsewhere it is a warning, or
+/// an error where FTL refuses it ([`ftl_refuses`]).
 fn allowed_on(kind: &MetadataKind) -> &'static [Host] {
     use Host::*;
     match kind {
@@ -178,11 +281,38 @@ fn allowed_on(kind: &MetadataKind) -> &'static [Host] {
         MetadataKind::Artefact { .. } | MetadataKind::Git { .. } | MetadataKind::Image { .. } => {
             &[Module]
         }
-        MetadataKind::Generated => &[Module, Data, Verb, TypeAlias],
+        MetadataKind::Generated => &[Module, Data, Verb],
     }
 }
 
-/// Metadata that may appear only once on the same node.
+/// Where FTL's validator refuses a metadata (and `realm`'s own `+grpc` and
+/// `+oneof` anywhere but where they belong).
+fn ftl_refuses(kind: &MetadataKind, host: Host) -> bool {
+    use MetadataKind as K;
+    match kind {
+        K::Grpc(_) => return host != Host::Verb,
+        K::Oneof(_) => return host != Host::Field,
+        _ => {}
+    }
+    match host {
+        Host::Data => matches!(
+            kind,
+            K::Calls(_)
+                | K::SecretsUses(_)
+                | K::ConfigUses(_)
+                | K::SqlColumn { .. }
+                | K::SqlQuery { .. }
+        ),
+        Host::Field => !matches!(kind, K::Alias { .. } | K::SqlColumn { .. }),
+        Host::TypeAlias => !matches!(kind, K::TypeMap { .. }),
+        Host::Database => !matches!(kind, K::Migration(_)),
+        Host::Verb => matches!(kind, K::SqlColumn { .. }),
+        Host::Module | Host::Topic => false,
+    }
+}
+
+/// Metadata that has an effect once per node (a second is a warning; on
+/// verbs and databases FTL refuses any repetition).
 fn single(kind: &MetadataKind) -> bool {
     !matches!(
         kind,
@@ -230,6 +360,14 @@ fn type_len(t: &Type) -> usize {
     }
 }
 
+/// Where a type is written: its reference's position, if it is one.
+fn type_pos(ty: &Type) -> Option<&Pos> {
+    match ty {
+        Type::Ref(r) => r.pos.as_ref(),
+        _ => None,
+    }
+}
+
 /// The length of a declaration's head: `export realm data Name`.
 fn head_len(decl: &Decl) -> usize {
     let keyword = match decl {
@@ -252,9 +390,33 @@ fn suggest<'b>(name: &str, known: impl Iterator<Item = &'b str>) -> Option<Strin
         .map(|(_, k)| format!("did you mean `{k}`?"))
 }
 
+/// Config, secret and database declarations are named only in metadata,
+/// which says which kind it means: sharing a name is no ambiguity.
+fn named_by_kind(kind: DeclKind) -> bool {
+    matches!(
+        kind,
+        DeclKind::Config | DeclKind::Secret | DeclKind::Database
+    )
+}
+
 impl<'a> Validator<'a> {
+    /// An error: the schema is refused.
     fn report(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
+    }
+
+    /// A warning: FTL accepts it, `realm` points it out.
+    fn warn(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d.into_warning());
+    }
+
+    /// An error when `error`, else a warning.
+    fn report_or_warn(&mut self, error: bool, d: Diagnostic) {
+        if error {
+            self.report(d);
+        } else {
+            self.warn(d);
+        }
     }
 
     /// A diagnostic at `pos`, or with the site's context when there is none.
@@ -312,6 +474,11 @@ impl<'a> Validator<'a> {
                     type_params: &[],
                 };
                 if let Some(first) = modules.get(module.name.as_str()) {
+                    // Copies of the builtin module (one per dump) are each
+                    // compared with realm's own, not duplicates.
+                    if module.name == "builtin" {
+                        continue;
+                    }
                     let first_pos = fmt_pos(first.module.pos.as_ref());
                     let d = self
                         .at(
@@ -329,7 +496,7 @@ impl<'a> Validator<'a> {
                     continue;
                 }
                 let index = ModuleIndex::new(module);
-                if index.decls.len() != module.decls.len() {
+                if index.decls.len() != module.decls.len() && module.name != "builtin" {
                     self.report_duplicate_decls(&site);
                 }
                 modules.insert(&module.name, index);
@@ -340,12 +507,26 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// Two declarations of one kind with one name are an error (FTL's
+    /// rule); of two kinds, a warning, unless both are config, secret or
+    /// database (FTL's own tests declare a config and a secret alike).
     fn report_duplicate_decls(&mut self, site: &Site<'a>) {
-        let mut seen: HashMap<&str, &Decl> = HashMap::default();
+        let mut seen: Vec<&Decl> = Vec::new();
+        let mut by_name: HashMap<&str, Vec<usize>> = HashMap::default();
         for decl in &site.module.decls {
-            if let Some(first) = seen.get(decl.name()) {
-                let first_pos = fmt_pos(first.pos());
-                let d = self
+            let earlier = by_name.entry(decl.name()).or_default();
+            let same_kind = earlier
+                .iter()
+                .map(|&i| seen[i])
+                .find(|d| d.kind() == decl.kind());
+            let other_kind = earlier
+                .iter()
+                .map(|&i| seen[i])
+                .find(|d| !(named_by_kind(d.kind()) && named_by_kind(decl.kind())));
+            earlier.push(seen.len());
+            seen.push(decl);
+            let d = match (same_kind, other_kind) {
+                (Some(first), _) => self
                     .at(
                         decl.pos(),
                         site,
@@ -355,20 +536,38 @@ impl<'a> Validator<'a> {
                             site.module.name
                         ),
                     )
-                    .with_len(head_len(decl))
                     .with_help(format!(
-                        "first declared{first_pos} as {}; rename one of them",
+                        "first declared{} as {}; rename one of them",
+                        fmt_pos(first.pos()),
                         first.kind()
-                    ));
-                self.report(d);
-            } else {
-                seen.insert(decl.name(), decl);
-            }
+                    )),
+                (None, Some(first)) => self
+                    .at(
+                        decl.pos(),
+                        site,
+                        format!(
+                            "`{}` names both {} and {} in module `{}`",
+                            decl.name(),
+                            first.kind().with_article(),
+                            decl.kind().with_article(),
+                            site.module.name
+                        ),
+                    )
+                    .with_help(format!(
+                        "`{}.{}` means the first, declared{}; rename one of them",
+                        site.module.name,
+                        decl.name(),
+                        fmt_pos(first.pos())
+                    )),
+                (None, None) => continue,
+            };
+            self.report_or_warn(same_kind.is_some(), d.with_len(head_len(decl)));
         }
     }
 
-    /// Errors when `names` (with positions) of the site's declaration
-    /// repeat.
+    /// Warns when `names` (with positions) of the site's declaration repeat:
+    /// FTL does not check fields, variants or type parameters for
+    /// duplicates.
     fn check_unique<'n>(
         &mut self,
         site: &Site,
@@ -412,10 +611,12 @@ impl<'a> Validator<'a> {
                 )
                 .with_len(name.len())
                 .with_help(format!("first declared{}", fmt_pos(names[first].1)));
-            self.report(d);
+            self.warn(d);
         }
     }
 
+    /// A name that is a builtin type: an error for declarations (FTL: "a
+    /// reserved word"), a warning for type parameters.
     fn check_not_builtin_type(
         &mut self,
         site: &Site,
@@ -433,7 +634,7 @@ impl<'a> Validator<'a> {
                 )
                 .with_len(len)
                 .with_help(format!("rename it; `{name}` always means the builtin type"));
-            self.report(d);
+            self.report_or_warn(what != "type parameter", d);
         }
     }
 
@@ -446,6 +647,20 @@ impl<'a> Validator<'a> {
             decl: None,
             type_params: &[],
         };
+        if GO_KEYWORDS.contains(&module.name.as_str()) {
+            let d = self
+                .at(
+                    module.pos.as_ref(),
+                    &site,
+                    format!("module name `{}` is invalid", module.name),
+                )
+                .with_len("module ".len() + module.name.len())
+                .with_help(format!(
+                    "`{}` is a Go keyword; FTL makes modules Go packages: rename the module",
+                    module.name
+                ));
+            self.report(d);
+        }
         if module.builtin && module.name != "builtin" {
             let d = self
                 .at(
@@ -459,16 +674,22 @@ impl<'a> Validator<'a> {
                 .with_len(7)
                 .with_help("remove `builtin`");
             self.report(d);
-        } else if !module.builtin && module.name == "builtin" {
-            let d = self
-                .at(
-                    module.pos.as_ref(),
-                    &site,
-                    "the module name `builtin` is reserved for the builtin module",
-                )
-                .with_len("module builtin".len())
-                .with_help("rename the module");
-            self.report(d);
+        } else if module.name == "builtin" {
+            if !module.builtin {
+                let d = self
+                    .at(
+                        module.pos.as_ref(),
+                        &site,
+                        "the module name `builtin` is reserved for the builtin module",
+                    )
+                    .with_len("module builtin".len())
+                    .with_help("rename the module; `builtin.X` always means the builtin module's `X` (FTL replaces a module of this name with its own)");
+                self.warn(d);
+            }
+            // FTL replaces it with its own builtin module, and so does
+            // realm: it is compared, not validated.
+            self.check_builtin_copy(&site);
+            return;
         }
         self.check_metadata(&site, Host::Module, &module.metadata);
         for decl in &module.decls {
@@ -476,17 +697,34 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// A `builtin module builtin { ... }` block (as `ftl schema` prints at
+    /// the top of a realm): declarations the builtin module has must be the
+    /// same (comments, visibility and order aside); any difference is a
+    /// warning, since `realm` (like FTL) uses its own.
+    fn check_builtin_copy(&mut self, site: &Site<'a>) {
+        for decl in &site.module.decls {
+            let message = match self.builtin.decls.get(decl.name()) {
+                None => format!(
+                    "the builtin module has no `{}`; this declaration is ignored",
+                    decl.name()
+                ),
+                Some(ours) if same_builtin(ours, decl) => continue,
+                Some(ours) => format!(
+                    "`builtin.{}` differs from the builtin module's; realm uses its own: {}",
+                    decl.name(),
+                    one_line(ours)
+                ),
+            };
+            let d = self
+                .at(decl.pos(), site, message)
+                .with_len(head_len(decl))
+                .with_help("remove the builtin module from the schema text, or copy it from `ftl schema get`");
+            self.warn(d);
+        }
+    }
+
     fn check_decl(&mut self, realm: &'a Realm, module: &'a Module, decl: &'a Decl) {
-        let type_params: &[TypeParameter] = match decl {
-            Decl::Data(d) => &d.type_params,
-            _ => &[],
-        };
-        let site = Site {
-            realm,
-            module,
-            decl: Some(decl),
-            type_params,
-        };
+        let site = Site::of(realm, module, decl);
         self.check_not_builtin_type(
             &site,
             decl.kind().keyword(),
@@ -570,6 +808,7 @@ impl<'a> Validator<'a> {
                 self.check_type(&site, &verb.request);
                 self.check_type(&site, &verb.response);
                 self.check_metadata(&site, Host::Verb, &verb.metadata);
+                self.check_verb(&site, verb);
             }
             Decl::Enum(e) => self.check_enum(&site, e),
             Decl::TypeAlias(alias) => {
@@ -581,6 +820,20 @@ impl<'a> Validator<'a> {
             }
             Decl::Database(db) => self.check_metadata(&site, Host::Database, &db.metadata),
             Decl::Topic(topic) => {
+                if !topic.name.starts_with(|c: char| c.is_ascii_lowercase()) {
+                    let d = self
+                        .at(
+                            topic.pos.as_ref(),
+                            &site,
+                            format!(
+                                "topic name `{}` must start with a lowercase letter",
+                                topic.name
+                            ),
+                        )
+                        .with_len(head_len(decl))
+                        .with_help("FTL derives a topic's name from a Go variable; rename it, e.g. `orders`");
+                    self.report(d);
+                }
                 self.check_type(&site, &topic.event);
                 self.check_metadata(&site, Host::Topic, &topic.metadata);
             }
@@ -594,98 +847,126 @@ impl<'a> Validator<'a> {
             "variant",
             e.variants.iter().map(|v| (v.name.as_str(), v.pos.as_ref())),
         );
-        match &e.ty {
-            Some(ty) => {
-                let is_int = match ty {
-                    Type::Int => true,
-                    Type::String => false,
-                    other => {
-                        let d = self
-                            .at(
-                                e.pos.as_ref(),
-                                site,
-                                format!("value enum `{name}` has type `{other}`; value enums are `Int` or `String`"),
-                            )
-                            .with_help("use `Int` or `String`, or drop the type to declare a type enum");
-                        self.report(d);
-                        return;
-                    }
-                };
-                let mut values: HashMap<String, &str> = HashMap::default();
-                for variant in &e.variants {
-                    let value = match (&variant.value, is_int) {
-                        (VariantValue::Int(n), true) => n.to_string(),
-                        (VariantValue::String(s), false) => format!("{s:?}"),
-                        (VariantValue::Type(_), _) => {
-                            let d = self
-                                .at(
-                                    variant.pos.as_ref(),
-                                    site,
-                                    format!("variant `{}` of value enum `{name}` is a type", variant.name),
-                                )
-                                .with_len(variant.name.len())
-                                .with_help(format!("write `{} = <value>`, or drop `: {ty}` to make `{name}` a type enum", variant.name));
-                            self.report(d);
-                            continue;
-                        }
-                        (_, _) => {
-                            let d = self
-                                .at(
-                                    variant.pos.as_ref(),
-                                    site,
-                                    format!(
-                                        "variant `{}` of enum `{name}: {ty}` has {} value",
-                                        variant.name,
-                                        if is_int { "a string" } else { "an integer" }
-                                    ),
-                                )
-                                .with_len(variant.name.len())
-                                .with_help(format!(
-                                    "every value of `{name}` is {}",
-                                    if is_int { "an integer" } else { "a string" }
-                                ));
-                            self.report(d);
-                            continue;
-                        }
-                    };
-                    if let Some(first) = values.get(&value) {
+        let Some(ty) = &e.ty else {
+            // A type enum.
+            if e.variants.is_empty() {
+                let d = self
+                    .at(
+                        e.pos.as_ref(),
+                        site,
+                        format!("enum `{name}` must have at least one variant"),
+                    )
+                    .with_len(site.decl.map_or(1, head_len))
+                    .with_help("a type enum holds one of its variants' types: declare one, or give the enum a type (`enum E: String { ... }`)");
+                self.report(d);
+            }
+            for variant in &e.variants {
+                match &variant.value {
+                    VariantValue::Type(ty) => self.check_type(site, ty),
+                    _ => {
                         let d = self
                             .at(
                                 variant.pos.as_ref(),
                                 site,
                                 format!(
-                                    "variants `{first}` and `{}` of enum `{name}` have the same value {value}",
+                                    "variant `{}` has a value, but enum `{name}` has no type",
                                     variant.name
                                 ),
                             )
                             .with_len(variant.name.len())
-                            .with_help("give every variant its own value");
+                            .with_help(format!("declare the enum's type: `enum {}: String {{` or `enum {}: Int {{`", e.name, e.name));
                         self.report(d);
-                    } else {
-                        values.insert(value, &variant.name);
                     }
                 }
             }
-            None => {
-                for variant in &e.variants {
-                    match &variant.value {
-                        VariantValue::Type(ty) => self.check_type(site, ty),
-                        _ => {
-                            let d = self
-                                .at(
-                                    variant.pos.as_ref(),
-                                    site,
-                                    format!(
-                                        "variant `{}` has a value, but enum `{name}` has no type",
-                                        variant.name
-                                    ),
-                                )
-                                .with_len(variant.name.len())
-                                .with_help(format!("declare the enum's type: `enum {}: String {{` or `enum {}: Int {{`", e.name, e.name));
-                            self.report(d);
-                        }
-                    }
+            return;
+        };
+        // A value enum: its type (through aliases) is Int or String.
+        self.check_type(site, ty);
+        let base = self.unalias(*site, ty).1;
+        let is_int = match base {
+            Type::Int => Some(true),
+            Type::String => Some(false),
+            _ => None,
+        };
+        if is_int.is_none() && e.variants.is_empty() {
+            let d = self
+                .at(
+                    e.pos.as_ref(),
+                    site,
+                    format!(
+                        "value enum `{name}` has type `{ty}`; value enums are `Int` or `String`"
+                    ),
+                )
+                .with_help("use `Int` or `String`, or drop the type to declare a type enum");
+            self.warn(d);
+        }
+        let mut values: HashMap<String, &str> = HashMap::default();
+        for variant in &e.variants {
+            let value = match (&variant.value, is_int) {
+                (VariantValue::Int(n), Some(true)) => n.to_string(),
+                (VariantValue::String(s), Some(false)) => format!("{s:?}"),
+                (VariantValue::Type(vt), _) => {
+                    // FTL compares the variant's type with the enum's: the
+                    // same is accepted (a warning here), another refused.
+                    let same = same_scalar(self.unalias(*site, vt).1, base);
+                    let d = self
+                        .at(
+                            variant.pos.as_ref(),
+                            site,
+                            format!(
+                                "variant `{}` of value enum `{name}` is a type",
+                                variant.name
+                            ),
+                        )
+                        .with_len(variant.name.len())
+                        .with_help(format!(
+                            "write `{} = <value>`, or drop `: {ty}` to make `{name}` a type enum",
+                            variant.name
+                        ));
+                    self.report_or_warn(!same, d);
+                    continue;
                 }
+                (value, _) => {
+                    let value_type = if matches!(value, VariantValue::Int(_)) {
+                        "Int"
+                    } else {
+                        "String"
+                    };
+                    let d = self
+                        .at(
+                            variant.pos.as_ref(),
+                            site,
+                            format!(
+                                "enum variant `{}` of type `{ty}` cannot have a value of type `{value_type}`",
+                                variant.name,
+                            ),
+                        )
+                        .with_len(variant.name.len())
+                        .with_help(match is_int {
+                            Some(true) => format!("every value of `{name}` is an integer"),
+                            Some(false) => format!("every value of `{name}` is a string"),
+                            None => "value enums are `Int` or `String`".to_string(),
+                        });
+                    self.report(d);
+                    continue;
+                }
+            };
+            if let Some(first) = values.get(&value) {
+                let d = self
+                    .at(
+                        variant.pos.as_ref(),
+                        site,
+                        format!(
+                            "variants `{first}` and `{}` of enum `{name}` have the same value {value}",
+                            variant.name
+                        ),
+                    )
+                    .with_len(variant.name.len())
+                    .with_help("give every variant its own value");
+                self.warn(d);
+            } else {
+                values.insert(value, &variant.name);
             }
         }
     }
@@ -700,30 +981,98 @@ impl<'a> Validator<'a> {
         });
     }
 
+    /// Resolves a reference without reporting anything: to a declaration of
+    /// the kind `kind` when several share its name.
+    fn lookup(&self, site: &Site<'a>, r: &Ref, kind: Option<DeclKind>) -> Option<Target<'a>> {
+        let module_name = match &r.module {
+            Some(m) => m.as_str(),
+            None if r.realm.is_some() => return None,
+            None => bare_target(&r.name, site.type_params, site.module)?,
+        };
+        let realm = match &r.realm {
+            None => self.index.realms.get(site.realm.name.as_str())?,
+            Some(name) => self.index.realms.get(name.as_str())?,
+        };
+        let (module, builtin) = if module_name == "builtin" {
+            (&self.builtin, true)
+        } else {
+            (realm.modules.get(module_name)?, false)
+        };
+        let decl = module.find(&r.name, kind)?;
+        Some(Target {
+            realm: realm.realm,
+            module: module.module,
+            decl,
+            builtin,
+        })
+    }
+
+    /// A type with references to type aliases followed (FTL's
+    /// `resolveType`), and the site its last part is written in.
+    fn unalias(&self, site: Site<'a>, ty: &'a Type) -> (Site<'a>, &'a Type) {
+        let (mut site, mut ty) = (site, ty);
+        for _ in 0..MAX_ALIAS_HOPS {
+            let Type::Ref(r) = ty else { break };
+            let Some(target) = self.lookup(&site, r, None) else {
+                break;
+            };
+            let Decl::TypeAlias(alias) = target.decl else {
+                break;
+            };
+            site = target.site();
+            ty = &alias.ty;
+        }
+        (site, ty)
+    }
+
+    /// The type as text with bare references qualified, to compare types
+    /// written in different places (FTL compares them qualified).
+    fn canonical(&self, site: &Site<'a>, ty: &Type) -> String {
+        let mut ty = ty.clone();
+        qualify_type(&mut ty, site.type_params, site.module);
+        ty.to_string()
+    }
+
     /// Resolves `r` from `site` and checks what it resolved to. Messages are
     /// formatted only when there is something to report: this runs for every
     /// reference of the schema.
     fn check_ref(&mut self, site: &Site<'a>, r: &'a Ref, expect: Expect) {
         let pos = r.pos.as_ref().or(site.decl.and_then(Decl::pos));
         let len = ref_len(r);
-        let Some(module_name) = &r.module else {
-            self.check_type_param(site, r, pos, len);
-            return;
+        let module_name = match &r.module {
+            Some(m) => m.as_str(),
+            None => {
+                if site.type_params.iter().any(|p| p.name == r.name) {
+                    self.check_type_param(site, r, pos, len);
+                    return;
+                }
+                match bare_target(&r.name, &[], site.module) {
+                    Some(module) if r.realm.is_none() => module,
+                    _ => {
+                        self.report_unknown_bare(site, r, pos, len);
+                        return;
+                    }
+                }
+            }
         };
-        let Some(target) = self.resolve(site, r, module_name, pos, len) else {
+        let wanted = match expect {
+            Expect::Type => None,
+            Expect::Kind { kind, .. } => Some(kind),
+        };
+        let Some(target) = self.resolve(site, r, module_name, wanted, pos, len) else {
             return;
         };
 
         // The kind of declaration.
         let kind = target.decl.kind();
-        let kind_ok = match expect {
-            Expect::Type => kind.is_type(),
-            Expect::Kind(k) => k == kind,
+        let (kind_ok, ftl) = match expect {
+            Expect::Type => (kind.is_type(), false),
+            Expect::Kind { kind: k, ftl } => (k == kind, ftl),
         };
         if !kind_ok {
             let wanted = match expect {
                 Expect::Type => "a type (data, enum or typealias)",
-                Expect::Kind(k) => k.with_article(),
+                Expect::Kind { kind: k, .. } => k.with_article(),
             };
             let message = format!(
                 "`{r}` is {}, but {wanted} is expected here",
@@ -735,7 +1084,7 @@ impl<'a> Validator<'a> {
                 fmt_pos(target.decl.pos())
             );
             let d = self.at(pos, site, message).with_len(len).with_help(help);
-            self.report(d);
+            self.report_or_warn(ftl, d);
             return;
         }
 
@@ -779,6 +1128,26 @@ impl<'a> Validator<'a> {
             }
         }
 
+        if expect != Expect::Type && !r.type_args.is_empty() {
+            let d = self
+                .at(
+                    pos,
+                    site,
+                    format!(
+                        "{kind} `{}` takes no type arguments, but {} {} given",
+                        target.name(),
+                        r.type_args.len(),
+                        if r.type_args.len() == 1 {
+                            "was"
+                        } else {
+                            "were"
+                        }
+                    ),
+                )
+                .with_len(len)
+                .with_help(format!("write `{}`", target.name()));
+            self.report(d);
+        }
         if expect == Expect::Type {
             self.check_arity(site, r, &target, pos, len);
             let user_visibility = site.visibility();
@@ -804,7 +1173,16 @@ impl<'a> Validator<'a> {
                     site.decl_name()
                 );
                 let d = self.at(pos, site, message).with_len(len).with_help(help);
-                self.report(d);
+                // The public API rule is realm's own and always holds; at
+                // `export`, FTL checks data, enums and aliases, and verbs
+                // with metadata, but not topics or bare verbs.
+                let error = user_visibility == Visibility::ExportRealm
+                    || match user {
+                        Decl::Data(_) | Decl::Enum(_) | Decl::TypeAlias(_) => true,
+                        Decl::Verb(v) => !v.metadata.is_empty(),
+                        _ => false,
+                    };
+                self.report_or_warn(error, d);
             }
             // No transitive realm dependencies: the internal realm's public
             // API uses only its own types.
@@ -829,29 +1207,41 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn check_type_param(&mut self, site: &Site, r: &Ref, pos: Option<&Pos>, len: usize) {
-        let is_param = site.type_params.iter().any(|p| p.name == r.name);
-        if !is_param {
-            let mut d = self
-                .at(pos, site, format!("unknown type `{}`", r.name))
-                .with_len(len);
-            d = if site.module.decl(&r.name).is_some() {
-                d.with_help(format!(
-                    "references are module-qualified: write `{}.{}`",
+    /// A bare name that is no type parameter, builtin or declaration of
+    /// its module.
+    fn report_unknown_bare(&mut self, site: &Site, r: &Ref, pos: Option<&Pos>, len: usize) {
+        let mut d = self
+            .at(pos, site, format!("unknown reference `{r}`"))
+            .with_len(len);
+        d = if r.realm.is_some() {
+            d.with_help(format!(
+                "a reference to another realm names its module: `module.{}`",
+                r
+            ))
+        } else if site.type_params.is_empty() {
+            match suggest(&r.name, site.module.decls.iter().map(Decl::name)) {
+                Some(s) => d.with_help(format!(
+                    "module `{}` declares no `{}`; {s}",
                     site.module.name, r.name
-                ))
-            } else if site.type_params.is_empty() {
-                d.with_help("references are module-qualified: write `module.Name`")
-            } else {
-                let params: Vec<&str> = site.type_params.iter().map(|p| p.name.as_str()).collect();
-                d.with_help(format!(
-                    "the type parameters here are {}; other references are module-qualified (`module.Name`)",
-                    params.join(", ")
-                ))
-            };
-            self.report(d);
-            return;
-        }
+                )),
+                None => d.with_help(format!(
+                    "module `{}` declares no `{}`; name another module's declaration as `module.{}`",
+                    site.module.name, r.name, r.name
+                )),
+            }
+        } else {
+            let params: Vec<&str> = site.type_params.iter().map(|p| p.name.as_str()).collect();
+            d.with_help(format!(
+                "the type parameters here are {}; module `{}` declares no `{}`",
+                params.join(", "),
+                site.module.name,
+                r.name
+            ))
+        };
+        self.report(d);
+    }
+
+    fn check_type_param(&mut self, site: &Site, r: &Ref, pos: Option<&Pos>, len: usize) {
         if !r.type_args.is_empty() {
             let d = self
                 .at(
@@ -860,7 +1250,7 @@ impl<'a> Validator<'a> {
                     format!("type parameter `{}` takes no type arguments", r.name),
                 )
                 .with_len(len);
-            self.report(d);
+            self.warn(d);
         }
         if let Some(realm) = &r.realm {
             let d = self
@@ -883,6 +1273,7 @@ impl<'a> Validator<'a> {
         site: &Site<'a>,
         r: &Ref,
         module_name: &str,
+        kind: Option<DeclKind>,
         pos: Option<&Pos>,
         len: usize,
     ) -> Option<Target<'a>> {
@@ -945,37 +1336,31 @@ impl<'a> Validator<'a> {
             self.report(d);
             return None;
         };
-        let (module, builtin) = match realm.modules.get(module_name) {
-            Some(m) => (m, m.module.builtin),
-            None if module_name == "builtin" => (&self.builtin, true),
-            None => {
-                let help =
-                    suggest(module_name, realm.modules.keys().copied()).unwrap_or_else(|| {
-                        format!("realm `{realm_name}` has no module `{module_name}`")
-                    });
-                let d = self
-                    .at(
-                        pos,
-                        site,
-                        format!("unknown module `{module_name}` in `{shown}`"),
-                    )
-                    .with_len(len)
-                    .with_help(help);
-                self.report(d);
-                return None;
+        let (module, builtin) = if module_name == "builtin" {
+            (&self.builtin, true)
+        } else if let Some(m) = realm.modules.get(module_name) {
+            (m, false)
+        } else {
+            let mut help = format!("realm `{realm_name}` has no module `{module_name}`");
+            if let Some(s) = suggest(module_name, realm.modules.keys().copied()) {
+                help = format!("{help}; {s}");
             }
+            let d = self
+                .at(pos, site, format!("unknown reference `{shown}`"))
+                .with_len(len)
+                .with_help(help);
+            self.report(d);
+            return None;
         };
-        let Some(decl) = module.decls.get(r.name.as_str()) else {
-            let mut d = self
-                .at(
-                    pos,
-                    site,
-                    format!("module `{module_name}` has no declaration `{}`", r.name),
-                )
-                .with_len(len);
+        let Some(decl) = module.find(&r.name, kind) else {
+            let mut help = format!("module `{module_name}` has no declaration `{}`", r.name);
             if let Some(s) = suggest(&r.name, module.decls.keys().copied()) {
-                d = d.with_help(s);
+                help = format!("{help}; {s}");
             }
+            let d = self
+                .at(pos, site, format!("unknown reference `{shown}`"))
+                .with_len(len)
+                .with_help(help);
             self.report(d);
             return None;
         };
@@ -1003,8 +1388,13 @@ impl<'a> Validator<'a> {
             let name = target.name();
             let message = if expected == 0 {
                 format!(
-                    "`{name}` takes no type arguments, but {} were given",
-                    r.type_args.len()
+                    "`{name}` takes no type arguments, but {} {} given",
+                    r.type_args.len(),
+                    if r.type_args.len() == 1 {
+                        "was"
+                    } else {
+                        "were"
+                    }
                 )
             } else {
                 format!(
@@ -1029,7 +1419,10 @@ impl<'a> Validator<'a> {
                     params.join(", ")
                 ));
             }
-            self.report(d);
+            // FTL lets an exported type alias take (ignored) arguments.
+            let error = !(matches!(target.decl, Decl::TypeAlias(_))
+                && target.decl.visibility() != Visibility::Private);
+            self.report_or_warn(error, d);
         }
     }
 
@@ -1039,52 +1432,154 @@ impl<'a> Validator<'a> {
         for (i, m) in metadata.iter().enumerate() {
             let pos = m.pos.as_ref().or(site.decl.and_then(Decl::pos));
             let keyword = m.kind.keyword();
-            let allowed = allowed_on(&m.kind);
-            if !allowed.contains(&host) {
-                let places: Vec<&str> = allowed.iter().map(|h| h.describe()).collect();
+            let refused = ftl_refuses(&m.kind, host);
+            if refused || !allowed_on(&m.kind).contains(&host) {
+                let places: Vec<&str> = allowed_on(&m.kind).iter().map(|h| h.describe()).collect();
+                let message = if refused {
+                    format!("`+{keyword}` is not allowed on {}", host.describe())
+                } else {
+                    format!("`+{keyword}` has no effect on {}", host.describe())
+                };
                 let d = self
-                    .at(
-                        pos,
-                        site,
-                        format!("`+{keyword}` is not allowed on {}", host.describe()),
-                    )
+                    .at(pos, site, message)
                     .with_len(keyword.len() + 1)
                     .with_help(format!("`+{keyword}` belongs on {}", places.join(" or ")));
-                self.report(d);
-                continue;
+                self.report_or_warn(refused, d);
             }
-            if single(&m.kind)
-                && metadata[..i]
-                    .iter()
-                    .any(|earlier| discriminant(&earlier.kind) == discriminant(&m.kind))
-            {
+            let repeated = metadata[..i]
+                .iter()
+                .any(|earlier| discriminant(&earlier.kind) == discriminant(&m.kind));
+            // FTL refuses any repetition on a verb, and two migrations.
+            let ftl_refuses_repeat = match host {
+                Host::Verb => true,
+                Host::Database => matches!(m.kind, MetadataKind::Migration(_)),
+                _ => false,
+            };
+            if repeated && (ftl_refuses_repeat || single(&m.kind)) {
+                let help = match &m.kind {
+                    MetadataKind::Subscribe { .. } => "a verb subscribes to one topic".to_string(),
+                    MetadataKind::Calls(_)
+                    | MetadataKind::Publish(_)
+                    | MetadataKind::DatabaseUses(_)
+                    | MetadataKind::ConfigUses(_)
+                    | MetadataKind::SecretsUses(_)
+                    | MetadataKind::Egress(_) => {
+                        format!("merge them into one list: `+{keyword} a, b`")
+                    }
+                    _ => "keep one".to_string(),
+                };
                 let d = self
                     .at(pos, site, format!("`+{keyword}` appears more than once"))
                     .with_len(keyword.len() + 1)
-                    .with_help("keep one");
-                self.report(d);
+                    .with_help(help);
+                self.report_or_warn(ftl_refuses_repeat, d);
             }
+            let kind = |kind: DeclKind, ftl: bool| Expect::Kind { kind, ftl };
             match &m.kind {
-                MetadataKind::Calls(refs) => self.check_refs(site, refs, DeclKind::Verb),
-                MetadataKind::Publish(refs) => self.check_refs(site, refs, DeclKind::Topic),
-                MetadataKind::DatabaseUses(refs) => self.check_refs(site, refs, DeclKind::Database),
-                MetadataKind::ConfigUses(refs) => self.check_refs(site, refs, DeclKind::Config),
-                MetadataKind::SecretsUses(refs) => self.check_refs(site, refs, DeclKind::Secret),
-                MetadataKind::Subscribe { topic, .. } => {
-                    self.check_ref(site, topic, Expect::Kind(DeclKind::Topic))
+                MetadataKind::Calls(refs) => {
+                    self.check_refs(site, refs, kind(DeclKind::Verb, true))
+                }
+                MetadataKind::Publish(refs) => {
+                    self.check_refs(site, refs, kind(DeclKind::Topic, false))
+                }
+                MetadataKind::DatabaseUses(refs) => {
+                    self.check_refs(site, refs, kind(DeclKind::Database, false))
+                }
+                MetadataKind::ConfigUses(refs) => {
+                    self.check_refs(site, refs, kind(DeclKind::Config, false))
+                }
+                MetadataKind::SecretsUses(refs) => {
+                    self.check_refs(site, refs, kind(DeclKind::Secret, false))
+                }
+                MetadataKind::Subscribe { topic, from, .. } => {
+                    self.check_ref(site, topic, kind(DeclKind::Topic, true));
+                    if from.is_none() {
+                        let d = self
+                            .at(pos, site, "`+subscribe` without `from=`")
+                            .with_len(keyword.len() + 1)
+                            .with_help(format!(
+                                "FTL requires where the subscription starts: `+subscribe {topic} from=beginning` or `from=latest`"
+                            ));
+                        self.warn(d);
+                    }
                 }
                 MetadataKind::Retry {
                     catch: Some(catch), ..
-                } => self.check_ref(site, catch, Expect::Kind(DeclKind::Verb)),
+                } => self.check_ref(site, catch, kind(DeclKind::Verb, true)),
+                MetadataKind::Partitions(n) if *n < 1 => {
+                    let d = self
+                        .at(pos, site, format!("a topic with {n} partitions"))
+                        .with_len(keyword.len() + 1)
+                        .with_help("a topic has at least 1 partition");
+                    self.warn(d);
+                }
+                MetadataKind::SqlQuery { command, .. }
+                    if !["one", "many", "exec", "copyfrom"].contains(&command.as_str()) =>
+                {
+                    let d = self
+                        .at(pos, site, format!("unknown query command `{command}`"))
+                        .with_len(keyword.len() + 1)
+                        .with_help("FTL's query commands are one, many, exec and copyfrom");
+                    self.warn(d);
+                }
                 _ => {}
             }
         }
     }
 
-    fn check_refs(&mut self, site: &Site<'a>, refs: &'a [Ref], kind: DeclKind) {
+    fn check_refs(&mut self, site: &Site<'a>, refs: &'a [Ref], expect: Expect) {
         for r in refs {
-            self.check_ref(site, r, Expect::Kind(kind));
+            self.check_ref(site, r, expect);
         }
+    }
+}
+
+/// Whether two types are the same builtin scalar.
+fn same_scalar(a: &Type, b: &Type) -> bool {
+    !matches!(
+        a,
+        Type::Ref(_) | Type::List(_) | Type::Map(..) | Type::Optional(_)
+    ) && discriminant(a) == discriminant(b)
+}
+
+/// Whether a declaration of a `builtin` module in schema text is the
+/// builtin module's: same kind, type parameters, fields and types.
+fn same_builtin(ours: &Decl, theirs: &Decl) -> bool {
+    match (ours, theirs) {
+        (Decl::Data(a), Decl::Data(b)) => {
+            a.type_params.len() == b.type_params.len()
+                && a.type_params
+                    .iter()
+                    .zip(&b.type_params)
+                    .all(|(x, y)| x.name == y.name)
+                && a.fields.len() == b.fields.len()
+                && a.fields
+                    .iter()
+                    .zip(&b.fields)
+                    .all(|(x, y)| x.name == y.name && super::diff::same_type(&x.ty, &y.ty))
+        }
+        _ => false,
+    }
+}
+
+/// A declaration on one line, for messages.
+fn one_line(decl: &Decl) -> String {
+    match decl {
+        Decl::Data(d) => {
+            let fields: Vec<String> = d
+                .fields
+                .iter()
+                .map(|f| format!("{} {}", f.name, f.ty))
+                .collect();
+            let params: Vec<&str> = d.type_params.iter().map(|p| p.name.as_str()).collect();
+            let params = if params.is_empty() {
+                String::new()
+            } else {
+                format!("<{}>", params.join(", "))
+            };
+            format!("data {}{params} {{ {} }}", d.name, fields.join(", "))
+        }
+        other => format!("{} {}", other.kind(), other.name()),
     }
 }
 

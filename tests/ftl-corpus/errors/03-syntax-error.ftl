@@ -1,0 +1,6 @@
+// FTL: unexpected token "calls" (expected "}")
+realm shop {
+  module till {
+    data Sale {} calls
+  }
+}

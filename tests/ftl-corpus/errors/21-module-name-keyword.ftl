@@ -1,0 +1,5 @@
+// FTL: module name "func" is invalid
+realm shop {
+  module func {
+  }
+}
