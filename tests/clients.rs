@@ -1,0 +1,494 @@
+//! `realm generate`: typed clients of pinned realms.
+//!
+//! - Snapshots of the generated code for the example realms (`bank`,
+//!   `shop`) and for `kitchen` (`tests/clients/kitchen`), a realm that uses
+//!   every form a type can take, in Go, TypeScript and Rust.
+//! - `--check`: drift, missing and stale files, and the refusals.
+//! - The generated clients compiled and run: a program per language
+//!   (`tests/clients/<language>/`) calls `bank` and `kitchen` through the
+//!   caller's ingress, which forwards to each realm's ingress and runner,
+//!   all real processes and servers on loopback. Go comes from Debian's
+//!   `golang-go`, TypeScript from npm (`.ci/run` installs both); the Rust
+//!   client is a crate built offline in a temporary directory with this
+//!   repository's Cargo.lock. On a developer machine a missing toolchain
+//!   skips its test with a message; under `CI=true` it fails it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use common::backends::{Background, runners};
+use common::serve::Serve;
+use common::{GitRealm, TestProject, copy_dir, repo_root, snapshots};
+use serde_json::{Value, json};
+
+// ---- realms and runners -----------------------------------------------------
+
+/// The `kitchen` realm (`tests/clients/kitchen`) in a git repository.
+fn kitchen_realm() -> GitRealm {
+    let realm = GitRealm::empty("main");
+    copy_dir(&repo_root().join("tests/clients/kitchen"), realm.path());
+    realm.export();
+    realm.commit("kitchen realm");
+    realm
+}
+
+/// A call the kitchen's runner served.
+#[derive(Clone, Debug)]
+struct Call {
+    verb: String,
+    body: Value,
+    request_id: String,
+    traceparent: String,
+}
+
+/// The kitchen's runner: answers what it is sent, except `levelNames`
+/// (levels by name), `ping` (an empty body) and `fail` (an error).
+fn kitchen_runner(calls: Arc<Mutex<Vec<Call>>>) -> Background {
+    use axum::extract::{Path as AxPath, State};
+    use axum::response::IntoResponse;
+    async fn handle(
+        State(calls): State<Arc<Mutex<Vec<Call>>>>,
+        AxPath((_module, verb)): AxPath<(String, String)>,
+        headers: http::HeaderMap,
+        body: bytes::Bytes,
+    ) -> axum::response::Response {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if let Ok(mut calls) = calls.lock() {
+            calls.push(Call {
+                verb: verb.clone(),
+                body: value.clone(),
+                request_id: header("x-request-id"),
+                traceparent: header("traceparent"),
+            });
+        }
+        let json = [(http::header::CONTENT_TYPE, "application/json")];
+        match verb.as_str() {
+            "levelNames" => (json, r#"["LEVEL_LOW", 2, "LEVEL_HIGH"]"#).into_response(),
+            "ping" => http::StatusCode::OK.into_response(),
+            "fail" => (
+                http::StatusCode::CONFLICT,
+                json,
+                json!({"error": {"code": "out_of_stock", "message": format!("no more {}", value["sku"].as_str().unwrap_or(""))}})
+                    .to_string(),
+            )
+                .into_response(),
+            _ => (json, body).into_response(),
+        }
+    }
+    Background::start(None, move |listener, stop| async move {
+        let app = axum::Router::new()
+            .route("/{module}/{verb}", axum::routing::post(handle))
+            .with_state(calls);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop.await;
+            })
+            .await
+            .expect("kitchen runner serves");
+    })
+}
+
+/// The shop pins `bank` and `kitchen` and calls them through its ingress,
+/// which forwards to theirs.
+struct World {
+    shop: TestProject,
+    _bank: GitRealm,
+    _kitchen: GitRealm,
+    kitchen_calls: Arc<Mutex<Vec<Call>>>,
+    shop_ingress: Serve,
+    _bank_ingress: Serve,
+    _kitchen_ingress: Serve,
+    _bank_runner: Background,
+    _kitchen_runner: Background,
+}
+
+impl World {
+    fn new() -> World {
+        let shop = TestProject::example("shop");
+        let bank = GitRealm::example("bank");
+        let kitchen = kitchen_realm();
+        shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+        shop.realm(&["add", "--git-repo", &kitchen.url()]).expect(0);
+        let bank_runner = Background::bank_runner(Arc::new(runners::Seen::default()));
+        let kitchen_calls = Arc::new(Mutex::new(Vec::new()));
+        let kitchen_runner = kitchen_runner(kitchen_calls.clone());
+        let bank_ingress = Serve::start(
+            bank.path(),
+            shop.cache_dir(),
+            &["--runner", &format!("balance={}", bank_runner.url())],
+        );
+        let kitchen_ingress = Serve::start(
+            kitchen.path(),
+            shop.cache_dir(),
+            &["--runner", &format!("kitchen={}", kitchen_runner.url())],
+        );
+        let shop_ingress = Serve::start(
+            shop.path(),
+            shop.cache_dir(),
+            &[
+                "--realm-endpoint",
+                &format!("bank={}", bank_ingress.url()),
+                "--realm-endpoint",
+                &format!("kitchen={}", kitchen_ingress.url()),
+            ],
+        );
+        World {
+            shop,
+            _bank: bank,
+            _kitchen: kitchen,
+            kitchen_calls,
+            shop_ingress,
+            _bank_ingress: bank_ingress,
+            _kitchen_ingress: kitchen_ingress,
+            _bank_runner: bank_runner,
+            _kitchen_runner: kitchen_runner,
+        }
+    }
+
+    /// Generates `language` clients into `out` (its `realms/`).
+    fn generate(&self, language: &str, out: &Path, extra: &[&str]) {
+        let out = out.display().to_string();
+        self.shop
+            .realm(&[&["generate", language, "--output", &out], extra].concat())
+            .expect(0);
+    }
+
+    fn kitchen_calls(&self) -> Vec<Call> {
+        self.kitchen_calls
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// Checks what the program printed and what reached the runner: the
+    /// echo call's body in FTL's JSON encoding, and its request id and
+    /// trace passed through both ingresses.
+    fn check_run(&self, language: &str, stdout: &str) {
+        let expected: Vec<String> = EXPECTED_LINES.iter().map(|l| l.to_string()).collect();
+        let lines: Vec<String> = stdout.lines().map(str::to_string).collect();
+        assert_eq!(lines, expected, "the {language} program's output");
+        let calls = self.kitchen_calls();
+        let echo = calls
+            .iter()
+            .find(|c| c.verb == "echo")
+            .expect("the echo call reached the runner");
+        assert_eq!(normalize(echo.body.clone()), normalize(everything()));
+        assert_eq!(echo.request_id, format!("{language}-echo"));
+        // The trace goes on; each ingress hop is a span of its own.
+        assert_eq!(
+            echo.traceparent.split('-').nth(1),
+            Some("0af7651916cd43dd8448eb211c80319c"),
+            "{}",
+            echo.traceparent
+        );
+        // Each shape was its own call, encoded as FTL encodes type enums.
+        let shapes: Vec<Value> = calls
+            .iter()
+            .filter(|c| c.verb == "echoShape")
+            .map(|c| normalize(c.body.clone()))
+            .collect();
+        let mut expected_shapes = vec![everything()["shape"].clone()];
+        expected_shapes.extend(
+            everything()["shapes"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        let expected_shapes: Vec<Value> = expected_shapes.into_iter().map(normalize).collect();
+        assert_eq!(shapes, expected_shapes);
+    }
+}
+
+/// What every program prints.
+const EXPECTED_LINES: &[&str] = &[
+    "ok echo",
+    "ok echoPage",
+    "ok echoShape 0",
+    "ok echoShape 1",
+    "ok echoShape 2",
+    "ok echoShape 3",
+    "ok echoShape 4",
+    "ok echoShape 5",
+    "ok echoShape 6",
+    "ok echoShape 7",
+    "ok echoShape 8",
+    "ok echoLevels",
+    "ok echoTime",
+    "ok levelNames",
+    "ok ping",
+    "ok delete",
+    "ok withdraw",
+    "ok account",
+    "ok error from the runner",
+    "ok error from the bank",
+    "ok error from the ingress",
+];
+
+/// The `Everything` every program sends to `kitchen.echo`, as JSON.
+fn everything() -> Value {
+    let at = "2024-05-01T12:30:45Z";
+    json!({
+        "int": 42,
+        "float": 1.5,
+        "string": "snowman ☃ \"quoted\"\n",
+        "bytes": "AAEC/f7/",
+        "bool": true,
+        "time": at,
+        "any": {"nested": [1.5, "x", true, null]},
+        "unit": {},
+        "list": ["a", "b"],
+        "nested": [[1, 2], [], [3]],
+        "map": {"a": 1, "b": 2},
+        "intMap": {"1": "one", "-2": "minus two"},
+        "enumMap": {"red": 1, "green": 2},
+        "optional": "here",
+        "missing": null,
+        "optionals": ["x", null, "z"],
+        "item": {"sku": "s1", "quantity": 2},
+        "items": [{"sku": "s2", "quantity": 3}],
+        "page": {"items": [{"sku": "s3", "quantity": 4}], "next": "p2"},
+        "pair": {"key": "k", "value": 7},
+        "color": "green",
+        "level": 2,
+        "shape": {"name": "Circle", "value": 2.5},
+        "shapes": [
+            {"name": "Label", "value": "l"},
+            {"name": "Square", "value": {"side": 1.5}},
+            {"name": "Big", "value": {"sku": "b", "quantity": 1}},
+            {"name": "Corners", "value": [1, 2, 3, 4]},
+            {"name": "When", "value": at},
+            {"name": "Maybe", "value": null},
+            {"name": "Maybe", "value": "m"},
+            {"name": "Tone", "value": "red"}
+        ],
+        "sku": "s9",
+        "tags": {"t": ["x", "y"]},
+        "display-name": "Label",
+        "type": "t",
+        "node": {
+            "name": "root",
+            "children": [{"name": "leaf", "children": [], "next": null}],
+            "next": {"name": "next", "children": [], "next": null}
+        },
+        "stamp": {"at": at, "by": "me"},
+        "empty": {}
+    })
+}
+
+/// JSON as the ingress reads it: a member that is `null` is the same as
+/// one left out, and `.000Z` (JavaScript's `toISOString`) is `Z`.
+fn normalize(value: Value) -> Value {
+    match value {
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, normalize(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(normalize).collect()),
+        Value::String(s) => Value::String(s.replace(".000Z", "Z")),
+        other => other,
+    }
+}
+
+// ---- toolchains ----------------------------------------------------------------
+
+/// `program` on the PATH.
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// A toolchain the test needs, or `None` after saying the test is skipped.
+/// Under `CI=true` a missing toolchain fails the test.
+fn toolchain(found: Option<PathBuf>, what: &str, install: &str) -> Option<PathBuf> {
+    if found.is_some() {
+        return found;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{what} is missing, and CI=true: {install} (.ci/run does)"
+    );
+    eprintln!("skipped: {what} is not installed ({install})");
+    None
+}
+
+/// Runs a command in `dir`, failing with its output when it fails.
+fn run(dir: &Path, program: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(program);
+    command.args(args).current_dir(dir);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}",
+        program.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+// ---- Go ------------------------------------------------------------------------
+
+#[test]
+fn go_clients_call_realms_through_a_real_ingress() {
+    let Some(go) = toolchain(on_path("go"), "Go", "apt-get install golang-go") else {
+        return;
+    };
+    let gofmt = go.with_file_name("gofmt");
+    let world = World::new();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(
+        dir.path().join("go.mod"),
+        "module example.com/shop\n\ngo 1.19\n",
+    )
+    .expect("write go.mod");
+    std::fs::copy(
+        repo_root().join("tests/clients/go/main.go"),
+        dir.path().join("main.go"),
+    )
+    .expect("copy main.go");
+    // The import path comes from go.mod.
+    world.generate("go", dir.path(), &[]);
+
+    let cache = repo_root().join("target/client-tests/go");
+    let cache = cache.display().to_string();
+    let env = [
+        ("GOFLAGS", "-mod=mod"),
+        ("GOPROXY", "off"),
+        ("GOTOOLCHAIN", "local"),
+        ("GOCACHE", cache.as_str()),
+    ];
+    // gofmt has nothing to change; vet finds nothing.
+    let unformatted = run(dir.path(), &gofmt, &["-l", "realms"], &env);
+    assert_eq!(unformatted, "", "gofmt would change these files");
+    run(dir.path(), &go, &["vet", "./..."], &env);
+    run(dir.path(), &go, &["build", "-o", "client", "."], &env);
+    let endpoint = world.shop_ingress.url();
+    let stdout = run(
+        dir.path(),
+        &dir.path().join("client"),
+        &[],
+        &[("REALM_ENDPOINT", endpoint.as_str())],
+    );
+    world.check_run("go", &stdout);
+}
+
+// ---- snapshots -----------------------------------------------------------------
+
+/// Every file `realm generate <language>` wrote below `out/realms`, each
+/// under a `==> path <==` line; the runtime (a fixed file of the
+/// repository, compiled by the tests above) is shown by name only.
+fn generated(out: &Path) -> String {
+    let runtimes = [
+        realm::generate::go::RUNTIME,
+        realm::generate::typescript::RUNTIME,
+        realm::generate::rust::RUNTIME,
+    ];
+    let mut paths: Vec<PathBuf> = walkdir::WalkDir::new(out.join("realms"))
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    paths.sort();
+    let mut text = String::new();
+    for path in paths {
+        let rel = realm::files::relative(&path, out);
+        let contents = std::fs::read_to_string(&path).expect("read a generated file");
+        text.push_str(&format!("==> {rel} <==\n"));
+        match runtimes.iter().find(|r| contents.starts_with(*r)) {
+            Some(runtime) => {
+                text.push_str("(the runtime)\n");
+                text.push_str(&contents[runtime.len()..]);
+            }
+            None => text.push_str(&contents),
+        }
+    }
+    redact_commits(&text)
+}
+
+/// `@<40 hex digits>` and `commit <40 hex digits>` with the commit
+/// replaced by `<commit>`, so that the snapshots hold when the example
+/// realms change.
+fn redact_commits(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(|c: char| c.is_ascii_hexdigit()) {
+        let (before, from) = rest.split_at(at);
+        out.push_str(before);
+        let len = from
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(from.len());
+        let boundary = !before.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if len == 40 && boundary {
+            out.push_str("<commit>");
+        } else {
+            out.push_str(&from[..len]);
+        }
+        rest = &from[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A project `web` that pins the given realms.
+fn pinning(realms: &[&GitRealm]) -> TestProject {
+    let web = TestProject::new("web");
+    for realm in realms {
+        web.realm(&["add", "--git-repo", &realm.url()]).expect(0);
+    }
+    web
+}
+
+fn snapshot_all_languages(project: &TestProject, name: &str) {
+    for language in ["go", "typescript", "rust"] {
+        let out = tempfile::tempdir().expect("temporary directory");
+        let dir = out.path().display().to_string();
+        project
+            .realm(&[
+                "generate",
+                language,
+                "--output",
+                &dir,
+                "--go-import-path",
+                "example.com/web",
+            ])
+            .expect(0);
+        let text = generated(out.path());
+        snapshots(|| insta::assert_snapshot!(format!("clients_{name}_{language}"), text));
+    }
+}
+
+#[test]
+fn generated_code_for_the_example_realms() {
+    let bank = GitRealm::example("bank");
+    let shop = GitRealm::example("shop");
+    snapshot_all_languages(&pinning(&[&bank, &shop]), "examples");
+}
+
+#[test]
+fn generated_code_for_every_type_form() {
+    let kitchen = kitchen_realm();
+    snapshot_all_languages(&pinning(&[&kitchen]), "kitchen");
+}
