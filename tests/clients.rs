@@ -393,6 +393,143 @@ fn go_clients_call_realms_through_a_real_ingress() {
     world.check_run("go", &stdout);
 }
 
+// ---- TypeScript ----------------------------------------------------------------
+
+/// `tsc`: `$REALM_TSC`, the one `.ci/run` installs (`target/tools`), or
+/// one on the PATH.
+fn find_tsc() -> Option<PathBuf> {
+    if let Some(tsc) = std::env::var_os("REALM_TSC") {
+        return Some(PathBuf::from(tsc));
+    }
+    let local = repo_root().join("target/tools/node_modules/.bin/tsc");
+    if local.is_file() {
+        return Some(local);
+    }
+    on_path("tsc")
+}
+
+/// The strictest settings: what a careful project would compile with.
+/// `lib` is ES2022 alone: the generated code needs no DOM or Node types.
+const TSCONFIG: &str = r#"{
+  "compilerOptions": {
+    "target": "ES2022",
+    "module": "NodeNext",
+    "moduleResolution": "NodeNext",
+    "lib": ["ES2022"],
+    "types": [],
+    "strict": true,
+    "noUnusedLocals": true,
+    "noUnusedParameters": true,
+    "noImplicitReturns": true,
+    "noImplicitOverride": true,
+    "noFallthroughCasesInSwitch": true,
+    "exactOptionalPropertyTypes": true,
+    "noUncheckedIndexedAccess": true,
+    "noPropertyAccessFromIndexSignature": true,
+    "rootDir": ".",
+    "outDir": "out"
+  },
+  "include": ["main.ts", "realms/**/*.ts"]
+}
+"#;
+
+#[test]
+fn typescript_clients_call_realms_through_a_real_ingress() {
+    let install = "npm install --prefix target/tools typescript, and Node 18 or later";
+    let Some(tsc) = toolchain(find_tsc(), "TypeScript (tsc)", install) else {
+        return;
+    };
+    let Some(node) = toolchain(on_path("node"), "Node", install) else {
+        return;
+    };
+    let world = World::new();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("tsconfig.json"), TSCONFIG).expect("write tsconfig.json");
+    std::fs::write(dir.path().join("package.json"), "{\"type\": \"module\"}\n")
+        .expect("write package.json");
+    std::fs::copy(
+        repo_root().join("tests/clients/typescript/main.ts"),
+        dir.path().join("main.ts"),
+    )
+    .expect("copy main.ts");
+    world.generate("typescript", dir.path(), &[]);
+
+    run(dir.path(), &tsc, &["-p", "."], &[]);
+    let endpoint = world.shop_ingress.url();
+    let stdout = run(
+        dir.path(),
+        &node,
+        &["out/main.js"],
+        &[("REALM_ENDPOINT", endpoint.as_str())],
+    );
+    world.check_run("typescript", &stdout);
+}
+
+// ---- Rust ----------------------------------------------------------------------
+
+/// The client crate: what a user of the generated module depends on. The
+/// versions resolve to those of this repository's Cargo.lock (copied in),
+/// so the build needs no network.
+const CARGO_TOML: &str = r#"[package]
+name = "realm-clients-test"
+version = "0.1.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+base64 = "0.22"
+bytes = "1"
+http-body-util = "0.1"
+hyper = { version = "1", features = ["client", "http1"] }
+hyper-util = { version = "0.1", features = ["client-legacy", "http1", "tokio"] }
+serde = { version = "1", features = ["derive"] }
+serde_json = "1"
+time = { version = "0.3", features = ["formatting", "parsing"] }
+tokio = { version = "1", features = ["rt", "macros"] }
+
+[workspace]
+"#;
+
+#[test]
+fn rust_clients_call_realms_through_a_real_ingress() {
+    let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let world = World::new();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("Cargo.toml"), CARGO_TOML).expect("write Cargo.toml");
+    std::fs::copy(
+        repo_root().join("Cargo.lock"),
+        dir.path().join("Cargo.lock"),
+    )
+    .expect("copy Cargo.lock");
+    std::fs::create_dir(dir.path().join("src")).expect("create src/");
+    std::fs::copy(
+        repo_root().join("tests/clients/rust/main.rs"),
+        dir.path().join("src/main.rs"),
+    )
+    .expect("copy main.rs");
+    world.generate("rust", &dir.path().join("src"), &[]);
+
+    // One target directory for every run, so that only the first builds
+    // the dependencies; warnings are errors.
+    let target = repo_root().join("target/client-tests/rust");
+    let target = target.display().to_string();
+    let env = [
+        ("CARGO_TARGET_DIR", target.as_str()),
+        ("RUSTFLAGS", "-D warnings"),
+    ];
+    // rustfmt leaves the runtime as it is and skips the realms' files.
+    run(dir.path(), &cargo, &["fmt", "--check"], &env);
+    run(dir.path(), &cargo, &["build", "--offline", "--quiet"], &env);
+    let endpoint = world.shop_ingress.url();
+    let stdout = run(
+        dir.path(),
+        &PathBuf::from(&target).join("debug/realm-clients-test"),
+        &[],
+        &[("REALM_ENDPOINT", endpoint.as_str())],
+    );
+    world.check_run("rust", &stdout);
+}
+
 // ---- snapshots -----------------------------------------------------------------
 
 /// Every file `realm generate <language>` wrote below `out/realms`, each

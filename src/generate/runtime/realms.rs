@@ -370,7 +370,9 @@ impl<'de> ::serde::Deserialize<'de> for Time {
         let text = String::deserialize(deserializer)?;
         ::time::OffsetDateTime::parse(&text, &::time::format_description::well_known::Rfc3339)
             .map(Time)
-            .map_err(|e| ::serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time: {e}")))
+            .map_err(|e| {
+                ::serde::de::Error::custom(format!("{text:?} is not an RFC 3339 time: {e}"))
+            })
     }
 }
 
@@ -406,7 +408,9 @@ impl ::serde::Serialize for Bytes {
 
 impl<'de> ::serde::Deserialize<'de> for Bytes {
     fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use ::base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        use ::base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
         let text = String::deserialize(deserializer)?;
         [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
             .iter()
