@@ -673,6 +673,129 @@ impl fmt::Display for VerbRef<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schema::parse_schema;
+
+    /// The files generated for a realm `r` with the given modules.
+    fn generate_text(language: Language, modules: &str) -> Result<String, GenerateError> {
+        let schema = parse_schema("t.ftl", &format!("realm r {{\n{modules}\n}}\n"))
+            .unwrap_or_else(|d| panic!("{d}"));
+        let target = Target {
+            realm: &schema.realms[0],
+            commit: "0123456789012345678901234567890123456789",
+        };
+        let options = Options {
+            go_import_path: Some("example.com/x".into()),
+        };
+        let files = generate(language, &[target], &options)?;
+        Ok(files
+            .iter()
+            .filter(|f| !f.path.ends_with("realms.go") && !f.path.ends_with("index.ts"))
+            .map(|f| f.contents.as_str())
+            .collect())
+    }
+
+    #[test]
+    fn go_prefixes_shared_variant_names_with_their_enum() {
+        let code = generate_text(
+            Language::Go,
+            "module m {
+  export realm enum Status: Int {
+    Unknown = 0
+    Done = 1
+  }
+  export realm enum Kind: String {
+    Unknown = \"unknown\"
+  }
+}",
+        )
+        .expect("generates");
+        assert!(code.contains("\tStatusUnknown Status = 0\n"), "{code}");
+        assert!(code.contains("\tDone          Status = 1\n"), "{code}");
+        assert!(
+            code.contains("\tKindUnknown Kind = \"unknown\"\n"),
+            "{code}"
+        );
+    }
+
+    #[test]
+    fn names_that_collide_are_an_error() {
+        let err = generate_text(
+            Language::Go,
+            "module m {
+  export realm data WithdrawClient {
+    x Int
+  }
+  export realm verb withdraw(m.WithdrawClient) Unit
+}",
+        )
+        .expect_err("collides");
+        assert_eq!(
+            err.to_string(),
+            "data m.WithdrawClient and verb m.withdraw would both be named `WithdrawClient` in Go package example.com/x/realms/r/m\n\
+             help: rename one of them in the realm's schema (generated names follow each language's conventions)"
+        );
+        let err = generate_text(
+            Language::Rust,
+            "module m {
+  export realm data D {
+    fooBar Int
+    foo_bar Int
+  }
+}",
+        )
+        .expect_err("collides");
+        assert!(
+            err.message
+                .starts_with("field `fooBar` and field `foo_bar` would both be named `foo_bar`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn map_keys_must_be_strings_or_integers() {
+        let err = generate_text(
+            Language::TypeScript,
+            "module m {
+  export realm data D {
+    byTime {Time: String}
+  }
+}",
+        )
+        .expect_err("refused");
+        assert_eq!(
+            err.message,
+            "data m.D of realm `r` has a map `{Time: String}` whose keys are neither strings nor integers"
+        );
+    }
+
+    #[test]
+    fn values_that_lead_back_to_their_type_are_boxed() {
+        let schema = "module m {
+  export realm enum Expr {
+    Lit Int
+    Sum m.Sum
+  }
+  export realm data Sum {
+    left m.Expr
+    right m.Expr?
+    all [m.Expr]
+  }
+}";
+        let rust = generate_text(Language::Rust, schema).expect("generates");
+        assert!(rust.contains("        Sum(Box<Sum>),\n"), "{rust}");
+        assert!(rust.contains("        pub left: Box<Expr>,\n"), "{rust}");
+        assert!(
+            rust.contains("        pub right: Option<Box<Expr>>,\n"),
+            "{rust}"
+        );
+        assert!(rust.contains("        pub all: Vec<Expr>,\n"), "{rust}");
+        // Go interfaces hold their variants behind a pointer already.
+        let go = generate_text(Language::Go, schema).expect("generates");
+        assert!(
+            go.contains("\tLeft  Expr                `json:\"left\"`\n"),
+            "{go}"
+        );
+    }
 
     #[test]
     fn case_conversions() {
