@@ -45,7 +45,8 @@ struct Call {
 }
 
 /// The kitchen's runner: answers what it is sent, except `levelNames`
-/// (levels by name), `ping` (an empty body) and `fail` (an error).
+/// (levels by name, number and number as a string, as protobuf's JSON
+/// parsers accept them), `ping` (an empty body) and `fail` (an error).
 fn kitchen_runner(calls: Arc<Mutex<Vec<Call>>>) -> Background {
     use axum::extract::{Path as AxPath, State};
     use axum::response::IntoResponse;
@@ -73,7 +74,7 @@ fn kitchen_runner(calls: Arc<Mutex<Vec<Call>>>) -> Background {
         }
         let json = [(http::header::CONTENT_TYPE, "application/json")];
         match verb.as_str() {
-            "levelNames" => (json, r#"["LEVEL_LOW", 2, "LEVEL_HIGH"]"#).into_response(),
+            "levelNames" => (json, r#"["LEVEL_LOW", 2, "LEVEL_HIGH", "1"]"#).into_response(),
             "ping" => http::StatusCode::OK.into_response(),
             "fail" => (
                 http::StatusCode::CONFLICT,

@@ -380,7 +380,10 @@ export function stringEnumCodec<T extends string>(name: string, values: readonly
   };
 }
 
-/** A value enum of `Int` values; decodes a variant's name too (protobuf's JSON). */
+/**
+ * A value enum of `Int` values; decodes a variant's name (protobuf's JSON)
+ * or the number as a string too.
+ */
 export function intEnumCodec<T extends number>(
   name: string,
   variants: Readonly<Record<string, T>>,
@@ -392,6 +395,9 @@ export function intEnumCodec<T extends number>(
       if (typeof json === "number" && values.includes(json)) return json as T;
       if (typeof json === "string" && Object.prototype.hasOwnProperty.call(variants, json)) {
         return variants[json] as T;
+      }
+      if (typeof json === "string" && /^-?\d+$/.test(json) && values.includes(Number(json))) {
+        return Number(json) as T;
       }
       return fail(path, `a value of enum ${name}`, json);
     },

@@ -295,17 +295,21 @@ func lookupSumType(t reflect.Type) *sumType {
 	return nil
 }
 
-// DecodeIntEnum decodes a value of an Int enum: its number or, as
-// protobuf's JSON mapping writes enums, a variant's name.
+// DecodeIntEnum decodes a value of an Int enum: its number (or the number
+// as a string) or, as protobuf's JSON mapping writes enums, a variant's
+// name.
 func DecodeIntEnum[E ~int](data []byte, target *E, names map[string]E) error {
 	var name string
 	if json.Unmarshal(data, &name) == nil {
-		value, ok := names[name]
-		if !ok {
-			return fmt.Errorf("%q is not a variant of %T", name, *target)
+		if value, ok := names[name]; ok {
+			*target = value
+			return nil
 		}
-		*target = value
-		return nil
+		if n, err := strconv.Atoi(name); err == nil {
+			*target = E(n)
+			return nil
+		}
+		return fmt.Errorf("%q is not a variant of %T", name, *target)
 	}
 	var value int
 	if err := json.Unmarshal(data, &value); err != nil {

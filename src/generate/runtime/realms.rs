@@ -438,9 +438,9 @@ impl<'de> ::serde::Deserialize<'de> for Unit {
     }
 }
 
-/// Decodes a value of an `Int` enum: its number or, as protobuf's JSON
-/// mapping writes enums, a variant's name. `variants` are (name, value,
-/// variant).
+/// Decodes a value of an `Int` enum: its number (or the number as a
+/// string) or, as protobuf's JSON mapping writes enums, a variant's name.
+/// `variants` are (name, value, variant).
 #[doc(hidden)]
 pub fn deserialize_int_enum<'de, D, E>(
     deserializer: D,

@@ -128,7 +128,7 @@ func main() {
 	fmt.Println("ok echoTime")
 
 	named, err := kitchen.NewLevelNamesClient(c)(ctx)
-	same("levelNames", named, err, []kitchen.Level{kitchen.LEVEL_LOW, kitchen.LEVEL_HIGH, kitchen.LEVEL_HIGH})
+	same("levelNames", named, err, []kitchen.Level{kitchen.LEVEL_LOW, kitchen.LEVEL_HIGH, kitchen.LEVEL_HIGH, kitchen.LEVEL_LOW})
 
 	if err := kitchen.NewPingClient(c)(ctx); err != nil {
 		fail("ping: %v", err)

@@ -169,6 +169,7 @@ async fn main() {
             kitchen::Level::LevelLow,
             kitchen::Level::LevelHigh,
             kitchen::Level::LevelHigh,
+            kitchen::Level::LevelLow,
         ],
     );
 
