@@ -125,6 +125,31 @@ fn remove_stale_temporaries(dir: &Path, name: &str) {
     }
 }
 
+/// Reads at most the first `limit` bytes of a file.
+pub fn read_prefix(path: &Path, limit: usize) -> Result<Vec<u8>> {
+    let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut bytes = Vec::with_capacity(limit);
+    file.take(limit as u64)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(bytes)
+}
+
+/// Creates `dir` and its missing parents.
+pub fn create_dir_all(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Removes a file.
+pub fn remove_file(path: &Path) -> Result<()> {
+    fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))
+}
+
+/// Removes `dir` if it is empty; returns whether it did.
+pub fn remove_empty_dir(dir: &Path) -> bool {
+    fs::remove_dir(dir).is_ok()
+}
+
 /// Every file under `dir` whose name ends in `.{extension}`, sorted, skipping
 /// hidden directories (`.git`, `.ftl`, ...). Symbolic links are not
 /// followed.

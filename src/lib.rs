@@ -4,8 +4,10 @@
 //! `src/commands/`) only parses arguments and renders results. See
 //! `ARCHITECTURE.md` for the map and the invariants.
 
+pub mod clients;
 pub mod export;
 pub mod files;
+pub mod generate;
 pub mod git;
 pub mod import;
 pub mod ingress;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod add;
 mod call;
 mod export;
+mod generate;
 mod import;
 mod list;
 mod progress;
@@ -104,6 +105,7 @@ pub enum Command {
     Status(status::Args),
     Schema(schema::Args),
     Export(export::Args),
+    Generate(generate::Args),
 }
 
 /// How data is printed.
@@ -138,6 +140,7 @@ pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(args),
         Command::Schema(args) => schema::run(args, global),
         Command::Export(args) => export::run(args, global),
+        Command::Generate(args) => generate::run(args, global),
     }
 }
 

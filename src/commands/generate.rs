@@ -1,0 +1,140 @@
+//! `realm generate`: write typed clients of pinned realms, or check them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::ValueEnum;
+use realm::clients::{self, Drift, Request};
+use realm::generate::Language;
+use realm::workspace::Workspace;
+
+use super::{EXIT_CHECK_FAILED, display_path};
+
+/// Generate typed clients of pinned realms (Go, TypeScript, Rust)
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Code for every `export realm` data, enum, type alias and verb of each pinned \
+    realm, in a package path that carries the realm: Go packages \
+    <import path>/realms/<realm>/<module>, TypeScript modules realms/<realm>/<module>.ts, \
+    Rust modules realms::<realm>::<module>. Each verb calls POST /realms/<realm>/<module>/<verb> \
+    on the local ingress (`realm serve`), whose URL the caller passes or REALM_ENDPOINT gives.\n\n\
+    Go: the import path of the output directory comes from the nearest go.mod at or above it \
+    (its module path, plus the way down to the directory), or --go-import-path.\n\n\
+    Examples:\n  \
+    realm generate go                          # realms/ in the project root\n  \
+    realm generate typescript --output web/src\n  \
+    realm generate rust --realm bank --output src\n  \
+    realm generate go --check                  # in CI: exit 3 with a diff when stale"
+)]
+pub struct Args {
+    /// The language to generate
+    #[arg(value_enum, value_name = "LANGUAGE")]
+    language: Lang,
+
+    /// Only this pinned realm (repeatable) [default: every pinned realm]
+    #[arg(long = "realm", value_name = "NAME")]
+    realms: Vec<String>,
+
+    /// The directory `realms/` is written in [default: the project root]
+    #[arg(long, short, value_name = "DIR")]
+    output: Option<PathBuf>,
+
+    /// Go: the import path of the output directory [default: from go.mod]
+    #[arg(long, value_name = "PATH")]
+    go_import_path: Option<String>,
+
+    /// Write nothing; exit 3 with a diff when the files on disk are stale
+    #[arg(long)]
+    check: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Lang {
+    Go,
+    #[value(alias = "ts")]
+    Typescript,
+    #[value(alias = "rs")]
+    Rust,
+}
+
+pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
+    let dir = super::current_dir()?;
+    let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    let language = match args.language {
+        Lang::Go => Language::Go,
+        Lang::Typescript => Language::TypeScript,
+        Lang::Rust => Language::Rust,
+    };
+    let request = Request {
+        language,
+        realms: args.realms,
+        output: args.output.unwrap_or_else(|| ws.project.root.clone()),
+        go_import_path: args.go_import_path,
+    };
+    let plan = clients::plan(&ws, &request)?;
+    let realms_dir = display_path(&plan.output.join("realms"));
+    let names: Vec<String> = plan
+        .realms
+        .iter()
+        .map(|(name, commit)| format!("{name}@{}", &commit[..commit.len().min(7)]))
+        .collect();
+    if args.check {
+        let drift = plan.drift()?;
+        if drift.is_empty() {
+            eprintln!(
+                "The {} clients in {realms_dir} are up to date ({})",
+                language.name(),
+                names.join(", ")
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        for d in &drift {
+            match d {
+                Drift::Changed(_, diff) => print!("{diff}"),
+                Drift::Missing(path) => eprintln!("missing: {}", display_path(path)),
+                Drift::Stale(path) => eprintln!("no longer generated: {}", display_path(path)),
+            }
+        }
+        eprintln!(
+            "error: the {} clients in {realms_dir} are stale: {} of {} files differ{}\n\
+             help: run `realm generate {}` and commit {realms_dir}",
+            language.name(),
+            drift
+                .iter()
+                .filter(|d| !matches!(d, Drift::Stale(_)))
+                .count(),
+            plan.files.len(),
+            match drift
+                .iter()
+                .filter(|d| matches!(d, Drift::Stale(_)))
+                .count()
+            {
+                0 => String::new(),
+                n => format!(", {n} to remove"),
+            },
+            args.language
+                .to_possible_value()
+                .map(|v| v.get_name().to_string())
+                .unwrap_or_default()
+        );
+        return Ok(ExitCode::from(EXIT_CHECK_FAILED));
+    }
+    let written = plan.write()?;
+    eprintln!(
+        "Generated {} clients of {} in {realms_dir}: {} written, {} unchanged{}",
+        language.name(),
+        names.join(", "),
+        plural(written.written, "file"),
+        written.unchanged,
+        match written.removed {
+            0 => String::new(),
+            n => format!(", {} removed", plural(n, "stale file")),
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
