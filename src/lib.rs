@@ -6,7 +6,9 @@
 
 pub mod export;
 pub mod files;
+pub mod ftl_modules;
 pub mod git;
+pub mod golang;
 pub mod import;
 pub mod ingress;
 pub mod net;
