@@ -400,6 +400,24 @@ impl<'a> Extractor<'a> {
             );
             return None;
         }
+        // Go aliases of basic types are the basic type (go/types sees
+        // through them, and so does FTL).
+        if decl.alias
+            && let GoType::Name {
+                package: None,
+                name: basic,
+                args: basic_args,
+                ..
+            } = &decl.ty
+            && basic_args.is_empty()
+            && matches!(
+                basic.as_str(),
+                "string" | "int" | "bool" | "float64" | "any"
+            )
+            && !self.declares(dir, basic)
+        {
+            return self.ty(&decl.ty, site, depth);
+        }
         let type_args = self.args(args, site, depth)?;
         self.need(dir, name);
         Some(Type::Ref(Ref {
