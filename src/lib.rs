@@ -16,4 +16,5 @@ pub mod pins;
 pub mod project;
 pub mod schema;
 pub mod sources;
+pub mod watch;
 pub mod workspace;

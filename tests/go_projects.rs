@@ -142,3 +142,135 @@ fn add_pins_a_git_repository_holding_a_go_ftl_project() {
     let check = consumer.realm(&["update", "--check"]).expect(3);
     assert!(check.stdout.contains("reason"), "{}", check.stdout);
 }
+
+/// Lines of a running `realm export --watch`, from both streams.
+struct Watching {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Watching {
+    fn start(project: &TestProject) -> Watching {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("realm"))
+            .args(["export", "--watch"])
+            .current_dir(project.path())
+            .env("REALM_CACHE_DIR", project.cache_dir())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start realm export --watch");
+        let (tx, lines) = std::sync::mpsc::channel();
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        for stream in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(stream)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Watching {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits (generously: the machine may be loaded) for a line containing
+    /// `text`; returns the lines read up to it.
+    fn wait_for(&mut self, text: &str) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        let mut got = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    let done = line.contains(text);
+                    got.push(line);
+                    if done {
+                        return got;
+                    }
+                }
+                Err(_) => panic!("no line with {text:?}; saw:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn export_watch_reexports_when_go_code_changes() {
+    let project = TestProject::go("shop");
+    let mut watch = Watching::start(&project);
+    watch.wait_for("Watching for changes");
+    let before = project.read("ftl-external-schema.txtpb");
+
+    // A new required field in a request: breaking, printed as such.
+    let path = "modules/shop/shop.go";
+    let text = project.read(path);
+    project.write(
+        path,
+        &text.replace(
+            "type PlaceRequest struct {\n",
+            "type PlaceRequest struct {\n\tCoupon string\n",
+        ),
+    );
+    let lines = watch.wait_for("coupon");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("modules/shop/shop.go changed; re-exported")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.last().is_some_and(|l| l.contains("breaking")),
+        "{lines:?}"
+    );
+    let after = project.read("ftl-external-schema.txtpb");
+    assert_ne!(before, after);
+    assert!(after.contains("name: \"coupon\""));
+
+    // Broken code: reported, the file is left alone, the watch goes on.
+    project.write(
+        path,
+        &text.replace(
+            "type PlaceRequest struct {\n",
+            "type PlaceRequest struct {\n\tCoupon int64\n",
+        ),
+    );
+    let lines = watch.wait_for("unsupported type `int64`");
+    assert!(
+        lines.iter().any(|l| l.contains("not exported")),
+        "{lines:?}"
+    );
+    assert_eq!(project.read("ftl-external-schema.txtpb"), after);
+
+    // Fixed again: back to the old API.
+    project.write(path, &text);
+    let lines = watch.wait_for("coupon");
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.contains("removed") || l.contains("coupon")),
+        "{lines:?}"
+    );
+    assert_eq!(project.read("ftl-external-schema.txtpb"), before);
+}
