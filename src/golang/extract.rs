@@ -28,7 +28,7 @@ use super::directives::{self, Directive, DirectiveKind, DirectiveRef};
 use super::naming::{lower_camel, upper_camel};
 use super::scope::{Imported, Scope, assumed_package_name};
 use super::syntax::{ConstSpec, Doc, Expr, FuncDecl, GoType, Span, TypeDecl};
-use super::types::{Handle, Resource, Site, go_text};
+use super::types::{Handle, Resource, Site, What, go_text};
 
 /// The kind of declaration a node's directives make it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -382,12 +382,14 @@ impl<'a> Extractor<'a> {
                     continue;
                 };
                 let name = lower_camel(&t.name);
-                let what = format!("{} `{name}`", handle.sdk_name());
                 let site = Site {
                     file: fi,
                     dir,
                     params: &[],
-                    what: &what,
+                    what: What::Handle {
+                        handle: handle.sdk_name(),
+                        name: &name,
+                    },
                 };
                 match handle {
                     Handle::Config | Handle::Secret => {
@@ -421,7 +423,7 @@ impl<'a> Extractor<'a> {
                             })
                         });
                     }
-                    Handle::Topic => self.topic(t, &meta, args, &site, name),
+                    Handle::Topic => self.topic(t, &meta, args, &site, name.clone()),
                     Handle::Database => {}
                 }
             }
@@ -605,12 +607,11 @@ impl<'a> Extractor<'a> {
             .flatten()
             .map(|(n, t)| (n.as_str(), t.as_str()))
             .collect();
-        let what_request = format!("the request of verb `{name}`");
         let site = Site {
             file: fi,
             dir,
             params: &[],
-            what: &what_request,
+            what: What::Request(&name),
         };
         let mut request = None;
         let mut resources = Vec::new();
@@ -709,12 +710,11 @@ impl<'a> Extractor<'a> {
             Some(p) => self.ty(&p.ty, &site, 0),
             None => Some(Type::Unit),
         };
-        let what_response = format!("the response of verb `{name}`");
         let response_ty = match response {
             Some(p) => self.ty(
                 &p.ty,
                 &Site {
-                    what: &what_response,
+                    what: What::Response(&name),
                     ..site
                 },
                 0,
@@ -907,14 +907,16 @@ impl<'a> Extractor<'a> {
                 continue;
             }
             for (fname, span) in &field.names {
-                let what = format!("field `{fname}` of `{}`", decl.name);
                 let ty = self.ty(
                     &field.ty,
                     &Site {
                         file,
                         dir,
                         params: &decl.type_params,
-                        what: &what,
+                        what: What::Field {
+                            field: fname,
+                            of: &decl.name,
+                        },
                     },
                     0,
                 );
@@ -1030,19 +1032,16 @@ impl<'a> Extractor<'a> {
         let ty = match basic.as_deref() {
             Some("string") => Type::String,
             Some("int") => Type::Int,
-            _ => {
-                let what = format!("enum `{enum_name}`");
-                self.ty(
-                    &decl.ty,
-                    &Site {
-                        file,
-                        dir,
-                        params: &decl.type_params,
-                        what: &what,
-                    },
-                    0,
-                )?
-            }
+            _ => self.ty(
+                &decl.ty,
+                &Site {
+                    file,
+                    dir,
+                    params: &decl.type_params,
+                    what: What::Enum(&enum_name),
+                },
+                0,
+            )?,
         };
         let scope = self.scope;
         let mut variants = Vec::new();
@@ -1227,14 +1226,16 @@ impl<'a> Extractor<'a> {
                     type_args: Vec::new(),
                 }))
             } else {
-                let what = format!("variant `{vname}` of enum `{enum_name}`");
                 self.ty(
                     &vdecl.ty,
                     &Site {
                         file: vfile,
                         dir,
                         params: &vdecl.type_params,
-                        what: &what,
+                        what: What::Variant {
+                            variant: vname,
+                            of: &enum_name,
+                        },
                     },
                     0,
                 )
@@ -1349,14 +1350,13 @@ impl<'a> Extractor<'a> {
             }
             Type::Any
         } else {
-            let what = format!("type alias `{}`", decl.name);
             self.ty(
                 &decl.ty,
                 &Site {
                     file,
                     dir,
                     params: &[],
-                    what: &what,
+                    what: What::Alias(&decl.name),
                 },
                 0,
             )?

@@ -118,3 +118,70 @@ pub fn extract(module: &GoModule) -> Result<Module, Vec<Diagnostic>> {
         decls,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Decl, MetadataKind, Type, Visibility};
+
+    fn module(files: &[(&str, &str, &str)]) -> Result<Module, Vec<Diagnostic>> {
+        extract(&GoModule {
+            name: "shop".into(),
+            config_file: "m/ftl.toml".into(),
+            go_module_path: "ftl/shop".into(),
+            files: files
+                .iter()
+                .map(|(path, dir, text)| GoSource {
+                    path: path.to_string(),
+                    package_dir: dir.to_string(),
+                    text: text.to_string(),
+                })
+                .collect(),
+            databases: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn extracts_from_texts_alone() {
+        let m = module(&[(
+            "m/shop.go",
+            "",
+            "package shop\n\nimport (\n\t\"context\"\n\t\"ftl/bank\"\n)\n\n\
+             type Order struct {\n\tUserID int `json:\"user\"`\n}\n\n\
+             //ftl:verb export:realm\nfunc Pay(ctx context.Context, o Order, w bank.WithdrawClient) (bank.Receipt, error) {\n\treturn bank.Receipt{}, nil\n}\n",
+        )])
+        .expect("extracts");
+        let Some(Decl::Data(order)) = m.decl("Order") else {
+            panic!("no Order: {m:?}")
+        };
+        assert_eq!(order.visibility, Visibility::ExportRealm);
+        assert_eq!(order.fields[0].name, "userId");
+        let Some(Decl::Verb(pay)) = m.decl("pay") else {
+            panic!("no pay")
+        };
+        assert!(matches!(&pay.response, Type::Ref(r) if r.module.as_deref() == Some("bank")));
+        assert!(
+            matches!(&pay.metadata[0].kind, MetadataKind::Calls(refs) if refs[0].name == "withdraw")
+        );
+    }
+
+    #[test]
+    fn every_error_has_a_position_in_a_go_file() {
+        let errors = module(&[
+            (
+                "m/shop.go",
+                "",
+                "package shop\n\nimport \"context\"\n\n//ftl:verb\nfunc Pay(ctx context.Context, n int64) error { return nil }\n",
+            ),
+            ("m/sub/sub.go", "sub", "package sub\n\n//ftl:data\ntype Broken struct {\n\tx uint\n}\n"),
+        ])
+        .expect_err("fails");
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        for e in &errors {
+            assert!(
+                e.pos.as_ref().is_some_and(|p| p.file.ends_with(".go")),
+                "{e:?}"
+            );
+        }
+    }
+}

@@ -68,8 +68,57 @@ fn title(word: &str) -> String {
     }
 }
 
+/// The words of an ASCII identifier as byte ranges: [`split`] without
+/// allocating a vector per word (names are converted by the hundred
+/// thousand in a large project).
+fn ascii_words(s: &str) -> Vec<std::ops::Range<usize>> {
+    let b = s.as_bytes();
+    let class = |c: u8| match c {
+        b'a'..=b'z' => 0,
+        b'A'..=b'Z' => 1,
+        b'0'..=b'9' => 2,
+        _ => 3,
+    };
+    let mut words: Vec<std::ops::Range<usize>> = Vec::with_capacity(4);
+    for (i, &c) in b.iter().enumerate() {
+        match words.last_mut() {
+            Some(w) if class(b[w.end - 1]) == class(c) => w.end = i + 1,
+            _ => words.push(i..i + 1),
+        }
+    }
+    // "PDFL" + "oader" → "PDF" + "Loader"
+    for i in 0..words.len().saturating_sub(1) {
+        if b[words[i].start].is_ascii_uppercase() && b[words[i + 1].start].is_ascii_lowercase() {
+            words[i].end -= 1;
+            words[i + 1].start -= 1;
+        }
+    }
+    words.retain(|w| !w.is_empty());
+    words
+}
+
+fn camel(s: &str, upper_first: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, w) in ascii_words(s).into_iter().enumerate() {
+        let word = &s[w];
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            if i == 0 && !upper_first {
+                out.push(first.to_ascii_lowercase());
+            } else {
+                out.push(first.to_ascii_uppercase());
+            }
+        }
+        out.extend(chars.map(|c| c.to_ascii_lowercase()));
+    }
+    out
+}
+
 /// `UserID` → `userId`, `HTTPServer` → `httpServer`, `Name` → `name`.
 pub fn lower_camel(s: &str) -> String {
+    if s.is_ascii() {
+        return camel(s, false);
+    }
     let words = split(s);
     let mut out = String::with_capacity(s.len());
     for (i, word) in words.iter().enumerate() {
@@ -84,6 +133,9 @@ pub fn lower_camel(s: &str) -> String {
 
 /// `UserID` → `UserId`, `HTML` → `Html`, `payload` → `Payload`.
 pub fn upper_camel(s: &str) -> String {
+    if s.is_ascii() {
+        return camel(s, true);
+    }
     split(s).iter().map(|w| title(w)).collect()
 }
 
@@ -146,6 +198,9 @@ mod tests {
             ("BFG9000", "bfg9000", "Bfg9000"),
             ("snake_case", "snake_Case", "Snake_Case"),
             ("EchoClient", "echoClient", "EchoClient"),
+            ("BöseÜberraschung", "böseÜberraschung", "BöseÜberraschung"),
+            ("x", "x", "X"),
+            ("", "", ""),
         ] {
             assert_eq!(lower_camel(input), lower, "lower {input}");
             assert_eq!(upper_camel(input), upper, "upper {input}");

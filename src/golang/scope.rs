@@ -75,6 +75,8 @@ pub struct Scope<'a> {
     pub module_path: &'a str,
     pub files: &'a [File],
     pub packages: HashMap<&'a str, Package<'a>>,
+    /// Per file: each import's qualifier and what it refers to.
+    imports: Vec<Vec<(String, Imported<'a>)>>,
 }
 
 impl<'a> Scope<'a> {
@@ -117,12 +119,30 @@ impl<'a> Scope<'a> {
                 }
             }
         }
-        Scope {
+        let mut scope = Scope {
             module,
             module_path,
             files,
             packages,
-        }
+            imports: Vec::new(),
+        };
+        scope.imports = files
+            .iter()
+            .map(|f| {
+                f.syntax
+                    .imports
+                    .iter()
+                    .map(|i| {
+                        let qualifier = match &i.name {
+                            Some(name) => name.clone(),
+                            None => scope.package_name(&i.path),
+                        };
+                        (qualifier, scope.resolve_import(&i.path))
+                    })
+                    .collect()
+            })
+            .collect();
+        scope
     }
 
     pub fn package(&self, dir: &str) -> Option<&Package<'a>> {
@@ -140,13 +160,15 @@ impl<'a> Scope<'a> {
 
     /// What `qualifier.` means in file `file`.
     pub fn import(&self, file: usize, qualifier: &str) -> Option<Imported<'a>> {
-        let f = self.files.get(file)?;
-        let import = f.syntax.imports.iter().find(|i| match &i.name {
-            Some(name) => name == qualifier,
-            None => self.package_name(&i.path) == qualifier,
-        })?;
-        let path = import.path.as_str();
-        Some(match path {
+        self.imports
+            .get(file)?
+            .iter()
+            .find(|(q, _)| q == qualifier)
+            .map(|(_, i)| i.clone())
+    }
+
+    fn resolve_import(&self, path: &'a str) -> Imported<'a> {
+        match path {
             "time" => Imported::Time,
             "context" => Imported::Context,
             FTL_SDK => Imported::Sdk,
@@ -160,7 +182,7 @@ impl<'a> Scope<'a> {
                     Imported::External { path }
                 }
             }
-        })
+        }
     }
 
     /// The name a package is known by when imported without a name: the

@@ -11,6 +11,7 @@
 //! are walked with a cursor, not recursively. This file never touches the
 //! filesystem: it is given the text.
 
+use std::num::NonZeroU16;
 use std::sync::Arc;
 
 use tree_sitter::{Node, Parser};
@@ -202,17 +203,75 @@ pub struct Field {
 /// A tree-sitter parser for Go. Reuse one for many files.
 pub struct GoParser {
     parser: Parser,
+    fields: Fields,
+}
+
+/// tree-sitter-go's field ids, looked up once (by name it is a search).
+#[derive(Clone, Copy)]
+struct Fields {
+    body: NonZeroU16,
+    function: NonZeroU16,
+    left: NonZeroU16,
+    name: NonZeroU16,
+    operand: NonZeroU16,
+    operator: NonZeroU16,
+    package: NonZeroU16,
+    element: NonZeroU16,
+    key: NonZeroU16,
+    parameters: NonZeroU16,
+    path: NonZeroU16,
+    receiver: NonZeroU16,
+    result: NonZeroU16,
+    right: NonZeroU16,
+    tag: NonZeroU16,
+    ty: NonZeroU16,
+    type_arguments: NonZeroU16,
+    type_parameters: NonZeroU16,
+    value: NonZeroU16,
+}
+
+impl Fields {
+    fn of(language: &tree_sitter::Language) -> Fields {
+        let id = |name: &str| {
+            language
+                .field_id_for_name(name)
+                .unwrap_or_else(|| unreachable!("tree-sitter-go has the field `{name}`"))
+        };
+        Fields {
+            body: id("body"),
+            function: id("function"),
+            left: id("left"),
+            name: id("name"),
+            operand: id("operand"),
+            operator: id("operator"),
+            package: id("package"),
+            element: id("element"),
+            key: id("key"),
+            parameters: id("parameters"),
+            path: id("path"),
+            receiver: id("receiver"),
+            result: id("result"),
+            right: id("right"),
+            tag: id("tag"),
+            ty: id("type"),
+            type_arguments: id("type_arguments"),
+            type_parameters: id("type_parameters"),
+            value: id("value"),
+        }
+    }
 }
 
 impl GoParser {
     pub fn new() -> GoParser {
+        let language: tree_sitter::Language = tree_sitter_go::LANGUAGE.into();
         let mut parser = Parser::new();
-        parser
-            .set_language(&tree_sitter_go::LANGUAGE.into())
-            .unwrap_or_else(|e| {
-                unreachable!("tree-sitter-go matches the tree-sitter version: {e}")
-            });
-        GoParser { parser }
+        parser.set_language(&language).unwrap_or_else(|e| {
+            unreachable!("tree-sitter-go matches the tree-sitter version: {e}")
+        });
+        GoParser {
+            parser,
+            fields: Fields::of(&language),
+        }
     }
 
     /// Parses `text` (the file `file`, relative to the project root).
@@ -232,7 +291,11 @@ impl GoParser {
                 ..GoFile::default()
             };
         };
-        let reader = Reader { file, text };
+        let reader = Reader {
+            file,
+            text,
+            f: self.fields,
+        };
         reader.file(tree.root_node())
     }
 }
@@ -246,6 +309,7 @@ impl Default for GoParser {
 struct Reader<'a> {
     file: &'a Arc<str>,
     text: &'a str,
+    f: Fields,
 }
 
 impl<'a> Reader<'a> {
@@ -353,10 +417,10 @@ impl<'a> Reader<'a> {
     }
 
     fn import_spec(&self, node: Node) -> Option<Import> {
-        let path = node.child_by_field_name("path")?;
+        let path = node.child_by_field_id(self.f.path.get())?;
         Some(Import {
             name: node
-                .child_by_field_name("name")
+                .child_by_field_id(self.f.name.get())
                 .map(|n| self.text(n).to_string()),
             path: unquote(self.text(path))?,
             span: self.span(path),
@@ -411,7 +475,7 @@ impl<'a> Reader<'a> {
     }
 
     fn func(&self, node: Node, doc: Doc) -> Option<FuncDecl> {
-        let name = node.child_by_field_name("name")?;
+        let name = node.child_by_field_id(self.f.name.get())?;
         Some(FuncDecl {
             name: self.text(name).to_string(),
             name_span: self.span(name),
@@ -419,12 +483,14 @@ impl<'a> Reader<'a> {
                 pos: self.pos(node),
                 len: 4,
             },
-            generic: node.child_by_field_name("type_parameters").is_some(),
+            generic: node
+                .child_by_field_id(self.f.type_parameters.get())
+                .is_some(),
             params: node
-                .child_by_field_name("parameters")
+                .child_by_field_id(self.f.parameters.get())
                 .map(|p| self.params(p))
                 .unwrap_or_default(),
-            results: match node.child_by_field_name("result") {
+            results: match node.child_by_field_id(self.f.result.get()) {
                 None => Vec::new(),
                 Some(r) if r.kind() == "parameter_list" => self.params(r),
                 Some(r) => vec![Param {
@@ -447,12 +513,12 @@ impl<'a> Reader<'a> {
                 "variadic_parameter_declaration" => true,
                 _ => continue,
             };
-            let Some(ty_node) = decl.child_by_field_name("type") else {
+            let Some(ty_node) = decl.child_by_field_id(self.f.ty.get()) else {
                 continue;
             };
             let ty = self.ty(ty_node, 0);
             let mut c = decl.walk();
-            let names: Vec<Node> = decl.children_by_field_name("name", &mut c).collect();
+            let names: Vec<Node> = decl.children_by_field_id(self.f.name, &mut c).collect();
             if names.is_empty() {
                 out.push(Param {
                     name: None,
@@ -475,20 +541,20 @@ impl<'a> Reader<'a> {
     }
 
     fn method(&self, node: Node, doc: Doc) -> Option<Method> {
-        let name = node.child_by_field_name("name")?;
-        let receiver = node.child_by_field_name("receiver")?;
+        let name = node.child_by_field_id(self.f.name.get())?;
+        let receiver = node.child_by_field_id(self.f.receiver.get())?;
         let mut cursor = receiver.walk();
         let decl = receiver
             .named_children(&mut cursor)
             .find(|n| n.kind() == "parameter_declaration")?;
-        let mut ty = decl.child_by_field_name("type")?;
+        let mut ty = decl.child_by_field_id(self.f.ty.get())?;
         let mut pointer = false;
         if ty.kind() == "pointer_type" {
             pointer = true;
             ty = ty.named_child(0)?;
         }
         if ty.kind() == "generic_type" {
-            ty = ty.child_by_field_name("type")?;
+            ty = ty.child_by_field_id(self.f.ty.get())?;
         }
         (ty.kind() == "type_identifier").then(|| Method {
             receiver: self.text(ty).to_string(),
@@ -533,14 +599,14 @@ impl<'a> Reader<'a> {
     }
 
     fn type_spec(&self, spec: Node, doc: Doc) -> Option<TypeDecl> {
-        let name = spec.child_by_field_name("name")?;
-        let ty = spec.child_by_field_name("type")?;
+        let name = spec.child_by_field_id(self.f.name.get())?;
+        let ty = spec.child_by_field_id(self.f.ty.get())?;
         let mut type_params = Vec::new();
-        if let Some(list) = spec.child_by_field_name("type_parameters") {
+        if let Some(list) = spec.child_by_field_id(self.f.type_parameters.get()) {
             let mut cursor = list.walk();
             for decl in list.named_children(&mut cursor) {
                 let mut c = decl.walk();
-                for n in decl.children_by_field_name("name", &mut c) {
+                for n in decl.children_by_field_id(self.f.name, &mut c) {
                     type_params.push(self.text(n).to_string());
                 }
             }
@@ -577,12 +643,12 @@ impl<'a> Reader<'a> {
                     };
                     let mut c = spec.walk();
                     let names = spec
-                        .children_by_field_name("name", &mut c)
+                        .children_by_field_id(self.f.name, &mut c)
                         .filter(|n| n.kind() == "identifier")
                         .map(|n| (self.text(n).to_string(), self.span(n)))
                         .collect();
                     let values = spec
-                        .child_by_field_name("value")
+                        .child_by_field_id(self.f.value.get())
                         .map(|list| {
                             let mut c = list.walk();
                             list.named_children(&mut c)
@@ -593,7 +659,9 @@ impl<'a> Reader<'a> {
                         .unwrap_or_default();
                     specs.push(ConstSpec {
                         names,
-                        ty: spec.child_by_field_name("type").map(|t| self.ty(t, 0)),
+                        ty: spec
+                            .child_by_field_id(self.f.ty.get())
+                            .map(|t| self.ty(t, 0)),
                         values,
                         iota: specs.len() as i64,
                         doc,
@@ -630,8 +698,8 @@ impl<'a> Reader<'a> {
                 .map_or(Expr::Other, |n| self.expr(n, depth + 1)),
             "unary_expression" => {
                 let (Some(op), Some(operand)) = (
-                    node.child_by_field_name("operator"),
-                    node.child_by_field_name("operand"),
+                    node.child_by_field_id(self.f.operator.get()),
+                    node.child_by_field_id(self.f.operand.get()),
                 ) else {
                     return Expr::Other;
                 };
@@ -644,9 +712,9 @@ impl<'a> Reader<'a> {
             }
             "binary_expression" => {
                 let (Some(l), Some(op), Some(r)) = (
-                    node.child_by_field_name("left"),
-                    node.child_by_field_name("operator"),
-                    node.child_by_field_name("right"),
+                    node.child_by_field_id(self.f.left.get()),
+                    node.child_by_field_id(self.f.operator.get()),
+                    node.child_by_field_id(self.f.right.get()),
                 ) else {
                     return Expr::Other;
                 };
@@ -665,8 +733,8 @@ impl<'a> Reader<'a> {
         if depth > MAX_TYPE_DEPTH {
             return GoType::TooDeep(span);
         }
-        let inner = |field: &str| -> GoType {
-            match node.child_by_field_name(field) {
+        let inner = |field: NonZeroU16| -> GoType {
+            match node.child_by_field_id(field.get()) {
                 Some(n) => self.ty(n, depth + 1),
                 None => GoType::Other("type", span.clone()),
             }
@@ -680,19 +748,20 @@ impl<'a> Reader<'a> {
             },
             "qualified_type" => GoType::Name {
                 package: node
-                    .child_by_field_name("package")
+                    .child_by_field_id(self.f.package.get())
                     .map(|p| self.text(p).to_string()),
                 name: node
-                    .child_by_field_name("name")
+                    .child_by_field_id(self.f.name.get())
                     .map_or_else(String::new, |n| self.text(n).to_string()),
                 args: Vec::new(),
                 span,
             },
             "generic_type" => {
-                let mut base = inner("type");
-                if let (GoType::Name { args, .. }, Some(list)) =
-                    (&mut base, node.child_by_field_name("type_arguments"))
-                {
+                let mut base = inner(self.f.ty);
+                if let (GoType::Name { args, .. }, Some(list)) = (
+                    &mut base,
+                    node.child_by_field_id(self.f.type_arguments.get()),
+                ) {
                     let mut cursor = list.walk();
                     for arg in list.named_children(&mut cursor) {
                         let arg = if arg.kind() == "type_elem" {
@@ -715,9 +784,13 @@ impl<'a> Reader<'a> {
                 Some(n) => GoType::Pointer(Box::new(self.ty(n, depth + 1)), span),
                 None => GoType::Other("pointer", span),
             },
-            "slice_type" => GoType::Slice(Box::new(inner("element")), span),
-            "array_type" => GoType::Array(Box::new(inner("element")), span),
-            "map_type" => GoType::Map(Box::new(inner("key")), Box::new(inner("value")), span),
+            "slice_type" => GoType::Slice(Box::new(inner(self.f.element)), span),
+            "array_type" => GoType::Array(Box::new(inner(self.f.element)), span),
+            "map_type" => GoType::Map(
+                Box::new(inner(self.f.key)),
+                Box::new(inner(self.f.value)),
+                span,
+            ),
             "parenthesized_type" => match node.named_child(0) {
                 Some(n) => self.ty(n, depth + 1),
                 None => GoType::Other("type", span),
@@ -730,7 +803,7 @@ impl<'a> Reader<'a> {
                 for elem in node.named_children(&mut cursor) {
                     match elem.kind() {
                         "method_elem" => {
-                            if let Some(name) = elem.child_by_field_name("name") {
+                            if let Some(name) = elem.child_by_field_id(self.f.name.get()) {
                                 methods.push(self.text(name).to_string());
                             }
                         }
@@ -764,19 +837,19 @@ impl<'a> Reader<'a> {
             if decl.kind() != "field_declaration" {
                 continue;
             }
-            let Some(ty) = decl.child_by_field_name("type") else {
+            let Some(ty) = decl.child_by_field_id(self.f.ty.get()) else {
                 continue;
             };
             let mut c = decl.walk();
             let names = decl
-                .children_by_field_name("name", &mut c)
+                .children_by_field_id(self.f.name, &mut c)
                 .map(|n| (self.text(n).to_string(), self.span(n)))
                 .collect();
             out.push(Field {
                 names,
                 ty: self.ty(ty, depth + 1),
                 tag: decl
-                    .child_by_field_name("tag")
+                    .child_by_field_id(self.f.tag.get())
                     .and_then(|t| unquote(self.text(t))),
                 span: self.span(decl),
             });
@@ -787,14 +860,14 @@ impl<'a> Reader<'a> {
     /// Every call of a plain identifier inside `node`, walked with a cursor
     /// (bodies can nest arbitrarily deep).
     fn calls(&self, node: Node, out: &mut Vec<(String, Span)>) {
-        let Some(body) = node.child_by_field_name("body") else {
+        let Some(body) = node.child_by_field_id(self.f.body.get()) else {
             return;
         };
         let mut cursor = body.walk();
         loop {
             let n = cursor.node();
             if n.kind() == "call_expression"
-                && let Some(f) = n.child_by_field_name("function")
+                && let Some(f) = n.child_by_field_id(self.f.function.get())
                 && f.kind() == "identifier"
             {
                 out.push((self.text(f).to_string(), self.span(n)));

@@ -33,7 +33,34 @@ pub struct Site<'s> {
     pub file: usize,
     pub dir: &'s str,
     pub params: &'s [String],
-    pub what: &'s str,
+    pub what: What<'s>,
+}
+
+/// What a type is the type of, for messages; formatted only when there is
+/// an error to report.
+#[derive(Clone, Copy, Debug)]
+pub enum What<'s> {
+    Field { field: &'s str, of: &'s str },
+    Request(&'s str),
+    Response(&'s str),
+    Enum(&'s str),
+    Variant { variant: &'s str, of: &'s str },
+    Alias(&'s str),
+    Handle { handle: &'static str, name: &'s str },
+}
+
+impl std::fmt::Display for What<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            What::Field { field, of } => write!(f, "field `{field}` of `{of}`"),
+            What::Request(verb) => write!(f, "the request of verb `{verb}`"),
+            What::Response(verb) => write!(f, "the response of verb `{verb}`"),
+            What::Enum(name) => write!(f, "enum `{name}`"),
+            What::Variant { variant, of } => write!(f, "variant `{variant}` of enum `{of}`"),
+            What::Alias(name) => write!(f, "type alias `{name}`"),
+            What::Handle { handle, name } => write!(f, "{handle} `{name}`"),
+        }
+    }
 }
 
 /// A resource a verb takes as a parameter.
