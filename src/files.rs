@@ -180,6 +180,71 @@ pub fn relative(path: &Path, base: &Path) -> String {
         .join("/")
 }
 
+/// Directories under `dir` (itself included) holding a file named
+/// `marker`, sorted. The search does not look inside a directory it found,
+/// skips hidden directories and does not follow symbolic links.
+pub fn find_dirs_with(dir: &Path, marker: &str) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut walker = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    while let Some(entry) = walker.next() {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        if entry.file_type().is_dir() && entry.path().join(marker).is_file() {
+            out.push(entry.into_path());
+            walker.skip_current_dir();
+        }
+    }
+    Ok(out)
+}
+
+/// Every file under `dir` that `want` accepts, sorted, not descending
+/// into directories that `skip` names (`dir` itself is always searched)
+/// nor into hidden ones, and not following symbolic links.
+pub fn find_files_where(
+    dir: &Path,
+    skip: impl Fn(&Path) -> bool,
+    want: impl Fn(&Path) -> bool,
+) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !(e.file_name().to_string_lossy().starts_with('.')
+                    || e.file_type().is_dir() && skip(e.path()))
+        });
+    for entry in walker {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        if entry.file_type().is_file() && want(entry.path()) {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(out)
+}
+
+/// The directories directly in `dir`, sorted (none when `dir` does not
+/// exist); hidden ones and symbolic links are left out.
+pub fn subdirectories(dir: &Path) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let hidden = entry.file_name().to_string_lossy().starts_with('.');
+        if !hidden && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            out.push(entry.path());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,10 @@
 pub mod clients;
 pub mod export;
 pub mod files;
+pub mod ftl_modules;
 pub mod generate;
 pub mod git;
+pub mod golang;
 pub mod import;
 pub mod ingress;
 pub mod net;
@@ -16,4 +18,5 @@ pub mod pins;
 pub mod project;
 pub mod schema;
 pub mod sources;
+pub mod watch;
 pub mod workspace;

@@ -1,5 +1,7 @@
 //! The local realm's sources: every `*.ftl` schema-text file under the
-//! project's module directories, parsed and assembled into one schema.
+//! project's module directories, parsed, and every FTL module written in
+//! Go (a directory with `ftl.toml`, see [`ftl_modules`](crate::ftl_modules)),
+//! extracted; assembled into one schema.
 //!
 //! A file holds bare modules (they belong to the internal realm), or realm
 //! blocks: `realm <name>` with the project's own name, or `external realm`
@@ -11,6 +13,7 @@
 use anyhow::{Context, Result};
 
 use crate::files;
+use crate::ftl_modules;
 use crate::project::Project;
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 use crate::schema::qualify::qualify_realm;
@@ -23,7 +26,7 @@ pub struct LocalSchema {
     pub schema: Schema,
     /// Text of every file, by its path relative to the project root.
     pub sources: Sources,
-    /// How many schema files were read.
+    /// How many schema files (`.ftl` and `.go`) were read.
     pub files: usize,
 }
 
@@ -86,6 +89,10 @@ pub fn load(project: &Project) -> Result<LocalSchema> {
         }
         sources.insert(name, text);
     }
+    let go = ftl_modules::load(project)?;
+    internal.modules.extend(go.modules);
+    sources.extend(go.sources);
+    errors.extend(go.errors);
     if !errors.is_empty() {
         Diagnostic::sort(&mut errors);
         return Err(Report::new(errors, sources).into());
@@ -97,6 +104,6 @@ pub fn load(project: &Project) -> Result<LocalSchema> {
     Ok(LocalSchema {
         schema: Schema { realms },
         sources,
-        files: paths.len(),
+        files: paths.len() + go.go_files,
     })
 }

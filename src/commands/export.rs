@@ -1,11 +1,13 @@
 //! `realm export`: write the public API as proto-text, or check it.
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use realm::export::{self, Freshness};
 use realm::schema::{Decl, Realm};
+use realm::watch::{self, WatchEvent};
 use realm::workspace::Workspace;
 
 use super::{EXIT_CHECK_FAILED, display_path};
@@ -17,7 +19,8 @@ use super::{EXIT_CHECK_FAILED, display_path};
     (default ftl-external-schema.txtpb). Commit it: other realms pin it.\n\n\
     Examples:\n  \
     realm export                  # write the file\n  \
-    realm export --check          # in CI: exit 3 with a diff when the file is stale"
+    realm export --check          # in CI: exit 3 with a diff when the file is stale\n  \
+    realm export --watch          # re-export on every change of the sources"
 )]
 pub struct Args {
     /// Write here instead of the project's `[realm] export` path
@@ -25,12 +28,32 @@ pub struct Args {
     output: Option<PathBuf>,
 
     /// Write nothing; exit 3 with a diff when the file is missing or stale
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     check: bool,
+
+    /// Keep running: re-export whenever a source file changes (debounced),
+    /// printing what changed in the public API
+    #[arg(long)]
+    watch: bool,
 }
 
 pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
     let dir = super::current_dir()?;
+    if args.watch {
+        global.with_context(|ctx| {
+            watch::run(
+                &dir,
+                ctx,
+                args.output.as_deref(),
+                watch::DEBOUNCE,
+                |event| {
+                    print_watch_event(event);
+                    ControlFlow::Continue(())
+                },
+            )
+        })?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
     super::print_warnings(&ws);
     let export = export::prepare(&ws, args.output.as_deref())?;
@@ -66,6 +89,49 @@ pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
         eprintln!("{path} is up to date ({summary})");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One watch event on stderr (changes of the API on stdout).
+fn print_watch_event(event: WatchEvent) {
+    match event {
+        WatchEvent::Started { path, written, api } => {
+            let path = display_path(&path);
+            let summary = summary(&api);
+            if written {
+                eprintln!("Exported realm `{}` to {path} ({summary})", api.name);
+            } else {
+                eprintln!("{path} is up to date ({summary})");
+            }
+            eprintln!("Watching for changes (Ctrl-C to stop)");
+        }
+        WatchEvent::Exported {
+            path,
+            changes,
+            written,
+            sources,
+        } => {
+            let path = display_path(&path);
+            let sources = sources.join(", ");
+            match (written, changes.is_empty()) {
+                (false, _) => eprintln!("{sources} changed; the public API did not"),
+                (true, true) => {
+                    eprintln!("{sources} changed; re-exported {path} (doc comments or order only)")
+                }
+                (true, false) => {
+                    eprintln!("{sources} changed; re-exported {path}:");
+                    for change in changes {
+                        println!("  {:<10}  {change}", change.severity.to_string());
+                    }
+                }
+            }
+        }
+        WatchEvent::Failed { error, sources } => {
+            if !sources.is_empty() {
+                eprintln!("{} changed; not exported:", sources.join(", "));
+            }
+            crate::print_error(&error);
+        }
+    }
 }
 
 /// "2 modules, 3 verbs, 5 types"

@@ -47,6 +47,16 @@ impl TestProject {
         p
     }
 
+    /// A copy of the FTL Go project `tests/go/<name>`.
+    pub fn go(name: &str) -> TestProject {
+        let p = TestProject {
+            dir: tempfile::tempdir().expect("create a temporary directory"),
+            cache: tempfile::tempdir().expect("create a temporary directory"),
+        };
+        copy_dir(&repo_root().join("tests/go").join(name), p.path());
+        p
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -149,6 +159,16 @@ impl GitRealm {
     pub fn example(name: &str) -> GitRealm {
         let realm = GitRealm::empty("main");
         copy_dir(&repo_root().join("examples").join(name), realm.path());
+        realm.commit(&format!("{name} realm"));
+        realm
+    }
+
+    /// A repository holding the FTL Go project `tests/go/<name>`, its
+    /// public API exported by the real binary, committed on `main`.
+    pub fn go(name: &str) -> GitRealm {
+        let realm = GitRealm::empty("main");
+        copy_dir(&repo_root().join("tests/go").join(name), realm.path());
+        realm.export();
         realm.commit(&format!("{name} realm"));
         realm
     }

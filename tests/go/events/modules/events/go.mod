@@ -1,0 +1,3 @@
+module ftl/events
+
+go 1.24

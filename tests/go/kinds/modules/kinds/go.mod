@@ -1,0 +1,3 @@
+module ftl/kinds
+
+go 1.24

@@ -1,0 +1,2 @@
+-- migrate:up
+CREATE TABLE entries (id SERIAL PRIMARY KEY, amount INT);

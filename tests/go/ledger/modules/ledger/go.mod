@@ -1,0 +1,3 @@
+module ftl/ledger
+
+go 1.24

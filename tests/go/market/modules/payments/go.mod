@@ -1,0 +1,3 @@
+module ftl/payments
+
+go 1.24

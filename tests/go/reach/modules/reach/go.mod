@@ -1,0 +1,3 @@
+module ftl/reach
+
+go 1.24
