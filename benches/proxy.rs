@@ -104,10 +104,10 @@ fn main() {
     println!(
         "one hop: wrk, {CONNECTIONS} connections, {seconds} s per case, {ROUNDS} interleaved rounds (median)"
     );
-    let cases = [
-        ("direct", runner.1, None),
-        ("realm", realm.1, Some(&realm.0)),
-        ("nginx", nginx_proxy.1, Some(&nginx_proxy.0)),
+    let cases: [(&str, SocketAddr, &[&Proc]); 3] = [
+        ("direct", runner.1, &[]),
+        ("realm", realm.1, &[&realm.0]),
+        ("nginx", nginx_proxy.1, &[&nginx_proxy.0]),
     ];
     let one_hop = measure(&cases, seconds);
     report(&one_hop);
@@ -154,9 +154,9 @@ fn main() {
     );
     let two_hops = measure(
         &[
-            ("direct", runner.1, None),
-            ("realm", realm_shop.1, Some(&realm_shop.0)),
-            ("nginx", nginx_shop.1, Some(&nginx_shop.0)),
+            ("direct", runner.1, &[]),
+            ("realm", realm_shop.1, &[&realm_shop.0, &realm_bank.0]),
+            ("nginx", nginx_shop.1, &[&nginx_shop.0, &nginx_bank.0]),
         ],
         seconds,
     );
@@ -181,18 +181,19 @@ struct Results {
     unloaded_p50_us: Vec<f64>,
 }
 
-fn measure(cases: &[(&'static str, SocketAddr, Option<&Proc>)], seconds: u64) -> Results {
+fn measure(cases: &[(&'static str, SocketAddr, &[&Proc])], seconds: u64) -> Results {
     // Warm-up: pools filled, caches warm.
     for (_, addr, _) in cases {
         wrk(*addr, CONNECTIONS, 1);
     }
     let mut rounds: Vec<Vec<Run>> = vec![Vec::new(); cases.len()];
     for _ in 0..ROUNDS {
-        for (i, (_, addr, proc_)) in cases.iter().enumerate() {
-            let cpu_before = proc_.map(|p| cpu_seconds(&p.pids));
+        for (i, (_, addr, procs)) in cases.iter().enumerate() {
+            let pids: Vec<u32> = procs.iter().flat_map(|p| p.pids.iter().copied()).collect();
+            let cpu_before = cpu_seconds(&pids);
             let mut run = wrk(*addr, CONNECTIONS, seconds);
-            if let (Some(before), Some(p)) = (cpu_before, proc_) {
-                let used = cpu_seconds(&p.pids) - before;
+            if !pids.is_empty() {
+                let used = cpu_seconds(&pids) - cpu_before;
                 let calls = run.ok_per_sec * seconds as f64;
                 run.cpu_per_100k = (calls > 0.0).then(|| used / calls * 100_000.0);
             }
