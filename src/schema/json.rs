@@ -16,6 +16,12 @@
 //!   <variant>, "value": <value>}`;
 //! - a type alias: its type.
 //!
+//! Data marked `+protobuf "pkg.Message"` (realms imported from protobuf)
+//! is read as proto3 JSON instead: members by JSON or `.proto` name, fields
+//! left out or `null` at their defaults, each field's value in the JSON
+//! form of its `+protobuf` type ([`super::protobuf`],
+//! [`super::proto3_json`]).
+//!
 //! Errors name the JSON path of the offending value (`$.items[2].sku`).
 
 use std::collections::HashMap;
