@@ -380,6 +380,69 @@ fn the_ingress_reads_proto3_json_as_protobuf_does() {
     snapshots(|| insta::assert_snapshot!("proto3_json_table", text));
 }
 
+/// Go's protojson (Debian's golang-google-protobuf-dev) reads every body
+/// of the table as the ingress does, and prints the same proto3 JSON.
+#[test]
+fn go_protojson_agrees_with_the_table() {
+    let gocode = Path::new("/usr/share/gocode");
+    let have_go = std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_go || !gocode.join("src/google.golang.org/protobuf").is_dir() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "go and golang-google-protobuf-dev are missing, and CI=true (.ci/run installs them)"
+        );
+        eprintln!(
+            "skipped: Go's protojson is not installed (apt-get install golang-go golang-google-protobuf-dev)"
+        );
+        return;
+    }
+    let kitchen = Kitchen::new("");
+    let rows: Vec<serde_json::Value> = TABLE
+        .iter()
+        .map(|(name, body)| {
+            let (status, reply) = kitchen.call(body, true);
+            serde_json::json!({
+                "name": name, "body": body, "accepted": status == 200,
+                "proto3": if status == 200 { reply } else { String::new() },
+            })
+        })
+        .collect();
+    let work = tempfile::tempdir().expect("tempdir");
+    let table = work.path().join("table.json");
+    std::fs::write(&table, serde_json::to_vec(&rows).expect("JSON")).expect("write");
+    let descriptors = work.path().join("realm");
+    std::fs::create_dir(&descriptors).expect("mkdir");
+    import_into(&descriptors, "");
+    let gopath = work.path().join("gopath");
+    let out = std::process::Command::new("go")
+        .args(["run", "main.go"])
+        .arg(descriptors.join("descriptors.binpb"))
+        .arg(&table)
+        .current_dir(proto_dir().join("agree"))
+        .env("GO111MODULE", "off")
+        .env(
+            "GOPATH",
+            format!("{}:{}", gopath.display(), gocode.display()),
+        )
+        .env("GOCACHE", work.path().join("gocache"))
+        .output()
+        .expect("go run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        format!("{n}/{n} agree", n = TABLE.len()),
+        "where protojson and the ingress differ"
+    );
+}
+
 #[test]
 fn a_reply_beyond_the_limit_is_upstream_too_large() {
     let kitchen = Kitchen::new("[ingress]\nmax-grpc-reply-size = \"1KiB\"\n");

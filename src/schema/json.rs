@@ -341,6 +341,12 @@ impl Checker {
         path: &mut String,
         depth: usize,
     ) -> Result<(), JsonError> {
+        if depth > MAX_CHECK_DEPTH {
+            return Err(JsonError {
+                path: path.clone(),
+                message: format!("the value nests more than {MAX_CHECK_DEPTH} messages deep"),
+            });
+        }
         let Value::Object(members) = value else {
             return Err(JsonError {
                 path: path.clone(),
@@ -626,7 +632,7 @@ impl Checker {
             path.push_str(".value");
             let inner = &rest["value"];
             let ty = well_known_type(kind);
-            if !(inner.is_null() && !kind.null_is_a_value()) {
+            if !inner.is_null() || kind.null_is_a_value() {
                 self.check_proto_value(&ty, kind, inner, path, depth + 1)?;
             }
             path.truncate(len);
@@ -1100,6 +1106,68 @@ mod tests {
             checker
                 .check_body(&Type::Ref(Ref::new("builtin", "Empty")), None)
                 .is_ok()
+        );
+    }
+
+    const PROTO: &str = "realm r {
+  module m {
+    export realm data Req {
+      +protobuf \"acme.v1.Req\"
+      pageSize Int +protobuf int32 \"page_size\"
+      ids [Int] +protobuf int64
+      byId {Int: String} +protobuf map<uint32,string> \"by_id\"
+      note String? +protobuf google.protobuf.StringValue
+      wait String +protobuf google.protobuf.Duration
+    }
+  }
+}
+";
+
+    fn check_proto(value: serde_json::Value) -> Result<(), String> {
+        let schema = parse_schema("p.ftl", PROTO).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(crate::schema::print_schema(&schema), PROTO);
+        let checker = Checker::new(&schema.realms[0]);
+        checker
+            .check_body(&Type::Ref(Ref::new("m", "Req")), Some(&value))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn protobuf_messages_are_read_as_proto3_json() {
+        // Fields without presence may be left out; both names; strings for
+        // integers; null is "not set".
+        assert_eq!(check_proto(json!({})), Ok(()));
+        assert_eq!(
+            check_proto(json!({"page_size": "7", "ids": ["1", 2]})),
+            Ok(())
+        );
+        assert_eq!(
+            check_proto(json!({"pageSize": null, "note": null, "ids": null})),
+            Ok(())
+        );
+        assert_eq!(
+            check_proto(json!({"by_id": {"4294967295": "x"}, "wait": "1.5s"})),
+            Ok(())
+        );
+        assert_eq!(
+            check_proto(json!({"pageSize": 1, "page_size": 2})),
+            Err("$.page_size: `pageSize` and `page_size` both set field `pageSize`; use one of its names".into())
+        );
+        assert_eq!(
+            check_proto(json!({"byId": {"-1": "x"}})),
+            Err("$.byId[\"-1\"]: expected a key that is a 32-bit unsigned integer (uint32) from 0 to 4294967295, found \"-1\"".into())
+        );
+        assert!(check_proto(json!({"wait": "soon"})).is_err());
+        assert!(check_proto(json!({"ids": [null]})).is_err());
+        // A `+protobuf` type that the field's type cannot hold is refused.
+        let bad = PROTO.replace("wait String", "wait Int");
+        let schema = parse_schema("p.ftl", &bad).unwrap_or_else(|d| panic!("{d}"));
+        let problems = crate::schema::validate(&schema);
+        assert!(
+            problems.iter().any(|d| d
+                .message
+                .contains("cannot hold protobuf `google.protobuf.Duration` values")),
+            "{problems:?}"
         );
     }
 

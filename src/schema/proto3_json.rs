@@ -273,7 +273,7 @@ pub fn duration(value: &Value) -> Result<(), String> {
         && all_digits(whole)
         && all_digits(fraction)
         && fraction.len() <= 9
-        && (fraction.is_empty() == !unsigned.contains('.'));
+        && (fraction.is_empty() != unsigned.contains('.'));
     if !well_formed {
         return Err(format!("{EXPECTED}, found {}", found(value)));
     }
