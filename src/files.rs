@@ -82,9 +82,17 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     remove_stale_temporaries(dir, &name);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // A new file gets the mode any new file gets (0666 less the umask), as
+    // `File::create` would give it; tempfile's own default is 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(contents)
@@ -272,5 +280,23 @@ mod tests {
         assert!(!stale.exists(), "a stale temporary of the target stays");
         assert!(fresh.exists(), "a temporary that may be in use was removed");
         assert!(other.exists(), "a temporary of another file was removed");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn new_files_get_the_umask_mode_and_replaced_files_keep_theirs() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mode = |p: &Path| fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        // What any new file gets under this process's umask.
+        let reference = dir.path().join("reference");
+        fs::File::create(&reference).expect("create");
+        let new = dir.path().join("new.ftl");
+        write_atomic(&new, b"x").expect("write");
+        assert_eq!(mode(&new), mode(&reference));
+        fs::set_permissions(&new, fs::Permissions::from_mode(0o640)).expect("chmod");
+        write_atomic(&new, b"y").expect("rewrite");
+        assert_eq!(mode(&new), 0o640);
+        assert_eq!(fs::read(&new).expect("read"), b"y");
     }
 }

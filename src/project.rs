@@ -127,6 +127,8 @@ pub struct IngressSettings {
     /// `max-buffered`: bytes of request bodies held at once, all calls
     /// together.
     pub max_buffered: Option<u64>,
+    /// `max-grpc-reply-size`: bytes of a gRPC runner's reply.
+    pub max_grpc_reply_size: Option<u64>,
     /// `hub`: the realm that relays calls to realms without an endpoint.
     pub hub: Option<String>,
     /// `relay`: forward calls signed by other realms to further realms.
@@ -652,6 +654,7 @@ const INGRESS_KEYS: &[&str] = &[
     "upstream-concurrency",
     "max-connections",
     "max-buffered",
+    "max-grpc-reply-size",
     "hub",
     "relay",
     "keys-file",
@@ -749,6 +752,9 @@ impl Reader<'_> {
                     .count(value, &label, 1, 1_000_000)
                     .map(|n| s.max_connections = Some(n as u32)),
                 "max-buffered" => self.size(value, &label).map(|n| s.max_buffered = Some(n)),
+                "max-grpc-reply-size" => self
+                    .size(value, &label)
+                    .map(|n| s.max_grpc_reply_size = Some(n)),
                 "hub" => self.string(value, &label).and_then(|name| {
                     if is_ident(&name) {
                         s.hub = Some(name);

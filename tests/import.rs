@@ -34,7 +34,10 @@ fn reflection_v1_v1alpha_and_both_give_the_same_realm() {
     let mut outputs = Vec::new();
     for (mode, version) in [
         (grpc_bank::Reflection::V1, "v1"),
-        (grpc_bank::Reflection::V1Alpha, "v1alpha"),
+        (
+            grpc_bank::Reflection::V1Alpha,
+            "v1alpha; the server does not offer v1",
+        ),
         (grpc_bank::Reflection::Both, "v1"),
     ] {
         let backend = backend(mode);
@@ -47,6 +50,21 @@ fn reflection_v1_v1alpha_and_both_give_the_same_realm() {
             )
         );
         outputs.push(run.stdout);
+        if mode == grpc_bank::Reflection::V1Alpha {
+            // REALM_LOG=debug says what was asked first.
+            let dir = tempfile::tempdir().expect("tempdir");
+            let run = run_realm_with(
+                dir.path(),
+                &["import", "grpc", "--endpoint", &backend.url()],
+                &[("REALM_LOG", std::path::Path::new("debug"))],
+            )
+            .expect(0);
+            assert!(
+                run.stderr.contains("does not serve reflection v1 (grpc.reflection.v1.ServerReflection is UNIMPLEMENTED); asking v1alpha"),
+                "{}",
+                run.stderr
+            );
+        }
     }
     assert_eq!(outputs[0], outputs[1]);
     assert_eq!(outputs[0], outputs[2]);
@@ -181,8 +199,10 @@ fn output_directory_is_a_realm_another_project_can_pin() {
     )
     .expect("descriptor set");
     let names: Vec<&str> = set.file.iter().map(|f| f.name()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
     assert_eq!(
-        names,
+        sorted,
         [
             "acme/bank/v1/accounts.proto",
             "acme/bank/v1/types.proto",
@@ -194,6 +214,35 @@ fn output_directory_is_a_realm_another_project_can_pin() {
             "google/protobuf/wrappers.proto",
         ]
     );
+    // Every file after its imports, as a DescriptorPool that adds the files
+    // one by one (Python's) needs them.
+    for (i, file) in set.file.iter().enumerate() {
+        for import in &file.dependency {
+            let at = names.iter().position(|n| n == import);
+            assert!(
+                at.is_some_and(|at| at < i),
+                "{} comes before its import {import}: {names:?}",
+                file.name()
+            );
+        }
+    }
+    // Files get the mode any new file gets here (umask), not 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let scratch = tempfile::tempdir().expect("tempdir");
+        let reference = scratch.path().join("reference");
+        std::fs::File::create(&reference).expect("create");
+        let mode = |p: &Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        for file in [
+            "ftl-project.toml",
+            "descriptors.binpb",
+            "ftl-external-schema.txtpb",
+            "schema/account.ftl",
+        ] {
+            assert_eq!(mode(&out.path().join(file)), mode(&reference), "{file}");
+        }
+    }
 
     // Commit it; another project pins it and sees it.
     out.commit("bank realm imported from gRPC");

@@ -99,6 +99,13 @@ struct Out {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    // REALM_LOG=debug shows what reflection asked (v1, then v1alpha).
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("REALM_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let (imported, out) = match args.source {
         Source::Grpc {
             endpoint,

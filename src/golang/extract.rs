@@ -1428,7 +1428,10 @@ fn metadata_priority(kind: &MetadataKind) -> u8 {
         MetadataKind::Transaction => 21,
         MetadataKind::Egress(_) => 22,
         MetadataKind::Image { .. } => 23,
-        MetadataKind::Grpc(_) | MetadataKind::Oneof(_) => 24,
+        MetadataKind::Grpc(_)
+        | MetadataKind::Oneof(_)
+        | MetadataKind::ProtobufMessage(_)
+        | MetadataKind::ProtobufField { .. } => 24,
     }
 }
 

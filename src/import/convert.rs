@@ -21,6 +21,9 @@
 //!   Empty → Unit, Struct/Value/ListValue/Any → Any;
 //! - scalar numbers → Int or Float, bool → Bool, string → String, bytes →
 //!   Bytes;
+//! - every message gets `+protobuf "pkg.Message"` and each of its fields
+//!   `+protobuf <type> ["proto_name"]` (see `schema::protobuf`): what the
+//!   ingress needs to read proto3 JSON as protobuf does;
 //! - leading comments of services, methods, messages, fields and enums (when
 //!   the descriptors carry source info) → doc comments.
 
@@ -32,6 +35,7 @@ use prost_reflect::{
 };
 
 use crate::schema::proto::is_ident;
+use crate::schema::protobuf::{ProtoKind, ProtoType};
 use crate::schema::{
     Data, Decl, Enum, EnumVariant, Field, Metadata, MetadataKind, Module, Realm, Ref, Type,
     VariantValue, Verb, Visibility,
@@ -438,6 +442,42 @@ fn comment_lines(text: &str) -> Vec<String> {
     lines
 }
 
+/// The `+protobuf` type of a field: a map's key and value kinds, a
+/// repeated field's element kind, or the field's kind.
+fn proto_type(field: &FieldDescriptor) -> ProtoType {
+    if field.is_map()
+        && let Kind::Message(entry) = field.kind()
+    {
+        return ProtoType::map(
+            proto_kind(&entry.map_entry_key_field().kind()),
+            proto_kind(&entry.map_entry_value_field().kind()),
+        );
+    }
+    ProtoType::new(proto_kind(&field.kind()))
+}
+
+fn proto_kind(kind: &Kind) -> ProtoKind {
+    match kind {
+        Kind::Double => ProtoKind::Double,
+        Kind::Float => ProtoKind::Float,
+        Kind::Int32 => ProtoKind::Int32,
+        Kind::Int64 => ProtoKind::Int64,
+        Kind::Uint32 => ProtoKind::Uint32,
+        Kind::Uint64 => ProtoKind::Uint64,
+        Kind::Sint32 => ProtoKind::Sint32,
+        Kind::Sint64 => ProtoKind::Sint64,
+        Kind::Fixed32 => ProtoKind::Fixed32,
+        Kind::Fixed64 => ProtoKind::Fixed64,
+        Kind::Sfixed32 => ProtoKind::Sfixed32,
+        Kind::Sfixed64 => ProtoKind::Sfixed64,
+        Kind::Bool => ProtoKind::Bool,
+        Kind::String => ProtoKind::String,
+        Kind::Bytes => ProtoKind::Bytes,
+        Kind::Message(m) => ProtoKind::well_known(m.full_name()).unwrap_or(ProtoKind::Message),
+        Kind::Enum(e) => ProtoKind::well_known(e.full_name()).unwrap_or(ProtoKind::Enum),
+    }
+}
+
 struct Ctx<'a> {
     names: &'a HashMap<String, Ref>,
     comments: &'a Comments,
@@ -523,6 +563,11 @@ impl Ctx<'_> {
                         })],
                     )
                 };
+                let proto_name = (field.name() != json).then(|| field.name().to_string());
+                metadata.push(Metadata::from(MetadataKind::ProtobufField {
+                    ty: proto_type(&field),
+                    name: proto_name,
+                }));
                 let mut ty = self.field_type(&field);
                 let mut field_comments = self.comments.get(file.name(), field.path());
                 if let Some(oneof) = field.containing_oneof().filter(|o| !o.is_synthetic()) {
@@ -558,7 +603,9 @@ impl Ctx<'_> {
             visibility: Visibility::ExportRealm,
             name: name.to_string(),
             type_params: Vec::new(),
-            metadata: Vec::new(),
+            metadata: vec![Metadata::from(MetadataKind::ProtobufMessage(
+                message.full_name().to_string(),
+            ))],
             fields,
         }
     }

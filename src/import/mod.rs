@@ -42,16 +42,33 @@ pub const SCHEMA_DIR: &str = "schema";
 /// Where an import came from.
 #[derive(Clone, Debug)]
 pub enum Source {
-    Grpc { endpoint: String, version: Version },
-    Proto { files: Vec<String> },
-    DescriptorSet { path: String },
+    Grpc {
+        endpoint: String,
+        version: Version,
+        /// Reflection v1 was asked first and is not served.
+        fell_back: bool,
+    },
+    Proto {
+        files: Vec<String>,
+    },
+    DescriptorSet {
+        path: String,
+    },
 }
 
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::Grpc { endpoint, version } => {
-                write!(f, "{endpoint} (gRPC server reflection {version})")
+            Source::Grpc {
+                endpoint,
+                version,
+                fell_back,
+            } => {
+                write!(f, "{endpoint} (gRPC server reflection {version}")?;
+                if *fell_back {
+                    write!(f, "; the server does not offer v1")?;
+                }
+                write!(f, ")")
             }
             Source::Proto { files } => write!(f, "{}", files.join(", ")),
             Source::DescriptorSet { path } => write!(f, "descriptor set {path}"),
@@ -67,7 +84,8 @@ pub struct Imported {
     pub realm: Realm,
     /// Methods that have no verb (streaming).
     pub skipped: Vec<Skipped>,
-    /// Every file the services need, sorted by name.
+    /// Every file the services need, sorted by name (written dependencies
+    /// first: [`Imported::descriptor_set`]).
     pub files: Vec<FileDescriptorProto>,
     /// How many services became modules.
     pub services: usize,
@@ -88,13 +106,58 @@ impl Imported {
             .count()
     }
 
-    /// The descriptor set, encoded: files sorted by name.
+    /// The descriptor set, encoded: every file after the files it imports
+    /// (what `protoc --include_imports` writes, and what Python's
+    /// `DescriptorPool.Add` needs), otherwise by name.
     pub fn descriptor_set(&self) -> Vec<u8> {
         FileDescriptorSet {
-            file: self.files.clone(),
+            file: dependencies_first(&self.files),
         }
         .encode_to_vec()
     }
+}
+
+/// `files` ordered so that each comes after its imports: a depth-first
+/// walk from each file in name order, imports first. Iterative (a file may
+/// import many levels deep); an import that is not among `files`, or a
+/// cycle, cannot reorder anything and is passed over.
+fn dependencies_first(files: &[FileDescriptorProto]) -> Vec<FileDescriptorProto> {
+    let mut by_name: BTreeMap<&str, &FileDescriptorProto> = BTreeMap::new();
+    for file in files {
+        by_name.entry(file.name()).or_insert(file);
+    }
+    let mut placed: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(by_name.len());
+    for &root in by_name.keys() {
+        // (file, index of the next import to visit)
+        let mut stack: Vec<(&str, usize)> = vec![(root, 0)];
+        let mut on_stack: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        on_stack.insert(root);
+        while let Some((name, next)) = stack.pop() {
+            if placed.contains(name) {
+                on_stack.remove(name);
+                continue;
+            }
+            let imports = &by_name[name].dependency;
+            match imports.get(next) {
+                Some(import) => {
+                    stack.push((name, next + 1));
+                    if let Some((&import, _)) = by_name.get_key_value(import.as_str())
+                        && !placed.contains(import)
+                        && on_stack.insert(import)
+                    {
+                        stack.push((import, 0));
+                    }
+                }
+                None => {
+                    placed.insert(name);
+                    on_stack.remove(name);
+                    out.push(by_name[name].clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// How to reach the server for `realm import grpc`.
@@ -140,6 +203,7 @@ pub async fn from_grpc(request: &GrpcRequest, name: Option<&str>) -> Result<Impo
         Source::Grpc {
             endpoint: request.endpoint.clone(),
             version: reflected.version,
+            fell_back: reflected.fell_back,
         },
         reflected.files,
         &reflected.services,
@@ -468,4 +532,60 @@ pub fn write_output(dir: &Path, imported: &Imported) -> Result<Written> {
         dir: dir.to_path_buf(),
         files: written,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, imports: &[&str]) -> FileDescriptorProto {
+        FileDescriptorProto {
+            name: Some(name.to_string()),
+            dependency: imports.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn descriptor_sets_are_written_dependencies_first() {
+        let files = vec![
+            file(
+                "a/service.proto",
+                &["z/types.proto", "google/protobuf/timestamp.proto"],
+            ),
+            file("google/protobuf/timestamp.proto", &[]),
+            file("m/cycle.proto", &["m/cycle2.proto"]),
+            file("m/cycle2.proto", &["m/cycle.proto", "missing.proto"]),
+            file("z/types.proto", &["google/protobuf/timestamp.proto"]),
+        ];
+        let order: Vec<String> = dependencies_first(&files)
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "google/protobuf/timestamp.proto",
+                "z/types.proto",
+                "a/service.proto",
+                "m/cycle2.proto",
+                "m/cycle.proto",
+            ]
+        );
+        // A deep chain, without recursion.
+        let chain: Vec<FileDescriptorProto> = (0..10_000)
+            .map(|i| {
+                let name = format!("f{i:05}.proto");
+                let import = format!("f{:05}.proto", i + 1);
+                if i + 1 < 10_000 {
+                    file(&name, &[&import])
+                } else {
+                    file(&name, &[])
+                }
+            })
+            .collect();
+        let order = dependencies_first(&chain);
+        assert_eq!(order[0].name(), "f09999.proto");
+        assert_eq!(order[9_999].name(), "f00000.proto");
+    }
 }

@@ -108,6 +108,9 @@ pub struct Limits {
     /// Bytes of request bodies held at once, all calls together (256 MiB);
     /// a body that does not fit is refused with 503.
     pub max_buffered: u64,
+    /// Bytes of a gRPC runner's reply (default: `max_body_size`); a larger
+    /// one is a 502 `upstream_too_large`.
+    pub max_grpc_reply_size: u64,
 }
 
 impl Default for Limits {
@@ -122,6 +125,7 @@ impl Default for Limits {
             upstream_concurrency: 256,
             max_connections: 4096,
             max_buffered: 256 << 20,
+            max_grpc_reply_size: 4 << 20,
         }
     }
 }
@@ -294,6 +298,10 @@ pub fn resolve(
             .max_connections
             .map_or(defaults.max_connections, |n| n as usize),
         max_buffered: settings.max_buffered.unwrap_or(defaults.max_buffered),
+        max_grpc_reply_size: settings
+            .max_grpc_reply_size
+            .or(settings.max_body_size)
+            .unwrap_or(defaults.max_grpc_reply_size),
     };
 
     let in_project = |p: &str| project.root.join(p);

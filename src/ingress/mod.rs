@@ -49,7 +49,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use prost_reflect::{DescriptorPool, MethodDescriptor};
 
 use crate::files;
-use crate::net::grpc::{self, GrpcUpstream};
+use crate::net::grpc::{self, CallError, GrpcUpstream, JsonStyle};
 use crate::net::http::HttpClient;
 use crate::project::UnsignedEgress;
 use crate::schema::json::Checker;
@@ -69,6 +69,10 @@ pub const CALLER_REALM: &str = "x-realm-caller";
 pub const CALLER_MODULE: &str = "x-realm-caller-module";
 /// The request's id.
 pub const REQUEST_ID: &str = "x-request-id";
+/// How replies of gRPC verbs are encoded: `proto3` (proto3 JSON as
+/// protojson prints it) or `ftl` (FTL's encoding, the default). Passed on
+/// to other realms' ingresses.
+pub const JSON_STYLE: &str = "x-realm-json";
 
 /// An answer to a call: status, content type and body.
 #[derive(Debug)]
@@ -862,6 +866,7 @@ impl Ingress {
                 retry_after: None,
             })?;
 
+        let style = json_style(call.headers)?;
         let mut forward = HeaderMap::new();
         if let Ok(id) = HeaderValue::from_str(call.request_id) {
             forward.insert(REQUEST_ID, id);
@@ -907,6 +912,7 @@ impl Ingress {
                             forward,
                             module,
                             verb,
+                            style,
                         )
                         .await
                     }
@@ -948,6 +954,9 @@ impl Ingress {
                 }
                 if let Ok(me) = HeaderValue::from_str(&self.realm) {
                     forward.insert(CALLER_REALM, me);
+                }
+                if let Some(style) = call.headers.get(JSON_STYLE) {
+                    forward.insert(JSON_STYLE, style.clone());
                 }
                 let url = format!(
                     "{}/realms/{}/{module}/{}",
@@ -1063,10 +1072,16 @@ impl Ingress {
         headers: HeaderMap,
         module: &str,
         verb: &Verb,
+        style: JsonStyle,
     ) -> Result<Reply, Refusal> {
         let json = body.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
-        let request = grpc::json_to_message(method, &json)
-            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, "invalid_body", e))?;
+        let request = grpc::json_to_message(method, &json).map_err(|(path, message)| Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_body",
+            message,
+            path: Some(path),
+            retry_after: None,
+        })?;
         let mut metadata = tonic::metadata::MetadataMap::new();
         for (name, value) in &headers {
             if let (Ok(key), Ok(value)) = (
@@ -1081,7 +1096,13 @@ impl Ingress {
             .acquire(Instant::now(), false)
             .map_err(|u| unavailable(u, &what))?;
         let timeout = self.config.limits.upstream_timeout;
-        let result = tokio::time::timeout(timeout, upstream.unary(method, request, metadata)).await;
+        let max_reply =
+            usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);
+        let result = tokio::time::timeout(
+            timeout,
+            upstream.unary(method, request, metadata, max_reply),
+        )
+        .await;
         let result = match result {
             Err(_) => {
                 let wait = health.failed(permit, "no answer in time", Instant::now());
@@ -1095,12 +1116,24 @@ impl Ingress {
                 let body = if verb.response == Type::Unit {
                     b"{}".to_vec()
                 } else {
-                    grpc::message_to_json(&reply)
+                    grpc::message_to_json(&reply, style)
                         .map_err(|e| Refusal::new(StatusCode::BAD_GATEWAY, "bad_reply", e))?
                 };
                 Ok(Reply::json(StatusCode::OK, body))
             }
-            Err(status) => {
+            Err(CallError::TooLarge { limit, detail }) => {
+                // The runner answered: it is there, the reply is ours to refuse.
+                health.succeeded(permit);
+                Err(Refusal::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_too_large",
+                    format!(
+                        "{module}.{} answered more than {limit} bytes, the most this ingress reads from a gRPC runner (`[ingress] max-grpc-reply-size`, default `max-body-size`): {detail}",
+                        verb.name
+                    ),
+                ))
+            }
+            Err(CallError::Status(status)) => {
                 let name = crate::net::code_name(status.code());
                 let unreachable = status.code() == tonic::Code::Unavailable;
                 if unreachable {
@@ -1330,6 +1363,22 @@ fn find_verb<'a>(
             format!(
                 "`{module}.{verb}` of realm `{realm}` is {}, not a verb",
                 other.kind().with_article()
+            ),
+        )),
+    }
+}
+
+/// The reply style a caller asks for with `x-realm-json`.
+fn json_style(headers: &HeaderMap) -> Result<JsonStyle, Refusal> {
+    match headers.get(JSON_STYLE).map(HeaderValue::as_bytes) {
+        None | Some(b"ftl") => Ok(JsonStyle::Ftl),
+        Some(b"proto3") => Ok(JsonStyle::Proto3),
+        Some(other) => Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "bad_json_style",
+            format!(
+                "{JSON_STYLE}: {:?} is not a JSON style; use `proto3` (proto3 JSON replies) or `ftl` (FTL's encoding, the default)",
+                String::from_utf8_lossy(other)
             ),
         )),
     }

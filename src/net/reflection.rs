@@ -49,6 +49,8 @@ pub struct Reflected {
     pub services: Vec<String>,
     /// Every file defining them and everything they import, by name.
     pub files: Vec<FileDescriptorProto>,
+    /// v1 was asked first and is not served.
+    pub fell_back: bool,
 }
 
 /// Why reflection failed, beyond the network.
@@ -110,17 +112,25 @@ pub async fn reflect(
     let deadline = options.timeout;
     let run = async {
         match v1::session(channel.clone(), endpoint, headers).await {
-            Err(Attempt::Unimplemented) => match v1alpha::session(channel, endpoint, headers).await
-            {
-                Err(Attempt::Unimplemented) => Err(ReflectError::Disabled {
-                    endpoint: endpoint.to_string(),
-                }),
-                Err(Attempt::Failed(e)) => Err(e),
-                Ok(mut r) => {
-                    r.version = Version::V1Alpha;
-                    Ok(r)
+            Err(Attempt::Unimplemented) => {
+                tracing::debug!(
+                    "{endpoint} does not serve reflection v1 (grpc.reflection.v1.ServerReflection is UNIMPLEMENTED); asking v1alpha"
+                );
+                match v1alpha::session(channel, endpoint, headers).await {
+                    Err(Attempt::Unimplemented) => {
+                        tracing::debug!("{endpoint} does not serve reflection v1alpha either");
+                        Err(ReflectError::Disabled {
+                            endpoint: endpoint.to_string(),
+                        })
+                    }
+                    Err(Attempt::Failed(e)) => Err(e),
+                    Ok(mut r) => {
+                        r.version = Version::V1Alpha;
+                        r.fell_back = true;
+                        Ok(r)
+                    }
                 }
-            },
+            }
             Err(Attempt::Failed(e)) => Err(e),
             Ok(r) => Ok(r),
         }
@@ -354,6 +364,7 @@ macro_rules! session {
                     version: $variant,
                     services,
                     files: files.into_values().collect(),
+                    fell_back: false,
                 })
             }
         }

@@ -16,6 +16,12 @@
 //!   <variant>, "value": <value>}`;
 //! - a type alias: its type.
 //!
+//! Data marked `+protobuf "pkg.Message"` (realms imported from protobuf)
+//! is read as proto3 JSON instead: members by JSON or `.proto` name, fields
+//! left out or `null` at their defaults, each field's value in the JSON
+//! form of its `+protobuf` type ([`super::protobuf`],
+//! [`super::proto3_json`]).
+//!
 //! Errors name the JSON path of the offending value (`$.items[2].sku`).
 
 use std::collections::HashMap;
@@ -27,6 +33,8 @@ use serde_json::Value;
 
 use super::builtin::builtin_module;
 use super::model::*;
+use super::proto3_json;
+use super::protobuf::{JsonForm, ProtoKind, ProtoType};
 
 /// Why a value does not fit a type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +57,9 @@ impl fmt::Display for JsonError {
 pub struct Checker {
     realm: Realm,
     index: FxHashMap<String, FxHashMap<String, (usize, usize)>>,
+    /// Data marked `+protobuf "pkg.Message"`, by message name (`@type`s of
+    /// `google.protobuf.Any` values resolve here).
+    messages: FxHashMap<String, (usize, usize)>,
 }
 
 impl Checker {
@@ -58,13 +69,23 @@ impl Checker {
             realm.modules.push(builtin_module().clone());
         }
         let mut index: FxHashMap<String, FxHashMap<String, (usize, usize)>> = FxHashMap::default();
+        let mut messages = FxHashMap::default();
         for (m, module) in realm.modules.iter().enumerate() {
             let decls = index.entry(module.name.clone()).or_default();
             for (d, decl) in module.decls.iter().enumerate() {
                 decls.entry(decl.name().to_string()).or_insert((m, d));
+                if let Decl::Data(data) = decl
+                    && let Some(name) = protobuf_message(data)
+                {
+                    messages.entry(name.to_string()).or_insert((m, d));
+                }
             }
         }
-        Checker { realm, index }
+        Checker {
+            realm,
+            index,
+            messages,
+        }
     }
 
     pub fn realm(&self) -> &Realm {
@@ -219,6 +240,9 @@ impl Checker {
                     return Ok(());
                 };
                 match decl {
+                    Decl::Data(data) if protobuf_message(data).is_some() => {
+                        self.check_message(data, r, value, path, depth)
+                    }
                     Decl::Data(data) => self.check_data(data, r, value, path, depth),
                     Decl::Enum(e) => self.check_enum(e, value, path, params, depth),
                     Decl::TypeAlias(alias) => self.check(&alias.ty, value, path, params, depth),
@@ -302,6 +326,336 @@ impl Checker {
             path.truncate(len);
         }
         Ok(())
+    }
+
+    /// A protobuf message (data marked `+protobuf "pkg.Message"`), read as
+    /// proto3 JSON: members named by JSON or `.proto` name (not both),
+    /// fields without presence may be left out, `null` means "not set"
+    /// (except for google.protobuf.Value and NullValue), each field's
+    /// value in the JSON form of its `+protobuf` type.
+    fn check_message(
+        &self,
+        data: &Data,
+        r: &Ref,
+        value: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), JsonError> {
+        if depth > MAX_CHECK_DEPTH {
+            return Err(JsonError {
+                path: path.clone(),
+                message: format!("the value nests more than {MAX_CHECK_DEPTH} messages deep"),
+            });
+        }
+        let Value::Object(members) = value else {
+            return Err(JsonError {
+                path: path.clone(),
+                message: format!(
+                    "expected an object ({r}, protobuf message {}), found {}",
+                    protobuf_message(data).unwrap_or_default(),
+                    found(value)
+                ),
+            });
+        };
+        let mut seen: Vec<Option<&str>> = vec![None; data.fields.len()];
+        let mut oneofs: HashMap<&str, &str> = HashMap::new();
+        for (key, member) in members {
+            let len = path.len();
+            push_member(path, key);
+            let Some(i) = data
+                .fields
+                .iter()
+                .position(|f| json_name(f) == key)
+                .or_else(|| data.fields.iter().position(|f| proto_name(f) == key))
+            else {
+                let known: Vec<&str> = data.fields.iter().map(json_name).collect();
+                return Err(JsonError {
+                    path: path.clone(),
+                    message: format!(
+                        "unknown field `{key}` of {r}; the fields are: {}",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                });
+            };
+            let field = &data.fields[i];
+            if let Some(other) = seen[i].replace(key) {
+                return Err(JsonError {
+                    path: path.clone(),
+                    message: format!(
+                        "`{other}` and `{key}` both set field `{}`; use one of its names",
+                        json_name(field)
+                    ),
+                });
+            }
+            let proto = protobuf_field(field);
+            let kind = proto.map_or(ProtoKind::Message, |t| t.value);
+            let single = !matches!(strip_optional(&field.ty), Type::List(_) | Type::Map(..));
+            if member.is_null() && !(single && kind.null_is_a_value()) {
+                // Not set: the default, an empty list or map, or no value.
+                path.truncate(len);
+                continue;
+            }
+            match proto {
+                Some(proto) => self.check_proto_field(&field.ty, proto, member, path, depth)?,
+                None => self.check(&field.ty, member, path, &HashMap::new(), depth)?,
+            }
+            if let Some(group) = oneof(field)
+                && let Some(other) = oneofs.insert(group, json_name(field))
+            {
+                return Err(JsonError {
+                    path: path.clone(),
+                    message: format!(
+                        "`{other}` and `{}` are both set, but at most one field of oneof `{group}` may be",
+                        json_name(field)
+                    ),
+                });
+            }
+            path.truncate(len);
+        }
+        Ok(())
+    }
+
+    /// A field's value (not `null`) in the JSON form of its `+protobuf`
+    /// type: a list or map of such values, or one.
+    fn check_proto_field(
+        &self,
+        ty: &Type,
+        proto: ProtoType,
+        value: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), JsonError> {
+        let fail = |path: &str, expected: String| {
+            Err(JsonError {
+                path: path.to_string(),
+                message: format!("expected {expected}, found {}", found(value)),
+            })
+        };
+        match (strip_optional(ty), proto.key) {
+            (Type::List(element), None) => {
+                let Value::Array(items) = value else {
+                    return fail(path, format!("an array ({ty}, repeated {})", proto.value));
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    if item.is_null() && !proto.value.null_is_a_value() {
+                        return Err(JsonError {
+                            path: path.clone(),
+                            message: format!(
+                                "expected {} ({}), found null: a list cannot hold null",
+                                element, proto.value
+                            ),
+                        });
+                    }
+                    self.check_proto_value(element, proto.value, item, path, depth)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            (Type::Map(_, val), Some(key_kind)) => {
+                let Value::Object(entries) = value else {
+                    return fail(path, format!("an object ({ty}, {proto})"));
+                };
+                for (k, v) in entries {
+                    let len = path.len();
+                    push_member(path, k);
+                    let key_ok = match key_kind.json_form() {
+                        JsonForm::Int(range) => proto3_json::int_key(k, range, key_kind.name()),
+                        JsonForm::Bool if k != "true" && k != "false" => Err(format!(
+                            "expected a key that is true or false (bool), found {k:?}"
+                        )),
+                        _ => Ok(()),
+                    };
+                    key_ok.map_err(|message| JsonError {
+                        path: path.clone(),
+                        message,
+                    })?;
+                    if v.is_null() && !proto.value.null_is_a_value() {
+                        return Err(JsonError {
+                            path: path.clone(),
+                            message: format!(
+                                "expected {val} ({}), found null: a map cannot hold null",
+                                proto.value
+                            ),
+                        });
+                    }
+                    self.check_proto_value(val, proto.value, v, path, depth)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            (single, _) => self.check_proto_value(single, proto.value, value, path, depth),
+        }
+    }
+
+    /// One value of protobuf kind `kind` (realm type `ty`).
+    fn check_proto_value(
+        &self,
+        ty: &Type,
+        kind: ProtoKind,
+        value: &Value,
+        path: &mut String,
+        depth: usize,
+    ) -> Result<(), JsonError> {
+        let at = |path: &str, r: Result<(), String>| {
+            r.map_err(|message| JsonError {
+                path: path.to_string(),
+                message,
+            })
+        };
+        let fail = |path: &str, expected: &str| {
+            Err(JsonError {
+                path: path.to_string(),
+                message: format!("expected {expected}, found {}", found(value)),
+            })
+        };
+        match kind.json_form() {
+            JsonForm::Int(range) => at(path, proto3_json::int(value, range, kind.name())),
+            JsonForm::Float { bits32 } => at(path, proto3_json::float(value, bits32, kind.name())),
+            JsonForm::Bool => match value {
+                Value::Bool(_) => Ok(()),
+                _ => fail(path, &format!("true or false ({kind})")),
+            },
+            JsonForm::String => match value {
+                Value::String(_) => Ok(()),
+                _ => fail(path, &format!("a string ({kind})")),
+            },
+            JsonForm::Bytes => at(path, proto3_json::bytes(value)),
+            JsonForm::Timestamp => at(path, proto3_json::timestamp(value)),
+            JsonForm::Duration => at(path, proto3_json::duration(value)),
+            JsonForm::FieldMask => at(path, proto3_json::field_mask(value)),
+            JsonForm::NullValue => at(path, proto3_json::null_value(value)),
+            JsonForm::Value => Ok(()),
+            JsonForm::Struct => match value {
+                Value::Object(_) => Ok(()),
+                _ => fail(path, "an object (google.protobuf.Struct)"),
+            },
+            JsonForm::ListValue => match value {
+                Value::Array(_) => Ok(()),
+                _ => fail(path, "an array (google.protobuf.ListValue)"),
+            },
+            JsonForm::Empty => match value {
+                Value::Object(o) if o.is_empty() => Ok(()),
+                _ => fail(path, "{} (google.protobuf.Empty)"),
+            },
+            JsonForm::Any => self.check_any(value, path, depth),
+            JsonForm::Enum => {
+                let enumeration = match resolve_alias(self, ty) {
+                    Type::Ref(Ref {
+                        module: Some(m),
+                        name,
+                        ..
+                    }) => match self.decl(m, name) {
+                        Some(Decl::Enum(e)) => Some(e),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let Some(e) = enumeration else {
+                    return self.check(ty, value, path, &HashMap::new(), depth);
+                };
+                match value {
+                    Value::String(s) if e.variants.iter().any(|v| &v.name == s) => Ok(()),
+                    // Open enums (proto3): any 32-bit number is a value.
+                    Value::Number(n) if n.as_i64().is_some_and(|n| i32::try_from(n).is_ok()) => {
+                        Ok(())
+                    }
+                    _ => {
+                        let names: Vec<&str> = e.variants.iter().map(|v| v.name.as_str()).collect();
+                        Err(JsonError {
+                            path: path.clone(),
+                            message: format!(
+                                "{} is not a value of enum {}; the values are: {} (or a 32-bit number)",
+                                found(value),
+                                e.name,
+                                names.join(", ")
+                            ),
+                        })
+                    }
+                }
+            }
+            JsonForm::Message => self.check(ty, value, path, &HashMap::new(), depth),
+        }
+    }
+
+    /// A google.protobuf.Any: `{"@type": "type.googleapis.com/pkg.Message",
+    /// ...the message's fields}`, or `"value"` holding a well-known type's
+    /// JSON. The type must be a message of this realm or a well-known type.
+    fn check_any(&self, value: &Value, path: &mut String, depth: usize) -> Result<(), JsonError> {
+        let Value::Object(members) = value else {
+            return Err(JsonError {
+                path: path.clone(),
+                message: format!(
+                    "expected an object with \"@type\" (google.protobuf.Any), found {}",
+                    found(value)
+                ),
+            });
+        };
+        let len = path.len();
+        path.push_str("[\"@type\"]");
+        let type_url = match members.get("@type") {
+            Some(Value::String(url)) => url,
+            Some(other) => {
+                return Err(JsonError {
+                    path: path.clone(),
+                    message: format!(
+                        "expected a type URL such as \"type.googleapis.com/acme.v1.Item\", found {}",
+                        found(other)
+                    ),
+                });
+            }
+            None => {
+                return Err(JsonError {
+                    path: path.clone(),
+                    message: "missing \"@type\": a google.protobuf.Any names the type of its value, e.g. \"type.googleapis.com/acme.v1.Item\"".into(),
+                });
+            }
+        };
+        let name = type_url.rsplit_once('/').map_or("", |(_, name)| name);
+        let mut rest = members.clone();
+        rest.remove("@type");
+        if let Some(kind) = ProtoKind::well_known(name) {
+            path.truncate(len);
+            if rest.keys().any(|k| k != "value") || !rest.contains_key("value") {
+                return Err(JsonError {
+                    path: path.clone(),
+                    message: format!(
+                        "expected {{\"@type\": {type_url:?}, \"value\": ...}}: an Any holding {name} has its JSON in \"value\""
+                    ),
+                });
+            }
+            path.push_str(".value");
+            let inner = &rest["value"];
+            let ty = well_known_type(kind);
+            if !inner.is_null() || kind.null_is_a_value() {
+                self.check_proto_value(&ty, kind, inner, path, depth + 1)?;
+            }
+            path.truncate(len);
+            return Ok(());
+        }
+        let Some(&(m, d)) = self.messages.get(name) else {
+            let mut known: Vec<&str> = self.messages.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            return Err(JsonError {
+                path: path.clone(),
+                message: format!(
+                    "unknown message type {type_url:?}: an Any here may hold a message of this realm ({}) or a well-known type",
+                    known.join(", ")
+                ),
+            });
+        };
+        path.truncate(len);
+        let module = &self.realm.modules[m];
+        let Decl::Data(data) = &module.decls[d] else {
+            return Ok(());
+        };
+        let r = Ref::new(&module.name, &data.name);
+        self.check_message(data, &r, &Value::Object(rest), path, depth + 1)
     }
 
     fn check_enum(
@@ -425,6 +779,57 @@ pub fn json_name(field: &Field) -> &str {
         .unwrap_or(&field.name)
 }
 
+/// The message name of data marked `+protobuf "pkg.Message"`.
+pub fn protobuf_message(data: &Data) -> Option<&str> {
+    data.metadata.iter().find_map(|m| match &m.kind {
+        MetadataKind::ProtobufMessage(name) => Some(name.as_str()),
+        _ => None,
+    })
+}
+
+/// A field's `+protobuf` type.
+fn protobuf_field(field: &Field) -> Option<ProtoType> {
+    field.metadata.iter().find_map(|m| match &m.kind {
+        MetadataKind::ProtobufField { ty, .. } => Some(*ty),
+        _ => None,
+    })
+}
+
+/// A field's `.proto` name: the `+protobuf` name, or its JSON name.
+fn proto_name(field: &Field) -> &str {
+    field
+        .metadata
+        .iter()
+        .find_map(|m| match &m.kind {
+            MetadataKind::ProtobufField {
+                name: Some(name), ..
+            } => Some(name.as_str()),
+            _ => None,
+        })
+        .unwrap_or_else(|| json_name(field))
+}
+
+fn strip_optional(ty: &Type) -> &Type {
+    match ty {
+        Type::Optional(inner) => inner,
+        other => other,
+    }
+}
+
+/// The realm type of a well-known type (as `realm import` maps them).
+fn well_known_type(kind: ProtoKind) -> Type {
+    match kind.json_form() {
+        JsonForm::Int(_) => Type::Int,
+        JsonForm::Float { .. } => Type::Float,
+        JsonForm::Bool => Type::Bool,
+        JsonForm::Bytes => Type::Bytes,
+        JsonForm::Timestamp => Type::Time,
+        JsonForm::Empty => Type::Unit,
+        JsonForm::String | JsonForm::Duration | JsonForm::FieldMask => Type::String,
+        _ => Type::Any,
+    }
+}
+
 fn oneof(field: &Field) -> Option<&str> {
     field.metadata.iter().find_map(|m| match &m.kind {
         MetadataKind::Oneof(group) => Some(group.as_str()),
@@ -445,22 +850,7 @@ fn describe(ty: &Type) -> String {
     format!("value of type {ty}")
 }
 
-/// "a string \"5\"", "number 5", "null", ...
-fn found(value: &Value) -> String {
-    let mut text = match value {
-        Value::Null => return "null".into(),
-        Value::Bool(b) => format!("boolean {b}"),
-        Value::Number(n) => format!("number {n}"),
-        Value::String(s) => format!("string {s:?}"),
-        Value::Array(_) => return "an array".into(),
-        Value::Object(_) => return "an object".into(),
-    };
-    if text.len() > 60 {
-        text.truncate(57);
-        text.push_str("...");
-    }
-    text
-}
+use super::proto3_json::found;
 
 fn is_base64(s: &str) -> bool {
     use base64::Engine;
@@ -716,6 +1106,68 @@ mod tests {
             checker
                 .check_body(&Type::Ref(Ref::new("builtin", "Empty")), None)
                 .is_ok()
+        );
+    }
+
+    const PROTO: &str = "realm r {
+  module m {
+    export realm data Req {
+      +protobuf \"acme.v1.Req\"
+      pageSize Int +protobuf int32 \"page_size\"
+      ids [Int] +protobuf int64
+      byId {Int: String} +protobuf map<uint32,string> \"by_id\"
+      note String? +protobuf google.protobuf.StringValue
+      wait String +protobuf google.protobuf.Duration
+    }
+  }
+}
+";
+
+    fn check_proto(value: serde_json::Value) -> Result<(), String> {
+        let schema = parse_schema("p.ftl", PROTO).unwrap_or_else(|d| panic!("{d}"));
+        assert_eq!(crate::schema::print_schema(&schema), PROTO);
+        let checker = Checker::new(&schema.realms[0]);
+        checker
+            .check_body(&Type::Ref(Ref::new("m", "Req")), Some(&value))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn protobuf_messages_are_read_as_proto3_json() {
+        // Fields without presence may be left out; both names; strings for
+        // integers; null is "not set".
+        assert_eq!(check_proto(json!({})), Ok(()));
+        assert_eq!(
+            check_proto(json!({"page_size": "7", "ids": ["1", 2]})),
+            Ok(())
+        );
+        assert_eq!(
+            check_proto(json!({"pageSize": null, "note": null, "ids": null})),
+            Ok(())
+        );
+        assert_eq!(
+            check_proto(json!({"by_id": {"4294967295": "x"}, "wait": "1.5s"})),
+            Ok(())
+        );
+        assert_eq!(
+            check_proto(json!({"pageSize": 1, "page_size": 2})),
+            Err("$.page_size: `pageSize` and `page_size` both set field `pageSize`; use one of its names".into())
+        );
+        assert_eq!(
+            check_proto(json!({"byId": {"-1": "x"}})),
+            Err("$.byId[\"-1\"]: expected a key that is a 32-bit unsigned integer (uint32) from 0 to 4294967295, found \"-1\"".into())
+        );
+        assert!(check_proto(json!({"wait": "soon"})).is_err());
+        assert!(check_proto(json!({"ids": [null]})).is_err());
+        // A `+protobuf` type that the field's type cannot hold is refused.
+        let bad = PROTO.replace("wait String", "wait Int");
+        let schema = parse_schema("p.ftl", &bad).unwrap_or_else(|d| panic!("{d}"));
+        let problems = crate::schema::validate(&schema);
+        assert!(
+            problems.iter().any(|d| d
+                .message
+                .contains("cannot hold protobuf `google.protobuf.Duration` values")),
+            "{problems:?}"
         );
     }
 

@@ -12,6 +12,8 @@
 //! - [`json`]: whether a JSON value fits a type (call bodies at the ingress);
 //!   [`json_read`]: reading a body strictly (no repeated members).
 //! - [`proto`] / [`txtpb`]: the protobuf form, proto-text and JSON.
+//! - [`protobuf`]: the `+protobuf` metadata of realms imported from
+//!   protobuf (proto3 JSON rules for the checker).
 //! - [`diagnostic`]: errors with positions and their rendering.
 //!
 //! Invariant: nothing in this module does I/O. It is fed strings and values
@@ -26,6 +28,8 @@ pub mod model;
 pub mod parser;
 pub mod printer;
 pub mod proto;
+pub mod proto3_json;
+pub mod protobuf;
 pub mod public_api;
 pub mod qualify;
 pub mod txtpb;

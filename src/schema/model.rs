@@ -651,6 +651,15 @@ pub enum MetadataKind {
     /// `+oneof name`: the field is one member of a group of which at most
     /// one is set (a protobuf `oneof`).
     Oneof(String),
+    /// `+protobuf "package.Message"` on data: a protobuf message, whose JSON
+    /// is proto3 JSON (see [`super::protobuf`]).
+    ProtobufMessage(String),
+    /// `+protobuf <type> ["proto_name"]` on a field of such data: its
+    /// protobuf type, and its `.proto` name when that is not its JSON name.
+    ProtobufField {
+        ty: super::protobuf::ProtoType,
+        name: Option<String>,
+    },
 }
 
 impl MetadataKind {
@@ -682,6 +691,7 @@ impl MetadataKind {
             MetadataKind::Image { .. } => "image",
             MetadataKind::Grpc(_) => "grpc",
             MetadataKind::Oneof(_) => "oneof",
+            MetadataKind::ProtobufMessage(_) | MetadataKind::ProtobufField { .. } => "protobuf",
         }
     }
 }

@@ -1191,6 +1191,7 @@ impl<'a> Parser<'a> {
             "grpc" => MetadataKind::Grpc(
                 self.string("the gRPC method as a string, e.g. \"pkg.Service/Method\"")?,
             ),
+            "protobuf" => self.protobuf()?,
             other => {
                 return Err(Diagnostic::new(
                     format!("unknown metadata `+{other}`"),
@@ -1219,6 +1220,47 @@ impl<'a> Parser<'a> {
         if blanks > 0 && after[blanks..].bytes().next().is_some_and(is_ident_start) {
             self.eat_keyword("uses");
         }
+    }
+
+    /// `+protobuf "package.Message"` (data) or `+protobuf <type>
+    /// ["proto_name"]` (fields).
+    fn protobuf(&mut self) -> Result<MetadataKind> {
+        self.skip_ws();
+        if self.peek() == Some(b'"') {
+            let name = self.string("the message's full name as a string")?;
+            return Ok(MetadataKind::ProtobufMessage(name));
+        }
+        let pos = self.pos();
+        let rest = &self.src[self.i..];
+        let len = rest
+            .find(|c: char| c.is_whitespace() || c == '"' || c == '+' || c == '}')
+            .unwrap_or(rest.len());
+        if len == 0 {
+            return Err(self.expected(
+                "a protobuf type such as int64 or map<string,int32>, or a message name as a string",
+            ));
+        }
+        let text = &rest[..len];
+        let ty: crate::schema::protobuf::ProtoType = text.parse().map_err(|e: String| {
+            self.error_at(pos.clone(), e)
+                .with_len(text.len())
+                .with_label("not a protobuf type")
+                .with_help(format!(
+                    "a protobuf type is one of: {} (or map<K,V>)",
+                    crate::schema::protobuf::kind_names()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+        })?;
+        self.i += len;
+        self.token_end();
+        self.skip_ws();
+        let name = if self.peek() == Some(b'"') {
+            Some(self.string("the field's .proto name as a string")?)
+        } else {
+            None
+        };
+        Ok(MetadataKind::ProtobufField { ty, name })
     }
 
     /// One of `allowed` identifiers.
@@ -1528,6 +1570,7 @@ pub const METADATA_NAMES: &[&str] = &[
     "+image",
     "+grpc",
     "+oneof",
+    "+protobuf",
 ];
 
 fn is_ident_start(c: u8) -> bool {

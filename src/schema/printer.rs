@@ -533,6 +533,18 @@ fn write_metadata(out: &mut String, kind: &MetadataKind, level: usize) {
             out.push(' ');
             out.push_str(group);
         }
+        MetadataKind::ProtobufMessage(name) => {
+            out.push(' ');
+            write_quoted(out, name);
+        }
+        MetadataKind::ProtobufField { ty, name } => {
+            out.push(' ');
+            out.push_str(&ty.to_string());
+            if let Some(name) = name {
+                out.push(' ');
+                write_quoted(out, name);
+            }
+        }
     }
 }
 

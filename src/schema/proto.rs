@@ -330,6 +330,15 @@ fn metadata_to(metadata: &[Metadata]) -> Vec<pb::Metadata> {
                     method: method.clone(),
                 }),
                 MetadataKind::Oneof(name) => Value::OneOf(pb::MetadataOneof { name: name.clone() }),
+                MetadataKind::ProtobufMessage(name) => {
+                    Value::ProtobufMessage(pb::MetadataProtobufMessage { name: name.clone() })
+                }
+                MetadataKind::ProtobufField { ty, name } => {
+                    Value::ProtobufField(pb::MetadataProtobufField {
+                        r#type: ty.to_string(),
+                        name: name.clone(),
+                    })
+                }
             };
             pb::Metadata {
                 pos: pos_to(&m.pos),
@@ -847,6 +856,11 @@ impl FromProto {
                     },
                     Value::Grpc(g) => MetadataKind::Grpc(g.method),
                     Value::OneOf(o) => MetadataKind::Oneof(self.ident("oneof group", o.name)?),
+                    Value::ProtobufMessage(m) => MetadataKind::ProtobufMessage(m.name),
+                    Value::ProtobufField(f) => MetadataKind::ProtobufField {
+                        ty: f.r#type.parse().map_err(|e: String| self.error(e))?,
+                        name: f.name,
+                    },
                 };
                 Ok(Metadata {
                     pos: self.pos(m.pos),

@@ -129,6 +129,8 @@ fn public_metadata(m: &Metadata) -> bool {
             | MetadataKind::Encoding { .. }
             | MetadataKind::Grpc(_)
             | MetadataKind::Oneof(_)
+            | MetadataKind::ProtobufMessage(_)
+            | MetadataKind::ProtobufField { .. }
             | MetadataKind::TypeMap { .. }
             | MetadataKind::Alias { .. }
             | MetadataKind::Partitions(_)

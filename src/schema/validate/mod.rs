@@ -271,6 +271,8 @@ fn allowed_on(kind: &MetadataKind) -> &'static [Host] {
         | MetadataKind::Fixture { .. }
         | MetadataKind::SqlQuery { .. }
         | MetadataKind::Grpc(_) => &[Verb],
+        MetadataKind::ProtobufMessage(_) => &[Data],
+        MetadataKind::ProtobufField { .. } => &[Field],
         MetadataKind::TypeMap { .. } => &[Data, TypeAlias],
         MetadataKind::Encoding { .. } => &[Verb, Data],
         MetadataKind::Alias { .. } | MetadataKind::SqlColumn { .. } | MetadataKind::Oneof(_) => {
@@ -291,7 +293,8 @@ fn ftl_refuses(kind: &MetadataKind, host: Host) -> bool {
     use MetadataKind as K;
     match kind {
         K::Grpc(_) => return host != Host::Verb,
-        K::Oneof(_) => return host != Host::Field,
+        K::Oneof(_) | K::ProtobufField { .. } => return host != Host::Field,
+        K::ProtobufMessage(_) => return host != Host::Data,
         _ => {}
     }
     match host {
@@ -801,6 +804,29 @@ impl<'a> Validator<'a> {
                                 field.name, field.ty
                             ));
                         self.report(d);
+                    }
+                    for m in &field.metadata {
+                        if let MetadataKind::ProtobufField { ty, .. } = &m.kind
+                            && !ty.fits(&field.ty)
+                        {
+                            let d = self
+                                .at(
+                                    m.pos.as_ref().or(field.pos.as_ref()),
+                                    &site,
+                                    format!(
+                                        "field `{}` of type {} cannot hold protobuf `{ty}` values",
+                                        field.name, field.ty
+                                    ),
+                                )
+                                .with_help(
+                                    "the `+protobuf` type says how the field's JSON is read: \
+                                     integer types go with Int, float and double with Float, \
+                                     Duration and FieldMask with String, Timestamp with Time, \
+                                     Struct, Value, ListValue and Any with Any, messages and \
+                                     enums with references; re-import the realm to regenerate it",
+                                );
+                            self.report(d);
+                        }
                     }
                 }
             }
