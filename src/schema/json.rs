@@ -116,8 +116,12 @@ impl Checker {
         }
     }
 
-    /// `depth` counts the steps taken through types (bounded, so that no
-    /// schema can make a check recurse without end).
+    /// `depth` counts the steps taken through types without descending
+    /// into the value — optionals, aliases, type parameters, references —
+    /// bounded so that no schema can make a check go round without end;
+    /// descending into a member, an element or an entry starts again from
+    /// 0 (the value's own depth is bounded by serde_json's recursion
+    /// limit).
     fn check(
         &self,
         ty: &Type,
@@ -130,7 +134,7 @@ impl Checker {
             return Err(JsonError {
                 path: path.clone(),
                 message: format!(
-                    "the type here nests more than {MAX_CHECK_DEPTH} deep; the schema cannot be checked"
+                    "the schema's types lead here through more than {MAX_CHECK_DEPTH} aliases, type parameters and references without reaching a value; it cannot be checked"
                 ),
             });
         }
@@ -204,7 +208,7 @@ impl Checker {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));
-                    self.check(element, item, path, params, depth)?;
+                    self.check(element, item, path, params, 0)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -222,7 +226,7 @@ impl Checker {
                             message: format!("expected an integer key, found {k:?}"),
                         });
                     }
-                    self.check(val, v, path, params, depth)?;
+                    self.check(val, v, path, params, 0)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -231,6 +235,8 @@ impl Checker {
                 let Some(module) = &r.module else {
                     // A type parameter.
                     return match params.get(r.name.as_str()) {
+                        // Arguments are substituted when a data type is
+                        // entered, so they name no parameters themselves.
                         Some(t) => self.check(t, value, path, &HashMap::new(), depth),
                         None => Ok(()),
                     };
@@ -243,8 +249,8 @@ impl Checker {
                     Decl::Data(data) if protobuf_message(data).is_some() => {
                         self.check_message(data, r, value, path, depth)
                     }
-                    Decl::Data(data) => self.check_data(data, r, value, path, depth),
-                    Decl::Enum(e) => self.check_enum(e, value, path, params, depth),
+                    Decl::Data(data) => self.check_data(data, r, value, path, params),
+                    Decl::Enum(e) => self.check_enum(e, value, path, params),
                     Decl::TypeAlias(alias) => self.check(&alias.ty, value, path, params, depth),
                     _ => Ok(()),
                 }
@@ -258,7 +264,7 @@ impl Checker {
         r: &Ref,
         value: &Value,
         path: &mut String,
-        depth: usize,
+        outer: &HashMap<&str, &Type>,
     ) -> Result<(), JsonError> {
         let Value::Object(members) = value else {
             return Err(JsonError {
@@ -266,11 +272,24 @@ impl Checker {
                 message: format!("expected an object ({r}), found {}", found(value)),
             });
         };
+        // The type arguments, with the parameters of the data type this
+        // one is used in replaced by what they stand for (`Box<U>` inside
+        // `Pair<Int>` is `Box<Int>`).
+        let args: Vec<Type> = if outer.is_empty() {
+            Vec::new()
+        } else {
+            r.type_args.iter().map(|t| substitute(t, outer)).collect()
+        };
+        let args = if outer.is_empty() {
+            &r.type_args
+        } else {
+            &args
+        };
         let params: HashMap<&str, &Type> = data
             .type_params
             .iter()
             .map(|p| p.name.as_str())
-            .zip(r.type_args.iter())
+            .zip(args.iter())
             .collect();
         // Unknown members first: a typo is the likeliest mistake.
         for key in members.keys() {
@@ -309,7 +328,7 @@ impl Checker {
                     return Err(err);
                 }
                 Some(v) => {
-                    self.check(&field.ty, v, path, &params, depth)?;
+                    self.check(&field.ty, v, path, &params, 0)?;
                     if !v.is_null()
                         && let Some(group) = oneof(field)
                         && let Some(other) = oneofs.insert(group, name)
@@ -344,7 +363,9 @@ impl Checker {
         if depth > MAX_CHECK_DEPTH {
             return Err(JsonError {
                 path: path.clone(),
-                message: format!("the value nests more than {MAX_CHECK_DEPTH} messages deep"),
+                message: format!(
+                    "the schema's types lead here through more than {MAX_CHECK_DEPTH} messages without reaching a value; it cannot be checked"
+                ),
             });
         }
         let Value::Object(members) = value else {
@@ -400,8 +421,8 @@ impl Checker {
                 continue;
             }
             match proto {
-                Some(proto) => self.check_proto_field(&field.ty, proto, member, path, depth)?,
-                None => self.check(&field.ty, member, path, &HashMap::new(), depth)?,
+                Some(proto) => self.check_proto_field(&field.ty, proto, member, path, 0)?,
+                None => self.check(&field.ty, member, path, &HashMap::new(), 0)?,
             }
             if let Some(group) = oneof(field)
                 && let Some(other) = oneofs.insert(group, json_name(field))
@@ -452,7 +473,7 @@ impl Checker {
                             ),
                         });
                     }
-                    self.check_proto_value(element, proto.value, item, path, depth)?;
+                    self.check_proto_value(element, proto.value, item, path, 0)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -484,7 +505,7 @@ impl Checker {
                             ),
                         });
                     }
-                    self.check_proto_value(val, proto.value, v, path, depth)?;
+                    self.check_proto_value(val, proto.value, v, path, 0)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -664,7 +685,6 @@ impl Checker {
         value: &Value,
         path: &mut String,
         params: &HashMap<&str, &Type>,
-        depth: usize,
     ) -> Result<(), JsonError> {
         match &e.ty {
             Some(_) => {
@@ -720,13 +740,7 @@ impl Checker {
                 };
                 let len = path.len();
                 path.push_str(".value");
-                self.check(
-                    ty,
-                    o.get("value").unwrap_or(&Value::Null),
-                    path,
-                    params,
-                    depth,
-                )?;
+                self.check(ty, o.get("value").unwrap_or(&Value::Null), path, params, 0)?;
                 path.truncate(len);
                 Ok(())
             }
@@ -747,9 +761,10 @@ fn resolve_alias<'t>(checker: &'t Checker, ty: &'t Type) -> &'t Type {
     ty
 }
 
-/// How many types a check may step through: the deepest type text allows,
-/// with room for aliases and type parameters.
-const MAX_CHECK_DEPTH: usize = 4 * MAX_TYPE_DEPTH;
+/// How many steps through types a check may take without descending into
+/// the value: far more than any schema needs (the validator refuses alias
+/// chains longer than 256 and cycles), few enough to stop at once.
+const MAX_CHECK_DEPTH: usize = 1024;
 
 /// Whether a float is a whole number an `Int` (64 bits) can hold. The
 /// bounds are exclusive: serde_json reads an integer beyond 64 bits as the
@@ -759,6 +774,27 @@ const MAX_CHECK_DEPTH: usize = 4 * MAX_TYPE_DEPTH;
 fn fits_int(f: f64) -> bool {
     const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
     f.fract() == 0.0 && f > -TWO_POW_63 && f < TWO_POW_63
+}
+
+/// `ty` with the type parameters `params` names replaced by their types.
+fn substitute(ty: &Type, params: &HashMap<&str, &Type>) -> Type {
+    match ty {
+        Type::Ref(r) if r.module.is_none() => match params.get(r.name.as_str()) {
+            Some(t) => (*t).clone(),
+            None => ty.clone(),
+        },
+        Type::Ref(r) => Type::Ref(Ref {
+            type_args: r.type_args.iter().map(|t| substitute(t, params)).collect(),
+            ..r.clone()
+        }),
+        Type::List(t) => Type::List(Box::new(substitute(t, params))),
+        Type::Optional(t) => Type::Optional(Box::new(substitute(t, params))),
+        Type::Map(k, v) => Type::Map(
+            Box::new(substitute(k, params)),
+            Box::new(substitute(v, params)),
+        ),
+        _ => ty.clone(),
+    }
 }
 
 /// A type whose value may be left out entirely.
@@ -1178,5 +1214,97 @@ mod tests {
         assert!(!is_rfc3339("2024-05-01"));
         assert!(!is_rfc3339("2024-05-01T12:00:00"));
         assert!(!is_rfc3339("2024-05-01T12:00:00.Z"));
+    }
+}
+
+#[cfg(test)]
+mod generic_tests {
+    use super::*;
+    use crate::schema::parse_schema;
+    use serde_json::json;
+
+    fn checker() -> Checker {
+        let schema = parse_schema(
+            "g.ftl",
+            "realm r {
+  module a {
+    data Box<T> {
+      v T
+    }
+
+    data Pair<U> {
+      b a.Box<U>
+      list [a.Box<[U]>]
+    }
+
+    data Grow<T> {
+      v T
+      next a.Grow<[T]>?
+    }
+
+    data Node {
+      value Int
+      next a.Node?
+    }
+  }
+}
+",
+        )
+        .unwrap_or_else(|d| panic!("{d}"));
+        Checker::new(&schema.realms[0])
+    }
+
+    fn check(ty: &str, value: serde_json::Value) -> Result<(), JsonError> {
+        let ty = crate::schema::parse_type("t", ty).unwrap_or_else(|d| panic!("{d}"));
+        checker().check_body(&ty, Some(&value))
+    }
+
+    #[test]
+    fn type_arguments_passed_on_to_another_generic_are_checked() {
+        assert!(
+            check(
+                "a.Pair<Int>",
+                json!({"b": {"v": 5}, "list": [{"v": [1, 2]}]})
+            )
+            .is_ok()
+        );
+        let err = check("a.Pair<Int>", json!({"b": {"v": "not an int"}, "list": []}))
+            .expect_err("a string is not an Int");
+        assert_eq!(err.path, "$.b.v");
+        let err = check(
+            "a.Pair<Int>",
+            json!({"b": {"v": 1}, "list": [{"v": [1, "x"]}]}),
+        )
+        .expect_err("a string is not an Int");
+        assert_eq!(err.path, "$.list[0].v[1]");
+        // Arguments that grow at every level are checked at every level.
+        assert!(
+            check(
+                "a.Grow<Int>",
+                json!({"v": 1, "next": {"v": [2], "next": {"v": [[3]]}}})
+            )
+            .is_ok()
+        );
+        let err = check(
+            "a.Grow<Int>",
+            json!({"v": 1, "next": {"v": ["x", {"deep": true}]}}),
+        )
+        .expect_err("not an Int");
+        assert_eq!(err.path, "$.next.v[0]");
+    }
+
+    #[test]
+    fn deep_values_of_recursive_types_are_checked_to_the_end() {
+        let mut value = json!({"value": 0});
+        for i in 1..120 {
+            value = json!({"value": i, "next": value});
+        }
+        assert!(check("a.Node", value.clone()).is_ok());
+        let mut bad = json!({"value": "x"});
+        for i in 1..120 {
+            bad = json!({"value": i, "next": bad});
+        }
+        let err = check("a.Node", bad).expect_err("the innermost value is not an Int");
+        assert!(err.path.ends_with(".next.value"), "{}", err.path);
     }
 }
