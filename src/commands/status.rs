@@ -113,6 +113,7 @@ fn render(status: &serde_json::Value) -> String {
         text.push_str("No upstreams: no runners or realm endpoints are configured.\n");
         return text;
     }
+    let unknown = rows.iter().any(|row| row[2] == "unknown");
     for row in &rows {
         let line: Vec<String> = row
             .iter()
@@ -121,6 +122,9 @@ fn render(status: &serde_json::Value) -> String {
             .collect();
         text.push_str(line.join("  ").trim_end());
         text.push('\n');
+    }
+    if unknown {
+        text.push_str("(unknown: no call has gone to it since the ingress started)\n");
     }
     text
 }
