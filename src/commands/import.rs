@@ -127,7 +127,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let imported = runtime.block_on(import::from_grpc(&request, out.name.as_deref()))?;
+            let spinner =
+                super::progress::Spinner::for_stderr(&format!("importing {}", request.endpoint));
+            let step = |step: realm::net::reflection::Step| spinner.step(step);
+            let imported = runtime.block_on(import::from_grpc_with_progress(
+                &request,
+                out.name.as_deref(),
+                &step,
+            ));
+            spinner.finish();
+            let imported = imported?;
             (imported, out)
         }
         Source::Proto {
