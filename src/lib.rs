@@ -11,6 +11,7 @@ pub mod generate;
 pub mod git;
 pub mod import;
 pub mod ingress;
+pub mod init;
 pub mod net;
 pub mod pins;
 pub mod project;

@@ -27,11 +27,16 @@ pub struct Args {
     /// Write nothing; exit 3 with a diff when the file is missing or stale
     #[arg(long)]
     check: bool,
+
+    #[command(flatten)]
+    pinned: super::PinnedRealms,
 }
 
-pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
+pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let dir = super::current_dir()?;
-    let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    let ws = args
+        .pinned
+        .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
     super::print_warnings(&ws);
     let export = export::prepare(&ws, args.output.as_deref())?;
     let path = display_path(&export.path);
