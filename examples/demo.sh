@@ -3,34 +3,101 @@
 #
 # Works on copies in a temporary directory (the bank realm becomes a git
 # repository there) with a private git cache; the repository is not touched.
+#
+# Every process the demo starts listens on a port the system picks (port 0)
+# and prints its address; the demo reads that address from the process's
+# log and passes it on, so it only ever talks to its own processes, and it
+# checks that every upstream of every ingress is one of them. If a process
+# it started exits, the demo prints that process's log and fails.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --quiet --manifest-path "$root/Cargo.toml" --bin realm --example runners --example grpc-bank
-realm="$root/target/debug/realm"
-examples="$root/target/debug/examples"
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+
+echo "${bold}building realm (the first build takes several minutes)…${plain}"
+cargo build --manifest-path "$root/Cargo.toml" --bin realm --example runners --example grpc-bank
+target=${CARGO_TARGET_DIR:-$root/target}
+realm="$target/debug/realm"
+examples="$target/debug/examples"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/realm-demo.XXXXXX")
+names=()
 pids=()
+
+# Prints the log of every process of the demo that has exited (once);
+# fails if there is one.
+check_alive() {
+  local i dead=0
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      dead=1
+      [ -e "$work/${names[$i]}.reported" ] && continue
+      echo "error: ${names[$i]} (pid ${pids[$i]}) exited; its log:" >&2
+      sed 's/^/  | /' "$work/${names[$i]}.log" >&2
+      touch "$work/${names[$i]}.reported"
+    fi
+  done
+  return "$dead"
+}
 cleanup() {
+  local status=$?
+  trap - EXIT
+  if [ "$status" != 0 ]; then
+    check_alive || true
+    echo "the demo failed (exit $status); logs and copies are kept in $work" >&2
+  fi
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  [ "$status" != 0 ] || rm -rf "$work"
+  exit "$status"
 }
 trap cleanup EXIT
+
 # Starts a background process, its output in $work/<name>.log.
-background() { local name=$1; shift; "$@" >"$work/$name.log" 2>&1 & pids+=($!); }
-# Waits until something listens on 127.0.0.1:<port>.
-wait_port() {
-  for _ in $(seq 1 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done
-  echo "nothing listens on port $1; logs:" >&2; tail -n 20 "$work"/*.log >&2; return 1
+background() {
+  local name=$1
+  shift
+  "$@" >"$work/$name.log" 2>&1 &
+  names+=("$name")
+  pids+=($!)
 }
+# Waits (up to 60 s) for <name>'s log to print its address after <prefix>;
+# prints it. Fails with the log if the process exits first.
+address_of() {
+  local name=$1 prefix=$2 url
+  for _ in $(seq 1 600); do
+    url=$(sed -n "s|^$prefix\(http[s]*://[0-9.:]*\).*|\1|p" "$work/$name.log" | head -n 1)
+    if [ -n "$url" ]; then echo "$url"; return 0; fi
+    check_alive || return 1
+    sleep 0.1
+  done
+  echo "error: $name printed no address within 60 s; its log:" >&2
+  sed 's/^/  | /' "$work/$name.log" >&2
+  return 1
+}
+# Fails unless every upstream `realm status` shows for the ingress at $2
+# is one of the demo's own addresses ($3...).
+upstreams_are_ours() {
+  local project=$1 ingress=$2
+  shift 2
+  local endpoint ours
+  for endpoint in $("$realm" -C "$project" status --endpoint "$ingress" | awk 'NR > 2 && $3 ~ /^http/ { print $3 }'); do
+    ours=no
+    for url in "$@"; do [ "$endpoint" = "$url" ] && ours=yes; done
+    if [ "$ours" = no ]; then
+      echo "error: the ingress at $ingress would call $endpoint, which the demo did not start" >&2
+      return 1
+    fi
+  done
+}
+step() {
+  check_alive
+  printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"
+}
+commit() { git -C "$1" add -A && git -C "$1" -c user.name=demo -c user.email=demo@example.com commit -qm "$2"; }
+
 cp -R "$root/examples/bank" "$root/examples/shop" "$work/"
 export REALM_CACHE_DIR="$work/cache"
-
-if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
-step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$plain"; }
-commit() { git -C "$1" add -A && git -C "$1" -c user.name=demo -c user.email=demo@example.com commit -qm "$2"; }
 
 step "Validate the bank realm and export its public API (realm -C bank export)"
 "$realm" -C "$work/bank" export
@@ -69,40 +136,79 @@ step "Move the pin (realm -C shop update)"
 "$realm" -C "$work/shop" list
 
 step "A gRPC server becomes a realm: realm import grpc from the grpc-bank example, committed, pinned"
-background grpc-bank "$examples/grpc-bank" --listen 127.0.0.1:50051
-wait_port 50051
-"$realm" import grpc --endpoint http://127.0.0.1:50051 --name acme --output "$work/acme"
+background grpc-bank "$examples/grpc-bank" --listen 127.0.0.1:0
+grpc=$(address_of grpc-bank "grpc-bank listening on ")
+echo "grpc-bank listens on $grpc"
+"$realm" import grpc --endpoint "$grpc" --name acme --output "$work/acme"
 git -C "$work/acme" init -q -b main
 commit "$work/acme" "acme realm, imported from gRPC"
 "$realm" -C "$work/shop" add --git-repo ../acme
 
-step "Serve: runners, and an ingress per realm (realm serve)"
-background bank-runner "$examples/runners" bank 127.0.0.1:9101
-background shop-runner "$examples/runners" shop 127.0.0.1:9102 http://127.0.0.1:8891
-background bank-ingress "$realm" -C "$work/bank" serve
-background acme-ingress "$realm" -C "$work/acme" serve --listen 127.0.0.1:8893
-background shop-ingress "$realm" -C "$work/shop" serve
-for port in 9101 9102 8891 8892 8893; do wait_port "$port"; done
-head -n 4 "$work/shop-ingress.log"
+step "Serve: runners, and an ingress per realm (realm serve --listen 127.0.0.1:0)"
+background bank-runner "$examples/runners" bank 127.0.0.1:0
+bank_runner=$(address_of bank-runner "bank runner listening on ")
+background bank-ingress "$realm" -C "$work/bank" serve --listen 127.0.0.1:0 \
+  --runner "balance=$bank_runner" --runner "audit=$bank_runner"
+bank_ingress=$(address_of bank-ingress 'Serving realm `bank` on ')
+# acme's runner is the gRPC server it was imported from: `realm import`
+# wrote its address into acme's ftl-project.toml.
+background acme-ingress "$realm" -C "$work/acme" serve --listen 127.0.0.1:0
+acme_ingress=$(address_of acme-ingress 'Serving realm `acme` on ')
+# The shop's runner calls the bank through the shop's ingress, which starts
+# after it: it reads the ingress's address from a file at each call.
+background shop-runner "$examples/runners" shop 127.0.0.1:0 "@$work/shop-ingress.url"
+shop_runner=$(address_of shop-runner "shop runner listening on ")
+background shop-ingress "$realm" -C "$work/shop" serve --listen 127.0.0.1:0 \
+  --runner "checkout=$shop_runner" \
+  --realm-endpoint "bank=$bank_ingress" --realm-endpoint "acme=$acme_ingress"
+shop_ingress=$(address_of shop-ingress 'Serving realm `shop` on ')
+echo "$shop_ingress" >"$work/shop-ingress.url"
+cat <<EOF
+grpc-bank     $grpc
+bank runner   $bank_runner
+shop runner   $shop_runner
+bank ingress  $bank_ingress
+acme ingress  $acme_ingress
+shop ingress  $shop_ingress
+EOF
+upstreams_are_ours "$work/bank" "$bank_ingress" "$bank_runner"
+upstreams_are_ours "$work/acme" "$acme_ingress" "$grpc"
+upstreams_are_ours "$work/shop" "$shop_ingress" "$shop_runner" "$bank_ingress" "$acme_ingress"
+echo "Every upstream of the three ingresses is a process of this demo."
+awk 'NR == 1 || /^  / { print; next } { exit }' "$work/shop-ingress.log"
 
 step "shop -> bank: realm -C shop call balance.withdraw@bank (through the shop's and the bank's ingress)"
-"$realm" -C "$work/shop" call balance.withdraw@bank '{"account": "a1", "amount": 500}'
+"$realm" -C "$work/shop" call balance.withdraw@bank '{"account": "a1", "amount": 500}' --endpoint "$shop_ingress"
 
 step "A shop verb that calls the bank: checkout.pay -> shop runner -> balance.withdraw@bank"
-"$realm" -C "$work/shop" call checkout.pay \
+"$realm" -C "$work/shop" call checkout.pay --endpoint "$shop_ingress" \
   '{"account": "a1", "items": [{"sku": "tea", "quantity": 2, "price": 300}], "tags": {}}'
 
 step "shop -> the gRPC realm: account.getAccount@acme, JSON transcoded to protobuf and back"
-"$realm" -C "$work/shop" call account.getAccount@acme '{"id": "a1"}'
+"$realm" -C "$work/shop" call account.getAccount@acme '{"id": "a1"}' --endpoint "$shop_ingress"
 
 step "Refused before any network hop: a wrong type (exit code 1)"
 set +e
-"$realm" -C "$work/shop" call balance.withdraw@bank '{"account": "a1", "amount": "lots"}'
+"$realm" -C "$work/shop" call balance.withdraw@bank '{"account": "a1", "amount": "lots"}' --endpoint "$shop_ingress"
 echo "exit code: $?"
 set -e
 
 step "The shop ingress's upstreams (realm -C shop status)"
-"$realm" -C "$work/shop" status
+"$realm" -C "$work/shop" status --endpoint "$shop_ingress"
 
-step "The ingresses' access logs (one line per call)"
-grep -h " call " "$work/shop-ingress.log" "$work/bank-ingress.log" "$work/acme-ingress.log" | cut -c 29-
+step "The ingresses' access logs (one line per call), each line with the ingress that wrote it"
+# The access log is written by a background thread: wait (up to 5 s each)
+# for the lines of the calls above: 5 through the shop (pay makes one of
+# its own), 2 through the bank, 1 through acme.
+for expected in shop:5 bank:2 acme:1; do
+  name=${expected%:*}
+  for _ in $(seq 1 50); do
+    [ "$(grep -c ' call ' "$work/$name-ingress.log" || true)" -ge "${expected#*:}" ] && break
+    sleep 0.1
+  done
+  # Each line: the ingress, then the line without its timestamp.
+  grep ' call ' "$work/$name-ingress.log" | sed -E "s/^[^ ]+ +/[$name ingress] /" || true
+done
+
+check_alive
+printf '\n%sDone: every call above went through the demo'"'"'s own ingresses and runners.%s\n' "$bold" "$plain"

@@ -4,7 +4,9 @@
 //! Every write in `realm` goes through [`write_atomic`]: the new contents go
 //! to a temporary file in the same directory, which is then renamed over the
 //! target, so a reader sees the old file or the new one and never half of
-//! either, and a failed command leaves the old file as it was.
+//! either, and a failed command leaves the old file as it was. New files
+//! that must not replace anything ([`write_new`], `realm init`) are moved
+//! into place only if nothing is there.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -104,6 +106,31 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     }
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes a new file atomically, like [`write_atomic`], but never replaces
+/// one: fails when `path` exists, even when it appeared during the write.
+pub fn write_new(path: &Path, contents: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".realm-new.")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    tmp.write_all(contents)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    tmp.persist_noclobber(path).map_err(|e| {
+        if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!("{} already exists", path.display())
+        } else {
+            anyhow::anyhow!("cannot create {}: {}", path.display(), e.error)
+        }
+    })?;
     Ok(())
 }
 

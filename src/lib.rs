@@ -13,6 +13,7 @@ pub mod git;
 pub mod golang;
 pub mod import;
 pub mod ingress;
+pub mod init;
 pub mod net;
 pub mod pins;
 pub mod project;

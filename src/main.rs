@@ -12,23 +12,17 @@ use realm::schema::Report;
 
 fn main() -> ExitCode {
     allocator::init();
-    let mut cli = commands::Cli::parse();
-    // A relative --cache-dir is relative to where realm was started, not -C.
-    if let Some(dir) = cli.cache_dir.take() {
-        cli.cache_dir = Some(std::path::absolute(&dir).unwrap_or(dir));
-    }
+    let cli = commands::Cli::parse();
+    // Paths given on the command line (--cache-dir) are relative to where
+    // realm was started, not to -C.
+    let started_in = std::env::current_dir().unwrap_or_default();
     if let Some(dir) = &cli.directory
         && let Err(e) = std::env::set_current_dir(dir)
     {
         eprintln!("error: cannot change to directory {}: {e}", dir.display());
         return ExitCode::from(commands::EXIT_ERROR);
     }
-    let global = commands::Global {
-        offline: cli.offline,
-        cache_dir: cli.cache_dir,
-        deny_warnings: cli.deny_warnings,
-    };
-    match commands::run(cli.command, &global) {
+    match commands::run(cli.command, &started_in) {
         Ok(code) => code,
         Err(err) => {
             print_error(&err);

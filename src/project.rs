@@ -198,7 +198,7 @@ impl Project {
         }
         anyhow::bail!(
             "no {PROJECT_FILE} in {} or any parent directory\n\
-             help: run realm inside a project, pass `-C <project dir>`, or create {PROJECT_FILE} (see ftl-project.toml.example)",
+             help: run realm inside a project or pass `-C <project dir>`; `realm init` makes a new project here",
             start.display()
         )
     }

@@ -165,7 +165,7 @@ fn an_ftl_schema_dump_is_a_project_schema() {
     let second = project.realm(&["schema"]).expect(0);
     assert_eq!(second.stdout, first.stdout);
 
-    let export = project.realm(&["--deny-warnings", "export"]).expect(0);
+    let export = project.realm(&["export", "--deny-warnings"]).expect(0);
     assert!(
         export.stderr.starts_with("Exported realm `library`"),
         "{}",

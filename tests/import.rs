@@ -551,3 +551,83 @@ fn invalid_inputs() {
     .expect(1);
     assert_eq!(run.stderr, "error: header `nocolon` is not `key: value`\n");
 }
+
+#[test]
+fn a_proto_file_that_is_not_there_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("protos")).expect("mkdir");
+    let run = run_realm(dir.path(), &["import", "proto", "nothere.proto"]).expect(1);
+    snapshots(|| insta::assert_snapshot!("import_proto_missing_file", run.stderr));
+    let run = run_realm(dir.path(), &["import", "proto", "protos"]).expect(1);
+    assert_eq!(
+        run.stderr,
+        "error: protos is a directory, not a .proto file\nhelp: name .proto files by their path from the current directory\n"
+    );
+}
+
+/// `realm import grpc` under a pseudo-terminal (`script` from util-linux):
+/// the spinner names each step there, and never when stderr is a pipe.
+#[test]
+fn import_grpc_shows_its_steps_on_a_terminal_only() {
+    let script = ["/usr/bin/script", "/bin/script"]
+        .into_iter()
+        .find(|p| Path::new(p).is_file());
+    let Some(script) = script else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "`script` (util-linux) is missing; .ci/run installs it"
+        );
+        eprintln!("skipped: the terminal part needs `script` (install util-linux or bsdutils)");
+        return;
+    };
+    let backend = backend(grpc_bank::Reflection::V1);
+    let piped = import(&["grpc", "--endpoint", &backend.url(), "--name", "acme"]).expect(0);
+    assert!(
+        piped.stderr.starts_with("Imported realm `acme`"),
+        "{}",
+        piped.stderr
+    );
+    assert!(
+        !piped.stderr.contains("listing services"),
+        "{}",
+        piped.stderr
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let realm = assert_cmd::cargo::cargo_bin("realm");
+    let command = format!(
+        "{} import grpc --endpoint {} --name acme > /dev/null",
+        realm.display(),
+        backend.url()
+    );
+    let out = std::process::Command::new(script)
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run script");
+    let seen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{seen}");
+    let prefix = format!("importing {}: ", backend.url());
+    for step in [
+        "connecting",
+        "listing services",
+        "fetching files 0/",
+        "fetching files 1/",
+    ] {
+        assert!(
+            seen.contains(&format!("{prefix}{step}")),
+            "no `{step}` in {seen:?}"
+        );
+    }
+    // The last count is every file asked for, all answered.
+    let last = seen
+        .rsplit(&format!("{prefix}fetching files "))
+        .next()
+        .and_then(|rest| rest.split_once(' '))
+        .and_then(|(count, _)| count.split_once('/'))
+        .unwrap_or_else(|| panic!("no file count in {seen:?}"));
+    assert_eq!(last.0, last.1, "{seen:?}");
+    assert!(seen.contains("Imported realm `acme`"), "{seen:?}");
+}

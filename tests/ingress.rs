@@ -435,11 +435,13 @@ fn unreachable_runners_and_realms_without_endpoints() {
     );
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "upstream_unreachable");
+    // balance.withdraw is `+retry 3 1s 30s`: four attempts, 1 + 2 + 4 s.
     assert!(
         body["error"]["message"].as_str().is_some_and(|m| {
-            m.starts_with(&format!(
-            "cannot reach the runner of module `balance`: cannot connect to {dead}/balance/withdraw"
-        ))
+            m.starts_with("cannot reach the runner of module `balance` after 4 attempts over 7")
+                && m.contains(&format!(
+                    "s (`+retry`): cannot connect to {dead}/balance/withdraw"
+                ))
         }),
         "{body}"
     );
@@ -512,4 +514,143 @@ fn serve_refuses_a_bad_configuration() {
         "{}",
         run.stderr
     );
+}
+
+/// Three modules of one realm: `ledger` and `audit` served by an echo
+/// runner, `vault` by a runner that is down; `vault.open` retries.
+const UPSTREAMS: &str = r#"module ledger {
+  export realm data Msg {
+    text String
+  }
+
+  export realm verb echo(ledger.Msg) ledger.Msg
+}
+
+module audit {
+  export realm verb record(ledger.Msg) ledger.Msg
+}
+
+module vault {
+  export realm verb open(ledger.Msg) ledger.Msg
+    +retry 2 50ms
+}
+"#;
+
+#[test]
+fn status_tells_never_called_from_up_and_retries_say_how_many_and_how_long() {
+    use common::echo::{Echo, echo_runner};
+    let bank = TestProject::new("bank");
+    bank.write("modules/ledger.ftl", UPSTREAMS);
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let ingress = Serve::start(
+        bank.path(),
+        bank.cache_dir(),
+        &[
+            "--runner",
+            &format!("ledger={}", runner.url()),
+            "--runner",
+            &format!("audit={}", runner.url()),
+            "--runner",
+            &format!("vault={dead}"),
+        ],
+    );
+    let status = |bank: &TestProject| {
+        let run =
+            run_realm_with(bank.path(), &["status", "--endpoint", &ingress.url()], &[]).expect(0);
+        // Ports and latencies change from run to run.
+        let text = run
+            .stdout
+            .replace(&runner.url(), "http://[runner]")
+            .replace(&dead, "http://[dead]");
+        stable_table(&text)
+    };
+    // Nothing called yet: nothing is known, nothing is `up`.
+    let before = status(&bank);
+    snapshots(|| insta::assert_snapshot!("status_never_called", before));
+
+    assert_eq!(
+        post(
+            ingress.addr,
+            "/realms/bank/ledger/echo",
+            r#"{"text": "hi"}"#
+        )
+        .0,
+        200
+    );
+    // A call to a +retry verb whose runner is down: `+retry 2 50ms` makes
+    // three attempts, 50 ms then 100 ms apart, and the refusal says so.
+    let started = std::time::Instant::now();
+    let run = run_realm_with(
+        bank.path(),
+        &[
+            "call",
+            "vault.open",
+            r#"{"text": "hi"}"#,
+            "--endpoint",
+            &ingress.url(),
+        ],
+        &[],
+    )
+    .expect(1);
+    let waited = started.elapsed();
+    let prefix = "error: cannot reach the runner of module `vault` after 3 attempts over ";
+    assert!(run.stderr.starts_with(prefix), "{}", run.stderr);
+    let (over, rest) = run.stderr[prefix.len()..]
+        .split_once(" (`+retry`): ")
+        .unwrap_or_else(|| panic!("no time in {}", run.stderr));
+    let over = match over.strip_suffix("ms") {
+        Some(ms) => ms.parse::<f64>().map(|ms| ms / 1000.0),
+        None => over.trim_end_matches('s').parse::<f64>(),
+    }
+    .unwrap_or_else(|_| panic!("`{over}` is not a time"));
+    assert!(
+        over >= 0.15 && over <= waited.as_secs_f64(),
+        "{over} s, the call took {waited:?}: {}",
+        run.stderr
+    );
+    let first_line = format!(
+        "{prefix}[t] (`+retry`): {}",
+        rest.lines().next().unwrap_or_default()
+    )
+    .replace(&dead, "http://[dead]");
+    snapshots(|| insta::assert_snapshot!("call_retry_refused", first_line));
+
+    let after = status(&bank);
+    snapshots(|| insta::assert_snapshot!("status_after_calls", after));
+}
+
+/// A `realm status` table with times (`1.2ms`, `830µs`, `(0.9s)`) as
+/// `[t]` and the columns two spaces apart (their widths follow the times
+/// and ports).
+fn stable_table(text: &str) -> String {
+    let is_time = |t: &str| {
+        t.starts_with(|c: char| c.is_ascii_digit())
+            && t.ends_with('s')
+            && t.chars().all(|c| c.is_ascii_digit() || ".msµ".contains(c))
+    };
+    let cell = |cell: &str| -> String {
+        if is_time(cell) {
+            return "[t]".to_string();
+        }
+        match cell
+            .strip_prefix("backing off (")
+            .and_then(|c| c.strip_suffix(')'))
+        {
+            Some(wait) if is_time(wait) => "backing off ([t])".to_string(),
+            _ => cell.to_string(),
+        }
+    };
+    text.lines()
+        .map(|line| {
+            let cells: Vec<String> = line
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(cell)
+                .collect();
+            cells.join("  ") + "\n"
+        })
+        .collect()
 }

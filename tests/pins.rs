@@ -401,7 +401,7 @@ fn schema_fetches_a_missing_pin_and_offline_refuses_to() {
     // Another machine: same project file, empty cache.
     let fresh = tempfile::tempdir().expect("tempdir");
     let env = [("REALM_CACHE_DIR", fresh.path())];
-    let run = common::run_realm_with(shop.path(), &["--offline", "schema"], &env).expect(1);
+    let run = common::run_realm_with(shop.path(), &["schema", "--offline"], &env).expect(1);
     assert_eq!(
         run.stderr,
         format!(
@@ -412,7 +412,7 @@ fn schema_fetches_a_missing_pin_and_offline_refuses_to() {
     common::run_realm_with(shop.path(), &["schema"], &env).expect(0);
     // Now cached: offline works, even with the repository gone.
     std::fs::rename(bank.path(), bank.path().with_extension("moved")).expect("move repo");
-    common::run_realm_with(shop.path(), &["--offline", "schema"], &env).expect(0);
+    common::run_realm_with(shop.path(), &["schema", "--offline"], &env).expect(0);
     std::fs::rename(bank.path().with_extension("moved"), bank.path()).expect("move back");
 }
 

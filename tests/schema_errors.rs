@@ -63,7 +63,7 @@ fn check_warns(name: &str, files: &[(&str, &str)]) {
             .replace("1 warning\n", "1 error\n"),
         "--deny-warnings reports the warnings as errors"
     );
-    let export = project.realm(&["--deny-warnings", "export"]).expect(1);
+    let export = project.realm(&["export", "--deny-warnings"]).expect(1);
     assert_eq!(export.stderr, denied.stderr);
     assert!(
         !project.exists("ftl-external-schema.txtpb"),
@@ -650,7 +650,7 @@ fn deny_warnings_refuses_to_pin_a_public_api_with_warnings() {
     let shop = TestProject::new("shop");
     let before = shop.read("ftl-project.toml");
     let run = shop
-        .realm(&["--deny-warnings", "add", "--git-repo", &bank.url()])
+        .realm(&["add", "--deny-warnings", "--git-repo", &bank.url()])
         .expect(1);
     assert!(
         run.stderr
@@ -662,6 +662,6 @@ fn deny_warnings_refuses_to_pin_a_public_api_with_warnings() {
     shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
     assert_ne!(shop.read("ftl-project.toml"), before);
     // The shop's own schema has no warnings: nothing printed.
-    let schema = shop.realm(&["--deny-warnings", "schema"]).expect(0);
+    let schema = shop.realm(&["schema", "--deny-warnings"]).expect(0);
     assert_eq!(schema.stderr, "");
 }

@@ -3,6 +3,10 @@
 //! serve`.
 //!
 //!     cargo run --example grpc-bank -- [--listen 127.0.0.1:50051] [--reflection v1|v1alpha|both|none]
+//!
+//! `--listen 127.0.0.1:0` lets the system pick a free port; the server
+//! prints the address it listens on (`grpc-bank listening on
+//! http://127.0.0.1:PORT`).
 
 mod server;
 

@@ -175,7 +175,24 @@ struct Shop {
     seen: Arc<Seen>,
 }
 
-/// The shop's runner until `shutdown`; `ingress` is the shop's ingress URL.
+/// The shop's ingress URL: `given`, or the contents of FILE when `given`
+/// is `@FILE`, read at each call, for an ingress that starts after the
+/// runner on a port it picks.
+fn ingress_url(given: &str) -> Result<String, String> {
+    match given.strip_prefix('@') {
+        None => Ok(given.to_string()),
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_string()),
+            Ok(_) => Err(format!("{path} does not name the shop's ingress yet")),
+            Err(e) => Err(format!(
+                "cannot read the shop's ingress URL from {path}: {e}"
+            )),
+        },
+    }
+}
+
+/// The shop's runner until `shutdown`; `ingress` is the shop's ingress URL,
+/// or `@FILE`: the file that holds it.
 pub async fn serve_shop(
     listener: tokio::net::TcpListener,
     ingress: String,
@@ -233,7 +250,11 @@ async fn shop_call(
             call_headers.insert(name, value.clone());
         }
     }
-    let url = format!("{}/realms/bank/balance/withdraw", shop.ingress);
+    let ingress = match ingress_url(&shop.ingress) {
+        Ok(url) => url,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, "no_ingress", e),
+    };
+    let url = format!("{ingress}/realms/bank/balance/withdraw");
     let Ok(uri) = url.parse() else {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -5,8 +5,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use realm::pins::{self, AddRequest};
 
-use super::Global;
-
 /// Pin an external realm: fetch it, read and check its public API at the branch's head, record the commit
 #[derive(clap::Args, Debug)]
 #[command(
@@ -34,9 +32,12 @@ pub struct Args {
     /// Pin under this name instead of the realm's own
     #[arg(long, value_name = "NAME", value_parser = super::realm_name)]
     name: Option<String>,
+
+    #[command(flatten)]
+    pinned: super::PinnedRealms,
 }
 
-pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
+pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let root = realm::project::Project::discover(&super::current_dir()?)?.root;
     let request = AddRequest {
         repo: args.git_repo,
@@ -44,7 +45,9 @@ pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
         path: args.git_path,
         name: args.name,
     };
-    let added = global.with_context(|ctx| pins::add(&root, &request, ctx))?;
+    let added = args
+        .pinned
+        .with_context(started_in, |ctx| pins::add(&root, &request, ctx))?;
     let verbs = added.api.verbs();
     eprintln!(
         "Pinned realm `{}` to {} ({} of {}): {} exported verb{}",

@@ -19,15 +19,15 @@ use realm::schema::parse_ref;
 )]
 pub struct Args {
     /// The verb: module.verb or module.verb@realm
-    #[arg(value_name = "REF")]
-    reference: String,
+    #[arg(value_name = "REF", value_parser = verb_ref)]
+    reference: VerbRef,
 
     /// The request as JSON; `-` reads it from stdin [default: no body]
-    #[arg(value_name = "JSON")]
+    #[arg(value_name = "JSON", value_parser = json_or_stdin)]
     body: Option<String>,
 
-    /// The ingress to call through
-    #[arg(long, env = "REALM_ENDPOINT", value_name = "URL")]
+    /// The ingress to call through [env: REALM_ENDPOINT] [default: this project's [ingress] listen]
+    #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
 
     /// A PEM CA certificate to trust for an https ingress, besides the system's
@@ -39,27 +39,57 @@ pub struct Args {
     timeout: std::time::Duration,
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
-    let r = parse_ref("REF", &args.reference).map_err(|d| {
-        anyhow!(
-            "`{}` is not a verb reference: {}\nhelp: write module.verb or module.verb@realm",
-            args.reference,
-            d.message
-        )
-    })?;
-    let Some(module) = &r.module else {
-        bail!(
-            "`{}` has no module\nhelp: write module.verb or module.verb@realm",
-            args.reference
-        );
+/// `module.verb` or `module.verb@realm`, as written on the command line.
+#[derive(Clone, Debug)]
+struct VerbRef {
+    text: String,
+    realm: Option<String>,
+    module: String,
+    verb: String,
+}
+
+/// REF: a usage error (exit 2) unless it is `module.verb[@realm]`.
+fn verb_ref(text: &str) -> Result<VerbRef, String> {
+    let help = "write module.verb or module.verb@realm, e.g. balance.withdraw@bank";
+    let r = parse_ref("REF", text)
+        .map_err(|d| format!("`{text}` is not a verb reference: {}; {help}", d.message))?;
+    let Some(module) = r.module else {
+        return Err(format!("`{text}` has no module; {help}"));
     };
+    if !r.type_args.is_empty() {
+        return Err(format!(
+            "`{text}` has type arguments, which a verb does not take; {help}"
+        ));
+    }
+    Ok(VerbRef {
+        text: text.to_string(),
+        realm: r.realm,
+        module,
+        verb: r.name,
+    })
+}
+
+/// JSON: a usage error (exit 2) when the argument is not JSON; `-` (stdin)
+/// is read and checked later.
+fn json_or_stdin(text: &str) -> Result<String, String> {
+    if text != "-" && !text.trim().is_empty() {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map_err(|e| format!("the request is not valid JSON: {e}"))?;
+    }
+    Ok(text.to_string())
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let r = &args.reference;
     let project = realm::project::Project::discover(&super::current_dir()?).ok();
     let realm = match (&r.realm, &project) {
         (Some(realm), _) => realm.clone(),
         (None, Some(project)) => project.name.clone(),
         (None, None) => bail!(
-            "`{}` names no realm and there is no project here\nhelp: write module.verb@realm",
-            args.reference
+            "`{}` names no realm and there is no project here\nhelp: write {}.{}@<realm>, or run realm in the project (-C DIR)",
+            r.text,
+            r.module,
+            r.verb
         ),
     };
     let endpoint = super::ingress_endpoint(args.endpoint.clone())?;
@@ -80,7 +110,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let reply = super::ask_ingress(
         &endpoint,
-        &format!("/realms/{realm}/{module}/{}", r.name),
+        &format!("/realms/{realm}/{}/{}", r.module, r.verb),
         args.cacert.as_deref(),
         Some(Bytes::from(body)),
         args.timeout,

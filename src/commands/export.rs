@@ -35,12 +35,15 @@ pub struct Args {
     /// printing what changed in the public API
     #[arg(long)]
     watch: bool,
+
+    #[command(flatten)]
+    pinned: super::PinnedRealms,
 }
 
-pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
+pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let dir = super::current_dir()?;
     if args.watch {
-        global.with_context(|ctx| {
+        args.pinned.with_context(started_in, |ctx| {
             watch::run(
                 &dir,
                 ctx,
@@ -54,7 +57,9 @@ pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
-    let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    let ws = args
+        .pinned
+        .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
     super::print_warnings(&ws);
     let export = export::prepare(&ws, args.output.as_deref())?;
     let path = display_path(&export.path);

@@ -33,7 +33,7 @@ pub struct Args {
     language: Lang,
 
     /// Only this pinned realm (repeatable) [default: every pinned realm]
-    #[arg(long = "realm", value_name = "NAME")]
+    #[arg(long = "realm", value_name = "NAME", value_parser = super::realm_name)]
     realms: Vec<String>,
 
     /// The directory `realms/` is written in [default: the project root]
@@ -47,6 +47,9 @@ pub struct Args {
     /// Write nothing; exit 3 with a diff when the files on disk are stale
     #[arg(long)]
     check: bool,
+
+    #[command(flatten)]
+    pinned: super::PinnedRealms,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,9 +61,11 @@ enum Lang {
     Rust,
 }
 
-pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
+pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let dir = super::current_dir()?;
-    let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    let ws = args
+        .pinned
+        .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
     let language = match args.language {
         Lang::Go => Language::Go,
         Lang::Typescript => Language::TypeScript,

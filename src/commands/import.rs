@@ -35,6 +35,13 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 enum Source {
     /// From a running gRPC server, through server reflection (v1, falling back to v1alpha)
+    #[command(
+        after_help = "On a terminal, a spinner shows the step (connecting, listing \
+        services, fetching files n/m).\n\n\
+        Examples:\n  \
+        realm import grpc --endpoint http://localhost:50051 --name bank --output bank-realm\n  \
+        realm import grpc --endpoint https://api.example.com -H 'authorization: Bearer $TOKEN'"
+    )]
     Grpc {
         /// http://host:port (plaintext) or https://host:port (TLS)
         #[arg(long, value_name = "URL")]
@@ -60,6 +67,9 @@ enum Source {
         out: Out,
     },
     /// From .proto files, compiled with protox (the services of the files named)
+    #[command(after_help = "Examples:\n  \
+        realm import proto protos/bank/v1/accounts.proto -I protos --name bank\n  \
+        realm import proto accounts.proto --output bank-realm")]
     Proto {
         /// The .proto files
         #[arg(required = true, value_name = "FILE")]
@@ -73,6 +83,9 @@ enum Source {
         out: Out,
     },
     /// From an encoded FileDescriptorSet (protoc --include_imports --descriptor_set_out)
+    #[command(after_help = "Examples:\n  \
+        realm import descriptor-set bank.binpb --name bank --output bank-realm\n  \
+        realm import descriptor-set bank.binpb --format json")]
     DescriptorSet {
         /// The descriptor set file
         #[arg(value_name = "FILE")]
@@ -86,14 +99,14 @@ enum Source {
 #[derive(clap::Args, Debug)]
 struct Out {
     /// The realm's name [default: the first segment of the first service's package]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = super::realm_name)]
     name: Option<String>,
 
     /// Write a realm project to this directory instead of printing the schema
     #[arg(long, short, value_name = "DIR")]
     output: Option<PathBuf>,
 
-    /// How to print the schema when there is no --output
+    /// How to print the schema when there is no --output: schema text, or realm.schema.v1.Schema as protobuf JSON or text format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -134,7 +147,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let imported = runtime.block_on(import::from_grpc(&request, out.name.as_deref()))?;
+            let spinner =
+                super::progress::Spinner::for_stderr(&format!("importing {}", request.endpoint));
+            let step = |step: realm::net::reflection::Step| spinner.step(step);
+            let imported = runtime.block_on(import::from_grpc_with_progress(
+                &request,
+                out.name.as_deref(),
+                &step,
+            ));
+            spinner.finish();
+            let imported = imported?;
             (imported, out)
         }
         Source::Proto {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use realm::project::Project;
 
-use super::{DataFormat, Global};
+use super::DataFormat;
 
 /// List the pinned realms: repository, branch, commit, exported verbs, and whether the cached branch is ahead (no network)
 #[derive(clap::Args, Debug)]
@@ -17,13 +17,17 @@ use super::{DataFormat, Global};
     Examples:\n  realm list\n  realm list --format json"
 )]
 pub struct Args {
+    /// How to print: text (a table) or json
     #[arg(long, value_enum, default_value_t = DataFormat::Text)]
     format: DataFormat,
+
+    #[command(flatten)]
+    cache: super::CacheDir,
 }
 
-pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
+pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let project = Project::discover(&super::current_dir()?)?;
-    let listed = global.with_context(|ctx| Ok(realm::pins::list(&project, &ctx.cache)))?;
+    let listed = realm::pins::list(&project, &args.cache.open(started_in)?);
     let mut out = std::io::stdout().lock();
     match args.format {
         DataFormat::Json => {

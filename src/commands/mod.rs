@@ -2,17 +2,20 @@
 //! parses its arguments, calls the library and renders the result; it holds
 //! no behaviour of its own.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod add;
 mod call;
+mod completions;
 mod export;
 mod generate;
 mod import;
+mod init;
 mod list;
+mod man;
 mod progress;
 mod remove;
 mod schema;
@@ -30,53 +33,78 @@ pub const EXIT_CHECK_FAILED: u8 = 3;
     name = "realm",
     version,
     about = "Schema federation between service clusters (realms)",
-    long_about = "Schema federation between service clusters (realms).\n\n\
-        A realm pins the public API of other realms to git commits in ftl-project.toml, \
+    after_help = "A realm pins the public API of other realms to git commits in ftl-project.toml, \
         exports its own public API (every `export realm` declaration and what it uses) as \
-        protobuf text format, and routes verb calls between realms.",
-    after_help = "Exit codes: 0 success, 1 error, 2 usage error, 3 a check found drift.\n\n\
-        Examples:\n  realm add --git-repo https://git.example.com/bank/accounts.git\n  realm update --check\n  \
-        realm schema\n  realm export --check\n  realm -C examples/bank export"
+        protobuf text format, and routes verb calls between realms.\n\n\
+        Exit codes: 0 success, 1 error, 2 usage error, 3 a check found drift.\n\n\
+        Examples:\n  realm init --name shop\n  realm add --git-repo https://git.example.com/bank/accounts.git\n  \
+        realm update --check\n  realm schema\n  realm export --check\n  realm -C examples/bank export"
 )]
 pub struct Cli {
     /// Run as if realm was started in DIR
     #[arg(short = 'C', value_name = "DIR", global = true)]
     pub directory: Option<PathBuf>,
 
-    /// Never use the network: read pinned realms from the cache, or fail
-    #[arg(long, global = true)]
-    pub offline: bool,
-
-    /// Where fetched repositories are cached [default: the user's cache directory]
-    #[arg(long, global = true, env = "REALM_CACHE_DIR", value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-
-    /// Treat schema warnings (what FTL accepts but realm points out) as errors: for CI
-    #[arg(long, global = true)]
-    pub deny_warnings: bool,
-
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Options every command sees.
-pub struct Global {
-    pub offline: bool,
-    pub cache_dir: Option<PathBuf>,
-    pub deny_warnings: bool,
+/// The options of commands that read pinned realms (and may fetch them).
+#[derive(clap::Args, Debug)]
+pub struct PinnedRealms {
+    /// Never use the network: read pinned realms from the cache, or fail
+    #[arg(long)]
+    offline: bool,
+
+    #[command(flatten)]
+    cache: CacheDir,
+
+    /// Treat schema warnings (what FTL accepts but realm points out) as errors: for CI
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
-impl Global {
+/// `--cache-dir`, for commands that read the git cache.
+#[derive(clap::Args, Debug)]
+pub struct CacheDir {
+    /// Where fetched repositories are cached [env: REALM_CACHE_DIR] [default: $XDG_CACHE_HOME/realm]
+    // Not clap's `env`: clap would show `[env: REALM_CACHE_DIR=]`, and a
+    // usage error's usage line would list `--cache-dir <DIR>` as if it were
+    // required whenever the variable is set.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl CacheDir {
+    /// The cache directory: `--cache-dir`, else `$REALM_CACHE_DIR`, else
+    /// the user's cache directory. A relative path is relative to where
+    /// realm was started, not to `-C`.
+    fn resolve(&self, started_in: &Path) -> anyhow::Result<PathBuf> {
+        match self
+            .cache_dir
+            .clone()
+            .or_else(|| env_path("REALM_CACHE_DIR"))
+        {
+            Some(dir) => Ok(started_in.join(dir)),
+            None => realm::git::default_cache_dir(),
+        }
+    }
+
+    /// The cache, for commands that only read it.
+    fn open(&self, started_in: &Path) -> anyhow::Result<realm::git::Cache> {
+        Ok(realm::git::Cache::new(self.resolve(started_in)?))
+    }
+}
+
+impl PinnedRealms {
     /// The pin context: the cache, offline mode, and progress bars on
     /// stderr when it is a terminal.
     fn with_context<T>(
         &self,
+        started_in: &Path,
         f: impl FnOnce(&realm::pins::Context) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
-        let dir = match &self.cache_dir {
-            Some(dir) => dir.clone(),
-            None => realm::git::default_cache_dir()?,
-        };
+        let dir = self.cache.resolve(started_in)?;
         let bars = progress::Bars::for_stderr();
         let report = |realm: &str, t: realm::git::Transfer| bars.update(realm, t);
         let ctx = realm::pins::Context {
@@ -93,8 +121,16 @@ impl Global {
     }
 }
 
+/// A non-empty environment variable as a path.
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    Init(init::Args),
     Add(add::Args),
     Update(update::Args),
     List(list::Args),
@@ -106,41 +142,46 @@ pub enum Command {
     Schema(schema::Args),
     Export(export::Args),
     Generate(generate::Args),
+    Completions(completions::Args),
+    Man(man::Args),
 }
 
-/// How data is printed.
+/// How a schema is printed: schema text, or realm.schema.v1.Schema as
+/// protobuf JSON or text format. (The values carry no doc comments: clap
+/// would then print a long `--help` for the commands that take one, unlike
+/// the others.)
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    /// Schema text
     Text,
-    /// Protobuf JSON mapping of realm.schema.v1.Schema
     Json,
-    /// Protobuf text format of realm.schema.v1.Schema
     Txtpb,
 }
 
-/// How data (lists, diffs) is printed.
+/// How data (lists, diffs) is printed: for people or for programs.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DataFormat {
-    /// For people
     Text,
-    /// For programs
     Json,
 }
 
-pub fn run(command: Command, global: &Global) -> anyhow::Result<ExitCode> {
+/// Runs `command`; `started_in` is the directory realm was started in
+/// (before `-C`).
+pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Add(args) => add::run(args, global),
-        Command::Update(args) => update::run(args, global),
-        Command::List(args) => list::run(args, global),
+        Command::Init(args) => init::run(args),
+        Command::Add(args) => add::run(args, started_in),
+        Command::Update(args) => update::run(args, started_in),
+        Command::List(args) => list::run(args, started_in),
         Command::Remove(args) => remove::run(args),
         Command::Import(args) => import::run(args),
-        Command::Serve(args) => serve::run(args, global),
+        Command::Serve(args) => serve::run(args, started_in),
         Command::Call(args) => call::run(args),
         Command::Status(args) => status::run(args),
-        Command::Schema(args) => schema::run(args, global),
-        Command::Export(args) => export::run(args, global),
-        Command::Generate(args) => generate::run(args, global),
+        Command::Schema(args) => schema::run(args, started_in),
+        Command::Export(args) => export::run(args, started_in),
+        Command::Generate(args) => generate::run(args, started_in),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }
 
@@ -180,7 +221,11 @@ fn display_path(path: &std::path::Path) -> String {
 /// The ingress to talk to: the given URL, or this project's own
 /// (`[ingress] listen`, https when `[ingress.tls]` has a certificate).
 fn ingress_endpoint(given: Option<String>) -> anyhow::Result<String> {
-    if let Some(url) = given {
+    if let Some(url) = given.or_else(|| {
+        std::env::var("REALM_ENDPOINT")
+            .ok()
+            .filter(|v| !v.is_empty())
+    }) {
         return Ok(url);
     }
     let project = realm::project::Project::discover(&current_dir()?).map_err(|e| {

@@ -1,5 +1,6 @@
-//! Fetch progress bars on stderr (indicatif), one per realm, shown only
-//! when stderr is a terminal.
+//! Progress on stderr (indicatif), shown only when stderr is a terminal:
+//! fetch progress bars, one per realm, and a spinner naming the step of a
+//! longer task.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -55,6 +56,43 @@ impl Bars {
             for bar in bars.values() {
                 bar.finish_and_clear();
             }
+        }
+    }
+}
+
+/// A spinner with the current step, on stderr if it is a terminal.
+pub struct Spinner {
+    bar: Option<ProgressBar>,
+}
+
+impl Spinner {
+    /// `what` leads every step's text: `importing http://host:50051: listing services`.
+    pub fn for_stderr(what: &str) -> Spinner {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {prefix}: {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            bar.set_prefix(what.to_string());
+            bar.set_message("starting");
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            bar
+        });
+        Spinner { bar }
+    }
+
+    /// Shows `step`.
+    pub fn step(&self, step: impl std::fmt::Display) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(step.to_string());
+        }
+    }
+
+    /// Removes the spinner.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }

@@ -11,6 +11,7 @@ use anyhow::Result;
     realm remove bank --force   # drop the pin anyway")]
 pub struct Args {
     /// The pinned realm
+    #[arg(value_name = "NAME", value_parser = super::realm_name)]
     name: String,
 
     /// Drop the pin even though the schema still refers to the realm

@@ -16,18 +16,23 @@ use super::Format;
     realm schema --realm bank     # one realm\n  \
     realm schema --format json    # protobuf JSON of realm.schema.v1.Schema")]
 pub struct Args {
-    /// Output format
+    /// How to print: schema text, or realm.schema.v1.Schema as protobuf JSON or text format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 
     /// Print only this realm
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = super::realm_name)]
     realm: Option<String>,
+
+    #[command(flatten)]
+    pinned: super::PinnedRealms,
 }
 
-pub fn run(args: Args, global: &super::Global) -> Result<ExitCode> {
+pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let dir = super::current_dir()?;
-    let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    let ws = args
+        .pinned
+        .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
     super::print_warnings(&ws);
     let mut schema = ws.schema;
     if let Some(name) = &args.realm {

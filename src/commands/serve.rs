@@ -6,8 +6,6 @@ use anyhow::{Context, Result, anyhow};
 use realm::ingress::{self, Overrides};
 use realm::workspace::Workspace;
 
-use super::Global;
-
 /// Run the ingress of this realm: route verb calls to its runners and to other realms
 #[derive(clap::Args, Debug)]
 #[command(
@@ -35,6 +33,9 @@ pub struct Args {
     /// The ingress of a pinned realm: NAME=URL (repeatable)
     #[arg(long = "realm-endpoint", value_name = "NAME=URL", value_parser = pair)]
     realm_endpoints: Vec<(String, String)>,
+
+    #[command(flatten)]
+    pinned: super::PinnedRealms,
 }
 
 fn pair(s: &str) -> Result<(String, String), String> {
@@ -44,9 +45,11 @@ fn pair(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("`{s}` is not NAME=URL"))
 }
 
-pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
+pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let dir = super::current_dir()?;
-    let ws = global.with_context(|ctx| Workspace::load(&dir, ctx))?;
+    let ws = args
+        .pinned
+        .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
     super::print_warnings(&ws);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -11,14 +11,16 @@ use super::DataFormat;
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Reads GET /status of the ingress at --endpoint, $REALM_ENDPOINT, or this \
-    project's ([ingress] listen).\n\n\
+    project's ([ingress] listen). STATE is `unknown` until a call to the upstream is answered \
+    or fails, `up` when the last one was answered, `backing off` after a connection failure \
+    (calls fail fast until the wait is over), `probing` while one call tries again.\n\n\
     Examples:\n  \
     realm status\n  \
     realm status --endpoint http://ingress.shop.internal:8891 --format json"
 )]
 pub struct Args {
-    /// The ingress to ask
-    #[arg(long, env = "REALM_ENDPOINT", value_name = "URL")]
+    /// The ingress to ask [env: REALM_ENDPOINT] [default: this project's [ingress] listen]
+    #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
 
     /// A PEM CA certificate to trust for an https ingress, besides the system's
@@ -29,7 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = realm::net::parse_duration)]
     timeout: std::time::Duration,
 
-    /// Output format
+    /// How to print: text (a table) or json
     #[arg(long, value_enum, default_value_t = DataFormat::Text)]
     format: DataFormat,
 }
@@ -113,6 +115,7 @@ fn render(status: &serde_json::Value) -> String {
         text.push_str("No upstreams: no runners or realm endpoints are configured.\n");
         return text;
     }
+    let unknown = rows.iter().any(|row| row[2] == "unknown");
     for row in &rows {
         let line: Vec<String> = row
             .iter()
@@ -121,6 +124,9 @@ fn render(status: &serde_json::Value) -> String {
             .collect();
         text.push_str(line.join("  ").trim_end());
         text.push('\n');
+    }
+    if unknown {
+        text.push_str("(unknown: no call has gone to it since the ingress started)\n");
     }
     text
 }

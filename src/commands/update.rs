@@ -8,7 +8,7 @@ use realm::pins::{self, RealmUpdate};
 use realm::project::Project;
 use serde_json::json;
 
-use super::{DataFormat, EXIT_CHECK_FAILED, Global};
+use super::{DataFormat, EXIT_CHECK_FAILED};
 
 /// Move pins to the heads of their branches; show each public API's changes, breaking ones flagged
 #[derive(clap::Args, Debug)]
@@ -25,6 +25,7 @@ use super::{DataFormat, EXIT_CHECK_FAILED, Global};
 )]
 pub struct Args {
     /// Only these realms [default: all pinned realms]
+    #[arg(value_name = "NAME", value_parser = super::realm_name)]
     names: Vec<String>,
 
     /// Write nothing; exit 3 when any pin is behind its branch
@@ -35,13 +36,19 @@ pub struct Args {
     #[arg(long)]
     deny_breaking: bool,
 
+    /// How to print the changes: text or json
     #[arg(long, value_enum, default_value_t = DataFormat::Text)]
     format: DataFormat,
+
+    #[command(flatten)]
+    pinned: super::PinnedRealms,
 }
 
-pub fn run(args: Args, global: &Global) -> Result<ExitCode> {
+pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let project = Project::discover(&super::current_dir()?)?;
-    let updates = global.with_context(|ctx| pins::plan_update(&project, &args.names, ctx))?;
+    let updates = args.pinned.with_context(started_in, |ctx| {
+        pins::plan_update(&project, &args.names, ctx)
+    })?;
     let moved: Vec<&RealmUpdate> = updates.iter().filter(|u| u.moved()).collect();
     let breaking: Vec<&&RealmUpdate> = moved.iter().filter(|u| u.breaking() > 0).collect();
 

@@ -172,6 +172,15 @@ pub struct GrpcRequest {
 
 /// Builds a realm from the services of a gRPC server through reflection.
 pub async fn from_grpc(request: &GrpcRequest, name: Option<&str>) -> Result<Imported> {
+    from_grpc_with_progress(request, name, &|_| {}).await
+}
+
+/// [`from_grpc`], telling `progress` each step of reflection.
+pub async fn from_grpc_with_progress(
+    request: &GrpcRequest,
+    name: Option<&str>,
+    progress: reflection::Progress<'_>,
+) -> Result<Imported> {
     let headers = parse_headers(&request.headers)?;
     let cacert = match &request.cacert {
         Some(path) => Some(
@@ -186,13 +195,15 @@ pub async fn from_grpc(request: &GrpcRequest, name: Option<&str>) -> Result<Impo
         insecure: request.insecure,
         timeout: request.timeout,
     };
-    let reflected = reflection::reflect(&options, &headers).await.map_err(|e| {
-        let help = e.help();
-        match help {
-            Some(help) => anyhow!("{e}\nhelp: {help}"),
-            None => anyhow!("{e}"),
-        }
-    })?;
+    let reflected = reflection::reflect(&options, &headers, progress)
+        .await
+        .map_err(|e| {
+            let help = e.help();
+            match help {
+                Some(help) => anyhow!("{e}\nhelp: {help}"),
+                None => anyhow!("{e}"),
+            }
+        })?;
     if reflected.services.is_empty() {
         bail!(
             "{} offers no services besides reflection\nhelp: register the services on the server",
@@ -219,6 +230,19 @@ pub fn from_proto_files(
     includes: &[PathBuf],
     name: Option<&str>,
 ) -> Result<Imported> {
+    for path in paths {
+        if !path.is_file() {
+            bail!(
+                "{} {}\nhelp: name .proto files by their path from the current directory",
+                path.display(),
+                if path.is_dir() {
+                    "is a directory, not a .proto file"
+                } else {
+                    "does not exist"
+                }
+            );
+        }
+    }
     let includes: Vec<PathBuf> = if includes.is_empty() {
         let mut dirs: Vec<PathBuf> = paths
             .iter()

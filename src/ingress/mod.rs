@@ -1003,6 +1003,7 @@ impl Ingress {
         let now = Instant::now();
         let deadline = now.checked_add(timeout).unwrap_or(now);
         let mut attempt = 0u32;
+        let started = now;
         loop {
             let permit = upstream
                 .acquire(Instant::now(), attempt > 0)
@@ -1045,10 +1046,22 @@ impl Ingress {
                             continue;
                         }
                     }
+                    // After retries, say how many and how long they took.
+                    let tries = if attempt > 0 {
+                        format!(
+                            " after {} attempts over {} (`+retry`)",
+                            attempt + 1,
+                            crate::net::humantime(Duration::from_millis(
+                                started.elapsed().as_millis() as u64
+                            ))
+                        )
+                    } else {
+                        String::new()
+                    };
                     return Err(Refusal::new(
                         StatusCode::BAD_GATEWAY,
                         "upstream_unreachable",
-                        format!("cannot reach {what}: {e}"),
+                        format!("cannot reach {what}{tries}: {e}"),
                     )
                     .retry_after(wait));
                 }

@@ -117,7 +117,8 @@ pub struct UpstreamStatus {
     pub kind: &'static str,
     pub name: String,
     pub endpoint: String,
-    /// `up`, `backing_off` or `probing`.
+    /// `unknown` (no call has been answered or failed since the ingress
+    /// started), `up`, `backing_off` or `probing`.
     pub state: &'static str,
     /// While backing off: milliseconds until the next attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -243,6 +244,8 @@ impl Upstream {
         let h = self.health();
         let in_flight = (self.limit - self.slots.available_permits()) as u64;
         let (state, retry_in) = match h.until {
+            // Never answered, never failed: nothing is known about it yet.
+            None if h.last_latency.is_none() => ("unknown", None),
             None => ("up", None),
             Some(_) if h.probing => ("probing", None),
             Some(until) if now < until => ("backing_off", Some(until - now)),
@@ -274,6 +277,26 @@ pub fn backoff(failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upstream_is_unknown_until_a_call_is_answered() {
+        let u = Upstream::new(Kind::Runner, "checkout", "http://checkout", 4);
+        let t0 = Instant::now();
+        assert_eq!(u.status(t0).state, "unknown");
+        let p = u.acquire(t0, false).expect("slot");
+        assert_eq!(
+            u.status(t0).state,
+            "unknown",
+            "a call in flight tells nothing yet"
+        );
+        u.succeeded(p);
+        assert_eq!(u.status(t0).state, "up");
+
+        let never_up = Upstream::new(Kind::Realm, "bank", "http://bank", 4);
+        let p = never_up.acquire(t0, false).expect("slot");
+        never_up.failed(p, "refused", t0);
+        assert_eq!(never_up.status(t0).state, "backing_off");
+    }
 
     #[test]
     fn backoff_doubles_from_one_second_to_a_minute() {

@@ -96,6 +96,32 @@ impl ReflectError {
     }
 }
 
+/// Where reflection is, for a progress display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Connecting,
+    ListingServices,
+    /// `done` of the `asked` file requests so far are answered (imports
+    /// found in the answers add requests).
+    FetchingFiles {
+        done: usize,
+        asked: usize,
+    },
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Connecting => f.write_str("connecting"),
+            Step::ListingServices => f.write_str("listing services"),
+            Step::FetchingFiles { done, asked } => write!(f, "fetching files {done}/{asked}"),
+        }
+    }
+}
+
+/// Told each step as reflection reaches it.
+pub type Progress<'a> = &'a (dyn Fn(Step) + Sync);
+
 /// Headers sent with every reflection request.
 pub type Headers = Vec<(
     MetadataKey<tonic::metadata::Ascii>,
@@ -106,17 +132,19 @@ pub type Headers = Vec<(
 pub async fn reflect(
     options: &ChannelOptions,
     headers: &Headers,
+    progress: Progress<'_>,
 ) -> Result<Reflected, ReflectError> {
+    progress(Step::Connecting);
     let channel = connect(options).await?;
     let endpoint = options.endpoint.as_str();
     let deadline = options.timeout;
     let run = async {
-        match v1::session(channel.clone(), endpoint, headers).await {
+        match v1::session(channel.clone(), endpoint, headers, progress).await {
             Err(Attempt::Unimplemented) => {
                 tracing::debug!(
                     "{endpoint} does not serve reflection v1 (grpc.reflection.v1.ServerReflection is UNIMPLEMENTED); asking v1alpha"
                 );
-                match v1alpha::session(channel, endpoint, headers).await {
+                match v1alpha::session(channel, endpoint, headers, progress).await {
                     Err(Attempt::Unimplemented) => {
                         tracing::debug!("{endpoint} does not serve reflection v1alpha either");
                         Err(ReflectError::Disabled {
@@ -221,6 +249,7 @@ macro_rules! session {
                 channel: Channel,
                 endpoint: &str,
                 headers: &Headers,
+                progress: Progress<'_>,
             ) -> Result<Reflected, Attempt> {
                 // Requests are pipelined: every request of a round is sent
                 // at once and the answers, which come in order, read after.
@@ -241,6 +270,7 @@ macro_rules! session {
                     status.code() == tonic::Code::Unimplemented
                         && !status.message().contains("HTTP status code")
                 };
+                progress(Step::ListingServices);
                 ask(MessageRequest::ListServices(String::new()));
                 let mut responses = match client.server_reflection_info(request).await {
                     Ok(response) => response.into_inner(),
@@ -296,12 +326,17 @@ macro_rules! session {
                 };
 
                 let mut files = BTreeMap::new();
+                let (mut done, mut asked) = (0, services.len());
+                progress(Step::FetchingFiles { done, asked });
                 for service in &services {
                     ask(MessageRequest::FileContainingSymbol(service.clone()));
                 }
                 for service in &services {
                     let what = format!("the file defining `{service}`");
-                    match next(&what).await? {
+                    let answer = next(&what).await?;
+                    done += 1;
+                    progress(Step::FetchingFiles { done, asked });
+                    match answer {
                         MessageResponse::FileDescriptorResponse(r) => {
                             decode_files(endpoint, service, r.file_descriptor_proto, &mut files)?;
                         }
@@ -321,7 +356,7 @@ macro_rules! session {
                     if missing.is_empty() {
                         break;
                     }
-                    let mut asked = Vec::new();
+                    let mut round = Vec::new();
                     for (file, imported_by) in missing {
                         // protobuf's own well-known types are the same
                         // everywhere: taken from protox, not asked for.
@@ -329,16 +364,20 @@ macro_rules! session {
                             files.insert(file, known);
                         } else {
                             ask(MessageRequest::FileByFilename(file.clone()));
-                            asked.push((file, imported_by));
+                            round.push((file, imported_by));
                         }
                     }
-                    for (file, imported_by) in asked {
+                    asked += round.len();
+                    for (file, imported_by) in round {
                         let missing_file = || ReflectError::MissingFile {
                             endpoint: endpoint.to_string(),
                             file: file.clone(),
                             imported_by: imported_by.clone(),
                         };
-                        match next(&format!("`{file}`")).await {
+                        let answer = next(&format!("`{file}`")).await;
+                        done += 1;
+                        progress(Step::FetchingFiles { done, asked });
+                        match answer {
                             // Servers answer a file they do not have with a
                             // NOT_FOUND status (tonic) or an error response.
                             Err(Attempt::Failed(ReflectError::Net(NetError::Status {

@@ -1,0 +1,54 @@
+//! `examples/demo.sh`, the README's main job, run as a user runs it: it
+//! builds (nothing is left to build under `cargo test`), starts every
+//! process on a port the system picks, and makes real calls between the
+//! realms. A demo that talked to a process it did not start, or kept going
+//! after one of its processes died, would fail here.
+
+mod common;
+
+#[test]
+fn the_demo_runs_start_to_finish_on_its_own_processes() {
+    let out = std::process::Command::new("bash")
+        .arg(common::repo_root().join("examples/demo.sh"))
+        .env_remove("REALM_CACHE_DIR")
+        .env_remove("REALM_ENDPOINT")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the demo failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(
+        stdout.starts_with("building realm (the first build takes several minutes)…\n"),
+        "{stdout}"
+    );
+    for expected in [
+        "exit code: 3\n",
+        "Every upstream of the three ingresses is a process of this demo.\n",
+        "\"balance\": 9500\n",
+        "\"order\": \"o-1\",\n",
+        "\"owner\": \"Ada\",\n",
+        "exit code: 1\n",
+        "[bank ingress] INFO call ",
+        "[acme ingress] INFO call ",
+        "call=checkout.pay@shop status=200",
+        "Done: every call above went through the demo's own ingresses and runners.\n",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "no {expected:?} in\n{stdout}\n--- stderr\n{stderr}"
+        );
+    }
+    // Only the demo's own addresses: no fixed port of the example
+    // projects' files was called.
+    for fixed in ["8891", "8892", "8893", "9101", "9102"] {
+        assert!(
+            !stdout.contains(&format!("127.0.0.1:{fixed}\n"))
+                && !stdout.contains(&format!("127.0.0.1:{fixed} ")),
+            "fixed port {fixed} in\n{stdout}"
+        );
+    }
+}
