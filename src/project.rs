@@ -118,6 +118,9 @@ pub struct IngressSettings {
     pub header_timeout: Option<Duration>,
     /// `request-timeout`: time a client has to send a request's body.
     pub request_timeout: Option<Duration>,
+    /// `idle-timeout`: time a connection may stay open with no call in
+    /// flight.
+    pub idle_timeout: Option<Duration>,
     /// `upstream-timeout`: time an upstream has to answer.
     pub upstream_timeout: Option<Duration>,
     /// `upstream-concurrency`: calls in flight per upstream.
@@ -650,6 +653,7 @@ const INGRESS_KEYS: &[&str] = &[
     "max-header-size",
     "header-timeout",
     "request-timeout",
+    "idle-timeout",
     "upstream-timeout",
     "upstream-concurrency",
     "max-connections",
@@ -736,6 +740,7 @@ impl Reader<'_> {
                 }),
                 "header-timeout" => self.duration(value, &label).map(|d| s.header_timeout = Some(d)),
                 "request-timeout" => self.duration(value, &label).map(|d| s.request_timeout = Some(d)),
+                "idle-timeout" => self.duration(value, &label).map(|d| s.idle_timeout = Some(d)),
                 "upstream-timeout" => self.duration(value, &label).map(|d| s.upstream_timeout = Some(d)),
                 "replay-window" => self.duration(value, &label).and_then(|d| {
                     if d < Duration::from_secs(1) {

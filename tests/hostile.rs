@@ -274,9 +274,13 @@ fn bodies_beyond_the_buffer_budget_wait_for_none_and_get_503() {
     let pay = Pay::start(
         "max-body-size = \"16KiB\"\nmax-buffered = \"24KiB\"\nrequest-timeout = \"60s\"\n",
     );
-    // Two calls hold 20 KiB of the 24 between them, their bodies unfinished.
-    let first = start_request(pay.ingress.addr, 10 * 1024, "{\"amount\":");
-    let second = start_request(pay.ingress.addr, 10 * 1024, "{\"amount\":");
+    // A declared length alone holds nothing of the budget.
+    let declared_only = start_request(pay.ingress.addr, 16 * 1024, "");
+    // Two calls hold 20 KiB of the 24 between them: 10 KiB each sent,
+    // their bodies unfinished.
+    let sent = format!("{{\"amount\":1,\"memo\":\"{}", "m".repeat(10 * 1024 - 20));
+    let first = start_request(pay.ingress.addr, 12 * 1024, &sent);
+    let second = start_request(pay.ingress.addr, 12 * 1024, &sent);
     wait_status(&pay.ingress, "two bodies buffered", |s| {
         s["buffered_bytes"] == 20 * 1024
     });
@@ -306,6 +310,7 @@ fn bodies_beyond_the_buffer_budget_wait_for_none_and_get_503() {
     );
     assert_eq!(small.0, 200, "{small:?}");
     // The unfinished calls end; their share comes back.
+    drop(declared_only);
     drop(first);
     drop(second);
     wait_status(&pay.ingress, "the budget given back", |s| {
@@ -433,4 +438,152 @@ fn a_bad_pin_name_is_a_usage_error() {
         "{}",
         run.stderr
     );
+}
+
+/// Waits until the server closes `stream` (a read gives end of file or an
+/// error), up to `within`; panics if it stays open.
+fn wait_closed(mut stream: TcpStream, what: &str, within: Duration) -> Vec<u8> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(within)).expect("read timeout");
+    let started = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) if started.elapsed() < within => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("{what}: still open after {within:?}"),
+        }
+    }
+}
+
+#[test]
+fn silent_and_idle_connections_give_their_slots_back() {
+    // Room for the two silent connections, and for the test's own probes.
+    let pay = Pay::start("max-connections = 4\nheader-timeout = \"1s\"\nidle-timeout = \"1s\"\n");
+    // Connections that never say anything are closed after header-timeout.
+    let silent: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(pay.ingress.addr).expect("connect"))
+        .collect();
+    for stream in silent {
+        let got = wait_closed(stream, "a silent connection", Duration::from_secs(20));
+        assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
+    }
+    // A keep-alive connection with no call in flight is closed after
+    // idle-timeout, once its call is answered.
+    let mut kept = TcpStream::connect(pay.ingress.addr).expect("connect");
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    let got = wait_closed(
+        kept,
+        "an idle keep-alive connection",
+        Duration::from_secs(20),
+    );
+    assert!(
+        String::from_utf8_lossy(&got).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    // An HTTP/2 connection (prior knowledge) with no stream open is sent
+    // away (GOAWAY) after idle-timeout, though it answers pings.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let stream = tokio::net::TcpStream::connect(pay.ingress.addr)
+            .await
+            .expect("connect");
+        let (mut send, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .expect("h2 handshake");
+        let conn = tokio::spawn(conn);
+        let request = http::Request::get(format!("http://{}/healthz", pay.ingress.addr))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .expect("request");
+        let answer = send.send_request(request).await.expect("answer");
+        assert_eq!(answer.status(), 200);
+        drop(answer);
+        let ended = tokio::time::timeout(Duration::from_secs(20), conn).await;
+        assert!(ended.is_ok(), "the idle HTTP/2 connection stayed open");
+    });
+    // Every slot is free again.
+    let answer = call(
+        &pay.ingress,
+        "/realms/pay/pay/charge",
+        r#"{"amount":1}"#,
+        &[],
+    );
+    assert_eq!(answer.0, 200, "{answer:?}");
+}
+
+#[test]
+fn malformed_http_is_refused_in_json_too() {
+    let pay = Pay::start("max-header-size = \"8KiB\"\n");
+    let huge = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nx-big: {}\r\n\r\n",
+        "b".repeat(40_000)
+    );
+    for (request, status, code_) in [
+        (
+            "POST /realms/pay/pay/charge HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello".to_string(),
+            400,
+            "malformed_request",
+        ),
+        ("GARBAGE\r\n\r\n".to_string(), 400, "malformed_request"),
+        (
+            "POST /realms/pay/pay/charge HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n".to_string(),
+            400,
+            "malformed_request",
+        ),
+        (huge, 431, "headers_too_large"),
+    ] {
+        let mut stream = TcpStream::connect(pay.ingress.addr).expect("connect");
+        let _ = stream.write_all(request.as_bytes());
+        let got = wait_closed(stream, "a refused connection", Duration::from_secs(20));
+        let answer = common::serve::parse_answer(&String::from_utf8_lossy(&got));
+        assert_eq!(
+            (answer.0, code(&answer).as_str()),
+            (status, code_),
+            "{}: {answer:?}",
+            request.lines().next().unwrap_or("")
+        );
+        assert_eq!(json(&answer)["error"]["realm"], "pay");
+    }
+    assert_eq!(pay.echo.count(), 0);
+}
+
+#[test]
+fn a_client_that_does_not_read_its_reply_lets_go_of_it() {
+    let pay = Pay::start(
+        "max-body-size = \"32MiB\"\nmax-buffered = \"64MiB\"\nrequest-timeout = \"2s\"\n",
+    );
+    // The echo runner answers with the request: 16 MB, more than the
+    // socket buffers on both sides hold.
+    let memo = "m".repeat(16 << 20);
+    let body = format!(r#"{{"amount":1,"memo":"{memo}"}}"#);
+    let mut stream = TcpStream::connect(pay.ingress.addr).expect("connect");
+    stream
+        .write_all(
+            format!(
+                "POST /realms/pay/pay/charge HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .expect("head");
+    stream.write_all(body.as_bytes()).expect("body");
+    // The reply waits in the ingress, counted, while the client reads
+    // nothing...
+    wait_status(&pay.ingress, "the reply held", |s| {
+        s["buffered_bytes"].as_u64().unwrap_or(0) > 16 << 20
+    });
+    // ...until the write has made no progress for request-timeout.
+    wait_status(&pay.ingress, "the reply let go", |s| {
+        s["buffered_bytes"] == 0
+    });
+    drop(stream);
 }

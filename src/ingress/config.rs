@@ -96,8 +96,11 @@ pub struct Limits {
     pub max_header_size: usize,
     /// Time a client has to send its headers (10 s).
     pub header_timeout: Duration,
-    /// Time a client has to send its body (30 s).
+    /// Time a client has to send its body, and each write of a reply may
+    /// wait for the client to read (30 s).
     pub request_timeout: Duration,
+    /// Time a connection may stay open with no call in flight (60 s).
+    pub idle_timeout: Duration,
     /// Time an upstream has to answer (30 s).
     pub upstream_timeout: Duration,
     /// Calls in flight per upstream (256).
@@ -121,6 +124,7 @@ impl Default for Limits {
             max_header_size: 64 << 10,
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
             upstream_timeout: Duration::from_secs(30),
             upstream_concurrency: 256,
             max_connections: 4096,
@@ -288,6 +292,7 @@ pub fn resolve(
             }),
         header_timeout: settings.header_timeout.unwrap_or(defaults.header_timeout),
         request_timeout: settings.request_timeout.unwrap_or(defaults.request_timeout),
+        idle_timeout: settings.idle_timeout.unwrap_or(defaults.idle_timeout),
         upstream_timeout: settings
             .upstream_timeout
             .unwrap_or(defaults.upstream_timeout),

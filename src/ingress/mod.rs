@@ -31,6 +31,7 @@
 pub mod auth;
 mod budget;
 pub mod config;
+mod conn;
 pub mod hops;
 pub mod metrics;
 pub mod server;

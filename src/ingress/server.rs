@@ -22,12 +22,11 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::sync::Semaphore;
 use tower::Service;
 
 use super::budget::Share;
+use super::conn::{self, ConnSettings};
 use super::trace::{TRACEPARENT, TraceContext};
 use super::{CALLER_MODULE, CALLER_REALM, Call, Ingress, REQUEST_ID, Refusal, Reply};
 use crate::net::tls::ServerTls;
@@ -68,26 +67,14 @@ pub async fn serve(
     let limits = ingress.config().limits.clone();
     let app = router(ingress.clone());
     let connections = Arc::new(Semaphore::new(limits.max_connections));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // hyper refuses a head beyond its buffer with a bare 431; the handler
-    // refuses one beyond `max-header-size` with a JSON 431 first, so the
-    // buffer is larger than the limit.
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_buf_size(limits.max_header_size.max(8192) * 2);
-    // h2: fewer streams per connection than hyper's 200 (each may buffer a
-    // body), and pings so that dead connections are closed.
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(64)
-        .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(Duration::from_secs(10))
-        .max_header_list_size(u32::try_from(limits.max_header_size).unwrap_or(u32::MAX));
-    let builder = Arc::new(builder);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let settings = Arc::new(ConnSettings {
+        header_timeout: limits.header_timeout,
+        idle_timeout: limits.idle_timeout,
+        write_timeout: limits.request_timeout,
+        max_header_size: limits.max_header_size,
+        realm: Arc::from(ingress.realm()),
+    });
+    let (drain, draining) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
@@ -108,23 +95,19 @@ pub async fn serve(
                     continue;
                 };
                 let app = app.clone();
-                let builder = builder.clone();
-                let watcher = graceful.watcher();
+                let settings = settings.clone();
+                let draining = draining.clone();
                 let tls = tls.clone();
-                let handshake_timeout = limits.header_timeout;
                 tokio::spawn(async move {
                     let _permit = permit;
                     match tls {
                         None => {
                             let peer = Peer { addr: Some(addr), realms: Arc::from([]) };
-                            let conn = builder
-                                .serve_connection(TokioIo::new(stream), service(app, peer))
-                                .into_owned();
-                            let _ = watcher.watch(conn).await;
+                            conn::serve_plain(stream, service(app, peer), &settings, draining).await;
                         }
                         Some(tls) => {
                             let accept = tls.acceptor().accept(stream);
-                            let stream = match tokio::time::timeout(handshake_timeout, accept).await {
+                            let stream = match tokio::time::timeout(settings.header_timeout, accept).await {
                                 Ok(Ok(s)) => s,
                                 Ok(Err(e)) => {
                                     tracing::debug!(%addr, "TLS handshake failed: {e}");
@@ -135,17 +118,14 @@ pub async fn serve(
                                     return;
                                 }
                             };
-                            let realms = stream
-                                .get_ref()
-                                .1
+                            let session = stream.get_ref().1;
+                            let realms = session
                                 .peer_certificates()
                                 .map(|chain| tls.peer_realms(chain))
                                 .unwrap_or_default();
+                            let h2 = session.alpn_protocol() == Some(b"h2");
                             let peer = Peer { addr: Some(addr), realms: Arc::from(realms) };
-                            let conn = builder
-                                .serve_connection(TokioIo::new(stream), service(app, peer))
-                                .into_owned();
-                            let _ = watcher.watch(conn).await;
+                            conn::serve(stream, h2, service(app, peer), &settings, draining).await;
                         }
                     }
                 });
@@ -155,7 +135,11 @@ pub async fn serve(
     }
     drop(listener);
     ingress.start_draining();
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
+    let _ = drain.send(true);
+    // Every connection holds a slot until it ends: all slots back means
+    // every call has finished.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN, connections.acquire_many(all))
         .await
         .is_err()
     {
@@ -294,7 +278,7 @@ async fn call(
         .unwrap_or_else(|| {
             TraceContext::start(uuid::Uuid::new_v4().as_u128(), super::random_u64())
         });
-    let (body, _share) = match read_body(&ingress, headers, body).await {
+    let (body, mut share) = match read_body(&ingress, headers, body).await {
         Ok(read) => read,
         Err(refusal) => {
             ingress.record_refusal(refusal.code);
@@ -337,7 +321,43 @@ async fn call(
         micros = elapsed.as_micros() as u64,
         "call"
     );
-    respond(outcome.reply, &request_id)
+    // The reply is held until it is written: its bytes count too.
+    ingress
+        .budget
+        .add(&mut share, outcome.reply.body.len() as u64);
+    respond(outcome.reply, &request_id).map(|body| {
+        Body::new(HoldingShare {
+            body,
+            _share: share,
+        })
+    })
+}
+
+/// A reply's body holding its call's share of the budget until hyper has
+/// written it (or dropped it: the client went away).
+struct HoldingShare {
+    body: Body,
+    _share: Share,
+}
+
+impl hyper::body::Body for HoldingShare {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
 }
 
 /// A refusal before the call is known (its path or head is unusable):
@@ -408,11 +428,9 @@ async fn read_body(
     if declared.is_some_and(|n| n > limits.max_body_size) {
         return Err(too_large());
     }
+    // A body takes its share of the budget as its bytes arrive: a declared
+    // length alone holds nothing.
     let mut share = Share::default();
-    // A declared length takes its share before a byte is read.
-    if let Some(n) = declared {
-        ingress.budget.grow(&mut share, n).map_err(|_| busy())?;
-    }
     let read = async {
         let mut body = body;
         let mut first: Option<Bytes> = None;
@@ -435,12 +453,12 @@ async fn read_body(
             }
             ingress.budget.grow(&mut share, len).map_err(|_| busy())?;
             // One chunk (the usual case) is kept as it came; more are
-            // joined into one buffer.
+            // joined into one buffer, which grows with what arrived (never
+            // with what was only declared).
             match first.take() {
                 None if joined.is_empty() => first = Some(data),
                 None => joined.extend_from_slice(&data),
                 Some(chunk) => {
-                    joined.reserve(declared.map_or(0, |n| n as usize).max(2 * chunk.len()));
                     joined.extend_from_slice(&chunk);
                     joined.extend_from_slice(&data);
                 }

@@ -1,0 +1,459 @@
+//! One client connection of the ingress, from accept to close: how long it
+//! may take to say anything (`header-timeout`), which protocol it speaks
+//! (HTTP/1.1, or HTTP/2 by prior knowledge or ALPN), how long it may sit
+//! idle between calls (`idle-timeout`) or stall on a reply it does not
+//! read (`request-timeout`), and how it ends (idle, drained at shutdown,
+//! gone). hyper speaks the protocol; this file decides around it.
+//!
+//! It also answers in JSON what hyper refuses on its own: a malformed
+//! HTTP/1.1 request (a broken request line, two `Content-Length`s, an
+//! unknown `Transfer-Encoding`, a head beyond the buffer) never reaches a
+//! handler, and hyper answers it with a bare status and no hook to change
+//! the body. [`Guarded`] recognises that answer as it is written and writes
+//! the ingress's JSON refusal in its place.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+
+use hyper::body::Incoming;
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Sleep;
+
+use super::Refusal;
+
+/// The first bytes of an HTTP/2 connection by prior knowledge.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Timeouts and sizes of a connection.
+#[derive(Clone, Debug)]
+pub struct ConnSettings {
+    /// Time to send the first bytes, then a request's whole head.
+    pub header_timeout: Duration,
+    /// Time a connection may stay open with no call in flight.
+    pub idle_timeout: Duration,
+    /// Time a write of a reply may make no progress (the client does not
+    /// read).
+    pub write_timeout: Duration,
+    /// `max-header-size`: hyper's read buffer is twice it, so that the
+    /// handler refuses a head beyond it in JSON first.
+    pub max_header_size: usize,
+    /// This realm's name, for refusals.
+    pub realm: Arc<str>,
+}
+
+/// A request handler for a connection.
+pub trait Handler:
+    hyper::service::Service<
+        http::Request<Incoming>,
+        Response = axum::response::Response,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<T> Handler for T where
+    T: hyper::service::Service<
+            http::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
+/// Serves a plain TCP connection: HTTP/2 when it starts with the HTTP/2
+/// preface, HTTP/1.1 otherwise. A connection that sends nothing within
+/// `header-timeout` is closed.
+pub async fn serve_plain(
+    stream: TcpStream,
+    handler: impl Handler,
+    settings: &ConnSettings,
+    drain: watch::Receiver<bool>,
+) {
+    let Ok(Some(h2)) = tokio::time::timeout(settings.header_timeout, sniff(&stream)).await else {
+        return; // silent, gone, or unreadable
+    };
+    serve(stream, h2, handler, settings, drain).await;
+}
+
+/// Serves a connection whose protocol is known (`h2`: from ALPN, after a
+/// TLS handshake).
+pub async fn serve<S>(
+    io: S,
+    h2: bool,
+    handler: impl Handler,
+    settings: &ConnSettings,
+    drain: watch::Receiver<bool>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Arc::new(Activity::new());
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |request| {
+            let call = activity.begin();
+            let answer = handler.call(request);
+            async move {
+                let answer = answer.await;
+                drop(call);
+                answer
+            }
+        })
+    };
+    if h2 {
+        let io = Guarded::new(io, settings.write_timeout, None);
+        let conn = http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            // Fewer streams than hyper's 200: each may buffer a body.
+            .max_concurrent_streams(64)
+            // Pings, so that dead connections are noticed.
+            .keep_alive_interval(Some(Duration::from_secs(30)))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
+            .serve_connection(TokioIo::new(io), service);
+        drive(conn, &activity, settings.idle_timeout, drain).await;
+    } else {
+        let io = Guarded::new(io, settings.write_timeout, Some(settings.realm.clone()));
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_timeout)
+            .max_buf_size(settings.max_header_size.max(8192) * 2)
+            .serve_connection(TokioIo::new(io), service);
+        drive(conn, &activity, settings.idle_timeout, drain).await;
+    }
+}
+
+/// Waits for the first bytes of a connection and tells whether they are
+/// HTTP/2's preface; `None` when the peer closed first.
+async fn sniff(stream: &TcpStream) -> Option<bool> {
+    let mut buf = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut buf).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        if !H2_PREFACE.starts_with(&buf[..n]) {
+            return Some(false);
+        }
+        if n == H2_PREFACE.len() {
+            return Some(true);
+        }
+        // A prefix of the preface so far: wait for more.
+        stream.readable().await.ok()?;
+    }
+}
+
+/// Runs a connection until it ends, shutting it down gracefully (calls in
+/// flight finish) when it has been idle for `idle` or the ingress drains.
+async fn drive<C>(conn: C, activity: &Activity, idle: Duration, mut drain: watch::Receiver<bool>)
+where
+    C: GracefulConnection,
+{
+    let mut conn = std::pin::pin!(conn);
+    if *drain.borrow() {
+        conn.as_mut().graceful_shutdown();
+    }
+    let mut closing = *drain.borrow();
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = activity.idle_for(idle), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+            _ = drain.changed(), if !closing => {
+                conn.as_mut().graceful_shutdown();
+                closing = true;
+            }
+        }
+    }
+}
+
+/// Calls in flight on a connection and when the last one ended.
+struct Activity {
+    started: Instant,
+    in_flight: AtomicUsize,
+    /// Milliseconds after `started` of the last call's start or end.
+    last: AtomicU64,
+}
+
+/// A call in flight; ends when dropped.
+struct CallInFlight(Arc<Activity>);
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            started: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn begin(self: &Arc<Self>) -> CallInFlight {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.last.store(self.now(), Ordering::Relaxed);
+        CallInFlight(self.clone())
+    }
+
+    /// Resolves once no call has been in flight for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let quiet = if self.in_flight.load(Ordering::Relaxed) == 0 {
+                Duration::from_millis(self.now().saturating_sub(self.last.load(Ordering::Relaxed)))
+            } else {
+                Duration::ZERO
+            };
+            if quiet >= idle {
+                return;
+            }
+            tokio::time::sleep(idle - quiet).await;
+        }
+    }
+}
+
+impl Drop for CallInFlight {
+    fn drop(&mut self) {
+        self.0.last.store(self.0.now(), Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The connection's socket as hyper sees it: a write that makes no progress
+/// for `write_timeout` fails (a client that does not read its reply cannot
+/// hold the reply and the connection forever), and on HTTP/1.1 hyper's own
+/// bodiless refusals of malformed requests are written as JSON refusals.
+struct Guarded<S> {
+    inner: S,
+    write_timeout: Duration,
+    stall: Option<Pin<Box<Sleep>>>,
+    /// The realm to name in rewritten refusals; `None`: no rewriting.
+    realm: Option<Arc<str>>,
+    /// A refusal being written in place of hyper's: its bytes, how many
+    /// are written, and how many bytes of hyper's it stands for.
+    replacing: Option<(Vec<u8>, usize, usize)>,
+}
+
+impl<S> Guarded<S> {
+    fn new(inner: S, write_timeout: Duration, realm: Option<Arc<str>>) -> Guarded<S> {
+        Guarded {
+            inner,
+            write_timeout,
+            stall: None,
+            realm,
+            replacing: None,
+        }
+    }
+
+    /// A write is pending: fails once it has been so for `write_timeout`.
+    fn stalled<T>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+        let timeout = self.write_timeout;
+        let stall = self
+            .stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(stall.as_mut().poll(cx));
+        self.stall = None;
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the client did not read its reply (`[ingress] request-timeout`)",
+        )))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        if this.replacing.is_none()
+            && let Some(realm) = &this.realm
+            && let Some(refusal) = json_refusal(buf, realm)
+        {
+            this.replacing = Some((refusal, 0, buf.len()));
+        }
+        if let Some((bytes, written, stands_for)) = &mut this.replacing {
+            while *written < bytes.len() {
+                match Pin::new(&mut this.inner).poll_write(cx, &bytes[*written..]) {
+                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                    Poll::Ready(Ok(n)) => *written += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending => return this.stalled(cx),
+                }
+            }
+            let n = *stands_for;
+            this.replacing = None;
+            this.stall = None;
+            return Poll::Ready(Ok(n));
+        }
+        match Pin::new(&mut this.inner).poll_write(cx, buf) {
+            Poll::Pending => this.stalled(cx),
+            ready => {
+                this.stall = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        // hyper writes a refusal of its own as one bodiless head.
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty())
+            && this.realm.is_some()
+            && (this.replacing.is_some() || is_bare_refusal(first))
+        {
+            return Pin::new(this).poll_write(cx, first);
+        }
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Pending => this.stalled(cx),
+            ready => {
+                this.stall = None;
+                ready
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_flush(cx) {
+            Poll::Pending => this.stalled(cx),
+            ready => {
+                this.stall = None;
+                ready
+            }
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Whether `head` is a refusal hyper wrote on its own: one whole HTTP/1.1
+/// response head with a 4xx or 5xx status, `connection: close` and an
+/// empty body. The ingress's own refusals always have a JSON body.
+fn is_bare_refusal(head: &[u8]) -> bool {
+    head.starts_with(b"HTTP/1.1 ")
+        && head.get(9).is_some_and(|c| matches!(c, b'4' | b'5'))
+        && head.ends_with(b"\r\n\r\n")
+        && memchr_all(head, b"\r\n\r\n") == 1
+        && contains(head, b"\r\ncontent-length: 0\r\n")
+        && contains(head, b"\r\nconnection: close\r\n")
+}
+
+/// The JSON refusal to write instead of hyper's bare one, when `head` is
+/// one.
+fn json_refusal(head: &[u8], realm: &str) -> Option<Vec<u8>> {
+    if !is_bare_refusal(head) {
+        return None;
+    }
+    let status = std::str::from_utf8(&head[9..12])
+        .ok()
+        .and_then(|s| s.parse::<u16>().ok())
+        .and_then(|s| http::StatusCode::from_u16(s).ok())?;
+    let (code, message) = match status.as_u16() {
+        431 => (
+            "headers_too_large",
+            "the request line and headers are larger than the ingress reads (`[ingress] max-header-size`)",
+        ),
+        414 => ("uri_too_long", "the request's URI is too long"),
+        _ => (
+            "malformed_request",
+            "the request is not well-formed HTTP/1.1: check the request line, the header syntax, Content-Length (one, a number) and Transfer-Encoding (chunked only)",
+        ),
+    };
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let reply = Refusal::new(status, code, message).reply(realm, &request_id);
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: {request_id}\r\nconnection: close\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        reply.body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&reply.body);
+    Some(out)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn memchr_all(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hypers_bodiless_refusals_are_rewritten() {
+        let bare = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Tue, 01 Dec 2026 02:12:42 GMT\r\n\r\n";
+        let rewritten = json_refusal(bare, "bank").expect("a bare refusal");
+        let text = String::from_utf8(rewritten).expect("utf-8");
+        let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
+        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
+        assert!(
+            head.contains(&format!("content-length: {}", body.len())),
+            "{head}"
+        );
+        let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(json["error"]["code"], "malformed_request");
+        assert_eq!(json["error"]["realm"], "bank");
+
+        let big = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+        let text = String::from_utf8(json_refusal(big, "bank").expect("bare")).expect("utf-8");
+        assert!(text.contains("\"code\":\"headers_too_large\""), "{text}");
+
+        // Answers with bodies, successes and partial heads stay as they are.
+        for head in [
+            &b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+            b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n",
+            b"{\"a\":1}HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+        ] {
+            assert!(json_refusal(head, "bank").is_none(), "{}", String::from_utf8_lossy(head));
+        }
+    }
+}
