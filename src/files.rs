@@ -23,6 +23,25 @@ pub fn read_text(path: &Path) -> Result<String> {
     text_from_bytes(path, read_bytes(path)?)
 }
 
+/// Reads a UTF-8 text file of the project at `root`, refusing one that is
+/// (or is reached through) a symbolic link leading out of the project: a
+/// link in a module directory to `/proc/self/environ` would otherwise put
+/// the environment into an error message.
+pub fn read_project_text(root: &Path, path: &Path) -> Result<String> {
+    let real = path
+        .canonicalize()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if !real.starts_with(&root) {
+        bail!(
+            "{} leads out of the project (to {}); realm reads only files inside the project, and follows no link out of it",
+            path.display(),
+            real.display()
+        );
+    }
+    read_text(&real)
+}
+
 /// Reads a binary file of at most [`MAX_FILE_SIZE`] bytes.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;

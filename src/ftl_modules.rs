@@ -117,7 +117,8 @@ fn read_module(root: &Path, dir: &Path) -> Result<Read> {
     };
     let toml_path = dir.join("ftl.toml");
     let toml_name = rel(&toml_path, root);
-    let toml = files::read_text(&toml_path).with_context(|| format!("cannot read {toml_name}"))?;
+    let toml = files::read_project_text(root, &toml_path)
+        .with_context(|| format!("cannot read {toml_name}"))?;
     let config = parse_ftl_toml(&toml_name, &toml);
     read.sources.push((toml_name.clone(), toml.clone()));
     let config = match config {
@@ -151,8 +152,8 @@ fn read_module(root: &Path, dir: &Path) -> Result<Read> {
         );
         return Ok(read);
     }
-    let go_mod =
-        files::read_text(&go_mod_path).with_context(|| format!("cannot read {go_mod_name}"))?;
+    let go_mod = files::read_project_text(root, &go_mod_path)
+        .with_context(|| format!("cannot read {go_mod_name}"))?;
     let module_path = match parse_go_mod(&go_mod_name, &go_mod) {
         Ok(p) if p == format!("ftl/{}", config.module) => p,
         Ok(p) => {
@@ -195,7 +196,8 @@ fn read_module(root: &Path, dir: &Path) -> Result<Read> {
     let mut sources = Vec::with_capacity(paths.len());
     for path in &paths {
         let name = rel(path, root);
-        let text = files::read_text(path).with_context(|| format!("cannot read {name}"))?;
+        let text =
+            files::read_project_text(root, path).with_context(|| format!("cannot read {name}"))?;
         let package_dir = path.parent().map(|p| rel(p, dir)).unwrap_or_default();
         sources.push(GoSource {
             path: name,

@@ -587,3 +587,52 @@ fn a_client_that_does_not_read_its_reply_lets_go_of_it() {
     });
     drop(stream);
 }
+
+#[test]
+fn a_link_out_of_the_project_is_not_read() {
+    let outside = tempfile::tempdir().expect("outside");
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, "SECRET_TOKEN=hunter2\n").expect("write");
+    let project = TestProject::new("shop");
+    std::fs::create_dir_all(project.path().join("modules/g")).expect("mkdir");
+    std::os::unix::fs::symlink(&secret, project.path().join("modules/g/ftl.toml")).expect("link");
+    let run = project.realm(&["schema"]).expect(1);
+    assert!(
+        run.stderr.contains("leads out of the project"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+}
+
+#[test]
+fn settings_that_cannot_work_are_refused() {
+    let project = TestProject::new("shop");
+    let run = project
+        .realm(&[
+            "call",
+            "a.b@c",
+            "{}",
+            "--endpoint",
+            "http://127.0.0.1:1",
+            "--timeout",
+            "0s",
+        ])
+        .expect(2);
+    assert!(run.stderr.contains("no time at all"), "{}", run.stderr);
+    let run = project.realm(&["serve", "--listen", "nonsense"]).expect(2);
+    assert!(run.stderr.contains("is not an address"), "{}", run.stderr);
+    project.write(
+        "ftl-project.toml",
+        "name = \"shop\"\nmodule-dirs = [\"modules\"]\n\n[ingress]\nmax-body-size = \"8MiB\"\nmax-buffered = \"1MiB\"\n",
+    );
+    let run = project
+        .realm(&["serve", "--listen", "127.0.0.1:0"])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("`[ingress] max-buffered` (1048576 bytes) is smaller than `max-body-size`"),
+        "{}",
+        run.stderr
+    );
+}

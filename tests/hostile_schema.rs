@@ -22,7 +22,7 @@ fn module(body: &str) -> String {
 const DEEP: usize = 20_000;
 
 /// `[[[...Int...]]]`, `{String: {String: ...}}` and `a.D<a.D<...>>`, 20,000
-/// deep: refused at the 65th level with the limit named, no stack
+/// deep: refused past `MAX_TYPE_DEPTH` levels with the limit named, no stack
 /// overflow.
 #[test]
 fn deeply_nested_types_in_text_are_refused() {
@@ -152,6 +152,26 @@ fn a_required_self_reference_can_never_be_built() {
             "t.ftl:4:7: data `a.A` contains itself through required fields: a.A.b -> a.B, a.B.a -> a.A"
         ]
     );
+}
+
+#[test]
+fn a_required_self_reference_through_a_generic_can_never_be_built() {
+    let found = errors(&module(
+        "    data Box<T> {\n      v T\n    }\n\n    data N {\n      b a.Box<a.N>\n    }\n",
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("data `a.N` contains itself through required fields"),
+        "{found:?}"
+    );
+    // An optional argument, or a generic that holds its argument in a
+    // list, breaks the cycle.
+    for (generic, field) in [("v T", "a.Box<a.N?>"), ("v [T]", "a.Box<a.N>")] {
+        let text = format!(
+            "    data Box<T> {{\n      {generic}\n    }}\n\n    data N {{\n      b {field}\n    }}\n"
+        );
+        assert_eq!(errors(&module(&text)), Vec::<String>::new(), "{text}");
+    }
 }
 
 #[test]

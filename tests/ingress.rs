@@ -501,10 +501,9 @@ fn serve_refuses_a_bad_configuration() {
         .realm(&["serve", "--realm-endpoint", "bank=ftp://x"])
         .expect(1);
     assert!(run.stderr.contains("`bank-realm-endpoint` is \"ftp://x\" (from command line), which is not an http:// or https:// URL"), "{}", run.stderr);
-    let run = shop.realm(&["serve", "--listen", "nowhere"]).expect(1);
+    let run = shop.realm(&["serve", "--listen", "nowhere"]).expect(2);
     assert!(
-        run.stderr
-            .contains("listen address `nowhere` (from command line) is not an address"),
+        run.stderr.contains("`nowhere` is not an address"),
         "{}",
         run.stderr
     );

@@ -35,7 +35,7 @@ pub struct Args {
     cacert: Option<std::path::PathBuf>,
 
     /// Give up when the reply has not come in this long (connecting included)
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = realm::net::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::positive_duration)]
     timeout: std::time::Duration,
 }
 

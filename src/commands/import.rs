@@ -60,7 +60,7 @@ enum Source {
         insecure: bool,
 
         /// Give up after this long (connect and all requests)
-        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = realm::net::parse_duration)]
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::positive_duration)]
         timeout: std::time::Duration,
 
         #[command(flatten)]

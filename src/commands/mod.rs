@@ -204,6 +204,17 @@ fn print_warnings(ws: &realm::workspace::Workspace) {
     }
 }
 
+/// A duration given on the command line (`--timeout`): more than zero,
+/// or a usage error.
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match realm::net::parse_duration(text)? {
+        d if d.is_zero() => Err(format!(
+            "`{text}` is no time at all; give a duration such as 10s"
+        )),
+        d => Ok(d),
+    }
+}
+
 /// The current directory, where the project is looked for.
 fn current_dir() -> anyhow::Result<PathBuf> {
     std::env::current_dir().map_err(|e| anyhow::anyhow!("cannot read the current directory: {e}"))

@@ -22,8 +22,8 @@ use realm::workspace::Workspace;
     realm serve --realm-endpoint bank=https://ingress.bank.example.com"
 )]
 pub struct Args {
-    /// Listen on this address [default: [ingress] listen, or 127.0.0.1:8891]
-    #[arg(long, value_name = "ADDR")]
+    /// Listen on this address (port 0: any free port) [default: [ingress] listen, or 127.0.0.1:8891]
+    #[arg(long, value_name = "ADDR", value_parser = address)]
     listen: Option<String>,
 
     /// The runner of a module: MODULE=URL (repeatable)
@@ -36,6 +36,13 @@ pub struct Args {
 
     #[command(flatten)]
     pinned: super::PinnedRealms,
+}
+
+/// `--listen`: an IP address and a port, or a usage error.
+fn address(s: &str) -> Result<String, String> {
+    s.parse::<std::net::SocketAddr>()
+        .map(|_| s.to_string())
+        .map_err(|_| format!("`{s}` is not an address; write an IP address and a port, e.g. 127.0.0.1:8891 or 0.0.0.0:0"))
 }
 
 fn pair(s: &str) -> Result<(String, String), String> {

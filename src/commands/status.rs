@@ -28,7 +28,7 @@ pub struct Args {
     cacert: Option<std::path::PathBuf>,
 
     /// Give up when the ingress has not answered in this long
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = realm::net::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = super::positive_duration)]
     timeout: std::time::Duration,
 
     /// How to print: text (a table) or json

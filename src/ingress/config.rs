@@ -309,6 +309,14 @@ pub fn resolve(
             .unwrap_or(defaults.max_grpc_reply_size),
     };
 
+    if limits.max_buffered < limits.max_body_size {
+        bail!(
+            "`[ingress] max-buffered` ({} bytes) is smaller than `max-body-size` ({} bytes): a body of the largest size could never be read\n\
+             help: raise `max-buffered` to at least `max-body-size` (the default is 256MiB), or lower `max-body-size`",
+            limits.max_buffered,
+            limits.max_body_size
+        );
+    }
     let in_project = |p: &str| project.root.join(p);
     let keys_file = match env("REALM_KEYS_FILE") {
         Some(path) if !path.is_empty() => Some((PathBuf::from(&path), path)),

@@ -500,16 +500,18 @@ async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
 /// `/metrics` and `/status` show upstream URLs and errors: they are for
 /// this realm's own network (loopback and private addresses), not for
 /// other realms.
-fn operators_only(peer: Option<&Peer>) -> Option<Response> {
+fn operators_only(peer: Option<&Peer>, realm: &str) -> Option<Response> {
     let allowed = peer
         .and_then(|p| p.addr)
         .is_some_and(|a| super::is_private(a.ip()));
     (!allowed).then(|| {
-        (
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let refusal = Refusal::new(
             StatusCode::FORBIDDEN,
-            "/metrics and /status are served to loopback and private addresses only\n",
-        )
-            .into_response()
+            "operators_only",
+            "/metrics and /status are served to loopback and private addresses only",
+        );
+        respond(refusal.reply(realm, &request_id), &request_id)
     })
 }
 
@@ -517,7 +519,7 @@ async fn metrics(
     State(ingress): State<Arc<Ingress>>,
     peer: Option<axum::Extension<Peer>>,
 ) -> Response {
-    if let Some(refused) = operators_only(peer.as_ref().map(|p| &p.0)) {
+    if let Some(refused) = operators_only(peer.as_ref().map(|p| &p.0), ingress.realm()) {
         return refused;
     }
     let mut response = (StatusCode::OK, ingress.metrics_text()).into_response();
@@ -532,7 +534,7 @@ async fn status(
     State(ingress): State<Arc<Ingress>>,
     peer: Option<axum::Extension<Peer>>,
 ) -> Response {
-    if let Some(refused) = operators_only(peer.as_ref().map(|p| &p.0)) {
+    if let Some(refused) = operators_only(peer.as_ref().map(|p| &p.0), ingress.realm()) {
         return refused;
     }
     respond(ingress.status_json(), "")
@@ -556,7 +558,8 @@ async fn method_not_allowed(
             loggable(uri.path())
         ),
     );
-    let mut response = respond(refusal.reply(ingress.realm(), ""), "");
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut response = respond(refusal.reply(ingress.realm(), &request_id), &request_id);
     response
         .headers_mut()
         .insert(http::header::ALLOW, HeaderValue::from_static(allowed));
@@ -572,7 +575,8 @@ async fn not_found(State(ingress): State<Arc<Ingress>>, uri: http::Uri) -> Respo
             loggable(uri.path())
         ),
     );
-    respond(refusal.reply(ingress.realm(), ""), "")
+    let request_id = uuid::Uuid::new_v4().to_string();
+    respond(refusal.reply(ingress.realm(), &request_id), &request_id)
 }
 
 fn respond(reply: Reply, request_id: &str) -> Response {
@@ -603,11 +607,11 @@ mod tests {
             addr: Some(addr.parse().expect("addr")),
             realms: Arc::from([]),
         };
-        assert!(operators_only(Some(&peer("127.0.0.1:9"))).is_none());
-        assert!(operators_only(Some(&peer("10.1.2.3:9"))).is_none());
-        assert!(operators_only(Some(&peer("[::1]:9"))).is_none());
-        assert!(operators_only(Some(&peer("203.0.113.7:9"))).is_some());
-        assert!(operators_only(None).is_some());
+        assert!(operators_only(Some(&peer("127.0.0.1:9")), "bank").is_none());
+        assert!(operators_only(Some(&peer("10.1.2.3:9")), "bank").is_none());
+        assert!(operators_only(Some(&peer("[::1]:9")), "bank").is_none());
+        assert!(operators_only(Some(&peer("203.0.113.7:9")), "bank").is_some());
+        assert!(operators_only(None, "bank").is_some());
     }
 
     #[test]

@@ -97,6 +97,9 @@ struct Parser<'a> {
     i: usize,
     line: u32,
     line_start: usize,
+    /// The last column computed, as (byte offset, column - 1), on the
+    /// current line or an earlier one.
+    column_at: std::cell::Cell<(usize, usize)>,
     /// The line on which the last token ended (0 before the first token).
     last_token_line: u32,
     /// Inside metadata arguments: whitespace skipping stops at line ends.
@@ -117,6 +120,7 @@ impl<'a> Parser<'a> {
             i: 0,
             line: 1,
             line_start: 0,
+            column_at: std::cell::Cell::new((0, 0)),
             last_token_line: 0,
             inline: false,
             comment_start: None,
@@ -127,11 +131,19 @@ impl<'a> Parser<'a> {
     // ---- positions and errors -------------------------------------------
 
     fn pos(&self) -> Pos {
-        let column = if self.src.is_char_boundary(self.i) {
-            self.src[self.line_start..self.i].chars().count()
+        // Columns count characters from the line start; counting from the
+        // last position asked for on the same line keeps a long line
+        // linear (a 40,000-field line was quadratic).
+        let (at, col) = match self.column_at.get() {
+            (at, col) if at >= self.line_start && at <= self.i => (at, col),
+            _ => (self.line_start, 0),
+        };
+        let column = if self.src.is_char_boundary(self.i) && self.src.is_char_boundary(at) {
+            col + self.src[at..self.i].chars().count()
         } else {
             self.i - self.line_start
         };
+        self.column_at.set((self.i, column));
         Pos {
             file: self.file.clone(),
             line: self.line,
@@ -1271,7 +1283,7 @@ impl<'a> Parser<'a> {
         let (word, _) = self.expect_ident(&expected)?;
         if !allowed.contains(&word) {
             return Err(self
-                .error_at(pos, format!("unknown {what} `{word}`"))
+                .error_at(pos, format!("`{word}` is not {what}"))
                 .with_len(word.len())
                 .with_label(format!("expected {}", allowed.join(", "))));
         }
@@ -1412,7 +1424,7 @@ impl<'a> Parser<'a> {
             _ => {
                 let (found, len) = self.describe_next();
                 Err(Diagnostic::new(
-                    format!("unexpected {found} after `+{keyword}`"),
+                    format!("`+{keyword}` ends here, but {found} follows"),
                     Some(self.pos()),
                 )
                 .with_len(len)

@@ -89,7 +89,9 @@ impl<'a> Validator<'a> {
                 let mut by_target = HashMap::default();
                 if let Some(Decl::Data(d)) = site.decl {
                     for field in &d.fields {
-                        if let Some(j) = self.required_data(*site, &field.ty, &index) {
+                        let mut targets = Vec::new();
+                        self.required_data(*site, &field.ty, &index, 0, &mut targets);
+                        for j in targets {
                             if !by_target.contains_key(&j) {
                                 out.push(j);
                             }
@@ -135,22 +137,50 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// The data type (its index) a required field of type `ty` holds, with
-    /// type aliases followed; `None` when the field is optional, a list, a
-    /// map, a scalar or something else.
+    /// The data types (their indexes) a required field of type `ty` holds,
+    /// with type aliases followed: the data type it names, and what the
+    /// type arguments stand for in that type's own required fields
+    /// (`b a.Box<a.N>` holds an `a.N` when `Box<T>` has `v T`). Nothing
+    /// for a field that is optional, a list, a map or a scalar. `depth`
+    /// bounds the walk through type arguments.
     fn required_data(
         &self,
         site: Site<'a>,
         ty: &'a Type,
         index: &HashMap<*const Decl, usize>,
-    ) -> Option<usize> {
+        depth: usize,
+        out: &mut Vec<usize>,
+    ) {
         let (site, ty) = self.unalias(site, ty);
-        let Type::Ref(r) = ty else { return None };
-        let target = self.lookup(&site, r, None)?;
+        let Type::Ref(r) = ty else { return };
+        let Some(target) = self.lookup(&site, r, None) else {
+            return;
+        };
         if !std::ptr::eq(target.realm, site.realm) {
-            return None;
+            return;
         }
-        index.get(&(target.decl as *const Decl)).copied()
+        let Some(&j) = index.get(&(target.decl as *const Decl)) else {
+            return;
+        };
+        out.push(j);
+        let Decl::Data(data) = target.decl else {
+            return;
+        };
+        if r.type_args.is_empty() || depth >= MAX_TYPE_DEPTH {
+            return;
+        }
+        for field in &data.fields {
+            let Type::Ref(p) = &field.ty else { continue };
+            if p.module.is_some() || !p.type_args.is_empty() {
+                continue;
+            }
+            let Some(k) = data.type_params.iter().position(|t| t.name == p.name) else {
+                continue;
+            };
+            if let Some(arg) = r.type_args.get(k) {
+                self.required_data(site, arg, index, depth + 1, out);
+            }
+        }
     }
 
     fn check_module_cycles(&mut self, realm: &'a Realm) {
