@@ -119,7 +119,7 @@ fn main() {
     let files = MODULES * FILES_PER_MODULE;
     let project = Project::discover(root.path()).expect("project");
     let ctx = Context {
-        cache: realm::git::Cache::new(root.path().join("cache")),
+        cache: realm::pins::Cache::new(root.path().join("cache")),
         offline: true,
         progress: None,
         deny_warnings: false,

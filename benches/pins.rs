@@ -162,7 +162,7 @@ fn make_realm(root: &Path, i: usize) -> PathBuf {
 }
 
 fn export(dir: &Path) {
-    let cache = realm::git::Cache::new(dir.join(".cache"));
+    let cache = realm::pins::Cache::new(dir.join(".cache"));
     let ctx = realm::pins::Context {
         cache,
         offline: true,

@@ -96,7 +96,7 @@ fn bench(c: &mut Criterion) {
         ENUMS_PER_MODULE,
     );
     let ctx = realm::pins::Context {
-        cache: realm::git::Cache::new(dir.path().join(".cache")),
+        cache: realm::pins::Cache::new(dir.path().join(".cache")),
         offline: true,
         progress: None,
         deny_warnings: false,

@@ -19,7 +19,7 @@ use anyhow::{Result, anyhow, bail};
 
 use crate::files;
 use crate::project::PROJECT_FILE;
-use crate::schema::proto::is_ident;
+use crate::schema::is_ident;
 
 /// `ftl-project.toml.example`: what `realm init` writes, name aside.
 pub const TEMPLATE: &str = include_str!("../ftl-project.toml.example");

@@ -5,6 +5,7 @@
 //! `ARCHITECTURE.md` for the map and the invariants.
 
 pub mod clients;
+pub mod duration;
 pub mod export;
 pub mod files;
 pub mod ftl_modules;

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::{Context as _, Result, anyhow, bail};
 use git2::Oid;
 
-use crate::git::{self, Cache, CachedRepo, ReadError, Transfer};
+use crate::git::{self, CachedRepo, ReadError};
 use crate::project::{PinTable, Project, set_pin};
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 use crate::schema::diff::{Change, Severity, diff};
@@ -27,6 +27,7 @@ use crate::schema::validate::validate_with_warnings;
 use crate::schema::{Decl, Pos, Realm, Schema, Type, txtpb};
 use crate::sources;
 
+pub use crate::git::{Cache, Transfer, default_cache_dir};
 pub use crate::project::Pin;
 
 /// The largest public-API file a pin may point at (32 MiB; the proto-text
@@ -104,8 +105,8 @@ fn label(name: &str, commit: Oid, path: &str) -> String {
     format!("{name}@{}:{path}", short(commit))
 }
 
-pub fn short(commit: Oid) -> String {
-    commit.to_string()[..7].to_string()
+fn short(commit: Oid) -> String {
+    crate::project::short_commit(&commit.to_string()).to_string()
 }
 
 /// Reads and checks the public API at `commit`. `name` is how the realm is
@@ -444,7 +445,7 @@ fn check_new_name(project: &Project, name: &str) -> Result<()> {
             pin.repo
         );
     }
-    if !crate::schema::proto::is_ident(name) {
+    if !crate::schema::is_ident(name) {
         bail!("`{name}` is not a valid realm name: use letters, digits and `_`");
     }
     Ok(())
@@ -712,9 +713,32 @@ pub struct Listed {
     pub verbs: Option<usize>,
     /// The cached head of the branch, when it differs from the pin.
     pub cached_head: Option<String>,
-    /// "up to date", "behind" (the cached head of the branch differs from
-    /// the pin: `realm update` would move it) or "not cached".
-    pub status: &'static str,
+    pub status: ListedStatus,
+}
+
+/// How a pin stands against the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum ListedStatus {
+    /// The pinned commit is the cached head of its branch.
+    #[serde(rename = "up to date")]
+    UpToDate,
+    /// The cached head of the branch differs from the pin: `realm update`
+    /// would move it.
+    #[serde(rename = "behind")]
+    Behind,
+    /// The pinned commit has not been fetched on this machine.
+    #[serde(rename = "not cached")]
+    NotCached,
+}
+
+impl std::fmt::Display for ListedStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ListedStatus::UpToDate => "up to date",
+            ListedStatus::Behind => "behind",
+            ListedStatus::NotCached => "not cached",
+        })
+    }
 }
 
 /// Describes every pin from the cache; no network.
@@ -737,9 +761,9 @@ pub fn list(project: &Project, cache: &Cache) -> Vec<Listed> {
                 .zip(pin.branch.as_deref())
                 .and_then(|(r, branch)| r.cached_branch(branch));
             let status = match (&api, head) {
-                (None, _) => "not cached",
-                (Some(_), Some(head)) if Some(head) != commit => "behind",
-                _ => "up to date",
+                (None, _) => ListedStatus::NotCached,
+                (Some(_), Some(head)) if Some(head) != commit => ListedStatus::Behind,
+                _ => ListedStatus::UpToDate,
             };
             Listed {
                 name: pin.name.clone(),

@@ -19,7 +19,7 @@ use toml_edit::{Document, DocumentMut, Item, Table, TableLike, value};
 use crate::files;
 use crate::schema::Pos;
 use crate::schema::diagnostic::{Diagnostic, Report, Sources, pos_at};
-use crate::schema::proto::is_ident;
+use crate::schema::is_ident;
 
 /// The project file's name, at the project root.
 pub const PROJECT_FILE: &str = "ftl-project.toml";
@@ -69,8 +69,13 @@ pub struct Pin {
 impl Pin {
     /// The first 7 characters of the commit.
     pub fn short_commit(&self) -> &str {
-        &self.commit[..self.commit.len().min(7)]
+        short_commit(&self.commit)
     }
+}
+
+/// The first 7 characters of a commit id, as git abbreviates it.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
 }
 
 /// A project: its root directory and what `ftl-project.toml` says.
@@ -926,7 +931,7 @@ impl Reader<'_> {
 
     fn duration(&self, item: &Item, key: &str) -> Result<Duration, Diagnostic> {
         let text = self.string(item, key)?;
-        match crate::net::parse_duration(&text) {
+        match crate::duration::parse(&text) {
             Ok(d) if d > Duration::from_secs(24 * 3600) => {
                 Err(self.at(item, format!("`{key}` must be at most 24h")))
             }

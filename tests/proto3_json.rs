@@ -140,7 +140,7 @@ impl Kitchen {
             .build()
             .expect("runtime");
         let ctx = realm::pins::Context {
-            cache: realm::git::Cache::new(dir.path().join(".cache")),
+            cache: realm::pins::Cache::new(dir.path().join(".cache")),
             offline: true,
             progress: None,
             deny_warnings: false,

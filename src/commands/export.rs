@@ -146,11 +146,10 @@ fn summary(api: &Realm) -> String {
         .filter(|(_, d)| matches!(d, Decl::Verb(_)))
         .count();
     let types = api.decls().filter(|(_, d)| d.kind().is_type()).count();
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     format!(
         "{}, {}, {}",
-        plural(api.modules.len(), "module"),
-        plural(verbs, "verb"),
-        plural(types, "type")
+        super::plural(api.modules.len(), "module"),
+        super::plural(verbs, "verb"),
+        super::plural(types, "type")
     )
 }

@@ -130,16 +130,12 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         "Generated {} clients of {} in {realms_dir}: {} written, {} unchanged{}",
         language.name(),
         names.join(", "),
-        plural(written.written, "file"),
+        super::plural(written.written, "file"),
         written.unchanged,
         match written.removed {
             0 => String::new(),
-            n => format!(", {} removed", plural(n, "stale file")),
+            n => format!(", {} removed", super::plural(n, "stale file")),
         }
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }

@@ -198,19 +198,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn report(imported: &Imported) {
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     eprintln!(
         "Imported realm `{}` from {}: {}, {}, {}",
         imported.realm.name,
         imported.source,
-        plural(imported.services, "service"),
-        plural(imported.verbs(), "verb"),
-        plural(imported.types(), "type")
+        super::plural(imported.services, "service"),
+        super::plural(imported.verbs(), "verb"),
+        super::plural(imported.types(), "type")
     );
     if !imported.skipped.is_empty() {
         eprintln!(
             "Skipped {} (realms call unary verbs):",
-            plural(imported.skipped.len(), "streaming method")
+            super::plural(imported.skipped.len(), "streaming method")
         );
         for s in &imported.skipped {
             eprintln!("  {} ({})", s.method, s.reason);

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use realm::pins::ListedStatus;
 use realm::project::Project;
 
 use super::DataFormat;
@@ -44,44 +45,22 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
                         l.name.clone(),
                         l.repo.clone(),
                         l.branch.clone().unwrap_or_else(|| "(default)".into()),
-                        l.commit[..7].to_string(),
+                        realm::project::short_commit(&l.commit).to_string(),
                         l.verbs.map_or_else(|| "?".into(), |v| v.to_string()),
                         match &l.cached_head {
-                            Some(head) if l.status != "not cached" => {
-                                format!("{} (cached head {})", l.status, &head[..7])
-                            }
+                            Some(head) if l.status != ListedStatus::NotCached => format!(
+                                "{} (cached head {})",
+                                l.status,
+                                realm::project::short_commit(head)
+                            ),
                             _ => l.status.to_string(),
                         },
                     ]
                 })
                 .collect();
-            let header = ["NAME", "REPO", "BRANCH", "COMMIT", "VERBS", "STATUS"].map(String::from);
-            write!(out, "{}", table(&header, &rows))?;
+            let header = ["NAME", "REPO", "BRANCH", "COMMIT", "VERBS", "STATUS"];
+            write!(out, "{}", super::table::table(&header, &rows))?;
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Left-aligned columns separated by two spaces; the last column unpadded.
-pub fn table<const N: usize>(header: &[String; N], rows: &[[String; N]]) -> String {
-    let mut widths = [0; N];
-    for row in std::iter::once(header).chain(rows) {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(header).chain(rows) {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            if i + 1 == N {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[i]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }

@@ -21,6 +21,7 @@ mod remove;
 mod schema;
 mod serve;
 mod status;
+mod table;
 mod update;
 
 /// An error: bad input, a failed fetch, an invalid schema.
@@ -86,13 +87,13 @@ impl CacheDir {
             .or_else(|| env_path("REALM_CACHE_DIR"))
         {
             Some(dir) => Ok(started_in.join(dir)),
-            None => realm::git::default_cache_dir(),
+            None => realm::pins::default_cache_dir(),
         }
     }
 
     /// The cache, for commands that only read it.
-    fn open(&self, started_in: &Path) -> anyhow::Result<realm::git::Cache> {
-        Ok(realm::git::Cache::new(self.resolve(started_in)?))
+    fn open(&self, started_in: &Path) -> anyhow::Result<realm::pins::Cache> {
+        Ok(realm::pins::Cache::new(self.resolve(started_in)?))
     }
 }
 
@@ -106,13 +107,13 @@ impl PinnedRealms {
     ) -> anyhow::Result<T> {
         let dir = self.cache.resolve(started_in)?;
         let bars = progress::Bars::for_stderr();
-        let report = |realm: &str, t: realm::git::Transfer| bars.update(realm, t);
+        let report = |realm: &str, t: realm::pins::Transfer| bars.update(realm, t);
         let ctx = realm::pins::Context {
-            cache: realm::git::Cache::new(dir),
+            cache: realm::pins::Cache::new(dir),
             offline: self.offline,
             progress: bars
                 .enabled()
-                .then_some(&report as &(dyn Fn(&str, realm::git::Transfer) + Sync)),
+                .then_some(&report as &(dyn Fn(&str, realm::pins::Transfer) + Sync)),
             deny_warnings: self.deny_warnings,
         };
         let out = f(&ctx);
@@ -188,7 +189,7 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
 /// A realm name given on the command line (`--name`): an identifier, or a
 /// usage error (exit 2) that says what one is.
 fn realm_name(text: &str) -> Result<String, String> {
-    if realm::schema::proto::is_ident(text) {
+    if realm::schema::is_ident(text) {
         Ok(text.to_string())
     } else {
         Err(format!(
@@ -207,12 +208,17 @@ fn print_warnings(ws: &realm::workspace::Workspace) {
 /// A duration given on the command line (`--timeout`): more than zero,
 /// or a usage error.
 fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
-    match realm::net::parse_duration(text)? {
+    match realm::duration::parse(text)? {
         d if d.is_zero() => Err(format!(
             "`{text}` is no time at all; give a duration such as 10s"
         )),
         d => Ok(d),
     }
+}
+
+/// `1 file`, `3 files`.
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The current directory, where the project is looked for.
@@ -229,8 +235,8 @@ fn display_path(path: &std::path::Path) -> String {
     }
 }
 
-/// The ingress to talk to: the given URL, or this project's own
-/// (`[ingress] listen`, https when `[ingress.tls]` has a certificate).
+/// The ingress to talk to: the given URL, `$REALM_ENDPOINT`, or this
+/// project's own.
 fn ingress_endpoint(given: Option<String>) -> anyhow::Result<String> {
     if let Some(url) = given.or_else(|| {
         std::env::var("REALM_ENDPOINT")
@@ -244,20 +250,7 @@ fn ingress_endpoint(given: Option<String>) -> anyhow::Result<String> {
             "{e:#}\nhelp: pass --endpoint URL (or set REALM_ENDPOINT) to name the ingress"
         )
     })?;
-    let listen = project
-        .ingress
-        .listen
-        .as_deref()
-        .unwrap_or(realm::ingress::config::DEFAULT_LISTEN);
-    let scheme = if project.ingress.tls.cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    Ok(format!(
-        "{scheme}://{}",
-        listen.replace("0.0.0.0", "127.0.0.1")
-    ))
+    Ok(realm::ingress::config::own_url(&project))
 }
 
 /// The client for talking to an ingress: the system's roots, plus `cacert`
@@ -277,11 +270,7 @@ fn ingress_client(
 
 /// What to do when the ingress cannot be reached.
 fn unreachable_help(e: &realm::net::http::UpstreamError) -> &'static str {
-    let text = e.to_string();
-    if text.contains("certificate")
-        || text.contains("UnknownIssuer")
-        || text.contains("NotValidForName")
-    {
+    if matches!(e, realm::net::http::UpstreamError::Untrusted { .. }) {
         "the ingress's TLS certificate is not trusted: pass --cacert with its CA, and an --endpoint with the host name the certificate names"
     } else {
         "start the ingress with `realm serve`, or pass --endpoint"
@@ -297,7 +286,7 @@ fn ask_ingress(
     cacert: Option<&std::path::Path>,
     body: Option<bytes::Bytes>,
     timeout: std::time::Duration,
-) -> anyhow::Result<realm::net::http::Reply> {
+) -> anyhow::Result<realm::net::http::Answer> {
     let url = format!("{}{path}", endpoint.trim_end_matches('/'));
     let uri: http::Uri = url
         .parse()
@@ -319,7 +308,7 @@ fn ask_ingress(
     let Ok(answer) = answer else {
         anyhow::bail!(
             "no answer from the ingress at {url} within {} (connecting, sending and waiting for the reply)\nhelp: check that the ingress and the verb's runner are up (`realm status`), or allow longer with --timeout",
-            realm::net::humantime(timeout)
+            realm::duration::format(timeout)
         );
     };
     answer.map_err(|e| {

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::sync::Mutex;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use realm::git::Transfer;
+use realm::pins::Transfer;
 
 pub struct Bars {
     multi: Option<MultiProgress>,

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
 
+use realm::ingress::status::Status;
+use realm::ingress::upstream::State;
+
 use super::DataFormat;
 
 /// Show a running ingress's upstreams: endpoint, state, last latency, calls sent and failed
@@ -45,7 +48,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None,
         args.timeout,
     )?;
-    let status: serde_json::Value = serde_json::from_slice(&reply.body)
+    let status: Status = serde_json::from_slice(&reply.body)
         .ok()
         .filter(|_| reply.status.is_success())
         .ok_or_else(|| {
@@ -63,69 +66,52 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// A table like `node peers`: one upstream per line.
-fn render(status: &serde_json::Value) -> String {
-    let realm = status["realm"].as_str().unwrap_or("?");
-    let ready = if status["ready"].as_bool() == Some(false) {
-        " (draining)"
-    } else {
-        ""
-    };
-    let mut rows = vec![[
-        "UPSTREAM".to_string(),
-        "ENDPOINT".to_string(),
-        "STATE".to_string(),
-        "LATENCY".to_string(),
-        "IN FLIGHT".to_string(),
-        "SENT".to_string(),
-        "FAILED".to_string(),
-    ]];
-    let empty = Vec::new();
-    for u in status["upstreams"].as_array().unwrap_or(&empty) {
-        let text = |k: &str| u[k].as_str().unwrap_or("").to_string();
-        let num = |k: &str| u[k].as_u64().map_or("-".to_string(), |n| n.to_string());
-        let state = match (text("state").as_str(), u["retry_in_ms"].as_u64()) {
-            ("backing_off", Some(ms)) => format!("backing off ({:.1}s)", ms as f64 / 1000.0),
-            (s, _) => s.replace('_', " "),
-        };
-        let latency = u["last_latency_us"].as_u64().map_or("-".to_string(), |us| {
-            if us >= 1000 {
-                format!("{:.1}ms", us as f64 / 1000.0)
-            } else {
-                format!("{us}µs")
-            }
-        });
-        rows.push([
-            format!("{} {}", text("kind"), text("name")),
-            text("endpoint"),
-            state,
-            latency,
-            format!("{}/{}", num("in_flight"), num("limit")),
-            num("sent"),
-            num("failed"),
-        ]);
-    }
-    let mut widths = [0usize; 7];
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut text = format!("Realm `{realm}`{ready}\n");
-    if rows.len() == 1 {
+fn render(status: &Status) -> String {
+    let ready = if status.ready { "" } else { " (draining)" };
+    let mut text = format!("Realm `{}`{ready}\n", status.realm);
+    if status.upstreams.is_empty() {
         text.push_str("No upstreams: no runners or realm endpoints are configured.\n");
         return text;
     }
-    let unknown = rows.iter().any(|row| row[2] == "unknown");
-    for row in &rows {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        text.push_str(line.join("  ").trim_end());
-        text.push('\n');
-    }
-    if unknown {
+    let rows: Vec<[String; 7]> = status
+        .upstreams
+        .iter()
+        .map(|u| {
+            let state = match (u.state, u.retry_in_ms) {
+                (State::BackingOff, Some(ms)) => {
+                    format!("backing off ({:.1}s)", ms as f64 / 1000.0)
+                }
+                (state, _) => state.words().to_string(),
+            };
+            let latency = u.last_latency_us.map_or("-".to_string(), |us| {
+                if us >= 1000 {
+                    format!("{:.1}ms", us as f64 / 1000.0)
+                } else {
+                    format!("{us}µs")
+                }
+            });
+            [
+                format!("{} {}", u.kind, u.name),
+                u.endpoint.clone(),
+                state,
+                latency,
+                format!("{}/{}", u.in_flight, u.limit),
+                u.sent.to_string(),
+                u.failed.to_string(),
+            ]
+        })
+        .collect();
+    let header = [
+        "UPSTREAM",
+        "ENDPOINT",
+        "STATE",
+        "LATENCY",
+        "IN FLIGHT",
+        "SENT",
+        "FAILED",
+    ];
+    text.push_str(&super::table::table(&header, &rows));
+    if status.upstreams.iter().any(|u| u.state == State::Unknown) {
         text.push_str("(unknown: no call has gone to it since the ingress started)\n");
     }
     text

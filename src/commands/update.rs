@@ -67,7 +67,6 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         ),
     }
 
-    let plural = |n: usize| if n == 1 { "realm" } else { "realms" };
     let all_up_to_date = |n: usize| match n {
         0 => "No realms are pinned".to_string(),
         1 => "The pinned realm is up to date".to_string(),
@@ -106,7 +105,10 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     if written == 0 {
         eprintln!("{}", all_up_to_date(updates.len()));
     } else {
-        eprintln!("Updated {written} {} in ftl-project.toml", plural(written));
+        eprintln!(
+            "Updated {} in ftl-project.toml",
+            super::plural(written, "realm")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -120,7 +122,7 @@ fn render_text(updates: &[RealmUpdate]) -> String {
             let _ = writeln!(
                 out,
                 "{name:<width$}  up to date at {} ({})",
-                &u.pin.commit[..7],
+                u.pin.short_commit(),
                 u.branch
             );
             continue;
@@ -139,8 +141,8 @@ fn render_text(updates: &[RealmUpdate]) -> String {
         let _ = writeln!(
             out,
             "{name:<width$}  {} -> {} ({})  {summary}",
-            &u.pin.commit[..7],
-            &u.head[..7],
+            u.pin.short_commit(),
+            realm::project::short_commit(&u.head),
             u.branch
         );
         for change in u.changes.iter().flatten() {

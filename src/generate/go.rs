@@ -21,7 +21,6 @@ use super::{
     Api, ApiModule, File, GenerateError, Namespace, Options, comment_lines, describe, header_line,
     upper_first,
 };
-use crate::schema::json::json_name;
 use crate::schema::{Data, Decl, Enum, Type, TypeAlias, VariantValue, Verb};
 
 /// The runtime package, written to `realms/realms.go`.
@@ -383,7 +382,7 @@ impl<'g, 'a> Package<'g, 'a> {
             rows.push(Row::Cells(vec![
                 exported(&field.name),
                 ty,
-                format!("`json:{}`", string_literal(json_name(field))),
+                format!("`json:{}`", string_literal(field.json_name())),
             ]));
         }
         out.push_str(&aligned(&rows));

@@ -21,7 +21,6 @@ use super::{
     Api, ApiModule, File, GenerateError, Namespace, comment_lines, describe, header_line,
     snake_case, upper_camel_case,
 };
-use crate::schema::json::json_name;
 use crate::schema::{Data, Decl, Enum, Type, TypeAlias, VariantValue, Verb};
 
 /// The runtime, written to `realms/mod.rs` before the realms' declarations.
@@ -316,8 +315,8 @@ impl<'g, 'a> ModuleCode<'g, 'a> {
             out.push_str(&doc(&field.comments, "        "));
             let ident = value_ident(&field.name);
             let mut attrs = Vec::new();
-            if bare(&ident) != json_name(field) {
-                attrs.push(format!("rename = {}", string_literal(json_name(field))));
+            if bare(&ident) != field.json_name() {
+                attrs.push(format!("rename = {}", string_literal(field.json_name())));
             }
             if matches!(self.api.unalias(&field.ty), Type::Unit | Type::Any) {
                 attrs.push("default".to_string());

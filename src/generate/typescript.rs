@@ -15,7 +15,6 @@
 use super::{
     Api, ApiModule, File, GenerateError, KeyKind, Namespace, comment_lines, describe, header_line,
 };
-use crate::schema::json::json_name;
 use crate::schema::{Data, Decl, Enum, Type, TypeAlias, VariantValue, Verb};
 
 /// The runtime module, written to `realms/index.ts`.
@@ -312,7 +311,7 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
             fields.push(format!(
                 "[{}, {}, {}],",
                 string_literal(&field.name),
-                string_literal(json_name(field)),
+                string_literal(field.json_name()),
                 self.codec(&field.ty)
             ));
         }

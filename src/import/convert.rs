@@ -34,7 +34,7 @@ use prost_reflect::{
     ServiceDescriptor,
 };
 
-use crate::schema::proto::is_ident;
+use crate::schema::is_ident;
 use crate::schema::protobuf::{ProtoKind, ProtoType};
 use crate::schema::{
     Data, Decl, Enum, EnumVariant, Field, Metadata, MetadataKind, Module, Realm, Ref, Type,

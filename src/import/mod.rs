@@ -347,7 +347,7 @@ fn from_files(
     let pool = build_pool(files.clone())?;
     let name = match name {
         Some(n) => {
-            if !crate::schema::proto::is_ident(n) {
+            if !crate::schema::is_ident(n) {
                 bail!("`{n}` is not a valid realm name: use letters, digits and `_`");
             }
             n.to_string()
@@ -380,7 +380,7 @@ fn default_name(services: &[String]) -> String {
         .first()
         .and_then(|s| s.split('.').next().filter(|_| s.contains('.')))
         .map(|s| s.to_ascii_lowercase())
-        .filter(|s| crate::schema::proto::is_ident(s))
+        .filter(|s| crate::schema::is_ident(s))
         .unwrap_or_else(|| "imported".to_string())
 }
 

@@ -192,7 +192,7 @@ impl Keys {
                 continue;
             }
             let peer = suffix.to_ascii_lowercase();
-            if !is_realm_name(&peer) {
+            if !crate::schema::is_ident(&peer) {
                 errors.push(format!(
                     "{origin}: `{peer}` is not a realm name (letters, digits and `_`, \
                      starting with a letter or `_`)"
@@ -249,7 +249,7 @@ impl Keys {
             );
         };
         for (peer, value) in object {
-            if !is_realm_name(&peer) {
+            if !crate::schema::is_ident(&peer) {
                 errors.push(format!(
                     "{name}: {peer:?} is not a realm name (letters, digits and `_`, \
                      starting with a letter or `_`)"
@@ -368,15 +368,6 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
     }
-}
-
-/// A realm name: letters, digits and `_`, starting with a letter or `_`.
-fn is_realm_name(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-        && bytes.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// Everything that is signed besides the key.
@@ -660,7 +651,7 @@ fn parse(header: &[u8]) -> Result<Parsed<'_>, AuthError> {
         return malformed(format!("missing `{}`", missing.join("`, `")));
     };
 
-    if realm.len() > MAX_REALM_NAME || !is_realm_name(realm) {
+    if realm.len() > MAX_REALM_NAME || !crate::schema::is_ident(realm) {
         return malformed(format!(
             "realm {} is not a realm name (letters, digits and `_`)",
             shown(realm)

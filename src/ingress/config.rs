@@ -361,6 +361,30 @@ pub fn resolve(
     })
 }
 
+/// The URL of a project's own ingress, for `realm call` and `realm status`
+/// run in the project: `[ingress] listen` (or the default), `https` when
+/// `[ingress.tls]` names a certificate, an unspecified address (`0.0.0.0`,
+/// `[::]`) as loopback.
+pub fn own_url(project: &Project) -> String {
+    let listen = project.ingress.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let scheme = if project.ingress.tls.cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let host = match listen.parse::<SocketAddr>() {
+        Ok(addr) if addr.ip().is_unspecified() => {
+            let loopback = match addr {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            };
+            SocketAddr::new(loopback, addr.port()).to_string()
+        }
+        _ => listen.to_string(),
+    };
+    format!("{scheme}://{host}")
+}
+
 /// `bank-realm-endpoint` → `BANK_REALM_ENDPOINT`.
 pub fn env_name(key: &str) -> String {
     key.chars()
@@ -516,6 +540,27 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "config.json:3:1: invalid JSON: expected value at line 3 column 1"
+        );
+    }
+
+    #[test]
+    fn own_url_is_loopback_for_unspecified_addresses() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = |toml: &str| own_url(&project(dir.path(), &format!("name = \"shop\"\n{toml}")));
+        assert_eq!(url(""), format!("http://{DEFAULT_LISTEN}"));
+        assert_eq!(
+            url("[ingress]\nlisten = \"0.0.0.0:9000\"\n"),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(
+            url("[ingress]\nlisten = \"[::]:9000\"\n"),
+            "http://[::1]:9000"
+        );
+        assert_eq!(
+            url(
+                "[ingress]\nlisten = \"10.0.0.1:9000\"\n[ingress.tls]\ncert = \"c.pem\"\nkey = \"k.pem\"\n"
+            ),
+            "https://10.0.0.1:9000"
         );
     }
 

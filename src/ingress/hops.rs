@@ -5,7 +5,7 @@
 //!
 //! Pure: parses and checks header values, no I/O.
 
-use crate::schema::proto::is_ident;
+use crate::schema::is_ident;
 
 /// The realms a call crossed.
 pub const VIA: &str = "x-realm-via";

@@ -35,6 +35,7 @@ mod conn;
 pub mod hops;
 pub mod metrics;
 pub mod server;
+pub mod status;
 pub mod trace;
 pub mod upstream;
 
@@ -528,19 +529,21 @@ impl Ingress {
             )
             .chain(self.hub.iter().map(|h| h.upstream.status(now)))
             .collect();
-        all.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        all.sort_by(|a, b| (a.kind.as_str(), &a.name).cmp(&(b.kind.as_str(), &b.name)));
         all
     }
 
     /// `/status`: this realm and its upstreams, as JSON.
     pub fn status_json(&self) -> Reply {
-        let body = serde_json::json!({
-            "realm": self.realm,
-            "ready": !self.is_draining(),
-            "buffered_bytes": self.budget.in_use(),
-            "upstreams": self.upstreams(),
-        });
-        Reply::json(StatusCode::OK, body.to_string())
+        let status = status::Status {
+            realm: self.realm.clone(),
+            ready: !self.is_draining(),
+            buffered_bytes: self.budget.in_use(),
+            upstreams: self.upstreams(),
+        };
+        // Strings, numbers and unit enums: writing them cannot fail.
+        let body = serde_json::to_string(&status).expect("a status is JSON");
+        Reply::json(StatusCode::OK, body)
     }
 
     /// `/metrics`: Prometheus text.
@@ -556,7 +559,7 @@ impl Ingress {
             .map(|(u, name)| metrics::UpstreamSample {
                 name,
                 endpoint: &u.endpoint,
-                up: u.state == "up",
+                up: u.state == upstream::State::Up,
                 in_flight: u.in_flight,
                 sent: u.sent,
                 failed: u.failed,
@@ -1052,7 +1055,7 @@ impl Ingress {
                         format!(
                             " after {} attempts over {} (`+retry`)",
                             attempt + 1,
-                            crate::net::humantime(Duration::from_millis(
+                            crate::duration::format(Duration::from_millis(
                                 started.elapsed().as_millis() as u64
                             ))
                         )
@@ -1200,13 +1203,12 @@ impl RetryPolicy {
                 // retry waits between 10 ms and a minute.
                 let clamp =
                     |d: Duration| d.clamp(Duration::from_millis(10), Duration::from_secs(60));
-                let min = clamp(
-                    crate::net::parse_duration(min_backoff).unwrap_or(Duration::from_secs(1)),
-                );
+                let min =
+                    clamp(crate::duration::parse(min_backoff).unwrap_or(Duration::from_secs(1)));
                 let max = clamp(
                     max_backoff
                         .as_deref()
-                        .and_then(|m| crate::net::parse_duration(m).ok())
+                        .and_then(|m| crate::duration::parse(m).ok())
                         .unwrap_or_else(|| min.saturating_mul(10)),
                 )
                 .max(min);
@@ -1231,7 +1233,7 @@ impl RetryPolicy {
 
 /// An upstream's answer as the caller gets it: successes and JSON answers
 /// pass through; other failures are wrapped in a JSON error.
-fn relay_reply(reply: crate::net::http::Reply, what: &str) -> Result<Reply, Refusal> {
+fn relay_reply(reply: crate::net::http::Answer, what: &str) -> Result<Reply, Refusal> {
     let is_json = reply
         .content_type
         .as_ref()
@@ -1271,7 +1273,7 @@ fn unavailable(u: Unavailable, what: &str) -> Refusal {
             "upstream_backoff",
             format!(
                 "{what} failed recently; calls to it are refused for {} more",
-                crate::net::humantime(Duration::from_millis(
+                crate::duration::format(Duration::from_millis(
                     retry_after.as_millis().div_ceil(100) as u64 * 100
                 ))
             ),
@@ -1294,7 +1296,7 @@ fn timed_out(what: &str, timeout: Duration) -> Refusal {
         "upstream_timeout",
         format!(
             "{what} did not answer within {} (`[ingress] upstream-timeout`)",
-            crate::net::humantime(timeout)
+            crate::duration::format(timeout)
         ),
     )
 }

@@ -472,7 +472,7 @@ async fn read_body(
             "request_timeout",
             format!(
                 "the body did not arrive within {} (`[ingress] request-timeout`)",
-                crate::net::humantime(limits.request_timeout)
+                crate::duration::format(limits.request_timeout)
             ),
         )),
         Ok(Err(refusal)) => Err(refusal),

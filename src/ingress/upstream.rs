@@ -26,7 +26,10 @@ pub const MIN_BACKOFF: Duration = Duration::from_secs(1);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What kind of upstream this is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// The runner of a local module.
     Runner,
@@ -42,6 +45,38 @@ impl Kind {
             Kind::Runner => "runner",
             Kind::Realm => "realm",
             Kind::Hub => "hub",
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is known of an upstream's health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// No call has been answered or failed since the ingress started.
+    Unknown,
+    /// The last call was answered.
+    Up,
+    /// A call failed in transport: calls fail fast until the wait is over.
+    BackingOff,
+    /// The wait is over: the next call (or the one in flight) tries again.
+    Probing,
+}
+
+impl State {
+    /// As `realm status` shows it: `backing off`.
+    pub fn words(self) -> &'static str {
+        match self {
+            State::Unknown => "unknown",
+            State::Up => "up",
+            State::BackingOff => "backing off",
+            State::Probing => "probing",
         }
     }
 }
@@ -112,14 +147,12 @@ impl Drop for Permit<'_> {
 }
 
 /// A snapshot for `/status` and `/metrics`.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UpstreamStatus {
-    pub kind: &'static str,
+    pub kind: Kind,
     pub name: String,
     pub endpoint: String,
-    /// `unknown` (no call has been answered or failed since the ingress
-    /// started), `up`, `backing_off` or `probing`.
-    pub state: &'static str,
+    pub state: State,
     /// While backing off: milliseconds until the next attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_in_ms: Option<u64>,
@@ -235,24 +268,19 @@ impl Upstream {
             .map_or(MIN_BACKOFF, |until| until.saturating_duration_since(now))
     }
 
-    /// Whether calls go through now.
-    pub fn is_up(&self, now: Instant) -> bool {
-        self.health().until.is_none_or(|until| now >= until)
-    }
-
     pub fn status(&self, now: Instant) -> UpstreamStatus {
         let h = self.health();
         let in_flight = (self.limit - self.slots.available_permits()) as u64;
         let (state, retry_in) = match h.until {
             // Never answered, never failed: nothing is known about it yet.
-            None if h.last_latency.is_none() => ("unknown", None),
-            None => ("up", None),
-            Some(_) if h.probing => ("probing", None),
-            Some(until) if now < until => ("backing_off", Some(until - now)),
-            Some(_) => ("probing", None),
+            None if h.last_latency.is_none() => (State::Unknown, None),
+            None => (State::Up, None),
+            Some(_) if h.probing => (State::Probing, None),
+            Some(until) if now < until => (State::BackingOff, Some(until - now)),
+            Some(_) => (State::Probing, None),
         };
         UpstreamStatus {
-            kind: self.kind.as_str(),
+            kind: self.kind,
             name: self.name.clone(),
             endpoint: self.endpoint.clone(),
             state,
@@ -282,20 +310,20 @@ mod tests {
     fn an_upstream_is_unknown_until_a_call_is_answered() {
         let u = Upstream::new(Kind::Runner, "checkout", "http://checkout", 4);
         let t0 = Instant::now();
-        assert_eq!(u.status(t0).state, "unknown");
+        assert_eq!(u.status(t0).state, State::Unknown);
         let p = u.acquire(t0, false).expect("slot");
         assert_eq!(
             u.status(t0).state,
-            "unknown",
+            State::Unknown,
             "a call in flight tells nothing yet"
         );
         u.succeeded(p);
-        assert_eq!(u.status(t0).state, "up");
+        assert_eq!(u.status(t0).state, State::Up);
 
         let never_up = Upstream::new(Kind::Realm, "bank", "http://bank", 4);
         let p = never_up.acquire(t0, false).expect("slot");
         never_up.failed(p, "refused", t0);
-        assert_eq!(never_up.status(t0).state, "backing_off");
+        assert_eq!(never_up.status(t0).state, State::BackingOff);
     }
 
     #[test]
@@ -316,7 +344,7 @@ mod tests {
             }
             other => panic!("expected backing off, got {other:?}"),
         }
-        assert_eq!(u.status(t0).state, "backing_off");
+        assert_eq!(u.status(t0).state, State::BackingOff);
         // The wait is over: one probe, the others still fail fast.
         let later = t0 + Duration::from_secs(2);
         let probe = u.acquire(later, false).expect("probe");
@@ -331,7 +359,7 @@ mod tests {
         u.succeeded(probe);
         assert!(u.acquire(much_later, false).is_ok());
         let s = u.status(much_later);
-        assert_eq!((s.state, s.sent, s.failed), ("up", 4, 2));
+        assert_eq!((s.state, s.sent, s.failed), (State::Up, 4, 2));
     }
 
     #[test]
@@ -347,7 +375,7 @@ mod tests {
         drop(probe);
         let probe = u.acquire(later, false).expect("a new probe");
         u.succeeded(probe);
-        assert_eq!(u.status(later).state, "up");
+        assert_eq!(u.status(later).state, State::Up);
     }
 
     #[test]

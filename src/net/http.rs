@@ -15,9 +15,9 @@ use hyper_util::rt::TokioExecutor;
 
 use super::tls;
 
-/// An answer from an upstream.
+/// A server's answer to a request this client sent.
 #[derive(Debug)]
-pub struct Reply {
+pub struct Answer {
     pub status: StatusCode,
     pub content_type: Option<http::HeaderValue>,
     pub body: Bytes,
@@ -38,6 +38,10 @@ pub enum UpstreamError {
     /// cannot run it twice.
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
+    /// The server's certificate is not trusted (unknown issuer, another
+    /// name, expired): the request was not sent.
+    #[error("cannot connect to {url}: {reason}")]
+    Untrusted { url: String, reason: String },
     /// The request failed after it may have been sent.
     #[error("the request to {url} failed: {reason}")]
     Failed { url: String, reason: String },
@@ -48,9 +52,12 @@ pub enum UpstreamError {
 
 impl UpstreamError {
     /// Whether the request surely did not reach the upstream, so that it
-    /// may be retried safely (true only for [`UpstreamError::Connect`]).
+    /// may be retried safely.
     pub fn not_sent(&self) -> bool {
-        matches!(self, UpstreamError::Connect { .. })
+        matches!(
+            self,
+            UpstreamError::Connect { .. } | UpstreamError::Untrusted { .. }
+        )
     }
 }
 
@@ -112,12 +119,12 @@ impl HttpClient {
         url: &Uri,
         headers: HeaderMap,
         body: Bytes,
-    ) -> Result<Reply, UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
         self.send(Method::POST, url, headers, body).await
     }
 
     /// GETs `url` and reads the whole answer.
-    pub async fn get(&self, url: &Uri, headers: HeaderMap) -> Result<Reply, UpstreamError> {
+    pub async fn get(&self, url: &Uri, headers: HeaderMap) -> Result<Answer, UpstreamError> {
         self.send(Method::GET, url, headers, Bytes::new()).await
     }
 
@@ -127,7 +134,7 @@ impl HttpClient {
         url: &Uri,
         headers: HeaderMap,
         body: Bytes,
-    ) -> Result<Reply, UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
         let mut builder = Request::builder().method(method.clone()).uri(url.clone());
         if method == Method::POST {
             builder = builder.header(http::header::CONTENT_TYPE, "application/json");
@@ -146,7 +153,9 @@ impl HttpClient {
         .map_err(|e| {
             let url = url.to_string();
             let reason = reason(&e);
-            if e.is_connect() || handshake_refused(&e) {
+            if untrusted(&e) {
+                UpstreamError::Untrusted { url, reason }
+            } else if e.is_connect() || handshake_refused(&e) {
                 UpstreamError::Connect { url, reason }
             } else {
                 UpstreamError::Failed { url, reason }
@@ -171,7 +180,7 @@ impl HttpClient {
                 },
             })?
             .to_bytes();
-        Ok(Reply {
+        Ok(Answer {
             status,
             content_type,
             body,
@@ -218,6 +227,18 @@ fn handshake_refused(e: &(dyn std::error::Error + 'static)) -> bool {
                     | AccessDenied
                     | CertificateRequired
             );
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// Whether this client refused the server's certificate.
+fn untrusted(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if let Some(rustls::Error::InvalidCertificate(_)) = tls_error(e) {
+            return true;
         }
         cause = e.source();
     }
@@ -274,7 +295,7 @@ mod tests {
         HttpClient::with_tls(config)
     }
 
-    async fn call(client: &HttpClient, url: &str) -> Result<Reply, UpstreamError> {
+    async fn call(client: &HttpClient, url: &str) -> Result<Answer, UpstreamError> {
         let uri: Uri = url.parse().expect("URL");
         client
             .post_json(&uri, HeaderMap::new(), Bytes::from_static(b"{\"n\":1}"))
@@ -282,7 +303,7 @@ mod tests {
     }
 
     /// The peer realms the test server saw on the connection.
-    fn realms(reply: &Reply) -> serde_json::Value {
+    fn realms(reply: &Answer) -> serde_json::Value {
         let answer: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
         answer["peer_realms"].clone()
     }
@@ -319,7 +340,10 @@ mod tests {
         for client in [untrusting, HttpClient::new()] {
             let error = call(&client, &url).await.expect_err("refused");
             assert!(error.not_sent(), "{error:?}");
-            assert!(matches!(error, UpstreamError::Connect { .. }), "{error:?}");
+            assert!(
+                matches!(error, UpstreamError::Untrusted { .. }),
+                "{error:?}"
+            );
             assert_eq!(
                 error.to_string(),
                 format!("cannot connect to {url}: invalid peer certificate: UnknownIssuer")

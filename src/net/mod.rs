@@ -28,7 +28,7 @@ pub enum NetError {
     Tls { endpoint: String, reason: String },
     #[error("{endpoint} is not a gRPC server: {reason}")]
     NotGrpc { endpoint: String, reason: String },
-    #[error("no answer from {endpoint} within {}", humantime(*.timeout))]
+    #[error("no answer from {endpoint} within {}", crate::duration::format(*.timeout))]
     Timeout { endpoint: String, timeout: Duration },
     #[error("{endpoint} refused the request: {}: {message}", code_name(*.code))]
     Status {
@@ -87,58 +87,6 @@ pub fn code_name(code: tonic::Code) -> &'static str {
     }
 }
 
-/// `1.5s`, `250ms`, `2m`.
-pub fn humantime(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(60_000) && ms >= 60_000 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else if ms >= 1000 {
-        format!("{:.1}s", d.as_secs_f64())
-    } else {
-        format!("{ms}ms")
-    }
-}
-
-/// Parses a duration such as `500ms`, `10s`, `2m`, `1h`, `1d` or a sum of
-/// them such as `1m30s` (FTL's form); a bare number is seconds. Values
-/// that overflow are errors, not panics.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("`{s}` is not a duration; write e.g. 500ms, 10s, 2m or 1m30s");
-    if s.is_empty() {
-        return Err(bad());
-    }
-    if s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<u64>().map(Duration::from_secs).map_err(|_| bad());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let letters = rest[digits..]
-            .bytes()
-            .take_while(u8::is_ascii_alphabetic)
-            .count();
-        if digits == 0 || letters == 0 {
-            return Err(bad());
-        }
-        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
-        let part = match &rest[digits..digits + letters] {
-            "ms" => Some(Duration::from_millis(n)),
-            "s" => Some(Duration::from_secs(n)),
-            "m" => n.checked_mul(60).map(Duration::from_secs),
-            "h" => n.checked_mul(3600).map(Duration::from_secs),
-            "d" => n.checked_mul(86_400).map(Duration::from_secs),
-            _ => return Err(bad()),
-        }
-        .ok_or_else(bad)?;
-        total = total.checked_add(part).ok_or_else(bad)?;
-        rest = &rest[digits + letters..];
-    }
-    Ok(total)
-}
-
 /// Classifies a tonic status from a server into a [`NetError`]: statuses
 /// that mean "this is not a gRPC server" or "the transport failed" become
 /// those, the rest stay statuses.
@@ -173,21 +121,5 @@ pub fn status_error(endpoint: &str, status: tonic::Status) -> NetError {
         endpoint: endpoint.to_string(),
         code: status.code(),
         message,
-    }
-}
-
-#[cfg(test)]
-mod duration_tests {
-    use super::*;
-
-    #[test]
-    fn parses_single_and_compound_durations() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
-        for bad in ["", "soon", "5x", "m", "1m30", "18446744073709551615h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -158,39 +158,29 @@ impl Roles {
 }
 
 /// Adds every declaration of `realm` reachable from `ty` to `seen`.
-fn reach(realm: &Realm, ty: &Type, seen: &mut HashSet<(String, String)>) {
-    fn local_refs<'a>(ty: &'a Type, stack: &mut Vec<(&'a str, &'a str)>) {
-        ty.walk(&mut |t| {
-            if let Type::Ref(Ref {
-                realm: None,
-                module: Some(module),
-                name,
-                ..
-            }) = t
-            {
-                stack.push((module, name));
-            }
-        });
-    }
+fn reach<'a>(realm: &'a Realm, ty: &'a Type, seen: &mut HashSet<(String, String)>) {
     let mut stack = Vec::new();
-    local_refs(ty, &mut stack);
+    ty.walk(&mut |t| stack.extend(local_ref(t)));
     while let Some((module, name)) = stack.pop() {
         if !seen.insert((module.to_string(), name.to_string())) {
             continue;
         }
         if let Some(decl) = realm.module(module).and_then(|m| m.decl(name)) {
-            decl.for_each_type(&mut |t| {
-                if let Type::Ref(Ref {
-                    realm: None,
-                    module: Some(module),
-                    name,
-                    ..
-                }) = t
-                {
-                    stack.push((module, name));
-                }
-            });
+            decl.for_each_type(&mut |t| stack.extend(local_ref(t)));
         }
+    }
+}
+
+/// The module and name of a reference to a declaration of the same realm.
+fn local_ref(ty: &Type) -> Option<(&str, &str)> {
+    match ty {
+        Type::Ref(Ref {
+            realm: None,
+            module: Some(module),
+            name,
+            ..
+        }) => Some((module, name)),
+        _ => None,
     }
 }
 
@@ -294,14 +284,14 @@ fn compare_fields(out: &mut Out, old: &Data, new: &Data, role: Role) {
             out.push(Breaking, format!("field `{}` removed", field.name));
             continue;
         };
-        if json_name(field) != json_name(now) {
+        if field.json_name() != now.json_name() {
             out.push(
                 Breaking,
                 format!(
                     "field `{}` is now sent as \"{}\" instead of \"{}\"",
                     field.name,
-                    json_name(now),
-                    json_name(field)
+                    now.json_name(),
+                    field.json_name()
                 ),
             );
         }
@@ -353,18 +343,6 @@ fn compare_fields(out: &mut Out, old: &Data, new: &Data, role: Role) {
             );
         }
     }
-}
-
-/// The name a field has on the wire: its `+alias json` or its own name.
-fn json_name(field: &Field) -> &str {
-    field
-        .metadata
-        .iter()
-        .find_map(|m| match &m.kind {
-            MetadataKind::Alias { kind, alias } if kind == "json" => Some(alias.as_str()),
-            _ => None,
-        })
-        .unwrap_or(&field.name)
 }
 
 /// Structural equality of types, ignoring positions.

@@ -75,7 +75,7 @@ impl Checker {
             for (d, decl) in module.decls.iter().enumerate() {
                 decls.entry(decl.name().to_string()).or_insert((m, d));
                 if let Decl::Data(data) = decl
-                    && let Some(name) = protobuf_message(data)
+                    && let Some(name) = data.protobuf_message()
                 {
                     messages.entry(name.to_string()).or_insert((m, d));
                 }
@@ -246,7 +246,7 @@ impl Checker {
                     return Ok(());
                 };
                 match decl {
-                    Decl::Data(data) if protobuf_message(data).is_some() => {
+                    Decl::Data(data) if data.protobuf_message().is_some() => {
                         self.check_message(data, r, value, path, depth)
                     }
                     Decl::Data(data) => self.check_data(data, r, value, path, params),
@@ -293,10 +293,10 @@ impl Checker {
             .collect();
         // Unknown members first: a typo is the likeliest mistake.
         for key in members.keys() {
-            if !data.fields.iter().any(|f| json_name(f) == key) {
+            if !data.fields.iter().any(|f| f.json_name() == key) {
                 let len = path.len();
                 push_member(path, key);
-                let known: Vec<&str> = data.fields.iter().map(json_name).collect();
+                let known: Vec<&str> = data.fields.iter().map(Field::json_name).collect();
                 let err = JsonError {
                     path: path.clone(),
                     message: format!(
@@ -314,7 +314,7 @@ impl Checker {
         }
         let mut oneofs: HashMap<&str, &str> = HashMap::new();
         for field in &data.fields {
-            let name = json_name(field);
+            let name = field.json_name();
             let len = path.len();
             push_member(path, name);
             match members.get(name) {
@@ -330,7 +330,7 @@ impl Checker {
                 Some(v) => {
                     self.check(&field.ty, v, path, &params, 0)?;
                     if !v.is_null()
-                        && let Some(group) = oneof(field)
+                        && let Some(group) = field.oneof()
                         && let Some(other) = oneofs.insert(group, name)
                     {
                         return Err(JsonError {
@@ -373,7 +373,7 @@ impl Checker {
                 path: path.clone(),
                 message: format!(
                     "expected an object ({r}, protobuf message {}), found {}",
-                    protobuf_message(data).unwrap_or_default(),
+                    data.protobuf_message().unwrap_or_default(),
                     found(value)
                 ),
             });
@@ -386,10 +386,10 @@ impl Checker {
             let Some(i) = data
                 .fields
                 .iter()
-                .position(|f| json_name(f) == key)
+                .position(|f| f.json_name() == key)
                 .or_else(|| data.fields.iter().position(|f| proto_name(f) == key))
             else {
-                let known: Vec<&str> = data.fields.iter().map(json_name).collect();
+                let known: Vec<&str> = data.fields.iter().map(Field::json_name).collect();
                 return Err(JsonError {
                     path: path.clone(),
                     message: format!(
@@ -408,11 +408,11 @@ impl Checker {
                     path: path.clone(),
                     message: format!(
                         "`{other}` and `{key}` both set field `{}`; use one of its names",
-                        json_name(field)
+                        field.json_name()
                     ),
                 });
             }
-            let proto = protobuf_field(field);
+            let proto = field.protobuf().map(|(ty, _)| ty);
             let kind = proto.map_or(ProtoKind::Message, |t| t.value);
             let single = !matches!(strip_optional(&field.ty), Type::List(_) | Type::Map(..));
             if member.is_null() && !(single && kind.null_is_a_value()) {
@@ -424,14 +424,14 @@ impl Checker {
                 Some(proto) => self.check_proto_field(&field.ty, proto, member, path, 0)?,
                 None => self.check(&field.ty, member, path, &HashMap::new(), 0)?,
             }
-            if let Some(group) = oneof(field)
-                && let Some(other) = oneofs.insert(group, json_name(field))
+            if let Some(group) = field.oneof()
+                && let Some(other) = oneofs.insert(group, field.json_name())
             {
                 return Err(JsonError {
                     path: path.clone(),
                     message: format!(
                         "`{other}` and `{}` are both set, but at most one field of oneof `{group}` may be",
-                        json_name(field)
+                        field.json_name()
                     ),
                 });
             }
@@ -803,46 +803,12 @@ fn accepts_nothing(ty: &Type) -> bool {
         || matches!(ty, Type::Ref(r) if r.module.as_deref() == Some("builtin") && r.name == "Empty")
 }
 
-/// The member name of a field: its `+alias json`, or its name.
-pub fn json_name(field: &Field) -> &str {
-    field
-        .metadata
-        .iter()
-        .find_map(|m| match &m.kind {
-            MetadataKind::Alias { kind, alias } if kind == "json" => Some(alias.as_str()),
-            _ => None,
-        })
-        .unwrap_or(&field.name)
-}
-
-/// The message name of data marked `+protobuf "pkg.Message"`.
-pub fn protobuf_message(data: &Data) -> Option<&str> {
-    data.metadata.iter().find_map(|m| match &m.kind {
-        MetadataKind::ProtobufMessage(name) => Some(name.as_str()),
-        _ => None,
-    })
-}
-
-/// A field's `+protobuf` type.
-fn protobuf_field(field: &Field) -> Option<ProtoType> {
-    field.metadata.iter().find_map(|m| match &m.kind {
-        MetadataKind::ProtobufField { ty, .. } => Some(*ty),
-        _ => None,
-    })
-}
-
 /// A field's `.proto` name: the `+protobuf` name, or its JSON name.
 fn proto_name(field: &Field) -> &str {
     field
-        .metadata
-        .iter()
-        .find_map(|m| match &m.kind {
-            MetadataKind::ProtobufField {
-                name: Some(name), ..
-            } => Some(name.as_str()),
-            _ => None,
-        })
-        .unwrap_or_else(|| json_name(field))
+        .protobuf()
+        .and_then(|(_, name)| name)
+        .unwrap_or_else(|| field.json_name())
 }
 
 fn strip_optional(ty: &Type) -> &Type {
@@ -864,13 +830,6 @@ fn well_known_type(kind: ProtoKind) -> Type {
         JsonForm::String | JsonForm::Duration | JsonForm::FieldMask => Type::String,
         _ => Type::Any,
     }
-}
-
-fn oneof(field: &Field) -> Option<&str> {
-    field.metadata.iter().find_map(|m| match &m.kind {
-        MetadataKind::Oneof(group) => Some(group.as_str()),
-        _ => None,
-    })
 }
 
 pub(crate) fn push_member(path: &mut String, key: &str) {

@@ -7,6 +7,24 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// An identifier: `[A-Za-z_][A-Za-z0-9_]*`, ASCII as in FTL. Names of
+/// realms, modules, declarations and fields, and realm names wherever they
+/// travel (keys, `x-realm-via`, signatures), are identifiers.
+pub fn is_ident(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(is_ident_start) && bytes.all(is_ident_continue)
+}
+
+/// A byte that may start an identifier: a letter or `_`.
+pub fn is_ident_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+/// A byte that may continue an identifier: a letter, a digit or `_`.
+pub fn is_ident_continue(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
 /// Where a node was written: file (relative to the project root), 1-based
 /// line and column (in characters).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -341,6 +359,45 @@ pub struct Field {
     pub metadata: Vec<Metadata>,
 }
 
+impl Data {
+    /// The message name of data marked `+protobuf "pkg.Message"`.
+    pub fn protobuf_message(&self) -> Option<&str> {
+        find_metadata(&self.metadata, |k| match k {
+            MetadataKind::ProtobufMessage(name) => Some(name.as_str()),
+            _ => None,
+        })
+    }
+}
+
+impl Field {
+    /// The name the field has in JSON (and on the wire): its `+alias json`,
+    /// or its own name.
+    pub fn json_name(&self) -> &str {
+        find_metadata(&self.metadata, |k| match k {
+            MetadataKind::Alias { kind, alias } if kind == "json" => Some(alias.as_str()),
+            _ => None,
+        })
+        .unwrap_or(&self.name)
+    }
+
+    /// The `+oneof` group the field is a member of.
+    pub fn oneof(&self) -> Option<&str> {
+        find_metadata(&self.metadata, |k| match k {
+            MetadataKind::Oneof(group) => Some(group.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The field's `+protobuf` type and `.proto` name (when that differs
+    /// from its JSON name).
+    pub fn protobuf(&self) -> Option<(super::protobuf::ProtoType, Option<&str>)> {
+        find_metadata(&self.metadata, |k| match k {
+            MetadataKind::ProtobufField { ty, name } => Some((*ty, name.as_deref())),
+            _ => None,
+        })
+    }
+}
+
 /// `verb name(Request) Response`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verb {
@@ -351,6 +408,16 @@ pub struct Verb {
     pub request: Type,
     pub response: Type,
     pub metadata: Vec<Metadata>,
+}
+
+impl Verb {
+    /// The `package.Service/Method` of a verb served over gRPC (`+grpc`).
+    pub fn grpc_method(&self) -> Option<&str> {
+        find_metadata(&self.metadata, |k| match k {
+            MetadataKind::Grpc(method) => Some(method.as_str()),
+            _ => None,
+        })
+    }
 }
 
 /// A value enum (`enum Color: String { Red = "red" }`) when `ty` is set, a
@@ -550,6 +617,14 @@ impl From<MetadataKind> for Metadata {
     fn from(kind: MetadataKind) -> Self {
         Metadata { pos: None, kind }
     }
+}
+
+/// The first metadata of `metadata` that `pick` picks, picked.
+pub fn find_metadata<'a, T>(
+    metadata: &'a [Metadata],
+    pick: impl FnMut(&'a MetadataKind) -> Option<T>,
+) -> Option<T> {
+    metadata.iter().map(|m| &m.kind).find_map(pick)
 }
 
 /// Where a subscription starts reading a topic.

@@ -1585,19 +1585,12 @@ pub const METADATA_NAMES: &[&str] = &[
     "+protobuf",
 ];
 
-fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_'
-}
-
 fn ident_prefix(s: &str) -> &str {
     let bytes = s.as_bytes();
     if bytes.first().is_none_or(|&c| !is_ident_start(c)) {
         return "";
     }
-    let len = bytes
-        .iter()
-        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-        .count();
+    let len = bytes.iter().take_while(|c| is_ident_continue(**c)).count();
     &s[..len]
 }
 
@@ -1614,33 +1607,7 @@ pub fn is_duration(s: &str) -> bool {
 /// A duration's length in milliseconds: `None` when `s` is not written as
 /// a duration, `Some(Err(()))` when it is longer than FTL can hold.
 fn duration_ms(s: &str) -> Option<Result<u64, ()>> {
-    let mut rest = s;
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: Option<u64> = Some(0);
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let n = rest[..digits].parse::<u64>().ok();
-        rest = &rest[digits..];
-        let (unit, scale) = [
-            ("ms", 1),
-            ("s", 1000),
-            ("m", 60_000),
-            ("h", 3_600_000),
-            ("d", 86_400_000),
-        ]
-        .into_iter()
-        .find(|(u, _)| rest.starts_with(u))?;
-        rest = &rest[unit.len()..];
-        total = total
-            .zip(n)
-            .and_then(|(t, n)| n.checked_mul(scale).and_then(|ms| t.checked_add(ms)));
-    }
-    Some(total.filter(|ms| *ms <= MAX_DURATION_MS).ok_or(()))
+    crate::duration::millis(s).map(|ms| ms.filter(|ms| *ms <= MAX_DURATION_MS).ok_or(()))
 }
 
 fn check_duration(word: &str, pos: &Pos) -> Result<()> {

@@ -550,12 +550,7 @@ fn write_metadata(out: &mut String, kind: &MetadataKind, level: usize) {
 
 /// Writes an identifier as it is, anything else quoted (FTL's `+sql column`).
 fn write_name_or_quoted(out: &mut String, s: &str) {
-    let ident = s
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if ident {
+    if super::model::is_ident(s) {
         out.push_str(s);
     } else {
         write_quoted(out, s);

@@ -870,12 +870,3 @@ impl FromProto {
             .collect()
     }
 }
-
-/// `[A-Za-z_][A-Za-z0-9_]*`
-pub fn is_ident(s: &str) -> bool {
-    let mut chars = s.bytes();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-}

@@ -782,10 +782,7 @@ impl<'a> Validator<'a> {
                 for field in &data.fields {
                     self.check_type(&site, &field.ty);
                     self.check_metadata(&site, Host::Field, &field.metadata);
-                    let group = field.metadata.iter().find_map(|m| match &m.kind {
-                        MetadataKind::Oneof(group) => Some(group),
-                        _ => None,
-                    });
+                    let group = field.oneof();
                     if let Some(group) = group
                         && !matches!(field.ty, Type::Optional(_))
                     {
