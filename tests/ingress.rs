@@ -446,8 +446,16 @@ fn unreachable_runners_and_realms_without_endpoints() {
         "{body}"
     );
 
-    // The shop's config provider points at a bank that is not there, and
-    // the environment overrides it.
+    // The shop's config provider points at a bank that is not there (an
+    // address nothing listens on: the example's own port may be taken on
+    // this machine), and the environment overrides it.
+    let dead_bank = format!("http://127.0.0.1:{}", free_port());
+    let config = shop.read(".ftl/configuration.json");
+    assert!(config.contains("\"http://127.0.0.1:8892\""), "{config}");
+    shop.write(
+        ".ftl/configuration.json",
+        &config.replace("http://127.0.0.1:8892", &dead_bank),
+    );
     let shop_ingress = Serve::start(shop.path(), shop.cache_dir(), &[]);
     let (status, body) = post(
         shop_ingress.addr,
@@ -458,7 +466,7 @@ fn unreachable_runners_and_realms_without_endpoints() {
     assert!(
         body["error"]["message"]
             .as_str()
-            .is_some_and(|m| m.contains("127.0.0.1:8892")),
+            .is_some_and(|m| m.contains(&dead_bank)),
         "{body}"
     );
     let project = shop

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,16 +50,23 @@ pub struct Seen {
 }
 
 /// An HTTP runner answering every verb with the request body; `slow`
-/// sleeps first (`delay`).
+/// first waits while `hold` is set (at most a minute, so that a test that
+/// fails before releasing it still ends), then sleeps `delay_ms`.
 #[derive(Default)]
 pub struct Echo {
     pub calls: Mutex<Vec<Seen>>,
     pub delay_ms: AtomicU64,
+    pub hold: AtomicBool,
 }
 
 impl Echo {
     pub fn count(&self) -> usize {
         self.calls.lock().map(|c| c.len()).unwrap_or(0)
+    }
+
+    /// Lets the `slow` calls held by `hold` answer.
+    pub fn release(&self) {
+        self.hold.store(false, Ordering::Relaxed);
     }
 
     pub fn last(&self) -> Seen {
@@ -90,6 +97,10 @@ pub fn echo_runner(echo: Arc<Echo>, addr: Option<SocketAddr>) -> Background {
             calls.push(seen);
         }
         if verb == "slow" {
+            let held = std::time::Instant::now();
+            while echo.hold.load(Ordering::Relaxed) && held.elapsed() < Duration::from_secs(60) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             let ms = echo.delay_ms.load(Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }

@@ -15,6 +15,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Polls `probe` every 20 ms until it gives a value. Panics after a
+/// minute with `what` and what `probe` last said: a loaded machine is
+/// slow, never that slow.
+pub fn wait_for<T>(what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let started = Instant::now();
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(last) => assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "waited a minute for {what}; last: {last}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A `realm serve` process, killed on drop. Its log goes to a file.
 pub struct Serve {
     pub child: Child,
@@ -83,7 +100,7 @@ impl Serve {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Waits (up to 10 s) for a log line that satisfies `line`: the access
+    /// Waits (up to 60 s) for a log line that satisfies `line`: the access
     /// log is written by a background thread, a little after the answer.
     /// Panics with the log when none comes.
     pub fn wait_log(&self, what: &str, line: impl Fn(&str) -> bool) {
@@ -94,7 +111,7 @@ impl Serve {
                 return;
             }
             assert!(
-                started.elapsed() < Duration::from_secs(10),
+                started.elapsed() < Duration::from_secs(60),
                 "no log line with {what}:\n{log}"
             );
             std::thread::sleep(Duration::from_millis(20));
@@ -117,7 +134,7 @@ impl Serve {
                 panic!("realm serve exited with {status}:\n{log}");
             }
             assert!(
-                started.elapsed() < Duration::from_secs(20),
+                started.elapsed() < Duration::from_secs(60),
                 "realm serve did not start:\n{log}"
             );
             std::thread::sleep(Duration::from_millis(20));
