@@ -35,6 +35,7 @@
 
 mod cron;
 mod graph;
+pub mod text;
 mod verbs;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -67,6 +68,7 @@ pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
         for module in &realm.modules {
             v.check_module(realm, module);
         }
+        v.check_texts(realm);
         v.check_graphs(realm);
         v.check_ingress_routes(realm);
     }
