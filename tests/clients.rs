@@ -768,3 +768,39 @@ fn generate_says_what_is_missing() {
         "{code}"
     );
 }
+
+#[test]
+fn generating_one_realm_keeps_the_others_in_the_rust_module() {
+    let bank = GitRealm::example("bank");
+    let kitchen = kitchen_realm();
+    let web = pinning(&[&bank, &kitchen]);
+    let declared = |web: &TestProject| -> Vec<String> {
+        web.read("realms/mod.rs")
+            .lines()
+            .filter(|l| l.starts_with("pub mod "))
+            .map(str::to_string)
+            .collect()
+    };
+
+    // One realm at a time: each run declares what has a file.
+    web.realm(&["generate", "rust", "--realm", "kitchen"])
+        .expect(0);
+    assert_eq!(declared(&web), vec!["pub mod kitchen;"]);
+    web.realm(&["generate", "rust", "--realm", "bank"])
+        .expect(0);
+    assert_eq!(declared(&web), vec!["pub mod bank;", "pub mod kitchen;"]);
+
+    // Up to date, whichever realms are named.
+    web.realm(&["generate", "rust", "--check"]).expect(0);
+    for realm in ["bank", "kitchen"] {
+        let run = web
+            .realm(&["generate", "rust", "--realm", realm, "--check"])
+            .expect(0);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+    let run = web
+        .realm(&["generate", "rust", "--realm", "kitchen"])
+        .expect(0);
+    assert!(run.stderr.contains("0 files written"), "{}", run.stderr);
+    assert_eq!(declared(&web), vec!["pub mod bank;", "pub mod kitchen;"]);
+}

@@ -80,6 +80,10 @@ pub struct Target<'a> {
 pub struct Options {
     /// Go: the import path of the output directory (`realms/` is below it).
     pub go_import_path: Option<String>,
+    /// Rust: other pinned realms whose files were generated before and
+    /// stay, when only some realms are generated (`--realm`):
+    /// `realms/mod.rs` declares them too.
+    pub rust_kept_realms: Vec<String>,
 }
 
 /// A generated file.
@@ -125,7 +129,7 @@ pub fn generate(
     let mut files = match language {
         Language::Go => go::generate(&apis, options)?,
         Language::TypeScript => typescript::generate(&apis)?,
-        Language::Rust => rust::generate(&apis)?,
+        Language::Rust => rust::generate(&apis, &options.rust_kept_realms)?,
     };
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
@@ -685,6 +689,7 @@ mod tests {
         };
         let options = Options {
             go_import_path: Some("example.com/x".into()),
+            ..Options::default()
         };
         let files = generate(language, &[target], &options)?;
         Ok(files

@@ -41,20 +41,24 @@ const NOT_RAW: &[&str] = &["crate", "self", "Self", "super"];
 /// The runtime's path from inside a realm's module.
 const RT: &str = "super::super";
 
-pub fn generate(apis: &[Api]) -> Result<Vec<File>, GenerateError> {
+pub fn generate(apis: &[Api], kept: &[String]) -> Result<Vec<File>, GenerateError> {
     let mut files = Vec::new();
+    // Every realm `realms/mod.rs` declares: those generated now and those
+    // generated before that stay, by name.
+    let mut declared: Vec<&str> = apis.iter().map(|a| a.realm.name.as_str()).collect();
+    declared.extend(kept.iter().map(String::as_str));
+    declared.sort_unstable();
+    declared.dedup();
     let mut realms = Namespace::default();
     let mut declarations = String::new();
-    for api in apis {
-        let name = value_ident(&api.realm.name);
-        realms.claim(
-            &name,
-            &format!("realm `{}`", api.realm.name),
-            "the Rust module realms",
-        )?;
+    for realm in declared {
+        let name = value_ident(realm);
+        realms.claim(&name, &format!("realm `{realm}`"), "the Rust module realms")?;
         declarations.push_str(&format!("#[rustfmt::skip]\npub mod {name};\n"));
+    }
+    for api in apis {
         files.push(File {
-            path: format!("realms/{}.rs", name.trim_start_matches("r#")),
+            path: realm_path(&api.realm.name),
             contents: realm_file(api)?,
         });
     }
@@ -68,6 +72,11 @@ pub fn generate(apis: &[Api]) -> Result<Vec<File>, GenerateError> {
         contents: runtime,
     });
     Ok(files)
+}
+
+/// The file of a realm's Rust client, relative to the output directory.
+pub fn realm_path(realm: &str) -> String {
+    format!("realms/{}.rs", bare(&value_ident(realm)))
 }
 
 /// A module, field or function name: snake case, a raw identifier for a
