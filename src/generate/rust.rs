@@ -113,7 +113,8 @@ fn string_literal(s: &str) -> String {
 
 /// A doc comment at `indent`.
 fn doc(comments: &[String], indent: &str) -> String {
-    comment_lines(comments)
+    doc_lines(comments)
+        .iter()
         .map(|line| {
             if line.is_empty() {
                 format!("{indent}///\n")
@@ -124,17 +125,48 @@ fn doc(comments: &[String], indent: &str) -> String {
         .collect()
 }
 
+/// A doc comment's lines as rustdoc may read them. Rustdoc compiles and
+/// runs code blocks in doc comments as tests (`cargo test --doc`), so a
+/// comment that could open one (a fence, or an indented line) is shown as
+/// a block of plain text instead, fenced with more backticks than any of
+/// its lines holds, so that no line can close the block early.
+fn doc_lines(comments: &[String]) -> Vec<String> {
+    let lines = comment_lines(comments);
+    let code = lines.iter().any(|line| {
+        let trimmed = line.trim_start_matches(' ');
+        line.len() - trimmed.len() >= 4
+            || trimmed.starts_with('\t')
+            || trimmed.starts_with("```")
+            || trimmed.starts_with("~~~")
+    });
+    if !code {
+        return lines;
+    }
+    let longest = lines
+        .iter()
+        .flat_map(|line| line.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat((longest + 1).max(3));
+    let mut out = Vec::with_capacity(lines.len() + 2);
+    out.push(format!("{fence}text"));
+    out.extend(lines);
+    out.push(fence);
+    out
+}
+
 fn realm_file(api: &Api) -> Result<String, GenerateError> {
     let mut out = format!("// {}\n\n", header_line(api));
     out.push_str(&format!(
         "//! The client of realm `{}`, pinned at commit {}.\n",
         api.realm.name, api.commit
     ));
-    for line in comment_lines(&api.realm.comments) {
+    for line in doc_lines(&api.realm.comments) {
         out.push_str("//!");
         if !line.is_empty() {
             out.push(' ');
-            out.push_str(line);
+            out.push_str(&line);
         }
         out.push('\n');
     }
@@ -551,5 +583,31 @@ mod tests {
         assert_eq!(value_ident("pathParameters"), "path_parameters");
         assert_eq!(type_ident("KIND_A"), "KindA");
         assert_eq!(type_ident("Self"), "Self_");
+    }
+
+    #[test]
+    fn comments_that_could_be_doctests_are_text() {
+        let plain = vec!["Plain words.".to_string(), "`code` in a line".to_string()];
+        assert_eq!(doc_lines(&plain), plain);
+        let fenced = vec![
+            "```".to_string(),
+            "std::process::exit(1);".to_string(),
+            "`````".to_string(),
+        ];
+        assert_eq!(
+            doc_lines(&fenced),
+            vec![
+                "``````text",
+                "```",
+                "std::process::exit(1);",
+                "`````",
+                "``````"
+            ]
+        );
+        let indented = vec![String::new(), "    panic!();".to_string()];
+        assert_eq!(
+            doc_lines(&indented),
+            vec!["```text", "", "    panic!();", "```"]
+        );
     }
 }
