@@ -145,6 +145,42 @@ fn direct_verb_call() {
 }
 
 #[test]
+fn publishing_to_another_modules_topic() {
+    let p = project(
+        "",
+        &[
+            (
+                "modules/news/ftl.toml",
+                "module = \"news\"\nlanguage = \"go\"\n",
+            ),
+            ("modules/news/go.mod", "module ftl/news\n\ngo 1.24\n"),
+            (
+                "modules/news/news.go",
+                "package news\n\nimport \"github.com/block/ftl/go-runtime/ftl\"\n\n\
+                 //ftl:data export\ntype Story struct {\n\tTitle string\n}\n\n\
+                 //ftl:export\ntype Headlines = ftl.TopicHandle[Story, ftl.SinglePartitionMap[Story]]\n",
+            ),
+        ],
+    );
+    p.write(
+        "modules/shop/shop.go",
+        &format!(
+            "{}//ftl:verb\nfunc Announce(ctx context.Context, topic news.Headlines) error {{ return nil }}\n\n\
+             //ftl:verb\nfunc Sell(ctx context.Context, story news.Story, topic news.Headlines) error {{ return nil }}\n",
+            HEAD.replace("\"context\"\n", "\"context\"\n\t\"ftl/news\"\n")
+        ),
+    );
+    let stderr = check_project("go_external_topic", &p);
+    assert_eq!(
+        stderr
+            .matches("could not inject external topic \"news.headlines\" because publishing directly to external topics is not allowed")
+            .count(),
+        2,
+        "{stderr}"
+    );
+}
+
+#[test]
 fn type_enum_with_an_exported_method() {
     check(
         "go_type_enum_exported_method",

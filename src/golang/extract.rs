@@ -69,6 +69,38 @@ pub struct Extractor<'a> {
     variants: HashMap<String, (String, Pos)>,
     /// Verb functions by package directory.
     verbs: HashMap<&'a str, HashSet<&'a str>>,
+    /// Verb parameters of other modules' types that are no verb clients.
+    external_params: Vec<ExternalParam>,
+}
+
+/// A verb parameter (after the request) whose type is another module's
+/// and no verb client: a topic of that module, which FTL refuses to
+/// publish to directly, or no resource at all. Which one is known only
+/// once every module is extracted ([`super::finalize::across_modules`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalParam {
+    /// The module whose type it is.
+    pub module: String,
+    /// The Go type's name (`PublicBroadcast`).
+    pub type_name: String,
+    /// The parameter's type as written (`ps.PublicBroadcast`).
+    pub text: String,
+    /// The verb, as the schema names it, and the parameter's index.
+    pub verb: String,
+    pub index: usize,
+    pub span: Span,
+    /// The first parameter after the context: the request, unless the
+    /// type is a topic.
+    pub request: bool,
+}
+
+/// What extracting a module found.
+pub struct Declarations {
+    pub decls: Vec<Decl>,
+    /// The module's doc comment.
+    pub comments: Vec<String>,
+    pub errors: Vec<Diagnostic>,
+    pub external_params: Vec<ExternalParam>,
 }
 
 /// A database found beside the code (`db/<engine>/<name>/`).
@@ -79,10 +111,7 @@ pub struct DatabaseDir {
 }
 
 /// The declarations of the module, its doc comment, and every problem.
-pub fn declarations(
-    scope: &Scope,
-    databases: &[DatabaseDir],
-) -> (Vec<Decl>, Vec<String>, Vec<Diagnostic>) {
+pub fn declarations(scope: &Scope, databases: &[DatabaseDir]) -> Declarations {
     let mut x = Extractor {
         scope,
         module: scope.module,
@@ -98,6 +127,7 @@ pub fn declarations(
         decls: Vec::new(),
         variants: HashMap::new(),
         verbs: HashMap::new(),
+        external_params: Vec::new(),
     };
     x.read_type_directives();
     x.resources();
@@ -125,7 +155,12 @@ pub fn declarations(
         .find(|d| !d.is_empty() && !d[0].starts_with("Code generated "))
         .cloned()
         .unwrap_or_default();
-    (x.decls, comments, x.diagnostics)
+    Declarations {
+        decls: x.decls,
+        comments,
+        errors: x.diagnostics,
+        external_params: x.external_params,
+    }
 }
 
 fn at(span: &Span, message: impl Into<String>) -> Diagnostic {
@@ -629,7 +664,30 @@ impl<'a> Extractor<'a> {
                 egress_targets.push(target.to_string());
                 continue;
             }
-            match self.resource(&p.ty, &site) {
+            let resource = self.resource(&p.ty, &site);
+            if resource.is_none()
+                && let GoType::Name {
+                    package: Some(q),
+                    name: type_name,
+                    span,
+                    ..
+                } = &p.ty
+                && let Some(Imported::Module(module)) = self.scope.import(fi, q)
+            {
+                self.external_params.push(ExternalParam {
+                    module,
+                    type_name: type_name.clone(),
+                    text: go_text(&p.ty),
+                    verb: name.clone(),
+                    index: idx,
+                    span: span.clone(),
+                    request: idx == 1,
+                });
+                if idx > 1 {
+                    continue;
+                }
+            }
+            match resource {
                 Some(r) => resources.push(r),
                 None if idx == 1 => request = Some(p),
                 None => {

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use crate::schema::{Diagnostic, Module, Pos};
 
-pub use extract::DatabaseDir;
+pub use extract::{DatabaseDir, ExternalParam};
 pub use module_files::{ModuleConfig, parse_ftl_toml, parse_go_mod};
 
 /// A Go source file of a module.
@@ -66,10 +66,19 @@ thread_local! {
     static PARSER: RefCell<syntax::GoParser> = RefCell::new(syntax::GoParser::new());
 }
 
+/// A Go module's schema, and what only the other modules can tell about it.
+#[derive(Clone, Debug)]
+pub struct Extracted {
+    pub module: Module,
+    /// Verb parameters of other modules' types that are no verb clients:
+    /// errors, whose message [`finalize::across_modules`] chooses.
+    pub external_params: Vec<ExternalParam>,
+}
+
 /// Extracts the schema of one Go module: the module, or every error found
 /// in it (syntax errors first: nothing else is checked in a file that does
 /// not parse), sorted by position.
-pub fn extract(module: &GoModule) -> Result<Module, Vec<Diagnostic>> {
+pub fn extract(module: &GoModule) -> Result<Extracted, Vec<Diagnostic>> {
     let mut files = Vec::with_capacity(module.files.len());
     let mut errors = Vec::new();
     PARSER.with(|parser| {
@@ -96,7 +105,12 @@ pub fn extract(module: &GoModule) -> Result<Module, Vec<Diagnostic>> {
         return Err(errors);
     }
     let scope = scope::Scope::new(&module.name, &module.go_module_path, &files);
-    let (mut decls, comments, mut errors) = extract::declarations(&scope, &module.databases);
+    let extract::Declarations {
+        mut decls,
+        comments,
+        mut errors,
+        external_params,
+    } = extract::declarations(&scope, &module.databases);
     finalize::check_names(&decls, &mut errors);
     if !errors.is_empty() {
         Diagnostic::sort(&mut errors);
@@ -105,17 +119,20 @@ pub fn extract(module: &GoModule) -> Result<Module, Vec<Diagnostic>> {
     }
     finalize::spread_visibility(&module.name, &mut decls);
     finalize::sort(&mut decls);
-    Ok(Module {
-        pos: Some(Pos {
-            file: Arc::from(module.config_file.as_str()),
-            line: 1,
-            column: 1,
-        }),
-        comments,
-        builtin: false,
-        name: module.name.clone(),
-        metadata: Vec::new(),
-        decls,
+    Ok(Extracted {
+        module: Module {
+            pos: Some(Pos {
+                file: Arc::from(module.config_file.as_str()),
+                line: 1,
+                column: 1,
+            }),
+            comments,
+            builtin: false,
+            name: module.name.clone(),
+            metadata: Vec::new(),
+            decls,
+        },
+        external_params,
     })
 }
 
@@ -139,6 +156,7 @@ mod tests {
                 .collect(),
             databases: Vec::new(),
         })
+        .map(|x| x.module)
     }
 
     #[test]
