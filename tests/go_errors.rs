@@ -145,6 +145,40 @@ fn direct_verb_call() {
 }
 
 #[test]
+fn direct_verb_calls_are_found_by_what_the_name_means() {
+    let body = "//ftl:verb\nfunc Ping(ctx context.Context) error { return nil }\n\n\
+                // A parameter named like a verb is not the verb.\n\
+                func Retry(ctx context.Context, Ping func(context.Context) error) error {\n\treturn Ping(ctx)\n}\n\n\
+                //ftl:verb\nfunc Twice(ctx context.Context) error {\n\treturn sub.Pong(ctx)\n}\n";
+    let text = format!(
+        "{}{body}",
+        HEAD.replace("\"context\"\n", "\"context\"\n\t\"ftl/shop/sub\"\n")
+    );
+    let p = project(
+        "",
+        &[(
+            "modules/shop/sub/sub.go",
+            "package sub\n\nimport \"context\"\n\n//ftl:verb\nfunc Pong(ctx context.Context) error { return nil }\n",
+        )],
+    );
+    p.write("modules/shop/shop.go", &text);
+    let stderr = check_project("go_direct_verb_call_in_a_subpackage", &p);
+    assert_eq!(
+        stderr.matches("direct verb calls are not allowed").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn optional_of_an_optional() {
+    check(
+        "go_optional_of_an_optional",
+        "type Order struct {\n\tNote ftl.Option[ftl.Option[string]]\n}\n\n//ftl:verb\nfunc Place(ctx context.Context, o Order) error { return nil }\n",
+    );
+}
+
+#[test]
 fn publishing_to_another_modules_topic() {
     let p = project(
         "",

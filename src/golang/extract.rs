@@ -26,7 +26,7 @@ use crate::schema::{
 
 use super::directives::{self, Directive, DirectiveKind, DirectiveRef};
 use super::naming::{lower_camel, upper_camel};
-use super::scope::{Imported, Scope, assumed_package_name};
+use super::scope::{Imported, Scope, assumed_package_name, guessed_package_name, native_name};
 use super::syntax::{ConstSpec, Doc, Expr, FuncDecl, GoType, Span, TypeDecl};
 use super::types::{Handle, Resource, Site, What, go_text};
 
@@ -1118,7 +1118,9 @@ impl<'a> Extractor<'a> {
             if tname != &decl.name || !args.is_empty() {
                 continue;
             }
-            for (k, (cname, span)) in c.spec.names.iter().enumerate() {
+            // FTL reads the first name of a spec only (`const Red, Green
+            // Color = ...` gives `Red`).
+            for (k, (cname, span)) in c.spec.names.iter().enumerate().take(1) {
                 if cname == "_" {
                     continue;
                 }
@@ -1367,18 +1369,23 @@ impl<'a> Extractor<'a> {
                 ..
             } => match self.scope.import(file, p) {
                 Some(Imported::External { path }) => {
-                    let mut native = path.to_string();
-                    if path.rsplit('/').next() != Some(assumed_package_name(path).as_str()) {
-                        native.push('.');
-                        native.push_str(p);
-                    }
-                    Some(format!("{native}.{name}"))
+                    // FTL's name, with the package clause guessed from the
+                    // path; a typemap may name it by any package name the
+                    // package plausibly declares.
+                    let native = native_name(path, &guessed_package_name(path), name);
+                    let last = path.rsplit('/').next().unwrap_or(path);
+                    let plausible: Vec<String> = [p.as_str(), last, &assumed_package_name(path)]
+                        .iter()
+                        .map(|package| native_name(path, package, name))
+                        .chain([native.clone()])
+                        .collect();
+                    Some((native, plausible))
                 }
                 _ => None,
             },
             _ => None,
         };
-        let ty = if let Some(native) = external {
+        let ty = if let Some((native, plausible)) = external {
             if go_maps.len() > 1 {
                 self.report(
                     at_directive(
@@ -1390,7 +1397,7 @@ impl<'a> Extractor<'a> {
                 return None;
             }
             if let Some((d, declared)) = go_maps.first() {
-                if *declared != native {
+                if !plausible.contains(declared) {
                     self.report(
                         at_directive(d, format!("declared type {declared} in typemap does not match native type {native}"))
                             .with_help(format!("write `//ftl:typemap go \"{native}\"`")),
@@ -1429,34 +1436,46 @@ impl<'a> Extractor<'a> {
         }))
     }
 
-    /// FTL refuses `Echo(ctx, req)` when `Echo` is a verb: calls go through
-    /// the verb client.
+    /// FTL refuses `Echo(ctx, req)` and `sub.Echo(ctx, req)` when the
+    /// function called is a verb of this module (of the file's package, or
+    /// of the package of this module that `sub` imports): calls go through
+    /// the verb client. Calls of names a local declaration shadows were
+    /// left out when the file was read.
     fn direct_calls(&mut self) {
         let scope = self.scope;
-        for file in scope.files {
-            let Some(verbs) = self.verbs.get(file.package_dir.as_str()) else {
-                continue;
-            };
-            let mut found = Vec::new();
-            for (name, span) in &file.syntax.calls {
-                if verbs.contains(name.as_str()) {
-                    found.push(
-                        at(
-                            span,
-                            format!(
-                                "direct verb calls are not allowed; use the provided {name}Client instead"
-                            ),
-                        )
-                        .with_help(format!(
-                            "take `{}Client` as a parameter of the calling verb and call that \
-                             (see block.github.io/ftl/docs/reference/verbs/#calling-verbs)",
-                            name
-                        )),
-                    );
+        let mut found = Vec::new();
+        for (i, file) in scope.files.iter().enumerate() {
+            for call in &file.syntax.calls {
+                let dir = match &call.package {
+                    None => file.package_dir.as_str(),
+                    Some(q) => match scope.import(i, q) {
+                        Some(Imported::ThisModule(dir)) => dir,
+                        _ => continue,
+                    },
+                };
+                if !self
+                    .verbs
+                    .get(dir)
+                    .is_some_and(|verbs| verbs.contains(call.name.as_str()))
+                {
+                    continue;
                 }
+                let name = &call.name;
+                found.push(
+                    at(
+                        &call.span,
+                        format!(
+                            "direct verb calls are not allowed; use the provided {name}Client instead"
+                        ),
+                    )
+                    .with_help(format!(
+                        "take `{name}Client` as a parameter of the calling verb and call that \
+                         (see block.github.io/ftl/docs/reference/verbs/#calling-verbs)"
+                    )),
+                );
             }
-            self.diagnostics.extend(found);
         }
+        self.diagnostics.extend(found);
     }
 }
 

@@ -183,6 +183,83 @@ mod tests {
         );
     }
 
+    /// The variants of enum `name` of a module of `text`.
+    fn variants(text: &str, name: &str) -> Vec<String> {
+        let m = module(&[("m/shop.go", "", text)]).expect("extracts");
+        let Some(Decl::Enum(e)) = m.decl(name) else {
+            panic!("no enum {name}: {m:?}")
+        };
+        e.variants.iter().map(|v| v.name.clone()).collect()
+    }
+
+    #[test]
+    fn value_enums_take_the_constants_ftl_takes() {
+        // FTL gives later specs of a group the first one's type only when
+        // that one is an iota enum; Go's repetition does not make `B` an
+        // `L` for FTL here.
+        let text =
+            "package shop\n\n//ftl:enum\ntype L int\n\nconst (\n\tX = 5\n\tA L = iota\n\tB\n)\n";
+        assert_eq!(variants(text, "L"), ["A"]);
+        let text = "package shop\n\n//ftl:enum\ntype L int\n\nconst (\n\tA L = iota + 1\n\tB\n\tC = 7\n\tD = A + 5\n)\n";
+        assert_eq!(variants(text, "L"), ["A", "B", "D"]);
+        // One name per spec: FTL reads the first.
+        let text = "package shop\n\n//ftl:enum\ntype C string\n\nconst Red, Green C = \"red\", \"green\"\n";
+        assert_eq!(variants(text, "C"), ["Red"]);
+    }
+
+    /// The `+typemap go` of a type alias of `corev1.Pod`.
+    fn typemap_of_pod(directive: &str) -> Result<String, Vec<Diagnostic>> {
+        let m = module(&[(
+            "m/shop.go",
+            "",
+            &format!(
+                "package shop\n\nimport corev1 \"k8s.io/api/core/v1\"\n\n//ftl:typealias\n{directive}type Pod corev1.Pod\n"
+            ),
+        )])?;
+        let Some(Decl::TypeAlias(pod)) = m.decl("Pod") else {
+            panic!("no Pod: {m:?}")
+        };
+        Ok(pod
+            .metadata
+            .iter()
+            .find_map(|md| match &md.kind {
+                MetadataKind::TypeMap {
+                    runtime,
+                    native_name,
+                } if runtime == "go" => Some(native_name.clone()),
+                _ => None,
+            })
+            .expect("a go typemap"))
+    }
+
+    #[test]
+    fn native_names_are_ftls() {
+        // FTL's GetNativeName: the path, the package clause's name only
+        // when the path does not end in it; never the import's name.
+        assert_eq!(
+            typemap_of_pod("").expect("extracts"),
+            "k8s.io/api/core/v1.Pod"
+        );
+        for plausible in [
+            "k8s.io/api/core/v1.Pod",
+            "k8s.io/api/core/v1.corev1.Pod",
+            "k8s.io/api/core/v1.core.Pod",
+        ] {
+            assert_eq!(
+                typemap_of_pod(&format!("//ftl:typemap go \"{plausible}\"\n")).expect("accepted"),
+                plausible
+            );
+        }
+        let errors =
+            typemap_of_pod("//ftl:typemap go \"k8s.io/api/core/v2.Pod\"\n").expect_err("refused");
+        assert!(
+            errors[0]
+                .message
+                .contains("does not match native type k8s.io/api/core/v1.Pod"),
+            "{errors:?}"
+        );
+    }
+
     #[test]
     fn every_error_has_a_position_in_a_go_file() {
         let errors = module(&[
