@@ -265,13 +265,24 @@ fn export_watch_reexports_when_go_code_changes() {
     );
     assert_eq!(project.read("ftl-external-schema.txtpb"), after);
 
-    // Fixed again: back to the old API.
+    // Fixed again: back to the old API, the field's removal printed as
+    // the breaking change it is.
     project.write(path, &text);
     let lines = watch.wait_for("coupon");
-    assert!(
-        lines
-            .last()
-            .is_some_and(|l| l.contains("removed") || l.contains("coupon")),
+    let change = lines
+        .last()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(
+        change.as_deref(),
+        Some(
+            &[
+                "breaking",
+                "shop.PlaceRequest:",
+                "field",
+                "`coupon`",
+                "removed"
+            ][..]
+        ),
         "{lines:?}"
     );
     assert_eq!(project.read("ftl-external-schema.txtpb"), before);

@@ -866,8 +866,8 @@ impl<'a> Extractor<'a> {
             if refs.is_empty() {
                 continue;
             }
-            refs.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
-            refs.dedup_by(|a, b| a.module == b.module && a.name == b.name);
+            let mut seen = HashSet::new();
+            refs.retain(|r| seen.insert((r.module.clone(), r.name.clone())));
             metadata.push(Metadata {
                 pos: refs[0].pos.clone(),
                 kind: make(refs),
@@ -882,6 +882,21 @@ impl<'a> Extractor<'a> {
             });
         }
         metadata.sort_by_key(|m| metadata_priority(&m.kind));
+        // FTL's validation sorts the references of a verb's metadata while
+        // it sorts the metadata (in its comparison): only when there are
+        // two or more. One list keeps the parameters' order.
+        if metadata.len() > 1 {
+            for m in &mut metadata {
+                if let MetadataKind::Calls(refs)
+                | MetadataKind::DatabaseUses(refs)
+                | MetadataKind::Publish(refs)
+                | MetadataKind::ConfigUses(refs)
+                | MetadataKind::SecretsUses(refs) = &mut m.kind
+                {
+                    refs.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
+                }
+            }
+        }
         if !ok {
             return None;
         }
@@ -1087,19 +1102,30 @@ impl<'a> Extractor<'a> {
         // FTL writes `enum Level: kinds.Grade` for `type Level Grade`;
         // realm's schema requires `Int` or `String` there, which is what
         // the values are.
+        let site = Site {
+            file,
+            dir,
+            params: &decl.type_params,
+            what: What::Enum(&enum_name),
+        };
+        // FTL extracts the named type under the enum (`PaymentState` of
+        // `type PayinState PaymentState`) as the enum's type; realm's enum
+        // is `: String`, but the named type is extracted all the same.
+        if matches!(basic.as_deref(), Some("string" | "int"))
+            && let GoType::Name {
+                package: None,
+                name,
+                ..
+            } = &decl.ty
+            && name != "string"
+            && name != "int"
+        {
+            let _ = self.ty(&decl.ty, &site, 0);
+        }
         let ty = match basic.as_deref() {
             Some("string") => Type::String,
             Some("int") => Type::Int,
-            _ => self.ty(
-                &decl.ty,
-                &Site {
-                    file,
-                    dir,
-                    params: &decl.type_params,
-                    what: What::Enum(&enum_name),
-                },
-                0,
-            )?,
+            _ => self.ty(&decl.ty, &site, 0)?,
         };
         let scope = self.scope;
         let mut variants = Vec::new();
