@@ -193,6 +193,10 @@ impl<'a> Validator<'a> {
                 MetadataKind::Grpc(method) => vec![("method", method)],
                 MetadataKind::Oneof(group) => vec![("group", group)],
                 MetadataKind::SqlQuery { command, .. } => vec![("command", command)],
+                MetadataKind::ProtobufMessage(message) => vec![("message", message)],
+                MetadataKind::ProtobufField { name, .. } => {
+                    name.iter().map(|n| ("field name", n.as_str())).collect()
+                }
                 MetadataKind::Calls(_)
                 | MetadataKind::Subscribe { .. }
                 | MetadataKind::Publish(_)
