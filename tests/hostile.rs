@@ -341,7 +341,8 @@ fn connections_beyond_max_connections_are_answered_503_and_closed() {
         }
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "never refused: {answer:?}"
+            "never refused: {answer:?}\n{}",
+            pay.ingress.log()
         );
         std::thread::sleep(Duration::from_millis(20));
     };
