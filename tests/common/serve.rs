@@ -111,7 +111,11 @@ impl Serve {
         let started = Instant::now();
         loop {
             let log = self.log();
-            if let Some(line) = log.lines().find(|l| l.starts_with("Serving realm")) {
+            // Only a whole line: the process may be half-way through it.
+            let started_line = log
+                .split_inclusive('\n')
+                .find(|l| l.starts_with("Serving realm") && l.ends_with('\n'));
+            if let Some(line) = started_line {
                 self.tls = line.contains("https://");
                 let printed = line
                     .rsplit("://")
