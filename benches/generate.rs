@@ -33,6 +33,7 @@ fn bench(c: &mut Criterion) {
     };
     let options = Options {
         go_import_path: Some("example.com/bench".into()),
+        ..Options::default()
     };
     let mut group = c.benchmark_group("generate");
     group

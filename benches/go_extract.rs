@@ -182,7 +182,7 @@ fn main() {
         .collect();
     let extract_one_thread = median(5, || {
         for m in &modules {
-            std::hint::black_box(realm::golang::extract(m).expect("extract"));
+            std::hint::black_box(realm::golang::extract(m).expect("extract").module);
         }
     });
 

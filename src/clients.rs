@@ -102,18 +102,35 @@ pub fn plan(ws: &Workspace, request: &Request) -> Result<Plan> {
         (None, Language::Go) => Some(go_import_path(&output)?),
         (None, _) => None,
     };
-    let files = generate::generate(request.language, &targets, &Options { go_import_path })
-        .with_context(|| {
-            format!(
-                "cannot generate {} clients of {}",
-                request.language.name(),
-                selected
-                    .iter()
-                    .map(|(n, _)| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })?;
+    // Rust: `realms/mod.rs` declares every realm with a generated file,
+    // also those not generated this time.
+    let mut rust_kept_realms = Vec::new();
+    if request.language == Language::Rust {
+        for pin in pins {
+            let path = output.join(generate::rust::realm_path(&pin.name));
+            if !selected.iter().any(|(n, _)| *n == pin.name)
+                && path.is_file()
+                && is_generated(&path)?
+            {
+                rust_kept_realms.push(pin.name.clone());
+            }
+        }
+    }
+    let options = Options {
+        go_import_path,
+        rust_kept_realms,
+    };
+    let files = generate::generate(request.language, &targets, &options).with_context(|| {
+        format!(
+            "cannot generate {} clients of {}",
+            request.language.name(),
+            selected
+                .iter()
+                .map(|(n, _)| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
 
     for file in &files {
         let path = output.join(&file.path);

@@ -17,7 +17,9 @@ use anyhow::{Context, Result};
 
 use crate::files;
 use crate::golang::module_files::wrong_go_module;
-use crate::golang::{self, DatabaseDir, GoModule, GoSource, parse_ftl_toml, parse_go_mod};
+use crate::golang::{
+    self, DatabaseDir, ExternalParam, GoModule, GoSource, parse_ftl_toml, parse_go_mod,
+};
 use crate::project::Project;
 use crate::schema::diagnostic::{Diagnostic, Sources};
 use crate::schema::{DatabaseEngine, Module};
@@ -26,6 +28,9 @@ use crate::schema::{DatabaseEngine, Module};
 #[derive(Debug, Default)]
 pub struct FtlModules {
     pub modules: Vec<Module>,
+    /// Verb parameters of other modules' types that are no verb clients,
+    /// for [`golang::finalize::across_modules`].
+    pub external_params: Vec<ExternalParam>,
     /// Every file read (ftl.toml, go.mod, .go), by path relative to the
     /// project root, for diagnostics.
     pub sources: Sources,
@@ -53,6 +58,7 @@ pub fn find(project: &Project) -> Result<Vec<PathBuf>> {
 /// What reading one module gave.
 struct Read {
     module: Option<Module>,
+    external_params: Vec<ExternalParam>,
     sources: Vec<(String, String)>,
     errors: Vec<Diagnostic>,
     go_files: usize,
@@ -96,6 +102,7 @@ pub fn load(project: &Project) -> Result<FtlModules> {
     for (_, read) in results {
         let read = read?;
         out.modules.extend(read.module);
+        out.external_params.extend(read.external_params);
         out.sources.extend(read.sources);
         out.errors.extend(read.errors);
         out.go_files += read.go_files;
@@ -111,6 +118,7 @@ fn rel(path: &Path, root: &Path) -> String {
 fn read_module(root: &Path, dir: &Path) -> Result<Read> {
     let mut read = Read {
         module: None,
+        external_params: Vec::new(),
         sources: Vec::new(),
         errors: Vec::new(),
         go_files: 0,
@@ -238,7 +246,10 @@ fn read_module(root: &Path, dir: &Path) -> Result<Read> {
         databases,
     };
     match golang::extract(&module) {
-        Ok(m) => read.module = Some(m),
+        Ok(x) => {
+            read.module = Some(x.module);
+            read.external_params = x.external_params;
+        }
         Err(errors) => read.errors.extend(errors),
     }
     read.sources

@@ -32,21 +32,31 @@ fn main() -> ExitCode {
 }
 
 /// Prints an error and its causes. Schema diagnostics render themselves
-/// with the offending source lines.
+/// with the offending source lines. The text ends with exactly one line
+/// break, whatever the messages end with (a message may end in one of its
+/// own, a rendered report in none), so that what follows starts on a line
+/// of its own.
 fn print_error(err: &anyhow::Error) {
-    let mut stderr = std::io::stderr().lock();
+    let text = error_text(err);
+    let _ = writeln!(std::io::stderr().lock(), "{}", text.trim_end());
+}
+
+fn error_text(err: &anyhow::Error) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     let mut first = true;
     for cause in err.chain() {
         if let Some(report) = cause.downcast_ref::<Report>() {
-            let _ = writeln!(stderr, "{report}");
+            let _ = writeln!(out, "{report}");
             break;
         }
         let text = cause.to_string();
         let _ = if first {
-            writeln!(stderr, "error: {text}")
+            writeln!(out, "error: {}", text.trim_end())
         } else {
-            writeln!(stderr, "  caused by: {text}")
+            writeln!(out, "  caused by: {}", text.trim_end())
         };
         first = false;
     }
+    out
 }

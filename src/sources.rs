@@ -10,10 +10,13 @@
 //! filesystem's listing order. Bare references are made module-qualified
 //! (`schema::qualify`), so everything after loading sees `module.Name`.
 
+use std::collections::HashSet;
+
 use anyhow::{Context, Result};
 
 use crate::files;
 use crate::ftl_modules;
+use crate::golang;
 use crate::project::Project;
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 use crate::schema::qualify::qualify_realm;
@@ -90,17 +93,29 @@ pub fn load(project: &Project) -> Result<LocalSchema> {
         sources.insert(name, text);
     }
     let go = ftl_modules::load(project)?;
+    let go_modules: HashSet<String> = go.modules.iter().map(|m| m.name.clone()).collect();
     internal.modules.extend(go.modules);
     sources.extend(go.sources);
     errors.extend(go.errors);
+    if errors.is_empty() {
+        // What FTL decides with every module at hand (visibility spreading
+        // into Go modules, external topics): after qualifying, so that
+        // schema text's bare references count too.
+        qualify_realm(&mut internal);
+        errors.extend(golang::finalize::across_modules(
+            &mut internal.modules,
+            &go_modules,
+            &go.external_params,
+        ));
+    }
     if !errors.is_empty() {
         Diagnostic::sort(&mut errors);
         return Err(Report::new(errors, sources).into());
     }
     external.sort_by(|a, b| a.name.cmp(&b.name));
+    external.iter_mut().for_each(qualify_realm);
     let mut realms = external;
     realms.push(internal);
-    realms.iter_mut().for_each(qualify_realm);
     Ok(LocalSchema {
         schema: Schema { realms },
         sources,

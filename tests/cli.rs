@@ -249,3 +249,31 @@ fn help_shows_examples() {
         );
     }
 }
+
+#[test]
+fn an_error_ends_with_one_line_break() {
+    let project = TestProject::new("shop");
+    // A schema error (a rendered report), a plain error with a help line,
+    // an error with a cause, a project file that does not parse.
+    project.write(
+        "modules/shop.ftl",
+        "module shop {\n  verb buy(shop.Nope) Unit\n}\n",
+    );
+    let schema = project.realm(&["schema"]).expect(1);
+    let realm = project.realm(&["schema", "--realm", "nope"]).expect(1);
+    let generate = project.realm(&["generate", "rust"]).expect(1);
+    project.write("modules/shop.ftl", "module shop {\n}\n");
+    project.write(
+        "ftl-project.toml",
+        "name = \"shop\nmodule-dirs = [\"modules\"]\n",
+    );
+    let toml = project.realm(&["schema"]).expect(1);
+    for run in [schema, realm, generate, toml] {
+        assert!(
+            run.stderr.ends_with('\n') && !run.stderr.ends_with("\n\n"),
+            "{:?}",
+            run.stderr
+        );
+        assert!(run.stderr.starts_with("error: "), "{:?}", run.stderr);
+    }
+}

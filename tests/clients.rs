@@ -768,3 +768,282 @@ fn generate_says_what_is_missing() {
         "{code}"
     );
 }
+
+#[test]
+fn generating_one_realm_keeps_the_others_in_the_rust_module() {
+    let bank = GitRealm::example("bank");
+    let kitchen = kitchen_realm();
+    let web = pinning(&[&bank, &kitchen]);
+    let declared = |web: &TestProject| -> Vec<String> {
+        web.read("realms/mod.rs")
+            .lines()
+            .filter(|l| l.starts_with("pub mod "))
+            .map(str::to_string)
+            .collect()
+    };
+
+    // One realm at a time: each run declares what has a file.
+    web.realm(&["generate", "rust", "--realm", "kitchen"])
+        .expect(0);
+    assert_eq!(declared(&web), vec!["pub mod kitchen;"]);
+    web.realm(&["generate", "rust", "--realm", "bank"])
+        .expect(0);
+    assert_eq!(declared(&web), vec!["pub mod bank;", "pub mod kitchen;"]);
+
+    // Up to date, whichever realms are named.
+    web.realm(&["generate", "rust", "--check"]).expect(0);
+    for realm in ["bank", "kitchen"] {
+        let run = web
+            .realm(&["generate", "rust", "--realm", realm, "--check"])
+            .expect(0);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+    }
+    let run = web
+        .realm(&["generate", "rust", "--realm", "kitchen"])
+        .expect(0);
+    assert!(run.stderr.contains("0 files written"), "{}", run.stderr);
+    assert_eq!(declared(&web), vec!["pub mod bank;", "pub mod kitchen;"]);
+}
+
+// ---- a hostile realm -----------------------------------------------------------
+
+/// What a comment of the hostile realm says after a line break of each
+/// kind: code in each language, which must stay in the comment.
+const LINE_BREAKS: &[&str] = &[
+    "\n", "\r", "\r\n", "\u{2028}", "\u{2029}", "\u{85}", "\u{0b}",
+];
+
+/// The hostile realm (`tests/clients/hostile`) as a pinned realm's public
+/// API, with what only proto-text or JSON could give it added to every
+/// comment: line breaks of every kind followed by code, control and
+/// bidirectional characters, a byte order mark. The validator refuses
+/// that; generated code must hold anyway.
+fn hostile_realm() -> realm::schema::Realm {
+    use realm::schema::{Decl, Schema};
+    let text = std::fs::read_to_string(repo_root().join("tests/clients/hostile/hostile.ftl"))
+        .expect("read hostile.ftl");
+    let mut schema = realm::schema::parse_schema("hostile.ftl", &text).expect("hostile.ftl parses");
+    realm::schema::qualify::qualify_realm(&mut schema.realms[0]);
+    let errors = realm::schema::validate(&schema);
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut api = realm::schema::public_api(&schema.realms[0]);
+
+    let mut payload = Vec::new();
+    for br in LINE_BREAKS {
+        payload.push(format!(
+            "ends{br}func init() {{ panic(\"INJECTED-COMMENT\") }}{br}\
+             throw new Error(\"INJECTED-COMMENT\");{br}\
+             compile_error!(\"INJECTED-COMMENT\");{br}*/ throw 1; /* INJECTED-COMMENT"
+        ));
+    }
+    payload.push("bell \u{7}, flip \u{202e}, mark \u{200f}, bom \u{feff}, nul \u{0}".to_string());
+    let add = |comments: &mut Vec<String>| comments.extend(payload.iter().cloned());
+    add(&mut api.comments);
+    for module in &mut api.modules {
+        add(&mut module.comments);
+        for decl in &mut module.decls {
+            match decl {
+                Decl::Data(data) => {
+                    add(&mut data.comments);
+                    data.fields.iter_mut().for_each(|f| add(&mut f.comments));
+                }
+                Decl::Enum(e) => {
+                    add(&mut e.comments);
+                    e.variants.iter_mut().for_each(|v| add(&mut v.comments));
+                }
+                Decl::Verb(verb) => add(&mut verb.comments),
+                Decl::TypeAlias(alias) => add(&mut alias.comments),
+                _ => {}
+            }
+        }
+    }
+    let refused = realm::schema::validate(&Schema {
+        realms: vec![api.clone()],
+    });
+    assert!(
+        refused
+            .iter()
+            .all(|d| d.message.contains("contains a line break")),
+        "{:?}",
+        refused.first()
+    );
+    assert!(refused.len() > 40, "{}", refused.len());
+    api
+}
+
+/// Writes the hostile realm's `language` clients below `dir` and checks
+/// that every line naming `INJECTED-COMMENT` is a comment line.
+fn generate_hostile(language: realm::generate::Language, dir: &Path, import_path: Option<&str>) {
+    let api = hostile_realm();
+    let target = realm::generate::Target {
+        realm: &api,
+        commit: "0123456789abcdef0123456789abcdef01234567",
+    };
+    let options = realm::generate::Options {
+        go_import_path: import_path.map(str::to_string),
+        ..realm::generate::Options::default()
+    };
+    let files = realm::generate::generate(language, &[target], &options).expect("generates");
+    for file in &files {
+        for line in file.contents.lines() {
+            if line.contains("INJECTED-COMMENT") {
+                let code = line.trim_start();
+                assert!(
+                    code.starts_with("//") || code.starts_with('*') || code.starts_with("/**"),
+                    "{}: code outside a comment: {line:?}",
+                    file.path
+                );
+            }
+        }
+        let path = dir.join(&file.path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create directories");
+        std::fs::write(&path, &file.contents).expect("write a generated file");
+    }
+}
+
+/// Checks what a hostile program printed: the request's JSON (whatever
+/// the language's escapes) and then `ok` lines.
+fn check_hostile_run(language: &str, stdout: &str, oks: &[&str]) {
+    let mut lines = stdout.lines();
+    let json: Value = serde_json::from_str(lines.next().unwrap_or("")).unwrap_or_else(|e| {
+        panic!("the {language} program's first line is not JSON ({e}):\n{stdout}")
+    });
+    let at = "2024-05-01T12:30:45Z";
+    let expected = json!({
+        "-": "dash",
+        "a,b": "comma",
+        "x,omitempty": "omit",
+        "`};func init(){panic(\"INJECTED-TAG\")};type Z struct{A int `": "tick",
+        "q\"uote": "quote",
+        "back\\slash": "slash",
+        "__proto__": "proto",
+        "dunder": "dunder",
+        "type": "type",
+        "byName": {"__proto__": 1, "constructor": 2},
+        "mood": "proto",
+        "level": 2,
+        "shape": {"name": "__proto__", "value": "shape"},
+        "date": {"at": at, "raw": "AAEC"},
+        "record": {
+            "map": {"__proto__": {"at": at, "raw": ""}},
+            "byMood": {"calm \"quoted\" ${x} `tick` \\ \u{202e}": 1}
+        },
+        "boxed": {"value": 7, "at": at, "raw": "/w=="}
+    });
+    assert_eq!(
+        normalize(json),
+        expected,
+        "the {language} program's request"
+    );
+    let rest: Vec<&str> = lines.collect();
+    assert_eq!(rest, oks, "the {language} program's output");
+}
+
+const HOSTILE_OKS: &[&str] = &[
+    "ok decode",
+    "ok unknown String enum value refused",
+    "ok unknown Int enum value refused",
+];
+
+#[test]
+fn hostile_realm_go_client_holds() {
+    let Some(go) = toolchain(on_path("go"), "Go", "apt-get install golang-go") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(
+        dir.path().join("go.mod"),
+        "module example.com/hostile\n\ngo 1.19\n",
+    )
+    .expect("write go.mod");
+    std::fs::copy(
+        repo_root().join("tests/clients/hostile/main.go"),
+        dir.path().join("main.go"),
+    )
+    .expect("copy main.go");
+    generate_hostile(
+        realm::generate::Language::Go,
+        dir.path(),
+        Some("example.com/hostile"),
+    );
+    let cache = repo_root().join("target/client-tests/go");
+    let cache = cache.display().to_string();
+    let env = [
+        ("GOFLAGS", "-mod=mod"),
+        ("GOPROXY", "off"),
+        ("GOTOOLCHAIN", "local"),
+        ("GOCACHE", cache.as_str()),
+    ];
+    run(dir.path(), &go, &["vet", "./..."], &env);
+    run(dir.path(), &go, &["build", "-o", "hostile", "."], &env);
+    let stdout = run(dir.path(), &dir.path().join("hostile"), &[], &[]);
+    check_hostile_run("go", &stdout, HOSTILE_OKS);
+}
+
+#[test]
+fn hostile_realm_typescript_client_holds() {
+    let install = "npm install --prefix target/tools typescript, and Node 18 or later";
+    let Some(tsc) = toolchain(find_tsc(), "TypeScript (tsc)", install) else {
+        return;
+    };
+    let Some(node) = toolchain(on_path("node"), "Node", install) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("tsconfig.json"), TSCONFIG).expect("write tsconfig.json");
+    std::fs::write(dir.path().join("package.json"), "{\"type\": \"module\"}\n")
+        .expect("write package.json");
+    std::fs::copy(
+        repo_root().join("tests/clients/hostile/main.ts"),
+        dir.path().join("main.ts"),
+    )
+    .expect("copy main.ts");
+    generate_hostile(realm::generate::Language::TypeScript, dir.path(), None);
+    run(dir.path(), &tsc, &["-p", "."], &[]);
+    let stdout = run(dir.path(), &node, &["out/main.js"], &[]);
+    let mut oks = HOSTILE_OKS.to_vec();
+    oks.insert(1, "ok map keys are keys");
+    oks.extend(["ok Int is an exact integer", "ok Time is RFC 3339"]);
+    check_hostile_run("typescript", &stdout, &oks);
+}
+
+#[test]
+fn hostile_realm_rust_client_holds() {
+    let cargo = PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(
+        dir.path().join("Cargo.toml"),
+        CARGO_TOML.replace("realm-clients-test", "realm-hostile-test"),
+    )
+    .expect("write Cargo.toml");
+    std::fs::copy(
+        repo_root().join("Cargo.lock"),
+        dir.path().join("Cargo.lock"),
+    )
+    .expect("copy Cargo.lock");
+    std::fs::create_dir(dir.path().join("src")).expect("create src/");
+    std::fs::copy(
+        repo_root().join("tests/clients/hostile/main.rs"),
+        dir.path().join("src/main.rs"),
+    )
+    .expect("copy main.rs");
+    generate_hostile(
+        realm::generate::Language::Rust,
+        &dir.path().join("src"),
+        None,
+    );
+    let target = repo_root().join("target/client-tests/rust");
+    let target = target.display().to_string();
+    let env = [
+        ("CARGO_TARGET_DIR", target.as_str()),
+        ("RUSTFLAGS", "-D warnings"),
+    ];
+    run(dir.path(), &cargo, &["build", "--offline", "--quiet"], &env);
+    let stdout = run(
+        dir.path(),
+        &PathBuf::from(&target).join("debug/realm-hostile-test"),
+        &[],
+        &[],
+    );
+    check_hostile_run("rust", &stdout, HOSTILE_OKS);
+}

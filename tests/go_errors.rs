@@ -145,6 +145,76 @@ fn direct_verb_call() {
 }
 
 #[test]
+fn direct_verb_calls_are_found_by_what_the_name_means() {
+    let body = "//ftl:verb\nfunc Ping(ctx context.Context) error { return nil }\n\n\
+                // A parameter named like a verb is not the verb.\n\
+                func Retry(ctx context.Context, Ping func(context.Context) error) error {\n\treturn Ping(ctx)\n}\n\n\
+                //ftl:verb\nfunc Twice(ctx context.Context) error {\n\treturn sub.Pong(ctx)\n}\n";
+    let text = format!(
+        "{}{body}",
+        HEAD.replace("\"context\"\n", "\"context\"\n\t\"ftl/shop/sub\"\n")
+    );
+    let p = project(
+        "",
+        &[(
+            "modules/shop/sub/sub.go",
+            "package sub\n\nimport \"context\"\n\n//ftl:verb\nfunc Pong(ctx context.Context) error { return nil }\n",
+        )],
+    );
+    p.write("modules/shop/shop.go", &text);
+    let stderr = check_project("go_direct_verb_call_in_a_subpackage", &p);
+    assert_eq!(
+        stderr.matches("direct verb calls are not allowed").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn optional_of_an_optional() {
+    check(
+        "go_optional_of_an_optional",
+        "type Order struct {\n\tNote ftl.Option[ftl.Option[string]]\n}\n\n//ftl:verb\nfunc Place(ctx context.Context, o Order) error { return nil }\n",
+    );
+}
+
+#[test]
+fn publishing_to_another_modules_topic() {
+    let p = project(
+        "",
+        &[
+            (
+                "modules/news/ftl.toml",
+                "module = \"news\"\nlanguage = \"go\"\n",
+            ),
+            ("modules/news/go.mod", "module ftl/news\n\ngo 1.24\n"),
+            (
+                "modules/news/news.go",
+                "package news\n\nimport \"github.com/block/ftl/go-runtime/ftl\"\n\n\
+                 //ftl:data export\ntype Story struct {\n\tTitle string\n}\n\n\
+                 //ftl:export\ntype Headlines = ftl.TopicHandle[Story, ftl.SinglePartitionMap[Story]]\n",
+            ),
+        ],
+    );
+    p.write(
+        "modules/shop/shop.go",
+        &format!(
+            "{}//ftl:verb\nfunc Announce(ctx context.Context, topic news.Headlines) error {{ return nil }}\n\n\
+             //ftl:verb\nfunc Sell(ctx context.Context, story news.Story, topic news.Headlines) error {{ return nil }}\n",
+            HEAD.replace("\"context\"\n", "\"context\"\n\t\"ftl/news\"\n")
+        ),
+    );
+    let stderr = check_project("go_external_topic", &p);
+    assert_eq!(
+        stderr
+            .matches("could not inject external topic \"news.headlines\" because publishing directly to external topics is not allowed")
+            .count(),
+        2,
+        "{stderr}"
+    );
+}
+
+#[test]
 fn type_enum_with_an_exported_method() {
     check(
         "go_type_enum_exported_method",

@@ -265,14 +265,105 @@ fn export_watch_reexports_when_go_code_changes() {
     );
     assert_eq!(project.read("ftl-external-schema.txtpb"), after);
 
-    // Fixed again: back to the old API.
+    // Fixed again: back to the old API, the field's removal printed as
+    // the breaking change it is.
     project.write(path, &text);
     let lines = watch.wait_for("coupon");
-    assert!(
-        lines
-            .last()
-            .is_some_and(|l| l.contains("removed") || l.contains("coupon")),
+    let change = lines
+        .last()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(
+        change.as_deref(),
+        Some(
+            &[
+                "breaking",
+                "shop.PlaceRequest:",
+                "field",
+                "`coupon`",
+                "removed"
+            ][..]
+        ),
         "{lines:?}"
     );
     assert_eq!(project.read("ftl-external-schema.txtpb"), before);
+}
+
+#[test]
+fn visibility_spreads_into_other_go_modules_of_the_realm() {
+    let project = TestProject::new("spread");
+    for module in ["a", "b"] {
+        project.write(
+            &format!("modules/{module}/ftl.toml"),
+            &format!("module = \"{module}\"\nlanguage = \"go\"\n"),
+        );
+        project.write(
+            &format!("modules/{module}/go.mod"),
+            &format!("module ftl/{module}\n\ngo 1.24\n"),
+        );
+    }
+    project.write(
+        "modules/b/b.go",
+        "package b\n\n\
+         // Thing is exported to the module's users only.\n//\n//ftl:data export\n\
+         type Thing struct {\n\tName string\n\tPart Part\n}\n\n\
+         type Part struct {\n\tSize int\n}\n\n\
+         //ftl:data export\ntype Other struct {\n\tX int\n}\n\n\
+         //ftl:data\ntype Hidden struct {\n\tY int\n}\n",
+    );
+    project.write(
+        "modules/a/a.go",
+        "package a\n\nimport (\n\t\"context\"\n\n\t\"ftl/b\"\n)\n\n\
+         type Req struct {\n\tB b.Thing\n}\n\n\
+         //ftl:verb export:realm\nfunc Use(ctx context.Context, req Req) error {\n\treturn nil\n}\n",
+    );
+    // Schema text keeps its own rule, but what it uses of a Go module is
+    // raised too.
+    project.write(
+        "modules/c.ftl",
+        "module c {\n  export realm verb take(b.Other) Unit\n}\n",
+    );
+    let schema = project.realm(&["schema"]).expect(0);
+    for line in [
+        "export realm data Thing {",
+        "export realm data Part {",
+        "export realm data Other {",
+        "export realm data Req {",
+    ] {
+        assert!(schema.stdout.contains(line), "{line}:\n{}", schema.stdout);
+    }
+    assert!(
+        !schema.stdout.contains("export realm data Hidden"),
+        "{}",
+        schema.stdout
+    );
+    project.realm(&["export"]).expect(0);
+    let exported = project.read("ftl-external-schema.txtpb");
+    for name in ["Thing", "Part", "Other", "Req"] {
+        assert!(
+            exported.contains(&format!("name: \"{name}\"")),
+            "{name}:\n{exported}"
+        );
+    }
+
+    // A type the other module does not export stays private to it, and
+    // the error says how a Go module exports it.
+    project.write(
+        "modules/a/a.go",
+        "package a\n\nimport (\n\t\"context\"\n\n\t\"ftl/b\"\n)\n\n\
+         //ftl:verb export:realm\nfunc Use(ctx context.Context, req b.Hidden) error {\n\treturn nil\n}\n",
+    );
+    let run = project.realm(&["export"]).expect(1);
+    assert!(
+        run.stderr
+            .contains("data `b.Hidden` is private to module `b`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "export it from its Go module: put `//ftl:export` above it at modules/b/b.go:"
+        ),
+        "{}",
+        run.stderr
+    );
 }

@@ -341,7 +341,8 @@ fn connections_beyond_max_connections_are_answered_503_and_closed() {
         }
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "never refused: {answer:?}"
+            "never refused: {answer:?}\n{}",
+            pay.ingress.log()
         );
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -635,4 +636,37 @@ fn settings_that_cannot_work_are_refused() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn a_pinned_realm_with_code_in_a_comment_or_a_name_is_refused() {
+    // What the review of generated clients found: a comment that ends in
+    // Go code after a line break, and a JSON name that ends a struct tag.
+    let evil = GitRealm::empty("main");
+    evil.write("ftl-project.toml", "name = \"evil\"\nmodule-dirs = []\n");
+    evil.write(
+        "ftl-external-schema.txtpb",
+        "# proto-file: realm/schema/v1/schema.proto\n# proto-message: realm.schema.v1.Schema\n\
+         realms {\n  external: true\n  name: \"evil\"\n  modules {\n    name: \"m\"\n\
+         \x20   decls {\n      data {\n        comments: \"Doc line.\\nfunc init() { println(1) }\"\n\
+         \x20       visibility: VISIBILITY_EXPORT_REALM\n        name: \"Req\"\n\
+         \x20       fields {\n          name: \"name\"\n          type { string {} }\n\
+         \x20         metadata { alias { kind: \"json\" alias: \"a\u{2028}b\" } }\n        }\n\
+         \x20     }\n    }\n  }\n}\n",
+    );
+    evil.commit("code in a comment");
+    let shop = TestProject::new("shop");
+    let before = shop.read("ftl-project.toml");
+    let stderr = stderr_of(&shop, &["add", "--git-repo", &evil.url()]);
+    assert_eq!(shop.read("ftl-project.toml"), before);
+    for expected in [
+        "error: the doc comment of data `m.Req` contains a line break (U+000A)\n",
+        "ftl-external-schema.txtpb: realm evil, module m, data Req\n",
+        "= help: generated code and schema text write comments line by line; in proto-text or JSON, \
+         give each line of a comment as its own `comments` entry",
+        "error: the name of `+alias` contains a line break (U+2028)\n",
+        "\n2 errors",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
+    }
 }

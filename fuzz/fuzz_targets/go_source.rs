@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
         }],
         databases: Vec::new(),
     };
-    if let Ok(module) = extract(&module) {
+    if let Ok(module) = extract(&module).map(|x| x.module) {
         let schema = Schema {
             realms: vec![Realm {
                 name: "fuzz".into(),

@@ -21,6 +21,7 @@ use super::{
     Api, ApiModule, File, GenerateError, Namespace, Options, comment_lines, describe, header_line,
     upper_first,
 };
+use crate::schema::validate::text::refused_char;
 use crate::schema::{Data, Decl, Enum, Type, TypeAlias, VariantValue, Verb};
 
 /// The runtime package, written to `realms/realms.go`.
@@ -133,7 +134,11 @@ fn marker(name: &str) -> String {
     }
 }
 
-/// A Go string literal.
+/// A Go string literal (`strconv.Unquote` reads it back). Besides quotes,
+/// backslashes and control characters, line and paragraph separators,
+/// bidirectional controls and byte order marks are escaped: Go refuses a
+/// byte order mark in a file, and the others would make the line read
+/// other than it compiles.
 fn string_literal(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
@@ -144,14 +149,40 @@ fn string_literal(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+            c if (c as u32) < 0x80 && c.is_control() => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if refused_char(c, false).is_some() => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
         }
     }
     out.push('"');
     out
+}
+
+/// The struct tag of a field whose JSON name is `name`: `json:"<name>"`
+/// when `encoding/json` reads exactly that name from it, else
+/// `realm:"<name>"`, which the runtime reads as it is (`encoding/json`'s
+/// tags cannot hold quotes, backslashes or commas, and `-` means "skip",
+/// but a JSON name can be anything). A raw string literal unless the tag
+/// holds a backtick, which only an interpreted one can carry.
+fn struct_tag(name: &str) -> String {
+    let json_reads_it = !name.is_empty()
+        && name != "-"
+        && name.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || "!#$%&()*+-./:;<=>?@[]^_{|}~ ".contains(c)
+                || (!c.is_ascii() && c.is_alphanumeric())
+        });
+    let key = if json_reads_it { "json" } else { "realm" };
+    let tag = format!("{key}:{}", string_literal(name));
+    if tag.contains('`') {
+        string_literal(&tag)
+    } else {
+        format!("`{tag}`")
+    }
 }
 
 /// How a type enum variant is represented.
@@ -366,7 +397,7 @@ impl<'g, 'a> Package<'g, 'a> {
         let mut rows = Vec::new();
         for field in &data.fields {
             for line in comment_lines(&field.comments) {
-                rows.push(Row::Comment(comment(line)));
+                rows.push(Row::Comment(comment(&line)));
             }
             let ty = if self
                 .api
@@ -382,7 +413,7 @@ impl<'g, 'a> Package<'g, 'a> {
             rows.push(Row::Cells(vec![
                 exported(&field.name),
                 ty,
-                format!("`json:{}`", string_literal(field.json_name())),
+                struct_tag(field.json_name()),
             ]));
         }
         out.push_str(&aligned(&rows));
@@ -403,7 +434,7 @@ impl<'g, 'a> Package<'g, 'a> {
             let mut rows = Vec::new();
             for v in &e.variants {
                 for line in comment_lines(&v.comments) {
-                    rows.push(Row::Comment(comment(line)));
+                    rows.push(Row::Comment(comment(&line)));
                 }
                 let value = match &v.value {
                     VariantValue::Int(n) => n.to_string(),
@@ -419,8 +450,8 @@ impl<'g, 'a> Package<'g, 'a> {
             out.push_str(&aligned(&rows));
             out.push_str(")\n");
         }
+        let realms = self.realms();
         if underlying == "int" {
-            let realms = self.realms();
             let names: Vec<String> = e
                 .variants
                 .iter()
@@ -434,11 +465,24 @@ impl<'g, 'a> Package<'g, 'a> {
                 .collect();
             out.push_str(&format!(
                 "\n// UnmarshalJSON accepts a value of {name} or, as protobuf's JSON mapping\n\
-                 // writes enums, a variant's name.\n\
+                 // writes enums, a variant's name; anything else is an error.\n\
                  func (v *{name}) UnmarshalJSON(data []byte) error {{\n\
                  \treturn {realms}.DecodeIntEnum(data, v, map[string]{name}{{{}}})\n\
                  }}\n",
                 names.join(", ")
+            ));
+        } else {
+            let values: Vec<&str> = e
+                .variants
+                .iter()
+                .map(|v| self.variants[&(e.name.as_str(), v.name.as_str())].as_str())
+                .collect();
+            out.push_str(&format!(
+                "\n// UnmarshalJSON accepts the values of {name} only.\n\
+                 func (v *{name}) UnmarshalJSON(data []byte) error {{\n\
+                 \treturn {realms}.DecodeStringEnum(data, v, {})\n\
+                 }}\n",
+                values.join(", ")
             ));
         }
         out.pop();
@@ -639,6 +683,7 @@ fn comment(line: &str) -> String {
 /// A doc comment, each line prefixed with `indent`.
 fn doc(comments: &[String], indent: &str) -> String {
     comment_lines(comments)
+        .iter()
         .map(|line| format!("{indent}{}\n", comment(line)))
         .collect()
 }
@@ -663,11 +708,31 @@ mod tests {
     }
 
     #[test]
+    fn struct_tags_carry_any_json_name() {
+        assert_eq!(struct_tag("id"), "`json:\"id\"`");
+        assert_eq!(struct_tag("-"), "`realm:\"-\"`");
+        assert_eq!(struct_tag("a,b"), "`realm:\"a,b\"`");
+        assert_eq!(struct_tag("a\"b"), "`realm:\"a\\\"b\"`");
+        assert_eq!(struct_tag("display-name"), "`json:\"display-name\"`");
+        assert_eq!(struct_tag("nam\u{e9}"), "`json:\"nam\u{e9}\"`");
+        // A backtick cannot be in a raw string: the tag is an
+        // interpreted one, and cannot end early.
+        assert_eq!(
+            struct_tag("`};func init(){"),
+            "\"realm:\\\"`};func init(){\\\"\""
+        );
+    }
+
+    #[test]
     fn names() {
         assert_eq!(marker("Shape"), "shape");
         assert_eq!(marker("HTTPThing"), "httpthing");
         assert_eq!(exported("_id"), "X_id");
         assert_eq!(package_name("type"), "type_");
         assert_eq!(string_literal("a\"b\\\n\u{1}é"), "\"a\\\"b\\\\\\n\\x01é\"");
+        assert_eq!(
+            string_literal("\u{2028}\u{202e}\u{feff}\u{85}`"),
+            "\"\\u2028\\u202e\\ufeff\\u0085`\""
+        );
     }
 }

@@ -36,6 +36,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use crate::schema::builtin::builtin_module;
+use crate::schema::validate::text::{refused_char, split_lines};
 use crate::schema::{Decl, Module, Realm, Ref, Type, VariantValue};
 
 /// A language clients are generated in.
@@ -80,6 +81,10 @@ pub struct Target<'a> {
 pub struct Options {
     /// Go: the import path of the output directory (`realms/` is below it).
     pub go_import_path: Option<String>,
+    /// Rust: other pinned realms whose files were generated before and
+    /// stay, when only some realms are generated (`--realm`):
+    /// `realms/mod.rs` declares them too.
+    pub rust_kept_realms: Vec<String>,
 }
 
 /// A generated file.
@@ -125,7 +130,7 @@ pub fn generate(
     let mut files = match language {
         Language::Go => go::generate(&apis, options)?,
         Language::TypeScript => typescript::generate(&apis)?,
-        Language::Rust => rust::generate(&apis)?,
+        Language::Rust => rust::generate(&apis, &options.rust_kept_realms)?,
     };
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
@@ -645,11 +650,27 @@ pub fn upper_camel_case(name: &str) -> String {
         .collect()
 }
 
-/// A doc comment's lines with the comment markers of the target language
-/// (`//`, `///`, ` *`) removed from consideration: trailing spaces trimmed,
-/// blank lines kept.
-pub fn comment_lines(comments: &[String]) -> impl Iterator<Item = &str> {
-    comments.iter().map(|l| l.trim_end())
+/// A doc comment's lines, safe to write after a line comment's marker
+/// (`//`, `///`) or inside a block comment: split at every kind of line
+/// break (the validator refuses line breaks in comments, but generated
+/// code must not depend on that: a line break would end a `//` comment
+/// and let the rest be read as code), other control characters,
+/// bidirectional controls and byte order marks replaced by U+FFFD,
+/// trailing blanks trimmed. Blank lines are kept.
+pub fn comment_lines(comments: &[String]) -> Vec<String> {
+    comments
+        .iter()
+        .flat_map(|c| split_lines(c))
+        .map(|line| {
+            line.trim_end()
+                .chars()
+                .map(|c| match refused_char(c, true) {
+                    Some(_) => '\u{fffd}',
+                    None => c,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// What a declaration is, for messages: "data balance.Account".
@@ -685,6 +706,7 @@ mod tests {
         };
         let options = Options {
             go_import_path: Some("example.com/x".into()),
+            ..Options::default()
         };
         let files = generate(language, &[target], &options)?;
         Ok(files
@@ -752,6 +774,24 @@ mod tests {
     }
 
     #[test]
+    fn typescript_refuses_int_enum_values_a_number_cannot_hold() {
+        let schema = "module m {
+  export realm enum Big: Int {
+    Small = 9007199254740991
+    Huge = 9007199254740993
+  }
+}";
+        let err = generate_text(Language::TypeScript, schema).expect_err("refused");
+        assert_eq!(
+            err.message,
+            "enum m.Big of realm `r` gives variant `Huge` the value 9007199254740993, which a TypeScript number cannot hold exactly"
+        );
+        // Go and Rust hold it.
+        generate_text(Language::Go, schema).expect("Go holds it");
+        generate_text(Language::Rust, schema).expect("Rust holds it");
+    }
+
+    #[test]
     fn map_keys_must_be_strings_or_integers() {
         let err = generate_text(
             Language::TypeScript,
@@ -794,6 +834,29 @@ mod tests {
         assert!(
             go.contains("\tLeft  Expr                `json:\"left\"`\n"),
             "{go}"
+        );
+    }
+
+    #[test]
+    fn comments_are_split_at_every_line_break() {
+        let comments = vec![
+            "one\ntwo\r\nthree\rfour\u{2028}five\u{2029}six\u{85}seven".to_string(),
+            String::new(),
+            "tab\there, bell\u{7}, flip\u{202e}, bom\u{feff}  ".to_string(),
+        ];
+        assert_eq!(
+            comment_lines(&comments),
+            vec![
+                "one",
+                "two",
+                "three",
+                "four",
+                "five",
+                "six",
+                "seven",
+                "",
+                "tab\there, bell\u{fffd}, flip\u{fffd}, bom\u{fffd}"
+            ]
         );
     }
 

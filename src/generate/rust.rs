@@ -40,20 +40,24 @@ const NOT_RAW: &[&str] = &["crate", "self", "Self", "super"];
 /// The runtime's path from inside a realm's module.
 const RT: &str = "super::super";
 
-pub fn generate(apis: &[Api]) -> Result<Vec<File>, GenerateError> {
+pub fn generate(apis: &[Api], kept: &[String]) -> Result<Vec<File>, GenerateError> {
     let mut files = Vec::new();
+    // Every realm `realms/mod.rs` declares: those generated now and those
+    // generated before that stay, by name.
+    let mut declared: Vec<&str> = apis.iter().map(|a| a.realm.name.as_str()).collect();
+    declared.extend(kept.iter().map(String::as_str));
+    declared.sort_unstable();
+    declared.dedup();
     let mut realms = Namespace::default();
     let mut declarations = String::new();
-    for api in apis {
-        let name = value_ident(&api.realm.name);
-        realms.claim(
-            &name,
-            &format!("realm `{}`", api.realm.name),
-            "the Rust module realms",
-        )?;
+    for realm in declared {
+        let name = value_ident(realm);
+        realms.claim(&name, &format!("realm `{realm}`"), "the Rust module realms")?;
         declarations.push_str(&format!("#[rustfmt::skip]\npub mod {name};\n"));
+    }
+    for api in apis {
         files.push(File {
-            path: format!("realms/{}.rs", name.trim_start_matches("r#")),
+            path: realm_path(&api.realm.name),
             contents: realm_file(api)?,
         });
     }
@@ -67,6 +71,11 @@ pub fn generate(apis: &[Api]) -> Result<Vec<File>, GenerateError> {
         contents: runtime,
     });
     Ok(files)
+}
+
+/// The file of a realm's Rust client, relative to the output directory.
+pub fn realm_path(realm: &str) -> String {
+    format!("realms/{}.rs", bare(&value_ident(realm)))
 }
 
 /// A module, field or function name: snake case, a raw identifier for a
@@ -103,7 +112,8 @@ fn string_literal(s: &str) -> String {
 
 /// A doc comment at `indent`.
 fn doc(comments: &[String], indent: &str) -> String {
-    comment_lines(comments)
+    doc_lines(comments)
+        .iter()
         .map(|line| {
             if line.is_empty() {
                 format!("{indent}///\n")
@@ -114,17 +124,48 @@ fn doc(comments: &[String], indent: &str) -> String {
         .collect()
 }
 
+/// A doc comment's lines as rustdoc may read them. Rustdoc compiles and
+/// runs code blocks in doc comments as tests (`cargo test --doc`), so a
+/// comment that could open one (a fence, or an indented line) is shown as
+/// a block of plain text instead, fenced with more backticks than any of
+/// its lines holds, so that no line can close the block early.
+fn doc_lines(comments: &[String]) -> Vec<String> {
+    let lines = comment_lines(comments);
+    let code = lines.iter().any(|line| {
+        let trimmed = line.trim_start_matches(' ');
+        line.len() - trimmed.len() >= 4
+            || trimmed.starts_with('\t')
+            || trimmed.starts_with("```")
+            || trimmed.starts_with("~~~")
+    });
+    if !code {
+        return lines;
+    }
+    let longest = lines
+        .iter()
+        .flat_map(|line| line.split(|c| c != '`'))
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    let fence = "`".repeat((longest + 1).max(3));
+    let mut out = Vec::with_capacity(lines.len() + 2);
+    out.push(format!("{fence}text"));
+    out.extend(lines);
+    out.push(fence);
+    out
+}
+
 fn realm_file(api: &Api) -> Result<String, GenerateError> {
     let mut out = format!("// {}\n\n", header_line(api));
     out.push_str(&format!(
         "//! The client of realm `{}`, pinned at commit {}.\n",
         api.realm.name, api.commit
     ));
-    for line in comment_lines(&api.realm.comments) {
+    for line in doc_lines(&api.realm.comments) {
         out.push_str("//!");
         if !line.is_empty() {
             out.push(' ');
-            out.push_str(line);
+            out.push_str(&line);
         }
         out.push('\n');
     }
@@ -541,5 +582,31 @@ mod tests {
         assert_eq!(value_ident("pathParameters"), "path_parameters");
         assert_eq!(type_ident("KIND_A"), "KindA");
         assert_eq!(type_ident("Self"), "Self_");
+    }
+
+    #[test]
+    fn comments_that_could_be_doctests_are_text() {
+        let plain = vec!["Plain words.".to_string(), "`code` in a line".to_string()];
+        assert_eq!(doc_lines(&plain), plain);
+        let fenced = vec![
+            "```".to_string(),
+            "std::process::exit(1);".to_string(),
+            "`````".to_string(),
+        ];
+        assert_eq!(
+            doc_lines(&fenced),
+            vec![
+                "``````text",
+                "```",
+                "std::process::exit(1);",
+                "`````",
+                "``````"
+            ]
+        );
+        let indented = vec![String::new(), "    panic!();".to_string()];
+        assert_eq!(
+            doc_lines(&indented),
+            vec!["```text", "", "    panic!();", "```"]
+        );
     }
 }

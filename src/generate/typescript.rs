@@ -12,9 +12,12 @@
 //! client, its request and call options. Imports name the runtime `$realm`
 //! and other modules `$<module>`, which no schema name can collide with.
 
+use std::collections::HashSet;
+
 use super::{
     Api, ApiModule, File, GenerateError, KeyKind, Namespace, comment_lines, describe, header_line,
 };
+use crate::schema::validate::text::refused_char;
 use crate::schema::{Data, Decl, Enum, Type, TypeAlias, VariantValue, Verb};
 
 /// The runtime module, written to `realms/index.ts`.
@@ -111,15 +114,54 @@ fn ident(name: &str) -> String {
     }
 }
 
+/// A key of an object literal: as written, but `__proto__` (written
+/// plainly or quoted, it would set the object's prototype) computed.
+fn object_key(key: &str) -> String {
+    if key == "__proto__" || key == "\"__proto__\"" {
+        "[\"__proto__\"]".to_string()
+    } else {
+        key.to_string()
+    }
+}
+
+/// A string literal: JSON's, with line and paragraph separators,
+/// bidirectional controls and byte order marks escaped too (JSON leaves
+/// them as they are; they would make the line read other than it runs).
 fn string_literal(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
+    let json = serde_json::Value::String(s.to_string()).to_string();
+    if !json.chars().any(|c| refused_char(c, false).is_some()) {
+        return json;
+    }
+    json.chars()
+        .map(|c| match refused_char(c, false) {
+            Some(_) => format!("\\u{:04x}", c as u32),
+            None => c.to_string(),
+        })
+        .collect()
+}
+
+/// A doc comment's lines for TypeScript: `*/` cannot end a JSDoc block
+/// early, and no line starts a compiler directive (`@ts-nocheck`,
+/// `@ts-ignore`, ...).
+fn ts_comment_lines(comments: &[String]) -> Vec<String> {
+    comment_lines(comments)
+        .into_iter()
+        .map(|line| {
+            let line = line.replace("*/", "*\\/");
+            let lead = line.len() - line.trim_start_matches([' ', '\t', '*', '/']).len();
+            let rest = &line[lead..];
+            if rest.starts_with("@ts-") || rest.starts_with("@jsx") {
+                format!("{}\\{rest}", &line[..lead])
+            } else {
+                line
+            }
+        })
+        .collect()
 }
 
 /// A JSDoc comment, each line prefixed with `indent`.
 fn doc(comments: &[String], indent: &str) -> String {
-    let lines: Vec<String> = comment_lines(comments)
-        .map(|l| l.replace("*/", "*\\/"))
-        .collect();
+    let lines = ts_comment_lines(comments);
     match lines.as_slice() {
         [] => String::new(),
         [one] => format!("{indent}/** {one} */\n"),
@@ -138,9 +180,20 @@ fn doc(comments: &[String], indent: &str) -> String {
     }
 }
 
+/// The largest integer a TypeScript `number` holds exactly (2^53 - 1).
+const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// Global types the generated code names, which a module's own types or
+/// type parameters could shadow; the runtime has an alias of each
+/// (`$realm.GlobalDate`, ...).
+const GLOBAL_TYPES: &[&str] = &["Date", "Uint8Array", "Record", "Partial", "Promise"];
+
 struct ModuleFile<'g, 'a> {
     api: &'g Api<'a>,
     module: &'g ApiModule<'a>,
+    /// The global types (of [`GLOBAL_TYPES`]) that a type or type
+    /// parameter of this module shadows.
+    shadowed: HashSet<&'static str>,
 }
 
 impl<'g, 'a> ModuleFile<'g, 'a> {
@@ -151,9 +204,40 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
         );
         let mut types = Namespace::default();
         let mut values = Namespace::default();
+        let mut shadowed = HashSet::new();
         for decl in &module.decls {
             let what = describe(module.name, decl);
             let name = ident(decl.name());
+            let mut type_names: Vec<&str> = Vec::new();
+            match decl {
+                Decl::Verb(_) => {}
+                Decl::Data(data) => {
+                    type_names.push(&name);
+                    type_names.extend(data.type_params.iter().map(|p| p.name.as_str()));
+                }
+                _ => type_names.push(&name),
+            }
+            shadowed.extend(
+                GLOBAL_TYPES
+                    .iter()
+                    .filter(|global| type_names.contains(global)),
+            );
+            if let Decl::Enum(e) = decl {
+                for v in &e.variants {
+                    if let VariantValue::Int(n) = v.value
+                        && !(-MAX_SAFE_INTEGER..=MAX_SAFE_INTEGER).contains(&n)
+                    {
+                        return Err(GenerateError::new(
+                            format!(
+                                "{what} of realm `{}` gives variant `{}` the value {n}, which a TypeScript number cannot hold exactly",
+                                api.realm.name, v.name
+                            ),
+                            "TypeScript numbers are exact up to ±2^53-1 (9007199254740991): \
+                             give the variant a smaller value in the realm's schema, or call this realm from Go or Rust",
+                        ));
+                    }
+                }
+            }
             match decl {
                 Decl::Verb(_) => values.claim(&name, &what, &scope)?,
                 Decl::Enum(e) if e.ty.is_some() => {
@@ -167,7 +251,20 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
                 }
             }
         }
-        Ok(ModuleFile { api, module })
+        Ok(ModuleFile {
+            api,
+            module,
+            shadowed,
+        })
+    }
+
+    /// A global type by a name no declaration of this module shadows.
+    fn global(&self, name: &'static str) -> String {
+        if self.shadowed.contains(name) {
+            format!("$realm.Global{name}")
+        } else {
+            name.to_string()
+        }
     }
 
     /// How a declaration of `module` is named from this module.
@@ -184,9 +281,9 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
         match ty {
             Type::Int | Type::Float => "number".into(),
             Type::String => "string".into(),
-            Type::Bytes => "Uint8Array".into(),
+            Type::Bytes => self.global("Uint8Array"),
             Type::Bool => "boolean".into(),
-            Type::Time => "Date".into(),
+            Type::Time => self.global("Date"),
             Type::Any => "unknown".into(),
             Type::Unit => "$realm.Unit".into(),
             Type::List(element) => {
@@ -199,10 +296,15 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
             }
             Type::Map(key, value) => {
                 let value = self.ty(value);
+                let record = self.global("Record");
                 match (self.api.unalias(key), self.api.key_kind(key)) {
-                    (Type::String, _) | (_, None) => format!("Record<string, {value}>"),
-                    (Type::Int, _) => format!("Record<number, {value}>"),
-                    _ => format!("Partial<Record<{}, {value}>>", self.ty(key)),
+                    (Type::String, _) | (_, None) => format!("{record}<string, {value}>"),
+                    (Type::Int, _) => format!("{record}<number, {value}>"),
+                    _ => format!(
+                        "{}<{record}<{}, {value}>>",
+                        self.global("Partial"),
+                        self.ty(key)
+                    ),
                 }
             }
             Type::Optional(inner) => format!("{} | null", self.ty(inner)),
@@ -263,7 +365,7 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
         let mut out = format!("// {}\n", header_line(self.api));
         if !self.module.comments.is_empty() {
             out.push_str("//\n");
-            for line in comment_lines(self.module.comments) {
+            for line in ts_comment_lines(self.module.comments) {
                 if line.is_empty() {
                     out.push_str("//\n");
                 } else {
@@ -371,7 +473,7 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
                 VariantValue::Type(_) => continue,
             };
             out.push_str(&doc(&v.comments, "  "));
-            out.push_str(&format!("  {}: {value},\n", v.name));
+            out.push_str(&format!("  {}: {value},\n", object_key(&v.name)));
             values.push(value);
         }
         out.push_str("} as const;\n");
@@ -413,7 +515,7 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
             ));
             codecs.push(format!(
                 "  {}: {},\n",
-                string_literal(&v.name),
+                object_key(&string_literal(&v.name)),
                 self.codec(ty)
             ));
         }
@@ -451,9 +553,7 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
             "`{}.{}@{}`",
             self.module.name, verb.name, self.api.realm.name
         );
-        let mut lines: Vec<String> = comment_lines(&verb.comments)
-            .map(|l| l.replace("*/", "*\\/"))
-            .collect();
+        let mut lines = ts_comment_lines(&verb.comments);
         if !lines.is_empty() {
             lines.push(String::new());
         }
@@ -479,7 +579,7 @@ impl<'g, 'a> ModuleFile<'g, 'a> {
         } else {
             self.ty(&verb.response)
         };
-        out.push_str(&format!("): Promise<{response}> {{\n"));
+        out.push_str(&format!("): {}<{response}> {{\n", self.global("Promise")));
         let call = format!(
             "client.call(\n    {},\n    {},\n    {},\n    {},\n    {},\n    {},\n    options,\n  )",
             string_literal(&self.api.realm.name),

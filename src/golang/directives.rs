@@ -421,7 +421,11 @@ fn check_cron(words: &[&str]) -> Result<(), String> {
     if let [one] = words {
         let digits = one.bytes().take_while(u8::is_ascii_digit).count();
         if digits > 0 && matches!(&one[digits..], "s" | "m" | "h") {
-            return Ok(());
+            return if crate::schema::parser::is_duration(one) {
+                Ok(())
+            } else {
+                Err("the interval is longer than a duration holds (at most 2562047h)".to_string())
+            };
         }
         if ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
             .contains(&one.to_ascii_lowercase().as_str())
@@ -762,6 +766,11 @@ mod tests {
             DirectiveKind::Cron("*/5 * * * *".into())
         );
         assert_eq!(kind("ftl:cron 1h"), DirectiveKind::Cron("1h".into()));
+        assert!(
+            error("ftl:cron 99999999999999999999m")
+                .message
+                .contains("longer than a duration holds")
+        );
         assert_eq!(kind("ftl:cron Mon"), DirectiveKind::Cron("Mon".into()));
         assert_eq!(
             kind("ftl:retry 10 1s 1m catch shop.recover"),

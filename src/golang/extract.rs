@@ -26,7 +26,7 @@ use crate::schema::{
 
 use super::directives::{self, Directive, DirectiveKind, DirectiveRef};
 use super::naming::{lower_camel, upper_camel};
-use super::scope::{Imported, Scope, assumed_package_name};
+use super::scope::{Imported, Scope, assumed_package_name, guessed_package_name, native_name};
 use super::syntax::{ConstSpec, Doc, Expr, FuncDecl, GoType, Span, TypeDecl};
 use super::types::{Handle, Resource, Site, What, go_text};
 
@@ -69,6 +69,38 @@ pub struct Extractor<'a> {
     variants: HashMap<String, (String, Pos)>,
     /// Verb functions by package directory.
     verbs: HashMap<&'a str, HashSet<&'a str>>,
+    /// Verb parameters of other modules' types that are no verb clients.
+    external_params: Vec<ExternalParam>,
+}
+
+/// A verb parameter (after the request) whose type is another module's
+/// and no verb client: a topic of that module, which FTL refuses to
+/// publish to directly, or no resource at all. Which one is known only
+/// once every module is extracted ([`super::finalize::across_modules`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExternalParam {
+    /// The module whose type it is.
+    pub module: String,
+    /// The Go type's name (`PublicBroadcast`).
+    pub type_name: String,
+    /// The parameter's type as written (`ps.PublicBroadcast`).
+    pub text: String,
+    /// The verb, as the schema names it, and the parameter's index.
+    pub verb: String,
+    pub index: usize,
+    pub span: Span,
+    /// The first parameter after the context: the request, unless the
+    /// type is a topic.
+    pub request: bool,
+}
+
+/// What extracting a module found.
+pub struct Declarations {
+    pub decls: Vec<Decl>,
+    /// The module's doc comment.
+    pub comments: Vec<String>,
+    pub errors: Vec<Diagnostic>,
+    pub external_params: Vec<ExternalParam>,
 }
 
 /// A database found beside the code (`db/<engine>/<name>/`).
@@ -79,10 +111,7 @@ pub struct DatabaseDir {
 }
 
 /// The declarations of the module, its doc comment, and every problem.
-pub fn declarations(
-    scope: &Scope,
-    databases: &[DatabaseDir],
-) -> (Vec<Decl>, Vec<String>, Vec<Diagnostic>) {
+pub fn declarations(scope: &Scope, databases: &[DatabaseDir]) -> Declarations {
     let mut x = Extractor {
         scope,
         module: scope.module,
@@ -98,6 +127,7 @@ pub fn declarations(
         decls: Vec::new(),
         variants: HashMap::new(),
         verbs: HashMap::new(),
+        external_params: Vec::new(),
     };
     x.read_type_directives();
     x.resources();
@@ -125,7 +155,12 @@ pub fn declarations(
         .find(|d| !d.is_empty() && !d[0].starts_with("Code generated "))
         .cloned()
         .unwrap_or_default();
-    (x.decls, comments, x.diagnostics)
+    Declarations {
+        decls: x.decls,
+        comments,
+        errors: x.diagnostics,
+        external_params: x.external_params,
+    }
 }
 
 fn at(span: &Span, message: impl Into<String>) -> Diagnostic {
@@ -629,7 +664,30 @@ impl<'a> Extractor<'a> {
                 egress_targets.push(target.to_string());
                 continue;
             }
-            match self.resource(&p.ty, &site) {
+            let resource = self.resource(&p.ty, &site);
+            if resource.is_none()
+                && let GoType::Name {
+                    package: Some(q),
+                    name: type_name,
+                    span,
+                    ..
+                } = &p.ty
+                && let Some(Imported::Module(module)) = self.scope.import(fi, q)
+            {
+                self.external_params.push(ExternalParam {
+                    module,
+                    type_name: type_name.clone(),
+                    text: go_text(&p.ty),
+                    verb: name.clone(),
+                    index: idx,
+                    span: span.clone(),
+                    request: idx == 1,
+                });
+                if idx > 1 {
+                    continue;
+                }
+            }
+            match resource {
                 Some(r) => resources.push(r),
                 None if idx == 1 => request = Some(p),
                 None => {
@@ -808,8 +866,8 @@ impl<'a> Extractor<'a> {
             if refs.is_empty() {
                 continue;
             }
-            refs.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
-            refs.dedup_by(|a, b| a.module == b.module && a.name == b.name);
+            let mut seen = HashSet::new();
+            refs.retain(|r| seen.insert((r.module.clone(), r.name.clone())));
             metadata.push(Metadata {
                 pos: refs[0].pos.clone(),
                 kind: make(refs),
@@ -824,6 +882,21 @@ impl<'a> Extractor<'a> {
             });
         }
         metadata.sort_by_key(|m| metadata_priority(&m.kind));
+        // FTL's validation sorts the references of a verb's metadata while
+        // it sorts the metadata (in its comparison): only when there are
+        // two or more. One list keeps the parameters' order.
+        if metadata.len() > 1 {
+            for m in &mut metadata {
+                if let MetadataKind::Calls(refs)
+                | MetadataKind::DatabaseUses(refs)
+                | MetadataKind::Publish(refs)
+                | MetadataKind::ConfigUses(refs)
+                | MetadataKind::SecretsUses(refs) = &mut m.kind
+                {
+                    refs.sort_by(|a, b| (&a.module, &a.name).cmp(&(&b.module, &b.name)));
+                }
+            }
+        }
         if !ok {
             return None;
         }
@@ -1029,19 +1102,30 @@ impl<'a> Extractor<'a> {
         // FTL writes `enum Level: kinds.Grade` for `type Level Grade`;
         // realm's schema requires `Int` or `String` there, which is what
         // the values are.
+        let site = Site {
+            file,
+            dir,
+            params: &decl.type_params,
+            what: What::Enum(&enum_name),
+        };
+        // FTL extracts the named type under the enum (`PaymentState` of
+        // `type PayinState PaymentState`) as the enum's type; realm's enum
+        // is `: String`, but the named type is extracted all the same.
+        if matches!(basic.as_deref(), Some("string" | "int"))
+            && let GoType::Name {
+                package: None,
+                name,
+                ..
+            } = &decl.ty
+            && name != "string"
+            && name != "int"
+        {
+            let _ = self.ty(&decl.ty, &site, 0);
+        }
         let ty = match basic.as_deref() {
             Some("string") => Type::String,
             Some("int") => Type::Int,
-            _ => self.ty(
-                &decl.ty,
-                &Site {
-                    file,
-                    dir,
-                    params: &decl.type_params,
-                    what: What::Enum(&enum_name),
-                },
-                0,
-            )?,
+            _ => self.ty(&decl.ty, &site, 0)?,
         };
         let scope = self.scope;
         let mut variants = Vec::new();
@@ -1060,7 +1144,9 @@ impl<'a> Extractor<'a> {
             if tname != &decl.name || !args.is_empty() {
                 continue;
             }
-            for (k, (cname, span)) in c.spec.names.iter().enumerate() {
+            // FTL reads the first name of a spec only (`const Red, Green
+            // Color = ...` gives `Red`).
+            for (k, (cname, span)) in c.spec.names.iter().enumerate().take(1) {
                 if cname == "_" {
                     continue;
                 }
@@ -1309,18 +1395,23 @@ impl<'a> Extractor<'a> {
                 ..
             } => match self.scope.import(file, p) {
                 Some(Imported::External { path }) => {
-                    let mut native = path.to_string();
-                    if path.rsplit('/').next() != Some(assumed_package_name(path).as_str()) {
-                        native.push('.');
-                        native.push_str(p);
-                    }
-                    Some(format!("{native}.{name}"))
+                    // FTL's name, with the package clause guessed from the
+                    // path; a typemap may name it by any package name the
+                    // package plausibly declares.
+                    let native = native_name(path, &guessed_package_name(path), name);
+                    let last = path.rsplit('/').next().unwrap_or(path);
+                    let plausible: Vec<String> = [p.as_str(), last, &assumed_package_name(path)]
+                        .iter()
+                        .map(|package| native_name(path, package, name))
+                        .chain([native.clone()])
+                        .collect();
+                    Some((native, plausible))
                 }
                 _ => None,
             },
             _ => None,
         };
-        let ty = if let Some(native) = external {
+        let ty = if let Some((native, plausible)) = external {
             if go_maps.len() > 1 {
                 self.report(
                     at_directive(
@@ -1332,7 +1423,7 @@ impl<'a> Extractor<'a> {
                 return None;
             }
             if let Some((d, declared)) = go_maps.first() {
-                if *declared != native {
+                if !plausible.contains(declared) {
                     self.report(
                         at_directive(d, format!("declared type {declared} in typemap does not match native type {native}"))
                             .with_help(format!("write `//ftl:typemap go \"{native}\"`")),
@@ -1371,34 +1462,46 @@ impl<'a> Extractor<'a> {
         }))
     }
 
-    /// FTL refuses `Echo(ctx, req)` when `Echo` is a verb: calls go through
-    /// the verb client.
+    /// FTL refuses `Echo(ctx, req)` and `sub.Echo(ctx, req)` when the
+    /// function called is a verb of this module (of the file's package, or
+    /// of the package of this module that `sub` imports): calls go through
+    /// the verb client. Calls of names a local declaration shadows were
+    /// left out when the file was read.
     fn direct_calls(&mut self) {
         let scope = self.scope;
-        for file in scope.files {
-            let Some(verbs) = self.verbs.get(file.package_dir.as_str()) else {
-                continue;
-            };
-            let mut found = Vec::new();
-            for (name, span) in &file.syntax.calls {
-                if verbs.contains(name.as_str()) {
-                    found.push(
-                        at(
-                            span,
-                            format!(
-                                "direct verb calls are not allowed; use the provided {name}Client instead"
-                            ),
-                        )
-                        .with_help(format!(
-                            "take `{}Client` as a parameter of the calling verb and call that \
-                             (see block.github.io/ftl/docs/reference/verbs/#calling-verbs)",
-                            name
-                        )),
-                    );
+        let mut found = Vec::new();
+        for (i, file) in scope.files.iter().enumerate() {
+            for call in &file.syntax.calls {
+                let dir = match &call.package {
+                    None => file.package_dir.as_str(),
+                    Some(q) => match scope.import(i, q) {
+                        Some(Imported::ThisModule(dir)) => dir,
+                        _ => continue,
+                    },
+                };
+                if !self
+                    .verbs
+                    .get(dir)
+                    .is_some_and(|verbs| verbs.contains(call.name.as_str()))
+                {
+                    continue;
                 }
+                let name = &call.name;
+                found.push(
+                    at(
+                        &call.span,
+                        format!(
+                            "direct verb calls are not allowed; use the provided {name}Client instead"
+                        ),
+                    )
+                    .with_help(format!(
+                        "take `{name}Client` as a parameter of the calling verb and call that \
+                         (see block.github.io/ftl/docs/reference/verbs/#calling-verbs)"
+                    )),
+                );
             }
-            self.diagnostics.extend(found);
         }
+        self.diagnostics.extend(found);
     }
 }
 

@@ -5,14 +5,22 @@
 //! identifiers, and FTL's declaration order (config, secret, database,
 //! topic, typealias, enum, data, verb; by name within a kind).
 //!
+//! Once every module of the realm is known ([`across_modules`]), what FTL
+//! decides with the other modules' types at hand: visibility spreads into
+//! other Go modules (an `export:realm` verb of `a` taking `b.Thing` exports
+//! `b.Thing` to the realm, as FTL's realm export includes what exported
+//! declarations refer to), and a verb parameter of another module's topic
+//! is refused as FTL refuses it.
+//!
 //! Pure, and bounded: spreading is a worklist over declarations, each
 //! raised at most twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use crate::schema::{Decl, Diagnostic, Type, Visibility};
+use crate::schema::{Decl, Diagnostic, Module, Type, Visibility};
 
-use super::naming::is_schema_ident;
+use super::extract::ExternalParam;
+use super::naming::{is_schema_ident, lower_camel};
 
 /// Raises the visibility of every declaration an exported declaration of
 /// `module` uses (types only, not metadata such as `+calls`), transitively.
@@ -40,6 +48,110 @@ pub fn spread_visibility(module: &str, decls: &mut [Decl]) {
         for j in used {
             if decls[j].visibility() < vis && raise(&mut decls[j], vis) {
                 work.push(j);
+            }
+        }
+    }
+}
+
+/// The realm-wide steps, after every module is extracted and qualified:
+/// `go_modules` names the modules extracted from Go. Returns the errors
+/// found.
+///
+/// Visibility spreads from every exported declaration (of any module)
+/// through the types it uses into Go modules: within a Go module to any
+/// declaration, across modules to declarations their module exports
+/// (`export` becomes `export realm` when an `export realm` declaration
+/// uses it). A private declaration of another module stays private: FTL's
+/// Go code cannot use it, and the validator says so. Declarations of
+/// schema-text modules keep the visibility written.
+pub fn across_modules(
+    modules: &mut [Module],
+    go_modules: &HashSet<String>,
+    external_params: &[ExternalParam],
+) -> Vec<Diagnostic> {
+    spread_across(modules, go_modules);
+    let mut errors = Vec::new();
+    let topic = |module: &str, type_name: &str| {
+        let m = modules.iter().find(|m| m.name == module)?;
+        if m.decl(type_name).is_some() {
+            return None;
+        }
+        let name = lower_camel(type_name);
+        matches!(m.decl(&name), Some(Decl::Topic(_))).then(|| format!("{module}.{name}"))
+    };
+    let refused = |topic: &str, pos, len| {
+        Diagnostic::new(
+            format!(
+                "could not inject external topic \"{topic}\" because publishing directly to external topics is not allowed"
+            ),
+            pos,
+        )
+        .with_len(len)
+        .with_help(format!(
+            "a module publishes to its own topics only: call a verb of module `{}` that publishes",
+            topic.split('.').next().unwrap_or(topic)
+        ))
+    };
+    for p in external_params {
+        match topic(&p.module, &p.type_name) {
+            Some(t) => errors.push(refused(&t, Some(p.span.pos.clone()), p.span.len)),
+            // Another module's data type is a fine request.
+            None if p.request => {}
+            None => errors.push(
+                Diagnostic::new(
+                    format!(
+                        "unsupported verb parameter type `{}` in verb `{}` at parameter {}",
+                        p.text, p.verb, p.index
+                    ),
+                    Some(p.span.pos.clone()),
+                )
+                .with_len(p.span.len)
+                .with_label("not a verb client, config, secret, topic or database handle")
+                .with_help(
+                    "verbs have the signature func(context.Context, Request?, Resources...) (Response?, error)",
+                ),
+            ),
+        }
+    }
+    errors
+}
+
+/// [`across_modules`]' spreading.
+fn spread_across(modules: &mut [Module], go_modules: &HashSet<String>) {
+    let index: HashMap<(String, String), (usize, usize)> = modules
+        .iter()
+        .enumerate()
+        .flat_map(|(mi, m)| {
+            m.decls
+                .iter()
+                .enumerate()
+                .map(move |(di, d)| ((m.name.clone(), d.name().to_string()), (mi, di)))
+        })
+        .collect();
+    let mut work: Vec<(usize, usize)> = index
+        .values()
+        .copied()
+        .filter(|&(mi, di)| modules[mi].decls[di].visibility() != Visibility::Private)
+        .collect();
+    work.sort_unstable();
+    while let Some((mi, di)) = work.pop() {
+        let vis = modules[mi].decls[di].visibility();
+        let mut used = Vec::new();
+        modules[mi].decls[di].for_each_type(&mut |t| {
+            if let Type::Ref(r) = t
+                && r.realm.is_none()
+                && let Some(module) = &r.module
+                && go_modules.contains(module)
+                && let Some(&target) = index.get(&(module.clone(), r.name.clone()))
+            {
+                used.push(target);
+            }
+        });
+        for (tm, td) in used {
+            let target = modules[tm].decls[td].visibility();
+            let allowed = tm == mi || target >= Visibility::Export;
+            if allowed && target < vis && raise(&mut modules[tm].decls[td], vis) {
+                work.push((tm, td));
             }
         }
     }

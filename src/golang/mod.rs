@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use crate::schema::{Diagnostic, Module, Pos};
 
-pub use extract::DatabaseDir;
+pub use extract::{DatabaseDir, ExternalParam};
 pub use module_files::{ModuleConfig, parse_ftl_toml, parse_go_mod};
 
 /// A Go source file of a module.
@@ -66,10 +66,19 @@ thread_local! {
     static PARSER: RefCell<syntax::GoParser> = RefCell::new(syntax::GoParser::new());
 }
 
+/// A Go module's schema, and what only the other modules can tell about it.
+#[derive(Clone, Debug)]
+pub struct Extracted {
+    pub module: Module,
+    /// Verb parameters of other modules' types that are no verb clients:
+    /// errors, whose message [`finalize::across_modules`] chooses.
+    pub external_params: Vec<ExternalParam>,
+}
+
 /// Extracts the schema of one Go module: the module, or every error found
 /// in it (syntax errors first: nothing else is checked in a file that does
 /// not parse), sorted by position.
-pub fn extract(module: &GoModule) -> Result<Module, Vec<Diagnostic>> {
+pub fn extract(module: &GoModule) -> Result<Extracted, Vec<Diagnostic>> {
     let mut files = Vec::with_capacity(module.files.len());
     let mut errors = Vec::new();
     PARSER.with(|parser| {
@@ -96,7 +105,12 @@ pub fn extract(module: &GoModule) -> Result<Module, Vec<Diagnostic>> {
         return Err(errors);
     }
     let scope = scope::Scope::new(&module.name, &module.go_module_path, &files);
-    let (mut decls, comments, mut errors) = extract::declarations(&scope, &module.databases);
+    let extract::Declarations {
+        mut decls,
+        comments,
+        mut errors,
+        external_params,
+    } = extract::declarations(&scope, &module.databases);
     finalize::check_names(&decls, &mut errors);
     if !errors.is_empty() {
         Diagnostic::sort(&mut errors);
@@ -105,17 +119,20 @@ pub fn extract(module: &GoModule) -> Result<Module, Vec<Diagnostic>> {
     }
     finalize::spread_visibility(&module.name, &mut decls);
     finalize::sort(&mut decls);
-    Ok(Module {
-        pos: Some(Pos {
-            file: Arc::from(module.config_file.as_str()),
-            line: 1,
-            column: 1,
-        }),
-        comments,
-        builtin: false,
-        name: module.name.clone(),
-        metadata: Vec::new(),
-        decls,
+    Ok(Extracted {
+        module: Module {
+            pos: Some(Pos {
+                file: Arc::from(module.config_file.as_str()),
+                line: 1,
+                column: 1,
+            }),
+            comments,
+            builtin: false,
+            name: module.name.clone(),
+            metadata: Vec::new(),
+            decls,
+        },
+        external_params,
     })
 }
 
@@ -139,6 +156,7 @@ mod tests {
                 .collect(),
             databases: Vec::new(),
         })
+        .map(|x| x.module)
     }
 
     #[test]
@@ -162,6 +180,83 @@ mod tests {
         assert!(matches!(&pay.response, Type::Ref(r) if r.module.as_deref() == Some("bank")));
         assert!(
             matches!(&pay.metadata[0].kind, MetadataKind::Calls(refs) if refs[0].name == "withdraw")
+        );
+    }
+
+    /// The variants of enum `name` of a module of `text`.
+    fn variants(text: &str, name: &str) -> Vec<String> {
+        let m = module(&[("m/shop.go", "", text)]).expect("extracts");
+        let Some(Decl::Enum(e)) = m.decl(name) else {
+            panic!("no enum {name}: {m:?}")
+        };
+        e.variants.iter().map(|v| v.name.clone()).collect()
+    }
+
+    #[test]
+    fn value_enums_take_the_constants_ftl_takes() {
+        // FTL gives later specs of a group the first one's type only when
+        // that one is an iota enum; Go's repetition does not make `B` an
+        // `L` for FTL here.
+        let text =
+            "package shop\n\n//ftl:enum\ntype L int\n\nconst (\n\tX = 5\n\tA L = iota\n\tB\n)\n";
+        assert_eq!(variants(text, "L"), ["A"]);
+        let text = "package shop\n\n//ftl:enum\ntype L int\n\nconst (\n\tA L = iota + 1\n\tB\n\tC = 7\n\tD = A + 5\n)\n";
+        assert_eq!(variants(text, "L"), ["A", "B", "D"]);
+        // One name per spec: FTL reads the first.
+        let text = "package shop\n\n//ftl:enum\ntype C string\n\nconst Red, Green C = \"red\", \"green\"\n";
+        assert_eq!(variants(text, "C"), ["Red"]);
+    }
+
+    /// The `+typemap go` of a type alias of `corev1.Pod`.
+    fn typemap_of_pod(directive: &str) -> Result<String, Vec<Diagnostic>> {
+        let m = module(&[(
+            "m/shop.go",
+            "",
+            &format!(
+                "package shop\n\nimport corev1 \"k8s.io/api/core/v1\"\n\n//ftl:typealias\n{directive}type Pod corev1.Pod\n"
+            ),
+        )])?;
+        let Some(Decl::TypeAlias(pod)) = m.decl("Pod") else {
+            panic!("no Pod: {m:?}")
+        };
+        Ok(pod
+            .metadata
+            .iter()
+            .find_map(|md| match &md.kind {
+                MetadataKind::TypeMap {
+                    runtime,
+                    native_name,
+                } if runtime == "go" => Some(native_name.clone()),
+                _ => None,
+            })
+            .expect("a go typemap"))
+    }
+
+    #[test]
+    fn native_names_are_ftls() {
+        // FTL's GetNativeName: the path, the package clause's name only
+        // when the path does not end in it; never the import's name.
+        assert_eq!(
+            typemap_of_pod("").expect("extracts"),
+            "k8s.io/api/core/v1.Pod"
+        );
+        for plausible in [
+            "k8s.io/api/core/v1.Pod",
+            "k8s.io/api/core/v1.corev1.Pod",
+            "k8s.io/api/core/v1.core.Pod",
+        ] {
+            assert_eq!(
+                typemap_of_pod(&format!("//ftl:typemap go \"{plausible}\"\n")).expect("accepted"),
+                plausible
+            );
+        }
+        let errors =
+            typemap_of_pod("//ftl:typemap go \"k8s.io/api/core/v2.Pod\"\n").expect_err("refused");
+        assert!(
+            errors[0]
+                .message
+                .contains("does not match native type k8s.io/api/core/v1.Pod"),
+            "{errors:?}"
         );
     }
 

@@ -152,11 +152,7 @@ pub fn title_first(s: &str) -> String {
 /// Whether a name is an identifier schema text accepts:
 /// `[A-Za-z_][A-Za-z0-9_]*`.
 pub fn is_schema_ident(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    crate::schema::is_ident(s)
 }
 
 #[cfg(test)]

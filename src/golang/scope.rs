@@ -58,9 +58,11 @@ pub struct Package<'a> {
     pub const_specs: Vec<EffectiveConst<'a>>,
 }
 
-/// A const spec after Go's implicit repetition: `Two` in
-/// `const (One Color = iota + 1; Two)` has type `Color` and value
-/// `iota + 1` with iota 1.
+/// A const spec after Go's implicit repetition of values and FTL's
+/// hydration of types: `Two` in `const (One Color = iota + 1; Two)` has
+/// type `Color` and value `iota + 1` with iota 1; in `const (X = 5; One
+/// Color = iota; Two)` it has no type (FTL hydrates the type of a group's
+/// first spec only).
 pub struct EffectiveConst<'a> {
     pub spec: &'a ConstSpec,
     pub file: usize,
@@ -99,14 +101,34 @@ impl<'a> Scope<'a> {
                 }
             }
             for group in &file.syntax.consts {
-                let mut last: Option<(Option<&'a GoType>, &'a [Expr])> = None;
-                for spec in &group.specs {
-                    let (ty, values) = if spec.values.is_empty() && spec.ty.is_none() {
-                        last.unwrap_or((None, &[]))
+                // FTL gives specs without a type the first spec's type only
+                // when that one is an iota enum (`A L = iota`); Go repeats
+                // the last values (and type) for specs without values.
+                let hydrated = group
+                    .specs
+                    .first()
+                    .filter(|first| first.iota_enum)
+                    .and_then(|first| first.ty.as_ref());
+                let mut last: &'a [Expr] = &[];
+                for (k, spec) in group.specs.iter().enumerate() {
+                    let values = if spec.values.is_empty() && spec.ty.is_none() {
+                        last
                     } else {
-                        (spec.ty.as_ref(), spec.values.as_slice())
+                        spec.values.as_slice()
                     };
-                    last = Some((ty, values));
+                    last = values;
+                    let ty = match (&spec.ty, hydrated) {
+                        (Some(ty), _) => Some(ty),
+                        // An untyped literal stays untyped: FTL reads no
+                        // value of that type from it.
+                        (None, Some(ty))
+                            if k > 0
+                                && (spec.values.is_empty() || mentions_a_name(&spec.values)) =>
+                        {
+                            Some(ty)
+                        }
+                        _ => None,
+                    };
                     for (k, (name, _)) in spec.names.iter().enumerate() {
                         pkg.consts.entry(name.as_str()).or_insert((spec, k));
                     }
@@ -204,6 +226,58 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// The name an external package most likely declares in its package
+/// clause, which FTL's native names carry (its `GetNativeName` reads it
+/// from the type checker; realm reads no source of external packages):
+/// the last path element when that is an identifier (`k8s.io/api/core/v1`
+/// declares `v1`), but not a major version suffix `/v2`.. (a module's
+/// version: `github.com/jackc/pgx/v5` declares `pgx`); otherwise the name
+/// Go's tools assume ([`assumed_package_name`]: `gopkg.in/yaml.v3` →
+/// `yaml`, `github.com/redis/go-redis/v9` → `redis`).
+pub fn guessed_package_name(path: &str) -> String {
+    let last = path.rsplit('/').next().unwrap_or(path);
+    let major_version = last
+        .strip_prefix('v')
+        .and_then(|n| n.parse::<u32>().ok())
+        .is_some_and(|n| n >= 2 && !last.starts_with("v0"));
+    if is_go_identifier(last) && !major_version {
+        last.to_string()
+    } else {
+        assumed_package_name(path)
+    }
+}
+
+/// FTL's `GetNativeName` of type `name` of the package at `path` whose
+/// package clause says `package`: the path, then `.package` when the
+/// path's last element is not the package's name, then `.name`.
+pub fn native_name(path: &str, package: &str, name: &str) -> String {
+    if path.rsplit('/').next() == Some(package) {
+        format!("{path}.{name}")
+    } else {
+        format!("{path}.{package}.{name}")
+    }
+}
+
+fn is_go_identifier(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && s.chars().all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// Whether constant expressions name another constant (which may give
+/// them a type: `B = A + 1`).
+fn mentions_a_name(values: &[Expr]) -> bool {
+    fn walk(e: &Expr, depth: usize) -> bool {
+        depth < 64
+            && match e {
+                Expr::Name(_) => true,
+                Expr::Unary(_, inner) => walk(inner, depth + 1),
+                Expr::Binary(_, l, r) => walk(l, depth + 1) || walk(r, depth + 1),
+                _ => false,
+            }
+    }
+    values.iter().any(|e| walk(e, 0))
+}
+
 /// The package name Go's tools assume for an import path
 /// (`golang.org/x/tools/internal/imports.ImportPathToAssumedName`):
 /// the last element, skipping a `/vN` major version, without a `go-`
@@ -243,5 +317,41 @@ mod tests {
         assert_eq!(assumed_package_name("gopkg.in/yaml.v3"), "yaml");
         assert_eq!(assumed_package_name("github.com/x/go-redis"), "redis");
         assert_eq!(assumed_package_name("ftl/two"), "two");
+    }
+
+    #[test]
+    fn native_names_as_ftl_writes_them() {
+        let native = |path: &str, name: &str| native_name(path, &guessed_package_name(path), name);
+        assert_eq!(
+            native("k8s.io/api/core/v1", "Pod"),
+            "k8s.io/api/core/v1.Pod"
+        );
+        assert_eq!(
+            native("github.com/jpillora/backoff", "Backoff"),
+            "github.com/jpillora/backoff.Backoff"
+        );
+        assert_eq!(
+            native("github.com/jackc/pgx/v5", "Conn"),
+            "github.com/jackc/pgx/v5.pgx.Conn"
+        );
+        assert_eq!(
+            native("gopkg.in/yaml.v3", "Node"),
+            "gopkg.in/yaml.v3.yaml.Node"
+        );
+        assert_eq!(
+            native("github.com/redis/go-redis/v9", "Client"),
+            "github.com/redis/go-redis/v9.redis.Client"
+        );
+        // A package clause other than the path says (FTL's testdata
+        // declares `package lib`) cannot be known from the path: realm
+        // writes the path's form, and accepts FTL's in a typemap.
+        assert_eq!(
+            native("example.com/testdata", "NonFTLType"),
+            "example.com/testdata.NonFTLType"
+        );
+        assert_eq!(
+            native_name("example.com/testdata", "lib", "NonFTLType"),
+            "example.com/testdata.lib.NonFTLType"
+        );
     }
 }

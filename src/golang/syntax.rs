@@ -40,8 +40,9 @@ pub struct GoFile {
     pub funcs: Vec<FuncDecl>,
     pub methods: Vec<Method>,
     pub consts: Vec<ConstGroup>,
-    /// Calls of plain identifiers (`Echo(ctx, req)`) in function bodies.
-    pub calls: Vec<(String, Span)>,
+    /// Calls of functions by name in function bodies (`Echo(ctx, req)`,
+    /// `sub.Ping(ctx)`), names that a local declaration shadows left out.
+    pub calls: Vec<Call>,
     /// The first syntax error, if the file does not parse.
     pub syntax_error: Option<Span>,
 }
@@ -51,6 +52,18 @@ pub struct Import {
     /// The local name when the import names one (`lib "example.com/x"`).
     pub name: Option<String>,
     pub path: String,
+    pub span: Span,
+}
+
+/// A call of a function named in a function body: `Echo(...)` or
+/// `pkg.Echo(...)`, where neither `Echo` nor `pkg` is a local name
+/// (parameter, variable, ...): a package-level function of the file's
+/// package, or a function of an imported package.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// The package qualifier (`pkg` of `pkg.Echo`), if any.
+    pub package: Option<String>,
+    pub name: String,
     pub span: Span,
 }
 
@@ -126,6 +139,11 @@ pub struct ConstSpec {
     pub values: Vec<Expr>,
     /// The value of `iota` in this spec.
     pub iota: i64,
+    /// FTL's `isIotaEnum`: one value, `iota` or a binary expression with
+    /// `iota` on one side (through binary expressions only). Only when the
+    /// first spec of a group is one does FTL give later specs without a
+    /// type its type.
+    pub iota_enum: bool,
     pub doc: Doc,
     pub span: Span,
 }
@@ -209,7 +227,9 @@ pub struct GoParser {
 /// tree-sitter-go's field ids, looked up once (by name it is a search).
 #[derive(Clone, Copy)]
 struct Fields {
+    alias: NonZeroU16,
     body: NonZeroU16,
+    field: NonZeroU16,
     function: NonZeroU16,
     left: NonZeroU16,
     name: NonZeroU16,
@@ -238,7 +258,9 @@ impl Fields {
                 .unwrap_or_else(|| unreachable!("tree-sitter-go has the field `{name}`"))
         };
         Fields {
+            alias: id("alias"),
             body: id("body"),
+            field: id("field"),
             function: id("function"),
             left: id("left"),
             name: id("name"),
@@ -636,10 +658,17 @@ impl<'a> Reader<'a> {
                 }
                 "const_spec" => {
                     let inner = self.doc(comments.take_before(spec));
-                    let doc = if grouped {
-                        inner
-                    } else {
+                    // FTL reads the declaration's doc for its first spec
+                    // (a group's doc too), unless the spec has its own.
+                    let doc = if !grouped {
                         merge(&outer_doc, inner)
+                    } else if specs.is_empty()
+                        && inner.text.is_empty()
+                        && inner.directives.is_empty()
+                    {
+                        outer_doc.clone()
+                    } else {
+                        inner
                     };
                     let mut c = spec.walk();
                     let names = spec
@@ -647,16 +676,18 @@ impl<'a> Reader<'a> {
                         .filter(|n| n.kind() == "identifier")
                         .map(|n| (self.text(n).to_string(), self.span(n)))
                         .collect();
-                    let values = spec
+                    let value_nodes: Vec<Node> = spec
                         .child_by_field_id(self.f.value.get())
                         .map(|list| {
                             let mut c = list.walk();
                             list.named_children(&mut c)
                                 .filter(|n| n.kind() != "comment")
-                                .map(|n| self.expr(n, 0))
                                 .collect()
                         })
                         .unwrap_or_default();
+                    let values = value_nodes.iter().map(|n| self.expr(*n, 0)).collect();
+                    let iota_enum =
+                        matches!(value_nodes.as_slice(), [one] if self.is_iota_enum(*one, 0));
                     specs.push(ConstSpec {
                         names,
                         ty: spec
@@ -664,6 +695,7 @@ impl<'a> Reader<'a> {
                             .map(|t| self.ty(t, 0)),
                         values,
                         iota: specs.len() as i64,
+                        iota_enum,
                         doc,
                         span: self.span(spec),
                     });
@@ -673,6 +705,22 @@ impl<'a> Reader<'a> {
             comments.after(spec);
         }
         ConstGroup { specs }
+    }
+
+    /// FTL's `isIotaEnum` of an expression (bounded like [`Self::expr`]).
+    fn is_iota_enum(&self, node: Node, depth: usize) -> bool {
+        if depth > MAX_EXPR_DEPTH {
+            return false;
+        }
+        match node.kind() {
+            "iota" => true,
+            "identifier" => self.text(node) == "iota",
+            "binary_expression" => [self.f.left, self.f.right].iter().any(|side| {
+                node.child_by_field_id(side.get())
+                    .is_some_and(|n| self.is_iota_enum(n, depth + 1))
+            }),
+            _ => false,
+        }
     }
 
     fn expr(&self, node: Node, depth: usize) -> Expr {
@@ -857,20 +905,104 @@ impl<'a> Reader<'a> {
         out
     }
 
-    /// Every call of a plain identifier inside `node`, walked with a cursor
-    /// (bodies can nest arbitrarily deep).
-    fn calls(&self, node: Node, out: &mut Vec<(String, Span)>) {
+    /// Every call of a function by name inside the function `node` (a
+    /// function or method declaration), walked with a cursor (bodies can
+    /// nest arbitrarily deep). Go's block scopes are followed: a name bound
+    /// locally (receiver, parameter, result, variable, constant, type,
+    /// range or switch variable) shadows the package-level function or the
+    /// import of the same name from its declaration to the end of its block.
+    fn calls(&self, node: Node, out: &mut Vec<Call>) {
         let Some(body) = node.child_by_field_id(self.f.body.get()) else {
             return;
         };
+        let mut signature = Vec::new();
+        for field in [self.f.receiver, self.f.parameters, self.f.result] {
+            if let Some(list) = node.child_by_field_id(field.get()) {
+                self.parameter_names(list, &mut signature);
+            }
+        }
+        // (end byte, names bound in the scope)
+        let mut scopes: Vec<(usize, Vec<&'a str>)> = vec![(node.end_byte(), signature)];
         let mut cursor = body.walk();
         loop {
             let n = cursor.node();
-            if n.kind() == "call_expression"
-                && let Some(f) = n.child_by_field_id(self.f.function.get())
-                && f.kind() == "identifier"
-            {
-                out.push((self.text(f).to_string(), self.span(n)));
+            while scopes.len() > 1 && scopes.last().is_some_and(|(end, _)| n.start_byte() >= *end) {
+                scopes.pop();
+            }
+            let bound = |scopes: &[(usize, Vec<&str>)], name: &str| {
+                scopes.iter().any(|(_, names)| names.contains(&name))
+            };
+            match n.kind() {
+                "block"
+                | "if_statement"
+                | "for_statement"
+                | "expression_switch_statement"
+                | "select_statement"
+                | "expression_case"
+                | "type_case"
+                | "default_case"
+                | "communication_case" => scopes.push((n.end_byte(), Vec::new())),
+                "type_switch_statement" => {
+                    let mut names = Vec::new();
+                    if let Some(alias) = n.child_by_field_id(self.f.alias.get()) {
+                        self.identifiers(alias, &mut names);
+                    }
+                    scopes.push((n.end_byte(), names));
+                }
+                "func_literal" => {
+                    let mut names = Vec::new();
+                    for field in [self.f.parameters, self.f.result] {
+                        if let Some(list) = n.child_by_field_id(field.get()) {
+                            self.parameter_names(list, &mut names);
+                        }
+                    }
+                    scopes.push((n.end_byte(), names));
+                }
+                "short_var_declaration" | "range_clause" | "receive_statement" => {
+                    let declares = n.kind() == "short_var_declaration" || {
+                        let mut c = n.walk();
+                        n.children(&mut c).any(|k| k.kind() == ":=")
+                    };
+                    if declares
+                        && let Some(left) = n.child_by_field_id(self.f.left.get())
+                        && let Some((_, names)) = scopes.last_mut()
+                    {
+                        self.identifiers(left, names);
+                    }
+                }
+                "var_spec" | "const_spec" | "type_spec" | "type_alias" => {
+                    let mut c = n.walk();
+                    let declared: Vec<&'a str> = n
+                        .children_by_field_id(self.f.name, &mut c)
+                        .map(|name| self.text(name))
+                        .collect();
+                    if let Some((_, names)) = scopes.last_mut() {
+                        names.extend(declared);
+                    }
+                }
+                "call_expression" => {
+                    let f = n.child_by_field_id(self.f.function.get());
+                    let call = match f.map(|f| (f.kind(), f)) {
+                        Some(("identifier", f)) => Some((None, self.text(f))),
+                        Some(("selector_expression", f)) => f
+                            .child_by_field_id(self.f.operand.get())
+                            .filter(|o| o.kind() == "identifier")
+                            .zip(f.child_by_field_id(self.f.field.get()))
+                            .map(|(o, name)| (Some(self.text(o)), self.text(name))),
+                        _ => None,
+                    };
+                    if let Some((package, name)) = call {
+                        let head = package.unwrap_or(name);
+                        if !bound(&scopes, head) {
+                            out.push(Call {
+                                package: package.map(str::to_string),
+                                name: name.to_string(),
+                                span: self.span(n),
+                            });
+                        }
+                    }
+                }
+                _ => {}
             }
             if cursor.goto_first_child() {
                 continue;
@@ -887,6 +1019,32 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+    }
+
+    /// The names a parameter list declares.
+    fn parameter_names(&self, list: Node, out: &mut Vec<&'a str>) {
+        let mut cursor = list.walk();
+        for decl in list.named_children(&mut cursor) {
+            let mut c = decl.walk();
+            out.extend(
+                decl.children_by_field_id(self.f.name, &mut c)
+                    .map(|n| self.text(n)),
+            );
+        }
+    }
+
+    /// The identifiers of an expression list (`a, b` of `a, b := ...`).
+    fn identifiers(&self, list: Node, out: &mut Vec<&'a str>) {
+        if list.kind() == "identifier" {
+            out.push(self.text(list));
+            return;
+        }
+        let mut cursor = list.walk();
+        out.extend(
+            list.named_children(&mut cursor)
+                .filter(|n| n.kind() == "identifier")
+                .map(|n| self.text(n)),
+        );
     }
 }
 
@@ -1084,13 +1242,61 @@ mod tests {
         let pay = &file.funcs[0];
         assert_eq!(pay.params.len(), 2);
         assert_eq!(pay.results.len(), 2);
-        assert_eq!(file.calls[0].0, "Echo");
+        assert_eq!(file.calls[0].name, "Echo");
+        assert_eq!(file.calls[0].package, None);
         assert_eq!(file.methods[0].receiver, "Order");
         let consts = &file.consts[0].specs;
         assert_eq!(consts[0].doc.text, vec!["Red is red."]);
+        assert!(consts[0].iota_enum);
         assert_eq!(consts[0].values, vec![Expr::Iota]);
         assert_eq!(consts[1].iota, 1);
         assert!(file.syntax_error.is_none());
+    }
+
+    #[test]
+    fn calls_of_names_that_local_declarations_shadow_are_left_out() {
+        let file = parse(
+            "package a\n\n\
+             func A(ctx context.Context, Echo func() error) error {\n\
+             \tEcho()\n\
+             \tsub.Ping(ctx)\n\
+             \tif x := 1; x > 0 {\n\t\tsub := thing\n\t\tsub.Ping(ctx)\n\t}\n\
+             \tsub.Pong(ctx)\n\
+             \tf := func(Pong func()) { Pong(); Ping() }\n\
+             \tfor _, Ping := range fs {\n\t\tPing()\n\t}\n\
+             \tPing()\n\
+             \tvar Later = 1\n\
+             \t_ = Later\n\
+             \treturn Other(ctx)\n\
+             }\n\
+             func (Echo) B() { Echo() }\n",
+        );
+        let calls: Vec<String> = file
+            .calls
+            .iter()
+            .map(|c| match &c.package {
+                Some(p) => format!("{p}.{}", c.name),
+                None => c.name.clone(),
+            })
+            .collect();
+        assert_eq!(
+            calls,
+            ["sub.Ping", "sub.Pong", "Ping", "Ping", "Other", "Echo"]
+        );
+    }
+
+    #[test]
+    fn a_const_group_doc_is_its_first_value_doc() {
+        let file = parse(
+            "package a\n\n// Out of order\nconst (\n\tA L = (iota + 1) * 2\n\tB\n)\n\n\
+             // Colors.\nconst (\n\t// Red is red.\n\tRed C = \"red\"\n)\n",
+        );
+        let group = &file.consts[0].specs;
+        assert_eq!(group[0].doc.text, vec!["Out of order"]);
+        assert!(group[1].doc.text.is_empty());
+        // FTL's isIotaEnum looks through binary expressions only.
+        assert!(!group[0].iota_enum);
+        assert_eq!(file.consts[1].specs[0].doc.text, vec!["Red is red."]);
     }
 
     #[test]

@@ -341,6 +341,18 @@ impl<'a> Extractor<'a> {
                     return None;
                 };
                 let inner = self.ty(inner, site, depth + 1)?;
+                if matches!(inner, Type::Optional(_)) {
+                    // Schema text cannot write `T??` (FTL's grammar has one
+                    // `?`), so neither can a Go module.
+                    self.report(
+                        at(
+                            span,
+                            format!("`ftl.Option` of an optional type in {}", site.what),
+                        )
+                        .with_help("a value is optional once: write `ftl.Option[T]`"),
+                    );
+                    return None;
+                }
                 Some(Type::Optional(Box::new(inner)))
             }
             Imported::Sdk => {

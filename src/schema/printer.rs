@@ -13,6 +13,7 @@
 use std::fmt::{self, Write};
 
 use super::model::*;
+use super::validate::text::split_lines;
 
 const INDENT: &str = "  ";
 
@@ -100,8 +101,11 @@ fn indent(out: &mut String, level: usize) {
     }
 }
 
+/// Comments as `//` lines. A comment with a line break in it (which the
+/// validator refuses) still gives one `//` line per line: nothing after a
+/// line break can be read as schema.
 fn write_comments(out: &mut String, comments: &[String], level: usize) {
-    for line in comments {
+    for line in comments.iter().flat_map(|c| split_lines(c)) {
         indent(out, level);
         if line.is_empty() {
             out.push_str("//\n");

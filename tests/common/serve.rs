@@ -41,7 +41,8 @@ pub struct Serve {
 }
 
 impl Serve {
-    /// `realm serve --listen 127.0.0.1:<free port> <args>` in `dir`.
+    /// `realm serve --listen 127.0.0.1:0 <args>` in `dir`; `addr` is the
+    /// address it prints.
     pub fn start(dir: &Path, cache: &Path, args: &[&str]) -> Serve {
         Serve::start_with(dir, cache, args, &[], None)
     }
@@ -55,8 +56,11 @@ impl Serve {
         env: &[(&str, &str)],
         addr: Option<SocketAddr>,
     ) -> Serve {
-        let addr =
-            addr.unwrap_or_else(|| format!("127.0.0.1:{}", free_port()).parse().expect("addr"));
+        // Port 0 unless an address is given: the process picks a free port
+        // and prints it, so no other program or test can be listening
+        // there (a port found free and then passed on can be taken in
+        // between).
+        let addr = addr.unwrap_or_else(|| "127.0.0.1:0".parse().expect("addr"));
         let log = tempfile::NamedTempFile::new()
             .expect("log")
             .into_temp_path()
@@ -124,8 +128,20 @@ impl Serve {
         let started = Instant::now();
         loop {
             let log = self.log();
-            if let Some(line) = log.lines().find(|l| l.starts_with("Serving realm")) {
+            // Only a whole line: the process may be half-way through it.
+            let started_line = log
+                .split_inclusive('\n')
+                .find(|l| l.starts_with("Serving realm") && l.ends_with('\n'));
+            if let Some(line) = started_line {
                 self.tls = line.contains("https://");
+                let printed = line
+                    .rsplit("://")
+                    .next()
+                    .and_then(|a| a.trim().parse::<SocketAddr>().ok());
+                match printed {
+                    Some(printed) => self.addr = printed,
+                    None => panic!("no address in the start-up line: {line}"),
+                }
                 if TcpStream::connect(self.addr).is_ok() {
                     return;
                 }

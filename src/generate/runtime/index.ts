@@ -9,6 +9,14 @@
 /** The schema's `Unit`: no value. Encoded as `{}`. */
 export type Unit = Record<string, never>;
 
+// The global types generated code names, for modules whose own types or
+// type parameters shadow them (a data type `Date`, `Record`, ...).
+export type GlobalDate = Date;
+export type GlobalUint8Array = Uint8Array;
+export type GlobalRecord<K extends PropertyKey, V> = Record<K, V>;
+export type GlobalPartial<T> = Partial<T>;
+export type GlobalPromise<T> = Promise<T>;
+
 /** The part of `fetch` the client uses. */
 export type Fetch = (url: string, init: FetchInit) => Promise<FetchResponse>;
 
@@ -159,16 +167,17 @@ function answerError(answer: FetchResponse, text: string): RealmError {
   const requestId = answer.headers.get("x-request-id") ?? undefined;
   try {
     const body: unknown = JSON.parse(text);
-    const error = isObject(body) ? body["error"] : undefined;
-    if (isObject(error) && typeof error["message"] === "string" && error["message"] !== "") {
+    const error = isObject(body) ? member(body, "error") : undefined;
+    const message = isObject(error) ? member(error, "message") : undefined;
+    if (isObject(error) && typeof message === "string" && message !== "") {
       const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
       return new RealmError(
         answer.status,
-        str(error["code"]) ?? "",
-        error["message"],
-        str(error["path"]),
-        str(error["realm"]),
-        str(error["request_id"]) ?? requestId,
+        str(member(error, "code")) ?? "",
+        message,
+        str(member(error, "path")),
+        str(member(error, "realm")),
+        str(member(error, "request_id")) ?? requestId,
       );
     }
   } catch {
@@ -203,6 +212,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** An object's own member: never one inherited (`constructor`, `__proto__`). */
+function member(source: Record<string, unknown>, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(source, key) ? source[key] : undefined;
+}
+
+/**
+ * Sets an own member, even `__proto__`, which an assignment would take as
+ * the object's prototype.
+ */
+function setMember(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
@@ -222,10 +244,29 @@ function scalar<T>(kind: "number" | "string" | "boolean", expected: string): Cod
   };
 }
 
-/** `Int`: a number (exact up to 2^53). */
-export const IntCodec: Codec<number> = scalar("number", "an integer (Int)");
-/** `Float`. */
-export const FloatCodec: Codec<number> = scalar("number", "a number (Float)");
+/** `Int`: a number that is an integer, exact (at most 2^53 - 1 either way). */
+export const IntCodec: Codec<number> = {
+  encode: (value) => {
+    if (!Number.isSafeInteger(value)) {
+      throw new Error(`realm: ${String(value)} is not an integer a number holds exactly (Int)`);
+    }
+    return value;
+  },
+  decode: (json, path) =>
+    typeof json === "number" && Number.isSafeInteger(json)
+      ? json
+      : fail(path, "an integer of at most 2^53 - 1 (Int)", json),
+};
+/** `Float`: a finite number (JSON has no NaN or infinities). */
+export const FloatCodec: Codec<number> = {
+  encode: (value) => {
+    if (!Number.isFinite(value)) {
+      throw new Error(`realm: ${String(value)} cannot be sent as JSON (Float)`);
+    }
+    return value;
+  },
+  decode: (json, path) => (typeof json === "number" ? json : fail(path, "a number (Float)", json)),
+};
 /** `String`. */
 export const StringCodec: Codec<string> = scalar("string", "a string (String)");
 /** `Bool`. */
@@ -243,13 +284,40 @@ export const UnitCodec: Codec<Unit> = {
   decode: () => ({}),
 };
 
+/** RFC 3339's `date-time`: date, `T`, time, fraction, offset. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Reads an RFC 3339 time strictly (`Date`'s own parser takes "May 1,
+ * 2024" too); the fraction is kept to the millisecond.
+ */
+function parseTime(text: string): Date | undefined {
+  const m = RFC3339.exec(text);
+  if (m === null) return undefined;
+  const n = (i: number): number => Number(m[i] ?? "0");
+  const [year, month, day, hour, minute, second] = [n(1), n(2), n(3), n(4), n(5), n(6)];
+  const offsetHours = n(10);
+  const offsetMinutes = n(11);
+  if (month < 1 || month > 12 || hour > 23 || minute > 59 || second > 59) return undefined;
+  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+  if (day < 1 || day > days) return undefined;
+  const millis = Math.floor(Number(`0${m[7] ?? ""}`) * 1000);
+  const sign = m[9] === "-" ? -1 : 1;
+  const offset = m[9] === undefined ? 0 : sign * (offsetHours * 60 + offsetMinutes);
+  const utc = new Date(0);
+  utc.setUTCFullYear(year, month - 1, day);
+  utc.setUTCHours(hour, minute - offset, second, millis);
+  return utc;
+}
+
 /** `Time`: a `Date`, as an RFC 3339 string. */
 export const TimeCodec: Codec<Date> = {
   encode: (value) => value.toISOString(),
   decode: (json, path) => {
-    if (typeof json !== "string") return fail(path, "an RFC 3339 time (Time)", json);
-    const time = new Date(json);
-    return Number.isNaN(time.getTime()) ? fail(path, "an RFC 3339 time (Time)", json) : time;
+    const time = typeof json === "string" ? parseTime(json) : undefined;
+    return time === undefined ? fail(path, "an RFC 3339 time (Time)", json) : time;
   },
 };
 
@@ -309,7 +377,7 @@ export function mapCodec<M>(key: "string" | "int", value: Codec<unknown>): Codec
     encode: (map) => {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(map as unknown as Record<string, unknown>)) {
-        if (v !== undefined) out[k] = value.encode(v);
+        if (v !== undefined) setMember(out, k, value.encode(v));
       }
       return out;
     },
@@ -319,7 +387,7 @@ export function mapCodec<M>(key: "string" | "int", value: Codec<unknown>): Codec
       for (const [k, v] of Object.entries(json)) {
         const at = `${path}[${JSON.stringify(k)}]`;
         if (key === "int" && !/^-?\d+$/.test(k)) fail(at, "an integer key", k);
-        out[k] = value.decode(v, at);
+        setMember(out, k, value.decode(v, at));
       }
       return out as M;
     },
@@ -350,9 +418,9 @@ export function dataCodec<T>(fields: () => readonly Field[]): Codec<T> {
       const source = value as unknown as Record<string, unknown>;
       const out: Record<string, unknown> = {};
       for (const [property, name, codec] of all()) {
-        const v = source[property];
+        const v = member(source, property);
         if (codec.optional === true && v === undefined) continue;
-        out[name] = codec.encode(v);
+        setMember(out, name, codec.encode(v));
       }
       return out;
     },
@@ -360,9 +428,9 @@ export function dataCodec<T>(fields: () => readonly Field[]): Codec<T> {
       if (!isObject(json)) return fail(path, "an object", json);
       const out: Record<string, unknown> = {};
       for (const [property, name, codec] of all()) {
-        const v = json[name];
+        const v = member(json, name);
         if (codec.optional === true && (v === undefined || v === null)) continue;
-        out[property] = codec.decode(v === undefined ? null : v, `${path}.${name}`);
+        setMember(out, property, codec.decode(v === undefined ? null : v, `${path}.${name}`));
       }
       return out as T;
     },
@@ -421,8 +489,9 @@ export function typeEnumCodec<T extends { name: string; value: unknown }>(
     encode: (value) => ({ name: value.name, value: variant(value.name, "$.name").encode(value.value) }),
     decode: (json, path) => {
       if (!isObject(json)) return fail(path, `{"name": ..., "value": ...} (enum ${name})`, json);
-      const codec = variant(json["name"], `${path}.name`);
-      return { name: json["name"], value: codec.decode(json["value"] ?? null, `${path}.value`) } as T;
+      const tag = member(json, "name");
+      const codec = variant(tag, `${path}.name`);
+      return { name: tag, value: codec.decode(member(json, "value") ?? null, `${path}.value`) } as T;
     },
   };
 }

@@ -297,15 +297,23 @@ func lookupSumType(t reflect.Type) *sumType {
 
 // DecodeIntEnum decodes a value of an Int enum: its number (or the number
 // as a string) or, as protobuf's JSON mapping writes enums, a variant's
-// name.
+// name. A value that is no variant's is an error.
 func DecodeIntEnum[E ~int](data []byte, target *E, names map[string]E) error {
+	known := func(value E) bool {
+		for _, v := range names {
+			if v == value {
+				return true
+			}
+		}
+		return false
+	}
 	var name string
 	if json.Unmarshal(data, &name) == nil {
 		if value, ok := names[name]; ok {
 			*target = value
 			return nil
 		}
-		if n, err := strconv.Atoi(name); err == nil {
+		if n, err := strconv.Atoi(name); err == nil && known(E(n)) {
 			*target = E(n)
 			return nil
 		}
@@ -315,15 +323,33 @@ func DecodeIntEnum[E ~int](data []byte, target *E, names map[string]E) error {
 	if err := json.Unmarshal(data, &value); err != nil {
 		return fmt.Errorf("expected a value of %T: %w", *target, err)
 	}
+	if !known(E(value)) {
+		return fmt.Errorf("%d is not a value of %T", value, *target)
+	}
 	*target = E(value)
 	return nil
+}
+
+// DecodeStringEnum decodes a value of a String enum: one of values.
+func DecodeStringEnum[E ~string](data []byte, target *E, values ...E) error {
+	var value string
+	if err := json.Unmarshal(data, &value); err != nil {
+		return fmt.Errorf("expected a value of %T: %w", *target, err)
+	}
+	for _, v := range values {
+		if string(v) == value {
+			*target = v
+			return nil
+		}
+	}
+	return fmt.Errorf("%q is not a value of %T", value, *target)
 }
 
 // ---- FTL's JSON encoding -----------------------------------------------------
 
 var timeType = reflect.TypeOf(time.Time{})
 
-// Marshal encodes v in FTL's JSON encoding: fields by their json tag,
+// Marshal encodes v in FTL's JSON encoding: fields by their realm or json tag,
 // Option as null or its value, Time as RFC 3339, []byte as base64, nil
 // lists and maps as [] and {}, type enums as {"name", "value"}.
 func Marshal[T any](v T) ([]byte, error) {
@@ -478,10 +504,16 @@ func mapKey(key reflect.Value) (string, error) {
 	return "", fmt.Errorf("map keys of type %s cannot be encoded", key.Type())
 }
 
-// jsonName is the member name of a struct field: its json tag, or its name.
+// jsonName is the member name of a struct field: its realm tag as it is
+// (what the generated types carry for JSON names that a json tag cannot:
+// "-", "a,b", quotes), else its json tag as encoding/json reads it, else
+// its name.
 func jsonName(field reflect.StructField) (string, bool) {
 	if field.PkgPath != "" {
 		return "", false
+	}
+	if name, ok := field.Tag.Lookup("realm"); ok {
+		return name, true
 	}
 	name := strings.Split(field.Tag.Get("json"), ",")[0]
 	switch name {

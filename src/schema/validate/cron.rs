@@ -63,7 +63,10 @@ fn interval(pattern: &str) -> Option<Result<(), String>> {
         return None;
     }
     Some(match unit {
-        "s" | "m" | "h" => Ok(()),
+        "s" | "m" | "h" if crate::schema::parser::is_duration(pattern) => Ok(()),
+        "s" | "m" | "h" => Err(format!(
+            "interval {pattern} is longer than a duration holds (at most 2562047h)"
+        )),
         "d" => Err("durations with days are not allowed".to_string()),
         other => Err(format!(
             "unknown interval unit {other:?}; use s, m or h, e.g. 30s, 10m or 12h"
@@ -182,6 +185,7 @@ mod tests {
             ("*/0 * * * *", "step of 0"),
             ("a * * * *", "not a number"),
             ("0 0 1 1 * 2001", "never matches"),
+            ("99999999999999999999m", "longer than a duration holds"),
         ] {
             let err = check(bad).expect_err(bad);
             assert!(err.contains(why), "{bad}: {err}");

@@ -35,6 +35,7 @@
 
 mod cron;
 mod graph;
+pub mod text;
 mod verbs;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -67,6 +68,7 @@ pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
         for module in &realm.modules {
             v.check_module(realm, module);
         }
+        v.check_texts(realm);
         v.check_graphs(realm);
         v.check_ingress_routes(realm);
     }
@@ -378,6 +380,12 @@ fn head_len(decl: &Decl) -> usize {
         _ => decl.kind().keyword().to_string(),
     };
     decl.visibility().prefix().len() + keyword.len() + 1 + decl.name().len()
+}
+
+/// Whether a declaration was extracted from Go code (its position is in a
+/// `.go` file), where visibility is written with `//ftl:` directives.
+fn in_go(pos: Option<&Pos>) -> bool {
+    pos.is_some_and(|p| p.file.ends_with(".go"))
 }
 
 fn fmt_pos(pos: Option<&Pos>) -> String {
@@ -1140,6 +1148,11 @@ impl<'a> Validator<'a> {
                     DeclKind::Config | DeclKind::Secret | DeclKind::Database => {
                         format!("a {kind} can be used only by the module that declares it")
                     }
+                    _ if in_go(target.decl.pos()) => format!(
+                        "export it from its Go module: put `//ftl:export` above it{}; \
+                         what an `export:realm` verb uses is then exported to the realm too",
+                        fmt_pos(target.decl.pos())
+                    ),
                     _ => format!(
                         "mark it `export` where it is declared{}",
                         fmt_pos(target.decl.pos())
@@ -1187,14 +1200,23 @@ impl<'a> Validator<'a> {
                     user.kind(),
                     site.decl_name()
                 );
-                let help = format!(
-                    "mark `{target_name}` as `{user_visibility}`{}, or lower the visibility of `{}`",
-                    target
-                        .decl
-                        .pos()
-                        .map_or_else(String::new, |p| format!(" (at {p})")),
-                    site.decl_name()
-                );
+                let at = target
+                    .decl
+                    .pos()
+                    .map_or_else(String::new, |p| format!(" (at {p})"));
+                let help = if in_go(target.decl.pos()) {
+                    format!(
+                        "declarations of Go modules take the visibility of what uses them, \
+                         within their module or, once exported, across modules: put \
+                         `//ftl:export` above `{target_name}`{at}, or lower the visibility of `{}`",
+                        site.decl_name()
+                    )
+                } else {
+                    format!(
+                        "mark `{target_name}` as `{user_visibility}`{at}, or lower the visibility of `{}`",
+                        site.decl_name()
+                    )
+                };
                 let d = self.at(pos, site, message).with_len(len).with_help(help);
                 // The public API rule is realm's own and always holds; at
                 // `export`, FTL checks data, enums and aliases, and verbs

@@ -1,0 +1,5 @@
+module ftl/named
+
+go 1.24
+
+replace ftl/namedext => ../namedext

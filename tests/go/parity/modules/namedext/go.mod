@@ -1,0 +1,3 @@
+module ftl/namedext
+
+go 1.24
