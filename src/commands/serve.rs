@@ -70,6 +70,9 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         };
         let _log = init_logging();
         let ingress = ingress::from_workspace(&ws, &overrides)?;
+        for warning in ingress.warnings() {
+            eprintln!("warning: {warning}");
+        }
         let tls = ingress::server_tls(ingress.config())?;
         let addr = ingress.config().listen;
         let listener = tokio::net::TcpListener::bind(addr)

@@ -20,50 +20,57 @@
 //! the runner that makes the call), `x-request-id` (made here when absent)
 //! and `traceparent` (W3C, see [`trace`]). All are passed on and logged.
 //!
-//! Before anything else a call is authenticated ([`auth`]: a signature by
-//! the calling realm's key, and/or a client certificate from the realm's
-//! CA) and checked against loops ([`hops`]). Each runner, realm and the hub
-//! is an [`upstream::Upstream`] with its own concurrency limit and backoff.
+//! Before anything else a call is authenticated (its signature checked by
+//! [`auth`], then [`authorize`] decides from the signature, the client
+//! certificate, the hops and the policy) and checked against loops
+//! ([`hops`]). Each runner, realm and the hub is an [`upstream::Upstream`]
+//! with its own concurrency limit and backoff.
 //!
-//! [`Ingress::handle`] is the whole of a call without the HTTP server
-//! around it; [`server`] serves it.
+//! The rooms: this file holds the ingress's state and the course of a call
+//! ([`Ingress::handle`], the whole of a call without the HTTP server around
+//! it); `build` makes an ingress, `route` finds where a call goes,
+//! `forward` sends it, [`reply`] holds what is answered; [`server`] serves
+//! it over HTTP.
 
 pub mod auth;
+pub mod authorize;
 mod budget;
+mod build;
 pub mod config;
 mod conn;
+mod forward;
 pub mod hops;
 pub mod metrics;
+pub mod reply;
+mod route;
 pub mod server;
 pub mod status;
 pub mod trace;
 pub mod upstream;
 
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use prost_reflect::{DescriptorPool, MethodDescriptor};
+use prost_reflect::MethodDescriptor;
 
-use crate::files;
-use crate::net::grpc::{self, CallError, GrpcUpstream, JsonStyle};
+use crate::net::grpc::{GrpcUpstream, JsonStyle};
 use crate::net::http::HttpClient;
-use crate::project::UnsignedEgress;
 use crate::schema::json::Checker;
-use crate::schema::{Decl, MetadataKind, Schema, Type, Verb, Visibility, txtpb};
-use crate::workspace::Workspace;
 
-use auth::{AuthError, Keys, Verifier};
+use auth::Verifier;
 use hops::{VIA, Via};
+use reply::{auth_refusal, hop_refusal};
+use route::Route;
 use trace::{TRACEPARENT, TraceContext};
-use upstream::{Kind, Unavailable, Upstream, UpstreamStatus};
+use upstream::{Kind, Upstream, UpstreamStatus};
 
+pub use build::{from_workspace, server_tls};
 pub use config::{IngressConfig, Overrides};
+pub use reply::{Refusal, Reply};
 
 /// The calling realm.
 pub const CALLER_REALM: &str = "x-realm-caller";
@@ -75,85 +82,6 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// protojson prints it) or `ftl` (FTL's encoding, the default). Passed on
 /// to other realms' ingresses.
 pub const JSON_STYLE: &str = "x-realm-json";
-
-/// An answer to a call: status, content type and body.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: StatusCode,
-    pub content_type: HeaderValue,
-    pub body: Bytes,
-    /// `Retry-After`, in seconds.
-    pub retry_after: Option<u64>,
-}
-
-const JSON: &str = "application/json";
-
-impl Reply {
-    fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
-        Reply {
-            status,
-            content_type: HeaderValue::from_static(JSON),
-            body: body.into(),
-            retry_after: None,
-        }
-    }
-}
-
-/// Why a call is refused (or failed upstream), as the caller sees it.
-#[derive(Debug)]
-pub struct Refusal {
-    pub status: StatusCode,
-    /// A stable, machine-readable code: `unknown_realm`, `not_exported`, ...
-    pub code: &'static str,
-    pub message: String,
-    /// The JSON path of the offending value, for bodies that do not fit.
-    pub path: Option<String>,
-    /// When the caller may try again.
-    pub retry_after: Option<Duration>,
-}
-
-impl Refusal {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal {
-            status,
-            code,
-            message: message.into(),
-            path: None,
-            retry_after: None,
-        }
-    }
-
-    fn retry_after(mut self, after: Duration) -> Refusal {
-        self.retry_after = Some(after);
-        self
-    }
-
-    fn unauthenticated(code: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal::new(StatusCode::UNAUTHORIZED, code, message)
-    }
-
-    /// The JSON error body.
-    pub fn reply(&self, realm: &str, request_id: &str) -> Reply {
-        let mut error = serde_json::json!({
-            "code": self.code,
-            "message": self.message,
-        });
-        if let Some(path) = &self.path {
-            error["path"] = serde_json::Value::String(path.clone());
-        }
-        error["realm"] = serde_json::Value::String(realm.to_string());
-        error["request_id"] = serde_json::Value::String(request_id.to_string());
-        let mut reply = Reply::json(
-            self.status,
-            serde_json::json!({ "error": error }).to_string(),
-        );
-        // Whole seconds, rounded up: "in 0 s" would invite a stampede.
-        reply.retry_after = self
-            .retry_after
-            .map(|d| d.as_millis().div_ceil(1000).max(1) as u64);
-        reply
-    }
-}
 
 /// How a local module's verbs are served.
 #[derive(Clone, Debug)]
@@ -216,25 +144,6 @@ pub struct Outcome {
     pub caller: Option<String>,
 }
 
-/// Where a call goes.
-enum Route<'a> {
-    Local {
-        module: &'a str,
-        verb: &'a Verb,
-        runner: &'a LocalRunner,
-        grpc: Option<&'a MethodDescriptor>,
-    },
-    External {
-        external: &'a External,
-        /// Where it goes: the realm's ingress, or the hub.
-        upstream: &'a Upstream,
-        /// The realm whose key signs it (the realm's or the hub's local name).
-        peer: &'a str,
-        module: &'a str,
-        verb: &'a Verb,
-    },
-}
-
 /// Everything a running ingress knows: built once at start.
 pub struct Ingress {
     realm: String,
@@ -255,160 +164,13 @@ pub struct Ingress {
     well_known_json: Bytes,
     /// Bytes of request bodies held at once (`max-buffered`).
     budget: budget::BodyBudget,
+    /// What a user should hear about the configuration (key files
+    /// readable by others, ...), for the command to print.
+    warnings: Vec<String>,
     config: IngressConfig,
 }
 
 impl Ingress {
-    /// Builds the ingress of a workspace: `keys` sign and check calls
-    /// between realms, `http` reaches upstreams. Fails when gRPC verbs have
-    /// no descriptors or a `+grpc` method is not in them, or the hub has no
-    /// endpoint.
-    pub fn new(
-        ws: &Workspace,
-        config: IngressConfig,
-        keys: Keys,
-        http: HttpClient,
-    ) -> Result<Ingress> {
-        let internal = ws.internal_realm();
-        let local = Checker::new(internal);
-
-        // gRPC verbs need the realm's descriptor set.
-        let grpc_verbs: Vec<(&str, &Verb, &str)> = internal
-            .decls()
-            .filter_map(|(m, d)| match d {
-                Decl::Verb(v) => v.metadata.iter().find_map(|md| match &md.kind {
-                    MetadataKind::Grpc(method) => Some((m.name.as_str(), v, method.as_str())),
-                    _ => None,
-                }),
-                _ => None,
-            })
-            .collect();
-        let mut methods = HashMap::new();
-        let mut grpc_modules = std::collections::HashSet::new();
-        if !grpc_verbs.is_empty() {
-            let Some(set) = &ws.project.descriptor_set else {
-                bail!(
-                    "realm `{}` has gRPC verbs (+grpc) but no `[realm] descriptor-set` in ftl-project.toml\n\
-                     help: re-run `realm import ... --output` to write one",
-                    internal.name
-                );
-            };
-            let path = ws.project.root.join(set);
-            let bytes = files::read_bytes(&path)?;
-            let pool = DescriptorPool::decode(bytes.as_slice())
-                .map_err(|e| anyhow!("{set} is not a valid descriptor set: {e}"))?;
-            for (module, verb, method) in grpc_verbs {
-                let (service, name) = method.split_once('/').ok_or_else(|| {
-                    anyhow!(
-                        "`+grpc \"{method}\"` of {module}.{} is not `package.Service/Method`",
-                        verb.name
-                    )
-                })?;
-                let descriptor = pool
-                    .get_service_by_name(service)
-                    .and_then(|s| s.methods().find(|m| m.name() == name))
-                    .ok_or_else(|| {
-                        anyhow!(
-                            "{module}.{} is served by gRPC method {method}, which is not in {set}\n\
-                             help: re-run `realm import ... --output` so the schema and the descriptors agree",
-                            verb.name
-                        )
-                    })?;
-                methods
-                    .entry(module.to_string())
-                    .or_insert_with(HashMap::new)
-                    .insert(verb.name.clone(), descriptor);
-                grpc_modules.insert(module.to_string());
-            }
-        }
-
-        let limit = config.limits.upstream_concurrency;
-        let mut runners = HashMap::new();
-        for (module, setting) in &config.runners {
-            let runner = if grpc_modules.contains(module) {
-                Runner::Grpc {
-                    upstream: GrpcUpstream::new(&setting.value)
-                        .map_err(|e| anyhow!("runner of module `{module}`: {e}"))?,
-                    url: setting.value.clone(),
-                }
-            } else {
-                Runner::Http {
-                    base: setting.value.trim_end_matches('/').to_string(),
-                }
-            };
-            let upstream = Upstream::new(Kind::Runner, module, &setting.value, limit);
-            runners.insert(module.clone(), LocalRunner { runner, upstream });
-        }
-
-        let endpoint = |name: &str| {
-            config
-                .endpoints
-                .get(name)
-                .map(|s| s.value.trim_end_matches('/').to_string())
-        };
-        let mut externals = HashMap::new();
-        for realm in ws.schema.realms.iter().filter(|r| r.external) {
-            externals.insert(
-                realm.name.clone(),
-                External {
-                    checker: Checker::new(realm),
-                    own_name: ws
-                        .own_names
-                        .get(&realm.name)
-                        .cloned()
-                        .unwrap_or_else(|| realm.name.clone()),
-                    upstream: endpoint(&realm.name)
-                        .map(|url| Upstream::new(Kind::Realm, &realm.name, &url, limit)),
-                },
-            );
-        }
-        let hub = match &config.hub {
-            None => None,
-            Some(name) => {
-                let Some(url) = endpoint(name) else {
-                    bail!(
-                        "the hub `{name}` (`[ingress] hub`) has no endpoint\n\
-                         help: set `{name}-realm-endpoint` in the config provider, ${}_REALM_ENDPOINT, or --realm-endpoint {name}=URL",
-                        config::env_name(name)
-                    );
-                };
-                Some(Hub {
-                    name: name.clone(),
-                    upstream: Upstream::new(Kind::Hub, name, &url, limit),
-                })
-            }
-        };
-
-        let export = crate::export::of_realm(internal, ws.project.export_path())?;
-        let well_known_json = txtpb::to_json(&Schema {
-            realms: vec![export.api.clone()],
-        });
-        let verifier =
-            (!keys.is_empty()).then(|| Verifier::new(keys.clone(), config.security.replay_window));
-        Ok(Ingress {
-            realm: internal.name.clone(),
-            local,
-            runners,
-            methods,
-            externals,
-            hub,
-            http,
-            verifier,
-            peer_cas: config
-                .security
-                .peer_cas
-                .iter()
-                .map(|(realm, _)| realm.clone())
-                .collect(),
-            metrics: metrics::Metrics::new(&internal.name),
-            draining: AtomicBool::new(false),
-            well_known_txtpb: Bytes::from(export.text),
-            well_known_json: Bytes::from(well_known_json),
-            budget: budget::BodyBudget::new(config.limits.max_buffered),
-            config,
-        })
-    }
-
     /// This realm's name.
     pub fn realm(&self) -> &str {
         &self.realm
@@ -416,6 +178,11 @@ impl Ingress {
 
     pub fn config(&self) -> &IngressConfig {
         &self.config
+    }
+
+    /// Warnings about the configuration, found while building.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The public schema, as proto-text or JSON.
@@ -590,74 +357,6 @@ impl Ingress {
         self.metrics.refusal(code);
     }
 
-    fn route<'a>(
-        &'a self,
-        realm: &'a str,
-        module: &'a str,
-        verb: &'a str,
-    ) -> Result<Route<'a>, Refusal> {
-        if realm == self.realm {
-            let v = find_verb(&self.local, realm, module, verb)?;
-            let runner = self.runners.get(module).ok_or_else(|| {
-                Refusal::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "no_runner",
-                    format!(
-                        "module `{module}` of realm `{realm}` has no runner\n\
-                         set `[ingress.runners] {module}` (or `default`) in ftl-project.toml, or pass --runner {module}=URL"
-                    ),
-                )
-            })?;
-            let grpc = self.methods.get(module).and_then(|verbs| verbs.get(verb));
-            return Ok(Route::Local {
-                module,
-                verb: v,
-                runner,
-                grpc,
-            });
-        }
-        let Some(external) = self.externals.get(realm) else {
-            let mut known: Vec<&str> = self.externals.keys().map(String::as_str).collect();
-            known.sort_unstable();
-            return Err(Refusal::new(
-                StatusCode::NOT_FOUND,
-                "unknown_realm",
-                format!(
-                    "no realm `{realm}` here: this ingress serves realm `{}`{}",
-                    self.realm,
-                    if known.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" and routes to {}", known.join(", "))
-                    }
-                ),
-            ));
-        };
-        let v = find_verb(&external.checker, realm, module, verb)?;
-        let (upstream, peer) = match (&external.upstream, &self.hub) {
-            (Some(u), _) => (u, realm),
-            (None, Some(hub)) => (&hub.upstream, hub.name.as_str()),
-            (None, None) => {
-                return Err(Refusal::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "no_endpoint",
-                    format!(
-                        "no endpoint for realm `{realm}`: set `{realm}-realm-endpoint` in the config provider, \
-                         ${}_REALM_ENDPOINT, or --realm-endpoint {realm}=URL (or configure a hub: `[ingress] hub`)",
-                        config::env_name(realm)
-                    ),
-                ));
-            }
-        };
-        Ok(Route::External {
-            external,
-            upstream,
-            peer,
-            module,
-            verb: v,
-        })
-    }
-
     /// Handles one call: authenticates it, checks its hops, routes it,
     /// checks the body, calls the runner or the other realm, and answers.
     pub async fn handle(&self, call: &Call<'_>) -> Outcome {
@@ -679,11 +378,15 @@ impl Ingress {
         }
     }
 
-    /// Who sent the call, when it proves it: a valid signature, a client
-    /// certificate from a realm's CA, or both (then they must agree).
-    fn authenticate(&self, call: &Call<'_>, via: &Via) -> Result<Option<String>, Refusal> {
-        let signature = call.headers.get(auth::SIGNATURE);
-        let signed = match (&self.verifier, signature) {
+    async fn handle_inner(
+        &self,
+        call: &Call<'_>,
+        routed: &mut bool,
+        caller: &mut Option<String>,
+    ) -> Result<Reply, Refusal> {
+        let via = Via::parse(call.headers.get(VIA).map(HeaderValue::as_bytes))
+            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
+        let signed = match (&self.verifier, call.headers.get(auth::SIGNATURE)) {
             (Some(verifier), Some(header)) => {
                 let request = auth::Request {
                     method: "POST",
@@ -700,156 +403,24 @@ impl Ingress {
                     .map_err(|e| auth_refusal(&e))?;
                 Some(realm)
             }
-            (None, Some(_)) | (_, None) => None,
+            _ => None,
         };
-        let certified = match call.peer_realms {
-            [] => None,
-            [one] => Some(one.clone()),
-            several => {
-                // One certificate for several realms: the signature decides.
-                match &signed {
-                    Some(s) if several.contains(s) => Some(s.clone()),
-                    _ => None,
-                }
-            }
+        let policy = authorize::Policy {
+            realm: &self.realm,
+            required: self.auth_required(),
+            peer_cas: &self.peer_cas,
+            relay: self.config.security.relay,
+            unsigned_egress: self.config.security.unsigned_egress,
         };
-        let caller = match (signed, certified) {
-            (Some(s), Some(c)) if s != c => {
-                return Err(Refusal::unauthenticated(
-                    "certificate_mismatch",
-                    format!(
-                        "the call is signed by realm `{s}` but the client certificate belongs to realm `{c}`"
-                    ),
-                ));
-            }
-            (Some(s), _) => Some(s),
-            (None, c) => c,
+        let facts = authorize::Facts {
+            signed: signed.as_deref(),
+            signature_header: call.headers.contains_key(auth::SIGNATURE),
+            certified: call.peer_realms,
+            via: &via,
+            local: call.realm == self.realm,
+            peer: call.peer,
         };
-        if let Some(realm) = &caller {
-            // A realm that has a CA here must present its certificate.
-            if self.peer_cas.contains(realm) && !call.peer_realms.contains(realm) {
-                return Err(Refusal::unauthenticated(
-                    "client_certificate_required",
-                    format!(
-                        "calls from realm `{realm}` must come with a client certificate issued by its CA (`[ingress.tls.peers] {realm}`)"
-                    ),
-                ));
-            }
-            if let Some(last) = via.last()
-                && last != realm
-            {
-                return Err(Refusal::unauthenticated(
-                    "via_mismatch",
-                    format!(
-                        "the call comes from realm `{realm}` but its {VIA} header ends with `{last}`"
-                    ),
-                ));
-            }
-        }
-        Ok(caller)
-    }
-
-    /// Whether an unsigned call from `peer` may go on to other realms.
-    fn unsigned_egress_allowed(&self, peer: Option<SocketAddr>) -> bool {
-        match self.config.security.unsigned_egress {
-            UnsignedEgress::Any => true,
-            UnsignedEgress::None => false,
-            UnsignedEgress::Private => peer.is_some_and(|p| is_private(p.ip())),
-            UnsignedEgress::Loopback => peer.is_some_and(|p| p.ip().to_canonical().is_loopback()),
-        }
-    }
-
-    async fn handle_inner(
-        &self,
-        call: &Call<'_>,
-        routed: &mut bool,
-        caller: &mut Option<String>,
-    ) -> Result<Reply, Refusal> {
-        let via = Via::parse(call.headers.get(VIA).map(HeaderValue::as_bytes))
-            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
-        *caller = self.authenticate(call, &via)?;
-        let local = call.realm == self.realm;
-        if self.auth_required() {
-            match (&caller, local) {
-                (Some(_), true) => {}
-                (None, true) => {
-                    return Err(Refusal::unauthenticated(
-                        if call.headers.contains_key(auth::SIGNATURE) {
-                            "unknown_peer"
-                        } else {
-                            "unsigned"
-                        },
-                        format!(
-                            "calls to realm `{}` must be signed by the calling realm{} (other realms' ingresses sign the calls they forward when they have a key for `{}`)",
-                            self.realm,
-                            if self.peer_cas.is_empty() {
-                                String::new()
-                            } else {
-                                " or carry its client certificate".to_string()
-                            },
-                            self.realm
-                        ),
-                    ));
-                }
-                // This realm's own runners, signing (or certified) as it.
-                (Some(realm), false) if *realm == self.realm => {
-                    if !via.realms().is_empty() {
-                        return Err(Refusal::new(
-                            StatusCode::BAD_REQUEST,
-                            "malformed_via",
-                            format!(
-                                "a call from realm `{realm}`'s own modules starts here: it must not carry {VIA}"
-                            ),
-                        ));
-                    }
-                }
-                (Some(realm), false) if !self.config.security.relay => {
-                    return Err(Refusal::new(
-                        StatusCode::FORBIDDEN,
-                        "relay_refused",
-                        format!(
-                            "realm `{}` does not relay calls of realm `{realm}` to other realms (`[ingress] relay = true` allows it)",
-                            self.realm
-                        ),
-                    ));
-                }
-                (Some(_), false) => {}
-                (None, false) if self.unsigned_egress_allowed(call.peer) => {
-                    // Nobody vouches for where an unsigned call has been:
-                    // it starts here, or it could name any origin realm.
-                    if !via.realms().is_empty() {
-                        return Err(Refusal::unauthenticated(
-                            "unsigned",
-                            format!(
-                                "an unsigned call cannot say which realms it crossed ({VIA}: {via}): only a signed call from another realm can"
-                            ),
-                        ));
-                    }
-                }
-                (None, false) => {
-                    let who = call
-                        .peer
-                        .map_or("this client".to_string(), |p| p.ip().to_string());
-                    return Err(Refusal::unauthenticated(
-                        "unsigned",
-                        match self.config.security.unsigned_egress {
-                            UnsignedEgress::None => format!(
-                                "calls to other realms through realm `{}` must be signed (`[ingress] unsigned-egress = \"none\"`)",
-                                self.realm
-                            ),
-                            policy => format!(
-                                "unsigned calls to other realms are accepted only from {} addresses; {who} is not one (`[ingress] unsigned-egress`)",
-                                if policy == UnsignedEgress::Loopback {
-                                    "loopback"
-                                } else {
-                                    "loopback and private"
-                                }
-                            ),
-                        },
-                    ));
-                }
-            }
-        }
+        *caller = authorize::authorize(&policy, &facts)?;
         via.arrive(&self.realm, self.config.limits.max_hops)
             .map_err(hop_refusal)?;
 
@@ -979,357 +550,6 @@ impl Ingress {
             }
         }
     }
-
-    /// Sends a call to an HTTP upstream: waits for a slot (or refuses when
-    /// the upstream is full or backing off), signs it with `key` when given,
-    /// bounds it by the upstream timeout, retries connection failures for
-    /// `+retry` verbs (their policy is read only then, off the hot path),
-    /// and records the upstream's health.
-    #[allow(clippy::too_many_arguments)]
-    async fn send(
-        &self,
-        upstream: &Upstream,
-        url: &str,
-        headers: HeaderMap,
-        body: Bytes,
-        verb: &Verb,
-        key: Option<&[u8]>,
-        what: &str,
-    ) -> Result<Reply, Refusal> {
-        let uri: http::Uri = url.parse().map_err(|e| {
-            Refusal::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "bad_upstream",
-                format!("{url}: {e}"),
-            )
-        })?;
-        let timeout = self.config.limits.upstream_timeout;
-        let now = Instant::now();
-        let deadline = now.checked_add(timeout).unwrap_or(now);
-        let mut attempt = 0u32;
-        let started = now;
-        loop {
-            let permit = upstream
-                .acquire(Instant::now(), attempt > 0)
-                .map_err(|u| unavailable(u, what))?;
-            let mut headers = headers.clone();
-            if let Some(key) = key {
-                let path = uri.path_and_query().map_or("/", |p| p.as_str());
-                let via = headers.get(VIA).and_then(|v| v.to_str().ok()).unwrap_or("");
-                let request = auth::Request {
-                    method: "POST",
-                    path,
-                    via,
-                    body: &body,
-                };
-                let value = auth::sign(key, &self.realm, &request, unix_now());
-                headers.insert(auth::SIGNATURE, value);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let result =
-                tokio::time::timeout(left, self.http.post_json(&uri, headers, body.clone())).await;
-            let reply = match result {
-                Err(_) => {
-                    let wait = upstream.failed(permit, "no answer in time", Instant::now());
-                    return Err(timed_out(what, timeout).retry_after(wait));
-                }
-                Ok(Err(e)) => {
-                    let wait = upstream.failed(permit, &e.to_string(), Instant::now());
-                    if e.not_sent()
-                        && let Some(policy) = RetryPolicy::of(verb)
-                        && attempt + 1 < policy.attempts
-                    {
-                        let pause = policy.backoff(attempt);
-                        if Instant::now()
-                            .checked_add(pause)
-                            .is_some_and(|at| at < deadline)
-                        {
-                            tracing::debug!("retrying {what} in {pause:?}: {e}");
-                            tokio::time::sleep(pause).await;
-                            attempt += 1;
-                            continue;
-                        }
-                    }
-                    // After retries, say how many and how long they took.
-                    let tries = if attempt > 0 {
-                        format!(
-                            " after {} attempts over {} (`+retry`)",
-                            attempt + 1,
-                            crate::duration::format(Duration::from_millis(
-                                started.elapsed().as_millis() as u64
-                            ))
-                        )
-                    } else {
-                        String::new()
-                    };
-                    return Err(Refusal::new(
-                        StatusCode::BAD_GATEWAY,
-                        "upstream_unreachable",
-                        format!("cannot reach {what}{tries}: {e}"),
-                    )
-                    .retry_after(wait));
-                }
-                Ok(Ok(reply)) => {
-                    upstream.succeeded(permit);
-                    reply
-                }
-            };
-            return relay_reply(reply, what);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn call_grpc(
-        &self,
-        health: &Upstream,
-        upstream: &GrpcUpstream,
-        url: &str,
-        method: &MethodDescriptor,
-        body: Option<serde_json::Value>,
-        headers: HeaderMap,
-        module: &str,
-        verb: &Verb,
-        style: JsonStyle,
-    ) -> Result<Reply, Refusal> {
-        let json = body.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
-        let request = grpc::json_to_message(method, &json).map_err(|(path, message)| Refusal {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_body",
-            message,
-            path: Some(path),
-            retry_after: None,
-        })?;
-        let mut metadata = tonic::metadata::MetadataMap::new();
-        for (name, value) in &headers {
-            if let (Ok(key), Ok(value)) = (
-                tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
-                tonic::metadata::MetadataValue::try_from(value.as_bytes()),
-            ) {
-                metadata.insert(key, value);
-            }
-        }
-        let what = format!("the runner of module `{module}`");
-        let permit = health
-            .acquire(Instant::now(), false)
-            .map_err(|u| unavailable(u, &what))?;
-        let timeout = self.config.limits.upstream_timeout;
-        let max_reply =
-            usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);
-        let result = tokio::time::timeout(
-            timeout,
-            upstream.unary(method, request, metadata, max_reply),
-        )
-        .await;
-        let result = match result {
-            Err(_) => {
-                let wait = health.failed(permit, "no answer in time", Instant::now());
-                return Err(timed_out(&what, timeout).retry_after(wait));
-            }
-            Ok(result) => result,
-        };
-        match result {
-            Ok(reply) => {
-                health.succeeded(permit);
-                let body = if verb.response == Type::Unit {
-                    b"{}".to_vec()
-                } else {
-                    grpc::message_to_json(&reply, style)
-                        .map_err(|e| Refusal::new(StatusCode::BAD_GATEWAY, "bad_reply", e))?
-                };
-                Ok(Reply::json(StatusCode::OK, body))
-            }
-            Err(CallError::TooLarge { limit, detail }) => {
-                // The runner answered: it is there, the reply is ours to refuse.
-                health.succeeded(permit);
-                Err(Refusal::new(
-                    StatusCode::BAD_GATEWAY,
-                    "upstream_too_large",
-                    format!(
-                        "{module}.{} answered more than {limit} bytes, the most this ingress reads from a gRPC runner (`[ingress] max-grpc-reply-size`, default `max-body-size`): {detail}",
-                        verb.name
-                    ),
-                ))
-            }
-            Err(CallError::Status(status)) => {
-                let name = crate::net::code_name(status.code());
-                let unreachable = status.code() == tonic::Code::Unavailable;
-                if unreachable {
-                    let wait = health.failed(permit, status.message(), Instant::now());
-                    return Err(Refusal::new(
-                        grpc::http_status(status.code()),
-                        "upstream_unreachable",
-                        format!("cannot reach {what} at {url}: {}", status.message()),
-                    )
-                    .retry_after(wait));
-                }
-                health.succeeded(permit);
-                Err(Refusal::new(
-                    grpc::http_status(status.code()),
-                    "upstream_status",
-                    format!(
-                        "{module}.{} failed: {name}: {}",
-                        verb.name,
-                        status.message()
-                    ),
-                ))
-            }
-        }
-    }
-}
-
-/// How a `+retry` verb's calls are retried when the connection fails
-/// before the request is sent.
-#[derive(Clone, Copy, Debug)]
-struct RetryPolicy {
-    /// Attempts in all, the first included.
-    attempts: u32,
-    min: Duration,
-    max: Duration,
-}
-
-impl RetryPolicy {
-    /// The policy of `+retry [count] min [max]`: count (default 3) retries
-    /// after the first attempt, waiting min, doubling up to max (default
-    /// 10 × min). `None` for verbs without `+retry`.
-    fn of(verb: &Verb) -> Option<RetryPolicy> {
-        verb.metadata.iter().find_map(|m| match &m.kind {
-            MetadataKind::Retry {
-                count,
-                min_backoff,
-                max_backoff,
-                ..
-            } => {
-                // The schema's durations may be anything it parses; a
-                // retry waits between 10 ms and a minute.
-                let clamp =
-                    |d: Duration| d.clamp(Duration::from_millis(10), Duration::from_secs(60));
-                let min =
-                    clamp(crate::duration::parse(min_backoff).unwrap_or(Duration::from_secs(1)));
-                let max = clamp(
-                    max_backoff
-                        .as_deref()
-                        .and_then(|m| crate::duration::parse(m).ok())
-                        .unwrap_or_else(|| min.saturating_mul(10)),
-                )
-                .max(min);
-                let retries = count.unwrap_or(3).clamp(0, 100) as u32;
-                Some(RetryPolicy {
-                    attempts: retries + 1,
-                    min,
-                    max,
-                })
-            }
-            _ => None,
-        })
-    }
-
-    /// The wait before retry number `attempt + 1`.
-    fn backoff(&self, attempt: u32) -> Duration {
-        self.min
-            .saturating_mul(1u32 << attempt.min(16))
-            .min(self.max)
-    }
-}
-
-/// An upstream's answer as the caller gets it: successes and JSON answers
-/// pass through; other failures are wrapped in a JSON error.
-fn relay_reply(reply: crate::net::http::Answer, what: &str) -> Result<Reply, Refusal> {
-    let is_json = reply
-        .content_type
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(JSON));
-    if reply.status.is_success() || is_json {
-        return Ok(Reply {
-            status: reply.status,
-            content_type: reply
-                .content_type
-                .unwrap_or_else(|| HeaderValue::from_static(JSON)),
-            body: reply.body,
-            retry_after: reply.retry_after,
-        });
-    }
-    let text = String::from_utf8_lossy(&reply.body);
-    let text = text.trim();
-    Err(Refusal::new(
-        reply.status,
-        "upstream_error",
-        format!(
-            "{what} answered {}{}",
-            reply.status,
-            if text.is_empty() {
-                String::new()
-            } else {
-                format!(": {text}")
-            }
-        ),
-    ))
-}
-
-fn unavailable(u: Unavailable, what: &str) -> Refusal {
-    match u {
-        Unavailable::BackingOff { retry_after } => Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_backoff",
-            format!(
-                "{what} failed recently; calls to it are refused for {} more",
-                crate::duration::format(Duration::from_millis(
-                    retry_after.as_millis().div_ceil(100) as u64 * 100
-                ))
-            ),
-        )
-        .retry_after(retry_after),
-        Unavailable::Busy { limit } => Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "upstream_busy",
-            format!(
-                "{what} already has {limit} calls in flight (`[ingress] upstream-concurrency`)"
-            ),
-        )
-        .retry_after(Duration::from_secs(1)),
-    }
-}
-
-fn timed_out(what: &str, timeout: Duration) -> Refusal {
-    Refusal::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        "upstream_timeout",
-        format!(
-            "{what} did not answer within {} (`[ingress] upstream-timeout`)",
-            crate::duration::format(timeout)
-        ),
-    )
-}
-
-fn hop_refusal(e: hops::HopError) -> Refusal {
-    let status = match e {
-        hops::HopError::Malformed(_) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::LOOP_DETECTED,
-    };
-    Refusal::new(status, e.code(), e.to_string())
-}
-
-fn auth_refusal(e: &AuthError) -> Refusal {
-    let refusal = Refusal::new(e.status(), e.code(), e.to_string());
-    match e {
-        AuthError::ReplayCacheFull => refusal.retry_after(Duration::from_secs(1)),
-        _ => refusal,
-    }
-}
-
-/// Loopback, private, link-local and unique-local addresses.
-pub(crate) fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unique_local()
-                || v6.is_unicast_link_local()
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
-        }
-    }
 }
 
 /// 64 random bits (span ids).
@@ -1341,47 +561,6 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// Finds `module.verb` of a realm, refusing unknown modules and verbs, other
-/// declarations and verbs that are not `export realm`.
-fn find_verb<'a>(
-    checker: &'a Checker,
-    realm: &str,
-    module: &str,
-    verb: &str,
-) -> Result<&'a Verb, Refusal> {
-    if !checker.has_module(module) || module == "builtin" {
-        return Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "unknown_module",
-            format!("realm `{realm}` has no module `{module}`"),
-        ));
-    }
-    match checker.decl(module, verb) {
-        None => Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "unknown_verb",
-            format!("module `{module}` of realm `{realm}` has no verb `{verb}`"),
-        )),
-        Some(Decl::Verb(v)) if v.visibility == Visibility::ExportRealm => Ok(v),
-        Some(Decl::Verb(v)) => Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            "not_exported",
-            format!(
-                "verb `{module}.{verb}` of realm `{realm}` is not exported to other realms (it is {})",
-                v.visibility
-            ),
-        )),
-        Some(other) => Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "unknown_verb",
-            format!(
-                "`{module}.{verb}` of realm `{realm}` is {}, not a verb",
-                other.kind().with_article()
-            ),
-        )),
-    }
 }
 
 /// The reply style a caller asks for with `x-realm-json`.
@@ -1411,74 +590,4 @@ fn parse_body(body: &[u8]) -> Result<Option<serde_json::Value>, Refusal> {
         path: e.path,
         retry_after: None,
     })
-}
-
-/// Builds an ingress for a workspace with the given overrides, reading the
-/// process environment.
-pub fn from_workspace(ws: &Workspace, overrides: &Overrides) -> Result<Arc<Ingress>> {
-    let modules: Vec<String> = ws
-        .internal_realm()
-        .modules
-        .iter()
-        .filter(|m| !m.builtin)
-        .map(|m| m.name.clone())
-        .collect();
-    let mut realms: Vec<String> = ws
-        .schema
-        .realms
-        .iter()
-        .filter(|r| r.external)
-        .map(|r| r.name.clone())
-        .collect();
-    // The hub's endpoint is found like a pinned realm's.
-    if let Some(hub) = &ws.project.ingress.hub
-        && !realms.contains(hub)
-    {
-        realms.push(hub.clone());
-    }
-    let config = config::resolve(&ws.project, &modules, &realms, overrides, &|var| {
-        std::env::var(var).ok()
-    })
-    .context("invalid ingress configuration")?;
-    let keys = Keys::load(
-        std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .filter(|(k, _)| k.starts_with("REALM_KEY_")),
-        config
-            .security
-            .keys_file
-            .as_ref()
-            .map(|(path, label)| (path.as_path(), label.as_str())),
-    )
-    .context("cannot load the signing keys")?;
-    for warning in keys.warnings() {
-        tracing::warn!("{warning}");
-        eprintln!("warning: {warning}");
-    }
-    let security = &config.security;
-    let http = if security.upstream_cas.is_empty() && security.client_cert.is_none() {
-        HttpClient::new()
-    } else {
-        let tls = crate::net::tls::client_config(
-            &security.upstream_cas,
-            security
-                .client_cert
-                .as_ref()
-                .map(|(c, k)| (c.as_path(), k.as_path())),
-        )
-        .context("invalid `[ingress.tls]` for upstreams")?;
-        HttpClient::with_tls(tls)
-    };
-    Ok(Arc::new(Ingress::new(ws, config, keys, http)?))
-}
-
-/// The listener's TLS, when `[ingress.tls]` names a certificate.
-pub fn server_tls(config: &IngressConfig) -> Result<Option<Arc<crate::net::tls::ServerTls>>> {
-    let security = &config.security;
-    let Some((cert, key)) = &security.tls else {
-        return Ok(None);
-    };
-    let tls = crate::net::tls::ServerTls::load(cert, key, &security.peer_cas)
-        .context("invalid `[ingress.tls]`")?;
-    Ok(Some(Arc::new(tls)))
 }

@@ -503,7 +503,7 @@ async fn readyz(State(ingress): State<Arc<Ingress>>) -> Response {
 fn operators_only(peer: Option<&Peer>, realm: &str) -> Option<Response> {
     let allowed = peer
         .and_then(|p| p.addr)
-        .is_some_and(|a| super::is_private(a.ip()));
+        .is_some_and(|a| super::authorize::is_private(a.ip()));
     (!allowed).then(|| {
         let request_id = uuid::Uuid::new_v4().to_string();
         let refusal = Refusal::new(

@@ -1,0 +1,253 @@
+//! Building an ingress: from a workspace and the process environment
+//! (`REALM_KEY_*`, `<realm>-realm-endpoint`), the configuration resolved
+//! ([`super::config`]), the keys loaded ([`super::auth`]), the realm's gRPC
+//! descriptors read through [`crate::files`], and the clients for
+//! upstreams. Runs once, at start.
+//!
+//! Never serves or routes a call; never prints: what a user should hear
+//! (key warnings) is kept in [`Ingress::warnings`].
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, Result, anyhow, bail};
+use bytes::Bytes;
+use prost_reflect::DescriptorPool;
+
+use super::auth::{Keys, Verifier};
+use super::upstream::{Kind, Upstream};
+use super::{
+    External, Hub, Ingress, IngressConfig, LocalRunner, Overrides, Runner, budget, config, metrics,
+};
+use crate::files;
+use crate::net::grpc::GrpcUpstream;
+use crate::net::http::HttpClient;
+use crate::schema::json::Checker;
+use crate::schema::{Decl, MetadataKind, Schema, Verb, txtpb};
+use crate::workspace::Workspace;
+
+impl Ingress {
+    /// Builds the ingress of a workspace: `keys` sign and check calls
+    /// between realms, `http` reaches upstreams. Fails when gRPC verbs have
+    /// no descriptors or a `+grpc` method is not in them, or the hub has no
+    /// endpoint.
+    pub fn new(
+        ws: &Workspace,
+        config: IngressConfig,
+        keys: Keys,
+        http: HttpClient,
+    ) -> Result<Ingress> {
+        let internal = ws.internal_realm();
+        let local = Checker::new(internal);
+
+        // gRPC verbs need the realm's descriptor set.
+        let grpc_verbs: Vec<(&str, &Verb, &str)> = internal
+            .decls()
+            .filter_map(|(m, d)| match d {
+                Decl::Verb(v) => v.metadata.iter().find_map(|md| match &md.kind {
+                    MetadataKind::Grpc(method) => Some((m.name.as_str(), v, method.as_str())),
+                    _ => None,
+                }),
+                _ => None,
+            })
+            .collect();
+        let mut methods = HashMap::new();
+        let mut grpc_modules = HashSet::new();
+        if !grpc_verbs.is_empty() {
+            let Some(set) = &ws.project.descriptor_set else {
+                bail!(
+                    "realm `{}` has gRPC verbs (+grpc) but no `[realm] descriptor-set` in ftl-project.toml\n\
+                     help: re-run `realm import ... --output` to write one",
+                    internal.name
+                );
+            };
+            let path = ws.project.root.join(set);
+            let bytes = files::read_bytes(&path)?;
+            let pool = DescriptorPool::decode(bytes.as_slice())
+                .map_err(|e| anyhow!("{set} is not a valid descriptor set: {e}"))?;
+            for (module, verb, method) in grpc_verbs {
+                let (service, name) = method.split_once('/').ok_or_else(|| {
+                    anyhow!(
+                        "`+grpc \"{method}\"` of {module}.{} is not `package.Service/Method`",
+                        verb.name
+                    )
+                })?;
+                let descriptor = pool
+                    .get_service_by_name(service)
+                    .and_then(|s| s.methods().find(|m| m.name() == name))
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "{module}.{} is served by gRPC method {method}, which is not in {set}\n\
+                             help: re-run `realm import ... --output` so the schema and the descriptors agree",
+                            verb.name
+                        )
+                    })?;
+                methods
+                    .entry(module.to_string())
+                    .or_insert_with(HashMap::new)
+                    .insert(verb.name.clone(), descriptor);
+                grpc_modules.insert(module.to_string());
+            }
+        }
+
+        let limit = config.limits.upstream_concurrency;
+        let mut runners = HashMap::new();
+        for (module, setting) in &config.runners {
+            let runner = if grpc_modules.contains(module) {
+                Runner::Grpc {
+                    upstream: GrpcUpstream::new(&setting.value)
+                        .map_err(|e| anyhow!("runner of module `{module}`: {e}"))?,
+                    url: setting.value.clone(),
+                }
+            } else {
+                Runner::Http {
+                    base: setting.value.trim_end_matches('/').to_string(),
+                }
+            };
+            let upstream = Upstream::new(Kind::Runner, module, &setting.value, limit);
+            runners.insert(module.clone(), LocalRunner { runner, upstream });
+        }
+
+        let endpoint = |name: &str| {
+            config
+                .endpoints
+                .get(name)
+                .map(|s| s.value.trim_end_matches('/').to_string())
+        };
+        let mut externals = HashMap::new();
+        for realm in ws.schema.realms.iter().filter(|r| r.external) {
+            externals.insert(
+                realm.name.clone(),
+                External {
+                    checker: Checker::new(realm),
+                    own_name: ws
+                        .own_names
+                        .get(&realm.name)
+                        .cloned()
+                        .unwrap_or_else(|| realm.name.clone()),
+                    upstream: endpoint(&realm.name)
+                        .map(|url| Upstream::new(Kind::Realm, &realm.name, &url, limit)),
+                },
+            );
+        }
+        let hub = match &config.hub {
+            None => None,
+            Some(name) => {
+                let Some(url) = endpoint(name) else {
+                    bail!(
+                        "the hub `{name}` (`[ingress] hub`) has no endpoint\n\
+                         help: set `{name}-realm-endpoint` in the config provider, ${}_REALM_ENDPOINT, or --realm-endpoint {name}=URL",
+                        config::env_name(name)
+                    );
+                };
+                Some(Hub {
+                    name: name.clone(),
+                    upstream: Upstream::new(Kind::Hub, name, &url, limit),
+                })
+            }
+        };
+
+        let export = crate::export::of_realm(internal, ws.project.export_path())?;
+        let well_known_json = txtpb::to_json(&Schema {
+            realms: vec![export.api.clone()],
+        });
+        let verifier =
+            (!keys.is_empty()).then(|| Verifier::new(keys.clone(), config.security.replay_window));
+        Ok(Ingress {
+            realm: internal.name.clone(),
+            local,
+            runners,
+            methods,
+            externals,
+            hub,
+            http,
+            verifier,
+            peer_cas: config
+                .security
+                .peer_cas
+                .iter()
+                .map(|(realm, _)| realm.clone())
+                .collect(),
+            metrics: metrics::Metrics::new(&internal.name),
+            draining: AtomicBool::new(false),
+            well_known_txtpb: Bytes::from(export.text),
+            well_known_json: Bytes::from(well_known_json),
+            budget: budget::BodyBudget::new(config.limits.max_buffered),
+            warnings: Vec::new(),
+            config,
+        })
+    }
+}
+
+/// Builds an ingress for a workspace with the given overrides, reading the
+/// process environment.
+pub fn from_workspace(ws: &Workspace, overrides: &Overrides) -> Result<Arc<Ingress>> {
+    let modules: Vec<String> = ws
+        .internal_realm()
+        .modules
+        .iter()
+        .filter(|m| !m.builtin)
+        .map(|m| m.name.clone())
+        .collect();
+    let mut realms: Vec<String> = ws
+        .schema
+        .realms
+        .iter()
+        .filter(|r| r.external)
+        .map(|r| r.name.clone())
+        .collect();
+    // The hub's endpoint is found like a pinned realm's.
+    if let Some(hub) = &ws.project.ingress.hub
+        && !realms.contains(hub)
+    {
+        realms.push(hub.clone());
+    }
+    let config = config::resolve(&ws.project, &modules, &realms, overrides, &|var| {
+        std::env::var(var).ok()
+    })
+    .context("invalid ingress configuration")?;
+    let keys = Keys::load(
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.starts_with("REALM_KEY_")),
+        config
+            .security
+            .keys_file
+            .as_ref()
+            .map(|(path, label)| (path.as_path(), label.as_str())),
+    )
+    .context("cannot load the signing keys")?;
+    let warnings = keys.warnings().to_vec();
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    let security = &config.security;
+    let http = if security.upstream_cas.is_empty() && security.client_cert.is_none() {
+        HttpClient::new()
+    } else {
+        let tls = crate::net::tls::client_config(
+            &security.upstream_cas,
+            security
+                .client_cert
+                .as_ref()
+                .map(|(c, k)| (c.as_path(), k.as_path())),
+        )
+        .context("invalid `[ingress.tls]` for upstreams")?;
+        HttpClient::with_tls(tls)
+    };
+    let mut ingress = Ingress::new(ws, config, keys, http)?;
+    ingress.warnings = warnings;
+    Ok(Arc::new(ingress))
+}
+
+/// The listener's TLS, when `[ingress.tls]` names a certificate.
+pub fn server_tls(config: &IngressConfig) -> Result<Option<Arc<crate::net::tls::ServerTls>>> {
+    let security = &config.security;
+    let Some((cert, key)) = &security.tls else {
+        return Ok(None);
+    };
+    let tls = crate::net::tls::ServerTls::load(cert, key, &security.peer_cas)
+        .context("invalid `[ingress.tls]`")?;
+    Ok(Some(Arc::new(tls)))
+}

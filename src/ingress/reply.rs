@@ -1,0 +1,110 @@
+//! What the ingress answers: [`Reply`] (status, content type, body) and
+//! [`Refusal`] (why a call is refused or failed upstream, written as the
+//! JSON error body `{"error": {"code", "message", "path"?, "realm",
+//! "request_id"}}`), and the refusals of the hop and signature checks.
+//!
+//! Pure: builds values, no I/O. Never decides whether to refuse: the
+//! modules that check calls do.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+
+use super::auth::AuthError;
+use super::hops;
+
+/// An answer to a call: status, content type and body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub content_type: HeaderValue,
+    pub body: Bytes,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<u64>,
+}
+
+pub(crate) const JSON: &str = "application/json";
+
+impl Reply {
+    pub(crate) fn json(status: StatusCode, body: impl Into<Bytes>) -> Reply {
+        Reply {
+            status,
+            content_type: HeaderValue::from_static(JSON),
+            body: body.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Why a call is refused (or failed upstream), as the caller sees it.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    /// A stable, machine-readable code: `unknown_realm`, `not_exported`, ...
+    pub code: &'static str,
+    pub message: String,
+    /// The JSON path of the offending value, for bodies that do not fit.
+    pub path: Option<String>,
+    /// When the caller may try again.
+    pub retry_after: Option<Duration>,
+}
+
+impl Refusal {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+            path: None,
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn retry_after(mut self, after: Duration) -> Refusal {
+        self.retry_after = Some(after);
+        self
+    }
+
+    pub(crate) fn unauthenticated(code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    /// The JSON error body.
+    pub fn reply(&self, realm: &str, request_id: &str) -> Reply {
+        let mut error = serde_json::json!({
+            "code": self.code,
+            "message": self.message,
+        });
+        if let Some(path) = &self.path {
+            error["path"] = serde_json::Value::String(path.clone());
+        }
+        error["realm"] = serde_json::Value::String(realm.to_string());
+        error["request_id"] = serde_json::Value::String(request_id.to_string());
+        let mut reply = Reply::json(
+            self.status,
+            serde_json::json!({ "error": error }).to_string(),
+        );
+        // Whole seconds, rounded up: "in 0 s" would invite a stampede.
+        reply.retry_after = self
+            .retry_after
+            .map(|d| d.as_millis().div_ceil(1000).max(1) as u64);
+        reply
+    }
+}
+
+pub(crate) fn hop_refusal(e: hops::HopError) -> Refusal {
+    let status = match e {
+        hops::HopError::Malformed(_) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::LOOP_DETECTED,
+    };
+    Refusal::new(status, e.code(), e.to_string())
+}
+
+pub(crate) fn auth_refusal(e: &AuthError) -> Refusal {
+    let refusal = Refusal::new(e.status(), e.code(), e.to_string());
+    match e {
+        AuthError::ReplayCacheFull => refusal.retry_after(Duration::from_secs(1)),
+        _ => refusal,
+    }
+}
