@@ -44,11 +44,22 @@ pub fn read_project_text(root: &Path, path: &Path) -> Result<String> {
 
 /// Reads a binary file of at most [`MAX_FILE_SIZE`] bytes.
 pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    read_with_metadata(path).map(|(bytes, _)| bytes)
+}
+
+/// Reads a UTF-8 text file of at most [`MAX_FILE_SIZE`] bytes with its
+/// metadata, from one open: for secrets, whose permissions are checked.
+pub fn read_text_with_metadata(path: &Path) -> Result<(String, fs::Metadata)> {
+    let (bytes, metadata) = read_with_metadata(path)?;
+    Ok((text_from_bytes(path, bytes)?, metadata))
+}
+
+fn read_with_metadata(path: &Path) -> Result<(Vec<u8>, fs::Metadata)> {
     let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let len = file
+    let metadata = file
         .metadata()
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .len();
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let len = metadata.len();
     if len > MAX_FILE_SIZE {
         bail!(
             "{} is {len} bytes, larger than the limit of {MAX_FILE_SIZE} bytes",
@@ -59,7 +70,7 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     file.take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(bytes)
+    Ok((bytes, metadata))
 }
 
 /// Decodes file contents as UTF-8, naming the line and column of the first

@@ -183,10 +183,13 @@ pub async fn from_grpc_with_progress(
 ) -> Result<Imported> {
     let headers = parse_headers(&request.headers)?;
     let cacert = match &request.cacert {
-        Some(path) => Some(
-            std::fs::read(path)
-                .with_context(|| format!("cannot read --cacert {}", path.display()))?,
-        ),
+        Some(path) => Some(files::read_bytes(path).map_err(|e| {
+            anyhow!(
+                "cannot read --cacert {}: {}",
+                path.display(),
+                e.root_cause()
+            )
+        })?),
         None => None,
     };
     let options = ChannelOptions {
@@ -297,7 +300,7 @@ pub fn from_proto_files(
 /// Builds a realm from an encoded `FileDescriptorSet` (`protoc
 /// --descriptor_set_out --include_imports`): all its services.
 pub fn from_descriptor_set(path: &Path, name: Option<&str>) -> Result<Imported> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = files::read_bytes(path)?;
     let set = FileDescriptorSet::decode(bytes.as_slice()).map_err(|e| {
         anyhow!(
             "{} is not an encoded FileDescriptorSet: {e}\nhelp: write one with `protoc --include_imports --descriptor_set_out=FILE ...` (or `buf build -o FILE`)",
@@ -448,7 +451,7 @@ fn proto_error(e: protox::Error, includes: &[PathBuf]) -> anyhow::Error {
             .iter()
             .map(|dir| dir.join(f))
             .chain(std::iter::once(PathBuf::from(f)))
-            .find_map(|p| std::fs::read_to_string(p).ok())
+            .find_map(|p| files::read_text(&p).ok())
     });
     match (label, file, text) {
         (Some(label), Some(file), Some(text)) => {
@@ -477,8 +480,7 @@ pub struct Written {
 /// are gone are removed, an existing ftl-project.toml keeps everything but
 /// the keys written here.
 pub fn write_output(dir: &Path, imported: &Imported) -> Result<Written> {
-    std::fs::create_dir_all(dir.join(SCHEMA_DIR))
-        .with_context(|| format!("cannot create {}", dir.join(SCHEMA_DIR).display()))?;
+    files::create_dir_all(&dir.join(SCHEMA_DIR))?;
     let mut written = Vec::new();
 
     // ftl-project.toml: created, or its keys updated in place.
@@ -540,8 +542,7 @@ pub fn write_output(dir: &Path, imported: &Imported) -> Result<Written> {
     }
     for stale in files::find_files(&dir.join(SCHEMA_DIR), "ftl")? {
         if !keep.contains(&stale) {
-            std::fs::remove_file(&stale)
-                .with_context(|| format!("cannot remove {}", stale.display()))?;
+            files::remove_file(&stale)?;
         }
     }
 

@@ -69,14 +69,12 @@ impl ServerTls {
     /// is decided after the handshake by [`ServerTls::peer_realms`]. ALPN
     /// offers h2 and http/1.1.
     pub fn load(cert: &Path, key: &Path, peer_cas: &[(String, PathBuf)]) -> anyhow::Result<Self> {
-        let cert_pem = std::fs::read(cert)
-            .with_context(|| format!("cannot read the TLS certificate {}", cert.display()))?;
-        let key_pem = std::fs::read(key)
-            .with_context(|| format!("cannot read the TLS key {}", key.display()))?;
+        let cert_pem = read_pem(cert, || format!("the TLS certificate {}", cert.display()))?;
+        let key_pem = read_pem(key, || format!("the TLS key {}", key.display()))?;
         let mut cas = Vec::with_capacity(peer_cas.len());
         for (realm, path) in peer_cas {
-            let bytes = std::fs::read(path).with_context(|| {
-                format!("cannot read the CA of realm `{realm}` ({})", path.display())
+            let bytes = read_pem(path, || {
+                format!("the CA of realm `{realm}` ({})", path.display())
             })?;
             cas.push((realm.clone(), path.display().to_string(), bytes));
         }
@@ -239,8 +237,7 @@ pub fn client_config(
 ) -> anyhow::Result<ClientConfig> {
     let mut cas = Vec::with_capacity(extra_cas.len());
     for path in extra_cas {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read the CA certificate {}", path.display()))?;
+        let bytes = read_pem(path, || format!("the CA certificate {}", path.display()))?;
         cas.push((path.display().to_string(), bytes));
     }
     let cas: Vec<_> = cas
@@ -253,11 +250,10 @@ pub fn client_config(
     let client = match client_cert {
         None => None,
         Some((cert, key)) => {
-            let cert_pem = std::fs::read(cert).with_context(|| {
-                format!("cannot read the client certificate {}", cert.display())
+            let cert_pem = read_pem(cert, || {
+                format!("the client certificate {}", cert.display())
             })?;
-            let key_pem = std::fs::read(key)
-                .with_context(|| format!("cannot read the client key {}", key.display()))?;
+            let key_pem = read_pem(key, || format!("the client key {}", key.display()))?;
             Some((
                 cert.display().to_string(),
                 cert_pem,
@@ -591,6 +587,13 @@ pub(crate) mod testing {
             .serve_connection(io, service)
             .await;
     }
+}
+
+/// Reads a PEM file through [`crate::files`] (with its size limit); the
+/// error names the file as `what` says, with the system's reason.
+fn read_pem(path: &Path, what: impl FnOnce() -> String) -> anyhow::Result<Vec<u8>> {
+    crate::files::read_bytes(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {}", what(), e.root_cause()))
 }
 
 #[cfg(test)]
