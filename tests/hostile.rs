@@ -262,7 +262,7 @@ fn wait_status(serve: &Serve, what: &str, ready: impl Fn(&serde_json::Value) -> 
             return;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            started.elapsed() < Duration::from_secs(60),
             "{what}: {status}"
         );
         std::thread::sleep(Duration::from_millis(20));
@@ -340,7 +340,7 @@ fn connections_beyond_max_connections_are_answered_503_and_closed() {
             break answer;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            started.elapsed() < Duration::from_secs(60),
             "never refused: {answer:?}\n{}",
             pay.ingress.log()
         );
@@ -362,7 +362,7 @@ fn connections_beyond_max_connections_are_answered_503_and_closed() {
             break;
         }
         assert!(
-            started.elapsed() < Duration::from_secs(20),
+            started.elapsed() < Duration::from_secs(60),
             "slots never came back: {answer:?}"
         );
         std::thread::sleep(Duration::from_millis(20));
