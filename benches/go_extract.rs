@@ -11,6 +11,8 @@
 //! proto-text), and (3) the release `realm export` binary as a user runs
 //! it, with the CPU time of (1) and (3). Target: (3) under 1 s.
 
+mod support;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 use realm::pins::Context;
 use realm::project::Project;
 use realm::workspace::Workspace;
+use support::tools::median;
 
 const MODULES: usize = 200;
 const VERBS: usize = 25;
@@ -99,18 +102,6 @@ fn cpu_time(who: i32) -> Duration {
     };
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-fn median(n: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[n / 2]
 }
 
 fn main() {

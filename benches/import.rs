@@ -6,9 +6,12 @@
 //! Run with `cargo bench --bench import`. Prints medians of whole `realm`
 //! processes, the per-service cost, and the ratio between the two.
 
+mod support;
+
 use std::fmt::Write as _;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use support::tools::median;
 
 const FILES: usize = 50;
 const SERVICES_PER_FILE: usize = 10;
@@ -150,18 +153,6 @@ fn main() {
         grpc_print,
     );
     println!("(ratio: time / the descriptor-set import)");
-}
-
-fn median(n: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[n / 2]
 }
 
 fn common_proto() -> String {

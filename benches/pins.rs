@@ -11,6 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use support::tools::{copy_dir, median};
 
 const REALMS: usize = 100;
 const VERBS_PER_REALM: usize = 10;
@@ -112,18 +113,6 @@ fn main() {
     );
 }
 
-fn median(n: usize, mut f: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[n / 2]
-}
-
 fn realm(project: &Path, cache: &Path, args: &[&str], code: i32) {
     let out = Command::new(env!("CARGO_BIN_EXE_realm"))
         .args(args)
@@ -200,16 +189,4 @@ fn head(dir: &Path) -> String {
         .expect("head")
         .id()
         .to_string()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }

@@ -20,10 +20,13 @@
 //! Run with `cargo bench --bench proxy`; `-- --seconds N` sets the length
 //! of each measurement (default 5).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod support;
+
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::tools::{copy_dir, free_port, git};
 
 const CONNECTIONS: usize = 64;
 const ROUNDS: usize = 3;
@@ -576,32 +579,4 @@ fn append(path: PathBuf, text: &str) {
     let mut content = std::fs::read_to_string(&path).expect("read");
     content.push_str(text);
     std::fs::write(path, content).expect("write");
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("git");
-    assert!(status.success(), "git {args:?}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
 }

@@ -1,6 +1,8 @@
 //! Generated inputs of realistic size for the benchmarks.
 #![allow(dead_code)]
 
+pub mod tools;
+
 use std::fmt::Write;
 
 /// Schema text for one module of a generated realm.
