@@ -661,3 +661,92 @@ fn stable_table(text: &str) -> String {
         })
         .collect()
 }
+
+/// A gRPC runner gets `+retry` as HTTP runners do: a call whose connection
+/// is refused is tried again until the runner is up.
+#[test]
+fn grpc_runners_retry_verbs_until_the_runner_is_up() {
+    let shop = TestProject::new("shop");
+    let acme = GitRealm::empty("main");
+    {
+        let grpc = Background::grpc_bank(grpc_bank::Options::default());
+        run_realm_with(
+            shop.path(),
+            &[
+                "import",
+                "grpc",
+                "--endpoint",
+                &grpc.url(),
+                "--name",
+                "acme",
+                "--output",
+                &acme.path().display().to_string(),
+            ],
+            &[],
+        )
+        .expect(0);
+    }
+    let grpc_line = "+grpc \"acme.bank.v1.AccountService/GetAccount\"";
+    let file = walk(acme.path())
+        .into_iter()
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .is_ok_and(|t| t.contains(grpc_line) && p.extension().is_some_and(|e| e == "ftl"))
+        })
+        .expect("the schema file of account.getAccount");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        text.replace(
+            grpc_line,
+            &format!("{grpc_line}\n      +retry 20 100ms 500ms"),
+        ),
+    )
+    .expect("write");
+    acme.export();
+
+    // Nothing listens on the runner's address yet.
+    let runner: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let acme_ingress = Serve::start(
+        acme.path(),
+        shop.cache_dir(),
+        &["--runner", &format!("account=http://{runner}")],
+    );
+    let addr = acme_ingress.addr;
+    let call = std::thread::spawn(move || {
+        post(addr, "/realms/acme/account/getAccount", r#"{"id": "a1"}"#)
+    });
+    common::serve::wait_for("the first attempt to fail", || {
+        let answer = http("GET", addr, "/status", "", &[]).expect("status");
+        let status: serde_json::Value = serde_json::from_str(&answer.2).expect("JSON");
+        let failed = status["upstreams"]
+            .as_array()
+            .and_then(|all| all.iter().find(|u| u["name"] == "account"))
+            .and_then(|u| u["failed"].as_u64());
+        (failed >= Some(1)).then_some(()).ok_or(status.to_string())
+    });
+    let _grpc = Background::start(Some(runner), move |listener, stop| async move {
+        grpc_bank::serve(listener, grpc_bank::Options::default(), async {
+            let _ = stop.await;
+        })
+        .await
+        .expect("grpc-bank serves");
+    });
+    let (status, body) = call.join().expect("thread");
+    assert_eq!(status, 200, "{body}\n{}", acme_ingress.log());
+    assert_eq!(body["owner"], "Ada", "{body}");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

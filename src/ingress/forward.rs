@@ -21,12 +21,103 @@ use super::{Ingress, auth, unix_now};
 use crate::net::grpc::{self, CallError, GrpcUpstream, JsonStyle};
 use crate::schema::{MetadataKind, Type, Verb};
 
+/// How one attempt at an upstream ended.
+enum Attempt<T> {
+    /// The upstream answered: it is up, whatever it said.
+    Answered(Result<T, Refusal>),
+    /// The call failed in transport; `not_sent` when it surely did not
+    /// reach the upstream (then a `+retry` verb may try again).
+    Failed {
+        status: StatusCode,
+        /// Whom it failed to reach, e.g. "the runner of module `m` at URL".
+        target: String,
+        reason: String,
+        not_sent: bool,
+    },
+}
+
 impl Ingress {
-    /// Sends a call to an HTTP upstream: waits for a slot (or refuses when
-    /// the upstream is full or backing off), signs it with `key` when given,
-    /// bounds it by the upstream timeout, retries connection failures for
-    /// `+retry` verbs (their policy is read only then, off the hot path),
-    /// and records the upstream's health.
+    /// The one forwarding path of HTTP and gRPC upstreams: waits for a slot
+    /// (or refuses when the upstream is full or backing off), makes `once`
+    /// attempts within `[ingress] upstream-timeout`, retries failures
+    /// before sending for `+retry` verbs (their policy is read only then,
+    /// off the hot path), and records the upstream's health.
+    async fn forward<T, F, Fut>(
+        &self,
+        upstream: &Upstream,
+        verb: &Verb,
+        what: &str,
+        mut once: F,
+    ) -> Result<T, Refusal>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Attempt<T>>,
+    {
+        let timeout = self.config.limits.upstream_timeout;
+        let started = Instant::now();
+        let deadline = started.checked_add(timeout).unwrap_or(started);
+        let mut attempt = 0u32;
+        loop {
+            let permit = upstream
+                .acquire(Instant::now(), attempt > 0)
+                .map_err(|u| unavailable(u, what))?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (status, target, reason, not_sent) = match tokio::time::timeout(left, once()).await
+            {
+                Err(_) => {
+                    let wait = upstream.failed(permit, "no answer in time", Instant::now());
+                    return Err(timed_out(what, timeout).retry_after(wait));
+                }
+                Ok(Attempt::Answered(answer)) => {
+                    upstream.succeeded(permit);
+                    return answer;
+                }
+                Ok(Attempt::Failed {
+                    status,
+                    target,
+                    reason,
+                    not_sent,
+                }) => (status, target, reason, not_sent),
+            };
+            let wait = upstream.failed(permit, &reason, Instant::now());
+            if not_sent
+                && let Some(policy) = RetryPolicy::of(verb)
+                && attempt + 1 < policy.attempts
+            {
+                let pause = policy.backoff(attempt);
+                if Instant::now()
+                    .checked_add(pause)
+                    .is_some_and(|at| at < deadline)
+                {
+                    tracing::debug!("retrying {what} in {pause:?}: {reason}");
+                    tokio::time::sleep(pause).await;
+                    attempt += 1;
+                    continue;
+                }
+            }
+            // After retries, say how many and how long they took.
+            let tries = if attempt > 0 {
+                format!(
+                    " after {} attempts over {} (`+retry`)",
+                    attempt + 1,
+                    crate::duration::format(Duration::from_millis(
+                        started.elapsed().as_millis() as u64
+                    ))
+                )
+            } else {
+                String::new()
+            };
+            return Err(Refusal::new(
+                status,
+                "upstream_unreachable",
+                format!("cannot reach {target}{tries}: {reason}"),
+            )
+            .retry_after(wait));
+        }
+    }
+
+    /// Sends a call to an HTTP upstream (a runner, another realm's ingress
+    /// or the hub), signed with `key` when given.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn send(
         &self,
@@ -45,15 +136,8 @@ impl Ingress {
                 format!("{url}: {e}"),
             )
         })?;
-        let timeout = self.config.limits.upstream_timeout;
-        let now = Instant::now();
-        let deadline = now.checked_add(timeout).unwrap_or(now);
-        let mut attempt = 0u32;
-        let started = now;
-        loop {
-            let permit = upstream
-                .acquire(Instant::now(), attempt > 0)
-                .map_err(|u| unavailable(u, what))?;
+        let (uri, headers, body) = (&uri, &headers, &body);
+        self.forward(upstream, verb, what, || async move {
             let mut headers = headers.clone();
             if let Some(key) = key {
                 let path = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -62,64 +146,26 @@ impl Ingress {
                     method: "POST",
                     path,
                     via,
-                    body: &body,
+                    body,
                 };
                 let value = auth::sign(key, &self.realm, &request, unix_now());
                 headers.insert(auth::SIGNATURE, value);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let result =
-                tokio::time::timeout(left, self.http.post_json(&uri, headers, body.clone())).await;
-            let reply = match result {
-                Err(_) => {
-                    let wait = upstream.failed(permit, "no answer in time", Instant::now());
-                    return Err(timed_out(what, timeout).retry_after(wait));
-                }
-                Ok(Err(e)) => {
-                    let wait = upstream.failed(permit, &e.to_string(), Instant::now());
-                    if e.not_sent()
-                        && let Some(policy) = RetryPolicy::of(verb)
-                        && attempt + 1 < policy.attempts
-                    {
-                        let pause = policy.backoff(attempt);
-                        if Instant::now()
-                            .checked_add(pause)
-                            .is_some_and(|at| at < deadline)
-                        {
-                            tracing::debug!("retrying {what} in {pause:?}: {e}");
-                            tokio::time::sleep(pause).await;
-                            attempt += 1;
-                            continue;
-                        }
-                    }
-                    // After retries, say how many and how long they took.
-                    let tries = if attempt > 0 {
-                        format!(
-                            " after {} attempts over {} (`+retry`)",
-                            attempt + 1,
-                            crate::duration::format(Duration::from_millis(
-                                started.elapsed().as_millis() as u64
-                            ))
-                        )
-                    } else {
-                        String::new()
-                    };
-                    return Err(Refusal::new(
-                        StatusCode::BAD_GATEWAY,
-                        "upstream_unreachable",
-                        format!("cannot reach {what}{tries}: {e}"),
-                    )
-                    .retry_after(wait));
-                }
-                Ok(Ok(reply)) => {
-                    upstream.succeeded(permit);
-                    reply
-                }
-            };
-            return relay_reply(reply, what);
-        }
+            match self.http.post_json(uri, headers, body.clone()).await {
+                Ok(answer) => Attempt::Answered(relay_reply(answer, what)),
+                Err(e) => Attempt::Failed {
+                    status: StatusCode::BAD_GATEWAY,
+                    target: what.to_string(),
+                    not_sent: e.not_sent(),
+                    reason: e.to_string(),
+                },
+            }
+        })
+        .await
     }
 
+    /// Calls a gRPC runner: the JSON body transcoded to the method's
+    /// request, the reply back to JSON in the caller's style.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn call_grpc(
         &self,
@@ -151,71 +197,51 @@ impl Ingress {
             }
         }
         let what = format!("the runner of module `{module}`");
-        let permit = health
-            .acquire(Instant::now(), false)
-            .map_err(|u| unavailable(u, &what))?;
-        let timeout = self.config.limits.upstream_timeout;
         let max_reply =
             usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);
-        let result = tokio::time::timeout(
-            timeout,
-            upstream.unary(method, request, metadata, max_reply),
-        )
-        .await;
-        let result = match result {
-            Err(_) => {
-                let wait = health.failed(permit, "no answer in time", Instant::now());
-                return Err(timed_out(&what, timeout).retry_after(wait));
-            }
-            Ok(result) => result,
-        };
-        match result {
-            Ok(reply) => {
-                health.succeeded(permit);
-                let body = if verb.response == Type::Unit {
-                    b"{}".to_vec()
+        let (request, metadata, what) = (&request, &metadata, what.as_str());
+        self.forward(health, verb, what, || async move {
+            let result = upstream
+                .unary(method, request.clone(), metadata.clone(), max_reply)
+                .await;
+            match result {
+                Ok(reply) => Attempt::Answered(if verb.response == Type::Unit {
+                    Ok(Reply::json(StatusCode::OK, b"{}".to_vec()))
                 } else {
                     grpc::message_to_json(&reply, style)
-                        .map_err(|e| Refusal::new(StatusCode::BAD_GATEWAY, "bad_reply", e))?
-                };
-                Ok(Reply::json(StatusCode::OK, body))
-            }
-            Err(CallError::TooLarge { limit, detail }) => {
+                        .map(|body| Reply::json(StatusCode::OK, body))
+                        .map_err(|e| Refusal::new(StatusCode::BAD_GATEWAY, "bad_reply", e))
+                }),
                 // The runner answered: it is there, the reply is ours to refuse.
-                health.succeeded(permit);
-                Err(Refusal::new(
+                Err(CallError::TooLarge { limit, detail }) => Attempt::Answered(Err(Refusal::new(
                     StatusCode::BAD_GATEWAY,
                     "upstream_too_large",
                     format!(
                         "{module}.{} answered more than {limit} bytes, the most this ingress reads from a gRPC runner (`[ingress] max-grpc-reply-size`, default `max-body-size`): {detail}",
                         verb.name
                     ),
-                ))
-            }
-            Err(CallError::Status(status)) => {
-                let name = crate::net::code_name(status.code());
-                let unreachable = status.code() == tonic::Code::Unavailable;
-                if unreachable {
-                    let wait = health.failed(permit, status.message(), Instant::now());
-                    return Err(Refusal::new(
-                        grpc::http_status(status.code()),
-                        "upstream_unreachable",
-                        format!("cannot reach {what} at {url}: {}", status.message()),
-                    )
-                    .retry_after(wait));
+                ))),
+                Err(CallError::Status(status)) if status.code() == tonic::Code::Unavailable => {
+                    Attempt::Failed {
+                        status: grpc::http_status(status.code()),
+                        target: format!("{what} at {url}"),
+                        not_sent: grpc::not_sent(&status),
+                        reason: status.message().to_string(),
+                    }
                 }
-                health.succeeded(permit);
-                Err(Refusal::new(
+                Err(CallError::Status(status)) => Attempt::Answered(Err(Refusal::new(
                     grpc::http_status(status.code()),
                     "upstream_status",
                     format!(
-                        "{module}.{} failed: {name}: {}",
+                        "{module}.{} failed: {}: {}",
                         verb.name,
+                        crate::net::code_name(status.code()),
                         status.message()
                     ),
-                ))
+                ))),
             }
-        }
+        })
+        .await
     }
 }
 

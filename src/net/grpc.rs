@@ -76,6 +76,22 @@ impl GrpcUpstream {
     }
 }
 
+/// Whether an `Unavailable` status surely left the request unsent: the
+/// connection to the runner was refused (by the type of the cause, not its
+/// text), so a `+retry` verb may try again without running twice.
+pub fn not_sent(status: &tonic::Status) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
 /// Why a unary call has no reply.
 #[derive(Debug)]
 pub enum CallError {
