@@ -77,7 +77,8 @@ impl Keys {
 
     /// Where the key shared with realm `peer` came from (`$REALM_KEY_SHOP`,
     /// or the name of the key file).
-    pub fn origin(&self, peer: &str) -> Option<&str> {
+    #[cfg(test)]
+    pub(crate) fn origin(&self, peer: &str) -> Option<&str> {
         self.keys.get(peer).map(|k| k.origin.as_str())
     }
 
@@ -218,9 +219,10 @@ impl Keys {
         &self.warnings
     }
 
-    /// Keys given directly, for tests and benches (origin `from_pairs`). No
-    /// length check.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, Vec<u8>)>) -> Keys {
+    /// Keys given directly, for tests (origin `from_pairs`). No length
+    /// check.
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: impl IntoIterator<Item = (String, Vec<u8>)>) -> Keys {
         Keys {
             keys: pairs
                 .into_iter()

@@ -51,7 +51,7 @@ impl Verifier {
     /// A verifier that remembers at most about `max_nonces` nonces at once
     /// (at least 1); past that, calls are refused with
     /// [`AuthError::ReplayCacheFull`] until old nonces leave the window.
-    pub fn with_capacity(keys: Keys, window: Duration, max_nonces: usize) -> Verifier {
+    pub(crate) fn with_capacity(keys: Keys, window: Duration, max_nonces: usize) -> Verifier {
         let peers = (0u32..)
             .zip(keys.peers())
             .filter_map(|(id, name)| {
@@ -73,7 +73,8 @@ impl Verifier {
     }
 
     /// The replay window.
-    pub fn window(&self) -> Duration {
+    #[cfg(test)]
+    fn window(&self) -> Duration {
         Duration::from_secs(self.window_secs)
     }
 
