@@ -178,15 +178,24 @@ pub fn resolve(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<IngressConfig> {
-    let (listen_text, listen_origin) = if let Some(l) = &overrides.listen {
-        (l.clone(), Origin::Flag)
-    } else if let Some(l) = env("REALM_LISTEN") {
-        (l, Origin::Environment("REALM_LISTEN".into()))
-    } else if let Some(l) = &project.ingress.listen {
-        (l.clone(), Origin::ProjectFile)
-    } else {
-        (DEFAULT_LISTEN.to_string(), Origin::Default)
-    };
+    let Setting {
+        value: listen_text,
+        origin: listen_origin,
+    } = first_set(
+        overrides.listen.as_deref(),
+        "REALM_LISTEN".into(),
+        env,
+        || {
+            project.ingress.listen.as_ref().map(|l| Setting {
+                value: l.clone(),
+                origin: Origin::ProjectFile,
+            })
+        },
+    )
+    .unwrap_or(Setting {
+        value: DEFAULT_LISTEN.to_string(),
+        origin: Origin::Default,
+    });
     let listen: SocketAddr = listen_text.parse().map_err(|_| {
         anyhow!("listen address `{listen_text}` (from {listen_origin}) is not an address such as 127.0.0.1:8891")
     })?;
@@ -209,26 +218,16 @@ pub fn resolve(
     let mut runners = HashMap::new();
     for module in modules {
         let var = format!("REALM_RUNNER_{}", env_name(module));
-        let setting =
-            if let Some((_, url)) = overrides.runners.iter().rev().find(|(m, _)| m == module) {
-                Some(Setting {
-                    value: url.clone(),
-                    origin: Origin::Flag,
+        let flag = overrides.runners.iter().rev().find(|(m, _)| m == module);
+        let setting = first_set(flag.map(|(_, url)| url.as_str()), var, env, || {
+            file_runners
+                .get(module.as_str())
+                .or_else(|| file_runners.get("default"))
+                .map(|template| Setting {
+                    value: template.replace("${module}", module),
+                    origin: Origin::ProjectFile,
                 })
-            } else if let Some(url) = env(&var) {
-                Some(Setting {
-                    value: url,
-                    origin: Origin::Environment(var),
-                })
-            } else {
-                file_runners
-                    .get(module.as_str())
-                    .or_else(|| file_runners.get("default"))
-                    .map(|template| Setting {
-                        value: template.replace("${module}", module),
-                        origin: Origin::ProjectFile,
-                    })
-            };
+        });
         if let Some(setting) = setting {
             check_url(&setting, &format!("the runner of module `{module}`"))?;
             runners.insert(module.clone(), setting);
@@ -252,29 +251,19 @@ pub fn resolve(
     for realm in realms {
         let key = format!("{realm}-realm-endpoint");
         let var = env_name(&key);
-        let setting = if let Some((_, url)) = overrides
+        let flag = overrides
             .realm_endpoints
             .iter()
             .rev()
-            .find(|(r, _)| r == realm)
-        {
-            Some(Setting {
-                value: url.clone(),
-                origin: Origin::Flag,
-            })
-        } else if let Some(url) = env(&var) {
-            Some(Setting {
-                value: url,
-                origin: Origin::Environment(var),
-            })
-        } else {
+            .find(|(r, _)| r == realm);
+        let setting = first_set(flag.map(|(_, url)| url.as_str()), var, env, || {
             config_file.as_ref().and_then(|(path, values)| {
                 values.get(&key).map(|url| Setting {
                     value: url.clone(),
                     origin: Origin::ConfigFile(path.clone()),
                 })
             })
-        };
+        });
         if let Some(setting) = setting {
             check_url(&setting, &format!("`{key}`"))?;
             endpoints.insert(realm.clone(), setting);
@@ -359,6 +348,29 @@ pub fn resolve(
         limits,
         security,
     })
+}
+
+/// The precedence of every setting: the flag, else the environment
+/// variable `var`, else what `rest` finds (the project or config file).
+fn first_set(
+    flag: Option<&str>,
+    var: String,
+    env: &dyn Fn(&str) -> Option<String>,
+    rest: impl FnOnce() -> Option<Setting>,
+) -> Option<Setting> {
+    if let Some(value) = flag {
+        return Some(Setting {
+            value: value.to_string(),
+            origin: Origin::Flag,
+        });
+    }
+    if let Some(value) = env(&var) {
+        return Some(Setting {
+            value,
+            origin: Origin::Environment(var),
+        });
+    }
+    rest()
 }
 
 /// The URL of a project's own ingress, for `realm call` and `realm status`
