@@ -24,7 +24,7 @@ use crate::files;
 use crate::net::grpc::GrpcUpstream;
 use crate::net::http::HttpClient;
 use crate::schema::json::Checker;
-use crate::schema::{Decl, MetadataKind, Schema, Verb, txtpb};
+use crate::schema::{Decl, Schema, Verb, txtpb};
 use crate::workspace::Workspace;
 
 impl Ingress {
@@ -45,10 +45,7 @@ impl Ingress {
         let grpc_verbs: Vec<(&str, &Verb, &str)> = internal
             .decls()
             .filter_map(|(m, d)| match d {
-                Decl::Verb(v) => v.metadata.iter().find_map(|md| match &md.kind {
-                    MetadataKind::Grpc(method) => Some((m.name.as_str(), v, method.as_str())),
-                    _ => None,
-                }),
+                Decl::Verb(v) => v.grpc_method().map(|method| (m.name.as_str(), v, method)),
                 _ => None,
             })
             .collect();
