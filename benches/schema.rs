@@ -1,7 +1,8 @@
 //! The schema core and `realm export` on a generated realm of 10,000 verbs
 //! and 20,000 data types (plus 1,000 enums) in 100 modules: parse, validate,
-//! public-API closure, proto-text encoding, and the whole export of a
-//! project on disk (library call and the `realm` binary).
+//! public-API closure, proto-text encoding (and, as a baseline,
+//! prost-reflect's own text formatter), and the whole export of a project
+//! on disk (library call and the `realm` binary).
 //!
 //! Run with `cargo bench --bench schema`. Criterion prints the time per
 //! iteration and the throughput in MiB/s of schema text.
@@ -76,6 +77,24 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("txtpb_encode", |b| {
         b.iter(|| txtpb::to_text(black_box(&api_schema)))
+    });
+    // The baseline `txtpb::to_text` replaced (ARCHITECTURE.md, "Proto-text
+    // layout and encoder"): prost-reflect's own formatter, which needs a
+    // DynamicMessage built from the encoded bytes first.
+    let descriptor = txtpb::descriptor_pool()
+        .get_message_by_name("realm.schema.v1.Schema")
+        .expect("realm.schema.v1.Schema");
+    let pretty = prost_reflect::text_format::FormatOptions::new().pretty(true);
+    group.bench_function("txtpb_encode_prost_reflect_baseline", |b| {
+        b.iter(|| {
+            let bytes = prost::Message::encode_to_vec(&realm::schema::proto::to_proto(black_box(
+                &api_schema,
+            )));
+            let message =
+                prost_reflect::DynamicMessage::decode(descriptor.clone(), bytes.as_slice())
+                    .expect("decode");
+            message.to_text_format_with_options(&pretty)
+        })
     });
     group.bench_function("txtpb_decode", |b| {
         b.iter(|| txtpb::from_text("api.txtpb", black_box(&exported)))
