@@ -48,18 +48,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None,
         args.timeout,
     )?;
-    let status: Status = serde_json::from_slice(&reply.body)
+    // The JSON as the ingress wrote it (a newer one may say more than this
+    // version knows), and what this version reads of it.
+    let read = serde_json::from_slice::<serde_json::Value>(&reply.body)
         .ok()
         .filter(|_| reply.status.is_success())
-        .ok_or_else(|| {
-            anyhow!(
-                "{endpoint}/status answered {} without a status: is this a realm ingress?",
-                reply.status
-            )
-        })?;
+        .and_then(|json| Some((serde_json::from_value::<Status>(json.clone()).ok()?, json)));
+    let Some((status, json)) = read else {
+        return Err(anyhow!(
+            "{endpoint}/status answered {} without a status: is this a realm ingress?",
+            reply.status
+        ));
+    };
     let mut out = std::io::stdout().lock();
     match args.format {
-        DataFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&status)?)?,
+        DataFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?,
         DataFormat::Text => write!(out, "{}", render(&status))?,
     }
     Ok(ExitCode::SUCCESS)

@@ -54,7 +54,13 @@ pub struct Facts<'a> {
 
 /// Decides who sent a call and whether it may go where it asks.
 pub fn authorize(policy: &Policy<'_>, facts: &Facts<'_>) -> Result<Caller, Refusal> {
-    let caller = identify(policy, facts)?;
+    permit(policy, facts, identify(policy, facts)?)
+}
+
+/// Whether the call of `caller` (as [`identify`] found it) may go where it
+/// asks. Separate from [`identify`] so that a refused call still names the
+/// realm that proved it sent it (in the access log).
+pub fn permit(policy: &Policy<'_>, facts: &Facts<'_>, caller: Caller) -> Result<Caller, Refusal> {
     if !policy.required {
         return Ok(caller);
     }
@@ -140,7 +146,7 @@ pub fn authorize(policy: &Policy<'_>, facts: &Facts<'_>) -> Result<Caller, Refus
 
 /// Who sent the call, when it proves it: a valid signature, a client
 /// certificate from a realm's CA, or both (then they must agree).
-fn identify(policy: &Policy<'_>, facts: &Facts<'_>) -> Result<Caller, Refusal> {
+pub fn identify(policy: &Policy<'_>, facts: &Facts<'_>) -> Result<Caller, Refusal> {
     let certified = match facts.certified {
         [] => None,
         [one] => Some(one.as_str()),
@@ -354,5 +360,32 @@ mod tests {
             refusal.message,
             "calls to other realms through realm `bank` must be signed (`[ingress] unsigned-egress = \"none\"`)"
         );
+    }
+
+    #[test]
+    fn a_refused_call_still_names_who_proved_they_sent_it() {
+        // bank does not relay: shop's signed call to another realm is
+        // refused, and the access log names shop, not a header's claim.
+        let cas = HashSet::new();
+        let policy = Policy {
+            realm: "bank",
+            required: true,
+            peer_cas: &cas,
+            relay: false,
+            unsigned_egress: UnsignedEgress::Loopback,
+        };
+        let via = Via::parse(Some(b"shop".as_slice())).expect("via");
+        let facts = Facts {
+            signed: Some("shop"),
+            signature_header: true,
+            certified: &[],
+            via: &via,
+            local: false,
+            peer: None,
+        };
+        let caller = identify(&policy, &facts).expect("identified");
+        assert_eq!(caller.as_deref(), Some("shop"));
+        let refusal = permit(&policy, &facts, caller).expect_err("refused");
+        assert_eq!(refusal.code, "relay_refused");
     }
 }

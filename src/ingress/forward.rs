@@ -199,10 +199,26 @@ impl Ingress {
         let what = format!("the runner of module `{module}`");
         let max_reply =
             usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);
-        let (request, metadata, what) = (&request, &metadata, what.as_str());
+        // The message goes to the first attempt as it is; only a verb that
+        // may be retried sends a copy each time.
+        let retried = RetryPolicy::of(verb).is_some();
+        let slot = std::sync::Mutex::new(Some(request));
+        let (slot, metadata, what) = (&slot, &metadata, what.as_str());
         self.forward(health, verb, what, || async move {
+            let message = {
+                let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+                if retried { slot.clone() } else { slot.take() }
+            };
+            let Some(message) = message else {
+                // `forward` tries again only verbs with `+retry`.
+                return Attempt::Answered(Err(Refusal::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    format!("{module}.{} was attempted twice without `+retry`", verb.name),
+                )));
+            };
             let result = upstream
-                .unary(method, request.clone(), metadata.clone(), max_reply)
+                .unary(method, message, metadata.clone(), max_reply)
                 .await;
             match result {
                 Ok(reply) => Attempt::Answered(if verb.response == Type::Unit {

@@ -420,7 +420,9 @@ impl Ingress {
             local: call.realm == self.realm,
             peer: call.peer,
         };
-        *caller = authorize::authorize(&policy, &facts)?;
+        // Who sent the call is known (and logged) even when it is refused.
+        *caller = authorize::identify(&policy, &facts)?;
+        authorize::permit(&policy, &facts, caller.clone())?;
         via.arrive(&self.realm, self.config.limits.max_hops)
             .map_err(hop_refusal)?;
 

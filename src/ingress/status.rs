@@ -4,7 +4,10 @@
 
 use super::upstream::UpstreamStatus;
 
-/// The body of `/status`.
+/// The body of `/status`. Read leniently (fields a newer ingress adds are
+/// ignored, ones an older one lacks are zero, unknown states are
+/// [`super::upstream::State::Other`]): `realm status` may be a different
+/// version than the ingress it asks.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// The realm this ingress serves.
@@ -12,7 +15,29 @@ pub struct Status {
     /// False while draining (shutting down).
     pub ready: bool,
     /// Bytes of request and reply bodies held now (`max-buffered`).
+    #[serde(default)]
     pub buffered_bytes: u64,
     /// Every runner, realm and the hub, by kind and name.
     pub upstreams: Vec<UpstreamStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingress::upstream::{Kind, State};
+
+    #[test]
+    fn a_newer_or_older_ingress_is_read() {
+        // A newer ingress: a field, a state and a kind this version does
+        // not know. An older one: no `buffered_bytes`, no counters.
+        let text = r#"{"realm":"shop","ready":true,"draining_since":"x","upstreams":[
+            {"kind":"mirror","name":"m","endpoint":"http://m","state":"draining"},
+            {"kind":"realm","name":"bank","endpoint":"http://b","state":"up","sent":3}]}"#;
+        let status: Status = serde_json::from_str(text).expect("read");
+        assert_eq!(status.buffered_bytes, 0);
+        assert_eq!(status.upstreams[0].kind, Kind::Other);
+        assert_eq!(status.upstreams[0].state, State::Other);
+        assert_eq!(status.upstreams[1].state, State::Up);
+        assert_eq!(status.upstreams[1].sent, 3);
+    }
 }

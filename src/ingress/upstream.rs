@@ -37,6 +37,10 @@ pub enum Kind {
     Realm,
     /// The hub, relaying to realms without an endpoint.
     Hub,
+    /// A kind this version does not know, read from a newer ingress's
+    /// `/status` (an ingress never reports it).
+    #[serde(other)]
+    Other,
 }
 
 impl Kind {
@@ -45,6 +49,7 @@ impl Kind {
             Kind::Runner => "runner",
             Kind::Realm => "realm",
             Kind::Hub => "hub",
+            Kind::Other => "other",
         }
     }
 }
@@ -67,6 +72,10 @@ pub enum State {
     BackingOff,
     /// The wait is over: the next call (or the one in flight) tries again.
     Probing,
+    /// A state this version does not know, read from a newer ingress's
+    /// `/status` (an ingress never reports it).
+    #[serde(other)]
+    Other,
 }
 
 impl State {
@@ -77,6 +86,7 @@ impl State {
             State::Up => "up",
             State::BackingOff => "backing off",
             State::Probing => "probing",
+            State::Other => "other",
         }
     }
 }
@@ -160,10 +170,15 @@ pub struct UpstreamStatus {
     pub last_latency_us: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    #[serde(default)]
     pub consecutive_failures: u32,
+    #[serde(default)]
     pub in_flight: u64,
+    #[serde(default)]
     pub limit: u64,
+    #[serde(default)]
     pub sent: u64,
+    #[serde(default)]
     pub failed: u64,
 }
 
