@@ -325,15 +325,6 @@ impl<'a> Api<'a> {
         out
     }
 
-    /// Whether any type written in `module` satisfies `f`.
-    pub fn module_uses(&self, module: &ApiModule, f: impl Fn(&Type) -> bool) -> bool {
-        let mut found = false;
-        for decl in &module.decls {
-            decl.for_each_type(&mut |ty| found |= f(ty));
-        }
-        found
-    }
-
     /// How the keys of a map of `key` are written: JSON object keys are
     /// strings, holding a string or an integer.
     pub fn key_kind(&self, key: &Type) -> Option<KeyKind> {
