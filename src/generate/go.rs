@@ -21,39 +21,12 @@ use super::{
     Api, ApiModule, File, GenerateError, Namespace, Options, comment_lines, describe, header_line,
     upper_first,
 };
+use crate::schema::validate::GO_KEYWORDS as KEYWORDS;
 use crate::schema::validate::text::refused_char;
 use crate::schema::{Data, Decl, Enum, Type, TypeAlias, VariantValue, Verb};
 
 /// The runtime package, written to `realms/realms.go`.
 pub const RUNTIME: &str = include_str!("runtime/realms.go");
-
-const KEYWORDS: &[&str] = &[
-    "break",
-    "case",
-    "chan",
-    "const",
-    "continue",
-    "default",
-    "defer",
-    "else",
-    "fallthrough",
-    "for",
-    "func",
-    "go",
-    "goto",
-    "if",
-    "import",
-    "interface",
-    "map",
-    "package",
-    "range",
-    "return",
-    "select",
-    "struct",
-    "switch",
-    "type",
-    "var",
-];
 
 pub fn generate(apis: &[Api], options: &Options) -> Result<Vec<File>, GenerateError> {
     let base = import_path(options)?;

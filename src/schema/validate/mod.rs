@@ -82,8 +82,8 @@ pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
 pub const MAX_ALIAS_HOPS: usize = 256;
 
 /// Go's keywords: FTL refuses them as module names (modules become Go
-/// packages).
-const GO_KEYWORDS: &[&str] = &[
+/// packages), and generated Go code must not use them as names.
+pub const GO_KEYWORDS: &[&str] = &[
     "break",
     "case",
     "chan",
