@@ -188,7 +188,7 @@ impl Checker {
                 _ => fail(path, "a base64 string (Bytes)"),
             },
             Type::Time => match value {
-                Value::String(s) if is_rfc3339(s) => Ok(()),
+                Value::String(s) if is_rfc3339(s, TimeForm::Ftl) => Ok(()),
                 Value::String(s) => Err(JsonError {
                     path: path.clone(),
                     message: format!(
@@ -859,12 +859,28 @@ fn is_base64(s: &str) -> bool {
             .is_ok()
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`.
-fn is_rfc3339(s: &str) -> bool {
+/// How strictly a date and time is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeForm {
+    /// FTL's `Time`, as Go's RFC 3339 reading takes it: `T`, `t` or a space
+    /// between date and time, any number of fraction digits, `Z` or `z`.
+    Ftl,
+    /// A proto3 JSON `Timestamp`: `T`, at most 9 fraction digits, `Z`.
+    Proto3,
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, as `form` allows it.
+pub(crate) fn is_rfc3339(s: &str, form: TimeForm) -> bool {
+    let lenient = form == TimeForm::Ftl;
     let b = s.as_bytes();
     let digits = |range: std::ops::Range<usize>| {
         b.get(range)
             .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+    };
+    let separator = match b.get(10) {
+        Some(b'T') => true,
+        Some(b't' | b' ') => lenient,
+        _ => false,
     };
     if b.len() < 20
         || !digits(0..4)
@@ -872,7 +888,7 @@ fn is_rfc3339(s: &str) -> bool {
         || !digits(5..7)
         || b[7] != b'-'
         || !digits(8..10)
-        || !matches!(b[10], b'T' | b't' | b' ')
+        || !separator
         || !digits(11..13)
         || b[13] != b':'
         || !digits(14..16)
@@ -888,12 +904,13 @@ fn is_rfc3339(s: &str) -> bool {
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
         }
-        if i == start {
+        if i == start || (!lenient && i - start > 9) {
             return false;
         }
     }
     match b.get(i) {
-        Some(b'Z' | b'z') => i + 1 == b.len(),
+        Some(b'Z') => i + 1 == b.len(),
+        Some(b'z') => lenient && i + 1 == b.len(),
         Some(b'+' | b'-') => {
             i + 6 == b.len() && digits(i + 1..i + 3) && b[i + 3] == b':' && digits(i + 4..i + 6)
         }
@@ -1168,11 +1185,23 @@ mod tests {
 
     #[test]
     fn rfc3339() {
-        assert!(is_rfc3339("2024-05-01T12:00:00Z"));
-        assert!(is_rfc3339("2024-05-01T12:00:00.123456789-07:30"));
-        assert!(!is_rfc3339("2024-05-01"));
-        assert!(!is_rfc3339("2024-05-01T12:00:00"));
-        assert!(!is_rfc3339("2024-05-01T12:00:00.Z"));
+        assert!(is_rfc3339("2024-05-01T12:00:00Z", TimeForm::Ftl));
+        assert!(is_rfc3339(
+            "2024-05-01T12:00:00.123456789-07:30",
+            TimeForm::Ftl
+        ));
+        assert!(!is_rfc3339("2024-05-01", TimeForm::Ftl));
+        assert!(!is_rfc3339("2024-05-01T12:00:00", TimeForm::Ftl));
+        assert!(!is_rfc3339("2024-05-01T12:00:00.Z", TimeForm::Ftl));
+        // FTL reads Go's forms; proto3 JSON only the canonical one.
+        for lenient in ["2024-05-01 12:00:00z", "2024-05-01t12:00:00.1234567891Z"] {
+            assert!(is_rfc3339(lenient, TimeForm::Ftl), "{lenient}");
+            assert!(!is_rfc3339(lenient, TimeForm::Proto3), "{lenient}");
+        }
+        assert!(is_rfc3339(
+            "2024-05-01T12:00:00.123456789Z",
+            TimeForm::Proto3
+        ));
     }
 }
 

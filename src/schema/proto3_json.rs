@@ -198,7 +198,7 @@ pub fn timestamp(value: &Value) -> Result<(), String> {
     let Value::String(s) = value else {
         return Err(format!("{EXPECTED}, found {}", found(value)));
     };
-    if !timestamp_form(s) {
+    if !super::json::is_rfc3339(s, super::json::TimeForm::Proto3) {
         return Err(format!("{EXPECTED}, found {}", found(value)));
     }
     match s.parse::<prost_types::Timestamp>() {
@@ -211,48 +211,6 @@ pub fn timestamp(value: &Value) -> Result<(), String> {
             "{EXPECTED}, found {}, which is not a valid date and time",
             found(value)
         )),
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.1-9 digits](Z|±HH:MM)`.
-fn timestamp_form(s: &str) -> bool {
-    let b = s.as_bytes();
-    let digits = |range: std::ops::Range<usize>| {
-        b.get(range)
-            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-    };
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-        || b[10] != b'T'
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    let mut i = 19;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start || i - start > 9 {
-            return false;
-        }
-    }
-    match b.get(i) {
-        Some(b'Z') => i + 1 == b.len(),
-        Some(b'+' | b'-') => {
-            i + 6 == b.len() && digits(i + 1..i + 3) && b[i + 3] == b':' && digits(i + 4..i + 6)
-        }
-        _ => false,
     }
 }
 
