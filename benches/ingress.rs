@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
-use support::tools::{copy_dir, free_port, git};
+use support::tools::{copy_dir, free_port};
 
 const CONNECTIONS: usize = 64;
 const WARMUP: Duration = Duration::from_millis(500);
@@ -51,34 +51,9 @@ impl Drop for Proc {
 
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bank = dir.path().join("bank");
-    let shop = dir.path().join("shop");
-    copy_dir(&root.join("examples/bank"), &bank);
-    copy_dir(&root.join("examples/shop"), &shop);
-    git(&bank, &["init", "-q", "-b", "main"]);
-    git(&bank, &["add", "-A"]);
-    git(
-        &bank,
-        &[
-            "-c",
-            "user.name=b",
-            "-c",
-            "user.email=b@b",
-            "commit",
-            "-qm",
-            "bank",
-        ],
-    );
-    let cache = dir.path().join("cache");
+    let cache = support::tools::bank_and_shop(dir.path());
+    let (bank, shop) = (dir.path().join("bank"), dir.path().join("shop"));
     let realm = env!("CARGO_BIN_EXE_realm");
-    let status = Command::new(realm)
-        .args(["add", "--git-repo", "../bank"])
-        .current_dir(&shop)
-        .env("REALM_CACHE_DIR", &cache)
-        .status()
-        .expect("realm add");
-    assert!(status.success());
 
     // The bank's runner, in this process on a runtime of its own.
     let runner_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

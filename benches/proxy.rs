@@ -26,7 +26,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use support::tools::{copy_dir, free_port, git};
+use support::tools::{copy_dir, free_port};
 
 const CONNECTIONS: usize = 64;
 const ROUNDS: usize = 3;
@@ -58,36 +58,10 @@ fn main() {
         return;
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
 
     // The bank, and a shop that pins it (for the two-hop path).
-    let bank = dir.path().join("bank");
-    let shop = dir.path().join("shop");
-    copy_dir(&root.join("examples/bank"), &bank);
-    copy_dir(&root.join("examples/shop"), &shop);
-    git(&bank, &["init", "-q", "-b", "main"]);
-    git(&bank, &["add", "-A"]);
-    git(
-        &bank,
-        &[
-            "-c",
-            "user.name=b",
-            "-c",
-            "user.email=b@b",
-            "commit",
-            "-qm",
-            "bank",
-        ],
-    );
-    let cache = dir.path().join("cache");
-    let status = Command::new(env!("CARGO_BIN_EXE_realm"))
-        .args(["add", "--git-repo", "../bank"])
-        .current_dir(&shop)
-        .env("REALM_CACHE_DIR", &cache)
-        .stdout(Stdio::null())
-        .status()
-        .expect("realm add");
-    assert!(status.success(), "realm add failed");
+    let cache = support::tools::bank_and_shop(dir.path());
+    let (bank, shop) = (dir.path().join("bank"), dir.path().join("shop"));
     let tls = Tls::new(dir.path());
 
     let runner = nginx(

@@ -48,3 +48,38 @@ pub fn free_port() -> u16 {
         .expect("free port")
         .port()
 }
+
+/// The example realms under `dir`: `dir/bank` a git repository of the
+/// example bank, `dir/shop` the example shop pinning it, with the pin's
+/// cache in `dir/cache` (returned).
+pub fn bank_and_shop(dir: &Path) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bank = dir.join("bank");
+    let shop = dir.join("shop");
+    copy_dir(&root.join("examples/bank"), &bank);
+    copy_dir(&root.join("examples/shop"), &shop);
+    git(&bank, &["init", "-q", "-b", "main"]);
+    git(&bank, &["add", "-A"]);
+    git(
+        &bank,
+        &[
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@b",
+            "commit",
+            "-qm",
+            "bank",
+        ],
+    );
+    let cache = dir.join("cache");
+    let status = Command::new(env!("CARGO_BIN_EXE_realm"))
+        .args(["add", "--git-repo", "../bank"])
+        .current_dir(&shop)
+        .env("REALM_CACHE_DIR", &cache)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("realm add");
+    assert!(status.success(), "realm add failed");
+    cache
+}
