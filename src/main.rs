@@ -3,6 +3,7 @@
 
 mod allocator;
 mod commands;
+mod logging;
 
 use std::io::Write;
 use std::process::ExitCode;

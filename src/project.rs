@@ -132,6 +132,8 @@ pub struct IngressSettings {
     pub upstream_concurrency: Option<u32>,
     /// `max-connections`: client connections open at once.
     pub max_connections: Option<u32>,
+    /// `workers`: threads serving connections.
+    pub workers: Option<u32>,
     /// `max-buffered`: bytes of request bodies held at once, all calls
     /// together.
     pub max_buffered: Option<u64>,
@@ -662,6 +664,7 @@ const INGRESS_KEYS: &[&str] = &[
     "upstream-timeout",
     "upstream-concurrency",
     "max-connections",
+    "workers",
     "max-buffered",
     "max-grpc-reply-size",
     "hub",
@@ -761,6 +764,9 @@ impl Reader<'_> {
                 "max-connections" => self
                     .count(value, &label, 1, 1_000_000)
                     .map(|n| s.max_connections = Some(n as u32)),
+                "workers" => self
+                    .count(value, &label, 1, 1024)
+                    .map(|n| s.workers = Some(n as u32)),
                 "max-buffered" => self.size(value, &label).map(|n| s.max_buffered = Some(n)),
                 "max-grpc-reply-size" => self
                     .size(value, &label)

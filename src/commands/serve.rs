@@ -58,9 +58,10 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         .pinned
         .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
     super::print_warnings(&ws);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The first worker of the ingress (see `ingress::server`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .on_thread_park(crate::allocator::on_idle)
+        .on_thread_park(on_idle)
         .build()?;
     runtime.block_on(async {
         let overrides = Overrides {
@@ -68,43 +69,42 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
             runners: args.runners,
             realm_endpoints: args.realm_endpoints,
         };
-        let _log = init_logging();
+        let _log = crate::logging::init();
         let ingress = ingress::from_workspace(&ws, &overrides)?;
         for warning in ingress.warnings() {
             eprintln!("warning: {warning}");
         }
         let tls = ingress::server_tls(ingress.config())?;
         let addr = ingress.config().listen;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
+        let workers = ingress.config().limits.workers;
+        let listeners = ingress::server::bind(addr, workers)
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let local = listener.local_addr()?;
+        let local = listeners
+            .first()
+            .map_or(Ok(addr), std::net::TcpListener::local_addr)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         eprintln!("Serving realm `{}` on {scheme}://{local}", ingress.realm());
         for line in ingress.describe_routes() {
             eprintln!("  {line}");
         }
-        ingress::server::serve(ingress, listener, tls, shutdown_signal())
-            .await
-            .map_err(|e| anyhow!("the ingress stopped: {e}"))
+        let workers = ingress::server::Workers {
+            count: workers,
+            on_idle: Some(on_idle),
+        };
+        let served =
+            ingress::server::serve(ingress, listeners, tls, workers, shutdown_signal()).await;
+        // This thread's last lines, before the log's writer stops.
+        crate::logging::flush();
+        served.map_err(|e| anyhow!("the ingress stopped: {e}"))
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// One line per call on stderr, written by a background thread so that
-/// logging never blocks a call.
-fn init_logging() -> tracing_appender::non_blocking::WorkerGuard {
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-    let filter = tracing_subscriber::EnvFilter::try_from_env("REALM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_writer(writer)
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .compact()
-        .try_init();
-    guard
+/// What an ingress worker does before it sleeps: hand over its log lines,
+/// give freed memory back.
+fn on_idle() {
+    crate::logging::flush();
+    crate::allocator::on_idle();
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

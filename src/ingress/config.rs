@@ -108,6 +108,8 @@ pub struct Limits {
     /// Client connections open at once (4096); more are answered 503 and
     /// closed.
     pub max_connections: usize,
+    /// Worker threads serving connections (one per CPU).
+    pub workers: usize,
     /// Bytes of request bodies held at once, all calls together (256 MiB);
     /// a body that does not fit is refused with 503.
     pub max_buffered: u64,
@@ -128,6 +130,7 @@ impl Default for Limits {
             upstream_timeout: Duration::from_secs(30),
             upstream_concurrency: 256,
             max_connections: 4096,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get().min(64)),
             max_buffered: 256 << 20,
             max_grpc_reply_size: 4 << 20,
         }
@@ -291,6 +294,7 @@ pub fn resolve(
         max_connections: settings
             .max_connections
             .map_or(defaults.max_connections, |n| n as usize),
+        workers: settings.workers.map_or(defaults.workers, |n| n as usize),
         max_buffered: settings.max_buffered.unwrap_or(defaults.max_buffered),
         max_grpc_reply_size: settings
             .max_grpc_reply_size

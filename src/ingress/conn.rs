@@ -55,7 +55,7 @@ pub struct ConnSettings {
 pub trait Handler:
     hyper::service::Service<
         http::Request<Incoming>,
-        Response = axum::response::Response,
+        Response = super::routes::Response,
         Error = std::convert::Infallible,
         Future: Send + 'static,
     > + Clone
@@ -67,7 +67,7 @@ pub trait Handler:
 impl<T> Handler for T where
     T: hyper::service::Service<
             http::Request<Incoming>,
-            Response = axum::response::Response,
+            Response = super::routes::Response,
             Error = std::convert::Infallible,
             Future: Send + 'static,
         > + Clone

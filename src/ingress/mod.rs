@@ -29,8 +29,9 @@
 //! The rooms: this file holds the ingress's state and the course of a call
 //! ([`Ingress::handle`], the whole of a call without the HTTP server around
 //! it); `build` makes an ingress, `route` finds where a call goes,
-//! `forward` sends it, [`reply`] holds what is answered; [`server`] serves
-//! it over HTTP.
+//! `forward` sends it, [`reply`] holds what is answered; `routes` answers
+//! HTTP requests with it and [`server`] runs the worker threads that
+//! accept and serve connections.
 
 pub mod auth;
 pub mod authorize;
@@ -43,6 +44,7 @@ pub mod hops;
 pub mod metrics;
 pub mod reply;
 mod route;
+mod routes;
 pub mod server;
 pub mod status;
 pub mod trace;

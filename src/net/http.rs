@@ -1,17 +1,28 @@
 //! The HTTP client for upstreams: module runners that speak JSON over HTTP,
-//! and other realms' ingresses. One pooled client (keep-alive, HTTP/1.1)
-//! per process; `https://` URLs go over TLS (rustls).
+//! and other realms' ingresses. Keep-alive HTTP/1.1 connections, pooled
+//! per thread: a connection is driven by a task of the thread that opened
+//! it and only that thread's calls use it, so that with the ingress's
+//! one-runtime-per-thread workers an upstream call never wakes another
+//! thread (see ARCHITECTURE.md, "The ingress's threads"). `https://` URLs
+//! go over TLS (rustls).
 
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::uri::Authority;
 use http::{HeaderMap, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::{Connect, HttpConnector};
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use tower::Service;
 
 use super::tls;
 
@@ -61,18 +72,56 @@ impl UpstreamError {
     }
 }
 
-/// A pooled HTTP/1.1 client, for `http://` and `https://` URLs.
-#[derive(Clone, Debug)]
+/// A pooled HTTP/1.1 client, for `http://` and `https://` URLs. Clones
+/// share the pools; each thread has its own.
+#[derive(Clone)]
 pub struct HttpClient {
-    inner: Inner,
+    shared: Arc<Shared>,
 }
 
-#[derive(Clone, Debug)]
-enum Inner {
-    Tls(Client<HttpsConnector<HttpConnector>, Full<Bytes>>),
+struct Shared {
+    connector: Connector,
+    pools: thread_local::ThreadLocal<RefCell<Pool>>,
+}
+
+/// Makes upstream connections: TCP, and TLS for `https://` URLs.
+#[derive(Clone)]
+enum Connector {
+    Tls(HttpsConnector<HttpConnector>),
     /// Only if no TLS configuration could be made (which the ring provider
     /// does not allow to happen): `https://` URLs then fail to connect.
-    Plain(Client<HttpConnector, Full<Bytes>>),
+    Plain(HttpConnector),
+}
+
+type Io = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
+
+/// An open upstream connection. No task of its own drives it: the call
+/// that uses it polls it (see [`drive`]), so that a call wakes nothing but
+/// itself.
+struct Conn {
+    sender: http1::SendRequest<Full<Bytes>>,
+    conn: http1::Connection<Io, Full<Bytes>>,
+}
+
+/// One thread's idle connections by scheme and authority, the most recently
+/// used last.
+#[derive(Default)]
+struct Pool {
+    idle: HashMap<(bool, Authority), Vec<(Conn, Instant)>>,
+}
+
+/// How long a connection may stay idle in the pool.
+const IDLE: Duration = Duration::from_secs(90);
+
+/// Idle connections kept per upstream and thread.
+const MAX_IDLE: usize = 256;
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("tls", &matches!(self.shared.connector, Connector::Tls(_)))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for HttpClient {
@@ -88,9 +137,7 @@ impl HttpClient {
         static SYSTEM_ROOTS: OnceLock<Option<rustls::ClientConfig>> = OnceLock::new();
         match SYSTEM_ROOTS.get_or_init(|| tls::client_config_from_pem(&[], None, true).ok()) {
             Some(config) => HttpClient::with_tls(config.clone()),
-            None => HttpClient {
-                inner: Inner::Plain(pooled(connector())),
-            },
+            None => HttpClient::of(Connector::Plain(tcp())),
         }
     }
 
@@ -101,15 +148,22 @@ impl HttpClient {
         // hyper-rustls sets ALPN from the enabled HTTP versions and panics
         // if it is already set.
         config.alpn_protocols.clear();
-        let mut http = connector();
+        let mut http = tcp();
         http.enforce_http(false);
         let https = HttpsConnectorBuilder::new()
             .with_tls_config(config)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
+        HttpClient::of(Connector::Tls(https))
+    }
+
+    fn of(connector: Connector) -> HttpClient {
         HttpClient {
-            inner: Inner::Tls(pooled(https)),
+            shared: Arc::new(Shared {
+                connector,
+                pools: thread_local::ThreadLocal::new(),
+            }),
         }
     }
 
@@ -135,32 +189,57 @@ impl HttpClient {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<Answer, UpstreamError> {
-        let mut builder = Request::builder().method(method.clone()).uri(url.clone());
+        let connect_error = |reason: String| UpstreamError::Connect {
+            url: url.to_string(),
+            reason,
+        };
+        let (Some(authority), Some(https)) = (
+            url.authority().cloned(),
+            match url.scheme_str() {
+                Some("http") => Some(false),
+                Some("https") => Some(true),
+                _ => None,
+            },
+        ) else {
+            return Err(connect_error("not an http:// or https:// URL".into()));
+        };
+        let host = http::HeaderValue::from_str(authority.as_str())
+            .map_err(|e| connect_error(e.to_string()))?;
+        let target = url
+            .path_and_query()
+            .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method.clone();
+        *request.uri_mut() = target;
+        let head = request.headers_mut();
+        *head = headers;
+        head.insert(http::header::HOST, host);
         if method == Method::POST {
-            builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+            head.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
         }
-        let mut request = builder
-            .body(Full::new(body))
-            .map_err(|e| UpstreamError::Connect {
-                url: url.to_string(),
-                reason: e.to_string(),
-            })?;
-        request.headers_mut().extend(headers);
-        let response = match &self.inner {
-            Inner::Tls(client) => client.request(request).await,
-            Inner::Plain(client) => client.request(request).await,
-        }
-        .map_err(|e| {
+        let key = (https, authority);
+        let mut conn = match self.idle(&key) {
+            Some(conn) => conn,
+            None => self.connect(url).await?,
+        };
+        let failed = |e: hyper::Error| {
             let url = url.to_string();
             let reason = reason(&e);
-            if untrusted(&e) {
-                UpstreamError::Untrusted { url, reason }
-            } else if e.is_connect() || handshake_refused(&e) {
+            // Not sent: refused in the TLS handshake (after TLS 1.3 let the
+            // client write), or the connection was closed before it was.
+            if handshake_refused(&e) || e.is_canceled() {
                 UpstreamError::Connect { url, reason }
             } else {
                 UpstreamError::Failed { url, reason }
             }
-        })?;
+        };
+        let response = {
+            let sent = conn.sender.send_request(request);
+            drive(&mut conn.conn, sent).await.map_err(failed)?
+        };
         let status = response.status();
         let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
         let retry_after = response
@@ -168,8 +247,8 @@ impl HttpClient {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let body = http_body_util::Limited::new(response.into_body(), MAX_REPLY)
-            .collect()
+        let read = http_body_util::Limited::new(response.into_body(), MAX_REPLY).collect();
+        let body = drive(&mut conn.conn, read)
             .await
             .map_err(|e| UpstreamError::Broken {
                 url: url.to_string(),
@@ -180,6 +259,7 @@ impl HttpClient {
                 },
             })?
             .to_bytes();
+        self.keep(key, conn);
         Ok(Answer {
             status,
             content_type,
@@ -187,23 +267,110 @@ impl HttpClient {
             retry_after,
         })
     }
+
+    /// This thread's pool.
+    fn pool(&self) -> &RefCell<Pool> {
+        self.shared.pools.get_or(RefCell::default)
+    }
+
+    /// An idle connection to `key` that is still open and ready for a
+    /// request; the closed and the stale ones found on the way are dropped.
+    fn idle(&self, key: &(bool, Authority)) -> Option<Conn> {
+        let mut pool = self.pool().borrow_mut();
+        let idle = pool.idle.get_mut(key)?;
+        let now = Instant::now();
+        idle.retain(|(_, since)| now.duration_since(*since) < IDLE);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        while let Some((mut conn, _)) = idle.pop() {
+            // A connection the server has closed ends when polled; one
+            // that is still reading or writing is not ready.
+            if Pin::new(&mut conn.conn)
+                .poll_without_shutdown(&mut cx)
+                .is_pending()
+                && matches!(conn.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
+            {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// Puts a connection back into this thread's pool, if it may take
+    /// another request.
+    fn keep(&self, key: (bool, Authority), mut conn: Conn) {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        if Pin::new(&mut conn.conn)
+            .poll_without_shutdown(&mut cx)
+            .is_ready()
+            || !matches!(conn.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
+        {
+            return;
+        }
+        let mut pool = self.pool().borrow_mut();
+        let idle = pool.idle.entry(key).or_default();
+        if idle.len() >= MAX_IDLE {
+            idle.remove(0);
+        }
+        idle.push((conn, Instant::now()));
+    }
+
+    /// Opens a connection for `url` (TCP, then TLS for `https://`).
+    async fn connect(&self, url: &Uri) -> Result<Conn, UpstreamError> {
+        let io = match &self.shared.connector {
+            Connector::Tls(https) => https.clone().call(url.clone()).await,
+            Connector::Plain(http) => http
+                .clone()
+                .call(url.clone())
+                .await
+                .map(MaybeHttpsStream::Http)
+                .map_err(Into::into),
+        };
+        let io = io.map_err(|e| {
+            let (url, reason) = (url.to_string(), reason(&*e));
+            if untrusted(&*e) {
+                UpstreamError::Untrusted { url, reason }
+            } else {
+                UpstreamError::Connect { url, reason }
+            }
+        })?;
+        let (sender, conn) = http1::handshake(io)
+            .await
+            .map_err(|e| UpstreamError::Connect {
+                url: url.to_string(),
+                reason: reason(&e),
+            })?;
+        Ok(Conn { sender, conn })
+    }
 }
 
-fn connector() -> HttpConnector {
+/// Runs `work` (a request sent on `conn`, or its answer's body being read)
+/// to its end, polling the connection itself in between: what a connection
+/// task would do, in the calling task.
+async fn drive<T, E>(
+    conn: &mut http1::Connection<Io, Full<Bytes>>,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let mut work = std::pin::pin!(work);
+    let mut open = true;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(done) = work.as_mut().poll(cx) {
+            return Poll::Ready(done);
+        }
+        // Once the connection has ended, `work` ends with its error.
+        if open && Pin::new(&mut *conn).poll_without_shutdown(cx).is_ready() {
+            open = false;
+            return work.as_mut().poll(cx);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn tcp() -> HttpConnector {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(10)));
     connector
-}
-
-fn pooled<C>(connector: C) -> Client<C, Full<Bytes>>
-where
-    C: Connect + Clone,
-{
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(256)
-        .build(connector)
 }
 
 /// Whether the server refused the TLS handshake with an alert. In TLS 1.3
@@ -438,6 +605,85 @@ mod tests {
                 .starts_with(&format!("the request to {url} failed: ")),
             "{error}"
         );
+    }
+
+    /// A plain HTTP/1.1 server answering every request with a small JSON
+    /// body; counts connections, and closes each after one answer when
+    /// `close_after_one`. Each closed connection is reported on `closed`.
+    async fn counting_server(
+        close_after_one: bool,
+    ) -> (
+        std::net::SocketAddr,
+        Arc<std::sync::atomic::AtomicUsize>,
+        tokio::sync::mpsc::UnboundedReceiver<()>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (closed, closes) = tokio::sync::mpsc::unbounded_channel();
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let closed = closed.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    while let Ok(n) = tcp.read(&mut chunk).await {
+                        if n == 0 {
+                            break;
+                        }
+                        buffer.extend_from_slice(&chunk[..n]);
+                        // A whole request: its head and the 7 bytes of body.
+                        let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            continue;
+                        };
+                        if buffer.len() < end + 4 + 7 {
+                            continue;
+                        }
+                        buffer.drain(..end + 4 + 7);
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                        if tcp.write_all(answer).await.is_err() || close_after_one {
+                            break;
+                        }
+                    }
+                    let _ = tcp.shutdown().await;
+                    drop(tcp);
+                    let _ = closed.send(());
+                });
+            }
+        });
+        (addr, accepted, closes)
+    }
+
+    #[tokio::test]
+    async fn connections_are_kept_and_used_again() {
+        let (addr, accepted, _closes) = counting_server(false).await;
+        let client = HttpClient::new();
+        let url = format!("http://{addr}/verb");
+        for _ in 0..5 {
+            let reply = call(&client, &url).await.expect("answer");
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(reply.body, Bytes::from_static(b"{}"));
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_is_not_used_again() {
+        let (addr, accepted, mut closes) = counting_server(true).await;
+        let client = HttpClient::new();
+        let url = format!("http://{addr}/verb");
+        for n in 1..=3 {
+            let reply = call(&client, &url).await.expect("answer");
+            assert_eq!(reply.status, StatusCode::OK);
+            // The server has closed the connection the pool may hold.
+            closes.recv().await.expect("closed");
+            assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), n);
+        }
     }
 
     #[tokio::test]
