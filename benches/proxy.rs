@@ -42,6 +42,13 @@ struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // nginx's workers outlive a killed master: every process goes.
+        for pid in &self.pids {
+            if let Ok(pid) = libc::pid_t::try_from(*pid) {
+                // SAFETY: sends a signal to a process this bench started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -482,7 +482,9 @@ impl Ingress {
                 }
                 match (&runner.runner, grpc) {
                     (Runner::Grpc { upstream, url }, Some(method)) => {
-                        self.call_grpc(
+                        // Boxed, so that the future of every call is not
+                        // as large as a gRPC call's (see `server::service`).
+                        Box::pin(self.call_grpc(
                             &runner.upstream,
                             upstream,
                             url,
@@ -492,7 +494,7 @@ impl Ingress {
                             module,
                             verb,
                             style,
-                        )
+                        ))
                         .await
                     }
                     (Runner::Http { base }, _) => {

@@ -97,17 +97,21 @@ type Io = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 
 /// An open upstream connection. No task of its own drives it: the call
 /// that uses it polls it (see [`drive`]), so that a call wakes nothing but
-/// itself.
+/// itself. Kept boxed: with its buffers and TLS state it is a few
+/// kilobytes, which every call would otherwise copy in and out of the pool.
 struct Conn {
     sender: http1::SendRequest<Full<Bytes>>,
     conn: http1::Connection<Io, Full<Bytes>>,
 }
 
+/// Where a connection goes: `https`, and the authority.
+type Key = (bool, Authority);
+
 /// One thread's idle connections by scheme and authority, the most recently
-/// used last.
+/// used last, each with the time it went idle.
 #[derive(Default)]
 struct Pool {
-    idle: HashMap<(bool, Authority), Vec<(Conn, Instant)>>,
+    idle: HashMap<Key, Vec<(Box<Conn>, Instant)>>,
 }
 
 /// How long a connection may stay idle in the pool.
@@ -223,7 +227,9 @@ impl HttpClient {
         let key = (https, authority);
         let mut conn = match self.idle(&key) {
             Some(conn) => conn,
-            None => self.connect(url).await?,
+            // Boxed: connecting (resolver, TCP, TLS) is most of this
+            // future's size, and the rare case.
+            None => Box::pin(self.connect(url)).await?,
         };
         let failed = |e: hyper::Error| {
             let url = url.to_string();
@@ -275,7 +281,7 @@ impl HttpClient {
 
     /// An idle connection to `key` that is still open and ready for a
     /// request; the closed and the stale ones found on the way are dropped.
-    fn idle(&self, key: &(bool, Authority)) -> Option<Conn> {
+    fn idle(&self, key: &Key) -> Option<Box<Conn>> {
         let mut pool = self.pool().borrow_mut();
         let idle = pool.idle.get_mut(key)?;
         let now = Instant::now();
@@ -297,7 +303,7 @@ impl HttpClient {
 
     /// Puts a connection back into this thread's pool, if it may take
     /// another request.
-    fn keep(&self, key: (bool, Authority), mut conn: Conn) {
+    fn keep(&self, key: Key, mut conn: Box<Conn>) {
         let mut cx = Context::from_waker(std::task::Waker::noop());
         if Pin::new(&mut conn.conn)
             .poll_without_shutdown(&mut cx)
@@ -315,7 +321,7 @@ impl HttpClient {
     }
 
     /// Opens a connection for `url` (TCP, then TLS for `https://`).
-    async fn connect(&self, url: &Uri) -> Result<Conn, UpstreamError> {
+    async fn connect(&self, url: &Uri) -> Result<Box<Conn>, UpstreamError> {
         let io = match &self.shared.connector {
             Connector::Tls(https) => https.clone().call(url.clone()).await,
             Connector::Plain(http) => http
@@ -339,7 +345,7 @@ impl HttpClient {
                 url: url.to_string(),
                 reason: reason(&e),
             })?;
-        Ok(Conn { sender, conn })
+        Ok(Box::new(Conn { sender, conn }))
     }
 }
 
