@@ -508,6 +508,22 @@ fn silent_and_idle_connections_give_their_slots_back() {
         let answer = send.send_request(request).await.expect("answer");
         assert_eq!(answer.status(), 200);
         drop(answer);
+        // HEAD over HTTP/2: the length of GET's body and no DATA (an h2
+        // client refuses content on a HEAD answer as a protocol error).
+        let head = http::Request::head(format!("http://{}/healthz", pay.ingress.addr))
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .expect("request");
+        let answer = send.send_request(head).await.expect("HEAD answer");
+        assert_eq!(answer.status(), 200);
+        assert_eq!(
+            answer.headers().get("content-length").map(|v| v.as_bytes()),
+            Some(&b"3"[..])
+        );
+        let body = http_body_util::BodyExt::collect(answer.into_body())
+            .await
+            .expect("a HEAD answer without content")
+            .to_bytes();
+        assert!(body.is_empty(), "{body:?}");
         let ended = tokio::time::timeout(Duration::from_secs(20), conn).await;
         assert!(ended.is_ok(), "the idle HTTP/2 connection stayed open");
     });

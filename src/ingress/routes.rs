@@ -79,8 +79,30 @@ impl hyper::body::Body for ReplyBody {
     }
 }
 
-/// Answers one request.
+/// Answers one request (a `HEAD` request with the headers of `GET`).
 pub async fn handle(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>) -> Response {
+    let head = request.method() == Method::HEAD;
+    let response = answer(ingress, peer, request).await;
+    if head {
+        without_body(response)
+    } else {
+        response
+    }
+}
+
+/// A response to `HEAD`: the length the body has, no body. hyper leaves
+/// the body out of HTTP/1.1 answers to `HEAD` itself, but not of HTTP/2
+/// ones.
+fn without_body(mut response: Response) -> Response {
+    let len = response.body().data.as_ref().map_or(0, Bytes::len);
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(len));
+    response.body_mut().data = None;
+    response
+}
+
+async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     if let Some(rest) = path.strip_prefix("/realms/") {
@@ -517,6 +539,18 @@ mod tests {
             verb: "b",
         };
         assert_eq!(name.to_string(), "a\\n.b@c");
+    }
+
+    #[test]
+    fn an_answer_to_head_has_the_length_and_no_body() {
+        let response = without_body(text(StatusCode::OK, "ready\n"));
+        assert_eq!(
+            response.headers().get(http::header::CONTENT_LENGTH),
+            Some(&HeaderValue::from(6))
+        );
+        let body = response.body();
+        assert!(hyper::body::Body::is_end_stream(body));
+        assert_eq!(hyper::body::Body::size_hint(body).exact(), Some(0));
     }
 
     #[test]

@@ -36,50 +36,40 @@ pub struct Workers {
     pub on_idle: Option<fn()>,
 }
 
-/// Listens on `addr` for `workers` threads: one socket per worker, all on
-/// the same port with `SO_REUSEPORT`, so that the kernel spreads new
-/// connections over the workers evenly (a shared socket goes to whichever
-/// worker wakes first). Port 0 takes a free port for all of them. Where
-/// the system has no `SO_REUSEPORT`, one socket is shared.
+/// Listens on `addr` for `workers` threads. On Linux: one socket per
+/// worker, all on the same port with `SO_REUSEPORT`, so that the kernel
+/// spreads new connections over the workers evenly (a shared socket goes
+/// to whichever worker wakes first). Elsewhere (where `SO_REUSEPORT` does
+/// not spread connections) the workers share one socket. Port 0 takes a
+/// free port for all of them.
 pub fn bind(addr: SocketAddr, workers: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
     // A port another program holds is refused here, before sockets that
-    // would share it are made.
+    // would share it are made. (Between this check and the binds below, a
+    // program of the same user that also sets `SO_REUSEPORT` could take
+    // the port too: a window of microseconds, at start only.)
     let probe = std::net::TcpListener::bind(addr)?;
-    let addr = probe.local_addr()?;
-    if !cfg!(all(
-        unix,
-        not(any(
-            target_os = "solaris",
-            target_os = "illumos",
-            target_os = "cygwin"
-        ))
-    )) {
-        return Ok(vec![probe]);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use socket2::{Domain, Protocol, Socket, Type};
+        let addr = probe.local_addr()?;
+        drop(probe);
+        (0..workers.max(1))
+            .map(|_| {
+                let socket =
+                    Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+                socket.set_reuse_address(true)?;
+                socket.set_reuse_port(true)?;
+                socket.bind(&addr.into())?;
+                socket.listen(1024)?;
+                Ok(socket.into())
+            })
+            .collect()
     }
-    drop(probe);
-    (0..workers.max(1)).map(|_| listen(addr)).collect()
-}
-
-#[cfg(all(
-    unix,
-    not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
-))]
-fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(1024)?;
-    Ok(socket.into())
-}
-
-#[cfg(not(all(
-    unix,
-    not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
-)))]
-fn listen(_: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    unreachable!("one shared socket where there is no SO_REUSEPORT")
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = workers;
+        Ok(vec![probe])
+    }
 }
 
 /// What every worker shares.

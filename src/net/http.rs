@@ -101,7 +101,21 @@ type Io = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 /// kilobytes, which every call would otherwise copy in and out of the pool.
 struct Conn {
     sender: http1::SendRequest<Full<Bytes>>,
-    conn: http1::Connection<Io, Full<Bytes>>,
+    /// `None` once it has ended (see [`drive`]).
+    conn: Option<http1::Connection<Io, Full<Bytes>>>,
+}
+
+impl Conn {
+    /// Whether the connection is open and may take a request now: a
+    /// connection the server has closed ends when polled, one still
+    /// reading or writing is not ready.
+    fn usable(&mut self) -> bool {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        self.conn
+            .as_mut()
+            .is_some_and(|conn| Pin::new(conn).poll_without_shutdown(&mut cx).is_pending())
+            && matches!(self.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
+    }
 }
 
 /// Where a connection goes: `https`, and the authority.
@@ -112,10 +126,29 @@ type Key = (bool, Authority);
 #[derive(Default)]
 struct Pool {
     idle: HashMap<Key, Vec<(Box<Conn>, Instant)>>,
+    /// A task of this thread's runtime closes idle connections the
+    /// server has closed or that stayed idle too long ([`SWEEP`]).
+    sweeping: bool,
+}
+
+impl Pool {
+    /// Drops the idle connections that are closed or stale; whether any
+    /// are left.
+    fn sweep(&mut self, now: Instant) -> bool {
+        self.idle.retain(|_, idle| {
+            idle.retain_mut(|(conn, since)| now.duration_since(*since) < IDLE && conn.usable());
+            !idle.is_empty()
+        });
+        !self.idle.is_empty()
+    }
 }
 
 /// How long a connection may stay idle in the pool.
 const IDLE: Duration = Duration::from_secs(90);
+
+/// How often idle connections are checked: one the server closed is not
+/// kept open (in `CLOSE_WAIT`) for longer.
+const SWEEP: Duration = Duration::from_secs(1);
 
 /// Idle connections kept per upstream and thread.
 const MAX_IDLE: usize = 256;
@@ -207,8 +240,15 @@ impl HttpClient {
         ) else {
             return Err(connect_error("not an http:// or https:// URL".into()));
         };
-        let host = http::HeaderValue::from_str(authority.as_str())
-            .map_err(|e| connect_error(e.to_string()))?;
+        // As HTTP clients send it: the host, and the port unless it is the
+        // scheme's default (never user information).
+        let host = match authority.port_u16() {
+            Some(port) if port != if https { 443 } else { 80 } => {
+                http::HeaderValue::from_str(&format!("{}:{port}", authority.host()))
+            }
+            _ => http::HeaderValue::from_str(authority.host()),
+        }
+        .map_err(|e| connect_error(e.to_string()))?;
         let target = url
             .path_and_query()
             .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
@@ -285,16 +325,8 @@ impl HttpClient {
         let mut pool = self.pool().borrow_mut();
         let idle = pool.idle.get_mut(key)?;
         let now = Instant::now();
-        idle.retain(|(_, since)| now.duration_since(*since) < IDLE);
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        while let Some((mut conn, _)) = idle.pop() {
-            // A connection the server has closed ends when polled; one
-            // that is still reading or writing is not ready.
-            if Pin::new(&mut conn.conn)
-                .poll_without_shutdown(&mut cx)
-                .is_pending()
-                && matches!(conn.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
-            {
+        while let Some((mut conn, since)) = idle.pop() {
+            if now.duration_since(since) < IDLE && conn.usable() {
                 return Some(conn);
             }
         }
@@ -304,12 +336,7 @@ impl HttpClient {
     /// Puts a connection back into this thread's pool, if it may take
     /// another request.
     fn keep(&self, key: Key, mut conn: Box<Conn>) {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        if Pin::new(&mut conn.conn)
-            .poll_without_shutdown(&mut cx)
-            .is_ready()
-            || !matches!(conn.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
-        {
+        if !conn.usable() {
             return;
         }
         let mut pool = self.pool().borrow_mut();
@@ -318,6 +345,38 @@ impl HttpClient {
             idle.remove(0);
         }
         idle.push((conn, Instant::now()));
+        if !pool.sweeping {
+            pool.sweeping = self.start_sweeping();
+        }
+    }
+
+    /// Starts the task that sweeps this thread's pool while it holds
+    /// connections, on a runtime of this thread alone (the ingress's
+    /// workers); elsewhere (short-lived commands on a multi-threaded
+    /// runtime) idle connections are checked when taken.
+    fn start_sweeping(&self) -> bool {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+            return false;
+        }
+        let shared = self.shared.clone();
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(SWEEP).await;
+                // The task runs on the thread whose pool it sweeps.
+                let Some(pool) = shared.pools.get() else {
+                    return;
+                };
+                let mut pool = pool.borrow_mut();
+                if !pool.sweep(Instant::now()) {
+                    pool.sweeping = false;
+                    return;
+                }
+            }
+        });
+        true
     }
 
     /// Opens a connection for `url` (TCP, then TLS for `https://`).
@@ -345,7 +404,10 @@ impl HttpClient {
                 url: url.to_string(),
                 reason: reason(&e),
             })?;
-        Ok(Box::new(Conn { sender, conn }))
+        Ok(Box::new(Conn {
+            sender,
+            conn: Some(conn),
+        }))
     }
 }
 
@@ -353,18 +415,21 @@ impl HttpClient {
 /// to its end, polling the connection itself in between: what a connection
 /// task would do, in the calling task.
 async fn drive<T, E>(
-    conn: &mut http1::Connection<Io, Full<Bytes>>,
+    conn: &mut Option<http1::Connection<Io, Full<Bytes>>>,
     work: impl Future<Output = Result<T, E>>,
 ) -> Result<T, E> {
     let mut work = std::pin::pin!(work);
-    let mut open = true;
     std::future::poll_fn(|cx| {
         if let Poll::Ready(done) = work.as_mut().poll(cx) {
             return Poll::Ready(done);
         }
-        // Once the connection has ended, `work` ends with its error.
-        if open && Pin::new(&mut *conn).poll_without_shutdown(cx).is_ready() {
-            open = false;
+        if let Some(open) = conn.as_mut()
+            && Pin::new(open).poll_without_shutdown(cx).is_ready()
+        {
+            // The connection has ended. Dropping it cancels a request it
+            // had not taken yet, so that `work` ends (with its error)
+            // rather than waiting for a connection that is gone.
+            *conn = None;
             return work.as_mut().poll(cx);
         }
         Poll::Pending
@@ -689,6 +754,49 @@ mod tests {
             // The server has closed the connection the pool may hold.
             closes.recv().await.expect("closed");
             assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), n);
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_connections_the_server_closes_are_swept() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let (close, closing) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let (mut tcp, _) = listener.accept().await.expect("accept");
+            let mut chunk = [0u8; 4096];
+            let mut read = Vec::new();
+            while !read.windows(4).any(|w| w == b"\r\n\r\n") || !read.ends_with(b"}") {
+                let n = tcp.read(&mut chunk).await.expect("read");
+                assert!(n > 0, "the client closed first");
+                read.extend_from_slice(&chunk[..n]);
+            }
+            tcp.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}")
+                .await
+                .expect("write");
+            let _ = closing.await;
+        });
+        let client = HttpClient::new();
+        let reply = call(&client, &format!("http://{addr}/verb"))
+            .await
+            .expect("answer");
+        assert_eq!(reply.status, StatusCode::OK);
+        let pooled = |client: &HttpClient| -> usize {
+            client.pool().borrow().idle.values().map(Vec::len).sum()
+        };
+        assert_eq!(pooled(&client), 1);
+        // The server goes away while the connection is idle; no call comes.
+        let _ = close.send(());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pooled(&client) > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the closed connection is still pooled"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
