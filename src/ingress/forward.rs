@@ -136,9 +136,13 @@ impl Ingress {
                 format!("{url}: {e}"),
             )
         })?;
+        let headers = ForAttempts::new(headers, verb);
         let (uri, headers, body) = (&uri, &headers, &body);
         self.forward(upstream, verb, what, || async move {
-            let mut headers = headers.clone();
+            let mut headers = match headers.next(what) {
+                Ok(headers) => headers,
+                Err(refusal) => return Attempt::Answered(Err(refusal)),
+            };
             if let Some(key) = key {
                 let path = uri.path_and_query().map_or("/", |p| p.as_str());
                 let via = headers.get(VIA).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -199,23 +203,12 @@ impl Ingress {
         let what = format!("the runner of module `{module}`");
         let max_reply =
             usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);
-        // The message goes to the first attempt as it is; only a verb that
-        // may be retried sends a copy each time.
-        let retried = RetryPolicy::of(verb).is_some();
-        let slot = std::sync::Mutex::new(Some(request));
-        let (slot, metadata, what) = (&slot, &metadata, what.as_str());
+        let request = ForAttempts::new(request, verb);
+        let (request, metadata, what) = (&request, &metadata, what.as_str());
         self.forward(health, verb, what, || async move {
-            let message = {
-                let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-                if retried { slot.clone() } else { slot.take() }
-            };
-            let Some(message) = message else {
-                // `forward` tries again only verbs with `+retry`.
-                return Attempt::Answered(Err(Refusal::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    format!("{module}.{} was attempted twice without `+retry`", verb.name),
-                )));
+            let message = match request.next(what) {
+                Ok(message) => message,
+                Err(refusal) => return Attempt::Answered(Err(refusal)),
             };
             let result = upstream
                 .unary(method, message, metadata.clone(), max_reply)
@@ -258,6 +251,40 @@ impl Ingress {
             }
         })
         .await
+    }
+}
+
+/// What each attempt of a call sends: the first attempt takes it as it is;
+/// only a verb that may be retried (`+retry`) gives each attempt a copy.
+struct ForAttempts<T> {
+    value: std::sync::Mutex<Option<T>>,
+    copies: bool,
+}
+
+impl<T: Clone> ForAttempts<T> {
+    fn new(value: T, verb: &Verb) -> ForAttempts<T> {
+        ForAttempts {
+            value: std::sync::Mutex::new(Some(value)),
+            copies: RetryPolicy::of(verb).is_some(),
+        }
+    }
+
+    /// The value for the next attempt at `what`.
+    fn next(&self, what: &str) -> Result<T, Refusal> {
+        let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
+        let next = if self.copies {
+            value.clone()
+        } else {
+            value.take()
+        };
+        // `forward` tries again only verbs with `+retry`.
+        next.ok_or_else(|| {
+            Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                format!("a call to {what} was attempted twice without `+retry`"),
+            )
+        })
     }
 }
 

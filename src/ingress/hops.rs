@@ -8,7 +8,7 @@
 use crate::schema::is_ident;
 
 /// The realms a call crossed.
-pub const VIA: &str = "x-realm-via";
+pub const VIA: http::HeaderName = http::HeaderName::from_static("x-realm-via");
 
 /// The hop limit when `[ingress] max-hops` does not set one.
 pub const DEFAULT_MAX_HOPS: u32 = 8;

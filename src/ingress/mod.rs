@@ -75,15 +75,15 @@ pub use config::{IngressConfig, Overrides};
 pub use reply::{Refusal, Reply};
 
 /// The calling realm.
-pub const CALLER_REALM: &str = "x-realm-caller";
+pub const CALLER_REALM: http::HeaderName = http::HeaderName::from_static("x-realm-caller");
 /// The calling module.
-pub const CALLER_MODULE: &str = "x-realm-caller-module";
+pub const CALLER_MODULE: http::HeaderName = http::HeaderName::from_static("x-realm-caller-module");
 /// The request's id.
-pub const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 /// How replies of gRPC verbs are encoded: `proto3` (proto3 JSON as
 /// protojson prints it) or `ftl` (FTL's encoding, the default). Passed on
 /// to other realms' ingresses.
-pub const JSON_STYLE: &str = "x-realm-json";
+pub const JSON_STYLE: http::HeaderName = http::HeaderName::from_static("x-realm-json");
 
 /// How a local module's verbs are served.
 #[derive(Clone, Debug)]

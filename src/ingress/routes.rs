@@ -144,8 +144,7 @@ async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>
             method_not_allowed(ingress, &parts.method, path, "GET")
         }
         "/.well-known/realm" => {
-            let json =
-                header(&parts.headers, http::header::ACCEPT.as_str()).contains("application/json");
+            let json = header(&parts.headers, http::header::ACCEPT).contains("application/json");
             respond(ingress.well_known(json), "")
         }
         "/healthz" => text(StatusCode::OK, "ok\n"),
@@ -189,7 +188,7 @@ fn loggable(text: &str) -> Cow<'_, str> {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> &str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())

@@ -7,7 +7,7 @@
 //! Pure: no I/O.
 
 /// The header.
-pub const TRACEPARENT: &str = "traceparent";
+pub const TRACEPARENT: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// A parsed or new trace context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

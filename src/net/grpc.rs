@@ -10,10 +10,13 @@ use tonic::transport::{Channel, Endpoint};
 
 use super::codec::DynamicCodec;
 
-/// A lazily connected channel to one gRPC runner.
+/// Lazily connected channels to one gRPC runner, one per thread: a
+/// channel's task runs on the runtime that made it, so that each ingress
+/// worker's calls stay on that worker's thread.
 #[derive(Clone, Debug)]
 pub struct GrpcUpstream {
-    channel: Channel,
+    endpoint: std::sync::Arc<Endpoint>,
+    channels: std::sync::Arc<thread_local::ThreadLocal<Channel>>,
 }
 
 impl GrpcUpstream {
@@ -28,8 +31,16 @@ impl GrpcUpstream {
             endpoint
         };
         Ok(GrpcUpstream {
-            channel: endpoint.tcp_nodelay(true).connect_lazy(),
+            endpoint: std::sync::Arc::new(endpoint.tcp_nodelay(true)),
+            channels: Default::default(),
         })
+    }
+
+    /// This thread's channel, made on first use (inside a runtime).
+    fn channel(&self) -> Channel {
+        self.channels
+            .get_or(|| Endpoint::clone(&self.endpoint).connect_lazy())
+            .clone()
     }
 
     /// Calls `method` with `request` and the given metadata, reading a
@@ -41,7 +52,7 @@ impl GrpcUpstream {
         metadata: tonic::metadata::MetadataMap,
         max_reply: usize,
     ) -> Result<DynamicMessage, CallError> {
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+        let mut grpc = tonic::client::Grpc::new(self.channel())
             .max_decoding_message_size(max_reply)
             .max_encoding_message_size(usize::MAX);
         grpc.ready().await.map_err(|e| {

@@ -50,7 +50,7 @@ pub use keys::Keys;
 pub use verify::Verifier;
 
 /// The header that carries the signature of a call between realms.
-pub const SIGNATURE: &str = "x-realm-signature";
+pub const SIGNATURE: http::HeaderName = http::HeaderName::from_static("x-realm-signature");
 
 /// The prefix of the environment variables that hold keys: `REALM_KEY_SHOP`
 /// holds the key shared with realm `shop`.
