@@ -190,6 +190,13 @@ fn hand_over(lines: &[u8]) {
         return;
     }
     let mut pending = lock(writer);
+    if pending.closed {
+        // After the log's end (a line logged while the process exits):
+        // written here, as there is no writer any more.
+        drop(pending);
+        let _ = io::stderr().write_all(lines);
+        return;
+    }
     let was_empty = pending.lines.is_empty();
     if pending.lines.len() + lines.len() > MAX_PENDING {
         pending.dropped += lines.iter().filter(|b| **b == b'\n').count() as u64;
@@ -208,7 +215,7 @@ struct Batched;
 
 impl Write for Batched {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        let full = BATCH_OF_THREAD.with(|batch| {
+        let full = BATCH_OF_THREAD.try_with(|batch| {
             let mut batch = batch.borrow_mut();
             if !batch.batched {
                 return Some(line.to_vec());
@@ -217,8 +224,11 @@ impl Write for Batched {
             let since = *batch.since.get_or_insert_with(Instant::now);
             (batch.lines.len() >= BATCH || since.elapsed() >= GATHER).then(|| batch.take())
         });
-        if let Some(lines) = full {
-            hand_over(&lines);
+        match full {
+            Ok(Some(lines)) => hand_over(&lines),
+            Ok(None) => {}
+            // The thread is ending and its batch is gone: straight over.
+            Err(_) => hand_over(line),
         }
         Ok(line.len())
     }

@@ -265,7 +265,7 @@ impl<T: Clone> ForAttempts<T> {
     fn new(value: T, verb: &Verb) -> ForAttempts<T> {
         ForAttempts {
             value: std::sync::Mutex::new(Some(value)),
-            copies: RetryPolicy::of(verb).is_some(),
+            copies: RetryPolicy::retries(verb),
         }
     }
 
@@ -332,6 +332,14 @@ impl RetryPolicy {
             }
             _ => None,
         })
+    }
+
+    /// Whether calls of `verb` may be tried more than once; cheaper than
+    /// reading the policy, for every call.
+    fn retries(verb: &Verb) -> bool {
+        verb.metadata.iter().any(
+            |m| matches!(&m.kind, MetadataKind::Retry { count, .. } if count.is_none_or(|n| n > 0)),
+        )
     }
 
     /// The wait before retry number `attempt + 1`.
@@ -410,4 +418,52 @@ fn timed_out(what: &str, timeout: Duration) -> Refusal {
             crate::duration::format(timeout)
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Decl;
+
+    fn verbs(text: &str) -> Vec<Verb> {
+        let schema = crate::schema::parser::parse_schema("t.schema", text).expect("schema");
+        schema
+            .realms
+            .iter()
+            .flat_map(|r| r.modules.iter())
+            .flat_map(|m| m.decls.iter())
+            .filter_map(|d| match d {
+                Decl::Verb(v) => Some(v.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_verbs_that_may_be_retried_copy_what_they_send() {
+        let verbs = verbs(
+            "realm r {\n  module m {\n    verb plain(Unit) Unit\n    verb again(Unit) Unit\n      +retry 2 10ms\n    verb never(Unit) Unit\n      +retry 0 10ms\n  }\n}\n",
+        );
+        let [plain, again, never] = &verbs[..] else {
+            panic!("three verbs: {verbs:?}");
+        };
+        for (verb, copies) in [(plain, false), (again, true), (never, false)] {
+            assert_eq!(RetryPolicy::retries(verb), copies, "{}", verb.name);
+            // `retries` says what the policy says.
+            assert_eq!(
+                RetryPolicy::of(verb).is_some_and(|p| p.attempts > 1),
+                copies,
+                "{}",
+                verb.name
+            );
+            let attempts = ForAttempts::new(vec![1u8], verb);
+            assert_eq!(attempts.next("m.verb").ok(), Some(vec![1u8]));
+            let second = attempts.next("m.verb");
+            if copies {
+                assert_eq!(second.ok(), Some(vec![1u8]));
+            } else {
+                assert_eq!(second.err().map(|r| r.code), Some("internal"));
+            }
+        }
+    }
 }

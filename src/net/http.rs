@@ -126,9 +126,9 @@ type Key = (bool, Authority);
 #[derive(Default)]
 struct Pool {
     idle: HashMap<Key, Vec<(Box<Conn>, Instant)>>,
-    /// A task of this thread's runtime closes idle connections the
-    /// server has closed or that stayed idle too long ([`SWEEP`]).
-    sweeping: bool,
+    /// The runtime whose task closes this pool's idle connections that
+    /// the server has closed or that stayed idle too long ([`SWEEP`]).
+    sweeper: Option<tokio::runtime::Id>,
 }
 
 impl Pool {
@@ -141,6 +141,14 @@ impl Pool {
         });
         !self.idle.is_empty()
     }
+}
+
+/// The runtime to sweep idle connections on: one that runs on this thread
+/// alone (the ingress's workers). Elsewhere (short-lived commands on a
+/// multi-threaded runtime) idle connections are checked when taken.
+fn sweeping_runtime() -> Option<tokio::runtime::Handle> {
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    (runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread).then_some(runtime)
 }
 
 /// How long a connection may stay idle in the pool.
@@ -345,38 +353,62 @@ impl HttpClient {
             idle.remove(0);
         }
         idle.push((conn, Instant::now()));
-        if !pool.sweeping {
-            pool.sweeping = self.start_sweeping();
+        if let Some(runtime) = sweeping_runtime()
+            && pool.sweeper != Some(runtime.id())
+        {
+            pool.sweeper = Some(runtime.id());
+            drop(pool);
+            self.start_sweeping(&runtime);
         }
     }
 
     /// Starts the task that sweeps this thread's pool while it holds
-    /// connections, on a runtime of this thread alone (the ingress's
-    /// workers); elsewhere (short-lived commands on a multi-threaded
-    /// runtime) idle connections are checked when taken.
-    fn start_sweeping(&self) -> bool {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return false;
-        };
-        if runtime.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
-            return false;
+    /// connections. It stops when the pool is empty, when the client is
+    /// gone, or when it finds itself on another thread; when it stops (or
+    /// its runtime ends) the pool's next `keep` starts another.
+    fn start_sweeping(&self, runtime: &tokio::runtime::Handle) {
+        /// Clears the pool's sweeper when the task ends, however it ends.
+        struct Sweeping {
+            shared: std::sync::Weak<Shared>,
+            runtime: tokio::runtime::Id,
+            thread: std::thread::ThreadId,
         }
-        let shared = self.shared.clone();
+        impl Drop for Sweeping {
+            fn drop(&mut self) {
+                if std::thread::current().id() != self.thread {
+                    return;
+                }
+                if let Some(shared) = self.shared.upgrade()
+                    && let Some(pool) = shared.pools.get()
+                    && let Ok(mut pool) = pool.try_borrow_mut()
+                    && pool.sweeper == Some(self.runtime)
+                {
+                    pool.sweeper = None;
+                }
+            }
+        }
+        let sweeping = Sweeping {
+            shared: Arc::downgrade(&self.shared),
+            runtime: runtime.id(),
+            thread: std::thread::current().id(),
+        };
         runtime.spawn(async move {
             loop {
                 tokio::time::sleep(SWEEP).await;
-                // The task runs on the thread whose pool it sweeps.
+                if std::thread::current().id() != sweeping.thread {
+                    return;
+                }
+                let Some(shared) = sweeping.shared.upgrade() else {
+                    return;
+                };
                 let Some(pool) = shared.pools.get() else {
                     return;
                 };
-                let mut pool = pool.borrow_mut();
-                if !pool.sweep(Instant::now()) {
-                    pool.sweeping = false;
+                if !pool.borrow_mut().sweep(Instant::now()) {
                     return;
                 }
             }
         });
-        true
     }
 
     /// Opens a connection for `url` (TCP, then TLS for `https://`).
