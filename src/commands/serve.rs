@@ -76,23 +76,20 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         }
         let tls = ingress::server_tls(ingress.config())?;
         let addr = ingress.config().listen;
-        let workers = ingress.config().limits.workers;
-        let listeners = ingress::server::bind(addr, workers)
+        let listener = std::net::TcpListener::bind(addr)
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let local = listeners
-            .first()
-            .map_or(Ok(addr), std::net::TcpListener::local_addr)?;
+        let local = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         eprintln!("Serving realm `{}` on {scheme}://{local}", ingress.realm());
         for line in ingress.describe_routes() {
             eprintln!("  {line}");
         }
         let workers = ingress::server::Workers {
-            count: workers,
+            count: ingress.config().limits.workers,
             on_idle: Some(on_idle),
         };
         let served =
-            ingress::server::serve(ingress, listeners, tls, workers, shutdown_signal()).await;
+            ingress::server::serve(ingress, listener, tls, workers, shutdown_signal()).await;
         // This thread's last lines, before the log's writer stops.
         crate::logging::flush();
         served.map_err(|e| anyhow!("the ingress stopped: {e}"))

@@ -11,7 +11,6 @@
 //! What a request is answered is [`routes`](super::routes)' job.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,42 +35,6 @@ pub struct Workers {
     pub on_idle: Option<fn()>,
 }
 
-/// Listens on `addr` for `workers` threads. On Linux: one socket per
-/// worker, all on the same port with `SO_REUSEPORT`, so that the kernel
-/// spreads new connections over the workers evenly (a shared socket goes
-/// to whichever worker wakes first). Elsewhere (where `SO_REUSEPORT` does
-/// not spread connections) the workers share one socket. Port 0 takes a
-/// free port for all of them.
-pub fn bind(addr: SocketAddr, workers: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
-    // A port another program holds is refused here, before sockets that
-    // would share it are made. (Between this check and the binds below, a
-    // program of the same user that also sets `SO_REUSEPORT` could take
-    // the port too: a window of microseconds, at start only.)
-    let probe = std::net::TcpListener::bind(addr)?;
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        use socket2::{Domain, Protocol, Socket, Type};
-        let addr = probe.local_addr()?;
-        drop(probe);
-        (0..workers.max(1))
-            .map(|_| {
-                let socket =
-                    Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-                socket.set_reuse_address(true)?;
-                socket.set_reuse_port(true)?;
-                socket.bind(&addr.into())?;
-                socket.listen(1024)?;
-                Ok(socket.into())
-            })
-            .collect()
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        let _ = workers;
-        Ok(vec![probe])
-    }
-}
-
 /// What every worker shares.
 struct Shared {
     ingress: Arc<Ingress>,
@@ -87,7 +50,7 @@ struct Shared {
 /// in-flight calls finish (up to 30 s).
 pub async fn serve(
     ingress: Arc<Ingress>,
-    listeners: Vec<std::net::TcpListener>,
+    listener: std::net::TcpListener,
     tls: Option<Arc<ServerTls>>,
     workers: Workers,
     shutdown: impl Future<Output = ()>,
@@ -105,22 +68,14 @@ pub async fn serve(
         },
         ingress,
     });
-    let Some(first) = listeners.first() else {
-        return Err(std::io::Error::other("no socket to listen on"));
-    };
-    for listener in &listeners {
-        listener.set_nonblocking(true)?;
-    }
+    listener.set_nonblocking(true)?;
     // `stop`: stop accepting and close connections once idle; `done`: all
     // calls have finished (or the drain timed out), workers may end.
     let (stop, stopping) = watch::channel(false);
     let (done, finished) = watch::channel(false);
     let mut threads = Vec::new();
     for n in 1..workers.count.max(1) {
-        let listener = match listeners.get(n) {
-            Some(own) => own.try_clone()?,
-            None => first.try_clone()?,
-        };
+        let listener = listener.try_clone()?;
         let (shared, stopping, mut finished) = (shared.clone(), stopping.clone(), finished.clone());
         let mut runtime = tokio::runtime::Builder::new_current_thread();
         runtime.enable_all();
@@ -143,8 +98,7 @@ pub async fn serve(
             })?;
         threads.push(thread);
     }
-    let listener = tokio::net::TcpListener::from_std(first.try_clone()?)?;
-    drop(listeners);
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let mut shutdown = std::pin::pin!(shutdown);
     tokio::select! {
         () = accept(&shared, listener, stopping) => {}
@@ -193,6 +147,9 @@ async fn accept(
             _ = stop.wait_for(|stop| *stop) => return,
         };
         let _ = stream.set_nodelay(true);
+        // Every worker waits on the same socket: after taking one
+        // connection, give the others a turn at a burst of new ones.
+        tokio::task::yield_now().await;
         let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
             shared.ingress.record_refusal("too_many_connections");
             tokio::spawn(refuse_connection(
@@ -298,28 +255,4 @@ async fn refuse_connection(mut stream: tokio::net::TcpStream, tls: bool, ingress
         std::io::Result::Ok(())
     };
     let _ = tokio::time::timeout(Duration::from_secs(2), refuse).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn workers_listen_on_one_port_and_a_taken_port_is_refused() {
-        let listeners = bind("127.0.0.1:0".parse().expect("addr"), 3).expect("bind");
-        let ports: Vec<u16> = listeners
-            .iter()
-            .map(|l| l.local_addr().expect("address").port())
-            .collect();
-        assert!(
-            ports[0] != 0 && ports.iter().all(|p| *p == ports[0]),
-            "{ports:?}"
-        );
-
-        // A port another program listens on (without SO_REUSEPORT) is not
-        // shared with it.
-        let other = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let taken = other.local_addr().expect("address");
-        assert!(bind(taken, 2).is_err());
-    }
 }
