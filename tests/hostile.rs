@@ -328,20 +328,24 @@ fn bodies_beyond_the_buffer_budget_wait_for_none_and_get_503() {
 #[test]
 fn connections_beyond_max_connections_are_answered_503_and_closed() {
     let pay = Pay::start("max-connections = 3\nheader-timeout = \"60s\"\n");
-    // Three idle connections take every slot.
-    let idle: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(pay.ingress.addr).expect("connect"))
-        .collect();
-    // A fourth is refused as soon as it is accepted (once the three are).
+    // Idle connections take the slots. The workers accept in parallel, so
+    // a later connection can take a slot before an earlier one is
+    // accepted, which is then refused: open idle connections until three
+    // hold the slots and a call is refused.
+    let mut idle: Vec<TcpStream> = Vec::new();
     let started = Instant::now();
     let refused = loop {
+        if idle.len() < 10 {
+            idle.push(TcpStream::connect(pay.ingress.addr).expect("connect"));
+        }
         let answer = http("GET", pay.ingress.addr, "/healthz", "", &[]).expect("answer");
         if answer.0 == 503 {
             break answer;
         }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "never refused: {answer:?}\n{}",
+            "never refused with {} idle connections open: {answer:?}\n{}",
+            idle.len(),
             pay.ingress.log()
         );
         std::thread::sleep(Duration::from_millis(20));
