@@ -791,7 +791,7 @@ fn killing_a_realm_under_load_gives_fast_503s_then_recovers_while_others_go_on()
             "bank did not recover: {}",
             answer.2
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(20));
     }
     // The load sees bank again.
     let bank_back = answered(&bank_counts);

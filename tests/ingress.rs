@@ -28,6 +28,26 @@ struct World {
     _grpc: Background,
 }
 
+/// `realm import grpc` of the gRPC bank into `acme` as the realm `acme`.
+fn import_acme(shop: &TestProject, grpc: &Background, acme: &GitRealm) {
+    let output = acme.path().display().to_string();
+    run_realm_with(
+        shop.path(),
+        &[
+            "import",
+            "grpc",
+            "--endpoint",
+            &grpc.url(),
+            "--name",
+            "acme",
+            "--output",
+            &output,
+        ],
+        &[],
+    )
+    .expect(0);
+}
+
 impl World {
     fn new() -> World {
         let shop = TestProject::example("shop");
@@ -36,22 +56,7 @@ impl World {
 
         let grpc = Background::grpc_bank(grpc_bank::Options::default());
         let acme = GitRealm::empty("main");
-        let acme_dir = acme.path().display().to_string();
-        run_realm_with(
-            shop.path(),
-            &[
-                "import",
-                "grpc",
-                "--endpoint",
-                &grpc.url(),
-                "--name",
-                "acme",
-                "--output",
-                &acme_dir,
-            ],
-            &[],
-        )
-        .expect(0);
+        import_acme(&shop, &grpc, &acme);
         acme.commit("acme realm imported from gRPC");
         shop.realm(&["add", "--git-repo", &acme.url()]).expect(0);
 
@@ -670,24 +675,10 @@ fn grpc_runners_retry_verbs_until_the_runner_is_up() {
     let acme = GitRealm::empty("main");
     {
         let grpc = Background::grpc_bank(grpc_bank::Options::default());
-        run_realm_with(
-            shop.path(),
-            &[
-                "import",
-                "grpc",
-                "--endpoint",
-                &grpc.url(),
-                "--name",
-                "acme",
-                "--output",
-                &acme.path().display().to_string(),
-            ],
-            &[],
-        )
-        .expect(0);
+        import_acme(&shop, &grpc, &acme);
     }
     let grpc_line = "+grpc \"acme.bank.v1.AccountService/GetAccount\"";
-    let file = walk(acme.path())
+    let file = common::files_under(acme.path())
         .into_iter()
         .find(|p| {
             std::fs::read_to_string(p)
@@ -735,18 +726,4 @@ fn grpc_runners_retry_verbs_until_the_runner_is_up() {
     let (status, body) = call.join().expect("thread");
     assert_eq!(status, 200, "{body}\n{}", acme_ingress.log());
     assert_eq!(body["owner"], "Ada", "{body}");
-}
-
-/// Every file under `dir`.
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -430,7 +430,7 @@ fn a_damaged_cache_is_fetched_again() {
     let repo = &repos[0];
 
     // Objects overwritten with garbage.
-    for entry in walk(&repo.join("objects")) {
+    for entry in common::files_under(&repo.join("objects")) {
         std::fs::write(&entry, b"garbage").expect("corrupt object");
     }
     shop.realm(&["schema"]).expect(0);
@@ -440,19 +440,6 @@ fn a_damaged_cache_is_fetched_again() {
     std::fs::write(repo.join("config"), b"[[[").expect("corrupt config");
     shop.realm(&["schema"]).expect(0);
     shop.realm(&["update", "--check"]).expect(0);
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

@@ -468,17 +468,19 @@ mod tests {
             t.join().expect("thread");
         }
         let page = m.render(&[]);
-        let total: u64 = page
-            .lines()
-            .filter(|l| l.starts_with("realm_calls_total{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum();
-        assert_eq!(total, (THREADS * CALLS) as u64, "{page}");
-        let counted: u64 = page
-            .lines()
-            .filter(|l| l.starts_with("realm_call_duration_seconds_count{"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum();
-        assert_eq!(counted, (THREADS * CALLS) as u64, "{page}");
+        // The sum of a family's samples over all its label sets.
+        let sum = |family: &str| -> u64 {
+            page.lines()
+                .filter(|l| l.starts_with(family))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+                .sum()
+        };
+        let expected = (THREADS * CALLS) as u64;
+        assert_eq!(sum("realm_calls_total{"), expected, "{page}");
+        assert_eq!(
+            sum("realm_call_duration_seconds_count{"),
+            expected,
+            "{page}"
+        );
     }
 }
