@@ -18,7 +18,9 @@
 //! Needs nginx and wrk: installed with apt-get when missing and running as
 //! root (said so), otherwise the bench says what is missing and stops.
 //! Run with `cargo bench --bench proxy`; `-- --seconds N` sets the length
-//! of each measurement (default 5).
+//! of each measurement (default 5); `-- --baseline PATH` adds another
+//! `realm` binary (e.g. a release build of the last commit) to the one-hop
+//! rounds, interleaved with the others, and reports this build against it.
 
 mod support;
 
@@ -55,11 +57,11 @@ impl Drop for Proc {
 }
 
 fn main() {
-    let seconds: u64 = std::env::args()
-        .skip_while(|a| a != "--seconds")
-        .nth(1)
+    let option = |name: &str| std::env::args().skip_while(|a| a != name).nth(1);
+    let seconds: u64 = option("--seconds")
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
+    let baseline = option("--baseline").map(PathBuf::from);
     if let Err(missing) = tools() {
         println!("proxy bench skipped: {missing}");
         return;
@@ -78,21 +80,24 @@ fn main() {
         None,
     );
     let nginx_proxy = nginx(dir.path(), "proxy", &proxy_location(runner.1, false), None);
-    let realm = serve(
-        &bank,
-        &cache,
-        &[format!("--runner=balance=http://{}", runner.1)],
-        &[],
-    );
+    let runner_arg = [format!("--runner=balance=http://{}", runner.1)];
+    let realm = serve(realm_binary(), &bank, &cache, &runner_arg, &[]);
+    let base = baseline.map(|binary| {
+        println!("baseline: {}", binary.display());
+        serve(&binary, &bank, &cache, &runner_arg, &[])
+    });
 
     println!(
         "one hop: wrk, {CONNECTIONS} connections, {seconds} s per case, {ROUNDS} interleaved rounds (median)"
     );
-    let cases: [(&str, SocketAddr, &[&Proc]); 3] = [
-        ("direct", runner.1, &[]),
-        ("realm", realm.1, &[&realm.0]),
-        ("nginx", nginx_proxy.1, &[&nginx_proxy.0]),
+    let mut cases: Vec<(&str, SocketAddr, Vec<&Proc>)> = vec![
+        ("direct", runner.1, vec![]),
+        ("realm", realm.1, vec![&realm.0]),
+        ("nginx", nginx_proxy.1, vec![&nginx_proxy.0]),
     ];
+    if let Some((proc_, addr)) = &base {
+        cases.push(("baseline", *addr, vec![proc_]));
+    }
     let one_hop = measure(&cases, seconds);
     report(&one_hop);
 
@@ -106,12 +111,14 @@ fn main() {
     tls.install_ca(&shop_tls);
     let keys = [("REALM_KEY_SHOP", key), ("REALM_KEY_BANK", key)];
     let realm_bank = serve(
+        realm_binary(),
         &bank_tls,
         &cache,
         &[format!("--runner=balance=http://{}", runner.1)],
         &keys,
     );
     let realm_shop = serve(
+        realm_binary(),
         &shop_tls,
         &cache,
         &[format!(
@@ -138,9 +145,9 @@ fn main() {
     );
     let two_hops = measure(
         &[
-            ("direct", runner.1, &[]),
-            ("realm", realm_shop.1, &[&realm_shop.0, &realm_bank.0]),
-            ("nginx", nginx_shop.1, &[&nginx_shop.0, &nginx_bank.0]),
+            ("direct", runner.1, vec![]),
+            ("realm", realm_shop.1, vec![&realm_shop.0, &realm_bank.0]),
+            ("nginx", nginx_shop.1, vec![&nginx_shop.0, &nginx_bank.0]),
         ],
         seconds,
     );
@@ -165,7 +172,7 @@ struct Results {
     unloaded_p50_us: Vec<f64>,
 }
 
-fn measure(cases: &[(&'static str, SocketAddr, &[&Proc])], seconds: u64) -> Results {
+fn measure(cases: &[(&'static str, SocketAddr, Vec<&Proc>)], seconds: u64) -> Results {
     // Warm-up: pools filled, caches warm.
     for (_, addr, _) in cases {
         wrk(*addr, CONNECTIONS, 1);
@@ -236,6 +243,21 @@ fn report(r: &Results) {
         "realm/direct: throughput {:.2}x",
         realm.ok_per_sec / direct.ok_per_sec
     );
+    if let Some(base) = r.loaded.get(3) {
+        println!(
+            "realm/baseline: throughput {:.2}x, CPU per call {}",
+            realm.ok_per_sec / base.ok_per_sec,
+            match (realm.cpu_per_100k, base.cpu_per_100k) {
+                (Some(a), Some(b)) => format!("{:.2}x", a / b),
+                _ => "-".to_string(),
+            },
+        );
+    }
+}
+
+/// The `realm` binary this bench was built with.
+fn realm_binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_realm"))
 }
 
 /// wrk against `addr` for `seconds`: 2xx replies per second, latency.
@@ -429,9 +451,18 @@ fn nginx(dir: &Path, name: &str, location: &str, tls: Option<&Tls>) -> (Proc, So
 }
 
 /// `realm serve` on a free port of its own choosing, read from its log.
-fn serve(dir: &Path, cache: &Path, args: &[String], env: &[(&str, &str)]) -> (Proc, SocketAddr) {
-    let log = dir.join("serve.log");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_realm"));
+fn serve(
+    binary: &Path,
+    dir: &Path,
+    cache: &Path,
+    args: &[String],
+    env: &[(&str, &str)],
+) -> (Proc, SocketAddr) {
+    let log = dir.join(format!(
+        "serve-{}.log",
+        binary.to_string_lossy().replace('/', "_")
+    ));
+    let mut command = Command::new(binary);
     command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
