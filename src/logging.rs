@@ -35,6 +35,10 @@ const GATHER: Duration = Duration::from_millis(50);
 /// the ingress hold lines without end).
 const MAX_PENDING: usize = 8 << 20;
 
+/// The most of its buffers the writer keeps between writes (about what
+/// 50 ms of 40k calls a second log).
+const KEEP: usize = 1 << 20;
+
 /// What the workers hand to the writer thread.
 #[derive(Default)]
 struct Pending {
@@ -64,9 +68,14 @@ struct Batch {
 }
 
 impl Batch {
-    fn take(&mut self) -> Vec<u8> {
+    /// Hands the lines over, keeping the buffer for the next ones (a new
+    /// buffer per batch, grown line by line and freed after, cost page
+    /// faults under load).
+    fn hand_over(&mut self) {
+        hand_over(&self.lines);
+        self.lines.clear();
+        self.lines.shrink_to(BATCH * 2);
         self.since = None;
-        std::mem::take(&mut self.lines)
     }
 }
 
@@ -140,6 +149,8 @@ pub fn init() -> Guard {
 
 /// The writer thread: waits for lines, lets them gather, writes them.
 fn write_lines(writer: &Writer, out: &mut impl Write) {
+    // Swapped with the pending lines: the two buffers are reused.
+    let mut lines = Vec::new();
     loop {
         let mut pending = lock(writer);
         while pending.lines.is_empty() && !pending.closed {
@@ -153,11 +164,15 @@ fn write_lines(writer: &Writer, out: &mut impl Write) {
             std::thread::sleep(GATHER);
             pending = lock(writer);
         }
-        let lines = std::mem::take(&mut pending.lines);
+        std::mem::swap(&mut lines, &mut pending.lines);
         let dropped = std::mem::take(&mut pending.dropped);
         let closed = pending.closed;
         drop(pending);
         let _ = out.write_all(&lines);
+        lines.clear();
+        // A burst may have grown it; what a busy ingress writes in one
+        // gathering stays.
+        lines.shrink_to(KEEP);
         if dropped > 0 {
             let _ = writeln!(
                 out,
@@ -174,12 +189,11 @@ fn write_lines(writer: &Writer, out: &mut impl Write) {
 /// Hands this thread's lines to the writer thread; from now on its lines
 /// are batched. For a worker's park hook, and before the log ends.
 pub fn flush() {
-    let lines = BATCH_OF_THREAD.with(|batch| {
+    BATCH_OF_THREAD.with(|batch| {
         let mut batch = batch.borrow_mut();
         batch.batched = true;
-        batch.take()
+        batch.hand_over();
     });
-    hand_over(&lines);
 }
 
 fn hand_over(lines: &[u8]) {
@@ -215,20 +229,22 @@ struct Batched;
 
 impl Write for Batched {
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        let full = BATCH_OF_THREAD.try_with(|batch| {
+        let batched = BATCH_OF_THREAD.try_with(|batch| {
             let mut batch = batch.borrow_mut();
             if !batch.batched {
-                return Some(line.to_vec());
+                return false;
             }
             batch.lines.extend_from_slice(line);
             let since = *batch.since.get_or_insert_with(Instant::now);
-            (batch.lines.len() >= BATCH || since.elapsed() >= GATHER).then(|| batch.take())
+            if batch.lines.len() >= BATCH || since.elapsed() >= GATHER {
+                batch.hand_over();
+            }
+            true
         });
-        match full {
-            Ok(Some(lines)) => hand_over(&lines),
-            Ok(None) => {}
-            // The thread is ending and its batch is gone: straight over.
-            Err(_) => hand_over(line),
+        // Not batched, or the thread is ending and its batch is gone:
+        // straight over.
+        if !matches!(batched, Ok(true)) {
+            hand_over(line);
         }
         Ok(line.len())
     }
