@@ -453,7 +453,7 @@ impl Ingress {
         if let Some(module) = call.headers.get(CALLER_MODULE) {
             forward.insert(CALLER_MODULE, module.clone());
         }
-        if let Ok(tp) = HeaderValue::from_str(&call.trace.child(random_u64()).header()) {
+        if let Ok(tp) = HeaderValue::from_bytes(&call.trace.child(random_u64()).header()) {
             forward.insert(TRACEPARENT, tp);
         }
         match route {

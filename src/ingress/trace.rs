@@ -66,15 +66,36 @@ impl TraceContext {
         }
     }
 
-    pub fn trace_id_hex(&self) -> String {
-        format!("{:032x}", self.trace_id)
+    /// The trace id as 32 hex digits, for log lines.
+    pub fn trace_id_hex(&self) -> TraceId {
+        TraceId(self.trace_id)
     }
 
-    pub fn header(&self) -> String {
-        format!(
-            "00-{:032x}-{:016x}-{:02x}",
-            self.trace_id, self.parent_id, self.flags
-        )
+    /// The `traceparent` value of this context (made at every hop: on the
+    /// stack, not allocated).
+    pub fn header(&self) -> [u8; 55] {
+        let mut value = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        put_hex(&mut value[3..35], self.trace_id);
+        put_hex(&mut value[36..52], u128::from(self.parent_id));
+        put_hex(&mut value[53..55], u128::from(self.flags));
+        value
+    }
+}
+
+/// A trace id, displayed as 32 lower-case hex digits.
+pub struct TraceId(u128);
+
+impl std::fmt::Display for TraceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
+/// Writes the low `out.len()` hex digits of `value` into `out`.
+fn put_hex(out: &mut [u8], mut value: u128) {
+    for digit in out.iter_mut().rev() {
+        *digit = b"0123456789abcdef"[(value & 0xf) as usize];
+        value >>= 4;
     }
 }
 
@@ -86,11 +107,25 @@ mod tests {
     fn parses_and_continues_a_trace() {
         let value = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         let tc = TraceContext::parse(value).expect("valid");
-        assert_eq!(tc.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            tc.trace_id_hex().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         let child = tc.child(0x1234);
         assert_eq!(
-            child.header(),
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000001234-01"
+            &child.header(),
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000001234-01"
+        );
+        // Leading zeros are kept, the flags written as two digits.
+        let small = TraceContext::start(0xab, 0xcd);
+        assert_eq!(
+            &small.header(),
+            b"00-000000000000000000000000000000ab-00000000000000cd-01"
+        );
+        assert_eq!(
+            TraceContext::parse(&small.header()),
+            Some(small),
+            "what is sent parses back"
         );
     }
 
