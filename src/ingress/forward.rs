@@ -36,6 +36,32 @@ enum Attempt<T> {
     },
 }
 
+/// Whom a call is forwarded to, as messages name it: made into text only
+/// when a message is written, not for every call.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Target<'a> {
+    /// The runner of a module of this realm.
+    Runner(&'a str),
+    /// Another realm, through its ingress or through a hub.
+    Realm {
+        realm: &'a str,
+        hub: Option<&'a str>,
+    },
+}
+
+impl std::fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Runner(module) => write!(f, "the runner of module `{module}`"),
+            Target::Realm {
+                realm,
+                hub: Some(hub),
+            } => write!(f, "realm `{realm}` through the hub `{hub}`"),
+            Target::Realm { realm, hub: None } => write!(f, "realm `{realm}`"),
+        }
+    }
+}
+
 impl Ingress {
     /// The one forwarding path of HTTP and gRPC upstreams: waits for a slot
     /// (or refuses when the upstream is full or backing off), makes `once`
@@ -46,7 +72,7 @@ impl Ingress {
         &self,
         upstream: &Upstream,
         verb: &Verb,
-        what: &str,
+        what: Target<'_>,
         mut once: F,
     ) -> Result<T, Refusal>
     where
@@ -127,7 +153,7 @@ impl Ingress {
         body: Bytes,
         verb: &Verb,
         key: Option<&[u8]>,
-        what: &str,
+        what: Target<'_>,
     ) -> Result<Reply, Refusal> {
         let uri: http::Uri = url.parse().map_err(|e| {
             Refusal::new(
@@ -200,11 +226,11 @@ impl Ingress {
                 metadata.insert(key, value);
             }
         }
-        let what = format!("the runner of module `{module}`");
+        let what = Target::Runner(module);
         let max_reply =
             usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);
         let request = ForAttempts::new(request, verb);
-        let (request, metadata, what) = (&request, &metadata, what.as_str());
+        let (request, metadata) = (&request, &metadata);
         self.forward(health, verb, what, || async move {
             let message = match request.next(what) {
                 Ok(message) => message,
@@ -270,7 +296,7 @@ impl<T: Clone> ForAttempts<T> {
     }
 
     /// The value for the next attempt at `what`.
-    fn next(&self, what: &str) -> Result<T, Refusal> {
+    fn next(&self, what: impl std::fmt::Display) -> Result<T, Refusal> {
         let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
         let next = if self.copies {
             value.clone()
@@ -352,7 +378,7 @@ impl RetryPolicy {
 
 /// An upstream's answer as the caller gets it: successes and JSON answers
 /// pass through; other failures are wrapped in a JSON error.
-fn relay_reply(reply: crate::net::http::Answer, what: &str) -> Result<Reply, Refusal> {
+fn relay_reply(reply: crate::net::http::Answer, what: Target<'_>) -> Result<Reply, Refusal> {
     let is_json = reply
         .content_type
         .as_ref()
@@ -385,7 +411,7 @@ fn relay_reply(reply: crate::net::http::Answer, what: &str) -> Result<Reply, Ref
     ))
 }
 
-fn unavailable(u: Unavailable, what: &str) -> Refusal {
+fn unavailable(u: Unavailable, what: Target<'_>) -> Refusal {
     match u {
         Unavailable::BackingOff { retry_after } => Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -409,7 +435,7 @@ fn unavailable(u: Unavailable, what: &str) -> Refusal {
     }
 }
 
-fn timed_out(what: &str, timeout: Duration) -> Refusal {
+fn timed_out(what: Target<'_>, timeout: Duration) -> Refusal {
     Refusal::new(
         StatusCode::GATEWAY_TIMEOUT,
         "upstream_timeout",

@@ -64,6 +64,7 @@ use crate::net::http::HttpClient;
 use crate::schema::json::Checker;
 
 use auth::Verifier;
+use forward::Target;
 use hops::{VIA, Via};
 use reply::{auth_refusal, hop_refusal};
 use route::Route;
@@ -506,7 +507,7 @@ impl Ingress {
                             call.body.clone(),
                             verb,
                             None,
-                            &format!("the runner of module `{module}`"),
+                            Target::Runner(module),
                         )
                         .await
                     }
@@ -545,13 +546,12 @@ impl Ingress {
                     external.own_name,
                     verb.name
                 );
-                let what = if upstream.kind == Kind::Hub {
-                    format!("realm `{}` through the hub `{peer}`", call.realm)
-                } else {
-                    format!("realm `{}`", call.realm)
+                let what = Target::Realm {
+                    realm: call.realm,
+                    hub: (upstream.kind == Kind::Hub).then_some(peer.as_ref()),
                 };
                 let key = self.key_for(peer);
-                self.send(upstream, &url, forward, call.body.clone(), verb, key, &what)
+                self.send(upstream, &url, forward, call.body.clone(), verb, key, what)
                     .await
             }
         }
