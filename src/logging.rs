@@ -137,13 +137,23 @@ pub fn init() -> Guard {
         .map(|thread| (thread, done));
     let filter = tracing_subscriber::EnvFilter::try_from_env("REALM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt()
         .with_writer(|| Batched)
-        .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .compact()
-        .try_init();
+        .with_env_filter(filter);
+    // A terminal gets colours; a file or pipe the same text, written
+    // faster (`log_format`).
+    let _ = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        lines
+            .with_target(false)
+            .with_ansi(true)
+            .compact()
+            .try_init()
+    } else {
+        lines
+            .with_ansi(false)
+            .event_format(crate::log_format::Line::new())
+            .try_init()
+    };
     Guard { thread }
 }
 

@@ -3,6 +3,7 @@
 
 mod allocator;
 mod commands;
+mod log_format;
 mod logging;
 
 use std::io::Write;
