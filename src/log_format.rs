@@ -141,6 +141,12 @@ struct Fields<'w, 'a> {
 
 impl Fields<'_, '_> {
     fn write(&mut self, field: &Field, value: &dyn fmt::Debug) -> fmt::Result {
+        // An event from the `log` crate (rustls, notify) carries its
+        // target, module, file and line as `log.*` fields, which the
+        // compact format leaves out.
+        if field.name().starts_with("log.") {
+            return Ok(());
+        }
         if !std::mem::take(&mut self.first) {
             self.out.write_char(' ')?;
         }
@@ -328,6 +334,16 @@ mod tests {
         let single = Failure("alone", None);
         tracing::warn!(error = &single as &(dyn std::error::Error + 'static));
         tracing::debug!(addr = %"127.0.0.1:1", ?single, "no message first");
+        // As the `log` crate's records arrive (through tracing-log).
+        tracing::warn!(
+            log.target = "rustls::common_state",
+            log.module_path = "rustls::common_state",
+            log.file = "src/common_state.rs",
+            log.line = 11u32,
+            "TLS alert warning received: {}",
+            5
+        );
+        tracing::info!(log.target = "notify", flag = true);
         let span = tracing::info_span!("outer", conn = 7);
         span.in_scope(|| tracing::info!(inner = 1, "in a span"));
     }
@@ -364,7 +380,7 @@ mod tests {
     #[test]
     fn lines_are_the_compact_formats() {
         let (ours, tracings) = (lines_of(true), lines_of(false));
-        assert_eq!(ours.len(), 10, "{ours:#?}");
+        assert_eq!(ours.len(), 12, "{ours:#?}");
         for (a, b) in ours.iter().zip(&tracings) {
             assert_eq!(a, b);
         }
@@ -375,6 +391,8 @@ mod tests {
             "  INFO call request_id=5f0c6a1e-0000-4000-8000-000000000001 trace_id=00000000000000000000000000000abc caller_realm=\"shop\" caller_module=\"\" call=balance.account@bank status=200 micros=1093"
         );
         assert!(ours[2].contains("\\x1b[31mcolour"), "{}", ours[2]);
+        assert_eq!(ours[9], "  WARN TLS alert warning received: 5");
+        assert_eq!(ours[10], "  INFO flag=true");
     }
 
     #[test]
