@@ -61,7 +61,7 @@ fn main() {
     let seconds: u64 = option("--seconds")
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    let baseline = option("--baseline").map(PathBuf::from);
+    let baseline = option("--baseline").map(|path| baseline_binary(&path));
     if let Err(missing) = tools() {
         println!("proxy bench skipped: {missing}");
         return;
@@ -256,6 +256,21 @@ fn report(r: &Results) {
 }
 
 /// The `realm` binary this bench was built with.
+/// The `--baseline` binary as an absolute path (`realm serve` runs in the
+/// project's directory, where a relative path would not be found); this
+/// build's own binary is refused, as it would be compared with itself.
+fn baseline_binary(path: &str) -> PathBuf {
+    let binary = std::fs::canonicalize(path).unwrap_or_else(|e| {
+        panic!("--baseline {path}: {e}; pass the path of another realm binary")
+    });
+    let own = std::fs::canonicalize(realm_binary()).unwrap_or_else(|_| realm_binary().into());
+    assert!(
+        binary != own,
+        "--baseline {path} is this build's own binary; copy a build of another commit elsewhere and pass that"
+    );
+    binary
+}
+
 fn realm_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_realm"))
 }
