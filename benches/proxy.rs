@@ -255,7 +255,6 @@ fn report(r: &Results) {
     }
 }
 
-/// The `realm` binary this bench was built with.
 /// The `--baseline` binary as an absolute path (`realm serve` runs in the
 /// project's directory, where a relative path would not be found); this
 /// build's own binary is refused, as it would be compared with itself.
@@ -271,6 +270,7 @@ fn baseline_binary(path: &str) -> PathBuf {
     binary
 }
 
+/// The `realm` binary this bench was built with.
 fn realm_binary() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_realm"))
 }
