@@ -151,3 +151,71 @@ fn a_generate_that_fails_part_way_writes_nothing() {
     assert_eq!(generated(&project), ["bank/balance"], "files were written");
     assert!(!Path::new(&project.path().join("realms/realms.go")).exists());
 }
+
+/// How `realm args` in `dir` ends when its stdout or stderr is a pipe
+/// whose reader is gone: exit code, and the other stream's text.
+fn with_broken(dir: &Path, args: &[&str], stream: Stream) -> (i32, String) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("realm"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("REALM_CACHE_DIR");
+    let out = match stream {
+        Stream::Stdout => cmd.stdout(writer).stderr(std::process::Stdio::piped()),
+        Stream::Stderr => cmd.stderr(writer).stdout(std::process::Stdio::piped()),
+    }
+    .output()
+    .expect("run realm");
+    let other = match stream {
+        Stream::Stdout => out.stderr,
+        Stream::Stderr => out.stdout,
+    };
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&other).into_owned(),
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[test]
+fn closed_pipes_end_commands_with_their_usual_exit_code() {
+    let bank = GitRealm::example("bank");
+    let project = consumer(&bank, "bank");
+    project.realm(&["generate", "rust"]).expect(0);
+    let client = project.read("realms/bank.rs");
+    project.write("realms/bank.rs", &format!("{client}// edited\n"));
+    // `--check` finds drift (3) and a stale or missing export (3); the
+    // pins are up to date (0); list and schema succeed (0).
+    for (args, code) in [
+        (&["generate", "rust", "--check"][..], 3),
+        (&["export", "--check"], 3),
+        (&["update", "--check"], 0),
+        (&["list"], 0),
+        (&["schema"], 0),
+    ] {
+        project.realm(args).expect(code);
+        let (stdout_gone, stderr) = with_broken(project.path(), args, Stream::Stdout);
+        assert_eq!(
+            stdout_gone, code,
+            "{args:?} with stdout's reader gone: {stderr}"
+        );
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+        let (stderr_gone, stdout) = with_broken(project.path(), args, Stream::Stderr);
+        assert_eq!(
+            stderr_gone, code,
+            "{args:?} with stderr's reader gone: {stdout}"
+        );
+    }
+    // `realm list | head -0`: quiet.
+    let (code, stderr) = with_broken(project.path(), &["list"], Stream::Stdout);
+    assert_eq!((code, stderr.as_str()), (0, ""));
+}

@@ -1,0 +1,89 @@
+//! The one way commands write to stdout and stderr.
+//!
+//! `println!` and `eprintln!` panic when a write fails, so a reader that
+//! goes away (`realm list | head -0`) or a closed stderr turned a finished
+//! command into a panic (exit 101), or into "error: Broken pipe". Here:
+//!
+//! - stdout ([`out!`], [`outln!`], [`write_stdout`]): a reader that went
+//!   away (a broken pipe) is no error: nothing more is written and the
+//!   command ends as it would have (its exit code is its verdict, as with
+//!   cargo and ripgrep, quietly); any other failure (a full disk) is an
+//!   error the command returns;
+//! - stderr ([`err!`], [`errln!`]): messages for a person; when they
+//!   cannot be written there is nowhere to say so, and the command goes
+//!   on.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once stdout's reader is gone: later writes are skipped.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes to stdout; a broken pipe is `Ok` (see the module).
+pub fn stdout(args: fmt::Arguments) -> io::Result<()> {
+    write_with(|out| out.write_fmt(args))
+}
+
+/// Writes bytes to stdout, as [`stdout`].
+pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    write_with(|out| out.write_all(bytes))
+}
+
+fn write_with(write: impl FnOnce(&mut io::StdoutLock) -> io::Result<()>) -> io::Result<()> {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = io::stdout().lock();
+    match write(&mut out).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            STDOUT_GONE.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("cannot write to stdout: {e}"),
+        )),
+        Ok(()) => Ok(()),
+    }
+}
+
+/// Writes to stderr; failures are ignored (see the module).
+pub fn stderr(args: fmt::Arguments) {
+    let _ = io::stderr().lock().write_fmt(args);
+}
+
+/// `print!` to stdout: `io::Result<()>`, `Ok` when the reader is gone.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::commands::output::stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` to stdout: `io::Result<()>`, `Ok` when the reader is gone.
+macro_rules! outln {
+    () => {
+        $crate::commands::output::stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::output::stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprint!` that never panics.
+#[allow(unused_macros)]
+macro_rules! err {
+    ($($arg:tt)*) => {
+        $crate::commands::output::stderr(format_args!($($arg)*))
+    };
+}
+
+/// `eprintln!` that never panics.
+macro_rules! errln {
+    () => {
+        $crate::commands::output::stderr(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::commands::output::stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
