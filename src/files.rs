@@ -288,6 +288,28 @@ pub fn find_files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// The symbolic links under `dir` that [`find_files`] passes over: links
+/// named `*.<extension>` and links to directories (not followed, so that
+/// nothing outside `dir` is read through them), sorted.
+pub fn find_links(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        if entry.depth() > 0
+            && entry.path_is_symlink()
+            && (entry.path().extension().is_some_and(|e| e == extension) || entry.path().is_dir())
+        {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(out)
+}
+
 /// `path` relative to `base` with `/` separators when it is under `base`,
 /// otherwise `path` as given. Used for positions in diagnostics so they do
 /// not depend on where the project is checked out.

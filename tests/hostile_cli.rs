@@ -219,3 +219,90 @@ fn closed_pipes_end_commands_with_their_usual_exit_code() {
     let (code, stderr) = with_broken(project.path(), &["list"], Stream::Stdout);
     assert_eq!((code, stderr.as_str()), (0, ""));
 }
+
+#[test]
+fn remote_text_reaches_a_terminal_escaped() {
+    use common::echo::{Echo, LEDGER, echo_runner};
+    let have_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_script {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "script is missing, and CI=true (.ci/run installs bsdutils)"
+        );
+        eprintln!(
+            "skipped: `script` (a pseudo-terminal) is not installed (apt-get install bsdutils)"
+        );
+        return;
+    }
+    let project = TestProject::new("pay");
+    project.write("modules/ledger.ftl", LEDGER);
+    let echo = std::sync::Arc::new(Echo::default());
+    let runner = echo_runner(echo, None);
+    let ingress = common::serve::Serve::start(
+        project.path(),
+        project.cache_dir(),
+        &["--runner", &format!("ledger={}", runner.url())],
+    );
+    let endpoint = format!("http://{}", ingress.addr);
+    // CSI (a C1 control, which JSON carries as it is) and an OSC that sets
+    // the terminal's title, in the reply the runner sends back.
+    let body = r#"{"text":"\u009b2J\u001b]0;owned\u0007 \u202eok"}"#;
+    let piped = project
+        .realm(&["call", "ledger.echo", body, "--endpoint", &endpoint])
+        .expect(0);
+    assert!(
+        piped.stdout.contains('\u{9b}'),
+        "a pipe gets the bytes: {}",
+        piped.stdout
+    );
+    let bin = assert_cmd::cargo::cargo_bin("realm");
+    let command = format!(
+        "{} call ledger.echo '{body}' --endpoint {endpoint}",
+        bin.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(project.path())
+        .output()
+        .expect("script");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r"\u{9b}2J"), "{text:?}");
+    assert!(text.contains(r"\u{202e}ok"), "{text:?}");
+    assert!(
+        !text.contains('\u{9b}') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlinked_schema_file_is_passed_over_with_a_warning() {
+    let project = TestProject::new("shop");
+    project.write("modules/shop.ftl", "module shop {\n}\n");
+    project.write(
+        "elsewhere/other.ftl",
+        "module other {\n  data X {\n    a Int\n  }\n}\n",
+    );
+    std::os::unix::fs::symlink(
+        "../elsewhere/other.ftl",
+        project.path().join("modules/other.ftl"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink("../elsewhere", project.path().join("modules/more"))
+        .expect("symlink");
+    let run = project.realm(&["schema"]).expect(0);
+    assert!(!run.stdout.contains("module other"), "{}", run.stdout);
+    for link in ["modules/other.ftl", "modules/more"] {
+        assert!(
+            run.stderr.contains(&format!(
+                "warning: `{link}` is a symbolic link, and schema files are not read through links"
+            )),
+            "{}",
+            run.stderr
+        );
+    }
+    project.realm(&["schema", "--deny-warnings"]).expect(1);
+}

@@ -11,10 +11,16 @@
 //!   error the command returns;
 //! - stderr ([`err!`], [`errln!`]): messages for a person; when they
 //!   cannot be written there is nowhere to say so, and the command goes
-//!   on.
+//!   on;
+//! - text another program sent (`realm call`'s reply, `realm status`):
+//!   [`remote_for_stdout`] and [`remote_for_stderr`] write its control
+//!   characters out as escapes when the stream is a terminal, where an ESC
+//!   or OSC sequence would act on the terminal (move the cursor, set the
+//!   title, write to the clipboard) instead of being shown.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Set once stdout's reader is gone: later writes are skipped.
@@ -53,6 +59,39 @@ pub fn stderr(args: fmt::Arguments) {
     let _ = io::stderr().lock().write_fmt(args);
 }
 
+/// Text from elsewhere, as it may be written to stdout: escaped on a
+/// terminal ([`printable`]), as it is otherwise (a pipe gets the bytes).
+pub fn remote_for_stdout(text: &str) -> Cow<'_, str> {
+    printable(text, io::stdout().is_terminal())
+}
+
+/// As [`remote_for_stdout`], for stderr.
+pub fn remote_for_stderr(text: &str) -> Cow<'_, str> {
+    printable(text, io::stderr().is_terminal())
+}
+
+/// `text` with every control character but line breaks and tabs (C0,
+/// DEL, C1 such as CSI and OSC) and every bidirectional control written as
+/// an escape (`\u{1b}`), when `terminal`.
+pub fn printable(text: &str, terminal: bool) -> Cow<'_, str> {
+    let refused = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !terminal || !text.chars().any(refused) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if refused(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `print!` to stdout: `io::Result<()>`, `Ok` when the reader is gone.
 macro_rules! out {
     ($($arg:tt)*) => {
@@ -86,4 +125,20 @@ macro_rules! errln {
     ($($arg:tt)*) => {
         $crate::commands::output::stderr(format_args!("{}\n", format_args!($($arg)*)))
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_for_a_terminal_only() {
+        let hostile = "ok\u{1b}]52;c;cHduZWQ=\u{7}\u{9b}2J\u{202e}x\n\tend";
+        assert_eq!(
+            printable(hostile, true),
+            "ok\\u{1b}]52;c;cHduZWQ=\\u{7}\\u{9b}2J\\u{202e}x\n\tend"
+        );
+        assert_eq!(printable(hostile, false), hostile);
+        assert!(matches!(printable("plain\n", true), Cow::Borrowed(_)));
+    }
 }

@@ -60,8 +60,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ));
     };
     match args.format {
-        DataFormat::Json => outln!("{}", serde_json::to_string_pretty(&json)?)?,
-        DataFormat::Text => out!("{}", render(&status))?,
+        DataFormat::Json => outln!(
+            "{}",
+            super::output::remote_for_stdout(&serde_json::to_string_pretty(&json)?)
+        )?,
+        DataFormat::Text => out!("{}", super::output::remote_for_stdout(&render(&status)))?,
     }
     Ok(ExitCode::SUCCESS)
 }
