@@ -1685,7 +1685,7 @@ pub fn struct_tag(tag: &str, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::struct_tag;
+    use super::{struct_tag, typemap_package};
 
     #[test]
     fn the_package_clause_a_typemap_names() {
