@@ -376,6 +376,12 @@ const TABLE: &[(&str, &str)] = &[
         "Timestamp with 10 digits of fraction",
         r#"{"at": "2024-05-01T12:00:00.1234567891Z"}"#,
     ),
+    ("bytes with too little padding", r#"{"someBytes": "aG="}"#),
+    ("bytes with too much padding", r#"{"someBytes": "aGk=="}"#),
+    ("bytes mixing both alphabets", r#"{"someBytes": "+_8="}"#),
+    ("bytes with unused bits set", r#"{"someBytes": "aGl="}"#),
+    ("bytes of one character", r#"{"someBytes": "a"}"#),
+    ("bytes, empty", r#"{"someBytes": ""}"#),
 ];
 
 /// How each row ends, in one line per style.

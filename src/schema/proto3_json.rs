@@ -166,27 +166,51 @@ pub(crate) fn is_json_number(s: &str) -> bool {
     i == b.len()
 }
 
-/// Base64, standard or URL-safe alphabet, padded or not.
+/// Base64 as protojson reads it: the URL-safe alphabet when the text has
+/// `-` or `_`, else the standard one; padded when its length is a multiple
+/// of 4, else unpadded; line breaks skipped and unused bits ignored (Go's
+/// `base64` decoder).
 pub fn bytes(value: &Value) -> Result<(), String> {
     use base64::Engine;
     use base64::alphabet;
     use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent);
-    const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
-    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
-    match value {
-        Value::String(s) if STANDARD.decode(s).is_ok() || URL_SAFE.decode(s).is_ok() => Ok(()),
-        Value::String(_) => Err(
-            "expected base64 (bytes: standard or URL-safe alphabet, padded or not), found a string that is not base64"
-                .into(),
-        ),
-        _ => Err(format!(
+    const fn engine(alphabet: &alphabet::Alphabet, padding: DecodePaddingMode) -> GeneralPurpose {
+        GeneralPurpose::new(
+            alphabet,
+            GeneralPurposeConfig::new()
+                .with_decode_allow_trailing_bits(true)
+                .with_decode_padding_mode(padding),
+        )
+    }
+    const STANDARD: GeneralPurpose =
+        engine(&alphabet::STANDARD, DecodePaddingMode::RequireCanonical);
+    const STANDARD_NO_PAD: GeneralPurpose =
+        engine(&alphabet::STANDARD, DecodePaddingMode::RequireNone);
+    const URL_SAFE: GeneralPurpose =
+        engine(&alphabet::URL_SAFE, DecodePaddingMode::RequireCanonical);
+    const URL_SAFE_NO_PAD: GeneralPurpose =
+        engine(&alphabet::URL_SAFE, DecodePaddingMode::RequireNone);
+    let Value::String(s) = value else {
+        return Err(format!(
             "expected a base64 string (bytes), found {}",
             found(value)
-        )),
-    }
+        ));
+    };
+    let engine = match (s.contains(['-', '_']), s.len() % 4 == 0) {
+        (false, true) => STANDARD,
+        (false, false) => STANDARD_NO_PAD,
+        (true, true) => URL_SAFE,
+        (true, false) => URL_SAFE_NO_PAD,
+    };
+    let decoded = if s.contains(['\r', '\n']) {
+        engine.decode(s.replace(['\r', '\n'], ""))
+    } else {
+        engine.decode(s)
+    };
+    decoded.map(drop).map_err(|_| {
+        "expected base64 (bytes: the standard or the URL-safe alphabet, = padding where the length is a multiple of 4 and none otherwise), found a string that is not base64"
+            .into()
+    })
 }
 
 /// A Timestamp, as protojson reads one: RFC 3339 as Go's `time.Parse`
