@@ -142,14 +142,19 @@ fn realm_names_are_unique_without_case_and_bounded_in_length() {
 fn a_generate_that_fails_part_way_writes_nothing() {
     let bank = GitRealm::example("bank");
     let project = consumer(&bank, "bank");
-    // A file where a directory of the output must go: the last file's
-    // write fails, the first ones must not be there.
-    std::fs::create_dir_all(project.path().join("realms/bank")).expect("mkdir");
-    std::fs::write(project.path().join("realms/bank/balance"), "in the way").expect("write");
+    project
+        .realm(&["add", "--git-repo", &bank.url(), "--name", "zz"])
+        .expect(0);
+    // A file where the directory of the last realm's client must go
+    // (`realms/zz/`, after `realms/bank/` and `realms/realms.go`): that
+    // write fails, and the files before it must not be there either.
+    std::fs::create_dir_all(project.path().join("realms")).expect("mkdir");
+    std::fs::write(project.path().join("realms/zz"), "in the way").expect("write");
     let run = project.realm(&["generate", "go"]).expect(1);
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
-    assert_eq!(generated(&project), ["bank/balance"], "files were written");
-    assert!(!Path::new(&project.path().join("realms/realms.go")).exists());
+    assert!(run.stderr.contains("realms/zz"), "{}", run.stderr);
+    assert_eq!(generated(&project), ["zz"], "files were written");
+    assert!(!Path::new(&project.path().join("realms/bank")).exists());
 }
 
 /// How `realm args` in `dir` ends when its stdout or stderr is a pipe
