@@ -8,7 +8,7 @@
 # Targets: schema_text (schema text through parse, validate, print and the
 # public API), proto_text (a pinned realm's proto-text), json_body (a call's
 # body as the ingress reads and checks it), go_source (FTL Go modules through
-# the extractor). Crashes land in fuzz/artifacts/<target>/; reproduce one
+# the extractor), values (map keys and times against models). Crashes land in fuzz/artifacts/<target>/; reproduce one
 # with `cargo fuzz run <target> <file>` from this directory.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -33,6 +33,7 @@ seed schema_text '*.ftl'
 seed proto_text '*.txtpb'
 seed go_source '*.go'
 mkdir -p corpus/json_body && cp seeds/json_body/* corpus/json_body/
+mkdir -p corpus/values && cp seeds/values/* corpus/values/
 
 targets=$(cargo fuzz list)
 [ "$target" = all ] || targets=$target

@@ -248,22 +248,22 @@ impl Plan {
         Ok(out)
     }
 
-    /// Writes every file that differs (atomically, one by one) and removes
-    /// the stale ones.
+    /// Writes every file that differs, all or none (each is written beside
+    /// its place first, then all are moved in), then removes the stale
+    /// ones.
     pub fn write(&self) -> Result<Written> {
         let mut written = Written::default();
+        let mut changed = Vec::new();
         for file in &self.files {
             let path = self.output.join(&file.path);
             if path.exists() && files::read_text(&path)? == file.contents {
                 written.unchanged += 1;
                 continue;
             }
-            if let Some(parent) = path.parent() {
-                files::create_dir_all(parent)?;
-            }
-            files::write_atomic(&path, file.contents.as_bytes())?;
-            written.written += 1;
+            changed.push((path, file.contents.as_bytes()));
         }
+        files::write_all_atomic(&changed)?;
+        written.written = changed.len();
         for path in &self.stale {
             files::remove_file(path)?;
             written.removed += 1;

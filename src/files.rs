@@ -105,6 +105,15 @@ const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(60);
 /// permissions of the file it replaces. Temporary files of earlier writes
 /// of `path` that were interrupted are removed.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    let tmp = stage(path, contents)?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// `path`'s contents written to a temporary file beside it, ready to be
+/// moved in place (with the mode of the file it replaces).
+fn stage(path: &Path, contents: &[u8]) -> Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -124,9 +133,12 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
+    let mut tmp = builder.tempfile_in(dir).with_context(|| {
+        format!(
+            "cannot create a temporary file in {} for {name}",
+            dir.display()
+        )
+    })?;
     tmp.write_all(contents)
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", tmp.path().display()))?;
@@ -134,8 +146,43 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
         // Best effort: keep the mode of the file being replaced.
         let _ = fs::set_permissions(tmp.path(), meta.permissions());
     }
-    tmp.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(tmp)
+}
+
+/// Writes several files, all or none: each is first written to a
+/// temporary file beside it (its directory made when missing), and only
+/// when every one is written are they moved in place. When one cannot be
+/// written, the temporary files and the directories made for them are
+/// removed and nothing has changed. (A move that fails after others were
+/// made, which takes a failing disk, leaves those.)
+pub fn write_all_atomic(files: &[(PathBuf, &[u8])]) -> Result<()> {
+    let mut made: Vec<PathBuf> = Vec::new();
+    let mut staged = Vec::with_capacity(files.len());
+    let mut stage_all = || -> Result<()> {
+        for (path, contents) in files {
+            if let Some(dir) = path.parent() {
+                let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+                for d in missing.into_iter().rev() {
+                    fs::create_dir(d)
+                        .with_context(|| format!("cannot create directory {}", d.display()))?;
+                    made.push(d.to_path_buf());
+                }
+            }
+            staged.push(stage(path, contents)?);
+        }
+        Ok(())
+    };
+    if let Err(e) = stage_all() {
+        drop(staged);
+        for dir in made.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+        return Err(e);
+    }
+    for (tmp, (path, _)) in staged.into_iter().zip(files) {
+        tmp.persist(path)
+            .with_context(|| format!("cannot replace {}", path.display()))?;
+    }
     Ok(())
 }
 
@@ -146,9 +193,16 @@ pub fn write_new(path: &Path, contents: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".realm-new.")
-        .suffix(".tmp")
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".realm-new.").suffix(".tmp");
+    // 0666 less the umask, as `File::create` gives (tempfile's default is
+    // 0600 whatever the umask).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(fs::Permissions::from_mode(0o666));
+    }
+    let mut tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
     tmp.write_all(contents)
@@ -228,6 +282,28 @@ pub fn find_files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
     for entry in walker {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         if entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == extension) {
+            out.push(entry.into_path());
+        }
+    }
+    Ok(out)
+}
+
+/// The symbolic links under `dir` that [`find_files`] passes over: links
+/// named `*.<extension>` and links to directories (not followed, so that
+/// nothing outside `dir` is read through them), sorted.
+pub fn find_links(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        if entry.depth() > 0
+            && entry.path_is_symlink()
+            && (entry.path().extension().is_some_and(|e| e == extension) || entry.path().is_dir())
+        {
             out.push(entry.into_path());
         }
     }
@@ -355,5 +431,40 @@ mod tests {
         write_atomic(&new, b"y").expect("rewrite");
         assert_eq!(mode(&new), 0o640);
         assert_eq!(fs::read(&new).expect("read"), b"y");
+        // `realm init`'s files too (they were 0600 whatever the umask).
+        let created = dir.path().join("created.toml");
+        write_new(&created, b"x").expect("write");
+        assert_eq!(mode(&created), mode(&reference));
+    }
+
+    #[test]
+    fn several_files_are_written_all_or_none() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let a = dir.path().join("out/a/one.txt");
+        let b = dir.path().join("out/b/two.txt");
+        write_all_atomic(&[(a.clone(), b"1".as_slice()), (b.clone(), b"2".as_slice())])
+            .expect("write");
+        assert_eq!(fs::read(&a).expect("read"), b"1");
+        assert_eq!(fs::read(&b).expect("read"), b"2");
+        // The third cannot be written (a file stands where its directory
+        // must go): the first two are not changed, the new directory not
+        // made, no temporary file left.
+        fs::write(dir.path().join("blocker"), "x").expect("write");
+        let c = dir.path().join("out/c/new.txt");
+        let d = dir.path().join("blocker/three.txt");
+        let err = write_all_atomic(&[
+            (a.clone(), b"changed".as_slice()),
+            (c.clone(), b"new".as_slice()),
+            (d, b"3".as_slice()),
+        ])
+        .expect_err("blocked");
+        assert!(err.to_string().contains("blocker"), "{err:#}");
+        assert_eq!(fs::read(&a).expect("read"), b"1");
+        assert!(!dir.path().join("out/c").exists());
+        let left: Vec<_> = fs::read_dir(dir.path().join("out/a"))
+            .expect("read dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(left, ["one.txt"]);
     }
 }

@@ -2,11 +2,11 @@
 //! is done by the `realm` library.
 
 mod allocator;
+#[macro_use]
 mod commands;
 mod log_format;
 mod logging;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     if let Some(dir) = &cli.directory
         && let Err(e) = std::env::set_current_dir(dir)
     {
-        eprintln!("error: cannot change to directory {}: {e}", dir.display());
+        errln!("error: cannot change to directory {}: {e}", dir.display());
         return ExitCode::from(commands::EXIT_ERROR);
     }
     match commands::run(cli.command, &started_in) {
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 /// of its own.
 fn print_error(err: &anyhow::Error) {
     let text = error_text(err);
-    let _ = writeln!(std::io::stderr().lock(), "{}", text.trim_end());
+    errln!("{}", text.trim_end());
 }
 
 fn error_text(err: &anyhow::Error) -> String {

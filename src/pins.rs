@@ -448,6 +448,14 @@ fn check_new_name(project: &Project, name: &str) -> Result<()> {
     if !crate::schema::is_ident(name) {
         bail!("`{name}` is not a valid realm name: use letters, digits and `_`");
     }
+    crate::generate::check_pin_name(
+        name,
+        project
+            .pins
+            .iter()
+            .map(|p| p.name.as_str())
+            .chain([project.name.as_str()]),
+    )?;
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use crate::golang;
 use crate::project::Project;
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 use crate::schema::qualify::qualify_realm;
-use crate::schema::{Realm, Schema, parse_file};
+use crate::schema::{Pos, Realm, Schema, parse_file};
 
 /// The local schema of a project and the texts it was parsed from.
 #[derive(Clone, Debug)]
@@ -31,22 +31,47 @@ pub struct LocalSchema {
     pub sources: Sources,
     /// How many schema files (`.ftl` and `.go`) were read.
     pub files: usize,
+    /// What was passed over: symbolic links under the module directories.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Reads and parses every schema file of the project. Parse errors of all
 /// files are reported together; the schema is not validated here.
 pub fn load(project: &Project) -> Result<LocalSchema> {
     let mut paths = Vec::new();
+    let mut links = Vec::new();
     for (dir, path) in project.module_dirs.iter().zip(project.module_dir_paths()?) {
-        paths.extend(files::find_files(&path, "ftl").with_context(|| {
+        let context = || {
             format!(
                 "cannot read module directory `{}` (`module-dirs`)",
                 dir.path
             )
-        })?);
+        };
+        paths.extend(files::find_files(&path, "ftl").with_context(context)?);
+        links.extend(files::find_links(&path, "ftl").with_context(context)?);
     }
     paths.sort();
     paths.dedup();
+    links.sort();
+    links.dedup();
+    let warnings = links
+        .iter()
+        .map(|link| {
+            let name = files::relative(link, &project.root);
+            Diagnostic::new(
+                format!(
+                    "`{name}` is a symbolic link, and schema files are not read through links (one could lead outside the project)"
+                ),
+                Some(Pos {
+                    file: name.as_str().into(),
+                    line: 1,
+                    column: 1,
+                }),
+            )
+            .with_help("put the file itself (or the directory) under the module directory instead of a link")
+            .into_warning()
+        })
+        .collect();
 
     let mut sources = Sources::new();
     let mut errors = Vec::new();
@@ -120,5 +145,6 @@ pub fn load(project: &Project) -> Result<LocalSchema> {
         schema: Schema { realms },
         sources,
         files: paths.len() + go.go_files,
+        warnings,
     })
 }

@@ -80,6 +80,7 @@ impl Workspace {
         externals.extend(internal);
         let mut schema = Schema { realms: externals };
         let mut diagnostics = validate_with_warnings(&schema);
+        diagnostics.extend(local.warnings);
         // Pinned realms have no positions: their warnings were seen by
         // their own realm, and accepted when they were pinned.
         diagnostics.retain(|d| !d.is_warning() || d.pos.is_some());

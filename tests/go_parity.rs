@@ -159,23 +159,21 @@ fn two_as_ftl_extracts_it() {
 			export verb two(two.Payload<String>) two.Payload<String>
 		  }
 	"#;
+    // The transitive aliases of `lib.NonFTLType` are named with the
+    // package clause `lib` (the package at `.../testdata` says `package
+    // lib`), which realm, reading no source of other packages, learns from
+    // the module's explicit `//ftl:typemap go` of the same package.
     let expected = normalise(expected)
-        // Without the package's source, realm takes a package's name from
-        // its path (`testdata`); FTL's testdata package says `package
-        // lib`. A typemap that names the type FTL's way is kept as written
-        // (the explicit ones here); the others differ.
-        .replace(
-            "typealias TransitiveAliasAlias Any\n+typemap go \"github.com/block/ftl/go-runtime/schema/testdata.lib.NonFTLType\"",
-            "typealias TransitiveAliasAlias Any\n+typemap go \"github.com/block/ftl/go-runtime/schema/testdata.NonFTLType\"",
-        )
-        .replace(
-            "typealias TransitiveAliasType Any\n+typemap go \"github.com/block/ftl/go-runtime/schema/testdata.lib.NonFTLType\"",
-            "typealias TransitiveAliasType Any\n+typemap go \"github.com/block/ftl/go-runtime/schema/testdata.NonFTLType\"",
-        )
         // A value enum over a named string type is `: String` in realm's
         // schema (FTL writes the named type).
-        .replace("enum PayinState: two.PaymentState", "enum PayinState: String")
-        .replace("enum PayoutState: two.PaymentState", "enum PayoutState: String");
+        .replace(
+            "enum PayinState: two.PaymentState",
+            "enum PayinState: String",
+        )
+        .replace(
+            "enum PayoutState: two.PaymentState",
+            "enum PayoutState: String",
+        );
     check("two", &expected);
 }
 

@@ -176,7 +176,7 @@ fn only_bodies_with_one_meaning_reach_the_runner() {
     for body in [
         r#"{"amount":9223372036854775807}"#,
         r#"{"amount":-9223372036854775808}"#,
-        r#"{"amount":1e3,"memo":"\ud83d\ude00"}"#,
+        r#"{"amount":1000,"memo":"\ud83d\ude00"}"#,
     ] {
         let answer = call(&pay.ingress, path, body, &[]);
         assert_eq!(answer.0, 200, "{body}: {}", answer.2);

@@ -49,7 +49,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         .pinned
         .with_context(started_in, |ctx| pins::add(&root, &request, ctx))?;
     let verbs = added.api.verbs();
-    eprintln!(
+    errln!(
         "Pinned realm `{}` to {} ({} of {}): {} exported verb{}",
         added.pin.name,
         added.pin.short_commit(),

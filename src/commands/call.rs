@@ -1,6 +1,6 @@
 //! `realm call`: call a verb through an ingress.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -120,14 +120,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).into_owned());
     if reply.status.is_success() {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{pretty}")?;
+        outln!("{}", super::output::remote_for_stdout(&pretty))?;
         return Ok(ExitCode::SUCCESS);
     }
     let message = serde_json::from_slice::<serde_json::Value>(&reply.body)
         .ok()
         .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| reply.status.to_string());
-    eprintln!("error: {} ({})\n{pretty}", message, reply.status);
+    errln!(
+        "error: {} ({})\n{}",
+        super::output::remote_for_stderr(&message),
+        reply.status,
+        super::output::remote_for_stderr(&pretty)
+    );
     Ok(ExitCode::from(super::EXIT_ERROR))
 }

@@ -24,6 +24,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut command = super::Cli::command();
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "realm", &mut script);
-    std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
+    super::output::write_stdout(&script)?;
     Ok(ExitCode::SUCCESS)
 }

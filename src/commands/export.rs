@@ -66,18 +66,16 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     if args.check {
         return Ok(match export.freshness()? {
             Freshness::UpToDate => {
-                eprintln!("{path} is up to date");
+                errln!("{path} is up to date");
                 ExitCode::SUCCESS
             }
             Freshness::Missing => {
-                eprintln!(
-                    "error: {path} does not exist\nhelp: run `realm export` and commit {path}"
-                );
+                errln!("error: {path} does not exist\nhelp: run `realm export` and commit {path}");
                 ExitCode::from(EXIT_CHECK_FAILED)
             }
             Freshness::Stale(diff) => {
-                print!("{diff}");
-                eprintln!(
+                out!("{diff}")?;
+                errln!(
                     "error: {path} is stale: the public API of realm `{}` has changed\n\
                      help: run `realm export` and commit {path}",
                     export.api.name
@@ -89,9 +87,9 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let changed = export.write()?;
     let summary = summary(&export.api);
     if changed {
-        eprintln!("Exported realm `{}` to {path} ({summary})", export.api.name);
+        errln!("Exported realm `{}` to {path} ({summary})", export.api.name);
     } else {
-        eprintln!("{path} is up to date ({summary})");
+        errln!("{path} is up to date ({summary})");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -103,11 +101,11 @@ fn print_watch_event(event: WatchEvent) {
             let path = display_path(&path);
             let summary = summary(&api);
             if written {
-                eprintln!("Exported realm `{}` to {path} ({summary})", api.name);
+                errln!("Exported realm `{}` to {path} ({summary})", api.name);
             } else {
-                eprintln!("{path} is up to date ({summary})");
+                errln!("{path} is up to date ({summary})");
             }
-            eprintln!("Watching for changes (Ctrl-C to stop)");
+            errln!("Watching for changes (Ctrl-C to stop)");
         }
         WatchEvent::Exported {
             path,
@@ -118,21 +116,22 @@ fn print_watch_event(event: WatchEvent) {
             let path = display_path(&path);
             let sources = sources.join(", ");
             match (written, changes.is_empty()) {
-                (false, _) => eprintln!("{sources} changed; the public API did not"),
+                (false, _) => errln!("{sources} changed; the public API did not"),
                 (true, true) => {
-                    eprintln!("{sources} changed; re-exported {path} (doc comments or order only)")
+                    errln!("{sources} changed; re-exported {path} (doc comments or order only)")
                 }
                 (true, false) => {
-                    eprintln!("{sources} changed; re-exported {path}:");
+                    errln!("{sources} changed; re-exported {path}:");
                     for change in changes {
-                        println!("  {:<10}  {change}", change.severity.to_string());
+                        // A watch goes on when stdout fails.
+                        let _ = outln!("  {:<10}  {change}", change.severity.to_string());
                     }
                 }
             }
         }
         WatchEvent::Failed { error, sources } => {
             if !sources.is_empty() {
-                eprintln!("{} changed; not exported:", sources.join(", "));
+                errln!("{} changed; not exported:", sources.join(", "));
             }
             crate::print_error(&error);
         }

@@ -87,7 +87,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     if args.check {
         let drift = plan.drift()?;
         if drift.is_empty() {
-            eprintln!(
+            errln!(
                 "The {} clients in {realms_dir} are up to date ({})",
                 language.name(),
                 names.join(", ")
@@ -96,12 +96,12 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         }
         for d in &drift {
             match d {
-                Drift::Changed(_, diff) => print!("{diff}"),
-                Drift::Missing(path) => eprintln!("missing: {}", display_path(path)),
-                Drift::Stale(path) => eprintln!("no longer generated: {}", display_path(path)),
+                Drift::Changed(_, diff) => out!("{diff}")?,
+                Drift::Missing(path) => errln!("missing: {}", display_path(path)),
+                Drift::Stale(path) => errln!("no longer generated: {}", display_path(path)),
             }
         }
-        eprintln!(
+        errln!(
             "error: the {} clients in {realms_dir} are stale: {} of {} files differ{}\n\
              help: run `realm generate {}` and commit {realms_dir}",
             language.name(),
@@ -126,7 +126,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_CHECK_FAILED));
     }
     let written = plan.write()?;
-    eprintln!(
+    errln!(
         "Generated {} clients of {} in {realms_dir}: {} written, {} unchanged{}",
         language.name(),
         names.join(", "),

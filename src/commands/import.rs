@@ -1,7 +1,6 @@
 //! `realm import`: make a realm from a gRPC server, .proto files or a
 //! descriptor set.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -176,7 +175,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match &out.output {
         Some(dir) => {
             let written = import::write_output(dir, &imported)?;
-            eprintln!(
+            errln!(
                 "Wrote the realm to {}: {}",
                 written.dir.display(),
                 summarize(&written.files)
@@ -191,14 +190,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 Format::Json => txtpb::to_json(&schema),
                 Format::Txtpb => txtpb::to_text(&schema),
             };
-            std::io::stdout().lock().write_all(text.as_bytes())?;
+            super::output::write_stdout(text.as_bytes())?;
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn report(imported: &Imported) {
-    eprintln!(
+    errln!(
         "Imported realm `{}` from {}: {}, {}, {}",
         imported.realm.name,
         imported.source,
@@ -207,12 +206,12 @@ fn report(imported: &Imported) {
         super::plural(imported.types(), "type")
     );
     if !imported.skipped.is_empty() {
-        eprintln!(
+        errln!(
             "Skipped {} (realms call unary verbs):",
             super::plural(imported.skipped.len(), "streaming method")
         );
         for s in &imported.skipped {
-            eprintln!("  {} ({})", s.method, s.reason);
+            errln!("  {} ({})", s.method, s.reason);
         }
     }
 }

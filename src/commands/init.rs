@@ -49,24 +49,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let done = init::init(&dir, &name)?;
     let shown = done.dir.display().to_string();
-    println!("Created realm `{}` in {shown}:", done.name);
+    outln!("Created realm `{}` in {shown}:", done.name)?;
     for file in &done.files {
         let what = match file.change {
             Change::Created => "created",
             Change::Extended => "added the realm cache line",
             Change::Kept => "already ignores the realm cache",
         };
-        println!("  {:<18} {what}", file.path);
+        outln!("  {:<18} {what}", file.path)?;
     }
     let cd = if shown == "." {
         String::new()
     } else {
         format!("cd {shown}\n  ")
     };
-    println!(
+    outln!(
         "\nNext:\n  {cd}realm schema                      # check and print the schema\n  \
          realm export                      # write the public API other realms pin\n  \
          realm add --git-repo URL          # pin another realm's public API"
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,5 @@
 //! `realm list`: the pins, from the cache.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -29,13 +28,12 @@ pub struct Args {
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let project = Project::discover(&super::current_dir()?)?;
     let listed = realm::pins::list(&project, &args.cache.open(started_in)?);
-    let mut out = std::io::stdout().lock();
     match args.format {
         DataFormat::Json => {
-            writeln!(out, "{}", serde_json::to_string_pretty(&listed)?)?;
+            outln!("{}", serde_json::to_string_pretty(&listed)?)?;
         }
         DataFormat::Text if listed.is_empty() => {
-            eprintln!("No realms are pinned. Pin one with `realm add --git-repo <url>`.");
+            errln!("No realms are pinned. Pin one with `realm add --git-repo <url>`.");
         }
         DataFormat::Text => {
             let rows: Vec<[String; 6]> = listed
@@ -59,7 +57,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
                 })
                 .collect();
             let header = ["NAME", "REPO", "BRANCH", "COMMIT", "VERBS", "STATUS"];
-            write!(out, "{}", super::table::table(&header, &rows))?;
+            out!("{}", super::table::table(&header, &rows))?;
         }
     }
     Ok(ExitCode::SUCCESS)

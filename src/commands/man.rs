@@ -24,7 +24,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let Some(dir) = args.output else {
         let mut page = Vec::new();
         clap_mangen::Man::new(command).render(&mut page)?;
-        std::io::Write::write_all(&mut std::io::stdout().lock(), &page)?;
+        super::output::write_stdout(&page)?;
         return Ok(ExitCode::SUCCESS);
     };
     realm::files::create_dir_all(&dir)?;
@@ -33,7 +33,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     for (name, page) in &pages {
         realm::files::write_atomic(&dir.join(name), page)?;
     }
-    eprintln!(
+    errln!(
         "Wrote {} man pages to {}",
         pages.len(),
         super::display_path(&dir)

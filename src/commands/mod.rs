@@ -7,6 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+// First: its print macros are used by the commands below.
+#[macro_use]
+pub mod output;
+
 mod add;
 mod call;
 mod completions;
@@ -201,7 +205,7 @@ fn realm_name(text: &str) -> Result<String, String> {
 /// Prints the schema's warnings on stderr (they do not fail the command).
 fn print_warnings(ws: &realm::workspace::Workspace) {
     if let Some(report) = ws.warnings_report() {
-        eprintln!("{report}");
+        errln!("{report}");
     }
 }
 

@@ -22,7 +22,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<ExitCode> {
     let root = realm::project::Project::discover(&super::current_dir()?)?.root;
     let pin = realm::pins::remove(&root, &args.name, args.force)?;
-    eprintln!(
+    errln!(
         "Removed realm `{}` (was pinned to {} of {})",
         pin.name,
         pin.short_commit(),

@@ -1,6 +1,5 @@
 //! `realm schema`: print the combined schema.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -52,6 +51,6 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         Format::Json => txtpb::to_json(&schema),
         Format::Txtpb => txtpb::to_text(&schema),
     };
-    std::io::stdout().lock().write_all(out.as_bytes())?;
+    super::output::write_stdout(out.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

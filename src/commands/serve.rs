@@ -72,7 +72,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         let _log = crate::logging::init();
         let ingress = ingress::from_workspace(&ws, &overrides)?;
         for warning in ingress.warnings() {
-            eprintln!("warning: {warning}");
+            errln!("warning: {warning}");
         }
         let tls = ingress::server_tls(ingress.config())?;
         let addr = ingress.config().listen;
@@ -80,9 +80,9 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        eprintln!("Serving realm `{}` on {scheme}://{local}", ingress.realm());
+        errln!("Serving realm `{}` on {scheme}://{local}", ingress.realm());
         for line in ingress.describe_routes() {
-            eprintln!("  {line}");
+            errln!("  {line}");
         }
         let workers = ingress::server::Workers {
             count: ingress.config().limits.workers,
@@ -124,5 +124,5 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    eprintln!("Shutting down: finishing calls in flight");
+    errln!("Shutting down: finishing calls in flight");
 }

@@ -1,6 +1,5 @@
 //! `realm status`: what an ingress knows about its upstreams.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Result, anyhow};
@@ -60,10 +59,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             reply.status
         ));
     };
-    let mut out = std::io::stdout().lock();
     match args.format {
-        DataFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?,
-        DataFormat::Text => write!(out, "{}", render(&status))?,
+        DataFormat::Json => outln!(
+            "{}",
+            super::output::remote_for_stdout(&serde_json::to_string_pretty(&json)?)
+        )?,
+        DataFormat::Text => out!("{}", super::output::remote_for_stdout(&render(&status)))?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -60,11 +60,11 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     };
 
     match args.format {
-        DataFormat::Text => print!("{}", render_text(&updates)),
-        DataFormat::Json => println!(
+        DataFormat::Text => out!("{}", render_text(&updates))?,
+        DataFormat::Json => outln!(
             "{}",
             serde_json::to_string_pretty(&render_json(&updates, written))?
-        ),
+        )?,
     }
 
     let all_up_to_date = |n: usize| match n {
@@ -77,7 +77,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
             .iter()
             .map(|u| format!("{} ({} breaking)", u.pin.name, u.breaking()))
             .collect();
-        eprintln!(
+        errln!(
             "error: refusing to move pins across breaking changes: {}; nothing was written\n\
              help: adapt this realm to the changes above, then run `realm update` without --deny-breaking",
             names.join(", ")
@@ -86,10 +86,10 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     }
     if args.check {
         if moved.is_empty() {
-            eprintln!("{}", all_up_to_date(updates.len()));
+            errln!("{}", all_up_to_date(updates.len()));
             return Ok(ExitCode::SUCCESS);
         }
-        eprintln!(
+        errln!(
             "error: {} {} behind {} branch{}\nhelp: run `realm update` and commit ftl-project.toml",
             moved.len(),
             if moved.len() == 1 {
@@ -103,9 +103,9 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_CHECK_FAILED));
     }
     if written == 0 {
-        eprintln!("{}", all_up_to_date(updates.len()));
+        errln!("{}", all_up_to_date(updates.len()));
     } else {
-        eprintln!(
+        errln!(
             "Updated {} in ftl-project.toml",
             super::plural(written, "realm")
         );

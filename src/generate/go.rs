@@ -201,6 +201,19 @@ impl<'g, 'a> Package<'g, 'a> {
                 }
                 _ => names.claim(&exported(decl.name()), &what, &scope)?,
             }
+            // Go exports a field by upper-casing its first letter: `foo`
+            // and `Foo`, `self` and `Self` would be one field.
+            if let Decl::Data(data) = decl {
+                let mut fields = Namespace::default();
+                let within = format!("the Go struct {} of {scope}", exported(&data.name));
+                for field in &data.fields {
+                    fields.claim(
+                        &exported(&field.name),
+                        &format!("field `{}`", field.name),
+                        &within,
+                    )?;
+                }
+            }
         }
         // Variants take their own names, as in FTL, unless that name is
         // taken or shared: then they are prefixed with their enum's.

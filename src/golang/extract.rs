@@ -71,6 +71,11 @@ pub struct Extractor<'a> {
     verbs: HashMap<&'a str, HashSet<&'a str>>,
     /// Verb parameters of other modules' types that are no verb clients.
     external_params: Vec<ExternalParam>,
+    /// The package clause of external packages, by import path, where a
+    /// `//ftl:typemap go` of the module names it (FTL checks explicit
+    /// typemaps against the package's real name, which realm, reading no
+    /// source of other packages, cannot see otherwise).
+    package_names: HashMap<String, String>,
 }
 
 /// A verb parameter (after the request) whose type is another module's
@@ -128,6 +133,7 @@ pub fn declarations(scope: &Scope, databases: &[DatabaseDir]) -> Declarations {
         variants: HashMap::new(),
         verbs: HashMap::new(),
         external_params: Vec::new(),
+        package_names: HashMap::new(),
     };
     x.read_type_directives();
     x.resources();
@@ -352,10 +358,32 @@ impl<'a> Extractor<'a> {
 
     fn read_type_directives(&mut self) {
         let scope = self.scope;
-        for file in scope.files {
+        for (fi, file) in scope.files.iter().enumerate() {
             for t in &file.syntax.types {
                 let meta = self.meta(&t.doc, false, &t.name_span);
                 for d in &meta.directives {
+                    if let DirectiveKind::TypeMap {
+                        runtime,
+                        native_name,
+                    } = &d.kind
+                        && runtime == "go"
+                        && let GoType::Name {
+                            package: Some(p),
+                            name,
+                            ..
+                        } = &t.ty
+                        && let Some(Imported::External { path }) = scope.import(fi, p)
+                        && let Some(package) = typemap_package(native_name, path, name)
+                        // Only a name the package plausibly declares (the
+                        // check of the typemap itself is `type_alias`'s).
+                        && (package == *p
+                            || Some(package.as_str()) == path.rsplit('/').next()
+                            || package == assumed_package_name(path))
+                    {
+                        self.package_names
+                            .entry(path.to_string())
+                            .or_insert(package);
+                    }
                     if let DirectiveKind::Database { engine, name } = &d.kind {
                         let engine = DatabaseEngine::from_keyword(engine)
                             .unwrap_or(DatabaseEngine::Postgres);
@@ -1395,10 +1423,16 @@ impl<'a> Extractor<'a> {
                 ..
             } => match self.scope.import(file, p) {
                 Some(Imported::External { path }) => {
-                    // FTL's name, with the package clause guessed from the
-                    // path; a typemap may name it by any package name the
-                    // package plausibly declares.
-                    let native = native_name(path, &guessed_package_name(path), name);
+                    // FTL's name, with the package clause another typemap
+                    // of the module names, or guessed from the path; a
+                    // typemap may name it by any package name the package
+                    // plausibly declares.
+                    let package = self
+                        .package_names
+                        .get(path)
+                        .cloned()
+                        .unwrap_or_else(|| guessed_package_name(path));
+                    let native = native_name(path, &package, name);
                     let last = path.rsplit('/').next().unwrap_or(path);
                     let plausible: Vec<String> = [p.as_str(), last, &assumed_package_name(path)]
                         .iter()
@@ -1595,6 +1629,22 @@ fn eval(x: &Extractor, dir: &str, e: &Expr, iota: i64, depth: usize) -> Option<C
     })
 }
 
+/// The package clause a Go typemap gives the package at `path`: `X` of
+/// `<path>.X.<name>`, or the path's last element for `<path>.<name>`.
+fn typemap_package(native: &str, path: &str, name: &str) -> Option<String> {
+    let middle = native
+        .strip_prefix(path)?
+        .strip_prefix('.')?
+        .strip_suffix(name)?;
+    match middle.strip_suffix('.') {
+        Some(package) if !package.is_empty() && !package.contains(['.', '/']) => {
+            Some(package.to_string())
+        }
+        None if middle.is_empty() => path.rsplit('/').next().map(str::to_string),
+        _ => None,
+    }
+}
+
 /// `reflect.StructTag.Get`: the value of `key` in a Go struct tag such as
 /// `json:"id,omitempty" db:"id"`.
 pub fn struct_tag(tag: &str, key: &str) -> Option<String> {
@@ -1635,7 +1685,18 @@ pub fn struct_tag(tag: &str, key: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::struct_tag;
+    use super::{struct_tag, typemap_package};
+
+    #[test]
+    fn the_package_clause_a_typemap_names() {
+        let path = "github.com/block/ftl/go-runtime/schema/testdata";
+        let name = |native: &str| typemap_package(native, path, "NonFTLType");
+        assert_eq!(name(&format!("{path}.lib.NonFTLType")), Some("lib".into()));
+        assert_eq!(name(&format!("{path}.NonFTLType")), Some("testdata".into()));
+        assert_eq!(name(&format!("{path}.a.b.NonFTLType")), None);
+        assert_eq!(name("github.com/blah.lib.NonFTLType"), None);
+        assert_eq!(name(&format!("{path}.lib.Other")), None);
+    }
 
     #[test]
     fn struct_tags_like_reflect() {

@@ -35,6 +35,7 @@ use super::builtin::builtin_module;
 use super::model::*;
 use super::proto3_json;
 use super::protobuf::{JsonForm, ProtoKind, ProtoType};
+use super::values::{self, MapKey};
 
 /// Why a value does not fit a type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,13 +155,18 @@ impl Checker {
             },
             Type::Int => match value {
                 Value::Number(n) if n.is_i64() => Ok(()),
-                // A whole number written as a float (`5.0`, `1e3`), as FTL
-                // accepts, if it fits 64 bits.
-                Value::Number(n) if n.is_f64() && n.as_f64().is_some_and(fits_int) => Ok(()),
-                Value::Number(n) if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                Value::Number(n) if n.is_u64() || n.as_f64().is_some_and(|f| f.abs() >= TWO_POW_63) => {
                     fail(
                         path,
                         "an integer (Int) of 64 bits, from -9223372036854775808 to 9223372036854775807",
+                    )
+                }
+                // A whole number written as a float (`5.0`, `1e3`): FTL's Go
+                // runtime reads an Int with encoding/json, which refuses it.
+                Value::Number(n) if n.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                    fail(
+                        path,
+                        "an integer (Int) written with digits only, without a fraction or an exponent (FTL's Go runtime refuses 1e3 and 5.0)",
                     )
                 }
                 _ => fail(path, "an integer (Int)"),
@@ -178,23 +184,26 @@ impl Checker {
                 _ => fail(path, "a boolean (Bool)"),
             },
             Type::Bytes => match value {
-                Value::String(s) if is_base64(s) => Ok(()),
+                Value::String(s) if values::decode_base64_std(s).is_some() => Ok(()),
                 Value::String(_) => Err(JsonError {
                     path: path.clone(),
                     message:
-                        "expected base64-encoded bytes (Bytes), found a string that is not base64"
+                        "expected base64-encoded bytes (Bytes: the standard alphabet with = padding, as Go's encoding/json reads them), found a string that is not"
                             .into(),
                 }),
                 _ => fail(path, "a base64 string (Bytes)"),
             },
             Type::Time => match value {
-                Value::String(s) if is_rfc3339(s, TimeForm::Ftl) => Ok(()),
-                Value::String(s) => Err(JsonError {
-                    path: path.clone(),
-                    message: format!(
-                        "expected an RFC 3339 time such as \"2024-05-01T12:00:00Z\" (Time), found {s:?}"
-                    ),
-                }),
+                Value::String(s) => match values::read_time(s) {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(JsonError {
+                        path: path.clone(),
+                        message: format!(
+                            "expected an RFC 3339 time such as \"2024-05-01T12:00:00Z\" (Time), found {}: {e}",
+                            found(value)
+                        ),
+                    }),
+                },
                 _ => fail(path, "an RFC 3339 time string (Time)"),
             },
             Type::Optional(inner) => match value {
@@ -217,13 +226,26 @@ impl Checker {
                 let Value::Object(entries) = value else {
                     return fail(path, &format!("an object ({ty})"));
                 };
+                let form = self.key_form(key, params);
+                // Keys that read as one value, and the member that named
+                // each first (text keys cannot repeat: `json_read` refuses
+                // a repeated member).
+                let mut seen: FxHashMap<MapKey, &str> = FxHashMap::default();
                 for (k, v) in entries {
                     let len = path.len();
                     push_member(path, k);
-                    if matches!(resolve_alias(self, key), Type::Int) && k.parse::<i64>().is_err() {
+                    let canonical = form.read(k).map_err(|message| JsonError {
+                        path: path.clone(),
+                        message,
+                    })?;
+                    if let Some(canonical) = canonical
+                        && let Some(first) = seen.insert(canonical.clone(), k)
+                    {
                         return Err(JsonError {
                             path: path.clone(),
-                            message: format!("expected an integer key, found {k:?}"),
+                            message: format!(
+                                "the keys {first:?} and {k:?} are one key of {ty} ({canonical}), which Go's decoder keeps only once; send each key once"
+                            ),
                         });
                     }
                     self.check(val, v, path, params, 0)?;
@@ -482,20 +504,37 @@ impl Checker {
                 let Value::Object(entries) = value else {
                     return fail(path, format!("an object ({ty}, {proto})"));
                 };
+                // Integer keys by value, and the member that named each
+                // first: protojson refuses "duplicate map key" `"5"` and
+                // `"05"` (bool and string keys cannot repeat: `json_read`
+                // refuses a repeated member).
+                let mut seen: FxHashMap<i128, &str> = FxHashMap::default();
                 for (k, v) in entries {
                     let len = path.len();
                     push_member(path, k);
-                    let key_ok = match key_kind.json_form() {
-                        JsonForm::Int(range) => proto3_json::int_key(k, range, key_kind.name()),
+                    let key = match key_kind.json_form() {
+                        JsonForm::Int(range) => {
+                            proto3_json::int_key(k, range, key_kind.name()).map(Some)
+                        }
                         JsonForm::Bool if k != "true" && k != "false" => Err(format!(
                             "expected a key that is true or false (bool), found {k:?}"
                         )),
-                        _ => Ok(()),
+                        _ => Ok(None),
                     };
-                    key_ok.map_err(|message| JsonError {
+                    let key = key.map_err(|message| JsonError {
                         path: path.clone(),
                         message,
                     })?;
+                    if let Some(key) = key
+                        && let Some(first) = seen.insert(key, k)
+                    {
+                        return Err(JsonError {
+                            path: path.clone(),
+                            message: format!(
+                                "the keys {first:?} and {k:?} are one key ({key}) of {proto}, and protojson refuses a duplicate map key; send each key once"
+                            ),
+                        });
+                    }
                     if v.is_null() && !proto.value.null_is_a_value() {
                         return Err(JsonError {
                             path: path.clone(),
@@ -748,6 +787,89 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// How the keys of a map with key type `ty` are read.
+    fn key_form<'a>(&'a self, mut ty: &'a Type, params: &HashMap<&str, &'a Type>) -> KeyForm<'a> {
+        // Each step follows an optional, a type parameter or an alias; the
+        // validator refuses alias cycles, the bound is for safety alone.
+        for _ in 0..MAX_CHECK_DEPTH {
+            ty = match ty {
+                Type::Optional(inner) => inner,
+                Type::Int => return KeyForm::Int,
+                Type::Float => return KeyForm::Float,
+                Type::Bool => return KeyForm::Bool,
+                Type::Time => return KeyForm::Time,
+                Type::Ref(r) => match &r.module {
+                    None => match params.get(r.name.as_str()) {
+                        Some(t) => t,
+                        None => return KeyForm::Text,
+                    },
+                    Some(m) => match self.decl(m, &r.name) {
+                        Some(Decl::TypeAlias(alias)) => &alias.ty,
+                        Some(Decl::Enum(e)) if e.ty.is_some() => return KeyForm::Enum(e),
+                        _ => return KeyForm::Text,
+                    },
+                },
+                _ => return KeyForm::Text,
+            };
+        }
+        KeyForm::Text
+    }
+}
+
+/// How a map's keys are read: each as its type, to a canonical value
+/// ([`MapKey`]) when several texts name one value.
+enum KeyForm<'a> {
+    /// Any string names itself (`String`, and key types no JSON key can
+    /// stand for).
+    Text,
+    Int,
+    Float,
+    Bool,
+    Time,
+    /// A value enum: a value of a `String` enum; for an `Int` enum a
+    /// variant's number as an `Int` key or its name.
+    Enum(&'a Enum),
+}
+
+impl KeyForm<'_> {
+    fn read(&self, key: &str) -> Result<Option<MapKey>, String> {
+        match self {
+            KeyForm::Text => Ok(None),
+            KeyForm::Int => values::int_key(key).map(Some),
+            KeyForm::Float => values::float_key(key).map(Some),
+            KeyForm::Bool => values::bool_key(key).map(Some),
+            KeyForm::Time => values::time_key(key).map(Some),
+            KeyForm::Enum(e) => {
+                let number = values::parse_int(key, i64::MIN.into(), i64::MAX.into());
+                for v in &e.variants {
+                    match &v.value {
+                        VariantValue::String(s) if s == key => return Ok(None),
+                        VariantValue::Int(n) if v.name == key || number == Some(i128::from(*n)) => {
+                            return Ok(Some(MapKey::Int((*n).into())));
+                        }
+                        _ => {}
+                    }
+                }
+                let allowed: Vec<String> = e
+                    .variants
+                    .iter()
+                    .map(|v| match &v.value {
+                        VariantValue::Int(n) => format!("{} ({n})", v.name),
+                        VariantValue::String(s) => format!("{s:?}"),
+                        VariantValue::Type(_) => v.name.clone(),
+                    })
+                    .collect();
+                Err(format!(
+                    "the key {key:?} is not a value of enum {}; the values are: {}",
+                    e.name,
+                    allowed.join(", ")
+                ))
+            }
+        }
+    }
+}
+
 fn resolve_alias<'t>(checker: &'t Checker, ty: &'t Type) -> &'t Type {
     if let Type::Ref(Ref {
         module: Some(m),
@@ -766,15 +888,9 @@ fn resolve_alias<'t>(checker: &'t Checker, ty: &'t Type) -> &'t Type {
 /// chains longer than 256 and cycles), few enough to stop at once.
 const MAX_CHECK_DEPTH: usize = 1024;
 
-/// Whether a float is a whole number an `Int` (64 bits) can hold. The
-/// bounds are exclusive: serde_json reads an integer beyond 64 bits as the
-/// nearest float, and every one just below -2^63 rounds to -2^63 exactly,
-/// so a float of -2^63 may have been a number an `Int` cannot hold (an
-/// integer -2^63 reads as an integer, not a float, and passes).
-fn fits_int(f: f64) -> bool {
-    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
-    f.fract() == 0.0 && f > -TWO_POW_63 && f < TWO_POW_63
-}
+/// 2^63: the first whole float an `Int` cannot hold (serde_json reads an
+/// integer beyond 64 bits as the nearest float).
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 
 /// `ty` with the type parameters `params` names replaced by their types.
 fn substitute(ty: &Type, params: &HashMap<&str, &Type>) -> Type {
@@ -846,77 +962,6 @@ fn describe(ty: &Type) -> String {
 }
 
 use super::proto3_json::found;
-
-fn is_base64(s: &str) -> bool {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(s).is_ok()
-        || base64::engine::general_purpose::URL_SAFE.decode(s).is_ok()
-        || base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(s)
-            .is_ok()
-        || base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s)
-            .is_ok()
-}
-
-/// How strictly a date and time is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TimeForm {
-    /// FTL's `Time`, as Go's RFC 3339 reading takes it: `T`, `t` or a space
-    /// between date and time, any number of fraction digits, `Z` or `z`.
-    Ftl,
-    /// A proto3 JSON `Timestamp`: `T`, at most 9 fraction digits, `Z`.
-    Proto3,
-}
-
-/// `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)`, as `form` allows it.
-pub(crate) fn is_rfc3339(s: &str, form: TimeForm) -> bool {
-    let lenient = form == TimeForm::Ftl;
-    let b = s.as_bytes();
-    let digits = |range: std::ops::Range<usize>| {
-        b.get(range)
-            .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
-    };
-    let separator = match b.get(10) {
-        Some(b'T') => true,
-        Some(b't' | b' ') => lenient,
-        _ => false,
-    };
-    if b.len() < 20
-        || !digits(0..4)
-        || b[4] != b'-'
-        || !digits(5..7)
-        || b[7] != b'-'
-        || !digits(8..10)
-        || !separator
-        || !digits(11..13)
-        || b[13] != b':'
-        || !digits(14..16)
-        || b[16] != b':'
-        || !digits(17..19)
-    {
-        return false;
-    }
-    let mut i = 19;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start || (!lenient && i - start > 9) {
-            return false;
-        }
-    }
-    match b.get(i) {
-        Some(b'Z') => i + 1 == b.len(),
-        Some(b'z') => lenient && i + 1 == b.len(),
-        Some(b'+' | b'-') => {
-            i + 6 == b.len() && digits(i + 1..i + 3) && b[i + 3] == b':' && digits(i + 4..i + 6)
-        }
-        _ => false,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -1031,16 +1076,16 @@ mod tests {
         );
         assert_eq!(
             check(with("byId", json!({"x": {"sku": "s"}}))),
-            Err("$.byId.x: expected an integer key, found \"x\"".into())
+            Err("$.byId.x: expected an integer key (Int: decimal digits with an optional sign, from -9223372036854775808 to 9223372036854775807), found \"x\"".into())
         );
         assert_eq!(
             check(with("at", json!("yesterday"))),
-            Err("$.at: expected an RFC 3339 time such as \"2024-05-01T12:00:00Z\" (Time), found \"yesterday\"".into())
+            Err("$.at: expected an RFC 3339 time such as \"2024-05-01T12:00:00Z\" (Time), found string \"yesterday\": it is not of the form YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)".into())
         );
         assert_eq!(
             check(with("raw", json!("!!!"))),
             Err(
-                "$.raw: expected base64-encoded bytes (Bytes), found a string that is not base64"
+                "$.raw: expected base64-encoded bytes (Bytes: the standard alphabet with = padding, as Go's encoding/json reads them), found a string that is not"
                     .into()
             )
         );
@@ -1184,24 +1229,147 @@ mod tests {
     }
 
     #[test]
-    fn rfc3339() {
-        assert!(is_rfc3339("2024-05-01T12:00:00Z", TimeForm::Ftl));
-        assert!(is_rfc3339(
-            "2024-05-01T12:00:00.123456789-07:30",
-            TimeForm::Ftl
-        ));
-        assert!(!is_rfc3339("2024-05-01", TimeForm::Ftl));
-        assert!(!is_rfc3339("2024-05-01T12:00:00", TimeForm::Ftl));
-        assert!(!is_rfc3339("2024-05-01T12:00:00.Z", TimeForm::Ftl));
-        // FTL reads Go's forms; proto3 JSON only the canonical one.
-        for lenient in ["2024-05-01 12:00:00z", "2024-05-01t12:00:00.1234567891Z"] {
-            assert!(is_rfc3339(lenient, TimeForm::Ftl), "{lenient}");
-            assert!(!is_rfc3339(lenient, TimeForm::Proto3), "{lenient}");
+    fn times_bytes_and_ints_as_go_reads_them() {
+        for bad in [
+            "2024-99-99T99:99:99Z",
+            "2024-02-30T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2024-00-00T00:00:00Z",
+            "2024-13-01T24:00:00Z",
+            "2024-05-01T12:00:00+99:99",
+            "2024-05-01T12:00:60Z",
+            "2024-05-01 12:00:00z",
+        ] {
+            assert!(check(with("at", json!(bad))).is_err(), "{bad}");
         }
-        assert!(is_rfc3339(
-            "2024-05-01T12:00:00.123456789Z",
-            TimeForm::Proto3
-        ));
+        assert_eq!(
+            check(with("at", json!("2023-02-29T00:00:00Z"))),
+            Err("$.at: expected an RFC 3339 time such as \"2024-05-01T12:00:00Z\" (Time), found string \"2023-02-29T00:00:00Z\": 2023-02 has no day 29".into())
+        );
+        for good in [
+            "0000-01-01T00:00:00Z",
+            "2024-02-29T23:59:59.999Z",
+            "2024-05-01T1:00:00,5+24:00",
+        ] {
+            assert_eq!(check(with("at", json!(good))), Ok(()), "{good}");
+        }
+        for bad in ["AA", "-_-_", "aGk"] {
+            assert!(check(with("raw", json!(bad))).is_err(), "{bad}");
+        }
+        assert_eq!(check(with("raw", json!("AA=="))), Ok(()));
+        for number in ["1e3", "1.0", "-0"] {
+            let value: serde_json::Value = serde_json::from_str(number).expect("JSON");
+            assert_eq!(
+                check(with("amount", value.clone())),
+                Err(format!(
+                    "$.amount: expected an integer (Int) written with digits only, without a fraction or an exponent (FTL's Go runtime refuses 1e3 and 5.0), found number {value}"
+                ))
+            );
+        }
+        assert!(check(with("amount", json!(1e19))).is_err_and(|e| e.contains("64 bits")));
+    }
+
+    #[test]
+    fn map_keys_are_read_as_their_type_and_one_key_is_named_once() {
+        let realm = parse_schema(
+            "k.ftl",
+            "realm r {
+  module m {
+    data Keys {
+      ints {Int: String}?
+      floats {Float: String}?
+      bools {Bool: String}?
+      times {Time: String}?
+      kinds {m.Kind: String}?
+      colors {m.Color: String}?
+      aliased {m.Id: String}?
+      generic m.Box<Int>?
+    }
+
+    data Box<K> {
+      map {K: String}
+    }
+
+    typealias Id Int
+
+    enum Kind: Int {
+      KIND_A = 1
+      KIND_B = 2
+    }
+
+    enum Color: String {
+      Red = \"red\"
+    }
+  }
+}
+",
+        )
+        .unwrap_or_else(|d| panic!("{d}"))
+        .realms
+        .remove(0);
+        let checker = Checker::new(&realm);
+        let check = |value: serde_json::Value| {
+            checker
+                .check_body(&Type::Ref(Ref::new("m", "Keys")), Some(&value))
+                .map_err(|e| e.to_string())
+        };
+        let ok = json!({
+            "ints": {"5": "a", "-7": "b"}, "floats": {"1.5": "a", "-2e3": "b"},
+            "bools": {"true": "a", "false": "b"},
+            "times": {"2024-05-01T12:00:00Z": "a", "2024-05-01T12:00:01Z": "b"},
+            "kinds": {"1": "a", "KIND_B": "b"}, "colors": {"red": "a"},
+            "aliased": {"9": "a"}, "generic": {"map": {"3": "a"}}
+        });
+        assert_eq!(check(ok), Ok(()));
+        let refused = [
+            (
+                json!({"kinds": {"PURPLE": "x"}}),
+                "$.kinds.PURPLE: the key \"PURPLE\" is not a value of enum Kind; the values are: KIND_A (1), KIND_B (2)",
+            ),
+            (
+                json!({"colors": {"blue": "x"}}),
+                "$.colors.blue: the key \"blue\" is not a value of enum Color; the values are: \"red\"",
+            ),
+            (
+                json!({"bools": {"maybe": "x"}}),
+                "$.bools.maybe: expected a key that is true or false (Bool), found \"maybe\"",
+            ),
+            (
+                json!({"floats": {"one": "x"}}),
+                "$.floats.one: expected a number key (Float, such as \"1.5\" or \"-2e3\"), found \"one\"",
+            ),
+            (
+                json!({"times": {"yesterday": "x"}}),
+                "$.times.yesterday: expected an RFC 3339 time key such as \"2024-05-01T12:00:00Z\" (Time), found \"yesterday\": it is not of the form YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)",
+            ),
+            (
+                json!({"ints": {"5": "a", "05": "b"}}),
+                "$.ints.05: the keys \"5\" and \"05\" are one key of {Int: String} (5), which Go's decoder keeps only once; send each key once",
+            ),
+            (
+                json!({"ints": {"-0": "a", "0": "b"}}),
+                "$.ints.0: the keys \"-0\" and \"0\" are one key of {Int: String} (0), which Go's decoder keeps only once; send each key once",
+            ),
+            (
+                json!({"ints": {"x": "a"}}),
+                "$.ints.x: expected an integer key (Int: decimal digits with an optional sign, from -9223372036854775808 to 9223372036854775807), found \"x\"",
+            ),
+        ];
+        for (value, expected) in refused {
+            assert_eq!(check(value), Err(expected.to_string()));
+        }
+        for same in [
+            json!({"ints": {"5": "a", "+5": "b"}}),
+            json!({"floats": {"1": "a", "1.0": "b"}}),
+            json!({"times": {"2024-05-01T12:00:00Z": "a", "2024-05-01T12:00:00.000Z": "b"}}),
+            json!({"times": {"2024-05-01T12:00:00Z": "a", "2024-05-01T14:00:00+02:00": "b"}}),
+            json!({"kinds": {"1": "a", "KIND_A": "b"}}),
+            json!({"aliased": {"1": "a", "01": "b"}}),
+            json!({"generic": {"map": {"1": "a", "01": "b"}}}),
+        ] {
+            let err = check(same.clone()).expect_err("one key twice");
+            assert!(err.contains("are one key of"), "{same}: {err}");
+        }
     }
 }
 

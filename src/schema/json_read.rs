@@ -8,6 +8,8 @@
 //! which refuses a repeated name and says where (`$.order.amount`). Nesting
 //! is bounded by serde_json's recursion limit (128).
 //!
+//! Bytes that are not UTF-8 are refused first, with their offset.
+//!
 //! Pure: fed bytes, returns a value or an error.
 
 use std::fmt;
@@ -36,6 +38,26 @@ impl fmt::Display for BodyError {
 pub fn read_body(bytes: &[u8]) -> Result<Option<Value>, BodyError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
+    }
+    // serde_json reports a byte that is not UTF-8 inside a string as an
+    // "invalid unicode code point", which reads like a `\u` escape problem.
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let at = e.valid_up_to();
+        let before = &bytes[..at];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = at
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        return Err(BodyError {
+            path: None,
+            message: format!(
+                "the body is not valid UTF-8: byte 0x{:02x} at byte offset {at} (line {line} column {column}) does not begin a UTF-8 character or ends one early; JSON text is UTF-8",
+                bytes[at]
+            ),
+        });
     }
     let mut duplicate = None;
     let mut path = String::from("$");
@@ -205,6 +227,22 @@ mod tests {
         let err = read(r#"{"a": "\ud800"}"#).expect_err("lone surrogate");
         assert!(err.message.contains("surrogate"), "{err}");
         assert!(err.path.is_none());
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_named_with_their_offset() {
+        let err = read_body(b"{\"a\":\n \"x\xffy\"}").expect_err("not UTF-8");
+        assert_eq!(
+            err.message,
+            "the body is not valid UTF-8: byte 0xff at byte offset 9 (line 2 column 4) does not begin a UTF-8 character or ends one early; JSON text is UTF-8"
+        );
+        assert!(!err.message.contains("surrogate"));
+        // A truncated character at the end.
+        let err = read_body(b"\"\xc3").expect_err("truncated");
+        assert!(err.message.contains("byte offset 1"), "{err}");
+        // An encoded surrogate (CESU-8) is not UTF-8 either.
+        let err = read_body(b"\"\xed\xa0\x80\"").expect_err("surrogate bytes");
+        assert!(err.message.contains("not valid UTF-8"), "{err}");
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! - [`proto`] / [`txtpb`]: the protobuf form, proto-text and JSON.
 //! - [`protobuf`]: the `+protobuf` metadata of realms imported from
 //!   protobuf (proto3 JSON rules for the checker).
+//! - [`values`]: single values as Go reads them (RFC 3339 times, integer
+//!   text, base64, map keys), each to a canonical value.
 //! - [`diagnostic`]: errors with positions and their rendering.
 //!
 //! Invariant: nothing in this module does I/O. It is fed strings and values
@@ -34,6 +36,7 @@ pub mod public_api;
 pub mod qualify;
 pub mod txtpb;
 pub mod validate;
+pub mod values;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Report, Severity, Sources};
 pub use model::*;

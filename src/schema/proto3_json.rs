@@ -11,14 +11,12 @@
 use serde_json::{Number, Value};
 
 use super::protobuf::IntRange;
+use super::values;
 
 /// 2^63 and 2^64 as floats.
 const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
 
-/// Seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
-const MIN_TIMESTAMP: i64 = -62_135_596_800;
-const MAX_TIMESTAMP: i64 = 253_402_300_799;
 /// ±10,000 years, protobuf's bound on a Duration.
 const MAX_DURATION: u64 = 315_576_000_000;
 
@@ -135,7 +133,7 @@ pub fn float(value: &Value, bits32: bool, kind: &str) -> Result<(), String> {
 }
 
 /// JSON's number grammar: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`.
-fn is_json_number(s: &str) -> bool {
+pub(crate) fn is_json_number(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = usize::from(b.first() == Some(&b'-'));
     let digits = |i: &mut usize| {
@@ -168,50 +166,95 @@ fn is_json_number(s: &str) -> bool {
     i == b.len()
 }
 
-/// Base64, standard or URL-safe alphabet, padded or not.
+/// Base64 as protojson reads it: the URL-safe alphabet when the text has
+/// `-` or `_`, else the standard one; padded when its length is a multiple
+/// of 4, else unpadded; line breaks skipped and unused bits ignored (Go's
+/// `base64` decoder).
 pub fn bytes(value: &Value) -> Result<(), String> {
     use base64::Engine;
     use base64::alphabet;
     use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const CONFIG: GeneralPurposeConfig = GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent);
-    const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, CONFIG);
-    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, CONFIG);
-    match value {
-        Value::String(s) if STANDARD.decode(s).is_ok() || URL_SAFE.decode(s).is_ok() => Ok(()),
-        Value::String(_) => Err(
-            "expected base64 (bytes: standard or URL-safe alphabet, padded or not), found a string that is not base64"
-                .into(),
-        ),
-        _ => Err(format!(
+    const fn engine(alphabet: &alphabet::Alphabet, padding: DecodePaddingMode) -> GeneralPurpose {
+        GeneralPurpose::new(
+            alphabet,
+            GeneralPurposeConfig::new()
+                .with_decode_allow_trailing_bits(true)
+                .with_decode_padding_mode(padding),
+        )
+    }
+    const STANDARD: GeneralPurpose =
+        engine(&alphabet::STANDARD, DecodePaddingMode::RequireCanonical);
+    const STANDARD_NO_PAD: GeneralPurpose =
+        engine(&alphabet::STANDARD, DecodePaddingMode::RequireNone);
+    const URL_SAFE: GeneralPurpose =
+        engine(&alphabet::URL_SAFE, DecodePaddingMode::RequireCanonical);
+    const URL_SAFE_NO_PAD: GeneralPurpose =
+        engine(&alphabet::URL_SAFE, DecodePaddingMode::RequireNone);
+    let Value::String(s) = value else {
+        return Err(format!(
             "expected a base64 string (bytes), found {}",
             found(value)
-        )),
-    }
+        ));
+    };
+    let engine = match (s.contains(['-', '_']), s.len() % 4 == 0) {
+        (false, true) => STANDARD,
+        (false, false) => STANDARD_NO_PAD,
+        (true, true) => URL_SAFE,
+        (true, false) => URL_SAFE_NO_PAD,
+    };
+    let decoded = if s.contains(['\r', '\n']) {
+        engine.decode(s.replace(['\r', '\n'], ""))
+    } else {
+        engine.decode(s)
+    };
+    decoded.map(drop).map_err(|_| {
+        "expected base64 (bytes: the standard or the URL-safe alphabet, = padding where the length is a multiple of 4 and none otherwise), found a string that is not base64"
+            .into()
+    })
 }
 
-/// A Timestamp: RFC 3339 with an upper-case `T` and `Z` (or an offset),
-/// at most 9 fractional digits, from year 1 to 9999.
+/// A Timestamp, as protojson reads one: RFC 3339 as Go's `time.Parse`
+/// reads it ([`values::read_time`]), at most 9 digits after a `.`, from
+/// 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z; but a two-digit
+/// hour and a `.` before the fraction, the only forms the ingress's
+/// transcoder reads.
 pub fn timestamp(value: &Value) -> Result<(), String> {
     const EXPECTED: &str = "expected an RFC 3339 time with an upper-case T and Z or an offset, such as \"2024-05-01T12:00:00Z\" or \"2024-05-01T14:00:00.5+02:00\", from year 1 to 9999 (google.protobuf.Timestamp)";
     let Value::String(s) = value else {
         return Err(format!("{EXPECTED}, found {}", found(value)));
     };
-    if !super::json::is_rfc3339(s, super::json::TimeForm::Proto3) {
-        return Err(format!("{EXPECTED}, found {}", found(value)));
+    let time =
+        values::read_time(s).map_err(|e| format!("{EXPECTED}, found {}: {e}", found(value)))?;
+    // protojson also reads a one-digit hour and a comma before the
+    // fraction (Go's time.Parse does), but the ingress transcodes with
+    // prost-reflect, which does not: refused here rather than by it.
+    if s.as_bytes().get(12) == Some(&b':') {
+        return Err(format!(
+            "{EXPECTED}, found {}: write the hour with two digits (realm's protobuf transcoder reads no other form)",
+            found(value)
+        ));
     }
-    match s.parse::<prost_types::Timestamp>() {
-        Ok(t) if (MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&t.seconds) => Ok(()),
-        Ok(_) => Err(format!(
+    if let Some((b',', _)) = time.fraction {
+        return Err(format!(
+            "{EXPECTED}, found {}: write a `.` before the fraction of a second, not a `,` (realm's protobuf transcoder reads no other form)",
+            found(value)
+        ));
+    }
+    if let Some((b'.', digits)) = time.fraction
+        && digits > 9
+    {
+        return Err(format!(
+            "{EXPECTED}, found {}: more than 9 digits of a second",
+            found(value)
+        ));
+    }
+    if !(values::MIN_TIMESTAMP..=values::MAX_TIMESTAMP).contains(&time.instant.seconds) {
+        return Err(format!(
             "{EXPECTED}, found {}, which is out of range",
             found(value)
-        )),
-        Err(_) => Err(format!(
-            "{EXPECTED}, found {}, which is not a valid date and time",
-            found(value)
-        )),
+        ));
     }
+    Ok(())
 }
 
 /// A Duration: seconds with up to 9 fractional digits and an `s`, within
@@ -281,24 +324,24 @@ pub fn null_value(value: &Value) -> Result<(), String> {
     }
 }
 
-/// A map key of an integer type (keys are strings in JSON).
-pub fn int_key(key: &str, range: IntRange, kind: &str) -> Result<(), String> {
-    let parsed = match range {
-        IntRange::I32 => key.parse::<i32>().map(i128::from).ok(),
-        IntRange::U32 => key.parse::<u32>().map(i128::from).ok(),
-        IntRange::I64 => key.parse::<i64>().map(i128::from).ok(),
-        IntRange::U64 => key.parse::<u64>().map(i128::from).ok(),
+/// A map key of an integer type (keys are strings in JSON), read as
+/// protojson reads it (`strconv.ParseInt`/`ParseUint`: an optional sign,
+/// leading zeros allowed), to its value: `"5"` and `"05"` are one key.
+pub fn int_key(key: &str, range: IntRange, kind: &str) -> Result<i128, String> {
+    let (min, max) = range.bounds();
+    // ParseUint takes no sign at all.
+    let unsigned = matches!(range, IntRange::U32 | IntRange::U64);
+    let parsed = if unsigned && key.starts_with(['+', '-']) {
+        None
+    } else {
+        values::parse_int(key, min, max)
     };
-    match parsed {
-        Some(_) => Ok(()),
-        None => {
-            let (min, max) = range.bounds();
-            Err(format!(
-                "expected a key that is {} ({kind}) from {min} to {max}, found {key:?}",
-                range.describe()
-            ))
-        }
-    }
+    parsed.ok_or_else(|| {
+        format!(
+            "expected a key that is {} ({kind}) from {min} to {max}, found {key:?}",
+            range.describe()
+        )
+    })
 }
 
 /// "string \"5\"", "number 5", "null", ... (shared with [`super::json`]).
