@@ -1193,39 +1193,85 @@ pub fn migrate(root: &Path, paths: &[(String, String)]) -> Result<Migrated> {
         .parse()
         .with_context(|| format!("cannot parse {PROJECT_FILE}"))?;
     let created_settings = project.settings_text.is_none();
-    let settings_text = project
+    let mut settings: DocumentMut = project
         .settings_text
-        .clone()
-        .unwrap_or_else(|| MIGRATED_HEADER.to_string());
-    let mut settings: DocumentMut = settings_text
+        .as_deref()
+        .unwrap_or("")
         .parse()
         .with_context(|| format!("cannot parse {SETTINGS_FILE}"))?;
+    if created_settings {
+        settings.decor_mut().set_prefix(MIGRATED_HEADER);
+    }
     let mut migrated = Migrated {
         created_settings,
         ..Migrated::default()
     };
 
+    // The header tables of ftl-project.toml in file order; the comment
+    // lines right below a table that moves (before a blank line) belong to
+    // it, though TOML gives them to the next table or the file's end.
+    let mut order = Vec::new();
+    header_tables(doc.as_table(), &mut Vec::new(), &mut order);
+    order.sort_by_key(|(position, _)| *position);
+    let moves = |path: &[String]| LEGACY_SETTINGS.contains(&path[0].as_str());
+    let mut attached: Vec<(Vec<String>, String)> = Vec::new();
+    for (i, (_, path)) in order.iter().enumerate() {
+        if !moves(path) {
+            continue;
+        }
+        let own = match order.get(i + 1) {
+            Some((_, next)) if moves(next) => continue,
+            Some((_, next)) => table_at_mut(doc.as_table_mut(), next).map(|t| {
+                let prefix = t.decor().prefix().and_then(|p| p.as_str()).unwrap_or("");
+                let (own, rest) = split_first_paragraph(prefix);
+                let own = own.to_string();
+                let rest = rest.to_string();
+                t.decor_mut().set_prefix(rest);
+                own
+            }),
+            None => {
+                let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+                let (own, rest) = split_first_paragraph(&trailing);
+                let own = own.to_string();
+                doc.set_trailing(rest.to_string());
+                Some(own)
+            }
+        };
+        if let Some(own) = own.filter(|o| !o.is_empty()) {
+            attached.push((path.clone(), own));
+        }
+    }
     // The tables of settings, in file order, after what realm.toml has.
-    let last_position = max_position(doc.as_table());
     let offset = max_position(settings.as_table()) + 1 - min_position(doc.as_table());
-    let mut moved_last = false;
     for key in LEGACY_SETTINGS {
         let Some(mut item) = doc.remove(key) else {
             continue;
         };
-        moved_last |= max_position_item(&item) == Some(last_position);
         shift_positions(&mut item, offset);
         merge_into(settings.as_table_mut(), key, item);
         migrated.moved.push(key.to_string());
     }
-    // The comment lines right below the last table moved belong to it.
-    if moved_last {
-        let trailing = doc.trailing().as_str().unwrap_or("").to_string();
-        let (own, rest) = split_first_paragraph(&trailing);
-        let mut ending = settings.trailing().as_str().unwrap_or("").to_string();
-        ending.push_str(own);
-        settings.set_trailing(ending);
-        doc.set_trailing(rest);
+    let mut order = Vec::new();
+    header_tables(settings.as_table(), &mut Vec::new(), &mut order);
+    order.sort_by_key(|(position, _)| *position);
+    for (path, own) in attached {
+        let next = order
+            .iter()
+            .skip_while(|(_, p)| *p != path)
+            .nth(1)
+            .map(|(_, p)| p.clone());
+        match next.and_then(|next| table_at_mut(settings.as_table_mut(), &next)) {
+            Some(t) => {
+                let prefix = t.decor().prefix().and_then(|p| p.as_str()).unwrap_or("");
+                let prefix = format!("{own}{prefix}");
+                t.decor_mut().set_prefix(prefix);
+            }
+            None => {
+                let trailing = settings.trailing().as_str().unwrap_or("");
+                let trailing = format!("{own}{trailing}");
+                settings.set_trailing(trailing);
+            }
+        }
     }
 
     // Pins: [realms.egress.x] → [external-realms.x], where they were.
@@ -1311,6 +1357,28 @@ pub fn migrate(root: &Path, paths: &[(String, String)]) -> Result<Migrated> {
     Ok(migrated)
 }
 
+/// The tables of `table` printed with a header, with their positions and
+/// paths.
+fn header_tables(table: &Table, path: &mut Vec<String>, out: &mut Vec<(isize, Vec<String>)>) {
+    for (key, item) in table.iter() {
+        if let Some(t) = item.as_table() {
+            path.push(key.to_string());
+            if !t.is_implicit() && !t.is_dotted() {
+                out.push((t.position().unwrap_or(isize::MAX), path.clone()));
+            }
+            header_tables(t, path, out);
+            path.pop();
+        }
+    }
+}
+
+fn table_at_mut<'d>(table: &'d mut Table, path: &[String]) -> Option<&'d mut Table> {
+    match path.split_first() {
+        None => Some(table),
+        Some((first, rest)) => table_at_mut(table.get_mut(first)?.as_table_mut()?, rest),
+    }
+}
+
 /// Puts `item` under `key` of `into`, merging tables key by key (the
 /// keys of both files never overlap: the loader refuses that).
 fn merge_into(into: &mut Table, key: &str, item: Item) {
@@ -1349,13 +1417,6 @@ fn min_position(table: &Table) -> isize {
     let mut all = Vec::new();
     positions(table, &mut all);
     all.into_iter().min().unwrap_or(0)
-}
-
-fn max_position_item(item: &Item) -> Option<isize> {
-    let t = item.as_table()?;
-    let mut all = Vec::new();
-    positions(t, &mut all);
-    all.into_iter().max()
 }
 
 fn shift_positions(item: &mut Item, offset: isize) {
