@@ -797,7 +797,11 @@ fn parse(root: &Path, text: String, settings: Option<String>) -> Result<Project,
     }
 
     if !found.errors.is_empty() {
-        return Err(fail(found.errors));
+        // The warnings too: an unknown key is often why a setting is missing.
+        let mut all = found.errors;
+        all.append(&mut found.warnings);
+        Diagnostic::sort(&mut all);
+        return Err(fail(all));
     }
     Diagnostic::sort(&mut found.warnings);
     Ok(Project {
