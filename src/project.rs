@@ -1992,3 +1992,116 @@ impl Reader<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    fn pin(name: &str, repo: &str) -> Pin {
+        Pin {
+            name: name.to_string(),
+            repo: repo.to_string(),
+            branch: Some("main".to_string()),
+            commit: COMMIT.to_string(),
+            path: Some("ftl-external-schema.json".to_string()),
+            table: PinTable::ExternalRealms,
+            pos: None,
+        }
+    }
+
+    /// `text` with `pin` added, read back.
+    fn added(text: &str, pin: &Pin) -> (String, Project) {
+        let mut doc: DocumentMut = text.parse().expect("TOML");
+        set_pin(&mut doc, pin).expect("set_pin");
+        let out = doc.to_string();
+        let project =
+            Project::parse(Path::new("/p"), out.clone()).unwrap_or_else(|r| panic!("{r}\n{out}"));
+        (out, project)
+    }
+
+    #[test]
+    fn a_new_pin_reads_back_whatever_the_file_looks_like() {
+        let existing = format!("git-repo = \"r\"\ngit-commit = \"{COMMIT}\"");
+        for text in [
+            "name = \"shop\"".to_string(),
+            "name = \"shop\"\r\n[commands]\r\nstartup = []\r\n".to_string(),
+            format!(
+                "name = \"shop\"\nexternal-realms = {{ a = {{ {} }} }}\n",
+                existing.replace('\n', ", ")
+            ),
+            format!(
+                "name = \"shop\"\nexternal-realms.a.git-repo = \"r\"\nexternal-realms.a.git-commit = \"{COMMIT}\"\n"
+            ),
+            "name = \"shop\"\n[external-realms]\n".to_string(),
+            format!("name = \"shop\"\n[external-realms.a]\n{existing}"),
+        ] {
+            let (out, project) = added(&text, &pin("bank", "C:\\repos\\\"bank\""));
+            let bank = project
+                .pin("bank")
+                .unwrap_or_else(|| panic!("no pin in\n{out}"));
+            assert_eq!(bank.repo, "C:\\repos\\\"bank\"", "{out}");
+            assert_eq!(bank.path.as_deref(), Some("ftl-external-schema.json"));
+            // What was there stays (but in an inline table, which grows;
+            // toml_edit writes line breaks as `\n`).
+            assert!(
+                text.contains("external-realms = {")
+                    || out.starts_with(&text.trim_end().replace('\r', "")),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn removing_the_last_pin_removes_its_table() {
+        let text = format!(
+            "name = \"shop\"\n\n[external-realms]\n  [external-realms.a]\n    git-repo = \"r\"\n    git-commit = \"{COMMIT}\"\n"
+        );
+        let mut doc: DocumentMut = text.parse().expect("TOML");
+        assert!(remove_pin(&mut doc, "a"));
+        assert_eq!(doc.to_string(), "name = \"shop\"\n");
+        assert!(!remove_pin(&mut doc, "a"));
+    }
+
+    #[test]
+    fn export_is_a_path_or_a_list() {
+        let read = |settings: &str| {
+            Project::parse_with_settings(
+                Path::new("/p"),
+                "name = \"a\"\n".into(),
+                Some(settings.into()),
+            )
+        };
+        let one = read("[realm]\nexport = \"api.txtpb\"\n").expect("one");
+        assert_eq!(one.export_paths(), [PathBuf::from("/p/api.txtpb")]);
+        let two = read("[realm]\nexport = [\"api.txtpb\", \"api.json\"]\n").expect("two");
+        assert_eq!(
+            two.export_paths(),
+            [PathBuf::from("/p/api.txtpb"), PathBuf::from("/p/api.json")]
+        );
+        assert_eq!(two.export_path(), PathBuf::from("/p/api.txtpb"));
+        let none = read("").expect("none");
+        assert_eq!(
+            none.export_paths(),
+            [PathBuf::from("/p").join(DEFAULT_EXPORT)]
+        );
+        for bad in [
+            "export = []",
+            "export = [1]",
+            "export = 1",
+            "export = [\"../x\"]",
+        ] {
+            assert!(read(&format!("[realm]\n{bad}\n")).is_err(), "{bad}");
+        }
+        let remote = parse_remote(
+            ("p", "name = \"a\"\n".into()),
+            Some((
+                "s",
+                "[realm]\nexport = [\"api.txtpb\", \"api.json\"]\n".into(),
+            )),
+        )
+        .expect("remote");
+        assert_eq!(remote.schema_path(), Some("api.json"));
+    }
+}
