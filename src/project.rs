@@ -1295,8 +1295,21 @@ pub fn migrate(root: &Path, paths: &[(String, String)]) -> Result<Migrated> {
     };
     if !egress.is_empty() {
         if doc.get("external-realms").is_none() {
+            // An explicit `[realms.egress]` (of inline pins) becomes an
+            // explicit `[external-realms]` where it was, comments and all.
+            let old = doc
+                .get("realms")
+                .and_then(|r| r.get("egress"))
+                .and_then(Item::as_table)
+                .filter(|t| !t.is_implicit());
             let mut t = Table::new();
-            t.set_implicit(true);
+            match old {
+                Some(old) => {
+                    *t.decor_mut() = old.decor().clone();
+                    t.set_position(old.position());
+                }
+                None => t.set_implicit(true),
+            }
             doc.insert("external-realms", Item::Table(t));
         }
         let external = doc
@@ -1330,8 +1343,14 @@ pub fn migrate(root: &Path, paths: &[(String, String)]) -> Result<Migrated> {
         return Ok(migrated);
     }
 
-    let new_text = doc.to_string();
-    let new_settings = settings.to_string();
+    let ended = |mut text: String| {
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text
+    };
+    let new_text = ended(doc.to_string());
+    let new_settings = ended(settings.to_string());
     let checked = Project::parse_with_settings(root, new_text.clone(), Some(new_settings.clone()))
         .map_err(|r| {
             anyhow::anyhow!("internal error: the migration made the files invalid:\n{r}")
@@ -2103,5 +2122,26 @@ mod tests {
         )
         .expect("remote");
         assert_eq!(remote.schema_path(), Some("api.json"));
+    }
+
+    #[test]
+    fn migrate_moves_inline_pins_and_settings_of_every_form() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
+            "name = \"shop\"\nrealm.export = \"api.txtpb\"\n\n[realms.egress]\nbank = {{ git-repo = \"r\", git-commit = \"{COMMIT}\" }}\n\n[ingress.runners]\ndefault = \"http://127.0.0.1:1\"\n"
+        );
+        std::fs::write(dir.path().join(PROJECT_FILE), &text).expect("write");
+        let migrated =
+            migrate(dir.path(), &[("bank".into(), "api.txtpb".into())]).expect("migrate");
+        assert_eq!(migrated.moved, ["realm", "ingress"]);
+        assert_eq!(migrated.pins, ["bank"]);
+        let project = Project::load(dir.path()).expect("load");
+        assert!(project.warnings.is_empty(), "{:?}", project.warnings);
+        assert_eq!(project.export, ["api.txtpb"]);
+        assert_eq!(project.ingress.runners.len(), 1);
+        let bank = project.pin("bank").expect("bank");
+        assert_eq!(bank.table, PinTable::ExternalRealms);
+        assert_eq!(bank.path.as_deref(), Some("api.txtpb"));
+        assert!(!project.text.contains("realms.egress"), "{}", project.text);
     }
 }
