@@ -621,7 +621,7 @@ fn parse(root: &Path, text: String, settings: Option<String>) -> Result<Project,
     // ftl-project.toml (with a warning). A key in both is an error.
     for key in LEGACY_SETTINGS {
         let Some(item) = doc.get(key) else { continue };
-        found.warnings.push(
+        found.layout.push(
             reader
                 .span_diag(
                     first_span(item),
@@ -706,7 +706,7 @@ fn parse(root: &Path, text: String, settings: Option<String>) -> Result<Project,
     let egress = match doc.get("realms") {
         None => None,
         Some(realms) if realms.is_table_like() => {
-            found.warnings.push(
+            found.layout.push(
                 reader
                     .span_diag(
                         first_span(realms),
@@ -803,6 +803,7 @@ fn parse(root: &Path, text: String, settings: Option<String>) -> Result<Project,
         Diagnostic::sort(&mut all);
         return Err(fail(all));
     }
+    found.warnings.append(&mut found.layout);
     Diagnostic::sort(&mut found.warnings);
     Ok(Project {
         root: root.to_path_buf(),
@@ -1505,6 +1506,10 @@ struct Reader<'t> {
 struct Found {
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// Warnings about the older layout: shown when the files load, left
+    /// out of an error report (its advice, `realm migrate`, cannot run
+    /// until the errors are fixed).
+    layout: Vec<Diagnostic>,
     /// Where `[ingress.tls]` is, for problems of the TLS settings as a
     /// whole (checked once both files are read).
     tls_at: Option<Diagnostic>,
