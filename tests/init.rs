@@ -166,6 +166,23 @@ fn init_refuses_to_replace_anything_and_writes_nothing() {
         "// mine\n"
     );
 
+    // realm.toml is there: refused, nothing written.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("realm.toml"), "# mine\n").expect("write");
+    let run = run_realm(dir.path(), &["init", "--name", "shop"]).expect(1);
+    assert!(
+        run.stderr
+            .starts_with("error: realm.toml already exists; nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path().join("ftl-project.toml").exists());
+    assert!(!dir.path().join("modules").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("realm.toml")).expect("read"),
+        "# mine\n"
+    );
+
     // A directory whose name is not a realm name needs --name.
     let dir = tempfile::tempdir().expect("tempdir");
     let run = run_realm(dir.path(), &["init", "2fast"]).expect(1);
