@@ -14,12 +14,14 @@ use super::{EXIT_CHECK_FAILED, display_path};
 
 /// Export the public API (every `export realm` declaration and what it uses) as proto-text
 #[derive(clap::Args, Debug)]
-#[command(after_help = "The file is written to `[realm] export` in realm.toml \
+#[command(
+    after_help = "The file is written to `[realm] export` in realm.toml (beside ftl-project.toml) \
     (default ftl-external-schema.txtpb). Commit it: other realms pin it.\n\n\
     Examples:\n  \
     realm export                  # write the file\n  \
     realm export --check          # in CI: exit 3 with a diff when the file is stale\n  \
-    realm export --watch          # re-export on every change of the sources")]
+    realm export --watch          # re-export on every change of the sources"
+)]
 pub struct Args {
     /// Write here instead of the project's `[realm] export` path
     #[arg(long, short, value_name = "PATH")]
