@@ -1212,39 +1212,83 @@ pub fn migrate(root: &Path, paths: &[(String, String)]) -> Result<Migrated> {
         ..Migrated::default()
     };
 
-    // The header tables of ftl-project.toml in file order; the comment
-    // lines right below a table that moves (before a blank line) belong to
-    // it, though TOML gives them to the next table or the file's end.
+    // The header tables of ftl-project.toml in file order. TOML gives the
+    // comments between two tables to the second; a reader gives the lines
+    // right below a table (before a blank line) to the first, and the
+    // lines right above a header (after a blank line) to the second, the
+    // rest to neither. A moved table takes its own; the rest stays where
+    // the table was.
     let mut order = Vec::new();
     header_tables(doc.as_table(), &mut Vec::new(), &mut order);
     order.sort_by_key(|(position, _)| *position);
     let moves = |path: &[String]| LEGACY_SETTINGS.contains(&path[0].as_str());
     let mut attached: Vec<(Vec<String>, String)> = Vec::new();
-    for (i, (_, path)) in order.iter().enumerate() {
-        if !moves(path) {
+    let mut left_behind = String::new();
+    let mut previous: Option<&Vec<String>> = None;
+    for (_, path) in &order {
+        let previous_moves = previous.is_some_and(|p| moves(p));
+        let Some(table) = table_at_mut(doc.as_table_mut(), path) else {
             continue;
-        }
-        let own = match order.get(i + 1) {
-            Some((_, next)) if moves(next) => continue,
-            Some((_, next)) => table_at_mut(doc.as_table_mut(), next).map(|t| {
-                let prefix = t.decor().prefix().and_then(|p| p.as_str()).unwrap_or("");
-                let (own, rest) = split_first_paragraph(prefix);
-                let own = own.to_string();
-                let rest = rest.to_string();
-                t.decor_mut().set_prefix(rest);
-                own
-            }),
-            None => {
-                let trailing = doc.trailing().as_str().unwrap_or("").to_string();
-                let (own, rest) = split_first_paragraph(&trailing);
-                let own = own.to_string();
-                doc.set_trailing(rest.to_string());
-                Some(own)
-            }
         };
-        if let Some(own) = own.filter(|o| !o.is_empty()) {
-            attached.push((path.clone(), own));
+        let prefix = table
+            .decor()
+            .prefix()
+            .and_then(|p| p.as_str())
+            .unwrap_or("")
+            .to_string();
+        // The lines right below the previous table, if any.
+        let first_line = prefix.lines().next().unwrap_or("");
+        let (below, rest) = if first_line.trim_start().starts_with('#') {
+            split_first_paragraph(&prefix)
+        } else {
+            ("", prefix.as_str())
+        };
+        if moves(path) {
+            let (between, own) = split_last_paragraph(rest);
+            let mut keep = String::new();
+            if previous_moves {
+                // Between two moved tables: theirs (commented-out keys),
+                // but for a commented-out table of another kind.
+                keep.push_str(below);
+                for paragraph in paragraphs(between) {
+                    if comments_out_other_table(paragraph) {
+                        left_behind.push_str(paragraph);
+                    } else {
+                        keep.push_str(paragraph);
+                    }
+                }
+            } else {
+                left_behind.push_str(below);
+                left_behind.push_str(between);
+            }
+            keep.push_str(own);
+            // A blank line before the header, as a reader expects.
+            if !keep.starts_with('\n') {
+                keep.insert(0, '\n');
+            }
+            table.decor_mut().set_prefix(collapse_blank_lines(&keep));
+        } else {
+            let mut keep = std::mem::take(&mut left_behind);
+            if previous_moves {
+                if !below.is_empty() {
+                    attached.push((previous.cloned().unwrap_or_default(), below.to_string()));
+                }
+            } else {
+                keep.push_str(below);
+            }
+            keep.push_str(rest);
+            table.decor_mut().set_prefix(collapse_blank_lines(&keep));
         }
+        previous = Some(path);
+    }
+    if let Some(last) = previous.filter(|p| moves(p)) {
+        let trailing = doc.trailing().as_str().unwrap_or("").to_string();
+        let (below, rest) = split_first_paragraph(&trailing);
+        if !below.is_empty() {
+            attached.push((last.clone(), below.to_string()));
+        }
+        let rest = format!("{left_behind}{rest}");
+        doc.set_trailing(collapse_blank_lines(&rest));
     }
     // The tables of settings, in file order, after what realm.toml has.
     let offset = max_position(settings.as_table()) + 1 - min_position(doc.as_table());
@@ -1452,6 +1496,71 @@ fn shift_positions(item: &mut Item, offset: isize) {
             shift_positions(child, offset);
         }
     }
+}
+
+/// `text` split before its last paragraph when that paragraph ends the
+/// text (the comment lines right above a header): (the rest, the
+/// paragraph with the blank line before it).
+fn split_last_paragraph(text: &str) -> (&str, &str) {
+    // Nothing right above the header: empty, or a blank line last.
+    let last_line = text.strip_suffix('\n').unwrap_or(text).rsplit('\n').next();
+    if text.is_empty() || text.ends_with("\n\n") || last_line.is_none_or(|l| l.trim().is_empty()) {
+        return (text, "");
+    }
+    // The start of the last line that is blank, plus its line break.
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    match body.rfind("\n\n") {
+        Some(n) => text.split_at(n + 1),
+        None if body.starts_with('\n') => text.split_at(0),
+        None => ("", text),
+    }
+}
+
+/// `text` in paragraphs, each with the blank lines before it.
+fn paragraphs(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    let mut in_blank = true;
+    while offset < text.len() {
+        let end = line_end(text, offset);
+        let blank = text[offset..end].trim().is_empty();
+        if blank && !in_blank {
+            out.push(&text[start..offset]);
+            start = offset;
+        }
+        in_blank = blank;
+        offset = end;
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// Whether a paragraph of comments shows a commented-out table that is not
+/// one of realm's settings (`# [external-realms.bank]`).
+fn comments_out_other_table(paragraph: &str) -> bool {
+    paragraph.lines().any(|line| {
+        line.trim_start()
+            .strip_prefix('#')
+            .map(str::trim_start)
+            .and_then(|code| code.strip_prefix('['))
+            .is_some_and(|table| {
+                !LEGACY_SETTINGS
+                    .iter()
+                    .any(|k| table.starts_with(k) && table[k.len()..].starts_with(['.', ']']))
+            })
+    })
+}
+
+/// Three or more line breaks in a row as two (one blank line).
+fn collapse_blank_lines(text: &str) -> String {
+    let mut out = text.to_string();
+    while out.contains("\n\n\n") {
+        out = out.replace("\n\n\n", "\n\n");
+    }
+    out
 }
 
 /// The comment lines at the start of `text` up to the first blank line, and

@@ -499,6 +499,52 @@ fn the_older_layout_is_read_with_warnings_and_realm_migrate_moves_it() {
 }
 
 #[test]
+fn migrate_splits_what_an_earlier_realm_init_wrote() {
+    // ftl-project.toml as `realm init` wrote it before realm.toml: every
+    // key of realm's described in it, most commented out.
+    let old = std::fs::read_to_string(
+        common::repo_root().join("tests/ftl-layout/old-init-ftl-project.toml"),
+    )
+    .expect("fixture");
+    let shop = TestProject::example("shop");
+    std::fs::remove_file(shop.path().join("realm.toml")).expect("rm realm.toml");
+    shop.write("ftl-project.toml", &old);
+    shop.realm(&["migrate", "--offline"]).expect(0);
+    assert_ftl_loads(shop.path(), "realm migrate of an earlier init");
+    let project = shop.read("ftl-project.toml");
+    let settings = shop.read("realm.toml");
+    // Each comment went with what it describes.
+    for (text, file, here) in [
+        ("# config-provider = ", &project, true),
+        ("# [external-realms.crm]", &project, true),
+        ("# [realms.egress.bank]", &project, true),
+        ("# descriptor-set = ", &settings, true),
+        ("# max-hops = 8", &settings, true),
+        ("# bank = \"certs/bank-ca.pem\"", &settings, true),
+        ("\n[ingress", &project, false),
+        ("\n[realm]", &project, false),
+    ] {
+        assert_eq!(file.contains(text), here, "{text}:\n{file}");
+    }
+    assert!(!project.contains("\n\n\n") && !settings.contains("\n\n\n"));
+    let run = shop.realm(&["schema", "--offline"]).expect(1);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    // A pin added now goes below the commented-out example of FTL's table.
+    let bank = GitRealm::example("bank");
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    let project = shop.read("ftl-project.toml");
+    assert!(
+        project.ends_with(&format!(
+            "# git-commit = \"0123456789abcdef0123456789abcdef01234567\"\n\n[external-realms.bank]\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{}\"\ngit-path = \"ftl-external-schema.txtpb\"\n",
+            bank.url(),
+            head_of(&bank)
+        )),
+        "{project}"
+    );
+    shop.realm(&["schema"]).expect(0);
+}
+
+#[test]
 fn one_name_in_both_pin_tables_is_an_error() {
     let bank = GitRealm::example("bank");
     let head = head_of(&bank);
