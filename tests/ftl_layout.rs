@@ -239,6 +239,25 @@ fn ftls_inline_tables_are_read_updated_in_place_added_to_and_removed() {
 }
 
 #[test]
+fn errors_in_ftls_forms_point_into_them() {
+    let shop = shop_with(
+        "\n[external-realms]\nbank = { git-repo = \"../bank\", git-branch = \"main\", git-commit = \"abc123\", git-path = \"ftl-external-schema.json\" }\n  [external-realms.crm]\n    git-branch = \"main\"\n    git-commit = \"0123456789abcdef0123456789abcdef01234567\"\n",
+    );
+    let before = shop.read("ftl-project.toml");
+    let run = shop.realm(&["list"]).expect(1);
+    snapshots(|| insta::assert_snapshot!("ftl_layout_errors_in_ftls_forms", run.stderr));
+    let run = shop
+        .realm(&["add", "--git-repo", "../elsewhere", "--name", "other"])
+        .expect(1);
+    assert!(
+        run.stderr.contains("is not a full commit id"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(shop.read("ftl-project.toml"), before);
+}
+
+#[test]
 fn ftls_indented_tables_are_read_updated_in_place_added_to_and_removed() {
     // What FTL's own `Save` (BurntSushi's encoder) writes.
     let bank = GitRealm::example("bank");
