@@ -513,7 +513,7 @@ fn parse_toml<'t>(label: &str, text: &'t str) -> Result<Document<&'t str>, Diagn
     Document::parse(text).map_err(|e| {
         let pos = e.span().map(|s| pos_at(label, text, s.start));
         let message = e.message().trim_end().to_string();
-        Diagnostic::new(format!("invalid TOML in {label}: {message}"), pos)
+        Diagnostic::new(format!("invalid TOML: {message}"), pos)
     })
 }
 
