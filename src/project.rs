@@ -1185,8 +1185,8 @@ const MIGRATED_HEADER: &str = "\
 
 /// Moves what the older layout keeps in `ftl-project.toml` where it
 /// belongs, under the project lock: `[realm]` and `[ingress...]` to
-/// `realm.toml` (with the comments above their headers and the comment
-/// lines below the last of them), `[realms.egress.<name>]` pins to
+/// `realm.toml` (with the comments that describe them: see below),
+/// `[realms.egress.<name>]` pins to
 /// `[external-realms.<name>]` in place. `paths` gives the `git-path` of
 /// pins that have none (FTL needs it). Writes `realm.toml` first; if
 /// `ftl-project.toml` cannot be written after it, `realm.toml` is put back.
@@ -2066,10 +2066,7 @@ impl Reader<'_> {
         warnings: &mut Vec<Diagnostic>,
     ) -> Result<Pin, Diagnostic> {
         let key_span = parent.get_key_value(name).and_then(|(k, _)| k.span());
-        let prefix = match table {
-            PinTable::Egress => "realms.egress",
-            PinTable::ExternalRealms => "external-realms",
-        };
+        let prefix = table.prefix();
         let at_name = |message: String| self.span_diag(key_span.clone(), message);
         if !is_ident(name) {
             return Err(
