@@ -110,7 +110,7 @@ git -C "$work/bank" log --oneline
 
 step "Pin the bank realm into the shop (realm -C shop add --git-repo ../bank)"
 "$realm" -C "$work/shop" add --git-repo ../bank
-sed -n '/\[realms.egress.bank\]/,$p' "$work/shop/ftl-project.toml"
+sed -n '/\[external-realms.bank\]/,$p' "$work/shop/ftl-project.toml"
 
 step "The pins (realm -C shop list)"
 "$realm" -C "$work/shop" list
@@ -151,7 +151,7 @@ background bank-ingress "$realm" -C "$work/bank" serve --listen 127.0.0.1:0 \
   --runner "balance=$bank_runner" --runner "audit=$bank_runner"
 bank_ingress=$(address_of bank-ingress 'Serving realm `bank` on ')
 # acme's runner is the gRPC server it was imported from: `realm import`
-# wrote its address into acme's ftl-project.toml.
+# wrote its address into acme's realm.toml.
 background acme-ingress "$realm" -C "$work/acme" serve --listen 127.0.0.1:0
 acme_ingress=$(address_of acme-ingress 'Serving realm `acme` on ')
 # The shop's runner calls the bank through the shop's ingress, which starts

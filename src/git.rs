@@ -86,6 +86,31 @@ impl Cache {
         })
     }
 
+    /// Whether the cache has an entry (a repository or its lock file) for
+    /// `url`.
+    pub fn has_entry(&self, url: &str) -> bool {
+        let path = self.path(url);
+        path.symlink_metadata().is_ok() || path.with_extension("lock").symlink_metadata().is_ok()
+    }
+
+    /// Deletes the cache entry of `url` — the repository and its lock file —
+    /// that a failed operation created: nothing of it is worth keeping.
+    /// The lock is held while the repository goes; the lock file goes last.
+    /// (A process already waiting on that lock file then holds a lock on a
+    /// removed file; it re-creates the repository, as it would have.)
+    pub fn remove_entry(&self, url: &str) -> Result<()> {
+        let path = self.path(url);
+        let lock_path = path.with_extension("lock");
+        let lock = lock_file(&lock_path)?;
+        if path.exists() {
+            fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot remove cache {}", path.display()))?;
+        }
+        let removed = fs::remove_file(&lock_path);
+        drop(lock);
+        removed.with_context(|| format!("cannot remove lock file {}", lock_path.display()))
+    }
+
     /// Deletes the cached repository of `url` (it is damaged).
     pub fn discard(&self, url: &str) -> Result<()> {
         let path = self.path(url);

@@ -2,9 +2,10 @@
 //! replacing anything.
 //!
 //! The project file is `ftl-project.toml.example` (embedded at build time)
-//! with the realm's name filled in, so the documented example and what
+//! with the realm's name filled in, and realm's settings file is
+//! `realm.toml.example` as it is, so the documented examples and what
 //! `realm init` writes cannot drift apart: every key is described, those
-//! left at their default commented out. Next to it: a module directory
+//! left at their default commented out. Next to them: a module directory
 //! with one example module, and `.gitignore` lines for a git cache kept in
 //! the project.
 //!
@@ -18,11 +19,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 
 use crate::files;
-use crate::project::PROJECT_FILE;
+use crate::project::{PROJECT_FILE, SETTINGS_FILE};
 use crate::schema::is_ident;
 
 /// `ftl-project.toml.example`: what `realm init` writes, name aside.
 pub const TEMPLATE: &str = include_str!("../ftl-project.toml.example");
+
+/// `realm.toml.example`: the `realm.toml` `realm init` writes.
+pub const SETTINGS_TEMPLATE: &str = include_str!("../realm.toml.example");
 
 /// The template's `name` line, replaced by the new realm's.
 const TEMPLATE_NAME_LINE: &str = "\nname = \"shop\"\n";
@@ -104,8 +108,8 @@ pub struct Initialized {
 }
 
 /// Makes `dir` (created when missing) a realm project called `name`.
-/// Refuses, writing nothing, when `dir` already has `ftl-project.toml` or
-/// the example module's file.
+/// Refuses, writing nothing, when `dir` already has `ftl-project.toml`,
+/// `realm.toml` or the example module's file.
 pub fn init(dir: &Path, name: &str) -> Result<Initialized> {
     if !is_ident(name) {
         bail!(
@@ -115,7 +119,7 @@ pub fn init(dir: &Path, name: &str) -> Result<Initialized> {
     if dir.exists() && !dir.is_dir() {
         bail!("{} is not a directory", dir.display());
     }
-    for rel in [PROJECT_FILE, EXAMPLE_MODULE_PATH] {
+    for rel in [PROJECT_FILE, SETTINGS_FILE, EXAMPLE_MODULE_PATH] {
         let path = dir.join(rel);
         if path.symlink_metadata().is_ok() {
             let shown = if dir == Path::new(".") {
@@ -152,10 +156,15 @@ fn write_all(dir: &Path, name: &str, undo: &mut Undo) -> Result<Vec<InitFile>> {
     // The project file last: a run that fails half-way never leaves what
     // looks like a project.
     undo.write_new(&dir.join(EXAMPLE_MODULE_PATH), EXAMPLE_MODULE)?;
+    undo.write_new(&dir.join(SETTINGS_FILE), SETTINGS_TEMPLATE)?;
     undo.write_new(&dir.join(PROJECT_FILE), &project_file(name))?;
     let mut written = vec![
         InitFile {
             path: PROJECT_FILE.to_string(),
+            change: Change::Created,
+        },
+        InitFile {
+            path: SETTINGS_FILE.to_string(),
             change: Change::Created,
         },
         InitFile {

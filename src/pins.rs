@@ -2,8 +2,9 @@
 //! `remove`, and reading a pinned realm's public API.
 //!
 //! A realm's repository has `ftl-project.toml` at its root; its `name` is the
-//! realm's name and its `[realm] export` names the proto-text file holding
-//! the public API (a pin's `git-path` overrides that). Reading a pin means:
+//! realm's name. The schema file holding the public API is the pin's
+//! `git-path`, else the repository's `[realm] export` (in its `realm.toml`),
+//! else FTL's `ftl-external-schema.json`, else `ftl-external-schema.txtpb`. Reading a pin means:
 //! the commit from the cache (fetched when missing, unless offline), that
 //! file at that commit — a regular file inside the repository, at most
 //! [`MAX_SCHEMA_SIZE`] — decoded and validated as exactly one realm of
@@ -20,7 +21,9 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use git2::Oid;
 
 use crate::git::{self, CachedRepo, ReadError};
-use crate::project::{PinTable, Project, set_pin};
+use crate::project::{
+    DEFAULT_EXPORT, Migrated, PinTable, Project, RemoteProject, parse_remote, set_pin,
+};
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 use crate::schema::diff::{Change, Severity, diff};
 use crate::schema::validate::validate_with_warnings;
@@ -112,6 +115,12 @@ fn short(commit: Oid) -> String {
 /// Reads and checks the public API at `commit`. `name` is how the realm is
 /// called in messages. Validation warnings are the other realm's to see,
 /// unless `deny_warnings` makes them errors.
+///
+/// The schema file is `git_path` when given; else the repository's own
+/// `[realm] export` (its `realm.toml`, or the older layout's
+/// `ftl-project.toml`; the first `.json` of a list); else
+/// `ftl-external-schema.json` when the commit has it (what FTL's `ftl realm
+/// add` reads); else `ftl-external-schema.txtpb`.
 fn read_api(
     repo: &CachedRepo,
     name: &str,
@@ -119,6 +128,7 @@ fn read_api(
     git_path: Option<&str>,
     deny_warnings: bool,
 ) -> Result<PinnedApi> {
+    use crate::project::{FTL_DEFAULT_EXPORT, PROJECT_FILE, SETTINGS_FILE};
     let at = || format!("{} (commit {})", repo.url(), short(commit));
     let read = |path: &str| -> Result<Option<String>> {
         match repo.read_file(commit, path, MAX_SCHEMA_SIZE) {
@@ -127,37 +137,50 @@ fn read_api(
             Err(e) => Err(anyhow!("`{path}` of {} {e}", at())),
         }
     };
-    let project = match read(crate::project::PROJECT_FILE)? {
+    let project = match read(PROJECT_FILE)? {
         Some(text) => {
-            let file = label(name, commit, crate::project::PROJECT_FILE);
+            let settings = read(SETTINGS_FILE)?;
+            let project_label = label(name, commit, PROJECT_FILE);
+            let settings_label = label(name, commit, SETTINGS_FILE);
             Some(
-                Project::parse_remote(&file, text)
-                    .map_err(anyhow::Error::from)
-                    .with_context(|| {
-                        format!(
-                            "the realm's {} at {} is invalid",
-                            crate::project::PROJECT_FILE,
-                            at()
-                        )
-                    })?,
+                parse_remote(
+                    (&project_label, text),
+                    settings.map(|t| (settings_label.as_str(), t)),
+                )
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("the realm's project files at {} are invalid", at()))?,
             )
         }
-        None if git_path.is_some() => None,
-        None => bail!(
-            "{} has no {} at its root\n\
-             help: a realm's repository has ftl-project.toml (with `name` and `[realm] export`) at its root; \
-             or name the schema file with --git-path",
-            at(),
-            crate::project::PROJECT_FILE
-        ),
+        None => None,
     };
-    let path = match (git_path, &project) {
-        (Some(path), _) => path.to_string(),
-        (None, Some(project)) => project.export.clone(),
-        (None, None) => unreachable!("checked above: no project file without --git-path"),
+    let (path, text) = match (
+        git_path,
+        project.as_ref().and_then(RemoteProject::schema_path),
+    ) {
+        (Some(path), _) | (None, Some(path)) => {
+            git::check_repo_path(path)?;
+            let text = read(path)?;
+            (path.to_string(), text)
+        }
+        (None, None) => match read(FTL_DEFAULT_EXPORT)? {
+            Some(text) => (FTL_DEFAULT_EXPORT.to_string(), Some(text)),
+            None => (DEFAULT_EXPORT.to_string(), read(DEFAULT_EXPORT)?),
+        },
     };
-    git::check_repo_path(&path)?;
-    let Some(text) = read(&path)? else {
+    let Some(text) = text else {
+        if git_path.is_none() && project.as_ref().is_none_or(|p| p.export.is_empty()) {
+            bail!(
+                "{} has no schema file: neither {FTL_DEFAULT_EXPORT} nor {DEFAULT_EXPORT}{}\n\
+                 help: run `realm export` (or FTL's `ftl schema get --external --json > {FTL_DEFAULT_EXPORT}`) in that repository and commit it, \
+                 or name the schema file with --git-path",
+                at(),
+                if project.is_none() {
+                    format!(", and no {PROJECT_FILE} naming another")
+                } else {
+                    String::new()
+                }
+            );
+        }
         bail!(
             "{} has no schema file `{path}`\n\
              help: run `realm export` in that repository and commit `{path}`{}",
@@ -172,7 +195,12 @@ fn read_api(
     // Once the realm's own name is known, files are named after it.
     let name = project.as_ref().map_or(name, |p| p.name.as_str());
     let file = label(name, commit, &path);
-    let mut schema = txtpb::from_text(&file, &text).map_err(|d| {
+    let parsed = if path.ends_with(".json") {
+        txtpb::from_json(&file, &text)
+    } else {
+        txtpb::from_text(&file, &text)
+    };
+    let mut schema = parsed.map_err(|d| {
         let mut sources = Sources::new();
         sources.insert(file.clone(), text.clone());
         anyhow::Error::from(Report::new(vec![d], sources)).context(format!(
@@ -385,7 +413,11 @@ pub struct Added {
 }
 
 /// Fetches the realm, reads and checks its public API at the branch's head
-/// and records the pin in `ftl-project.toml`. Nothing is written on error.
+/// and records the pin in `ftl-project.toml`: in FTL's
+/// `[external-realms.<name>]` with all four keys (`git-path` the schema file
+/// read), or, in a file that uses the older `[realms.egress]`, there.
+/// Nothing is written on error, and a cache entry this call created is
+/// removed again.
 pub fn add(root: &Path, request: &AddRequest, ctx: &Context) -> Result<Added> {
     if let Some(path) = &request.path {
         git::check_repo_path(path)?;
@@ -395,11 +427,22 @@ pub fn add(root: &Path, request: &AddRequest, ctx: &Context) -> Result<Added> {
         check_new_name(&project, name)?;
     }
     let url = resolve_url(&project.root, &request.repo);
+    let new_entry = !ctx.cache.has_entry(&url);
+    let added = add_to(root, &url, request, ctx);
+    if added.is_err() && new_entry && ctx.cache.has_entry(&url) {
+        // What the failed add fetched (an empty repository, at least) is
+        // litter; the error is what matters.
+        let _ = ctx.cache.remove_entry(&url);
+    }
+    added
+}
+
+fn add_to(root: &Path, url: &str, request: &AddRequest, ctx: &Context) -> Result<Added> {
     let hint_name = request
         .name
         .clone()
         .unwrap_or_else(|| repo_name(&request.repo));
-    let (branch, commit, api) = with_repo(&ctx.cache, &url, |repo| {
+    let (branch, commit, api) = with_repo(&ctx.cache, url, |repo| {
         let (branch, commit) = resolve_branch(repo, &hint_name, request.branch.as_deref(), ctx)?;
         let api = read_api(
             repo,
@@ -411,20 +454,25 @@ pub fn add(root: &Path, request: &AddRequest, ctx: &Context) -> Result<Added> {
         Ok((branch, commit, api))
     })?;
     let name = request.name.clone().unwrap_or_else(|| api.name.clone());
-    let pin = Pin {
-        name: name.clone(),
-        repo: request.repo.clone(),
-        branch: Some(branch),
-        commit: commit.to_string(),
-        path: request.path.clone(),
-        table: PinTable::Egress,
-        pos: None,
-    };
-    Project::edit(root, |project, doc| {
+    let pin = Project::edit(root, |project, doc| {
         // Checked again under the lock: another run may have pinned it.
         check_new_name(project, &name)?;
-        set_pin(doc, &pin);
-        Ok(())
+        let table = project.new_pin_table();
+        let pin = Pin {
+            name: name.clone(),
+            repo: request.repo.clone(),
+            branch: Some(branch),
+            commit: commit.to_string(),
+            path: match table {
+                // FTL reads `git-path` and has no default of its own here.
+                PinTable::ExternalRealms => Some(api.path.clone()),
+                PinTable::Egress => request.path.clone(),
+            },
+            table,
+            pos: None,
+        };
+        set_pin(doc, &pin)?;
+        Ok(pin)
     })?;
     Ok(Added { pin, api })
 }
@@ -702,10 +750,38 @@ pub fn apply_update(root: &Path, updates: &[RealmUpdate]) -> Result<usize> {
             let mut pin = update.pin.clone();
             pin.commit = update.head.clone();
             pin.branch = Some(update.branch.clone());
-            set_pin(doc, &pin);
+            set_pin(doc, &pin)?;
         }
         Ok(moved.len())
     })
+}
+
+// ---- migrate -----------------------------------------------------------------
+
+/// `realm migrate`: moves what the older layout keeps in `ftl-project.toml`
+/// (see [`crate::project::migrate`]). Pins without `git-path` get the
+/// schema file they are read from at their commit (fetched when missing,
+/// unless offline), since FTL reads that key.
+pub fn migrate(root: &Path, ctx: &Context) -> Result<Migrated> {
+    let project = Project::load(root)?;
+    let mut paths = Vec::new();
+    for pin in project.pins.iter().filter(|p| p.path.is_none()) {
+        let url = resolve_url(&project.root, &pin.repo);
+        let commit =
+            Oid::from_str(&pin.commit).with_context(|| format!("invalid commit {}", pin.commit))?;
+        let api = with_repo(&ctx.cache, &url, |repo| {
+            ensure_commit(repo, &pin.name, commit, pin.branch.as_deref(), ctx)?;
+            read_api(repo, &pin.name, commit, None, false)
+        })
+        .with_context(|| {
+            format!(
+                "cannot read pinned realm `{}` to find the `git-path` FTL needs; nothing was changed",
+                pin.name
+            )
+        })?;
+        paths.push((pin.name.clone(), api.path));
+    }
+    crate::project::migrate(root, &paths)
 }
 
 // ---- list ------------------------------------------------------------------

@@ -179,7 +179,10 @@ fn relevant<'p>(
             });
             let wanted = rel.extension().is_some_and(|e| e == "go" || e == "ftl")
                 || rel.file_name().is_some_and(|n| {
-                    n == "ftl.toml" || n == "go.mod" || n == crate::project::PROJECT_FILE
+                    n == "ftl.toml"
+                        || n == "go.mod"
+                        || n == crate::project::PROJECT_FILE
+                        || n == crate::project::SETTINGS_FILE
                 })
                 // A directory appearing or vanishing (a module, a db/ dir).
                 || rel.extension().is_none();

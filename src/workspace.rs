@@ -1,9 +1,11 @@
-//! A loaded project: `ftl-project.toml`, the local schema files and the
-//! pinned external realms, assembled into one validated schema.
+//! A loaded project: `ftl-project.toml` and `realm.toml`, the local schema
+//! files and the pinned external realms, assembled into one validated
+//! schema.
 //!
 //! This is what every command that needs the schema starts from. The
 //! schema is validated whole: errors stop the load; warnings are kept for
-//! the command to print (errors too under `--deny-warnings`). Afterwards a
+//! the command to print (errors too under `--deny-warnings`), after those
+//! of the project files (which stay warnings). Afterwards a
 //! `builtin` module written in schema text (as `ftl schema get` prints
 //! one) is dropped: `realm`, like FTL, uses its own.
 
@@ -96,10 +98,17 @@ impl Workspace {
         for realm in &mut schema.realms {
             realm.modules.retain(|m| m.name != "builtin");
         }
+        // The project files' warnings first: they are about the files
+        // every other one is found through.
+        let mut sources = local.sources;
+        if !project.warnings.is_empty() {
+            sources.extend(project.sources());
+            diagnostics.splice(0..0, project.warnings.iter().cloned());
+        }
         Ok(Workspace {
             project,
             schema,
-            sources: local.sources,
+            sources,
             files: local.files,
             own_names,
             warnings: diagnostics,

@@ -169,11 +169,11 @@ fn export_to_another_path_and_the_export_key() {
         bank.read("ftl-external-schema.txtpb")
     );
 
-    let project = bank.read("ftl-project.toml").replace(
+    let project = bank.read("realm.toml").replace(
         "export = \"ftl-external-schema.txtpb\"",
         "export = \"api/public.txtpb\"",
     );
-    bank.write("ftl-project.toml", &project);
+    bank.write("realm.toml", &project);
     std::fs::create_dir(bank.path().join("api")).expect("mkdir");
     bank.realm(&["export"]).expect(0);
     assert_eq!(

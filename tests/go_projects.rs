@@ -21,8 +21,8 @@ fn extract(name: &str) -> (String, String) {
         "{}",
         export.stderr
     );
-    let path = std::fs::read_to_string(project.path().join("ftl-project.toml"))
-        .expect("read ftl-project.toml")
+    let path = std::fs::read_to_string(project.path().join("realm.toml"))
+        .unwrap_or_default()
         .lines()
         .find_map(|l| {
             l.strip_prefix("export = \"")

@@ -81,6 +81,7 @@ fn help_of_every_command() {
             "init",
             "list",
             "man",
+            "migrate",
             "remove",
             "schema",
             "serve",
@@ -90,9 +91,11 @@ fn help_of_every_command() {
     );
     // Options that concern the git cache only where a command reads it.
     let reads_cache = [
-        "add", "update", "list", "schema", "export", "generate", "serve",
+        "add", "update", "list", "schema", "export", "generate", "serve", "migrate",
     ];
-    let may_fetch = ["add", "update", "schema", "export", "generate", "serve"];
+    let may_fetch = [
+        "add", "update", "schema", "export", "generate", "serve", "migrate",
+    ];
     for command in &commands {
         let name = command.join(" ");
         let mut args: Vec<&str> = command.iter().map(String::as_str).collect();

@@ -167,7 +167,7 @@ fn output_directory_is_a_realm_another_project_can_pin() {
     .expect(0);
     assert!(
         run.stderr.ends_with(&format!(
-            "Wrote the realm to {dir}: ftl-project.toml, schema/*.ftl (4 files), descriptors.binpb, ftl-external-schema.txtpb\n"
+            "Wrote the realm to {dir}: ftl-project.toml, schema/*.ftl (4 files), realm.toml, descriptors.binpb, ftl-external-schema.txtpb\n"
         )),
         "{}",
         run.stderr

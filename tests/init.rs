@@ -20,6 +20,12 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
         toml,
         example.replacen("\nname = \"shop\"\n", "\nname = \"my_shop\"\n", 1)
     );
+    // realm's own settings: realm.toml.example as it is.
+    assert_eq!(
+        std::fs::read_to_string(project.join("realm.toml")).expect("realm.toml"),
+        std::fs::read_to_string(common::repo_root().join("realm.toml.example"))
+            .expect("realm.toml.example")
+    );
     assert_eq!(
         std::fs::read_to_string(project.join(".gitignore")).expect(".gitignore"),
         "# realm's git cache, when a job keeps it in the project (REALM_CACHE_DIR=.realm-cache);\n\
@@ -50,10 +56,20 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
         "{}",
         added.stderr
     );
-    // The pin went below the commented-out example pin, and the file still
-    // reads as a project.
+    // The pin went right below the commented-out example pin (its comment
+    // lines stay with it), and the file still reads as a project.
     let text = std::fs::read_to_string(other.path().join("ftl-project.toml")).expect("read");
-    assert!(text.contains("\n[realms.egress.my_shop]\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "# git-path = \"ftl-external-schema.json\"\n\n[external-realms.my_shop]\ngit-repo = \"{}\"\n",
+            realm.url()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("git-path = \"ftl-external-schema.txtpb\"\n"),
+        "{text}"
+    );
     run_realm_with(
         other.path(),
         &["schema", "--offline"],
@@ -62,12 +78,9 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
     .expect(0);
 }
 
-#[test]
-fn every_key_of_the_example_is_one_realm_reads() {
-    // Uncommenting every commented-out key of the example gives a project
-    // that parses: the documentation shows keys and values realm accepts.
-    let example = std::fs::read_to_string(common::repo_root().join("ftl-project.toml.example"))
-        .expect("example");
+/// The example with every commented-out key uncommented, and how many.
+fn uncommented(file: &str) -> (String, usize) {
+    let example = std::fs::read_to_string(common::repo_root().join(file)).expect("example");
     let mut uncommented = String::new();
     let mut keys = 0;
     for line in example.lines() {
@@ -86,14 +99,37 @@ fn every_key_of_the_example_is_one_realm_reads() {
         }
         uncommented.push('\n');
     }
-    assert!(keys > 25, "only {keys} commented-out keys found");
-    let project = realm::project::Project::parse(std::path::Path::new("/p"), uncommented.clone())
-        .unwrap_or_else(|r| panic!("{r}\n{uncommented}"));
-    assert_eq!(project.pins.len(), 2);
+    (uncommented, keys)
+}
+
+#[test]
+fn every_key_of_the_examples_is_one_realm_reads() {
+    // Uncommenting every commented-out key of the examples gives a project
+    // that parses without a warning: the documentation shows keys and
+    // values realm accepts, each in the file it belongs in.
+    let (project_file, project_keys) = uncommented("ftl-project.toml.example");
+    let (settings_file, settings_keys) = uncommented("realm.toml.example");
+    assert!(
+        project_keys + settings_keys > 25,
+        "only {project_keys} + {settings_keys} commented-out keys found"
+    );
+    let project = realm::project::Project::parse_with_settings(
+        std::path::Path::new("/p"),
+        project_file.clone(),
+        Some(settings_file.clone()),
+    )
+    .unwrap_or_else(|r| panic!("{r}\n{project_file}\n{settings_file}"));
+    assert!(project.warnings.is_empty(), "{:?}", project.warnings);
+    assert_eq!(project.pins.len(), 1);
+    assert_eq!(
+        project.pins[0].path.as_deref(),
+        Some("ftl-external-schema.json")
+    );
     assert_eq!(project.ingress.listen.as_deref(), Some("127.0.0.1:8891"));
     assert_eq!(project.ingress.runners.len(), 2);
     assert_eq!(project.ingress.hub.as_deref(), Some("hub"));
     assert_eq!(project.ingress.tls.peers.len(), 1);
+    assert_eq!(project.descriptor_set.as_deref(), Some("descriptors.binpb"));
     assert_eq!(
         project.config_file.as_deref(),
         Some(".ftl/configuration.json")
@@ -128,6 +164,23 @@ fn init_refuses_to_replace_anything_and_writes_nothing() {
     assert_eq!(
         std::fs::read_to_string(dir.path().join("modules/hello.ftl")).expect("read"),
         "// mine\n"
+    );
+
+    // realm.toml is there: refused, nothing written.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("realm.toml"), "# mine\n").expect("write");
+    let run = run_realm(dir.path(), &["init", "--name", "shop"]).expect(1);
+    assert!(
+        run.stderr
+            .starts_with("error: realm.toml already exists; nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path().join("ftl-project.toml").exists());
+    assert!(!dir.path().join("modules").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("realm.toml")).expect("read"),
+        "# mine\n"
     );
 
     // A directory whose name is not a realm name needs --name.

@@ -76,14 +76,13 @@ fn add_keeps_comments_unrelated_tables_and_formatting_byte_for_byte() {
     let shop = TestProject::example("shop");
     let original = "# Shop project.\nname   =   \"shop\"   # the realm\n\n\
         # where modules live\nmodule-dirs = [ \"modules\" ]\n\n[global]\n  # odd indent\n  key = 1\n\n\
-        [modules.checkout.configuration]\nurl = \"http://localhost\" # trailing\n\n\
-        [realm]\nexport = \"ftl-external-schema.txtpb\"\n";
+        [modules.checkout.configuration]\nurl = \"http://localhost\" # trailing\n";
     shop.write("ftl-project.toml", original);
     add(&shop, &bank).expect(0);
     let after = shop.read("ftl-project.toml");
     assert!(after.starts_with(original), "{after}");
     assert!(after.contains(&format!(
-        "\n[realms.egress.bank]\ngit-repo = \"{}\"\n",
+        "\n[external-realms.bank]\ngit-repo = \"{}\"\n",
         bank.url()
     )));
 
@@ -97,9 +96,14 @@ fn add_keeps_comments_unrelated_tables_and_formatting_byte_for_byte() {
     );
     shop.realm(&["update"]).expect(0);
     let updated = shop.read("ftl-project.toml");
+    let pinned_commit = pinned
+        .split("git-commit = \"")
+        .nth(1)
+        .and_then(|rest| rest.get(..40))
+        .expect("the pinned commit");
     assert_eq!(
         updated.replace(&bank.head(), "X"),
-        pinned.replace(&after[after.len() - 42..after.len() - 2], "X")
+        pinned.replace(pinned_commit, "X")
     );
     shop.realm(&["remove", "bank", "--force"]).expect(0);
     assert_eq!(
@@ -140,7 +144,7 @@ fn add_follows_the_remote_head_branch_or_the_named_one() {
     ])
     .expect(0);
     let project = shop.read("ftl-project.toml");
-    assert!(project.contains(&format!("[realms.egress.bank2]\ngit-repo = \"{}\"\ngit-branch = \"release\"\ngit-commit = \"{release}\"", bank.url())));
+    assert!(project.contains(&format!("[external-realms.bank2]\ngit-repo = \"{}\"\ngit-branch = \"release\"\ngit-commit = \"{release}\"\ngit-path = \"ftl-external-schema.txtpb\"\n", bank.url())));
     // Both are usable as realms of their own.
     let schema = shop.realm(&["schema", "--realm", "bank2"]).expect(0);
     assert!(
@@ -282,12 +286,12 @@ fn add_a_schema_path_leaving_the_repository() {
         ],
     );
     snapshots(|| insta::assert_snapshot!("pins_path_leaves_repo", run.stderr));
-    // Also when the repository's own ftl-project.toml points outside.
-    let project = bank.read("ftl-project.toml").replace(
+    // Also when the repository's own realm.toml points outside.
+    let project = bank.read("realm.toml").replace(
         "export = \"ftl-external-schema.txtpb\"",
         "export = \"/etc/passwd\"",
     );
-    bank.write("ftl-project.toml", &project);
+    bank.write("realm.toml", &project);
     bank.commit("escape");
     let run = fails(&shop, &["add", "--git-repo", &bank.url()]);
     assert!(
@@ -719,7 +723,7 @@ fn remove_refuses_while_referenced_and_lists_each_reference() {
     assert!(
         !shop
             .read("ftl-project.toml")
-            .contains("[realms.egress.bank]")
+            .contains("[external-realms.bank]")
     );
     let run = fails(&shop, &["remove", "bank"]);
     assert_eq!(run.stderr, "error: realm `bank` is not pinned\n");
@@ -734,7 +738,7 @@ fn remove_an_unreferenced_pin() {
     shop.realm(&["remove", "spare"]).expect(0);
     let text = shop.read("ftl-project.toml");
     assert!(
-        text.contains("[realms.egress.bank]") && !text.contains("spare"),
+        text.contains("[external-realms.bank]") && !text.contains("spare"),
         "{text}"
     );
 }
@@ -788,7 +792,7 @@ fn ten_concurrent_adds_all_land() {
     assert!(text.starts_with(&original), "{text}");
     for i in 0..10 {
         assert!(
-            text.contains(&format!("[realms.egress.r{i}]")),
+            text.contains(&format!("[external-realms.r{i}]")),
             "r{i} missing:\n{text}"
         );
     }

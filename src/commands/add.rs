@@ -9,8 +9,12 @@ use realm::pins::{self, AddRequest};
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "The realm's repository has ftl-project.toml at its root; its `name` names \
-    the realm and its `[realm] export` the proto-text file that is read (or name the file with \
-    --git-path). The pin goes to [realms.egress.<name>] in ftl-project.toml.\n\n\
+    the realm. The schema file read is --git-path, else the repository's `[realm] export` \
+    (realm.toml), else ftl-external-schema.json (what FTL's `ftl realm add` reads) when the \
+    commit has it, else ftl-external-schema.txtpb. The pin goes to \
+    [external-realms.<name>] in ftl-project.toml (FTL's table: git-repo, git-branch, \
+    git-commit, git-path), after the last pin; a file that uses the older \
+    [realms.egress.<name>] gets it there.\n\n\
     Examples:\n  \
     realm add --git-repo https://git.example.com/bank/accounts.git\n  \
     realm add --git-repo git@git.example.com:bank/accounts.git --git-branch release\n  \
@@ -25,7 +29,7 @@ pub struct Args {
     #[arg(long, value_name = "BRANCH")]
     git_branch: Option<String>,
 
-    /// The schema file in the repository [default: its `[realm] export`]
+    /// The schema file in the repository [default: its `[realm] export`, else ftl-external-schema.json, else ftl-external-schema.txtpb]
     #[arg(long, value_name = "PATH")]
     git_path: Option<String>,
 
@@ -38,7 +42,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
-    let root = realm::project::Project::discover(&super::current_dir()?)?.root;
+    let project = realm::project::Project::discover(&super::current_dir()?)?;
+    super::print_project_warnings(&project);
+    let root = project.root;
     let request = AddRequest {
         repo: args.git_repo,
         branch: args.git_branch,

@@ -15,7 +15,7 @@ use super::{EXIT_CHECK_FAILED, display_path};
 /// Export the public API (every `export realm` declaration and what it uses) as proto-text
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "The file is written to `[realm] export` in ftl-project.toml \
+    after_help = "The file is written to `[realm] export` in realm.toml (beside ftl-project.toml) \
     (default ftl-external-schema.txtpb). Commit it: other realms pin it.\n\n\
     Examples:\n  \
     realm export                  # write the file\n  \

@@ -18,7 +18,7 @@ use super::Format;
     method, with +grpc \"pkg.Service/Method\"); messages and enums become data and enums in a \
     module per protobuf package. Streaming methods are reported and skipped.\n\n\
     With --output DIR, DIR becomes a realm project ready to commit and `realm add`: \
-    ftl-project.toml, schema/*.ftl, the proto-text public API and descriptors.binpb (what \
+    ftl-project.toml, realm.toml, schema/*.ftl, the proto-text public API and descriptors.binpb (what \
     `realm serve` transcodes JSON with).\n\n\
     Examples:\n  \
     realm import grpc --endpoint http://localhost:50051 --name bank --output bank-realm\n  \

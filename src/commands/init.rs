@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Result, anyhow};
 use realm::init::{self, Change};
 
-/// Make a new realm project: ftl-project.toml, an example module, .gitignore lines
+/// Make a new realm project: ftl-project.toml, realm.toml, an example module, .gitignore lines
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Writes ftl-project.toml (every key described; those at their default \
-    commented out), modules/hello.ftl (an example module with one `export realm` verb) and \
-    the .gitignore line for a git cache kept in the project. Refuses, writing nothing, when \
-    the directory already has ftl-project.toml.\n\n\
+    after_help = "Writes ftl-project.toml (FTL's project file, only keys FTL knows), \
+    realm.toml (realm's own settings: export, ingress, TLS, keys), each with every key \
+    described and those at their default commented out, modules/hello.ftl (an example module \
+    with one `export realm` verb) and the .gitignore line for a git cache kept in the project. \
+    Refuses, writing nothing, when the directory already has ftl-project.toml or realm.toml.\n\n\
     Examples:\n  \
     realm init                  # this directory, named after it\n  \
     realm init shop             # a new directory shop/\n  \

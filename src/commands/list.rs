@@ -27,6 +27,7 @@ pub struct Args {
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let project = Project::discover(&super::current_dir()?)?;
+    super::print_project_warnings(&project);
     let listed = realm::pins::list(&project, &args.cache.open(started_in)?);
     match args.format {
         DataFormat::Json => {

@@ -20,6 +20,7 @@ mod import;
 mod init;
 mod list;
 mod man;
+mod migrate;
 mod progress;
 mod remove;
 mod schema;
@@ -38,7 +39,8 @@ pub const EXIT_CHECK_FAILED: u8 = 3;
     name = "realm",
     version,
     about = "Schema federation between service clusters (realms)",
-    after_help = "A realm pins the public API of other realms to git commits in ftl-project.toml, \
+    after_help = "A realm pins the public API of other realms to git commits in ftl-project.toml \
+        (FTL's [external-realms]; realm's own settings are in realm.toml beside it), \
         exports its own public API (every `export realm` declaration and what it uses) as \
         protobuf text format, and routes verb calls between realms.\n\n\
         Exit codes: 0 success, 1 error, 2 usage error, 3 a check found drift.\n\n\
@@ -140,6 +142,7 @@ pub enum Command {
     Update(update::Args),
     List(list::Args),
     Remove(remove::Args),
+    Migrate(migrate::Args),
     Import(import::Args),
     Serve(serve::Args),
     Call(call::Args),
@@ -178,6 +181,7 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
         Command::Update(args) => update::run(args, started_in),
         Command::List(args) => list::run(args, started_in),
         Command::Remove(args) => remove::run(args),
+        Command::Migrate(args) => migrate::run(args, started_in),
         Command::Import(args) => import::run(args),
         Command::Serve(args) => serve::run(args, started_in),
         Command::Call(args) => call::run(args),
@@ -206,6 +210,14 @@ fn realm_name(text: &str) -> Result<String, String> {
 fn print_warnings(ws: &realm::workspace::Workspace) {
     if let Some(report) = ws.warnings_report() {
         errln!("{report}");
+    }
+}
+
+/// Prints the project files' warnings on stderr (they do not fail the
+/// command), for commands that do not load the whole workspace.
+fn print_project_warnings(project: &realm::project::Project) {
+    if let Some(report) = project.warnings_report() {
+        eprintln!("{report}");
     }
 }
 

@@ -20,7 +20,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let root = realm::project::Project::discover(&super::current_dir()?)?.root;
+    let project = realm::project::Project::discover(&super::current_dir()?)?;
+    super::print_project_warnings(&project);
+    let root = project.root;
     let pin = realm::pins::remove(&root, &args.name, args.force)?;
     errln!(
         "Removed realm `{}` (was pinned to {} of {})",

@@ -12,7 +12,7 @@ use realm::workspace::Workspace;
     after_help = "Calls are POST /realms/{realm}/{module}/{verb} with a JSON body; \
     GET /.well-known/realm answers this realm's public schema (JSON with Accept: application/json).\n\n\
     Runners (where this realm's modules are served): --runner MODULE=URL, then \
-    $REALM_RUNNER_<MODULE>, then [ingress.runners] in ftl-project.toml (`default` may use ${module}).\n\
+    $REALM_RUNNER_<MODULE>, then [ingress.runners] in realm.toml (`default` may use ${module}).\n\
     Other realms' ingresses (the config value <name>-realm-endpoint): --realm-endpoint NAME=URL, \
     then $<NAME>_REALM_ENDPOINT, then the config provider file.\n\
     Logs (one line per call) go to stderr; set REALM_LOG (e.g. warn, debug) to change the level.\n\n\

@@ -46,6 +46,7 @@ pub struct Args {
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let project = Project::discover(&super::current_dir()?)?;
+    super::print_project_warnings(&project);
     let updates = args.pinned.with_context(started_in, |ctx| {
         pins::plan_update(&project, &args.names, ctx)
     })?;

@@ -54,7 +54,7 @@ impl Ingress {
         if !grpc_verbs.is_empty() {
             let Some(set) = &ws.project.descriptor_set else {
                 bail!(
-                    "realm `{}` has gRPC verbs (+grpc) but no `[realm] descriptor-set` in ftl-project.toml\n\
+                    "realm `{}` has gRPC verbs (+grpc) but no `[realm] descriptor-set` in realm.toml\n\
                      help: re-run `realm import ... --output` to write one",
                     internal.name
                 );

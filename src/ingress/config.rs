@@ -46,7 +46,9 @@ pub struct Overrides {
 pub enum Origin {
     Flag,
     Environment(String),
-    ProjectFile,
+    /// realm's settings file (`realm.toml`, or `ftl-project.toml` in the
+    /// older layout).
+    SettingsFile(&'static str),
     ConfigFile(String),
     Default,
 }
@@ -56,7 +58,7 @@ impl std::fmt::Display for Origin {
         match self {
             Origin::Flag => f.write_str("command line"),
             Origin::Environment(var) => write!(f, "${var}"),
-            Origin::ProjectFile => f.write_str("ftl-project.toml"),
+            Origin::SettingsFile(file) => f.write_str(file),
             Origin::ConfigFile(path) => f.write_str(path),
             Origin::Default => f.write_str("default"),
         }
@@ -191,7 +193,7 @@ pub fn resolve(
         || {
             project.ingress.listen.as_ref().map(|l| Setting {
                 value: l.clone(),
-                origin: Origin::ProjectFile,
+                origin: Origin::SettingsFile(project.ingress_file),
             })
         },
     )
@@ -228,7 +230,7 @@ pub fn resolve(
                 .or_else(|| file_runners.get("default"))
                 .map(|template| Setting {
                     value: template.replace("${module}", module),
-                    origin: Origin::ProjectFile,
+                    origin: Origin::SettingsFile(project.ingress_file),
                 })
         });
         if let Some(setting) = setting {
@@ -483,7 +485,8 @@ mod tests {
         };
         assert_eq!(
             runner("checkout"),
-            Some(("http://checkout-runner:1", "ftl-project.toml".into()))
+            Some(("http://checkout-runner:1", "ftl-project.toml".into())),
+            "the older layout: [ingress] in ftl-project.toml"
         );
         assert_eq!(
             runner("cart"),
@@ -495,7 +498,8 @@ mod tests {
         );
         assert_eq!(
             runner("admin"),
-            Some(("http://admin:8892", "ftl-project.toml".into()))
+            Some(("http://admin:8892", "ftl-project.toml".into())),
+            "the older layout: [ingress] in ftl-project.toml"
         );
         assert_eq!(config.listen, DEFAULT_LISTEN.parse().expect("addr"));
         assert_eq!(config.listen_origin, Origin::Default);

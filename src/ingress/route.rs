@@ -49,7 +49,7 @@ impl Ingress {
                     "no_runner",
                     format!(
                         "module `{module}` of realm `{realm}` has no runner\n\
-                         set `[ingress.runners] {module}` (or `default`) in ftl-project.toml, or pass --runner {module}=URL"
+                         set `[ingress.runners] {module}` (or `default`) in realm.toml, or pass --runner {module}=URL"
                     ),
                 )
             })?;
