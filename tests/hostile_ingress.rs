@@ -1,0 +1,247 @@
+//! Hostile clients and upstreams of the ingress, end to end (issue 25):
+//! an HTTP/2 client that stalls its streams with flow control, replies
+//! beyond the reply cap and beyond `max-buffered`, forged `x-realm-via`
+//! origins, forged request ids, SIGHUP during a call, a connection flood
+//! against the health probes, runner URLs that mean two things. Real
+//! `realm serve` processes on loopback, the echo runner in this process.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use common::backends::Background;
+use common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
+use common::serve::{Serve, header, http, wait_for};
+use common::{GitRealm, run_realm};
+
+/// bank (the ledger module, served by an echo runner) with `settings`
+/// appended to its `[ingress]` table.
+struct Bank {
+    realm: GitRealm,
+    _cache: tempfile::TempDir,
+    echo: Arc<Echo>,
+    _runner: Background,
+    serve: Serve,
+}
+
+impl Bank {
+    fn start(settings: &str, env: &[(&str, &str)]) -> Bank {
+        let realm = ledger_realm("bank");
+        let toml = realm.read("ftl-project.toml");
+        realm.write(
+            "ftl-project.toml",
+            &format!("{toml}\n[ingress]\n{settings}\n"),
+        );
+        let cache = tempfile::tempdir().expect("cache");
+        let echo = Arc::new(Echo::default());
+        let runner = echo_runner(echo.clone(), None);
+        let serve = Serve::start_with(
+            realm.path(),
+            cache.path(),
+            &["--runner", &format!("ledger={}", runner.url())],
+            env,
+            None,
+        );
+        Bank {
+            realm,
+            _cache: cache,
+            echo,
+            _runner: runner,
+            serve,
+        }
+    }
+
+    fn status(&self) -> serde_json::Value {
+        json(&http("GET", self.serve.addr, "/status", "", &[]).expect("status"))
+    }
+
+    fn buffered(&self) -> u64 {
+        self.status()["buffered_bytes"].as_u64().unwrap_or(u64::MAX)
+    }
+
+    /// The runner's entry in `/status`.
+    fn runner(&self) -> serde_json::Value {
+        self.status()["upstreams"]
+            .as_array()
+            .and_then(|all| all.iter().find(|u| u["name"] == "ledger").cloned())
+            .expect("the ledger runner in /status")
+    }
+}
+
+#[test]
+fn an_http2_stream_that_reads_none_of_its_reply_is_reset_and_frees_the_budget() {
+    // Replies of 400 kB; two of them fill most of a 1 MiB budget.
+    let bank = Bank::start(
+        "max-buffered = \"1MiB\"\nmax-body-size = \"64KiB\"\nrequest-timeout = \"1s\"",
+        &[],
+    );
+    bank.echo.reply_bytes.store(400_000, Ordering::Relaxed);
+    let addr = bank.serve.addr;
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // A client that opens its streams with a receive window of 0: the
+    // replies can never be sent. Its connection task runs on the runtime's
+    // threads and answers the ingress's pings all along.
+    let bodies = runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (client, connection) = h2::client::Builder::new()
+            .initial_window_size(0)
+            .handshake::<_, bytes::Bytes>(tcp)
+            .await
+            .expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut bodies = Vec::new();
+        for _ in 0..2 {
+            let mut client = client.clone().ready().await.expect("ready");
+            let request = http::Request::post(format!("http://{addr}/realms/bank/ledger/big"))
+                .header("content-type", "application/json")
+                .body(())
+                .expect("request");
+            let (response, mut send) = client.send_request(request, false).expect("send");
+            send.send_data(bytes::Bytes::from_static(MSG.as_bytes()), true)
+                .expect("body");
+            // The head is not flow-controlled: the reply has started.
+            let response = response.await.expect("response");
+            assert_eq!(response.status(), 200);
+            bodies.push(response.into_body());
+        }
+        (client, bodies)
+    });
+    // The stalled streams are reset after the write timeout (1 s), and
+    // their replies are no longer counted.
+    let (_client, bodies) = bodies;
+    runtime.block_on(async {
+        for mut body in bodies {
+            let end = tokio::time::timeout(Duration::from_secs(60), body.data())
+                .await
+                .expect("the stalled stream ends within a minute");
+            let error = match end {
+                Some(Err(e)) => e,
+                other => panic!("the stalled stream was not reset: {other:?}"),
+            };
+            assert_eq!(error.reason(), Some(h2::Reason::CANCEL), "{error}");
+        }
+    });
+    wait_for("the budget to be free again", || match bank.buffered() {
+        0 => Ok(()),
+        n => Err(format!("{n} bytes held")),
+    });
+    // Another caller gets its large reply.
+    let answer = call(&bank.serve, "/realms/bank/ledger/big", MSG, &[]);
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    assert_eq!(answer.2.len(), 400_000);
+    bank.serve.wait_log("the reset", |l| {
+        l.contains("reset an HTTP/2 stream whose client read none of its reply")
+    });
+}
+
+#[test]
+fn a_reply_over_the_cap_fails_that_call_and_leaves_the_runner_healthy() {
+    let bank = Bank::start("", &[]);
+    bank.echo
+        .reply_bytes
+        .store((64 << 20) + 1, Ordering::Relaxed);
+    let path = "/realms/bank/ledger/big";
+    for _ in 0..2 {
+        let answer = call(&bank.serve, path, MSG, &[]);
+        assert_eq!(
+            (answer.0, code(&answer).as_str()),
+            (502, "upstream_too_large"),
+            "{}",
+            answer.2
+        );
+        assert!(
+            message(&answer).contains("the runner of module `ledger` answered more than 64 MiB"),
+            "{}",
+            answer.2
+        );
+    }
+    // The runner is up: the next call goes to it, no backoff.
+    let answer = call(&bank.serve, "/realms/bank/ledger/echo", MSG, &[]);
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    let runner = bank.runner();
+    assert_eq!(runner["state"], "up", "{runner}");
+    assert_eq!(runner["failed"], 0, "{runner}");
+    assert_eq!(bank.buffered(), 0);
+}
+
+#[test]
+fn replies_count_in_max_buffered_and_one_that_does_not_fit_is_refused() {
+    let bank = Bank::start(
+        "max-buffered = \"256KiB\"\nmax-body-size = \"64KiB\"",
+        &[],
+    );
+    let path = "/realms/bank/ledger/big";
+    // A reply larger than the whole budget: refused, not held past it.
+    bank.echo.reply_bytes.store(300_000, Ordering::Relaxed);
+    let answer = call(&bank.serve, path, MSG, &[]);
+    assert_eq!(
+        (answer.0, code(&answer).as_str()),
+        (503, "reply_busy"),
+        "{}",
+        answer.2
+    );
+    let text = message(&answer);
+    assert!(
+        text.contains("the call ran, its reply was dropped") && text.contains("max-buffered"),
+        "{text}"
+    );
+    assert_eq!(header(&answer, "retry-after"), Some("1"));
+    // Nothing stays counted; the runner is not blamed.
+    assert_eq!(bank.buffered(), 0);
+    assert_eq!(bank.runner()["failed"], 0);
+    // A reply that fits passes.
+    bank.echo.reply_bytes.store(200_000, Ordering::Relaxed);
+    let answer = call(&bank.serve, path, MSG, &[]);
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    assert_eq!(answer.2.len(), 200_000);
+}
+
+#[test]
+fn a_refusal_for_a_full_budget_names_request_and_reply_bodies() {
+    // A body held half-sent fills the budget: the next call is refused,
+    // and the message does not call reply bytes request bodies.
+    let bank = Bank::start(
+        "max-buffered = \"8KiB\"\nmax-body-size = \"8KiB\"\nrequest-timeout = \"60s\"",
+        &[],
+    );
+    let body = format!(r#"{{"text":"{}"}}"#, "x".repeat(8000));
+    let mut held = TcpStream::connect(bank.serve.addr).expect("connect");
+    write!(
+        held,
+        "POST /realms/bank/ledger/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..body.len() - 1]
+    )
+    .expect("write");
+    wait_for("the held body to be counted", || match bank.buffered() {
+        n if n >= 8000 => Ok(()),
+        n => Err(format!("{n} bytes")),
+    });
+    let answer = call(&bank.serve, "/realms/bank/ledger/echo", &body, &[]);
+    assert_eq!(
+        (answer.0, code(&answer).as_str()),
+        (503, "ingress_busy"),
+        "{}",
+        answer.2
+    );
+    assert!(
+        message(&answer).contains("bytes of request and reply bodies"),
+        "{}",
+        answer.2
+    );
+    held.write_all(b"}").expect("last byte");
+    let mut rest = Vec::new();
+    let _ = held.read_to_end(&mut rest);
+    drop(held);
+    wait_for("the budget to be free", || match bank.buffered() {
+        0 => Ok(()),
+        n => Err(format!("{n} bytes")),
+    });
+    let _ = run_realm;
+}
