@@ -245,3 +245,117 @@ fn a_refusal_for_a_full_budget_names_request_and_reply_bodies() {
     });
     let _ = run_realm;
 }
+
+/// A key as `REALM_KEY_*` takes it.
+fn key(seed: u8) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode([seed; 32])
+}
+
+/// A signature header of `signer` with the key of `seed`, made now.
+fn signature(seed: u8, signer: &str, path: &str, via: &str, body: &str) -> String {
+    let request = realm::ingress::auth::Request {
+        method: "POST",
+        path,
+        via,
+        body: body.as_bytes(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    realm::ingress::auth::sign(&[seed; 32], signer, &request, now)
+        .to_str()
+        .expect("ascii")
+        .to_string()
+}
+
+#[test]
+fn only_the_hub_may_name_realms_before_it_in_via() {
+    // bank knows keys of shop and evil (neither a hub) and of its hub. The
+    // hub's address is never called here: a dead one.
+    let hub = format!("hub=http://127.0.0.1:{}", common::serve::free_port());
+    let realm = ledger_realm("bank");
+    let toml = realm.read("ftl-project.toml");
+    realm.write(
+        "ftl-project.toml",
+        &format!("{toml}\n[ingress]\nhub = \"hub\"\n"),
+    );
+    let cache = tempfile::tempdir().expect("cache");
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let (shop, evil, hub_key) = (key(1), key(2), key(3));
+    let serve = Serve::start_with(
+        realm.path(),
+        cache.path(),
+        &[
+            "--runner",
+            &format!("ledger={}", runner.url()),
+            "--realm-endpoint",
+            &hub,
+        ],
+        &[
+            ("REALM_KEY_SHOP", &shop),
+            ("REALM_KEY_EVIL", &evil),
+            ("REALM_KEY_HUB", &hub_key),
+        ],
+        None,
+    );
+    let path = "/realms/bank/ledger/echo";
+    let signed = |seed: u8, signer: &str, via: &str| {
+        let sig = signature(seed, signer, path, via, MSG);
+        call(
+            &serve,
+            path,
+            MSG,
+            &[("x-realm-via", via), ("x-realm-signature", &sig)],
+        )
+    };
+    // evil signs, and claims the call started in shop (or further back).
+    for via in ["shop, evil", "crm, shop, evil"] {
+        let answer = signed(2, "evil", via);
+        assert_eq!(
+            (answer.0, code(&answer).as_str()),
+            (401, "via_unverified"),
+            "{}",
+            answer.2
+        );
+        assert!(
+            message(&answer).contains("only the hub may relay calls of other realms here"),
+            "{}",
+            answer.2
+        );
+    }
+    assert_eq!(echo.count(), 0, "a forged origin reached the runner");
+    // evil's own call: the runner hears evil.
+    let answer = signed(2, "evil", "evil");
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    assert_eq!(
+        echo.last().headers.get("x-realm-caller").map(String::as_str),
+        Some("evil")
+    );
+    // The hub vouches for the realms before it: the runner hears the origin.
+    let answer = signed(3, "hub", "shop, hub");
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    assert_eq!(
+        echo.last().headers.get("x-realm-caller").map(String::as_str),
+        Some("shop")
+    );
+    // A claimed x-realm-caller is not what runners hear from a signed call.
+    let sig = signature(1, "shop", path, "shop", MSG);
+    let answer = call(
+        &serve,
+        path,
+        MSG,
+        &[
+            ("x-realm-via", "shop"),
+            ("x-realm-signature", &sig),
+            ("x-realm-caller", "bank"),
+        ],
+    );
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    assert_eq!(
+        echo.last().headers.get("x-realm-caller").map(String::as_str),
+        Some("shop")
+    );
+}

@@ -414,6 +414,7 @@ impl Ingress {
             peer_cas: &self.peer_cas,
             relay: self.config.security.relay,
             unsigned_egress: self.config.security.unsigned_egress,
+            hub: self.config.hub.as_deref(),
         };
         let facts = authorize::Facts {
             signed: signed.as_deref(),
@@ -426,6 +427,17 @@ impl Ingress {
         // Who sent the call is known (and logged) even when it is refused.
         *caller = authorize::identify(&policy, &facts)?;
         authorize::permit(&policy, &facts, caller.clone())?;
+        // Where the call started, for runners: proven, or (nothing
+        // required here) what the call says.
+        let origin = authorize::origin(&policy, &facts, caller.as_deref())
+            .map(str::to_string)
+            .or_else(|| {
+                (!self.auth_required())
+                    .then(|| call.headers.get(CALLER_REALM))
+                    .flatten()
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            });
         via.arrive(&self.realm, self.config.limits.max_hops)
             .map_err(hop_refusal)?;
 
@@ -465,16 +477,6 @@ impl Ingress {
                 grpc,
             } => {
                 // The runner hears which realm the call started in.
-                let origin = via
-                    .origin()
-                    .map(str::to_string)
-                    .or_else(|| caller.clone())
-                    .or_else(|| {
-                        call.headers
-                            .get(CALLER_REALM)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_string)
-                    });
                 if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
                     forward.insert(CALLER_REALM, origin);
                 }
