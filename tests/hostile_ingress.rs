@@ -359,3 +359,42 @@ fn only_the_hub_may_name_realms_before_it_in_via() {
         Some("shop")
     );
 }
+
+#[test]
+fn a_request_id_that_is_not_one_word_is_replaced_and_never_logged() {
+    let bank = Bank::start("", &[]);
+    let forged = "r1 caller_realm=shop call=m.v status=200 micros=900 x=";
+    // A refused call (its body does not fit) and a call that goes through.
+    for body in [r#"{"text":1}"#, MSG] {
+        let answer = call(
+            &bank.serve,
+            "/realms/bank/ledger/echo",
+            body,
+            &[("x-request-id", forged)],
+        );
+        let id = header(&answer, "x-request-id").expect("a request id").to_string();
+        assert!(uuid_like(&id), "{id}");
+        bank.serve
+            .wait_log("the call's line", |l| l.contains(&format!("request_id={id}")));
+    }
+    // The runner got the replacement, not the forged id.
+    assert!(uuid_like(&bank.echo.last().headers["x-request-id"]));
+    // One word of the charset is kept, answered and passed on.
+    let id = "ok-1.a:b_c";
+    let answer = call(
+        &bank.serve,
+        "/realms/bank/ledger/echo",
+        MSG,
+        &[("x-request-id", id)],
+    );
+    assert_eq!(header(&answer, "x-request-id"), Some(id));
+    assert_eq!(bank.echo.last().headers["x-request-id"], id);
+    bank.serve.wait_log("the kept id", |l| l.contains("request_id=ok-1.a:b_c "));
+    let log = bank.serve.log();
+    assert!(!log.contains("caller_realm=shop"), "{log}");
+    assert!(!log.contains("r1 "), "{log}");
+}
+
+fn uuid_like(id: &str) -> bool {
+    id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}

@@ -74,6 +74,7 @@ use upstream::{Kind, Upstream, UpstreamStatus};
 pub use build::{from_workspace, server_tls};
 pub use config::{IngressConfig, Overrides};
 pub use reply::{Refusal, Reply};
+pub use routes::is_request_id;
 
 /// The calling realm.
 pub const CALLER_REALM: http::HeaderName = http::HeaderName::from_static("x-realm-caller");

@@ -224,12 +224,26 @@ fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> &str {
         .unwrap_or("")
 }
 
-/// The caller's `x-request-id` when it is usable, a new one otherwise.
+/// The caller's `x-request-id` when it is one ([`is_request_id`]), a new
+/// one otherwise: an id that is not one is replaced, never logged or
+/// passed on.
 fn request_id(headers: &HeaderMap) -> String {
     match header(headers, REQUEST_ID) {
-        id if !id.is_empty() && id.len() <= 128 => id.to_string(),
+        id if is_request_id(id) => id.to_string(),
         _ => uuid::Uuid::new_v4().to_string(),
     }
+}
+
+/// Whether `id` may serve as a request id (`x-request-id`, and FTL's
+/// `Ftl-Request-Id`): 1 to 128 characters of `A-Z a-z 0-9 - _ . :`. Such
+/// an id is one word in a log line (no spaces, quotes, `=` or control
+/// characters: a caller cannot forge fields or lines with it) and a valid
+/// header value; UUIDs, ULIDs and FTL's `req-...` ids all are.
+pub fn is_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// A call: `POST /realms/{realm}/{module}/{verb}`, its segments decoded.
@@ -553,6 +567,35 @@ mod tests {
         assert!(operators_only(&peer("[::1]:9"), "bank").is_none());
         assert!(operators_only(&peer("203.0.113.7:9"), "bank").is_some());
         assert!(operators_only(&Peer::default(), "bank").is_some());
+    }
+
+    #[test]
+    fn request_ids_are_one_word_of_a_safe_charset() {
+        for good in [
+            "r1",
+            "4502cb6a-ea2d-44a4-a009-be634143ba70",
+            "req-01HZX.a_b:c",
+            &"a".repeat(128),
+        ] {
+            assert!(is_request_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            "r1 caller_realm=shop call=m.v status=200",
+            "a\nINFO",
+            "\"quoted\"",
+            "a=b",
+            "caf\u{e9}",
+            &"a".repeat(129),
+        ] {
+            assert!(!is_request_id(bad), "{bad}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(REQUEST_ID, HeaderValue::from_static("r1 status=200"));
+        let id = request_id(&headers);
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        headers.insert(REQUEST_ID, HeaderValue::from_static("r1"));
+        assert_eq!(request_id(&headers), "r1");
     }
 
     #[test]
