@@ -915,6 +915,17 @@ fn metrics_health_status_and_realm_status() {
 
 #[test]
 fn sigterm_lets_calls_in_flight_finish_then_exits() {
+    a_signal_lets_calls_in_flight_finish_then_exits("TERM");
+}
+
+/// SIGHUP (a closed terminal, `kill -HUP`) is SIGTERM: realm serve does not
+/// reload.
+#[test]
+fn sighup_lets_calls_in_flight_finish_then_exits() {
+    a_signal_lets_calls_in_flight_finish_then_exits("HUP");
+}
+
+fn a_signal_lets_calls_in_flight_finish_then_exits(signal: &str) {
     let bank = ledger_realm("bank");
     let cache = tempfile::tempdir().expect("cache");
     let echo = Arc::new(Echo::default());
@@ -935,13 +946,13 @@ fn sigterm_lets_calls_in_flight_finish_then_exits() {
             .then_some(())
             .ok_or("not yet".to_string())
     });
-    bank_ingress.terminate();
+    bank_ingress.signal(signal);
     // No new connections...
     wait_for("the ingress to stop accepting", || {
         TcpStream::connect(addr)
             .err()
             .map(drop)
-            .ok_or("still accepting after SIGTERM".to_string())
+            .ok_or(format!("still accepting after SIG{signal}"))
     });
     assert!(!in_flight.is_finished(), "the call ended before its answer");
     // ...but the call in flight completes.

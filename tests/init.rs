@@ -90,7 +90,7 @@ fn every_key_of_the_example_is_one_realm_reads() {
     let project = realm::project::Project::parse(std::path::Path::new("/p"), uncommented.clone())
         .unwrap_or_else(|r| panic!("{r}\n{uncommented}"));
     assert_eq!(project.pins.len(), 2);
-    assert_eq!(project.ingress.listen.as_deref(), Some("127.0.0.1:8891"));
+    assert_eq!(project.ingress.listen.as_deref(), Some("127.0.0.1:8871"));
     assert_eq!(project.ingress.runners.len(), 2);
     assert_eq!(project.ingress.hub.as_deref(), Some("hub"));
     assert_eq!(project.ingress.tls.peers.len(), 1);

@@ -9,7 +9,7 @@
 //!   environment (`<NAME>_REALM_ENDPOINT`), then the config provider file
 //!   (`config-provider = "file:PATH"`, a JSON object);
 //! - the listen address: `--listen`, then `REALM_LISTEN`, then `[ingress]
-//!   listen`, then `127.0.0.1:8891`;
+//!   listen`, then `127.0.0.1:8871`;
 //! - the hub (`[ingress] hub`) is a realm like the pinned ones: its endpoint
 //!   is `<hub>-realm-endpoint`, found the same way;
 //! - the key file: `$REALM_KEYS_FILE`, then `[ingress] keys-file`; keys in
@@ -29,7 +29,7 @@ use crate::project::{Project, UnsignedEgress};
 use super::hops::DEFAULT_MAX_HOPS;
 
 /// The address `realm serve` listens on when nothing says otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8891";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8871";
 
 /// Values given on the command line.
 #[derive(Clone, Debug, Default)]
@@ -200,7 +200,7 @@ pub fn resolve(
         origin: Origin::Default,
     });
     let listen: SocketAddr = listen_text.parse().map_err(|_| {
-        anyhow!("listen address `{listen_text}` (from {listen_origin}) is not an address such as 127.0.0.1:8891")
+        anyhow!("listen address `{listen_text}` (from {listen_origin}) is not an address such as 127.0.0.1:8871")
     })?;
 
     for (module, _) in &overrides.runners {
