@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::backends::Background;
 use common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
 use common::serve::{Serve, header, http, wait_for};
-use common::{GitRealm, run_realm};
+use common::{GitRealm, run_realm_with};
 
 /// bank (the ledger module, served by an echo runner) with `settings`
 /// appended to its `[ingress]` table.
@@ -243,7 +243,6 @@ fn a_refusal_for_a_full_budget_names_request_and_reply_bodies() {
         0 => Ok(()),
         n => Err(format!("{n} bytes")),
     });
-    let _ = run_realm;
 }
 
 /// A key as `REALM_KEY_*` takes it.
@@ -397,4 +396,45 @@ fn a_request_id_that_is_not_one_word_is_replaced_and_never_logged() {
 
 fn uuid_like(id: &str) -> bool {
     id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+#[test]
+fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() {
+    let realm = ledger_realm("bank");
+    let cache = tempfile::tempdir().expect("cache");
+    let serve = |args: &[&str], env: &[(&str, &std::path::Path)]| {
+        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let mut env = env.to_vec();
+        env.push(("REALM_CACHE_DIR", cache.path()));
+        run_realm_with(realm.path(), &all, &env)
+    };
+    let run = serve(&["--runner", "ledger=http://user:pw@127.0.0.1:9"], &[]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "the runner of module `ledger` is \"http://user:pw@127.0.0.1:9\" (from command line), which has user information"
+        ),
+        "{}",
+        run.stderr
+    );
+    let query = std::path::Path::new("http://127.0.0.1:9/?x=");
+    let run = serve(&[], &[("REALM_RUNNER_LEDGER", query)]).expect(1);
+    assert!(
+        run.stderr.contains("(from $REALM_RUNNER_LEDGER), which has a query (`?`)"),
+        "{}",
+        run.stderr
+    );
+    let toml = realm.read("ftl-project.toml");
+    realm.write(
+        "ftl-project.toml",
+        &format!("{toml}\n[ingress.runners]\nledger = \"http://127.0.0.1:9/base#x\"\n"),
+    );
+    let run = serve(&[], &[]).expect(1);
+    assert!(
+        run.stderr.contains("(from ftl-project.toml), which has a fragment (`#`)")
+            && run.stderr.contains("help: give the base URL only"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("Serving realm"), "{}", run.stderr);
 }

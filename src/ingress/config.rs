@@ -424,6 +424,26 @@ fn check_url(setting: &Setting, what: &str) -> Result<()> {
             setting.origin
         );
     }
+    // Calls go to `<URL>/<path>`: a query or fragment would swallow the
+    // path, and user information would be dropped without a word.
+    let url = &setting.value;
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let problem = if authority.contains('@') {
+        Some("has user information (`user:password@`), which the ingress does not send; put credentials in TLS client certificates or signed calls (keys)")
+    } else if url.contains('?') {
+        Some("has a query (`?`): calls go to <URL>/<module>/<verb>, which a query would turn into a query parameter")
+    } else if url.contains('#') {
+        Some("has a fragment (`#`): calls go to <URL>/<module>/<verb>, which a fragment would cut off")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        bail!(
+            "{what} is {url:?} (from {}), which {problem}\nhelp: give the base URL only, e.g. http://127.0.0.1:9001 or https://runner.example.com/prefix",
+            setting.origin
+        );
+    }
     Ok(())
 }
 
@@ -537,6 +557,34 @@ mod tests {
             Some(Origin::ConfigFile(".ftl/configuration.json".into()))
         );
         assert_eq!(config.listen, "0.0.0.0:9000".parse().expect("addr"));
+    }
+
+    #[test]
+    fn urls_with_a_query_fragment_or_user_information_are_refused() {
+        let setting = |value: &str| Setting {
+            value: value.to_string(),
+            origin: Origin::Flag,
+        };
+        for ok in [
+            "http://127.0.0.1:9001",
+            "https://runner.example.com/prefix/",
+            "http://[::1]:9001/a@b",
+        ] {
+            assert!(check_url(&setting(ok), "x").is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("http://u:pw@127.0.0.1:9001", "user information"),
+            ("http://u@127.0.0.1:9001/", "user information"),
+            ("http://127.0.0.1:9001/?x=", "a query"),
+            ("http://127.0.0.1:9001?x", "a query"),
+            ("http://127.0.0.1:9001/#x", "a fragment"),
+        ] {
+            let error = check_url(&setting(bad), "the runner of module `m`")
+                .expect_err(bad)
+                .to_string();
+            assert!(error.contains(why), "{bad}: {error}");
+            assert!(error.starts_with("the runner of module `m` is"), "{error}");
+        }
     }
 
     #[test]
