@@ -438,3 +438,38 @@ fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() 
     );
     assert!(!run.stderr.contains("Serving realm"), "{}", run.stderr);
 }
+
+#[test]
+fn health_probes_are_answered_when_max_connections_are_taken() {
+    let bank = Bank::start("max-connections = 2\nheader-timeout = \"60s\"", &[]);
+    let addr = bank.serve.addr;
+    // Connections that never finish their heads take the slots. The
+    // workers accept in parallel, so a later connection can take a slot
+    // before an earlier one is accepted (which is then refused): open them
+    // until a call is refused.
+    let mut held = Vec::new();
+    wait_for("the ingress to be full", || {
+        if held.len() < 10 {
+            let mut tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+            tcp.write_all(b"POST /realms/bank/ledger/echo HTTP/1.1\r\nHost: x\r\n")
+                .map_err(|e| e.to_string())?;
+            held.push(tcp);
+        }
+        let answer = call(&bank.serve, "/realms/bank/ledger/echo", MSG, &[]);
+        match (answer.0, code(&answer).as_str()) {
+            (503, "too_many_connections") => Ok(()),
+            _ => Err(format!("{answer:?}")),
+        }
+    });
+    // Liveness and readiness still answer.
+    let healthz = http("GET", addr, "/healthz", "", &[]).expect("healthz");
+    assert_eq!((healthz.0, healthz.2.as_str()), (200, "ok\n"));
+    let readyz = http("GET", addr, "/readyz", "", &[]).expect("readyz");
+    assert_eq!((readyz.0, readyz.2.as_str()), (200, "ready\n"));
+    let head = http("HEAD", addr, "/healthz", "", &[]).expect("HEAD healthz");
+    assert_eq!((head.0, head.2.as_str()), (200, ""));
+    // Other paths are still refused.
+    let status = http("GET", addr, "/status", "", &[]).expect("status");
+    assert_eq!((status.0, code(&status).as_str()), (503, "too_many_connections"));
+    drop(held);
+}
