@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::backends::Background;
 use common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
 use common::serve::{Serve, header, http, wait_for};
-use common::{GitRealm, run_realm_with};
+use common::GitRealm;
 
 /// bank (the ledger module, served by an echo runner) with `settings`
 /// appended to its `[ingress]` table.
@@ -402,14 +402,41 @@ fn uuid_like(id: &str) -> bool {
 fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() {
     let realm = ledger_realm("bank");
     let cache = tempfile::tempdir().expect("cache");
-    let serve = |args: &[&str], env: &[(&str, &std::path::Path)]| {
-        let mut all = vec!["serve", "--listen", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        let mut env = env.to_vec();
-        env.push(("REALM_CACHE_DIR", cache.path()));
-        run_realm_with(realm.path(), &all, &env)
+    // `realm serve` must exit at start; one that serves is killed after a
+    // minute (and the test fails).
+    let serve = |args: &[&str], env: &[(&str, &str)]| {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("realm"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(realm.path())
+            .env("REALM_CACHE_DIR", cache.path())
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("realm serve");
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("realm serve {args:?} {env:?} started instead of refusing the URL");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut stderr));
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        common::Run {
+            code: 1,
+            stdout: String::new(),
+            stderr,
+        }
     };
-    let run = serve(&["--runner", "ledger=http://user:pw@127.0.0.1:9"], &[]).expect(1);
+    let run = serve(&["--runner", "ledger=http://user:pw@127.0.0.1:9"], &[]);
     assert!(
         run.stderr.contains(
             "the runner of module `ledger` is \"http://user:pw@127.0.0.1:9\" (from command line), which has user information"
@@ -417,8 +444,7 @@ fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() 
         "{}",
         run.stderr
     );
-    let query = std::path::Path::new("http://127.0.0.1:9/?x=");
-    let run = serve(&[], &[("REALM_RUNNER_LEDGER", query)]).expect(1);
+    let run = serve(&[], &[("REALM_RUNNER_LEDGER", "http://127.0.0.1:9/?x=")]);
     assert!(
         run.stderr.contains("(from $REALM_RUNNER_LEDGER), which has a query (`?`)"),
         "{}",
@@ -429,7 +455,7 @@ fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() 
         "ftl-project.toml",
         &format!("{toml}\n[ingress.runners]\nledger = \"http://127.0.0.1:9/base#x\"\n"),
     );
-    let run = serve(&[], &[]).expect(1);
+    let run = serve(&[], &[]);
     assert!(
         run.stderr.contains("(from ftl-project.toml), which has a fragment (`#`)")
             && run.stderr.contains("help: give the base URL only"),
