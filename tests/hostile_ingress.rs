@@ -13,15 +13,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use common::GitRealm;
 use common::backends::Background;
 use common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
 use common::serve::{Serve, header, http, wait_for};
-use common::GitRealm;
 
 /// bank (the ledger module, served by an echo runner) with `settings`
 /// appended to its `[ingress]` table.
 struct Bank {
-    realm: GitRealm,
+    _realm: GitRealm,
     _cache: tempfile::TempDir,
     echo: Arc<Echo>,
     _runner: Background,
@@ -47,7 +47,7 @@ impl Bank {
             None,
         );
         Bank {
-            realm,
+            _realm: realm,
             _cache: cache,
             echo,
             _runner: runner,
@@ -172,10 +172,7 @@ fn a_reply_over_the_cap_fails_that_call_and_leaves_the_runner_healthy() {
 
 #[test]
 fn replies_count_in_max_buffered_and_one_that_does_not_fit_is_refused() {
-    let bank = Bank::start(
-        "max-buffered = \"256KiB\"\nmax-body-size = \"64KiB\"",
-        &[],
-    );
+    let bank = Bank::start("max-buffered = \"256KiB\"\nmax-body-size = \"64KiB\"", &[]);
     let path = "/realms/bank/ledger/big";
     // A reply larger than the whole budget: refused, not held past it.
     bank.echo.reply_bytes.store(300_000, Ordering::Relaxed);
@@ -330,14 +327,20 @@ fn only_the_hub_may_name_realms_before_it_in_via() {
     let answer = signed(2, "evil", "evil");
     assert_eq!(answer.0, 200, "{}", answer.2);
     assert_eq!(
-        echo.last().headers.get("x-realm-caller").map(String::as_str),
+        echo.last()
+            .headers
+            .get("x-realm-caller")
+            .map(String::as_str),
         Some("evil")
     );
     // The hub vouches for the realms before it: the runner hears the origin.
     let answer = signed(3, "hub", "shop, hub");
     assert_eq!(answer.0, 200, "{}", answer.2);
     assert_eq!(
-        echo.last().headers.get("x-realm-caller").map(String::as_str),
+        echo.last()
+            .headers
+            .get("x-realm-caller")
+            .map(String::as_str),
         Some("shop")
     );
     // A claimed x-realm-caller is not what runners hear from a signed call.
@@ -354,7 +357,10 @@ fn only_the_hub_may_name_realms_before_it_in_via() {
     );
     assert_eq!(answer.0, 200, "{}", answer.2);
     assert_eq!(
-        echo.last().headers.get("x-realm-caller").map(String::as_str),
+        echo.last()
+            .headers
+            .get("x-realm-caller")
+            .map(String::as_str),
         Some("shop")
     );
 }
@@ -371,10 +377,13 @@ fn a_request_id_that_is_not_one_word_is_replaced_and_never_logged() {
             body,
             &[("x-request-id", forged)],
         );
-        let id = header(&answer, "x-request-id").expect("a request id").to_string();
+        let id = header(&answer, "x-request-id")
+            .expect("a request id")
+            .to_string();
         assert!(uuid_like(&id), "{id}");
-        bank.serve
-            .wait_log("the call's line", |l| l.contains(&format!("request_id={id}")));
+        bank.serve.wait_log("the call's line", |l| {
+            l.contains(&format!("request_id={id}"))
+        });
     }
     // The runner got the replacement, not the forged id.
     assert!(uuid_like(&bank.echo.last().headers["x-request-id"]));
@@ -388,7 +397,8 @@ fn a_request_id_that_is_not_one_word_is_replaced_and_never_logged() {
     );
     assert_eq!(header(&answer, "x-request-id"), Some(id));
     assert_eq!(bank.echo.last().headers["x-request-id"], id);
-    bank.serve.wait_log("the kept id", |l| l.contains("request_id=ok-1.a:b_c "));
+    bank.serve
+        .wait_log("the kept id", |l| l.contains("request_id=ok-1.a:b_c "));
     let log = bank.serve.log();
     assert!(!log.contains("caller_realm=shop"), "{log}");
     assert!(!log.contains("r1 "), "{log}");
@@ -428,7 +438,10 @@ fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() 
             std::thread::sleep(Duration::from_millis(20));
         };
         let mut stderr = String::new();
-        let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut stderr));
+        let _ = child
+            .stderr
+            .take()
+            .map(|mut e| e.read_to_string(&mut stderr));
         assert_eq!(status.code(), Some(1), "{stderr}");
         common::Run {
             code: 1,
@@ -446,7 +459,8 @@ fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() 
     );
     let run = serve(&[], &[("REALM_RUNNER_LEDGER", "http://127.0.0.1:9/?x=")]);
     assert!(
-        run.stderr.contains("(from $REALM_RUNNER_LEDGER), which has a query (`?`)"),
+        run.stderr
+            .contains("(from $REALM_RUNNER_LEDGER), which has a query (`?`)"),
         "{}",
         run.stderr
     );
@@ -457,7 +471,8 @@ fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() 
     );
     let run = serve(&[], &[]);
     assert!(
-        run.stderr.contains("(from ftl-project.toml), which has a fragment (`#`)")
+        run.stderr
+            .contains("(from ftl-project.toml), which has a fragment (`#`)")
             && run.stderr.contains("help: give the base URL only"),
         "{}",
         run.stderr
@@ -496,6 +511,9 @@ fn health_probes_are_answered_when_max_connections_are_taken() {
     assert_eq!((head.0, head.2.as_str()), (200, ""));
     // Other paths are still refused.
     let status = http("GET", addr, "/status", "", &[]).expect("status");
-    assert_eq!((status.0, code(&status).as_str()), (503, "too_many_connections"));
+    assert_eq!(
+        (status.0, code(&status).as_str()),
+        (503, "too_many_connections")
+    );
     drop(held);
 }

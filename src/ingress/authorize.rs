@@ -210,7 +210,11 @@ pub fn identify(policy: &Policy<'_>, facts: &Facts<'_>) -> Result<Caller, Refusa
 /// relayed the first realm of via (the hub checked it). A call nobody
 /// proved (no keys, no client certificates here) says where it started
 /// itself: via's first realm, if any.
-pub fn origin<'a>(policy: &Policy<'a>, facts: &Facts<'a>, caller: Option<&'a str>) -> Option<&'a str> {
+pub fn origin<'a>(
+    policy: &Policy<'a>,
+    facts: &Facts<'a>,
+    caller: Option<&'a str>,
+) -> Option<&'a str> {
     match caller {
         Some(hub) if policy.hub == Some(hub) => facts.via.origin().or(Some(hub)),
         Some(caller) => Some(caller),
@@ -459,13 +463,22 @@ mod tests {
                 peer: None,
             }
         };
-        assert_eq!(origin(&policy(None), &facts("shop"), Some("shop")), Some("shop"));
-        assert_eq!(origin(&policy(None), &facts(""), Some("shop")), Some("shop"));
+        assert_eq!(
+            origin(&policy(None), &facts("shop"), Some("shop")),
+            Some("shop")
+        );
+        assert_eq!(
+            origin(&policy(None), &facts(""), Some("shop")),
+            Some("shop")
+        );
         assert_eq!(
             origin(&policy(Some("hub")), &facts("shop, hub"), Some("hub")),
             Some("shop")
         );
-        assert_eq!(origin(&policy(Some("hub")), &facts("hub"), Some("hub")), Some("hub"));
+        assert_eq!(
+            origin(&policy(Some("hub")), &facts("hub"), Some("hub")),
+            Some("hub")
+        );
         // Not the hub: the caller, whatever via says (identify refuses
         // such a via before).
         assert_eq!(

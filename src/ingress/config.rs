@@ -430,11 +430,17 @@ fn check_url(setting: &Setting, what: &str) -> Result<()> {
     let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let problem = if authority.contains('@') {
-        Some("has user information (`user:password@`), which the ingress does not send; put credentials in TLS client certificates or signed calls (keys)")
+        Some(
+            "has user information (`user:password@`), which the ingress does not send; put credentials in TLS client certificates or signed calls (keys)",
+        )
     } else if url.contains('?') {
-        Some("has a query (`?`): calls go to <URL>/<module>/<verb>, which a query would turn into a query parameter")
+        Some(
+            "has a query (`?`): calls go to <URL>/<module>/<verb>, which a query would turn into a query parameter",
+        )
     } else if url.contains('#') {
-        Some("has a fragment (`#`): calls go to <URL>/<module>/<verb>, which a fragment would cut off")
+        Some(
+            "has a fragment (`#`): calls go to <URL>/<module>/<verb>, which a fragment would cut off",
+        )
     } else {
         None
     };

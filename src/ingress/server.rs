@@ -271,7 +271,12 @@ async fn refuse_connection(
                 )
                 .retry_after(Duration::from_secs(1))
                 .reply(ingress.realm(), "");
-                (503, "application/json", reply.body.to_vec(), "retry-after: 1\r\n")
+                (
+                    503,
+                    "application/json",
+                    reply.body.to_vec(),
+                    "retry-after: 1\r\n",
+                )
             }
         };
         let reason = StatusCode::from_u16(status)
@@ -326,8 +331,14 @@ mod tests {
 
     #[test]
     fn health_probes_are_told_by_their_request_line() {
-        assert_eq!(health_probe(b"GET /healthz HTTP/1.1\r"), Some(("/healthz", false)));
-        assert_eq!(health_probe(b"HEAD /readyz HTTP/1.0"), Some(("/readyz", true)));
+        assert_eq!(
+            health_probe(b"GET /healthz HTTP/1.1\r"),
+            Some(("/healthz", false))
+        );
+        assert_eq!(
+            health_probe(b"HEAD /readyz HTTP/1.0"),
+            Some(("/readyz", true))
+        );
         for other in [
             &b"POST /healthz HTTP/1.1"[..],
             b"GET /healthz/x HTTP/1.1",
@@ -336,7 +347,12 @@ mod tests {
             b"",
             b"PRI * HTTP/2.0",
         ] {
-            assert_eq!(health_probe(other), None, "{}", String::from_utf8_lossy(other));
+            assert_eq!(
+                health_probe(other),
+                None,
+                "{}",
+                String::from_utf8_lossy(other)
+            );
         }
     }
 }
