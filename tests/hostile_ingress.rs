@@ -482,26 +482,44 @@ fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() 
 
 #[test]
 fn health_probes_are_answered_when_max_connections_are_taken() {
-    let bank = Bank::start("max-connections = 2\nheader-timeout = \"60s\"", &[]);
+    let bank = Bank::start("max-connections = 2", &[]);
     let addr = bank.serve.addr;
-    // Connections that never finish their heads take the slots. The
-    // workers accept in parallel, so a later connection can take a slot
-    // before an earlier one is accepted (which is then refused): open them
-    // until a call is refused.
+    // Calls held by the runner take the slots. The workers accept in
+    // parallel, so a later connection can take a slot before an earlier
+    // one is accepted (which is then refused): open them one by one until
+    // two are held, each seen held (the runner has it) or refused (an
+    // answer came).
+    bank.echo.hold.store(true, Ordering::Relaxed);
     let mut held = Vec::new();
-    wait_for("the ingress to be full", || {
-        if held.len() < 10 {
-            let mut tcp = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-            tcp.write_all(b"POST /realms/bank/ledger/echo HTTP/1.1\r\nHost: x\r\n")
-                .map_err(|e| e.to_string())?;
+    while held.len() < 2 {
+        let before = bank.echo.count();
+        let mut tcp = TcpStream::connect(addr).expect("connect");
+        write!(
+            tcp,
+            "POST /realms/bank/ledger/slow HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{MSG}",
+            MSG.len()
+        )
+        .expect("write");
+        tcp.set_nonblocking(true).expect("nonblocking");
+        let accepted = wait_for("the call to be held or refused", || {
+            if bank.echo.count() > before {
+                return Ok(true);
+            }
+            match tcp.read(&mut [0u8; 64]) {
+                Ok(_) => Ok(false),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+        if accepted {
             held.push(tcp);
         }
-        let answer = call(&bank.serve, "/realms/bank/ledger/echo", MSG, &[]);
-        match (answer.0, code(&answer).as_str()) {
-            (503, "too_many_connections") => Ok(()),
-            _ => Err(format!("{answer:?}")),
-        }
-    });
+    }
+    let refused = call(&bank.serve, "/realms/bank/ledger/echo", MSG, &[]);
+    assert_eq!(
+        (refused.0, code(&refused).as_str()),
+        (503, "too_many_connections"),
+        "{refused:?}"
+    );
     // Liveness and readiness still answer.
     let healthz = http("GET", addr, "/healthz", "", &[]).expect("healthz");
     assert_eq!((healthz.0, healthz.2.as_str()), (200, "ok\n"));
@@ -515,5 +533,6 @@ fn health_probes_are_answered_when_max_connections_are_taken() {
         (status.0, code(&status).as_str()),
         (503, "too_many_connections")
     );
+    bank.echo.release();
     drop(held);
 }

@@ -120,6 +120,7 @@ pub async fn serve<S>(
         let io = Guarded::new(io, settings.write_timeout, None);
         let streams = StreamExecutor {
             stall: settings.write_timeout,
+            activity: activity.clone(),
         };
         let conn = http2::Builder::new(streams)
             .timer(TokioTimer::new())
@@ -130,7 +131,7 @@ pub async fn serve<S>(
             .keep_alive_timeout(Duration::from_secs(10))
             .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
             .serve_connection(TokioIo::new(io), service);
-        drive(conn, &activity, settings, drain).await;
+        drive(conn, &activity, settings, true, drain).await;
     } else {
         let io = Guarded::new(io, settings.write_timeout, Some(settings.realm.clone()));
         let conn = http1::Builder::new()
@@ -138,7 +139,7 @@ pub async fn serve<S>(
             .header_read_timeout(settings.header_timeout)
             .max_buf_size(settings.max_header_size.max(8192) * 2)
             .serve_connection(TokioIo::new(io), service);
-        drive(conn, &activity, settings, drain).await;
+        drive(conn, &activity, settings, false, drain).await;
     }
 }
 
@@ -164,14 +165,16 @@ async fn sniff(stream: &TcpStream) -> Option<bool> {
 
 /// Runs a connection until it ends, shutting it down gracefully (calls in
 /// flight finish) when it has been idle for `idle-timeout` or the ingress
-/// drains. A connection closed for being idle has no call in flight, only
-/// replies being written: it is dropped when they are not written within
-/// the write timeout (an HTTP/2 reply whose stream stalls after its last
-/// bytes were handed to the connection would keep it open for ever).
+/// drains. An HTTP/2 connection closed for being idle has no stream left
+/// but what h2 still holds of replies whose bodies have ended: it is
+/// dropped when they are not written within the write timeout (a client
+/// that never reads them, answering pings, would keep it open for ever).
+/// HTTP/1.1 replies are watched by [`Guarded`].
 async fn drive<C>(
     conn: C,
     activity: &Activity,
     settings: &ConnSettings,
+    h2: bool,
     mut drain: watch::Receiver<bool>,
 ) where
     C: GracefulConnection,
@@ -188,7 +191,9 @@ async fn drive<C>(
             () = activity.idle_for(settings.idle_timeout), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
-                give_up = Some(Box::pin(tokio::time::sleep(settings.write_timeout)));
+                if h2 {
+                    give_up = Some(Box::pin(tokio::time::sleep(settings.write_timeout)));
+                }
             }
             _ = drain.changed(), if !closing => {
                 conn.as_mut().graceful_shutdown();
@@ -221,10 +226,13 @@ pub fn reply_progress() {
 /// reply with flow control (a window of 0) while its connection stays busy
 /// answering pings; such a stream, whose reply makes no progress for
 /// `stall`, is dropped, which resets it (`RST_STREAM`) and frees its reply
-/// and its share of `max-buffered`.
-#[derive(Clone, Copy, Debug)]
+/// and its share of `max-buffered`. A stream is a call in flight of its
+/// connection until it ends (its reply written to h2), so that a reply
+/// still being sent keeps the connection from being idle.
+#[derive(Clone)]
 struct StreamExecutor {
     stall: Duration,
+    activity: Arc<Activity>,
 }
 
 impl<F> hyper::rt::Executor<F> for StreamExecutor
@@ -232,8 +240,11 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     fn execute(&self, stream: F) {
-        let stall = self.stall;
-        tokio::spawn(REPLY_PROGRESS.scope(Cell::new(None), within_reply_deadline(stream, stall)));
+        let (stall, call) = (self.stall, self.activity.begin());
+        tokio::spawn(REPLY_PROGRESS.scope(Cell::new(None), async move {
+            within_reply_deadline(stream, stall).await;
+            drop(call);
+        }));
     }
 }
 
