@@ -131,10 +131,39 @@ fn an_http2_stream_that_reads_none_of_its_reply_is_reset_and_frees_the_budget() 
         0 => Ok(()),
         n => Err(format!("{n} bytes held")),
     });
-    // Another caller gets its large reply.
+    // Another caller gets its large reply, over HTTP/1.1 and over HTTP/2
+    // (in pieces, whole).
     let answer = call(&bank.serve, "/realms/bank/ledger/big", MSG, &[]);
     assert_eq!(answer.0, 200, "{}", answer.2);
-    assert_eq!(answer.2.len(), 400_000);
+    assert_eq!(answer.2, common::echo::big_msg(400_000));
+    let reply = runtime.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut client = client.ready().await.expect("ready");
+        let request = http::Request::post(format!("http://{addr}/realms/bank/ledger/big"))
+            .body(())
+            .expect("request");
+        let (response, mut send) = client.send_request(request, false).expect("send");
+        send.send_data(bytes::Bytes::from_static(MSG.as_bytes()), true)
+            .expect("body");
+        let response = response.await.expect("response");
+        assert_eq!(response.status(), 200);
+        let mut body = response.into_body();
+        let mut reply = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.expect("a piece");
+            let _ = body.flow_control().release_capacity(chunk.len());
+            reply.extend_from_slice(&chunk);
+        }
+        reply
+    });
+    assert_eq!(
+        String::from_utf8(reply).expect("UTF-8"),
+        common::echo::big_msg(400_000)
+    );
     bank.serve.wait_log("the reset", |l| {
         l.contains("reset an HTTP/2 stream whose client read none of its reply")
     });
