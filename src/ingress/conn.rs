@@ -2,8 +2,10 @@
 //! may take to say anything (`header-timeout`), which protocol it speaks
 //! (HTTP/1.1, or HTTP/2 by prior knowledge or ALPN), how long it may sit
 //! idle between calls (`idle-timeout`) or stall on a reply it does not
-//! read (`request-timeout`), and how it ends (idle, drained at shutdown,
-//! gone). hyper speaks the protocol; this file decides around it.
+//! read (`request-timeout`: per socket write, and per HTTP/2 stream, whose
+//! reply a client can stall with flow control alone), and how it ends
+//! (idle, drained at shutdown, gone). hyper speaks the protocol; this file
+//! decides around it.
 //!
 //! It also answers in JSON what hyper refuses on its own: a malformed
 //! HTTP/1.1 request (a broken request line, two `Content-Length`s, an

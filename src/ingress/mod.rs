@@ -15,10 +15,14 @@
 //!
 //! Caller identity travels in headers: `x-realm-caller` (the realm that
 //! sends this hop: set by the ingress that forwards a call to another
-//! realm, and to runners the realm the call started in), `x-realm-via` (the
-//! realms the call crossed, see [`hops`]), `x-realm-caller-module` (set by
-//! the runner that makes the call), `x-request-id` (made here when absent)
-//! and `traceparent` (W3C, see [`trace`]). All are passed on and logged.
+//! realm, and to runners the verified calling realm, or for a call this
+//! realm's hub relayed the realm it started in, see
+//! [`authorize::origin`]), `x-realm-via` (the realms the call crossed, see
+//! [`hops`]; realms before the caller only from the hub),
+//! `x-realm-caller-module` (set by the runner that makes the call),
+//! `x-request-id` (made here when absent or not one, see
+//! [`is_request_id`]) and `traceparent` (W3C, see [`trace`]). All are
+//! passed on and logged.
 //!
 //! Before anything else a call is authenticated (its signature checked by
 //! [`auth`], then [`authorize`] decides from the signature, the client

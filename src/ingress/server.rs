@@ -3,7 +3,7 @@
 //! connections it accepted from start to end (HTTP/1.1 and h2c, or TLS
 //! with ALPN); `max-connections` across all of them (a connection beyond
 //! it is read for its request line: health probes are answered, anything
-//! else gets 503; at most [`HEADROOM`] such at once), and graceful
+//! else gets 503; at most `HEADROOM` such at once), and graceful
 //! shutdown (stop accepting, let calls in flight finish, up to 30 s).
 //!
 //! Why threads of their own and not one multi-threaded runtime: a
