@@ -8,6 +8,14 @@
 //! two bursts in a row, with how many calls were answered 200 and how many
 //! 503 (`max-buffered`, 256 MiB by default, refuses the rest).
 //!
+//! Then the same with large replies: 16 connections each make a small
+//! call whose reply is 6 MB, to an ingress with `max-buffered = "32MiB"`,
+//! and read their replies only a second later, so that the ingress holds
+//! what it took (the budget full). The resident memory is printed before,
+//! at its peak (sampled every 5 ms), while the replies are held, and 1 s
+//! and 5 s after, with how many calls got their reply (200) and how many
+//! were refused because the budget was full (503 `reply_busy`).
+//!
 //! Run with `cargo bench --bench memory`.
 
 use std::io::{Read, Write};
@@ -17,6 +25,8 @@ use std::time::{Duration, Instant};
 
 const CALLS: usize = 150;
 const BODY_SIZE: usize = 4_000_000;
+const REPLY_CALLS: usize = 16;
+const REPLY_SIZE: usize = 6_000_000;
 
 struct Proc(Child);
 
@@ -30,28 +40,118 @@ impl Drop for Proc {
 const PAY: &str = "module pay {\n  export realm data Charge {\n    amount Int\n    memo String?\n  }\n\n  export realm verb charge(pay.Charge) pay.Charge\n}\n";
 
 fn main() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("modules")).expect("mkdir");
-    std::fs::write(dir.path().join("modules/pay.ftl"), PAY).expect("write");
+    large_bodies();
+    println!();
+    large_replies();
+}
+
+/// A `realm serve` of the `pay` realm with `settings` in `[ingress]` and
+/// its runner answering `reply` to every call; the process and its
+/// address.
+fn serve(dir: &std::path::Path, settings: &str, reply: Vec<u8>) -> (Proc, SocketAddr) {
+    std::fs::create_dir_all(dir.join("modules")).expect("mkdir");
+    std::fs::write(dir.join("modules/pay.ftl"), PAY).expect("write");
     std::fs::write(
-        dir.path().join("ftl-project.toml"),
-        "name = \"pay\"\nmodule-dirs = [\"modules\"]\n\n[ingress]\nrequest-timeout = \"120s\"\n",
+        dir.join("ftl-project.toml"),
+        format!("name = \"pay\"\nmodule-dirs = [\"modules\"]\n\n[ingress]\n{settings}\n"),
     )
     .expect("write");
-    let runner = runner();
-    let log = dir.path().join("serve.log");
+    let runner = runner(std::sync::Arc::new(reply));
+    let log = dir.join("serve.log");
     let serve = Proc(
         Command::new(env!("CARGO_BIN_EXE_realm"))
             .args(["serve", "--listen", "127.0.0.1:0", "--runner"])
             .arg(format!("pay=http://{runner}"))
-            .current_dir(dir.path())
-            .env("REALM_CACHE_DIR", dir.path().join("cache"))
+            .current_dir(dir)
+            .env("REALM_CACHE_DIR", dir.join("cache"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log"))
             .spawn()
             .expect("realm serve"),
     );
     let addr = listening_on(&log);
+    (serve, addr)
+}
+
+fn large_replies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let memo = "m".repeat(REPLY_SIZE - 30);
+    let reply = format!(r#"{{"amount":1,"memo":"{memo}"}}"#).into_bytes();
+    let (serve, addr) = serve(
+        dir.path(),
+        "request-timeout = \"120s\"\nmax-buffered = \"32MiB\"",
+        reply,
+    );
+    let pid = serve.0.id();
+    println!(
+        "{REPLY_CALLS} concurrent calls with replies of {:.1} MB each, max-buffered = 32 MiB",
+        REPLY_SIZE as f64 / 1e6
+    );
+    println!(
+        "{:<8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>6} {:>6}",
+        "burst", "before", "peak", "held", "after 1s", "after 5s", "200", "503"
+    );
+    for burst in 1..=2 {
+        let before = rss_mib(pid);
+        let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let sampler = {
+            let sampling = sampling.clone();
+            std::thread::spawn(move || {
+                let mut peak = 0;
+                while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                    peak = peak.max(rss_mib(pid));
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                peak
+            })
+        };
+        let callers: Vec<_> = (0..REPLY_CALLS)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let body = r#"{"amount":1}"#;
+                    let mut stream = TcpStream::connect(addr).ok()?;
+                    let head = format!(
+                        "POST /realms/pay/pay/charge HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    stream.write_all(head.as_bytes()).ok()?;
+                    // The reply waits in the ingress meanwhile.
+                    std::thread::sleep(Duration::from_millis(1500));
+                    let mut answer = Vec::new();
+                    let _ = stream.read_to_end(&mut answer);
+                    Some(answer.get(9..12).map(<[u8]>::to_vec))
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1000));
+        let held = rss_mib(pid);
+        let (mut ok, mut busy) = (0, 0);
+        for caller in callers {
+            match caller.join().ok().flatten().flatten().as_deref() {
+                Some(b"200") => ok += 1,
+                Some(b"503") => busy += 1,
+                _ => {}
+            }
+        }
+        sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+        let peak = sampler.join().unwrap_or(0);
+        std::thread::sleep(Duration::from_secs(1));
+        let after_1 = rss_mib(pid);
+        std::thread::sleep(Duration::from_secs(4));
+        let after_5 = rss_mib(pid);
+        println!(
+            "{burst:<8} {before:>7} MiB {peak:>6} MiB {held:>6} MiB {after_1:>6} MiB {after_5:>6} MiB {ok:>6} {busy:>6}"
+        );
+    }
+}
+
+fn large_bodies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (serve, addr) = serve(
+        dir.path(),
+        "request-timeout = \"120s\"",
+        br#"{"amount":1}"#.to_vec(),
+    );
     let pid = serve.0.id();
     println!(
         "{CALLS} concurrent calls of {:.1} MB each",
@@ -117,19 +217,20 @@ fn burst_of_calls(addr: SocketAddr, pid: u32) -> (u64, usize, usize) {
     (during, ok, busy)
 }
 
-/// A runner that reads the call and answers a small JSON reply.
-fn runner() -> SocketAddr {
+/// A runner that reads each call and answers `reply` (JSON).
+fn runner(reply: std::sync::Arc<Vec<u8>>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || serve_runner(stream));
+            let reply = reply.clone();
+            std::thread::spawn(move || serve_runner(stream, &reply));
         }
     });
     addr
 }
 
-fn serve_runner(mut stream: TcpStream) {
+fn serve_runner(mut stream: TcpStream, reply: &[u8]) {
     let mut buf = vec![0u8; 1 << 16];
     let mut data = Vec::new();
     loop {
@@ -156,12 +257,11 @@ fn serve_runner(mut stream: TcpStream) {
             }
         }
         data.drain(..head_end + length);
-        let reply = r#"{"amount":1}"#;
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
             reply.len()
         );
-        if stream.write_all(answer.as_bytes()).is_err() {
+        if stream.write_all(head.as_bytes()).is_err() || stream.write_all(reply).is_err() {
             return;
         }
     }

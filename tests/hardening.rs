@@ -365,6 +365,17 @@ fn loops_and_too_many_hops_are_refused_with_508() {
 #[test]
 fn a_hub_relays_calls_between_leaves_that_cannot_reach_each_other() {
     let bank = ledger_realm("bank");
+    // bank takes relayed calls (a via naming realms before the caller)
+    // from its hub only.
+    let toml = bank.read("ftl-project.toml");
+    bank.write(
+        "ftl-project.toml",
+        &format!("{toml}\n[ingress]\nhub = \"hub\"\n"),
+    );
+    // The hub's address, which bank must know before the hub starts.
+    let hub_addr: SocketAddr = format!("127.0.0.1:{}", free_port())
+        .parse()
+        .expect("address");
     // shop has no endpoint for bank, only a hub.
     let shop = TestProject::new("shop");
     shop.write(
@@ -385,7 +396,12 @@ fn a_hub_relays_calls_between_leaves_that_cannot_reach_each_other() {
     let bank_ingress = Serve::start_with(
         bank.path(),
         shop.cache_dir(),
-        &["--runner", &format!("ledger={}", runner.url())],
+        &[
+            "--runner",
+            &format!("ledger={}", runner.url()),
+            "--realm-endpoint",
+            &format!("hub=http://{hub_addr}"),
+        ],
         &[("REALM_KEY_HUB", &hub_bank)],
         None,
     );
@@ -394,7 +410,7 @@ fn a_hub_relays_calls_between_leaves_that_cannot_reach_each_other() {
         hub.cache_dir(),
         &["--realm-endpoint", &format!("bank={}", bank_ingress.url())],
         &[("REALM_KEY_SHOP", &shop_hub), ("REALM_KEY_BANK", &hub_bank)],
-        None,
+        Some(hub_addr),
     );
     let shop_ingress = Serve::start_with(
         shop.path(),
@@ -899,6 +915,17 @@ fn metrics_health_status_and_realm_status() {
 
 #[test]
 fn sigterm_lets_calls_in_flight_finish_then_exits() {
+    a_signal_lets_calls_in_flight_finish_then_exits("TERM");
+}
+
+/// SIGHUP (a closed terminal, `kill -HUP`) is SIGTERM: realm serve does not
+/// reload.
+#[test]
+fn sighup_lets_calls_in_flight_finish_then_exits() {
+    a_signal_lets_calls_in_flight_finish_then_exits("HUP");
+}
+
+fn a_signal_lets_calls_in_flight_finish_then_exits(signal: &str) {
     let bank = ledger_realm("bank");
     let cache = tempfile::tempdir().expect("cache");
     let echo = Arc::new(Echo::default());
@@ -919,13 +946,13 @@ fn sigterm_lets_calls_in_flight_finish_then_exits() {
             .then_some(())
             .ok_or("not yet".to_string())
     });
-    bank_ingress.terminate();
+    bank_ingress.signal(signal);
     // No new connections...
     wait_for("the ingress to stop accepting", || {
         TcpStream::connect(addr)
             .err()
             .map(drop)
-            .ok_or("still accepting after SIGTERM".to_string())
+            .ok_or(format!("still accepting after SIG{signal}"))
     });
     assert!(!in_flight.is_finished(), "the call ended before its answer");
     // ...but the call in flight completes.

@@ -338,7 +338,7 @@ fn connections_beyond_max_connections_are_answered_503_and_closed() {
         if idle.len() < 10 {
             idle.push(TcpStream::connect(pay.ingress.addr).expect("connect"));
         }
-        let answer = http("GET", pay.ingress.addr, "/healthz", "", &[]).expect("answer");
+        let answer = http("GET", pay.ingress.addr, "/.well-known/realm", "", &[]).expect("answer");
         if answer.0 == 503 {
             break answer;
         }
@@ -361,7 +361,7 @@ fn connections_beyond_max_connections_are_answered_503_and_closed() {
     // Their slots come back when they close.
     let started = Instant::now();
     loop {
-        let answer = http("GET", pay.ingress.addr, "/healthz", "", &[]).expect("answer");
+        let answer = http("GET", pay.ingress.addr, "/.well-known/realm", "", &[]).expect("answer");
         if answer.0 == 200 {
             break;
         }

@@ -125,7 +125,7 @@ fn every_key_of_the_examples_is_one_realm_reads() {
         project.pins[0].path.as_deref(),
         Some("ftl-external-schema.json")
     );
-    assert_eq!(project.ingress.listen.as_deref(), Some("127.0.0.1:8891"));
+    assert_eq!(project.ingress.listen.as_deref(), Some("127.0.0.1:8871"));
     assert_eq!(project.ingress.runners.len(), 2);
     assert_eq!(project.ingress.hub.as_deref(), Some("hub"));
     assert_eq!(project.ingress.tls.peers.len(), 1);

@@ -1,7 +1,7 @@
 //! The `runners` example: HTTP JSON runners of the example realms.
 //!
 //!     cargo run --example runners -- bank 127.0.0.1:9101
-//!     cargo run --example runners -- shop 127.0.0.1:9102 http://127.0.0.1:8891
+//!     cargo run --example runners -- shop 127.0.0.1:9102 http://127.0.0.1:8871
 //!
 //! Port 0 lets the system pick a free port; the runner prints the address
 //! it listens on (`bank runner listening on http://127.0.0.1:PORT`). The

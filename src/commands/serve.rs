@@ -15,14 +15,15 @@ use realm::workspace::Workspace;
     $REALM_RUNNER_<MODULE>, then [ingress.runners] in realm.toml (`default` may use ${module}).\n\
     Other realms' ingresses (the config value <name>-realm-endpoint): --realm-endpoint NAME=URL, \
     then $<NAME>_REALM_ENDPOINT, then the config provider file.\n\
-    Logs (one line per call) go to stderr; set REALM_LOG (e.g. warn, debug) to change the level.\n\n\
+    Logs (one line per call) go to stderr; set REALM_LOG (e.g. warn, debug) to change the level.\n\
+    SIGTERM, SIGHUP and Ctrl-C: calls in flight finish (up to 30 s), then it exits (no reload).\n\n\
     Examples:\n  \
     realm serve\n  \
-    realm serve --listen 0.0.0.0:8891 --runner checkout=http://127.0.0.1:9001\n  \
+    realm serve --listen 0.0.0.0:8871 --runner checkout=http://127.0.0.1:9001\n  \
     realm serve --realm-endpoint bank=https://ingress.bank.example.com"
 )]
 pub struct Args {
-    /// Listen on this address (port 0: any free port) [default: [ingress] listen, or 127.0.0.1:8891]
+    /// Listen on this address (port 0: any free port) [default: [ingress] listen, or 127.0.0.1:8871]
     #[arg(long, value_name = "ADDR", value_parser = address)]
     listen: Option<String>,
 
@@ -42,7 +43,7 @@ pub struct Args {
 fn address(s: &str) -> Result<String, String> {
     s.parse::<std::net::SocketAddr>()
         .map(|_| s.to_string())
-        .map_err(|_| format!("`{s}` is not an address; write an IP address and a port, e.g. 127.0.0.1:8891 or 0.0.0.0:0"))
+        .map_err(|_| format!("`{s}` is not an address; write an IP address and a port, e.g. 127.0.0.1:8871 or 0.0.0.0:0"))
 }
 
 fn pair(s: &str) -> Result<(String, String), String> {
@@ -104,25 +105,38 @@ fn on_idle() {
     crate::allocator::on_idle();
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Resolves on Ctrl-C, SIGTERM or SIGHUP. SIGHUP (the terminal closed, or
+/// a reload asked for) shuts down gracefully like SIGTERM: `realm serve`
+/// reads its configuration at start only, and SIGHUP's default action would
+/// end it at once, resetting calls in flight.
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let on = |kind: tokio::signal::unix::SignalKind| {
+        // Installed now, before the first call is accepted.
+        let installed = tokio::signal::unix::signal(kind);
+        async move {
+            match installed {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
     };
+    #[cfg(unix)]
+    let (term, hangup) = (
+        on(tokio::signal::unix::SignalKind::terminate()),
+        on(tokio::signal::unix::SignalKind::hangup()),
+    );
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
+    let (term, hangup) = (std::future::pending::<()>(), std::future::pending::<()>());
     tokio::select! {
         () = ctrl_c => {},
         () = term => {},
+        () = hangup => {},
     }
     errln!("Shutting down: finishing calls in flight");
 }

@@ -33,6 +33,10 @@ pub struct Policy<'a> {
     pub relay: bool,
     /// `[ingress] unsigned-egress`: who may send unsigned calls onwards.
     pub unsigned_egress: UnsignedEgress,
+    /// `[ingress] hub`: the one realm trusted to relay calls of other
+    /// realms here, so the one whose calls may name realms before it in
+    /// `x-realm-via`.
+    pub hub: Option<&'a str>,
 }
 
 /// What a call shows about its sender.
@@ -185,8 +189,37 @@ pub fn identify(policy: &Policy<'_>, facts: &Facts<'_>) -> Result<Caller, Refusa
                 ),
             ));
         }
+        // Realms before the caller in via are its word only: taken from
+        // the hub, which checked them, and from no one else (a realm with
+        // a key could name any origin).
+        if !facts.via.earlier().is_empty() && policy.hub != Some(realm) {
+            return Err(Refusal::unauthenticated(
+                "via_unverified",
+                format!(
+                    "the call comes from realm `{realm}`, which is not this realm's hub (`[ingress] hub`), but its {VIA} header names realms before it ({}): only the hub may relay calls of other realms here",
+                    facts.via
+                ),
+            ));
+        }
     }
     Ok(caller.map(str::to_string))
+}
+
+/// The realm a call started in, as far as this ingress can tell, for
+/// runners (`x-realm-caller`): the verified caller, or for a call the hub
+/// relayed the first realm of via (the hub checked it). A call nobody
+/// proved (no keys, no client certificates here) says where it started
+/// itself: via's first realm, if any.
+pub fn origin<'a>(
+    policy: &Policy<'a>,
+    facts: &Facts<'a>,
+    caller: Option<&'a str>,
+) -> Option<&'a str> {
+    match caller {
+        Some(hub) if policy.hub == Some(hub) => facts.via.origin().or(Some(hub)),
+        Some(caller) => Some(caller),
+        None => facts.via.origin(),
+    }
 }
 
 /// Whether an unsigned call from `peer` may go on to other realms.
@@ -232,6 +265,8 @@ mod tests {
         via: &'static str,
         local: bool,
         peer: &'static str,
+        /// This realm's hub.
+        hub: Option<&'static str>,
         expected: Result<Option<&'static str>, &'static str>,
     }
 
@@ -248,6 +283,7 @@ mod tests {
         via: "",
         local: true,
         peer: "127.0.0.1:5000",
+        hub: None,
         expected: Err("unsigned"),
     };
 
@@ -282,8 +318,19 @@ mod tests {
             Row { signed: Some("shop"), cas: &["shop"], expected: Err("client_certificate_required"), ..BASE },
             Row { signed: Some("shop"), cas: &["crm"], expected: Ok(Some("shop")), ..BASE },
             // The last hop of via is the caller.
-            Row { signed: Some("shop"), via: "acme,shop", expected: Ok(Some("shop")), ..BASE },
+            Row { signed: Some("shop"), via: "shop", expected: Ok(Some("shop")), ..BASE },
             Row { signed: Some("shop"), via: "shop,acme", expected: Err("via_mismatch"), ..BASE },
+            // Realms before it: only from this realm's hub.
+            Row { signed: Some("hub"), via: "shop,hub", hub: Some("hub"), expected: Ok(Some("hub")), ..BASE },
+            Row { signed: Some("hub"), via: "crm,shop,hub", hub: Some("hub"), expected: Ok(Some("hub")), ..BASE },
+            Row { signed: Some("evil"), via: "shop,evil", expected: Err("via_unverified"), ..BASE },
+            Row { signed: Some("evil"), via: "shop,evil", hub: Some("hub"), expected: Err("via_unverified"), ..BASE },
+            Row { signed: Some("evil"), via: "bank,shop,evil", relay: true, expected: Err("via_unverified"), ..BASE },
+            Row { certified: &["evil"], via: "shop,evil", expected: Err("via_unverified"), ..BASE },
+            Row { local: false, signed: Some("evil"), via: "shop,evil", relay: true, expected: Err("via_unverified"), ..BASE },
+            Row { local: false, signed: Some("hub"), via: "shop,hub", relay: true, hub: Some("hub"), expected: Ok(Some("hub")), ..BASE },
+            // Nothing required: via is not checked (nobody proves anything).
+            Row { required: false, via: "shop,evil", expected: Ok(None), ..BASE },
             // Calls to this realm: authenticated, or refused.
             Row { expected: Err("unsigned"), ..BASE },
             Row { header: true, expected: Err("unknown_peer"), ..BASE },
@@ -318,6 +365,7 @@ mod tests {
                 peer_cas: &cas,
                 relay: row.relay,
                 unsigned_egress: row.egress,
+                hub: row.hub,
             };
             let via = Via::parse((!row.via.is_empty()).then_some(row.via.as_bytes())).expect("via");
             let certified: Vec<String> = row.certified.iter().map(|s| s.to_string()).collect();
@@ -344,6 +392,7 @@ mod tests {
             peer_cas: &cas,
             relay: false,
             unsigned_egress: UnsignedEgress::None,
+            hub: None,
         };
         let via = Via::parse(None).expect("via");
         let facts = Facts {
@@ -373,6 +422,7 @@ mod tests {
             peer_cas: &cas,
             relay: false,
             unsigned_egress: UnsignedEgress::Loopback,
+            hub: None,
         };
         let via = Via::parse(Some(b"shop".as_slice())).expect("via");
         let facts = Facts {
@@ -387,5 +437,55 @@ mod tests {
         assert_eq!(caller.as_deref(), Some("shop"));
         let refusal = permit(&policy, &facts, caller).expect_err("refused");
         assert_eq!(refusal.code, "relay_refused");
+    }
+
+    #[test]
+    fn runners_hear_the_verified_caller_or_what_the_hub_vouches_for() {
+        let cas = HashSet::new();
+        let policy = |hub| Policy {
+            realm: "bank",
+            required: true,
+            peer_cas: &cas,
+            relay: false,
+            unsigned_egress: UnsignedEgress::Loopback,
+            hub,
+        };
+        let facts = |via: &'static str| {
+            let via = Box::leak(Box::new(
+                Via::parse((!via.is_empty()).then_some(via.as_bytes())).expect("via"),
+            ));
+            Facts {
+                signed: None,
+                signature_header: false,
+                certified: &[],
+                via,
+                local: true,
+                peer: None,
+            }
+        };
+        assert_eq!(
+            origin(&policy(None), &facts("shop"), Some("shop")),
+            Some("shop")
+        );
+        assert_eq!(
+            origin(&policy(None), &facts(""), Some("shop")),
+            Some("shop")
+        );
+        assert_eq!(
+            origin(&policy(Some("hub")), &facts("shop, hub"), Some("hub")),
+            Some("shop")
+        );
+        assert_eq!(
+            origin(&policy(Some("hub")), &facts("hub"), Some("hub")),
+            Some("hub")
+        );
+        // Not the hub: the caller, whatever via says (identify refuses
+        // such a via before).
+        assert_eq!(
+            origin(&policy(Some("hub")), &facts("shop, evil"), Some("evil")),
+            Some("evil")
+        );
+        assert_eq!(origin(&policy(None), &facts("shop"), None), Some("shop"));
+        assert_eq!(origin(&policy(None), &facts(""), None), None);
     }
 }

@@ -1,14 +1,18 @@
 //! The bytes of bodies the ingress holds at once, all calls together
 //! (`[ingress] max-buffered`): a request body takes its share as its bytes
-//! arrive, and its reply's bytes are added when the reply comes back; the
-//! share is given back when the reply has been written (or the call
-//! ends). A request body that does not fit is refused; a reply is counted
-//! even past the budget (it has been read already, and the call has
-//! happened), so that the calls after it wait for room. With
-//! `max-body-size`, `max-connections` and the write timeout, this bounds
-//! the memory callers can make the ingress use.
+//! arrive, and so does its reply as its bytes come back from the upstream
+//! (before they are held, see [`crate::net::http::HttpClient::post_json`]).
+//! A request body that does not fit is refused (`ingress_busy`), and so is
+//! a reply (`reply_busy`: the call ran, its reply is dropped). A request's
+//! share is given back when its reply has been written (or the call ends);
+//! a reply's share lives in the reply's bytes ([`hold`]) and is given back
+//! when the last of them is freed. With `max-body-size`, the reply cap,
+//! `max-connections` and the write timeout, this bounds the memory callers
+//! and upstreams can make the ingress use.
 
 use std::sync::Arc;
+
+use bytes::Bytes;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug)]
@@ -57,14 +61,6 @@ impl BodyBudget {
         Ok(())
     }
 
-    /// Grows `share` by `bytes` already held in memory, past the budget if
-    /// need be.
-    pub fn add(&self, share: &mut Share, bytes: u64) {
-        self.used.fetch_add(bytes, Ordering::AcqRel);
-        let total = share.bytes.saturating_add(bytes);
-        self.hold(share, total);
-    }
-
     fn hold(&self, share: &mut Share, bytes: u64) {
         share.bytes = bytes;
         share.used.get_or_insert_with(|| self.used.clone());
@@ -73,6 +69,30 @@ impl BodyBudget {
     /// Bytes held by all calls now.
     pub fn in_use(&self) -> u64 {
         self.used.load(Ordering::Acquire)
+    }
+}
+
+/// `bytes` holding `share` until the last reference to them is dropped:
+/// the budget counts a reply for as long as its memory lives (written,
+/// dropped with its connection, or reset with its HTTP/2 stream).
+pub fn hold(bytes: Bytes, share: Share) -> Bytes {
+    if share.bytes == 0 {
+        return bytes;
+    }
+    Bytes::from_owner(Held {
+        bytes,
+        _share: share,
+    })
+}
+
+struct Held {
+    bytes: Bytes,
+    _share: Share,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes
     }
 }
 
@@ -107,17 +127,17 @@ mod tests {
     }
 
     #[test]
-    fn replies_are_counted_past_the_budget_and_make_bodies_wait() {
+    fn held_bytes_keep_their_share_until_the_last_reference_goes() {
         let budget = BodyBudget::new(1000);
-        let mut call = Share::default();
-        budget.grow(&mut call, 600).expect("room");
-        budget.add(&mut call, 900);
-        assert_eq!(budget.in_use(), 1500);
-        let mut next = Share::default();
-        assert_eq!(budget.grow(&mut next, 1), Err(Exhausted));
-        drop(call);
+        let mut share = Share::default();
+        budget.grow(&mut share, 600).expect("room");
+        let reply = hold(Bytes::from(vec![7u8; 600]), share);
+        let piece = reply.slice(10..20);
+        drop(reply);
+        assert_eq!(budget.in_use(), 600, "a piece still holds the reply");
+        assert_eq!(&piece[..], &[7u8; 10]);
+        drop(piece);
         assert_eq!(budget.in_use(), 0);
-        budget.grow(&mut next, 1000).expect("room again");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!   environment (`<NAME>_REALM_ENDPOINT`), then the config provider file
 //!   (`config-provider = "file:PATH"`, a JSON object);
 //! - the listen address: `--listen`, then `REALM_LISTEN`, then `[ingress]
-//!   listen`, then `127.0.0.1:8891`;
+//!   listen`, then `127.0.0.1:8871`;
 //! - the hub (`[ingress] hub`) is a realm like the pinned ones: its endpoint
 //!   is `<hub>-realm-endpoint`, found the same way;
 //! - the key file: `$REALM_KEYS_FILE`, then `[ingress] keys-file`; keys in
@@ -29,7 +29,7 @@ use crate::project::{Project, UnsignedEgress};
 use super::hops::DEFAULT_MAX_HOPS;
 
 /// The address `realm serve` listens on when nothing says otherwise.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8891";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8871";
 
 /// Values given on the command line.
 #[derive(Clone, Debug, Default)]
@@ -202,7 +202,7 @@ pub fn resolve(
         origin: Origin::Default,
     });
     let listen: SocketAddr = listen_text.parse().map_err(|_| {
-        anyhow!("listen address `{listen_text}` (from {listen_origin}) is not an address such as 127.0.0.1:8891")
+        anyhow!("listen address `{listen_text}` (from {listen_origin}) is not an address such as 127.0.0.1:8871")
     })?;
 
     for (module, _) in &overrides.runners {
@@ -426,6 +426,32 @@ fn check_url(setting: &Setting, what: &str) -> Result<()> {
             setting.origin
         );
     }
+    // Calls go to `<URL>/<path>`: a query or fragment would swallow the
+    // path, and user information would be dropped without a word.
+    let url = &setting.value;
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let problem = if authority.contains('@') {
+        Some(
+            "has user information (`user:password@`), which the ingress does not send; put credentials in TLS client certificates or signed calls (keys)",
+        )
+    } else if url.contains('?') {
+        Some(
+            "has a query (`?`): calls go to <URL>/<module>/<verb>, which a query would turn into a query parameter",
+        )
+    } else if url.contains('#') {
+        Some(
+            "has a fragment (`#`): calls go to <URL>/<module>/<verb>, which a fragment would cut off",
+        )
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        bail!(
+            "{what} is {url:?} (from {}), which {problem}\nhelp: give the base URL only, e.g. http://127.0.0.1:9001 or https://runner.example.com/prefix",
+            setting.origin
+        );
+    }
     Ok(())
 }
 
@@ -541,6 +567,34 @@ mod tests {
             Some(Origin::ConfigFile(".ftl/configuration.json".into()))
         );
         assert_eq!(config.listen, "0.0.0.0:9000".parse().expect("addr"));
+    }
+
+    #[test]
+    fn urls_with_a_query_fragment_or_user_information_are_refused() {
+        let setting = |value: &str| Setting {
+            value: value.to_string(),
+            origin: Origin::Flag,
+        };
+        for ok in [
+            "http://127.0.0.1:9001",
+            "https://runner.example.com/prefix/",
+            "http://[::1]:9001/a@b",
+        ] {
+            assert!(check_url(&setting(ok), "x").is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("http://u:pw@127.0.0.1:9001", "user information"),
+            ("http://u@127.0.0.1:9001/", "user information"),
+            ("http://127.0.0.1:9001/?x=", "a query"),
+            ("http://127.0.0.1:9001?x", "a query"),
+            ("http://127.0.0.1:9001/#x", "a fragment"),
+        ] {
+            let error = check_url(&setting(bad), "the runner of module `m`")
+                .expect_err(bad)
+                .to_string();
+            assert!(error.contains(why), "{bad}: {error}");
+            assert!(error.starts_with("the runner of module `m` is"), "{error}");
+        }
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! may take to say anything (`header-timeout`), which protocol it speaks
 //! (HTTP/1.1, or HTTP/2 by prior knowledge or ALPN), how long it may sit
 //! idle between calls (`idle-timeout`) or stall on a reply it does not
-//! read (`request-timeout`), and how it ends (idle, drained at shutdown,
-//! gone). hyper speaks the protocol; this file decides around it.
+//! read (`request-timeout`: per socket write, and per HTTP/2 stream, whose
+//! reply a client can stall with flow control alone), and how it ends
+//! (idle, drained at shutdown, gone). hyper speaks the protocol; this file
+//! decides around it.
 //!
 //! It also answers in JSON what hyper refuses on its own: a malformed
 //! HTTP/1.1 request (a broken request line, two `Content-Length`s, an
@@ -12,6 +14,7 @@
 //! the body. [`Guarded`] recognises that answer as it is written and writes
 //! the ingress's JSON refusal in its place.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -117,7 +120,11 @@ pub async fn serve<S>(
     };
     if h2 {
         let io = Guarded::new(io, settings.write_timeout, None);
-        let conn = http2::Builder::new(TokioExecutor::new())
+        let streams = StreamExecutor {
+            stall: settings.write_timeout,
+            activity: activity.clone(),
+        };
+        let conn = http2::Builder::new(streams)
             .timer(TokioTimer::new())
             // Fewer streams than hyper's 200: each may buffer a body.
             .max_concurrent_streams(64)
@@ -126,7 +133,7 @@ pub async fn serve<S>(
             .keep_alive_timeout(Duration::from_secs(10))
             .max_header_list_size(u32::try_from(settings.max_header_size).unwrap_or(u32::MAX))
             .serve_connection(TokioIo::new(io), service);
-        drive(conn, &activity, settings.idle_timeout, drain).await;
+        drive(conn, &activity, settings, true, drain).await;
     } else {
         let io = Guarded::new(io, settings.write_timeout, Some(settings.realm.clone()));
         let conn = http1::Builder::new()
@@ -134,7 +141,7 @@ pub async fn serve<S>(
             .header_read_timeout(settings.header_timeout)
             .max_buf_size(settings.max_header_size.max(8192) * 2)
             .serve_connection(TokioIo::new(io), service);
-        drive(conn, &activity, settings.idle_timeout, drain).await;
+        drive(conn, &activity, settings, false, drain).await;
     }
 }
 
@@ -159,9 +166,19 @@ async fn sniff(stream: &TcpStream) -> Option<bool> {
 }
 
 /// Runs a connection until it ends, shutting it down gracefully (calls in
-/// flight finish) when it has been idle for `idle` or the ingress drains.
-async fn drive<C>(conn: C, activity: &Activity, idle: Duration, mut drain: watch::Receiver<bool>)
-where
+/// flight finish) when it has been idle for `idle-timeout` or the ingress
+/// drains. An HTTP/2 connection closed for being idle has no stream left
+/// but what h2 still holds of replies whose bodies have ended: it is
+/// dropped when they are not written within the write timeout (a client
+/// that never reads them, answering pings, would keep it open for ever).
+/// HTTP/1.1 replies are watched by [`Guarded`].
+async fn drive<C>(
+    conn: C,
+    activity: &Activity,
+    settings: &ConnSettings,
+    h2: bool,
+    mut drain: watch::Receiver<bool>,
+) where
     C: GracefulConnection,
 {
     let mut conn = std::pin::pin!(conn);
@@ -169,18 +186,98 @@ where
         conn.as_mut().graceful_shutdown();
     }
     let mut closing = *drain.borrow();
+    let mut give_up: Option<Pin<Box<Sleep>>> = None;
     loop {
         tokio::select! {
             _ = conn.as_mut() => return,
-            () = activity.idle_for(idle), if !closing => {
+            () = activity.idle_for(settings.idle_timeout), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
+                if h2 {
+                    give_up = Some(Box::pin(tokio::time::sleep(settings.write_timeout)));
+                }
             }
             _ = drain.changed(), if !closing => {
                 conn.as_mut().graceful_shutdown();
                 closing = true;
             }
+            () = async { if let Some(at) = give_up.as_mut() { at.await } }, if give_up.is_some() => {
+                tracing::debug!("closed an idle connection whose replies were not read");
+                return;
+            }
         }
+    }
+}
+
+tokio::task_local! {
+    /// When the HTTP/2 stream served by this task last made progress on its
+    /// reply (`None`: its reply has not started). Set by the reply body
+    /// each time hyper takes a chunk, read by [`StreamExecutor`].
+    static REPLY_PROGRESS: Cell<Option<Instant>>;
+}
+
+/// Marks progress on the reply of the HTTP/2 stream this task serves (no
+/// effect outside such a task: HTTP/1.1 replies are watched by
+/// [`Guarded`]).
+pub fn reply_progress() {
+    let _ = REPLY_PROGRESS.try_with(|at| at.set(Some(Instant::now())));
+}
+
+/// Runs hyper's HTTP/2 streams, each as a task with a reply deadline: the
+/// write timeout of HTTP/1.1, per stream. A client can stop one stream's
+/// reply with flow control (a window of 0) while its connection stays busy
+/// answering pings; such a stream, whose reply makes no progress for
+/// `stall`, is dropped, which resets it (`RST_STREAM`) and frees its reply
+/// and its share of `max-buffered`. A stream is a call in flight of its
+/// connection until it ends (its reply written to h2), so that a reply
+/// still being sent keeps the connection from being idle.
+#[derive(Clone)]
+struct StreamExecutor {
+    stall: Duration,
+    activity: Arc<Activity>,
+}
+
+impl<F> hyper::rt::Executor<F> for StreamExecutor
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    fn execute(&self, stream: F) {
+        let (stall, call) = (self.stall, self.activity.begin());
+        tokio::spawn(REPLY_PROGRESS.scope(Cell::new(None), async move {
+            within_reply_deadline(stream, stall).await;
+            drop(call);
+        }));
+    }
+}
+
+/// Runs `stream` until it ends or its reply has made no progress for
+/// `stall`; then drops it.
+async fn within_reply_deadline<F: Future<Output = ()>>(stream: F, stall: Duration) {
+    let mut stream = std::pin::pin!(stream);
+    let mut timer: Option<Pin<Box<Sleep>>> = None;
+    let finished = std::future::poll_fn(|cx| {
+        if stream.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(true);
+        }
+        let Some(last) = REPLY_PROGRESS.try_with(Cell::get).ok().flatten() else {
+            return Poll::Pending; // the call is still being answered
+        };
+        let due = tokio::time::Instant::from_std(last + stall);
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        if timer.deadline() != due {
+            timer.as_mut().reset(due);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(false),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    if !finished {
+        tracing::info!(
+            "reset an HTTP/2 stream whose client read none of its reply for {} (`[ingress] request-timeout`)",
+            crate::duration::format(stall)
+        );
     }
 }
 

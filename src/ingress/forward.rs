@@ -14,11 +14,13 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use prost_reflect::MethodDescriptor;
 
+use super::budget::{self, Share};
 use super::hops::VIA;
 use super::reply::{JSON, Refusal, Reply};
 use super::upstream::{Unavailable, Upstream};
 use super::{Ingress, auth, unix_now};
 use crate::net::grpc::{self, CallError, GrpcUpstream, JsonStyle};
+use crate::net::http::UpstreamError;
 use crate::schema::{MetadataKind, Type, Verb};
 
 /// How one attempt at an upstream ended.
@@ -181,8 +183,30 @@ impl Ingress {
                 let value = auth::sign(key, &self.realm, &request, unix_now());
                 headers.insert(auth::SIGNATURE, value);
             }
-            match self.http.post_json(uri, headers, body.clone()).await {
-                Ok(answer) => Attempt::Answered(relay_reply(answer, what)),
+            // The reply takes its share of `max-buffered` as it arrives.
+            let mut share = Share::default();
+            let mut room = |bytes: u64| self.budget.grow(&mut share, bytes).is_ok();
+            let sent = self
+                .http
+                .post_json_within(uri, headers, body.clone(), &mut room)
+                .await;
+            match sent {
+                Ok(mut answer) => {
+                    answer.body = budget::hold(answer.body, share);
+                    Attempt::Answered(relay_reply(answer, what))
+                }
+                // The upstream answered: it is up; only this call fails.
+                Err(UpstreamError::TooLarge { .. }) => Attempt::Answered(Err(Refusal::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_too_large",
+                    format!(
+                        "{what} answered more than {} MiB, the most this ingress reads from an upstream; the call ran, its reply was dropped",
+                        crate::net::http::MAX_REPLY >> 20
+                    ),
+                ))),
+                Err(UpstreamError::NoRoom { bytes, .. }) => {
+                    Attempt::Answered(Err(self.reply_busy(what, bytes)))
+                }
                 Err(e) => Attempt::Failed {
                     status: StatusCode::BAD_GATEWAY,
                     target: what.to_string(),
@@ -244,8 +268,20 @@ impl Ingress {
                     Ok(Reply::json(StatusCode::OK, b"{}".to_vec()))
                 } else {
                     grpc::message_to_json(&reply, style)
-                        .map(|body| Reply::json(StatusCode::OK, body))
                         .map_err(|e| Refusal::new(StatusCode::BAD_GATEWAY, "bad_reply", e))
+                        .and_then(|body| {
+                            // The JSON reply is held until written: it
+                            // takes its share of `max-buffered`.
+                            let mut share = Share::default();
+                            let len = body.len() as u64;
+                            self.budget
+                                .grow(&mut share, len)
+                                .map_err(|_| self.reply_busy(what, len))?;
+                            Ok(Reply::json(
+                                StatusCode::OK,
+                                budget::hold(Bytes::from(body), share),
+                            ))
+                        })
                 }),
                 // The runner answered: it is there, the reply is ours to refuse.
                 Err(CallError::TooLarge { limit, detail }) => Attempt::Answered(Err(Refusal::new(
@@ -277,6 +313,21 @@ impl Ingress {
             }
         })
         .await
+    }
+}
+
+impl Ingress {
+    /// The refusal of a reply that does not fit in `max-buffered`.
+    fn reply_busy(&self, what: Target<'_>, bytes: u64) -> Refusal {
+        Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "reply_busy",
+            format!(
+                "{what} answered, but its reply ({bytes} bytes so far) does not fit: the ingress holds {} bytes of request and reply bodies at most (`[ingress] max-buffered`) and is full; the call ran, its reply was dropped",
+                self.budget.total()
+            ),
+        )
+        .retry_after(Duration::from_secs(1))
     }
 }
 

@@ -89,6 +89,12 @@ impl Via {
         self.0.last().map(String::as_str)
     }
 
+    /// The realms before the one that sent the call to this one: what that
+    /// realm says about where the call has been.
+    pub fn earlier(&self) -> &[String] {
+        self.0.split_last().map_or(&[], |(_, earlier)| earlier)
+    }
+
     pub fn contains(&self, realm: &str) -> bool {
         self.0.iter().any(|r| r == realm)
     }
@@ -153,6 +159,9 @@ mod tests {
         assert_eq!(via(" shop ,hub").realms(), ["shop", "hub"]);
         assert_eq!(via("shop, hub").origin(), Some("shop"));
         assert_eq!(via("shop, hub").last(), Some("hub"));
+        assert_eq!(via("crm, shop, hub").earlier(), ["crm", "shop"]);
+        assert!(via("hub").earlier().is_empty());
+        assert!(Via::default().earlier().is_empty());
         assert!(matches!(
             Via::parse(Some(b"shop,,hub")),
             Err(HopError::Malformed(_))

@@ -15,10 +15,14 @@
 //!
 //! Caller identity travels in headers: `x-realm-caller` (the realm that
 //! sends this hop: set by the ingress that forwards a call to another
-//! realm, and to runners the realm the call started in), `x-realm-via` (the
-//! realms the call crossed, see [`hops`]), `x-realm-caller-module` (set by
-//! the runner that makes the call), `x-request-id` (made here when absent)
-//! and `traceparent` (W3C, see [`trace`]). All are passed on and logged.
+//! realm, and to runners the verified calling realm, or for a call this
+//! realm's hub relayed the realm it started in, see
+//! [`authorize::origin`]), `x-realm-via` (the realms the call crossed, see
+//! [`hops`]; realms before the caller only from the hub),
+//! `x-realm-caller-module` (set by the runner that makes the call),
+//! `x-request-id` (made here when absent or not one, see
+//! [`is_request_id`]) and `traceparent` (W3C, see [`trace`]). All are
+//! passed on and logged.
 //!
 //! Before anything else a call is authenticated (its signature checked by
 //! [`auth`], then [`authorize`] decides from the signature, the client
@@ -74,6 +78,7 @@ use upstream::{Kind, Upstream, UpstreamStatus};
 pub use build::{from_workspace, server_tls};
 pub use config::{IngressConfig, Overrides};
 pub use reply::{Refusal, Reply};
+pub use routes::is_request_id;
 
 /// The calling realm.
 pub const CALLER_REALM: http::HeaderName = http::HeaderName::from_static("x-realm-caller");
@@ -414,6 +419,7 @@ impl Ingress {
             peer_cas: &self.peer_cas,
             relay: self.config.security.relay,
             unsigned_egress: self.config.security.unsigned_egress,
+            hub: self.config.hub.as_deref(),
         };
         let facts = authorize::Facts {
             signed: signed.as_deref(),
@@ -426,6 +432,17 @@ impl Ingress {
         // Who sent the call is known (and logged) even when it is refused.
         *caller = authorize::identify(&policy, &facts)?;
         authorize::permit(&policy, &facts, caller.clone())?;
+        // Where the call started, for runners: proven, or (nothing
+        // required here) what the call says.
+        let origin = authorize::origin(&policy, &facts, caller.as_deref())
+            .map(str::to_string)
+            .or_else(|| {
+                (!self.auth_required())
+                    .then(|| call.headers.get(CALLER_REALM))
+                    .flatten()
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string)
+            });
         via.arrive(&self.realm, self.config.limits.max_hops)
             .map_err(hop_refusal)?;
 
@@ -465,16 +482,6 @@ impl Ingress {
                 grpc,
             } => {
                 // The runner hears which realm the call started in.
-                let origin = via
-                    .origin()
-                    .map(str::to_string)
-                    .or_else(|| caller.clone())
-                    .or_else(|| {
-                        call.headers
-                            .get(CALLER_REALM)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_string)
-                    });
                 if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
                     forward.insert(CALLER_REALM, origin);
                 }

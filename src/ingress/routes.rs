@@ -44,16 +44,29 @@ pub struct Peer {
 
 /// The body of an answer: one buffer, holding its call's share of the
 /// budget of buffered bytes until hyper has written it (or dropped it: the
-/// client went away).
+/// client went away, or its HTTP/2 stream was reset for not reading).
+///
+/// Over HTTP/1.1 the buffer goes to hyper whole. Over HTTP/2 it goes in
+/// copied pieces of [`H2_PIECE`] bytes, one each time hyper has room for
+/// more on the stream: the reply stays here (counted) until it is sent, each
+/// piece taken marks progress for the stream's reply deadline
+/// ([`super::conn::reply_progress`]), and what h2 may still hold of a
+/// stream once its body has ended is one small piece, not the whole reply.
 pub struct ReplyBody {
     data: Option<Bytes>,
+    /// Pieces of at most this many bytes (HTTP/2), or the whole (`None`).
+    piece: Option<usize>,
     _share: Share,
 }
+
+/// The size of the pieces of an HTTP/2 reply: h2's default frame size.
+const H2_PIECE: usize = 16 << 10;
 
 impl ReplyBody {
     fn new(data: Bytes, share: Share) -> ReplyBody {
         ReplyBody {
             data: (!data.is_empty()).then_some(data),
+            piece: None,
             _share: share,
         }
     }
@@ -67,7 +80,19 @@ impl hyper::body::Body for ReplyBody {
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.data.take().map(|data| Ok(Frame::data(data))))
+        let Some(data) = self.data.take() else {
+            return Poll::Ready(None);
+        };
+        let Some(piece) = self.piece else {
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        };
+        super::conn::reply_progress();
+        let n = data.len().min(piece);
+        let taken = Bytes::copy_from_slice(&data[..n]);
+        if n < data.len() {
+            self.data = Some(data.slice(n..));
+        }
+        Poll::Ready(Some(Ok(Frame::data(taken))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -82,7 +107,11 @@ impl hyper::body::Body for ReplyBody {
 /// Answers one request (a `HEAD` request with the headers of `GET`).
 pub async fn handle(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>) -> Response {
     let head = request.method() == Method::HEAD;
-    let response = answer(ingress, peer, request).await;
+    let h2 = request.version() == http::Version::HTTP_2;
+    let mut response = answer(ingress, peer, request).await;
+    if h2 {
+        response.body_mut().piece = Some(H2_PIECE);
+    }
     if head {
         without_body(response)
     } else {
@@ -195,12 +224,26 @@ fn header(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> &str {
         .unwrap_or("")
 }
 
-/// The caller's `x-request-id` when it is usable, a new one otherwise.
+/// The caller's `x-request-id` when it is one ([`is_request_id`]), a new
+/// one otherwise: an id that is not one is replaced, never logged or
+/// passed on.
 fn request_id(headers: &HeaderMap) -> String {
     match header(headers, REQUEST_ID) {
-        id if !id.is_empty() && id.len() <= 128 => id.to_string(),
+        id if is_request_id(id) => id.to_string(),
         _ => uuid::Uuid::new_v4().to_string(),
     }
+}
+
+/// Whether `id` may serve as a request id (`x-request-id`, and FTL's
+/// `Ftl-Request-Id`): 1 to 128 characters of `A-Z a-z 0-9 - _ . :`. Such
+/// an id is one word in a log line (no spaces, quotes, `=` or control
+/// characters: a caller cannot forge fields or lines with it) and a valid
+/// header value; UUIDs, ULIDs and FTL's `req-...` ids all are.
+pub fn is_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// A call: `POST /realms/{realm}/{module}/{verb}`, its segments decoded.
@@ -237,7 +280,7 @@ async fn call(
         module,
         verb,
     };
-    let (body, mut share) = match read_body(ingress, headers, body).await {
+    let (body, share) = match read_body(ingress, headers, body).await {
         Ok(read) => read,
         Err(refusal) => {
             ingress.record_refusal(refusal.code);
@@ -279,10 +322,8 @@ async fn call(
         micros = elapsed.as_micros() as u64,
         "call"
     );
-    // The reply is held until it is written: its bytes count too.
-    ingress
-        .budget
-        .add(&mut share, outcome.reply.body.len() as u64);
+    // The request's share is held until the reply is written; an
+    // upstream's reply holds its own share (`budget::hold`).
     reply(outcome.reply, &request_id, share)
 }
 
@@ -361,7 +402,7 @@ async fn read_body(
             StatusCode::SERVICE_UNAVAILABLE,
             "ingress_busy",
             format!(
-                "the ingress holds {} bytes of request bodies already, its limit (`[ingress] max-buffered`); try again shortly",
+                "the ingress holds {} bytes of request and reply bodies already, its limit (`[ingress] max-buffered`): the call was not made; try again shortly",
                 ingress.budget.total()
             ),
         )
@@ -526,6 +567,35 @@ mod tests {
         assert!(operators_only(&peer("[::1]:9"), "bank").is_none());
         assert!(operators_only(&peer("203.0.113.7:9"), "bank").is_some());
         assert!(operators_only(&Peer::default(), "bank").is_some());
+    }
+
+    #[test]
+    fn request_ids_are_one_word_of_a_safe_charset() {
+        for good in [
+            "r1",
+            "4502cb6a-ea2d-44a4-a009-be634143ba70",
+            "req-01HZX.a_b:c",
+            &"a".repeat(128),
+        ] {
+            assert!(is_request_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            "r1 caller_realm=shop call=m.v status=200",
+            "a\nINFO",
+            "\"quoted\"",
+            "a=b",
+            "caf\u{e9}",
+            &"a".repeat(129),
+        ] {
+            assert!(!is_request_id(bad), "{bad}");
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(REQUEST_ID, HeaderValue::from_static("r1 status=200"));
+        let id = request_id(&headers);
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        headers.insert(REQUEST_ID, HeaderValue::from_static("r1"));
+        assert_eq!(request_id(&headers), "r1");
     }
 
     #[test]

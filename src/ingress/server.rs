@@ -1,7 +1,9 @@
 //! The ingress's server: worker threads, each a single-threaded tokio
 //! runtime accepting on the same listening socket and serving the
 //! connections it accepted from start to end (HTTP/1.1 and h2c, or TLS
-//! with ALPN); `max-connections` across all of them, and graceful
+//! with ALPN); `max-connections` across all of them (a connection beyond
+//! it is read for its request line: health probes are answered, anything
+//! else gets 503; at most `HEADROOM` such at once), and graceful
 //! shutdown (stop accepting, let calls in flight finish, up to 30 s).
 //!
 //! Why threads of their own and not one multi-threaded runtime: a
@@ -25,6 +27,13 @@ use crate::net::tls::ServerTls;
 /// How long in-flight calls may take to finish after shutdown begins.
 const DRAIN: Duration = Duration::from_secs(30);
 
+/// Connections beyond `max-connections` handled at once, all workers
+/// together: each is read for its request line and answered (`/healthz`
+/// and `/readyz` as usual, anything else 503), so that a flood of
+/// connections does not fail the health probes. Beyond these, a
+/// connection is closed at once.
+const HEADROOM: usize = 64;
+
 /// The ingress's worker threads.
 #[derive(Clone, Copy, Debug)]
 pub struct Workers {
@@ -41,6 +50,8 @@ struct Shared {
     tls: Option<Arc<ServerTls>>,
     /// One permit per open connection, all workers together.
     connections: Arc<Semaphore>,
+    /// One permit per connection beyond them being answered ([`HEADROOM`]).
+    headroom: Arc<Semaphore>,
     settings: ConnSettings,
 }
 
@@ -59,6 +70,7 @@ pub async fn serve(
     let shared = Arc::new(Shared {
         tls,
         connections: Arc::new(Semaphore::new(limits.max_connections)),
+        headroom: Arc::new(Semaphore::new(HEADROOM)),
         settings: ConnSettings {
             header_timeout: limits.header_timeout,
             idle_timeout: limits.idle_timeout,
@@ -151,12 +163,13 @@ async fn accept(
         // connection, give the others a turn at a burst of new ones.
         tokio::task::yield_now().await;
         let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
-            shared.ingress.record_refusal("too_many_connections");
-            tokio::spawn(refuse_connection(
-                stream,
-                shared.tls.is_some(),
-                shared.ingress.clone(),
-            ));
+            match shared.headroom.clone().try_acquire_owned() {
+                Ok(extra) if shared.tls.is_none() => {
+                    tokio::spawn(refuse_connection(stream, shared.ingress.clone(), extra));
+                }
+                // TLS: no handshake is spent on it. No headroom: closed.
+                _ => shared.ingress.record_refusal("too_many_connections"),
+            }
             continue;
         };
         let (shared, draining) = (shared.clone(), stop.clone());
@@ -217,42 +230,129 @@ fn service(ingress: Arc<Ingress>, peer: Peer) -> impl conn::Handler {
     })
 }
 
-/// Answers a connection beyond `max-connections` with a 503 (plain HTTP)
-/// or closes it (TLS: no handshake is spent on it), without reading a
-/// request: the answer says to come back later.
-async fn refuse_connection(mut stream: tokio::net::TcpStream, tls: bool, ingress: Arc<Ingress>) {
+/// Answers a plain connection beyond `max-connections`: its request line
+/// is read (bounded in bytes and time); a health probe (`GET` or `HEAD` of
+/// `/healthz` or `/readyz`) is answered as always, anything else gets 503
+/// `too_many_connections` (come back later). The connection is closed
+/// after the answer; `_headroom` is held until then.
+async fn refuse_connection(
+    mut stream: tokio::net::TcpStream,
+    ingress: Arc<Ingress>,
+    _headroom: tokio::sync::OwnedSemaphorePermit,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    if tls {
-        return;
-    }
-    let max = ingress.config().limits.max_connections;
-    let reply = Refusal::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "too_many_connections",
-        format!("the ingress has {max} connections open already (`[ingress] max-connections`); try again shortly"),
-    )
-    .retry_after(Duration::from_secs(1))
-    .reply(ingress.realm(), "");
-    let head = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
-        reply.body.len()
-    );
-    let refuse = async {
+    let answer = async {
+        let mut head = Vec::with_capacity(256);
+        let mut chunk = [0u8; 1024];
+        while !head.contains(&b'\n') && head.len() < 8192 {
+            match stream.read(&mut chunk).await? {
+                0 => break,
+                n => head.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+        let (status, content_type, body, retry) = match health_probe(line) {
+            Some((path, head_only)) => {
+                let (status, body) = match path {
+                    "/readyz" if ingress.is_draining() => (503, &b"draining\n"[..]),
+                    "/readyz" => (200, &b"ready\n"[..]),
+                    _ => (200, &b"ok\n"[..]),
+                };
+                let body = if head_only { Vec::new() } else { body.to_vec() };
+                (status, "text/plain; charset=utf-8", body, "")
+            }
+            None => {
+                ingress.record_refusal("too_many_connections");
+                let max = ingress.config().limits.max_connections;
+                let reply = Refusal::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too_many_connections",
+                    format!("the ingress has {max} connections open already (`[ingress] max-connections`); try again shortly"),
+                )
+                .retry_after(Duration::from_secs(1))
+                .reply(ingress.realm(), "");
+                (
+                    503,
+                    "application/json",
+                    reply.body.to_vec(),
+                    "retry-after: 1\r\n",
+                )
+            }
+        };
+        let reason = StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        let head = format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n{retry}connection: close\r\n\r\n",
+            body.len()
+        );
         stream.write_all(head.as_bytes()).await?;
-        stream.write_all(&reply.body).await?;
+        stream.write_all(&body).await?;
         stream.shutdown().await?;
         // Read what the client sent, so that closing does not reset the
         // connection before it has read the answer; bounded in bytes and
         // time.
-        let mut sink = [0u8; 4096];
         let mut left = 64 << 10;
         while left > 0 {
-            match stream.read(&mut sink).await? {
+            match stream.read(&mut chunk).await? {
                 0 => break,
                 n => left -= n.min(left),
             }
         }
         std::io::Result::Ok(())
     };
-    let _ = tokio::time::timeout(Duration::from_secs(2), refuse).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), answer).await;
+}
+
+/// The path of a health probe's request line (`GET /healthz HTTP/1.1`),
+/// and whether it is a `HEAD` request.
+fn health_probe(line: &[u8]) -> Option<(&'static str, bool)> {
+    let mut words = line.trim_ascii_end().split(|b| *b == b' ');
+    let head = match words.next()? {
+        b"GET" => false,
+        b"HEAD" => true,
+        _ => return None,
+    };
+    let path = match words.next()? {
+        b"/healthz" => "/healthz",
+        b"/readyz" => "/readyz",
+        _ => return None,
+    };
+    words
+        .next()
+        .is_some_and(|v| v.starts_with(b"HTTP/1."))
+        .then_some((path, head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_probes_are_told_by_their_request_line() {
+        assert_eq!(
+            health_probe(b"GET /healthz HTTP/1.1\r"),
+            Some(("/healthz", false))
+        );
+        assert_eq!(
+            health_probe(b"HEAD /readyz HTTP/1.0"),
+            Some(("/readyz", true))
+        );
+        for other in [
+            &b"POST /healthz HTTP/1.1"[..],
+            b"GET /healthz/x HTTP/1.1",
+            b"GET /status HTTP/1.1",
+            b"GET /healthz",
+            b"",
+            b"PRI * HTTP/2.0",
+        ] {
+            assert_eq!(
+                health_probe(other),
+                None,
+                "{}",
+                String::from_utf8_lossy(other)
+            );
+        }
+    }
 }

@@ -59,6 +59,15 @@ pub enum UpstreamError {
     /// The answer started but its body could not be read.
     #[error("{url} broke off the answer: {reason}")]
     Broken { url: String, reason: String },
+    /// The answer is larger than [`MAX_REPLY`]: the upstream answered (it
+    /// is up), its answer is not read.
+    #[error("{url} answered more than {} MiB, the most read from an upstream", MAX_REPLY >> 20)]
+    TooLarge { url: String },
+    /// The caller's room for the answer (see [`HttpClient::post_json`])
+    /// ran out after `bytes` bytes: the upstream answered, its answer is
+    /// dropped.
+    #[error("no room for the answer of {url} ({bytes} bytes)")]
+    NoRoom { url: String, bytes: u64 },
 }
 
 impl UpstreamError {
@@ -212,19 +221,36 @@ impl HttpClient {
         }
     }
 
-    /// POSTs `body` as JSON with `headers` and reads the whole answer.
+    /// POSTs `body` as JSON with `headers` and reads the whole answer (at
+    /// most [`MAX_REPLY`] bytes).
     pub async fn post_json(
         &self,
         url: &Uri,
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<Answer, UpstreamError> {
-        self.send(Method::POST, url, headers, body).await
+        self.send(Method::POST, url, headers, body, &mut |_| true)
+            .await
+    }
+
+    /// [`HttpClient::post_json`], asking `room` before the answer's bytes
+    /// are held, with how many bytes of memory they will take in all (the
+    /// declared length first, when there is one); when it says no, the
+    /// answer is dropped ([`UpstreamError::NoRoom`]).
+    pub async fn post_json_within(
+        &self,
+        url: &Uri,
+        headers: HeaderMap,
+        body: Bytes,
+        room: &mut (dyn FnMut(u64) -> bool + Send),
+    ) -> Result<Answer, UpstreamError> {
+        self.send(Method::POST, url, headers, body, room).await
     }
 
     /// GETs `url` and reads the whole answer.
     pub async fn get(&self, url: &Uri, headers: HeaderMap) -> Result<Answer, UpstreamError> {
-        self.send(Method::GET, url, headers, Bytes::new()).await
+        self.send(Method::GET, url, headers, Bytes::new(), &mut |_| true)
+            .await
     }
 
     async fn send(
@@ -233,6 +259,7 @@ impl HttpClient {
         url: &Uri,
         headers: HeaderMap,
         body: Bytes,
+        room: &mut (dyn FnMut(u64) -> bool + Send),
     ) -> Result<Answer, UpstreamError> {
         let connect_error = |reason: String| UpstreamError::Connect {
             url: url.to_string(),
@@ -301,18 +328,73 @@ impl HttpClient {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let read = http_body_util::Limited::new(response.into_body(), MAX_REPLY).collect();
-        let body = drive(&mut conn.conn, read)
-            .await
-            .map_err(|e| UpstreamError::Broken {
+        let declared = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let too_large = || UpstreamError::TooLarge {
+            url: url.to_string(),
+        };
+        let no_room = |bytes| UpstreamError::NoRoom {
+            url: url.to_string(),
+            bytes,
+        };
+        if declared.is_some_and(|n| n > MAX_REPLY as u64) {
+            return Err(too_large());
+        }
+        if let Some(n) = declared
+            && !room(n)
+        {
+            return Err(no_room(n));
+        }
+        // The answer's bytes are held only once `room` has said yes to
+        // them: one chunk (the usual case) as it came, more joined into one
+        // buffer that grows to the declared length, or doubles.
+        let mut answer = response.into_body();
+        let mut first: Option<Bytes> = None;
+        let mut joined: Vec<u8> = Vec::new();
+        let mut len = 0usize;
+        loop {
+            let next = drive(&mut conn.conn, async { answer.frame().await.transpose() }).await;
+            let Some(frame) = next.map_err(|e| UpstreamError::Broken {
                 url: url.to_string(),
-                reason: if e.is::<http_body_util::LengthLimitError>() {
-                    format!("the answer is larger than {} MiB", MAX_REPLY >> 20)
-                } else {
-                    e.to_string()
-                },
+                reason: e.to_string(),
             })?
-            .to_bytes();
+            else {
+                break;
+            };
+            let Ok(chunk) = frame.into_data() else {
+                continue; // trailers
+            };
+            len += chunk.len();
+            if len > MAX_REPLY {
+                return Err(too_large());
+            }
+            if first.is_none() && joined.is_empty() {
+                if !room(len as u64) {
+                    return Err(no_room(len as u64));
+                }
+                first = Some(chunk);
+                continue;
+            }
+            if len > joined.capacity() {
+                let cap = declared
+                    .map(|n| n as usize)
+                    .filter(|n| *n >= len)
+                    .unwrap_or_else(|| len.max(joined.capacity() * 2))
+                    .min(MAX_REPLY);
+                if !room(cap as u64) {
+                    return Err(no_room(cap as u64));
+                }
+                joined.reserve_exact(cap - joined.len());
+            }
+            if let Some(first) = first.take() {
+                joined.extend_from_slice(&first);
+            }
+            joined.extend_from_slice(&chunk);
+        }
+        let body = first.unwrap_or_else(|| Bytes::from(joined));
         self.keep(key, conn);
         Ok(Answer {
             status,

@@ -24,6 +24,8 @@ pub const LEDGER: &str = r#"module ledger {
 
   export realm verb flaky(ledger.Msg) ledger.Msg
     +retry 5 200ms
+
+  export realm verb big(ledger.Msg) ledger.Msg
 }
 "#;
 
@@ -51,12 +53,19 @@ pub struct Seen {
 
 /// An HTTP runner answering every verb with the request body; `slow`
 /// first waits while `hold` is set (at most a minute, so that a test that
-/// fails before releasing it still ends), then sleeps `delay_ms`.
+/// fails before releasing it still ends), then sleeps `delay_ms`. `big`
+/// answers a `Msg` of `reply_bytes` bytes instead (a large reply).
 #[derive(Default)]
 pub struct Echo {
     pub calls: Mutex<Vec<Seen>>,
     pub delay_ms: AtomicU64,
     pub hold: AtomicBool,
+    pub reply_bytes: AtomicU64,
+}
+
+/// A `Msg` of `n` bytes (at least 11): `{"text":"xxx...x"}`.
+pub fn big_msg(n: usize) -> String {
+    format!(r#"{{"text":"{}"}}"#, "x".repeat(n.saturating_sub(11)))
 }
 
 impl Echo {
@@ -104,6 +113,10 @@ pub fn echo_runner(echo: Arc<Echo>, addr: Option<SocketAddr>) -> Background {
             let ms = echo.delay_ms.load(Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(ms)).await;
         }
+        let body = match echo.reply_bytes.load(Ordering::Relaxed) {
+            n if verb == "big" && n > 0 => bytes::Bytes::from(big_msg(n as usize)),
+            _ => body,
+        };
         ([(http::header::CONTENT_TYPE, "application/json")], body)
     }
     Background::start(addr, move |listener, stop| async move {
