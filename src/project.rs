@@ -1781,7 +1781,7 @@ impl Reader<'_> {
                     } else {
                         Err(self
                             .at(value, format!("`{label}` {addr:?} is not an address"))
-                            .with_help("write an IP address and a port, e.g. \"127.0.0.1:8891\" or \"0.0.0.0:8891\""))
+                            .with_help("write an IP address and a port, e.g. \"127.0.0.1:8871\" or \"0.0.0.0:8871\""))
                     }
                 }),
                 "runners" => self.runners(value, &mut s.runners, &mut found.errors),

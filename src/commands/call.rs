@@ -15,7 +15,7 @@ use realm::schema::parse_ref;
     Examples:\n  \
     realm call balance.withdraw@bank '{\"account\":\"a1\",\"amount\":5}'\n  \
     echo '{\"id\":\"a1\"}' | realm call account.getAccount@acme -\n  \
-    realm call checkout.pay '{...}' --endpoint http://shop-ingress:8891"
+    realm call checkout.pay '{...}' --endpoint http://shop-ingress:8871"
 )]
 pub struct Args {
     /// The verb: module.verb or module.verb@realm

@@ -18,7 +18,7 @@ use super::DataFormat;
     (calls fail fast until the wait is over), `probing` while one call tries again.\n\n\
     Examples:\n  \
     realm status\n  \
-    realm status --endpoint http://ingress.shop.internal:8891 --format json"
+    realm status --endpoint http://ingress.shop.internal:8871 --format json"
 )]
 pub struct Args {
     /// The ingress to ask [env: REALM_ENDPOINT] [default: this project's [ingress] listen]

@@ -35,7 +35,7 @@ export interface FetchResponse {
 }
 
 export interface ClientOptions {
-  /** The ingress, such as `http://127.0.0.1:8891`. Default: `REALM_ENDPOINT`. */
+  /** The ingress, such as `http://127.0.0.1:8871`. Default: `REALM_ENDPOINT`. */
   endpoint?: string;
   /** Default: the global `fetch`. */
   fetch?: Fetch;

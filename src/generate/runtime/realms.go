@@ -130,7 +130,7 @@ type Client struct {
 }
 
 // NewClient returns a client of the ingress at endpoint, such as
-// "http://127.0.0.1:8891". An empty endpoint means $REALM_ENDPOINT.
+// "http://127.0.0.1:8871". An empty endpoint means $REALM_ENDPOINT.
 func NewClient(endpoint string) *Client {
 	if endpoint == "" {
 		endpoint = os.Getenv("REALM_ENDPOINT")

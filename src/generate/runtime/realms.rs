@@ -68,7 +68,7 @@ impl<T> Clone for Client<T> {
 }
 
 impl Client<HyperTransport> {
-    /// A client of the ingress at `endpoint` (`http://127.0.0.1:8891`) over
+    /// A client of the ingress at `endpoint` (`http://127.0.0.1:8871`) over
     /// the default transport.
     pub fn new(endpoint: impl Into<String>) -> Self {
         Client::with_transport(endpoint, HyperTransport::new())
