@@ -49,6 +49,7 @@ pub mod server;
 pub mod status;
 pub mod trace;
 pub mod upstream;
+mod verb_service;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -453,6 +454,18 @@ impl Ingress {
         }
         if let Some(module) = call.headers.get(CALLER_MODULE) {
             forward.insert(CALLER_MODULE, module.clone());
+        }
+        // FTL's own headers travel with the call (`Ftl-Request-Id` as the
+        // id this call is logged with).
+        for name in verb_service::PASSED_ON {
+            for value in call.headers.get_all(&name) {
+                forward.append(name.clone(), value.clone());
+            }
+        }
+        if call.headers.contains_key(verb_service::FTL_REQUEST_ID)
+            && let Ok(id) = HeaderValue::from_str(call.request_id)
+        {
+            forward.insert(verb_service::FTL_REQUEST_ID, id);
         }
         if let Ok(tp) = HeaderValue::from_bytes(&call.trace.child(random_u64()).header()) {
             forward.insert(TRACEPARENT, tp);
