@@ -40,6 +40,7 @@ mod build;
 pub mod config;
 mod conn;
 mod forward;
+mod forward_ftl;
 pub mod hops;
 pub mod metrics;
 pub mod reply;
@@ -94,6 +95,8 @@ enum Runner {
     Http { base: String },
     /// gRPC to an imported realm's server.
     Grpc { upstream: GrpcUpstream, url: String },
+    /// An FTL cluster's `xyz.block.ftl.v1.VerbService/Call`.
+    Ftl { upstream: GrpcUpstream, url: String },
 }
 
 /// A local module's runner.
@@ -220,6 +223,9 @@ impl Ingress {
             lines.push(match self.runners.get(module).map(|r| &r.runner) {
                 Some(Runner::Http { base }) => format!("module {module} -> {base} (HTTP JSON)"),
                 Some(Runner::Grpc { url, .. }) => format!("module {module} -> {url} (gRPC)"),
+                Some(Runner::Ftl { url, .. }) => {
+                    format!("module {module} -> {url} (FTL's VerbService)")
+                }
                 None => format!("module {module} -> no runner (its verbs answer 503)"),
             });
         }
@@ -522,6 +528,18 @@ impl Ingress {
                             None,
                             Target::Runner(module),
                         )
+                        .await
+                    }
+                    (Runner::Ftl { upstream, url }, _) => {
+                        Box::pin(self.call_ftl(
+                            &runner.upstream,
+                            upstream,
+                            url,
+                            call,
+                            forward,
+                            module,
+                            verb,
+                        ))
                         .await
                     }
                     (Runner::Grpc { .. }, None) => Err(Refusal::new(

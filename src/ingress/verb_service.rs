@@ -179,13 +179,10 @@ pub(super) async fn answer(
                 succeeded(protocol, &ping, "xyz.block.ftl.v1.PingResponse", share)
             }
         },
-        "Call" => {
-            match decode::<CallRequest>(protocol, &message, "xyz.block.ftl.v1.CallRequest") {
-                Err(failure) => failed(protocol, &failure),
-                Ok(request) => call(ingress, peer, parts, protocol, request, &request_id, share)
-                    .await,
-            }
-        }
+        "Call" => match decode::<CallRequest>(protocol, &message, "xyz.block.ftl.v1.CallRequest") {
+            Err(failure) => failed(protocol, &failure),
+            Ok(request) => call(ingress, peer, parts, protocol, request, &request_id, share).await,
+        },
         other => failed(
             protocol,
             &Failure::new(
@@ -210,7 +207,10 @@ async fn call(
     request_id: &str,
     mut share: Share,
 ) -> Response {
-    let Some(verb) = request.verb.filter(|v| !v.module.is_empty() && !v.name.is_empty()) else {
+    let Some(verb) = request
+        .verb
+        .filter(|v| !v.module.is_empty() && !v.name.is_empty())
+    else {
         return failed(
             protocol,
             &Failure::new(
@@ -495,8 +495,11 @@ fn failed(protocol: Protocol, failure: &Failure) -> Response {
     let code = failure.code as i32;
     match protocol {
         Protocol::Grpc => {
-            let mut response =
-                http::Response::new(ReplyBody::with_trailers(Bytes::new(), None, Share::default()));
+            let mut response = http::Response::new(ReplyBody::with_trailers(
+                Bytes::new(),
+                None,
+                Share::default(),
+            ));
             let headers = response.headers_mut();
             headers.insert(
                 http::header::CONTENT_TYPE,
@@ -601,7 +604,9 @@ mod tests {
             Bytes::from(b)
         };
         assert_eq!(
-            unframe(Protocol::Grpc, frame(0, 2, b"ab")).expect("one").as_ref(),
+            unframe(Protocol::Grpc, frame(0, 2, b"ab"))
+                .expect("one")
+                .as_ref(),
             b"ab"
         );
         assert!(unframe(Protocol::Grpc, frame(0, 3, b"ab")).is_err());
