@@ -186,6 +186,9 @@ pub struct IngressSettings {
     pub max_grpc_reply_size: Option<u64>,
     /// `hub`: the realm that relays calls to realms without an endpoint.
     pub hub: Option<String>,
+    /// `ftl-endpoint`: an FTL cluster's verb service, for local modules
+    /// without a runner.
+    pub ftl_endpoint: Option<String>,
     /// `relay`: forward calls signed by other realms to further realms.
     pub relay: Option<bool>,
     /// `keys-file`: the JSON file of per-realm signing keys (a path, not a
@@ -1593,6 +1596,7 @@ const INGRESS_KEYS: &[&str] = &[
     "max-buffered",
     "max-grpc-reply-size",
     "hub",
+    "ftl-endpoint",
     "relay",
     "keys-file",
     "replay-window",
@@ -1830,6 +1834,9 @@ impl Reader<'_> {
                         Err(self.at(value, format!("`{label}` {name:?} is not a realm name")))
                     }
                 }),
+                "ftl-endpoint" => self
+                    .string(value, &label)
+                    .map(|url| s.ftl_endpoint = Some(url)),
                 "relay" => value
                     .as_bool()
                     .map(|b| s.relay = Some(b))

@@ -35,6 +35,11 @@ pub struct Args {
     #[arg(long = "realm-endpoint", value_name = "NAME=URL", value_parser = pair)]
     realm_endpoints: Vec<(String, String)>,
 
+    /// An FTL cluster's verb service, for modules without a runner
+    /// [default: $FTL_ENDPOINT, or [ingress] ftl-endpoint]
+    #[arg(long = "ftl-endpoint", value_name = "URL")]
+    ftl_endpoint: Option<String>,
+
     #[command(flatten)]
     pinned: super::PinnedRealms,
 }
@@ -69,6 +74,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
             listen: args.listen,
             runners: args.runners,
             realm_endpoints: args.realm_endpoints,
+            ftl_endpoint: args.ftl_endpoint,
         };
         let _log = crate::logging::init();
         let ingress = ingress::from_workspace(&ws, &overrides)?;

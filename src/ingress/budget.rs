@@ -28,6 +28,13 @@ pub struct Share {
     bytes: u64,
 }
 
+impl Share {
+    /// The bytes it holds.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
 /// The budget has no room for a body now.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Exhausted;

@@ -105,6 +105,31 @@ impl Ingress {
             let upstream = Upstream::new(Kind::Runner, module, &setting.value, limit);
             runners.insert(module.clone(), LocalRunner { runner, upstream });
         }
+        // An FTL cluster serves the modules that have no runner of their
+        // own (its verb service routes to the module's deployment).
+        if let Some(ftl) = &config.ftl_endpoint {
+            let upstream = GrpcUpstream::new(&ftl.value).map_err(|e| {
+                anyhow!("the FTL endpoint {} (from {}): {e}", ftl.value, ftl.origin)
+            })?;
+            let modules = internal.modules.iter().filter(|m| !m.builtin);
+            for module in modules.map(|m| &m.name) {
+                if runners.contains_key(module) || grpc_modules.contains(module.as_str()) {
+                    continue;
+                }
+                let runner = Runner::Ftl {
+                    upstream: upstream.clone(),
+                    url: ftl.value.clone(),
+                };
+                let health = Upstream::new(Kind::Runner, module, &ftl.value, limit);
+                runners.insert(
+                    module.clone(),
+                    LocalRunner {
+                        runner,
+                        upstream: health,
+                    },
+                );
+            }
+        }
 
         let endpoint = |name: &str| {
             config

@@ -39,6 +39,8 @@ pub struct Overrides {
     pub runners: Vec<(String, String)>,
     /// `NAME=URL`
     pub realm_endpoints: Vec<(String, String)>,
+    /// `--ftl-endpoint URL`: an FTL cluster's verb service.
+    pub ftl_endpoint: Option<String>,
 }
 
 /// Where a value came from, for messages.
@@ -83,6 +85,9 @@ pub struct IngressConfig {
     pub endpoints: HashMap<String, Setting>,
     /// The realm that relays calls to realms without an endpoint.
     pub hub: Option<String>,
+    /// An FTL cluster's `VerbService`: serves the local modules without a
+    /// runner (`--ftl-endpoint`, `$FTL_ENDPOINT`, `[ingress] ftl-endpoint`).
+    pub ftl_endpoint: Option<Setting>,
     pub limits: Limits,
     pub security: Security,
 }
@@ -251,6 +256,20 @@ pub fn resolve(
             );
         }
     }
+    let ftl_endpoint = first_set(
+        overrides.ftl_endpoint.as_deref(),
+        "FTL_ENDPOINT".into(),
+        env,
+        || {
+            project.ingress.ftl_endpoint.as_ref().map(|url| Setting {
+                value: url.clone(),
+                origin: Origin::SettingsFile(project.ingress_file),
+            })
+        },
+    );
+    if let Some(setting) = &ftl_endpoint {
+        check_url(setting, "the FTL endpoint")?;
+    }
     let config_file = read_config_file(project)?;
     let mut endpoints = HashMap::new();
     for realm in realms {
@@ -351,6 +370,7 @@ pub fn resolve(
         runners,
         endpoints,
         hub: settings.hub.clone(),
+        ftl_endpoint,
         limits,
         security,
     })

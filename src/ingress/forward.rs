@@ -24,7 +24,7 @@ use crate::net::http::UpstreamError;
 use crate::schema::{MetadataKind, Type, Verb};
 
 /// How one attempt at an upstream ended.
-enum Attempt<T> {
+pub(super) enum Attempt<T> {
     /// The upstream answered: it is up, whatever it said.
     Answered(Result<T, Refusal>),
     /// The call failed in transport; `not_sent` when it surely did not
@@ -70,7 +70,7 @@ impl Ingress {
     /// attempts within `[ingress] upstream-timeout`, retries failures
     /// before sending for `+retry` verbs (their policy is read only then,
     /// off the hot path), and records the upstream's health.
-    async fn forward<T, F, Fut>(
+    pub(super) async fn forward<T, F, Fut>(
         &self,
         upstream: &Upstream,
         verb: &Verb,
@@ -333,13 +333,13 @@ impl Ingress {
 
 /// What each attempt of a call sends: the first attempt takes it as it is;
 /// only a verb that may be retried (`+retry`) gives each attempt a copy.
-struct ForAttempts<T> {
+pub(super) struct ForAttempts<T> {
     value: std::sync::Mutex<Option<T>>,
     copies: bool,
 }
 
 impl<T: Clone> ForAttempts<T> {
-    fn new(value: T, verb: &Verb) -> ForAttempts<T> {
+    pub(super) fn new(value: T, verb: &Verb) -> ForAttempts<T> {
         ForAttempts {
             value: std::sync::Mutex::new(Some(value)),
             copies: RetryPolicy::retries(verb),
@@ -347,7 +347,7 @@ impl<T: Clone> ForAttempts<T> {
     }
 
     /// The value for the next attempt at `what`.
-    fn next(&self, what: impl std::fmt::Display) -> Result<T, Refusal> {
+    pub(super) fn next(&self, what: impl std::fmt::Display) -> Result<T, Refusal> {
         let mut value = self.value.lock().unwrap_or_else(|e| e.into_inner());
         let next = if self.copies {
             value.clone()

@@ -44,6 +44,7 @@ mod build;
 pub mod config;
 mod conn;
 mod forward;
+mod forward_ftl;
 pub mod hops;
 pub mod metrics;
 pub mod reply;
@@ -53,6 +54,7 @@ pub mod server;
 pub mod status;
 pub mod trace;
 pub mod upstream;
+mod verb_service;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -98,6 +100,8 @@ enum Runner {
     Http { base: String },
     /// gRPC to an imported realm's server.
     Grpc { upstream: GrpcUpstream, url: String },
+    /// An FTL cluster's `xyz.block.ftl.v1.VerbService/Call`.
+    Ftl { upstream: GrpcUpstream, url: String },
 }
 
 /// A local module's runner.
@@ -224,6 +228,9 @@ impl Ingress {
             lines.push(match self.runners.get(module).map(|r| &r.runner) {
                 Some(Runner::Http { base }) => format!("module {module} -> {base} (HTTP JSON)"),
                 Some(Runner::Grpc { url, .. }) => format!("module {module} -> {url} (gRPC)"),
+                Some(Runner::Ftl { url, .. }) => {
+                    format!("module {module} -> {url} (FTL's VerbService)")
+                }
                 None => format!("module {module} -> no runner (its verbs answer 503)"),
             });
         }
@@ -471,6 +478,18 @@ impl Ingress {
         if let Some(module) = call.headers.get(CALLER_MODULE) {
             forward.insert(CALLER_MODULE, module.clone());
         }
+        // FTL's own headers travel with the call (`Ftl-Request-Id` as the
+        // id this call is logged with).
+        for name in verb_service::PASSED_ON {
+            for value in call.headers.get_all(&name) {
+                forward.append(name.clone(), value.clone());
+            }
+        }
+        if call.headers.contains_key(verb_service::FTL_REQUEST_ID)
+            && let Ok(id) = HeaderValue::from_str(call.request_id)
+        {
+            forward.insert(verb_service::FTL_REQUEST_ID, id);
+        }
         if let Ok(tp) = HeaderValue::from_bytes(&call.trace.child(random_u64()).header()) {
             forward.insert(TRACEPARENT, tp);
         }
@@ -516,6 +535,18 @@ impl Ingress {
                             None,
                             Target::Runner(module),
                         )
+                        .await
+                    }
+                    (Runner::Ftl { upstream, url }, _) => {
+                        Box::pin(self.call_ftl(
+                            &runner.upstream,
+                            upstream,
+                            url,
+                            call,
+                            forward,
+                            module,
+                            verb,
+                        ))
                         .await
                     }
                     (Runner::Grpc { .. }, None) => Err(Refusal::new(

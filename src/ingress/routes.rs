@@ -56,6 +56,8 @@ pub struct ReplyBody {
     data: Option<Bytes>,
     /// Pieces of at most this many bytes (HTTP/2), or the whole (`None`).
     piece: Option<usize>,
+    /// Sent after the data (gRPC's status).
+    trailers: Option<HeaderMap>,
     _share: Share,
 }
 
@@ -64,9 +66,18 @@ const H2_PIECE: usize = 16 << 10;
 
 impl ReplyBody {
     fn new(data: Bytes, share: Share) -> ReplyBody {
+        ReplyBody::with_trailers(data, None, share)
+    }
+
+    pub(super) fn with_trailers(
+        data: Bytes,
+        trailers: Option<HeaderMap>,
+        share: Share,
+    ) -> ReplyBody {
         ReplyBody {
             data: (!data.is_empty()).then_some(data),
             piece: None,
+            trailers,
             _share: share,
         }
     }
@@ -81,7 +92,7 @@ impl hyper::body::Body for ReplyBody {
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         let Some(data) = self.data.take() else {
-            return Poll::Ready(None);
+            return Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))));
         };
         let Some(piece) = self.piece else {
             return Poll::Ready(Some(Ok(Frame::data(data))));
@@ -96,7 +107,7 @@ impl hyper::body::Body for ReplyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.data.is_none()
+        self.data.is_none() && self.trailers.is_none()
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -134,6 +145,9 @@ fn without_body(mut response: Response) -> Response {
 async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
+    if let Some(method) = path.strip_prefix(super::verb_service::PREFIX) {
+        return super::verb_service::answer(ingress, peer, &parts, body, method).await;
+    }
     if let Some(rest) = path.strip_prefix("/realms/") {
         let mut segments = rest.split('/');
         if let (Some(realm), Some(module), Some(verb), None) = (
@@ -200,7 +214,7 @@ fn decode(segment: &str) -> Result<Cow<'_, str>, std::str::Utf8Error> {
 
 /// Path segments as they may appear in a log line: control characters
 /// (a `%0a` in the URL) escaped, so a request cannot forge log lines.
-fn loggable(text: &str) -> Cow<'_, str> {
+pub(super) fn loggable(text: &str) -> Cow<'_, str> {
     if text.chars().any(char::is_control) {
         text.chars()
             .map(|c| {
@@ -246,6 +260,14 @@ pub fn is_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
+/// The call's trace context: the caller's `traceparent`, or a new trace.
+pub(super) fn trace_of(headers: &HeaderMap) -> TraceContext {
+    headers
+        .get(TRACEPARENT)
+        .and_then(|v| TraceContext::parse(v.as_bytes()))
+        .unwrap_or_else(|| TraceContext::start(uuid::Uuid::new_v4().as_u128(), super::random_u64()))
+}
+
 /// A call: `POST /realms/{realm}/{module}/{verb}`, its segments decoded.
 async fn call(
     ingress: &Ingress,
@@ -269,12 +291,7 @@ async fn call(
         );
         return refuse_early(ingress, parts.uri.path(), &request_id, refusal);
     }
-    let trace = headers
-        .get(TRACEPARENT)
-        .and_then(|v| TraceContext::parse(v.as_bytes()))
-        .unwrap_or_else(|| {
-            TraceContext::start(uuid::Uuid::new_v4().as_u128(), super::random_u64())
-        });
+    let trace = trace_of(headers);
     let called = || CallName {
         realm,
         module,
@@ -308,23 +325,34 @@ async fn call(
         request_id: &request_id,
         trace,
     };
-    let outcome = ingress.handle(&call).await;
+    let outcome = run(ingress, &call, started).await;
+    // The request's share is held until the reply is written; an
+    // upstream's reply holds its own share (`budget::hold`).
+    reply(outcome.reply, &request_id, share)
+}
+
+/// A call handed to [`Ingress::handle`], counted and logged.
+pub(super) async fn run(ingress: &Ingress, call: &Call<'_>, started: Instant) -> super::Outcome {
+    let outcome = ingress.handle(call).await;
     let elapsed = started.elapsed();
-    ingress.record(&call, &outcome, elapsed);
+    ingress.record(call, &outcome, elapsed);
+    let headers = call.headers;
     tracing::info!(
-        request_id = %request_id,
-        trace_id = %trace.trace_id_hex(),
+        request_id = %call.request_id,
+        trace_id = %call.trace.trace_id_hex(),
         caller_realm = outcome.caller.as_deref().unwrap_or_else(|| header(headers, CALLER_REALM)),
         caller_module = header(headers, CALLER_MODULE),
-        call = %called(),
+        call = %CallName {
+            realm: call.realm,
+            module: call.module,
+            verb: call.verb,
+        },
         status = outcome.reply.status.as_u16(),
         refused = outcome.refusal,
         micros = elapsed.as_micros() as u64,
         "call"
     );
-    // The request's share is held until the reply is written; an
-    // upstream's reply holds its own share (`budget::hold`).
-    reply(outcome.reply, &request_id, share)
+    outcome
 }
 
 /// `module.verb@realm` for the access log, control characters escaped.
@@ -344,6 +372,13 @@ impl std::fmt::Display for CallName<'_> {
             loggable(self.realm)
         )
     }
+}
+
+/// A refusal of a request that is not a call: counted, logged with a
+/// new request id, answered with the JSON error body.
+pub(super) fn refuse_plain(ingress: &Ingress, path: &str, refusal: Refusal) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    refuse_early(ingress, path, &request_id, refusal)
 }
 
 /// A refusal before the call is known (its path or head is unusable):
@@ -381,7 +416,7 @@ fn head_size(parts: &http::request::Parts) -> usize {
 /// Reads a request body within the size limit, the request timeout and
 /// the ingress's budget of buffered bytes; the share of the budget is held
 /// until the returned [`Share`] is dropped (when the call is over).
-async fn read_body(
+pub(super) async fn read_body(
     ingress: &Ingress,
     headers: &HeaderMap,
     body: Incoming,

@@ -28,6 +28,7 @@ pub mod json;
 pub mod json_read;
 pub mod model;
 pub mod parser;
+pub mod pb;
 pub mod printer;
 pub mod proto;
 pub mod proto3_json;

@@ -1,0 +1,159 @@
+//! Forwarding a call into an FTL cluster: the local module's verb called
+//! through the cluster's `xyz.block.ftl.v1.VerbService/Call` (gRPC, h2c or
+//! TLS), on the one forwarding path ([`Ingress::forward`]: slots, timeout,
+//! `+retry`, health).
+//!
+//! What comes back: `CallResponse.body` is the reply; `CallResponse.error`
+//! is the verb's own failure, answered 500 with the message in the JSON
+//! error body (code `verb_failed`) — the upstream is healthy; a gRPC status
+//! is the matching refusal, `UNAVAILABLE` a transport failure.
+
+use std::sync::OnceLock;
+
+use http::{HeaderMap, StatusCode};
+use prost_reflect::{DynamicMessage, MethodDescriptor};
+
+use super::forward::{Attempt, ForAttempts, Target};
+use super::reply::{Refusal, Reply};
+use super::upstream::Upstream;
+use super::{Call, Ingress};
+use crate::net::grpc::{self, CallError, GrpcUpstream};
+use crate::schema::Verb;
+use crate::schema::pb::schema::Ref;
+use crate::schema::pb::verb::{CallRequest, CallResponse, call_response};
+
+/// `xyz.block.ftl.v1.VerbService.Call`, from the embedded descriptors.
+fn call_method() -> Option<&'static MethodDescriptor> {
+    static METHOD: OnceLock<Option<MethodDescriptor>> = OnceLock::new();
+    METHOD
+        .get_or_init(|| {
+            crate::schema::txtpb::descriptor_pool()
+                .get_service_by_name("xyz.block.ftl.v1.VerbService")?
+                .methods()
+                .find(|m| m.name() == "Call")
+        })
+        .as_ref()
+}
+
+impl Ingress {
+    /// Calls `module.verb` through an FTL cluster's verb service.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn call_ftl(
+        &self,
+        health: &Upstream,
+        upstream: &GrpcUpstream,
+        url: &str,
+        call: &Call<'_>,
+        headers: HeaderMap,
+        module: &str,
+        verb: &Verb,
+    ) -> Result<Reply, Refusal> {
+        let internal =
+            |message: String| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message);
+        let method = call_method()
+            .ok_or_else(|| internal("the descriptors of FTL's VerbService are missing".into()))?;
+        let request = CallRequest {
+            metadata: None,
+            verb: Some(Ref {
+                module: module.to_string(),
+                name: verb.name.clone(),
+                ..Default::default()
+            }),
+            body: call.body.to_vec(),
+        };
+        let mut message = DynamicMessage::new(method.input());
+        message
+            .transcode_from(&request)
+            .map_err(|e| internal(format!("CallRequest: {e}")))?;
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        for (name, value) in &headers {
+            if let (Ok(key), Ok(value)) = (
+                tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
+                tonic::metadata::MetadataValue::try_from(value.as_bytes()),
+            ) {
+                metadata.append(key, value);
+            }
+        }
+        let what = Target::Runner(module);
+        let max_reply =
+            usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);
+        let request = ForAttempts::new(message, verb);
+        let (request, metadata) = (&request, &metadata);
+        let realm = &self.realm;
+        self.forward(health, verb, what, || async move {
+            let message = match request.next(what) {
+                Ok(message) => message,
+                Err(refusal) => return Attempt::Answered(Err(refusal)),
+            };
+            let result = upstream
+                .unary(method, message, metadata.clone(), max_reply)
+                .await;
+            match result {
+                Ok(reply) => Attempt::Answered(answer(&reply, realm, call.request_id, module, verb)),
+                Err(CallError::TooLarge { limit, detail }) => Attempt::Answered(Err(Refusal::new(
+                    StatusCode::BAD_GATEWAY,
+                    "upstream_too_large",
+                    format!(
+                        "{module}.{} answered more than {limit} bytes through FTL's verb service (`[ingress] max-grpc-reply-size`): {detail}",
+                        verb.name
+                    ),
+                ))),
+                Err(CallError::Status(status)) if status.code() == tonic::Code::Unavailable => {
+                    Attempt::Failed {
+                        status: grpc::http_status(status.code()),
+                        target: format!("{what} at the FTL cluster {url}"),
+                        not_sent: grpc::not_sent(&status),
+                        reason: status.message().to_string(),
+                    }
+                }
+                Err(CallError::Status(status)) => Attempt::Answered(Err(Refusal::new(
+                    grpc::http_status(status.code()),
+                    "upstream_status",
+                    format!(
+                        "the FTL cluster refused {module}.{}: {}: {}",
+                        verb.name,
+                        crate::net::code_name(status.code()),
+                        status.message()
+                    ),
+                ))),
+            }
+        })
+        .await
+    }
+}
+
+/// The reply of a `CallResponse`: its body, or the verb's failure as a 500
+/// with the JSON error body.
+fn answer(
+    reply: &DynamicMessage,
+    realm: &str,
+    request_id: &str,
+    module: &str,
+    verb: &Verb,
+) -> Result<Reply, Refusal> {
+    let bad = |e: String| {
+        Refusal::new(
+            StatusCode::BAD_GATEWAY,
+            "bad_reply",
+            format!(
+                "{module}.{}: the FTL cluster's reply is not a CallResponse: {e}",
+                verb.name
+            ),
+        )
+    };
+    let response: CallResponse = reply.transcode_to().map_err(|e| bad(e.to_string()))?;
+    match response.response {
+        Some(call_response::Response::Body(body)) => Ok(Reply::json(StatusCode::OK, body)),
+        Some(call_response::Response::Error(error)) => {
+            let failure = Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "verb_failed",
+                error.message,
+            );
+            // The verb failed; the call itself went well: a reply, not a
+            // refusal of the ingress.
+            Ok(failure.reply(realm, request_id))
+        }
+        None => Err(bad("it holds neither a body nor an error".to_string())),
+    }
+}
