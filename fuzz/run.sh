@@ -40,5 +40,5 @@ targets=$(cargo fuzz list)
 for t in $targets; do
   echo "== $t: $seconds s"
   cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -max_len=65536 -timeout=10 -print_final_stats=1 2>&1 |
-    grep -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|Test unit written)' || true
+    grep -a -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|Test unit written|thread .* panicked)' || true
 done

@@ -26,7 +26,10 @@ fn plain(s: &str) -> bool {
             f.bytes().take_while(u8::is_ascii_digit).count() <= 9
         })
         && (s.ends_with('Z')
-            || s.len() >= 6 && s[s.len() - 6..].starts_with(['+', '-']) && &s[s.len() - 5..s.len() - 3] < "24" && &s[s.len() - 2..] < "60")
+            || b.len() >= 6
+                && matches!(b[b.len() - 6], b'+' | b'-')
+                && &b[b.len() - 5..b.len() - 3] < b"24".as_slice()
+                && &b[b.len() - 2..] < b"60".as_slice())
 }
 
 fuzz_target!(|data: &[u8]| {
