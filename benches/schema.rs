@@ -82,14 +82,13 @@ fn bench(c: &mut Criterion) {
     // layout and encoder"): prost-reflect's own formatter, which needs a
     // DynamicMessage built from the encoded bytes first.
     let descriptor = txtpb::descriptor_pool()
-        .get_message_by_name("realm.schema.v1.Schema")
-        .expect("realm.schema.v1.Schema");
+        .get_message_by_name(realm::schema::ftl::SCHEMA_MESSAGE)
+        .expect("FTL's Schema");
     let pretty = prost_reflect::text_format::FormatOptions::new().pretty(true);
     group.bench_function("txtpb_encode_prost_reflect_baseline", |b| {
         b.iter(|| {
-            let bytes = prost::Message::encode_to_vec(&realm::schema::proto::to_proto(black_box(
-                &api_schema,
-            )));
+            let bytes =
+                prost::Message::encode_to_vec(&realm::schema::ftl::to_ftl(black_box(&api_schema)));
             let message =
                 prost_reflect::DynamicMessage::decode(descriptor.clone(), bytes.as_slice())
                     .expect("decode");

@@ -90,8 +90,11 @@ pub struct Project {
     /// `module-dirs`: where local modules live, relative to the root.
     pub module_dirs: Vec<ModuleDir>,
     /// `[realm] export`: where the public API is written, relative to the
-    /// root.
+    /// root (the first file when it lists several).
     pub export: String,
+    /// Every file `[realm] export` names (a path or a list of paths), in
+    /// order; the format of each is its extension's.
+    pub exports: Vec<String>,
     /// `[realm] descriptor-set`: the protobuf descriptors of a realm made by
     /// `realm import`, relative to the root.
     pub descriptor_set: Option<String>,
@@ -288,9 +291,15 @@ impl Project {
         self.root.join(PROJECT_FILE)
     }
 
-    /// The path the public API is exported to.
+    /// The path the public API is exported to (the first of
+    /// [`Self::export_paths`]).
     pub fn export_path(&self) -> PathBuf {
         self.root.join(&self.export)
+    }
+
+    /// Every path the public API is exported to.
+    pub fn export_paths(&self) -> Vec<PathBuf> {
+        self.exports.iter().map(|e| self.root.join(e)).collect()
     }
 
     pub fn pin(&self, name: &str) -> Option<&Pin> {
@@ -479,7 +488,7 @@ fn parse(root: &Path, label: &str, text: String, with_pins: bool) -> Result<Proj
         },
     };
 
-    let mut export = DEFAULT_EXPORT.to_string();
+    let mut exports = vec![DEFAULT_EXPORT.to_string()];
     let mut descriptor_set = None;
     match doc.get("realm") {
         None => {}
@@ -497,19 +506,52 @@ fn parse(root: &Path, label: &str, text: String, with_pins: bool) -> Result<Proj
                 }
             }
             if let Some(value) = item.get("export") {
-                match reader.string(value, "[realm] export") {
-                    Ok(path) if is_inside(&path) => export = path,
-                    Ok(path) => errors.push(
-                        reader
-                            .at(
-                                value,
-                                format!("`[realm] export` {path:?} is not a path inside the project"),
-                            )
-                            .with_help(
-                                "use a relative path without `..`, e.g. \"ftl-external-schema.txtpb\"",
-                            ),
-                    ),
-                    Err(d) => errors.push(d),
+                // A path, or a list of paths.
+                let values: Vec<&Item> = match value.as_array() {
+                    Some(array) if array.is_empty() => {
+                        errors.push(
+                            reader
+                                .at(value, "`[realm] export` lists no file")
+                                .with_help("name at least one file, e.g. [\"ftl-external-schema.txtpb\", \"ftl-external-schema.json\"]"),
+                        );
+                        Vec::new()
+                    }
+                    Some(array) => array.iter().map(|_| value).collect(),
+                    None => vec![value],
+                };
+                let strings: Vec<Result<String, Diagnostic>> = match value.as_array() {
+                    Some(array) => array
+                        .iter()
+                        .map(|v| {
+                            v.as_str().map(str::to_string).ok_or_else(|| {
+                                reader.span_diag(
+                                    v.span(),
+                                    "`[realm] export` must be a path or a list of paths",
+                                )
+                            })
+                        })
+                        .collect(),
+                    None => vec![reader.string(value, "[realm] export")],
+                };
+                let mut paths = Vec::new();
+                for (value, path) in values.into_iter().zip(strings) {
+                    match path {
+                        Ok(path) if is_inside(&path) => paths.push(path),
+                        Ok(path) => errors.push(
+                            reader
+                                .at(
+                                    value,
+                                    format!("`[realm] export` {path:?} is not a path inside the project"),
+                                )
+                                .with_help(
+                                    "use a relative path without `..`, e.g. \"ftl-external-schema.txtpb\"",
+                                ),
+                        ),
+                        Err(d) => errors.push(d),
+                    }
+                }
+                if !paths.is_empty() {
+                    exports = paths;
                 }
             }
         }
@@ -626,7 +668,8 @@ fn parse(root: &Path, label: &str, text: String, with_pins: bool) -> Result<Proj
         text,
         name,
         module_dirs,
-        export,
+        export: exports[0].clone(),
+        exports,
         descriptor_set,
         pins,
         config_file,
