@@ -222,6 +222,55 @@ fn ftl_published_realms_pin_and_validate() {
             "{}",
             run.stdout
         );
+        if realm_name == "market" {
+            // FTL's closure: what `export realm` verbs call, catch, use and
+            // publish to is pinned, whatever its visibility; what nothing
+            // exported reaches is not; the builtin module is realm's own.
+            for published in [
+                "export verb charge(payments.ChargeRequest)",
+                "verb audit(orders.Order) Unit",
+                "verb recover(builtin.CatchRequest<orders.PlaceRequest>) Unit",
+                "database postgres ordersdb",
+                "export topic placed orders.Order",
+                "+sql query many",
+                "+ingress http GET /orders/{id}",
+                "+typemap go \"github.com/example/market/ids.OrderID\"",
+            ] {
+                assert!(
+                    run.stdout.contains(published),
+                    "{published}:\n{}",
+                    run.stdout
+                );
+            }
+            for left_out in [
+                "nightly",
+                "notify",
+                "refund",
+                "region",
+                "apiKey",
+                "module builtin",
+            ] {
+                assert!(
+                    !run.stdout.contains(left_out),
+                    "{left_out}:\n{}",
+                    run.stdout
+                );
+            }
+            // Only `export realm` verbs are callable from other realms.
+            consumer.write(
+                "modules/shop.ftl",
+                "module shop {\n  verb buy(Unit) Unit\n    +calls orders.place@market, payments.charge@market\n}\n",
+            );
+            let run = consumer.realm(&["schema"]);
+            assert_eq!(run.code, 1, "{}", run.stderr);
+            assert!(
+                run.stderr
+                    .contains("`payments.charge@market` is not part of realm `market`'s public API (it is export)")
+                    && !run.stderr.contains("orders.place@market`"),
+                "{}",
+                run.stderr
+            );
+        }
     }
 }
 
@@ -311,4 +360,154 @@ fn export_writes_and_checks_every_file() {
         "{}",
         run.stderr
     );
+}
+
+// ---- the fixtures of FTL-published realms ------------------------------------
+
+/// FTL's `Schema.External()` (`common/schema/schema.go`) of an internal
+/// realm, re-stated over realm's model to write the fixtures: the builtin
+/// module first (FTL's `WithBuiltins`, its declarations `export`), roots
+/// every declaration of realm visibility, a depth-first walk (a stack) over
+/// every reference a declaration holds (types and metadata:
+/// `OutboundEdges`), modules sorted by name and kept only with
+/// declarations (`FilterByVisibility`), then config and secrets and their
+/// metadata removed (`filterExternalMetadata`). The realm keeps no
+/// position, as `FilterByVisibility` builds it anew.
+fn ftl_external(realm: &realm::schema::Realm) -> realm::schema::Realm {
+    use realm::schema::{Decl, MetadataKind, Ref, Type, Visibility};
+    use std::collections::{BTreeMap, HashSet};
+    let mut builtin = realm::schema::builtin::builtin_module().clone();
+    for decl in &mut builtin.decls {
+        if let Decl::Data(d) = decl {
+            d.visibility = Visibility::Export;
+        }
+    }
+    let mut modules = vec![builtin];
+    modules.extend(realm.modules.iter().cloned());
+    let mut stack: Vec<(String, String)> = modules
+        .iter()
+        .flat_map(|m| {
+            m.decls
+                .iter()
+                .filter(|d| d.visibility() == Visibility::ExportRealm)
+                .map(|d| (m.name.clone(), d.name().to_string()))
+        })
+        .collect();
+    let mut visited = HashSet::new();
+    let mut result: BTreeMap<String, Vec<Decl>> = BTreeMap::new();
+    while let Some((module, name)) = stack.pop() {
+        if !visited.insert((module.clone(), name.clone())) {
+            continue;
+        }
+        let Some(decl) = modules
+            .iter()
+            .find(|m| m.name == module)
+            .and_then(|m| m.decl(&name))
+        else {
+            continue;
+        };
+        let mut push = |r: &Ref| {
+            if let Some(m) = &r.module {
+                stack.push((m.clone(), r.name.clone()));
+            }
+        };
+        decl.for_each_type(&mut |ty| {
+            if let Type::Ref(r) = ty {
+                push(r);
+            }
+        });
+        decl.for_each_metadata_ref(&mut push);
+        result.entry(module).or_default().push(decl.clone());
+    }
+    let strip = |metadata: &mut Vec<realm::schema::Metadata>| {
+        metadata.retain(|m| {
+            !matches!(
+                m.kind,
+                MetadataKind::ConfigUses(_) | MetadataKind::SecretsUses(_)
+            )
+        });
+    };
+    let modules = modules
+        .iter()
+        .filter_map(|m| {
+            let mut decls = result.remove(&m.name)?;
+            decls.retain(|d| !matches!(d, Decl::Config(_) | Decl::Secret(_)));
+            for decl in &mut decls {
+                match decl {
+                    Decl::Verb(v) => strip(&mut v.metadata),
+                    Decl::Database(d) => strip(&mut d.metadata),
+                    Decl::Topic(t) => strip(&mut t.metadata),
+                    Decl::Data(d) => strip(&mut d.metadata),
+                    Decl::TypeAlias(t) => strip(&mut t.metadata),
+                    _ => {}
+                }
+            }
+            Some(realm::schema::Module { decls, ..m.clone() })
+        })
+        .collect::<Vec<_>>();
+    let mut modules = modules;
+    modules.sort_by(|a, b| a.name.cmp(&b.name));
+    realm::schema::Realm {
+        pos: None,
+        comments: Vec::new(),
+        external: false,
+        name: realm.name.clone(),
+        modules,
+    }
+}
+
+/// Writes `tests/ftl-published/*.json`: FTL's `External()` of the realms
+/// in `market.ftl` and `examples/bank`, positions kept, as Go's
+/// `protojson.Marshal` prints them (`ftl schema get --external --json`).
+/// Run by hand: `cargo test --test ftl_wire -- --ignored`.
+#[test]
+#[ignore = "writes the fixtures; needs Go"]
+fn regenerate_ftl_published_fixtures() {
+    let gocode = go_protobuf().expect("Go is needed to write the fixtures");
+    let dir = repo_root().join("tests/ftl-published");
+    let market = std::fs::read_to_string(dir.join("market.ftl")).expect("read");
+    let market = realm::schema::parse_schema("market.ftl", &market)
+        .unwrap_or_else(|d| panic!("{d}"))
+        .realms
+        .remove(0);
+    let mut bank_modules = Vec::new();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(repo_root().join("examples/bank/modules"))
+        .expect("bank modules")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    names.sort();
+    for path in names {
+        let name = format!(
+            "modules/{}",
+            path.file_name().expect("name").to_string_lossy()
+        );
+        let text = std::fs::read_to_string(&path).expect("read");
+        let file = realm::schema::parse_file(&name, &text).unwrap_or_else(|d| panic!("{d}"));
+        bank_modules.extend(file.modules);
+    }
+    let bank = realm::schema::Realm {
+        name: "bank".to_string(),
+        modules: bank_modules,
+        ..Default::default()
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let mut files = Vec::new();
+    for realm in [market, bank] {
+        let published = realm::schema::Schema {
+            realms: vec![ftl_external(&realm)],
+        };
+        let path = work.path().join(format!("{}.json", realm.name));
+        std::fs::write(&path, txtpb::to_json(&published)).expect("write");
+        files.push(path);
+    }
+    let copies = read_with_go(&gocode, work.path(), &files);
+    for (file, copy) in files.iter().zip(copies) {
+        let go_json = copy.with_file_name(format!(
+            "{}.go.json",
+            copy.file_name().expect("name").to_string_lossy()
+        ));
+        let mut text = std::fs::read_to_string(go_json).expect("read");
+        text.push('\n');
+        std::fs::write(dir.join(file.file_name().expect("name")), text).expect("write fixture");
+    }
 }
