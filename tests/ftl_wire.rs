@@ -296,6 +296,13 @@ fn a_legacy_realm_schema_pin_still_reads() {
     let shop = TestProject::example("shop");
     let run = shop.realm(&["add", "--git-repo", &bank.url()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "note: `ftl-external-schema.txtpb` is realm's older realm.schema.v1 proto-text, which FTL cannot read"
+        ),
+        "{}",
+        run.stderr
+    );
     let run = shop.realm(&["schema", "--realm", "bank"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
