@@ -156,8 +156,14 @@ fn dynamic(schema: &ftl::pb::Schema) -> DynamicMessage {
 
 /// Encodes a schema as FTL's proto-text, with [`HEADER`].
 pub fn to_text(schema: &Schema) -> String {
+    to_text_after("", schema)
+}
+
+/// [`to_text`] after `prefix` (a comment line), in one buffer.
+pub fn to_text_after(prefix: &str, schema: &Schema) -> String {
     let bytes = ftl::to_ftl(schema).encode_to_vec();
-    let mut out = String::with_capacity(HEADER.len() + bytes.len() * 3);
+    let mut out = String::with_capacity(prefix.len() + HEADER.len() + bytes.len() * 3);
+    out.push_str(prefix);
     out.push_str(HEADER);
     write_message(&mut out, &schema_descriptor(), &bytes, 0)
         .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
