@@ -82,14 +82,13 @@ fn bench(c: &mut Criterion) {
     // layout and encoder"): prost-reflect's own formatter, which needs a
     // DynamicMessage built from the encoded bytes first.
     let descriptor = txtpb::descriptor_pool()
-        .get_message_by_name("realm.schema.v1.Schema")
-        .expect("realm.schema.v1.Schema");
+        .get_message_by_name(realm::schema::ftl::SCHEMA_MESSAGE)
+        .expect("FTL's Schema");
     let pretty = prost_reflect::text_format::FormatOptions::new().pretty(true);
     group.bench_function("txtpb_encode_prost_reflect_baseline", |b| {
         b.iter(|| {
-            let bytes = prost::Message::encode_to_vec(&realm::schema::proto::to_proto(black_box(
-                &api_schema,
-            )));
+            let bytes =
+                prost::Message::encode_to_vec(&realm::schema::ftl::to_ftl(black_box(&api_schema)));
             let message =
                 prost_reflect::DynamicMessage::decode(descriptor.clone(), bytes.as_slice())
                     .expect("decode");
@@ -146,6 +145,65 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+    export_against_buf(dir.path(), binary);
+}
+
+/// `realm export` (the binary) of the project against `buf build` of the
+/// equivalent `.proto` files, in the same run: medians of 5, and each
+/// one's peak RSS. buf comes from `target/tools` (`npm install --prefix
+/// target/tools @bufbuild/buf`) or the PATH; without it this part is
+/// skipped.
+fn export_against_buf(project: &std::path::Path, binary: &str) {
+    use support::tools::run_measured;
+    let local =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tools/node_modules/.bin/buf");
+    let buf = if local.is_file() {
+        local.display().to_string()
+    } else if Command::new("buf").arg("--version").output().is_ok() {
+        "buf".to_string()
+    } else {
+        eprintln!(
+            "export vs buf: skipped, buf is not installed (npm install --prefix target/tools @bufbuild/buf)"
+        );
+        return;
+    };
+    let input: u64 = std::fs::read_dir(project.join("modules"))
+        .expect("modules")
+        .map(|e| e.expect("entry").metadata().expect("metadata").len())
+        .sum();
+    let protos = tempfile::tempdir().expect("tempdir");
+    support::write_protos(protos.path(), MODULES, VERBS_PER_MODULE, ENUMS_PER_MODULE);
+    let image = protos.path().join("image.binpb");
+    let median = |mut run: Box<dyn FnMut() -> (Duration, u64)>| {
+        let mut runs: Vec<(Duration, u64)> = (0..5).map(|_| run()).collect();
+        runs.sort();
+        let rss = runs.iter().map(|r| r.1).max().unwrap_or(0);
+        (runs[2].0, rss)
+    };
+    let (realm_time, realm_rss) = median(Box::new(|| {
+        let _ = std::fs::remove_file(project.join("ftl-external-schema.txtpb"));
+        run_measured(Command::new(binary).arg("export").current_dir(project))
+    }));
+    let (buf_time, buf_rss) = median(Box::new(|| {
+        run_measured(
+            Command::new(&buf)
+                .args(["build", "-o"])
+                .arg(&image)
+                .current_dir(protos.path()),
+        )
+    }));
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    eprintln!(
+        "export vs buf: realm export {:.3} s, {:.0} MiB RSS ({:.1}x the {:.1} MiB of schema text); \
+         buf build {:.3} s, {:.0} MiB RSS; realm/buf time {:.3}",
+        realm_time.as_secs_f64(),
+        mib(realm_rss),
+        realm_rss as f64 / input as f64,
+        mib(input),
+        buf_time.as_secs_f64(),
+        mib(buf_rss),
+        realm_time.as_secs_f64() / buf_time.as_secs_f64()
+    );
 }
 
 criterion_group!(benches, bench);

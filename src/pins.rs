@@ -88,6 +88,9 @@ pub struct PinnedApi {
     pub realm: Realm,
     /// The schema file's path in the repository.
     pub path: String,
+    /// The file is realm's older `realm.schema.v1` proto-text: read, but
+    /// the realm should run `realm export` again (FTL cannot read it).
+    pub legacy: bool,
 }
 
 impl PinnedApi {
@@ -96,10 +99,12 @@ impl PinnedApi {
     }
 }
 
+/// The verbs other realms can call (a published realm also holds the
+/// verbs they call, FTL's closure).
 fn count_verbs(realm: &Realm) -> usize {
     realm
         .decls()
-        .filter(|(_, d)| matches!(d, Decl::Verb(_)))
+        .filter(|(_, d)| matches!(d, Decl::Verb(v) if v.visibility == crate::schema::Visibility::ExportRealm))
         .count()
 }
 
@@ -195,12 +200,7 @@ fn read_api(
     // Once the realm's own name is known, files are named after it.
     let name = project.as_ref().map_or(name, |p| p.name.as_str());
     let file = label(name, commit, &path);
-    let parsed = if path.ends_with(".json") {
-        txtpb::from_json(&file, &text)
-    } else {
-        txtpb::from_text(&file, &text)
-    };
-    let mut schema = parsed.map_err(|d| {
+    let decoded = txtpb::decode_published(&file, &path, text.as_bytes()).map_err(|d| {
         let mut sources = Sources::new();
         sources.insert(file.clone(), text.clone());
         anyhow::Error::from(Report::new(vec![d], sources)).context(format!(
@@ -208,12 +208,14 @@ fn read_api(
             at()
         ))
     })?;
-    if schema.realms.len() != 1 {
+    let (mut schema, legacy) = (decoded.schema, decoded.legacy);
+    if schema.realms.len() != 1 || (!legacy && schema.realms[0].external) {
         bail!(
-            "`{path}` of {} holds {} realms; a public API is exactly one realm\n\
+            "`{path}` of {} holds {} realm(s) ({} external); a published realm is exactly one internal realm, as FTL's `ftl schema get --external` and `realm export` write it\n\
              help: regenerate it with `realm export` in that repository",
             at(),
-            schema.realms.len()
+            schema.realms.len(),
+            schema.realms.iter().filter(|r| r.external).count()
         );
     }
     let mut realm = schema.realms.remove(0);
@@ -230,6 +232,9 @@ fn read_api(
         );
     }
     realm.external = true;
+    // Every realm has its own builtin module (FTL publishes the builtin
+    // declarations its realm's API uses).
+    realm.modules.retain(|m| !m.builtin);
     let own = Schema {
         realms: vec![realm],
     };
@@ -262,6 +267,7 @@ fn read_api(
         name: realm.name.clone(),
         realm,
         path,
+        legacy,
     })
 }
 

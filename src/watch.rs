@@ -35,18 +35,20 @@ pub const DEBOUNCE: Duration = Duration::from_millis(300);
 pub enum WatchEvent {
     /// The first export, when the watch starts.
     Started {
-        path: PathBuf,
-        /// Whether the file on disk changed.
+        /// Every export file.
+        paths: Vec<PathBuf>,
+        /// Whether a file on disk changed.
         written: bool,
         api: Realm,
     },
     /// A re-export after sources changed.
     Exported {
-        path: PathBuf,
+        /// Every export file.
+        paths: Vec<PathBuf>,
         /// What changed in the public API since the last export (empty
         /// when only the file's bytes changed, e.g. doc comments).
         changes: Vec<Change>,
-        /// Whether the file on disk changed.
+        /// Whether a file on disk changed.
         written: bool,
         /// The sources that changed, relative to the project root.
         sources: Vec<String>,
@@ -82,10 +84,10 @@ pub fn run(
     let ws = Workspace::load(dir, ctx)?;
     let first = export::prepare(&ws, output)?;
     let written = first.write()?;
-    let export_path = first.path.clone();
+    let export_paths = first.paths();
     let mut api = first.api.clone();
     if on_event(WatchEvent::Started {
-        path: first.path,
+        paths: first.paths(),
         written,
         api: first.api,
     })
@@ -99,7 +101,7 @@ pub fn run(
             // Reading files (ours included) is not a change.
             Ok(events) => relevant(
                 &root,
-                &export_path,
+                &export_paths,
                 events
                     .iter()
                     .filter(|e| {
@@ -136,9 +138,10 @@ pub fn run(
         let event = match reexport(dir, ctx, output) {
             Ok((new, written)) => {
                 let changes = diff(&api, &new.api);
+                let paths = new.paths();
                 api = new.api;
                 WatchEvent::Exported {
-                    path: new.path,
+                    paths,
                     changes,
                     written,
                     sources,
@@ -160,17 +163,17 @@ fn reexport(dir: &Path, ctx: &Context, output: Option<&Path>) -> Result<(export:
     Ok((export, written))
 }
 
-/// The changed paths that are sources: not the export file itself, not
+/// The changed paths that are sources: not the export files, not
 /// inside hidden directories (`.git`, `.ftl`) and not hidden files (the
 /// temporary files of atomic writes, editors' swap files). Relative to
 /// the project root, sorted, without duplicates.
 fn relevant<'p>(
     root: &Path,
-    export: &Path,
+    exports: &[PathBuf],
     paths: impl Iterator<Item = &'p PathBuf>,
 ) -> Vec<String> {
     let mut out: Vec<String> = paths
-        .filter(|p| p.as_path() != export)
+        .filter(|p| !exports.contains(p))
         .filter_map(|p| {
             let rel = p.strip_prefix(root).ok()?;
             let hidden = rel.components().any(|c| match c {
@@ -202,17 +205,22 @@ mod tests {
     #[test]
     fn only_sources_trigger_an_export() {
         let root = Path::new("/p");
-        let export = Path::new("/p/ftl-external-schema.txtpb");
+        let exports = [
+            PathBuf::from("/p/ftl-external-schema.txtpb"),
+            PathBuf::from("/p/ftl-external-schema.json"),
+        ];
         let paths: Vec<PathBuf> = [
             "/p/modules/shop/shop.go",
             "/p/modules/shop/shop.go",
             "/p/ftl-external-schema.txtpb",
+            "/p/ftl-external-schema.json",
             "/p/.git/index",
             "/p/modules/.shop.go.swp",
             "/p/.ftl-external-schema.txtpb.abc.tmp",
             "/p/modules/bank.ftl",
             "/p/modules/shop/ftl.toml",
             "/p/ftl-project.toml",
+            "/p/realm.toml",
             "/p/README.md",
             "/p/modules/shop/db",
         ]
@@ -220,13 +228,14 @@ mod tests {
         .map(PathBuf::from)
         .collect();
         assert_eq!(
-            relevant(root, export, paths.iter()),
+            relevant(root, &exports, paths.iter()),
             vec![
                 "ftl-project.toml",
                 "modules/bank.ftl",
                 "modules/shop/db",
                 "modules/shop/ftl.toml",
                 "modules/shop/shop.go",
+                "realm.toml",
             ]
         );
     }

@@ -24,9 +24,13 @@ fn schema_prints_json_and_txtpb_with_positions() {
     assert!(
         txtpb
             .stdout
-            .starts_with("# proto-file: realm/schema/v1/schema.proto\n")
+            .starts_with("# proto-file: xyz/block/ftl/schema/v1/schema.proto\n")
     );
-    assert!(txtpb.stdout.contains("file: \"modules/balance.ftl\""));
+    assert!(txtpb.stdout.contains("filename: \"modules/balance.ftl\""));
+    // The same message in both forms.
+    let from_json = realm::schema::txtpb::from_json("json", &json.stdout).expect("json");
+    let from_text = realm::schema::txtpb::from_text("txtpb", &txtpb.stdout).expect("txtpb");
+    assert_eq!(from_json, from_text);
 }
 
 #[test]
@@ -45,33 +49,40 @@ fn schema_of_one_realm_and_an_unknown_realm() {
 fn export_writes_the_public_api_as_proto_text() {
     let bank = TestProject::example("bank");
     std::fs::remove_file(bank.path().join("ftl-external-schema.txtpb")).expect("remove export");
+    std::fs::remove_file(bank.path().join("ftl-external-schema.json")).expect("remove export");
     let run = bank.realm(&["export"]).expect(0);
     assert_eq!(
         run.stderr,
-        "Exported realm `bank` to ftl-external-schema.txtpb (1 module, 2 verbs, 5 types)\n"
+        "Exported realm `bank` to ftl-external-schema.txtpb, ftl-external-schema.json (2 modules, 2 verbs, 6 types)\n"
     );
     let exported = bank.read("ftl-external-schema.txtpb");
     snapshots(|| insta::assert_snapshot!("cli_export_bank_txtpb", exported));
-    // Nothing private, nothing internal.
+    // Nothing unreachable from `export realm`, no config or secrets, no
+    // positions.
     for hidden in [
         "name: \"settle\"",
-        "name: \"audit\"",
         "name: \"ledgerToken\"",
+        "name: \"currency\"\n      }",
         "config",
-        "name: \"accounts\"",
-        "calls",
-        "database",
+        "secrets",
         "cron",
-        "pos",
+        "pos {",
+        "filename",
     ] {
         assert!(!exported.contains(hidden), "the export leaks {hidden}");
     }
+    // FTL's closure: what an `export realm` verb calls is published, with
+    // its own visibility (not callable from other realms).
+    assert!(
+        exported.contains("visibility: VISIBILITY_SCOPE_MODULE\n        name: \"record\""),
+        "{exported}"
+    );
 
     // A second run changes nothing.
     let run = bank.realm(&["export"]).expect(0);
     assert_eq!(
         run.stderr,
-        "ftl-external-schema.txtpb is up to date (1 module, 2 verbs, 5 types)\n"
+        "ftl-external-schema.txtpb, ftl-external-schema.json are up to date (2 modules, 2 verbs, 6 types)\n"
     );
     assert_eq!(bank.read("ftl-external-schema.txtpb"), exported);
 }
@@ -101,7 +112,9 @@ fn export_check_fails_with_a_diff_when_stale_and_writes_nothing() {
     assert_eq!(
         run.stderr,
         "error: ftl-external-schema.txtpb is stale: the public API of realm `bank` has changed\n\
-         help: run `realm export` and commit ftl-external-schema.txtpb\n"
+         help: run `realm export` and commit ftl-external-schema.txtpb\n\
+         error: ftl-external-schema.json is stale: the public API of realm `bank` has changed\n\
+         help: run `realm export` and commit ftl-external-schema.json\n"
     );
     assert_eq!(
         bank.read("ftl-external-schema.txtpb"),
@@ -127,7 +140,8 @@ fn export_check_fails_when_the_file_is_missing() {
     assert_eq!(
         run.stderr,
         "error: ftl-external-schema.txtpb does not exist\n\
-         help: run `realm export` and commit ftl-external-schema.txtpb\n"
+         help: run `realm export` and commit ftl-external-schema.txtpb\n\
+         ftl-external-schema.json is up to date\n"
     );
     assert!(!bank.exists("ftl-external-schema.txtpb"));
 }
@@ -170,7 +184,7 @@ fn export_to_another_path_and_the_export_key() {
     );
 
     let project = bank.read("realm.toml").replace(
-        "export = \"ftl-external-schema.txtpb\"",
+        "export = [\"ftl-external-schema.txtpb\", \"ftl-external-schema.json\"]",
         "export = \"api/public.txtpb\"",
     );
     bank.write("realm.toml", &project);

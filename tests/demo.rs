@@ -44,7 +44,7 @@ fn the_demo_runs_start_to_finish_on_its_own_processes() {
     }
     // Only the demo's own addresses: no fixed port of the example
     // projects' files was called.
-    for fixed in ["8871", "8891", "8892", "8893", "9101", "9102"] {
+    for fixed in ["8871", "8872", "8891", "8892", "8893", "9101", "9102"] {
         assert!(
             !stdout.contains(&format!("127.0.0.1:{fixed}\n"))
                 && !stdout.contains(&format!("127.0.0.1:{fixed} ")),

@@ -77,8 +77,8 @@ fn deeply_nested_types_fail_the_command_cleanly() {
 fn deeply_nested_proto_text_is_refused() {
     let text = |depth: usize| {
         format!(
-            "realms {{\n  external: true\n  name: \"bank\"\n  modules {{\n    name: \"m\"\n    decls {{\n      type_alias {{\n        visibility: VISIBILITY_EXPORT_REALM\n        name: \"A\"\n        type {{ {}int {{}}{} }}\n      }}\n    }}\n  }}\n}}\n",
-            "list { element { ".repeat(depth),
+            "realms {{\n  external: true\n  name: \"bank\"\n  modules {{\n    name: \"m\"\n    decls {{\n      type_alias {{\n        visibility: VISIBILITY_SCOPE_REALM\n        name: \"A\"\n        type {{ {}int {{}}{} }}\n      }}\n    }}\n  }}\n}}\n",
+            "array { element { ".repeat(depth),
             " } }".repeat(depth)
         )
     };
@@ -198,7 +198,7 @@ fn a_pinned_realm_with_an_alias_cycle_is_refused() {
     );
     bank.write(
         "api.txtpb",
-        "realms {\n  external: true\n  name: \"bank\"\n  modules {\n    name: \"m\"\n    decls {\n      type_alias {\n        visibility: VISIBILITY_EXPORT_REALM\n        name: \"A\"\n        type { ref { module: \"m\" name: \"B\" } }\n      }\n    }\n    decls {\n      type_alias {\n        visibility: VISIBILITY_EXPORT_REALM\n        name: \"B\"\n        type { list { element { ref { module: \"m\" name: \"A\" } } } }\n      }\n    }\n    decls {\n      data {\n        visibility: VISIBILITY_EXPORT_REALM\n        name: \"Node\"\n        fields { name: \"next\" type { ref { module: \"m\" name: \"Node\" } } }\n      }\n    }\n  }\n}\n",
+        "realms {\n  name: \"bank\"\n  modules {\n    name: \"m\"\n    decls {\n      type_alias {\n        visibility: VISIBILITY_SCOPE_REALM\n        name: \"A\"\n        type { ref { module: \"m\" name: \"B\" } }\n      }\n    }\n    decls {\n      type_alias {\n        visibility: VISIBILITY_SCOPE_REALM\n        name: \"B\"\n        type { array { element { ref { module: \"m\" name: \"A\" } } } }\n      }\n    }\n    decls {\n      data {\n        visibility: VISIBILITY_SCOPE_REALM\n        name: \"Node\"\n        fields { name: \"next\" type { ref { module: \"m\" name: \"Node\" } } }\n      }\n    }\n  }\n}\n",
     );
     bank.commit("a realm with cycles");
     let shop = TestProject::new("shop");

@@ -144,7 +144,7 @@ fn json_and_proto_text_output() {
     .expect(0);
     assert!(
         run.stdout
-            .contains("method: \"acme.bank.v1.AccountService/Withdraw\""),
+            .contains("native_name: \"acme.bank.v1.AccountService/Withdraw\""),
         "{}",
         run.stdout
     );

@@ -199,7 +199,12 @@ fn handle_routes_pinned_realms_by_their_public_api() {
             ..Overrides::default()
         },
     );
+    // Published because `balance.withdraw` calls it (FTL's closure), but
+    // not `export realm`: not callable from other realms.
     let refused = handle(&ingress, "/realms/bank/audit/record", "{}");
+    assert_eq!(refused.reply.status.as_u16(), 403);
+    assert_eq!(code(&refused), "not_exported");
+    let refused = handle(&ingress, "/realms/bank/nope/record", "{}");
     assert_eq!(refused.reply.status.as_u16(), 404);
     assert_eq!(code(&refused), "unknown_module");
     let refused = handle(

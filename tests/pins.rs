@@ -288,7 +288,7 @@ fn add_a_schema_path_leaving_the_repository() {
     snapshots(|| insta::assert_snapshot!("pins_path_leaves_repo", run.stderr));
     // Also when the repository's own realm.toml points outside.
     let project = bank.read("realm.toml").replace(
-        "export = \"ftl-external-schema.txtpb\"",
+        "export = [\"ftl-external-schema.txtpb\", \"ftl-external-schema.json\"]",
         "export = \"/etc/passwd\"",
     );
     bank.write("realm.toml", &project);
@@ -349,7 +349,7 @@ fn add_a_malformed_schema_names_position_and_commit() {
     let stderr = redact(&run.stderr, &[(bank.path(), "[BANK]")]);
     assert!(
         stderr.contains(&format!(
-            "bank@{}:ftl-external-schema.txtpb:7:3",
+            "bank@{}:ftl-external-schema.txtpb:6:3",
             &bank.head()[..7]
         )),
         "{stderr}"
@@ -362,8 +362,8 @@ fn add_a_schema_that_is_not_a_public_api() {
     let bank = GitRealm::example("bank");
     // A declaration that is only `export`, not `export realm`.
     let text = bank.read("ftl-external-schema.txtpb").replacen(
-        "visibility: VISIBILITY_EXPORT_REALM",
-        "visibility: VISIBILITY_EXPORT",
+        "visibility: VISIBILITY_SCOPE_REALM",
+        "visibility: VISIBILITY_SCOPE_MODULE",
         1,
     );
     bank.write("ftl-external-schema.txtpb", &text);

@@ -535,15 +535,36 @@ fn metadata_references_must_name_the_right_kind() {
 fn public_api_holds_export_realm_declarations_and_drops_internals() {
     let schema = parse_schema("everything.ftl", EVERYTHING).unwrap_or_else(|d| panic!("{d}"));
     let api = public_api(schema.realm("shop").expect("shop"));
-    let expected = r#"external realm shop {
+    // As FTL's `Schema.External()` publishes it: what `export realm`
+    // declarations refer to (types and metadata: the called verb, the catch
+    // verb, the database, the topic), module metadata and every metadata
+    // but `+config`/`+secrets`; an internal realm.
+    let expected = r#"realm shop {
   // Checkout.
   module checkout {
+    +git "https://example.com/shop.git" "0123abcd" dirty
+    +artefact "main" "sha256:00ff" executable
+    +image "shop/checkout":"sha256:abcd"
+    database postgres orders
+      +migration sha256:0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f
+
+    export topic paid checkout.PayRequest
+      +partitions 8
+
     // Pays for a cart.
     //
     // Second paragraph.
     export realm verb pay(checkout.PayRequest) checkout.PayResponse
-      +retry 5m
+      +calls checkout.notify
+      +retry 5m catch checkout.failed
+      +database uses checkout.orders
+      +publish checkout.paid
       +encoding json lenient
+      +transaction
+
+    export verb notify(checkout.PayResponse) Unit
+
+    verb failed(builtin.CatchRequest<checkout.PayRequest>) Unit
 
     export realm data PayRequest {
       +encoding json
@@ -568,7 +589,7 @@ fn public_api_holds_export_realm_declarations_and_drops_internals() {
     }
 
     export realm data Item {
-      sku String +alias json "SKU"
+      sku String +sql column items.sku +alias json "SKU"
       quantity Int
     }
 
@@ -633,5 +654,5 @@ fn public_api_of_a_realm_without_exports_is_empty() {
     .unwrap_or_else(|d| panic!("{d}"));
     let api = public_api(&schema.realms[0]);
     assert!(api.modules.is_empty());
-    assert_eq!(api.to_string(), "external realm shop {\n}\n");
+    assert_eq!(api.to_string(), "realm shop {\n}\n");
 }

@@ -644,7 +644,7 @@ fn deny_warnings_refuses_to_pin_a_public_api_with_warnings() {
     );
     bank.write(
         "api.txtpb",
-        "realms {\n  external: true\n  name: \"bank\"\n  modules {\n    name: \"m\"\n    decls {\n      data {\n        visibility: VISIBILITY_EXPORT_REALM\n        name: \"D\"\n        fields { name: \"a\" type { int {} } }\n        fields { name: \"a\" type { string {} } }\n      }\n    }\n  }\n}\n",
+        "realms {\n  name: \"bank\"\n  modules {\n    name: \"m\"\n    decls {\n      data {\n        visibility: VISIBILITY_SCOPE_REALM\n        name: \"D\"\n        fields { name: \"a\" type { int {} } }\n        fields { name: \"a\" type { string {} } }\n      }\n    }\n  }\n}\n",
     );
     bank.commit("a field twice");
     let shop = TestProject::new("shop");

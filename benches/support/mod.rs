@@ -95,3 +95,60 @@ pub fn write_project(
         .expect("write module");
     }
 }
+
+/// The `.proto` files equivalent to [`module_text`]'s realm, for `buf
+/// build` to compare with: a package per module, a message per data type
+/// (the same fields: `optional`, `repeated`, `map`, Timestamp, the enums,
+/// `json_name` for `+alias json`), an enum per value enum and a service per
+/// module with an RPC per verb, doc comments where the realm has them.
+/// Writes `buf.yaml` and `m{i}.proto` into `dir`.
+pub fn write_protos(dir: &std::path::Path, modules: usize, verbs: usize, enums: usize) {
+    std::fs::create_dir_all(dir).expect("create the proto directory");
+    std::fs::write(dir.join("buf.yaml"), "version: v2\n").expect("write buf.yaml");
+    for i in 0..modules {
+        let prev = i.saturating_sub(1);
+        let mut out = String::with_capacity(verbs * 700);
+        let _ = writeln!(
+            out,
+            "syntax = \"proto3\";\n\n// Module {i} of a generated realm.\npackage m{i};\n\nimport \"google/protobuf/timestamp.proto\";"
+        );
+        if i > 0 {
+            let _ = writeln!(out, "import \"m{prev}.proto\";");
+        }
+        out.push('\n');
+        for e in 0..enums {
+            let _ = writeln!(
+                out,
+                "enum Status{e} {{\n  STATUS{e}_OPEN = 0;\n  STATUS{e}_HELD = 1;\n  STATUS{e}_PAID = 2;\n  STATUS{e}_VOID = 3;\n}}\n"
+            );
+        }
+        let _ = writeln!(out, "service M{i}Service {{");
+        for k in 0..verbs {
+            if k % 4 == 0 {
+                let _ = writeln!(
+                    out,
+                    "  // Verb {k} of module {i}.\n  // It does generated things."
+                );
+            }
+            let _ = writeln!(out, "  rpc call{k}(Req{k}) returns (Resp{k});");
+        }
+        out.push_str("}\n\n");
+        for k in 0..verbs {
+            if k % 4 == 1 {
+                let _ = writeln!(out, "// The request of call{k}.");
+            }
+            let _ = writeln!(
+                out,
+                "message Req{k} {{\n  string id = 1;\n  int64 amount = 2;\n  optional string note = 3 [json_name = \"n\"];\n  \
+                 repeated m{prev}.Resp{k} items = 4;\n  map<string, m{prev}.Resp{k}> index = 5;\n  Status{} status = 6;\n  \
+                 google.protobuf.Timestamp at = 7;\n}}\n",
+                k % enums.max(1)
+            );
+            let _ = writeln!(
+                out,
+                "message Resp{k} {{\n  string id = 1;\n  double total = 2;\n  bool ok = 3;\n  repeated string tags = 4;\n}}\n"
+            );
+        }
+        std::fs::write(dir.join(format!("m{i}.proto")), out).expect("write a .proto file");
+    }
+}

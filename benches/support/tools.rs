@@ -83,3 +83,31 @@ pub fn bank_and_shop(dir: &Path) -> std::path::PathBuf {
     assert!(status.success(), "realm add failed");
     cache
 }
+
+/// Runs `command` to its end; returns its wall time and its peak resident
+/// set (bytes), read from the kernel for that process alone (`wait4`).
+pub fn run_measured(command: &mut Command) -> (Duration, u64) {
+    let start = Instant::now();
+    let child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `usage` is a plain C struct the kernel fills; `pid` is our
+    // child, reaped here (and not by `Child::wait`).
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        let reaped = libc::wait4(pid, &mut status, 0, &mut usage);
+        assert_eq!(reaped, pid, "wait4");
+        usage
+    };
+    let elapsed = start.elapsed();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{command:?} failed"
+    );
+    std::mem::forget(child);
+    (elapsed, usage.ru_maxrss as u64 * 1024)
+}

@@ -64,5 +64,12 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         verbs,
         if verbs == 1 { "" } else { "s" }
     );
+    if added.api.legacy {
+        errln!(
+            "note: `{}` is realm's older realm.schema.v1 proto-text, which FTL cannot read\n\
+             help: in that repository, run `realm export` with this version of realm and commit the files",
+            added.api.path
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,4 @@
-//! `realm export`: write the public API as proto-text, or check it.
+//! `realm export`: write the public API to every export file, or check them.
 
 use std::ops::ControlFlow;
 use std::path::PathBuf;
@@ -6,28 +6,30 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use realm::export::{self, Freshness};
-use realm::schema::{Decl, Realm};
+use realm::schema::{Decl, Realm, Visibility};
 use realm::watch::{self, WatchEvent};
 use realm::workspace::Workspace;
 
 use super::{EXIT_CHECK_FAILED, display_path};
 
-/// Export the public API (every `export realm` declaration and what it uses) as proto-text
+/// Export the public API (every `export realm` declaration and what it uses) as FTL publishes a realm
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "The file is written to `[realm] export` in realm.toml (beside ftl-project.toml) \
-    (default ftl-external-schema.txtpb). Commit it: other realms pin it.\n\n\
+    after_help = "Every file of `[realm] export` in realm.toml (beside ftl-project.toml) is written \
+    (a path or a list of paths; default ftl-external-schema.txtpb), as FTL's \
+    xyz.block.ftl.schema.v1.Schema: proto-text for .txtpb, protojson for .json, binary for .binpb. \
+    Commit them: other realms pin them.\n\n\
     Examples:\n  \
     realm export                  # write the file\n  \
-    realm export --check          # in CI: exit 3 with a diff when the file is stale\n  \
+    realm export --check          # in CI: exit 3 with a diff when a file is stale\n  \
     realm export --watch          # re-export on every change of the sources"
 )]
 pub struct Args {
-    /// Write here instead of the project's `[realm] export` path
+    /// Write only this file instead of the project's `[realm] export` files
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
 
-    /// Write nothing; exit 3 with a diff when the file is missing or stale
+    /// Write nothing; exit 3 with a diff when a file is missing or stale
     #[arg(long, conflicts_with = "watch")]
     check: bool,
 
@@ -62,58 +64,79 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
     super::print_warnings(&ws);
     let export = export::prepare(&ws, args.output.as_deref())?;
-    let path = display_path(&export.path);
     if args.check {
-        return Ok(match export.freshness()? {
-            Freshness::UpToDate => {
-                errln!("{path} is up to date");
-                ExitCode::SUCCESS
+        let mut failed = false;
+        for file in &export.files {
+            let path = display_path(&file.path);
+            match file.freshness()? {
+                Freshness::UpToDate => errln!("{path} is up to date"),
+                Freshness::Missing => {
+                    failed = true;
+                    errln!(
+                        "error: {path} does not exist\nhelp: run `realm export` and commit {path}"
+                    );
+                }
+                Freshness::Stale(diff) => {
+                    failed = true;
+                    out!("{diff}")?;
+                    errln!(
+                        "error: {path} is stale: the public API of realm `{}` has changed\n\
+                         help: run `realm export` and commit {path}",
+                        export.api.name
+                    );
+                }
             }
-            Freshness::Missing => {
-                errln!("error: {path} does not exist\nhelp: run `realm export` and commit {path}");
-                ExitCode::from(EXIT_CHECK_FAILED)
-            }
-            Freshness::Stale(diff) => {
-                out!("{diff}")?;
-                errln!(
-                    "error: {path} is stale: the public API of realm `{}` has changed\n\
-                     help: run `realm export` and commit {path}",
-                    export.api.name
-                );
-                ExitCode::from(EXIT_CHECK_FAILED)
-            }
+        }
+        return Ok(if failed {
+            ExitCode::from(EXIT_CHECK_FAILED)
+        } else {
+            ExitCode::SUCCESS
         });
     }
     let changed = export.write()?;
-    let summary = summary(&export.api);
-    if changed {
-        errln!("Exported realm `{}` to {path} ({summary})", export.api.name);
-    } else {
-        errln!("{path} is up to date ({summary})");
-    }
+    print_result(&export.paths(), changed, &export.api);
     Ok(ExitCode::SUCCESS)
+}
+
+/// "Exported realm `x` to a, b (summary)" or "a is up to date (summary)".
+fn print_result(paths: &[PathBuf], changed: bool, api: &Realm) {
+    let shown = paths
+        .iter()
+        .map(|p| display_path(p))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let summary = summary(api);
+    if changed {
+        errln!("Exported realm `{}` to {shown} ({summary})", api.name);
+    } else if paths.len() == 1 {
+        errln!("{shown} is up to date ({summary})");
+    } else {
+        errln!("{shown} are up to date ({summary})");
+    }
 }
 
 /// One watch event on stderr (changes of the API on stdout).
 fn print_watch_event(event: WatchEvent) {
     match event {
-        WatchEvent::Started { path, written, api } => {
-            let path = display_path(&path);
-            let summary = summary(&api);
-            if written {
-                errln!("Exported realm `{}` to {path} ({summary})", api.name);
-            } else {
-                errln!("{path} is up to date ({summary})");
-            }
+        WatchEvent::Started {
+            paths,
+            written,
+            api,
+        } => {
+            print_result(&paths, written, &api);
             errln!("Watching for changes (Ctrl-C to stop)");
         }
         WatchEvent::Exported {
-            path,
+            paths,
             changes,
             written,
             sources,
         } => {
-            let path = display_path(&path);
+            let path = paths
+                .iter()
+                .map(|p| display_path(p))
+                .collect::<Vec<_>>()
+                .join(", ");
             let sources = sources.join(", ");
             match (written, changes.is_empty()) {
                 (false, _) => errln!("{sources} changed; the public API did not"),
@@ -140,9 +163,10 @@ fn print_watch_event(event: WatchEvent) {
 
 /// "2 modules, 3 verbs, 5 types"
 fn summary(api: &Realm) -> String {
+    // Verbs other realms can call; the verbs they call are published too.
     let verbs = api
         .decls()
-        .filter(|(_, d)| matches!(d, Decl::Verb(_)))
+        .filter(|(_, d)| matches!(d, Decl::Verb(v) if v.visibility == Visibility::ExportRealm))
         .count();
     let types = api.decls().filter(|(_, d)| d.kind().is_type()).count();
     format!(

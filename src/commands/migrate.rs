@@ -28,12 +28,12 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         .pinned
         .with_context(started_in, |ctx| realm::pins::migrate(&root, ctx))?;
     if migrated.is_empty() {
-        eprintln!("Nothing to migrate: {PROJECT_FILE} holds only keys FTL knows");
+        errln!("Nothing to migrate: {PROJECT_FILE} holds only keys FTL knows");
         return Ok(ExitCode::SUCCESS);
     }
     if !migrated.moved.is_empty() {
         let tables: Vec<String> = migrated.moved.iter().map(|t| format!("[{t}]")).collect();
-        eprintln!(
+        errln!(
             "Moved {} from {PROJECT_FILE} to {SETTINGS_FILE}{}",
             tables.join(" and "),
             if migrated.created_settings {
@@ -44,10 +44,10 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         );
     }
     for name in &migrated.pins {
-        eprintln!("Moved the pin of `{name}` to [external-realms.{name}]");
+        errln!("Moved the pin of `{name}` to [external-realms.{name}]");
     }
     for name in &migrated.paths {
-        eprintln!("Recorded the git-path of `{name}`");
+        errln!("Recorded the git-path of `{name}`");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -154,7 +154,7 @@ pub enum Command {
     Man(man::Args),
 }
 
-/// How a schema is printed: schema text, or realm.schema.v1.Schema as
+/// How a schema is printed: schema text, or FTL's xyz.block.ftl.schema.v1.Schema as
 /// protobuf JSON or text format. (The values carry no doc comments: clap
 /// would then print a long `--help` for the commands that take one, unlike
 /// the others.)
@@ -217,7 +217,7 @@ fn print_warnings(ws: &realm::workspace::Workspace) {
 /// command), for commands that do not load the whole workspace.
 fn print_project_warnings(project: &realm::project::Project) {
     if let Some(report) = project.warnings_report() {
-        eprintln!("{report}");
+        errln!("{report}");
     }
 }
 

@@ -13,9 +13,9 @@ use super::Format;
 #[command(after_help = "Examples:\n  \
     realm schema                  # schema text of every realm\n  \
     realm schema --realm bank     # one realm\n  \
-    realm schema --format json    # protobuf JSON of realm.schema.v1.Schema")]
+    realm schema --format json    # protojson of FTL's xyz.block.ftl.schema.v1.Schema")]
 pub struct Args {
-    /// How to print: schema text, or realm.schema.v1.Schema as protobuf JSON or text format
+    /// How to print: schema text, or FTL's xyz.block.ftl.schema.v1.Schema as protojson or proto-text
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 

@@ -553,12 +553,15 @@ pub enum KeyKind {
     Int,
 }
 
-/// Whether a declaration of a public API gets generated code.
+/// Whether a declaration of a public API gets generated code: the
+/// `export realm` ones (a published realm also holds what they call, as FTL
+/// publishes it, which other realms cannot use; what `export realm`
+/// declarations use is `export realm` too).
 fn is_client_decl(decl: &Decl) -> bool {
     matches!(
         decl,
         Decl::Data(_) | Decl::Enum(_) | Decl::TypeAlias(_) | Decl::Verb(_)
-    )
+    ) && decl.visibility() == crate::schema::Visibility::ExportRealm
 }
 
 /// Calls `f` on the references a value of `ty` holds inline: through

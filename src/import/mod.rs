@@ -584,7 +584,8 @@ pub fn write_output(dir: &Path, imported: &Imported) -> Result<Written> {
 
     // The export, as `realm export` makes it from the files above (printed
     // schema text parses back to this same realm).
-    crate::export::of_realm(&imported.realm, dir.join(crate::project::DEFAULT_EXPORT))?.write()?;
+    crate::export::of_realm(&imported.realm, &[dir.join(crate::project::DEFAULT_EXPORT)])?
+        .write()?;
     written.push(crate::project::DEFAULT_EXPORT.to_string());
     Ok(Written {
         dir: dir.to_path_buf(),

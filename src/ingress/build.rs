@@ -24,7 +24,7 @@ use crate::files;
 use crate::net::grpc::GrpcUpstream;
 use crate::net::http::HttpClient;
 use crate::schema::json::Checker;
-use crate::schema::{Decl, Schema, Verb, txtpb};
+use crate::schema::{Decl, Verb};
 use crate::workspace::Workspace;
 
 impl Ingress {
@@ -170,10 +170,18 @@ impl Ingress {
             }
         };
 
-        let export = crate::export::of_realm(internal, ws.project.export_path())?;
-        let well_known_json = txtpb::to_json(&Schema {
-            realms: vec![export.api.clone()],
-        });
+        // The public API as `realm export` writes it, in both text forms.
+        let export = crate::export::of_realm(
+            internal,
+            &[
+                std::path::PathBuf::from("well-known.txtpb"),
+                std::path::PathBuf::from("well-known.json"),
+            ],
+        )?;
+        let mut files = export.files.into_iter().map(|f| Bytes::from(f.bytes));
+        let (Some(well_known_txtpb), Some(well_known_json)) = (files.next(), files.next()) else {
+            unreachable!("an export to two paths has two files");
+        };
         let verifier =
             (!keys.is_empty()).then(|| Verifier::new(keys.clone(), config.security.replay_window));
         Ok(Ingress {
@@ -193,8 +201,8 @@ impl Ingress {
                 .collect(),
             metrics: metrics::Metrics::new(&internal.name),
             draining: AtomicBool::new(false),
-            well_known_txtpb: Bytes::from(export.text),
-            well_known_json: Bytes::from(well_known_json),
+            well_known_txtpb,
+            well_known_json,
             budget: budget::BodyBudget::new(config.limits.max_buffered),
             warnings: Vec::new(),
             config,

@@ -11,7 +11,9 @@
 //! - [`diff`]: what changed between two public APIs, breaking or compatible.
 //! - [`json`]: whether a JSON value fits a type (call bodies at the ingress);
 //!   [`json_read`]: reading a body strictly (no repeated members).
-//! - [`proto`] / [`txtpb`]: the protobuf form, proto-text and JSON.
+//! - [`ftl`] / [`txtpb`]: FTL's schema protobuf (the wire form of every
+//!   schema file), proto-text, protojson and binary; [`proto`]: realm's
+//!   older `realm.schema.v1`, still read.
 //! - [`protobuf`]: the `+protobuf` metadata of realms imported from
 //!   protobuf (proto3 JSON rules for the checker).
 //! - [`values`]: single values as Go reads them (RFC 3339 times, integer
@@ -24,6 +26,7 @@
 pub mod builtin;
 pub mod diagnostic;
 pub mod diff;
+pub mod ftl;
 pub mod json;
 pub mod json_read;
 pub mod model;

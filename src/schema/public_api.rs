@@ -1,22 +1,26 @@
-//! The public API of a realm: what other realms may see and pin.
+//! The public API of a realm: what other realms may see and pin, as FTL's
+//! `Schema.External()` publishes a realm (`common/schema/schema.go`,
+//! `FilterByVisibility` in `common/schema/realm.go`).
 //!
-//! It holds every `export realm` declaration and every declaration they use
-//! (by the visibility rule those are `export realm` too in a valid schema),
-//! in source order, with their doc comments. Left out:
-//! - config, secret and database declarations;
-//! - metadata that names or configures the realm's internals: `+calls`,
-//!   `+ingress`, `+cron`, `+subscribe`, `+publish`, `+database uses`,
-//!   `+config`, `+secrets`, `+egress`, `+transaction`, `+fixture`,
-//!   `+sql ...`, `+migration`, module metadata, and the `catch` verb of
-//!   `+retry`;
+//! It holds every `export realm` declaration and everything they refer to,
+//! transitively: the types they use and what their metadata names (`+calls`,
+//! `+subscribe`, `+publish`, `+database uses`, `+retry ... catch`). So a
+//! verb that an `export realm` verb calls is published even when it is only
+//! `export` (FTL's closure rule); it is in the pinned schema, but only
+//! `export realm` verbs are callable from other realms. In source order,
+//! with doc comments and module metadata, as FTL keeps them. Left out, as
+//! FTL leaves them out:
+//! - config and secret declarations, and `+config` / `+secrets` metadata;
 //! - the builtin module (every realm has it);
+//!
+//! and, realm's own rules:
+//! - metadata references into other realms (`+calls x.y@bank`): a pinned
+//!   realm refers to no third realm; a `+calls` or `+publish` left with
+//!   none, or a `+subscribe` to another realm's topic, is dropped;
 //! - source positions (a public API must not change when lines move).
 //!
-//! Kept metadata is what a caller needs: `+retry` (the ingress retries
-//! connection failures of such verbs), `+encoding`, `+grpc`, `+typemap`,
-//! `+alias` (JSON field names), `+oneof`, `+partitions`, `+generated`.
-//!
-//! The result is an `external realm`: the realm as seen from outside.
+//! The result is the realm as FTL publishes it: internal (`realm`, not
+//! `external realm`); whoever pins it marks it external.
 
 use std::collections::VecDeque;
 
@@ -26,15 +30,16 @@ use super::model::*;
 
 /// Computes the public API of `realm`. The realm should be valid; references
 /// that do not resolve are skipped.
-pub fn public_api(realm: &Realm) -> Realm {
-    let decls: HashMap<(&str, &str), &Decl> = realm
+pub fn public_api<'a>(realm: &'a Realm) -> Realm {
+    let decls: HashMap<(&'a str, &'a str), &'a Decl> = realm
         .decls()
+        .filter(|(m, _)| !m.builtin)
         .map(|(m, d)| ((m.name.as_str(), d.name()), d))
         .collect();
 
-    // The closure over type references, starting from `export realm`.
-    let mut included: HashSet<(&str, &str)> = HashSet::default();
-    let mut queue: VecDeque<(&str, &str)> = VecDeque::new();
+    // The closure over references, starting from `export realm`.
+    let mut included: HashSet<(&'a str, &'a str)> = HashSet::default();
+    let mut queue: VecDeque<(&'a str, &'a str)> = VecDeque::new();
     for (module, decl) in realm.decls() {
         if decl.visibility() == Visibility::ExportRealm && !module.builtin {
             let key = (module.name.as_str(), decl.name());
@@ -47,20 +52,30 @@ pub fn public_api(realm: &Realm) -> Realm {
         let Some(decl) = decls.get(&key) else {
             continue;
         };
-        decl.for_each_type(&mut |ty| {
-            if let Type::Ref(Ref {
+        let mut follow = |r: &'a Ref| {
+            if let Ref {
                 realm: None,
                 module: Some(module),
                 name,
                 ..
-            }) = ty
+            } = r
             {
                 let target = (module.as_str(), name.as_str());
-                if module != "builtin" && decls.contains_key(&target) && included.insert(target) {
+                if decls
+                    .get(&target)
+                    .is_some_and(|d| !matches!(d, Decl::Config(_) | Decl::Secret(_)))
+                    && included.insert(target)
+                {
                     queue.push_back(target);
                 }
             }
+        };
+        decl.for_each_type(&mut |ty| {
+            if let Type::Ref(r) = ty {
+                follow(r);
+            }
         });
+        decl.for_each_metadata_ref(&mut follow);
     }
 
     let modules = realm
@@ -79,7 +94,7 @@ pub fn public_api(realm: &Realm) -> Realm {
                 comments: m.comments.clone(),
                 builtin: false,
                 name: m.name.clone(),
-                metadata: Vec::new(),
+                metadata: public_metadata(&m.metadata),
                 decls,
             })
         })
@@ -87,7 +102,7 @@ pub fn public_api(realm: &Realm) -> Realm {
     let mut api = Realm {
         pos: None,
         comments: realm.comments.clone(),
-        external: true,
+        external: false,
         name: realm.name.clone(),
         modules,
     };
@@ -98,44 +113,91 @@ pub fn public_api(realm: &Realm) -> Realm {
 /// The declaration as the public API shows it, or `None` when it has no
 /// place there.
 fn public_decl(decl: &Decl) -> Option<Decl> {
-    let mut decl = decl.clone();
-    match &mut decl {
-        Decl::Config(_) | Decl::Secret(_) | Decl::Database(_) => return None,
-        Decl::Data(data) => {
-            data.metadata.retain(public_metadata);
-            for field in &mut data.fields {
-                field.metadata.retain(public_metadata);
-            }
-        }
-        Decl::Verb(verb) => {
-            verb.metadata.retain(public_metadata);
-            for m in &mut verb.metadata {
-                if let MetadataKind::Retry { catch, .. } = &mut m.kind {
-                    *catch = None;
-                }
-            }
-        }
-        Decl::TypeAlias(alias) => alias.metadata.retain(public_metadata),
-        Decl::Topic(topic) => topic.metadata.retain(public_metadata),
-        Decl::Enum(_) => {}
-    }
-    Some(decl)
+    Some(match decl {
+        Decl::Config(_) | Decl::Secret(_) => return None,
+        Decl::Data(data) => Decl::Data(Data {
+            metadata: public_metadata(&data.metadata),
+            fields: data
+                .fields
+                .iter()
+                .map(|field| Field {
+                    metadata: public_metadata(&field.metadata),
+                    ..field.clone()
+                })
+                .collect(),
+            ..clone_head(data)
+        }),
+        Decl::Verb(verb) => Decl::Verb(Verb {
+            metadata: public_metadata(&verb.metadata),
+            ..verb.clone()
+        }),
+        Decl::TypeAlias(alias) => Decl::TypeAlias(TypeAlias {
+            metadata: public_metadata(&alias.metadata),
+            ..alias.clone()
+        }),
+        Decl::Topic(topic) => Decl::Topic(Topic {
+            metadata: public_metadata(&topic.metadata),
+            ..topic.clone()
+        }),
+        Decl::Database(db) => Decl::Database(Database {
+            metadata: public_metadata(&db.metadata),
+            ..db.clone()
+        }),
+        Decl::Enum(_) => decl.clone(),
+    })
 }
 
-fn public_metadata(m: &Metadata) -> bool {
-    matches!(
-        m.kind,
-        MetadataKind::Retry { .. }
-            | MetadataKind::Encoding { .. }
-            | MetadataKind::Grpc(_)
-            | MetadataKind::Oneof(_)
-            | MetadataKind::ProtobufMessage(_)
-            | MetadataKind::ProtobufField { .. }
-            | MetadataKind::TypeMap { .. }
-            | MetadataKind::Alias { .. }
-            | MetadataKind::Partitions(_)
-            | MetadataKind::Generated
-    )
+/// Data without its fields and metadata (cloned separately).
+fn clone_head(data: &Data) -> Data {
+    Data {
+        pos: data.pos.clone(),
+        comments: data.comments.clone(),
+        visibility: data.visibility,
+        name: data.name.clone(),
+        type_params: data.type_params.clone(),
+        metadata: Vec::new(),
+        fields: Vec::new(),
+    }
+}
+
+/// Metadata as published: without `+config` and `+secrets` (as FTL's
+/// `filterExternalMetadata`), and without references into other realms.
+fn public_metadata(metadata: &[Metadata]) -> Vec<Metadata> {
+    let local =
+        |refs: &[Ref]| -> Vec<Ref> { refs.iter().filter(|r| r.realm.is_none()).cloned().collect() };
+    metadata
+        .iter()
+        .filter_map(|m| {
+            let kind = match &m.kind {
+                MetadataKind::ConfigUses(_) | MetadataKind::SecretsUses(_) => return None,
+                MetadataKind::Calls(refs) => MetadataKind::Calls(local(refs)),
+                MetadataKind::Publish(refs) => MetadataKind::Publish(local(refs)),
+                MetadataKind::DatabaseUses(refs) => MetadataKind::DatabaseUses(local(refs)),
+                MetadataKind::Subscribe { topic, .. } if topic.realm.is_some() => return None,
+                MetadataKind::Retry {
+                    count,
+                    min_backoff,
+                    max_backoff,
+                    catch: Some(catch),
+                } if catch.realm.is_some() => MetadataKind::Retry {
+                    count: *count,
+                    min_backoff: min_backoff.clone(),
+                    max_backoff: max_backoff.clone(),
+                    catch: None,
+                },
+                other => other.clone(),
+            };
+            let empty = matches!(
+                &kind,
+                MetadataKind::Calls(refs) | MetadataKind::Publish(refs) | MetadataKind::DatabaseUses(refs)
+                    if refs.is_empty()
+            );
+            (!empty).then(|| Metadata {
+                pos: m.pos.clone(),
+                kind,
+            })
+        })
+        .collect()
 }
 
 /// Removes every source position from a realm.

@@ -1,10 +1,16 @@
-//! Protobuf text format ("proto-text") and JSON forms of a schema, through
-//! prost-reflect and the descriptors compiled from `schema/`.
+//! The files of a schema: FTL's `xyz.block.ftl.schema.v1.Schema` as
+//! proto-text (`.txtpb`, `.textproto`), protojson (`.json`) or binary
+//! protobuf (`.binpb`), chosen by the file's extension ([`Format`]), through
+//! prost-reflect and the descriptors compiled from `schema/`. Proto-text
+//! that names realm's older `realm.schema.v1.Schema` in its header (what
+//! realm wrote before it spoke FTL's messages) is still read.
 //!
-//! Both encodings are deterministic: fields in declaration order, repeated
+//! Every encoding is deterministic: fields in declaration order, repeated
 //! fields in model order, no maps, no timestamps. The same schema always
 //! gives the same bytes. Proto-text is decoded by prost-reflect and written
 //! by a descriptor-driven writer over the wire bytes (see `write_message`).
+//! protojson is read strictly (unknown fields refused, as FTL's reader does)
+//! and nested at most [`MAX_TEXT_NESTING`] deep, like proto-text.
 
 use std::sync::OnceLock;
 
@@ -12,21 +18,118 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor};
 
 use super::diagnostic::{Diagnostic, pos_at};
+use super::ftl;
 use super::model::{MAX_TYPE_DEPTH, Pos, Schema};
-use super::proto::{self, pb};
+use super::proto;
 
-const DESCRIPTOR_SET: &[u8] =
+/// Every `.proto` under `schema/` (FTL's schema, realm's older one and
+/// their imports), encoded as a `FileDescriptorSet`.
+pub const DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/realm_schema_descriptor.bin"));
 
 /// The header of every proto-text file `realm` writes. The `proto-file` and
 /// `proto-message` lines follow the text format specification's convention so
 /// editors and `protoc --decode` know what the file holds.
 pub const HEADER: &str = "\
-# proto-file: realm/schema/v1/schema.proto
-# proto-message: realm.schema.v1.Schema
+# proto-file: xyz/block/ftl/schema/v1/schema.proto
+# proto-message: xyz.block.ftl.schema.v1.Schema
 ";
 
-/// The descriptors of `realm.schema.v1`.
+/// The message realm wrote before it spoke FTL's (read, never written).
+pub const LEGACY_MESSAGE: &str = "realm.schema.v1.Schema";
+
+/// How a schema file is encoded, by its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Protobuf text format: `.txtpb`, `.textproto`, `.pbtxt`.
+    Text,
+    /// protojson: `.json`.
+    Json,
+    /// Binary protobuf: `.binpb`, `.pb`.
+    Binary,
+}
+
+impl Format {
+    /// The format a file name's extension says, if it names one.
+    pub fn of_path(path: &str) -> Option<Format> {
+        let extension = path.rsplit_once('.').map(|(_, e)| e)?;
+        match extension.to_ascii_lowercase().as_str() {
+            "txtpb" | "textproto" | "pbtxt" => Some(Format::Text),
+            "json" => Some(Format::Json),
+            "binpb" | "pb" => Some(Format::Binary),
+            _ => None,
+        }
+    }
+
+    /// The extensions realm reads, for messages.
+    pub const EXTENSIONS: &'static str = ".txtpb, .textproto, .json or .binpb";
+
+    /// Encodes a schema in this format.
+    pub fn encode(self, schema: &Schema) -> Vec<u8> {
+        match self {
+            Format::Text => to_text(schema).into_bytes(),
+            Format::Json => to_json(schema).into_bytes(),
+            Format::Binary => to_binary(schema),
+        }
+    }
+}
+
+/// A schema read from a file.
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    pub schema: Schema,
+    /// The file is realm's older `realm.schema.v1` proto-text: read, but it
+    /// should be exported again.
+    pub legacy: bool,
+}
+
+/// Decodes a schema file of `format`; `file` names it in errors.
+pub fn decode(file: &str, bytes: &[u8], format: Format) -> Result<Decoded, Diagnostic> {
+    let text = || {
+        std::str::from_utf8(bytes).map_err(|e| {
+            Diagnostic::new(
+                format!("{file} is not UTF-8 text (at byte {})", e.valid_up_to()),
+                None,
+            )
+            .with_help("proto-text and protojson schema files are UTF-8")
+        })
+    };
+    match format {
+        Format::Text => {
+            let text = text()?;
+            let legacy = is_legacy(text);
+            Ok(Decoded {
+                schema: from_text(file, text)?,
+                legacy,
+            })
+        }
+        Format::Json => Ok(Decoded {
+            schema: from_json(file, text()?)?,
+            legacy: false,
+        }),
+        Format::Binary => Ok(Decoded {
+            schema: from_binary(file, bytes)?,
+            legacy: false,
+        }),
+    }
+}
+
+/// Decodes a published schema file named `path` (its extension chooses the
+/// format; proto-text when it names none); `file` names it in errors.
+pub fn decode_published(file: &str, path: &str, bytes: &[u8]) -> Result<Decoded, Diagnostic> {
+    decode(file, bytes, Format::of_path(path).unwrap_or(Format::Text))
+}
+
+/// Whether proto-text says (in its header) that it holds realm's older
+/// `realm.schema.v1.Schema`.
+pub fn is_legacy(text: &str) -> bool {
+    text.lines()
+        .take_while(|line| line.starts_with('#'))
+        .filter_map(|line| line.strip_prefix("# proto-message:"))
+        .any(|message| message.trim() == LEGACY_MESSAGE)
+}
+
+/// The descriptors of FTL's schema (and realm's older one).
 pub fn descriptor_pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
@@ -35,28 +138,54 @@ pub fn descriptor_pool() -> &'static DescriptorPool {
     })
 }
 
-fn schema_descriptor() -> MessageDescriptor {
+fn message(name: &str) -> MessageDescriptor {
     descriptor_pool()
-        .get_message_by_name("realm.schema.v1.Schema")
-        .unwrap_or_else(|| {
-            panic!("realm.schema.v1.Schema is missing from the embedded descriptors")
-        })
+        .get_message_by_name(name)
+        .unwrap_or_else(|| panic!("{name} is missing from the embedded descriptors"))
 }
 
-fn dynamic(schema: &pb::Schema) -> DynamicMessage {
+fn schema_descriptor() -> MessageDescriptor {
+    message(ftl::SCHEMA_MESSAGE)
+}
+
+fn dynamic(schema: &ftl::pb::Schema) -> DynamicMessage {
     let bytes = schema.encode_to_vec();
     DynamicMessage::decode(schema_descriptor(), bytes.as_slice())
         .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"))
 }
 
-/// Encodes a schema as proto-text, with [`HEADER`].
+/// Encodes a schema as FTL's proto-text, with [`HEADER`].
 pub fn to_text(schema: &Schema) -> String {
-    let bytes = proto::to_proto(schema).encode_to_vec();
-    let mut out = String::with_capacity(HEADER.len() + bytes.len() * 3);
+    to_text_after("", schema)
+}
+
+/// [`to_text`] after `prefix` (a comment line), in one buffer.
+pub fn to_text_after(prefix: &str, schema: &Schema) -> String {
+    let bytes = ftl::to_ftl(schema).encode_to_vec();
+    let mut out = String::with_capacity(prefix.len() + HEADER.len() + bytes.len() * 3);
+    out.push_str(prefix);
     out.push_str(HEADER);
     write_message(&mut out, &schema_descriptor(), &bytes, 0)
         .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
     out
+}
+
+/// Encodes a schema as realm's older `realm.schema.v1` proto-text, as realm
+/// wrote it before it spoke FTL's messages (for tests of reading old pins).
+#[doc(hidden)]
+pub fn to_legacy_text(schema: &Schema) -> String {
+    let bytes = proto::to_proto(schema).encode_to_vec();
+    let mut out = String::from(
+        "# proto-file: realm/schema/v1/schema.proto\n# proto-message: realm.schema.v1.Schema\n",
+    );
+    write_message(&mut out, &message(LEGACY_MESSAGE), &bytes, 0)
+        .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
+    out
+}
+
+/// Encodes a schema as binary protobuf of FTL's `Schema`.
+pub fn to_binary(schema: &Schema) -> Vec<u8> {
+    ftl::to_ftl(schema).encode_to_vec()
 }
 
 /// Writes protobuf text format for the encoded message `buf` of type
@@ -288,8 +417,9 @@ fn too_deep(text: &str) -> Option<usize> {
     None
 }
 
-/// Decodes proto-text into a schema. `file` names the text in errors, which
-/// carry the line and column of the offending text.
+/// Decodes proto-text into a schema: FTL's `Schema`, or realm's older
+/// `realm.schema.v1.Schema` when the header names it. `file` names the text
+/// in errors, which carry the line and column of the offending text.
 pub fn from_text(file: &str, text: &str) -> Result<Schema, Diagnostic> {
     if let Some(offset) = too_deep(text) {
         return Err(Diagnostic::new(
@@ -298,7 +428,13 @@ pub fn from_text(file: &str, text: &str) -> Result<Schema, Diagnostic> {
         )
         .with_help("this is not a schema realm wrote: a type takes two levels per nesting"));
     }
-    let message = DynamicMessage::parse_text_format(schema_descriptor(), text).map_err(|e| {
+    let legacy = is_legacy(text);
+    let descriptor = if legacy {
+        message(LEGACY_MESSAGE)
+    } else {
+        schema_descriptor()
+    };
+    let message = DynamicMessage::parse_text_format(descriptor, text).map_err(|e| {
         let offset = miette::Diagnostic::labels(&e)
             .and_then(|mut labels| labels.next())
             .map_or(text.len(), |label| label.offset());
@@ -307,53 +443,91 @@ pub fn from_text(file: &str, text: &str) -> Result<Schema, Diagnostic> {
             Some(pos_at(file, text, offset)),
         )
     })?;
-    let schema: pb::Schema = message.transcode_to().map_err(|e| {
+    let invalid = |e: prost::DecodeError| {
         Diagnostic::new(format!("invalid schema message: {e}"), None).with_context(file)
-    })?;
-    proto::from_proto(schema).map_err(|d| {
-        let context = match d.context() {
-            Some(c) => format!("{file}: {c}"),
-            None => file.to_string(),
-        };
-        d.with_context(context)
-    })
+    };
+    let schema = if legacy {
+        proto::from_proto(message.transcode_to().map_err(invalid)?)
+    } else {
+        ftl::from_ftl(message.transcode_to().map_err(invalid)?)
+    };
+    schema.map_err(|d| in_file(file, d))
 }
 
-/// Encodes a schema as JSON (protobuf's canonical JSON mapping), pretty
-/// printed, with a trailing newline.
+/// Names `file` in the context of a conversion error.
+fn in_file(file: &str, d: Diagnostic) -> Diagnostic {
+    let context = match d.context() {
+        Some(c) => format!("{file}: {c}"),
+        None => file.to_string(),
+    };
+    d.with_context(context)
+}
+
+/// Encodes a schema as protojson of FTL's `Schema` (field names in
+/// lowerCamelCase, enums by name, 64-bit integers as strings, as Go's
+/// protojson writes them), pretty printed, with a trailing newline.
 pub fn to_json(schema: &Schema) -> String {
-    let message = dynamic(&proto::to_proto(schema));
+    let message = dynamic(&ftl::to_ftl(schema));
     let mut out = Vec::with_capacity(4096);
     let mut serializer = serde_json::Serializer::pretty(&mut out);
     message
-        .serialize_with_options(
-            &mut serializer,
-            &prost_reflect::SerializeOptions::new().stringify_64_bit_integers(false),
-        )
+        .serialize_with_options(&mut serializer, &prost_reflect::SerializeOptions::new())
         .unwrap_or_else(|e| panic!("a schema message does not serialize to JSON: {e}"));
     let mut text = String::from_utf8(out).unwrap_or_default();
     text.push('\n');
     text
 }
 
-/// Decodes JSON (protobuf's canonical JSON mapping) into a schema.
+/// Decodes protojson of FTL's `Schema` strictly: a field FTL's `Schema`
+/// does not have is an error (as in FTL's own reader), and so is JSON
+/// nested deeper than [`MAX_TEXT_NESTING`].
 pub fn from_json(file: &str, text: &str) -> Result<Schema, Diagnostic> {
+    if let Some(offset) = too_deep(text) {
+        return Err(Diagnostic::new(
+            format!("JSON nests objects and arrays more than {MAX_TEXT_NESTING} deep"),
+            Some(pos_at(file, text, offset)),
+        )
+        .with_help(
+            "this is not a schema FTL or realm wrote: a type takes two levels per nesting",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_str(text);
+    let options = prost_reflect::DeserializeOptions::new().deny_unknown_fields(true);
     let message =
-        DynamicMessage::deserialize(schema_descriptor(), &mut deserializer).map_err(|e| {
-            Diagnostic::new(
-                format!("invalid schema JSON: {e}"),
-                Some(Pos {
-                    file: file.into(),
-                    line: u32::try_from(e.line()).unwrap_or(0),
-                    column: u32::try_from(e.column()).unwrap_or(0),
-                }),
-            )
-        })?;
-    let schema: pb::Schema = message.transcode_to().map_err(|e| {
+        DynamicMessage::deserialize_with_options(schema_descriptor(), &mut deserializer, &options)
+            .and_then(|m| deserializer.end().map(|()| m))
+            .map_err(|e| {
+                Diagnostic::new(
+                    format!("invalid schema JSON: {e}"),
+                    Some(Pos {
+                        file: file.into(),
+                        line: u32::try_from(e.line()).unwrap_or(0),
+                        column: u32::try_from(e.column()).unwrap_or(0),
+                    }),
+                )
+                .with_help(format!(
+                    "a .json schema file is protojson of FTL's {}",
+                    ftl::SCHEMA_MESSAGE
+                ))
+            })?;
+    let schema: ftl::pb::Schema = message.transcode_to().map_err(|e| {
         Diagnostic::new(format!("invalid schema message: {e}"), None).with_context(file)
     })?;
-    proto::from_proto(schema)
+    ftl::from_ftl(schema).map_err(|d| in_file(file, d))
+}
+
+/// Decodes binary protobuf of FTL's `Schema` (prost refuses messages
+/// nested more than 100 deep; types are bounded while converting).
+pub fn from_binary(file: &str, bytes: &[u8]) -> Result<Schema, Diagnostic> {
+    let schema = ftl::pb::Schema::decode(bytes).map_err(|e| {
+        Diagnostic::new(format!("invalid binary schema: {e}"), None)
+            .with_context(file)
+            .with_help(format!(
+                "a .binpb schema file is binary protobuf of FTL's {}",
+                ftl::SCHEMA_MESSAGE
+            ))
+    })?;
+    ftl::from_ftl(schema).map_err(|d| in_file(file, d))
 }
 
 #[cfg(test)]
@@ -379,7 +553,7 @@ mod depth_tests {
     fn nested_lists(levels: usize) -> String {
         format!(
             "realms {{ name: \"x\" modules {{ name: \"m\" decls {{ type_alias {{ name: \"A\" type {{ {} int {{}} {} }} }} }} }} }}",
-            "list { element { ".repeat(levels),
+            "array { element { ".repeat(levels),
             "} } ".repeat(levels)
         )
     }

@@ -1,5 +1,6 @@
-// The audit trail of every change to an account. Not part of the bank's
-// public API: only modules of the bank realm call it.
+// The audit trail of every change to an account. Published with the bank's
+// API because `balance.withdraw` calls it (as FTL publishes a realm), but
+// not callable from other realms: only `export realm` verbs are.
 module audit {
   export data Entry {
     account String

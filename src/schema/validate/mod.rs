@@ -62,9 +62,15 @@ pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
         index: Index::default(),
         builtin: ModuleIndex::new(builtin_module()),
         diagnostics: Vec::new(),
+        referenced: Default::default(),
     };
     v.build_index(schema);
     for realm in &schema.realms {
+        v.referenced = if realm.external {
+            referenced_within(realm)
+        } else {
+            Default::default()
+        };
         for module in &realm.modules {
             v.check_module(realm, module);
         }
@@ -337,6 +343,36 @@ struct Validator<'a> {
     index: Index<'a>,
     builtin: ModuleIndex<'static>,
     diagnostics: Vec<Diagnostic>,
+    /// In an external realm: the declarations its own declarations refer
+    /// to. FTL publishes these whatever their visibility (its closure), so
+    /// only other declarations must be `export realm` there.
+    referenced: std::collections::HashSet<(&'a str, &'a str)>,
+}
+
+/// The declarations of `realm` that its declarations refer to, by type or
+/// in metadata.
+fn referenced_within<'a>(realm: &'a Realm) -> std::collections::HashSet<(&'a str, &'a str)> {
+    let mut out = std::collections::HashSet::new();
+    let mut add = |r: &'a Ref| {
+        if let Ref {
+            realm: None,
+            module: Some(module),
+            name,
+            ..
+        } = r
+        {
+            out.insert((module.as_str(), name.as_str()));
+        }
+    };
+    for (_, decl) in realm.decls() {
+        decl.for_each_type(&mut |ty| {
+            if let Type::Ref(r) = ty {
+                add(r);
+            }
+        });
+        decl.for_each_metadata_ref(&mut add);
+    }
+    out
 }
 
 /// The length of a reference as printed, without printing it.
@@ -743,7 +779,13 @@ impl<'a> Validator<'a> {
             decl.pos(),
             head_len(decl),
         );
-        if realm.external && !module.builtin && decl.visibility() != Visibility::ExportRealm {
+        if realm.external
+            && !module.builtin
+            && decl.visibility() != Visibility::ExportRealm
+            && !self
+                .referenced
+                .contains(&(module.name.as_str(), decl.name()))
+        {
             let d = self
                 .at(
                     decl.pos(),
