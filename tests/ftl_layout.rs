@@ -311,7 +311,7 @@ fn a_new_pin_goes_after_the_last_pin_never_between_a_table_and_its_comments() {
         .expect(0);
     let text = shop.read("ftl-project.toml");
     let expected = format!(
-        "# git-branch = \"release\"\n\n[external-realms.ledger]\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{}\"\ngit-path = \"ftl-external-schema.txtpb\"\n\n# Commands FTL runs when it starts.\n[commands]\nstartup = [\"echo hello\"]\n# startup = [\"make\"]\n",
+        "# git-branch = \"release\"\n\n[external-realms.ledger]\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{}\"\ngit-path = \"ftl-external-schema.json\"\n\n# Commands FTL runs when it starts.\n[commands]\nstartup = [\"echo hello\"]\n# startup = [\"make\"]\n",
         ledger.url(),
         head_of(&ledger)
     );
@@ -554,7 +554,7 @@ fn migrate_splits_what_an_earlier_realm_init_wrote() {
     let project = shop.read("ftl-project.toml");
     assert!(
         project.ends_with(&format!(
-            "# git-commit = \"0123456789abcdef0123456789abcdef01234567\"\n\n[external-realms.bank]\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{}\"\ngit-path = \"ftl-external-schema.txtpb\"\n",
+            "# git-commit = \"0123456789abcdef0123456789abcdef01234567\"\n\n[external-realms.bank]\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{}\"\ngit-path = \"ftl-external-schema.json\"\n",
             bank.url(),
             head_of(&bank)
         )),

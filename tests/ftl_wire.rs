@@ -286,11 +286,11 @@ fn a_legacy_realm_schema_pin_still_reads() {
     );
     // The example lists the JSON file too; this repository publishes only
     // the older proto-text.
-    let project = bank.read("ftl-project.toml").replace(
+    let project = bank.read("realm.toml").replace(
         "export = [\"ftl-external-schema.txtpb\", \"ftl-external-schema.json\"]",
         "export = \"ftl-external-schema.txtpb\"",
     );
-    bank.write("ftl-project.toml", &project);
+    bank.write("realm.toml", &project);
     std::fs::remove_file(bank.path().join("ftl-external-schema.json")).expect("remove json");
     bank.commit("older realm");
     let shop = TestProject::example("shop");
@@ -355,11 +355,11 @@ fn export_writes_and_checks_every_file() {
     bank.realm(&["export", "--check"]).expect(0);
     // A file whose extension names no format is refused before anything
     // is written.
-    let toml = bank.read("ftl-project.toml").replace(
+    let toml = bank.read("realm.toml").replace(
         "\"ftl-external-schema.json\"]",
         "\"ftl-external-schema.json\", \"api.yaml\"]",
     );
-    bank.write("ftl-project.toml", &toml);
+    bank.write("realm.toml", &toml);
     let run = bank.realm(&["export"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(

@@ -34,6 +34,13 @@ fn a_pinned_realm_nested_too_deep_is_refused_and_nothing_is_written() {
         "} } } } ".repeat(3000)
     );
     bank.write("ftl-external-schema.txtpb", &deep);
+    // Published as proto-text only (a JSON beside it would be pinned).
+    let settings = bank.read("realm.toml").replace(
+        "export = [\"ftl-external-schema.txtpb\", \"ftl-external-schema.json\"]",
+        "export = \"ftl-external-schema.txtpb\"",
+    );
+    bank.write("realm.toml", &settings);
+    std::fs::remove_file(bank.path().join("ftl-external-schema.json")).expect("rm the JSON");
     bank.commit("a hostile export");
     let shop = TestProject::new("shop");
     let before = shop.read("ftl-project.toml");

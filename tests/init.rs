@@ -67,7 +67,7 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
         "{text}"
     );
     assert!(
-        text.ends_with("git-path = \"ftl-external-schema.txtpb\"\n"),
+        text.ends_with("git-path = \"ftl-external-schema.json\"\n"),
         "{text}"
     );
     run_realm_with(

@@ -144,7 +144,7 @@ fn add_follows_the_remote_head_branch_or_the_named_one() {
     ])
     .expect(0);
     let project = shop.read("ftl-project.toml");
-    assert!(project.contains(&format!("[external-realms.bank2]\ngit-repo = \"{}\"\ngit-branch = \"release\"\ngit-commit = \"{release}\"\ngit-path = \"ftl-external-schema.txtpb\"\n", bank.url())));
+    assert!(project.contains(&format!("[external-realms.bank2]\ngit-repo = \"{}\"\ngit-branch = \"release\"\ngit-commit = \"{release}\"\ngit-path = \"ftl-external-schema.json\"\n", bank.url())));
     // Both are usable as realms of their own.
     let schema = shop.realm(&["schema", "--realm", "bank2"]).expect(0);
     assert!(
@@ -261,9 +261,21 @@ fn add_a_repository_without_a_project_file() {
     snapshots(|| insta::assert_snapshot!("pins_no_project_file", stderr));
 }
 
+/// The bank example publishing its proto-text only (the tests below damage
+/// that file; a published JSON beside it would be pinned instead).
+fn txtpb_only(bank: &GitRealm) {
+    let settings = bank.read("realm.toml").replace(
+        "export = [\"ftl-external-schema.txtpb\", \"ftl-external-schema.json\"]",
+        "export = \"ftl-external-schema.txtpb\"",
+    );
+    bank.write("realm.toml", &settings);
+    std::fs::remove_file(bank.path().join("ftl-external-schema.json")).expect("rm the JSON");
+}
+
 #[test]
 fn add_a_repository_without_its_schema_file() {
     let repo = GitRealm::example("bank");
+    txtpb_only(&repo);
     std::fs::remove_file(repo.path().join("ftl-external-schema.txtpb")).expect("rm");
     repo.commit("forgot the export");
     let shop = TestProject::example("shop");
@@ -304,6 +316,7 @@ fn add_a_schema_path_leaving_the_repository() {
 #[test]
 fn add_a_schema_file_that_is_a_symlink() {
     let bank = GitRealm::example("bank");
+    txtpb_only(&bank);
     std::fs::rename(
         bank.path().join("ftl-external-schema.txtpb"),
         bank.path().join("real.txtpb"),
@@ -337,6 +350,7 @@ fn add_an_oversized_schema_file() {
 #[test]
 fn add_a_malformed_schema_names_position_and_commit() {
     let bank = GitRealm::example("bank");
+    txtpb_only(&bank);
     let text = bank.read("ftl-external-schema.txtpb").replacen(
         "name: \"bank\"",
         "name: \"bank\"\n  bogus_field: 1",
@@ -360,6 +374,7 @@ fn add_a_malformed_schema_names_position_and_commit() {
 #[test]
 fn add_a_schema_that_is_not_a_public_api() {
     let bank = GitRealm::example("bank");
+    txtpb_only(&bank);
     // A declaration that is only `export`, not `export realm`.
     let text = bank.read("ftl-external-schema.txtpb").replacen(
         "visibility: VISIBILITY_SCOPE_REALM",
@@ -375,6 +390,7 @@ fn add_a_schema_that_is_not_a_public_api() {
 
     // A schema whose realm is not the one its ftl-project.toml names.
     let other = GitRealm::example("bank");
+    txtpb_only(&other);
     other.change(
         "ftl-project.toml",
         "name = \"bank\"",

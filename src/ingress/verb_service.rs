@@ -176,7 +176,13 @@ pub(super) async fn answer(
                 let ping = PingResponse {
                     not_ready: ingress.is_draining().then(|| "draining".to_string()),
                 };
-                succeeded(protocol, &ping, "xyz.block.ftl.v1.PingResponse", share, None)
+                succeeded(
+                    protocol,
+                    &ping,
+                    "xyz.block.ftl.v1.PingResponse",
+                    share,
+                    None,
+                )
             }
         },
         "Call" => match decode::<CallRequest>(protocol, &message, "xyz.block.ftl.v1.CallRequest") {
