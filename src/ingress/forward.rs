@@ -318,7 +318,7 @@ impl Ingress {
 
 impl Ingress {
     /// The refusal of a reply that does not fit in `max-buffered`.
-    fn reply_busy(&self, what: Target<'_>, bytes: u64) -> Refusal {
+    pub(super) fn reply_busy(&self, what: Target<'_>, bytes: u64) -> Refusal {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "reply_busy",

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use http::{HeaderMap, StatusCode};
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 
+use super::budget::{self, Share};
 use super::forward::{Attempt, ForAttempts, Target};
 use super::reply::{Refusal, Reply};
 use super::upstream::Upstream;
@@ -89,7 +90,21 @@ impl Ingress {
                 .unary(method, message, metadata.clone(), max_reply)
                 .await;
             match result {
-                Ok(reply) => Attempt::Answered(answer(&reply, realm, call.request_id, module, verb)),
+                Ok(reply) => Attempt::Answered(
+                    answer(&reply, realm, call.request_id, module, verb).and_then(|reply| {
+                        // The reply takes its share of `max-buffered` until
+                        // it is written, as every upstream's does.
+                        let len = reply.body.len() as u64;
+                        let mut share = Share::default();
+                        self.budget
+                            .grow(&mut share, len)
+                            .map_err(|_| self.reply_busy(what, len))?;
+                        Ok(Reply {
+                            body: budget::hold(reply.body, share),
+                            ..reply
+                        })
+                    }),
+                ),
                 Err(CallError::TooLarge { limit, detail }) => Attempt::Answered(Err(Refusal::new(
                     StatusCode::BAD_GATEWAY,
                     "upstream_too_large",
