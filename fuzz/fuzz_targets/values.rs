@@ -2,7 +2,7 @@
 //! key is Rust's `i64` parsing (Go's `strconv.ParseInt(s, 10, 64)` has the
 //! same grammar), a time in plain RFC 3339 is the `time` crate's reading,
 //! and an object of two keys is refused exactly when the two keys read as
-//! one. The differential run against Go itself is `tests/hostile_values.rs`.
+//! one. The differential run against Go itself is `tests/it/hostile_values.rs`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

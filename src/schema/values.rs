@@ -8,7 +8,7 @@
 //! One reader for each, so that the FTL `Time` path and the proto3
 //! `Timestamp` path cannot disagree about what a date is, and so that two
 //! map keys that Go reads as one are seen to be one (`"5"` and `"05"`).
-//! `tests/hostile_values.rs` compares every reader here with Go's, case by
+//! `tests/it/hostile_values.rs` compares every reader here with Go's, case by
 //! case, on a few thousand generated inputs.
 //!
 //! Pure.

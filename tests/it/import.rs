@@ -3,14 +3,13 @@
 //! well-known types, a nested message, an enum, a oneof, a streaming
 //! method), its .proto files and a descriptor set.
 
-mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 
-use common::backends::{Background, grpc_bank};
-use common::{GitRealm, Run, TestProject, run_realm, run_realm_with, snapshots};
+use crate::common::backends::{Background, grpc_bank};
+use crate::common::{GitRealm, Run, TestProject, run_realm, run_realm_with, snapshots};
 
 /// The grpc-bank backend with one reflection setting.
 fn backend(reflection: grpc_bank::Reflection) -> Background {

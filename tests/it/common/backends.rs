@@ -8,9 +8,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-#[path = "../../examples/grpc-bank/server.rs"]
+#[path = "../../../examples/grpc-bank/server.rs"]
 pub mod grpc_bank;
-#[path = "../../examples/runners/runners.rs"]
+#[path = "../../../examples/runners/runners.rs"]
 pub mod runners;
 
 /// A server on its own thread, stopped on drop.

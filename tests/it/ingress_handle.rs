@@ -5,7 +5,6 @@
 //! refusal table runs in milliseconds, with no `realm serve` process, and
 //! still reaches a real runner for the calls that pass.
 
-mod common;
 
 use std::sync::Arc;
 
@@ -14,8 +13,8 @@ use http::HeaderMap;
 use realm::ingress::trace::TraceContext;
 use realm::ingress::{Call, Ingress, Outcome, Overrides, from_workspace};
 
-use common::backends::{Background, runners};
-use common::{GitRealm, TestProject};
+use crate::common::backends::{Background, runners};
+use crate::common::{GitRealm, TestProject};
 
 fn ingress_of(
     dir: &std::path::Path,

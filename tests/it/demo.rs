@@ -4,12 +4,11 @@
 //! realms. A demo that talked to a process it did not start, or kept going
 //! after one of its processes died, would fail here.
 
-mod common;
 
 #[test]
 fn the_demo_runs_start_to_finish_on_its_own_processes() {
     let out = std::process::Command::new("bash")
-        .arg(common::repo_root().join("examples/demo.sh"))
+        .arg(crate::common::repo_root().join("examples/demo.sh"))
         .env_remove("REALM_CACHE_DIR")
         .env_remove("REALM_ENDPOINT")
         .stdin(std::process::Stdio::null())

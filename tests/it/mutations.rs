@@ -10,7 +10,6 @@
 //! The fuzz targets in `fuzz/` run the same code for hours; this keeps a
 //! few thousand cases in every `cargo test`.
 
-mod common;
 
 use proptest::prelude::*;
 use realm::schema::diagnostic::{Sources, render};
@@ -22,7 +21,7 @@ use realm::schema::*;
 /// The seeds: every schema file and export of the example realms, and the
 /// FTL corpus.
 fn seeds() -> Vec<(String, String)> {
-    let root = common::repo_root();
+    let root = crate::common::repo_root();
     let mut files = Vec::new();
     for realm in ["bank", "shop"] {
         let dir = root.join("examples").join(realm);

@@ -5,7 +5,6 @@
 //! against the health probes, runner URLs that mean two things. Real
 //! `realm serve` processes on loopback, the echo runner in this process.
 
-mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -13,10 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::GitRealm;
-use common::backends::Background;
-use common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
-use common::serve::{Serve, header, http, wait_for};
+use crate::common::GitRealm;
+use crate::common::backends::Background;
+use crate::common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
+use crate::common::serve::{Serve, header, http, wait_for};
 
 /// bank (the ledger module, served by an echo runner) with `settings`
 /// appended to its `[ingress]` table.
@@ -135,7 +134,7 @@ fn an_http2_stream_that_reads_none_of_its_reply_is_reset_and_frees_the_budget() 
     // (in pieces, whole).
     let answer = call(&bank.serve, "/realms/bank/ledger/big", MSG, &[]);
     assert_eq!(answer.0, 200, "{}", answer.2);
-    assert_eq!(answer.2, common::echo::big_msg(400_000));
+    assert_eq!(answer.2, crate::common::echo::big_msg(400_000));
     let reply = runtime.block_on(async {
         let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let (client, connection) = h2::client::handshake(tcp).await.expect("h2 handshake");
@@ -162,7 +161,7 @@ fn an_http2_stream_that_reads_none_of_its_reply_is_reset_and_frees_the_budget() 
     });
     assert_eq!(
         String::from_utf8(reply).expect("UTF-8"),
-        common::echo::big_msg(400_000)
+        crate::common::echo::big_msg(400_000)
     );
     bank.serve.wait_log("the reset", |l| {
         l.contains("reset an HTTP/2 stream whose client read none of its reply")
@@ -299,7 +298,7 @@ fn signature(seed: u8, signer: &str, path: &str, via: &str, body: &str) -> Strin
 fn only_the_hub_may_name_realms_before_it_in_via() {
     // bank knows keys of shop and evil (neither a hub) and of its hub. The
     // hub's address is never called here: a dead one.
-    let hub = format!("hub=http://127.0.0.1:{}", common::serve::free_port());
+    let hub = format!("hub=http://127.0.0.1:{}", crate::common::serve::free_port());
     let realm = ledger_realm("bank");
     let toml = realm.read("ftl-project.toml");
     realm.write(
@@ -472,7 +471,7 @@ fn a_runner_url_with_a_query_fragment_or_user_information_is_refused_at_start() 
             .take()
             .map(|mut e| e.read_to_string(&mut stderr));
         assert_eq!(status.code(), Some(1), "{stderr}");
-        common::Run {
+        crate::common::Run {
             code: 1,
             stdout: String::new(),
             stderr,

@@ -11,7 +11,6 @@
 //!   bytes and integers refused with their JSON path before the runner
 //!   sees them, the rest forwarded; a body that is not UTF-8 named as such.
 
-mod common;
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -21,9 +20,9 @@ use realm::schema::json_read::read_body;
 use realm::schema::values;
 use realm::schema::{Realm, Type};
 
-use common::TestProject;
-use common::echo::{Echo, call, code, echo_runner, json};
-use common::serve::{Serve, parse_answer};
+use crate::common::TestProject;
+use crate::common::echo::{Echo, call, code, echo_runner, json};
+use crate::common::serve::{Serve, parse_answer};
 
 // ---------------------------------------------------------------------
 // The differential run against Go.
@@ -390,7 +389,7 @@ fn go_reads_generated_values_as_the_checker_does() {
     let out = std::process::Command::new("go")
         .args(["run", "main.go"])
         .arg(&file)
-        .current_dir(common::repo_root().join("tests/go_values"))
+        .current_dir(crate::common::repo_root().join("tests/go_values"))
         .env("GO111MODULE", "off")
         .env("GOPATH", work.path().join("gopath"))
         .env("GOCACHE", work.path().join("gocache"))
@@ -485,7 +484,7 @@ const VALS: &str = r#"module vals {
 struct Vals {
     _project: TestProject,
     echo: Arc<Echo>,
-    _runner: common::backends::Background,
+    _runner: crate::common::backends::Background,
     ingress: Serve,
 }
 

@@ -6,11 +6,10 @@
 //! layout is still read (with warnings) and `realm migrate` moves it, and a
 //! failed `realm add` leaves nothing in the cache.
 
-mod common;
 
 use std::path::Path;
 
-use common::{GitRealm, Run, TestProject, run_realm, run_realm_with, snapshots};
+use crate::common::{GitRealm, Run, TestProject, run_realm, run_realm_with, snapshots};
 
 /// The keys FTL's project file knows: `Config` of FTL's
 /// `internal/projectconfig/projectconfig.go` (its toml tags). FTL's loader
@@ -127,7 +126,7 @@ fn every_file_realm_writes_holds_only_keys_ftl_knows() {
 
     // realm import writes realm's settings to realm.toml.
     let out = tempfile::tempdir().expect("tempdir");
-    let protos = common::repo_root().join("examples/grpc-bank/protos");
+    let protos = crate::common::repo_root().join("examples/grpc-bank/protos");
     run_realm(
         out.path(),
         &[
@@ -336,7 +335,7 @@ fn a_new_pin_goes_after_the_last_pin_never_between_a_table_and_its_comments() {
 /// to its ftl-project.toml.
 fn bank_exporting(path: &str, settings: &str, legacy: &str) -> GitRealm {
     let bank = GitRealm::empty("main");
-    common::copy_dir(&common::repo_root().join("examples/bank"), bank.path());
+    crate::common::copy_dir(&crate::common::repo_root().join("examples/bank"), bank.path());
     let api = bank.read("ftl-external-schema.txtpb");
     std::fs::remove_file(bank.path().join("ftl-external-schema.txtpb")).expect("rm");
     std::fs::remove_file(bank.path().join("realm.toml")).expect("rm");
@@ -522,7 +521,7 @@ fn migrate_splits_what_an_earlier_realm_init_wrote() {
     // ftl-project.toml as `realm init` wrote it before realm.toml: every
     // key of realm's described in it, most commented out.
     let old = std::fs::read_to_string(
-        common::repo_root().join("tests/ftl-layout/old-init-ftl-project.toml"),
+        crate::common::repo_root().join("tests/ftl-layout/old-init-ftl-project.toml"),
     )
     .expect("fixture");
     let shop = TestProject::example("shop");

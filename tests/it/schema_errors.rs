@@ -4,9 +4,8 @@
 //! (what FTL accepts but realm points out) are snapshotted too: printed,
 //! exit 0, and refused under `--deny-warnings`.
 
-mod common;
 
-use common::{TestProject, snapshots};
+use crate::common::{TestProject, snapshots};
 
 /// Runs `realm schema` and `realm export` on a project holding `files` and
 /// snapshots the error output.
@@ -637,7 +636,7 @@ fn parse_error_on_a_huge_line() {
 /// to see); under `--deny-warnings` it refuses it and writes nothing.
 #[test]
 fn deny_warnings_refuses_to_pin_a_public_api_with_warnings() {
-    let bank = common::GitRealm::empty("main");
+    let bank = crate::common::GitRealm::empty("main");
     bank.write(
         "ftl-project.toml",
         "name = \"bank\"\n\n[realm]\nexport = \"api.txtpb\"\n",

@@ -13,7 +13,6 @@
 //!   `x-realm-json` on and relays the reply unchanged;
 //! - a reply beyond `max-grpc-reply-size` is a 502 `upstream_too_large`.
 
-mod common;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -28,12 +27,12 @@ use realm::net::codec::DynamicCodec;
 use tonic::server::{Grpc, UnaryService};
 use tonic::{Request, Response, Status};
 
-use common::backends::Background;
-use common::serve::{Serve, http};
-use common::{GitRealm, TestProject, run_realm_with, snapshots};
+use crate::common::backends::Background;
+use crate::common::serve::{Serve, http};
+use crate::common::{GitRealm, TestProject, run_realm_with, snapshots};
 
 fn proto_dir() -> PathBuf {
-    common::repo_root().join("tests/proto3")
+    crate::common::repo_root().join("tests/proto3")
 }
 
 const PROTO: &str = "kitchen/v1/kitchen.proto";

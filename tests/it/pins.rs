@@ -3,11 +3,10 @@
 //! served by `git daemon` on loopback). Every failure case checks that
 //! ftl-project.toml is left byte for byte as it was.
 
-mod common;
 
 use std::path::Path;
 
-use common::{GitRealm, Run, TestProject, snapshots};
+use crate::common::{GitRealm, Run, TestProject, snapshots};
 
 /// Replaces temporary paths in output with stable names.
 fn redact(text: &str, paths: &[(&Path, &str)]) -> String {
@@ -115,7 +114,7 @@ fn add_keeps_comments_unrelated_tables_and_formatting_byte_for_byte() {
 #[test]
 fn add_follows_the_remote_head_branch_or_the_named_one() {
     let bank = GitRealm::empty("trunk");
-    common::copy_dir(&common::repo_root().join("examples/bank"), bank.path());
+    crate::common::copy_dir(&crate::common::repo_root().join("examples/bank"), bank.path());
     let trunk = bank.commit("bank on trunk");
     let shop = TestProject::example("shop");
     let run = add(&shop, &bank).expect(0);
@@ -158,14 +157,14 @@ fn add_follows_the_remote_head_branch_or_the_named_one() {
 fn add_a_relative_path_is_relative_to_the_project_root() {
     let parent = tempfile::tempdir().expect("tempdir");
     let bank = GitRealm::example("bank");
-    common::copy_dir(bank.path(), &parent.path().join("bank"));
+    crate::common::copy_dir(bank.path(), &parent.path().join("bank"));
     let shop_dir = parent.path().join("shop");
-    common::copy_dir(&common::repo_root().join("examples/shop"), &shop_dir);
+    crate::common::copy_dir(&crate::common::repo_root().join("examples/shop"), &shop_dir);
     std::fs::create_dir_all(shop_dir.join("modules/sub")).expect("mkdir");
     let cache = tempfile::tempdir().expect("tempdir");
     let env = [("REALM_CACHE_DIR", cache.path())];
     // Run from a subdirectory: `../bank` still means next to the project.
-    common::run_realm_with(
+    crate::common::run_realm_with(
         &shop_dir.join("modules/sub"),
         &["add", "--git-repo", "../bank"],
         &env,
@@ -173,7 +172,7 @@ fn add_a_relative_path_is_relative_to_the_project_root() {
     .expect(0);
     let text = std::fs::read_to_string(shop_dir.join("ftl-project.toml")).expect("read");
     assert!(text.contains("git-repo = \"../bank\""), "{text}");
-    common::run_realm_with(&shop_dir, &["schema", "--realm", "bank"], &env).expect(0);
+    crate::common::run_realm_with(&shop_dir, &["schema", "--realm", "bank"], &env).expect(0);
 }
 
 #[test]
@@ -421,7 +420,7 @@ fn schema_fetches_a_missing_pin_and_offline_refuses_to() {
     // Another machine: same project file, empty cache.
     let fresh = tempfile::tempdir().expect("tempdir");
     let env = [("REALM_CACHE_DIR", fresh.path())];
-    let run = common::run_realm_with(shop.path(), &["schema", "--offline"], &env).expect(1);
+    let run = crate::common::run_realm_with(shop.path(), &["schema", "--offline"], &env).expect(1);
     assert_eq!(
         run.stderr,
         format!(
@@ -429,10 +428,10 @@ fn schema_fetches_a_missing_pin_and_offline_refuses_to() {
             &bank.head()[..7]
         )
     );
-    common::run_realm_with(shop.path(), &["schema"], &env).expect(0);
+    crate::common::run_realm_with(shop.path(), &["schema"], &env).expect(0);
     // Now cached: offline works, even with the repository gone.
     std::fs::rename(bank.path(), bank.path().with_extension("moved")).expect("move repo");
-    common::run_realm_with(shop.path(), &["schema", "--offline"], &env).expect(0);
+    crate::common::run_realm_with(shop.path(), &["schema", "--offline"], &env).expect(0);
     std::fs::rename(bank.path().with_extension("moved"), bank.path()).expect("move back");
 }
 
@@ -450,7 +449,7 @@ fn a_damaged_cache_is_fetched_again() {
     let repo = &repos[0];
 
     // Objects overwritten with garbage.
-    for entry in common::files_under(&repo.join("objects")) {
+    for entry in crate::common::files_under(&repo.join("objects")) {
         std::fs::write(&entry, b"garbage").expect("corrupt object");
     }
     shop.realm(&["schema"]).expect(0);
@@ -476,19 +475,19 @@ fn a_pinned_commit_gone_after_a_force_push() {
 
     let fresh = tempfile::tempdir().expect("tempdir");
     let env = [("REALM_CACHE_DIR", fresh.path())];
-    let run = common::run_realm_with(shop.path(), &["schema"], &env).expect(1);
+    let run = crate::common::run_realm_with(shop.path(), &["schema"], &env).expect(1);
     let stderr = redact(&run.stderr, &[(bank.path(), "[BANK]")]).replace(&pinned, "[PINNED]");
     snapshots(|| insta::assert_snapshot!("pins_commit_gone", stderr));
 
     // `realm update` moves the pin; there is nothing to diff against.
-    let run = common::run_realm_with(shop.path(), &["update"], &env).expect(0);
+    let run = crate::common::run_realm_with(shop.path(), &["update"], &env).expect(0);
     assert!(
         run.stdout
             .contains("the pinned commit is gone from the remote; no diff"),
         "{}",
         run.stdout
     );
-    common::run_realm_with(shop.path(), &["schema"], &env).expect(0);
+    crate::common::run_realm_with(shop.path(), &["schema"], &env).expect(0);
 }
 
 #[test]
@@ -708,7 +707,7 @@ fn list_shows_pins_from_the_cache() {
 
     // Another machine: nothing cached, and list does not fetch.
     let fresh = tempfile::tempdir().expect("tempdir");
-    let run = common::run_realm_with(shop.path(), &["list"], &[("REALM_CACHE_DIR", fresh.path())])
+    let run = crate::common::run_realm_with(shop.path(), &["list"], &[("REALM_CACHE_DIR", fresh.path())])
         .expect(0);
     assert!(run.stdout.contains("?      not cached"), "{}", run.stdout);
     assert!(
@@ -916,7 +915,7 @@ fn pins_over_the_git_protocol_on_loopback() {
 
     // A fresh machine fetches the pinned commit over the network.
     let fresh = tempfile::tempdir().expect("tempdir");
-    common::run_realm_with(
+    crate::common::run_realm_with(
         shop.path(),
         &["schema"],
         &[("REALM_CACHE_DIR", fresh.path())],

@@ -3,11 +3,10 @@
 //! internal realm), what FTL publishes pins in realm, and realm's older
 //! `realm.schema.v1` pins still read.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{GitRealm, TestProject, copy_dir, repo_root, run_realm};
+use crate::common::{GitRealm, TestProject, copy_dir, repo_root, run_realm};
 use realm::export;
 use realm::schema::txtpb::{self, Format};
 
@@ -466,7 +465,7 @@ fn ftl_external(realm: &realm::schema::Realm) -> realm::schema::Realm {
 /// Writes `tests/ftl-published/*.json`: FTL's `External()` of the realms
 /// in `market.ftl` and `examples/bank`, positions kept, as Go's
 /// `protojson.Marshal` prints them (`ftl schema get --external --json`).
-/// Run by hand: `cargo test --test ftl_wire -- --ignored`.
+/// Run by hand: `cargo test --test it ftl_wire:: -- --ignored`.
 #[test]
 #[ignore = "writes the fixtures; needs Go"]
 fn regenerate_ftl_published_fixtures() {

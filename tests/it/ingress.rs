@@ -4,14 +4,13 @@
 //! backend behind acme. Calls go shop → bank → runner, shop → runner →
 //! shop → bank → runner, and shop → acme → gRPC.
 
-mod common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use common::backends::{Background, grpc_bank, runners};
-use common::serve::{Serve, free_port, http, post, stable};
-use common::{GitRealm, TestProject, run_realm_with, snapshots};
+use crate::common::backends::{Background, grpc_bank, runners};
+use crate::common::serve::{Serve, free_port, http, post, stable};
+use crate::common::{GitRealm, TestProject, run_realm_with, snapshots};
 
 /// Three realms and their runners.
 struct World {
@@ -106,7 +105,7 @@ impl World {
     }
 
     /// `realm call` in the shop project, through the shop's ingress.
-    fn call(&self, args: &[&str]) -> common::Run {
+    fn call(&self, args: &[&str]) -> crate::common::Run {
         let endpoint = self.shop_ingress.url();
         run_realm_with(
             self.shop.path(),
@@ -552,7 +551,7 @@ module vault {
 
 #[test]
 fn status_tells_never_called_from_up_and_retries_say_how_many_and_how_long() {
-    use common::echo::{Echo, echo_runner};
+    use crate::common::echo::{Echo, echo_runner};
     let bank = TestProject::new("bank");
     bank.write("modules/ledger.ftl", UPSTREAMS);
     let echo = Arc::new(Echo::default());
@@ -680,7 +679,7 @@ fn grpc_runners_retry_verbs_until_the_runner_is_up() {
         import_acme(&shop, &grpc, &acme);
     }
     let grpc_line = "+grpc \"acme.bank.v1.AccountService/GetAccount\"";
-    let file = common::files_under(acme.path())
+    let file = crate::common::files_under(acme.path())
         .into_iter()
         .find(|p| {
             std::fs::read_to_string(p)
@@ -709,7 +708,7 @@ fn grpc_runners_retry_verbs_until_the_runner_is_up() {
     let call = std::thread::spawn(move || {
         post(addr, "/realms/acme/account/getAccount", r#"{"id": "a1"}"#)
     });
-    common::serve::wait_for("the first attempt to fail", || {
+    crate::common::serve::wait_for("the first attempt to fail", || {
         let answer = http("GET", addr, "/status", "", &[]).expect("status");
         let status: serde_json::Value = serde_json::from_str(&answer.2).expect("JSON");
         let failed = status["upstreams"]

@@ -3,9 +3,8 @@
 //! error with a position, in schema text and in a pinned realm's
 //! proto-text, and nothing may crash or hang.
 
-mod common;
 
-use common::{GitRealm, TestProject};
+use crate::common::{GitRealm, TestProject};
 use realm::schema::*;
 
 fn errors(text: &str) -> Vec<String> {

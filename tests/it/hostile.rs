@@ -3,16 +3,15 @@
 //! with the real binary, real git repositories and a real ingress. (Schema
 //! text nested too deep and cycles of types are in `hostile_schema.rs`.)
 
-mod common;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::echo::{Echo, call, code, echo_runner, json, message};
-use common::serve::{Serve, header, http};
-use common::{GitRealm, TestProject, snapshots};
+use crate::common::echo::{Echo, call, code, echo_runner, json, message};
+use crate::common::serve::{Serve, header, http};
+use crate::common::{GitRealm, TestProject, snapshots};
 
 /// `realm`'s error output, for snapshots: the temporary directory replaced
 /// by `<project>`, the directory it is in by `<parent>`.
@@ -104,7 +103,7 @@ const PAY: &str = r#"module pay {
 struct Pay {
     _project: TestProject,
     echo: Arc<Echo>,
-    _runner: common::backends::Background,
+    _runner: crate::common::backends::Background,
     ingress: Serve,
 }
 
@@ -420,7 +419,7 @@ fn module_dirs_must_name_directories_inside_the_project() {
 fn a_directory_named_ftl_project_toml_is_named_as_such() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::create_dir(dir.path().join("ftl-project.toml")).expect("mkdir");
-    let run = common::run_realm(dir.path(), &["schema"]).expect(1);
+    let run = crate::common::run_realm(dir.path(), &["schema"]).expect(1);
     assert!(
         run.stderr.contains("ftl-project.toml is not a file"),
         "{}",
@@ -572,7 +571,7 @@ fn malformed_http_is_refused_in_json_too() {
         let mut stream = TcpStream::connect(pay.ingress.addr).expect("connect");
         let _ = stream.write_all(request.as_bytes());
         let got = wait_closed(stream, "a refused connection", Duration::from_secs(20));
-        let answer = common::serve::parse_answer(&String::from_utf8_lossy(&got));
+        let answer = crate::common::serve::parse_answer(&String::from_utf8_lossy(&got));
         assert_eq!(
             (answer.0, code(&answer).as_str()),
             (status, code_),

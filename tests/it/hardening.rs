@@ -7,7 +7,6 @@
 //! propagation and graceful shutdown. Every refusal also checks that the
 //! runner was not called.
 
-mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -17,10 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use common::backends::Background;
-use common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
-use common::serve::{Serve, free_port, header, http, wait_for};
-use common::{GitRealm, TestProject, run_realm_with, snapshots};
+use crate::common::backends::Background;
+use crate::common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
+use crate::common::serve::{Serve, free_port, header, http, wait_for};
+use crate::common::{GitRealm, TestProject, run_realm_with, snapshots};
 
 /// A key as `REALM_KEY_*` takes it.
 fn key(seed: u8) -> String {
@@ -526,7 +525,7 @@ fn limits_refuse_large_bodies_large_headers_slow_clients_and_slow_upstreams() {
     slow.write_all(b"POST /realms/bank/ledger/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"text\"").expect("write");
     let mut response = Vec::new();
     let _ = slow.read_to_end(&mut response);
-    let answer = common::serve::parse_answer(&String::from_utf8_lossy(&response));
+    let answer = crate::common::serve::parse_answer(&String::from_utf8_lossy(&response));
     assert_eq!(
         (answer.0, code(&answer).as_str()),
         (408, "request_timeout"),

@@ -2,9 +2,8 @@
 //! a new project that validates, exports and pins; nothing replaced; the
 //! documented example and the written project file are one text.
 
-mod common;
 
-use common::{GitRealm, run_realm, run_realm_with, snapshots};
+use crate::common::{GitRealm, run_realm, run_realm_with, snapshots};
 
 #[test]
 fn init_makes_a_project_that_validates_exports_and_pins() {
@@ -14,7 +13,7 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
     let project = dir.path().join("my-shop");
     let toml = std::fs::read_to_string(project.join("ftl-project.toml")).expect("project file");
     // The documented example is the template, with the name filled in.
-    let example = std::fs::read_to_string(common::repo_root().join("ftl-project.toml.example"))
+    let example = std::fs::read_to_string(crate::common::repo_root().join("ftl-project.toml.example"))
         .expect("example");
     assert_eq!(
         toml,
@@ -23,7 +22,7 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
     // realm's own settings: realm.toml.example as it is.
     assert_eq!(
         std::fs::read_to_string(project.join("realm.toml")).expect("realm.toml"),
-        std::fs::read_to_string(common::repo_root().join("realm.toml.example"))
+        std::fs::read_to_string(crate::common::repo_root().join("realm.toml.example"))
             .expect("realm.toml.example")
     );
     assert_eq!(
@@ -41,7 +40,7 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
     // The new realm is something another realm can pin.
     let cache = tempfile::tempdir().expect("cache");
     let realm = GitRealm::empty("main");
-    common::copy_dir(&project, realm.path());
+    crate::common::copy_dir(&project, realm.path());
     realm.commit("my_shop realm");
     let other = tempfile::tempdir().expect("tempdir");
     run_realm(other.path(), &["init", "--name", "buyer"]).expect(0);
@@ -80,7 +79,7 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
 
 /// The example with every commented-out key uncommented, and how many.
 fn uncommented(file: &str) -> (String, usize) {
-    let example = std::fs::read_to_string(common::repo_root().join(file)).expect("example");
+    let example = std::fs::read_to_string(crate::common::repo_root().join(file)).expect("example");
     let mut uncommented = String::new();
     let mut keys = 0;
     for line in example.lines() {

@@ -9,11 +9,10 @@
 //!   ends with its usual exit code and no panic; a reader that stops
 //!   reading (`realm list | head -0`) ends it quietly.
 
-mod common;
 
 use std::path::Path;
 
-use common::{GitRealm, TestProject, files_under};
+use crate::common::{GitRealm, TestProject, files_under};
 
 /// A realm repository whose one module is `text`, exported and committed.
 fn realm_repo(name: &str, text: &str) -> GitRealm {
@@ -227,7 +226,7 @@ fn closed_pipes_end_commands_with_their_usual_exit_code() {
 
 #[test]
 fn remote_text_reaches_a_terminal_escaped() {
-    use common::echo::{Echo, LEDGER, echo_runner};
+    use crate::common::echo::{Echo, LEDGER, echo_runner};
     let have_script = std::process::Command::new("script")
         .arg("--version")
         .output()
@@ -246,7 +245,7 @@ fn remote_text_reaches_a_terminal_escaped() {
     project.write("modules/ledger.ftl", LEDGER);
     let echo = std::sync::Arc::new(Echo::default());
     let runner = echo_runner(echo, None);
-    let ingress = common::serve::Serve::start(
+    let ingress = crate::common::serve::Serve::start(
         project.path(),
         project.cache_dir(),
         &["--runner", &format!("ledger={}", runner.url())],

@@ -10,11 +10,10 @@
 //! are read as FTL reads them"), the expected text is changed by a
 //! replacement that names the difference; nothing else is.
 
-mod common;
 
 use std::sync::OnceLock;
 
-use common::TestProject;
+use crate::common::TestProject;
 
 /// `realm schema` of the parity project, once for all tests.
 fn schema() -> &'static str {

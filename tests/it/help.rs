@@ -2,15 +2,14 @@
 //! options shown only where they apply, the same help for `-h` and
 //! `--help`, and usage errors (exit 2) that say what is wrong.
 
-mod common;
 
 use std::path::Path;
 
-use common::{TestProject, snapshots};
+use crate::common::{TestProject, snapshots};
 
 /// `realm <args>` in `dir` with a fixed terminal width and the variables
 /// realm reads set as given (others removed).
-fn realm(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> common::Run {
+fn realm(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> crate::common::Run {
     let mut cmd = assert_cmd::Command::cargo_bin("realm").expect("the realm binary is built");
     cmd.current_dir(dir)
         .args(args)
@@ -21,7 +20,7 @@ fn realm(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> common::Run {
         cmd.env(key, value);
     }
     let out = cmd.output().expect("run realm");
-    common::Run {
+    crate::common::Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -194,7 +193,7 @@ fn usage_errors_exit_2_and_say_what_to_write() {
     assert!(!dir.join("x.proto").exists());
     assert_eq!(
         shop.read("ftl-project.toml"),
-        std::fs::read_to_string(common::repo_root().join("examples/shop/ftl-project.toml"))
+        std::fs::read_to_string(crate::common::repo_root().join("examples/shop/ftl-project.toml"))
             .expect("read")
     );
 }
@@ -215,7 +214,7 @@ fn the_usage_line_never_shows_an_option_set_by_the_environment() {
 
 #[test]
 fn a_relative_cache_dir_is_relative_to_where_realm_started() {
-    let bank = common::GitRealm::example("bank");
+    let bank = crate::common::GitRealm::example("bank");
     let outside = tempfile::tempdir().expect("tempdir");
     // -C does not move a cache named relative to where realm started, be
     // it by --cache-dir or by REALM_CACHE_DIR.

@@ -4,9 +4,8 @@
 //! two Go modules calling each other; `realm add` of a git repository
 //! holding a Go FTL project; `realm export --watch`.
 
-mod common;
 
-use common::{GitRealm, TestProject, snapshots};
+use crate::common::{GitRealm, TestProject, snapshots};
 
 /// `realm schema` and `realm export` of `tests/go/<name>`, snapshotted;
 /// `realm export --check` then passes.

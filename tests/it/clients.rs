@@ -13,15 +13,14 @@
 //!   repository's Cargo.lock. On a developer machine a missing toolchain
 //!   skips its test with a message; under `CI=true` it fails it.
 
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use common::backends::{Background, runners};
-use common::serve::Serve;
-use common::{GitRealm, TestProject, copy_dir, repo_root, snapshots};
+use crate::common::backends::{Background, runners};
+use crate::common::serve::Serve;
+use crate::common::{GitRealm, TestProject, copy_dir, repo_root, snapshots};
 use serde_json::{Value, json};
 
 // ---- realms and runners -----------------------------------------------------

@@ -3,7 +3,6 @@
 //! client and a Connect client (HTTP/1.1 JSON), and forwards into a tonic
 //! `VerbService` server standing in for an FTL cluster (`--ftl-endpoint`).
 
-mod common;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,10 +10,10 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
-use common::TestProject;
-use common::backends::Background;
-use common::echo::{self, Echo, echo_runner};
-use common::serve::{Serve, http};
+use crate::common::TestProject;
+use crate::common::backends::Background;
+use crate::common::echo::{self, Echo, echo_runner};
+use crate::common::serve::{Serve, http};
 use realm::schema::pb::schema::Ref;
 use realm::schema::pb::verb::{
     CallRequest, CallResponse, PingRequest, PingResponse, call_response,
@@ -328,7 +327,7 @@ fn serve_forwards_into_an_ftl_cluster_and_ftl_calls_cross_two_realms() {
     let cluster = Arc::new(Cluster::default());
     let ftl = fake_ftl(cluster.clone());
     // bank: an FTL cluster behind its realm ingress.
-    let bank = common::GitRealm::empty("main");
+    let bank = crate::common::GitRealm::empty("main");
     bank.write(
         "ftl-project.toml",
         "name = \"bank\"\nmodule-dirs = [\"modules\"]\n",

@@ -10,11 +10,10 @@
 //!   says which); the rendered errors, with file:line:col, are
 //!   snapshotted.
 
-mod common;
 
 use std::path::PathBuf;
 
-use common::{repo_root, snapshots};
+use crate::common::{repo_root, snapshots};
 use realm::schema::diagnostic::{Report, Sources, render};
 use realm::schema::qualify::qualify_realm;
 use realm::schema::validate::validate_with_warnings;
@@ -140,7 +139,7 @@ fn an_ftl_schema_dump_is_a_project_schema() {
         .find(|(name, _)| name == "01-schema-dump")
         .expect("the dump is in the corpus")
         .1;
-    let project = common::TestProject::new("library");
+    let project = crate::common::TestProject::new("library");
     project.write("modules/schema.ftl", &dump);
     // Another dump's builtin module, leading its realm block: the same
     // declarations again are no duplicates.

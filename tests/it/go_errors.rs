@@ -4,9 +4,8 @@
 //! that `realm schema` and `realm export` fail alike (exit 1) and that
 //! nothing was written.
 
-mod common;
 
-use common::{TestProject, snapshots};
+use crate::common::{TestProject, snapshots};
 use realm::schema::MAX_TYPE_DEPTH;
 
 const HEAD: &str = "package shop\n\nimport (\n\t\"context\"\n\n\t\"github.com/block/ftl/go-runtime/ftl\"\n)\n\nvar _ = ftl.Unit{}\n\n";

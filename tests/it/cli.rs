@@ -1,9 +1,8 @@
 //! The `realm` binary on example projects copied into temporary directories:
 //! `schema`, `export`, `export --check`, `-C`, exit codes.
 
-mod common;
 
-use common::{TestProject, repo_root, run_realm, snapshots};
+use crate::common::{TestProject, repo_root, run_realm, snapshots};
 
 #[test]
 fn schema_prints_the_bank_realm_as_text() {

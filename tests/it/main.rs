@@ -1,0 +1,35 @@
+//! The integration tests, one crate: one binary links the library once
+//! (23 test crates each linked it, with vendored libgit2 and OpenSSL:
+//! most of CI's time). Each former `tests/<name>.rs` is a module here;
+//! run one with `cargo test --test it <name>::`.
+
+mod common;
+mod cli;
+mod clients;
+mod demo;
+mod diff;
+mod ftl_corpus;
+mod ftl_layout;
+mod ftl_rules;
+mod ftl_wire;
+mod go_errors;
+mod go_parity;
+mod go_projects;
+mod hardening;
+mod help;
+mod hostile;
+mod hostile_cli;
+mod hostile_ingress;
+mod hostile_schema;
+mod hostile_values;
+mod import;
+mod ingress;
+mod ingress_handle;
+mod init;
+mod mutations;
+mod pins;
+mod proto3_json;
+mod roundtrip;
+mod schema_core;
+mod schema_errors;
+mod verb_service;
