@@ -1,7 +1,6 @@
 //! The `realm` binary on example projects copied into temporary directories:
 //! `schema`, `export`, `export --check`, `-C`, exit codes.
 
-
 use crate::common::{TestProject, repo_root, run_realm, snapshots};
 
 #[test]

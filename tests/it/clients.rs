@@ -13,7 +13,6 @@
 //!   repository's Cargo.lock. On a developer machine a missing toolchain
 //!   skips its test with a message; under `CI=true` it fails it.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};

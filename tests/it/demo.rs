@@ -4,7 +4,6 @@
 //! realms. A demo that talked to a process it did not start, or kept going
 //! after one of its processes died, would fail here.
 
-
 #[test]
 fn the_demo_runs_start_to_finish_on_its_own_processes() {
     let out = std::process::Command::new("bash")

@@ -10,7 +10,6 @@
 //!   says which); the rendered errors, with file:line:col, are
 //!   snapshotted.
 
-
 use std::path::PathBuf;
 
 use crate::common::{repo_root, snapshots};

@@ -6,7 +6,6 @@
 //! layout is still read (with warnings) and `realm migrate` moves it, and a
 //! failed `realm add` leaves nothing in the cache.
 
-
 use std::path::Path;
 
 use crate::common::{GitRealm, Run, TestProject, run_realm, run_realm_with, snapshots};
@@ -335,7 +334,10 @@ fn a_new_pin_goes_after_the_last_pin_never_between_a_table_and_its_comments() {
 /// to its ftl-project.toml.
 fn bank_exporting(path: &str, settings: &str, legacy: &str) -> GitRealm {
     let bank = GitRealm::empty("main");
-    crate::common::copy_dir(&crate::common::repo_root().join("examples/bank"), bank.path());
+    crate::common::copy_dir(
+        &crate::common::repo_root().join("examples/bank"),
+        bank.path(),
+    );
     let api = bank.read("ftl-external-schema.txtpb");
     std::fs::remove_file(bank.path().join("ftl-external-schema.txtpb")).expect("rm");
     std::fs::remove_file(bank.path().join("realm.toml")).expect("rm");

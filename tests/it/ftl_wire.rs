@@ -3,7 +3,6 @@
 //! internal realm), what FTL publishes pins in realm, and realm's older
 //! `realm.schema.v1` pins still read.
 
-
 use std::path::{Path, PathBuf};
 
 use crate::common::{GitRealm, TestProject, copy_dir, repo_root, run_realm};

@@ -4,7 +4,6 @@
 //! that `realm schema` and `realm export` fail alike (exit 1) and that
 //! nothing was written.
 
-
 use crate::common::{TestProject, snapshots};
 use realm::schema::MAX_TYPE_DEPTH;
 

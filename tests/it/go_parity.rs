@@ -10,7 +10,6 @@
 //! are read as FTL reads them"), the expected text is changed by a
 //! replacement that names the difference; nothing else is.
 
-
 use std::sync::OnceLock;
 
 use crate::common::TestProject;

@@ -4,7 +4,6 @@
 //! two Go modules calling each other; `realm add` of a git repository
 //! holding a Go FTL project; `realm export --watch`.
 
-
 use crate::common::{GitRealm, TestProject, snapshots};
 
 /// `realm schema` and `realm export` of `tests/go/<name>`, snapshotted;

@@ -7,7 +7,6 @@
 //! propagation and graceful shutdown. Every refusal also checks that the
 //! runner was not called.
 
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -15,11 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
 use crate::common::backends::Background;
 use crate::common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
 use crate::common::serve::{Serve, free_port, header, http, wait_for};
 use crate::common::{GitRealm, TestProject, run_realm_with, snapshots};
+use base64::Engine;
 
 /// A key as `REALM_KEY_*` takes it.
 fn key(seed: u8) -> String {

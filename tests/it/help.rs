@@ -2,7 +2,6 @@
 //! options shown only where they apply, the same help for `-h` and
 //! `--help`, and usage errors (exit 2) that say what is wrong.
 
-
 use std::path::Path;
 
 use crate::common::{TestProject, snapshots};

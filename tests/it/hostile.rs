@@ -3,7 +3,6 @@
 //! with the real binary, real git repositories and a real ingress. (Schema
 //! text nested too deep and cycles of types are in `hostile_schema.rs`.)
 
-
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;

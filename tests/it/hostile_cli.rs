@@ -9,7 +9,6 @@
 //!   ends with its usual exit code and no panic; a reader that stops
 //!   reading (`realm list | head -0`) ends it quietly.
 
-
 use std::path::Path;
 
 use crate::common::{GitRealm, TestProject, files_under};

@@ -5,7 +5,6 @@
 //! against the health probes, runner URLs that mean two things. Real
 //! `realm serve` processes on loopback, the echo runner in this process.
 
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;

@@ -3,7 +3,6 @@
 //! error with a position, in schema text and in a pinned realm's
 //! proto-text, and nothing may crash or hang.
 
-
 use crate::common::{GitRealm, TestProject};
 use realm::schema::*;
 

@@ -11,7 +11,6 @@
 //!   bytes and integers refused with their JSON path before the runner
 //!   sees them, the rest forwarded; a body that is not UTF-8 named as such.
 
-
 use std::io::{Read, Write};
 use std::sync::Arc;
 

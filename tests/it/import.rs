@@ -3,7 +3,6 @@
 //! well-known types, a nested message, an enum, a oneof, a streaming
 //! method), its .proto files and a descriptor set.
 
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;

@@ -4,7 +4,6 @@
 //! backend behind acme. Calls go shop → bank → runner, shop → runner →
 //! shop → bank → runner, and shop → acme → gRPC.
 
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -5,7 +5,6 @@
 //! refusal table runs in milliseconds, with no `realm serve` process, and
 //! still reaches a real runner for the calls that pass.
 
-
 use std::sync::Arc;
 
 use bytes::Bytes;

@@ -2,7 +2,6 @@
 //! a new project that validates, exports and pins; nothing replaced; the
 //! documented example and the written project file are one text.
 
-
 use crate::common::{GitRealm, run_realm, run_realm_with, snapshots};
 
 #[test]
@@ -13,8 +12,9 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
     let project = dir.path().join("my-shop");
     let toml = std::fs::read_to_string(project.join("ftl-project.toml")).expect("project file");
     // The documented example is the template, with the name filled in.
-    let example = std::fs::read_to_string(crate::common::repo_root().join("ftl-project.toml.example"))
-        .expect("example");
+    let example =
+        std::fs::read_to_string(crate::common::repo_root().join("ftl-project.toml.example"))
+            .expect("example");
     assert_eq!(
         toml,
         example.replacen("\nname = \"shop\"\n", "\nname = \"my_shop\"\n", 1)

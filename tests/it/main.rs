@@ -3,9 +3,9 @@
 //! most of CI's time). Each former `tests/<name>.rs` is a module here;
 //! run one with `cargo test --test it <name>::`.
 
-mod common;
 mod cli;
 mod clients;
+mod common;
 mod demo;
 mod diff;
 mod ftl_corpus;

@@ -10,7 +10,6 @@
 //! The fuzz targets in `fuzz/` run the same code for hours; this keeps a
 //! few thousand cases in every `cargo test`.
 
-
 use proptest::prelude::*;
 use realm::schema::diagnostic::{Sources, render};
 use realm::schema::json::Checker;

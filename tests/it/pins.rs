@@ -3,7 +3,6 @@
 //! served by `git daemon` on loopback). Every failure case checks that
 //! ftl-project.toml is left byte for byte as it was.
 
-
 use std::path::Path;
 
 use crate::common::{GitRealm, Run, TestProject, snapshots};
@@ -114,7 +113,10 @@ fn add_keeps_comments_unrelated_tables_and_formatting_byte_for_byte() {
 #[test]
 fn add_follows_the_remote_head_branch_or_the_named_one() {
     let bank = GitRealm::empty("trunk");
-    crate::common::copy_dir(&crate::common::repo_root().join("examples/bank"), bank.path());
+    crate::common::copy_dir(
+        &crate::common::repo_root().join("examples/bank"),
+        bank.path(),
+    );
     let trunk = bank.commit("bank on trunk");
     let shop = TestProject::example("shop");
     let run = add(&shop, &bank).expect(0);
@@ -707,8 +709,9 @@ fn list_shows_pins_from_the_cache() {
 
     // Another machine: nothing cached, and list does not fetch.
     let fresh = tempfile::tempdir().expect("tempdir");
-    let run = crate::common::run_realm_with(shop.path(), &["list"], &[("REALM_CACHE_DIR", fresh.path())])
-        .expect(0);
+    let run =
+        crate::common::run_realm_with(shop.path(), &["list"], &[("REALM_CACHE_DIR", fresh.path())])
+            .expect(0);
     assert!(run.stdout.contains("?      not cached"), "{}", run.stdout);
     assert!(
         std::fs::read_dir(fresh.path())

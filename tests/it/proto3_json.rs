@@ -13,7 +13,6 @@
 //!   `x-realm-json` on and relays the reply unchanged;
 //! - a reply beyond `max-grpc-reply-size` is a 502 `upstream_too_large`.
 
-
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;

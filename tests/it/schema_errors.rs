@@ -4,7 +4,6 @@
 //! (what FTL accepts but realm points out) are snapshotted too: printed,
 //! exit 0, and refused under `--deny-warnings`.
 
-
 use crate::common::{TestProject, snapshots};
 
 /// Runs `realm schema` and `realm export` on a project holding `files` and

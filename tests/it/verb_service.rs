@@ -3,17 +3,16 @@
 //! client and a Connect client (HTTP/1.1 JSON), and forwards into a tonic
 //! `VerbService` server standing in for an FTL cluster (`--ftl-endpoint`).
 
-
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use base64::Engine as _;
 use crate::common::TestProject;
 use crate::common::backends::Background;
 use crate::common::echo::{self, Echo, echo_runner};
 use crate::common::serve::{Serve, http};
+use base64::Engine as _;
 use realm::schema::pb::schema::Ref;
 use realm::schema::pb::verb::{
     CallRequest, CallResponse, PingRequest, PingResponse, call_response,
