@@ -118,14 +118,26 @@ impl Export {
         self.files.iter().map(|f| f.path.clone()).collect()
     }
 
-    /// Writes every file that is not up to date. Returns whether any
-    /// changed.
+    /// Writes every file that is not up to date, all or none (a list of
+    /// files never ends half old, half new). Returns whether any changed.
     pub fn write(&self) -> Result<bool> {
-        let mut changed = false;
+        let mut stale = Vec::new();
         for file in &self.files {
-            changed |= file.write()?;
+            if file.freshness()? != Freshness::UpToDate {
+                if let Some(dir) = file.path.parent().filter(|d| !d.as_os_str().is_empty())
+                    && !dir.is_dir()
+                {
+                    bail!(
+                        "cannot write {}: the directory {} does not exist\nhelp: create it, or export elsewhere",
+                        file.path.display(),
+                        dir.display()
+                    );
+                }
+                stale.push((file.path.clone(), file.bytes.as_slice()));
+            }
         }
-        Ok(changed)
+        files::write_all_atomic(&stale)?;
+        Ok(!stale.is_empty())
     }
 }
 

@@ -160,8 +160,12 @@ pub fn write_all_atomic(files: &[(PathBuf, &[u8])]) -> Result<()> {
     let mut staged = Vec::with_capacity(files.len());
     let mut stage_all = || -> Result<()> {
         for (path, contents) in files {
-            if let Some(dir) = path.parent() {
-                let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+            // A bare file name's parent is "": the current directory.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                let missing: Vec<&Path> = dir
+                    .ancestors()
+                    .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+                    .collect();
                 for d in missing.into_iter().rev() {
                     fs::create_dir(d)
                         .with_context(|| format!("cannot create directory {}", d.display()))?;

@@ -557,8 +557,13 @@ pub fn write_output(dir: &Path, imported: &Imported) -> Result<Written> {
         }
         settings["ingress"]["runners"]["default"] = toml_edit::value(endpoint.as_str());
     }
-    files::write_atomic(&settings_path, settings.to_string().as_bytes())?;
-    files::write_atomic(&project_path, doc.to_string().as_bytes())?;
+    // Both or neither: a key moved to realm.toml must not stay in
+    // ftl-project.toml too (a key in both files is an error).
+    let (settings_text, project_text) = (settings.to_string(), doc.to_string());
+    files::write_all_atomic(&[
+        (settings_path.clone(), settings_text.as_bytes()),
+        (project_path.clone(), project_text.as_bytes()),
+    ])?;
     written.push(PROJECT_FILE.to_string());
     written.push(SETTINGS_FILE.to_string());
 

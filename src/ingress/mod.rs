@@ -478,18 +478,6 @@ impl Ingress {
         if let Some(module) = call.headers.get(CALLER_MODULE) {
             forward.insert(CALLER_MODULE, module.clone());
         }
-        // FTL's own headers travel with the call (`Ftl-Request-Id` as the
-        // id this call is logged with).
-        for name in verb_service::PASSED_ON {
-            for value in call.headers.get_all(&name) {
-                forward.append(name.clone(), value.clone());
-            }
-        }
-        if call.headers.contains_key(verb_service::FTL_REQUEST_ID)
-            && let Ok(id) = HeaderValue::from_str(call.request_id)
-        {
-            forward.insert(verb_service::FTL_REQUEST_ID, id);
-        }
         if let Ok(tp) = HeaderValue::from_bytes(&call.trace.child(random_u64()).header()) {
             forward.insert(TRACEPARENT, tp);
         }
@@ -507,6 +495,10 @@ impl Ingress {
                 if let Some(v) = call.headers.get(VIA) {
                     forward.insert(VIA, v.clone());
                 }
+                // FTL's own headers go to this realm's runners (or FTL
+                // cluster), not to other realms: a transaction id means
+                // nothing there.
+                verb_service::pass_on(call.headers, &mut forward);
                 match (&runner.runner, grpc) {
                     (Runner::Grpc { upstream, url }, Some(method)) => {
                         // Boxed, so that the future of every call is not

@@ -397,7 +397,7 @@ fn refuse_early(ingress: &Ingress, path: &str, request_id: &str, refusal: Refusa
 
 /// The size of a request's head as HTTP/1.1 sends it: request line and
 /// header lines with their line ends.
-fn head_size(parts: &http::request::Parts) -> usize {
+pub(super) fn head_size(parts: &http::request::Parts) -> usize {
     let uri = &parts.uri;
     // As `Uri` displays itself, without making the string.
     let target = uri.scheme_str().map_or(0, |s| s.len() + "://".len())

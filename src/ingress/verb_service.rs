@@ -44,13 +44,23 @@ pub const FTL_PARENT_REQUEST_ID: HeaderName = HeaderName::from_static("ftl-paren
 /// An open database transaction.
 pub const FTL_TRANSACTION_ID: HeaderName = HeaderName::from_static("ftl-transaction-id");
 
-/// FTL's headers the ingress passes on to the runner.
-pub(super) const PASSED_ON: [HeaderName; 4] = [
-    FTL_REQUEST_ID,
-    FTL_VERB,
-    FTL_PARENT_REQUEST_ID,
-    FTL_TRANSACTION_ID,
-];
+/// Passes FTL's headers on to a local runner: `Ftl-Verb`,
+/// `Ftl-Parent-Request-Id` and `Ftl-Transaction-Id` as they came (the head
+/// is bounded by `max-header-size`), `Ftl-Request-Id` only when it is a
+/// usable request id (then it is also the call's id); an unusable one is
+/// dropped, never replaced by an id FTL did not make.
+pub(super) fn pass_on(headers: &HeaderMap, forward: &mut HeaderMap) {
+    for name in [FTL_VERB, FTL_PARENT_REQUEST_ID, FTL_TRANSACTION_ID] {
+        for value in headers.get_all(&name) {
+            forward.append(name.clone(), value.clone());
+        }
+    }
+    if let Some(id) = headers.get(FTL_REQUEST_ID)
+        && id.to_str().is_ok_and(routes::is_request_id)
+    {
+        forward.insert(FTL_REQUEST_ID, id.clone());
+    }
+}
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
@@ -141,8 +151,11 @@ pub(super) async fn answer(
             ),
         );
     }
+    // gRPC's `grpc-encoding` only names the codec a compressed message
+    // would use (each message's flag says whether it is: `unframe`);
+    // Connect's `content-encoding` compresses the whole body.
     let encoded = match protocol {
-        Protocol::Grpc | Protocol::GrpcWeb => parts.headers.get("grpc-encoding"),
+        Protocol::Grpc | Protocol::GrpcWeb => None,
         _ => parts.headers.get(http::header::CONTENT_ENCODING),
     };
     if encoded.is_some_and(|e| e.as_bytes() != b"identity") {
@@ -151,6 +164,32 @@ pub(super) async fn answer(
             &Failure::new(
                 tonic::Code::Unimplemented,
                 "compressed requests are not served: send them uncompressed",
+            ),
+        );
+    }
+    let limit = ingress.config().limits.max_header_size;
+    let size = routes::head_size(parts);
+    if size > limit {
+        ingress.record_refusal("headers_too_large");
+        return failed(
+            protocol,
+            &Failure::new(
+                tonic::Code::ResourceExhausted,
+                format!(
+                    "the request line and headers are {size} bytes, more than {limit} (`[ingress] max-header-size`)"
+                ),
+            ),
+        );
+    }
+    // Signatures cover `/realms/<realm>/<module>/<verb>`; here the verb is
+    // inside the body. Realms call each other on `/realms/...`.
+    if parts.headers.contains_key(super::auth::SIGNATURE) {
+        ingress.record_refusal("signed_verb_service_call");
+        return failed(
+            protocol,
+            &Failure::new(
+                tonic::Code::Unauthenticated,
+                "signed calls go to POST /realms/<realm>/<module>/<verb>, where the signature covers the verb; the verb service takes the calls of this realm's own network",
             ),
         );
     }
@@ -187,7 +226,11 @@ pub(super) async fn answer(
         },
         "Call" => match decode::<CallRequest>(protocol, &message, "xyz.block.ftl.v1.CallRequest") {
             Err(failure) => failed(protocol, &failure),
-            Ok(request) => call(ingress, peer, parts, protocol, request, &request_id, share).await,
+            Ok(request) => {
+                // The request's bytes are in `request` now.
+                drop(message);
+                call(ingress, peer, parts, protocol, request, &request_id, share).await
+            }
         },
         other => failed(
             protocol,
@@ -324,12 +367,15 @@ fn code_of(status: StatusCode) -> tonic::Code {
     use tonic::Code;
     match status.as_u16() {
         400 | 415 => Code::InvalidArgument,
+        409 => Code::Aborted,
+        499 => Code::Cancelled,
         401 => Code::Unauthenticated,
         403 => Code::PermissionDenied,
         404 => Code::NotFound,
         408 | 504 => Code::DeadlineExceeded,
         413 | 431 => Code::ResourceExhausted,
-        429 | 502 | 503 => Code::Unavailable,
+        429 => Code::ResourceExhausted,
+        502 | 503 => Code::Unavailable,
         501 => Code::Unimplemented,
         508 => Code::FailedPrecondition,
         _ => Code::Internal,
@@ -527,7 +573,11 @@ fn failed(protocol: Protocol, failure: &Failure) -> Response {
             response
         }
         Protocol::ConnectProto | Protocol::ConnectJson => {
-            let name = crate::net::code_name(failure.code).to_ascii_lowercase();
+            // Connect's names are gRPC's in lower case, but `canceled`.
+            let name = match failure.code {
+                tonic::Code::Cancelled => "canceled".to_string(),
+                code => crate::net::code_name(code).to_ascii_lowercase(),
+            };
             let body = serde_json::json!({"code": name, "message": failure.message}).to_string();
             let mut response = http::Response::new(ReplyBody::with_trailers(
                 Bytes::from(body),

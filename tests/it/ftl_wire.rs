@@ -516,3 +516,29 @@ fn regenerate_ftl_published_fixtures() {
         std::fs::write(dir.join(file.file_name().expect("name")), text).expect("write fixture");
     }
 }
+
+#[test]
+fn export_writes_every_file_or_none() {
+    let bank = TestProject::example("bank");
+    let before = bank.read("ftl-external-schema.txtpb");
+    // A change to the public API, and a second file that cannot be written
+    // (its directory would be inside a file).
+    let module = bank.read("modules/balance.ftl").replacen(
+        "module balance {",
+        "module balance {\n  export realm data Extra {\n    note String\n  }\n",
+        1,
+    );
+    bank.write("modules/balance.ftl", &module);
+    let settings = bank.read("realm.toml").replace(
+        "\"ftl-external-schema.json\"]",
+        "\"modules/audit.ftl/api.json\"]",
+    );
+    bank.write("realm.toml", &settings);
+    let run = bank.realm(&["export"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        bank.read("ftl-external-schema.txtpb"),
+        before,
+        "the first file was written although the second could not be"
+    );
+}

@@ -151,6 +151,35 @@ fn grpc_clients_call_exported_verbs_and_are_refused_the_rest() {
     let bad = refused("echo", r#"{"text":1}"#);
     assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
     assert!(bad.message().contains("$.text"), "{bad:?}");
+    // A signed call belongs on /realms/... (the signature covers the verb
+    // there, not here).
+    let signed = rt
+        .block_on(grpc_call::<_, CallResponse>(
+            &url,
+            "Call",
+            call_request("ledger", "echo", echo::MSG),
+            &[("x-realm-signature", "v1 forged")],
+        ))
+        .expect_err("signed");
+    assert_eq!(signed.code(), Code::Unauthenticated, "{signed:?}");
+    // An unusable Ftl-Request-Id is dropped, not replaced with an id FTL
+    // did not make.
+    let reply: CallResponse = rt
+        .block_on(grpc_call(
+            &url,
+            "Call",
+            call_request("ledger", "echo", echo::MSG),
+            &[
+                ("ftl-request-id", "req 1 status=200"),
+                ("ftl-transaction-id", "tx-8"),
+            ],
+        ))
+        .expect("called");
+    assert_eq!(body_of(&reply), echo::MSG);
+    let seen = echo.last();
+    assert!(!seen.headers.contains_key("ftl-request-id"), "{seen:?}");
+    assert_ne!(seen.headers["x-request-id"], "req 1 status=200");
+    assert_eq!(seen.headers["ftl-transaction-id"], "tx-8");
     let no_verb = rt
         .block_on(grpc_call::<_, CallResponse>(
             &url,
@@ -161,7 +190,7 @@ fn grpc_clients_call_exported_verbs_and_are_refused_the_rest() {
         .expect_err("no verb");
     assert_eq!(no_verb.code(), Code::InvalidArgument);
     // Nothing refused reached the runner.
-    assert_eq!(echo.count(), 1);
+    assert_eq!(echo.count(), 2);
 
     let ping: PingResponse = rt
         .block_on(grpc_call(&url, "Ping", PingRequest {}, &[]))
