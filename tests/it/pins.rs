@@ -821,48 +821,69 @@ fn ten_concurrent_adds_all_land() {
 
 // ---- a real network transport: git daemon on loopback ----------------------------------
 
+/// `git daemon` on a port this test holds from start to end: the test
+/// keeps the listening socket (port 0, never handed on) and runs
+/// `git-daemon --inetd` for each connection, so no other program can take
+/// the port in between and nothing waits for a server to come up.
 struct GitDaemon {
-    child: std::process::Child,
     port: u16,
     base: tempfile::TempDir,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
 }
 
 impl GitDaemon {
     fn start() -> GitDaemon {
+        use std::sync::atomic::Ordering;
         let base = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        // `git daemon` runs `git-daemon` as a child: start that directly so
-        // that killing it stops the server.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
         let exec_path = std::process::Command::new("git")
             .arg("--exec-path")
             .output()
             .expect("git --exec-path");
-        let exec_path = String::from_utf8_lossy(&exec_path.stdout)
-            .trim()
-            .to_string();
-        let child = std::process::Command::new(Path::new(&exec_path).join("git-daemon"))
-            .args([
-                "--reuseaddr",
-                "--export-all",
-                "--listen=127.0.0.1",
-                &format!("--port={port}"),
-                &format!("--base-path={}", base.path().display()),
-                &base.path().display().to_string(),
-            ])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start git daemon");
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed().as_secs() < 10, "git daemon did not start");
-            std::thread::sleep(std::time::Duration::from_millis(20));
+        let daemon =
+            Path::new(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
+        let root = base.path().to_path_buf();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let accept = std::thread::spawn(move || {
+            let mut children = Vec::new();
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(stream) = stream else { continue };
+                let Ok(input) = stream.try_clone() else {
+                    continue;
+                };
+                let child = std::process::Command::new(&daemon)
+                    .args([
+                        "--inetd",
+                        "--export-all",
+                        &format!("--base-path={}", root.display()),
+                        &root.display().to_string(),
+                    ])
+                    .stdin(std::process::Stdio::from(std::os::fd::OwnedFd::from(input)))
+                    .stdout(std::process::Stdio::from(std::os::fd::OwnedFd::from(
+                        stream,
+                    )))
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("start git-daemon --inetd");
+                children.push(child);
+            }
+            for mut child in children {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        });
+        GitDaemon {
+            port,
+            base,
+            stop,
+            accept: Some(accept),
         }
-        GitDaemon { child, port, base }
     }
 
     /// Serves a bare copy of `realm` as `name.git`; returns its URL.
@@ -886,8 +907,12 @@ impl GitDaemon {
 
 impl Drop for GitDaemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        // Wakes the accept loop, which sees `stop`.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
     }
 }
 
