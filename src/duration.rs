@@ -54,6 +54,52 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A duration as FTL's `+retry` reads it: `<n><unit>` parts with units d,
+/// h, m, s, from largest to smallest, each at most once (`1d3h2m`). The
+/// errors are FTL's words. Sums that overflow saturate.
+pub fn ftl_units(text: &str) -> Result<Duration, String> {
+    let mut rest = text;
+    let mut total = Duration::ZERO;
+    let mut previous: Option<u64> = None;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let letters = rest[digits..]
+            .bytes()
+            .take_while(u8::is_ascii_alphabetic)
+            .count();
+        if digits == 0 || letters == 0 {
+            return Err(format!(
+                "unable to parse duration {rest:?} - expected duration in format like '1m' or '30s'"
+            ));
+        }
+        let unit = &rest[digits..digits + letters];
+        let seconds = match unit {
+            "d" => 86_400,
+            "h" => 3_600,
+            "m" => 60,
+            "s" => 1,
+            other => {
+                return Err(format!(
+                    "duration has unknown unit {other:?} - use 'd', 'h', 'm' or 's', eg '1d' or '30s'"
+                ));
+            }
+        };
+        if previous.is_some_and(|p| p <= seconds) {
+            return Err(format!(
+                "duration has unit {unit:?} out of order - units need to be ordered from largest to smallest - eg '1d3h2m'"
+            ));
+        }
+        previous = Some(seconds);
+        let n: u64 = rest[..digits].parse().unwrap_or(u64::MAX);
+        total = n
+            .checked_mul(seconds)
+            .and_then(|s| total.checked_add(Duration::from_secs(s)))
+            .unwrap_or(Duration::MAX);
+        rest = &rest[digits + letters..];
+    }
+    Ok(total)
+}
+
 /// `1.5s`, `250ms`, `2m`: a duration for messages.
 pub fn format(d: Duration) -> String {
     let ms = d.as_millis();

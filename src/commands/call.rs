@@ -123,10 +123,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         outln!("{}", super::output::remote_for_stdout(&pretty))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let message = serde_json::from_slice::<serde_json::Value>(&reply.body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| reply.status.to_string());
+    let message = serde_json::from_slice::<realm::ingress::reply::ErrorBody>(&reply.body)
+        .map(|body| body.error.message)
+        .unwrap_or_else(|_| reply.status.to_string());
     errln!(
         "error: {} ({})\n{}",
         super::output::remote_for_stderr(&message),

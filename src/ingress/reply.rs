@@ -37,6 +37,26 @@ impl Reply {
     }
 }
 
+/// The JSON error body of a refusal, as the ingress writes it and `realm
+/// call` (or a verb service client) reads it back.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// `{"code", "message", "path"?, "realm", "request_id"}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub realm: String,
+    #[serde(default)]
+    pub request_id: String,
+}
+
 /// Why a call is refused (or failed upstream), as the caller sees it.
 #[derive(Debug)]
 pub struct Refusal {
@@ -72,19 +92,18 @@ impl Refusal {
 
     /// The JSON error body.
     pub fn reply(&self, realm: &str, request_id: &str) -> Reply {
-        let mut error = serde_json::json!({
-            "code": self.code,
-            "message": self.message,
-        });
-        if let Some(path) = &self.path {
-            error["path"] = serde_json::Value::String(path.clone());
-        }
-        error["realm"] = serde_json::Value::String(realm.to_string());
-        error["request_id"] = serde_json::Value::String(request_id.to_string());
-        let mut reply = Reply::json(
-            self.status,
-            serde_json::json!({ "error": error }).to_string(),
-        );
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message.clone(),
+                path: self.path.clone(),
+                realm: realm.to_string(),
+                request_id: request_id.to_string(),
+            },
+        };
+        // Strings only: writing them cannot fail.
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let mut reply = Reply::json(self.status, json);
         // Whole seconds, rounded up: "in 0 s" would invite a stampede.
         reply.retry_after = self
             .retry_after

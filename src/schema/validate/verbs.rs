@@ -824,48 +824,11 @@ fn config_items(target: &str) -> Vec<&str> {
     out
 }
 
-/// A retry backoff as FTL reads it: `<n><unit>` parts with units d, h, m,
-/// s from largest to smallest, between 1s and 1d.
+/// A retry backoff as FTL reads it ([`crate::duration::ftl_units`]),
+/// between 1s and 1d.
 fn retry_duration(text: &str) -> Result<Duration, String> {
-    let mut rest = text;
-    let mut total = Duration::ZERO;
-    let mut previous: Option<u64> = None;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let letters = rest[digits..]
-            .bytes()
-            .take_while(u8::is_ascii_alphabetic)
-            .count();
-        if digits == 0 || letters == 0 {
-            return Err(format!(
-                "could not parse retry duration: unable to parse duration {rest:?} - expected duration in format like '1m' or '30s'"
-            ));
-        }
-        let unit = &rest[digits..digits + letters];
-        let seconds = match unit {
-            "d" => 86_400,
-            "h" => 3_600,
-            "m" => 60,
-            "s" => 1,
-            other => {
-                return Err(format!(
-                    "could not parse retry duration: duration has unknown unit {other:?} - use 'd', 'h', 'm' or 's', eg '1d' or '30s'"
-                ));
-            }
-        };
-        if previous.is_some_and(|p| p <= seconds) {
-            return Err(format!(
-                "could not parse retry duration: duration has unit {unit:?} out of order - units need to be ordered from largest to smallest - eg '1d3h2m'"
-            ));
-        }
-        previous = Some(seconds);
-        let n: u64 = rest[..digits].parse().unwrap_or(u64::MAX);
-        total = n
-            .checked_mul(seconds)
-            .and_then(|s| total.checked_add(Duration::from_secs(s)))
-            .unwrap_or(Duration::MAX);
-        rest = &rest[digits + letters..];
-    }
+    let total = crate::duration::ftl_units(text)
+        .map_err(|e| format!("could not parse retry duration: {e}"))?;
     if total < MIN_BACKOFF {
         return Err("retry must have a minimum backoff of 1s".to_string());
     }
