@@ -189,7 +189,10 @@ fn write_all(dir: &Path, name: &str, undo: &mut Undo) -> Result<Vec<InitFile>> {
                 new.push('\n');
             }
             new.push_str(GITIGNORE_LINES);
-            files::write_atomic(&gitignore, new.as_bytes())?;
+            // Through a symbolic link, the file it points to is extended
+            // (replacing the link with a file would change what it is).
+            let target = std::fs::canonicalize(&gitignore).unwrap_or_else(|_| gitignore.clone());
+            files::write_atomic(&target, new.as_bytes())?;
             Change::Extended
         }
     } else {

@@ -225,6 +225,24 @@ fn init_adds_the_cache_line_to_an_existing_gitignore_once() {
 }
 
 #[test]
+fn a_symlinked_gitignore_stays_a_link_and_its_file_is_extended() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("shared-ignore"), "/target\n").expect("write");
+    std::os::unix::fs::symlink("shared-ignore", dir.path().join(".gitignore")).expect("link");
+    run_realm(dir.path(), &["init", "--name", "shop"]).expect(0);
+    let link = dir.path().join(".gitignore");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .expect("stat")
+            .file_type()
+            .is_symlink(),
+        "the link was replaced by a file"
+    );
+    let text = std::fs::read_to_string(dir.path().join("shared-ignore")).expect("read");
+    assert!(text.ends_with("/.realm-cache/\n"), "{text}");
+}
+
+#[test]
 fn no_project_here_points_to_realm_init() {
     let dir = tempfile::tempdir().expect("tempdir");
     let run = run_realm(dir.path(), &["export"]).expect(1);
