@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use realm::ingress::{self, Overrides};
 use realm::workspace::Workspace;
 
@@ -83,8 +83,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         }
         let tls = ingress::server_tls(ingress.config())?;
         let addr = ingress.config().listen;
-        let listener = std::net::TcpListener::bind(addr)
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let listener = ingress::server::bind(addr)?;
         let local = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         errln!("Serving realm `{}` on {scheme}://{local}", ingress.realm());

@@ -55,6 +55,13 @@ struct Shared {
     settings: ConnSettings,
 }
 
+/// Binds the ingress's listening socket: the one place the ingress takes
+/// a port (the address it has is `local_addr`, port 0 included).
+pub fn bind(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    use anyhow::Context as _;
+    std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))
+}
+
 /// Serves `ingress` on `listener` (with TLS when `tls` is given) with
 /// `workers` threads (this one included, which must run a
 /// single-threaded runtime) until `shutdown` resolves, then lets
