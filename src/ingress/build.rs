@@ -233,9 +233,15 @@ pub fn from_workspace(ws: &Workspace, overrides: &Overrides) -> Result<Arc<Ingre
     {
         realms.push(hub.clone());
     }
-    let config = config::resolve(&ws.project, &modules, &realms, overrides, &|var| {
-        std::env::var(var).ok()
-    })
+    let config_values = read_config_values(&ws.project).context("invalid ingress configuration")?;
+    let config = config::resolve(
+        &ws.project,
+        config_values.as_ref(),
+        &modules,
+        &realms,
+        overrides,
+        &|var| std::env::var(var).ok(),
+    )
     .context("invalid ingress configuration")?;
     let keys = Keys::load(
         std::env::vars_os()
@@ -280,4 +286,15 @@ pub fn server_tls(config: &IngressConfig) -> Result<Option<Arc<crate::net::tls::
     let tls = crate::net::tls::ServerTls::load(cert, key, &security.peer_cas)
         .context("invalid `[ingress.tls]`")?;
     Ok(Some(Arc::new(tls)))
+}
+
+/// The config provider's file (`config-provider`), read at start.
+fn read_config_values(project: &crate::project::Project) -> Result<Option<config::ConfigValues>> {
+    let Some(rel) = &project.config_file else {
+        return Ok(None);
+    };
+    let text = files::read_text(&project.root.join(rel)).with_context(|| {
+        format!("cannot read the config provider {rel} (`config-provider` in ftl-project.toml)")
+    })?;
+    config::parse_config_values(rel, &text).map(Some)
 }

@@ -21,9 +21,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 
-use crate::files;
 use crate::project::{Project, UnsignedEgress};
 
 use super::hops::DEFAULT_MAX_HOPS;
@@ -183,6 +182,7 @@ impl Default for Security {
 /// the external realms `realms`. `env` reads an environment variable.
 pub fn resolve(
     project: &Project,
+    config_values: Option<&ConfigValues>,
     modules: &[String],
     realms: &[String],
     overrides: &Overrides,
@@ -270,7 +270,6 @@ pub fn resolve(
     if let Some(setting) = &ftl_endpoint {
         check_url(setting, "the FTL endpoint")?;
     }
-    let config_file = read_config_file(project)?;
     let mut endpoints = HashMap::new();
     for realm in realms {
         let key = format!("{realm}-realm-endpoint");
@@ -281,7 +280,7 @@ pub fn resolve(
             .rev()
             .find(|(r, _)| r == realm);
         let setting = first_set(flag.map(|(_, url)| url.as_str()), var, env, || {
-            config_file.as_ref().and_then(|(path, values)| {
+            config_values.and_then(|ConfigValues { file: path, values }| {
                 values.get(&key).map(|url| Setting {
                     value: url.clone(),
                     origin: Origin::ConfigFile(path.clone()),
@@ -475,28 +474,33 @@ fn check_url(setting: &Setting, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// The config provider's values: a JSON object of strings.
-fn read_config_file(project: &Project) -> Result<Option<(String, HashMap<String, String>)>> {
-    let Some(rel) = &project.config_file else {
-        return Ok(None);
-    };
-    let path = project.root.join(rel);
-    let text = files::read_text(&path).with_context(|| {
-        format!("cannot read the config provider {rel} (`config-provider` in ftl-project.toml)")
-    })?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| anyhow!("{rel}:{}:{}: invalid JSON: {e}", e.line(), e.column()))?;
+/// The config provider's values (`config-provider`): its file, as
+/// messages name it, and its string values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigValues {
+    pub file: String,
+    pub values: HashMap<String, String>,
+}
+
+/// Reads the config provider's text (read by `build.rs`): a JSON object
+/// whose string values are kept (the others are other settings).
+pub fn parse_config_values(file: &str, text: &str) -> Result<ConfigValues> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| anyhow!("{file}:{}:{}: invalid JSON: {e}", e.line(), e.column()))?;
     let serde_json::Value::Object(object) = value else {
-        bail!("{rel} must hold a JSON object of configuration values");
+        bail!("{file} must hold a JSON object of configuration values");
     };
-    let mut values = HashMap::new();
-    for (key, value) in object {
-        // Non-string values are other settings; only strings are endpoints.
-        if let serde_json::Value::String(s) = value {
-            values.insert(key, s);
-        }
-    }
-    Ok(Some((rel.clone(), values)))
+    let values = object
+        .into_iter()
+        .filter_map(|(key, value)| match value {
+            serde_json::Value::String(s) => Some((key, s)),
+            _ => None,
+        })
+        .collect();
+    Ok(ConfigValues {
+        file: file.to_string(),
+        values,
+    })
 }
 
 #[cfg(test)]
@@ -522,7 +526,7 @@ mod tests {
             ..Overrides::default()
         };
         let env = |var: &str| (var == "REALM_RUNNER_CART").then(|| "http://env:2".to_string());
-        let config = resolve(&p, &modules, &[], &overrides, &env).expect("resolve");
+        let config = resolve(&p, None, &modules, &[], &overrides, &env).expect("resolve");
         let runner = |m: &str| {
             config
                 .runners
@@ -554,12 +558,11 @@ mod tests {
     #[test]
     fn endpoints_flag_then_environment_then_config_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join(".ftl")).expect("mkdir");
-        std::fs::write(
-            dir.path().join(".ftl/configuration.json"),
+        let values = parse_config_values(
+            ".ftl/configuration.json",
             r#"{"bank-realm-endpoint": "http://file:1", "crm-realm-endpoint": "http://file:2", "other": 3}"#,
         )
-        .expect("write");
+        .expect("values");
         let p = project(
             dir.path(),
             "name = \"shop\"\nconfig-provider = \"file:.ftl/configuration.json\"\n[ingress]\nlisten = \"0.0.0.0:9000\"\n",
@@ -574,14 +577,22 @@ mod tests {
             "REALM_LISTEN" => Some("127.0.0.1:9999".to_string()),
             _ => None,
         };
-        let config = resolve(&p, &[], &realms, &overrides, &env).expect("resolve");
+        let config = resolve(&p, Some(&values), &[], &realms, &overrides, &env).expect("resolve");
         let endpoint = |r: &str| config.endpoints.get(r).map(|s| s.value.as_str());
         assert_eq!(endpoint("bank"), Some("http://env:4"));
         assert_eq!(endpoint("crm"), Some("http://flag:3"));
         assert_eq!(endpoint("hub"), None);
         assert_eq!(config.listen, "127.0.0.1:9999".parse().expect("addr"));
 
-        let config = resolve(&p, &[], &realms, &Overrides::default(), &|_| None).expect("resolve");
+        let config = resolve(
+            &p,
+            Some(&values),
+            &[],
+            &realms,
+            &Overrides::default(),
+            &|_| None,
+        )
+        .expect("resolve");
         assert_eq!(
             config.endpoints.get("bank").map(|s| s.origin.clone()),
             Some(Origin::ConfigFile(".ftl/configuration.json".into()))
@@ -619,17 +630,7 @@ mod tests {
 
     #[test]
     fn a_broken_config_file_is_an_error_with_a_position() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(
-            dir.path().join("config.json"),
-            "{\n  \"bank-realm-endpoint\": \n}",
-        )
-        .expect("write");
-        let p = project(
-            dir.path(),
-            "name = \"shop\"\nconfig-provider = \"file:config.json\"\n",
-        );
-        let err = resolve(&p, &[], &["bank".into()], &Overrides::default(), &|_| None)
+        let err = parse_config_values("config.json", "{\n  \"bank-realm-endpoint\": \n}")
             .expect_err("invalid JSON");
         assert_eq!(
             err.to_string(),
