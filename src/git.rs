@@ -19,7 +19,7 @@ use std::sync::Once;
 
 use anyhow::{Context, Result, anyhow, bail};
 use git2::{
-    AutotagOption, CredentialType, Direction, ErrorClass, ErrorCode, FetchOptions, ObjectType, Oid,
+    AutotagOption, CredentialType, Direction, ErrorClass, ErrorCode, FetchOptions, ObjectType,
     Remote, RemoteCallbacks, Repository,
 };
 
@@ -223,6 +223,33 @@ impl RemoteHeads {
     pub fn names(&self) -> Vec<&str> {
         self.branches.iter().map(|(b, _)| b.as_str()).collect()
     }
+}
+
+/// A commit id (git's object id), as `pins.rs` keeps it.
+pub use git2::Oid;
+
+/// Whether `cause` is a git error that means the cached repository is
+/// damaged (its objects, packs or references), as opposed to a network or
+/// user error: worth deleting the repository and fetching again.
+pub fn is_damage(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let git =
+        cause
+            .downcast_ref::<git2::Error>()
+            .or_else(|| match cause.downcast_ref::<ReadError>() {
+                Some(ReadError::Git(g)) => Some(g),
+                _ => None,
+            });
+    git.is_some_and(|g| {
+        matches!(
+            g.class(),
+            ErrorClass::Odb
+                | ErrorClass::Zlib
+                | ErrorClass::Object
+                | ErrorClass::Indexer
+                | ErrorClass::Reference
+                | ErrorClass::Repository
+        )
+    })
 }
 
 /// Why a file could not be read at a commit. The messages continue "`path`

@@ -18,9 +18,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use git2::Oid;
 
-use crate::git::{self, CachedRepo, ReadError};
+use crate::git::{self, CachedRepo, Oid, ReadError};
 use crate::project::{
     DEFAULT_EXPORT, Migrated, PinTable, Project, RemoteProject, parse_remote, set_pin,
 };
@@ -274,28 +273,8 @@ fn read_api(
 /// Whether a git error means the cached repository is damaged (as opposed
 /// to a network or user error): worth deleting it and fetching again.
 fn is_damage(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        if cause.is::<CommitGone>() {
-            return true;
-        }
-        let git = cause.downcast_ref::<git2::Error>().or_else(|| {
-            match cause.downcast_ref::<ReadError>() {
-                Some(ReadError::Git(g)) => Some(g),
-                _ => None,
-            }
-        });
-        git.is_some_and(|g| {
-            matches!(
-                g.class(),
-                git2::ErrorClass::Odb
-                    | git2::ErrorClass::Zlib
-                    | git2::ErrorClass::Object
-                    | git2::ErrorClass::Indexer
-                    | git2::ErrorClass::Reference
-                    | git2::ErrorClass::Repository
-            )
-        })
-    })
+    e.chain()
+        .any(|cause| cause.is::<CommitGone>() || git::is_damage(cause))
 }
 
 /// Runs `op` on the cached repository of `url`; when it fails because the
