@@ -108,7 +108,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         serde_json::from_str::<serde_json::Value>(&body)
             .map_err(|e| anyhow!("the request is not valid JSON: {e}"))?;
     }
-    let reply = super::ask_ingress(
+    let reply = realm::net::ask::ask(
         &endpoint,
         &format!("/realms/{realm}/{}/{}", r.module, r.verb),
         args.cacert.as_deref(),

@@ -40,7 +40,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     let endpoint = super::ingress_endpoint(args.endpoint)?;
-    let reply = super::ask_ingress(
+    let reply = realm::net::ask::ask(
         &endpoint,
         "/status",
         args.cacert.as_deref(),

@@ -8,6 +8,7 @@
 //! classified ([`NetError`]) so that callers can say what went wrong in the
 //! user's terms: nothing listens, not a gRPC server, TLS refused, too slow.
 
+pub mod ask;
 pub mod channel;
 pub mod codec;
 pub mod grpc;
