@@ -110,38 +110,12 @@ fn on_idle() {
     crate::allocator::on_idle();
 }
 
-/// Resolves on Ctrl-C, SIGTERM or SIGHUP. SIGHUP (the terminal closed, or
-/// a reload asked for) shuts down gracefully like SIGTERM: `realm serve`
-/// reads its configuration at start only, and SIGHUP's default action would
-/// end it at once, resetting calls in flight.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let on = |kind: tokio::signal::unix::SignalKind| {
-        // Installed now, before the first call is accepted.
-        let installed = tokio::signal::unix::signal(kind);
-        async move {
-            match installed {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        }
-    };
-    #[cfg(unix)]
-    let (term, hangup) = (
-        on(tokio::signal::unix::SignalKind::terminate()),
-        on(tokio::signal::unix::SignalKind::hangup()),
-    );
-    #[cfg(not(unix))]
-    let (term, hangup) = (std::future::pending::<()>(), std::future::pending::<()>());
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-        () = hangup => {},
+/// Resolves on Ctrl-C, SIGTERM or SIGHUP ([`ingress::server::shutdown_signal`]),
+/// saying so.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let signal = ingress::server::shutdown_signal();
+    async move {
+        signal.await;
+        errln!("Shutting down: finishing calls in flight");
     }
-    errln!("Shutting down: finishing calls in flight");
 }

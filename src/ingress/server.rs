@@ -55,6 +55,44 @@ struct Shared {
     settings: ConnSettings,
 }
 
+/// Resolves on Ctrl-C, SIGTERM or SIGHUP. SIGHUP (the terminal closed, or
+/// a reload asked for) shuts down gracefully like SIGTERM: `realm serve`
+/// reads its configuration at start only, and SIGHUP's default action would
+/// end it at once, resetting calls in flight. The handlers are installed
+/// when this is called (inside a runtime), before the first call is
+/// accepted.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let on = |kind: tokio::signal::unix::SignalKind| {
+        let installed = tokio::signal::unix::signal(kind);
+        async move {
+            match installed {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        }
+    };
+    #[cfg(unix)]
+    let (term, hangup) = (
+        on(tokio::signal::unix::SignalKind::terminate()),
+        on(tokio::signal::unix::SignalKind::hangup()),
+    );
+    #[cfg(not(unix))]
+    let (term, hangup) = (std::future::pending::<()>(), std::future::pending::<()>());
+    async move {
+        tokio::select! {
+            () = ctrl_c => {},
+            () = term => {},
+            () = hangup => {},
+        }
+    }
+}
+
 /// Binds the ingress's listening socket: the one place the ingress takes
 /// a port (the address it has is `local_addr`, port 0 included).
 pub fn bind(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
