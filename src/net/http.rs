@@ -1,10 +1,11 @@
 //! The HTTP client for upstreams: module runners that speak JSON over HTTP,
 //! and other realms' ingresses. Keep-alive HTTP/1.1 connections, pooled
-//! per thread: a connection is driven by a task of the thread that opened
-//! it and only that thread's calls use it, so that with the ingress's
+//! per thread: only the thread that opened a connection uses it, and the
+//! call using it polls it (no connection task), so that with the ingress's
 //! one-runtime-per-thread workers an upstream call never wakes another
-//! thread (see ARCHITECTURE.md, "The ingress's threads"). `https://` URLs
-//! go over TLS (rustls).
+//! task or thread; a sweep task per worker closes idle connections (see
+//! ARCHITECTURE.md, "The ingress's threads"). `https://` URLs go over TLS
+//! (rustls).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
