@@ -10,7 +10,7 @@ pub mod export;
 pub mod files;
 pub mod ftl_modules;
 pub mod generate;
-pub mod git;
+mod git;
 pub mod golang;
 pub mod import;
 pub mod ingress;
