@@ -225,6 +225,14 @@ impl RemoteHeads {
     }
 }
 
+/// The remote answered, and has no such branch.
+#[derive(Debug, thiserror::Error)]
+#[error("branch `{branch}` not found in {url}")]
+pub struct BranchMissing {
+    pub branch: String,
+    pub url: String,
+}
+
 /// A commit id (git's object id), as `pins.rs` keeps it.
 pub use git2::Oid;
 
@@ -334,8 +342,12 @@ impl CachedRepo {
         let _lock = lock_file(&self.path.with_extension("lock"))?;
         let refspec = format!("+refs/heads/{branch}:refs/remotes/origin/{branch}");
         self.fetch(&[refspec.as_str()], progress)?;
-        self.cached_branch(branch)
-            .ok_or_else(|| anyhow!("branch `{branch}` not found in {}", self.url))
+        self.cached_branch(branch).ok_or_else(|| {
+            anyhow::Error::from(BranchMissing {
+                branch: branch.to_string(),
+                url: self.url.clone(),
+            })
+        })
     }
 
     /// Fetches one commit by id (servers that allow it: file, git daemon,

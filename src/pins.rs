@@ -325,15 +325,28 @@ fn ensure_commit(
             .ok_or_else(|| anyhow!("{} has no default branch", repo.url()))?,
     };
     // The branch may be gone; the commit may still be fetchable by id.
-    ctx.with_progress(name, |progress| {
-        let _ = repo.fetch_branch(&branch, progress);
+    let fetched = ctx.with_progress(name, |progress| {
+        let fetched = repo.fetch_branch(&branch, progress);
         if !repo.has_commit(commit) {
             repo.fetch_commit(commit, progress);
         }
+        fetched
     });
     // A corrupt object surfaces here as an error, not as "gone".
     if repo.lookup_commit(commit)? {
         return Ok(());
+    }
+    // The remote could not be reached (DNS, network, credentials): that is
+    // the cause, not a force-push.
+    if let Err(e) = fetched
+        && !e.is::<git::BranchMissing>()
+    {
+        return Err(e.context(format!(
+            "commit {} of realm `{name}` is not in the cache, and {} cannot be fetched\n\
+             help: check the network and the repository's URL, then run again",
+            short(commit),
+            repo.url()
+        )));
     }
     Err(CommitGone {
         commit,

@@ -96,8 +96,24 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
 /// Binds the ingress's listening socket: the one place the ingress takes
 /// a port (the address it has is `local_addr`, port 0 included).
 pub fn bind(addr: std::net::SocketAddr) -> anyhow::Result<std::net::TcpListener> {
-    use anyhow::Context as _;
-    std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))
+    std::net::TcpListener::bind(addr).map_err(|e| {
+        let help = match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "another program listens on port {}: stop it, or pick another address with --listen (port 0 takes any free port, e.g. --listen {}:0)",
+                addr.port(),
+                addr.ip()
+            ),
+            std::io::ErrorKind::PermissionDenied => format!(
+                "ports below 1024 need privileges: pick a higher one with --listen (e.g. --listen {}:8871)",
+                addr.ip()
+            ),
+            std::io::ErrorKind::AddrNotAvailable => {
+                "that address is not one of this machine's: use 127.0.0.1, 0.0.0.0 or an address of one of its interfaces".to_string()
+            }
+            _ => "pick another address with --listen".to_string(),
+        };
+        anyhow::anyhow!("cannot listen on {addr}: {e}\nhelp: {help}")
+    })
 }
 
 /// Serves `ingress` on `listener` (with TLS when `tls` is given) with

@@ -40,6 +40,12 @@ pub fn ask(
     body: Option<Bytes>,
     timeout: Duration,
 ) -> Result<Answer> {
+    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+        bail!(
+            "the endpoint `{endpoint}` is not an http:// or https:// URL\nhelp: write the ingress's URL, e.g. --endpoint http://{}",
+            endpoint.split("://").last().unwrap_or(endpoint)
+        );
+    }
     let url = format!("{}{path}", endpoint.trim_end_matches('/'));
     let uri: http::Uri = url
         .parse()

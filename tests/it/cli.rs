@@ -289,3 +289,31 @@ fn an_error_ends_with_one_line_break() {
         assert!(run.stderr.starts_with("error: "), "{:?}", run.stderr);
     }
 }
+
+#[test]
+fn serve_on_a_busy_port_says_what_to_do() {
+    let bank = TestProject::example("bank");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = held.local_addr().expect("address").port();
+    let run = run_realm(
+        bank.path(),
+        &["serve", "--listen", &format!("127.0.0.1:{port}")],
+    )
+    .expect(1);
+    let stderr = run
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("error:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace(&port.to_string(), "[PORT]");
+    snapshots(|| insta::assert_snapshot!("cli_serve_busy_port", stderr));
+    drop(held);
+}
+
+#[test]
+fn an_endpoint_without_a_scheme_says_what_to_write() {
+    let bank = TestProject::example("bank");
+    let run = run_realm(bank.path(), &["status", "--endpoint", "localhost:9"]).expect(1);
+    snapshots(|| insta::assert_snapshot!("cli_endpoint_without_scheme", run.stderr));
+}

@@ -950,3 +950,21 @@ fn pins_over_the_git_protocol_on_loopback() {
     )
     .expect(0);
 }
+
+#[test]
+fn an_unreachable_repository_is_reported_as_such_not_as_a_force_push() {
+    let shop = TestProject::example("shop");
+    let gone = tempfile::tempdir().expect("tempdir");
+    let url = gone.path().join("bank.git").display().to_string();
+    shop.write(
+        "ftl-project.toml",
+        &format!(
+            "{}\n[external-realms.bank]\ngit-repo = \"{url}\"\ngit-branch = \"main\"\ngit-commit = \"0123456789abcdef0123456789abcdef01234567\"\ngit-path = \"ftl-external-schema.json\"\n",
+            shop.read("ftl-project.toml")
+        ),
+    );
+    let run = shop.realm(&["schema"]).expect(1);
+    assert!(!run.stderr.contains("force-pushed"), "{}", run.stderr);
+    let stderr = redact(&run.stderr, &[(gone.path(), "[GONE]")]);
+    snapshots(|| insta::assert_snapshot!("pins_unreachable_repository", stderr));
+}
