@@ -458,6 +458,23 @@ impl CachedRepo {
 }
 
 /// Whether libgit2 uses its local transport for `url` (a path or file://).
+/// Refuses a URL whose scheme git cannot fetch from (`ftp://`, a typo),
+/// before anything is fetched: libgit2 would say only "invalid argument".
+pub fn check_scheme(url: &str) -> Result<()> {
+    let Some((scheme, _)) = url.split_once("://") else {
+        return Ok(());
+    };
+    if matches!(
+        scheme.to_ascii_lowercase().as_str(),
+        "http" | "https" | "ssh" | "git" | "file" | "git+ssh" | "ssh+git"
+    ) {
+        return Ok(());
+    }
+    bail!(
+        "`{url}` uses {scheme}://, which git cannot fetch from\nhelp: use an https://, ssh://, git:// or file:// URL, git@host:path, or a path"
+    )
+}
+
 pub fn is_local(url: &str) -> bool {
     url.starts_with("file://") || !url.contains("://") && !is_scp_like(url)
 }

@@ -424,6 +424,7 @@ pub fn add(root: &Path, request: &AddRequest, ctx: &Context) -> Result<Added> {
     if let Some(name) = &request.name {
         check_new_name(&project, name)?;
     }
+    git::check_scheme(&request.repo)?;
     let url = resolve_url(&project.root, &request.repo);
     let new_entry = !ctx.cache.has_entry(&url);
     let added = add_to(root, &url, request, ctx);

@@ -131,7 +131,7 @@ fn find_verb<'a>(
             "not_exported",
             format!(
                 "verb `{module}.{verb}` of realm `{realm}` is not exported to other realms (it is {})",
-                v.visibility
+                v.visibility.meaning()
             ),
         )),
         Some(other) => Err(Refusal::new(

@@ -122,6 +122,21 @@ impl Visibility {
     }
 }
 
+impl Visibility {
+    /// Who may use a declaration of this visibility, for messages: "it is
+    /// `export`: the other modules of its realm may use it, other realms
+    /// may not".
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Visibility::Private => "private: only its own module may use it",
+            Visibility::Export => {
+                "`export`: the other modules of its realm may use it, other realms may not"
+            }
+            Visibility::ExportRealm => "`export realm`: other realms may use it",
+        }
+    }
+}
+
 impl fmt::Display for Visibility {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

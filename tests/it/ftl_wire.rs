@@ -263,7 +263,7 @@ fn ftl_published_realms_pin_and_validate() {
             assert_eq!(run.code, 1, "{}", run.stderr);
             assert!(
                 run.stderr
-                    .contains("`payments.charge@market` is not part of realm `market`'s public API (it is export)")
+                    .contains("`payments.charge@market` is not part of realm `market`'s public API (it is `export`: the other modules of its realm may use it, other realms may not)")
                     && !run.stderr.contains("orders.place@market`"),
                 "{}",
                 run.stderr

@@ -968,3 +968,12 @@ fn an_unreachable_repository_is_reported_as_such_not_as_a_force_push() {
     let stderr = redact(&run.stderr, &[(gone.path(), "[GONE]")]);
     snapshots(|| insta::assert_snapshot!("pins_unreachable_repository", stderr));
 }
+
+#[test]
+fn a_repository_url_git_cannot_fetch_is_refused_with_what_to_write() {
+    let shop = TestProject::example("shop");
+    let before = shop.read("ftl-project.toml");
+    let run = fails(&shop, &["add", "--git-repo", "ftp://example.com/bank.git"]);
+    snapshots(|| insta::assert_snapshot!("pins_unfetchable_scheme", run.stderr));
+    assert_eq!(shop.read("ftl-project.toml"), before);
+}

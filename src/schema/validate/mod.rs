@@ -1167,8 +1167,9 @@ impl<'a> Validator<'a> {
         if !target.builtin {
             if other_realm && visibility != Visibility::ExportRealm {
                 let message = format!(
-                    "`{r}` is not part of realm `{}`'s public API (it is {visibility})",
-                    target.realm.name
+                    "`{r}` is not part of realm `{}`'s public API (it is {})",
+                    target.realm.name,
+                    visibility.meaning()
                 );
                 let d = self
                     .at(pos, site, message)
