@@ -14,11 +14,20 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 
-echo "${bold}building realm (the first build takes several minutes)…${plain}"
-cargo build --manifest-path "$root/Cargo.toml" --bin realm --example runners --example grpc-bank
-target=${CARGO_TARGET_DIR:-$root/target}
-realm="$target/debug/realm"
-examples="$target/debug/examples"
+if [ -n "${REALM_DEMO_PREBUILT:-}" ]; then
+  # The test suite runs the demo with the binaries `cargo test` built: a
+  # `cargo build` here would relink target/debug/realm (other features
+  # than the tests') under the feet of the tests running beside it.
+  echo "${bold}using the realm and examples in $REALM_DEMO_PREBUILT${plain}"
+  realm="$REALM_DEMO_PREBUILT/realm"
+  examples="$REALM_DEMO_PREBUILT/examples"
+else
+  echo "${bold}building realm (the first build takes several minutes)…${plain}"
+  cargo build --manifest-path "$root/Cargo.toml" --bin realm --example runners --example grpc-bank
+  target=${CARGO_TARGET_DIR:-$root/target}
+  realm="$target/debug/realm"
+  examples="$target/debug/examples"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/realm-demo.XXXXXX")
 names=()

@@ -1,13 +1,24 @@
-//! `examples/demo.sh`, the README's main job, run as a user runs it: it
-//! builds (nothing is left to build under `cargo test`), starts every
+//! `examples/demo.sh`, the README's main job, run as a user runs it, with
+//! the binaries `cargo test` built (`REALM_DEMO_PREBUILT`: its own `cargo
+//! build` would relink `target/debug/realm` while other tests run it),
+//! starts every
 //! process on a port the system picks, and makes real calls between the
 //! realms. A demo that talked to a process it did not start, or kept going
 //! after one of its processes died, would fail here.
 
 #[test]
 fn the_demo_runs_start_to_finish_on_its_own_processes() {
+    let realm = assert_cmd::cargo::cargo_bin("realm");
+    let prebuilt = realm.parent().expect("the binary's directory");
+    assert!(
+        prebuilt.join("examples/runners").is_file()
+            && prebuilt.join("examples/grpc-bank").is_file(),
+        "cargo test builds the examples beside {}",
+        realm.display()
+    );
     let out = std::process::Command::new("bash")
         .arg(crate::common::repo_root().join("examples/demo.sh"))
+        .env("REALM_DEMO_PREBUILT", prebuilt)
         .env_remove("REALM_CACHE_DIR")
         .env_remove("REALM_ENDPOINT")
         .stdin(std::process::Stdio::null())
@@ -20,7 +31,10 @@ fn the_demo_runs_start_to_finish_on_its_own_processes() {
         "the demo failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     assert!(
-        stdout.starts_with("building realm (the first build takes several minutes)…\n"),
+        stdout.starts_with(&format!(
+            "using the realm and examples in {}\n",
+            prebuilt.display()
+        )),
         "{stdout}"
     );
     for expected in [

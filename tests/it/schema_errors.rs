@@ -663,3 +663,14 @@ fn deny_warnings_refuses_to_pin_a_public_api_with_warnings() {
     let schema = shop.realm(&["schema", "--deny-warnings"]).expect(0);
     assert_eq!(schema.stderr, "");
 }
+
+#[test]
+fn a_lower_case_builtin_suggests_the_builtin() {
+    let project = TestProject::new("shop");
+    project.write(
+        "modules/qty.ftl",
+        "module qty {\n  export data Order {\n    qty int\n    price double\n  }\n}\n",
+    );
+    let run = project.realm(&["schema"]).expect(1);
+    snapshots(|| insta::assert_snapshot!("schema_errors_lower_case_builtin", run.stderr));
+}

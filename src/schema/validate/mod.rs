@@ -1306,6 +1306,10 @@ impl<'a> Validator<'a> {
                 "a reference to another realm names its module: `module.{}`",
                 r
             ))
+        } else if let Some(builtin) = builtin_type_like(&r.name) {
+            d.with_help(format!(
+                "did you mean `{builtin}`? The built-in types are written with a capital: Int, Float, String, Bytes, Bool, Time, Any, Unit"
+            ))
         } else if site.type_params.is_empty() {
             match suggest(&r.name, site.module.decls.iter().map(Decl::name)) {
                 Some(s) => d.with_help(format!(
@@ -1671,6 +1675,26 @@ fn one_line(decl: &Decl) -> String {
     }
 }
 
+/// The built-in type a name written another way means (`int`, `string`,
+/// `int64`, `boolean`, ...), for "did you mean".
+fn builtin_type_like(name: &str) -> Option<&'static str> {
+    const BUILTINS: [&str; 8] = [
+        "Int", "Float", "String", "Bytes", "Bool", "Time", "Any", "Unit",
+    ];
+    if let Some(b) = BUILTINS.iter().find(|b| b.eq_ignore_ascii_case(name)) {
+        return Some(b);
+    }
+    // Other languages' names, as written there (lower case only: a
+    // capitalised name is more likely another module's declaration).
+    Some(match name {
+        "integer" | "int32" | "int64" | "long" | "uint" | "uint64" => "Int",
+        "double" | "float32" | "float64" | "number" => "Float",
+        "str" | "text" => "String",
+        "boolean" => "Bool",
+        "timestamp" | "datetime" => "Time",
+        _ => return None,
+    })
+}
 #[cfg(test)]
 mod tests {
     use super::*;
