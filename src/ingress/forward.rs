@@ -241,15 +241,8 @@ impl Ingress {
             path: Some(path),
             retry_after: None,
         })?;
-        let mut metadata = tonic::metadata::MetadataMap::new();
-        for (name, value) in &headers {
-            if let (Ok(key), Ok(value)) = (
-                tonic::metadata::MetadataKey::from_bytes(name.as_str().as_bytes()),
-                tonic::metadata::MetadataValue::try_from(value.as_bytes()),
-            ) {
-                metadata.insert(key, value);
-            }
-        }
+        // The headers go on as gRPC metadata, every value kept.
+        let metadata = tonic::metadata::MetadataMap::from_headers(headers);
         let what = Target::Runner(module);
         let max_reply =
             usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);

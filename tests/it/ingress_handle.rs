@@ -44,6 +44,7 @@ fn handle(ingress: &Ingress, path: &str, body: &'static str) -> Outcome {
         path,
         headers: &headers,
         body: Bytes::from_static(body.as_bytes()),
+        // The client's address as the ingress would see it: nothing listens there.
         peer: Some("127.0.0.1:40000".parse().expect("addr")),
         peer_realms: &[],
         request_id: "test-request",
