@@ -1,4 +1,4 @@
-//! Why the `realm` binary uses mimalloc (`src/allocator.rs`): the same
+//! Why the `realm` binary uses mimalloc (`src/cli/allocator.rs`): the same
 //! `realm export` of the 10,000-verb benchmark realm, each iteration a
 //! fresh process, with the binary's allocator (mimalloc) and with the
 //! system allocator (this bench program itself, which declares no global

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
+use support::tls::Tls;
 use support::tools::{copy_dir, free_port};
 
 const CONNECTIONS: usize = 64;
@@ -79,31 +80,13 @@ fn main() {
 
     // The bank over TLS (a CA and a certificate for 127.0.0.1 made here),
     // and a shop that trusts that CA.
-    let ca_key = rcgen::KeyPair::generate().expect("key");
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).expect("CA");
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let leaf_key = rcgen::KeyPair::generate().expect("key");
-    let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-        .expect("params")
-        .signed_by(&leaf_key, &issuer)
-        .expect("leaf");
+    let tls = Tls::new(dir.path());
     let bank_tls = dir.path().join("bank-tls");
     copy_dir(&bank, &bank_tls);
-    std::fs::write(bank_tls.join("cert.pem"), leaf.pem()).expect("write");
-    std::fs::write(bank_tls.join("key.pem"), leaf_key.serialize_pem()).expect("write");
-    append(
-        &bank_tls.join("ftl-project.toml"),
-        "\n[ingress.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
-    );
+    tls.install_server(&bank_tls);
     let shop_tls = dir.path().join("shop-tls");
     copy_dir(&shop, &shop_tls);
-    std::fs::write(shop_tls.join("ca.pem"), ca_cert.pem()).expect("write");
-    append(
-        &shop_tls.join("ftl-project.toml"),
-        "\n[ingress.tls]\nca = \"ca.pem\"\n",
-    );
+    tls.install_ca(&shop_tls);
     let key = "c2hvcC1iYW5rLWJlbmNobWFyay1rZXktMzItYnl0ZXMhIQ==";
     let args: Vec<String> = std::env::args().collect();
     let soak_seconds = args
@@ -113,7 +96,7 @@ fn main() {
     if soak_seconds.is_some() {
         // The nonce cache holds what arrived within two replay windows; a
         // 10 s window lets it reach its steady size during the warm-up.
-        let toml = bank_tls.join("ftl-project.toml");
+        let toml = bank_tls.join("realm.toml");
         let text = std::fs::read_to_string(&toml).expect("read");
         let text = text.replacen("[ingress]\n", "[ingress]\nreplay-window = \"10s\"\n", 1);
         std::fs::write(&toml, text).expect("write");
@@ -385,12 +368,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|n| n.parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn append(path: &Path, text: &str) {
-    let mut content = std::fs::read_to_string(path).expect("read");
-    content.push_str(text);
-    std::fs::write(path, content).expect("write");
 }
 
 struct Outcome {

@@ -53,9 +53,10 @@ fn serve(dir: &std::path::Path, settings: &str, reply: Vec<u8>) -> (Proc, Socket
     std::fs::write(dir.join("modules/pay.ftl"), PAY).expect("write");
     std::fs::write(
         dir.join("ftl-project.toml"),
-        format!("name = \"pay\"\nmodule-dirs = [\"modules\"]\n\n[ingress]\n{settings}\n"),
+        "name = \"pay\"\nmodule-dirs = [\"modules\"]\n",
     )
     .expect("write");
+    std::fs::write(dir.join("realm.toml"), format!("[ingress]\n{settings}\n")).expect("write");
     let runner = runner(std::sync::Arc::new(reply));
     let log = dir.join("serve.log");
     let serve = Proc(

@@ -28,6 +28,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::tls::Tls;
 use support::tools::{copy_dir, free_port};
 
 const CONNECTIONS: usize = 64;
@@ -548,62 +549,4 @@ fn cpu_seconds(pids: &[u32]) -> f64 {
             (utime + stime) / ticks
         })
         .sum()
-}
-
-/// A CA and a certificate for 127.0.0.1, made here.
-struct Tls {
-    ca: String,
-    cert: PathBuf,
-    key: PathBuf,
-    cert_pem: String,
-    key_pem: String,
-}
-
-impl Tls {
-    fn new(dir: &Path) -> Tls {
-        let ca_key = rcgen::KeyPair::generate().expect("key");
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let ca_cert = ca_params.self_signed(&ca_key).expect("CA");
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let leaf_key = rcgen::KeyPair::generate().expect("key");
-        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .expect("params")
-            .signed_by(&leaf_key, &issuer)
-            .expect("leaf");
-        let cert = dir.join("tls-cert.pem");
-        let key = dir.join("tls-key.pem");
-        std::fs::write(&cert, leaf.pem()).expect("write");
-        std::fs::write(&key, leaf_key.serialize_pem()).expect("write");
-        Tls {
-            ca: ca_cert.pem(),
-            cert,
-            key,
-            cert_pem: leaf.pem(),
-            key_pem: leaf_key.serialize_pem(),
-        }
-    }
-
-    fn install_server(&self, project: &Path) {
-        std::fs::write(project.join("cert.pem"), &self.cert_pem).expect("write");
-        std::fs::write(project.join("key.pem"), &self.key_pem).expect("write");
-        append(
-            project.join("ftl-project.toml"),
-            "\n[ingress.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n",
-        );
-    }
-
-    fn install_ca(&self, project: &Path) {
-        std::fs::write(project.join("ca.pem"), &self.ca).expect("write");
-        append(
-            project.join("ftl-project.toml"),
-            "\n[ingress.tls]\nca = \"ca.pem\"\n",
-        );
-    }
-}
-
-fn append(path: PathBuf, text: &str) {
-    let mut content = std::fs::read_to_string(&path).expect("read");
-    content.push_str(text);
-    std::fs::write(path, content).expect("write");
 }

@@ -318,7 +318,11 @@ pub fn find_links(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
 /// otherwise `path` as given. Used for positions in diagnostics so they do
 /// not depend on where the project is checked out.
 pub fn relative(path: &Path, base: &Path) -> String {
-    let rel = path.strip_prefix(base).unwrap_or(path);
+    let Ok(rel) = path.strip_prefix(base) else {
+        // Joining an absolute path's components with `/` would start it
+        // with `//` (its root is a component of its own).
+        return path.display().to_string();
+    };
     rel.components()
         .map(|c| c.as_os_str().to_string_lossy())
         .collect::<Vec<_>>()
@@ -393,6 +397,17 @@ pub fn subdirectories(dir: &Path) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_are_below_the_base_or_as_given() {
+        let base = Path::new("/work/project");
+        assert_eq!(
+            relative(Path::new("/work/project/a/b.ftl"), base),
+            "a/b.ftl"
+        );
+        assert_eq!(relative(Path::new("/tmp/x"), base), "/tmp/x");
+        assert_eq!(relative(Path::new("other/x"), base), "other/x");
+    }
 
     #[test]
     fn a_write_removes_temporaries_that_interrupted_writes_left() {

@@ -1,11 +1,9 @@
 //! The `realm` command: argument parsing, rendering and exit codes. The work
 //! is done by the `realm` library.
 
-mod allocator;
+mod cli;
 #[macro_use]
 mod commands;
-mod log_format;
-mod logging;
 
 use std::process::ExitCode;
 
@@ -13,7 +11,7 @@ use clap::Parser;
 use realm::schema::Report;
 
 fn main() -> ExitCode {
-    allocator::init();
+    cli::allocator::init();
     let cli = commands::Cli::parse();
     // Paths given on the command line (--cache-dir) are relative to where
     // realm was started, not to -C.

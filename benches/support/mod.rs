@@ -1,6 +1,7 @@
 //! Generated inputs of realistic size for the benchmarks.
 #![allow(dead_code)]
 
+pub mod tls;
 pub mod tools;
 
 use std::fmt::Write;

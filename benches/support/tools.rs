@@ -111,3 +111,10 @@ pub fn run_measured(command: &mut Command) -> (Duration, u64) {
     std::mem::forget(child);
     (elapsed, usage.ru_maxrss as u64 * 1024)
 }
+
+/// Appends `text` to the file at `path`.
+pub fn append(path: &Path, text: &str) {
+    let mut content = std::fs::read_to_string(path).expect("read");
+    content.push_str(text);
+    std::fs::write(path, content).expect("write");
+}

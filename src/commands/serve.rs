@@ -76,7 +76,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
             realm_endpoints: args.realm_endpoints,
             ftl_endpoint: args.ftl_endpoint,
         };
-        let _log = crate::logging::init();
+        let _log = crate::cli::logging::init();
         let ingress = ingress::from_workspace(&ws, &overrides)?;
         for warning in ingress.warnings() {
             errln!("warning: {warning}");
@@ -97,7 +97,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         let served =
             ingress::server::serve(ingress, listener, tls, workers, shutdown_signal()).await;
         // This thread's last lines, before the log's writer stops.
-        crate::logging::flush();
+        crate::cli::logging::flush();
         served.map_err(|e| anyhow!("the ingress stopped: {e}"))
     })?;
     Ok(ExitCode::SUCCESS)
@@ -106,8 +106,8 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
 /// What an ingress worker does before it sleeps: hand over its log lines,
 /// give freed memory back.
 fn on_idle() {
-    crate::logging::flush();
-    crate::allocator::on_idle();
+    crate::cli::logging::flush();
+    crate::cli::allocator::on_idle();
 }
 
 /// Resolves on Ctrl-C, SIGTERM or SIGHUP ([`ingress::server::shutdown_signal`]),

@@ -1,7 +1,7 @@
 //! Protobuf descriptors → a realm schema. Pure: fed a descriptor pool,
 //! returns a model.
 //!
-//! The mapping (also in ARCHITECTURE.md):
+//! The mapping (also in docs/decisions.md, "Imported realms"):
 //! - each service → a module of `export realm` verbs named after it
 //!   (`AccountService` → `account`; collisions resolved by package segments,
 //!   then numbers); each unary method → a verb, lowerCamelCase, with

@@ -9,7 +9,7 @@
 //! Why threads of their own and not one multi-threaded runtime: a
 //! connection, its calls and its upstream connections then stay on one
 //! thread, so a call wakes no other thread on its way (nginx's workers do
-//! the same); ARCHITECTURE.md, "The ingress's threads", has the figures.
+//! the same); docs/decisions.md, "The ingress's threads", has the figures.
 //! What a request is answered is [`routes`](super::routes)' job.
 
 use std::future::Future;

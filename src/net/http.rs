@@ -4,7 +4,7 @@
 //! call using it polls it (no connection task), so that with the ingress's
 //! one-runtime-per-thread workers an upstream call never wakes another
 //! task or thread; a sweep task per worker closes idle connections (see
-//! ARCHITECTURE.md, "The ingress's threads"). `https://` URLs go over TLS
+//! docs/decisions.md, "The ingress's threads"). `https://` URLs go over TLS
 //! (rustls).
 
 use std::cell::RefCell;

@@ -6,7 +6,7 @@
 //! the text FTL's test holds, compared as FTL compares it (every line
 //! trimmed) — not with a snapshot of realm's own output.
 //!
-//! Where realm differs from FTL on purpose (ARCHITECTURE.md, "Go modules
+//! Where realm differs from FTL on purpose (docs/decisions.md, "Go modules
 //! are read as FTL reads them"), the expected text is changed by a
 //! replacement that names the difference; nothing else is.
 

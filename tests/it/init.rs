@@ -293,6 +293,24 @@ fn completions_for_every_shell_name_the_commands() {
     );
 }
 
+/// A path outside the current directory is printed as it is, not with a
+/// doubled root (`//tmp/...`, what a new user saw).
+#[test]
+fn paths_outside_the_current_directory_are_printed_as_they_are() {
+    let here = tempfile::tempdir().expect("tempdir");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let out = elsewhere
+        .path()
+        .canonicalize()
+        .expect("canonical")
+        .join("man1");
+    let out_text = out.display().to_string();
+    let run = run_realm(here.path(), &["man", "--output", &out_text]).expect(0);
+    let shown = run.stderr.replace(&out_text, "<DIR>");
+    assert!(shown.contains("<DIR>"), "{}", run.stderr);
+    assert!(!run.stderr.contains("//"), "{}", run.stderr);
+}
+
 #[test]
 fn man_pages_render_from_the_commands() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -151,7 +151,7 @@ pub fn init() -> Guard {
     } else {
         lines
             .with_ansi(false)
-            .event_format(crate::log_format::Line::new())
+            .event_format(super::log_format::Line::new())
             .try_init()
     };
     Guard { thread }
