@@ -69,6 +69,7 @@ pub fn short_commit(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
 }
 
+/// `[ingress]` of realm.toml. Absent keys are `None`: the ingress
 /// supplies the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct IngressSettings {
