@@ -11,7 +11,10 @@
 //! `export realm` declarations that stands on its own.
 //!
 //! Network and git go through `crate::git`; the project file through
-//! `crate::project`. Nothing here prints.
+//! `crate::project`. Nothing here prints. `read.rs` reads a public API at
+//! a commit; `cache.rs` makes a commit available in the cache and repairs
+//! the cache (a damaged entry fetched again, the entry of a failed add
+//! removed).
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -19,15 +22,18 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 
-use crate::git::{self, CachedRepo, Oid, ReadError};
-use crate::project::{
-    DEFAULT_EXPORT, Migrated, PinTable, Project, RemoteProject, parse_remote, set_pin,
-};
-use crate::schema::diagnostic::{Diagnostic, Report, Sources};
+use crate::git::{self, CachedRepo, Oid};
+use crate::project::{Migrated, PinTable, Project, set_pin};
+use crate::schema::diagnostic::{Diagnostic, Report};
 use crate::schema::diff::{Change, Severity, diff};
-use crate::schema::validate::validate_with_warnings;
-use crate::schema::{Decl, Pos, Realm, Schema, Type, txtpb};
+use crate::schema::{Decl, Pos, Realm, Type};
 use crate::sources;
+
+mod cache;
+mod read;
+
+use cache::{discard_new_entry_on_error, ensure_commit, with_repo};
+use read::read_api;
 
 pub use crate::git::{Cache, Transfer, default_cache_dir};
 pub use crate::project::Pin;
@@ -116,262 +122,6 @@ fn short(commit: Oid) -> String {
     crate::project::short_commit(&commit.to_string()).to_string()
 }
 
-/// Reads and checks the public API at `commit`. `name` is how the realm is
-/// called in messages. Validation warnings are the other realm's to see,
-/// unless `deny_warnings` makes them errors.
-///
-/// The schema file is `git_path` when given; else the repository's own
-/// `[realm] export` (its `realm.toml`, or the older layout's
-/// `ftl-project.toml`; the first `.json` of a list); else
-/// `ftl-external-schema.json` when the commit has it (what FTL's `ftl realm
-/// add` reads); else `ftl-external-schema.txtpb`.
-fn read_api(
-    repo: &CachedRepo,
-    name: &str,
-    commit: Oid,
-    git_path: Option<&str>,
-    deny_warnings: bool,
-) -> Result<PinnedApi> {
-    use crate::project::{FTL_DEFAULT_EXPORT, PROJECT_FILE, SETTINGS_FILE};
-    let at = || format!("{} (commit {})", repo.url(), short(commit));
-    let read = |path: &str| -> Result<Option<String>> {
-        match repo.read_file(commit, path, MAX_SCHEMA_SIZE) {
-            Ok(text) => Ok(Some(text)),
-            Err(ReadError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(anyhow!("`{path}` of {} {e}", at())),
-        }
-    };
-    let project = match read(PROJECT_FILE)? {
-        Some(text) => {
-            let settings = read(SETTINGS_FILE)?;
-            let project_label = label(name, commit, PROJECT_FILE);
-            let settings_label = label(name, commit, SETTINGS_FILE);
-            Some(
-                parse_remote(
-                    (&project_label, text),
-                    settings.map(|t| (settings_label.as_str(), t)),
-                )
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("the realm's project files at {} are invalid", at()))?,
-            )
-        }
-        None => None,
-    };
-    let (path, text) = match (
-        git_path,
-        project.as_ref().and_then(RemoteProject::schema_path),
-    ) {
-        (Some(path), _) | (None, Some(path)) => {
-            git::check_repo_path(path)?;
-            let text = read(path)?;
-            (path.to_string(), text)
-        }
-        (None, None) => match read(FTL_DEFAULT_EXPORT)? {
-            Some(text) => (FTL_DEFAULT_EXPORT.to_string(), Some(text)),
-            None => (DEFAULT_EXPORT.to_string(), read(DEFAULT_EXPORT)?),
-        },
-    };
-    let Some(text) = text else {
-        if git_path.is_none() && project.as_ref().is_none_or(|p| p.export.is_empty()) {
-            bail!(
-                "{} has no schema file: neither {FTL_DEFAULT_EXPORT} nor {DEFAULT_EXPORT}{}\n\
-                 help: run `realm export` (or FTL's `ftl schema get --external --json > {FTL_DEFAULT_EXPORT}`) in that repository and commit it, \
-                 or name the schema file with --git-path",
-                at(),
-                if project.is_none() {
-                    format!(", and no {PROJECT_FILE} naming another")
-                } else {
-                    String::new()
-                }
-            );
-        }
-        bail!(
-            "{} has no schema file `{path}`\n\
-             help: run `realm export` in that repository and commit `{path}`{}",
-            at(),
-            if git_path.is_some() {
-                ", or fix --git-path"
-            } else {
-                ""
-            }
-        );
-    };
-    // Once the realm's own name is known, files are named after it.
-    let name = project.as_ref().map_or(name, |p| p.name.as_str());
-    let file = label(name, commit, &path);
-    let decoded = txtpb::decode_published(&file, &path, text.as_bytes()).map_err(|d| {
-        let mut sources = Sources::new();
-        sources.insert(file.clone(), text.clone());
-        anyhow::Error::from(Report::new(vec![d], sources)).context(format!(
-            "the public API in `{path}` of {} is malformed",
-            at()
-        ))
-    })?;
-    let (mut schema, legacy) = (decoded.schema, decoded.legacy);
-    if schema.realms.len() != 1 || (!legacy && schema.realms[0].external) {
-        bail!(
-            "`{path}` of {} holds {} realm(s) ({} external); a published realm is exactly one internal realm, as FTL's `ftl schema get --external` and `realm export` write it\n\
-             help: regenerate it with `realm export` in that repository",
-            at(),
-            schema.realms.len(),
-            schema.realms.iter().filter(|r| r.external).count()
-        );
-    }
-    let mut realm = schema.realms.remove(0);
-    if let Some(project) = &project
-        && project.name != realm.name
-    {
-        bail!(
-            "`{path}` of {} is the public API of realm `{}`, but its {} names the realm `{}`\n\
-             help: regenerate `{path}` with `realm export` in that repository",
-            at(),
-            realm.name,
-            crate::project::PROJECT_FILE,
-            project.name
-        );
-    }
-    realm.external = true;
-    // Every realm has its own builtin module (FTL publishes the builtin
-    // declarations its realm's API uses).
-    realm.modules.retain(|m| !m.builtin);
-    let own = Schema {
-        realms: vec![realm],
-    };
-    let problems: Vec<_> = validate_with_warnings(&own)
-        .into_iter()
-        .filter(|d| deny_warnings || !d.is_warning())
-        .map(|d| d.into_error())
-        .collect();
-    if !problems.is_empty() {
-        return Err(anyhow::Error::from(Report::new(
-            problems
-                .into_iter()
-                .map(|d| match d.context() {
-                    Some(c) => {
-                        let c = format!("{file}: {c}");
-                        d.with_context(c)
-                    }
-                    None => d.with_context(file.clone()),
-                })
-                .collect(),
-            Sources::new(),
-        ))
-        .context(format!(
-            "the public API in `{path}` of {} is not valid",
-            at()
-        )));
-    }
-    let realm = own.realms.into_iter().next().unwrap_or_default();
-    Ok(PinnedApi {
-        name: realm.name.clone(),
-        realm,
-        path,
-        legacy,
-    })
-}
-
-/// Whether a git error means the cached repository is damaged (as opposed
-/// to a network or user error): worth deleting it and fetching again.
-fn is_damage(e: &anyhow::Error) -> bool {
-    e.chain()
-        .any(|cause| cause.is::<CommitGone>() || git::is_damage(cause))
-}
-
-/// Runs `op` on the cached repository of `url`; when it fails because the
-/// cache is damaged, deletes the repository and runs `op` once more on a
-/// fresh one.
-fn with_repo<T>(
-    cache: &Cache,
-    url: &str,
-    mut op: impl FnMut(&CachedRepo) -> Result<T>,
-) -> Result<T> {
-    let repo = cache.repo(url)?;
-    match op(&repo) {
-        Err(e) if is_damage(&e) => {
-            drop(repo);
-            cache.discard(url)?;
-            let repo = cache.repo(url)?;
-            op(&repo)
-        }
-        other => other,
-    }
-}
-
-/// Makes `commit` available in the cache: fetches the branch (and, if the
-/// commit is not on it, the commit itself). Errors say when the commit is
-/// gone from the remote.
-fn ensure_commit(
-    repo: &CachedRepo,
-    name: &str,
-    commit: Oid,
-    branch: Option<&str>,
-    ctx: &Context,
-) -> Result<()> {
-    if repo.lookup_commit(commit)? {
-        return Ok(());
-    }
-    if ctx.offline {
-        bail!(
-            "realm `{name}` at {} is not in the cache and --offline forbids fetching it\n\
-             help: run once without --offline to fetch it",
-            short(commit)
-        );
-    }
-    let branch = match branch {
-        Some(b) => b.to_string(),
-        None => repo
-            .remote_heads()?
-            .default_branch
-            .ok_or_else(|| anyhow!("{} has no default branch", repo.url()))?,
-    };
-    // The branch may be gone; the commit may still be fetchable by id.
-    let fetched = ctx.with_progress(name, |progress| {
-        let fetched = repo.fetch_branch(&branch, progress);
-        if !repo.has_commit(commit) {
-            repo.fetch_commit(commit, progress);
-        }
-        fetched
-    });
-    // A corrupt object surfaces here as an error, not as "gone".
-    if repo.lookup_commit(commit)? {
-        return Ok(());
-    }
-    // The remote could not be reached (DNS, network, credentials): that is
-    // the cause, not a force-push.
-    if let Err(e) = fetched
-        && !e.is::<git::BranchMissing>()
-    {
-        return Err(e.context(format!(
-            "commit {} of realm `{name}` is not in the cache, and {} cannot be fetched\n\
-             help: check the network and the repository's URL, then run again",
-            short(commit),
-            repo.url()
-        )));
-    }
-    Err(CommitGone {
-        commit,
-        name: name.to_string(),
-        url: repo.url().to_string(),
-        branch,
-    }
-    .into())
-}
-
-/// A pinned commit that neither the branch nor a fetch by id brings back.
-/// A damaged cache looks the same (git believes it has objects it cannot
-/// read), so the cache is rebuilt once before this is believed.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "commit {commit} of realm `{name}` is no longer in {url} (was branch `{branch}` force-pushed?)\n\
-     help: run `realm update {name}` to pin the branch's current head"
-)]
-struct CommitGone {
-    commit: Oid,
-    name: String,
-    url: String,
-    branch: String,
-}
-
 /// Reads a pinned realm's public API from the cache, fetching the commit
 /// when it is missing (unless offline). The realm is named as the pin is;
 /// its own name (what its ingress answers to) is returned beside it.
@@ -426,14 +176,7 @@ pub fn add(root: &Path, request: &AddRequest, ctx: &Context) -> Result<Added> {
     }
     git::check_scheme(&request.repo)?;
     let url = resolve_url(&project.root, &request.repo);
-    let new_entry = !ctx.cache.has_entry(&url);
-    let added = add_to(root, &url, request, ctx);
-    if added.is_err() && new_entry && ctx.cache.has_entry(&url) {
-        // What the failed add fetched (an empty repository, at least) is
-        // litter; the error is what matters.
-        let _ = ctx.cache.remove_entry(&url);
-    }
-    added
+    discard_new_entry_on_error(&ctx.cache, &url, || add_to(root, &url, request, ctx))
 }
 
 fn add_to(root: &Path, url: &str, request: &AddRequest, ctx: &Context) -> Result<Added> {

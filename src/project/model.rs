@@ -1,0 +1,156 @@
+//! The project's settings as Rust values: the entries of `module-dirs`,
+//! pins, and realm's `[ingress]` settings. Plain data; reading them is
+//! `read.rs` and `reader.rs`.
+
+use std::time::Duration;
+
+use crate::schema::Pos;
+
+/// One entry of `module-dirs`.
+#[derive(Clone, Debug)]
+pub struct ModuleDir {
+    /// Relative to the project root.
+    pub path: String,
+    /// Where it is written in `ftl-project.toml` (none for the default).
+    pub pos: Option<Pos>,
+}
+
+/// Which table a pin is recorded in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinTable {
+    /// `[realms.egress.<name>]`, where earlier versions of `realm` recorded
+    /// pins (FTL refuses it; `realm migrate` moves them).
+    Egress,
+    /// `[external-realms.<name>]`, FTL's table, where `realm add` records
+    /// pins (unless the file uses the older table).
+    ExternalRealms,
+}
+
+impl PinTable {
+    /// `external-realms`, `realms.egress`.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            PinTable::Egress => "realms.egress",
+            PinTable::ExternalRealms => "external-realms",
+        }
+    }
+}
+
+/// An external realm pinned to a git commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pin {
+    /// The realm's name in this project (what `@name` refers to).
+    pub name: String,
+    /// `git-repo`: URL or path of the realm's repository.
+    pub repo: String,
+    /// `git-branch`: the branch `realm update` follows (the remote's HEAD
+    /// branch when absent).
+    pub branch: Option<String>,
+    /// `git-commit`: the full commit id whose public API is used.
+    pub commit: String,
+    /// `git-path`: the schema file in the repository, when it is not the
+    /// repository's `[realm] export`.
+    pub path: Option<String>,
+    /// Which table holds it.
+    pub table: PinTable,
+    /// Where it is written.
+    pub pos: Option<Pos>,
+}
+
+impl Pin {
+    /// The first 7 characters of the commit.
+    pub fn short_commit(&self) -> &str {
+        short_commit(&self.commit)
+    }
+}
+
+/// The first 7 characters of a commit id, as git abbreviates it.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..7).unwrap_or(commit)
+}
+
+/// `[ingress]` of realm.toml. Absent keys are `None`: the ingress
+/// supplies the defaults.
+#[derive(Clone, Debug, Default)]
+pub struct IngressSettings {
+    /// `listen`: the address `realm serve` binds.
+    pub listen: Option<String>,
+    /// `[ingress.runners]`: module name (or `default`) → runner URL, where
+    /// `${module}` stands for the module's name.
+    pub runners: Vec<(String, String)>,
+    /// `max-hops`: realms a call may cross.
+    pub max_hops: Option<u32>,
+    /// `max-body-size`: bytes of a request body.
+    pub max_body_size: Option<u64>,
+    /// `max-header-size`: bytes of a request's headers.
+    pub max_header_size: Option<u64>,
+    /// `header-timeout`: time a client has to send a request's headers.
+    pub header_timeout: Option<Duration>,
+    /// `request-timeout`: time a client has to send a request's body.
+    pub request_timeout: Option<Duration>,
+    /// `idle-timeout`: time a connection may stay open with no call in
+    /// flight.
+    pub idle_timeout: Option<Duration>,
+    /// `upstream-timeout`: time an upstream has to answer.
+    pub upstream_timeout: Option<Duration>,
+    /// `upstream-concurrency`: calls in flight per upstream.
+    pub upstream_concurrency: Option<u32>,
+    /// `max-connections`: client connections open at once.
+    pub max_connections: Option<u32>,
+    /// `workers`: threads serving connections.
+    pub workers: Option<u32>,
+    /// `max-buffered`: bytes of request bodies held at once, all calls
+    /// together.
+    pub max_buffered: Option<u64>,
+    /// `max-grpc-reply-size`: bytes of a gRPC runner's reply.
+    pub max_grpc_reply_size: Option<u64>,
+    /// `hub`: the realm that relays calls to realms without an endpoint.
+    pub hub: Option<String>,
+    /// `ftl-endpoint`: an FTL cluster's verb service, for local modules
+    /// without a runner.
+    pub ftl_endpoint: Option<String>,
+    /// `relay`: forward calls signed by other realms to further realms.
+    pub relay: Option<bool>,
+    /// `keys-file`: the JSON file of per-realm signing keys (a path, not a
+    /// secret).
+    pub keys_file: Option<String>,
+    /// `replay-window`: how old a signed call may be.
+    pub replay_window: Option<Duration>,
+    /// `unsigned-egress`: who may send unsigned calls on to other realms
+    /// when signing is on.
+    pub unsigned_egress: Option<UnsignedEgress>,
+    /// `[ingress.tls]`.
+    pub tls: TlsSettings,
+}
+
+/// Who may call other realms through this ingress without signing, when
+/// signed calls are required.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnsignedEgress {
+    /// Loopback addresses only (runners on the same host or pod).
+    Loopback,
+    /// Loopback and private addresses. In a shared network (one cluster
+    /// or VPC for several realms) that includes other realms' clients.
+    Private,
+    /// Anyone who can connect.
+    Any,
+    /// Nobody: every call must be signed.
+    None,
+}
+
+/// `[ingress.tls]`: paths of PEM files, relative to the project root.
+#[derive(Clone, Debug, Default)]
+pub struct TlsSettings {
+    /// `cert`: the listener's certificate chain.
+    pub cert: Option<String>,
+    /// `key`: its private key.
+    pub key: Option<String>,
+    /// `ca`: CAs trusted for https upstreams, besides the system's.
+    pub ca: Vec<String>,
+    /// `client-cert`: presented to upstreams that ask (mutual TLS).
+    pub client_cert: Option<String>,
+    /// `client-key`: its private key.
+    pub client_key: Option<String>,
+    /// `[ingress.tls.peers]`: realm → CA its client certificates chain to.
+    pub peers: Vec<(String, String)>,
+}
