@@ -314,6 +314,19 @@ pub fn find_links(dir: &Path, extension: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Whether `path` is relative and stays inside the directory it is relative
+/// to.
+pub fn is_inside(path: &str) -> bool {
+    let p = Path::new(path);
+    !path.is_empty()
+        && p.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+}
+
 /// `path` relative to `base` with `/` separators when it is under `base`,
 /// otherwise `path` as given. Used for positions in diagnostics so they do
 /// not depend on where the project is checked out.

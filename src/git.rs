@@ -558,7 +558,7 @@ fn remote_error(url: &str, e: git2::Error) -> anyhow::Error {
 
 /// Fails unless `path` is relative and stays inside the repository.
 pub fn check_repo_path(path: &str) -> Result<()> {
-    if !crate::project::is_inside(path) {
+    if !crate::files::is_inside(path) {
         bail!(
             "schema path `{path}` leaves the repository\n\
              help: give a path relative to the repository root, without `..`"

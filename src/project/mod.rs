@@ -314,18 +314,7 @@ fn lock_dir(root: &Path) -> Result<std::fs::File> {
     Ok(dir)
 }
 
-/// Whether `path` is relative and stays inside the directory it is relative
-/// to.
-pub fn is_inside(path: &str) -> bool {
-    let p = Path::new(path);
-    !path.is_empty()
-        && p.components().all(|c| {
-            matches!(
-                c,
-                std::path::Component::Normal(_) | std::path::Component::CurDir
-            )
-        })
-}
+pub use crate::files::is_inside;
 
 /// Whether `s` is a full hexadecimal commit id (SHA-1).
 pub fn is_commit_id(s: &str) -> bool {
