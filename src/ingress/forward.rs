@@ -64,6 +64,27 @@ impl std::fmt::Display for Target<'_> {
     }
 }
 
+/// A call on its way out, as every forwarder takes it: where it goes,
+/// what it is, and what goes with it.
+pub(super) struct Outbound<'a> {
+    /// The upstream whose slots, timeout and health the call takes.
+    pub upstream: &'a Upstream,
+    /// Whom it goes to, as messages name it.
+    pub what: Target<'a>,
+    /// The called module and verb, in the called realm's schema.
+    pub module: &'a str,
+    pub verb: &'a Verb,
+    pub request_id: &'a str,
+    /// The headers that go with it.
+    pub headers: HeaderMap,
+    /// The body as it came, was checked (and is signed).
+    pub body: Bytes,
+    /// The body as JSON (`None`: empty), for upstreams that transcode it.
+    pub value: Option<serde_json::Value>,
+    /// How replies of gRPC verbs are written (`x-realm-json`).
+    pub style: JsonStyle,
+}
+
 impl Ingress {
     /// The one forwarding path of HTTP and gRPC upstreams: waits for a slot
     /// (or refuses when the upstream is full or backing off), makes `once`
@@ -145,18 +166,21 @@ impl Ingress {
     }
 
     /// Sends a call to an HTTP upstream (a runner, another realm's ingress
-    /// or the hub), signed with `key` when given.
-    #[allow(clippy::too_many_arguments)]
+    /// or the hub) at `url`, signed with `key` when given.
     pub(super) async fn send(
         &self,
-        upstream: &Upstream,
+        out: Outbound<'_>,
         url: &str,
-        headers: HeaderMap,
-        body: Bytes,
-        verb: &Verb,
         key: Option<&[u8]>,
-        what: Target<'_>,
     ) -> Result<Reply, Refusal> {
+        let Outbound {
+            upstream,
+            what,
+            verb,
+            headers,
+            body,
+            ..
+        } = out;
         let uri: http::Uri = url.parse().map_err(|e| {
             Refusal::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -218,22 +242,27 @@ impl Ingress {
         .await
     }
 
-    /// Calls a gRPC runner: the JSON body transcoded to the method's
-    /// request, the reply back to JSON in the caller's style.
-    #[allow(clippy::too_many_arguments)]
+    /// Calls a gRPC runner (`upstream`, at `url`): the JSON body
+    /// transcoded to `method`'s request, the reply back to JSON in the
+    /// caller's style.
     pub(super) async fn call_grpc(
         &self,
-        health: &Upstream,
+        out: Outbound<'_>,
         upstream: &GrpcUpstream,
         url: &str,
         method: &MethodDescriptor,
-        body: Option<serde_json::Value>,
-        headers: HeaderMap,
-        module: &str,
-        verb: &Verb,
-        style: JsonStyle,
     ) -> Result<Reply, Refusal> {
-        let json = body.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
+        let Outbound {
+            upstream: health,
+            what,
+            module,
+            verb,
+            headers,
+            value,
+            style,
+            ..
+        } = out;
+        let json = value.unwrap_or_else(|| serde_json::Value::Object(Default::default()));
         let request = grpc::json_to_message(method, &json).map_err(|(path, message)| Refusal {
             status: StatusCode::BAD_REQUEST,
             code: "invalid_body",
@@ -243,7 +272,6 @@ impl Ingress {
         })?;
         // The headers go on as gRPC metadata, every value kept.
         let metadata = tonic::metadata::MetadataMap::from_headers(headers);
-        let what = Target::Runner(module);
         let max_reply =
             usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);
         let request = ForAttempts::new(request, verb);

@@ -10,14 +10,13 @@
 
 use std::sync::OnceLock;
 
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use prost_reflect::{DynamicMessage, MethodDescriptor};
 
+use super::Ingress;
 use super::budget::{self, Share};
-use super::forward::{Attempt, ForAttempts, Target};
+use super::forward::{Attempt, ForAttempts, Outbound};
 use super::reply::{Refusal, Reply};
-use super::upstream::Upstream;
-use super::{Call, Ingress};
 use crate::net::grpc::{self, CallError, GrpcUpstream};
 use crate::schema::Verb;
 use crate::schema::pb::schema::Ref;
@@ -37,18 +36,24 @@ fn call_method() -> Option<&'static MethodDescriptor> {
 }
 
 impl Ingress {
-    /// Calls `module.verb` through an FTL cluster's verb service.
-    #[allow(clippy::too_many_arguments)]
+    /// Calls the verb of `out` through the verb service of an FTL cluster
+    /// (`upstream`, at `url`).
     pub(super) async fn call_ftl(
         &self,
-        health: &Upstream,
+        out: Outbound<'_>,
         upstream: &GrpcUpstream,
         url: &str,
-        call: &Call<'_>,
-        headers: HeaderMap,
-        module: &str,
-        verb: &Verb,
     ) -> Result<Reply, Refusal> {
+        let Outbound {
+            upstream: health,
+            what,
+            module,
+            verb,
+            request_id,
+            headers,
+            body,
+            ..
+        } = out;
         let internal =
             |message: String| Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message);
         let method = call_method()
@@ -60,7 +65,7 @@ impl Ingress {
                 name: verb.name.clone(),
                 ..Default::default()
             }),
-            body: call.body.to_vec(),
+            body: body.to_vec(),
         };
         let mut message = DynamicMessage::new(method.input());
         message
@@ -68,7 +73,6 @@ impl Ingress {
             .map_err(|e| internal(format!("CallRequest: {e}")))?;
         // The headers go on as gRPC metadata, every value kept.
         let metadata = tonic::metadata::MetadataMap::from_headers(headers);
-        let what = Target::Runner(module);
         let max_reply =
             usize::try_from(self.config.limits.max_grpc_reply_size).unwrap_or(usize::MAX);
         let request = ForAttempts::new(message, verb);
@@ -84,7 +88,7 @@ impl Ingress {
                 .await;
             match result {
                 Ok(reply) => Attempt::Answered(
-                    answer(&reply, realm, call.request_id, module, verb).and_then(|reply| {
+                    answer(&reply, realm, request_id, module, verb).and_then(|reply| {
                         // The reply takes its share of `max-buffered` until
                         // it is written, as every upstream's does.
                         let len = reply.body.len() as u64;

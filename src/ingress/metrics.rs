@@ -61,6 +61,15 @@ pub struct UpstreamSample<'a> {
     pub last_latency: Option<Duration>,
 }
 
+/// A verb by its names in the schema (never raw segments of a request
+/// path: see the module's cardinality contract).
+#[derive(Clone, Copy, Debug)]
+pub struct VerbName<'a> {
+    pub realm: &'a str,
+    pub module: &'a str,
+    pub verb: &'a str,
+}
+
 /// The labels of one verb: `realm`, `module`, `verb`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VerbLabels {
@@ -138,8 +147,8 @@ impl Metrics {
     /// One finished call routed to a known verb (`realm`, `module`, `verb`
     /// are names from the schema, never from the request path: see the
     /// module's cardinality contract).
-    pub fn call(&self, realm: &str, module: &str, verb: &str, status: u16, elapsed: Duration) {
-        let seen = self.seen(realm, module, verb);
+    pub fn call(&self, verb: VerbName<'_>, status: u16, elapsed: Duration) {
+        let seen = self.seen(verb);
         self.calls
             .get_or_create(&(seen.key.clone(), Status { status }))
             .inc();
@@ -147,7 +156,12 @@ impl Metrics {
     }
 
     /// The labels and histogram of a verb, made the first time it is seen.
-    fn seen(&self, realm: &str, module: &str, verb: &str) -> Arc<Seen> {
+    fn seen(&self, name: VerbName<'_>) -> Arc<Seen> {
+        let VerbName {
+            realm,
+            module,
+            verb,
+        } = name;
         {
             let seen = self.seen.read().unwrap_or_else(|e| e.into_inner());
             if let Some(s) = seen
@@ -261,6 +275,14 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    fn name<'a>(realm: &'a str, module: &'a str, verb: &'a str) -> VerbName<'a> {
+        VerbName {
+            realm,
+            module,
+            verb,
+        }
+    }
+
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
     }
@@ -287,8 +309,12 @@ mod tests {
     #[test]
     fn a_page_has_the_families_names_and_values_scrapers_read() {
         let m = Metrics::new("shop");
-        m.call("bank", "ledger", "Debit", 200, Duration::from_micros(700));
-        m.call("bank", "ledger", "Debit", 502, ms(30));
+        m.call(
+            name("bank", "ledger", "Debit"),
+            200,
+            Duration::from_micros(700),
+        );
+        m.call(name("bank", "ledger", "Debit"), 502, ms(30));
         m.refusal("unsigned");
         m.refusal("unknown_verb");
         m.refusal("unsigned");
@@ -404,7 +430,7 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         let m = Metrics::new("sh\"op");
-        m.call("a\\b", "m\nn", "v", 200, ms(1));
+        m.call(name("a\\b", "m\nn", "v"), 200, ms(1));
         let page = m.render(&[sample("realm:\"x\"", "http://h/\n")]);
         assert!(
             page.contains(r#"realm_ingress_info{realm="sh\"op"} 1"#),
@@ -432,7 +458,7 @@ mod tests {
     fn odd_statuses_are_counted() {
         let m = Metrics::new("shop");
         for status in [0, 100, 599, 999, 999] {
-            m.call("bank", "ledger", "Debit", status, ms(1));
+            m.call(name("bank", "ledger", "Debit"), status, ms(1));
         }
         let page = m.render(&[]);
         for (status, n) in [(0, "1"), (100, "1"), (599, "1"), (999, "2")] {
@@ -459,7 +485,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..CALLS {
                         let verb = if i % 2 == 0 { "Debit" } else { "Credit" };
-                        m.call("bank", "ledger", verb, 200 + (t % 2) as u16, ms(1));
+                        m.call(name("bank", "ledger", verb), 200 + (t % 2) as u16, ms(1));
                     }
                 })
             })

@@ -30,17 +30,20 @@
 //! ([`hops`]). Each runner, realm and the hub is an [`upstream::Upstream`]
 //! with its own concurrency limit and backoff.
 //!
-//! The rooms: this file holds the ingress's state and the course of a call
-//! ([`Ingress::handle`], the whole of a call without the HTTP server around
-//! it); `build` makes an ingress, `route` finds where a call goes,
-//! `forward` sends it, [`reply`] holds what is answered; `routes` answers
-//! HTTP requests with it and [`server`] runs the worker threads that
-//! accept and serve connections.
+//! The rooms: this file holds the ingress's state; `call` the course of a
+//! call ([`Ingress::handle`], the whole of a call without the HTTP server
+//! around it: [`authorize`] decides who sent it, `route` where it goes,
+//! `forward` sends it), [`reply`] holds what is answered; `build` makes an
+//! ingress; `routes` (and `verb_service`, FTL's protocol) answer HTTP
+//! requests with it, through `request` (request id, body, access log) and
+//! `response` (the HTTP response of a reply); [`server`] runs the worker
+//! threads that accept and serve connections.
 
 pub mod auth;
 pub mod authorize;
 mod budget;
 mod build;
+mod call;
 pub mod config;
 mod conn;
 mod forward;
@@ -48,6 +51,8 @@ mod forward_ftl;
 pub mod hops;
 pub mod metrics;
 pub mod reply;
+mod request;
+mod response;
 mod route;
 mod routes;
 pub mod server;
@@ -57,30 +62,25 @@ pub mod upstream;
 mod verb_service;
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode};
 use prost_reflect::MethodDescriptor;
 
-use crate::net::grpc::{GrpcUpstream, JsonStyle};
+use crate::net::grpc::GrpcUpstream;
 use crate::net::http::HttpClient;
 use crate::schema::json::Checker;
 
 use auth::Verifier;
-use forward::Target;
-use hops::{VIA, Via};
-use reply::{auth_refusal, hop_refusal};
-use route::Route;
-use trace::{TRACEPARENT, TraceContext};
-use upstream::{Kind, Upstream, UpstreamStatus};
+use upstream::{Upstream, UpstreamStatus};
 
 pub use build::{from_workspace, server_tls};
+pub use call::{Call, Outcome};
 pub use config::{IngressConfig, Overrides};
 pub use reply::{Refusal, Reply};
-pub use routes::is_request_id;
+pub use request::is_request_id;
 
 /// The calling realm.
 pub const CALLER_REALM: http::HeaderName = http::HeaderName::from_static("x-realm-caller");
@@ -92,6 +92,17 @@ pub const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-reques
 /// protojson prints it) or `ftl` (FTL's encoding, the default). Passed on
 /// to other realms' ingresses.
 pub const JSON_STYLE: http::HeaderName = http::HeaderName::from_static("x-realm-json");
+
+/// FTL's request id header.
+pub(crate) const FTL_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("ftl-request-id");
+/// The calling verb, `module.verb`, one per hop.
+pub(crate) const FTL_VERB: http::HeaderName = http::HeaderName::from_static("ftl-verb");
+/// The request that started this one (a publisher).
+pub(crate) const FTL_PARENT_REQUEST_ID: http::HeaderName =
+    http::HeaderName::from_static("ftl-parent-request-id");
+/// An open database transaction.
+pub(crate) const FTL_TRANSACTION_ID: http::HeaderName =
+    http::HeaderName::from_static("ftl-transaction-id");
 
 /// How a local module's verbs are served.
 #[derive(Clone, Debug)]
@@ -123,37 +134,6 @@ struct External {
 struct Hub {
     name: String,
     upstream: Upstream,
-}
-
-/// One incoming call, as the HTTP server saw it.
-#[derive(Debug)]
-pub struct Call<'a> {
-    pub realm: &'a str,
-    pub module: &'a str,
-    pub verb: &'a str,
-    /// The request's path and query, as signed.
-    pub path: &'a str,
-    pub headers: &'a HeaderMap,
-    pub body: Bytes,
-    /// The client's address.
-    pub peer: Option<SocketAddr>,
-    /// The realms whose CA verified the client's TLS certificate.
-    pub peer_realms: &'a [String],
-    pub request_id: &'a str,
-    pub trace: TraceContext,
-}
-
-/// What became of a call: the reply, and for metrics and logs the refusal
-/// code and whether the call named a verb of the schema.
-#[derive(Debug)]
-pub struct Outcome {
-    pub reply: Reply,
-    /// The refusal's code, when the call was refused or failed.
-    pub refusal: Option<&'static str>,
-    /// The call named a known verb (its names are safe metric labels).
-    pub routed: bool,
-    /// The realm that sent the call, when it was authenticated.
-    pub caller: Option<String>,
 }
 
 /// Everything a running ingress knows: built once at start.
@@ -354,13 +334,13 @@ impl Ingress {
     /// Counts a finished call.
     pub fn record(&self, call: &Call<'_>, outcome: &Outcome, elapsed: Duration) {
         if outcome.routed {
-            self.metrics.call(
-                call.realm,
-                call.module,
-                call.verb,
-                outcome.reply.status.as_u16(),
-                elapsed,
-            );
+            let verb = metrics::VerbName {
+                realm: call.realm,
+                module: call.module,
+                verb: call.verb,
+            };
+            self.metrics
+                .call(verb, outcome.reply.status.as_u16(), elapsed);
         }
         if let Some(code) = outcome.refusal {
             self.metrics.refusal(code);
@@ -370,221 +350,6 @@ impl Ingress {
     /// Counts a request refused before it was a call (e.g. too large).
     pub fn record_refusal(&self, code: &'static str) {
         self.metrics.refusal(code);
-    }
-
-    /// Handles one call: authenticates it, checks its hops, routes it,
-    /// checks the body, calls the runner or the other realm, and answers.
-    pub async fn handle(&self, call: &Call<'_>) -> Outcome {
-        let mut routed = false;
-        let mut caller = None;
-        match self.handle_inner(call, &mut routed, &mut caller).await {
-            Ok(reply) => Outcome {
-                reply,
-                refusal: None,
-                routed,
-                caller,
-            },
-            Err(refusal) => Outcome {
-                reply: refusal.reply(&self.realm, call.request_id),
-                refusal: Some(refusal.code),
-                routed,
-                caller,
-            },
-        }
-    }
-
-    async fn handle_inner(
-        &self,
-        call: &Call<'_>,
-        routed: &mut bool,
-        caller: &mut Option<String>,
-    ) -> Result<Reply, Refusal> {
-        let via = Via::parse(call.headers.get(VIA).map(HeaderValue::as_bytes))
-            .map_err(|e| Refusal::new(StatusCode::BAD_REQUEST, e.code(), e.to_string()))?;
-        let signed = match (&self.verifier, call.headers.get(auth::SIGNATURE)) {
-            (Some(verifier), Some(header)) => {
-                let request = auth::Request {
-                    method: "POST",
-                    path: call.path,
-                    via: call
-                        .headers
-                        .get(VIA)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or(""),
-                    body: &call.body,
-                };
-                let realm = verifier
-                    .verify(Some(header.as_bytes()), &request, unix_now())
-                    .map_err(|e| auth_refusal(&e))?;
-                Some(realm)
-            }
-            _ => None,
-        };
-        let policy = authorize::Policy {
-            realm: &self.realm,
-            required: self.auth_required(),
-            peer_cas: &self.peer_cas,
-            relay: self.config.security.relay,
-            unsigned_egress: self.config.security.unsigned_egress,
-            hub: self.config.hub.as_deref(),
-        };
-        let facts = authorize::Facts {
-            signed: signed.as_deref(),
-            signature_header: call.headers.contains_key(auth::SIGNATURE),
-            certified: call.peer_realms,
-            via: &via,
-            local: call.realm == self.realm,
-            peer: call.peer,
-        };
-        // Who sent the call is known (and logged) even when it is refused.
-        *caller = authorize::identify(&policy, &facts)?;
-        authorize::permit(&policy, &facts, caller.clone())?;
-        // Where the call started, for runners: proven, or (nothing
-        // required here) what the call says.
-        let origin = authorize::origin(&policy, &facts, caller.as_deref())
-            .map(str::to_string)
-            .or_else(|| {
-                (!self.auth_required())
-                    .then(|| call.headers.get(CALLER_REALM))
-                    .flatten()
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string)
-            });
-        via.arrive(&self.realm, self.config.limits.max_hops)
-            .map_err(hop_refusal)?;
-
-        let route = self.route(call.realm, call.module, call.verb)?;
-        *routed = true;
-        let (checker, request_type) = match &route {
-            Route::Local { verb, .. } => (&self.local, &verb.request),
-            Route::External { external, verb, .. } => (&external.checker, &verb.request),
-        };
-        let parsed = parse_body(&call.body)?;
-        checker
-            .check_body(request_type, parsed.as_ref())
-            .map_err(|e| Refusal {
-                status: StatusCode::BAD_REQUEST,
-                code: "invalid_body",
-                message: format!("the body does not fit {request_type}: {e}"),
-                path: Some(e.path),
-                retry_after: None,
-            })?;
-
-        let style = json_style(call.headers)?;
-        let mut forward = HeaderMap::new();
-        if let Ok(id) = HeaderValue::from_str(call.request_id) {
-            forward.insert(REQUEST_ID, id);
-        }
-        if let Some(module) = call.headers.get(CALLER_MODULE) {
-            forward.insert(CALLER_MODULE, module.clone());
-        }
-        if let Ok(tp) = HeaderValue::from_bytes(&call.trace.child(random_u64()).header()) {
-            forward.insert(TRACEPARENT, tp);
-        }
-        match route {
-            Route::Local {
-                module,
-                verb,
-                runner,
-                grpc,
-            } => {
-                // The runner hears which realm the call started in.
-                if let Some(origin) = origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
-                    forward.insert(CALLER_REALM, origin);
-                }
-                if let Some(v) = call.headers.get(VIA) {
-                    forward.insert(VIA, v.clone());
-                }
-                // FTL's own headers go to this realm's runners (or FTL
-                // cluster), not to other realms: a transaction id means
-                // nothing there.
-                verb_service::pass_on(call.headers, &mut forward);
-                match (&runner.runner, grpc) {
-                    (Runner::Grpc { upstream, url }, Some(method)) => {
-                        // Boxed, so that the future of every call is not
-                        // as large as a gRPC call's (see `server::service`).
-                        Box::pin(self.call_grpc(
-                            &runner.upstream,
-                            upstream,
-                            url,
-                            method,
-                            parsed,
-                            forward,
-                            module,
-                            verb,
-                            style,
-                        ))
-                        .await
-                    }
-                    (Runner::Http { base }, _) => {
-                        let url = format!("{base}/{module}/{}", verb.name);
-                        self.send(
-                            &runner.upstream,
-                            &url,
-                            forward,
-                            call.body.clone(),
-                            verb,
-                            None,
-                            Target::Runner(module),
-                        )
-                        .await
-                    }
-                    (Runner::Ftl { upstream, url }, _) => {
-                        Box::pin(self.call_ftl(
-                            &runner.upstream,
-                            upstream,
-                            url,
-                            call,
-                            forward,
-                            module,
-                            verb,
-                        ))
-                        .await
-                    }
-                    (Runner::Grpc { .. }, None) => Err(Refusal::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "no_method",
-                        format!(
-                            "{module}.{} has no +grpc method for its gRPC runner",
-                            verb.name
-                        ),
-                    )),
-                }
-            }
-            Route::External {
-                external,
-                upstream,
-                peer,
-                module,
-                verb,
-            } => {
-                let on = via
-                    .forward(&self.realm, &external.own_name, self.config.limits.max_hops)
-                    .map_err(hop_refusal)?;
-                if let Ok(v) = HeaderValue::from_str(&on.to_string()) {
-                    forward.insert(VIA, v);
-                }
-                if let Ok(me) = HeaderValue::from_str(&self.realm) {
-                    forward.insert(CALLER_REALM, me);
-                }
-                if let Some(style) = call.headers.get(JSON_STYLE) {
-                    forward.insert(JSON_STYLE, style.clone());
-                }
-                let url = format!(
-                    "{}/realms/{}/{module}/{}",
-                    upstream.endpoint.trim_end_matches('/'),
-                    external.own_name,
-                    verb.name
-                );
-                let what = Target::Realm {
-                    realm: call.realm,
-                    hub: (upstream.kind == Kind::Hub).then_some(peer.as_ref()),
-                };
-                let key = self.key_for(peer);
-                self.send(upstream, &url, forward, call.body.clone(), verb, key, what)
-                    .await
-            }
-        }
     }
 }
 
@@ -597,33 +362,4 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// The reply style a caller asks for with `x-realm-json`.
-fn json_style(headers: &HeaderMap) -> Result<JsonStyle, Refusal> {
-    match headers.get(JSON_STYLE).map(HeaderValue::as_bytes) {
-        None | Some(b"ftl") => Ok(JsonStyle::Ftl),
-        Some(b"proto3") => Ok(JsonStyle::Proto3),
-        Some(other) => Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "bad_json_style",
-            format!(
-                "{JSON_STYLE}: {:?} is not a JSON style; use `proto3` (proto3 JSON replies) or `ftl` (FTL's encoding, the default)",
-                String::from_utf8_lossy(other)
-            ),
-        )),
-    }
-}
-
-/// The body as JSON; `None` when it is empty. Read strictly: a member
-/// named twice is refused, so the value checked is the only one the bytes
-/// forwarded can mean.
-fn parse_body(body: &[u8]) -> Result<Option<serde_json::Value>, Refusal> {
-    crate::schema::json_read::read_body(body).map_err(|e| Refusal {
-        status: StatusCode::BAD_REQUEST,
-        code: "malformed_json",
-        message: e.message,
-        path: e.path,
-        retry_after: None,
-    })
 }

@@ -26,41 +26,15 @@ use hyper::body::Incoming;
 use prost::Message;
 
 use super::budget::{BodyBudget, Share};
-use super::routes::{self, Peer, ReplyBody, Response};
-use super::{CALLER_MODULE, Call, Ingress, Outcome};
+use super::request::{self, Peer};
+use super::response::{ReplyBody, Response};
+use super::{CALLER_MODULE, Call, FTL_REQUEST_ID, FTL_VERB, Ingress, Outcome};
 use crate::schema::pb::verb::{
     CallRequest, CallResponse, PingRequest, PingResponse, call_response,
 };
 
 /// The path prefix of the verb service's methods.
 pub(super) const PREFIX: &str = "/xyz.block.ftl.v1.VerbService/";
-
-/// FTL's request id header.
-pub const FTL_REQUEST_ID: HeaderName = HeaderName::from_static("ftl-request-id");
-/// The calling verb, `module.verb`, one per hop.
-pub const FTL_VERB: HeaderName = HeaderName::from_static("ftl-verb");
-/// The request that started this one (a publisher).
-pub const FTL_PARENT_REQUEST_ID: HeaderName = HeaderName::from_static("ftl-parent-request-id");
-/// An open database transaction.
-pub const FTL_TRANSACTION_ID: HeaderName = HeaderName::from_static("ftl-transaction-id");
-
-/// Passes FTL's headers on to a local runner: `Ftl-Verb`,
-/// `Ftl-Parent-Request-Id` and `Ftl-Transaction-Id` as they came (the head
-/// is bounded by `max-header-size`), `Ftl-Request-Id` only when it is a
-/// usable request id (then it is also the call's id); an unusable one is
-/// dropped, never replaced by an id FTL did not make.
-pub(super) fn pass_on(headers: &HeaderMap, forward: &mut HeaderMap) {
-    for name in [FTL_VERB, FTL_PARENT_REQUEST_ID, FTL_TRANSACTION_ID] {
-        for value in headers.get_all(&name) {
-            forward.append(name.clone(), value.clone());
-        }
-    }
-    if let Some(id) = headers.get(FTL_REQUEST_ID)
-        && id.to_str().is_ok_and(routes::is_request_id)
-    {
-        forward.insert(FTL_REQUEST_ID, id.clone());
-    }
-}
 
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
@@ -132,7 +106,7 @@ pub(super) async fn answer(
     method: &str,
 ) -> Response {
     let Some(protocol) = Protocol::of(&parts.headers) else {
-        return routes::refuse_plain(
+        return request::refuse_plain(
             ingress,
             parts.uri.path(),
             super::Refusal::new(
@@ -168,7 +142,7 @@ pub(super) async fn answer(
         );
     }
     let limit = ingress.config().limits.max_header_size;
-    let size = routes::head_size(parts);
+    let size = request::head_size(parts);
     if size > limit {
         ingress.record_refusal("headers_too_large");
         return failed(
@@ -194,7 +168,7 @@ pub(super) async fn answer(
         );
     }
     let request_id = request_id(&parts.headers);
-    let (bytes, share) = match routes::read_body(ingress, &parts.headers, body).await {
+    let (bytes, share) = match request::read_body(ingress, &parts.headers, body).await {
         Ok(read) => read,
         Err(refusal) => {
             ingress.record_refusal(refusal.code);
@@ -224,50 +198,76 @@ pub(super) async fn answer(
                 )
             }
         },
-        "Call" => match decode::<CallRequest>(protocol, &message, "xyz.block.ftl.v1.CallRequest") {
-            Err(failure) => failed(protocol, &failure),
-            Ok(request) => {
-                // The request's bytes are in `request` now.
-                drop(message);
-                call(ingress, peer, parts, protocol, request, &request_id, share).await
+        "Call" => {
+            let called = decode::<CallRequest>(protocol, &message, "xyz.block.ftl.v1.CallRequest")
+                .and_then(Called::of);
+            // The request's bytes are in `called` now.
+            drop(message);
+            let called = match called {
+                Ok(called) => called,
+                Err(failure) => return failed(protocol, &failure),
+            };
+            let answered = call(ingress, peer, parts, called, &request_id).await;
+            let mut response = match answered {
+                Ok(response) => succeeded(
+                    protocol,
+                    &response,
+                    "xyz.block.ftl.v1.CallResponse",
+                    share,
+                    Some(&ingress.budget),
+                ),
+                Err(failure) => failed(protocol, &failure),
+            };
+            if let Ok(id) = HeaderValue::from_str(&request_id) {
+                response.headers_mut().insert(FTL_REQUEST_ID, id);
             }
-        },
+            response
+        }
         other => failed(
             protocol,
             &Failure::new(
                 tonic::Code::Unimplemented,
                 format!(
                     "xyz.block.ftl.v1.VerbService has no method {:?}: it has Call and Ping",
-                    routes::loggable(other)
+                    request::loggable(other)
                 ),
             ),
         ),
     }
 }
 
-/// `Call`: the request made into a call of this realm and handed to
-/// [`Ingress::handle`].
+/// The verb a `CallRequest` names, and its body.
+struct Called {
+    module: String,
+    verb: String,
+    body: Bytes,
+}
+
+impl Called {
+    fn of(request: CallRequest) -> Result<Called, Failure> {
+        match request.verb {
+            Some(verb) if !verb.module.is_empty() && !verb.name.is_empty() => Ok(Called {
+                module: verb.module,
+                verb: verb.name,
+                body: Bytes::from(request.body),
+            }),
+            _ => Err(Failure::new(
+                tonic::Code::InvalidArgument,
+                "CallRequest.verb must name a module and a verb of this realm",
+            )),
+        }
+    }
+}
+
+/// `Call`: the verb called made into a call of this realm, handed to
+/// [`Ingress::handle`]; what became of it as a `CallResponse` or a status.
 async fn call(
     ingress: &Ingress,
     peer: &Peer,
     parts: &http::request::Parts,
-    protocol: Protocol,
-    request: CallRequest,
+    called: Called,
     request_id: &str,
-    share: Share,
-) -> Response {
-    let Some(verb) = request
-        .verb
-        .filter(|v| !v.module.is_empty() && !v.name.is_empty())
-    else {
-        return failed(
-            protocol,
-            &Failure::new(
-                tonic::Code::InvalidArgument,
-                "CallRequest.verb must name a module and a verb of this realm",
-            ),
-        );
-    };
+) -> Result<CallResponse, Failure> {
     let mut headers = parts.headers.clone();
     // The calling module, from FTL's `Ftl-Verb: module.verb` (the last hop
     // is the caller), unless the caller said it the realm way.
@@ -285,34 +285,20 @@ async fn call(
     }
     let call = Call {
         realm: ingress.realm(),
-        module: &verb.module,
-        verb: &verb.name,
+        module: &called.module,
+        verb: &called.verb,
         path: parts.uri.path(),
         headers: &headers,
-        body: Bytes::from(request.body),
+        body: called.body,
         peer: peer.addr,
         peer_realms: &peer.realms,
         request_id,
-        trace: routes::trace_of(&headers),
+        trace: request::trace_of(&headers),
     };
-    let outcome = routes::run(ingress, &call, std::time::Instant::now()).await;
-    let response = outcome_to_response(&outcome);
-    // The reply's bytes (and their share) go; the encoded answer is counted.
-    drop(outcome);
-    let mut response = match response {
-        Ok(response) => succeeded(
-            protocol,
-            &response,
-            "xyz.block.ftl.v1.CallResponse",
-            share,
-            Some(&ingress.budget),
-        ),
-        Err(failure) => failed(protocol, &failure),
-    };
-    if let Ok(id) = HeaderValue::from_str(request_id) {
-        response.headers_mut().insert(FTL_REQUEST_ID, id);
-    }
-    response
+    let outcome = request::run(ingress, &call, std::time::Instant::now()).await;
+    // The reply's bytes (and their share) go when `outcome` does, before
+    // the encoded answer is counted.
+    outcome_to_response(&outcome)
 }
 
 /// What a call's outcome is in the verb service's terms: a reply or the
@@ -409,7 +395,7 @@ fn request_id(headers: &HeaderMap) -> String {
     [FTL_REQUEST_ID, super::REQUEST_ID]
         .iter()
         .filter_map(|name| headers.get(name)?.to_str().ok())
-        .find(|id| routes::is_request_id(id))
+        .find(|id| request::is_request_id(id))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
 }
 
