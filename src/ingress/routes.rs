@@ -12,7 +12,7 @@
 //!
 //! Six fixed routes are a `match`, not a router: a call goes from hyper to
 //! [`Ingress::handle`] with no boxing of bodies or futures on the way
-//! (ARCHITECTURE.md, "The ingress's threads", has the measurement).
+//! (docs/decisions.md, "The ingress's threads", has the measurement).
 
 use std::borrow::Cow;
 use std::time::Instant;
