@@ -19,13 +19,36 @@
 //! to write instead. Also here: which verb parameters are resources (verb
 //! clients, config, secrets, topics, databases). Recursion is bounded by
 //! [`MAX_TYPE_DEPTH`].
+//!
+//! [`Types`] is what the mapping shares with the extraction of the
+//! declarations (`super::extract`, which uses it and which it does not
+//! know): the problems found, in the order found, and the module types a
+//! mapped type names, to be extracted in turn.
 
-use crate::schema::{Diagnostic, MAX_TYPE_DEPTH, Ref, Type};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use super::extract::Extractor;
+use crate::schema::{DatabaseEngine, Diagnostic, MAX_TYPE_DEPTH, Pos, Ref, Type};
+
 use super::naming::{lower_camel, title_first, upper_camel};
-use super::scope::Imported;
-use super::syntax::{GoType, Span};
+use super::scope::{Imported, Scope};
+use super::syntax::{GoType, Span, TypeDecl};
+
+/// The type mapping of one module: its Go types as schema types, and what
+/// mapping them finds.
+pub struct Types<'a> {
+    pub(super) scope: &'a Scope<'a>,
+    pub(super) module: &'a str,
+    /// Every problem found, the extraction's too (one list keeps them in
+    /// the order found).
+    pub(super) diagnostics: Vec<Diagnostic>,
+    /// Databases by name: engine and where declared.
+    pub(super) databases: BTreeMap<String, (DatabaseEngine, Option<Pos>)>,
+    /// `//ftl:database` config types: (package dir, type) → database name.
+    pub(super) db_configs: HashMap<(&'a str, &'a str), String>,
+    /// Module types to extract, (package dir, name), in the order asked.
+    queue: VecDeque<(&'a str, &'a str)>,
+    queued: HashSet<(&'a str, &'a str)>,
+}
 
 /// Where a type is written: the file and package it is resolved in, the
 /// type parameters in scope, and what it is the type of (for messages).
@@ -162,7 +185,63 @@ fn basic_help(name: &str) -> Option<&'static str> {
     })
 }
 
-impl<'a> Extractor<'a> {
+impl<'a> Types<'a> {
+    /// The type mapping of the module of `scope`, with the databases found
+    /// beside its code.
+    pub fn new(
+        scope: &'a Scope<'a>,
+        databases: BTreeMap<String, (DatabaseEngine, Option<Pos>)>,
+    ) -> Types<'a> {
+        Types {
+            scope,
+            module: scope.module,
+            diagnostics: Vec::new(),
+            databases,
+            db_configs: HashMap::new(),
+            queue: VecDeque::new(),
+            queued: HashSet::new(),
+        }
+    }
+
+    pub fn report(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    /// Asks for the type `name` of package `dir` to be extracted.
+    pub fn need(&mut self, dir: &'a str, name: &'a str) {
+        if self.queued.insert((dir, name)) {
+            self.queue.push_back((dir, name));
+        }
+    }
+
+    /// The next module type to extract, first asked first.
+    pub fn next_needed(&mut self) -> Option<(&'a str, &'a str)> {
+        self.queue.pop_front()
+    }
+
+    /// The database a `ftl.DatabaseHandle[C]` alias names.
+    fn database_of(&self, dir: &'a str, decl: &'a TypeDecl) -> Option<String> {
+        let GoType::Name { args, .. } = &decl.ty else {
+            return None;
+        };
+        let Some(GoType::Name {
+            package: None,
+            name,
+            ..
+        }) = args.first()
+        else {
+            return None;
+        };
+        if let Some(db) = self.db_configs.get(&(dir, name.as_str())) {
+            return Some(db.clone());
+        }
+        let stem = name.strip_suffix("Config")?;
+        self.databases
+            .keys()
+            .find(|d| title_first(d) == stem)
+            .cloned()
+    }
+
     /// The schema type of `t`, or `None` after reporting why there is none.
     pub fn ty(&mut self, t: &'a GoType, site: &Site, depth: usize) -> Option<Type> {
         if depth >= MAX_TYPE_DEPTH {
@@ -470,7 +549,7 @@ impl<'a> Extractor<'a> {
 
     /// Which SDK handle a type declaration aliases, if any
     /// (`type Key = ftl.Config[string]`).
-    pub fn handle_of(&self, dir: &str, decl: &'a super::syntax::TypeDecl) -> Option<Handle> {
+    pub fn handle_of(&self, dir: &str, decl: &'a TypeDecl) -> Option<Handle> {
         let GoType::Name {
             package: Some(p),
             name,
