@@ -7,12 +7,14 @@
 //! (idle, drained at shutdown, gone). hyper speaks the protocol; this file
 //! decides around it.
 //!
-//! It also answers in JSON what hyper refuses on its own: a malformed
-//! HTTP/1.1 request (a broken request line, two `Content-Length`s, an
-//! unknown `Transfer-Encoding`, a head beyond the buffer) never reaches a
-//! handler, and hyper answers it with a bare status and no hook to change
-//! the body. [`Guarded`] recognises that answer as it is written and writes
-//! the ingress's JSON refusal in its place.
+//! It also answers in JSON what hyper would refuse on its own: a malformed
+//! HTTP/1.1 request head (a broken request line, two `Content-Length`s, an
+//! unknown `Transfer-Encoding`, a head beyond the buffer), which hyper
+//! answers with a bare status and no hook to change the body, is checked
+//! before hyper reads it ([`head_check`]) and read by hyper as a stand-in
+//! request that the connection's service answers with the JSON refusal.
+
+mod head_check;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -23,6 +25,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -32,7 +36,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Sleep;
 
-use super::Refusal;
+use head_check::{CheckedHeads, MAX_HEADERS, Malformed, Refused};
 
 /// The first bytes of an HTTP/2 connection by prior knowledge.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -58,25 +62,30 @@ pub struct ConnSettings {
 pub trait Handler:
     hyper::service::Service<
         http::Request<Incoming>,
-        Response = super::routes::Response,
+        Response = http::Response<Self::Body>,
         Error = std::convert::Infallible,
         Future: Send + 'static,
     > + Clone
     + Send
     + 'static
 {
+    /// The body of its answers.
+    type Body: hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static;
 }
 
-impl<T> Handler for T where
+impl<T, B> Handler for T
+where
     T: hyper::service::Service<
             http::Request<Incoming>,
-            Response = super::routes::Response,
+            Response = http::Response<B>,
             Error = std::convert::Infallible,
             Future: Send + 'static,
         > + Clone
         + Send
-        + 'static
+        + 'static,
+    B: hyper::body::Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static,
 {
+    type Body = B;
 }
 
 /// Serves a plain TCP connection: HTTP/2 when it starts with the HTTP/2
@@ -106,20 +115,32 @@ pub async fn serve<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity::new());
+    // Why the stand-in of a refused HTTP/1.1 head was read (`head_check`).
+    let refused = Arc::new(Refused::default());
     let service = {
         let activity = activity.clone();
+        let (refused, realm) = (refused.clone(), settings.realm.clone());
         hyper::service::service_fn(move |request| {
             let call = activity.begin();
-            let answer = handler.call(request);
+            let answer = match refused.stand_in(&request) {
+                None => Ok(handler.call(request)),
+                Some(why) => Err(malformed(why, &realm)),
+            };
             async move {
-                let answer = answer.await;
+                let answer = match answer {
+                    Ok(answer) => {
+                        let Ok(answer) = answer.await;
+                        answer.map(Either::Left)
+                    }
+                    Err(refusal) => refusal,
+                };
                 drop(call);
-                answer
+                Ok::<_, std::convert::Infallible>(answer)
             }
         })
     };
     if h2 {
-        let io = Guarded::new(io, settings.write_timeout, None);
+        let io = Guarded::new(io, settings.write_timeout);
         let streams = StreamExecutor {
             stall: settings.write_timeout,
             activity: activity.clone(),
@@ -135,14 +156,39 @@ pub async fn serve<S>(
             .serve_connection(TokioIo::new(io), service);
         drive(conn, &activity, settings, true, drain).await;
     } else {
-        let io = Guarded::new(io, settings.write_timeout, Some(settings.realm.clone()));
+        // Twice `max-header-size`, so that the handler refuses a head
+        // beyond it in JSON first; heads beyond this are refused by
+        // `head_check`, with hyper's limits.
+        let read_limit = settings.max_header_size.max(8192) * 2;
+        let io = CheckedHeads::new(io, read_limit, refused);
+        let io = Guarded::new(io, settings.write_timeout);
         let conn = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_timeout)
-            .max_buf_size(settings.max_header_size.max(8192) * 2)
+            .max_buf_size(read_limit)
+            .max_headers(MAX_HEADERS)
             .serve_connection(TokioIo::new(io), service);
         drive(conn, &activity, settings, false, drain).await;
     }
+}
+
+/// The answer to the stand-in of a head refused by `head_check`: the
+/// ingress's JSON refusal, and the connection closes after it.
+fn malformed<B>(why: Malformed, realm: &str) -> http::Response<Either<B, Full<Bytes>>> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let reply = why.refusal().reply(realm, &request_id);
+    let mut response = http::Response::new(Either::Right(Full::new(reply.body)));
+    *response.status_mut() = reply.status;
+    let headers = response.headers_mut();
+    headers.insert(http::header::CONTENT_TYPE, reply.content_type);
+    if let Ok(id) = http::HeaderValue::from_str(&request_id) {
+        headers.insert(super::REQUEST_ID, id);
+    }
+    headers.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// Waits for the first bytes of a connection and tells whether they are
@@ -336,27 +382,19 @@ impl Drop for CallInFlight {
 
 /// The connection's socket as hyper sees it: a write that makes no progress
 /// for `write_timeout` fails (a client that does not read its reply cannot
-/// hold the reply and the connection forever), and on HTTP/1.1 hyper's own
-/// bodiless refusals of malformed requests are written as JSON refusals.
+/// hold the reply and the connection forever).
 struct Guarded<S> {
     inner: S,
     write_timeout: Duration,
     stall: Option<Pin<Box<Sleep>>>,
-    /// The realm to name in rewritten refusals; `None`: no rewriting.
-    realm: Option<Arc<str>>,
-    /// A refusal being written in place of hyper's: its bytes, how many
-    /// are written, and how many bytes of hyper's it stands for.
-    replacing: Option<(Vec<u8>, usize, usize)>,
 }
 
 impl<S> Guarded<S> {
-    fn new(inner: S, write_timeout: Duration, realm: Option<Arc<str>>) -> Guarded<S> {
+    fn new(inner: S, write_timeout: Duration) -> Guarded<S> {
         Guarded {
             inner,
             write_timeout,
             stall: None,
-            realm,
-            replacing: None,
         }
     }
 
@@ -372,6 +410,21 @@ impl<S> Guarded<S> {
             io::ErrorKind::TimedOut,
             "the client did not read its reply (`[ingress] request-timeout`)",
         )))
+    }
+
+    /// The end of a write: pending counts toward the write timeout.
+    fn progress<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Pending => self.stalled(cx),
+            ready => {
+                self.stall = None;
+                ready
+            }
+        }
     }
 }
 
@@ -392,33 +445,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        if this.replacing.is_none()
-            && let Some(realm) = &this.realm
-            && let Some(refusal) = json_refusal(buf, realm)
-        {
-            this.replacing = Some((refusal, 0, buf.len()));
-        }
-        if let Some((bytes, written, stands_for)) = &mut this.replacing {
-            while *written < bytes.len() {
-                match Pin::new(&mut this.inner).poll_write(cx, &bytes[*written..]) {
-                    Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                    Poll::Ready(Ok(n)) => *written += n,
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return this.stalled(cx),
-                }
-            }
-            let n = *stands_for;
-            this.replacing = None;
-            this.stall = None;
-            return Poll::Ready(Ok(n));
-        }
-        match Pin::new(&mut this.inner).poll_write(cx, buf) {
-            Poll::Pending => this.stalled(cx),
-            ready => {
-                this.stall = None;
-                ready
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.progress(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -427,20 +455,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        // hyper writes a refusal of its own as one bodiless head.
-        if let Some(first) = bufs.iter().find(|b| !b.is_empty())
-            && this.realm.is_some()
-            && (this.replacing.is_some() || is_bare_refusal(first))
-        {
-            return Pin::new(this).poll_write(cx, first);
-        }
-        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
-            Poll::Pending => this.stalled(cx),
-            ready => {
-                this.stall = None;
-                ready
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.progress(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -449,108 +465,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        match Pin::new(&mut this.inner).poll_flush(cx) {
-            Poll::Pending => this.stalled(cx),
-            ready => {
-                this.stall = None;
-                ready
-            }
-        }
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.progress(cx, polled)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-}
-
-/// Whether `head` is a refusal hyper wrote on its own: one whole HTTP/1.1
-/// response head with a 4xx or 5xx status, `connection: close` and an
-/// empty body. The ingress's own refusals always have a JSON body.
-fn is_bare_refusal(head: &[u8]) -> bool {
-    head.starts_with(b"HTTP/1.1 ")
-        && head.get(9).is_some_and(|c| matches!(c, b'4' | b'5'))
-        && head.ends_with(b"\r\n\r\n")
-        && memchr_all(head, b"\r\n\r\n") == 1
-        && contains(head, b"\r\ncontent-length: 0\r\n")
-        && contains(head, b"\r\nconnection: close\r\n")
-}
-
-/// The JSON refusal to write instead of hyper's bare one, when `head` is
-/// one.
-fn json_refusal(head: &[u8], realm: &str) -> Option<Vec<u8>> {
-    if !is_bare_refusal(head) {
-        return None;
-    }
-    let status = std::str::from_utf8(&head[9..12])
-        .ok()
-        .and_then(|s| s.parse::<u16>().ok())
-        .and_then(|s| http::StatusCode::from_u16(s).ok())?;
-    let (code, message) = match status.as_u16() {
-        431 => (
-            "headers_too_large",
-            "the request line and headers are larger than the ingress reads (`[ingress] max-header-size`)",
-        ),
-        414 => ("uri_too_long", "the request's URI is too long"),
-        _ => (
-            "malformed_request",
-            "the request is not well-formed HTTP/1.1: check the request line, the header syntax, Content-Length (one, a number) and Transfer-Encoding (chunked only)",
-        ),
-    };
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let reply = Refusal::new(status, code, message).reply(realm, &request_id);
-    let mut out = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nx-request-id: {request_id}\r\nconnection: close\r\n\r\n",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or(""),
-        reply.body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(&reply.body);
-    Some(out)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn memchr_all(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack
-        .windows(needle.len())
-        .filter(|w| *w == needle)
-        .count()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_hypers_bodiless_refusals_are_rewritten() {
-        let bare = b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\ndate: Tue, 01 Dec 2026 02:12:42 GMT\r\n\r\n";
-        let rewritten = json_refusal(bare, "bank").expect("a bare refusal");
-        let text = String::from_utf8(rewritten).expect("utf-8");
-        let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
-        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{head}");
-        assert!(
-            head.contains(&format!("content-length: {}", body.len())),
-            "{head}"
-        );
-        let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
-        assert_eq!(json["error"]["code"], "malformed_request");
-        assert_eq!(json["error"]["realm"], "bank");
-
-        let big = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
-        let text = String::from_utf8(json_refusal(big, "bank").expect("bare")).expect("utf-8");
-        assert!(text.contains("\"code\":\"headers_too_large\""), "{text}");
-
-        // Answers with bodies, successes and partial heads stay as they are.
-        for head in [
-            &b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 20\r\n\r\n"[..],
-            b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-            b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n",
-            b"{\"a\":1}HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
-        ] {
-            assert!(json_refusal(head, "bank").is_none(), "{}", String::from_utf8_lossy(head));
-        }
     }
 }
