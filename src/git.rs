@@ -408,10 +408,18 @@ impl CachedRepo {
         self.lookup_commit(commit).unwrap_or(false)
     }
 
-    /// Reads the text file at `path` in `commit`: a regular file (no
-    /// symlink) of at most `limit` bytes, valid UTF-8. `path` must already
-    /// be checked to stay inside the repository.
+    /// Reads the text file at `path` in `commit`: [`Self::read_bytes`],
+    /// valid UTF-8.
     pub fn read_file(&self, commit: Oid, path: &str, limit: usize) -> Result<String, ReadError> {
+        String::from_utf8(self.read_bytes(commit, path, limit)?).map_err(|_| ReadError::NotUtf8 {
+            path: path.to_string(),
+        })
+    }
+
+    /// Reads the file at `path` in `commit`: a regular file (no symlink) of
+    /// at most `limit` bytes. `path` must already be checked to stay inside
+    /// the repository.
+    pub fn read_bytes(&self, commit: Oid, path: &str, limit: usize) -> Result<Vec<u8>, ReadError> {
         let commit_obj = match self.repo.find_commit(commit) {
             Ok(c) => c,
             Err(e) if e.code() == ErrorCode::NotFound => {
@@ -451,9 +459,7 @@ impl CachedRepo {
             });
         }
         let blob = self.repo.find_blob(entry.id())?;
-        String::from_utf8(blob.content().to_vec()).map_err(|_| ReadError::NotUtf8 {
-            path: path.to_string(),
-        })
+        Ok(blob.content().to_vec())
     }
 }
 

@@ -46,6 +46,7 @@ mod build;
 mod call;
 pub mod config;
 mod conn;
+mod deadline;
 mod forward;
 mod forward_ftl;
 pub mod hops;

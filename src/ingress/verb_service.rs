@@ -207,7 +207,27 @@ pub(super) async fn answer(
                 Ok(called) => called,
                 Err(failure) => return failed(protocol, &failure),
             };
-            let answered = call(ingress, peer, parts, called, &request_id).await;
+            let connect = matches!(protocol, Protocol::ConnectProto | Protocol::ConnectJson);
+            let answered = match super::deadline::of(&parts.headers, connect) {
+                Err(message) => Err(Failure::new(tonic::Code::InvalidArgument, message)),
+                Ok(None) => call(ingress, peer, parts, called, &request_id).await,
+                Ok(Some(deadline)) => {
+                    let calling = call(ingress, peer, parts, called, &request_id);
+                    match tokio::time::timeout(deadline, calling).await {
+                        Ok(answered) => answered,
+                        Err(_) => {
+                            ingress.record_refusal("deadline_exceeded");
+                            Err(Failure::new(
+                                tonic::Code::DeadlineExceeded,
+                                format!(
+                                    "no answer within the caller's deadline of {}",
+                                    crate::duration::format(deadline)
+                                ),
+                            ))
+                        }
+                    }
+                }
+            };
             let mut response = match answered {
                 Ok(response) => succeeded(
                     protocol,

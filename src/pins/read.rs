@@ -29,6 +29,13 @@ pub(super) fn read_api(
 ) -> Result<PinnedApi> {
     use crate::project::{FTL_DEFAULT_EXPORT, PROJECT_FILE, SETTINGS_FILE};
     let at = || format!("{} (commit {})", repo.url(), short(commit));
+    let read_bytes = |path: &str| -> Result<Option<Vec<u8>>> {
+        match repo.read_bytes(commit, path, MAX_SCHEMA_SIZE) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(ReadError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(anyhow!("`{path}` of {} {e}", at())),
+        }
+    };
     let read = |path: &str| -> Result<Option<String>> {
         match repo.read_file(commit, path, MAX_SCHEMA_SIZE) {
             Ok(text) => Ok(Some(text)),
@@ -58,12 +65,14 @@ pub(super) fn read_api(
     ) {
         (Some(path), _) | (None, Some(path)) => {
             git::check_repo_path(path)?;
-            let text = read(path)?;
+            // `.binpb` is binary: the schema file is read as bytes, and its
+            // format told by its extension.
+            let text = read_bytes(path)?;
             (path.to_string(), text)
         }
-        (None, None) => match read(FTL_DEFAULT_EXPORT)? {
+        (None, None) => match read_bytes(FTL_DEFAULT_EXPORT)? {
             Some(text) => (FTL_DEFAULT_EXPORT.to_string(), Some(text)),
-            None => (DEFAULT_EXPORT.to_string(), read(DEFAULT_EXPORT)?),
+            None => (DEFAULT_EXPORT.to_string(), read_bytes(DEFAULT_EXPORT)?),
         },
     };
     let Some(text) = text else {
@@ -94,9 +103,9 @@ pub(super) fn read_api(
     // Once the realm's own name is known, files are named after it.
     let name = project.as_ref().map_or(name, |p| p.name.as_str());
     let file = label(name, commit, &path);
-    let decoded = txtpb::decode_published(&file, &path, text.as_bytes()).map_err(|d| {
+    let decoded = txtpb::decode_published(&file, &path, &text).map_err(|d| {
         let mut sources = Sources::new();
-        sources.insert(file.clone(), text.clone());
+        sources.insert(file.clone(), String::from_utf8_lossy(&text).into_owned());
         anyhow::Error::from(Report::new(vec![d], sources)).context(format!(
             "the public API in `{path}` of {} is malformed",
             at()

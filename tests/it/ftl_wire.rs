@@ -272,6 +272,38 @@ fn ftl_published_realms_pin_and_validate() {
     }
 }
 
+/// A realm published as binary protobuf (`.binpb`) pins: the schema file is
+/// read from git as bytes, not as text.
+#[test]
+fn a_binary_published_realm_pins() {
+    let bank = GitRealm::example("bank");
+    let settings = bank.read("realm.toml").replace(
+        "export = [\"ftl-external-schema.txtpb\", \"ftl-external-schema.json\"]",
+        "export = \"ftl-external-schema.binpb\"",
+    );
+    bank.write("realm.toml", &settings);
+    for old in ["ftl-external-schema.txtpb", "ftl-external-schema.json"] {
+        std::fs::remove_file(bank.path().join(old)).expect("remove the text exports");
+    }
+    bank.export();
+    let binary = std::fs::read(bank.path().join("ftl-external-schema.binpb")).expect("binpb");
+    assert!(
+        std::str::from_utf8(&binary).is_err(),
+        "the test needs bytes that are not UTF-8"
+    );
+    bank.commit("binary export");
+    let shop = TestProject::example("shop");
+    let run = shop.realm(&["add", "--git-repo", &bank.url()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = shop.realm(&["schema", "--realm", "bank"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("export realm verb withdraw"),
+        "{}",
+        run.stdout
+    );
+}
+
 /// A pin of a file realm wrote before it spoke FTL's messages
 /// (`realm.schema.v1` proto-text) still reads.
 #[test]

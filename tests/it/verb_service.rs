@@ -30,6 +30,8 @@ const LEDGER: &str = r#"module ledger {
 
   export realm verb fail(ledger.Msg) ledger.Msg
 
+  export realm verb slow(ledger.Msg) ledger.Msg
+
   verb hidden(ledger.Msg) ledger.Msg
 }
 "#;
@@ -277,6 +279,61 @@ fn connect_clients_call_with_json_over_http1() {
     )
     .expect("call");
     assert_eq!(answer.0, 415, "{answer:?}");
+}
+
+/// The caller's deadline (`connect-timeout-ms`, gRPC's `grpc-timeout`)
+/// bounds the call: a runner that holds it past the deadline gets the
+/// caller `deadline_exceeded`, not a wait for the upstream timeout; a
+/// malformed deadline is refused.
+#[test]
+fn the_callers_deadline_bounds_the_call() {
+    let echo = Arc::new(Echo::default());
+    echo.hold.store(true, std::sync::atomic::Ordering::Relaxed);
+    let runner = echo_runner(echo.clone(), None);
+    let project = ledger_project("shop");
+    let serve = Serve::start(
+        project.path(),
+        project.cache_dir(),
+        &["--runner", &format!("ledger={}", runner.url())],
+    );
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let request = serde_json::json!({
+        "verb": {"module": "ledger", "name": "slow"},
+        "body": b64.encode(echo::MSG),
+    })
+    .to_string();
+    let call = |timeout: &str| {
+        http(
+            "POST",
+            serve.addr,
+            "/xyz.block.ftl.v1.VerbService/Call",
+            &request,
+            &[
+                ("content-type", "application/json"),
+                ("connect-protocol-version", "1"),
+                ("connect-timeout-ms", timeout),
+            ],
+        )
+        .expect("Connect call")
+    };
+    // The runner holds `slow` until released: only the deadline can end it.
+    let answer = call("200");
+    let error: serde_json::Value = serde_json::from_str(&answer.2).expect("JSON");
+    assert_eq!(error["code"], "deadline_exceeded", "{answer:?}");
+    assert_eq!(answer.0, 504, "{answer:?}");
+    assert_eq!(echo.count(), 1, "the call reached the runner");
+
+    let answer = call("soon");
+    let error: serde_json::Value = serde_json::from_str(&answer.2).expect("JSON");
+    assert_eq!(error["code"], "invalid_argument", "{answer:?}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("connect-timeout-ms")),
+        "{error}"
+    );
+    assert_eq!(echo.count(), 1, "a malformed deadline reaches no runner");
+    echo.release();
 }
 
 /// What the stand-in FTL cluster saw.
