@@ -35,9 +35,9 @@
 
 //!
 //! This file is the driver (the index of declarations, the walk over
-//! modules and declarations); each job has its file: [`names`], [`enums`],
-//! [`resolve`] (references), [`visibility`], [`metadata`] (placement),
-//! [`verbs`] (FTL's verb rules), [`graph`] (cycles), [`text`] (names and
+//! modules and declarations); each job has its file: `names`, `enums`,
+//! `resolve` (references), `visibility`, `metadata` (placement),
+//! `verbs` (FTL's verb rules), `graph` (cycles), `text` (names and
 //! strings as text).
 
 mod cron;
