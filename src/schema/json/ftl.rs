@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Checker, JsonError, MAX_CHECK_DEPTH, accepts_nothing, push_member};
+use super::{At, Checker, JsonError, MAX_CHECK_DEPTH, accepts_nothing, push_member};
 use crate::schema::model::*;
 use crate::schema::proto3_json::found;
 use crate::schema::values::{self, MapKey};
@@ -15,10 +15,11 @@ impl Checker {
         &self,
         data: &Data,
         r: &Ref,
-        value: &Value,
-        path: &mut String,
+        at: At,
         outer: &HashMap<&str, &Type>,
     ) -> Result<(), JsonError> {
+        // A data type is a value: its members start again from depth 0.
+        let At { value, path, .. } = at;
         let Value::Object(members) = value else {
             return Err(JsonError {
                 path: path.clone(),
@@ -81,7 +82,15 @@ impl Checker {
                     return Err(err);
                 }
                 Some(v) => {
-                    self.check(&field.ty, v, path, &params, 0)?;
+                    self.check(
+                        &field.ty,
+                        At {
+                            value: v,
+                            path,
+                            depth: 0,
+                        },
+                        &params,
+                    )?;
                     if !v.is_null()
                         && let Some(group) = field.oneof()
                         && let Some(other) = oneofs.insert(group, name)
@@ -161,7 +170,15 @@ impl Checker {
                 };
                 let len = path.len();
                 path.push_str(".value");
-                self.check(ty, o.get("value").unwrap_or(&Value::Null), path, params, 0)?;
+                self.check(
+                    ty,
+                    At {
+                        value: o.get("value").unwrap_or(&Value::Null),
+                        path,
+                        depth: 0,
+                    },
+                    params,
+                )?;
                 path.truncate(len);
                 Ok(())
             }

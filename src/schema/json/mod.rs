@@ -120,7 +120,15 @@ impl Checker {
                 path,
                 message: format!("the body is empty, but a {} is expected", describe(ty)),
             }),
-            Some(value) => self.check(ty, value, &mut path, &HashMap::new(), 0),
+            Some(value) => self.check(
+                ty,
+                At {
+                    value,
+                    path: &mut path,
+                    depth: 0,
+                },
+                &HashMap::new(),
+            ),
         }
     }
 
@@ -130,14 +138,8 @@ impl Checker {
     /// descending into a member, an element or an entry starts again from
     /// 0 (the value's own depth is bounded by serde_json's recursion
     /// limit).
-    fn check(
-        &self,
-        ty: &Type,
-        value: &Value,
-        path: &mut String,
-        params: &HashMap<&str, &Type>,
-        depth: usize,
-    ) -> Result<(), JsonError> {
+    fn check(&self, ty: &Type, at: At, params: &HashMap<&str, &Type>) -> Result<(), JsonError> {
+        let At { value, path, depth } = at;
         if depth > MAX_CHECK_DEPTH {
             return Err(JsonError {
                 path: path.clone(),
@@ -215,7 +217,7 @@ impl Checker {
             },
             Type::Optional(inner) => match value {
                 Value::Null => Ok(()),
-                _ => self.check(inner, value, path, params, depth),
+                _ => self.check(inner, At { value, path, depth }, params),
             },
             Type::List(element) => {
                 let Value::Array(items) = value else {
@@ -224,7 +226,7 @@ impl Checker {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));
-                    self.check(element, item, path, params, 0)?;
+                    self.check(element, At { value: item, path, depth: 0 }, params)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -255,7 +257,7 @@ impl Checker {
                             ),
                         });
                     }
-                    self.check(val, v, path, params, 0)?;
+                    self.check(val, At { value: v, path, depth: 0 }, params)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -266,7 +268,7 @@ impl Checker {
                     return match params.get(r.name.as_str()) {
                         // Arguments are substituted when a data type is
                         // entered, so they name no parameters themselves.
-                        Some(t) => self.check(t, value, path, &HashMap::new(), depth),
+                        Some(t) => self.check(t, At { value, path, depth }, &HashMap::new()),
                         None => Ok(()),
                     };
                 };
@@ -276,16 +278,25 @@ impl Checker {
                 };
                 match decl {
                     Decl::Data(data) if data.protobuf_message().is_some() => {
-                        self.check_message(data, r, value, path, depth)
+                        self.check_message(data, r, At { value, path, depth })
                     }
-                    Decl::Data(data) => self.check_data(data, r, value, path, params),
+                    Decl::Data(data) => self.check_data(data, r, At { value, path, depth }, params),
                     Decl::Enum(e) => self.check_enum(e, value, path, params),
-                    Decl::TypeAlias(alias) => self.check(&alias.ty, value, path, params, depth),
+                    Decl::TypeAlias(alias) => self.check(&alias.ty, At { value, path, depth }, params),
                     _ => Ok(()),
                 }
             }
         }
     }
+}
+
+/// Where a check is: the value, its JSON path (`$.items[2].sku`), and the
+/// steps taken through types since the checker last descended into the
+/// value (see [`Checker::check`]).
+struct At<'v, 'p> {
+    value: &'v Value,
+    path: &'p mut String,
+    depth: usize,
 }
 
 /// How many steps through types a check may take without descending into

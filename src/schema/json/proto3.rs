@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use rustc_hash::FxHashMap;
 use serde_json::Value;
 
-use super::{Checker, JsonError, MAX_CHECK_DEPTH, push_member};
+use super::{At, Checker, JsonError, MAX_CHECK_DEPTH, push_member};
 use crate::schema::model::*;
 use crate::schema::proto3_json::{self, found};
 use crate::schema::protobuf::{JsonForm, ProtoKind, ProtoType};
@@ -19,14 +19,8 @@ impl Checker {
     /// fields without presence may be left out, `null` means "not set"
     /// (except for google.protobuf.Value and NullValue), each field's
     /// value in the JSON form of its `+protobuf` type.
-    pub(super) fn check_message(
-        &self,
-        data: &Data,
-        r: &Ref,
-        value: &Value,
-        path: &mut String,
-        depth: usize,
-    ) -> Result<(), JsonError> {
+    pub(super) fn check_message(&self, data: &Data, r: &Ref, at: At) -> Result<(), JsonError> {
+        let At { value, path, depth } = at;
         if depth > MAX_CHECK_DEPTH {
             return Err(JsonError {
                 path: path.clone(),
@@ -88,8 +82,24 @@ impl Checker {
                 continue;
             }
             match proto {
-                Some(proto) => self.check_proto_field(&field.ty, proto, member, path, 0)?,
-                None => self.check(&field.ty, member, path, &HashMap::new(), 0)?,
+                Some(proto) => self.check_proto_field(
+                    &field.ty,
+                    proto,
+                    At {
+                        value: member,
+                        path,
+                        depth: 0,
+                    },
+                )?,
+                None => self.check(
+                    &field.ty,
+                    At {
+                        value: member,
+                        path,
+                        depth: 0,
+                    },
+                    &HashMap::new(),
+                )?,
             }
             if let Some(group) = field.oneof()
                 && let Some(other) = oneofs.insert(group, field.json_name())
@@ -109,14 +119,8 @@ impl Checker {
 
     /// A field's value (not `null`) in the JSON form of its `+protobuf`
     /// type: a list or map of such values, or one.
-    pub(super) fn check_proto_field(
-        &self,
-        ty: &Type,
-        proto: ProtoType,
-        value: &Value,
-        path: &mut String,
-        depth: usize,
-    ) -> Result<(), JsonError> {
+    fn check_proto_field(&self, ty: &Type, proto: ProtoType, at: At) -> Result<(), JsonError> {
+        let At { value, path, depth } = at;
         let fail = |path: &str, expected: String| {
             Err(JsonError {
                 path: path.to_string(),
@@ -140,7 +144,15 @@ impl Checker {
                             ),
                         });
                     }
-                    self.check_proto_value(element, proto.value, item, path, 0)?;
+                    self.check_proto_value(
+                        element,
+                        proto.value,
+                        At {
+                            value: item,
+                            path,
+                            depth: 0,
+                        },
+                    )?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -189,24 +201,26 @@ impl Checker {
                             ),
                         });
                     }
-                    self.check_proto_value(val, proto.value, v, path, 0)?;
+                    self.check_proto_value(
+                        val,
+                        proto.value,
+                        At {
+                            value: v,
+                            path,
+                            depth: 0,
+                        },
+                    )?;
                     path.truncate(len);
                 }
                 Ok(())
             }
-            (single, _) => self.check_proto_value(single, proto.value, value, path, depth),
+            (single, _) => self.check_proto_value(single, proto.value, At { value, path, depth }),
         }
     }
 
     /// One value of protobuf kind `kind` (realm type `ty`).
-    pub(super) fn check_proto_value(
-        &self,
-        ty: &Type,
-        kind: ProtoKind,
-        value: &Value,
-        path: &mut String,
-        depth: usize,
-    ) -> Result<(), JsonError> {
+    fn check_proto_value(&self, ty: &Type, kind: ProtoKind, at: At) -> Result<(), JsonError> {
+        let At { value, path, depth } = at;
         let at = |path: &str, r: Result<(), String>| {
             r.map_err(|message| JsonError {
                 path: path.to_string(),
@@ -248,7 +262,7 @@ impl Checker {
                 Value::Object(o) if o.is_empty() => Ok(()),
                 _ => fail(path, "{} (google.protobuf.Empty)"),
             },
-            JsonForm::Any => self.check_any(value, path, depth),
+            JsonForm::Any => self.check_any(At { value, path, depth }),
             JsonForm::Enum => {
                 let enumeration = match resolve_alias(self, ty) {
                     Type::Ref(Ref {
@@ -262,7 +276,7 @@ impl Checker {
                     _ => None,
                 };
                 let Some(e) = enumeration else {
-                    return self.check(ty, value, path, &HashMap::new(), depth);
+                    return self.check(ty, At { value, path, depth }, &HashMap::new());
                 };
                 match value {
                     Value::String(s) if e.variants.iter().any(|v| &v.name == s) => Ok(()),
@@ -284,19 +298,15 @@ impl Checker {
                     }
                 }
             }
-            JsonForm::Message => self.check(ty, value, path, &HashMap::new(), depth),
+            JsonForm::Message => self.check(ty, At { value, path, depth }, &HashMap::new()),
         }
     }
 
     /// A google.protobuf.Any: `{"@type": "type.googleapis.com/pkg.Message",
     /// ...the message's fields}`, or `"value"` holding a well-known type's
     /// JSON. The type must be a message of this realm or a well-known type.
-    pub(super) fn check_any(
-        &self,
-        value: &Value,
-        path: &mut String,
-        depth: usize,
-    ) -> Result<(), JsonError> {
+    fn check_any(&self, at: At) -> Result<(), JsonError> {
+        let At { value, path, depth } = at;
         let Value::Object(members) = value else {
             return Err(JsonError {
                 path: path.clone(),
@@ -343,7 +353,15 @@ impl Checker {
             let inner = &rest["value"];
             let ty = well_known_type(kind);
             if !inner.is_null() || kind.null_is_a_value() {
-                self.check_proto_value(&ty, kind, inner, path, depth + 1)?;
+                self.check_proto_value(
+                    &ty,
+                    kind,
+                    At {
+                        value: inner,
+                        path,
+                        depth: depth + 1,
+                    },
+                )?;
             }
             path.truncate(len);
             return Ok(());
@@ -365,7 +383,15 @@ impl Checker {
             return Ok(());
         };
         let r = Ref::new(&module.name, &data.name);
-        self.check_message(data, &r, &Value::Object(rest), path, depth + 1)
+        self.check_message(
+            data,
+            &r,
+            At {
+                value: &Value::Object(rest),
+                path,
+                depth: depth + 1,
+            },
+        )
     }
 }
 
