@@ -11,7 +11,7 @@
 use serde_json::{Number, Value};
 
 use super::protobuf::IntRange;
-use super::values;
+use super::values::{self, is_json_number};
 
 /// 2^63 and 2^64 as floats.
 const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
@@ -130,40 +130,6 @@ pub fn float(value: &Value, bits32: bool, kind: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// JSON's number grammar: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`.
-pub(crate) fn is_json_number(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = usize::from(b.first() == Some(&b'-'));
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while b.get(*i).is_some_and(u8::is_ascii_digit) {
-            *i += 1;
-        }
-        *i - start
-    };
-    let start = i;
-    let n = digits(&mut i);
-    if n == 0 || (n > 1 && b[start] == b'0') {
-        return false;
-    }
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
 }
 
 /// Base64 as protojson reads it: the URL-safe alphabet when the text has

@@ -21,8 +21,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::model::Type;
-
 /// A protobuf field type as far as JSON cares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProtoKind {
@@ -301,52 +299,6 @@ impl FromStr for ProtoType {
             return Ok(ProtoType::map(key, value.trim().parse()?));
         }
         Ok(ProtoType::new(s.parse()?))
-    }
-}
-
-impl ProtoType {
-    /// Whether a field of realm type `ty` can hold values of this protobuf
-    /// type (an optional, list or map around it included).
-    pub fn fits(&self, ty: &Type) -> bool {
-        let ty = match ty {
-            Type::Optional(inner) => inner,
-            other => other,
-        };
-        match (ty, self.key) {
-            (Type::Map(k, v), Some(key)) => kind_fits(key, k) && kind_fits(self.value, v),
-            (Type::Map(..), None) => false,
-            (_, Some(_)) => false,
-            (Type::List(element), None) => {
-                !matches!(**element, Type::List(_) | Type::Map(..))
-                    && kind_fits(self.value, element)
-            }
-            (other, None) => kind_fits(self.value, other),
-        }
-    }
-}
-
-/// Whether one value of `kind` is a value of realm type `ty`.
-fn kind_fits(kind: ProtoKind, ty: &Type) -> bool {
-    let ty = match ty {
-        Type::Optional(inner) => inner,
-        other => other,
-    };
-    match kind.json_form() {
-        JsonForm::Int(_) => matches!(ty, Type::Int),
-        JsonForm::Float { .. } => matches!(ty, Type::Float),
-        JsonForm::Bool => matches!(ty, Type::Bool),
-        JsonForm::String | JsonForm::Duration | JsonForm::FieldMask => {
-            matches!(ty, Type::String)
-        }
-        JsonForm::Bytes => matches!(ty, Type::Bytes),
-        JsonForm::Timestamp => matches!(ty, Type::Time),
-        JsonForm::Empty => matches!(ty, Type::Unit),
-        JsonForm::Struct
-        | JsonForm::Value
-        | JsonForm::ListValue
-        | JsonForm::Any
-        | JsonForm::NullValue => matches!(ty, Type::Any),
-        JsonForm::Enum | JsonForm::Message => matches!(ty, Type::Ref(_)),
     }
 }
 

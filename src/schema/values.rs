@@ -287,7 +287,7 @@ pub fn int_key(key: &str) -> Result<MapKey, String> {
 /// A `Float` key: JSON's number grammar, finite (`"1"`, `"1.0"` and
 /// `"1e0"` are one key; so are `"-0"` and `"0"`).
 pub fn float_key(key: &str) -> Result<MapKey, String> {
-    let value = super::proto3_json::is_json_number(key)
+    let value = is_json_number(key)
         .then(|| key.parse::<f64>().ok())
         .flatten()
         .filter(|f| f.is_finite());
@@ -321,6 +321,40 @@ pub fn time_key(key: &str) -> Result<MapKey, String> {
                 "expected an RFC 3339 time key such as \"2024-05-01T12:00:00Z\" (Time), found {key:?}: {e}"
             )
         })
+}
+
+/// JSON's number grammar: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`.
+pub(crate) fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while b.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    let start = i;
+    let n = digits(&mut i);
+    if n == 0 || (n > 1 && b[start] == b'0') {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
 }
 
 #[cfg(test)]

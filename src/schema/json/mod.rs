@@ -22,6 +22,11 @@
 //! form of its `+protobuf` type ([`super::protobuf`],
 //! [`super::proto3_json`]).
 //!
+//! The checker is split by the rules it applies: `ftl` has FTL's JSON
+//! (data, enums, map keys), `proto3` proto3 JSON (messages, fields,
+//! well-known types, `Any`); both come back to `Checker::check` for what
+//! a value holds, and neither uses the other.
+//!
 //! Errors name the JSON path of the offending value (`$.items[2].sku`).
 
 use std::collections::HashMap;
@@ -31,10 +36,12 @@ use rustc_hash::FxHashMap;
 
 use serde_json::Value;
 
+mod ftl;
+mod proto3;
+
 use super::builtin::builtin_module;
 use super::model::*;
-use super::proto3_json;
-use super::protobuf::{JsonForm, ProtoKind, ProtoType};
+use super::proto3_json::found;
 use super::values::{self, MapKey};
 
 /// Why a value does not fit a type.
@@ -113,7 +120,15 @@ impl Checker {
                 path,
                 message: format!("the body is empty, but a {} is expected", describe(ty)),
             }),
-            Some(value) => self.check(ty, value, &mut path, &HashMap::new(), 0),
+            Some(value) => self.check(
+                ty,
+                At {
+                    value,
+                    path: &mut path,
+                    depth: 0,
+                },
+                &HashMap::new(),
+            ),
         }
     }
 
@@ -123,14 +138,8 @@ impl Checker {
     /// descending into a member, an element or an entry starts again from
     /// 0 (the value's own depth is bounded by serde_json's recursion
     /// limit).
-    fn check(
-        &self,
-        ty: &Type,
-        value: &Value,
-        path: &mut String,
-        params: &HashMap<&str, &Type>,
-        depth: usize,
-    ) -> Result<(), JsonError> {
+    fn check(&self, ty: &Type, at: At, params: &HashMap<&str, &Type>) -> Result<(), JsonError> {
+        let At { value, path, depth } = at;
         if depth > MAX_CHECK_DEPTH {
             return Err(JsonError {
                 path: path.clone(),
@@ -208,7 +217,7 @@ impl Checker {
             },
             Type::Optional(inner) => match value {
                 Value::Null => Ok(()),
-                _ => self.check(inner, value, path, params, depth),
+                _ => self.check(inner, At { value, path, depth }, params),
             },
             Type::List(element) => {
                 let Value::Array(items) = value else {
@@ -217,7 +226,7 @@ impl Checker {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
                     path.push_str(&format!("[{i}]"));
-                    self.check(element, item, path, params, 0)?;
+                    self.check(element, At { value: item, path, depth: 0 }, params)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -248,7 +257,7 @@ impl Checker {
                             ),
                         });
                     }
-                    self.check(val, v, path, params, 0)?;
+                    self.check(val, At { value: v, path, depth: 0 }, params)?;
                     path.truncate(len);
                 }
                 Ok(())
@@ -259,7 +268,7 @@ impl Checker {
                     return match params.get(r.name.as_str()) {
                         // Arguments are substituted when a data type is
                         // entered, so they name no parameters themselves.
-                        Some(t) => self.check(t, value, path, &HashMap::new(), depth),
+                        Some(t) => self.check(t, At { value, path, depth }, &HashMap::new()),
                         None => Ok(()),
                     };
                 };
@@ -269,618 +278,25 @@ impl Checker {
                 };
                 match decl {
                     Decl::Data(data) if data.protobuf_message().is_some() => {
-                        self.check_message(data, r, value, path, depth)
+                        self.check_message(data, r, At { value, path, depth })
                     }
-                    Decl::Data(data) => self.check_data(data, r, value, path, params),
+                    Decl::Data(data) => self.check_data(data, r, At { value, path, depth }, params),
                     Decl::Enum(e) => self.check_enum(e, value, path, params),
-                    Decl::TypeAlias(alias) => self.check(&alias.ty, value, path, params, depth),
+                    Decl::TypeAlias(alias) => self.check(&alias.ty, At { value, path, depth }, params),
                     _ => Ok(()),
                 }
             }
         }
     }
-
-    fn check_data(
-        &self,
-        data: &Data,
-        r: &Ref,
-        value: &Value,
-        path: &mut String,
-        outer: &HashMap<&str, &Type>,
-    ) -> Result<(), JsonError> {
-        let Value::Object(members) = value else {
-            return Err(JsonError {
-                path: path.clone(),
-                message: format!("expected an object ({r}), found {}", found(value)),
-            });
-        };
-        // The type arguments, with the parameters of the data type this
-        // one is used in replaced by what they stand for (`Box<U>` inside
-        // `Pair<Int>` is `Box<Int>`).
-        let args: Vec<Type> = if outer.is_empty() {
-            Vec::new()
-        } else {
-            r.type_args.iter().map(|t| substitute(t, outer)).collect()
-        };
-        let args = if outer.is_empty() {
-            &r.type_args
-        } else {
-            &args
-        };
-        let params: HashMap<&str, &Type> = data
-            .type_params
-            .iter()
-            .map(|p| p.name.as_str())
-            .zip(args.iter())
-            .collect();
-        // Unknown members first: a typo is the likeliest mistake.
-        for key in members.keys() {
-            if !data.fields.iter().any(|f| f.json_name() == key) {
-                let len = path.len();
-                push_member(path, key);
-                let known: Vec<&str> = data.fields.iter().map(Field::json_name).collect();
-                let err = JsonError {
-                    path: path.clone(),
-                    message: format!(
-                        "unknown field `{key}` of {r}; the fields are: {}",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                };
-                path.truncate(len);
-                return Err(err);
-            }
-        }
-        let mut oneofs: HashMap<&str, &str> = HashMap::new();
-        for field in &data.fields {
-            let name = field.json_name();
-            let len = path.len();
-            push_member(path, name);
-            match members.get(name) {
-                None | Some(Value::Null)
-                    if accepts_nothing(&field.ty) || matches!(field.ty, Type::Optional(_)) => {}
-                None => {
-                    let err = JsonError {
-                        path: path.clone(),
-                        message: format!("missing required field `{name}` ({})", field.ty),
-                    };
-                    return Err(err);
-                }
-                Some(v) => {
-                    self.check(&field.ty, v, path, &params, 0)?;
-                    if !v.is_null()
-                        && let Some(group) = field.oneof()
-                        && let Some(other) = oneofs.insert(group, name)
-                    {
-                        return Err(JsonError {
-                            path: path.clone(),
-                            message: format!(
-                                "`{other}` and `{name}` are both set, but at most one field of oneof `{group}` may be"
-                            ),
-                        });
-                    }
-                }
-            }
-            path.truncate(len);
-        }
-        Ok(())
-    }
-
-    /// A protobuf message (data marked `+protobuf "pkg.Message"`), read as
-    /// proto3 JSON: members named by JSON or `.proto` name (not both),
-    /// fields without presence may be left out, `null` means "not set"
-    /// (except for google.protobuf.Value and NullValue), each field's
-    /// value in the JSON form of its `+protobuf` type.
-    fn check_message(
-        &self,
-        data: &Data,
-        r: &Ref,
-        value: &Value,
-        path: &mut String,
-        depth: usize,
-    ) -> Result<(), JsonError> {
-        if depth > MAX_CHECK_DEPTH {
-            return Err(JsonError {
-                path: path.clone(),
-                message: format!(
-                    "the schema's types lead here through more than {MAX_CHECK_DEPTH} messages without reaching a value; it cannot be checked"
-                ),
-            });
-        }
-        let Value::Object(members) = value else {
-            return Err(JsonError {
-                path: path.clone(),
-                message: format!(
-                    "expected an object ({r}, protobuf message {}), found {}",
-                    data.protobuf_message().unwrap_or_default(),
-                    found(value)
-                ),
-            });
-        };
-        let mut seen: Vec<Option<&str>> = vec![None; data.fields.len()];
-        let mut oneofs: HashMap<&str, &str> = HashMap::new();
-        for (key, member) in members {
-            let len = path.len();
-            push_member(path, key);
-            let Some(i) = data
-                .fields
-                .iter()
-                .position(|f| f.json_name() == key)
-                .or_else(|| data.fields.iter().position(|f| proto_name(f) == key))
-            else {
-                let known: Vec<&str> = data.fields.iter().map(Field::json_name).collect();
-                return Err(JsonError {
-                    path: path.clone(),
-                    message: format!(
-                        "unknown field `{key}` of {r}; the fields are: {}",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                });
-            };
-            let field = &data.fields[i];
-            if let Some(other) = seen[i].replace(key) {
-                return Err(JsonError {
-                    path: path.clone(),
-                    message: format!(
-                        "`{other}` and `{key}` both set field `{}`; use one of its names",
-                        field.json_name()
-                    ),
-                });
-            }
-            let proto = field.protobuf().map(|(ty, _)| ty);
-            let kind = proto.map_or(ProtoKind::Message, |t| t.value);
-            let single = !matches!(strip_optional(&field.ty), Type::List(_) | Type::Map(..));
-            if member.is_null() && !(single && kind.null_is_a_value()) {
-                // Not set: the default, an empty list or map, or no value.
-                path.truncate(len);
-                continue;
-            }
-            match proto {
-                Some(proto) => self.check_proto_field(&field.ty, proto, member, path, 0)?,
-                None => self.check(&field.ty, member, path, &HashMap::new(), 0)?,
-            }
-            if let Some(group) = field.oneof()
-                && let Some(other) = oneofs.insert(group, field.json_name())
-            {
-                return Err(JsonError {
-                    path: path.clone(),
-                    message: format!(
-                        "`{other}` and `{}` are both set, but at most one field of oneof `{group}` may be",
-                        field.json_name()
-                    ),
-                });
-            }
-            path.truncate(len);
-        }
-        Ok(())
-    }
-
-    /// A field's value (not `null`) in the JSON form of its `+protobuf`
-    /// type: a list or map of such values, or one.
-    fn check_proto_field(
-        &self,
-        ty: &Type,
-        proto: ProtoType,
-        value: &Value,
-        path: &mut String,
-        depth: usize,
-    ) -> Result<(), JsonError> {
-        let fail = |path: &str, expected: String| {
-            Err(JsonError {
-                path: path.to_string(),
-                message: format!("expected {expected}, found {}", found(value)),
-            })
-        };
-        match (strip_optional(ty), proto.key) {
-            (Type::List(element), None) => {
-                let Value::Array(items) = value else {
-                    return fail(path, format!("an array ({ty}, repeated {})", proto.value));
-                };
-                for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("[{i}]"));
-                    if item.is_null() && !proto.value.null_is_a_value() {
-                        return Err(JsonError {
-                            path: path.clone(),
-                            message: format!(
-                                "expected {} ({}), found null: a list cannot hold null",
-                                element, proto.value
-                            ),
-                        });
-                    }
-                    self.check_proto_value(element, proto.value, item, path, 0)?;
-                    path.truncate(len);
-                }
-                Ok(())
-            }
-            (Type::Map(_, val), Some(key_kind)) => {
-                let Value::Object(entries) = value else {
-                    return fail(path, format!("an object ({ty}, {proto})"));
-                };
-                // Integer keys by value, and the member that named each
-                // first: protojson refuses "duplicate map key" `"5"` and
-                // `"05"` (bool and string keys cannot repeat: `json_read`
-                // refuses a repeated member).
-                let mut seen: FxHashMap<i128, &str> = FxHashMap::default();
-                for (k, v) in entries {
-                    let len = path.len();
-                    push_member(path, k);
-                    let key = match key_kind.json_form() {
-                        JsonForm::Int(range) => {
-                            proto3_json::int_key(k, range, key_kind.name()).map(Some)
-                        }
-                        JsonForm::Bool if k != "true" && k != "false" => Err(format!(
-                            "expected a key that is true or false (bool), found {k:?}"
-                        )),
-                        _ => Ok(None),
-                    };
-                    let key = key.map_err(|message| JsonError {
-                        path: path.clone(),
-                        message,
-                    })?;
-                    if let Some(key) = key
-                        && let Some(first) = seen.insert(key, k)
-                    {
-                        return Err(JsonError {
-                            path: path.clone(),
-                            message: format!(
-                                "the keys {first:?} and {k:?} are one key ({key}) of {proto}, and protojson refuses a duplicate map key; send each key once"
-                            ),
-                        });
-                    }
-                    if v.is_null() && !proto.value.null_is_a_value() {
-                        return Err(JsonError {
-                            path: path.clone(),
-                            message: format!(
-                                "expected {val} ({}), found null: a map cannot hold null",
-                                proto.value
-                            ),
-                        });
-                    }
-                    self.check_proto_value(val, proto.value, v, path, 0)?;
-                    path.truncate(len);
-                }
-                Ok(())
-            }
-            (single, _) => self.check_proto_value(single, proto.value, value, path, depth),
-        }
-    }
-
-    /// One value of protobuf kind `kind` (realm type `ty`).
-    fn check_proto_value(
-        &self,
-        ty: &Type,
-        kind: ProtoKind,
-        value: &Value,
-        path: &mut String,
-        depth: usize,
-    ) -> Result<(), JsonError> {
-        let at = |path: &str, r: Result<(), String>| {
-            r.map_err(|message| JsonError {
-                path: path.to_string(),
-                message,
-            })
-        };
-        let fail = |path: &str, expected: &str| {
-            Err(JsonError {
-                path: path.to_string(),
-                message: format!("expected {expected}, found {}", found(value)),
-            })
-        };
-        match kind.json_form() {
-            JsonForm::Int(range) => at(path, proto3_json::int(value, range, kind.name())),
-            JsonForm::Float { bits32 } => at(path, proto3_json::float(value, bits32, kind.name())),
-            JsonForm::Bool => match value {
-                Value::Bool(_) => Ok(()),
-                _ => fail(path, &format!("true or false ({kind})")),
-            },
-            JsonForm::String => match value {
-                Value::String(_) => Ok(()),
-                _ => fail(path, &format!("a string ({kind})")),
-            },
-            JsonForm::Bytes => at(path, proto3_json::bytes(value)),
-            JsonForm::Timestamp => at(path, proto3_json::timestamp(value)),
-            JsonForm::Duration => at(path, proto3_json::duration(value)),
-            JsonForm::FieldMask => at(path, proto3_json::field_mask(value)),
-            JsonForm::NullValue => at(path, proto3_json::null_value(value)),
-            JsonForm::Value => Ok(()),
-            JsonForm::Struct => match value {
-                Value::Object(_) => Ok(()),
-                _ => fail(path, "an object (google.protobuf.Struct)"),
-            },
-            JsonForm::ListValue => match value {
-                Value::Array(_) => Ok(()),
-                _ => fail(path, "an array (google.protobuf.ListValue)"),
-            },
-            JsonForm::Empty => match value {
-                Value::Object(o) if o.is_empty() => Ok(()),
-                _ => fail(path, "{} (google.protobuf.Empty)"),
-            },
-            JsonForm::Any => self.check_any(value, path, depth),
-            JsonForm::Enum => {
-                let enumeration = match resolve_alias(self, ty) {
-                    Type::Ref(Ref {
-                        module: Some(m),
-                        name,
-                        ..
-                    }) => match self.decl(m, name) {
-                        Some(Decl::Enum(e)) => Some(e),
-                        _ => None,
-                    },
-                    _ => None,
-                };
-                let Some(e) = enumeration else {
-                    return self.check(ty, value, path, &HashMap::new(), depth);
-                };
-                match value {
-                    Value::String(s) if e.variants.iter().any(|v| &v.name == s) => Ok(()),
-                    // Open enums (proto3): any 32-bit number is a value.
-                    Value::Number(n) if n.as_i64().is_some_and(|n| i32::try_from(n).is_ok()) => {
-                        Ok(())
-                    }
-                    _ => {
-                        let names: Vec<&str> = e.variants.iter().map(|v| v.name.as_str()).collect();
-                        Err(JsonError {
-                            path: path.clone(),
-                            message: format!(
-                                "{} is not a value of enum {}; the values are: {} (or a 32-bit number)",
-                                found(value),
-                                e.name,
-                                names.join(", ")
-                            ),
-                        })
-                    }
-                }
-            }
-            JsonForm::Message => self.check(ty, value, path, &HashMap::new(), depth),
-        }
-    }
-
-    /// A google.protobuf.Any: `{"@type": "type.googleapis.com/pkg.Message",
-    /// ...the message's fields}`, or `"value"` holding a well-known type's
-    /// JSON. The type must be a message of this realm or a well-known type.
-    fn check_any(&self, value: &Value, path: &mut String, depth: usize) -> Result<(), JsonError> {
-        let Value::Object(members) = value else {
-            return Err(JsonError {
-                path: path.clone(),
-                message: format!(
-                    "expected an object with \"@type\" (google.protobuf.Any), found {}",
-                    found(value)
-                ),
-            });
-        };
-        let len = path.len();
-        path.push_str("[\"@type\"]");
-        let type_url = match members.get("@type") {
-            Some(Value::String(url)) => url,
-            Some(other) => {
-                return Err(JsonError {
-                    path: path.clone(),
-                    message: format!(
-                        "expected a type URL such as \"type.googleapis.com/acme.v1.Item\", found {}",
-                        found(other)
-                    ),
-                });
-            }
-            None => {
-                return Err(JsonError {
-                    path: path.clone(),
-                    message: "missing \"@type\": a google.protobuf.Any names the type of its value, e.g. \"type.googleapis.com/acme.v1.Item\"".into(),
-                });
-            }
-        };
-        let name = type_url.rsplit_once('/').map_or("", |(_, name)| name);
-        let mut rest = members.clone();
-        rest.remove("@type");
-        if let Some(kind) = ProtoKind::well_known(name) {
-            path.truncate(len);
-            if rest.keys().any(|k| k != "value") || !rest.contains_key("value") {
-                return Err(JsonError {
-                    path: path.clone(),
-                    message: format!(
-                        "expected {{\"@type\": {type_url:?}, \"value\": ...}}: an Any holding {name} has its JSON in \"value\""
-                    ),
-                });
-            }
-            path.push_str(".value");
-            let inner = &rest["value"];
-            let ty = well_known_type(kind);
-            if !inner.is_null() || kind.null_is_a_value() {
-                self.check_proto_value(&ty, kind, inner, path, depth + 1)?;
-            }
-            path.truncate(len);
-            return Ok(());
-        }
-        let Some(&(m, d)) = self.messages.get(name) else {
-            let mut known: Vec<&str> = self.messages.keys().map(String::as_str).collect();
-            known.sort_unstable();
-            return Err(JsonError {
-                path: path.clone(),
-                message: format!(
-                    "unknown message type {type_url:?}: an Any here may hold a message of this realm ({}) or a well-known type",
-                    known.join(", ")
-                ),
-            });
-        };
-        path.truncate(len);
-        let module = &self.realm.modules[m];
-        let Decl::Data(data) = &module.decls[d] else {
-            return Ok(());
-        };
-        let r = Ref::new(&module.name, &data.name);
-        self.check_message(data, &r, &Value::Object(rest), path, depth + 1)
-    }
-
-    fn check_enum(
-        &self,
-        e: &Enum,
-        value: &Value,
-        path: &mut String,
-        params: &HashMap<&str, &Type>,
-    ) -> Result<(), JsonError> {
-        match &e.ty {
-            Some(_) => {
-                let ok = e.variants.iter().any(|v| match (&v.value, value) {
-                    (VariantValue::Int(n), Value::Number(m)) => m.as_i64() == Some(*n),
-                    (VariantValue::Int(_), Value::String(s)) => &v.name == s,
-                    (VariantValue::String(s), Value::String(t)) => s == t,
-                    _ => false,
-                });
-                if ok {
-                    return Ok(());
-                }
-                let allowed: Vec<String> = e
-                    .variants
-                    .iter()
-                    .map(|v| match &v.value {
-                        VariantValue::Int(n) => format!("{} ({n})", v.name),
-                        VariantValue::String(s) => format!("{s:?}"),
-                        VariantValue::Type(_) => v.name.clone(),
-                    })
-                    .collect();
-                Err(JsonError {
-                    path: path.clone(),
-                    message: format!(
-                        "{} is not a value of enum {}; the values are: {}",
-                        found(value),
-                        e.name,
-                        allowed.join(", ")
-                    ),
-                })
-            }
-            None => {
-                let Value::Object(o) = value else {
-                    return Err(JsonError {
-                        path: path.clone(),
-                        message: format!(
-                            "expected {{\"name\": <variant>, \"value\": ...}} (enum {}), found {}",
-                            e.name,
-                            found(value)
-                        ),
-                    });
-                };
-                let name = o.get("name").and_then(Value::as_str).unwrap_or_default();
-                let Some(variant) = e.variants.iter().find(|v| v.name == name) else {
-                    let names: Vec<&str> = e.variants.iter().map(|v| v.name.as_str()).collect();
-                    return Err(JsonError {
-                        path: format!("{path}.name"),
-                        message: format!("expected one of {} (enum {})", names.join(", "), e.name),
-                    });
-                };
-                let VariantValue::Type(ty) = &variant.value else {
-                    return Ok(());
-                };
-                let len = path.len();
-                path.push_str(".value");
-                self.check(ty, o.get("value").unwrap_or(&Value::Null), path, params, 0)?;
-                path.truncate(len);
-                Ok(())
-            }
-        }
-    }
 }
 
-impl Checker {
-    /// How the keys of a map with key type `ty` are read.
-    fn key_form<'a>(&'a self, mut ty: &'a Type, params: &HashMap<&str, &'a Type>) -> KeyForm<'a> {
-        // Each step follows an optional, a type parameter or an alias; the
-        // validator refuses alias cycles, the bound is for safety alone.
-        for _ in 0..MAX_CHECK_DEPTH {
-            ty = match ty {
-                Type::Optional(inner) => inner,
-                Type::Int => return KeyForm::Int,
-                Type::Float => return KeyForm::Float,
-                Type::Bool => return KeyForm::Bool,
-                Type::Time => return KeyForm::Time,
-                Type::Ref(r) => match &r.module {
-                    None => match params.get(r.name.as_str()) {
-                        Some(t) => t,
-                        None => return KeyForm::Text,
-                    },
-                    Some(m) => match self.decl(m, &r.name) {
-                        Some(Decl::TypeAlias(alias)) => &alias.ty,
-                        Some(Decl::Enum(e)) if e.ty.is_some() => return KeyForm::Enum(e),
-                        _ => return KeyForm::Text,
-                    },
-                },
-                _ => return KeyForm::Text,
-            };
-        }
-        KeyForm::Text
-    }
-}
-
-/// How a map's keys are read: each as its type, to a canonical value
-/// ([`MapKey`]) when several texts name one value.
-enum KeyForm<'a> {
-    /// Any string names itself (`String`, and key types no JSON key can
-    /// stand for).
-    Text,
-    Int,
-    Float,
-    Bool,
-    Time,
-    /// A value enum: a value of a `String` enum; for an `Int` enum a
-    /// variant's number as an `Int` key or its name.
-    Enum(&'a Enum),
-}
-
-impl KeyForm<'_> {
-    fn read(&self, key: &str) -> Result<Option<MapKey>, String> {
-        match self {
-            KeyForm::Text => Ok(None),
-            KeyForm::Int => values::int_key(key).map(Some),
-            KeyForm::Float => values::float_key(key).map(Some),
-            KeyForm::Bool => values::bool_key(key).map(Some),
-            KeyForm::Time => values::time_key(key).map(Some),
-            KeyForm::Enum(e) => {
-                let number = values::parse_int(key, i64::MIN.into(), i64::MAX.into());
-                for v in &e.variants {
-                    match &v.value {
-                        VariantValue::String(s) if s == key => return Ok(None),
-                        VariantValue::Int(n) if v.name == key || number == Some(i128::from(*n)) => {
-                            return Ok(Some(MapKey::Int((*n).into())));
-                        }
-                        _ => {}
-                    }
-                }
-                let allowed: Vec<String> = e
-                    .variants
-                    .iter()
-                    .map(|v| match &v.value {
-                        VariantValue::Int(n) => format!("{} ({n})", v.name),
-                        VariantValue::String(s) => format!("{s:?}"),
-                        VariantValue::Type(_) => v.name.clone(),
-                    })
-                    .collect();
-                Err(format!(
-                    "the key {key:?} is not a value of enum {}; the values are: {}",
-                    e.name,
-                    allowed.join(", ")
-                ))
-            }
-        }
-    }
-}
-
-fn resolve_alias<'t>(checker: &'t Checker, ty: &'t Type) -> &'t Type {
-    if let Type::Ref(Ref {
-        module: Some(m),
-        name,
-        ..
-    }) = ty
-        && let Some(Decl::TypeAlias(alias)) = checker.decl(m, name)
-    {
-        return &alias.ty;
-    }
-    ty
+/// Where a check is: the value, its JSON path (`$.items[2].sku`), and the
+/// steps taken through types since the checker last descended into the
+/// value (see [`Checker::check`]).
+struct At<'v, 'p> {
+    value: &'v Value,
+    path: &'p mut String,
+    depth: usize,
 }
 
 /// How many steps through types a check may take without descending into
@@ -892,60 +308,10 @@ const MAX_CHECK_DEPTH: usize = 1024;
 /// integer beyond 64 bits as the nearest float).
 const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 
-/// `ty` with the type parameters `params` names replaced by their types.
-fn substitute(ty: &Type, params: &HashMap<&str, &Type>) -> Type {
-    match ty {
-        Type::Ref(r) if r.module.is_none() => match params.get(r.name.as_str()) {
-            Some(t) => (*t).clone(),
-            None => ty.clone(),
-        },
-        Type::Ref(r) => Type::Ref(Ref {
-            type_args: r.type_args.iter().map(|t| substitute(t, params)).collect(),
-            ..r.clone()
-        }),
-        Type::List(t) => Type::List(Box::new(substitute(t, params))),
-        Type::Optional(t) => Type::Optional(Box::new(substitute(t, params))),
-        Type::Map(k, v) => Type::Map(
-            Box::new(substitute(k, params)),
-            Box::new(substitute(v, params)),
-        ),
-        _ => ty.clone(),
-    }
-}
-
 /// A type whose value may be left out entirely.
 fn accepts_nothing(ty: &Type) -> bool {
     matches!(ty, Type::Unit | Type::Optional(_) | Type::Any)
         || matches!(ty, Type::Ref(r) if r.module.as_deref() == Some("builtin") && r.name == "Empty")
-}
-
-/// A field's `.proto` name: the `+protobuf` name, or its JSON name.
-fn proto_name(field: &Field) -> &str {
-    field
-        .protobuf()
-        .and_then(|(_, name)| name)
-        .unwrap_or_else(|| field.json_name())
-}
-
-fn strip_optional(ty: &Type) -> &Type {
-    match ty {
-        Type::Optional(inner) => inner,
-        other => other,
-    }
-}
-
-/// The realm type of a well-known type (as `realm import` maps them).
-fn well_known_type(kind: ProtoKind) -> Type {
-    match kind.json_form() {
-        JsonForm::Int(_) => Type::Int,
-        JsonForm::Float { .. } => Type::Float,
-        JsonForm::Bool => Type::Bool,
-        JsonForm::Bytes => Type::Bytes,
-        JsonForm::Timestamp => Type::Time,
-        JsonForm::Empty => Type::Unit,
-        JsonForm::String | JsonForm::Duration | JsonForm::FieldMask => Type::String,
-        _ => Type::Any,
-    }
 }
 
 pub(crate) fn push_member(path: &mut String, key: &str) {
@@ -960,8 +326,6 @@ pub(crate) fn push_member(path: &mut String, key: &str) {
 fn describe(ty: &Type) -> String {
     format!("value of type {ty}")
 }
-
-use super::proto3_json::found;
 
 #[cfg(test)]
 mod tests {
