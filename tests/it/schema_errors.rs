@@ -176,6 +176,43 @@ fn parse_unclosed_module() {
     );
 }
 
+/// A data block missing its `}` is reported where it opened, not at the
+/// next block's `{`.
+#[test]
+fn parse_unclosed_data_before_the_next_block() {
+    check(
+        "parse_unclosed_data_before_the_next_block",
+        &[(
+            "modules/shop.ftl",
+            &module("  data Order {\n    amount Int\n\n  data Item {\n    sku String\n  }\n"),
+        )],
+    );
+}
+
+/// A field named like a keyword is still a field: `data Page<Item>` and
+/// `data {String: Int}` open nothing.
+#[test]
+fn fields_named_like_keywords_are_fields() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("ftl-project.toml"),
+        "name = \"shop\"\nmodule-dirs = [\"modules\"]\n",
+    )
+    .expect("write");
+    std::fs::create_dir_all(dir.path().join("modules")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("modules/shop.ftl"),
+        "module shop {\n  data Page<T> {\n    items [T]\n  }\n\n  data Item {\n    data shop.Page<String>\n    enum {String: Int}\n  }\n}\n",
+    )
+    .expect("write");
+    let run = crate::common::run_realm(dir.path(), &["schema"]).expect(0);
+    assert!(
+        run.stdout.contains("data shop.Page<String>"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn parse_exported_config() {
     check(

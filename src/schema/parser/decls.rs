@@ -7,6 +7,10 @@ use crate::schema::model::*;
 
 const DECL_KEYWORDS: &str = "data, verb, enum, typealias, config, secret, database or topic";
 
+/// What opens a block that cannot stand inside a data or enum body: a line
+/// `data B {` there means the body before it lacks its `}`.
+const INNER_OPENERS: &[&str] = &["data", "enum", "verb", "typealias", "module", "realm"];
+
 impl<'a> Parser<'a> {
     pub(super) fn decl(&mut self, comments: Vec<String>) -> Result<Decl> {
         self.skip_ws();
@@ -175,7 +179,7 @@ impl<'a> Parser<'a> {
                 self.dangling_comments(&comments, "a field")?;
                 break;
             }
-            self.check_unclosed(&pos, &format!("data `{name}`"))?;
+            self.check_unclosed(&pos, &format!("data `{name}`"), INNER_OPENERS)?;
             let Some((field_name, field_pos)) = self.ident() else {
                 return Err(self.expected("a field name or `}`"));
             };
@@ -220,7 +224,7 @@ impl<'a> Parser<'a> {
                 self.dangling_comments(&comments, "an enum variant")?;
                 break;
             }
-            self.check_unclosed(&pos, &format!("enum `{name}`"))?;
+            self.check_unclosed(&pos, &format!("enum `{name}`"), INNER_OPENERS)?;
             let Some((variant, variant_pos)) = self.ident() else {
                 return Err(self.expected("a variant name or `}`"));
             };

@@ -150,15 +150,60 @@ impl<'a> Parser<'a> {
     }
 
     /// At the end of the file inside a block: the block is not closed.
-    pub(super) fn check_unclosed(&self, start: &Pos, what: &str) -> Result<()> {
-        if self.peek().is_some() {
-            return Ok(());
-        }
+    /// Fails when the block `what` opened at `start` cannot go on: the
+    /// text ends, or the next line opens a block that cannot stand inside
+    /// it (`data B {` inside a data block, `module b {` inside a module):
+    /// its `}` is missing, and the error is where the block opened, not at
+    /// the next block's `{`.
+    pub(super) fn check_unclosed(&self, start: &Pos, what: &str, openers: &[&str]) -> Result<()> {
+        let next = match self.peek() {
+            None => None,
+            Some(_) => match self.opens_block(openers) {
+                Some(line) => Some(line),
+                None => return Ok(()),
+            },
+        };
+        let help = match next {
+            None => "add the missing `}`".to_string(),
+            Some(line) => {
+                format!("add the missing `}}` before line {line}, where the next block starts")
+            }
+        };
         Err(
             Diagnostic::new(format!("{what} is not closed"), Some(start.clone()))
                 .with_label("this block has no closing `}`")
-                .with_help("add the missing `}`"),
+                .with_help(help),
         )
+    }
+
+    /// The line number when the text at the cursor opens a block with one
+    /// of `openers` (`[export ]<opener> <name> {`, `(` after the name, or
+    /// type parameters and `{`), on one line.
+    fn opens_block(&self, openers: &[&str]) -> Option<u32> {
+        let rest = &self.src[self.i..];
+        let line = rest.split('\n').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let mut first = words.next()?;
+        if first == "export" {
+            first = words.next()?;
+            if first == "realm" && openers.contains(&"data") {
+                first = words.next()?;
+            }
+        }
+        if !openers.contains(&first) {
+            return None;
+        }
+        let after = line[line.find(first)? + first.len()..].trim_start();
+        let name = ident_prefix(after);
+        // `data Page<Item>` is a field named `data`; `data Page<T> {` opens
+        // a block (a field line never ends with `{`).
+        let opens = !name.is_empty()
+            && match after[name.len()..].trim_start().bytes().next() {
+                Some(b'{' | b'(') => true,
+                Some(b'<') => line.trim_end().ends_with('{'),
+                _ => false,
+            };
+        opens.then_some(self.line)
     }
 
     pub(super) fn eat(&mut self, c: u8) -> bool {
