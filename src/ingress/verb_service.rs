@@ -117,7 +117,9 @@ pub(super) async fn answer(
         );
     };
     if parts.method != http::Method::POST {
-        return failed(
+        return refused(
+            ingress,
+            "verb_service_method",
             protocol,
             &Failure::new(
                 tonic::Code::Unimplemented,
@@ -133,7 +135,9 @@ pub(super) async fn answer(
         _ => parts.headers.get(http::header::CONTENT_ENCODING),
     };
     if encoded.is_some_and(|e| e.as_bytes() != b"identity") {
-        return failed(
+        return refused(
+            ingress,
+            "verb_service_compressed",
             protocol,
             &Failure::new(
                 tonic::Code::Unimplemented,
@@ -180,11 +184,11 @@ pub(super) async fn answer(
     };
     let message = match unframe(protocol, bytes) {
         Ok(message) => message,
-        Err(failure) => return failed(protocol, &failure),
+        Err(failure) => return refused(ingress, "verb_service_framing", protocol, &failure),
     };
     match method {
         "Ping" => match decode::<PingRequest>(protocol, &message, "xyz.block.ftl.v1.PingRequest") {
-            Err(failure) => failed(protocol, &failure),
+            Err(failure) => refused(ingress, "verb_service_message", protocol, &failure),
             Ok(_) => {
                 let ping = PingResponse {
                     not_ready: ingress.is_draining().then(|| "draining".to_string()),
@@ -205,11 +209,16 @@ pub(super) async fn answer(
             drop(message);
             let called = match called {
                 Ok(called) => called,
-                Err(failure) => return failed(protocol, &failure),
+                Err(failure) => {
+                    return refused(ingress, "verb_service_message", protocol, &failure);
+                }
             };
             let connect = matches!(protocol, Protocol::ConnectProto | Protocol::ConnectJson);
             let answered = match super::deadline::of(&parts.headers, connect) {
-                Err(message) => Err(Failure::new(tonic::Code::InvalidArgument, message)),
+                Err(message) => {
+                    ingress.record_refusal("bad_deadline");
+                    Err(Failure::new(tonic::Code::InvalidArgument, message))
+                }
                 Ok(None) => call(ingress, peer, parts, called, &request_id).await,
                 Ok(Some(deadline)) => {
                     let calling = call(ingress, peer, parts, called, &request_id);
@@ -243,7 +252,9 @@ pub(super) async fn answer(
             }
             response
         }
-        other => failed(
+        other => refused(
+            ingress,
+            "verb_service_method",
             protocol,
             &Failure::new(
                 tonic::Code::Unimplemented,
@@ -544,6 +555,19 @@ fn succeeded<M: Message>(
 
 /// A failed answer: gRPC's trailers-only response, gRPC-Web's trailer
 /// frame, Connect's JSON error with its HTTP status.
+/// A refusal of the verb service's own (before the call reaches
+/// [`Ingress::handle`], which counts its own): counted by its fixed `code`,
+/// answered in the caller's protocol.
+fn refused(
+    ingress: &Ingress,
+    code: &'static str,
+    protocol: Protocol,
+    failure: &Failure,
+) -> Response {
+    ingress.record_refusal(code);
+    failed(protocol, failure)
+}
+
 fn failed(protocol: Protocol, failure: &Failure) -> Response {
     let code = failure.code as i32;
     match protocol {

@@ -279,6 +279,25 @@ fn connect_clients_call_with_json_over_http1() {
     )
     .expect("call");
     assert_eq!(answer.0, 415, "{answer:?}");
+    // The verb service's own refusals are counted by their codes, as every
+    // refusal of the ingress is.
+    let answer = http(
+        "POST",
+        serve.addr,
+        "/xyz.block.ftl.v1.VerbService/Stream",
+        "{}",
+        &headers,
+    )
+    .expect("call");
+    assert_eq!(answer.0, 501, "{answer:?}");
+    let metrics = http("GET", serve.addr, "/metrics", "", &[]).expect("metrics");
+    for counted in [
+        r#"realm_refusals_total{reason="verb_service_method"} 1"#,
+        r#"realm_refusals_total{reason="verb_service_message"} 1"#,
+        r#"realm_refusals_total{reason="not_exported"} 1"#,
+    ] {
+        assert!(metrics.2.contains(counted), "{counted}:\n{}", metrics.2);
+    }
 }
 
 /// The caller's deadline (`connect-timeout-ms`, gRPC's `grpc-timeout`)
