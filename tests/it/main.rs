@@ -26,6 +26,7 @@ mod import;
 mod ingress;
 mod ingress_handle;
 mod init;
+mod keys;
 mod mutations;
 mod pins;
 mod proto3_json;
