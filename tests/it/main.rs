@@ -22,6 +22,7 @@ mod hostile_cli;
 mod hostile_ingress;
 mod hostile_schema;
 mod hostile_values;
+mod httpsig;
 mod import;
 mod ingress;
 mod ingress_handle;
