@@ -28,16 +28,34 @@ pub struct Args {
 #[derive(Subcommand, Debug)]
 enum Keys {
     /// Make a key pair: the private key into the key file, the public key into realm.toml
+    #[command(
+        after_help = "The private key file is created with mode 0600 and never replaces a \
+        file; a path inside the project or its git repository is refused. The public key is \
+        appended to [realm] public-keys in realm.toml as \"ed25519:<key id>:<base64>\", the key \
+        id being the first 8 bytes of its SHA-256 in hex; the key id is printed on stdout.\n\n\
+        Examples:\n  realm keys new --key-file ~/.config/realm/shop.key\n  \
+        REALM_SIGNING_KEY_FILE=/etc/realm/shop.key realm keys new"
+    )]
     New {
         #[command(flatten)]
         file: FileArg,
     },
     /// List the keys realm.toml publishes, and which this machine holds
+    #[command(
+        after_help = "PRIVATE KEY HERE is yes for the key whose private key is in the \
+        key file.\n\n\
+        Examples:\n  realm keys list\n  realm keys list --key-file ~/.config/realm/shop-2.key"
+    )]
     List {
         #[command(flatten)]
         file: FileArg,
     },
     /// Retire a key: calls signed with it are refused once callees pin the commit
+    #[command(
+        after_help = "Moves the key from [realm] public-keys to [realm] retired-keys in \
+        realm.toml (kept, so that calls signed with it are refused as retired, by name).\n\n\
+        Examples:\n  realm keys retire 3f1c0a9be2d44c17"
+    )]
     Retire {
         /// The key id (`realm keys list` shows it)
         #[arg(value_name = "ID")]
