@@ -207,8 +207,28 @@ fn pem(der: &[u8]) -> String {
 }
 
 /// Reads a signing key file: one PKCS#8 `PRIVATE KEY` in PEM holding an
-/// Ed25519 key.
+/// Ed25519 key. A file that others than its owner may read or write is
+/// refused, as ssh refuses such a key.
 pub fn load_private_key(path: &Path) -> Result<Ed25519KeyPair> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta =
+            std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "{} is accessible to others than its owner (mode {mode:o})\nhelp: `chmod 600 {}`: it holds this realm's private key",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    parse_private_key(path)
+}
+
+/// Reads a key file's key, whatever its mode.
+fn parse_private_key(path: &Path) -> Result<Ed25519KeyPair> {
     let text = files::read_text(path)?;
     let body: String = text
         .lines()
@@ -242,7 +262,7 @@ pub struct KeyRow {
 /// or unreadable holds none.
 pub fn list(project: &Project, key_file: Option<&Path>) -> Vec<KeyRow> {
     let held = key_file
-        .and_then(|p| load_private_key(p).ok())
+        .and_then(|p| parse_private_key(p).ok())
         .map(|k| key_id(k.public_key().as_ref()));
     let mut rows: Vec<KeyRow> = project
         .keys
@@ -280,4 +300,45 @@ pub fn retire(root: &Path, id: &str) -> Result<()> {
             Some(_) => retire_key(doc, id),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_files_are_pkcs8_v1_pem_and_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("p");
+        std::fs::create_dir(&root).expect("mkdir");
+        std::fs::write(root.join("ftl-project.toml"), "name = \"shop\"\n").expect("write");
+        let file = dir.path().join("keys/shop.key");
+        let key = new_key(&root, &file).expect("new key");
+        let pair = load_private_key(&file).expect("load");
+        assert_eq!(key_id(pair.public_key().as_ref()), key.id);
+        let text = std::fs::read_to_string(&file).expect("read");
+        // RFC 8410's form: 48 bytes, `MC4CAQAwBQYDK2VwBCIEI...`.
+        assert!(
+            text.starts_with("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI"),
+            "{text}"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            let e = load_private_key(&file).expect_err("readable by others");
+            assert!(e.to_string().contains("mode 644"), "{e}");
+            // `keys list` still says the key is here.
+            let project = Project::load(&root).expect("project");
+            assert!(list(&project, Some(&file))[0].held);
+        }
+        // Inside the project: refused, nothing written.
+        let before = std::fs::read_to_string(root.join("realm.toml")).expect("realm.toml");
+        assert!(new_key(&root, &root.join("sub/k.key")).is_err());
+        assert!(!root.join("sub").exists());
+        assert_eq!(
+            std::fs::read_to_string(root.join("realm.toml")).expect("realm.toml"),
+            before
+        );
+    }
 }

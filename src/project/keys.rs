@@ -218,6 +218,38 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_read_with_the_project_and_a_pinned_realm() {
+        let public = STANDARD.decode(B14_PUBLIC).expect("key");
+        let entry = key_entry(&public);
+        let settings = format!("[realm]\nretired-keys = [\"{entry}\"]\npublic-key = 1\n");
+        let project = Project::parse_with_settings(
+            Path::new("/p"),
+            "name = \"a\"\n".into(),
+            Some(settings.clone()),
+        )
+        .expect("project");
+        assert_eq!(project.keys.len(), 1);
+        assert!(project.keys[0].retired);
+        assert_eq!(project.keys[0].public, public);
+        // A misspelt key is a warning naming the right one.
+        let warning = project.warnings[0].message.clone();
+        assert!(warning.contains("unknown key `public-key`"), "{warning}");
+        let remote = super::super::parse_remote(
+            ("p", "name = \"a\"\n".into()),
+            Some(("s", format!("[realm]\npublic-keys = [\"{entry}\"]\n"))),
+        )
+        .expect("remote");
+        assert_eq!(remote.keys.len(), 1);
+        assert!(!remote.keys[0].retired);
+        // Listed twice, or in both lists: an error.
+        let twice = format!("[realm]\npublic-keys = [\"{entry}\"]\nretired-keys = [\"{entry}\"]\n");
+        assert!(
+            Project::parse_with_settings(Path::new("/p"), "name = \"a\"\n".into(), Some(twice))
+                .is_err()
+        );
+    }
+
+    #[test]
     fn retiring_moves_the_entry_and_keeps_comments() {
         let public = STANDARD.decode(B14_PUBLIC).expect("key");
         let entry = key_entry(&public);
