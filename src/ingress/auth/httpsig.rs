@@ -446,11 +446,9 @@ pub fn parse_signature(value: &str) -> Result<Vec<(String, Vec<u8>)>, Error> {
 }
 
 /// Verifies every realm signature of a message (members tagged
-/// `tag="realm"`), in header order: each must cover [`COVERED`], carry
-/// `created`, `expires`, `nonce` and `keyid` (and `alg`, if given, must be
-/// `ed25519`), be current by `policy`, be signed by a key `keys` says is
-/// active, and match. The body must match `content-digest`. At least one
-/// realm signature is required.
+/// `tag="realm"`), in header order, each by [`verify_member`] against the
+/// same `msg`; the body must match `content-digest`. At least one realm
+/// signature is required.
 pub fn verify<'k>(
     msg: &Message,
     body: &[u8],
@@ -461,105 +459,137 @@ pub fn verify<'k>(
 ) -> Result<Vec<Verified>, Error> {
     let inputs = parse_signature_input(signature_input)?;
     let signatures = parse_signature(signature)?;
-    let mut verified = Vec::new();
-    for input in inputs.iter().filter(|i| i.str("tag") == Some(TAG)) {
-        let label = || input.label.clone();
-        for component in COVERED {
-            if !input.components.iter().any(|c| c == component) {
-                return Err(Error::NotCovered {
-                    label: label(),
-                    component: component.into(),
-                });
-            }
-        }
-        let need_int = |param: &'static str| {
-            input.int(param).ok_or(Error::NoParam {
-                label: label(),
-                param,
-            })
-        };
-        let need_str = |param: &'static str| {
-            input.str(param).ok_or(Error::NoParam {
-                label: label(),
-                param,
-            })
-        };
-        let created = need_int("created")?;
-        let expires = need_int("expires")?;
-        let nonce = need_str("nonce")?;
-        let keyid = need_str("keyid")?;
-        if let Some(alg) = input.str("alg")
-            && alg != ALG
-        {
-            return Err(Error::Algorithm {
-                label: label(),
-                alg: alg.into(),
-            });
-        }
-        if expires <= policy.now {
-            return Err(Error::Expired {
-                label: label(),
-                expires,
-                now: policy.now,
-            });
-        }
-        if created > policy.now.saturating_add(policy.skew) {
-            return Err(Error::Future {
-                label: label(),
-                created,
-                now: policy.now,
-            });
-        }
-        if expires.saturating_sub(created) > policy.max_lifetime {
-            return Err(Error::TooLongLived {
-                label: label(),
-                secs: expires.saturating_sub(created),
-                max: policy.max_lifetime,
-            });
-        }
-        let public = match keys(keyid) {
-            KeyStatus::Active(k) => k,
-            KeyStatus::Retired => {
-                return Err(Error::RetiredKey {
-                    label: label(),
-                    keyid: keyid.into(),
-                });
-            }
-            KeyStatus::Unknown => {
-                return Err(Error::UnknownKey {
-                    label: label(),
-                    keyid: keyid.into(),
-                });
-            }
-        };
-        let Some((_, sig)) = signatures.iter().find(|(l, _)| *l == input.label) else {
-            return Err(Error::NoSignature { label: label() });
-        };
-        let base = signature_base(msg, input)?;
-        UnparsedPublicKey::new(&ED25519, public)
-            .verify(base.as_bytes(), sig)
-            .map_err(|_| Error::Mismatch {
-                label: label(),
-                keyid: keyid.into(),
-            })?;
-        verified.push(Verified {
-            label: label(),
-            keyid: keyid.into(),
-            created,
-            expires,
-            nonce: nonce.into(),
-        });
-    }
+    let verified = inputs
+        .iter()
+        .filter(|i| is_realm(i))
+        .map(|input| verify_member(msg, input, &signatures, &keys, policy))
+        .collect::<Result<Vec<_>, _>>()?;
     if verified.is_empty() {
         return Err(Error::Unsigned);
     }
+    check_message_digest(msg, body)?;
+    Ok(verified)
+}
+
+/// Whether a member is a realm's (`tag="realm"`).
+pub fn is_realm(input: &SignatureInput) -> bool {
+    input.str("tag") == Some(TAG)
+}
+
+/// The body against the message's `content-digest` header.
+pub fn check_message_digest(msg: &Message, body: &[u8]) -> Result<(), Error> {
     let digest = msg
         .component("content-digest")
         .ok_or_else(|| Error::Digest {
             reason: "no content-digest header".into(),
         })?;
-    check_content_digest(&digest, body)?;
-    Ok(verified)
+    check_content_digest(&digest, body)
+}
+
+/// Verifies one realm member (of [`parse_signature_input`]) over `msg`,
+/// with its signature among `signatures` ([`parse_signature`]): it must
+/// cover [`COVERED`], carry `created`, `expires`, `nonce` and `keyid` (and
+/// `alg`, if given, must be `ed25519`), be current by `policy`, be signed
+/// by a key `keys` says is active, and match. The body's digest is not
+/// checked here ([`check_message_digest`]).
+///
+/// A relayed call carries the original caller's member beside the hub's:
+/// the hub's verifies against the request as received, the caller's
+/// against the request as the caller sent it (its `@target-uri` and
+/// `x-realm-via`), which is why the message is per member.
+pub fn verify_member<'k>(
+    msg: &Message,
+    input: &SignatureInput,
+    signatures: &[(String, Vec<u8>)],
+    keys: impl Fn(&str) -> KeyStatus<'k>,
+    policy: &Policy,
+) -> Result<Verified, Error> {
+    let label = || input.label.clone();
+    for component in COVERED {
+        if !input.components.iter().any(|c| c == component) {
+            return Err(Error::NotCovered {
+                label: label(),
+                component: component.into(),
+            });
+        }
+    }
+    let need_int = |param: &'static str| {
+        input.int(param).ok_or(Error::NoParam {
+            label: label(),
+            param,
+        })
+    };
+    let need_str = |param: &'static str| {
+        input.str(param).ok_or(Error::NoParam {
+            label: label(),
+            param,
+        })
+    };
+    let created = need_int("created")?;
+    let expires = need_int("expires")?;
+    let nonce = need_str("nonce")?;
+    let keyid = need_str("keyid")?;
+    if let Some(alg) = input.str("alg")
+        && alg != ALG
+    {
+        return Err(Error::Algorithm {
+            label: label(),
+            alg: alg.into(),
+        });
+    }
+    if expires <= policy.now {
+        return Err(Error::Expired {
+            label: label(),
+            expires,
+            now: policy.now,
+        });
+    }
+    if created > policy.now.saturating_add(policy.skew) {
+        return Err(Error::Future {
+            label: label(),
+            created,
+            now: policy.now,
+        });
+    }
+    if expires.saturating_sub(created) > policy.max_lifetime {
+        return Err(Error::TooLongLived {
+            label: label(),
+            secs: expires.saturating_sub(created),
+            max: policy.max_lifetime,
+        });
+    }
+    let public = match keys(keyid) {
+        KeyStatus::Active(k) => k,
+        KeyStatus::Retired => {
+            return Err(Error::RetiredKey {
+                label: label(),
+                keyid: keyid.into(),
+            });
+        }
+        KeyStatus::Unknown => {
+            return Err(Error::UnknownKey {
+                label: label(),
+                keyid: keyid.into(),
+            });
+        }
+    };
+    let Some((_, sig)) = signatures.iter().find(|(l, _)| *l == input.label) else {
+        return Err(Error::NoSignature { label: label() });
+    };
+    let base = signature_base(msg, input)?;
+    UnparsedPublicKey::new(&ED25519, public)
+        .verify(base.as_bytes(), sig)
+        .map_err(|_| Error::Mismatch {
+            label: label(),
+            keyid: keyid.into(),
+        })?;
+    Ok(Verified {
+        label: label(),
+        keyid: keyid.into(),
+        created,
+        expires,
+        nonce: nonce.into(),
+    })
 }
 
 /// Verifies one signature of `input` over `msg` with a raw Ed25519 public
@@ -1029,6 +1059,63 @@ mod tests {
             v.iter().map(|v| v.label.as_str()).collect::<Vec<_>>(),
             ["realm", "hub"]
         );
+    }
+
+    /// Through a hub the URI and `x-realm-via` change: the caller's member
+    /// verifies against the request as the caller sent it, the hub's
+    /// against the request as received; neither against the other's.
+    #[test]
+    fn relayed_members_verify_against_their_own_message() {
+        let caller = Ed25519KeyPair::from_seed_unchecked(&[1; 32]).expect("key");
+        let hub = Ed25519KeyPair::from_seed_unchecked(&[2; 32]).expect("key");
+        let digest = content_digest(BODY);
+        let sent = [
+            ("content-digest", digest.as_str()),
+            ("x-realm-via", "shop"),
+            ("x-realm-caller", "shop"),
+        ];
+        let relayed = [
+            ("content-digest", digest.as_str()),
+            ("x-realm-via", "shop,hub"),
+            ("x-realm-caller", "shop"),
+        ];
+        let sent = Message {
+            method: "POST",
+            target_uri: "http://hub:8871/call/bank.echo",
+            fields: &sent,
+        };
+        let relayed = Message {
+            method: "POST",
+            target_uri: "http://bank:8871/call/bank.echo",
+            fields: &relayed,
+        };
+        let first = sign(&sent, &caller, &signing()).expect("caller signs");
+        let second = sign(
+            &relayed,
+            &hub,
+            &Signing {
+                label: "hub",
+                keyid: "h1",
+                ..signing()
+            },
+        )
+        .expect("hub signs");
+        let inputs = parse_signature_input(&append_member(Some(&first.input), &second.input))
+            .expect("inputs");
+        let sigs = parse_signature(&append_member(Some(&first.signature), &second.signature))
+            .expect("signatures");
+        let (cp, hp) = (caller.public_key().as_ref(), hub.public_key().as_ref());
+        let keys = |id: &str| match id {
+            "k1" => KeyStatus::Active(cp),
+            "h1" => KeyStatus::Active(hp),
+            _ => KeyStatus::Unknown,
+        };
+        assert!(inputs.iter().all(is_realm));
+        verify_member(&sent, &inputs[0], &sigs, keys, &POLICY).expect("caller's");
+        verify_member(&relayed, &inputs[1], &sigs, keys, &POLICY).expect("hub's");
+        assert!(verify_member(&relayed, &inputs[0], &sigs, keys, &POLICY).is_err());
+        assert!(verify_member(&sent, &inputs[1], &sigs, keys, &POLICY).is_err());
+        check_message_digest(&relayed, BODY).expect("digest");
     }
 
     #[test]
