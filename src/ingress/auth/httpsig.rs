@@ -29,9 +29,10 @@
 //! `httpsig` 0.0.26 (crates.io, RFC 9421) was evaluated first. Its
 //! dependencies bring a second crypto stack beside `ring`, which realm
 //! already uses for TLS and keys: `ed25519-compact`, `ecdsa`, `p256`,
-//! `p384`, `rsa` (a release candidate), `sha2`, `hmac`, `pkcs8`, `spki`,
-//! `sec1`, `rand` 0.10 and `sfv` 0.15, with no feature to leave the
-//! unused algorithms out. `sfv` alone (0.16) needs Rust 1.95 while realm
+//! `p384`, `sha2`, `hmac`, `pkcs8`, `spki`, `sec1` and `sfv` 0.15, none of
+//! them in realm's `Cargo.lock` today, and only RSA (`rsa`, a release
+//! candidate) can be left out by a feature. `sfv` alone (0.16, for the
+//! structured fields) needs Rust 1.95 while realm
 //! builds with 1.89. The profile above needs five components, six
 //! parameters and one algorithm, so the signature base is written here by
 //! the RFC (section 2.5) with a strict parser for the subset of RFC 8941
