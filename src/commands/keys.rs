@@ -11,9 +11,11 @@ use realm::project::{Project, SETTINGS_FILE};
 /// Manage this realm's signing keys: Ed25519 key pairs whose public keys realm.toml publishes
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "A realm signs the calls it makes to other realms with its private key; \
-    the realms it calls trust the public keys in `[realm] public-keys` of its realm.toml at \
-    the commit they pin. The private key stays in a file outside the repository: `--key-file`, \
+    after_help = "A realm's public keys are published in `[realm] public-keys` of its \
+    realm.toml and pinned with it: a realm that pins commit C sees exactly the keys of C. \
+    (Calls between realms are still authenticated by HMAC keys or mTLS; signing them with \
+    these keys, RFC 9421 ed25519, is the next step.) The private key stays in a file outside \
+    the repository: `--key-file`, \
     else `[ingress] signing-key-file` in realm.toml, else $REALM_SIGNING_KEY_FILE.\n\n\
     Rotation: `realm keys new --key-file NEW` and commit (two keys); once the realms you call \
     pin that commit, point signing-key-file at NEW, then `realm keys retire OLD` and commit.\n\n\
