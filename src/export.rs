@@ -91,13 +91,16 @@ pub fn of_realm(realm: &Realm, paths: &[PathBuf]) -> Result<Export> {
             exported.realms[0].name
         );
     }
+    // Encoded once, whatever the number of files: each format is written
+    // from the binary encoding.
+    let binary = txtpb::to_binary(&exported);
     let files = paths
         .iter()
         .zip(formats)
         .map(|(path, format)| ExportFile {
             path: path.clone(),
             format,
-            bytes: encode(&exported, format),
+            bytes: encode_binary(&binary, format),
         })
         .collect();
     let api = exported.realms.into_iter().next().unwrap_or_default();
@@ -106,9 +109,15 @@ pub fn of_realm(realm: &Realm, paths: &[PathBuf]) -> Result<Export> {
 
 /// A published schema in `format`, as `realm export` writes it.
 pub fn encode(schema: &Schema, format: Format) -> Vec<u8> {
+    encode_binary(&txtpb::to_binary(schema), format)
+}
+
+/// [`encode`] of a schema already encoded as binary protobuf.
+fn encode_binary(binary: &[u8], format: Format) -> Vec<u8> {
     match format {
-        Format::Text => txtpb::to_text_after(GENERATED, schema).into_bytes(),
-        other => other.encode(schema),
+        Format::Text => txtpb::text_of_binary(GENERATED, binary).into_bytes(),
+        Format::Json => txtpb::json_of_binary(binary).into_bytes(),
+        Format::Binary => binary.to_vec(),
     }
 }
 
