@@ -23,7 +23,7 @@ mod decode;
 mod encode;
 
 pub use decode::from_ftl;
-pub use encode::to_ftl;
+pub use encode::{encode_ftl, to_ftl};
 
 /// The generated protobuf types of `xyz.block.ftl.schema.v1`.
 #[allow(clippy::all, missing_docs)]
