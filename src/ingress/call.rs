@@ -17,6 +17,7 @@
 //! writes responses (`request.rs`, `routes.rs`, `verb_service.rs` do).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -104,6 +105,14 @@ impl Ingress {
     /// Handles one call: authenticates it, checks its hops, routes it,
     /// checks the body, calls the runner or the other realm, and answers.
     pub async fn handle(&self, call: &Call<'_>) -> Outcome {
+        self.handle_within(call, None).await
+    }
+
+    /// [`Self::handle`], given up when the caller's `deadline` passes
+    /// (the verb service's `grpc-timeout`): a routed call is then a
+    /// `deadline_exceeded` refusal (504), counted per verb and logged like
+    /// any call; the upstream call in flight is dropped.
+    pub async fn handle_within(&self, call: &Call<'_>, deadline: Option<Duration>) -> Outcome {
         // Who sent the call is known (and logged) even when it is refused.
         let Admission { caller, admitted } = self.admit(call);
         let routed = admitted.and_then(|admitted| {
@@ -112,7 +121,16 @@ impl Ingress {
         });
         // A call routed to a verb of the schema is counted per verb.
         let (answered, routed) = match routed {
-            Ok((admitted, route)) => (self.check_and_forward(call, admitted, route).await, true),
+            Ok((admitted, route)) => {
+                let forwarding = self.check_and_forward(call, admitted, route);
+                let answered = match deadline {
+                    None => forwarding.await,
+                    Some(deadline) => tokio::time::timeout(deadline, forwarding)
+                        .await
+                        .unwrap_or_else(|_| Err(deadline_exceeded(deadline))),
+                };
+                (answered, true)
+            }
             Err(refusal) => (Err(refusal), false),
         };
         match answered {
@@ -443,4 +461,16 @@ fn parse_body(body: &[u8]) -> Result<Option<serde_json::Value>, Refusal> {
         path: e.path,
         retry_after: None,
     })
+}
+
+/// A call the caller stopped waiting for.
+fn deadline_exceeded(deadline: Duration) -> Refusal {
+    Refusal::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "deadline_exceeded",
+        format!(
+            "no answer within the caller's deadline of {}",
+            crate::duration::format(deadline)
+        ),
+    )
 }

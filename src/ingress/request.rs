@@ -88,8 +88,14 @@ pub(super) fn trace_of(headers: &HeaderMap) -> TraceContext {
 }
 
 /// A call handed to [`Ingress::handle`], counted and logged.
-pub(super) async fn run(ingress: &Ingress, call: &Call<'_>, started: Instant) -> Outcome {
-    let outcome = ingress.handle(call).await;
+/// `deadline`: the caller's (the verb service's `grpc-timeout`), if any.
+pub(super) async fn run(
+    ingress: &Ingress,
+    call: &Call<'_>,
+    started: Instant,
+    deadline: Option<std::time::Duration>,
+) -> Outcome {
+    let outcome = ingress.handle_within(call, deadline).await;
     let elapsed = started.elapsed();
     ingress.record(call, &outcome, elapsed);
     let headers = call.headers;

@@ -174,7 +174,7 @@ async fn call(
         request_id: &request_id,
         trace,
     };
-    let outcome = run(ingress, &call, started).await;
+    let outcome = run(ingress, &call, started, None).await;
     // The request's share is held until the reply is written; an
     // upstream's reply holds its own share (`budget::hold`).
     reply(outcome.reply, &request_id, share)

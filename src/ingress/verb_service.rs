@@ -219,23 +219,7 @@ pub(super) async fn answer(
                     ingress.record_refusal("bad_deadline");
                     Err(Failure::new(tonic::Code::InvalidArgument, message))
                 }
-                Ok(None) => call(ingress, peer, parts, called, &request_id).await,
-                Ok(Some(deadline)) => {
-                    let calling = call(ingress, peer, parts, called, &request_id);
-                    match tokio::time::timeout(deadline, calling).await {
-                        Ok(answered) => answered,
-                        Err(_) => {
-                            ingress.record_refusal("deadline_exceeded");
-                            Err(Failure::new(
-                                tonic::Code::DeadlineExceeded,
-                                format!(
-                                    "no answer within the caller's deadline of {}",
-                                    crate::duration::format(deadline)
-                                ),
-                            ))
-                        }
-                    }
-                }
+                Ok(deadline) => call(ingress, peer, parts, called, &request_id, deadline).await,
             };
             let mut response = match answered {
                 Ok(response) => succeeded(
@@ -298,6 +282,7 @@ async fn call(
     parts: &http::request::Parts,
     called: Called,
     request_id: &str,
+    deadline: Option<std::time::Duration>,
 ) -> Result<CallResponse, Failure> {
     let mut headers = parts.headers.clone();
     // The calling module, from FTL's `Ftl-Verb: module.verb` (the last hop
@@ -326,7 +311,7 @@ async fn call(
         request_id,
         trace: request::trace_of(&headers),
     };
-    let outcome = request::run(ingress, &call, std::time::Instant::now()).await;
+    let outcome = request::run(ingress, &call, std::time::Instant::now(), deadline).await;
     // The reply's bytes (and their share) go when `outcome` does, before
     // the encoded answer is counted.
     outcome_to_response(&outcome)

@@ -264,3 +264,33 @@ fn a_request_of_the_stand_ins_method_is_an_ordinary_request() {
     );
     assert!(body.contains("\"code\":\"not_found\""), "{body}");
 }
+
+/// Review: a client's own `REALM-REFUSED` request pipelined before a head
+/// that is refused is still an ordinary request (404), and the requests
+/// between it and the refused head are answered; only the bad head gets
+/// the 400. `Refused` is set when `CheckedHeads` reads ahead, before hyper
+/// has parsed the earlier requests, so the client's own request is taken
+/// for the stand-in.
+#[test]
+fn a_pipelined_request_of_the_stand_ins_method_before_a_bad_head_is_ordinary() {
+    let pay = Pay::start("");
+    let got = pay.exchange(
+        b"REALM-REFUSED / HTTP/1.1\r\nhost: x\r\n\r\nGET /healthz HTTP/1.1\r\nhost: x\r\n\r\nPOST / HTTP/1.1\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n",
+    );
+    let mut rest = &got[..];
+    let (head, body) = next_answer(&mut rest);
+    assert!(
+        head.starts_with("HTTP/1.1 404 Not Found\r\n"),
+        "the client's own REALM-REFUSED request was answered as the refused head:\n{head}\n{body}"
+    );
+    let (head, _) = next_answer(&mut rest);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    let (head, body) = next_answer(&mut rest);
+    assert_refusal(
+        &head,
+        &body,
+        "400 Bad Request",
+        "malformed_request",
+        BAD_REQUEST,
+    );
+}

@@ -514,3 +514,50 @@ fn serve_forwards_into_an_ftl_cluster_and_ftl_calls_cross_two_realms() {
     assert_eq!(answer.0, 500, "{answer:?}");
     assert_eq!(echo::message(&answer), "the ledger is closed");
 }
+
+/// A call given up at the caller's deadline is still a call of
+/// `ledger.slow`: counted in `realm_calls_total` (and logged, one access-log
+/// line per call, as README says), as every other outcome of a routed call
+/// is (found by review: the deadline once dropped the call before it was
+/// counted and logged).
+#[test]
+fn a_call_past_the_callers_deadline_is_counted_as_a_call() {
+    let echo = Arc::new(Echo::default());
+    echo.hold.store(true, std::sync::atomic::Ordering::Relaxed);
+    let runner = echo_runner(echo.clone(), None);
+    let project = ledger_project("shop");
+    let serve = Serve::start(
+        project.path(),
+        project.cache_dir(),
+        &["--runner", &format!("ledger={}", runner.url())],
+    );
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let request = serde_json::json!({
+        "verb": {"module": "ledger", "name": "slow"},
+        "body": b64.encode(echo::MSG),
+    })
+    .to_string();
+    let answer = http(
+        "POST",
+        serve.addr,
+        "/xyz.block.ftl.v1.VerbService/Call",
+        &request,
+        &[
+            ("content-type", "application/json"),
+            ("connect-protocol-version", "1"),
+            ("connect-timeout-ms", "200"),
+        ],
+    )
+    .expect("Connect call");
+    assert_eq!(answer.0, 504, "{answer:?}");
+    let metrics = http("GET", serve.addr, "/metrics", "", &[]).expect("metrics");
+    echo.release();
+    assert!(
+        metrics
+            .2
+            .lines()
+            .any(|l| l.starts_with("realm_calls_total{") && l.contains("verb=\"slow\"")),
+        "the call past its deadline is not counted as a call of ledger.slow:\n{}",
+        metrics.2
+    );
+}

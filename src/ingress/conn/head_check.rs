@@ -9,7 +9,7 @@
 //! (httparse, hyper's configuration, the same limits) and hyper's rules
 //! after it, and hands hyper the bytes of a head that passes unchanged. A
 //! head that fails never reaches hyper: in its place hyper reads a
-//! stand-in request ([`STAND_IN`]) that the connection's service answers
+//! stand-in request ([`stand_in`]) that the connection's service answers
 //! with the ingress's JSON refusal (`conn.rs`), so hyper writes that
 //! answer as any other, in order after the answers before it, and closes
 //! the connection. Nothing parses what hyper writes.
@@ -55,7 +55,12 @@ pub(super) const STAND_IN_METHOD: &str = "REALM-REFUSED";
 
 /// What hyper reads in place of a refused head: a request without a body
 /// that closes the connection.
-const STAND_IN: &[u8] = b"REALM-REFUSED / HTTP/1.1\r\nconnection: close\r\n\r\n";
+/// Its target is a random path of the connection's ([`Refused`]), so a
+/// client's own request of that method is never taken for it, however it
+/// is pipelined.
+fn stand_in(target: &str) -> Vec<u8> {
+    format!("{STAND_IN_METHOD} {target} HTTP/1.1\r\nconnection: close\r\n\r\n").into_bytes()
+}
 
 /// How much of a head in pieces is read at once.
 const READ_CHUNK: usize = 8 << 10;
@@ -107,23 +112,36 @@ impl Malformed {
 
 /// Why a connection's stand-in request was read: set by [`CheckedHeads`]
 /// before hyper reads it, read by the connection's service.
-#[derive(Debug, Default)]
-pub(super) struct Refused(AtomicU8);
+#[derive(Debug)]
+pub(super) struct Refused {
+    why: AtomicU8,
+    /// The stand-in's target: `/` and 128 random bits, this connection's.
+    target: String,
+}
+
+impl Default for Refused {
+    fn default() -> Refused {
+        Refused {
+            why: AtomicU8::new(0),
+            target: format!("/{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
 
 impl Refused {
     fn set(&self, why: Malformed) {
-        self.0.store(why as u8, Ordering::Relaxed);
+        self.why.store(why as u8, Ordering::Relaxed);
     }
 
     /// Why `request` was refused, when it is the stand-in of a refused
-    /// head (a client's own request of that method is not: nothing was
-    /// refused, or it is not the last request of the connection, and it
-    /// goes to the handler as usual).
+    /// head (a client's own request of that method is not: its target is
+    /// not the connection's random one, and it goes to the handler as
+    /// usual, wherever it is pipelined).
     pub(super) fn stand_in<B>(&self, request: &http::Request<B>) -> Option<Malformed> {
-        if request.method().as_str() != STAND_IN_METHOD {
+        if request.method().as_str() != STAND_IN_METHOD || request.uri().path() != self.target {
             return None;
         }
-        Malformed::from_u8(self.0.load(Ordering::Relaxed))
+        Malformed::from_u8(self.why.load(Ordering::Relaxed))
     }
 }
 
@@ -442,7 +460,7 @@ impl Chunk {
 
 /// A connection's socket as hyper's HTTP/1.1 side reads it: only heads
 /// that passed [`check_head`] and the bodies after them; a refused head is
-/// read as [`STAND_IN`], after which nothing more is read. Writes go
+/// read as the stand-in ([`stand_in`]), after which nothing more is read. Writes go
 /// straight through.
 pub(super) struct CheckedHeads<S> {
     inner: S,
@@ -475,7 +493,7 @@ impl<S> CheckedHeads<S> {
     fn refuse(&mut self, why: Malformed) {
         tracing::debug!(?why, "refused a malformed HTTP/1.1 request head");
         self.held.truncate(self.checked);
-        self.held.extend_from_slice(STAND_IN);
+        self.held.extend_from_slice(&stand_in(&self.refused.target));
         self.checked = self.held.len();
         self.refused.set(why);
         self.done = true;
