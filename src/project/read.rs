@@ -392,6 +392,7 @@ pub(super) fn parse(
         module_dirs,
         export,
         descriptor_set,
+        usage: found.usage,
         pins,
         config_file,
         ingress,

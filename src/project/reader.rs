@@ -39,7 +39,7 @@ const INGRESS_KEYS: &[&str] = &[
 
 const TLS_KEYS: &[&str] = &["cert", "key", "ca", "client-cert", "client-key", "peers"];
 
-const REALM_KEYS: &[&str] = &["export", "descriptor-set"];
+const REALM_KEYS: &[&str] = &["export", "descriptor-set", "usage"];
 
 /// Reads typed values out of the TOML document with positions for errors.
 pub(super) struct Reader<'t> {
@@ -59,6 +59,8 @@ pub(super) struct Found {
     /// Where `[ingress.tls]` is, for problems of the TLS settings as a
     /// whole (checked once both files are read).
     pub(super) tls_at: Option<Diagnostic>,
+    /// `[realm] usage`: where `realm export` writes what this realm uses.
+    pub(super) usage: Option<String>,
 }
 
 impl Reader<'_> {
@@ -120,6 +122,14 @@ impl Reader<'_> {
                         format!(
                             "`[realm] descriptor-set` {path:?} is not a path inside the project"
                         ),
+                    )),
+                    Err(d) => found.errors.push(d),
+                },
+                "usage" => match self.string(value, "[realm] usage") {
+                    Ok(path) if is_inside(&path) => found.usage = Some(path),
+                    Ok(path) => found.errors.push(self.at(
+                        value,
+                        format!("`[realm] usage` {path:?} is not a path inside the project"),
                     )),
                     Err(d) => found.errors.push(d),
                 },
