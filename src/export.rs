@@ -56,9 +56,30 @@ pub fn prepare(ws: &Workspace, output: Option<&Path>) -> Result<Export> {
     of_realm(ws.internal_realm(), &paths)
 }
 
+/// [`prepare`] of a workspace that is not needed afterwards: the public API
+/// is moved out of its schema, not cloned, and the rest of the schema is
+/// freed before the files are encoded (`realm export`'s peak memory).
+pub fn prepare_owned(ws: Workspace, output: Option<&Path>) -> Result<Export> {
+    let paths = match output {
+        Some(path) => vec![path.to_path_buf()],
+        None => ws.project.export_paths(),
+    };
+    let formats = formats(&paths)?;
+    let Some(internal) = ws.schema.realms.into_iter().find(|r| !r.external) else {
+        unreachable!("a workspace always has its internal realm")
+    };
+    encode_api(public_api::into_public_api(internal), paths, formats)
+}
+
 /// The export of a (valid) realm to `paths`.
 pub fn of_realm(realm: &Realm, paths: &[PathBuf]) -> Result<Export> {
-    let formats = paths
+    let formats = formats(paths)?;
+    encode_api(public_api(realm), paths.to_vec(), formats)
+}
+
+/// The format of each export file, by its extension.
+fn formats(paths: &[PathBuf]) -> Result<Vec<Format>> {
+    paths
         .iter()
         .map(|path| {
             let name = path.to_string_lossy();
@@ -72,8 +93,11 @@ pub fn of_realm(realm: &Realm, paths: &[PathBuf]) -> Result<Export> {
                 ),
             }
         })
-        .collect::<Result<Vec<_>>>()?;
-    let api = public_api(realm);
+        .collect()
+}
+
+/// The files of a public API.
+fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<Export> {
     let exported = Schema { realms: vec![api] };
     // The public API stands on its own by construction (the closure follows
     // every reference); debug builds (every test) check it, release builds
@@ -91,13 +115,16 @@ pub fn of_realm(realm: &Realm, paths: &[PathBuf]) -> Result<Export> {
             exported.realms[0].name
         );
     }
+    // Encoded once, whatever the number of files: each format is written
+    // from the binary encoding.
+    let binary = txtpb::to_binary(&exported);
     let files = paths
-        .iter()
+        .into_iter()
         .zip(formats)
         .map(|(path, format)| ExportFile {
-            path: path.clone(),
+            path,
             format,
-            bytes: encode(&exported, format),
+            bytes: encode_binary(&binary, format),
         })
         .collect();
     let api = exported.realms.into_iter().next().unwrap_or_default();
@@ -106,9 +133,15 @@ pub fn of_realm(realm: &Realm, paths: &[PathBuf]) -> Result<Export> {
 
 /// A published schema in `format`, as `realm export` writes it.
 pub fn encode(schema: &Schema, format: Format) -> Vec<u8> {
+    encode_binary(&txtpb::to_binary(schema), format)
+}
+
+/// [`encode`] of a schema already encoded as binary protobuf.
+fn encode_binary(binary: &[u8], format: Format) -> Vec<u8> {
     match format {
-        Format::Text => txtpb::to_text_after(GENERATED, schema).into_bytes(),
-        other => other.encode(schema),
+        Format::Text => txtpb::text_of_binary(GENERATED, binary).into_bytes(),
+        Format::Json => txtpb::json_of_binary(binary).into_bytes(),
+        Format::Binary => binary.to_vec(),
     }
 }
 

@@ -193,19 +193,31 @@ pub fn write_all_atomic(files: &[(PathBuf, &[u8])]) -> Result<()> {
 /// Writes a new file atomically, like [`write_atomic`], but never replaces
 /// one: fails when `path` exists, even when it appeared during the write.
 pub fn write_new(path: &Path, contents: &[u8]) -> Result<()> {
+    write_new_with_mode(path, contents, 0o666)
+}
+
+/// Writes a new secret file (a private key) like [`write_new`], readable
+/// and writable by its owner only (mode 0600) from the moment it exists.
+pub fn write_new_private(path: &Path, contents: &[u8]) -> Result<()> {
+    write_new_with_mode(path, contents, 0o600)
+}
+
+fn write_new_with_mode(path: &Path, contents: &[u8], mode: u32) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     let mut builder = tempfile::Builder::new();
     builder.prefix(".realm-new.").suffix(".tmp");
-    // 0666 less the umask, as `File::create` gives (tempfile's default is
-    // 0600 whatever the umask).
+    // 0666 (or 0600) less the umask, as `File::create` gives (tempfile's
+    // default is 0600 whatever the umask).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        builder.permissions(fs::Permissions::from_mode(0o666));
+        builder.permissions(fs::Permissions::from_mode(mode));
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     let mut tmp = builder
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;

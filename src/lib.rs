@@ -15,6 +15,7 @@ pub mod golang;
 pub mod import;
 pub mod ingress;
 pub mod init;
+pub mod keys;
 pub mod net;
 pub mod pins;
 pub mod project;

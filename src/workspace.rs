@@ -9,7 +9,7 @@
 //! `builtin` module written in schema text (as `ftl schema get` prints
 //! one) is dropped: `realm`, like FTL, uses its own.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Result, bail};
@@ -29,7 +29,8 @@ pub struct Workspace {
     /// ones and any written in local schema files, sorted by name, the
     /// internal realm last.
     pub schema: Schema,
-    /// The texts the local schema was parsed from, for diagnostics.
+    /// The texts of the local schema files the warnings point into, for
+    /// rendering them.
     pub sources: Sources,
     /// How many schema files were read.
     pub files: usize,
@@ -100,7 +101,16 @@ impl Workspace {
         }
         // The project files' warnings first: they are about the files
         // every other one is found through.
+        // Only the texts a warning shows a line of are kept: the others
+        // (the whole schema text of a large realm) are freed before the
+        // command goes on (an export holds its files' bytes meanwhile).
         let mut sources = local.sources;
+        let shown: HashSet<&str> = diagnostics
+            .iter()
+            .filter_map(|d| d.pos.as_ref().map(|p| &*p.file))
+            .collect();
+        sources.retain(|file, _| shown.contains(file.as_str()));
+        sources.shrink_to_fit();
         if !project.warnings.is_empty() {
             sources.extend(project.sources());
             diagnostics.splice(0..0, project.warnings.iter().cloned());

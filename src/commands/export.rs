@@ -63,7 +63,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         .pinned
         .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
     super::print_warnings(&ws);
-    let export = export::prepare(&ws, args.output.as_deref())?;
+    let export = export::prepare_owned(ws, args.output.as_deref())?;
     if args.check {
         let mut failed = false;
         for file in &export.files {

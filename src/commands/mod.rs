@@ -18,6 +18,7 @@ mod export;
 mod generate;
 mod import;
 mod init;
+mod keys;
 mod list;
 mod man;
 mod migrate;
@@ -144,6 +145,7 @@ pub enum Command {
     Remove(remove::Args),
     Migrate(migrate::Args),
     Import(import::Args),
+    Keys(keys::Args),
     Serve(serve::Args),
     Call(call::Args),
     Status(status::Args),
@@ -183,6 +185,7 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
         Command::Remove(args) => remove::run(args),
         Command::Migrate(args) => migrate::run(args, started_in),
         Command::Import(args) => import::run(args),
+        Command::Keys(args) => keys::run(args, started_in),
         Command::Serve(args) => serve::run(args, started_in),
         Command::Call(args) => call::run(args),
         Command::Status(args) => status::run(args),

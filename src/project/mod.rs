@@ -24,11 +24,14 @@
 //! One job per file: `mod.rs` the [`Project`] (discovery, loading, the
 //! locked edit), `model.rs` the settings as values, `read.rs` reading the
 //! files as a whole, `reader.rs` the typed values with positions,
-//! `edit.rs` the pin edits, `migrate.rs` `realm migrate`, `imported.rs`
+//! `edit.rs` the pin edits, `keys.rs` the realm's public keys (their
+//! format and the edits of `realm.toml` that add and retire them),
+//! `migrate.rs` `realm migrate`, `imported.rs`
 //! the files of a realm `realm import` made.
 
 mod edit;
 mod imported;
+mod keys;
 mod migrate;
 mod model;
 mod read;
@@ -44,9 +47,10 @@ use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 
 pub use edit::{insert_pin, remove_pin, set_pin};
 pub use imported::{Imported, write_imported};
+pub use keys::{KEY_ALGORITHM, add_public_key, key_entry, key_id, parse_key_entry, retire_key};
 pub use migrate::{Migrated, migrate};
 pub use model::{
-    IngressSettings, ModuleDir, Pin, PinTable, TlsSettings, UnsignedEgress, short_commit,
+    IngressSettings, ModuleDir, Pin, PinTable, RealmKey, TlsSettings, UnsignedEgress, short_commit,
 };
 pub use read::{RemoteProject, parse_remote};
 
@@ -97,6 +101,8 @@ pub struct Project {
     /// `[realm] usage`: where `realm export` writes what this realm uses of
     /// the realms it pins, relative to the root (else [`DEFAULT_USAGE`]).
     pub usage: Option<String>,
+    /// `[realm] public-keys` then `retired-keys`: this realm's keys.
+    pub keys: Vec<RealmKey>,
     /// The pinned external realms, in file order.
     pub pins: Vec<Pin>,
     /// `config-provider = "file:PATH"`: a JSON object file of configuration

@@ -114,6 +114,10 @@ pub struct IngressSettings {
     /// `keys-file`: the JSON file of per-realm signing keys (a path, not a
     /// secret).
     pub keys_file: Option<String>,
+    /// `signing-key-file`: this realm's Ed25519 private key (PKCS#8 PEM),
+    /// outside the repository (`realm keys new` writes it). Relative to
+    /// the project root; `~/` is the home directory.
+    pub signing_key_file: Option<String>,
     /// `replay-window`: how old a signed call may be.
     pub replay_window: Option<Duration>,
     /// `unsigned-egress`: who may send unsigned calls on to other realms
@@ -153,4 +157,23 @@ pub struct TlsSettings {
     pub client_key: Option<String>,
     /// `[ingress.tls.peers]`: realm → CA its client certificates chain to.
     pub peers: Vec<(String, String)>,
+}
+
+/// A public key of a realm: an entry of `[realm] public-keys` or
+/// `[realm] retired-keys` in its `realm.toml`, written
+/// `"ed25519:<key id>:<base64 of the 32-byte key>"` (see
+/// [`super::keys`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealmKey {
+    /// The key id: the first 8 bytes of the SHA-256 of the public key,
+    /// lowercase hex ([`super::key_id`]).
+    pub id: String,
+    /// The algorithm: `ed25519`.
+    pub algorithm: String,
+    /// The raw public key (32 bytes).
+    pub public: Vec<u8>,
+    /// In `retired-keys`: calls signed with it are refused.
+    pub retired: bool,
+    /// Where it is written.
+    pub pos: Option<Pos>,
 }

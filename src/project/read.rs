@@ -11,7 +11,7 @@ use toml_edit::{Document, Item};
 
 use super::reader::{Found, Reader};
 use super::{
-    IngressSettings, LEGACY_SETTINGS, ModuleDir, PROJECT_FILE, Pin, PinTable, Project,
+    IngressSettings, LEGACY_SETTINGS, ModuleDir, PROJECT_FILE, Pin, PinTable, Project, RealmKey,
     SETTINGS_FILE, TlsSettings, is_inside,
 };
 use crate::schema::diagnostic::{Diagnostic, Report, Sources, pos_at};
@@ -25,6 +25,9 @@ pub struct RemoteProject {
     /// `[realm] export` of its `realm.toml` (or, in the older layout, of
     /// its `ftl-project.toml`); empty when not set.
     pub export: Vec<String>,
+    /// `[realm] public-keys` and `retired-keys`: the keys its calls are
+    /// signed with, as of the pinned commit.
+    pub keys: Vec<RealmKey>,
 }
 
 impl RemoteProject {
@@ -41,8 +44,9 @@ impl RemoteProject {
 
 /// Parses another realm's `ftl-project.toml` and `realm.toml` (read from
 /// its repository; each `(label, text)`, the label naming it in errors).
-/// Only what is needed to find its public API is read: `name` and
-/// `[realm] export`; the rest is that realm's business.
+/// Only what is needed to find its public API and check its calls is
+/// read: `name`, `[realm] export` and its keys; the rest is that realm's
+/// business.
 pub fn parse_remote(
     project: (&str, String),
     settings: Option<(&str, String)>,
@@ -59,6 +63,7 @@ pub fn parse_remote(
     let name = reader.name(&doc, &mut found.errors);
     let mut export = Vec::new();
     let mut descriptor_set = None;
+    let mut keys = Vec::new();
     let settings_doc = match &settings {
         Some((l, t)) => Some(parse_toml(l, t).map_err(|d| fail(vec![d]))?),
         None => None,
@@ -71,17 +76,29 @@ pub fn parse_remote(
                 .map(|item| (item, Reader { label: l, text: t }))
         });
     match own {
-        Some((item, r)) => r.realm_table(item, &mut export, &mut descriptor_set, &mut found),
+        Some((item, r)) => r.realm_table(
+            item,
+            &mut export,
+            &mut descriptor_set,
+            &mut keys,
+            &mut found,
+        ),
         None => {
             if let Some(item) = doc.get("realm") {
-                reader.realm_table(item, &mut export, &mut descriptor_set, &mut found);
+                reader.realm_table(
+                    item,
+                    &mut export,
+                    &mut descriptor_set,
+                    &mut keys,
+                    &mut found,
+                );
             }
         }
     }
     if !found.errors.is_empty() {
         return Err(fail(found.errors));
     }
-    Ok(RemoteProject { name, export })
+    Ok(RemoteProject { name, export, keys })
 }
 
 fn parse_toml<'t>(label: &str, text: &'t str) -> Result<Document<&'t str>, Diagnostic> {
@@ -245,6 +262,7 @@ pub(super) fn parse(
     }
     let mut export = Vec::new();
     let mut descriptor_set = None;
+    let mut keys = Vec::new();
     let mut ingress = IngressSettings::default();
     for (r, table, own) in [(Some(&reader), Some(doc.as_table()), false)]
         .into_iter()
@@ -259,7 +277,13 @@ pub(super) fn parse(
         };
         for (key, item) in table.iter() {
             match key {
-                "realm" => r.realm_table(item, &mut export, &mut descriptor_set, &mut found),
+                "realm" => r.realm_table(
+                    item,
+                    &mut export,
+                    &mut descriptor_set,
+                    &mut keys,
+                    &mut found,
+                ),
                 "ingress" => r.ingress(item, &mut ingress, &mut found),
                 other if own => {
                     found
@@ -393,6 +417,7 @@ pub(super) fn parse(
         export,
         descriptor_set,
         usage: found.usage,
+        keys,
         pins,
         config_file,
         ingress,

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use toml_edit::{Item, Table, TableLike};
 
+use super::keys::parse_key_entry;
 use super::{
-    IngressSettings, ModuleDir, PIN_KEYS, Pin, PinTable, TlsSettings, UnsignedEgress, is_commit_id,
-    is_inside,
+    IngressSettings, ModuleDir, PIN_KEYS, Pin, PinTable, RealmKey, TlsSettings, UnsignedEgress,
+    is_commit_id, is_inside,
 };
 use crate::schema::diagnostic::{Diagnostic, pos_at};
 use crate::schema::is_ident;
@@ -32,6 +33,7 @@ const INGRESS_KEYS: &[&str] = &[
     "ftl-endpoint",
     "relay",
     "keys-file",
+    "signing-key-file",
     "replay-window",
     "unsigned-egress",
     "tls",
@@ -39,7 +41,13 @@ const INGRESS_KEYS: &[&str] = &[
 
 const TLS_KEYS: &[&str] = &["cert", "key", "ca", "client-cert", "client-key", "peers"];
 
-const REALM_KEYS: &[&str] = &["export", "descriptor-set", "usage"];
+const REALM_KEYS: &[&str] = &[
+    "export",
+    "descriptor-set",
+    "public-keys",
+    "retired-keys",
+    "usage",
+];
 
 /// Reads typed values out of the TOML document with positions for errors.
 pub(super) struct Reader<'t> {
@@ -104,6 +112,7 @@ impl Reader<'_> {
         item: &Item,
         export: &mut Vec<String>,
         descriptor_set: &mut Option<String>,
+        keys: &mut Vec<RealmKey>,
         found: &mut Found,
     ) {
         let Some(table) = item.as_table_like() else {
@@ -173,9 +182,57 @@ impl Reader<'_> {
                         None => *export = paths,
                     }
                 }
+                "public-keys" | "retired-keys" => {
+                    self.realm_keys(key, value, key == "retired-keys", keys, found)
+                }
                 other => found
                     .warnings
                     .push(self.unknown_key(table, other, "realm", REALM_KEYS)),
+            }
+        }
+    }
+
+    /// `[realm] public-keys` or `retired-keys`: a list of
+    /// `"ed25519:<key id>:<base64>"`. A key listed twice is an error.
+    fn realm_keys(
+        &self,
+        key: &str,
+        value: &Item,
+        retired: bool,
+        keys: &mut Vec<RealmKey>,
+        found: &mut Found,
+    ) {
+        let help = "write `[realm] public-keys = [\"ed25519:<key id>:<base64>\"]`; `realm keys new` adds one";
+        let Some(array) = value.as_array() else {
+            found.errors.push(
+                self.at(value, format!("`[realm] {key}` must be a list of keys"))
+                    .with_help(help),
+            );
+            return;
+        };
+        for entry in array.iter() {
+            let at = |message: String| self.span_diag(entry.span(), message);
+            let Some(text) = entry.as_str() else {
+                found
+                    .errors
+                    .push(at(format!("`[realm] {key}` must be a list of strings")).with_help(help));
+                continue;
+            };
+            match parse_key_entry(text) {
+                Ok(k) => {
+                    if keys.iter().any(|o| o.id == k.id) {
+                        found.errors.push(
+                            at(format!("key `{}` is listed twice in `[realm]`", k.id))
+                                .with_help("a key is in `public-keys` or in `retired-keys`, once"),
+                        );
+                        continue;
+                    }
+                    let pos = entry.span().map(|s| pos_at(self.label, self.text, s.start));
+                    keys.push(RealmKey { retired, pos, ..k });
+                }
+                Err(e) => found
+                    .errors
+                    .push(at(format!("`[realm] {key}`: {e}")).with_help(help)),
             }
         }
     }
@@ -285,6 +342,9 @@ impl Reader<'_> {
                     .map(|b| s.relay = Some(b))
                     .ok_or_else(|| self.at(value, format!("`{label}` must be true or false"))),
                 "keys-file" => self.string(value, &label).map(|p| s.keys_file = Some(p)),
+                "signing-key-file" => self
+                    .string(value, &label)
+                    .map(|p| s.signing_key_file = Some(p)),
                 "unsigned-egress" => self.string(value, &label).and_then(|v| {
                     s.unsigned_egress = Some(match v.as_str() {
                         "loopback" => UnsignedEgress::Loopback,

@@ -42,6 +42,7 @@
 //! the errors they share.
 
 mod format;
+pub mod httpsig;
 mod keys;
 mod verify;
 
