@@ -100,3 +100,96 @@ fn a_breaking_change_the_shop_uses_names_it_one_nobody_uses_is_safe() {
         ]
     );
 }
+
+// ---- realm export ------------------------------------------------------------
+
+#[test]
+fn export_writes_the_usage_file_and_check_covers_it() {
+    let (shop, _bank) = shop_pinning_bank();
+    // Pinning the bank made the shop a caller: the usage file is missing.
+    let check = shop.realm(&["export", "--check"]).expect(3);
+    assert!(
+        check.stderr.contains(
+            "error: ftl-realm-usage.json does not exist\nhelp: run `realm export` and commit ftl-realm-usage.json"
+        ),
+        "{}",
+        check.stderr
+    );
+    let run = shop.realm(&["export"]).expect(0);
+    assert!(
+        run.stderr.contains("ftl-realm-usage.json"),
+        "{}",
+        run.stderr
+    );
+    let written = shop.read("ftl-realm-usage.json");
+    // What the library computes (snapshot: `usage_shop_of_bank`).
+    let ws = load(shop.path(), shop.cache_dir());
+    assert_eq!(written, usage(&ws.schema).to_json());
+    shop.realm(&["export", "--check"]).expect(0);
+
+    // A new call into the bank: the file is stale, with a diff.
+    let checkout = shop.read("modules/checkout.ftl");
+    shop.write(
+        "modules/checkout.ftl",
+        &checkout.replacen(
+            "    +calls balance.withdraw@bank\n",
+            "    +calls balance.withdraw@bank, balance.account@bank\n",
+            1,
+        ),
+    );
+    let stale = shop.realm(&["export", "--check"]).expect(3);
+    assert!(
+        stale.stderr.contains(
+            "error: ftl-realm-usage.json is stale: what realm `shop` uses of the realms it pins has changed"
+        ),
+        "{}",
+        stale.stderr
+    );
+    assert!(
+        stale
+            .stdout
+            .contains("+          \"name\": \"balance.account\","),
+        "{}",
+        stale.stdout
+    );
+    assert_eq!(shop.read("ftl-realm-usage.json"), written, "--check wrote");
+}
+
+#[test]
+fn the_usage_file_goes_where_realm_toml_says_and_not_with_output() {
+    let (shop, _bank) = shop_pinning_bank();
+    let settings = shop.read("realm.toml");
+    shop.write(
+        "realm.toml",
+        &settings.replacen("[realm]\n", "[realm]\nusage = \"api/uses.json\"\n", 1),
+    );
+    std::fs::create_dir_all(shop.path().join("api")).expect("create api/");
+    shop.realm(&["export"]).expect(0);
+    assert!(shop.exists("api/uses.json"));
+    assert!(!shop.exists("ftl-realm-usage.json"));
+    // `--output` writes that one file only.
+    std::fs::remove_file(shop.path().join("api/uses.json")).expect("remove");
+    shop.realm(&["export", "--output", "one.txtpb"]).expect(0);
+    assert!(!shop.exists("api/uses.json"));
+
+    shop.write(
+        "realm.toml",
+        &settings.replacen("[realm]\n", "[realm]\nusage = \"../uses.json\"\n", 1),
+    );
+    let refused = shop.realm(&["export"]).expect(1);
+    assert!(
+        refused
+            .stderr
+            .contains("`[realm] usage` \"../uses.json\" is not a path inside the project"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
+fn a_realm_that_pins_nothing_gets_no_usage_file() {
+    let bank = TestProject::example("bank");
+    bank.realm(&["export"]).expect(0);
+    assert!(!bank.exists("ftl-realm-usage.json"));
+    bank.realm(&["export", "--check"]).expect(0);
+}
