@@ -102,7 +102,7 @@ pub fn run(args: Args, started_in: &Path) -> Result<ExitCode> {
                 key_file.source
             );
             errln!(
-                "Commit {SETTINGS_FILE}: realms that call this one trust the keys of the commit they pin"
+                "Commit {SETTINGS_FILE}: a realm that pins this one sees exactly the keys of the commit it pins"
             );
             outln!("{}", key.id)?;
         }

@@ -185,6 +185,14 @@ fn basic_help(name: &str) -> Option<&'static str> {
     })
 }
 
+/// A named Go type as written: `Name[Args]`, from a package or not.
+#[derive(Clone, Copy)]
+struct Named<'a> {
+    name: &'a str,
+    args: &'a [GoType],
+    span: &'a Span,
+}
+
 impl<'a> Types<'a> {
     /// The type mapping of the module of `scope`, with the databases found
     /// beside its code.
@@ -257,17 +265,11 @@ impl<'a> Types<'a> {
         }
         match t {
             GoType::Name {
-                package: None,
+                package,
                 name,
                 args,
                 span,
-            } => self.named(None, name, args, span, site, depth),
-            GoType::Name {
-                package: Some(p),
-                name,
-                args,
-                span,
-            } => self.named(Some(p), name, args, span, site, depth),
+            } => self.named(package.as_deref(), Named { name, args, span }, site, depth),
             GoType::Slice(elem, _) => {
                 if let GoType::Name {
                     package: None,
@@ -359,12 +361,11 @@ impl<'a> Types<'a> {
     fn named(
         &mut self,
         package: Option<&'a str>,
-        name: &'a str,
-        args: &'a [GoType],
-        span: &Span,
+        named: Named<'a>,
         site: &Site,
         depth: usize,
     ) -> Option<Type> {
+        let Named { name, args, span } = named;
         let Some(package) = package else {
             if site.params.iter().any(|p| p == name) && args.is_empty() {
                 return Some(Type::Ref(Ref {
@@ -376,7 +377,7 @@ impl<'a> Types<'a> {
                 }));
             }
             if self.declares(site.dir, name) {
-                return self.local(site.dir, name, args, span, site, depth);
+                return self.local(site.dir, named, site, depth);
             }
             return match name {
                 "string" => Some(Type::String),
@@ -453,7 +454,7 @@ impl<'a> Types<'a> {
                 );
                 None
             }
-            Imported::ThisModule(dir) => self.local(dir, name, args, span, site, depth),
+            Imported::ThisModule(dir) => self.local(dir, named, site, depth),
             Imported::Module(module) => {
                 let type_args = self.args(args, site, depth)?;
                 Some(Type::Ref(Ref {
@@ -487,15 +488,8 @@ impl<'a> Types<'a> {
     }
 
     /// A type declared in package `dir` of this module.
-    fn local(
-        &mut self,
-        dir: &str,
-        name: &'a str,
-        args: &'a [GoType],
-        span: &Span,
-        site: &Site,
-        depth: usize,
-    ) -> Option<Type> {
+    fn local(&mut self, dir: &str, named: Named<'a>, site: &Site, depth: usize) -> Option<Type> {
+        let Named { name, args, span } = named;
         let scope = self.scope;
         let found = scope
             .packages
