@@ -1,14 +1,18 @@
 //! `realm export`: the internal realm's public API as FTL publishes a
 //! realm (one internal realm of `xyz.block.ftl.schema.v1.Schema`), written
 //! to every file of the project's `[realm] export` — each in the format its
-//! extension names — or checked against them.
+//! extension names — or checked against them. Beside them, what the realm
+//! uses of the realms it pins (`[realm] usage`, see `schema::usage`), when
+//! it uses any (or the file is there or configured).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
 
 use crate::files;
+use crate::project::Project;
 use crate::schema::txtpb::{self, Format};
+use crate::schema::usage::usage;
 use crate::schema::{Realm, Schema, public_api, validate};
 use crate::workspace::Workspace;
 
@@ -34,6 +38,17 @@ pub struct ExportFile {
     pub format: Format,
     /// What to write.
     pub bytes: Vec<u8>,
+    /// What it holds.
+    pub contents: Contents,
+}
+
+/// What an export file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contents {
+    /// The public API (a file of `[realm] export`).
+    PublicApi,
+    /// What the realm uses of the realms it pins (`[realm] usage`).
+    Usage,
 }
 
 /// Whether a file on disk matches the export.
@@ -53,7 +68,33 @@ pub fn prepare(ws: &Workspace, output: Option<&Path>) -> Result<Export> {
         Some(path) => vec![path.to_path_buf()],
         None => ws.project.export_paths(),
     };
-    of_realm(ws.internal_realm(), &paths)
+    let usage = output.is_none().then(|| usage_file(ws)).flatten();
+    let mut export = of_realm(ws.internal_realm(), &paths)?;
+    export.files.extend(usage);
+    Ok(export)
+}
+
+/// The usage file of a workspace: what its realm uses of each realm it
+/// pins (realms written in local schema files are not pinned: nobody reads
+/// their usage). `None` when it uses none, has no `[realm] usage` and no
+/// such file is there (a realm that pins nothing gets no new file).
+pub fn usage_file(ws: &Workspace) -> Option<ExportFile> {
+    usage_file_of(&ws.project, &ws.schema)
+}
+
+fn usage_file_of(project: &Project, schema: &Schema) -> Option<ExportFile> {
+    let mut file = usage(schema);
+    file.realms.retain(|u| project.pin(&u.realm).is_some());
+    let path = project.usage_path();
+    if file.realms.is_empty() && project.usage.is_none() && !path.exists() {
+        return None;
+    }
+    Some(ExportFile {
+        path,
+        format: Format::Json,
+        bytes: file.to_json().into_bytes(),
+        contents: Contents::Usage,
+    })
 }
 
 /// [`prepare`] of a workspace that is not needed afterwards: the public API
@@ -65,10 +106,13 @@ pub fn prepare_owned(ws: Workspace, output: Option<&Path>) -> Result<Export> {
         None => ws.project.export_paths(),
     };
     let formats = formats(&paths)?;
+    let usage = output.is_none().then(|| usage_file(&ws)).flatten();
     let Some(internal) = ws.schema.realms.into_iter().find(|r| !r.external) else {
         unreachable!("a workspace always has its internal realm")
     };
-    encode_api(public_api::into_public_api(internal), paths, formats)
+    let mut export = encode_api(public_api::into_public_api(internal), paths, formats)?;
+    export.files.extend(usage);
+    Ok(export)
 }
 
 /// The export of a (valid) realm to `paths`.
@@ -125,6 +169,7 @@ fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<E
             path,
             format,
             bytes: encode_binary(&binary, format),
+            contents: Contents::PublicApi,
         })
         .collect();
     let api = exported.realms.into_iter().next().unwrap_or_default();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use realm::export::{self, Freshness};
+use realm::export::{self, Contents, Freshness};
 use realm::schema::{Decl, Realm, Visibility};
 use realm::watch::{self, WatchEvent};
 use realm::workspace::Workspace;
@@ -18,7 +18,9 @@ use super::{EXIT_CHECK_FAILED, display_path};
     after_help = "Every file of `[realm] export` in realm.toml (beside ftl-project.toml) is written \
     (a path or a list of paths; default ftl-external-schema.txtpb), as FTL's \
     xyz.block.ftl.schema.v1.Schema: proto-text for .txtpb, protojson for .json, binary for .binpb. \
-    Commit them: other realms pin them.\n\n\
+    Commit them: other realms pin them. What this realm uses of the realms it pins (the verbs it \
+    calls, the types they reach, with file:line) goes to `[realm] usage` (default \
+    ftl-realm-usage.json): commit it too, so the realms it calls can check their changes against it.\n\n\
     Examples:\n  \
     realm export                  # write the file\n  \
     realm export --check          # in CI: exit 3 with a diff when a file is stale\n  \
@@ -79,10 +81,16 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
                 Freshness::Stale(diff) => {
                     failed = true;
                     out!("{diff}")?;
+                    let realm = &export.api.name;
+                    let what = match file.contents {
+                        Contents::PublicApi => format!("the public API of realm `{realm}`"),
+                        Contents::Usage => {
+                            format!("what realm `{realm}` uses of the realms it pins")
+                        }
+                    };
                     errln!(
-                        "error: {path} is stale: the public API of realm `{}` has changed\n\
-                         help: run `realm export` and commit {path}",
-                        export.api.name
+                        "error: {path} is stale: {what} has changed\n\
+                         help: run `realm export` and commit {path}"
                     );
                 }
             }

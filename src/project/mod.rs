@@ -63,6 +63,10 @@ pub const SETTINGS_FILE: &str = "realm.toml";
 /// Where `realm export` writes the public API unless `[realm] export` says.
 pub const DEFAULT_EXPORT: &str = "ftl-external-schema.txtpb";
 
+/// Where `realm export` writes what the realm uses of the realms it pins
+/// unless `[realm] usage` says (`schema::usage`).
+pub const DEFAULT_USAGE: &str = "ftl-realm-usage.json";
+
 /// The schema file FTL's `ftl realm add` reads when not told otherwise.
 pub const FTL_DEFAULT_EXPORT: &str = "ftl-external-schema.json";
 
@@ -94,6 +98,9 @@ pub struct Project {
     /// `[realm] descriptor-set`: the protobuf descriptors of a realm made by
     /// `realm import`, relative to the root.
     pub descriptor_set: Option<String>,
+    /// `[realm] usage`: where `realm export` writes what this realm uses of
+    /// the realms it pins, relative to the root (else [`DEFAULT_USAGE`]).
+    pub usage: Option<String>,
     /// `[realm] public-keys` then `retired-keys`: this realm's keys.
     pub keys: Vec<RealmKey>,
     /// The pinned external realms, in file order.
@@ -224,6 +231,12 @@ impl Project {
     pub fn export_path(&self) -> PathBuf {
         self.root
             .join(self.export.first().map_or(DEFAULT_EXPORT, String::as_str))
+    }
+
+    /// Where `realm export` writes the usage file.
+    pub fn usage_path(&self) -> PathBuf {
+        self.root
+            .join(self.usage.as_deref().unwrap_or(DEFAULT_USAGE))
     }
 
     /// Every path the public API is exported to (`[realm] export`, a path

@@ -416,6 +416,7 @@ pub(super) fn parse(
         module_dirs,
         export,
         descriptor_set,
+        usage: found.usage,
         keys,
         pins,
         config_file,

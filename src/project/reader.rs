@@ -41,7 +41,13 @@ const INGRESS_KEYS: &[&str] = &[
 
 const TLS_KEYS: &[&str] = &["cert", "key", "ca", "client-cert", "client-key", "peers"];
 
-const REALM_KEYS: &[&str] = &["export", "descriptor-set", "public-keys", "retired-keys"];
+const REALM_KEYS: &[&str] = &[
+    "export",
+    "descriptor-set",
+    "public-keys",
+    "retired-keys",
+    "usage",
+];
 
 /// Reads typed values out of the TOML document with positions for errors.
 pub(super) struct Reader<'t> {
@@ -61,6 +67,8 @@ pub(super) struct Found {
     /// Where `[ingress.tls]` is, for problems of the TLS settings as a
     /// whole (checked once both files are read).
     pub(super) tls_at: Option<Diagnostic>,
+    /// `[realm] usage`: where `realm export` writes what this realm uses.
+    pub(super) usage: Option<String>,
 }
 
 impl Reader<'_> {
@@ -123,6 +131,14 @@ impl Reader<'_> {
                         format!(
                             "`[realm] descriptor-set` {path:?} is not a path inside the project"
                         ),
+                    )),
+                    Err(d) => found.errors.push(d),
+                },
+                "usage" => match self.string(value, "[realm] usage") {
+                    Ok(path) if is_inside(&path) => found.usage = Some(path),
+                    Ok(path) => found.errors.push(self.at(
+                        value,
+                        format!("`[realm] usage` {path:?} is not a path inside the project"),
                     )),
                     Err(d) => found.errors.push(d),
                 },

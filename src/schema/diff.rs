@@ -50,6 +50,21 @@ pub struct Change {
     pub decl: String,
     /// What changed, e.g. "field `amount` changed type from Int to Float".
     pub message: String,
+    /// The field or variant the change is about, when it is about one
+    /// (for [`super::callers`]: whether a caller uses what changed).
+    pub member: Option<Member>,
+}
+
+/// The part of a declaration a change is about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Member {
+    /// A field the old API has (removed, renamed on the wire, retyped,
+    /// optional or required now).
+    Field(String),
+    /// A field only the new API has (a required field added to a request).
+    NewField(String),
+    /// An enum variant the old API has (removed or changed value).
+    Variant(String),
 }
 
 impl fmt::Display for Change {
@@ -74,6 +89,7 @@ pub fn diff(old: &Realm, new: &Realm) -> Vec<Change> {
                 severity: Severity::Breaking,
                 decl: format!("{}.{}", module.name, decl.name()),
                 message: format!("{} removed", decl.kind()),
+                member: None,
             });
         }
     }
@@ -84,6 +100,7 @@ pub fn diff(old: &Realm, new: &Realm) -> Vec<Change> {
                 severity: Severity::Compatible,
                 decl: name,
                 message: format!("{} added", decl.kind()),
+                member: None,
             });
             continue;
         };
@@ -106,10 +123,15 @@ struct Out<'a> {
 
 impl Out<'_> {
     fn push(&mut self, severity: Severity, message: String) {
+        self.push_member(severity, message, None);
+    }
+
+    fn push_member(&mut self, severity: Severity, message: String, member: Option<Member>) {
         self.changes.push(Change {
             severity,
             decl: self.decl.to_string(),
             message,
+            member,
         });
     }
 }
@@ -235,8 +257,12 @@ fn compare_decl(out: &mut Out, old: &Decl, new: &Decl, role: Role) {
             }
             for variant in &a.variants {
                 match b.variants.iter().find(|v| v.name == variant.name) {
-                    None => out.push(Breaking, format!("variant `{}` removed", variant.name)),
-                    Some(now) if !same_value(&variant.value, &now.value) => out.push(
+                    None => out.push_member(
+                        Breaking,
+                        format!("variant `{}` removed", variant.name),
+                        Some(Member::Variant(variant.name.clone())),
+                    ),
+                    Some(now) if !same_value(&variant.value, &now.value) => out.push_member(
                         Breaking,
                         format!(
                             "variant `{}` changed from {} to {}",
@@ -244,6 +270,7 @@ fn compare_decl(out: &mut Out, old: &Decl, new: &Decl, role: Role) {
                             show_value(&variant.value),
                             show_value(&now.value)
                         ),
+                        Some(Member::Variant(variant.name.clone())),
                     ),
                     Some(_) => {}
                 }
@@ -281,11 +308,15 @@ fn compare_fields(out: &mut Out, old: &Data, new: &Data, role: Role) {
     use Severity::*;
     for field in &old.fields {
         let Some(now) = new.fields.iter().find(|f| f.name == field.name) else {
-            out.push(Breaking, format!("field `{}` removed", field.name));
+            out.push_member(
+                Breaking,
+                format!("field `{}` removed", field.name),
+                Some(Member::Field(field.name.clone())),
+            );
             continue;
         };
         if field.json_name() != now.json_name() {
-            out.push(
+            out.push_member(
                 Breaking,
                 format!(
                     "field `{}` is now sent as \"{}\" instead of \"{}\"",
@@ -293,6 +324,7 @@ fn compare_fields(out: &mut Out, old: &Data, new: &Data, role: Role) {
                     now.json_name(),
                     field.json_name()
                 ),
+                Some(Member::Field(field.name.clone())),
             );
         }
         if same_type(&field.ty, &now.ty) {
@@ -327,7 +359,7 @@ fn compare_fields(out: &mut Out, old: &Data, new: &Data, role: Role) {
                 ),
             ),
         };
-        out.push(severity, message);
+        out.push_member(severity, message, Some(Member::Field(field.name.clone())));
     }
     for field in &new.fields {
         if old.fields.iter().any(|f| f.name == field.name) {
@@ -335,11 +367,16 @@ fn compare_fields(out: &mut Out, old: &Data, new: &Data, role: Role) {
         }
         let optional = matches!(field.ty, Type::Optional(_));
         if optional || role == Role::Output {
-            out.push(Compatible, format!("field `{}` added", field.name));
+            out.push_member(
+                Compatible,
+                format!("field `{}` added", field.name),
+                Some(Member::NewField(field.name.clone())),
+            );
         } else {
-            out.push(
+            out.push_member(
                 Breaking,
                 format!("required field `{}` added to a request", field.name),
+                Some(Member::NewField(field.name.clone())),
             );
         }
     }

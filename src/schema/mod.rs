@@ -9,6 +9,8 @@
 //!   warnings) at once.
 //! - [`public_api`]: what a realm exports to other realms.
 //! - [`diff`]: what changed between two public APIs, breaking or compatible.
+//! - [`usage`]: what a realm uses of the realms it pins (the usage file);
+//!   [`callers`]: which breaking changes break a caller that uses them.
 //! - [`json`]: whether a JSON value fits a type (call bodies at the ingress);
 //!   [`json_read`]: reading a body strictly (no repeated members).
 //! - [`ftl`] / [`txtpb`]: FTL's schema protobuf (the wire form of every
@@ -24,6 +26,7 @@
 //! and returns values; files, git and the network live elsewhere.
 
 pub mod builtin;
+pub mod callers;
 pub mod diagnostic;
 pub mod diff;
 pub mod ftl;
@@ -39,6 +42,7 @@ pub mod protobuf;
 pub mod public_api;
 pub mod qualify;
 pub mod txtpb;
+pub mod usage;
 pub mod validate;
 pub mod values;
 

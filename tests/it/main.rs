@@ -35,4 +35,5 @@ mod proto3_json;
 mod roundtrip;
 mod schema_core;
 mod schema_errors;
+mod usage;
 mod verb_service;
