@@ -14,7 +14,7 @@
 //! `crate::project`. Nothing here prints. `read.rs` reads a public API at
 //! a commit; `cache.rs` makes a commit available in the cache and repairs
 //! the cache (a damaged entry fetched again, the entry of a failed add
-//! removed).
+//! removed); `keys.rs` reads a pinned realm's public keys at its commit.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -30,6 +30,7 @@ use crate::schema::{Decl, Pos, Realm, Type};
 use crate::sources;
 
 mod cache;
+mod keys;
 mod read;
 
 use cache::{discard_new_entry_on_error, ensure_commit, with_repo};
@@ -37,6 +38,7 @@ use read::read_api;
 
 pub use crate::git::{Cache, Transfer, default_cache_dir};
 pub use crate::project::Pin;
+pub use keys::pinned_keys;
 
 /// The largest public-API file a pin may point at (32 MiB; the proto-text
 /// of a 10,000-verb realm is 13 MiB).
@@ -208,7 +210,7 @@ fn add_to(root: &Path, url: &str, request: &AddRequest, ctx: &Context) -> Result
             path: match table {
                 // FTL reads `git-path` and has no default of its own here.
                 PinTable::ExternalRealms => Some(api.path.clone()),
-                PinTable::Egress => request.path.clone(),
+                PinTable::Egress | PinTable::CallerRealms => request.path.clone(),
             },
             table,
             pos: None,

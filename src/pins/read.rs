@@ -27,7 +27,7 @@ pub(super) fn read_api(
     git_path: Option<&str>,
     deny_warnings: bool,
 ) -> Result<PinnedApi> {
-    use crate::project::{FTL_DEFAULT_EXPORT, PROJECT_FILE, SETTINGS_FILE};
+    use crate::project::{FTL_DEFAULT_EXPORT, PROJECT_FILE};
     let at = || format!("{} (commit {})", repo.url(), short(commit));
     let read_bytes = |path: &str| -> Result<Option<Vec<u8>>> {
         match repo.read_bytes(commit, path, MAX_SCHEMA_SIZE) {
@@ -36,29 +36,7 @@ pub(super) fn read_api(
             Err(e) => Err(anyhow!("`{path}` of {} {e}", at())),
         }
     };
-    let read = |path: &str| -> Result<Option<String>> {
-        match repo.read_file(commit, path, MAX_SCHEMA_SIZE) {
-            Ok(text) => Ok(Some(text)),
-            Err(ReadError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(anyhow!("`{path}` of {} {e}", at())),
-        }
-    };
-    let project = match read(PROJECT_FILE)? {
-        Some(text) => {
-            let settings = read(SETTINGS_FILE)?;
-            let project_label = label(name, commit, PROJECT_FILE);
-            let settings_label = label(name, commit, SETTINGS_FILE);
-            Some(
-                parse_remote(
-                    (&project_label, text),
-                    settings.map(|t| (settings_label.as_str(), t)),
-                )
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("the realm's project files at {} are invalid", at()))?,
-            )
-        }
-        None => None,
-    };
+    let project = read_remote(repo, name, commit)?;
     let (path, text) = match (
         git_path,
         project.as_ref().and_then(RemoteProject::schema_path),
@@ -172,4 +150,37 @@ pub(super) fn read_api(
         path,
         legacy,
     })
+}
+
+/// What the realm's project files say about it at `commit`
+/// (`ftl-project.toml` and, when there is one, `realm.toml`, each a
+/// regular file inside the repository of at most [`MAX_SCHEMA_SIZE`]);
+/// `None` when the commit has no `ftl-project.toml`.
+pub(super) fn read_remote(
+    repo: &CachedRepo,
+    name: &str,
+    commit: Oid,
+) -> Result<Option<RemoteProject>> {
+    use crate::project::{PROJECT_FILE, SETTINGS_FILE};
+    let at = || format!("{} (commit {})", repo.url(), short(commit));
+    let read = |path: &str| -> Result<Option<String>> {
+        match repo.read_file(commit, path, MAX_SCHEMA_SIZE) {
+            Ok(text) => Ok(Some(text)),
+            Err(ReadError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(anyhow!("`{path}` of {} {e}", at())),
+        }
+    };
+    let Some(text) = read(PROJECT_FILE)? else {
+        return Ok(None);
+    };
+    let settings = read(SETTINGS_FILE)?;
+    let project_label = label(name, commit, PROJECT_FILE);
+    let settings_label = label(name, commit, SETTINGS_FILE);
+    let remote = parse_remote(
+        (&project_label, text),
+        settings.map(|t| (settings_label.as_str(), t)),
+    )
+    .map_err(anyhow::Error::from)
+    .with_context(|| format!("the realm's project files at {} are invalid", at()))?;
+    Ok(Some(remote))
 }

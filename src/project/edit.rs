@@ -8,13 +8,13 @@
 use anyhow::{Context, Result};
 use toml_edit::{Document, DocumentMut, Item, Table, TableLike, value};
 
-use super::{Pin, PinTable};
+use super::{CALLER_TABLE, Pin, PinTable};
 
 /// Records `pin` in the document: in the table that already holds a pin of
 /// that name (its keys keep their order and formatting; unknown keys
 /// stay), else in a new table of `pin.table` (see [`insert_pin`]).
 pub fn set_pin(doc: &mut DocumentMut, pin: &Pin) -> Result<()> {
-    let existing = pin_parents_mut(doc)
+    let existing = pin_parents_mut(doc, pin.table)
         .into_iter()
         .find_map(|parent| parent.get_mut(&pin.name).and_then(Item::as_table_like_mut));
     match existing {
@@ -26,9 +26,19 @@ pub fn set_pin(doc: &mut DocumentMut, pin: &Pin) -> Result<()> {
     }
 }
 
-/// The tables pins are kept in: `external-realms` and `realms.egress`.
-fn pin_parents_mut(doc: &mut DocumentMut) -> Vec<&mut dyn TableLike> {
+/// The tables pins of `table`'s direction are kept in: `external-realms`
+/// and `realms.egress` (of `ftl-project.toml`), or `caller-realms` (of
+/// `realm.toml`).
+fn pin_parents_mut(doc: &mut DocumentMut, table: PinTable) -> Vec<&mut dyn TableLike> {
     let mut out: Vec<&mut dyn TableLike> = Vec::new();
+    if table.is_caller() {
+        out.extend(
+            doc.get_mut(CALLER_TABLE)
+                .and_then(Item::as_table_like_mut)
+                .map(|t| t as &mut dyn TableLike),
+        );
+        return out;
+    }
     let (external, realms): (Option<&mut Item>, Option<&mut Item>) = {
         let mut external = None;
         let mut realms = None;
@@ -89,6 +99,7 @@ pub fn insert_pin(doc: &mut DocumentMut, pin: &Pin) -> Result<()> {
     let parent = match pin.table {
         PinTable::ExternalRealms => parsed.get("external-realms"),
         PinTable::Egress => parsed.get("realms").and_then(|r| r.get("egress")),
+        PinTable::CallerRealms => parsed.get(CALLER_TABLE),
     };
     // Inline pins, or a parent that is not a header table: toml_edit puts
     // the new key after the last one.
@@ -111,6 +122,7 @@ pub fn insert_pin(doc: &mut DocumentMut, pin: &Pin) -> Result<()> {
         let parent = match pin.table {
             PinTable::ExternalRealms => doc.get_mut("external-realms"),
             PinTable::Egress => doc.get_mut("realms").and_then(|r| r.get_mut("egress")),
+            PinTable::CallerRealms => doc.get_mut(CALLER_TABLE),
         };
         let parent = parent
             .and_then(Item::as_table_like_mut)
@@ -256,7 +268,7 @@ fn commented_example(text: &str, prefix: &str) -> Option<usize> {
 /// table of pins when it is left empty. Returns whether there was one.
 pub fn remove_pin(doc: &mut DocumentMut, name: &str) -> bool {
     let mut removed = false;
-    for parent in pin_parents_mut(doc) {
+    for parent in pin_parents_mut(doc, PinTable::ExternalRealms) {
         removed |= parent.remove(name).is_some();
     }
     if doc
@@ -277,6 +289,23 @@ pub fn remove_pin(doc: &mut DocumentMut, name: &str) -> bool {
         if realms.is_empty() {
             doc.remove("realms");
         }
+    }
+    removed
+}
+
+/// Removes the caller pin named `name` from `[caller-realms]` of
+/// `realm.toml`'s document, and the table when it is left empty. Returns
+/// whether there was one.
+pub fn remove_caller_pin(doc: &mut DocumentMut, name: &str) -> bool {
+    let removed = pin_parents_mut(doc, PinTable::CallerRealms)
+        .into_iter()
+        .any(|parent| parent.remove(name).is_some());
+    if doc
+        .get(CALLER_TABLE)
+        .and_then(Item::as_table_like)
+        .is_some_and(|t| t.is_empty())
+    {
+        doc.remove(CALLER_TABLE);
     }
     removed
 }

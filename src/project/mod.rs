@@ -45,7 +45,7 @@ use toml_edit::DocumentMut;
 use crate::files;
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 
-pub use edit::{insert_pin, remove_pin, set_pin};
+pub use edit::{insert_pin, remove_caller_pin, remove_pin, set_pin};
 pub use imported::{Imported, write_imported};
 pub use keys::{KEY_ALGORITHM, add_public_key, key_entry, key_id, parse_key_entry, retire_key};
 pub use migrate::{Migrated, migrate};
@@ -69,6 +69,10 @@ pub const DEFAULT_USAGE: &str = "ftl-realm-usage.json";
 
 /// The schema file FTL's `ftl realm add` reads when not told otherwise.
 pub const FTL_DEFAULT_EXPORT: &str = "ftl-external-schema.json";
+
+/// The table of `realm.toml` that pins the realms calling this one
+/// ([`PinTable::CallerRealms`]).
+const CALLER_TABLE: &str = "caller-realms";
 
 /// The keys of a pin table.
 const PIN_KEYS: &[&str] = &["git-repo", "git-branch", "git-commit", "git-path"];
@@ -103,8 +107,14 @@ pub struct Project {
     pub usage: Option<String>,
     /// `[realm] public-keys` then `retired-keys`: this realm's keys.
     pub keys: Vec<RealmKey>,
-    /// The pinned external realms, in file order.
+    /// The pinned external realms, in file order: the realms this one
+    /// calls, what `@realm` references resolve against.
     pub pins: Vec<Pin>,
+    /// `[caller-realms.<name>]` of `realm.toml`: the realms that call this
+    /// one, pinned for their public keys and usage files, in file order.
+    /// Kept apart from [`Project::pins`]: nothing that resolves `@realm`
+    /// references or loads pinned schemas sees them.
+    pub callers: Vec<Pin>,
     /// `config-provider = "file:PATH"`: a JSON object file of configuration
     /// values (relative to the root).
     pub config_file: Option<String>,
@@ -252,6 +262,11 @@ impl Project {
 
     pub fn pin(&self, name: &str) -> Option<&Pin> {
         self.pins.iter().find(|p| p.name == name)
+    }
+
+    /// The caller pin named `name` (`[caller-realms.<name>]`).
+    pub fn caller(&self, name: &str) -> Option<&Pin> {
+        self.callers.iter().find(|p| p.name == name)
     }
 
     /// The table `realm add` records a new pin in: the older

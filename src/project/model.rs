@@ -24,15 +24,27 @@ pub enum PinTable {
     /// `[external-realms.<name>]`, FTL's table, where `realm add` records
     /// pins (unless the file uses the older table).
     ExternalRealms,
+    /// `[caller-realms.<name>]` of `realm.toml`: a realm that calls this
+    /// one (`realm add --caller`), pinned for its public keys and its
+    /// usage file. Never in `ftl-project.toml` (FTL refuses the key), and
+    /// never among the pins `@realm` references resolve against.
+    CallerRealms,
 }
 
 impl PinTable {
-    /// `external-realms`, `realms.egress`.
+    /// `external-realms`, `realms.egress`, `caller-realms`.
     pub fn prefix(self) -> &'static str {
         match self {
             PinTable::Egress => "realms.egress",
             PinTable::ExternalRealms => "external-realms",
+            PinTable::CallerRealms => super::CALLER_TABLE,
         }
+    }
+
+    /// Whether the pin is of a realm that calls this one (as opposed to
+    /// one this realm calls).
+    pub fn is_caller(self) -> bool {
+        self == PinTable::CallerRealms
     }
 }
 

@@ -11,8 +11,8 @@ use toml_edit::{Document, Item};
 
 use super::reader::{Found, Reader};
 use super::{
-    IngressSettings, LEGACY_SETTINGS, ModuleDir, PROJECT_FILE, Pin, PinTable, Project, RealmKey,
-    SETTINGS_FILE, TlsSettings, is_inside,
+    CALLER_TABLE, IngressSettings, LEGACY_SETTINGS, ModuleDir, PROJECT_FILE, Pin, PinTable,
+    Project, RealmKey, SETTINGS_FILE, TlsSettings, is_inside,
 };
 use crate::schema::diagnostic::{Diagnostic, Report, Sources, pos_at};
 
@@ -285,6 +285,19 @@ pub(super) fn parse(
                     &mut found,
                 ),
                 "ingress" => r.ingress(item, &mut ingress, &mut found),
+                // Read below, with the pins.
+                CALLER_TABLE if own => {}
+                CALLER_TABLE => found.errors.push(
+                    r.span_diag(
+                        first_span(item),
+                        format!(
+                            "`[{CALLER_TABLE}]` is a setting of realm's in {PROJECT_FILE}, which FTL refuses (\"unknown configuration keys\")"
+                        ),
+                    )
+                    .with_help(format!(
+                        "move the `[{CALLER_TABLE}.<name>]` tables to {SETTINGS_FILE}, beside {PROJECT_FILE}; `realm add --caller` writes them there"
+                    )),
+                ),
                 other if own => {
                     found
                         .warnings
@@ -385,6 +398,44 @@ pub(super) fn parse(
             }
         }
     }
+    let mut callers: Vec<Pin> = Vec::new();
+    if let (Some(sdoc), Some(sreader)) = (&settings_doc, &settings_reader) {
+        match sdoc.get(CALLER_TABLE).map(|c| (c, c.as_table_like())) {
+            None => {}
+            Some((c, None)) => found.errors.push(
+                sreader
+                    .at(c, format!("`{CALLER_TABLE}` must be a table"))
+                    .with_help(format!(
+                        "write one `[{CALLER_TABLE}.<name>]` table per realm that calls this one"
+                    )),
+            ),
+            Some((_, Some(table))) => {
+                for (caller, item) in table.iter() {
+                    match sreader.pin(
+                        table,
+                        caller,
+                        item,
+                        PinTable::CallerRealms,
+                        &mut found.warnings,
+                    ) {
+                        Ok(pin) if pin.name == name => found.errors.push(
+                            Diagnostic::new(
+                                format!(
+                                    "realm `{}` is this project's own realm and cannot be its caller",
+                                    pin.name
+                                ),
+                                pin.pos.clone(),
+                            )
+                            .with_len(pin.name.len())
+                            .with_help(format!("remove `[{CALLER_TABLE}.{}]`", pin.name)),
+                        ),
+                        Ok(pin) => callers.push(pin),
+                        Err(d) => found.errors.push(d),
+                    }
+                }
+            }
+        }
+    }
     if let Some(pin) = pins.iter().find(|p| p.name == name) {
         found.errors.push(
             Diagnostic::new(
@@ -419,6 +470,7 @@ pub(super) fn parse(
         usage: found.usage,
         keys,
         pins,
+        callers,
         config_file,
         ingress,
         ingress_file,
@@ -500,5 +552,70 @@ mod tests {
         )
         .expect("remote");
         assert_eq!(remote.schema_path(), Some("api.json"));
+    }
+
+    const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+    #[test]
+    fn callers_are_read_from_realm_toml_apart_from_the_pins() {
+        let pin = format!("git-repo = \"../shop\"\ngit-commit = \"{COMMIT}\"\n");
+        let project = Project::parse_with_settings(
+            Path::new("/p"),
+            format!("name = \"bank\"\n[external-realms.shop]\n{pin}"),
+            Some(format!(
+                "[caller-realms.shop]\n{pin}git-branch = \"main\"\n"
+            )),
+        )
+        .unwrap_or_else(|r| panic!("{r}"));
+        assert!(project.warnings.is_empty(), "{:?}", project.warnings);
+        assert_eq!(project.pins.len(), 1);
+        assert_eq!(project.pins[0].table, PinTable::ExternalRealms);
+        let caller = project.caller("shop").expect("caller");
+        assert_eq!(caller.table, PinTable::CallerRealms);
+        assert_eq!(caller.branch.as_deref(), Some("main"));
+        assert_eq!(
+            caller.pos.as_ref().map(ToString::to_string).as_deref(),
+            Some("realm.toml:1:16")
+        );
+        assert_eq!(
+            project.pin("shop").map(|p| p.table),
+            Some(PinTable::ExternalRealms)
+        );
+    }
+
+    #[test]
+    fn callers_are_refused_where_ftl_reads_and_checked_like_pins() {
+        let read = |project: &str, settings: &str| {
+            Project::parse_with_settings(
+                Path::new("/p"),
+                format!("name = \"bank\"\n{project}"),
+                Some(settings.to_string()),
+            )
+            .map(|_| ())
+            .map_err(|r| r.to_string())
+        };
+        let pin = format!("git-repo = \"r\"\ngit-commit = \"{COMMIT}\"\n");
+        let err = read(&format!("[caller-realms.shop]\n{pin}"), "").expect_err("ftl file");
+        assert!(
+            err.contains("`[caller-realms]` is a setting of realm's in ftl-project.toml"),
+            "{err}"
+        );
+        assert!(err.contains("realm.toml"), "{err}");
+        let err = read("", "[caller-realms.shop]\ngit-repo = \"r\"\n").expect_err("no commit");
+        assert!(
+            err.contains("pin `caller-realms.shop` has no `git-commit`"),
+            "{err}"
+        );
+        assert!(err.contains("realm remove --caller shop"), "{err}");
+        let err = read("", &format!("[caller-realms.bank]\n{pin}")).expect_err("own name");
+        assert!(err.contains("cannot be its caller"), "{err}");
+        let err = read("", "caller-realms = 1\n").expect_err("not a table");
+        assert!(err.contains("`caller-realms` must be a table"), "{err}");
+        let err = read(
+            "",
+            "[caller-realms.shop]\ngit-repo = \"r\"\ngit-commit = \"abc\"\n",
+        )
+        .expect_err("short commit");
+        assert!(err.contains("is not a full commit id"), "{err}");
     }
 }

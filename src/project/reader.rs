@@ -607,9 +607,10 @@ impl Reader<'_> {
         let field = |key: &str| -> Result<Option<String>, Diagnostic> {
             t.get(key).map(|v| self.string(v, key)).transpose()
         };
+        let caller = if table.is_caller() { " --caller" } else { "" };
         let missing = |key: &str, example: &str| {
             at_name(format!("pin `{prefix}.{name}` has no `{key}`")).with_help(format!(
-                "add `{key} = {example}`, or run `realm remove {name}` and `realm add` again"
+                "add `{key} = {example}`, or run `realm remove{caller} {name}` and `realm add{caller}` again"
             ))
         };
         let repo = field("git-repo")?.ok_or_else(|| missing("git-repo", "\"<url>\""))?;

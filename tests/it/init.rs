@@ -124,6 +124,12 @@ fn every_key_of_the_examples_is_one_realm_reads() {
         project.pins[0].path.as_deref(),
         Some("ftl-external-schema.json")
     );
+    assert_eq!(project.callers.len(), 1);
+    assert_eq!(project.callers[0].name, "web");
+    assert_eq!(
+        project.callers[0].table,
+        realm::project::PinTable::CallerRealms
+    );
     assert_eq!(project.ingress.listen.as_deref(), Some("127.0.0.1:8871"));
     assert_eq!(project.ingress.runners.len(), 2);
     assert_eq!(project.ingress.hub.as_deref(), Some("hub"));

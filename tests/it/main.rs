@@ -3,6 +3,7 @@
 //! most of CI's time). Each former `tests/<name>.rs` is a module here;
 //! run one with `cargo test --test it <name>::`.
 
+mod callers;
 mod cli;
 mod clients;
 mod common;
