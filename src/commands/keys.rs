@@ -13,8 +13,9 @@ use realm::project::{Project, SETTINGS_FILE};
 #[command(
     after_help = "A realm's public keys are published in `[realm] public-keys` of its \
     realm.toml and pinned with it: a realm that pins commit C sees exactly the keys of C. \
-    (Calls between realms are still authenticated by HMAC keys or mTLS; signing them with \
-    these keys, RFC 9421 ed25519, is the next step.) The private key stays in a file outside \
+    `realm serve` signs the calls it sends to other realms with the private key (RFC 9421, \
+    ed25519), and a realm that pins this one as a caller (`realm add --caller`) checks them \
+    with these public keys: no shared secret. The private key stays in a file outside \
     the repository: `--key-file`, \
     else `[ingress] signing-key-file` in realm.toml, else $REALM_SIGNING_KEY_FILE.\n\n\
     Rotation: `realm keys new --key-file NEW` and commit (two keys); once the realms you call \

@@ -60,9 +60,11 @@ fn pair(s: &str) -> Result<(String, String), String> {
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let dir = super::current_dir()?;
-    let ws = args
-        .pinned
-        .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
+    let (ws, callers) = args.pinned.with_context(started_in, |ctx| {
+        let ws = Workspace::load(&dir, ctx)?;
+        let callers = ingress::pinned_callers(&ws.project, ctx)?;
+        Ok((ws, callers))
+    })?;
     super::print_warnings(&ws);
     // The first worker of the ingress (see `ingress::server`).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -77,7 +79,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
             ftl_endpoint: args.ftl_endpoint,
         };
         let _log = crate::cli::logging::init();
-        let ingress = ingress::from_workspace(&ws, &overrides)?;
+        let ingress = ingress::from_workspace(&ws, &overrides, callers)?;
         for warning in ingress.warnings() {
             errln!("warning: {warning}");
         }

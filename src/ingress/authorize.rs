@@ -50,6 +50,10 @@ pub struct Facts<'a> {
     pub certified: &'a [String],
     /// The realms the call crossed (`x-realm-via`).
     pub via: &'a Via,
+    /// The first realm of `via` signed the call too (RFC 9421, its
+    /// signature relayed beside the sender's, both verified): the realms
+    /// before the sender are proven, not the sender's word.
+    pub origin_proven: bool,
     /// The call is for this realm (not to be forwarded).
     pub local: bool,
     /// The client's address.
@@ -192,7 +196,7 @@ pub fn identify(policy: &Policy<'_>, facts: &Facts<'_>) -> Result<Caller, Refusa
         // Realms before the caller in via are its word only: taken from
         // the hub, which checked them, and from no one else (a realm with
         // a key could name any origin).
-        if !facts.via.earlier().is_empty() && policy.hub != Some(realm) {
+        if !facts.via.earlier().is_empty() && policy.hub != Some(realm) && !facts.origin_proven {
             return Err(Refusal::unauthenticated(
                 "via_unverified",
                 format!(
@@ -216,6 +220,7 @@ pub fn origin<'a>(
     caller: Option<&'a str>,
 ) -> Option<&'a str> {
     match caller {
+        Some(relay) if facts.origin_proven => facts.via.origin().or(Some(relay)),
         Some(hub) if policy.hub == Some(hub) => facts.via.origin().or(Some(hub)),
         Some(caller) => Some(caller),
         None => facts.via.origin(),
@@ -263,6 +268,7 @@ mod tests {
         header: bool,
         certified: &'static [&'static str],
         via: &'static str,
+        origin_proven: bool,
         local: bool,
         peer: &'static str,
         /// This realm's hub.
@@ -281,6 +287,7 @@ mod tests {
         header: false,
         certified: &[],
         via: "",
+        origin_proven: false,
         local: true,
         peer: "127.0.0.1:5000",
         hub: None,
@@ -328,6 +335,8 @@ mod tests {
             Row { signed: Some("evil"), via: "bank,shop,evil", relay: true, expected: Err("via_unverified"), ..BASE },
             Row { certified: &["evil"], via: "shop,evil", expected: Err("via_unverified"), ..BASE },
             Row { local: false, signed: Some("evil"), via: "shop,evil", relay: true, expected: Err("via_unverified"), ..BASE },
+            // The first realm signed too (its signature relayed, verified): the via is proven.
+            Row { signed: Some("relay"), via: "shop,relay", origin_proven: true, expected: Ok(Some("relay")), ..BASE },
             Row { local: false, signed: Some("hub"), via: "shop,hub", relay: true, hub: Some("hub"), expected: Ok(Some("hub")), ..BASE },
             // Nothing required: via is not checked (nobody proves anything).
             Row { required: false, via: "shop,evil", expected: Ok(None), ..BASE },
@@ -374,6 +383,7 @@ mod tests {
                 signature_header: row.header || row.signed.is_some(),
                 certified: &certified,
                 via: &via,
+                origin_proven: row.origin_proven,
                 local: row.local,
                 peer: (!row.peer.is_empty()).then(|| row.peer.parse().expect("address")),
             };
@@ -400,6 +410,7 @@ mod tests {
             signature_header: false,
             certified: &[],
             via: &via,
+            origin_proven: false,
             local: false,
             peer: None,
         };
@@ -430,6 +441,7 @@ mod tests {
             signature_header: true,
             certified: &[],
             via: &via,
+            origin_proven: false,
             local: false,
             peer: None,
         };
@@ -459,6 +471,7 @@ mod tests {
                 signature_header: false,
                 certified: &[],
                 via,
+                origin_proven: false,
                 local: true,
                 peer: None,
             }

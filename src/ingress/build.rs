@@ -8,6 +8,7 @@
 //! (key warnings) is kept in [`Ingress::warnings`].
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -15,7 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use prost_reflect::DescriptorPool;
 
-use super::auth::{Keys, Verifier};
+use super::auth::{Keys, PinnedKey, PinnedKeys, PinnedRealm, Signer, Verifier};
 use super::upstream::{Kind, Upstream};
 use super::{
     External, Hub, Ingress, IngressConfig, LocalRunner, Overrides, Runner, budget, config, metrics,
@@ -27,17 +28,34 @@ use crate::schema::json::Checker;
 use crate::schema::{Decl, Verb};
 use crate::workspace::Workspace;
 
+/// What an ingress signs and checks calls between realms with.
+#[derive(Debug)]
+pub struct Trust {
+    /// Keys shared with peer realms (HMAC, `x-realm-signature`).
+    pub keys: Keys,
+    /// The public keys of the realms pinned as callers, at their pinned
+    /// commits (RFC 9421 signatures).
+    pub callers: Vec<PinnedRealm>,
+    /// This realm's Ed25519 key, to sign calls to other realms.
+    pub signer: Option<Signer>,
+}
+
 impl Ingress {
-    /// Builds the ingress of a workspace: `keys` sign and check calls
+    /// Builds the ingress of a workspace: `trust` signs and checks calls
     /// between realms, `http` reaches upstreams. Fails when gRPC verbs have
     /// no descriptors or a `+grpc` method is not in them, or the hub has no
     /// endpoint.
     pub fn new(
         ws: &Workspace,
         config: IngressConfig,
-        keys: Keys,
+        trust: Trust,
         http: HttpClient,
     ) -> Result<Ingress> {
+        let Trust {
+            keys,
+            callers,
+            signer,
+        } = trust;
         let internal = ws.internal_realm();
         let local = Checker::new(internal);
 
@@ -182,8 +200,9 @@ impl Ingress {
         let (Some(well_known_txtpb), Some(well_known_json)) = (files.next(), files.next()) else {
             unreachable!("an export to two paths has two files");
         };
-        let verifier =
-            (!keys.is_empty()).then(|| Verifier::new(keys.clone(), config.security.replay_window));
+        let verifier = (!keys.is_empty() || !callers.is_empty()).then(|| {
+            Verifier::new(keys, config.security.replay_window).with_pinned(PinnedKeys::new(callers))
+        });
         Ok(Ingress {
             realm: internal.name.clone(),
             local,
@@ -193,6 +212,7 @@ impl Ingress {
             hub,
             http,
             verifier,
+            signer,
             peer_cas: config
                 .security
                 .peer_cas
@@ -211,8 +231,14 @@ impl Ingress {
 }
 
 /// Builds an ingress for a workspace with the given overrides, reading the
-/// process environment.
-pub fn from_workspace(ws: &Workspace, overrides: &Overrides) -> Result<Arc<Ingress>> {
+/// process environment and this realm's signing key; `callers` are the
+/// keys of the realms pinned as callers, read at their pinned commits
+/// ([`pinned_callers`]).
+pub fn from_workspace(
+    ws: &Workspace,
+    overrides: &Overrides,
+    callers: Vec<PinnedRealm>,
+) -> Result<Arc<Ingress>> {
     let modules: Vec<String> = ws
         .internal_realm()
         .modules
@@ -254,7 +280,18 @@ pub fn from_workspace(ws: &Workspace, overrides: &Overrides) -> Result<Arc<Ingre
             .map(|(path, label)| (path.as_path(), label.as_str())),
     )
     .context("cannot load the signing keys")?;
-    let warnings = keys.warnings().to_vec();
+    // Every caller pin's keys, or none would be trusted and its calls
+    // refused as unpinned: the command reads them ([`pinned_callers`]).
+    if callers.len() != ws.project.callers.len() {
+        bail!(
+            "the keys of the {} realms pinned as callers were not read ({} given)",
+            ws.project.callers.len(),
+            callers.len()
+        );
+    }
+    let mut warnings = keys.warnings().to_vec();
+    let signer = signing_key(&ws.project)?;
+    warnings.extend(trust_warnings(&ws.project, signer.as_ref(), &callers));
     for warning in &warnings {
         tracing::warn!("{warning}");
     }
@@ -272,9 +309,100 @@ pub fn from_workspace(ws: &Workspace, overrides: &Overrides) -> Result<Arc<Ingre
         .context("invalid `[ingress.tls]` for upstreams")?;
         HttpClient::with_tls(tls)
     };
-    let mut ingress = Ingress::new(ws, config, keys, http)?;
+    let trust = Trust {
+        keys,
+        callers,
+        signer,
+    };
+    let mut ingress = Ingress::new(ws, config, trust, http)?;
     ingress.warnings = warnings;
     Ok(Arc::new(ingress))
+}
+
+/// The public keys of every realm pinned as a caller
+/// (`[caller-realms.*]`), as published at its pinned commit, fetched into
+/// the pin cache when it lacks the commit (unless offline).
+pub fn pinned_callers(
+    project: &crate::project::Project,
+    ctx: &crate::pins::Context,
+) -> Result<Vec<PinnedRealm>> {
+    project
+        .callers
+        .iter()
+        .map(|pin| {
+            let keys = crate::pins::pinned_keys(project, pin, ctx)?;
+            Ok(PinnedRealm {
+                name: pin.name.clone(),
+                commit: pin.commit.clone(),
+                keys: keys
+                    .into_iter()
+                    .map(|k| PinnedKey {
+                        id: k.id,
+                        public: k.public,
+                        retired: k.retired,
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// This realm's signing key: `[ingress] signing-key-file`, else
+/// `$REALM_SIGNING_KEY_FILE`; none when neither is set.
+fn signing_key(project: &crate::project::Project) -> Result<Option<Signer>> {
+    let env = std::env::var_os(crate::keys::KEY_FILE_ENV).filter(|v| !v.is_empty());
+    let cwd = std::env::current_dir().unwrap_or_else(|_| project.root.clone());
+    let Some(file) = crate::keys::key_file(project, None, env.as_deref().map(Path::new), &cwd)
+    else {
+        return Ok(None);
+    };
+    let key = crate::keys::load_private_key(&file.path).with_context(|| {
+        format!(
+            "cannot load this realm's signing key (from {})",
+            file.source
+        )
+    })?;
+    Ok(Some(Signer::new(key)))
+}
+
+/// What an operator should hear about the keys: a signing key realm.toml
+/// does not publish (callees refuse its calls), a caller that publishes no
+/// key, a key two callers publish.
+fn trust_warnings(
+    project: &crate::project::Project,
+    signer: Option<&Signer>,
+    callers: &[PinnedRealm],
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(signer) = signer {
+        let id = signer.id();
+        match project.keys.iter().find(|k| k.id == id) {
+            None => warnings.push(format!(
+                "this realm signs with key `{id}`, which `[realm] public-keys` in realm.toml does not publish: realms that pin it refuse its calls\nhelp: `realm keys list` shows the published keys; commit the key's public half, or point `[ingress] signing-key-file` at a published key"
+            )),
+            Some(k) if k.retired => warnings.push(format!(
+                "this realm signs with key `{id}`, which realm.toml lists in `retired-keys`: realms that pin the current commit refuse its calls\nhelp: sign with a key in `public-keys` (`realm keys new` makes one)"
+            )),
+            Some(_) => {}
+        }
+    }
+    for caller in callers {
+        if !caller.keys.iter().any(|k| !k.retired) {
+            warnings.push(format!(
+                "realm `{}`, pinned as a caller at {}, publishes no key: its calls cannot be verified and are refused\nhelp: `realm keys new` in `{}`, then `realm update {}` here",
+                caller.name,
+                crate::project::short_commit(&caller.commit),
+                caller.name,
+                caller.name
+            ));
+        }
+    }
+    for id in PinnedKeys::new(callers.to_vec()).shared_ids() {
+        warnings.push(format!(
+            "key `{id}` is published by more than one pinned caller: calls signed with it are refused"
+        ));
+    }
+    warnings
 }
 
 /// The listener's TLS, when `[ingress.tls]` names a certificate.

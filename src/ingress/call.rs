@@ -23,7 +23,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
 use super::authorize::{self, Caller};
-use super::forward::{Outbound, Target};
+use super::forward::{Outbound, Signing, Target};
 use super::hops::{VIA, Via};
 use super::reply::{Refusal, Reply, auth_refusal, hop_refusal};
 use super::route::Route;
@@ -43,6 +43,11 @@ pub struct Call<'a> {
     pub verb: &'a str,
     /// The request's path and query, as signed.
     pub path: &'a str,
+    /// `http` or `https`: how this ingress was called.
+    pub scheme: &'static str,
+    /// The host (and port) this ingress was called at: the URI's authority
+    /// (HTTP/2) or the `Host` header.
+    pub authority: Option<&'a str>,
     pub headers: &'a HeaderMap,
     pub body: Bytes,
     /// The client's address.
@@ -82,6 +87,17 @@ pub(super) struct Admitted {
     pub via: Via,
     /// The realm it started in, as runners hear it (`x-realm-caller`).
     pub origin: Option<String>,
+    /// The RFC 9421 signature of the realm that sent it, verified: passed
+    /// on beside this realm's own when the call goes on to another realm.
+    pub relayed: Option<auth::Relayed>,
+}
+
+/// The realm whose signature a call carries, verified, and by which
+/// scheme.
+pub(super) struct Signed {
+    pub realm: String,
+    /// Set for an RFC 9421 signature.
+    pub proven: Option<auth::Proven>,
 }
 
 /// What the check stage found: the body as a value and the reply style.
@@ -183,9 +199,25 @@ impl Ingress {
                 ));
             }
         };
-        let signed = match self.verify(call) {
+        let signed = match self.verify(call, &via) {
             Ok(signed) => signed,
             Err(refusal) => return refused(refusal),
+        };
+        // The sender's own signature goes on with the call when this realm
+        // relays it (one relay: a call that was relayed already is not).
+        let origin_proven = signed
+            .as_ref()
+            .and_then(|s| s.proven.as_ref())
+            .is_some_and(|p| p.origin.is_some());
+        let (signed, relayed) = match signed {
+            Some(Signed { realm, proven }) => {
+                let relayed = proven
+                    .filter(|p| p.sender != self.realm && p.origin.is_none())
+                    .filter(|_| via.earlier().is_empty())
+                    .map(|p| p.member);
+                (Some(realm), relayed)
+            }
+            None => (None, None),
         };
         let policy = authorize::Policy {
             realm: &self.realm,
@@ -197,9 +229,11 @@ impl Ingress {
         };
         let facts = authorize::Facts {
             signed: signed.as_deref(),
-            signature_header: call.headers.contains_key(auth::SIGNATURE),
+            signature_header: call.headers.contains_key(auth::SIGNATURE)
+                || auth::is_signed(call.headers),
             certified: call.peer_realms,
             via: &via,
+            origin_proven,
             local: call.realm == self.realm,
             peer: call.peer,
         };
@@ -225,16 +259,47 @@ impl Ingress {
         });
         Admission {
             caller,
-            admitted: admitted.map(|origin| Admitted { via, origin }),
+            admitted: admitted.map(|origin| Admitted {
+                via,
+                origin,
+                relayed,
+            }),
         }
     }
 
     /// The realm whose signature the call carries, verified; `None` when
-    /// it carries none or this ingress has no keys.
-    fn verify(&self, call: &Call<'_>) -> Result<Option<String>, Refusal> {
-        let (Some(verifier), Some(header)) = (&self.verifier, call.headers.get(auth::SIGNATURE))
-        else {
+    /// it carries none or this ingress has no keys. An `x-realm-signature`
+    /// is checked with the key shared with its realm (HMAC); otherwise a
+    /// `Signature-Input` with the pinned callers' public keys (RFC 9421).
+    fn verify(&self, call: &Call<'_>, via: &Via) -> Result<Option<Signed>, Refusal> {
+        let Some(verifier) = &self.verifier else {
             return Ok(None);
+        };
+        let Some(header) = call.headers.get(auth::SIGNATURE) else {
+            if !auth::is_signed(call.headers) {
+                return Ok(None);
+            }
+            let target_uri = format!(
+                "{}://{}{}",
+                call.scheme,
+                call.authority.unwrap_or_default(),
+                call.path
+            );
+            let incoming = auth::Incoming {
+                target_uri: &target_uri,
+                headers: call.headers,
+                body: &call.body,
+                earlier: via.earlier(),
+            };
+            return verifier
+                .verify_signed(&incoming, unix_now())
+                .map(|proven| {
+                    Some(Signed {
+                        realm: proven.sender.clone(),
+                        proven: Some(proven),
+                    })
+                })
+                .map_err(|e| auth_refusal(&e));
         };
         let request = auth::Request {
             method: "POST",
@@ -248,7 +313,12 @@ impl Ingress {
         };
         verifier
             .verify(Some(header.as_bytes()), &request, unix_now())
-            .map(Some)
+            .map(|realm| {
+                Some(Signed {
+                    realm,
+                    proven: None,
+                })
+            })
             .map_err(|e| auth_refusal(&e))
     }
 
@@ -308,7 +378,7 @@ impl Ingress {
                     }
                     (Runner::Http { base }, _) => {
                         let url = format!("{base}/{module}/{}", verb.name);
-                        self.send(out, &url, None).await
+                        self.send(out, &url, Signing::None).await
                     }
                     (Runner::Ftl { upstream, url }, _) => {
                         Box::pin(self.call_ftl(out, upstream, url)).await
@@ -354,7 +424,8 @@ impl Ingress {
                     value: checked.value,
                     style: checked.style,
                 };
-                self.send(out, &url, self.key_for(peer)).await
+                let signing = self.signing_for(peer, admitted.relayed.as_ref());
+                self.send(out, &url, signing).await
             }
         }
     }

@@ -64,6 +64,18 @@ impl std::fmt::Display for Target<'_> {
     }
 }
 
+/// How a call to another realm is signed.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Signing<'a> {
+    /// Not signed (runners; no key for the realm).
+    None,
+    /// With the key shared with the realm (HMAC, `x-realm-signature`).
+    Hmac(&'a [u8]),
+    /// With this realm's Ed25519 key (RFC 9421), passing on the signature
+    /// of the realm the call came from when this realm relays it.
+    Ed25519(&'a auth::Signer, Option<&'a auth::Relayed>),
+}
+
 /// A call on its way out, as every forwarder takes it: where it goes,
 /// what it is, and what goes with it.
 pub(super) struct Outbound<'a> {
@@ -166,12 +178,13 @@ impl Ingress {
     }
 
     /// Sends a call to an HTTP upstream (a runner, another realm's ingress
-    /// or the hub) at `url`, signed with `key` when given.
+    /// or the hub) at `url`, signed as `signing` says (anew for every
+    /// attempt: each has its own time and nonce).
     pub(super) async fn send(
         &self,
         out: Outbound<'_>,
         url: &str,
-        key: Option<&[u8]>,
+        signing: Signing<'_>,
     ) -> Result<Reply, Refusal> {
         let Outbound {
             upstream,
@@ -195,17 +208,39 @@ impl Ingress {
                 Ok(headers) => headers,
                 Err(refusal) => return Attempt::Answered(Err(refusal)),
             };
-            if let Some(key) = key {
-                let path = uri.path_and_query().map_or("/", |p| p.as_str());
-                let via = headers.get(VIA).and_then(|v| v.to_str().ok()).unwrap_or("");
-                let request = auth::Request {
-                    method: "POST",
-                    path,
-                    via,
-                    body,
-                };
-                let value = auth::sign(key, &self.realm, &request, unix_now());
-                headers.insert(auth::SIGNATURE, value);
+            match signing {
+                Signing::None => {}
+                Signing::Hmac(key) => {
+                    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+                    let via = headers.get(VIA).and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let request = auth::Request {
+                        method: "POST",
+                        path,
+                        via,
+                        body,
+                    };
+                    let value = auth::sign(key, &self.realm, &request, unix_now());
+                    headers.insert(auth::SIGNATURE, value);
+                }
+                Signing::Ed25519(signer, relayed) => {
+                    let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+                    let lifetime =
+                        i64::try_from(self.config.security.replay_window.as_secs()).unwrap_or(60);
+                    let nonce = auth::new_nonce_hex();
+                    let stamp = auth::Stamp {
+                        now,
+                        lifetime,
+                        nonce: &nonce,
+                    };
+                    let signed = signer.sign(&mut headers, &uri.to_string(), body, &stamp, relayed);
+                    if let Err(e) = signed {
+                        return Attempt::Answered(Err(Refusal::new(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "cannot_sign",
+                            format!("cannot sign the call to {what}: {e}"),
+                        )));
+                    }
+                }
             }
             // The reply takes its share of `max-buffered` as it arrives.
             let mut share = Share::default();

@@ -77,7 +77,7 @@ use crate::schema::json::Checker;
 use auth::Verifier;
 use upstream::{Upstream, UpstreamStatus};
 
-pub use build::{from_workspace, server_tls};
+pub use build::{Trust, from_workspace, pinned_callers, server_tls};
 pub use call::{Call, Outcome};
 pub use config::{IngressConfig, Overrides};
 pub use reply::{Refusal, Reply};
@@ -147,8 +147,11 @@ pub struct Ingress {
     externals: HashMap<String, External>,
     hub: Option<Hub>,
     http: HttpClient,
-    /// Checks signatures; `None` when this ingress has no keys.
+    /// Checks signatures; `None` when this ingress has no keys and pins
+    /// no callers.
     verifier: Option<Verifier>,
+    /// This realm's Ed25519 key, to sign calls to other realms.
+    signer: Option<auth::Signer>,
     /// Realms whose client certificates are checked (mutual TLS).
     peer_cas: HashSet<String>,
     metrics: metrics::Metrics,
@@ -218,12 +221,12 @@ impl Ingress {
         let mut realms: Vec<(&String, &External)> = self.externals.iter().collect();
         realms.sort_by_key(|(name, _)| *name);
         for (name, external) in realms {
-            let signed = |peer: &str| {
-                if self.key_for(peer).is_some() {
-                    ", signed"
-                } else {
-                    ""
+            let signed = |peer: &str| match self.signing_for(peer, None) {
+                forward::Signing::Hmac(_) => ", signed (HMAC key)".to_string(),
+                forward::Signing::Ed25519(signer, _) => {
+                    format!(", signed (ed25519 key {})", signer.id())
                 }
+                forward::Signing::None => String::new(),
             };
             lines.push(match (&external.upstream, &self.hub) {
                 (Some(u), _) => format!("realm {name} -> {}{}", u.endpoint, signed(name)),
@@ -238,19 +241,51 @@ impl Ingress {
                 ),
             });
         }
-        let mut peers: Vec<&str> = self
-            .verifier
-            .iter()
-            .flat_map(|v| v.keys().peers())
-            .collect();
-        peers.extend(self.peer_cas.iter().map(String::as_str));
-        peers.sort_unstable();
-        peers.dedup();
+        // Who may call, and how each caller proves it.
+        let mut callers: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let mut scheme = |realm: &str, how: String| {
+            callers.entry(realm.to_string()).or_default().push(how);
+        };
+        if let Some(verifier) = &self.verifier {
+            for peer in verifier.keys().peers() {
+                scheme(peer, "HMAC key".to_string());
+            }
+            for pinned in verifier.pinned().realms() {
+                let keys: Vec<&str> = pinned
+                    .keys
+                    .iter()
+                    .filter(|k| !k.retired)
+                    .map(|k| k.id.as_str())
+                    .collect();
+                scheme(
+                    &pinned.name,
+                    format!(
+                        "ed25519 keys pinned at {}: {}",
+                        crate::project::short_commit(&pinned.commit),
+                        if keys.is_empty() {
+                            "none".to_string()
+                        } else {
+                            keys.join(", ")
+                        }
+                    ),
+                );
+            }
+        }
+        for realm in &self.peer_cas {
+            scheme(realm, "client certificate".to_string());
+        }
         if self.auth_required() {
             lines.push(format!(
-                "calls to this realm must be signed or carry a client certificate of: {}",
-                peers.join(", ")
+                "calls to this realm must be signed{} by one of:",
+                if self.peer_cas.is_empty() {
+                    ""
+                } else {
+                    " or carry a client certificate"
+                }
             ));
+            for (realm, hows) in callers {
+                lines.push(format!("  caller {realm}: {}", hows.join("; ")));
+            }
         }
         if self.config.security.relay {
             lines.push("relays signed calls of other realms (relay = true)".to_string());
@@ -261,6 +296,21 @@ impl Ingress {
     /// The key this realm shares with `peer`, to sign calls to it.
     fn key_for(&self, peer: &str) -> Option<&[u8]> {
         self.verifier.as_ref()?.keys().get(peer)
+    }
+
+    /// How calls to `peer` are signed: with the key shared with it when
+    /// there is one (HMAC, as set up before realms had key pairs), else
+    /// with this realm's Ed25519 key when it has one, else not at all.
+    fn signing_for<'a>(
+        &'a self,
+        peer: &str,
+        relayed: Option<&'a auth::Relayed>,
+    ) -> forward::Signing<'a> {
+        match (self.key_for(peer), &self.signer) {
+            (Some(key), _) => forward::Signing::Hmac(key),
+            (None, Some(signer)) => forward::Signing::Ed25519(signer, relayed),
+            (None, None) => forward::Signing::None,
+        }
     }
 
     /// Whether calls must be authenticated: this ingress has keys or checks

@@ -27,6 +27,8 @@ use super::{CALLER_MODULE, CALLER_REALM, Call, Ingress, Outcome, REQUEST_ID, Ref
 #[derive(Clone, Debug, Default)]
 pub struct Peer {
     pub addr: Option<SocketAddr>,
+    /// The connection is TLS (the scheme of the URLs it was called by).
+    pub tls: bool,
     /// Realms whose CA verified the client certificate.
     pub realms: Arc<[String]>,
 }
@@ -160,6 +162,16 @@ pub(super) fn refuse_early(
         "call"
     );
     respond(refusal.reply(ingress.realm(), request_id), request_id)
+}
+
+/// The host (and port) a request was sent to: the URI's authority (HTTP/2,
+/// absolute-form) or the `Host` header.
+pub(super) fn authority(parts: &http::request::Parts) -> Option<&str> {
+    parts
+        .uri
+        .authority()
+        .map(http::uri::Authority::as_str)
+        .or_else(|| parts.headers.get(http::header::HOST)?.to_str().ok())
 }
 
 /// The size of a request's head as HTTP/1.1 sends it: request line and

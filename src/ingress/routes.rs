@@ -21,7 +21,8 @@ use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 
 use super::request::{
-    CallName, head_size, header, loggable, read_body, refuse_early, request_id, run, trace_of,
+    CallName, authority, head_size, header, loggable, read_body, refuse_early, request_id, run,
+    trace_of,
 };
 use super::response::{H2_PIECE, reply, respond, text, without_body};
 use super::{Call, Ingress, Refusal};
@@ -167,6 +168,8 @@ async fn call(
         module,
         verb,
         path,
+        scheme: if peer.tls { "https" } else { "http" },
+        authority: authority(parts),
         headers,
         body,
         peer: peer.addr,
@@ -242,6 +245,7 @@ mod tests {
     fn metrics_and_status_are_for_the_realms_own_network() {
         let peer = |addr: &str| Peer {
             addr: Some(addr.parse().expect("addr")),
+            tls: false,
             realms: Arc::from([]),
         };
         assert!(operators_only(&peer("127.0.0.1:9"), "bank").is_none());

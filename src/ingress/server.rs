@@ -241,6 +241,7 @@ async fn accept(
                 None => {
                     let peer = Peer {
                         addr: Some(addr),
+                        tls: false,
                         realms: Arc::from([]),
                     };
                     let service = service(shared.ingress.clone(), peer);
@@ -267,6 +268,7 @@ async fn accept(
                     let h2 = session.alpn_protocol() == Some(b"h2");
                     let peer = Peer {
                         addr: Some(addr),
+                        tls: true,
                         realms: Arc::from(realms),
                     };
                     let service = service(shared.ingress.clone(), peer);

@@ -304,6 +304,8 @@ async fn call(
         module: &called.module,
         verb: &called.verb,
         path: parts.uri.path(),
+        scheme: if peer.tls { "https" } else { "http" },
+        authority: request::authority(parts),
         headers: &headers,
         body: called.body,
         peer: peer.addr,

@@ -27,7 +27,7 @@ fn ingress_of(
         deny_warnings: false,
     };
     let ws = realm::workspace::Workspace::load(dir, &ctx).expect("load the workspace");
-    from_workspace(&ws, &overrides).expect("build the ingress")
+    from_workspace(&ws, &overrides, Vec::new()).expect("build the ingress")
 }
 
 /// `POST path` with `body`, from loopback, unsigned.
@@ -42,6 +42,8 @@ fn handle(ingress: &Ingress, path: &str, body: &'static str) -> Outcome {
         module,
         verb,
         path,
+        scheme: "http",
+        authority: None,
         headers: &headers,
         body: Bytes::from_static(body.as_bytes()),
         // The client's address as the ingress would see it: nothing listens there.

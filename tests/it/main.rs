@@ -36,5 +36,6 @@ mod proto3_json;
 mod roundtrip;
 mod schema_core;
 mod schema_errors;
+mod two_way;
 mod usage;
 mod verb_service;

@@ -150,7 +150,7 @@ impl Kitchen {
         };
         let ingress = {
             let _guard = runtime.enter();
-            realm::ingress::from_workspace(&ws, &overrides).expect("ingress")
+            realm::ingress::from_workspace(&ws, &overrides, Vec::new()).expect("ingress")
         };
         Kitchen {
             runtime,
@@ -171,6 +171,8 @@ impl Kitchen {
             module: "kitchen",
             verb: "echo",
             path: "/realms/kitchen/kitchen/echo",
+            scheme: "http",
+            authority: None,
             headers: &headers,
             body: Bytes::copy_from_slice(body.as_bytes()),
             peer: Some("127.0.0.1:1".parse().expect("addr")),
@@ -527,6 +529,8 @@ fn an_unknown_json_style_is_refused() {
         module: "kitchen",
         verb: "echo",
         path: "/realms/kitchen/kitchen/echo",
+        scheme: "http",
+        authority: None,
         headers: &headers,
         body: Bytes::from_static(b"{}"),
         peer: Some("127.0.0.1:1".parse().expect("addr")),

@@ -64,6 +64,11 @@ pub const ALG: &str = "ed25519";
 /// The header naming the calling realm.
 pub const CALLER_HEADER: &str = "x-realm-caller";
 
+/// The header a hub adds when it relays a signed call: the `@target-uri`
+/// the original caller signed (the hub's own URL), so that the callee can
+/// check the caller's signature too. The hub's signature covers it.
+pub const ORIGIN_URI_HEADER: &str = "x-realm-origin-uri";
+
 /// Bytes of a `Signature-Input`, `Signature` or `Content-Digest` value
 /// this module parses; longer values are refused before parsing.
 pub const MAX_HEADER: usize = 4096;
@@ -227,14 +232,16 @@ impl SignatureInput {
         format!("{}={}", self.label, self.serialize_value())
     }
 
-    fn int(&self, name: &str) -> Option<i64> {
+    /// The integer parameter `name`.
+    pub fn int(&self, name: &str) -> Option<i64> {
         self.params.iter().find_map(|(n, v)| match v {
             Param::Int(i) if n == name => Some(*i),
             _ => None,
         })
     }
 
-    fn str(&self, name: &str) -> Option<&str> {
+    /// The string parameter `name`.
+    pub fn str(&self, name: &str) -> Option<&str> {
         self.params.iter().find_map(|(n, v)| match v {
             Param::Str(s) if n == name => Some(s.as_str()),
             _ => None,
@@ -333,9 +340,20 @@ pub struct Signed {
 /// `x-realm-caller`) with `key` as a realm does: [`COVERED`], the
 /// parameters of `signing`, `alg="ed25519"`, `tag="realm"`.
 pub fn sign(msg: &Message, key: &Ed25519KeyPair, signing: &Signing) -> Result<Signed, Error> {
+    sign_covering(msg, key, signing, &[])
+}
+
+/// [`sign`], covering `extra` components after [`COVERED`] (a hub covers
+/// [`ORIGIN_URI_HEADER`]).
+pub fn sign_covering(
+    msg: &Message,
+    key: &Ed25519KeyPair,
+    signing: &Signing,
+    extra: &[&str],
+) -> Result<Signed, Error> {
     let input = SignatureInput {
         label: signing.label.to_string(),
-        components: COVERED.iter().map(|c| c.to_string()).collect(),
+        components: COVERED.iter().chain(extra).map(|c| c.to_string()).collect(),
         params: vec![
             ("created".into(), Param::Int(signing.created)),
             ("expires".into(), Param::Int(signing.expires)),

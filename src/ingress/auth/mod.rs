@@ -1,7 +1,18 @@
-//! Signed requests between realms: HMAC-SHA256 over the request with a key
-//! shared by each pair of realms, keys per peer realm, replay protection.
+//! Signed requests between realms, two ways:
 //!
-//! Every call from one realm's ingress to another's carries one header,
+//! - **Ed25519 key pairs (RFC 9421).** A realm signs the calls it sends
+//!   with its own private key ([`Signer`], `signer.rs`); the callee checks
+//!   them with the public keys the caller's `realm.toml` publishes at the
+//!   commit the callee pinned it at (`[caller-realms.*]`, [`PinnedKeys`],
+//!   `pinned.rs`; `signed.rs` checks a call, `httpsig.rs` is the RFC's
+//!   signature base and headers). No secret is shared.
+//! - **Shared keys (HMAC).** The scheme below, kept so that existing setups
+//!   do not break. A call to a realm this one shares a key with is signed
+//!   with that key; a call carrying `x-realm-signature` is checked with it.
+//!
+//! Both use one replay window and one nonce cache ([`Verifier`]).
+//!
+//! An HMAC-signed call carries one header,
 //! [`SIGNATURE`] (`x-realm-signature`):
 //!
 //! ```text
@@ -36,19 +47,32 @@
 //! the key file given to [`Keys::load`]; it reads no environment variables
 //! itself (the caller passes them in).
 //!
-//! The rooms: `keys.rs` loads the keys (environment, key file), `format.rs`
-//! writes and reads the header and the signed string, `verify.rs` is the
-//! [`Verifier`] with its nonce cache; this file holds the constants and
-//! the errors they share.
+//! The rooms: `keys.rs` loads the shared keys (environment, key file),
+//! `format.rs` writes and reads the HMAC header and the signed string,
+//! `verify.rs` is the [`Verifier`] with its nonce cache, `httpsig.rs`
+//! RFC 9421, `signer.rs` signing with this realm's key, `pinned.rs` the
+//! callers' public keys, `signed.rs` checking an RFC 9421 call; this file
+//! holds the constants and the errors they share.
 
 mod format;
 pub mod httpsig;
 mod keys;
+mod pinned;
+mod signed;
+mod signer;
 mod verify;
 
 pub use format::{Request, sign};
 pub use keys::Keys;
+pub use pinned::{PinnedKey, PinnedKeys, PinnedRealm};
+pub use signed::{Incoming, Proven, is_signed};
+pub use signer::{Relayed, Signer, Stamp};
 pub use verify::Verifier;
+
+/// A fresh random nonce for an RFC 9421 signature: 32 lowercase hex.
+pub fn new_nonce_hex() -> String {
+    format!("{:032x}", format::new_nonce())
+}
 
 /// The header that carries the signature of a call between realms.
 pub const SIGNATURE: http::HeaderName = http::HeaderName::from_static("x-realm-signature");
@@ -119,6 +143,35 @@ pub enum AuthError {
         /// The realm that signed.
         peer: String,
     },
+    /// A key id no pinned caller published, from a pinned caller.
+    #[error(
+        "the call names realm `{caller}` as its caller but is signed with key `{keyid}`, which is not among the keys of `{caller}` pinned at {commit}\nhelp: if `{caller}` published a new key, `realm update {caller}` pins the commit that has it"
+    )]
+    UnknownKey {
+        caller: String,
+        keyid: String,
+        commit: String,
+    },
+    /// A signed call from a realm that is not pinned as a caller.
+    #[error(
+        "the call is signed by realm `{caller}` (key `{keyid}`), which is not pinned as a caller of this realm\nhelp: `realm add --caller --git-repo <{caller}'s repository>` trusts the keys it publishes"
+    )]
+    NotPinned { caller: String, keyid: String },
+    /// Signed with the key of another realm than the one it names.
+    #[error(
+        "the call names realm `{caller}` as its caller but is signed with key `{keyid}` of realm `{owner}`"
+    )]
+    OtherRealmsKey {
+        caller: String,
+        keyid: String,
+        owner: String,
+    },
+    /// An RFC 9421 signature of a pinned caller that does not hold.
+    #[error("{}", signature_message(caller, error))]
+    Signature {
+        caller: String,
+        error: httpsig::Error,
+    },
     /// Too many nonces inside the window to remember them all.
     #[error(
         "too many signed calls within the replay window to remember them all (the replay \
@@ -139,6 +192,22 @@ fn unknown_peer_message(peer: &str) -> String {
             peer.to_ascii_uppercase()
         )
     }
+}
+
+fn signature_message(caller: &str, error: &httpsig::Error) -> String {
+    let help = match error {
+        httpsig::Error::Expired { .. }
+        | httpsig::Error::Future { .. }
+        | httpsig::Error::TooLongLived { .. } => "\nhelp: check the clocks of both realms (NTP)",
+        httpsig::Error::RetiredKey { .. } => {
+            "\nhelp: the caller retired this key; it must sign with a key in its `[realm] public-keys` (`realm keys list`)"
+        }
+        httpsig::Error::Mismatch { .. } | httpsig::Error::Digest { .. } => {
+            "\nhelp: the request was changed on the way, or signed for another URL (a proxy that rewrites the Host or the scheme breaks `@target-uri`)"
+        }
+        _ => "",
+    };
+    format!("the signature of realm `{caller}` was refused: {error}{help}")
 }
 
 fn expired_message(peer: &str, skew: i64, window: u64) -> String {
@@ -164,6 +233,20 @@ impl AuthError {
             AuthError::Expired { .. } => "expired",
             AuthError::Replayed { .. } => "replayed",
             AuthError::ReplayCacheFull => "replay_cache_full",
+            AuthError::UnknownKey { .. } => "unknown_key",
+            AuthError::NotPinned { .. } => "caller_not_pinned",
+            AuthError::OtherRealmsKey { .. } => "key_of_other_realm",
+            AuthError::Signature { error, .. } => match error {
+                httpsig::Error::Expired { .. }
+                | httpsig::Error::Future { .. }
+                | httpsig::Error::TooLongLived { .. } => "expired",
+                httpsig::Error::RetiredKey { .. } => "retired_key",
+                httpsig::Error::UnknownKey { .. } => "unknown_key",
+                httpsig::Error::Mismatch { .. } => "bad_signature",
+                httpsig::Error::Digest { .. } => "bad_digest",
+                httpsig::Error::Unsigned => "unsigned",
+                _ => "malformed_signature",
+            },
         }
     }
 

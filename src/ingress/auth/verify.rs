@@ -13,6 +13,7 @@ use anyhow::Result;
 use ring::hmac;
 
 use super::format::{parse, signed_string};
+use super::pinned::PinnedKeys;
 use super::*;
 
 /// The key of a peer realm, ready for HMAC, and its id in the nonce cache.
@@ -27,8 +28,10 @@ struct Peer {
 pub struct Verifier {
     keys: Keys,
     peers: std::collections::HashMap<String, Peer>,
-    window_secs: u64,
-    cache: NonceCache,
+    /// The Ed25519 keys of the pinned callers (RFC 9421 signatures).
+    pub(super) pinned: PinnedKeys,
+    pub(super) window_secs: u64,
+    pub(super) cache: NonceCache,
 }
 
 impl fmt::Debug for Verifier {
@@ -62,14 +65,26 @@ impl Verifier {
         Verifier {
             keys,
             peers,
+            pinned: PinnedKeys::default(),
             window_secs: window.as_secs(),
             cache: NonceCache::new(max_nonces),
         }
     }
 
+    /// This verifier, checking RFC 9421 signatures with `pinned`.
+    pub fn with_pinned(mut self, pinned: PinnedKeys) -> Verifier {
+        self.pinned = pinned;
+        self
+    }
+
     /// The keys this verifier checks with.
     pub fn keys(&self) -> &Keys {
         &self.keys
+    }
+
+    /// The Ed25519 keys of the pinned callers.
+    pub fn pinned(&self) -> &PinnedKeys {
+        &self.pinned
     }
 
     /// The replay window.
@@ -133,7 +148,7 @@ impl Verifier {
         Ok(())
     }
 
-    fn expired(&self, peer: &str, t: u64, now: u64) -> AuthError {
+    pub(super) fn expired(&self, peer: &str, t: u64, now: u64) -> AuthError {
         let skew = i128::from(now) - i128::from(t);
         AuthError::Expired {
             peer: peer.to_string(),
@@ -145,7 +160,7 @@ impl Verifier {
 
 /// The outcome of remembering a nonce.
 #[derive(Debug, PartialEq, Eq)]
-enum Insert {
+pub(super) enum Insert {
     Fresh,
     Replayed,
     Full,
@@ -159,7 +174,7 @@ enum Insert {
 
 /// The nonces seen within the window, sharded by nonce bits so that
 /// concurrent calls rarely wait on the same lock.
-struct NonceCache {
+pub(super) struct NonceCache {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
 }
@@ -206,7 +221,7 @@ impl NonceCache {
         self.per_shard * self.shards.len()
     }
 
-    fn insert(&self, nonce: u128, peer: u32, t: u64, now: u64, window: u64) -> Insert {
+    pub(super) fn insert(&self, nonce: u128, peer: u32, t: u64, now: u64, window: u64) -> Insert {
         // The low bits of the nonce pick the shard (`shards.len()` is a
         // power of two); the truncating cast keeps exactly those bits.
         let index = (nonce as usize) & (self.shards.len() - 1);

@@ -1,0 +1,393 @@
+//! Two-way pins end to end: realms that call each other with Ed25519 keys
+//! they publish in realm.toml and no shared secret, over real git
+//! repositories and real ingresses. The callee pins its callers
+//! (`[caller-realms.*]`) and trusts exactly the keys of the pinned commit;
+//! the caller's ingress signs with RFC 9421; a hub relays with both
+//! signatures.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use http::{HeaderMap, HeaderValue};
+use realm::ingress::auth::{Signer, Stamp, new_nonce_hex};
+
+use crate::common::GitRealm;
+use crate::common::backends::Background;
+use crate::common::echo::{Echo, MSG, call, code, echo_runner, ledger_realm, message};
+use crate::common::serve::{Answer, Serve, http};
+
+const ECHO: &str = "/realms/bank/ledger/echo";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// `realm keys new --key-file <dir>/<file>` in `realm`; the key id.
+fn new_key(realm: &GitRealm, dir: &Path, file: &str) -> (String, PathBuf) {
+    let path = dir.join(file);
+    let run = crate::common::run_realm(
+        realm.path(),
+        &["keys", "new", "--key-file", path.to_str().expect("utf-8")],
+    )
+    .expect(0);
+    (run.stdout.trim().to_string(), path)
+}
+
+/// A realm with keys, committed: `name`, its `module-dirs`, `extra` TOML
+/// of realm.toml.
+fn keyed_realm(name: &str, keys: &Path, extra: &str) -> (GitRealm, String, PathBuf) {
+    let realm = GitRealm::empty("main");
+    realm.write(
+        "ftl-project.toml",
+        &format!("name = \"{name}\"\nmodule-dirs = [\"modules\"]\n"),
+    );
+    realm.write("realm.toml", extra);
+    realm.write(
+        &format!("modules/{name}.ftl"),
+        &format!("module {name} {{\n  verb ping(Unit) Unit\n}}\n"),
+    );
+    let (id, file) = new_key(&realm, keys, &format!("{name}-1.key"));
+    realm.commit(&format!("{name} with a key"));
+    (realm, id, file)
+}
+
+/// Pins `caller` at `commit` as a caller of `callee` (realm.toml).
+fn pin_caller(callee: &GitRealm, caller: &str, repo: &GitRealm, commit: &str) {
+    let settings = std::fs::read_to_string(callee.path().join("realm.toml")).unwrap_or_default();
+    let table = format!("[caller-realms.{caller}]");
+    let kept: String = match settings.find(&table) {
+        // Drop the old table (always last here) to re-pin.
+        Some(at) => settings[..at].to_string(),
+        None => settings,
+    };
+    callee.write(
+        "realm.toml",
+        &format!(
+            "{kept}{table}\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{commit}\"\n",
+            repo.url()
+        ),
+    );
+}
+
+/// A call to `serve` signed as `caller` with `key`, for `target` (the URL
+/// the signature names), via `via`, at `at`.
+fn signed_call(
+    serve: &Serve,
+    signer: &Signer,
+    caller: &str,
+    via: &str,
+    target: &str,
+    body: &str,
+    at: i64,
+) -> Answer {
+    let headers = sign(signer, caller, via, target, MSG, at);
+    send(serve, ECHO, body, &headers)
+}
+
+fn sign(signer: &Signer, caller: &str, via: &str, target: &str, body: &str, at: i64) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-realm-via", HeaderValue::from_str(via).expect("via"));
+    headers.insert(
+        "x-realm-caller",
+        HeaderValue::from_str(caller).expect("caller"),
+    );
+    let nonce = new_nonce_hex();
+    let stamp = Stamp {
+        now: at,
+        lifetime: 60,
+        nonce: &nonce,
+    };
+    signer
+        .sign(&mut headers, target, body.as_bytes(), &stamp, None)
+        .expect("sign");
+    headers
+}
+
+fn send(serve: &Serve, path: &str, body: &str, headers: &HeaderMap) -> Answer {
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.to_str().expect("ascii")))
+        .collect();
+    http("POST", serve.addr, path, body, &pairs).expect("HTTP call")
+}
+
+fn signer(file: &Path) -> Signer {
+    Signer::new(realm::keys::load_private_key(file).expect("key"))
+}
+
+fn stranger() -> Signer {
+    use ring::signature::Ed25519KeyPair;
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).expect("keygen");
+    Signer::new(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key"))
+}
+
+fn refused(answer: &Answer, status: u16, expected: &str) {
+    assert_eq!(answer.0, status, "{}", answer.2);
+    assert_eq!(code(answer), expected, "{}", answer.2);
+}
+
+fn serve_bank(bank: &GitRealm, cache: &Path, runner: &Background) -> Serve {
+    Serve::start_with(
+        bank.path(),
+        cache,
+        &["--runner", &format!("ledger={}", runner.url())],
+        &[],
+        None,
+    )
+}
+
+fn serve_signed(realm: &GitRealm, cache: &Path, key: &Path, bank: &str) -> Serve {
+    Serve::start_with(
+        realm.path(),
+        cache,
+        &["--realm-endpoint", &format!("bank={bank}")],
+        &[("REALM_SIGNING_KEY_FILE", key.to_str().expect("utf-8"))],
+        None,
+    )
+}
+
+#[test]
+fn two_realms_call_each_other_with_no_shared_secret_and_rotate_keys() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("cache");
+    let bank = ledger_realm("bank");
+    let (shop, k1, k1_file) = keyed_realm("shop", keys.path(), "");
+    crate::common::run_realm_with(
+        shop.path(),
+        &["add", "--git-repo", &bank.url()],
+        &[("REALM_CACHE_DIR", cache.path())],
+    )
+    .expect(0);
+    shop.commit("shop pins bank");
+    pin_caller(&bank, "shop", &shop, &shop.head());
+
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let bank_ingress = serve_bank(&bank, cache.path(), &runner);
+    // The start-up lines say who may call and how (written right after
+    // the address, so waited for).
+    let says = |serve: &Serve, text: String| serve.wait_log(&text, |l| l.contains(&text));
+    says(
+        &bank_ingress,
+        format!(
+            "caller shop: ed25519 keys pinned at {}: {k1}",
+            &shop.head()[..7]
+        ),
+    );
+    let shop_ingress = serve_signed(&shop, cache.path(), &k1_file, &bank_ingress.url());
+    says(
+        &shop_ingress,
+        format!(
+            "realm bank -> {}, signed (ed25519 key {k1})",
+            bank_ingress.url()
+        ),
+    );
+
+    // Signed by shop's ingress, verified by bank's; no secret anywhere.
+    let ok = call(&shop_ingress, ECHO, MSG, &[]);
+    assert_eq!(ok.0, 200, "{}\n{}", ok.2, bank_ingress.log());
+    let seen = echo.last();
+    assert_eq!(
+        seen.headers.get("x-realm-caller").map(String::as_str),
+        Some("shop")
+    );
+    // Runners hear who called, not the signatures.
+    assert!(!seen.headers.contains_key("signature-input"));
+
+    // What is refused, each with its own code and message.
+    let target = format!("{}{ECHO}", bank_ingress.url());
+    let shop_key = signer(&k1_file);
+    // Unsigned, from anyone: bank pins callers, so calls must be signed.
+    refused(&call(&bank_ingress, ECHO, MSG, &[]), 401, "unsigned");
+    // Replayed: the same signed request twice.
+    let headers = sign(&shop_key, "shop", "shop", &target, MSG, now());
+    assert_eq!(send(&bank_ingress, ECHO, MSG, &headers).0, 200);
+    refused(&send(&bank_ingress, ECHO, MSG, &headers), 401, "replayed");
+    // Forged: another body than the one signed, another URL than signed.
+    let headers = sign(&shop_key, "shop", "shop", &target, MSG, now());
+    refused(
+        &send(&bank_ingress, ECHO, r#"{"text":"all of it"}"#, &headers),
+        401,
+        "bad_digest",
+    );
+    let slow = format!("{}/realms/bank/ledger/slow", bank_ingress.url());
+    let headers = sign(&shop_key, "shop", "shop", &slow, MSG, now());
+    refused(
+        &send(&bank_ingress, ECHO, MSG, &headers),
+        401,
+        "bad_signature",
+    );
+    // Expired: signed an hour ago.
+    refused(
+        &signed_call(
+            &bank_ingress,
+            &shop_key,
+            "shop",
+            "shop",
+            &target,
+            MSG,
+            now() - 3600,
+        ),
+        401,
+        "expired",
+    );
+    // A key shop never published, and a realm bank does not pin.
+    let other = stranger();
+    let answer = signed_call(&bank_ingress, &other, "shop", "shop", &target, MSG, now());
+    refused(&answer, 401, "unknown_key");
+    assert!(message(&answer).contains(other.id()) && message(&answer).contains("`shop`"));
+    let answer = signed_call(&bank_ingress, &other, "mall", "mall", &target, MSG, now());
+    refused(&answer, 401, "caller_not_pinned");
+    assert!(message(&answer).contains("`mall`") && message(&answer).contains(other.id()));
+    // Shop's key, but claiming to be another realm.
+    let answer = signed_call(
+        &bank_ingress,
+        &shop_key,
+        "mall",
+        "mall",
+        &target,
+        MSG,
+        now(),
+    );
+    refused(&answer, 401, "key_of_other_realm");
+
+    // Rotation: shop publishes a second key; bank pins that commit; shop
+    // signs with the new key; shop retires the old one; bank pins that.
+    // A call through shop's ingress succeeds at every step.
+    let (k2, k2_file) = new_key(&shop, keys.path(), "shop-2.key");
+    shop.commit("shop: a second key");
+    pin_caller(&bank, "shop", &shop, &shop.head());
+    drop(bank_ingress);
+    let bank_ingress = serve_bank(&bank, cache.path(), &runner);
+    let shop_ingress = {
+        drop(shop_ingress);
+        serve_signed(&shop, cache.path(), &k1_file, &bank_ingress.url())
+    };
+    assert_eq!(
+        call(&shop_ingress, ECHO, MSG, &[]).0,
+        200,
+        "old key, both pinned"
+    );
+    drop(shop_ingress);
+    let shop_ingress = serve_signed(&shop, cache.path(), &k2_file, &bank_ingress.url());
+    assert_eq!(
+        call(&shop_ingress, ECHO, MSG, &[]).0,
+        200,
+        "new key, both pinned"
+    );
+    crate::common::run_realm(shop.path(), &["keys", "retire", &k1]).expect(0);
+    shop.commit("shop: retire the first key");
+    pin_caller(&bank, "shop", &shop, &shop.head());
+    drop(bank_ingress);
+    let bank_ingress = serve_bank(&bank, cache.path(), &runner);
+    drop(shop_ingress);
+    let shop_ingress = serve_signed(&shop, cache.path(), &k2_file, &bank_ingress.url());
+    let ok = call(&shop_ingress, ECHO, MSG, &[]);
+    assert_eq!(ok.0, 200, "new key after the old one is retired: {}", ok.2);
+    let target = format!("{}{ECHO}", bank_ingress.url());
+    let answer = signed_call(
+        &bank_ingress,
+        &shop_key,
+        "shop",
+        "shop",
+        &target,
+        MSG,
+        now(),
+    );
+    refused(&answer, 401, "retired_key");
+    assert!(message(&answer).contains(&k1), "{}", answer.2);
+    says(
+        &bank_ingress,
+        format!(
+            "caller shop: ed25519 keys pinned at {}: {k2}",
+            &shop.head()[..7]
+        ),
+    );
+}
+
+#[test]
+fn a_hub_relays_a_call_with_both_signatures() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("cache");
+    let bank = ledger_realm("bank");
+    let (shop, _, shop_file) = keyed_realm("shop", keys.path(), "");
+    let (hub, _, hub_file) = keyed_realm("hub", keys.path(), "[ingress]\nrelay = true\n");
+    crate::common::run_realm_with(
+        hub.path(),
+        &["add", "--git-repo", &bank.url()],
+        &[("REALM_CACHE_DIR", cache.path())],
+    )
+    .expect(0);
+    hub.commit("hub pins bank");
+    crate::common::run_realm_with(
+        shop.path(),
+        &["add", "--git-repo", &bank.url()],
+        &[("REALM_CACHE_DIR", cache.path())],
+    )
+    .expect(0);
+    shop.commit("shop pins bank");
+    // The hub checks shop; bank checks both (and has no `[ingress] hub`:
+    // shop's own signature proves where the call started).
+    pin_caller(&hub, "shop", &shop, &shop.head());
+    pin_caller(&bank, "shop", &shop, &shop.head());
+    let settings = bank.read("realm.toml");
+    bank.write(
+        "realm.toml",
+        &format!(
+            "{settings}[caller-realms.hub]\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{}\"\n",
+            hub.url(),
+            hub.head()
+        ),
+    );
+
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let bank_ingress = serve_bank(&bank, cache.path(), &runner);
+    let hub_ingress = serve_signed(&hub, cache.path(), &hub_file, &bank_ingress.url());
+    // shop reaches bank through the hub: its endpoint for bank is the hub.
+    let shop_ingress = serve_signed(&shop, cache.path(), &shop_file, &hub_ingress.url());
+    let ok = call(&shop_ingress, ECHO, MSG, &[("x-request-id", "relayed-1")]);
+    assert_eq!(
+        ok.0,
+        200,
+        "{}\nhub:\n{}\nbank:\n{}",
+        ok.2,
+        hub_ingress.log(),
+        bank_ingress.log()
+    );
+    let seen = echo.last();
+    assert_eq!(
+        seen.headers.get("x-realm-caller").map(String::as_str),
+        Some("shop")
+    );
+    assert_eq!(
+        seen.headers.get("x-realm-via").map(String::as_str),
+        Some("shop, hub")
+    );
+
+    // The hub's signature alone does not prove where a call started.
+    let hub_key = signer(&hub_file);
+    let target = format!("{}{ECHO}", bank_ingress.url());
+    let answer = signed_call(
+        &bank_ingress,
+        &hub_key,
+        "hub",
+        "shop, hub",
+        &target,
+        MSG,
+        now(),
+    );
+    refused(&answer, 401, "via_unverified");
+    // Nor can shop's signature be replayed into another relayed call: the
+    // hub's own request carries shop's member once, checked against the
+    // hub's URL that shop signed.
+    let hub_target = format!("{}{ECHO}", hub_ingress.url());
+    let shop_key = signer(&shop_file);
+    let headers = sign(&shop_key, "shop", "shop", &hub_target, MSG, now());
+    assert_eq!(send(&hub_ingress, ECHO, MSG, &headers).0, 200);
+    refused(&send(&hub_ingress, ECHO, MSG, &headers), 401, "replayed");
+}
