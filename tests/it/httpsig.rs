@@ -267,3 +267,207 @@ fn signatures_verify_with_python_http_message_signatures_both_ways() {
         "a tampered body"
     );
 }
+
+/// Accepts one HTTP/1.1 request on `listener`, answers `{"text":"hi"}`,
+/// and returns its head lines and body.
+fn capture_one(listener: std::net::TcpListener) -> (Vec<String>, Vec<u8>) {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let (stream, _) = listener.accept().expect("accept");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("head line");
+        let line = line.trim_end().to_string();
+        if line.is_empty() {
+            break;
+        }
+        head.push(line);
+    }
+    let length: usize = head
+        .iter()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())
+                .flatten()
+        })
+        .expect("content-length");
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    let reply = r#"{"text":"hi"}"#;
+    let mut stream = stream;
+    write!(
+        stream,
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+        reply.len()
+    )
+    .expect("reply");
+    (head, body)
+}
+
+#[test]
+fn a_call_a_real_ingress_signs_verifies_in_python_and_python_signed_calls_pass_a_real_ingress() {
+    if !python_ready() {
+        return;
+    }
+    use crate::common::echo::{Echo, MSG, echo_runner, ledger_realm};
+    use crate::common::serve::{Serve, http};
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+
+    let keys = tempfile::tempdir().expect("tempdir");
+    let script = keys.path().join("hms.py");
+    std::fs::write(&script, SCRIPT).expect("write script");
+    let bank = ledger_realm("bank");
+    let shop = crate::common::GitRealm::empty("main");
+    shop.write(
+        "ftl-project.toml",
+        "name = \"shop\"\nmodule-dirs = [\"modules\"]\n",
+    );
+    shop.write(
+        "modules/shop.ftl",
+        "module shop {\n  verb ping(Unit) Unit\n}\n",
+    );
+    let key_file = keys.path().join("shop.key");
+    let run = crate::common::run_realm(
+        shop.path(),
+        &[
+            "keys",
+            "new",
+            "--key-file",
+            key_file.to_str().expect("utf-8"),
+        ],
+    )
+    .expect(0);
+    let keyid = run.stdout.trim().to_string();
+    let cache = tempfile::tempdir().expect("cache");
+    crate::common::run_realm_with(
+        shop.path(),
+        &["add", "--git-repo", &bank.url()],
+        &[("REALM_CACHE_DIR", cache.path())],
+    )
+    .expect(0);
+    shop.commit("shop");
+    let settings = shop.read("realm.toml");
+    let entry = settings
+        .split('"')
+        .find(|s| s.starts_with("ed25519:"))
+        .expect("an entry in realm.toml");
+    let public = realm::project::parse_key_entry(entry)
+        .expect("entry")
+        .public;
+
+    // shop's real ingress signs a call to "bank", which is a socket here
+    // that keeps the request as it came.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bank_addr = listener.local_addr().expect("addr");
+    let captured = std::thread::spawn(move || capture_one(listener));
+    let shop_ingress = Serve::start_with(
+        shop.path(),
+        cache.path(),
+        &["--realm-endpoint", &format!("bank=http://{bank_addr}")],
+        &[("REALM_SIGNING_KEY_FILE", key_file.to_str().expect("utf-8"))],
+        None,
+    );
+    let answer = http(
+        "POST",
+        shop_ingress.addr,
+        "/realms/bank/ledger/echo",
+        MSG,
+        &[],
+    )
+    .expect("call");
+    assert_eq!(answer.0, 200, "{}\n{}", answer.2, shop_ingress.log());
+    let (head, body) = captured.join().expect("captured");
+    let headers: Vec<(String, String)> = head[1..]
+        .iter()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let job = |body: &[u8]| {
+        serde_json::json!({
+            "method": "POST",
+            "url": format!("http://{bank_addr}/realms/bank/ledger/echo"),
+            "headers": headers,
+            "body": b64.encode(body),
+            "public": b64.encode(&public),
+            "keyid": keyid,
+        })
+    };
+    let answer = python(&script, "verify", &job(&body));
+    assert_eq!(
+        answer["verified"],
+        serde_json::json!([keyid]),
+        "{answer}\n{head:?}"
+    );
+    let answer = python(&script, "verify", &job(br#"{"text":"bye"}"#));
+    assert!(answer["refused"].is_string(), "{answer}");
+
+    // Python signs a call to bank's real ingress, which pins shop as a
+    // caller: it passes, once.
+    bank.write(
+        "realm.toml",
+        &format!(
+            "[caller-realms.shop]\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{}\"\n",
+            shop.url(),
+            shop.head()
+        ),
+    );
+    let echo = std::sync::Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let bank_ingress = Serve::start_with(
+        bank.path(),
+        cache.path(),
+        &["--runner", &format!("ledger={}", runner.url())],
+        &[],
+        None,
+    );
+    let url = format!("{}/realms/bank/ledger/echo", bank_ingress.url());
+    let mut job = job(MSG.as_bytes());
+    job["url"] = serde_json::json!(url);
+    job["headers"] = serde_json::json!([
+        ["content-type", "application/json"],
+        ["x-realm-via", "shop"],
+        ["x-realm-caller", "shop"]
+    ]);
+    job["key_file"] = serde_json::json!(key_file);
+    job["created"] = serde_json::json!(now());
+    job["nonce"] = serde_json::json!("2c6b0e8f1a9d4b57");
+    let signed = python(&script, "sign", &job);
+    let headers: Vec<(String, String)> =
+        serde_json::from_value(signed["headers"].clone()).expect("headers");
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("content-type"))
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let answer = http(
+        "POST",
+        bank_ingress.addr,
+        "/realms/bank/ledger/echo",
+        MSG,
+        &pairs,
+    )
+    .expect("call");
+    assert_eq!(answer.0, 200, "{}\n{}", answer.2, bank_ingress.log());
+    assert_eq!(
+        echo.last()
+            .headers
+            .get("x-realm-caller")
+            .map(String::as_str),
+        Some("shop")
+    );
+    let again = http(
+        "POST",
+        bank_ingress.addr,
+        "/realms/bank/ledger/echo",
+        MSG,
+        &pairs,
+    )
+    .expect("call");
+    assert_eq!(again.0, 401, "{}", again.2);
+}
