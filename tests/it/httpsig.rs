@@ -253,6 +253,7 @@ fn signatures_verify_with_python_http_message_signatures_both_ways() {
     let policy = Policy {
         now: now(),
         skew: 5,
+        max_age: 300,
         max_lifetime: 300,
     };
     let verified =

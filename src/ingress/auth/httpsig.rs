@@ -110,6 +110,15 @@ pub enum Error {
         expires: i64,
         now: i64,
     },
+    #[error(
+        "signature `{label}` was created at {created}, more than the {max_age}s replay window before now ({now})"
+    )]
+    TooOld {
+        label: String,
+        created: i64,
+        now: i64,
+        max_age: i64,
+    },
     #[error("signature `{label}` was created at {created}, in the future (now {now})")]
     Future {
         label: String,
@@ -422,6 +431,9 @@ pub struct Policy {
     pub now: i64,
     /// Seconds `created` may be ahead of `now` (clock skew).
     pub skew: i64,
+    /// Seconds `created` may be behind `now` (the replay window), however
+    /// long the signer made it valid: a nonce is remembered that long.
+    pub max_age: i64,
     /// Seconds from `created` to `expires` at most.
     pub max_lifetime: i64,
 }
@@ -561,6 +573,14 @@ pub fn verify_member<'k>(
             label: label(),
             expires,
             now: policy.now,
+        });
+    }
+    if policy.now.saturating_sub(created) > policy.max_age {
+        return Err(Error::TooOld {
+            label: label(),
+            created,
+            now: policy.now,
+            max_age: policy.max_age,
         });
     }
     if created > policy.now.saturating_add(policy.skew) {
@@ -983,6 +1003,7 @@ mod tests {
     const POLICY: Policy = Policy {
         now: 1_010,
         skew: 5,
+        max_age: 300,
         max_lifetime: 300,
     };
 

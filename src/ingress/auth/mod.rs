@@ -197,6 +197,7 @@ fn unknown_peer_message(peer: &str) -> String {
 fn signature_message(caller: &str, error: &httpsig::Error) -> String {
     let help = match error {
         httpsig::Error::Expired { .. }
+        | httpsig::Error::TooOld { .. }
         | httpsig::Error::Future { .. }
         | httpsig::Error::TooLongLived { .. } => "\nhelp: check the clocks of both realms (NTP)",
         httpsig::Error::RetiredKey { .. } => {
@@ -238,6 +239,7 @@ impl AuthError {
             AuthError::OtherRealmsKey { .. } => "key_of_other_realm",
             AuthError::Signature { error, .. } => match error {
                 httpsig::Error::Expired { .. }
+                | httpsig::Error::TooOld { .. }
                 | httpsig::Error::Future { .. }
                 | httpsig::Error::TooLongLived { .. } => "expired",
                 httpsig::Error::RetiredKey { .. } => "retired_key",

@@ -20,6 +20,9 @@ use super::signer::{CONTENT_DIGEST, ORIGIN_URI, Relayed, SIGNATURE, SIGNATURE_IN
 use super::verify::Insert;
 use super::{AuthError, Verifier};
 
+/// The longest validity (`expires - created`) accepted, in seconds.
+const MAX_LIFETIME: i64 = 24 * 60 * 60;
+
 /// A request signed with RFC 9421, as this ingress received it.
 #[derive(Clone, Copy, Debug)]
 pub struct Incoming<'a> {
@@ -117,7 +120,10 @@ impl Verifier {
         let policy = Policy {
             now: i64::try_from(now).unwrap_or(i64::MAX),
             skew: i64::try_from(self.window_secs).unwrap_or(i64::MAX),
-            max_lifetime: i64::try_from(self.window_secs).unwrap_or(i64::MAX),
+            max_age: i64::try_from(self.window_secs).unwrap_or(i64::MAX),
+            // The signer's replay window may be longer than ours; `max_age`
+            // bounds what we accept. A day at most, all the same.
+            max_lifetime: MAX_LIFETIME,
         };
         let mut fields: Vec<(&str, &str)> = Vec::with_capacity(4);
         for name in [
@@ -393,6 +399,26 @@ mod tests {
         let e = check(&v, &h, BANK, &[]).expect_err("other realm");
         assert_eq!(e.code(), "key_of_other_realm");
         assert!(e.to_string().contains("`mall`") && e.to_string().contains("of realm `shop`"));
+        // Valid for longer than this realm's window (the signer's window is
+        // 10 minutes): accepted while it is within ours, refused after.
+        let long = |at: u64| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-realm-via", HeaderValue::from_static("shop"));
+            headers.insert("x-realm-caller", HeaderValue::from_static("shop"));
+            let nonce = super::super::new_nonce_hex();
+            let stamp = super::super::Stamp {
+                now: at as i64,
+                lifetime: 600,
+                nonce: &nonce,
+            };
+            shop.sign(&mut headers, BANK, BODY, &stamp, None)
+                .expect("sign");
+            headers
+        };
+        check(&v, &long(NOW - 30), BANK, &[]).expect("within our window");
+        let e = check(&v, &long(NOW - 120), BANK, &[]).expect_err("older than our window");
+        assert_eq!(e.code(), "expired");
+        assert!(e.to_string().contains("60s replay window"), "{e}");
         // Too old, and from the future.
         let old = signed(&shop, "shop", "shop", BANK, NOW - 120, None);
         assert_eq!(
