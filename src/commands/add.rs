@@ -140,8 +140,8 @@ fn print_added_caller(added: &pins::AddedCaller, realm: &str) {
             usage.path
         ),
         UsageState::NotMentioned => errln!(
-            "warning: the usage file `{}` of caller `{name}` at {} does not mention realm `{realm}`: it uses nothing of it there\n\
-             help: if `{}` pins this realm under another name, it refers to it by that name; it must be `{realm}`",
+            "warning: the usage file `{}` of caller `{name}` at {} does not mention realm `{realm}`: as of that commit it uses nothing of this realm\n\
+             help: a usage file names realms as its realm pins them; if `{}` pins this realm under another name, its uses cannot be checked: it should pin it as `{realm}`",
             usage.path,
             pin.short_commit(),
             usage.own_name

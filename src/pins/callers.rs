@@ -185,11 +185,18 @@ fn read_usage(
         Err(e) => bail!("{} {e}", at()),
         Ok(text) => {
             let file = UsageFile::from_json(&text).map_err(|e| {
-                anyhow!(
-                    "{} is not a usage file: {e}\n\
-                     help: in that repository, run `realm export` with this version of realm and commit {path}",
-                    at()
-                )
+                let e = e.to_string();
+                // The reader's own advice (a later format: update realm)
+                // comes first.
+                if e.contains("\nhelp: ") {
+                    anyhow!("{} is not a usage file: {e}", at())
+                } else {
+                    anyhow!(
+                        "{} is not a usage file: {e}\n\
+                         help: in that repository, run `realm export` with this version of realm and commit {path}",
+                        at()
+                    )
+                }
             })?;
             match file.realm(realm) {
                 Some(usage) => UsageState::Uses(usage.clone()),

@@ -513,3 +513,68 @@ fn check_callers_outside_git_or_without_callers_says_what_to_do() {
     snapshots(|| insta::assert_snapshot!("check_callers_not_in_git", stderr));
     assert_eq!(bank.read("realm.toml"), settings);
 }
+
+#[test]
+fn a_caller_whose_usage_does_not_name_this_realm_uses_nothing_of_it() {
+    let two = TwoWay::new();
+    two.bank(&["add", "--caller", "--git-repo", &two.shop.url()])
+        .expect(0);
+    // The cafe pins the bank as `ledger`: its usage file names `ledger`.
+    let cafe = GitRealm::example("shop");
+    let text = cafe.read("modules/checkout.ftl");
+    cafe.write("modules/checkout.ftl", &text.replace("@bank", "@ledger"));
+    run_realm_with(
+        cafe.path(),
+        &["add", "--git-repo", &two.bank.url(), "--name", "ledger"],
+        &[("REALM_CACHE_DIR", two.cache.path())],
+    )
+    .expect(0);
+    run_realm_with(
+        cafe.path(),
+        &["export"],
+        &[("REALM_CACHE_DIR", two.cache.path())],
+    )
+    .expect(0);
+    assert!(
+        cafe.read("ftl-realm-usage.json")
+            .contains("\"realm\": \"ledger\"")
+    );
+    two.named(cafe.commit("cafe pins the bank as ledger"), "cafe1");
+    let run = two
+        .bank(&[
+            "add",
+            "--caller",
+            "--name",
+            "cafe",
+            "--git-repo",
+            &cafe.url(),
+        ])
+        .expect(0);
+    snapshots(|| {
+        insta::assert_snapshot!(
+            "callers_add_usage_without_this_realm",
+            two.redact(&run.stderr).replace(&cafe.url(), "<CAFE>")
+        )
+    });
+    let base = two.bank.read(BALANCE);
+    two.bank
+        .write(BALANCE, &base.replacen("verb withdraw(", "verb take(", 1));
+    let run = two.bank(&["check-callers"]).expect(3);
+    snapshots(|| insta::assert_snapshot!("check_callers_two_callers", two.shown(&run)));
+
+    // A usage file that does not read: a warning when pinned, an error
+    // (exit 1, nothing written) when checked.
+    cafe.write("ftl-realm-usage.json", "{\"format\": \"realm-usage/9\"}\n");
+    two.named(cafe.commit("a usage file from the future"), "cafe2");
+    let run = two.bank(&["update", "--caller", "cafe"]).expect(0);
+    assert!(run.stdout.contains("cafe (caller)"), "{}", run.stdout);
+    let settings = two.bank.read("realm.toml");
+    let run = two.bank(&["check-callers"]).expect(1);
+    snapshots(|| {
+        insta::assert_snapshot!(
+            "check_callers_unreadable_usage",
+            two.redact(&run.stderr).replace(&cafe.url(), "<CAFE>")
+        )
+    });
+    assert_eq!(two.bank.read("realm.toml"), settings);
+}
