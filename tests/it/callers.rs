@@ -577,4 +577,21 @@ fn a_caller_whose_usage_does_not_name_this_realm_uses_nothing_of_it() {
         )
     });
     assert_eq!(two.bank.read("realm.toml"), settings);
+    let run = two
+        .bank(&[
+            "add",
+            "--caller",
+            "--name",
+            "cafe_2",
+            "--git-repo",
+            &cafe.url(),
+        ])
+        .expect(0);
+    assert!(
+        run.stderr.contains(
+            "warning: the usage file of caller `cafe_2` does not read: `ftl-realm-usage.json` of realm `shop`"
+        ),
+        "{}",
+        run.stderr
+    );
 }
