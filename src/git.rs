@@ -420,46 +420,119 @@ impl CachedRepo {
     /// at most `limit` bytes. `path` must already be checked to stay inside
     /// the repository.
     pub fn read_bytes(&self, commit: Oid, path: &str, limit: usize) -> Result<Vec<u8>, ReadError> {
-        let commit_obj = match self.repo.find_commit(commit) {
-            Ok(c) => c,
-            Err(e) if e.code() == ErrorCode::NotFound => {
-                return Err(ReadError::MissingCommit { commit });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let tree = commit_obj.tree()?;
-        let entry = match tree.get_path(Path::new(path)) {
-            Ok(entry) => entry,
-            Err(e) if e.code() == ErrorCode::NotFound => {
-                return Err(ReadError::NotFound {
-                    path: path.to_string(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match (entry.kind(), entry.filemode()) {
-            (_, 0o120000) => {
-                return Err(ReadError::Symlink {
-                    path: path.to_string(),
-                });
-            }
-            (Some(ObjectType::Blob), _) => {}
-            _ => {
-                return Err(ReadError::NotAFile {
-                    path: path.to_string(),
-                });
-            }
+        read_blob(&self.repo, commit, path, limit)
+    }
+}
+
+/// The file at `path` in `commit` of `repo`: a regular file (no symlink)
+/// of at most `limit` bytes.
+fn read_blob(
+    repo: &Repository,
+    commit: Oid,
+    path: &str,
+    limit: usize,
+) -> Result<Vec<u8>, ReadError> {
+    let commit_obj = match repo.find_commit(commit) {
+        Ok(c) => c,
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            return Err(ReadError::MissingCommit { commit });
         }
-        let (size, _) = self.repo.odb()?.read_header(entry.id())?;
-        if size > limit {
-            return Err(ReadError::TooLarge {
+        Err(e) => return Err(e.into()),
+    };
+    let tree = commit_obj.tree()?;
+    let entry = match tree.get_path(Path::new(path)) {
+        Ok(entry) => entry,
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            return Err(ReadError::NotFound {
                 path: path.to_string(),
-                size,
-                limit,
             });
         }
-        let blob = self.repo.find_blob(entry.id())?;
-        Ok(blob.content().to_vec())
+        Err(e) => return Err(e.into()),
+    };
+    match (entry.kind(), entry.filemode()) {
+        (_, 0o120000) => {
+            return Err(ReadError::Symlink {
+                path: path.to_string(),
+            });
+        }
+        (Some(ObjectType::Blob), _) => {}
+        _ => {
+            return Err(ReadError::NotAFile {
+                path: path.to_string(),
+            });
+        }
+    }
+    let (size, _) = repo.odb()?.read_header(entry.id())?;
+    if size > limit {
+        return Err(ReadError::TooLarge {
+            path: path.to_string(),
+            size,
+            limit,
+        });
+    }
+    let blob = repo.find_blob(entry.id())?;
+    Ok(blob.content().to_vec())
+}
+
+/// The git repository whose work tree holds the project (not a cached
+/// one): for reading the project's own committed files at a revision.
+pub struct WorkRepo {
+    repo: Repository,
+    workdir: PathBuf,
+}
+
+impl WorkRepo {
+    /// The repository holding `dir` (searched upwards, as git does).
+    pub fn discover(dir: &Path) -> Result<WorkRepo> {
+        let repo = Repository::discover(dir).map_err(|_| {
+            anyhow!(
+                "{} is not in a git repository\n\
+                 help: the base of the comparison is a committed file; commit the project to git, or run where it is committed",
+                dir.display()
+            )
+        })?;
+        let workdir = repo
+            .workdir()
+            .ok_or_else(|| anyhow!("the git repository of {} has no work tree", dir.display()))?;
+        let workdir = workdir
+            .canonicalize()
+            .unwrap_or_else(|_| workdir.to_path_buf());
+        Ok(WorkRepo { repo, workdir })
+    }
+
+    /// The commit `rev` names (`HEAD`, a branch, a tag, `origin/main`, an
+    /// id, `HEAD~1`...).
+    pub fn resolve(&self, rev: &str) -> Result<Oid> {
+        let object = self.repo.revparse_single(rev).map_err(|e| {
+            anyhow!(
+                "`{rev}` names no commit of {}: {}\n\
+                 help: pass --base a branch, tag or commit id of this repository (in a shallow CI clone, fetch it first: `git fetch origin main`)",
+                self.workdir.display(),
+                e.message()
+            )
+        })?;
+        let commit = object
+            .peel_to_commit()
+            .map_err(|_| anyhow!("`{rev}` of {} is not a commit", self.workdir.display()))?;
+        Ok(commit.id())
+    }
+
+    /// `path` (a file of the work tree) as a path in the repository,
+    /// `/`-separated; `None` when it is outside the work tree.
+    pub fn path_in_repo(&self, path: &Path) -> Option<String> {
+        let parent = path.parent()?.canonicalize().ok()?;
+        let rel = parent.strip_prefix(&self.workdir).ok()?;
+        let mut parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        parts.push(path.file_name()?.to_string_lossy().into_owned());
+        Some(parts.join("/"))
+    }
+
+    /// The file at `path` in `commit`, as [`CachedRepo::read_bytes`] reads it.
+    pub fn read_bytes(&self, commit: Oid, path: &str, limit: usize) -> Result<Vec<u8>, ReadError> {
+        read_blob(&self.repo, commit, path, limit)
     }
 }
 

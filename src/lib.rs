@@ -4,6 +4,7 @@
 //! `src/commands/`) only parses arguments and renders results. See
 //! `ARCHITECTURE.md` for the map and the invariants.
 
+pub mod check_callers;
 pub mod clients;
 pub mod duration;
 pub mod export;

@@ -23,7 +23,7 @@ use super::{EXIT_CHECK_FAILED, display_path};
     ftl-realm-usage.json): commit it too, so the realms it calls can check their changes against it.\n\n\
     Examples:\n  \
     realm export                  # write the file\n  \
-    realm export --check          # in CI: exit 3 with a diff when a file is stale\n  \
+    realm export --check          # in CI: exit 3 when a file is stale or a pinned caller breaks\n  \
     realm export --watch          # re-export on every change of the sources"
 )]
 pub struct Args {
@@ -31,9 +31,13 @@ pub struct Args {
     #[arg(long, short, value_name = "PATH")]
     output: Option<PathBuf>,
 
-    /// Write nothing; exit 3 with a diff when a file is missing or stale
+    /// Write nothing; exit 3 with a diff when a file is missing or stale, or when a change breaks a pinned caller
     #[arg(long, conflicts_with = "watch")]
     check: bool,
+
+    /// With --check and pinned callers: the git revision whose committed export their check compares with (as `realm check-callers --base`) [default: HEAD]
+    #[arg(long, value_name = "REV", requires = "check")]
+    base: Option<String>,
 
     /// Keep running: re-export whenever a source file changes (debounced),
     /// printing what changed in the public API
@@ -65,6 +69,9 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         .pinned
         .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
     super::print_warnings(&ws);
+    // `--check` checks the callers too, when any are pinned.
+    let project = (args.check && args.output.is_none() && !ws.project.callers.is_empty())
+        .then(|| ws.project.clone());
     let export = export::prepare_owned(ws, args.output.as_deref())?;
     if args.check {
         let mut failed = false;
@@ -94,6 +101,13 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
                     );
                 }
             }
+        }
+        if let Some(project) = &project {
+            let check = args.pinned.with_context(started_in, |ctx| {
+                realm::check_callers::check(project, &export, args.base.as_deref(), ctx)
+            })?;
+            super::check_callers::print_text(&check)?;
+            failed |= check.failed();
         }
         return Ok(if failed {
             ExitCode::from(EXIT_CHECK_FAILED)

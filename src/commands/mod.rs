@@ -13,6 +13,7 @@ pub mod output;
 
 mod add;
 mod call;
+mod check_callers;
 mod completions;
 mod export;
 mod generate;
@@ -151,6 +152,7 @@ pub enum Command {
     Status(status::Args),
     Schema(schema::Args),
     Export(export::Args),
+    CheckCallers(check_callers::Args),
     Generate(generate::Args),
     Completions(completions::Args),
     Man(man::Args),
@@ -191,6 +193,7 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(args),
         Command::Schema(args) => schema::run(args, started_in),
         Command::Export(args) => export::run(args, started_in),
+        Command::CheckCallers(args) => check_callers::run(args, started_in),
         Command::Generate(args) => generate::run(args, started_in),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

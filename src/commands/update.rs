@@ -17,9 +17,13 @@ use super::{DataFormat, EXIT_CHECK_FAILED};
     can fail against the new one: a verb or type removed, a request or response changed, \
     a field removed or retyped, a request field made required, an enum variant removed. \
     Additions are compatible.\n\n\
+    Caller pins ([caller-realms] of realm.toml) move too: their keys and usage are read at the \
+    new commit. A NAME selects every pin of that name, so a realm pinned both ways moves both \
+    ways; --caller selects caller pins only.\n\n\
     Examples:\n  \
     realm update                    # move every pin, print the changes\n  \
     realm update bank               # only bank\n  \
+    realm update --caller           # only the callers\n  \
     realm update --check            # in CI: exit 3 when any pin is behind its branch\n  \
     realm update --deny-breaking    # move pins, but not across breaking changes (exit 3)"
 )]
@@ -27,6 +31,10 @@ pub struct Args {
     /// Only these realms [default: all pinned realms]
     #[arg(value_name = "NAME", value_parser = super::realm_name)]
     names: Vec<String>,
+
+    /// Only caller pins ([caller-realms] of realm.toml)
+    #[arg(long)]
+    caller: bool,
 
     /// Write nothing; exit 3 when any pin is behind its branch
     #[arg(long)]
@@ -48,7 +56,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let project = Project::discover(&super::current_dir()?)?;
     super::print_project_warnings(&project);
     let updates = args.pinned.with_context(started_in, |ctx| {
-        pins::plan_update(&project, &args.names, ctx)
+        pins::plan_update_pins(&project, &args.names, args.caller, ctx)
     })?;
     let moved: Vec<&RealmUpdate> = updates.iter().filter(|u| u.moved()).collect();
     let breaking: Vec<&&RealmUpdate> = moved.iter().filter(|u| u.breaking() > 0).collect();
@@ -91,7 +99,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         errln!(
-            "error: {} {} behind {} branch{}\nhelp: run `realm update` and commit ftl-project.toml",
+            "error: {} {} behind {} branch{}\nhelp: run `realm update` and commit {}",
             moved.len(),
             if moved.len() == 1 {
                 "realm is"
@@ -99,7 +107,8 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
                 "realms are"
             },
             if moved.len() == 1 { "its" } else { "their" },
-            if moved.len() == 1 { "" } else { "es" }
+            if moved.len() == 1 { "" } else { "es" },
+            files_of(&moved)
         );
         return Ok(ExitCode::from(EXIT_CHECK_FAILED));
     }
@@ -107,18 +116,36 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         errln!("{}", all_up_to_date(updates.len()));
     } else {
         errln!(
-            "Updated {} in ftl-project.toml",
-            super::plural(written, "realm")
+            "Updated {} in {}",
+            super::plural(written, "realm"),
+            files_of(&moved)
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// The files the pins of `moved` are in.
+fn files_of(moved: &[&RealmUpdate]) -> &'static str {
+    let callers = moved.iter().filter(|u| u.pin.table.is_caller()).count();
+    match (callers, moved.len() - callers) {
+        (0, _) => "ftl-project.toml",
+        (_, 0) => "realm.toml",
+        _ => "ftl-project.toml and realm.toml",
+    }
+}
+
 fn render_text(updates: &[RealmUpdate]) -> String {
-    let width = updates.iter().map(|u| u.pin.name.len()).max().unwrap_or(0);
+    let shown = |u: &RealmUpdate| {
+        if u.pin.table.is_caller() {
+            format!("{} (caller)", u.pin.name)
+        } else {
+            u.pin.name.clone()
+        }
+    };
+    let width = updates.iter().map(|u| shown(u).len()).max().unwrap_or(0);
     let mut out = String::new();
     for u in updates {
-        let name = &u.pin.name;
+        let name = &shown(u);
         if !u.moved() {
             let _ = writeln!(
                 out,
@@ -128,16 +155,30 @@ fn render_text(updates: &[RealmUpdate]) -> String {
             );
             continue;
         }
-        let summary = match &u.changes {
-            None => "the pinned commit is gone from the remote; no diff".to_string(),
-            Some(changes) if changes.is_empty() => "public API unchanged".to_string(),
-            Some(changes) => {
-                let breaking = u.breaking();
+        let summary = match (&u.keys, &u.changes) {
+            (Some(keys), _) => {
+                let public = keys.iter().filter(|k| !k.retired).count();
                 format!(
-                    "{breaking} breaking, {} compatible",
-                    changes.len() - breaking
+                    "caller: {}{}",
+                    super::plural(public, "public key"),
+                    if public == 0 {
+                        " (its calls cannot be verified by signature)"
+                    } else {
+                        ""
+                    }
                 )
             }
+            (None, changes) => match changes {
+                None => "the pinned commit is gone from the remote; no diff".to_string(),
+                Some(changes) if changes.is_empty() => "public API unchanged".to_string(),
+                Some(changes) => {
+                    let breaking = u.breaking();
+                    format!(
+                        "{breaking} breaking, {} compatible",
+                        changes.len() - breaking
+                    )
+                }
+            },
         };
         let _ = writeln!(
             out,
@@ -157,6 +198,7 @@ fn render_json(updates: &[RealmUpdate], written: usize) -> serde_json::Value {
     json!({
         "realms": updates.iter().map(|u| json!({
             "name": u.pin.name,
+            "role": if u.pin.table.is_caller() { "caller" } else { "callee" },
             "repo": u.pin.repo,
             "branch": u.branch,
             "from": u.pin.commit,

@@ -1,5 +1,6 @@
 //! Pinning external realms to git commits: `add`, `update`, `list`,
-//! `remove`, and reading a pinned realm's public API.
+//! `remove`, and reading a pinned realm's public API; the realms that call
+//! this one pinned the same way (`callers.rs`).
 //!
 //! A realm's repository has `ftl-project.toml` at its root; its `name` is the
 //! realm's name. The schema file holding the public API is the pin's
@@ -14,7 +15,8 @@
 //! `crate::project`. Nothing here prints. `read.rs` reads a public API at
 //! a commit; `cache.rs` makes a commit available in the cache and repairs
 //! the cache (a damaged entry fetched again, the entry of a failed add
-//! removed); `keys.rs` reads a pinned realm's public keys at its commit.
+//! removed); `keys.rs` reads a pinned realm's public keys at its commit;
+//! `list.rs` describes every pin from the cache.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -30,7 +32,9 @@ use crate::schema::{Decl, Pos, Realm, Type};
 use crate::sources;
 
 mod cache;
+mod callers;
 mod keys;
+mod list;
 mod read;
 
 use cache::{discard_new_entry_on_error, ensure_commit, with_repo};
@@ -38,7 +42,11 @@ use read::read_api;
 
 pub use crate::git::{Cache, Transfer, default_cache_dir};
 pub use crate::project::Pin;
+pub use callers::{
+    AddedCaller, CallerUsage, Committed, UsageState, add_caller, caller_usage, committed_export,
+};
 pub use keys::pinned_keys;
+pub use list::{Listed, ListedStatus, Role, list};
 
 /// The largest public-API file a pin may point at (32 MiB; the proto-text
 /// of a 10,000-verb realm is 13 MiB).
@@ -321,8 +329,11 @@ pub struct RealmUpdate {
     /// What changed in the public API from the pin to the head; `None` when
     /// the pinned commit could not be read (gone after a force-push).
     pub changes: Option<Vec<Change>>,
-    /// The public API at the head, when it moved.
+    /// The public API at the head, when it moved (pins of realms called).
     pub api: Option<PinnedApi>,
+    /// A caller pin's public keys (then retired ones) at the head, when it
+    /// moved.
+    pub keys: Option<Vec<crate::project::RealmKey>>,
 }
 
 impl RealmUpdate {
@@ -342,24 +353,54 @@ impl RealmUpdate {
 /// Looks at the branch of every selected pin (all when `names` is empty):
 /// reads the public API at each moved head and diffs it against the pinned
 /// one. Fetches concurrently; writes nothing. Every failure is reported.
+/// Caller pins are selected too (see [`plan_update_pins`]).
 pub fn plan_update(project: &Project, names: &[String], ctx: &Context) -> Result<Vec<RealmUpdate>> {
+    plan_update_pins(project, names, false, ctx)
+}
+
+/// [`plan_update`] of the pins of both tables, or of the caller pins only
+/// (`only_callers`). A name selects every pin of that name: a realm pinned
+/// both ways moves both ways. A moved caller pin has its keys read at the
+/// head (no public API: a caller need not publish one).
+pub fn plan_update_pins(
+    project: &Project,
+    names: &[String],
+    only_callers: bool,
+    ctx: &Context,
+) -> Result<Vec<RealmUpdate>> {
+    let candidates: Vec<&Pin> = if only_callers {
+        project.callers.iter().collect()
+    } else {
+        project.pins.iter().chain(&project.callers).collect()
+    };
     for name in names {
-        if project.pin(name).is_none() {
-            let known: Vec<&str> = project.pins.iter().map(|p| p.name.as_str()).collect();
+        if !candidates.iter().any(|p| &p.name == name) {
+            let mut known: Vec<&str> = candidates.iter().map(|p| p.name.as_str()).collect();
+            known.sort_unstable();
+            known.dedup();
+            let what = if only_callers {
+                "pinned as a caller"
+            } else {
+                "pinned"
+            };
             bail!(
-                "realm `{name}` is not pinned\nhelp: {}",
-                if known.is_empty() {
+                "realm `{name}` is not {what}\nhelp: {}",
+                if known.is_empty() && only_callers {
+                    "this project pins no callers; add one with `realm add --caller --git-repo <url>`"
+                        .to_string()
+                } else if known.is_empty() {
                     "this project pins no realms; add one with `realm add --git-repo <url>`"
                         .to_string()
+                } else if only_callers {
+                    format!("the callers pinned are: {}", known.join(", "))
                 } else {
                     format!("the pinned realms are: {}", known.join(", "))
                 }
             );
         }
     }
-    let pins: Vec<&Pin> = project
-        .pins
-        .iter()
+    let pins: Vec<&Pin> = candidates
+        .into_iter()
         .filter(|p| names.is_empty() || names.contains(&p.name))
         .collect();
     let results: Vec<Mutex<Option<Result<RealmUpdate>>>> =
@@ -439,10 +480,23 @@ fn update_one(project: &Project, pin: &Pin, ctx: &Context) -> Result<RealmUpdate
                 head: head.to_string(),
                 changes: Some(Vec::new()),
                 api: None,
+                keys: None,
             });
         }
         if !repo.has_commit(head) {
             ctx.with_progress(&pin.name, |progress| repo.fetch_branch(&branch, progress))?;
+        }
+        if pin.table.is_caller() {
+            let keys = read::read_remote(repo, &pin.name, head)?
+                .map_or_else(Vec::new, |remote| remote.keys);
+            return Ok(RealmUpdate {
+                pin: pin.clone(),
+                branch,
+                head: head.to_string(),
+                changes: Some(Vec::new()),
+                api: None,
+                keys: Some(keys),
+            });
         }
         let new = read_api(
             repo,
@@ -470,31 +524,43 @@ fn update_one(project: &Project, pin: &Pin, ctx: &Context) -> Result<RealmUpdate
             head: head.to_string(),
             changes: old.map(|old| diff(&old.realm, &new.realm)),
             api: Some(new),
+            keys: None,
         })
     })
 }
 
-/// Moves every moved pin to its head, in one write. Fails, writing nothing,
-/// when a pin changed in `ftl-project.toml` since it was read.
+/// Moves every moved pin to its head, in one write of each file that
+/// changes (`ftl-project.toml` for pins of realms called, `realm.toml` for
+/// caller pins), or none. Fails, writing nothing, when a pin changed since
+/// it was read.
 pub fn apply_update(root: &Path, updates: &[RealmUpdate]) -> Result<usize> {
     let moved: Vec<&RealmUpdate> = updates.iter().filter(|u| u.moved()).collect();
     if moved.is_empty() {
         return Ok(0);
     }
-    Project::edit(root, |project, doc| {
+    Project::edit_pins(root, |project, doc, settings| {
         for update in &moved {
-            let current = project.pin(&update.pin.name);
+            let caller = update.pin.table.is_caller();
+            let current = if caller {
+                project.caller(&update.pin.name)
+            } else {
+                project.pin(&update.pin.name)
+            };
             if current.map(|p| &p.commit) != Some(&update.pin.commit) {
                 bail!(
                     "the pin of realm `{}` changed in {} while updating; run `realm update` again",
                     update.pin.name,
-                    crate::project::PROJECT_FILE
+                    if caller {
+                        crate::project::SETTINGS_FILE
+                    } else {
+                        crate::project::PROJECT_FILE
+                    }
                 );
             }
             let mut pin = update.pin.clone();
             pin.commit = update.head.clone();
             pin.branch = Some(update.branch.clone());
-            set_pin(doc, &pin)?;
+            set_pin(if caller { &mut *settings } else { &mut *doc }, &pin)?;
         }
         Ok(moved.len())
     })
@@ -526,84 +592,6 @@ pub fn migrate(root: &Path, ctx: &Context) -> Result<Migrated> {
         paths.push((pin.name.clone(), api.path));
     }
     crate::project::migrate(root, &paths)
-}
-
-// ---- list ------------------------------------------------------------------
-
-/// A pin as `realm list` shows it, from the cache only.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Listed {
-    pub name: String,
-    pub repo: String,
-    pub branch: Option<String>,
-    pub commit: String,
-    /// Exported verbs at the pinned commit; `None` when not cached.
-    pub verbs: Option<usize>,
-    /// The cached head of the branch, when it differs from the pin.
-    pub cached_head: Option<String>,
-    pub status: ListedStatus,
-}
-
-/// How a pin stands against the cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub enum ListedStatus {
-    /// The pinned commit is the cached head of its branch.
-    #[serde(rename = "up to date")]
-    UpToDate,
-    /// The cached head of the branch differs from the pin: `realm update`
-    /// would move it.
-    #[serde(rename = "behind")]
-    Behind,
-    /// The pinned commit has not been fetched on this machine.
-    #[serde(rename = "not cached")]
-    NotCached,
-}
-
-impl std::fmt::Display for ListedStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ListedStatus::UpToDate => "up to date",
-            ListedStatus::Behind => "behind",
-            ListedStatus::NotCached => "not cached",
-        })
-    }
-}
-
-/// Describes every pin from the cache; no network.
-pub fn list(project: &Project, cache: &Cache) -> Vec<Listed> {
-    project
-        .pins
-        .iter()
-        .map(|pin| {
-            let url = resolve_url(&project.root, &pin.repo);
-            let commit = Oid::from_str(&pin.commit).ok();
-            let repo = cache.existing_repo(&url);
-            let api = match (&repo, commit) {
-                (Some(repo), Some(commit)) if repo.has_commit(commit) => {
-                    read_api(repo, &pin.name, commit, pin.path.as_deref(), false).ok()
-                }
-                _ => None,
-            };
-            let head = repo
-                .as_ref()
-                .zip(pin.branch.as_deref())
-                .and_then(|(r, branch)| r.cached_branch(branch));
-            let status = match (&api, head) {
-                (None, _) => ListedStatus::NotCached,
-                (Some(_), Some(head)) if Some(head) != commit => ListedStatus::Behind,
-                _ => ListedStatus::UpToDate,
-            };
-            Listed {
-                name: pin.name.clone(),
-                repo: pin.repo.clone(),
-                branch: pin.branch.clone(),
-                commit: pin.commit.clone(),
-                verbs: api.as_ref().map(PinnedApi::verbs),
-                cached_head: head.filter(|h| Some(*h) != commit).map(|h| h.to_string()),
-                status,
-            }
-        })
-        .collect()
 }
 
 // ---- remove ----------------------------------------------------------------
@@ -645,10 +633,14 @@ pub fn references_to(project: &Project, realm: &str) -> Result<Vec<Reference>> {
     Ok(out)
 }
 
-/// Drops the pin of `name`. Unless `force`, refuses while the project's own
-/// schema refers to `@name`, listing every reference.
+/// Drops the pin of `name` (of a realm called; else, when there is none,
+/// the caller pin of that name). Unless `force`, refuses while the
+/// project's own schema refers to `@name`, listing every reference.
 pub fn remove(root: &Path, name: &str, force: bool) -> Result<Pin> {
     let project = Project::load(root)?;
+    if project.pin(name).is_none() && project.caller(name).is_some() {
+        return remove_caller(root, name);
+    }
     let Some(pin) = project.pin(name).cloned() else {
         let known: Vec<&str> = project.pins.iter().map(|p| p.name.as_str()).collect();
         bail!(
@@ -687,6 +679,31 @@ pub fn remove(root: &Path, name: &str, force: bool) -> Result<Pin> {
     Project::edit(root, |_, doc| {
         if !crate::project::remove_pin(doc, name) {
             bail!("realm `{name}` is not pinned (it was removed by another run)");
+        }
+        Ok(())
+    })?;
+    Ok(pin)
+}
+
+/// Drops the caller pin of `name` (`[caller-realms.<name>]` of
+/// `realm.toml`). Its calls are no longer accepted once the ingress reads
+/// the file again; nothing in this realm's schema refers to a caller.
+pub fn remove_caller(root: &Path, name: &str) -> Result<Pin> {
+    let project = Project::load(root)?;
+    let Some(pin) = project.caller(name).cloned() else {
+        let known: Vec<&str> = project.callers.iter().map(|p| p.name.as_str()).collect();
+        bail!(
+            "realm `{name}` is not pinned as a caller\nhelp: {}",
+            if known.is_empty() {
+                "this project pins no callers (`[caller-realms]` of realm.toml)".to_string()
+            } else {
+                format!("the callers pinned are: {}", known.join(", "))
+            }
+        );
+    };
+    Project::edit_settings(root, |_, doc| {
+        if !crate::project::remove_caller_pin(doc, name) {
+            bail!("caller `{name}` is not pinned (it was removed by another run)");
         }
         Ok(())
     })?;

@@ -398,4 +398,34 @@ mod tests {
         assert_eq!(doc.to_string(), "name = \"shop\"\n");
         assert!(!remove_pin(&mut doc, "a"));
     }
+
+    #[test]
+    fn a_caller_pin_goes_below_the_commented_example_of_realm_toml_and_comes_out_again() {
+        let template = crate::init::SETTINGS_TEMPLATE;
+        let mut doc: DocumentMut = template.parse().expect("TOML");
+        let mut shop = pin("shop", "../shop");
+        shop.table = PinTable::CallerRealms;
+        shop.path = None;
+        set_pin(&mut doc, &shop).expect("set_pin");
+        let out = doc.to_string();
+        let project = Project::parse_with_settings(
+            Path::new("/p"),
+            "name = \"bank\"\n".to_string(),
+            Some(out.clone()),
+        )
+        .unwrap_or_else(|r| panic!("{r}\n{out}"));
+        assert_eq!(project.callers.len(), 1, "{out}");
+        assert!(project.pins.is_empty());
+        assert!(
+            out.contains(&format!(
+                "# git-commit = \"aac675450010d2b8fc0528239e49e56fd94b5309\"\n\n[caller-realms.shop]\ngit-repo = \"../shop\"\ngit-branch = \"main\"\ngit-commit = \"{COMMIT}\"\n"
+            )),
+            "{out}"
+        );
+        // A pin of a realm called is not touched by a caller edit.
+        assert!(!remove_pin(&mut doc, "shop"));
+        assert!(remove_caller_pin(&mut doc, "shop"));
+        assert!(!doc.to_string().contains("[caller-realms.shop]"));
+        assert!(!remove_caller_pin(&mut doc, "shop"));
+    }
 }

@@ -323,6 +323,63 @@ impl Project {
     }
 }
 
+impl Project {
+    /// Changes the pins of both files under one lock: `change` edits
+    /// `ftl-project.toml`'s document and `realm.toml`'s (empty when there
+    /// is none), with the project as it is now; what changed is checked to
+    /// read, then written atomically, `realm.toml` first (put back when
+    /// `ftl-project.toml` then cannot be written). Nothing is written when
+    /// `change` fails or the result does not read.
+    pub fn edit_pins<T>(
+        root: &Path,
+        change: impl FnOnce(&Project, &mut DocumentMut, &mut DocumentMut) -> Result<T>,
+    ) -> Result<T> {
+        let _lock = lock_dir(root)?;
+        let project = Project::load(root)?;
+        let mut doc: DocumentMut = project
+            .text
+            .parse()
+            .with_context(|| format!("cannot parse {PROJECT_FILE}"))?;
+        let old_settings = project.settings_text.clone().unwrap_or_default();
+        let mut settings: DocumentMut = old_settings
+            .parse()
+            .with_context(|| format!("cannot parse {SETTINGS_FILE}"))?;
+        let out = change(&project, &mut doc, &mut settings)?;
+        let text = doc.to_string();
+        let settings_text = settings.to_string();
+        let settings_changed = settings_text != old_settings;
+        let settings_new = if settings_changed {
+            Some(settings_text)
+        } else {
+            project.settings_text.clone()
+        };
+        if text == project.text && !settings_changed {
+            return Ok(out);
+        }
+        Project::parse_with_settings(root, text.clone(), settings_new.clone()).map_err(|r| {
+            anyhow::anyhow!(
+                "internal error: an edit made {PROJECT_FILE} or {SETTINGS_FILE} invalid:\n{r}"
+            )
+        })?;
+        let settings_path = project.settings_path();
+        if settings_changed && let Some(new) = &settings_new {
+            files::write_atomic(&settings_path, new.as_bytes())?;
+        }
+        if text != project.text
+            && let Err(e) = files::write_atomic(&project.path(), text.as_bytes())
+        {
+            if settings_changed {
+                let _ = match &project.settings_text {
+                    Some(old) => files::write_atomic(&settings_path, old.as_bytes()),
+                    None => files::remove_file(&settings_path),
+                };
+            }
+            return Err(e);
+        }
+        Ok(out)
+    }
+}
+
 /// `realm.toml` in `root`, when there is one.
 fn read_settings_file(root: &Path) -> Result<Option<String>> {
     let path = root.join(SETTINGS_FILE);

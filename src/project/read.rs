@@ -28,6 +28,16 @@ pub struct RemoteProject {
     /// `[realm] public-keys` and `retired-keys`: the keys its calls are
     /// signed with, as of the pinned commit.
     pub keys: Vec<RealmKey>,
+    /// `[realm] usage`: where its `realm export` writes what it uses of the
+    /// realms it pins (else [`super::DEFAULT_USAGE`]).
+    pub usage: Option<String>,
+}
+
+impl RemoteProject {
+    /// The path of its usage file in its repository.
+    pub fn usage_path(&self) -> &str {
+        self.usage.as_deref().unwrap_or(super::DEFAULT_USAGE)
+    }
 }
 
 impl RemoteProject {
@@ -98,7 +108,12 @@ pub fn parse_remote(
     if !found.errors.is_empty() {
         return Err(fail(found.errors));
     }
-    Ok(RemoteProject { name, export, keys })
+    Ok(RemoteProject {
+        name,
+        export,
+        keys,
+        usage: found.usage,
+    })
 }
 
 fn parse_toml<'t>(label: &str, text: &'t str) -> Result<Document<&'t str>, Diagnostic> {

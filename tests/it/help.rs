@@ -69,6 +69,7 @@ fn help_of_every_command() {
             "",
             "add",
             "call",
+            "check-callers",
             "completions",
             "export",
             "generate",
@@ -93,10 +94,25 @@ fn help_of_every_command() {
     );
     // Options that concern the git cache only where a command reads it.
     let reads_cache = [
-        "add", "update", "list", "schema", "export", "generate", "serve", "migrate",
+        "add",
+        "update",
+        "list",
+        "schema",
+        "export",
+        "generate",
+        "serve",
+        "migrate",
+        "check-callers",
     ];
     let may_fetch = [
-        "add", "update", "schema", "export", "generate", "serve", "migrate",
+        "add",
+        "update",
+        "schema",
+        "export",
+        "generate",
+        "serve",
+        "migrate",
+        "check-callers",
     ];
     for command in &commands {
         let name = command.join(" ");

@@ -691,7 +691,7 @@ fn list_shows_pins_from_the_cache() {
     assert_eq!(run.stdout, "");
     assert_eq!(
         run.stderr,
-        "No realms are pinned. Pin one with `realm add --git-repo <url>`.\n"
+        "No realms are pinned. Pin one with `realm add --git-repo <url>` (`--caller` for a realm that calls this one).\n"
     );
 
     let bank = GitRealm::example("bank");
