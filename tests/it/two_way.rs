@@ -55,22 +55,18 @@ fn keyed_realm(name: &str, keys: &Path, extra: &str) -> (GitRealm, String, PathB
     (realm, id, file)
 }
 
-/// Pins `caller` at `commit` as a caller of `callee` (realm.toml).
-fn pin_caller(callee: &GitRealm, caller: &str, repo: &GitRealm, commit: &str) {
-    let settings = std::fs::read_to_string(callee.path().join("realm.toml")).unwrap_or_default();
-    let table = format!("[caller-realms.{caller}]");
-    let kept: String = match settings.find(&table) {
-        // Drop the old table (always last here) to re-pin.
-        Some(at) => settings[..at].to_string(),
-        None => settings,
+/// Pins `repo` as a caller of `callee` at its head (`realm add --caller`),
+/// or moves the pin there (`realm update --caller`).
+fn pin_caller(callee: &GitRealm, repo: &GitRealm, cache: &Path) {
+    let pinned = std::fs::read_to_string(callee.path().join("realm.toml"))
+        .is_ok_and(|s| s.contains("[caller-realms."));
+    let url = repo.url();
+    let args: &[&str] = if pinned {
+        &["update", "--caller"]
+    } else {
+        &["add", "--caller", "--git-repo", &url]
     };
-    callee.write(
-        "realm.toml",
-        &format!(
-            "{kept}{table}\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{commit}\"\n",
-            repo.url()
-        ),
-    );
+    crate::common::run_realm_with(callee.path(), args, &[("REALM_CACHE_DIR", cache)]).expect(0);
 }
 
 /// A call to `serve` signed as `caller` with `key`, for `target` (the URL
@@ -163,7 +159,7 @@ fn two_realms_call_each_other_with_no_shared_secret_and_rotate_keys() {
     )
     .expect(0);
     shop.commit("shop pins bank");
-    pin_caller(&bank, "shop", &shop, &shop.head());
+    pin_caller(&bank, &shop, cache.path());
 
     let echo = Arc::new(Echo::default());
     let runner = echo_runner(echo.clone(), None);
@@ -260,7 +256,7 @@ fn two_realms_call_each_other_with_no_shared_secret_and_rotate_keys() {
     // A call through shop's ingress succeeds at every step.
     let (k2, k2_file) = new_key(&shop, keys.path(), "shop-2.key");
     shop.commit("shop: a second key");
-    pin_caller(&bank, "shop", &shop, &shop.head());
+    pin_caller(&bank, &shop, cache.path());
     drop(bank_ingress);
     let bank_ingress = serve_bank(&bank, cache.path(), &runner);
     let shop_ingress = {
@@ -281,7 +277,7 @@ fn two_realms_call_each_other_with_no_shared_secret_and_rotate_keys() {
     );
     crate::common::run_realm(shop.path(), &["keys", "retire", &k1]).expect(0);
     shop.commit("shop: retire the first key");
-    pin_caller(&bank, "shop", &shop, &shop.head());
+    pin_caller(&bank, &shop, cache.path());
     drop(bank_ingress);
     let bank_ingress = serve_bank(&bank, cache.path(), &runner);
     drop(shop_ingress);
@@ -332,17 +328,14 @@ fn a_hub_relays_a_call_with_both_signatures() {
     shop.commit("shop pins bank");
     // The hub checks shop; bank checks both (and has no `[ingress] hub`:
     // shop's own signature proves where the call started).
-    pin_caller(&hub, "shop", &shop, &shop.head());
-    pin_caller(&bank, "shop", &shop, &shop.head());
-    let settings = bank.read("realm.toml");
-    bank.write(
-        "realm.toml",
-        &format!(
-            "{settings}[caller-realms.hub]\ngit-repo = \"{}\"\ngit-branch = \"main\"\ngit-commit = \"{}\"\n",
-            hub.url(),
-            hub.head()
-        ),
-    );
+    pin_caller(&hub, &shop, cache.path());
+    pin_caller(&bank, &shop, cache.path());
+    crate::common::run_realm_with(
+        bank.path(),
+        &["add", "--caller", "--git-repo", &hub.url()],
+        &[("REALM_CACHE_DIR", cache.path())],
+    )
+    .expect(0);
 
     let echo = Arc::new(Echo::default());
     let runner = echo_runner(echo.clone(), None);
