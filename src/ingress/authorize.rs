@@ -84,7 +84,7 @@ pub fn permit(policy: &Policy<'_>, facts: &Facts<'_>, caller: Caller) -> Result<
                     "unsigned"
                 },
                 format!(
-                    "calls to realm `{realm}` must be signed by the calling realm{} (other realms' ingresses sign the calls they forward when they have a key for `{realm}`)",
+                    "calls to realm `{realm}` must be signed by the calling realm{} (other realms' ingresses sign what they forward with their own signing key, checked here when `{realm}` pins them with `realm add --caller`, or with a key they share with `{realm}`)",
                     if policy.peer_cas.is_empty() {
                         ""
                     } else {
