@@ -153,6 +153,17 @@ git -C "$work/acme" init -q -b main
 commit "$work/acme" "acme realm, imported from gRPC"
 "$realm" -C "$work/shop" add --git-repo ../acme
 
+step "The shop gets a key pair (realm -C shop keys new): the public key in its realm.toml, the private key outside"
+mkdir -p "$work/keys"
+"$realm" -C "$work/shop" keys new --key-file "$work/keys/shop.key"
+"$realm" -C "$work/shop" export
+git -C "$work/shop" init -q -b main
+commit "$work/shop" "shop realm, with its key and its usage of the bank"
+
+step "The bank pins the shop as a caller (realm -C bank add --caller --git-repo ../shop): its keys and usage at that commit"
+"$realm" -C "$work/bank" add --caller --git-repo ../shop
+"$realm" -C "$work/bank" list
+
 step "Serve: runners, and an ingress per realm (realm serve --listen 127.0.0.1:0)"
 background bank-runner "$examples/runners" bank 127.0.0.1:0
 bank_runner=$(address_of bank-runner "bank runner listening on ")
@@ -167,7 +178,10 @@ acme_ingress=$(address_of acme-ingress 'Serving realm `acme` on ')
 # after it: it reads the ingress's address from a file at each call.
 background shop-runner "$examples/runners" shop 127.0.0.1:0 "@$work/shop-ingress.url"
 shop_runner=$(address_of shop-runner "shop runner listening on ")
-background shop-ingress "$realm" -C "$work/shop" serve --listen 127.0.0.1:0 \
+# The shop's ingress signs what it sends with the shop's key; the bank's
+# checks it with the key of the commit it pinned. No secret is shared.
+background shop-ingress env REALM_SIGNING_KEY_FILE="$work/keys/shop.key" \
+  "$realm" -C "$work/shop" serve --listen 127.0.0.1:0 \
   --runner "checkout=$shop_runner" \
   --realm-endpoint "bank=$bank_ingress" --realm-endpoint "acme=$acme_ingress"
 shop_ingress=$(address_of shop-ingress 'Serving realm `shop` on ')
@@ -185,6 +199,7 @@ upstreams_are_ours "$work/acme" "$acme_ingress" "$grpc"
 upstreams_are_ours "$work/shop" "$shop_ingress" "$shop_runner" "$bank_ingress" "$acme_ingress"
 echo "Every upstream of the three ingresses is a process of this demo."
 awk 'NR == 1 || /^  / { print; next } { exit }' "$work/shop-ingress.log"
+awk 'NR == 1 || /^  / { print; next } { exit }' "$work/bank-ingress.log"
 
 step "shop -> bank: realm -C shop call balance.withdraw@bank (through the shop's and the bank's ingress)"
 "$realm" -C "$work/shop" call balance.withdraw@bank '{"account": "a1", "amount": 500}' --endpoint "$shop_ingress"
@@ -201,6 +216,20 @@ set +e
 "$realm" -C "$work/shop" call balance.withdraw@bank '{"account": "a1", "amount": "lots"}' --endpoint "$shop_ingress"
 echo "exit code: $?"
 set -e
+
+step "The bank refuses a call no realm it pins signed (exit code 1)"
+set +e
+"$realm" -C "$work/bank" call balance.withdraw '{"account": "a1", "amount": 500}' --endpoint "$bank_ingress"
+echo "exit code: $?"
+set -e
+
+step "Before the bank changes its API, it asks its callers (realm -C bank check-callers): exit 3"
+sed -i.bak 's/verb withdraw(/verb take(/' "$work/bank/modules/balance.ftl"
+set +e
+"$realm" -C "$work/bank" check-callers
+echo "exit code: $?"
+set -e
+mv "$work/bank/modules/balance.ftl.bak" "$work/bank/modules/balance.ftl"
 
 step "The shop ingress's upstreams (realm -C shop status)"
 "$realm" -C "$work/shop" status --endpoint "$shop_ingress"

@@ -47,6 +47,12 @@ fn the_demo_runs_start_to_finish_on_its_own_processes() {
         "[bank ingress] INFO call ",
         "[acme ingress] INFO call ",
         "call=checkout.pay@shop status=200",
+        // Key pairs: the shop signs, the bank checks, nobody else gets in.
+        "realm bank -> http",
+        ", signed (ed25519 key ",
+        "caller shop: ed25519 keys pinned at ",
+        "signed (exit code 1)\nexit code: 1\n",
+        "breaking  balance.withdraw: verb removed — used by shop (modules/checkout.ftl:",
         "Done: every call above went through the demo's own ingresses and runners.\n",
     ] {
         assert!(
@@ -54,6 +60,11 @@ fn the_demo_runs_start_to_finish_on_its_own_processes() {
             "no {expected:?} in\n{stdout}\n--- stderr\n{stderr}"
         );
     }
+    // The bank's refusal of the unsigned call is its JSON error, on stderr.
+    assert!(
+        stderr.contains("\"code\": \"unsigned\""),
+        "no unsigned refusal in\n{stderr}"
+    );
     // Only the demo's own addresses: no fixed port of the example
     // projects' files was called.
     for fixed in ["8871", "8872", "8891", "8892", "8893", "9101", "9102"] {
