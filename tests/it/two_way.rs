@@ -384,3 +384,103 @@ fn a_hub_relays_a_call_with_both_signatures() {
     assert_eq!(send(&hub_ingress, ECHO, MSG, &headers).0, 200);
     refused(&send(&hub_ingress, ECHO, MSG, &headers), 401, "replayed");
 }
+
+#[test]
+fn the_callee_calls_back_with_its_own_key() {
+    // Both directions, no secret: shop calls bank with shop's key, bank
+    // calls shop with bank's; each pins the other both ways.
+    let keys = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("cache");
+    let with_cache = [("REALM_CACHE_DIR", cache.path())];
+    let bank = ledger_realm("bank");
+    let (bank_key_id, bank_key) = new_key(&bank, keys.path(), "bank.key");
+    bank.commit("bank: a key");
+    let shop = GitRealm::empty("main");
+    shop.write(
+        "ftl-project.toml",
+        "name = \"shop\"\nmodule-dirs = [\"modules\"]\n",
+    );
+    shop.write(
+        "modules/orders.ftl",
+        "module orders {\n  export realm data Msg {\n    text String\n  }\n\n  export realm verb echo(orders.Msg) orders.Msg\n}\n",
+    );
+    let (_, shop_key) = new_key(&shop, keys.path(), "shop.key");
+    crate::common::run_realm_with(
+        shop.path(),
+        &["add", "--git-repo", &bank.url()],
+        &with_cache,
+    )
+    .expect(0);
+    crate::common::run_realm_with(
+        shop.path(),
+        &["add", "--caller", "--git-repo", &bank.url()],
+        &with_cache,
+    )
+    .expect(0);
+    crate::common::run_realm(shop.path(), &["export"]).expect(0);
+    shop.commit("shop pins bank both ways");
+    crate::common::run_realm_with(
+        bank.path(),
+        &["add", "--git-repo", &shop.url()],
+        &with_cache,
+    )
+    .expect(0);
+    pin_caller(&bank, &shop, cache.path());
+
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    // bank serves its verbs (and checks shop); shop serves its verbs (and
+    // checks bank) and calls bank; a second bank ingress, a replica, has
+    // shop's address and carries bank's calls to shop.
+    let bank_in = Serve::start_with(
+        bank.path(),
+        cache.path(),
+        &["--runner", &format!("ledger={}", runner.url())],
+        &[("REALM_SIGNING_KEY_FILE", bank_key.to_str().expect("utf-8"))],
+        None,
+    );
+    let shop_ingress = Serve::start_with(
+        shop.path(),
+        cache.path(),
+        &[
+            "--runner",
+            &format!("orders={}", runner.url()),
+            "--realm-endpoint",
+            &format!("bank={}", bank_in.url()),
+        ],
+        &[("REALM_SIGNING_KEY_FILE", shop_key.to_str().expect("utf-8"))],
+        None,
+    );
+    let bank_out = Serve::start_with(
+        bank.path(),
+        cache.path(),
+        &[
+            "--runner",
+            &format!("ledger={}", runner.url()),
+            "--realm-endpoint",
+            &format!("shop={}", shop_ingress.url()),
+        ],
+        &[("REALM_SIGNING_KEY_FILE", bank_key.to_str().expect("utf-8"))],
+        None,
+    );
+    let there = call(&shop_ingress, ECHO, MSG, &[]);
+    assert_eq!(there.0, 200, "{}\n{}", there.2, bank_in.log());
+    assert_eq!(
+        echo.last()
+            .headers
+            .get("x-realm-caller")
+            .map(String::as_str),
+        Some("shop")
+    );
+    let back = call(&bank_out, "/realms/shop/orders/echo", MSG, &[]);
+    assert_eq!(back.0, 200, "{}\n{}", back.2, shop_ingress.log());
+    let seen = echo.last();
+    assert_eq!(seen.verb, "echo");
+    assert_eq!(
+        seen.headers.get("x-realm-caller").map(String::as_str),
+        Some("bank")
+    );
+    shop_ingress.wait_log("bank's key", |l| {
+        l.contains("caller bank: ed25519 keys pinned at") && l.contains(&bank_key_id)
+    });
+}
