@@ -7,6 +7,7 @@
 pub mod clients;
 pub mod duration;
 pub mod export;
+pub mod fake;
 pub mod files;
 pub mod ftl_modules;
 pub mod generate;

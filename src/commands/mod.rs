@@ -15,6 +15,7 @@ mod add;
 mod call;
 mod completions;
 mod export;
+mod fake;
 mod generate;
 mod import;
 mod init;
@@ -147,6 +148,7 @@ pub enum Command {
     Import(import::Args),
     Keys(keys::Args),
     Serve(serve::Args),
+    Fake(fake::Args),
     Call(call::Args),
     Status(status::Args),
     Schema(schema::Args),
@@ -187,6 +189,7 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Keys(args) => keys::run(args, started_in),
         Command::Serve(args) => serve::run(args, started_in),
+        Command::Fake(args) => fake::run(args, started_in),
         Command::Call(args) => call::run(args),
         Command::Status(args) => status::run(args),
         Command::Schema(args) => schema::run(args, started_in),

@@ -10,8 +10,8 @@
 //! 3. `check`: the body fits the verb's request type, the reply style is
 //!    one ([`Checked`]);
 //! 4. `dispatch`: what goes with it (headers) and the forwarder of its
-//!    upstream's kind (`forward.rs`, `forward_ftl.rs`), handed an
-//!    [`Outbound`].
+//!    upstream's kind (`forward.rs`, `forward_ftl.rs`, and `fake.rs` for
+//!    a fake realm's modules), handed an [`Outbound`].
 //!
 //! [`Outcome`] is what became of the call. Never reads HTTP bodies or
 //! writes responses (`request.rs`, `routes.rs`, `verb_service.rs` do).
@@ -382,6 +382,16 @@ impl Ingress {
                     }
                     (Runner::Ftl { upstream, url }, _) => {
                         Box::pin(self.call_ftl(out, upstream, url)).await
+                    }
+                    (Runner::Fake { runner }, _) => {
+                        let call = super::FakeCall {
+                            realm: &self.realm,
+                            module,
+                            verb,
+                            request: out.value.as_ref(),
+                            request_id: call.request_id,
+                        };
+                        self.answer_fake(runner.as_ref(), call).await
                     }
                     (Runner::Grpc { .. }, None) => Err(Refusal::new(
                         StatusCode::INTERNAL_SERVER_ERROR,

@@ -47,6 +47,7 @@ mod call;
 pub mod config;
 mod conn;
 mod deadline;
+mod fake;
 mod forward;
 mod forward_ftl;
 pub mod hops;
@@ -80,6 +81,7 @@ use upstream::{Upstream, UpstreamStatus};
 pub use build::{Trust, from_workspace, pinned_callers, server_tls};
 pub use call::{Call, Outcome};
 pub use config::{IngressConfig, Overrides};
+pub use fake::{FakeAnswer, FakeCall, FakeRunner};
 pub use reply::{Refusal, Reply};
 pub use request::is_request_id;
 
@@ -114,6 +116,10 @@ enum Runner {
     Grpc { upstream: GrpcUpstream, url: String },
     /// An FTL cluster's `xyz.block.ftl.v1.VerbService/Call`.
     Ftl { upstream: GrpcUpstream, url: String },
+    /// A fake realm's stand-in (`realm fake`).
+    Fake {
+        runner: std::sync::Arc<dyn FakeRunner>,
+    },
 }
 
 /// A local module's runner.
@@ -214,6 +220,9 @@ impl Ingress {
                 Some(Runner::Grpc { url, .. }) => format!("module {module} -> {url} (gRPC)"),
                 Some(Runner::Ftl { url, .. }) => {
                     format!("module {module} -> {url} (FTL's VerbService)")
+                }
+                Some(Runner::Fake { runner }) => {
+                    format!("module {module} -> {}", runner.describe(module))
                 }
                 None => format!("module {module} -> no runner (its verbs answer 503)"),
             });

@@ -71,6 +71,7 @@ fn help_of_every_command() {
             "call",
             "completions",
             "export",
+            "fake",
             "generate",
             "import",
             "import descriptor-set",
@@ -93,10 +94,10 @@ fn help_of_every_command() {
     );
     // Options that concern the git cache only where a command reads it.
     let reads_cache = [
-        "add", "update", "list", "schema", "export", "generate", "serve", "migrate",
+        "add", "update", "list", "schema", "export", "generate", "serve", "migrate", "fake",
     ];
     let may_fetch = [
-        "add", "update", "schema", "export", "generate", "serve", "migrate",
+        "add", "update", "schema", "export", "generate", "serve", "migrate", "fake",
     ];
     for command in &commands {
         let name = command.join(" ");

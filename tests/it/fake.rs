@@ -1,0 +1,286 @@
+//! `realm fake`: a pinned realm answered from its pinned schema. The shop
+//! pins the bank; the bank is faked (no bank runner), called through the
+//! shop's real ingress; what the fake refuses is compared with what a real
+//! bank ingress refuses; generated replies of every verb of the examples,
+//! the kitchen-sink realm and FTL-published realms pass the response
+//! check; examples answer and an invalid one is an error.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::common::serve::{Serve, free_port, http, stable};
+use crate::common::{GitRealm, TestProject, repo_root, run_realm_with};
+
+/// `realm fake <args> --listen 127.0.0.1:0` in `dir`, as a [`Serve`]
+/// (its address read from its start-up line, killed on drop).
+fn start_fake(dir: &Path, cache: &Path, args: &[&str]) -> Serve {
+    let log = tempfile::NamedTempFile::new()
+        .expect("log")
+        .into_temp_path()
+        .keep()
+        .expect("keep");
+    let child = Command::new(assert_cmd::cargo::cargo_bin("realm"))
+        .arg("fake")
+        .args(args)
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env("REALM_CACHE_DIR", cache)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start realm fake");
+    let mut fake = Serve {
+        child,
+        addr: "127.0.0.1:0".parse().expect("addr"),
+        log,
+        tls: false,
+    };
+    fake.wait_ready();
+    fake
+}
+
+/// The shop, pinning the bank.
+fn shop_with_bank() -> (TestProject, GitRealm) {
+    let shop = TestProject::example("shop");
+    let bank = GitRealm::example("bank");
+    shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+    (shop, bank)
+}
+
+/// A dead runner URL, for the example projects' configured runners.
+fn dead() -> String {
+    format!("http://127.0.0.1:{}", free_port())
+}
+
+fn post(serve: &Serve, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let (status, _, body) = http("POST", serve.addr, path, body, headers).expect("HTTP call");
+    let json = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    (status, json)
+}
+
+#[test]
+fn the_shop_calls_a_faked_bank_through_its_own_ingress() {
+    let (shop, _bank) = shop_with_bank();
+    let fake = start_fake(shop.path(), shop.cache_dir(), &["bank"]);
+    assert!(
+        fake.log().contains("module balance -> fake"),
+        "{}",
+        fake.log()
+    );
+    let shop_ingress = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("checkout={}", dead()),
+            "--realm-endpoint",
+            &format!("bank={}", fake.url()),
+        ],
+    );
+    let call = |body: &str| {
+        run_realm_with(
+            shop.path(),
+            &[
+                "call",
+                "balance.withdraw@bank",
+                body,
+                "--endpoint",
+                &shop_ingress.url(),
+            ],
+            &[],
+        )
+        .expect(0)
+        .stdout
+    };
+    let first = call(r#"{"account": "a1", "amount": 500}"#);
+    let reply: Value = serde_json::from_str(&first).expect("a JSON reply");
+    assert!(reply["balance"].is_i64(), "{reply}");
+    assert_eq!(reply.as_object().map(|o| o.len()), Some(1), "{reply}");
+    // The same request (members in any order), the same reply.
+    assert_eq!(call(r#"{"amount": 500, "account": "a1"}"#), first);
+
+    // FTL's verb service on the fake, with Connect's JSON.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let request = json!({
+        "verb": {"module": "balance", "name": "withdraw"},
+        "body": b64.encode(r#"{"account": "a1", "amount": 500}"#),
+    })
+    .to_string();
+    let answer = http(
+        "POST",
+        fake.addr,
+        "/xyz.block.ftl.v1.VerbService/Call",
+        &request,
+        &[
+            ("content-type", "application/json"),
+            ("connect-protocol-version", "1"),
+        ],
+    )
+    .expect("Connect call");
+    assert_eq!(answer.0, 200, "{answer:?}");
+    let reply: Value = serde_json::from_str(&answer.2).expect("JSON");
+    let body = b64
+        .decode(reply["body"].as_str().expect("a body"))
+        .expect("base64");
+    let body: Value = serde_json::from_slice(&body).expect("JSON body");
+    assert_eq!(body, serde_json::from_str::<Value>(&first).expect("JSON"));
+}
+
+/// Extra request headers.
+type Headers<'a> = &'a [(&'a str, &'a str)];
+
+#[test]
+fn the_fake_refuses_what_the_real_bank_refuses() {
+    let (shop, bank) = shop_with_bank();
+    let fake = start_fake(shop.path(), shop.cache_dir(), &["bank"]);
+    let real = Serve::start(
+        bank.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("balance={}", dead()),
+            "--runner",
+            &format!("audit={}", dead()),
+        ],
+    );
+    let withdraw = "/realms/bank/balance/withdraw";
+    let cases: &[(&str, &str, Headers)] = &[
+        (withdraw, r#"{"account": "a1", "amount": "5"}"#, &[]),
+        (withdraw, r#"{"account": "a1"}"#, &[]),
+        (
+            withdraw,
+            r#"{"account": "a1", "amount": 5, "memo": "x"}"#,
+            &[],
+        ),
+        (withdraw, r#"{"account": "a1", "amount": 5.5}"#, &[]),
+        (
+            withdraw,
+            r#"{"account": "a1", "amount": 5, "amount": 6}"#,
+            &[],
+        ),
+        (withdraw, "not json", &[]),
+        (withdraw, "", &[]),
+        (withdraw, "[1]", &[]),
+        (
+            withdraw,
+            r#"{"account": "a1", "amount": 5}"#,
+            &[("x-realm-json", "yaml")],
+        ),
+        ("/realms/bank/nope/withdraw", "{}", &[]),
+        ("/realms/bank/balance/nope", "{}", &[]),
+        ("/realms/bank/balance/Account", "{}", &[]),
+        ("/realms/bank/audit/record", "{}", &[]),
+        ("/realms/other/balance/withdraw", "{}", &[]),
+        ("/realms/bank/balance/account", r#"{"id": 7}"#, &[]),
+    ];
+    for (path, body, headers) in cases {
+        let (real_status, real_body) = post(&real, path, body, headers);
+        let (fake_status, fake_body) = post(&fake, path, body, headers);
+        assert!(
+            real_status >= 400,
+            "{path} {body}: {real_status} {real_body}"
+        );
+        assert_eq!(
+            (fake_status, stable(fake_body)),
+            (real_status, stable(real_body)),
+            "{path} {body}"
+        );
+    }
+}
+
+#[test]
+fn seeds_decide_the_replies() {
+    let (shop, _bank) = shop_with_bank();
+    let body = r#"{"id": "a1"}"#;
+    let path = "/realms/bank/balance/account";
+    let replies = |args: &[&str]| {
+        let fake = start_fake(shop.path(), shop.cache_dir(), args);
+        let (status, first) = post(&fake, path, body, &[]);
+        assert_eq!(status, 200, "{first}");
+        let (_, again) = post(&fake, path, body, &[]);
+        assert_eq!(first, again, "the same request, the same reply");
+        let (_, other) = post(&fake, path, r#"{"id": "a2"}"#, &[]);
+        (first, other)
+    };
+    let seed0 = replies(&["bank"]);
+    assert_eq!(replies(&["bank", "--seed", "0"]), seed0);
+    let seed7 = replies(&["bank", "--seed", "7"]);
+    assert_eq!(replies(&["bank", "--seed", "7"]), seed7);
+    assert_ne!(seed7, seed0);
+    assert_ne!(seed0.0, seed0.1, "another request, another reply");
+    for reply in [&seed0.0, &seed7.0] {
+        assert!(
+            ["EUR", "USD"].contains(&reply["currency"].as_str().unwrap_or("")),
+            "{reply}"
+        );
+    }
+}
+
+/// A realm's public API from a file as published.
+fn published(path: &Path) -> realm::schema::Realm {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).expect("read");
+    let mut schema = realm::schema::txtpb::decode_published(&name, &name, &bytes)
+        .unwrap_or_else(|d| panic!("{name}: {d}"))
+        .schema;
+    schema.realms.remove(0)
+}
+
+/// The public API of the realm in `dir` (a project that pins nothing).
+fn local_public_api(dir: &Path) -> realm::schema::Realm {
+    let cache = tempfile::tempdir().expect("tempdir");
+    let ctx = realm::pins::Context {
+        cache: realm::pins::Cache::new(cache.path().to_path_buf()),
+        offline: true,
+        progress: None,
+        deny_warnings: false,
+    };
+    let ws = realm::workspace::Workspace::load(dir, &ctx).expect("load the realm");
+    realm::schema::public_api(ws.internal_realm())
+}
+
+/// Property: for every verb of these realms and many seeds, the value
+/// generated for its response (and its request) passes the ingress's
+/// check of that type, and the same seed gives the same value.
+#[test]
+fn generated_replies_pass_the_response_check() {
+    use realm::fake::generate::Generator;
+    use realm::schema::Decl;
+    use realm::schema::json::Checker;
+
+    let root = repo_root();
+    let realms = [
+        local_public_api(&root.join("examples/bank")),
+        local_public_api(&root.join("tests/clients/kitchen")),
+        published(&root.join("examples/shop/ftl-external-schema.json")),
+        published(&root.join("tests/ftl-published/market.json")),
+        published(&root.join("tests/ftl-published/bank.json")),
+    ];
+    let mut checked = 0;
+    for realm in &realms {
+        let generator = Generator::new(Checker::new(realm));
+        let checker = generator.checker();
+        for (module, decl) in realm.decls() {
+            let Decl::Verb(verb) = decl else { continue };
+            for seed in 0..200u64 {
+                for ty in [&verb.response, &verb.request] {
+                    let value = generator.value(ty, seed);
+                    assert_eq!(value, generator.value(ty, seed), "deterministic");
+                    if let Err(e) = checker.check_body(ty, Some(&value)) {
+                        panic!(
+                            "{}: {}.{} seed {seed}: {value} does not fit {ty}: {e}",
+                            realm.name, module.name, verb.name
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    // Every verb of five realms was tried.
+    assert!(checked > 5_000, "{checked}");
+}
