@@ -387,3 +387,129 @@ fn data_of<'c>(
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::parse_schema;
+    use serde_json::json;
+
+    fn checker() -> Checker {
+        let schema = parse_schema(
+            "e.ftl",
+            "realm r {
+  module m {
+    export realm verb find(m.Query) m.Page<m.Item>
+
+    export realm verb ping(Unit) Unit
+
+    export realm data Query {
+      filter m.Filter?
+      tags [String]
+      limit Int? +alias json \"max\"
+    }
+
+    export realm data Filter {
+      sku String
+      min Int?
+    }
+
+    export realm data Page<T> {
+      items [T]
+    }
+
+    export realm data Item {
+      sku String
+    }
+  }
+}
+",
+        )
+        .unwrap_or_else(|d| panic!("{d}"));
+        Checker::new(&schema.realms[0])
+    }
+
+    fn examples(stem: &str, text: &str) -> Result<Vec<Example>, String> {
+        let checker = checker();
+        let (_, verb) = verb_of_file(&checker, stem)?;
+        parse(&checker, verb, "f.json", text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn requests_match_exactly_and_matches_by_part() {
+        let list = examples(
+            "m.find",
+            r#"[
+              {"match": {"filter": {"sku": "a"}}, "reply": {"items": [{"sku": "a"}]}},
+              {"request": {"tags": ["x"]}, "reply": {"items": []}},
+              {"match": {"tags": ["y"]}, "error": {"status": 404, "code": "none", "message": "no y"}}
+            ]"#,
+        )
+        .expect("valid");
+        let first = |request: Value| {
+            list.iter()
+                .position(|e| e.matches(Some(&request)))
+                .map(|i| i + 1)
+        };
+        assert_eq!(
+            first(json!({"tags": [], "filter": {"sku": "a", "min": 3}})),
+            Some(1)
+        );
+        assert_eq!(first(json!({"tags": [], "filter": {"sku": "b"}})), None);
+        assert_eq!(first(json!({"tags": ["x"]})), Some(2));
+        assert_eq!(first(json!({"tags": ["x"], "max": 1})), None);
+        // Arrays in a match are matched whole.
+        assert_eq!(first(json!({"tags": ["y"]})), Some(3));
+        assert_eq!(first(json!({"tags": ["y", "z"]})), None);
+        assert!(matches!(list[2].then, Then::Error { status: 404, .. }));
+        // An empty body is the request `null`.
+        let ping = examples("m.ping", r#"[{"request": null, "reply": {}}]"#).expect("valid");
+        assert!(ping[0].matches(None));
+        assert!(!ping[0].matches(Some(&json!({}))));
+    }
+
+    #[test]
+    fn what_does_not_fit_is_named_with_its_path() {
+        for (text, expected) in [
+            (
+                r#"[{"match": {"filter": {"sku": 1}}, "reply": {"items": []}}]"#,
+                "f.json: example 1: $[0].match.filter.sku: the match does not fit m.Query: expected a string (String), found number 1",
+            ),
+            (
+                r#"[{"match": {"limit": 1}, "reply": {"items": []}}]"#,
+                "f.json: example 1: $[0].match.limit: the match does not fit m.Query: unknown field `limit` of Query; the fields are: filter, tags, max",
+            ),
+            (
+                r#"[{"name": "one", "match": {}, "reply": {"items": [{"sku": "a"}, {}]}}]"#,
+                "f.json: example 1 (\"one\"): $[0].reply.items[1].sku: the reply does not fit m.Page<m.Item>: missing required field `sku` (String)",
+            ),
+            (
+                r#"[{"match": {}, "request": {"tags": []}, "reply": {"items": []}}]"#,
+                "f.json: example 1: $[0]: both `request` and `match`",
+            ),
+            (
+                r#"[{"match": {}}]"#,
+                "f.json: example 1: $[0]: no `reply` or `error`",
+            ),
+            (
+                r#"[{"match": {}, "error": {"status": 500, "code": "", "message": "m"}}]"#,
+                "f.json: example 1: $[0].error.code: expected a string, not empty",
+            ),
+            (
+                r#"[{"match": {}, "reply": {"items": []}}, {"match": {}, "reply": {"items": []}, "match": {}}]"#,
+                "f.json: $[1].match: not JSON",
+            ),
+        ] {
+            let got = examples("m.find", text).expect_err(expected);
+            assert!(got.starts_with(expected), "{expected}\n---\n{got}");
+        }
+        assert_eq!(
+            examples("m.nope", "[]").expect_err("no verb"),
+            "realm `r` exports no verb `m.nope`; its verbs are: m.find, m.ping"
+        );
+        assert_eq!(
+            examples("find", "[]").expect_err("no module"),
+            "the file's name is not <module>.<verb>.json; its verbs are: m.find, m.ping"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::common::serve::{Serve, free_port, http, stable};
-use crate::common::{GitRealm, TestProject, repo_root, run_realm_with};
+use crate::common::{GitRealm, TestProject, repo_root, run_realm_with, snapshots};
 
 /// `realm fake <args> --listen 127.0.0.1:0` in `dir`, as a [`Serve`]
 /// (its address read from its start-up line, killed on drop).
@@ -283,4 +283,143 @@ fn generated_replies_pass_the_response_check() {
     }
     // Every verb of five realms was tried.
     assert!(checked > 5_000, "{checked}");
+}
+
+const WITHDRAW_EXAMPLES: &str = r#"[
+  {"name": "overdraft", "match": {"amount": 100000},
+   "error": {"status": 409, "code": "insufficient_funds", "message": "account a1 holds less than 1000.00"}},
+  {"name": "usual", "request": {"account": "a1", "amount": 500, "note": "lunch"}, "reply": {"balance": 9500}},
+  {"match": {"account": "vip"}, "reply": {"balance": 1000000}}
+]
+"#;
+
+#[test]
+fn examples_answer_the_requests_they_match() {
+    let (shop, _bank) = shop_with_bank();
+    shop.write("fakes/bank/balance.withdraw.json", WITHDRAW_EXAMPLES);
+    let fake = start_fake(shop.path(), shop.cache_dir(), &["bank"]);
+    assert!(
+        fake.log()
+            .contains("module balance -> fake (replies generated from seed 0, 3 examples)"),
+        "{}",
+        fake.log()
+    );
+    let shop_ingress = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("checkout={}", dead()),
+            "--realm-endpoint",
+            &format!("bank={}", fake.url()),
+        ],
+    );
+    let withdraw = "/realms/bank/balance/withdraw";
+    // Exactly the request: its reply.
+    let exact = r#"{"note": "lunch", "amount": 500, "account": "a1"}"#;
+    assert_eq!(
+        post(&shop_ingress, withdraw, exact, &[]),
+        (200, json!({"balance": 9500}))
+    );
+    // Not exactly (no note): generated.
+    let (status, generated) = post(
+        &shop_ingress,
+        withdraw,
+        r#"{"account": "a1", "amount": 500}"#,
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_ne!(generated, json!({"balance": 9500}));
+    // A part of the request.
+    assert_eq!(
+        post(
+            &shop_ingress,
+            withdraw,
+            r#"{"account": "vip", "amount": 1}"#,
+            &[]
+        ),
+        (200, json!({"balance": 1000000}))
+    );
+    // An error reply, as the bank's ingress writes errors, passed on by
+    // the shop's ingress.
+    let (status, error) = post(
+        &shop_ingress,
+        withdraw,
+        r#"{"account": "vip", "amount": 100000}"#,
+        &[],
+    );
+    assert_eq!(status, 409, "{error}");
+    assert_eq!(
+        stable(error),
+        stable(json!({"error": {
+            "code": "insufficient_funds",
+            "message": "account a1 holds less than 1000.00",
+            "realm": "bank",
+        }}))
+    );
+}
+
+#[test]
+fn an_example_that_no_longer_fits_is_an_error_naming_it() {
+    let (shop, bank) = shop_with_bank();
+    shop.write("fakes/bank/balance.withdraw.json", WITHDRAW_EXAMPLES);
+    start_fake(shop.path(), shop.cache_dir(), &["bank"]);
+    // The bank's balance becomes text; the shop updates its pin.
+    bank.change(
+        "modules/balance.ftl",
+        "data WithdrawResponse {\n    balance Int",
+        "data WithdrawResponse {\n    balance String",
+        "balances as text",
+    );
+    shop.realm(&["update", "bank"]).expect(0);
+    let run = shop
+        .realm(&["fake", "bank", "--listen", "127.0.0.1:0"])
+        .expect(1);
+    snapshots(|| insta::assert_snapshot!("fake_example_no_longer_fits", run.stderr));
+
+    // Other mistakes, each named with its file and place.
+    let cases = [
+        (
+            "balance.withdraw.json",
+            r#"[{"request": {"account": "a1", "amount": "5"}, "reply": {"balance": "x"}}]"#,
+            "fakes/bank/balance.withdraw.json: example 1: $[0].request.amount: the request does not fit balance.WithdrawRequest: expected an integer (Int), found string \"5\"",
+        ),
+        (
+            "balance.withdraw.json",
+            r#"[{"match": {"acount": "a1"}, "reply": {"balance": "x"}}]"#,
+            "fakes/bank/balance.withdraw.json: example 1: $[0].match.acount: the match does not fit balance.WithdrawRequest: unknown field `acount` of WithdrawRequest; the fields are: account, amount, note",
+        ),
+        (
+            "balance.withdraw.json",
+            r#"[{"match": {}, "error": {"status": 200, "code": "x", "message": "y"}}]"#,
+            "fakes/bank/balance.withdraw.json: example 1: $[0].error.status: expected a status from 400 to 599",
+        ),
+        (
+            "balance.withdraw.json",
+            r#"[{"match": {}, "reply": {"balance": "x"}, "delay": 5}]"#,
+            "fakes/bank/balance.withdraw.json: example 1: $[0].delay: unknown key `delay`",
+        ),
+        (
+            "balance.withdraw.json",
+            r#"{"request": {}}"#,
+            "fakes/bank/balance.withdraw.json: $: expected an array of examples",
+        ),
+        (
+            "balance.withdrew.json",
+            "[]",
+            "fakes/bank/balance.withdrew.json: realm `bank` exports no verb `balance.withdrew`; its verbs are: balance.account, balance.withdraw",
+        ),
+    ];
+    for (file, text, expected) in cases {
+        std::fs::remove_dir_all(shop.path().join("fakes")).expect("remove fakes/");
+        shop.write(&format!("fakes/bank/{file}"), text);
+        let run = shop
+            .realm(&["fake", "bank", "--listen", "127.0.0.1:0"])
+            .expect(1);
+        assert!(
+            run.stderr.contains(expected),
+            "{expected}\n---\n{}",
+            run.stderr
+        );
+    }
 }
