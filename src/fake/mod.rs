@@ -297,3 +297,38 @@ pub fn ingress(
     };
     Ok(Arc::new(Ingress::fake(&realm, config, Arc::new(fake))?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake(fail_rate: f64) -> Fake {
+        let schema = crate::schema::parse_schema("f.ftl", "realm r {\n  module m {\n  }\n}\n")
+            .unwrap_or_else(|d| panic!("{d}"));
+        Fake::new(
+            &schema.realms[0],
+            HashMap::new(),
+            Options {
+                fail_rate,
+                ..Options::default()
+            },
+        )
+    }
+
+    #[test]
+    fn the_fail_rate_is_the_share_of_calls_that_fail() {
+        for (rate, low, high) in [(0.1, 900, 1100), (0.5, 4800, 5200)] {
+            let fake = fake(rate);
+            // Distinct requests, and one request again and again.
+            let distinct = (0..10_000u64).filter(|&s| fake.fails(s)).count();
+            let repeated = (0..10_000).filter(|_| fake.fails(42)).count();
+            for failed in [distinct, repeated] {
+                assert!((low..high).contains(&failed), "{rate}: {failed}");
+            }
+        }
+        let never = fake(0.0);
+        assert!((0..1000u64).all(|s| !never.fails(s)));
+        let always = fake(1.0);
+        assert!((0..1000u64).all(|s| always.fails(s)));
+    }
+}

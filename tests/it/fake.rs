@@ -423,3 +423,90 @@ fn an_example_that_no_longer_fits_is_an_error_naming_it() {
         );
     }
 }
+
+#[test]
+fn injected_failures_follow_the_seed() {
+    let (shop, _bank) = shop_with_bank();
+    let path = "/realms/bank/balance/account";
+    // The statuses of 30 calls: the same request, then another one.
+    let statuses = |args: &[&str]| {
+        let fake = start_fake(shop.path(), shop.cache_dir(), args);
+        let mut statuses = Vec::new();
+        for i in 0..30 {
+            let body = if i % 2 == 0 {
+                r#"{"id": "a1"}"#
+            } else {
+                r#"{"id": "a2"}"#
+            };
+            let (status, reply) = post(&fake, path, body, &[]);
+            if status != 200 {
+                assert_eq!(status, 503, "{reply}");
+                assert_eq!(reply["error"]["code"], "fake_failure", "{reply}");
+                assert_eq!(reply["error"]["realm"], "bank", "{reply}");
+            }
+            statuses.push(status);
+        }
+        statuses
+    };
+    let half = statuses(&["bank", "--fail-rate", "0.5", "--seed", "3"]);
+    assert!(half.contains(&200) && half.contains(&503), "{half:?}");
+    assert_eq!(
+        statuses(&["bank", "--fail-rate", "0.5", "--seed", "3"]),
+        half
+    );
+    assert_ne!(
+        statuses(&["bank", "--fail-rate", "0.5", "--seed", "4"]),
+        half
+    );
+    assert!(
+        statuses(&["bank", "--fail-rate", "1"])
+            .iter()
+            .all(|&s| s == 503)
+    );
+    assert!(
+        statuses(&["bank", "--fail-rate", "0"])
+            .iter()
+            .all(|&s| s == 200)
+    );
+    let run = shop
+        .realm(&["fake", "bank", "--fail-rate", "1.5"])
+        .expect(2);
+    assert!(
+        run.stderr.contains("give a number from 0 to 1"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn latency_holds_each_answer() {
+    let (shop, _bank) = shop_with_bank();
+    // An answer held for ten minutes is not there within the caller's
+    // deadline (FTL's verb service, `connect-timeout-ms`).
+    let fake = start_fake(shop.path(), shop.cache_dir(), &["bank", "--latency", "10m"]);
+    assert!(fake.log().contains("latency 10m"), "{}", fake.log());
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let request = json!({
+        "verb": {"module": "balance", "name": "account"},
+        "body": b64.encode(r#"{"id": "a1"}"#),
+    })
+    .to_string();
+    let answer = http(
+        "POST",
+        fake.addr,
+        "/xyz.block.ftl.v1.VerbService/Call",
+        &request,
+        &[
+            ("content-type", "application/json"),
+            ("connect-protocol-version", "1"),
+            ("connect-timeout-ms", "200"),
+        ],
+    )
+    .expect("Connect call");
+    assert_eq!(answer.0, 504, "{answer:?}");
+    let error: Value = serde_json::from_str(&answer.2).expect("JSON");
+    assert_eq!(error["code"], "deadline_exceeded", "{answer:?}");
+    // Refusals are not held: they are the ingress's, before the runner.
+    let (status, _) = post(&fake, "/realms/bank/balance/account", "{}", &[]);
+    assert_eq!(status, 400);
+}
