@@ -15,12 +15,15 @@
 //!    seed and the request: the same request, the same reply;
 //!
 //! each after `--latency`. One job per file: `seed.rs` the randomness,
-//! `generate.rs` values, `examples.rs` the examples files.
+//! `generate.rs` values, `examples.rs` the examples files, `record.rs`
+//! the examples `realm serve --record` writes of the calls that cross to
+//! other realms.
 //!
-//! Reads the examples through [`crate::files`]; never prints.
+//! Reads and writes the examples through [`crate::files`]; never prints.
 
 pub mod examples;
 pub mod generate;
+pub mod record;
 pub mod seed;
 
 use std::collections::HashMap;
@@ -296,6 +299,21 @@ pub fn ingress(
         security: Security::default(),
     };
     Ok(Arc::new(Ingress::fake(&realm, config, Arc::new(fake))?))
+}
+
+/// The recorder of `realm serve --record DIR`: the calls this realm's
+/// ingress forwards to the realms it pins, kept in `dir` as examples.
+pub fn recorder(ws: &Workspace, dir: std::path::PathBuf) -> Result<Arc<record::Recorder>> {
+    let realms = ws
+        .schema
+        .realms
+        .iter()
+        .filter(|r| r.external && ws.project.pin(&r.name).is_some())
+        .map(|r| (r.name.clone(), Checker::new(r)))
+        .collect();
+    let recorder = record::Recorder::start(dir, realms)
+        .context("cannot start the thread that records calls")?;
+    Ok(Arc::new(recorder))
 }
 
 #[cfg(test)]

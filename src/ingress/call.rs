@@ -420,6 +420,7 @@ impl Ingress {
                     external.own_name,
                     verb.name
                 );
+                let recording = self.recording(&checked.value);
                 let out = Outbound {
                     upstream,
                     what: Target::Realm {
@@ -435,7 +436,17 @@ impl Ingress {
                     style: checked.style,
                 };
                 let signing = self.signing_for(peer, admitted.relayed.as_ref());
-                self.send(out, &url, signing).await
+                let reply = self.send(out, &url, signing).await;
+                if let (Some((recorder, request)), Ok(reply)) = (recording, &reply) {
+                    recorder.record(super::record::Crossed {
+                        realm: call.realm,
+                        module,
+                        verb,
+                        request: request.as_ref(),
+                        reply,
+                    });
+                }
+                reply
             }
         }
     }

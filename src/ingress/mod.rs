@@ -52,6 +52,7 @@ mod forward;
 mod forward_ftl;
 pub mod hops;
 pub mod metrics;
+pub mod record;
 pub mod reply;
 mod request;
 mod response;
@@ -170,6 +171,8 @@ pub struct Ingress {
     /// readable by others, ...), for the command to print.
     warnings: Vec<String>,
     config: IngressConfig,
+    /// Keeps the calls that cross to other realms (`realm serve --record`).
+    recorder: std::sync::OnceLock<std::sync::Arc<dyn record::CallRecorder>>,
 }
 
 impl Ingress {

@@ -510,3 +510,117 @@ fn latency_holds_each_answer() {
     let (status, _) = post(&fake, "/realms/bank/balance/account", "{}", &[]);
     assert_eq!(status, 400);
 }
+
+#[test]
+fn calls_recorded_by_serve_are_replayed_by_the_fake() {
+    use crate::common::backends::{Background, runners};
+    use crate::common::serve::wait_for;
+
+    let (shop, bank) = shop_with_bank();
+    let bank_runner = Background::bank_runner(std::sync::Arc::new(runners::Seen::default()));
+    let real_bank = Serve::start(
+        bank.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("balance={}", bank_runner.url()),
+            "--runner",
+            &format!("audit={}", dead()),
+        ],
+    );
+    let shop_ingress = |bank_url: &str, record: bool| {
+        let mut args = vec![
+            "--runner".to_string(),
+            format!("checkout={}", dead()),
+            "--realm-endpoint".to_string(),
+            format!("bank={bank_url}"),
+        ];
+        if record {
+            args.extend(["--record".to_string(), "fakes".to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Serve::start(shop.path(), shop.cache_dir(), &args)
+    };
+    let calls: [(&str, &str); 4] = [
+        ("withdraw", r#"{"account": "a1", "amount": 500}"#),
+        ("withdraw", r#"{"amount": 500, "account": "a1"}"#),
+        ("account", r#"{"id": "a1"}"#),
+        ("account", r#"{"id": "nobody"}"#),
+    ];
+    // Status, code and message (or reply): a runner's own error bodies
+    // name no realm, a fake's (as an ingress writes them) do.
+    let answers = |ingress: &Serve| -> Vec<(u16, Value)> {
+        calls
+            .iter()
+            .map(|(verb, body)| {
+                let path = format!("/realms/bank/balance/{verb}");
+                let secret = [
+                    ("x-request-id", "req-secret-1"),
+                    ("authorization", "Bearer s3cret"),
+                ];
+                let (status, mut reply) = post(ingress, &path, body, &secret);
+                if let Some(error) = reply.get_mut("error").and_then(Value::as_object_mut) {
+                    error.retain(|k, _| k == "code" || k == "message");
+                }
+                (status, reply)
+            })
+            .collect()
+    };
+    let (recorded, withdraw, account) = {
+        let recording = shop_ingress(&real_bank.url(), true);
+        assert!(
+            recording
+                .log()
+                .contains("records the calls that cross to other realms in fakes"),
+            "{}",
+            recording.log()
+        );
+        let recorded = answers(&recording);
+        // Written off the call's path: wait for both files (before the
+        // recording ingress stops).
+        let read = |file: &str, done: &dyn Fn(&Value) -> bool| {
+            wait_for(file, || {
+                let text =
+                    std::fs::read_to_string(shop.path().join(file)).map_err(|e| e.to_string())?;
+                let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+                done(&value).then_some(text.clone()).ok_or(text)
+            })
+        };
+        (
+            recorded,
+            read("fakes/bank/balance.withdraw.json", &|v| {
+                v[0]["reply"]["balance"] == 9000
+            }),
+            read("fakes/bank/balance.account.json", &|v| v[1].is_object()),
+        )
+    };
+    assert_eq!(recorded[0].0, 200);
+    assert_eq!(recorded[3].0, 404, "{}", recorded[3].1);
+    assert_eq!(recorded[3].1["error"]["code"], "no_account");
+    // The same request twice: the latest answer only.
+    assert_eq!(
+        serde_json::from_str::<Value>(&withdraw).expect("JSON"),
+        json!([{"request": {"amount": 500, "account": "a1"}, "reply": {"balance": 9000}}])
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&account).expect("JSON")[1],
+        json!({"request": {"id": "nobody"}, "error": {
+            "status": 404, "code": "no_account", "message": "no account nobody"}})
+    );
+    // Bodies only.
+    for text in [&withdraw, &account] {
+        for secret in ["req-secret", "s3cret", "request_id", "x-realm"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+
+    // Replayed: the bank faked, its runner and ingress gone.
+    drop(real_bank);
+    drop(bank_runner);
+    let fake = start_fake(shop.path(), shop.cache_dir(), &["bank"]);
+    let replaying = shop_ingress(&fake.url(), false);
+    let replayed = answers(&replaying);
+    // Each request gets the last answer recorded for it.
+    assert_eq!(replayed[1..], recorded[1..]);
+    assert_eq!(replayed[0], recorded[1]);
+}
