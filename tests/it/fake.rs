@@ -624,3 +624,62 @@ fn calls_recorded_by_serve_are_replayed_by_the_fake() {
     assert_eq!(replayed[1..], recorded[1..]);
     assert_eq!(replayed[0], recorded[1]);
 }
+
+#[test]
+fn several_realms_each_on_its_own_address_under_its_own_name() {
+    let (shop, bank) = shop_with_bank();
+    // The bank pinned a second time, as `ledger`: its ingress still
+    // answers to `bank`.
+    shop.realm(&["add", "--git-repo", &bank.url(), "--name", "ledger"])
+        .expect(0);
+    let fake = start_fake(shop.path(), shop.cache_dir(), &["ledger", "bank"]);
+    // Each realm's start-up line, the first seen already.
+    let (log, addresses) = crate::common::serve::wait_for("two start-up lines", || {
+        let log = fake.log();
+        let addresses: Vec<std::net::SocketAddr> = log
+            .split_inclusive('\n')
+            .filter(|l| l.starts_with("Serving realm `bank` on http://") && l.ends_with('\n'))
+            .filter_map(|l| l.rsplit("://").next()?.trim().parse().ok())
+            .collect();
+        (addresses.len() == 2 && log.contains("module balance -> fake"))
+            .then(|| (log.clone(), addresses))
+            .ok_or(log)
+    });
+    assert_ne!(addresses[0], addresses[1]);
+    assert!(
+        log.contains("a fake of the realm pinned as `ledger`"),
+        "{log}"
+    );
+    // Both answer; the shop reaches `ledger` at its own name.
+    let shop_ingress = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("checkout={}", dead()),
+            "--realm-endpoint",
+            &format!("ledger=http://{}", addresses[0]),
+            "--realm-endpoint",
+            &format!("bank=http://{}", addresses[1]),
+        ],
+    );
+    for realm in ["ledger", "bank"] {
+        let (status, reply) = post(
+            &shop_ingress,
+            &format!("/realms/{realm}/balance/account"),
+            r#"{"id": "a1"}"#,
+            &[],
+        );
+        assert_eq!(status, 200, "{realm}: {reply}");
+        assert!(reply["owner"].is_string(), "{reply}");
+    }
+
+    let run = shop.realm(&["fake", "vault"]).expect(1);
+    assert!(
+        run.stderr.contains(
+            "realm `vault` is not pinned by this project\nhelp: the pinned realms are: bank, ledger"
+        ),
+        "{}",
+        run.stderr
+    );
+}
