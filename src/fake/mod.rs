@@ -110,7 +110,7 @@ impl Fake {
     }
 
     /// The reply of a call that no example answers.
-    pub fn generated(&self, call_seed: u64, verb: &crate::schema::Verb) -> Value {
+    fn generated(&self, call_seed: u64, verb: &crate::schema::Verb) -> Value {
         self.generator.value(&verb.response, call_seed)
     }
 }

@@ -177,6 +177,22 @@ fn the_fake_refuses_what_the_real_bank_refuses() {
         ("/realms/other/balance/withdraw", "{}", &[]),
         ("/realms/bank/balance/account", r#"{"id": 7}"#, &[]),
     ];
+    // The same public schema.
+    for accept in ["application/json", "text/plain"] {
+        let get = |serve: &Serve| {
+            http(
+                "GET",
+                serve.addr,
+                "/.well-known/realm",
+                "",
+                &[("accept", accept)],
+            )
+            .expect("GET")
+        };
+        let (real_answer, fake_answer) = (get(&real), get(&fake));
+        assert_eq!(real_answer.0, 200);
+        assert_eq!(fake_answer.2, real_answer.2, "{accept}");
+    }
     for (path, body, headers) in cases {
         let (real_status, real_body) = post(&real, path, body, headers);
         let (fake_status, fake_body) = post(&fake, path, body, headers);
