@@ -37,7 +37,10 @@
 //! ingress; `routes` (and `verb_service`, FTL's protocol) answer HTTP
 //! requests with it, through `request` (request id, body, access log) and
 //! `response` (the HTTP response of a reply); [`server`] runs the worker
-//! threads that accept and serve connections.
+//! threads that accept and serve connections. `fake` builds the ingress of
+//! a fake realm (`realm fake`: a pinned realm's public API, its modules
+//! answered by a [`FakeRunner`]); [`record`] hands the calls that crossed
+//! to other realms to a recorder (`realm serve --record`).
 
 pub mod auth;
 pub mod authorize;
