@@ -46,6 +46,11 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     record: Option<std::path::PathBuf>,
 
+    /// With --record: leave out the member at this path of bodies (e.g. $.card.number;
+    /// repeatable)
+    #[arg(long = "record-redact", value_name = "PATH", requires = "record", value_parser = realm::fake::record::Redacted::parse)]
+    record_redact: Vec<realm::fake::record::Redacted>,
+
     #[command(flatten)]
     pinned: super::PinnedRealms,
 }
@@ -100,10 +105,19 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         }
         if let Some(dir) = &args.record {
             let dir = started_in.join(dir);
-            ingress.record_to(realm::fake::recorder(&ws, dir.clone())?);
+            let redact = args.record_redact.clone();
+            ingress.record_to(realm::fake::recorder(&ws, dir.clone(), redact)?);
             errln!(
-                "  records the calls that cross to other realms in {} (bodies only)",
-                super::display_path(&dir)
+                "  records the calls that cross to other realms in {} (bodies only{})",
+                super::display_path(&dir),
+                if args.record_redact.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} redacted",
+                        super::plural(args.record_redact.len(), "path")
+                    )
+                }
             );
         }
         let workers = ingress::server::Workers {

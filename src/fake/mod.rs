@@ -303,7 +303,11 @@ pub fn ingress(
 
 /// The recorder of `realm serve --record DIR`: the calls this realm's
 /// ingress forwards to the realms it pins, kept in `dir` as examples.
-pub fn recorder(ws: &Workspace, dir: std::path::PathBuf) -> Result<Arc<record::Recorder>> {
+pub fn recorder(
+    ws: &Workspace,
+    dir: std::path::PathBuf,
+    redact: Vec<record::Redacted>,
+) -> Result<Arc<record::Recorder>> {
     let realms = ws
         .schema
         .realms
@@ -311,7 +315,7 @@ pub fn recorder(ws: &Workspace, dir: std::path::PathBuf) -> Result<Arc<record::R
         .filter(|r| r.external && ws.project.pin(&r.name).is_some())
         .map(|r| (r.name.clone(), Checker::new(r)))
         .collect();
-    let recorder = record::Recorder::start(dir, realms)
+    let recorder = record::Recorder::start(dir, realms, redact)
         .context("cannot start the thread that records calls")?;
     Ok(Arc::new(recorder))
 }

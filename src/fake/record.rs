@@ -3,9 +3,13 @@
 //! one example per request (`request` and `reply`, or `error` for a JSON
 //! error answer), the latest answer of a request replacing the one before.
 //!
-//! Bodies only: no header, signature or request id is written. A reply
-//! that does not fit the verb's response type in the pinned schema is not
-//! kept (the fake would refuse to start with it). Files are written by a
+//! Bodies only: no header, signature or request id is written. Members
+//! at the redacted paths (`--record-redact '$.card.number'`) are not
+//! written either: left out of a request (whose example then matches the
+//! rest of it, `match`), and in a reply replaced by a generated value (or
+//! left out when the reply fits without it). A reply that does not fit
+//! the verb's response type in the pinned schema is not kept (the fake
+//! would refuse to start with it). Files are written by a
 //! thread of their own, through [`crate::files`], so no call waits on a
 //! write; a file that is there already and is not an array of examples is
 //! left alone (and nothing is recorded into it).
@@ -17,6 +21,7 @@ use std::sync::mpsc;
 
 use serde_json::{Map, Value};
 
+use super::generate::Generator;
 use crate::ingress::record::{CallRecorder, Crossed};
 use crate::ingress::reply::ErrorBody;
 use crate::schema::Decl;
@@ -42,22 +47,30 @@ pub struct Recorder {
 
 impl Recorder {
     /// Records into `dir` the calls to the realms of `realms` (by the
-    /// name this project pins each under, with the checker of its public
-    /// API).
-    pub fn start(dir: PathBuf, realms: HashMap<String, Checker>) -> std::io::Result<Recorder> {
+    /// name this project pins each under, with its public API's checker),
+    /// the members at `redact` left out.
+    pub fn start(
+        dir: PathBuf,
+        realms: HashMap<String, Checker>,
+        redact: Vec<Redacted>,
+    ) -> std::io::Result<Recorder> {
+        let realms: HashMap<String, Generator> = realms
+            .into_iter()
+            .map(|(name, checker)| (name, Generator::new(checker)))
+            .collect();
         let (sender, receiver) = mpsc::channel::<Crossing>();
         let writer = std::thread::Builder::new()
             .name("realm-record".into())
             .spawn(move || {
                 let mut files = Files::default();
                 for crossing in receiver {
-                    let Some(checker) = realms.get(&crossing.realm) else {
+                    let Some(generator) = realms.get(&crossing.realm) else {
                         continue;
                     };
                     let path = dir
                         .join(&crossing.realm)
                         .join(format!("{}.{}.json", crossing.module, crossing.verb));
-                    match example_of(checker, &crossing) {
+                    match example_of(generator, &crossing, &redact) {
                         Ok(example) => files.record(&path, example),
                         Err(why) => tracing::warn!(
                             "not recorded: {}.{}@{}: {why}",
@@ -102,28 +115,103 @@ impl Drop for Recorder {
     }
 }
 
+/// A member path whose values are not recorded: `$.card.number`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redacted {
+    members: Vec<String>,
+}
+
+impl Redacted {
+    /// `$.a.b` (or `a.b`): members of objects, from the body's top.
+    pub fn parse(text: &str) -> Result<Redacted, String> {
+        let rest = text.strip_prefix('$').unwrap_or(text);
+        let rest = rest.strip_prefix('.').unwrap_or(rest);
+        let members: Vec<String> = rest.split('.').map(str::to_string).collect();
+        if members
+            .iter()
+            .any(|m| m.is_empty() || m.contains(['[', ']', '*']))
+        {
+            return Err(format!(
+                "`{text}` is not a path of members; write e.g. $.card.number (arrays are not indexed)"
+            ));
+        }
+        Ok(Redacted { members })
+    }
+
+    /// Takes the member at this path out of `value`; whether it was there.
+    fn take(&self, value: &mut Value) -> Option<Value> {
+        let (last, parents) = self.members.split_last()?;
+        let mut at = value;
+        for member in parents {
+            at = at.get_mut(member)?;
+        }
+        at.as_object_mut()?.shift_remove(last)
+    }
+
+    /// Puts `member` at this path in `value` (whose parents are there).
+    fn put(&self, value: &mut Value, member: Value) {
+        let Some((last, parents)) = self.members.split_last() else {
+            return;
+        };
+        let mut at = value;
+        for parent in parents {
+            match at.get_mut(parent) {
+                Some(next) => at = next,
+                None => return,
+            }
+        }
+        if let Some(object) = at.as_object_mut() {
+            object.insert(last.clone(), member);
+        }
+    }
+
+    fn get<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        self.members.iter().try_fold(value, |at, m| at.get(m))
+    }
+}
+
 /// The example of a crossed call: `{"request", "reply"}` for a success
 /// whose body fits the response type, `{"request", "error"}` for a JSON
-/// error answer (400-599).
-fn example_of(checker: &Checker, crossing: &Crossing) -> Result<Value, String> {
+/// error answer (400-599); `match` in place of `request` when a member of
+/// the request was redacted.
+fn example_of(
+    generator: &Generator,
+    crossing: &Crossing,
+    redact: &[Redacted],
+) -> Result<Value, String> {
+    let checker = generator.checker();
     let Some(Decl::Verb(verb)) = checker.decl(&crossing.module, &crossing.verb) else {
         return Err("the verb is not in the pinned schema".into());
     };
     let mut example = Map::new();
-    example.insert(
-        "request".into(),
-        crossing.request.clone().unwrap_or(Value::Null),
-    );
+    let mut request = crossing.request.clone().unwrap_or(Value::Null);
+    let mut redacted = false;
+    for path in redact {
+        redacted |= path.take(&mut request).is_some();
+    }
+    let when = if redacted { "match" } else { "request" };
+    example.insert(when.into(), request);
     if (200..300).contains(&crossing.status) {
         let reply = crate::schema::json_read::read_body(&crossing.body)
             .map_err(|e| format!("the reply is not JSON: {}", e.message))?;
+        let mut reply = reply.unwrap_or_else(|| Value::Object(Map::new()));
+        // A redacted member: a generated one in its place, or none.
+        let stand_in = generator.value(&verb.response, 0);
+        for path in redact {
+            if path.take(&mut reply).is_none() {
+                continue;
+            }
+            if let Some(value) = path.get(&stand_in) {
+                path.put(&mut reply, value.clone());
+                if checker.check_body(&verb.response, Some(&reply)).is_err() {
+                    path.take(&mut reply);
+                }
+            }
+        }
         checker
-            .check_body(&verb.response, reply.as_ref())
+            .check_body(&verb.response, Some(&reply))
             .map_err(|e| format!("the reply does not fit {}: {e}", verb.response))?;
-        example.insert(
-            "reply".into(),
-            reply.unwrap_or_else(|| Value::Object(Map::new())),
-        );
+        example.insert("reply".into(), reply);
     } else if (400..600).contains(&crossing.status) {
         let error: ErrorBody = serde_json::from_slice(&crossing.body)
             .map_err(|_| format!("answer {} is not a JSON error", crossing.status))?;
@@ -190,12 +278,15 @@ fn read_existing(path: &Path) -> Option<Vec<Value>> {
     }
 }
 
-/// Adds `example`, in place of an example of the same request.
+/// Adds `example`, in place of an example of the same request (or the
+/// same part of one).
 fn merge(examples: &mut Vec<Value>, example: Value) {
-    match examples
-        .iter_mut()
-        .find(|e| e.get("request").is_some() && e.get("request") == example.get("request"))
-    {
+    let same = |e: &Value| {
+        ["request", "match"]
+            .iter()
+            .any(|k| e.get(k).is_some() && e.get(k) == example.get(k))
+    };
+    match examples.iter_mut().find(|e| same(e)) {
         Some(same) => *same = example,
         None => examples.push(example),
     }
@@ -205,6 +296,10 @@ fn merge(examples: &mut Vec<Value>, example: Value) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn generator() -> Generator {
+        Generator::new(checker())
+    }
 
     fn checker() -> Checker {
         let schema = crate::schema::parse_schema(
@@ -228,7 +323,8 @@ mod tests {
 
     #[test]
     fn replies_and_errors_become_examples() {
-        let checker = checker();
+        let checker = generator();
+        let example_of = |g: &Generator, c: &Crossing| example_of(g, c, &[]);
         assert_eq!(
             example_of(&checker, &crossing(200, r#"{"balance": 3}"#)),
             Ok(json!({"request": {"amount": 5}, "reply": {"balance": 3}}))
@@ -250,15 +346,38 @@ mod tests {
     }
 
     #[test]
+    fn redacted_members_are_not_written() {
+        let generator = generator();
+        let redact = [
+            Redacted::parse("$.amount").expect("path"),
+            Redacted::parse("balance").expect("path"),
+            Redacted::parse("$.not.there").expect("path"),
+        ];
+        let example = example_of(&generator, &crossing(200, r#"{"balance": 31337}"#), &redact)
+            .expect("an example");
+        assert_eq!(example["match"], json!({}), "{example}");
+        assert!(example.get("request").is_none(), "{example}");
+        let balance = &example["reply"]["balance"];
+        assert!(balance.is_i64() && balance != 31337, "{example}");
+        assert!(!example.to_string().contains("31337"));
+        for bad in ["$.a[0]", "$..a", "$.*", ""] {
+            assert!(Redacted::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn the_latest_answer_of_a_request_replaces_the_one_before() {
         let mut examples = vec![json!({"request": 1, "reply": 1})];
         merge(&mut examples, json!({"request": 2, "reply": 2}));
         merge(&mut examples, json!({"request": 1, "reply": 3}));
+        merge(&mut examples, json!({"match": 1, "reply": 4}));
+        merge(&mut examples, json!({"match": 1, "reply": 5}));
         assert_eq!(
             examples,
             vec![
                 json!({"request": 1, "reply": 3}),
-                json!({"request": 2, "reply": 2})
+                json!({"request": 2, "reply": 2}),
+                json!({"match": 1, "reply": 5})
             ]
         );
     }

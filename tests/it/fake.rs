@@ -66,11 +66,9 @@ fn post(serve: &Serve, path: &str, body: &str, headers: &[(&str, &str)]) -> (u16
 fn the_shop_calls_a_faked_bank_through_its_own_ingress() {
     let (shop, _bank) = shop_with_bank();
     let fake = start_fake(shop.path(), shop.cache_dir(), &["bank"]);
-    assert!(
-        fake.log().contains("module balance -> fake"),
-        "{}",
-        fake.log()
-    );
+    fake.wait_log("the fake's routes", |l| {
+        l.contains("module balance -> fake")
+    });
     let shop_ingress = Serve::start(
         shop.path(),
         shop.cache_dir(),
@@ -314,12 +312,9 @@ fn examples_answer_the_requests_they_match() {
     let (shop, _bank) = shop_with_bank();
     shop.write("fakes/bank/balance.withdraw.json", WITHDRAW_EXAMPLES);
     let fake = start_fake(shop.path(), shop.cache_dir(), &["bank"]);
-    assert!(
-        fake.log()
-            .contains("module balance -> fake (replies generated from seed 0, 3 examples)"),
-        "{}",
-        fake.log()
-    );
+    fake.wait_log("the examples", |l| {
+        l.contains("module balance -> fake (replies generated from seed 0, 3 examples)")
+    });
     let shop_ingress = Serve::start(
         shop.path(),
         shop.cache_dir(),
@@ -500,7 +495,7 @@ fn latency_holds_each_answer() {
     // An answer held for ten minutes is not there within the caller's
     // deadline (FTL's verb service, `connect-timeout-ms`).
     let fake = start_fake(shop.path(), shop.cache_dir(), &["bank", "--latency", "10m"]);
-    assert!(fake.log().contains("latency 10m"), "{}", fake.log());
+    fake.wait_log("the latency", |l| l.contains("latency 10m"));
     let b64 = base64::engine::general_purpose::STANDARD;
     let request = json!({
         "verb": {"module": "balance", "name": "account"},
@@ -584,13 +579,9 @@ fn calls_recorded_by_serve_are_replayed_by_the_fake() {
     };
     let (recorded, withdraw, account) = {
         let recording = shop_ingress(&real_bank.url(), true);
-        assert!(
-            recording
-                .log()
-                .contains("records the calls that cross to other realms in fakes"),
-            "{}",
-            recording.log()
-        );
+        recording.wait_log("the recording", |l| {
+            l.contains("records the calls that cross to other realms in fakes")
+        });
         let recorded = answers(&recording);
         // Written off the call's path: wait for both files (before the
         // recording ingress stops).
@@ -698,4 +689,83 @@ fn several_realms_each_on_its_own_address_under_its_own_name() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn redacted_members_are_not_recorded_and_the_rest_replays() {
+    use crate::common::backends::{Background, runners};
+    use crate::common::serve::wait_for;
+
+    let (shop, bank) = shop_with_bank();
+    let bank_runner = Background::bank_runner(std::sync::Arc::new(runners::Seen::default()));
+    let real_bank = Serve::start(
+        bank.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("balance={}", bank_runner.url()),
+            "--runner",
+            &format!("audit={}", dead()),
+        ],
+    );
+    let recording = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("checkout={}", dead()),
+            "--realm-endpoint",
+            &format!("bank={}", real_bank.url()),
+            "--record",
+            "fakes",
+            "--record-redact",
+            "$.account",
+            "--record-redact",
+            "owner",
+        ],
+    );
+    recording.wait_log("the redaction", |l| {
+        l.contains("(bodies only, 2 paths redacted)")
+    });
+    let withdraw = "/realms/bank/balance/withdraw";
+    let account = "/realms/bank/balance/account";
+    assert_eq!(
+        post(
+            &recording,
+            withdraw,
+            r#"{"account": "a1", "amount": 500}"#,
+            &[]
+        ),
+        (200, json!({"balance": 9500}))
+    );
+    let (status, ada) = post(&recording, account, r#"{"id": "a1"}"#, &[]);
+    assert_eq!((status, &ada["owner"]), (200, &json!("Ada")), "{ada}");
+    let read = |file: &str| {
+        wait_for(file, || {
+            let text =
+                std::fs::read_to_string(shop.path().join(file)).map_err(|e| e.to_string())?;
+            serde_json::from_str::<Value>(&text).map_err(|e| format!("{e}: {text}"))
+        })
+    };
+    // The account left out of the request: the example matches the rest.
+    assert_eq!(
+        read("fakes/bank/balance.withdraw.json"),
+        json!([{"match": {"amount": 500}, "reply": {"balance": 9500}}])
+    );
+    let accounts = read("fakes/bank/balance.account.json");
+    let owner = &accounts[0]["reply"]["owner"];
+    assert!(owner.is_string() && owner != "Ada", "{accounts}");
+    assert_eq!(accounts[0]["request"], json!({"id": "a1"}));
+    drop(recording);
+
+    // Replayed: any account withdrawing 500.
+    let fake = start_fake(shop.path(), shop.cache_dir(), &["bank"]);
+    assert_eq!(
+        post(&fake, withdraw, r#"{"account": "zz", "amount": 500}"#, &[]),
+        (200, json!({"balance": 9500}))
+    );
+    let (status, replayed) = post(&fake, account, r#"{"id": "a1"}"#, &[]);
+    assert_eq!((status, &replayed["owner"]), (200, owner), "{replayed}");
+    let run = shop.realm(&["serve", "--record-redact", "$.a"]).expect(2);
+    assert!(run.stderr.contains("--record <DIR>"), "{}", run.stderr);
 }
