@@ -8,9 +8,10 @@
 //!  "error": {"status": 409, "code": "insufficient_funds", "message": "..."}}
 //! ```
 //!
-//! - `request` (the whole request, matched exactly) or `match` (a part of
-//!   it: every member of an object in `match` must be in the request with
-//!   a matching value; anything else is matched exactly);
+//! - `request` (the whole request, matched exactly; `null` for an empty
+//!   body) or `match` (a part of it: every member of an object in `match`
+//!   must be in the request with a matching value; anything else, arrays
+//!   included, is matched exactly; `{}` matches every request);
 //! - `reply` (the reply, status 200) or `error` (a status from 400 to 599,
 //!   a `code` and a `message`: answered as the ingress's JSON error body);
 //! - `name` (optional): how messages name the example.
@@ -65,7 +66,11 @@ impl Example {
     pub fn matches(&self, request: Option<&Value>) -> bool {
         match &self.when {
             When::Request(expected) => expected.as_ref() == request,
-            When::Match(part) => request.is_some_and(|r| holds(r, part)),
+            // An empty body holds no member: `{}` matches it.
+            When::Match(part) => match request {
+                Some(r) => holds(r, part),
+                None => part.as_object().is_some_and(|o| o.is_empty()),
+            },
         }
     }
 }
@@ -466,6 +471,8 @@ mod tests {
         let ping = examples("m.ping", r#"[{"request": null, "reply": {}}]"#).expect("valid");
         assert!(ping[0].matches(None));
         assert!(!ping[0].matches(Some(&json!({}))));
+        let any = examples("m.ping", r#"[{"match": {}, "reply": {}}]"#).expect("valid");
+        assert!(any[0].matches(None) && any[0].matches(Some(&json!({}))));
     }
 
     #[test]
