@@ -9,10 +9,16 @@
 //! rest of it, `match`), and in a reply replaced by a generated value (or
 //! left out when the reply fits without it). A reply that does not fit
 //! the verb's response type in the pinned schema is not kept (the fake
-//! would refuse to start with it). Files are written by a
-//! thread of their own, through [`crate::files`], so no call waits on a
-//! write; a file that is there already and is not an array of examples is
-//! left alone (and nothing is recorded into it).
+//! would refuse to start with it). Files are written by a thread of their
+//! own, through [`crate::files`], so no call waits on a write; a file that
+//! is there already and is not an array of examples is left alone (and
+//! nothing is recorded into it).
+//!
+//! Bounded: at most [`QUEUE`] calls wait to be written (more are not
+//! recorded), bodies over [`MAX_BODY`] are not recorded, and a file holds
+//! at most [`MAX_EXAMPLES`] examples (new requests beyond are not
+//! recorded; known ones still get their latest answer) and about
+//! [`MAX_FILE`] bytes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +32,16 @@ use crate::ingress::record::{CallRecorder, Crossed};
 use crate::ingress::reply::ErrorBody;
 use crate::schema::Decl;
 use crate::schema::json::Checker;
+
+/// Calls waiting to be written, at most.
+pub const QUEUE: usize = 256;
+/// The largest request or reply body recorded (1 MiB).
+pub const MAX_BODY: usize = 1 << 20;
+/// Examples in one file, at most.
+pub const MAX_EXAMPLES: usize = 1000;
+/// The bytes of one file, about (16 MiB; `realm fake` reads files of up
+/// to 64 MiB).
+pub const MAX_FILE: usize = 16 << 20;
 
 /// One crossed call, as the writer thread gets it.
 #[derive(Debug)]
@@ -41,7 +57,7 @@ struct Crossing {
 /// Records crossed calls into a directory of examples.
 #[derive(Debug)]
 pub struct Recorder {
-    sender: Mutex<Option<mpsc::Sender<Crossing>>>,
+    sender: Mutex<Option<mpsc::SyncSender<Crossing>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -58,7 +74,7 @@ impl Recorder {
             .into_iter()
             .map(|(name, checker)| (name, Generator::new(checker)))
             .collect();
-        let (sender, receiver) = mpsc::channel::<Crossing>();
+        let (sender, receiver) = mpsc::sync_channel::<Crossing>(QUEUE);
         let writer = std::thread::Builder::new()
             .name("realm-record".into())
             .spawn(move || {
@@ -90,6 +106,17 @@ impl Recorder {
 
 impl CallRecorder for Recorder {
     fn record(&self, crossed: Crossed<'_>) {
+        let request_size = crossed.request.map_or(0, |r| r.to_string().len());
+        if crossed.reply.body.len() > MAX_BODY || request_size > MAX_BODY {
+            tracing::warn!(
+                "not recorded: {}.{}@{}: a body over {} MiB",
+                crossed.module,
+                crossed.verb.name,
+                crossed.realm,
+                MAX_BODY >> 20
+            );
+            return;
+        }
         let crossing = Crossing {
             realm: crossed.realm.to_string(),
             module: crossed.module.to_string(),
@@ -99,8 +126,15 @@ impl CallRecorder for Recorder {
             body: crossed.reply.body.to_vec(),
         };
         let sender = self.sender.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(sender) = sender.as_ref() {
-            let _ = sender.send(crossing);
+        if let Some(sender) = sender.as_ref()
+            && let Err(mpsc::TrySendError::Full(c)) = sender.try_send(crossing)
+        {
+            tracing::warn!(
+                "not recorded: {}.{}@{}: {QUEUE} calls are waiting to be written",
+                c.module,
+                c.verb,
+                c.realm
+            );
         }
     }
 }
@@ -233,7 +267,8 @@ fn example_of(
 /// file that was there and is not an array of examples (left alone).
 #[derive(Default)]
 struct Files {
-    files: HashMap<PathBuf, Option<Vec<Value>>>,
+    /// Per file, its examples and the bytes last written.
+    files: HashMap<PathBuf, Option<(Vec<Value>, usize)>>,
 }
 
 impl Files {
@@ -242,10 +277,24 @@ impl Files {
             .files
             .entry(path.to_path_buf())
             .or_insert_with(|| read_existing(path));
-        let Some(examples) = examples else {
+        let Some((examples, size)) = examples else {
             return;
         };
-        merge(examples, example);
+        if *size + example.to_string().len() > MAX_FILE {
+            tracing::warn!(
+                "not recorded: {} would grow past {} MiB",
+                path.display(),
+                MAX_FILE >> 20
+            );
+            return;
+        }
+        if !merge(examples, example) {
+            tracing::warn!(
+                "not recorded: {} holds {MAX_EXAMPLES} examples already",
+                path.display()
+            );
+            return;
+        }
         let text = match serde_json::to_string_pretty(&examples) {
             Ok(text) => text + "\n",
             Err(_) => return,
@@ -254,20 +303,21 @@ impl Files {
             .parent()
             .map_or(Ok(()), crate::files::create_dir_all)
             .and_then(|()| crate::files::write_atomic(path, text.as_bytes()));
-        if let Err(e) = written {
-            tracing::warn!("cannot record into {}: {e:#}", path.display());
+        match written {
+            Ok(()) => *size = text.len(),
+            Err(e) => tracing::warn!("cannot record into {}: {e:#}", path.display()),
         }
     }
 }
 
 /// The examples already in `path` (none when it is not there).
-fn read_existing(path: &Path) -> Option<Vec<Value>> {
+fn read_existing(path: &Path) -> Option<(Vec<Value>, usize)> {
     if !path.exists() {
-        return Some(Vec::new());
+        return Some((Vec::new(), 0));
     }
     let text = crate::files::read_text(path).ok()?;
     match crate::schema::json_read::read_body(text.as_bytes()) {
-        Ok(Some(Value::Array(examples))) => Some(examples),
+        Ok(Some(Value::Array(examples))) => Some((examples, text.len())),
         _ => {
             tracing::warn!(
                 "{} is not an array of examples: nothing is recorded into it",
@@ -279,17 +329,21 @@ fn read_existing(path: &Path) -> Option<Vec<Value>> {
 }
 
 /// Adds `example`, in place of an example of the same request (or the
-/// same part of one).
-fn merge(examples: &mut Vec<Value>, example: Value) {
+/// same part of one); `false` when it is a new one and there are
+/// [`MAX_EXAMPLES`] already.
+fn merge(examples: &mut Vec<Value>, example: Value) -> bool {
     let same = |e: &Value| {
         ["request", "match"]
             .iter()
             .any(|k| e.get(k).is_some() && e.get(k) == example.get(k))
     };
+    let full = examples.len() >= MAX_EXAMPLES;
     match examples.iter_mut().find(|e| same(e)) {
         Some(same) => *same = example,
+        None if full => return false,
         None => examples.push(example),
     }
+    true
 }
 
 #[cfg(test)]
@@ -368,10 +422,10 @@ mod tests {
     #[test]
     fn the_latest_answer_of_a_request_replaces_the_one_before() {
         let mut examples = vec![json!({"request": 1, "reply": 1})];
-        merge(&mut examples, json!({"request": 2, "reply": 2}));
-        merge(&mut examples, json!({"request": 1, "reply": 3}));
-        merge(&mut examples, json!({"match": 1, "reply": 4}));
-        merge(&mut examples, json!({"match": 1, "reply": 5}));
+        assert!(merge(&mut examples, json!({"request": 2, "reply": 2})));
+        assert!(merge(&mut examples, json!({"request": 1, "reply": 3})));
+        assert!(merge(&mut examples, json!({"match": 1, "reply": 4})));
+        assert!(merge(&mut examples, json!({"match": 1, "reply": 5})));
         assert_eq!(
             examples,
             vec![
@@ -380,5 +434,12 @@ mod tests {
                 json!({"match": 1, "reply": 5})
             ]
         );
+        // Full: known requests still get their latest answer.
+        let mut full: Vec<Value> = (0..MAX_EXAMPLES)
+            .map(|i| json!({"request": i, "reply": 0}))
+            .collect();
+        assert!(!merge(&mut full, json!({"request": -1, "reply": 1})));
+        assert!(merge(&mut full, json!({"request": 7, "reply": 1})));
+        assert_eq!((full.len(), &full[7]["reply"]), (MAX_EXAMPLES, &json!(1)));
     }
 }
