@@ -16,6 +16,7 @@ mod call;
 mod check_callers;
 mod completions;
 mod export;
+mod fake;
 mod generate;
 mod import;
 mod init;
@@ -148,6 +149,7 @@ pub enum Command {
     Import(import::Args),
     Keys(keys::Args),
     Serve(serve::Args),
+    Fake(fake::Args),
     Call(call::Args),
     Status(status::Args),
     Schema(schema::Args),
@@ -189,6 +191,7 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Keys(args) => keys::run(args, started_in),
         Command::Serve(args) => serve::run(args, started_in),
+        Command::Fake(args) => fake::run(args, started_in),
         Command::Call(args) => call::run(args),
         Command::Status(args) => status::run(args),
         Command::Schema(args) => schema::run(args, started_in),

@@ -72,6 +72,7 @@ fn help_of_every_command() {
             "check-callers",
             "completions",
             "export",
+            "fake",
             "generate",
             "import",
             "import descriptor-set",
@@ -103,6 +104,7 @@ fn help_of_every_command() {
         "serve",
         "migrate",
         "check-callers",
+        "fake",
     ];
     let may_fetch = [
         "add",
@@ -113,6 +115,7 @@ fn help_of_every_command() {
         "serve",
         "migrate",
         "check-callers",
+        "fake",
     ];
     for command in &commands {
         let name = command.join(" ");
