@@ -6,7 +6,6 @@
 //! check; examples answer and an invalid one is an error.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -14,33 +13,9 @@ use serde_json::{Value, json};
 use crate::common::serve::{Serve, free_port, http, stable};
 use crate::common::{GitRealm, TestProject, repo_root, run_realm_with, snapshots};
 
-/// `realm fake <args> --listen 127.0.0.1:0` in `dir`, as a [`Serve`]
-/// (its address read from its start-up line, killed on drop).
+/// `realm fake <args> --listen 127.0.0.1:0` in `dir` ([`Serve::fake`]).
 fn start_fake(dir: &Path, cache: &Path, args: &[&str]) -> Serve {
-    let log = tempfile::NamedTempFile::new()
-        .expect("log")
-        .into_temp_path()
-        .keep()
-        .expect("keep");
-    let child = Command::new(assert_cmd::cargo::cargo_bin("realm"))
-        .arg("fake")
-        .args(args)
-        .args(["--listen", "127.0.0.1:0"])
-        .current_dir(dir)
-        .env("REALM_CACHE_DIR", cache)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("start realm fake");
-    let mut fake = Serve {
-        child,
-        addr: "127.0.0.1:0".parse().expect("addr"),
-        log,
-        tls: false,
-    };
-    fake.wait_ready();
-    fake
+    Serve::fake(dir, cache, args)
 }
 
 /// The shop, pinning the bank.
