@@ -48,6 +48,13 @@ pub struct Proven {
     pub member: Relayed,
 }
 
+/// The path and query of `uri` (`None` when it is not an absolute URI).
+fn path_of(uri: &str) -> Option<String> {
+    let uri: http::Uri = uri.parse().ok()?;
+    uri.authority()?;
+    Some(uri.path_and_query().map_or("/", |p| p.as_str()).to_string())
+}
+
 /// Whether the headers carry a realm's RFC 9421 signature: a
 /// `Signature-Input` (then the call is checked as one).
 pub fn is_signed(headers: &HeaderMap) -> bool {
@@ -179,6 +186,21 @@ impl Verifier {
                     component: httpsig::ORIGIN_URI_HEADER.into(),
                 }));
             };
+            // The caller signed a call to this very verb (through the
+            // relay): its URL's path is this call's. Otherwise a realm the
+            // caller called could pass the caller's signature of a call to
+            // itself on as one to any verb of this realm.
+            let same = path_of(origin_uri).is_some_and(|p| Some(p) == path_of(call.target_uri));
+            if !same {
+                return Err(AuthError::Signature {
+                    caller: first.clone(),
+                    error: httpsig::Error::OtherTarget {
+                        label: origin_input.label.clone(),
+                        signed: origin_uri.to_string(),
+                        called: call.target_uri.to_string(),
+                    },
+                });
+            }
             let digest = text(&CONTENT_DIGEST)?.unwrap_or_default();
             let origin_fields = [
                 ("content-digest", digest),
@@ -501,5 +523,39 @@ mod tests {
         let h = signed(&hub, "hub", "mall, hub", BANK, NOW, Some(&at_hub.member));
         let e = check(&bank, &h, BANK, &["mall".to_string()]).expect_err("origin realm");
         assert_eq!(e.code(), "key_of_other_realm");
+    }
+
+    #[test]
+    fn a_relay_cannot_turn_a_call_to_itself_into_a_call_to_another_verb() {
+        let (shop_key, mall_key) = (pair(), pair());
+        let mall_verifier = verifier(vec![pinned("shop", &shop_key, false)]);
+        let bank = verifier(vec![
+            pinned("shop", &shop_key, false),
+            pinned("mall", &mall_key, false),
+        ]);
+        let (shop, mall) = (Signer::new(shop_key), Signer::new(mall_key));
+        // Shop calls one of mall's own verbs (same body as a withdrawal)...
+        const MALL: &str = "http://mall.test/realms/mall/shelf/browse";
+        let to_mall = signed(&shop, "shop", "shop", MALL, NOW, None);
+        let at_mall = check(&mall_verifier, &to_mall, MALL, &[]).expect("mall verifies shop");
+        // ...and mall passes shop's signature on to bank's withdrawal, as if
+        // shop had asked it to relay that call: shop never signed for it.
+        let h = signed(
+            &mall,
+            "mall",
+            "shop, mall",
+            BANK,
+            NOW,
+            Some(&at_mall.member),
+        );
+        let e = check(&bank, &h, BANK, &["shop".to_string()]).expect_err("another verb");
+        assert_eq!(e.code(), "bad_signature", "{e}");
+        assert!(e.to_string().contains("`shop`"), "{e}");
+        // A call shop sent through the relay to the same verb still goes.
+        const HUB: &str = "http://mall.test/realms/bank/accounts/withdraw";
+        let to_hub = signed(&shop, "shop", "shop", HUB, NOW, None);
+        let at_hub = check(&mall_verifier, &to_hub, HUB, &[]).expect("mall verifies shop");
+        let h = signed(&mall, "mall", "shop, mall", BANK, NOW, Some(&at_hub.member));
+        check(&bank, &h, BANK, &["shop".to_string()]).expect("same verb");
     }
 }
