@@ -66,7 +66,7 @@ pub use format::{Request, sign};
 pub use keys::Keys;
 pub use pinned::{PinnedKey, PinnedKeys, PinnedRealm};
 pub use signed::{Incoming, Proven, is_signed};
-pub use signer::{Relayed, Signer, Stamp};
+pub use signer::{Relayed, Signer, Stamp, target_uri};
 pub use verify::Verifier;
 
 /// A fresh random nonce for an RFC 9421 signature: 32 lowercase hex.
