@@ -106,7 +106,7 @@ pub(super) fn print_text(check: &CallerCheck) -> Result<()> {
                 super::plural(u.declarations.len(), "declaration")
             ),
             UsageState::NotMentioned => errln!(
-                "caller `{name}` at {at} uses nothing of `{realm}`: its usage file {path} does not mention realm `{realm}` (it names realms as its realm pins them)"
+                "caller `{name}` at {at} uses nothing of `{realm}`: its usage file {path} does not mention realm `{realm}`"
             ),
             UsageState::Missing | UsageState::Unreadable(_) => errln!(
                 "warning: caller `{name}` at {at} has no usage file `{path}`: what it uses of `{realm}` is unknown, so it was not checked\n\
