@@ -9,14 +9,15 @@
 //! request as received, and the caller's, over the request the caller sent
 //! the hub (its URL in [`httpsig::ORIGIN_URI_HEADER`], covered by the
 //! hub's member; its `x-realm-via` the realms before the hub). Both must
-//! verify. A relayed call without the caller's member is taken on the
-//! hub's word, as an HMAC-signed relay is.
+//! verify. A relayed call without the caller's member, or with the member
+//! of a caller this realm does not pin, is taken on the hub's word, as an
+//! HMAC-signed relay is.
 
 use http::HeaderMap;
 
 use super::httpsig::{self, Message, Policy, SignatureInput};
 use super::pinned::Owner;
-use super::signer::{CONTENT_DIGEST, ORIGIN_URI, Relayed, SIGNATURE, SIGNATURE_INPUT};
+use super::signer::{CONTENT_DIGEST, LABEL, ORIGIN_URI, Relayed, SIGNATURE, SIGNATURE_INPUT};
 use super::verify::Insert;
 use super::{AuthError, Verifier};
 
@@ -105,16 +106,26 @@ impl Verifier {
                 members.len()
             )));
         }
-        // Whose each member is, by key id.
+        // Whose each member is, by key id. A key no pinned realm published
+        // is the sender's when no member is the sender's; beside the
+        // sender's, it is a relayed caller this realm does not pin, whose
+        // word the sender's is (as for a relay without the caller's member).
         let mut owned: Vec<(&SignatureInput, Owner<'_>)> = Vec::with_capacity(2);
+        let mut unknown: Option<&str> = None;
         for member in &members {
             let keyid = member.str("keyid").unwrap_or_default();
-            let Some(owner) = self.pinned.find(keyid) else {
-                return Err(self.unknown_key(&caller, keyid));
-            };
-            owned.push((member, owner));
+            match self.pinned.find(keyid) {
+                Some(owner) => owned.push((member, owner)),
+                // The sender's member is labelled `realm` when its
+                // ingress signed it (a relayed one, `origin`).
+                None if member.label == LABEL => unknown = Some(keyid),
+                None => unknown = unknown.or(Some(keyid)),
+            }
         }
         let Some(sender_at) = owned.iter().position(|(_, o)| o.realm == caller) else {
+            if let Some(keyid) = unknown {
+                return Err(self.unknown_key(&caller, keyid));
+            }
             let (member, owner) = &owned[0];
             return Err(AuthError::OtherRealmsKey {
                 caller,
@@ -523,6 +534,30 @@ mod tests {
         let h = signed(&hub, "hub", "mall, hub", BANK, NOW, Some(&at_hub.member));
         let e = check(&bank, &h, BANK, &["mall".to_string()]).expect_err("origin realm");
         assert_eq!(e.code(), "key_of_other_realm");
+    }
+
+    #[test]
+    fn a_relayed_caller_this_realm_does_not_pin_is_left_to_the_hub() {
+        let (shop_key, hub_key) = (pair(), pair());
+        const HUB: &str = "http://hub.test/realms/bank/accounts/withdraw";
+        let hub_verifier = verifier(vec![pinned("shop", &shop_key, false)]);
+        // The bank pins only its hub: the hub vouches for the realms behind it.
+        let bank = verifier(vec![pinned("hub", &hub_key, false)]);
+        let (shop, hub) = (Signer::new(shop_key), Signer::new(hub_key));
+        let to_hub = signed(&shop, "shop", "shop", HUB, NOW, None);
+        let at_hub = check(&hub_verifier, &to_hub, HUB, &[]).expect("hub verifies shop");
+        let to_bank = signed(&hub, "hub", "shop, hub", BANK, NOW, Some(&at_hub.member));
+        let proven = check(&bank, &to_bank, BANK, &["shop".to_string()])
+            .expect("the hub's signature holds; shop's cannot be checked here");
+        assert_eq!((proven.sender.as_str(), proven.origin), ("hub", None));
+        // The sender's own key must be known all the same.
+        let bank = verifier(vec![pinned("shop", &pair(), false)]);
+        let e = check(&bank, &to_bank, BANK, &["shop".to_string()]).expect_err("hub unknown");
+        assert_eq!(e.code(), "caller_not_pinned", "{e}");
+        assert!(
+            e.to_string().contains("`hub`") && e.to_string().contains(hub.id()),
+            "{e}"
+        );
     }
 
     #[test]
