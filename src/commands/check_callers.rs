@@ -170,7 +170,9 @@ pub(super) fn print_text(check: &CallerCheck) -> Result<()> {
 fn member(change: &Change) -> serde_json::Value {
     match &change.member {
         None => serde_json::Value::Null,
-        Some(Member::Field(f) | Member::NewField(f)) => json!({ "field": f }),
+        Some(Member::Field(f) | Member::NewField(f) | Member::Required(f)) => {
+            json!({ "field": f })
+        }
         Some(Member::Variant(v)) => json!({ "variant": v }),
     }
 }
