@@ -123,6 +123,17 @@ pub(super) fn print_text(check: &CallerCheck) -> Result<()> {
     let breaking = check.classified.used.len() + check.classified.safe.len();
     let compatible = check.changes.len() - breaking;
     let since = format!("since {} ({short})", base.rev);
+    // Callers whose usage is unknown were not checked: not counted as such.
+    let unchecked = check.unchecked().count();
+    let checked = format!(
+        "{} checked{}",
+        super::plural(check.callers.len() - unchecked, "caller"),
+        if unchecked == 0 {
+            String::new()
+        } else {
+            format!(" ({unchecked} not checked)")
+        }
+    );
     if check.failed() {
         let mut names: Vec<&str> = check
             .classified
@@ -151,16 +162,14 @@ pub(super) fn print_text(check: &CallerCheck) -> Result<()> {
         );
     } else if breaking > 0 {
         errln!(
-            "{} of realm `{realm}` {since} {} used by no caller: safe; {} checked, {}",
+            "{} of realm `{realm}` {since} {} used by no caller: safe; {checked}, {}",
             super::plural(breaking, "breaking change"),
             if breaking == 1 { "is" } else { "are" },
-            super::plural(check.callers.len(), "caller"),
             super::plural(compatible, "compatible change")
         );
     } else {
         errln!(
-            "No breaking change to realm `{realm}` {since}: {} checked, {}",
-            super::plural(check.callers.len(), "caller"),
+            "No breaking change to realm `{realm}` {since}: {checked}, {}",
             super::plural(compatible, "compatible change")
         );
     }

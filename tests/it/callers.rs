@@ -596,3 +596,38 @@ fn a_caller_that_pins_this_realm_under_another_name_is_checked_too() {
         run.stderr
     );
 }
+
+#[test]
+fn a_caller_without_a_usage_file_is_not_counted_as_checked() {
+    let two = TwoWay::new();
+    two.bank(&["add", "--caller", "--git-repo", &two.shop.url()])
+        .expect(0);
+    // A caller whose pinned commit has no usage file.
+    let plain = GitRealm::example("shop");
+    two.bank(&[
+        "add",
+        "--caller",
+        "--name",
+        "cafe",
+        "--git-repo",
+        &plain.url(),
+    ])
+    .expect(0);
+    let run = two.bank(&["check-callers"]).expect(0);
+    assert!(
+        run.stderr.contains("warning: caller `cafe`")
+            && run.stderr.contains("1 caller checked (1 not checked)"),
+        "{}",
+        run.stderr
+    );
+    let base = two.bank.read(BALANCE);
+    two.bank
+        .write(BALANCE, &base.replacen("    Gold = 1\n", "", 1));
+    let run = two.bank(&["check-callers"]).expect(0);
+    assert!(
+        run.stderr
+            .contains("used by no caller: safe; 1 caller checked (1 not checked)"),
+        "{}",
+        run.stderr
+    );
+}
