@@ -79,12 +79,23 @@ pub fn prepare(ws: &Workspace, output: Option<&Path>) -> Result<Export> {
 /// their usage). `None` when it uses none, has no `[realm] usage` and no
 /// such file is there (a realm that pins nothing gets no new file).
 pub fn usage_file(ws: &Workspace) -> Option<ExportFile> {
-    usage_file_of(&ws.project, &ws.schema)
+    usage_file_of(&ws.project, &ws.schema, &ws.own_names)
 }
 
-fn usage_file_of(project: &Project, schema: &Schema) -> Option<ExportFile> {
+fn usage_file_of(
+    project: &Project,
+    schema: &Schema,
+    own_names: &std::collections::HashMap<String, String>,
+) -> Option<ExportFile> {
     let mut file = usage(schema);
     file.realms.retain(|u| project.pin(&u.realm).is_some());
+    // A realm pinned under another name finds itself by its own.
+    for u in &mut file.realms {
+        u.own_name = own_names
+            .get(&u.realm)
+            .filter(|own| **own != u.realm)
+            .cloned();
+    }
     let path = project.usage_path();
     if file.realms.is_empty() && project.usage.is_none() && !path.exists() {
         return None;

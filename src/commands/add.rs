@@ -140,11 +140,9 @@ fn print_added_caller(added: &pins::AddedCaller, realm: &str) {
             usage.path
         ),
         UsageState::NotMentioned => errln!(
-            "warning: the usage file `{}` of caller `{name}` at {} does not mention realm `{realm}`: as of that commit it uses nothing of this realm\n\
-             help: a usage file names realms as its realm pins them; if `{}` pins this realm under another name, its uses cannot be checked: it should pin it as `{realm}`",
+            "warning: the usage file `{}` of caller `{name}` at {} does not mention realm `{realm}`: as of that commit it uses nothing of this realm",
             usage.path,
-            pin.short_commit(),
-            usage.own_name
+            pin.short_commit()
         ),
         UsageState::Unreadable(why) => errln!(
             "warning: the usage file of caller `{name}` does not read: {why}\n\

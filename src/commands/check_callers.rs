@@ -106,7 +106,7 @@ pub(super) fn print_text(check: &CallerCheck) -> Result<()> {
                 super::plural(u.declarations.len(), "declaration")
             ),
             UsageState::NotMentioned => errln!(
-                "caller `{name}` at {at} uses nothing of `{realm}`: its usage file {path} does not mention realm `{realm}` (it names realms as its realm pins them)"
+                "caller `{name}` at {at} uses nothing of `{realm}`: its usage file {path} does not mention realm `{realm}`"
             ),
             UsageState::Missing | UsageState::Unreadable(_) => errln!(
                 "warning: caller `{name}` at {at} has no usage file `{path}`: what it uses of `{realm}` is unknown, so it was not checked\n\
@@ -123,6 +123,17 @@ pub(super) fn print_text(check: &CallerCheck) -> Result<()> {
     let breaking = check.classified.used.len() + check.classified.safe.len();
     let compatible = check.changes.len() - breaking;
     let since = format!("since {} ({short})", base.rev);
+    // Callers whose usage is unknown were not checked: not counted as such.
+    let unchecked = check.unchecked().count();
+    let checked = format!(
+        "{} checked{}",
+        super::plural(check.callers.len() - unchecked, "caller"),
+        if unchecked == 0 {
+            String::new()
+        } else {
+            format!(" ({unchecked} not checked)")
+        }
+    );
     if check.failed() {
         let mut names: Vec<&str> = check
             .classified
@@ -151,16 +162,14 @@ pub(super) fn print_text(check: &CallerCheck) -> Result<()> {
         );
     } else if breaking > 0 {
         errln!(
-            "{} of realm `{realm}` {since} {} used by no caller: safe; {} checked, {}",
+            "{} of realm `{realm}` {since} {} used by no caller: safe; {checked}, {}",
             super::plural(breaking, "breaking change"),
             if breaking == 1 { "is" } else { "are" },
-            super::plural(check.callers.len(), "caller"),
             super::plural(compatible, "compatible change")
         );
     } else {
         errln!(
-            "No breaking change to realm `{realm}` {since}: {} checked, {}",
-            super::plural(check.callers.len(), "caller"),
+            "No breaking change to realm `{realm}` {since}: {checked}, {}",
             super::plural(compatible, "compatible change")
         );
     }
@@ -170,7 +179,9 @@ pub(super) fn print_text(check: &CallerCheck) -> Result<()> {
 fn member(change: &Change) -> serde_json::Value {
     match &change.member {
         None => serde_json::Value::Null,
-        Some(Member::Field(f) | Member::NewField(f)) => json!({ "field": f }),
+        Some(Member::Field(f) | Member::NewField(f) | Member::Required(f)) => {
+            json!({ "field": f })
+        }
         Some(Member::Variant(v)) => json!({ "variant": v }),
     }
 }

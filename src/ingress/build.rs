@@ -331,9 +331,16 @@ pub fn pinned_callers(
         .callers
         .iter()
         .map(|pin| {
-            let keys = crate::pins::pinned_keys(project, pin, ctx)?;
+            // Its calls name it as it names itself, not as it is pinned
+            // here; never as this realm (its calls are then refused).
+            let (own, keys) = crate::pins::pinned_signer(project, pin, ctx)?;
+            let name = if own == project.name {
+                pin.name.clone()
+            } else {
+                own
+            };
             Ok(PinnedRealm {
-                name: pin.name.clone(),
+                name,
                 commit: pin.commit.clone(),
                 keys: keys
                     .into_iter()

@@ -232,7 +232,8 @@ impl Ingress {
                         lifetime,
                         nonce: &nonce,
                     };
-                    let signed = signer.sign(&mut headers, &uri.to_string(), body, &stamp, relayed);
+                    let target = auth::target_uri(uri);
+                    let signed = signer.sign(&mut headers, &target, body, &stamp, relayed);
                     if let Err(e) = signed {
                         return Attempt::Answered(Err(Refusal::new(
                             StatusCode::INTERNAL_SERVER_ERROR,

@@ -160,8 +160,10 @@ pub(super) async fn answer(
         );
     }
     // Signatures cover `/realms/<realm>/<module>/<verb>`; here the verb is
-    // inside the body. Realms call each other on `/realms/...`.
-    if parts.headers.contains_key(super::auth::SIGNATURE) {
+    // inside the body. Realms call each other on `/realms/...`. Either
+    // scheme: HMAC (`x-realm-signature`) and RFC 9421 (`Signature-Input`).
+    if parts.headers.contains_key(super::auth::SIGNATURE) || super::auth::is_signed(&parts.headers)
+    {
         ingress.record_refusal("signed_verb_service_call");
         return failed(
             protocol,

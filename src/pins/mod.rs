@@ -45,7 +45,7 @@ pub use crate::project::Pin;
 pub use callers::{
     AddedCaller, CallerUsage, Committed, UsageState, add_caller, caller_usage, committed_export,
 };
-pub use keys::pinned_keys;
+pub use keys::{pinned_keys, pinned_signer};
 pub use list::{Listed, ListedStatus, Role, list};
 
 /// The largest public-API file a pin may point at (32 MiB; the proto-text

@@ -8,7 +8,8 @@
 //! - **used**: the caller uses the declaration, and — for a change to one
 //!   field or variant — the member too (it is in the caller's `fields` or
 //!   `variants`: the caller's pinned version has it). A required field added
-//!   to a request the caller uses breaks it whatever fields it knows. Each
+//!   to a request the caller uses, or one of its fields made required (or
+//!   retyped to a required type), breaks it whatever fields it knows. Each
 //!   use names the caller and its file:line:col (its own references to the
 //!   declaration, else those of the declarations it is reached through);
 //! - **safe**: nobody uses what changed.
@@ -71,7 +72,7 @@ pub fn classify(changes: &[Change], callers: &[Caller]) -> Classified {
             .filter_map(|caller| {
                 let decl = caller.usage.decl(&change.decl)?;
                 let uses_member = match &change.member {
-                    None | Some(Member::NewField(_)) => true,
+                    None | Some(Member::NewField(_) | Member::Required(_)) => true,
                     Some(Member::Field(field)) => decl.fields.contains(field),
                     Some(Member::Variant(variant)) => decl.variants.contains(variant),
                 };
@@ -330,6 +331,33 @@ mod tests {
             [format!(
                 "used balance.WithdrawResponse: field `balance` changed type from Int to Float — used by {AT}"
             )]
+        );
+    }
+
+    #[test]
+    fn a_field_the_callers_pinned_version_lacks_made_required_breaks_it() {
+        // The shop pinned the bank before `memo`: it never sends one. The
+        // bank added it (optional) since, and now requires it.
+        let pinned = BANK.replacen("      memo String?\n", "", 1);
+        let required = BANK.replacen("memo String?", "memo String", 1);
+        assert_eq!(
+            check_against(&pinned, BANK, &required),
+            [format!(
+                "used balance.WithdrawRequest: field `memo` became required in a request — used by {AT}"
+            )]
+        );
+        // Retyped to a required type, likewise; to an optional one, safe.
+        let retyped = BANK.replacen("memo String?", "memo Int", 1);
+        assert_eq!(
+            check_against(&pinned, BANK, &retyped),
+            [format!(
+                "used balance.WithdrawRequest: field `memo` changed type from String? to Int — used by {AT}"
+            )]
+        );
+        let optional = BANK.replacen("memo String?", "memo Int?", 1);
+        assert_eq!(
+            check_against(&pinned, BANK, &optional),
+            ["safe balance.WithdrawRequest: field `memo` changed type from String? to Int?"]
         );
     }
 

@@ -63,6 +63,10 @@ pub enum Member {
     Field(String),
     /// A field only the new API has (a required field added to a request).
     NewField(String),
+    /// A field of a request that must now be sent (it became required, or
+    /// was retyped to a required type): it breaks a caller whether or not
+    /// the caller's version has it (one that lacks it never sends it).
+    Required(String),
     /// An enum variant the old API has (removed or changed value).
     Variant(String),
 }
@@ -359,7 +363,13 @@ fn compare_fields(out: &mut Out, old: &Data, new: &Data, role: Role) {
                 ),
             ),
         };
-        out.push_member(severity, message, Some(Member::Field(field.name.clone())));
+        let must_send = role != Role::Output && !matches!(now.ty, Type::Optional(_));
+        let member = if severity == Breaking && must_send {
+            Member::Required(field.name.clone())
+        } else {
+            Member::Field(field.name.clone())
+        };
+        out.push_member(severity, message, Some(member));
     }
     for field in &new.fields {
         if old.fields.iter().any(|f| f.name == field.name) {

@@ -45,7 +45,9 @@
 //! }
 //! ```
 //!
-//! `realm` is the name the caller pins the realm under (its `@realm`);
+//! `realm` is the name the caller pins the realm under (its `@realm`), and
+//! `own-name` the realm's own name when that differs (the used realm finds
+//! itself by it);
 //! realms are sorted by name, declarations by `module.Name`, uses by
 //! position, `fields` and `variants` in the pinned realm's order; empty
 //! lists are left out. The same schema always gives the same bytes. A
@@ -90,6 +92,10 @@ pub struct UsageFile {
 pub struct Usage {
     /// The realm as the caller refers to it (`@bank`).
     pub realm: String,
+    /// The realm's own name (its `ftl-project.toml`), when the caller pins
+    /// it under another: how the used realm finds itself in the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_name: Option<String>,
     /// Sorted by `module.Name`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub declarations: Vec<UsedDecl>,
@@ -306,6 +312,7 @@ fn usage_of(realm: &Realm, roots: BTreeMap<(&str, &str), BTreeSet<UsePos>>) -> U
         .collect();
     Usage {
         realm: realm.name.clone(),
+        own_name: None,
         declarations,
     }
 }
@@ -356,9 +363,12 @@ impl UsageFile {
         Ok(file)
     }
 
-    /// What the caller uses of realm `name`.
+    /// What the caller uses of the realm whose own name is `name` (its
+    /// `own-name`, else the name the caller pins it under).
     pub fn realm(&self, name: &str) -> Option<&Usage> {
-        self.realms.iter().find(|u| u.realm == name)
+        self.realms
+            .iter()
+            .find(|u| u.own_name.as_deref().unwrap_or(&u.realm) == name)
     }
 }
 

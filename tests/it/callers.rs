@@ -515,11 +515,12 @@ fn check_callers_outside_git_or_without_callers_says_what_to_do() {
 }
 
 #[test]
-fn a_caller_whose_usage_does_not_name_this_realm_uses_nothing_of_it() {
+fn a_caller_that_pins_this_realm_under_another_name_is_checked_too() {
     let two = TwoWay::new();
     two.bank(&["add", "--caller", "--git-repo", &two.shop.url()])
         .expect(0);
-    // The cafe pins the bank as `ledger`: its usage file names `ledger`.
+    // The cafe pins the bank as `ledger`: its usage file names `ledger`,
+    // and the bank's own name, by which the bank finds what it uses.
     let cafe = GitRealm::example("shop");
     let text = cafe.read("modules/checkout.ftl");
     cafe.write("modules/checkout.ftl", &text.replace("@bank", "@ledger"));
@@ -537,7 +538,7 @@ fn a_caller_whose_usage_does_not_name_this_realm_uses_nothing_of_it() {
     .expect(0);
     assert!(
         cafe.read("ftl-realm-usage.json")
-            .contains("\"realm\": \"ledger\"")
+            .contains("\"realm\": \"ledger\",\n      \"own-name\": \"bank\"")
     );
     two.named(cafe.commit("cafe pins the bank as ledger"), "cafe1");
     let run = two
@@ -552,7 +553,7 @@ fn a_caller_whose_usage_does_not_name_this_realm_uses_nothing_of_it() {
         .expect(0);
     snapshots(|| {
         insta::assert_snapshot!(
-            "callers_add_usage_without_this_realm",
+            "callers_add_usage_under_another_name",
             two.redact(&run.stderr).replace(&cafe.url(), "<CAFE>")
         )
     });
@@ -591,6 +592,41 @@ fn a_caller_whose_usage_does_not_name_this_realm_uses_nothing_of_it() {
         run.stderr.contains(
             "warning: the usage file of caller `cafe_2` does not read: `ftl-realm-usage.json` of realm `shop`"
         ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_caller_without_a_usage_file_is_not_counted_as_checked() {
+    let two = TwoWay::new();
+    two.bank(&["add", "--caller", "--git-repo", &two.shop.url()])
+        .expect(0);
+    // A caller whose pinned commit has no usage file.
+    let plain = GitRealm::example("shop");
+    two.bank(&[
+        "add",
+        "--caller",
+        "--name",
+        "cafe",
+        "--git-repo",
+        &plain.url(),
+    ])
+    .expect(0);
+    let run = two.bank(&["check-callers"]).expect(0);
+    assert!(
+        run.stderr.contains("warning: caller `cafe`")
+            && run.stderr.contains("1 caller checked (1 not checked)"),
+        "{}",
+        run.stderr
+    );
+    let base = two.bank.read(BALANCE);
+    two.bank
+        .write(BALANCE, &base.replacen("    Gold = 1\n", "", 1));
+    let run = two.bank(&["check-callers"]).expect(0);
+    assert!(
+        run.stderr
+            .contains("used by no caller: safe; 1 caller checked (1 not checked)"),
         "{}",
         run.stderr
     );

@@ -484,3 +484,71 @@ fn the_callee_calls_back_with_its_own_key() {
         l.contains("caller bank: ed25519 keys pinned at") && l.contains(&bank_key_id)
     });
 }
+
+#[test]
+fn a_caller_pinned_under_another_name_is_known_by_the_name_it_signs_with() {
+    let keys = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("cache");
+    let bank = ledger_realm("bank");
+    let (shop, _, key_file) = keyed_realm("shop", keys.path(), "");
+    // The bank pins the shop as `store` (`--name`, as `[external-realms]`
+    // allows); the shop's ingress still says it is `shop`.
+    crate::common::run_realm_with(
+        bank.path(),
+        &[
+            "add",
+            "--caller",
+            "--name",
+            "store",
+            "--git-repo",
+            &shop.url(),
+        ],
+        &[("REALM_CACHE_DIR", cache.path())],
+    )
+    .expect(0);
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let bank_ingress = serve_bank(&bank, cache.path(), &runner);
+    let target = format!("{}{ECHO}", bank_ingress.url());
+    let answer = signed_call(
+        &bank_ingress,
+        &signer(&key_file),
+        "shop",
+        "shop",
+        &target,
+        MSG,
+        now(),
+    );
+    assert_eq!(answer.0, 200, "{}", answer.2);
+}
+
+/// The verb service names the verb in its body, which no signature
+/// covers: signed calls are refused there, RFC 9421 ones as HMAC ones.
+#[test]
+fn a_signed_call_to_the_verb_service_is_refused() {
+    use base64::Engine as _;
+    let keys = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("cache");
+    let bank = ledger_realm("bank");
+    let (shop, _, key_file) = keyed_realm("shop", keys.path(), "");
+    pin_caller(&bank, &shop, cache.path());
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let bank_ingress = serve_bank(&bank, cache.path(), &runner);
+    const CALL: &str = "/xyz.block.ftl.v1.VerbService/Call";
+    let target = format!("{}{CALL}", bank_ingress.url());
+    let mut headers = sign(&signer(&key_file), "shop", "shop", &target, MSG, now());
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert("connect-protocol-version", HeaderValue::from_static("1"));
+    let request = serde_json::json!({
+        "verb": {"module": "ledger", "name": "echo"},
+        "body": base64::engine::general_purpose::STANDARD.encode(MSG),
+    })
+    .to_string();
+    let answer = send(&bank_ingress, CALL, &request, &headers);
+    assert_eq!(answer.0, 401, "{answer:?}");
+    assert!(
+        answer.2.contains("signed calls go to POST /realms/"),
+        "{answer:?}"
+    );
+}

@@ -135,6 +135,12 @@ pub enum Error {
     Mismatch { label: String, keyid: String },
     #[error("the body does not match its `content-digest` ({reason})")]
     Digest { reason: String },
+    #[error("signature `{label}` was made for a call to {signed}, not for this call to {called}")]
+    OtherTarget {
+        label: String,
+        signed: String,
+        called: String,
+    },
 }
 
 /// What a verifier knows of a key id.

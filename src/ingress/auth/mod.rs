@@ -66,7 +66,7 @@ pub use format::{Request, sign};
 pub use keys::Keys;
 pub use pinned::{PinnedKey, PinnedKeys, PinnedRealm};
 pub use signed::{Incoming, Proven, is_signed};
-pub use signer::{Relayed, Signer, Stamp};
+pub use signer::{Relayed, Signer, Stamp, target_uri};
 pub use verify::Verifier;
 
 /// A fresh random nonce for an RFC 9421 signature: 32 lowercase hex.
@@ -203,7 +203,9 @@ fn signature_message(caller: &str, error: &httpsig::Error) -> String {
         httpsig::Error::RetiredKey { .. } => {
             "\nhelp: the caller retired this key; it must sign with a key in its `[realm] public-keys` (`realm keys list`)"
         }
-        httpsig::Error::Mismatch { .. } | httpsig::Error::Digest { .. } => {
+        httpsig::Error::Mismatch { .. }
+        | httpsig::Error::Digest { .. }
+        | httpsig::Error::OtherTarget { .. } => {
             "\nhelp: the request was changed on the way, or signed for another URL (a proxy that rewrites the Host or the scheme breaks `@target-uri`)"
         }
         _ => "",
@@ -244,7 +246,9 @@ impl AuthError {
                 | httpsig::Error::TooLongLived { .. } => "expired",
                 httpsig::Error::RetiredKey { .. } => "retired_key",
                 httpsig::Error::UnknownKey { .. } => "unknown_key",
-                httpsig::Error::Mismatch { .. } => "bad_signature",
+                httpsig::Error::Mismatch { .. } | httpsig::Error::OtherTarget { .. } => {
+                    "bad_signature"
+                }
                 httpsig::Error::Digest { .. } => "bad_digest",
                 httpsig::Error::Unsigned => "unsigned",
                 _ => "malformed_signature",

@@ -12,7 +12,9 @@ use super::httpsig::KeyStatus;
 /// One realm's keys, as pinned.
 #[derive(Clone, Debug)]
 pub struct PinnedRealm {
-    /// The realm's name in this project (the `[caller-realms.<name>]`).
+    /// The realm's own name (its `ftl-project.toml` at the pinned commit),
+    /// which its calls carry in `x-realm-caller`; the pin may name it
+    /// otherwise (`realm add --caller --name`).
     pub name: String,
     /// The pinned commit, for messages.
     pub commit: String,

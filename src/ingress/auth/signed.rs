@@ -9,14 +9,15 @@
 //! request as received, and the caller's, over the request the caller sent
 //! the hub (its URL in [`httpsig::ORIGIN_URI_HEADER`], covered by the
 //! hub's member; its `x-realm-via` the realms before the hub). Both must
-//! verify. A relayed call without the caller's member is taken on the
-//! hub's word, as an HMAC-signed relay is.
+//! verify. A relayed call without the caller's member, or with the member
+//! of a caller this realm does not pin, is taken on the hub's word, as an
+//! HMAC-signed relay is.
 
 use http::HeaderMap;
 
 use super::httpsig::{self, Message, Policy, SignatureInput};
 use super::pinned::Owner;
-use super::signer::{CONTENT_DIGEST, ORIGIN_URI, Relayed, SIGNATURE, SIGNATURE_INPUT};
+use super::signer::{CONTENT_DIGEST, LABEL, ORIGIN_URI, Relayed, SIGNATURE, SIGNATURE_INPUT};
 use super::verify::Insert;
 use super::{AuthError, Verifier};
 
@@ -46,6 +47,13 @@ pub struct Proven {
     /// The sender's member, for this ingress to pass on if it relays the
     /// call.
     pub member: Relayed,
+}
+
+/// The path and query of `uri` (`None` when it is not an absolute URI).
+fn path_of(uri: &str) -> Option<String> {
+    let uri: http::Uri = uri.parse().ok()?;
+    uri.authority()?;
+    Some(uri.path_and_query().map_or("/", |p| p.as_str()).to_string())
 }
 
 /// Whether the headers carry a realm's RFC 9421 signature: a
@@ -98,16 +106,26 @@ impl Verifier {
                 members.len()
             )));
         }
-        // Whose each member is, by key id.
+        // Whose each member is, by key id. A key no pinned realm published
+        // is the sender's when no member is the sender's; beside the
+        // sender's, it is a relayed caller this realm does not pin, whose
+        // word the sender's is (as for a relay without the caller's member).
         let mut owned: Vec<(&SignatureInput, Owner<'_>)> = Vec::with_capacity(2);
+        let mut unknown: Option<&str> = None;
         for member in &members {
             let keyid = member.str("keyid").unwrap_or_default();
-            let Some(owner) = self.pinned.find(keyid) else {
-                return Err(self.unknown_key(&caller, keyid));
-            };
-            owned.push((member, owner));
+            match self.pinned.find(keyid) {
+                Some(owner) => owned.push((member, owner)),
+                // The sender's member is labelled `realm` when its
+                // ingress signed it (a relayed one, `origin`).
+                None if member.label == LABEL => unknown = Some(keyid),
+                None => unknown = unknown.or(Some(keyid)),
+            }
         }
         let Some(sender_at) = owned.iter().position(|(_, o)| o.realm == caller) else {
+            if let Some(keyid) = unknown {
+                return Err(self.unknown_key(&caller, keyid));
+            }
             let (member, owner) = &owned[0];
             return Err(AuthError::OtherRealmsKey {
                 caller,
@@ -179,6 +197,21 @@ impl Verifier {
                     component: httpsig::ORIGIN_URI_HEADER.into(),
                 }));
             };
+            // The caller signed a call to this very verb (through the
+            // relay): its URL's path is this call's. Otherwise a realm the
+            // caller called could pass the caller's signature of a call to
+            // itself on as one to any verb of this realm.
+            let same = path_of(origin_uri).is_some_and(|p| Some(p) == path_of(call.target_uri));
+            if !same {
+                return Err(AuthError::Signature {
+                    caller: first.clone(),
+                    error: httpsig::Error::OtherTarget {
+                        label: origin_input.label.clone(),
+                        signed: origin_uri.to_string(),
+                        called: call.target_uri.to_string(),
+                    },
+                });
+            }
             let digest = text(&CONTENT_DIGEST)?.unwrap_or_default();
             let origin_fields = [
                 ("content-digest", digest),
@@ -501,5 +534,63 @@ mod tests {
         let h = signed(&hub, "hub", "mall, hub", BANK, NOW, Some(&at_hub.member));
         let e = check(&bank, &h, BANK, &["mall".to_string()]).expect_err("origin realm");
         assert_eq!(e.code(), "key_of_other_realm");
+    }
+
+    #[test]
+    fn a_relayed_caller_this_realm_does_not_pin_is_left_to_the_hub() {
+        let (shop_key, hub_key) = (pair(), pair());
+        const HUB: &str = "http://hub.test/realms/bank/accounts/withdraw";
+        let hub_verifier = verifier(vec![pinned("shop", &shop_key, false)]);
+        // The bank pins only its hub: the hub vouches for the realms behind it.
+        let bank = verifier(vec![pinned("hub", &hub_key, false)]);
+        let (shop, hub) = (Signer::new(shop_key), Signer::new(hub_key));
+        let to_hub = signed(&shop, "shop", "shop", HUB, NOW, None);
+        let at_hub = check(&hub_verifier, &to_hub, HUB, &[]).expect("hub verifies shop");
+        let to_bank = signed(&hub, "hub", "shop, hub", BANK, NOW, Some(&at_hub.member));
+        let proven = check(&bank, &to_bank, BANK, &["shop".to_string()])
+            .expect("the hub's signature holds; shop's cannot be checked here");
+        assert_eq!((proven.sender.as_str(), proven.origin), ("hub", None));
+        // The sender's own key must be known all the same.
+        let bank = verifier(vec![pinned("shop", &pair(), false)]);
+        let e = check(&bank, &to_bank, BANK, &["shop".to_string()]).expect_err("hub unknown");
+        assert_eq!(e.code(), "caller_not_pinned", "{e}");
+        assert!(
+            e.to_string().contains("`hub`") && e.to_string().contains(hub.id()),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_relay_cannot_turn_a_call_to_itself_into_a_call_to_another_verb() {
+        let (shop_key, mall_key) = (pair(), pair());
+        let mall_verifier = verifier(vec![pinned("shop", &shop_key, false)]);
+        let bank = verifier(vec![
+            pinned("shop", &shop_key, false),
+            pinned("mall", &mall_key, false),
+        ]);
+        let (shop, mall) = (Signer::new(shop_key), Signer::new(mall_key));
+        // Shop calls one of mall's own verbs (same body as a withdrawal)...
+        const MALL: &str = "http://mall.test/realms/mall/shelf/browse";
+        let to_mall = signed(&shop, "shop", "shop", MALL, NOW, None);
+        let at_mall = check(&mall_verifier, &to_mall, MALL, &[]).expect("mall verifies shop");
+        // ...and mall passes shop's signature on to bank's withdrawal, as if
+        // shop had asked it to relay that call: shop never signed for it.
+        let h = signed(
+            &mall,
+            "mall",
+            "shop, mall",
+            BANK,
+            NOW,
+            Some(&at_mall.member),
+        );
+        let e = check(&bank, &h, BANK, &["shop".to_string()]).expect_err("another verb");
+        assert_eq!(e.code(), "bad_signature", "{e}");
+        assert!(e.to_string().contains("`shop`"), "{e}");
+        // A call shop sent through the relay to the same verb still goes.
+        const HUB: &str = "http://mall.test/realms/bank/accounts/withdraw";
+        let to_hub = signed(&shop, "shop", "shop", HUB, NOW, None);
+        let at_hub = check(&mall_verifier, &to_hub, HUB, &[]).expect("mall verifies shop");
+        let h = signed(&mall, "mall", "shop, mall", BANK, NOW, Some(&at_hub.member));
+        check(&bank, &h, BANK, &["shop".to_string()]).expect("same verb");
     }
 }

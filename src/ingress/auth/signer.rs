@@ -154,9 +154,53 @@ impl Signer {
     }
 }
 
+/// The `@target-uri` of a request to `uri` as the callee sees it: the
+/// scheme, the host, and the port unless it is the scheme's default (the
+/// `Host` header this realm's HTTP client sends, from which the callee
+/// rebuilds it; never user information), then the path and query.
+pub fn target_uri(uri: &http::Uri) -> String {
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let default = if scheme == "https" { 443 } else { 80 };
+    let authority = match uri.authority() {
+        None => String::new(),
+        Some(a) => match a.port_u16() {
+            Some(port) if port != default => format!("{}:{port}", a.host()),
+            _ => a.host().to_string(),
+        },
+    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("{scheme}://{authority}{path}")
+}
+
 fn header_value(text: &str) -> Result<HeaderValue, httpsig::Error> {
     HeaderValue::from_str(text).map_err(|_| httpsig::Error::Syntax {
         header: "signature-input",
         reason: format!("{text:?} cannot be sent as a header value"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::target_uri;
+
+    #[test]
+    fn the_target_uri_is_the_url_as_the_callee_rebuilds_it() {
+        let t = |url: &str| target_uri(&url.parse().expect("url"));
+        // The callee rebuilds it from the Host header the client sends,
+        // which leaves out a default port and user information.
+        assert_eq!(
+            t("http://bank:80/realms/bank/a/b"),
+            "http://bank/realms/bank/a/b"
+        );
+        assert_eq!(
+            t("https://bank:443/realms/bank/a/b"),
+            "https://bank/realms/bank/a/b"
+        );
+        assert_eq!(
+            t("http://u:p@bank:8080/realms/b/a/b?x=1"),
+            "http://bank:8080/realms/b/a/b?x=1"
+        );
+        assert_eq!(t("https://bank:80/r"), "https://bank:80/r");
+        assert_eq!(t("http://[::1]:8080/r"), "http://[::1]:8080/r");
+    }
 }
