@@ -190,6 +190,10 @@ fn render_text(updates: &[RealmUpdate]) -> String {
         for change in u.changes.iter().flatten() {
             let _ = writeln!(out, "  {:<10}  {change}", change.severity.to_string());
         }
+        // What moving a caller pin starts or stops trusting.
+        for change in &u.key_changes {
+            let _ = writeln!(out, "  key {:<8}  {}", change.kind.as_str(), change.id);
+        }
     }
     out
 }
@@ -210,6 +214,10 @@ fn render_json(updates: &[RealmUpdate], written: usize) -> serde_json::Value {
                 "decl": c.decl,
                 "message": c.message,
             })).collect::<Vec<_>>()),
+            "keys": u.key_changes.iter().map(|k| json!({
+                "id": k.id,
+                "change": k.kind.as_str(),
+            })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "written": written,
     })

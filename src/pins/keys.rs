@@ -48,3 +48,92 @@ pub fn pinned_signer(
         )
     })
 }
+
+/// A key a caller pin starts or stops trusting when it moves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyChange {
+    pub id: String,
+    pub kind: KeyChangeKind,
+}
+
+/// What happens to a key when a caller pin moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyChangeKind {
+    /// A new public key: calls signed with it will be accepted.
+    Added,
+    /// Moved to `retired-keys`: calls signed with it will be refused.
+    Retired,
+    /// Gone from the realm's keys: calls signed with it will be refused.
+    Removed,
+}
+
+impl KeyChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyChangeKind::Added => "added",
+            KeyChangeKind::Retired => "retired",
+            KeyChangeKind::Removed => "removed",
+        }
+    }
+}
+
+/// What moving a caller pin from `old` keys to `new` keys changes in what
+/// is trusted, by key id (sorted: added, retired, removed).
+pub fn key_changes(old: &[RealmKey], new: &[RealmKey]) -> Vec<KeyChange> {
+    let active = |keys: &[RealmKey], id: &str| keys.iter().any(|k| k.id == id && !k.retired);
+    let mut changes: Vec<KeyChange> = Vec::new();
+    for key in new.iter().filter(|k| !k.retired) {
+        if !active(old, &key.id) {
+            changes.push(KeyChange {
+                id: key.id.clone(),
+                kind: KeyChangeKind::Added,
+            });
+        }
+    }
+    for key in old.iter().filter(|k| !k.retired) {
+        if active(new, &key.id) {
+            continue;
+        }
+        let kind = if new.iter().any(|k| k.id == key.id) {
+            KeyChangeKind::Retired
+        } else {
+            KeyChangeKind::Removed
+        };
+        changes.push(KeyChange {
+            id: key.id.clone(),
+            kind,
+        });
+    }
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, retired: bool) -> RealmKey {
+        RealmKey {
+            id: id.into(),
+            algorithm: "ed25519".into(),
+            public: vec![0; 32],
+            retired,
+            pos: None,
+        }
+    }
+
+    #[test]
+    fn moving_a_caller_pin_says_which_keys_it_starts_and_stops_trusting() {
+        let old = [key("a1", false), key("b2", false), key("c3", true)];
+        let new = [key("b2", true), key("d4", false), key("c3", true)];
+        let changes = key_changes(&old, &new);
+        let shown: Vec<(&str, &str)> = changes
+            .iter()
+            .map(|c| (c.id.as_str(), c.kind.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [("d4", "added"), ("a1", "removed"), ("b2", "retired")]
+        );
+        assert!(key_changes(&new, &new).is_empty());
+    }
+}

@@ -45,7 +45,7 @@ pub use crate::project::Pin;
 pub use callers::{
     AddedCaller, CallerUsage, Committed, UsageState, add_caller, caller_usage, committed_export,
 };
-pub use keys::{pinned_keys, pinned_signer};
+pub use keys::{KeyChange, KeyChangeKind, key_changes, pinned_keys, pinned_signer};
 pub use list::{Listed, ListedStatus, Role, list};
 
 /// The largest public-API file a pin may point at (32 MiB; the proto-text
@@ -334,6 +334,9 @@ pub struct RealmUpdate {
     /// A caller pin's public keys (then retired ones) at the head, when it
     /// moved.
     pub keys: Option<Vec<crate::project::RealmKey>>,
+    /// How a caller pin's trusted keys change when it moves: what moving
+    /// it starts or stops trusting (empty when its keys stay).
+    pub key_changes: Vec<KeyChange>,
 }
 
 impl RealmUpdate {
@@ -481,6 +484,7 @@ fn update_one(project: &Project, pin: &Pin, ctx: &Context) -> Result<RealmUpdate
                 changes: Some(Vec::new()),
                 api: None,
                 keys: None,
+                key_changes: Vec::new(),
             });
         }
         if !repo.has_commit(head) {
@@ -489,12 +493,21 @@ fn update_one(project: &Project, pin: &Pin, ctx: &Context) -> Result<RealmUpdate
         if pin.table.is_caller() {
             let keys = read::read_remote(repo, &pin.name, head)?
                 .map_or_else(Vec::new, |remote| remote.keys);
+            // What the pin trusts now, to say what moving it changes (none
+            // known when the pinned commit is gone: then every key is new).
+            let old =
+                if repo.has_commit(pinned) || (!ctx.offline && repo.fetch_commit(pinned, None)) {
+                    read::read_remote(repo, &pin.name, pinned)?.map_or_else(Vec::new, |r| r.keys)
+                } else {
+                    Vec::new()
+                };
             return Ok(RealmUpdate {
                 pin: pin.clone(),
                 branch,
                 head: head.to_string(),
                 changes: Some(Vec::new()),
                 api: None,
+                key_changes: key_changes(&old, &keys),
                 keys: Some(keys),
             });
         }
@@ -525,6 +538,7 @@ fn update_one(project: &Project, pin: &Pin, ctx: &Context) -> Result<RealmUpdate
             changes: old.map(|old| diff(&old.realm, &new.realm)),
             api: Some(new),
             keys: None,
+            key_changes: Vec::new(),
         })
     })
 }
