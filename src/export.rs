@@ -212,7 +212,7 @@ impl Export {
     pub fn write(&self) -> Result<bool> {
         let mut stale = Vec::new();
         for file in &self.files {
-            if file.freshness()? != Freshness::UpToDate {
+            if !file.is_up_to_date()? {
                 if let Some(dir) = file.path.parent().filter(|d| !d.as_os_str().is_empty())
                     && !dir.is_dir()
                 {
@@ -231,15 +231,21 @@ impl Export {
 }
 
 impl ExportFile {
+    /// Whether the file on disk holds exactly the export (compared as it
+    /// is read; no diff made).
+    pub fn is_up_to_date(&self) -> Result<bool> {
+        files::has_contents(&self.path, &self.bytes)
+    }
+
     /// Compares the export with the file on disk.
     pub fn freshness(&self) -> Result<Freshness> {
         if !self.path.exists() {
             return Ok(Freshness::Missing);
         }
-        let current = files::read_bytes(&self.path)?;
-        if current == self.bytes {
+        if self.is_up_to_date()? {
             return Ok(Freshness::UpToDate);
         }
+        let current = files::read_bytes(&self.path)?;
         let name = self
             .path
             .file_name()
@@ -270,7 +276,7 @@ impl ExportFile {
     /// Writes the file atomically when it is not up to date. Returns whether
     /// it changed.
     pub fn write(&self) -> Result<bool> {
-        if self.freshness()? == Freshness::UpToDate {
+        if self.is_up_to_date()? {
             return Ok(false);
         }
         files::write_atomic(&self.path, &self.bytes)?;

@@ -100,6 +100,38 @@ pub fn text_from_bytes(path: &Path, bytes: Vec<u8>) -> Result<String> {
 /// milliseconds.
 const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Whether the file at `path` holds exactly `contents`, read in pieces and
+/// compared as they come: never held whole (an up-to-date export of 13 MiB
+/// was read into memory beside the 13 MiB it was compared with). A missing
+/// file does not; a file of another length is not read.
+pub fn has_contents(path: &Path, contents: &[u8]) -> Result<bool> {
+    let context = || format!("cannot read {}", path.display());
+    let mut file = match fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e).with_context(context),
+    };
+    if file.metadata().with_context(context)?.len() != contents.len() as u64 {
+        return Ok(false);
+    }
+    let mut piece = vec![0; 64 * 1024];
+    let mut rest = contents;
+    loop {
+        let n = match file.read(&mut piece) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).with_context(context),
+        };
+        if n == 0 {
+            return Ok(rest.is_empty());
+        }
+        match rest.split_at_checked(n) {
+            Some((head, tail)) if head == &piece[..n] => rest = tail,
+            _ => return Ok(false),
+        }
+    }
+}
+
 /// Writes `contents` to `path` atomically: a temporary file in the same
 /// directory, flushed to disk, then renamed over `path`. The file keeps the
 /// permissions of the file it replaces. Temporary files of earlier writes
@@ -422,6 +454,22 @@ pub fn subdirectories(dir: &Path) -> Result<Vec<PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn has_contents_compares_the_whole_file_piece_by_piece() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        assert!(!has_contents(&path, b"").expect("missing"));
+        // Longer than one piece, so that a difference in the last one counts.
+        let mut contents = vec![b'x'; 200_000];
+        fs::write(&path, &contents).expect("write");
+        assert!(has_contents(&path, &contents).expect("same"));
+        assert!(!has_contents(&path, &contents[1..]).expect("shorter"));
+        contents[199_999] = b'y';
+        assert!(!has_contents(&path, &contents).expect("last byte differs"));
+        fs::write(&path, b"").expect("write");
+        assert!(has_contents(&path, b"").expect("empty"));
+    }
 
     #[test]
     fn relative_paths_are_below_the_base_or_as_given() {

@@ -54,15 +54,6 @@ pub fn default_cache_dir() -> Result<PathBuf> {
 
 impl Cache {
     pub fn new(dir: PathBuf) -> Cache {
-        static TIMEOUTS: Once = Once::new();
-        TIMEOUTS.call_once(|| {
-            // SAFETY: libgit2 global options, set once before any remote
-            // operation of this process and never concurrently with one.
-            unsafe {
-                let _ = git2::opts::set_server_connect_timeout_in_milliseconds(CONNECT_TIMEOUT_MS);
-                let _ = git2::opts::set_server_timeout_in_milliseconds(READ_TIMEOUT_MS);
-            }
-        });
         Cache { dir }
     }
 
@@ -300,7 +291,23 @@ impl CachedRepo {
         &self.url
     }
 
+    /// The repository's remote: every network operation starts here, so
+    /// libgit2's timeouts are set here, not when the cache is made (setting
+    /// them initializes libgit2 and OpenSSL, which reads the system's CA
+    /// certificates: 20 ms and 1 MiB that `realm export` of a realm
+    /// without pins did for nothing).
     fn remote(&self) -> Result<Remote<'_>, git2::Error> {
+        static TIMEOUTS: Once = Once::new();
+        TIMEOUTS.call_once(|| {
+            // SAFETY: libgit2 global options, set once before any remote
+            // operation of this process (they all take their `Remote` from
+            // here, after `call_once` returns) and so never concurrently
+            // with one.
+            unsafe {
+                let _ = git2::opts::set_server_connect_timeout_in_milliseconds(CONNECT_TIMEOUT_MS);
+                let _ = git2::opts::set_server_timeout_in_milliseconds(READ_TIMEOUT_MS);
+            }
+        });
         self.repo.find_remote("origin")
     }
 

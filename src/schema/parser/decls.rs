@@ -1,7 +1,7 @@
 //! Declarations: `data`, `verb`, `enum`, `typealias`, `config`,
 //! `secret`, `database` and `topic`, with their fields and variants.
 
-use super::{Parser, Result};
+use super::{Parser, Result, exact};
 use crate::schema::diagnostic::Diagnostic;
 use crate::schema::model::*;
 
@@ -198,9 +198,9 @@ impl<'a> Parser<'a> {
             comments,
             visibility,
             name: name.to_string(),
-            type_params,
+            type_params: exact(type_params),
             metadata,
-            fields,
+            fields: exact(fields),
         })
     }
 
@@ -265,7 +265,7 @@ impl<'a> Parser<'a> {
             visibility,
             name: name.to_string(),
             ty,
-            variants,
+            variants: exact(variants),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The parser's lexical layer: positions and errors, characters,
 //! whitespace and comments, identifiers, strings, integers and words.
 
-use super::{Parser, Result};
+use super::{Parser, Result, exact};
 use crate::schema::diagnostic::Diagnostic;
 use crate::schema::model::*;
 
@@ -108,7 +108,7 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_ws();
             if !self.at_comment() {
-                return Ok(comments);
+                return Ok(exact(comments));
             }
             if comments.is_empty() {
                 self.comment_start = Some(self.pos());
@@ -272,6 +272,17 @@ impl<'a> Parser<'a> {
         }
         let start = self.pos();
         self.i += 1;
+        // Most strings hold no escape: taken whole, in an allocation of
+        // their length.
+        let rest = &self.src[self.i..];
+        if let Some(end) = rest.find(['"', '\\', '\n'])
+            && rest.as_bytes()[end] == b'"'
+        {
+            let out = rest[..end].to_string();
+            self.i += end + 1;
+            self.token_end();
+            return Ok(out);
+        }
         let mut out = String::new();
         loop {
             let rest = &self.src[self.i..];

@@ -2,7 +2,7 @@
 //! cron durations, migration digests.
 
 use super::lexer::ident_prefix;
-use super::{Parser, Result};
+use super::{Parser, Result, exact};
 use crate::schema::diagnostic::Diagnostic;
 use crate::schema::model::*;
 
@@ -14,7 +14,7 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_ws();
             if self.peek() != Some(b'+') {
-                return Ok(out);
+                return Ok(exact(out));
             }
             self.inline = true;
             let result = self.metadata();
@@ -111,7 +111,7 @@ impl<'a> Parser<'a> {
                     }
                     targets.push(self.string("an egress target as a string")?);
                 }
-                MetadataKind::Egress(targets)
+                MetadataKind::Egress(exact(targets))
             }
             "generated" => MetadataKind::Generated,
             "transaction" => MetadataKind::Transaction,

@@ -1,7 +1,7 @@
 //! Types and references: builtin types, `[T]`, `{K: V}`, `T?`,
 //! `module.Name<Args>@realm`, and reference lists in metadata.
 
-use super::{Parser, Result};
+use super::{Parser, Result, exact};
 use crate::schema::model::*;
 
 impl<'a> Parser<'a> {
@@ -106,7 +106,7 @@ impl<'a> Parser<'a> {
             realm,
             module,
             name,
-            type_args,
+            type_args: exact(type_args),
         })
     }
 
@@ -125,7 +125,7 @@ impl<'a> Parser<'a> {
         while self.eat_list_comma() {
             refs.push(self.metadata_ref(what)?);
         }
-        Ok(refs)
+        Ok(exact(refs))
     }
 
     /// A `,` between the items of a metadata list, on this line or at the
