@@ -69,8 +69,10 @@ fn help_of_every_command() {
             "",
             "add",
             "call",
+            "check",
             "check-callers",
             "completions",
+            "explain",
             "export",
             "generate",
             "import",
@@ -103,6 +105,7 @@ fn help_of_every_command() {
         "serve",
         "migrate",
         "check-callers",
+        "check",
     ];
     let may_fetch = [
         "add",
@@ -113,6 +116,7 @@ fn help_of_every_command() {
         "serve",
         "migrate",
         "check-callers",
+        "check",
     ];
     for command in &commands {
         let name = command.join(" ");
