@@ -77,6 +77,14 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     );
     let run = args
         .pinned
-        .with_context(started_in, |ctx| check::run(&dir, ctx, &options))?;
-    super::print_run(&run, args.error_format.get())
+        .with_context(started_in, |ctx| check::run(&dir, ctx, &options));
+    match run {
+        Ok(run) => super::print_run(&run, args.error_format.get()),
+        // No project: a report all the same, for the CI that reads it.
+        Err(e) if args.error_format.is_report() => super::print_check(
+            realm::report::CheckResult::of_error("schema", &e),
+            args.error_format.get(),
+        ),
+        Err(e) => Err(e),
+    }
 }

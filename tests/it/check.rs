@@ -452,7 +452,16 @@ fn a_breaking_change_a_caller_uses_is_a_finding() {
         &env,
     )
     .expect(3);
-    snapshots(|| insta::assert_snapshot!("check_breaking_change_github", out.stdout));
+    // The base commit holds the temporary path of the caller's repository.
+    let shown = match out.stdout.find("HEAD (") {
+        Some(at) => format!(
+            "{}HEAD (<base>{}",
+            &out.stdout[..at],
+            &out.stdout[at + 13..]
+        ),
+        None => out.stdout.clone(),
+    };
+    snapshots(|| insta::assert_snapshot!("check_breaking_change_github", shown));
     let out = run_realm_with(bank.path(), &["check", "--error-format", "sarif"], &env).expect(3);
     assert_valid_sarif(&out.stdout);
     let out = run_realm_with(
@@ -478,4 +487,60 @@ fn a_breaking_change_a_caller_uses_is_a_finding() {
         "{}",
         out.stdout
     );
+}
+
+/// Every diagnostic the validator gives on FTL's error corpus (and on the
+/// realm-own rules of `ftl_rules`) carries a code of the table.
+#[test]
+fn every_validation_diagnostic_has_a_code_of_the_table() {
+    let dir = repo_root().join("tests/ftl-corpus/errors");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the corpus")
+        .map(|e| e.expect("an entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ftl"))
+        .collect();
+    paths.sort();
+    let mut seen = std::collections::BTreeSet::new();
+    for path in &paths {
+        let text = std::fs::read_to_string(path).expect("a corpus file");
+        let Ok(schema) = realm::schema::parse_schema("t.ftl", &text) else {
+            continue;
+        };
+        for d in realm::schema::validate::validate_with_warnings(&schema) {
+            let code = d
+                .code()
+                .unwrap_or_else(|| panic!("{}: no code: {d}", path.display()));
+            assert!(
+                realm::rules::rule(code).is_some(),
+                "{}: {code} is not in the table",
+                path.display()
+            );
+            seen.insert(code);
+        }
+    }
+    // The corpus reaches FTL's rules of several kinds.
+    for code in [
+        "ftl::unresolved-reference",
+        "ftl::name",
+        "ftl::metadata-placement",
+        "ftl::ingress",
+        "ftl::verb-events",
+    ] {
+        assert!(seen.contains(code), "{code} not reached: {seen:?}");
+    }
+}
+
+#[test]
+fn no_project_is_still_a_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = crate::common::run_realm(dir.path(), &["check", "--error-format", "sarif"]).expect(1);
+    assert_valid_sarif(&out.stdout);
+    assert!(
+        out.stdout.contains("\"ruleId\": \"realm::check-failed\""),
+        "{}",
+        out.stdout
+    );
+    let out = crate::common::run_realm(dir.path(), &["check"]).expect(1);
+    assert!(out.stdout.is_empty());
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
 }
