@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use super::{Level, Outcome, Run};
+use crate::project::PROJECT_FILE;
 use crate::rules::RULES;
 
 pub const SCHEMA: &str =
@@ -44,21 +45,29 @@ pub fn render(run: &Run) -> String {
             if let Some(index) = RULES.iter().position(|r| r.code == f.code) {
                 result["ruleIndex"] = json!(index);
             }
-            if let Some(loc) = &f.location {
-                let mut physical = json!({
-                    "artifactLocation": { "uri": uri(&loc.file) },
-                });
-                if let Some(r) = &loc.region {
-                    physical["region"] = json!({
-                        "startLine": r.line,
-                        "startColumn": r.column,
-                        "endLine": r.end_line,
-                        // SARIF's end column is one past the last character.
-                        "endColumn": r.end_column + 1,
-                    });
-                }
-                result["locations"] = json!([{ "physicalLocation": physical }]);
-            }
+            // GitHub code scanning refuses a result without a location: a
+            // finding about no file in particular is about the project file,
+            // and one about a whole file about its first line.
+            let file = f
+                .location
+                .as_ref()
+                .map_or(PROJECT_FILE, |loc| loc.file.as_str());
+            let region = match f.location.as_ref().and_then(|loc| loc.region) {
+                Some(r) => json!({
+                    "startLine": r.line,
+                    "startColumn": r.column,
+                    "endLine": r.end_line,
+                    // SARIF's end column is one past the last character.
+                    "endColumn": r.end_column + 1,
+                }),
+                None => json!({ "startLine": 1 }),
+            };
+            result["locations"] = json!([{
+                "physicalLocation": {
+                    "artifactLocation": { "uri": uri(file) },
+                    "region": region,
+                },
+            }]);
             result
         })
         .collect();
