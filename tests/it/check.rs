@@ -540,6 +540,14 @@ fn no_project_is_still_a_report() {
         "{}",
         out.stdout
     );
+    // Every result has a location: GitHub code scanning refuses one without.
+    let doc: Value = serde_json::from_str(&out.stdout).expect("JSON");
+    for result in doc["runs"][0]["results"].as_array().expect("results") {
+        assert_eq!(
+            result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "ftl-project.toml"
+        );
+    }
     let out = crate::common::run_realm(dir.path(), &["check"]).expect(1);
     assert!(out.stdout.is_empty());
     assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
