@@ -70,6 +70,17 @@ background() {
   names+=("$name")
   pids+=($!)
 }
+# Stops a background process of the demo; it is no longer checked.
+stop() {
+  local i
+  for i in "${!names[@]}"; do
+    if [ "${names[$i]}" = "$1" ]; then
+      kill "${pids[$i]}" 2>/dev/null || true
+      wait "${pids[$i]}" 2>/dev/null || true
+      unset 'names[i]' 'pids[i]'
+    fi
+  done
+}
 # Waits (up to 60 s) for <name>'s log to print its address after <prefix>;
 # prints it. Fails with the log if the process exits first.
 address_of() {
@@ -247,6 +258,23 @@ for expected in shop:5 bank:2 acme:1; do
   # Each line: the ingress, then the line without its timestamp.
   grep ' call ' "$work/$name-ingress.log" | sed -E "s/^[^ ]+ +/[$name ingress] /" || true
 done
+
+step "Without the bank: realm -C shop fake bank answers from the pinned schema (the bank's runner and ingress stopped)"
+stop bank-ingress
+stop bank-runner
+background bank-fake "$realm" -C "$work/shop" fake bank --listen 127.0.0.1:0
+bank_fake=$(address_of bank-fake 'Serving realm `bank` on ')
+stop shop-ingress
+background shop-ingress-faked env REALM_SIGNING_KEY_FILE="$work/keys/shop.key" \
+  "$realm" -C "$work/shop" serve --listen 127.0.0.1:0 \
+  --runner "checkout=$shop_runner" \
+  --realm-endpoint "bank=$bank_fake" --realm-endpoint "acme=$acme_ingress"
+shop_ingress=$(address_of shop-ingress-faked 'Serving realm `shop` on ')
+echo "$shop_ingress" >"$work/shop-ingress.url"
+upstreams_are_ours "$work/shop" "$shop_ingress" "$shop_runner" "$bank_fake" "$acme_ingress"
+"$realm" -C "$work/shop" call checkout.pay --endpoint "$shop_ingress" \
+  '{"account": "a1", "items": [{"sku": "tea", "quantity": 2, "price": 300}], "tags": {}}'
+"$realm" -C "$work/shop" call balance.withdraw@bank '{"account": "a1", "amount": 500}' --endpoint "$shop_ingress"
 
 check_alive
 printf '\n%sDone: every call above went through the demo'"'"'s own ingresses and runners.%s\n' "$bold" "$plain"

@@ -9,6 +9,7 @@ pub mod check_callers;
 pub mod clients;
 pub mod duration;
 pub mod export;
+pub mod fake;
 pub mod files;
 pub mod ftl_modules;
 pub mod generate;

@@ -18,6 +18,7 @@ mod check_callers;
 mod completions;
 mod explain;
 mod export;
+mod fake;
 mod generate;
 mod import;
 mod init;
@@ -150,6 +151,7 @@ pub enum Command {
     Import(import::Args),
     Keys(keys::Args),
     Serve(serve::Args),
+    Fake(fake::Args),
     Call(call::Args),
     Status(status::Args),
     Schema(schema::Args),
@@ -257,6 +259,7 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Keys(args) => keys::run(args, started_in),
         Command::Serve(args) => serve::run(args, started_in),
+        Command::Fake(args) => fake::run(args, started_in),
         Command::Call(args) => call::run(args),
         Command::Status(args) => status::run(args),
         Command::Schema(args) => schema::run(args, started_in),

@@ -20,7 +20,8 @@ use realm::workspace::Workspace;
     Examples:\n  \
     realm serve\n  \
     realm serve --listen 0.0.0.0:8871 --runner checkout=http://127.0.0.1:9001\n  \
-    realm serve --realm-endpoint bank=https://ingress.bank.example.com"
+    realm serve --realm-endpoint bank=https://ingress.bank.example.com\n  \
+    realm serve --record fakes/"
 )]
 pub struct Args {
     /// Listen on this address (port 0: any free port) [default: [ingress] listen, or 127.0.0.1:8871]
@@ -39,6 +40,16 @@ pub struct Args {
     /// [default: $FTL_ENDPOINT, or [ingress] ftl-endpoint]
     #[arg(long = "ftl-endpoint", value_name = "URL")]
     ftl_endpoint: Option<String>,
+
+    /// Keep the calls that cross to other realms as examples for `realm fake`:
+    /// DIR/<realm>/<module>.<verb>.json (bodies only, no headers)
+    #[arg(long, value_name = "DIR")]
+    record: Option<std::path::PathBuf>,
+
+    /// With --record: leave out the member at this path of bodies (e.g. $.card.number;
+    /// repeatable)
+    #[arg(long = "record-redact", value_name = "PATH", requires = "record", value_parser = realm::fake::record::Redacted::parse)]
+    record_redact: Vec<realm::fake::record::Redacted>,
 
     #[command(flatten)]
     pinned: super::PinnedRealms,
@@ -91,6 +102,23 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         errln!("Serving realm `{}` on {scheme}://{local}", ingress.realm());
         for line in ingress.describe_routes() {
             errln!("  {line}");
+        }
+        if let Some(dir) = &args.record {
+            let dir = started_in.join(dir);
+            let redact = args.record_redact.clone();
+            ingress.record_to(realm::fake::recorder(&ws, dir.clone(), redact)?);
+            errln!(
+                "  records the calls that cross to other realms in {} (bodies only{})",
+                super::display_path(&dir),
+                if args.record_redact.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", {} redacted",
+                        super::plural(args.record_redact.len(), "path")
+                    )
+                }
+            );
         }
         let workers = ingress::server::Workers {
             count: ingress.config().limits.workers,

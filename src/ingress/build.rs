@@ -226,6 +226,7 @@ impl Ingress {
             budget: budget::BodyBudget::new(config.limits.max_buffered),
             warnings: Vec::new(),
             config,
+            recorder: std::sync::OnceLock::new(),
         })
     }
 }

@@ -10,8 +10,8 @@
 //! 3. `check`: the body fits the verb's request type, the reply style is
 //!    one ([`Checked`]);
 //! 4. `dispatch`: what goes with it (headers) and the forwarder of its
-//!    upstream's kind (`forward.rs`, `forward_ftl.rs`), handed an
-//!    [`Outbound`].
+//!    upstream's kind (`forward.rs`, `forward_ftl.rs`, and `fake.rs` for
+//!    a fake realm's modules), handed an [`Outbound`].
 //!
 //! [`Outcome`] is what became of the call. Never reads HTTP bodies or
 //! writes responses (`request.rs`, `routes.rs`, `verb_service.rs` do).
@@ -383,6 +383,16 @@ impl Ingress {
                     (Runner::Ftl { upstream, url }, _) => {
                         Box::pin(self.call_ftl(out, upstream, url)).await
                     }
+                    (Runner::Fake { runner }, _) => {
+                        let call = super::FakeCall {
+                            realm: &self.realm,
+                            module,
+                            verb,
+                            request: out.value.as_ref(),
+                            request_id: call.request_id,
+                        };
+                        self.answer_fake(runner.as_ref(), call).await
+                    }
                     (Runner::Grpc { .. }, None) => Err(Refusal::new(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "no_method",
@@ -410,6 +420,7 @@ impl Ingress {
                     external.own_name,
                     verb.name
                 );
+                let recording = self.recording(&checked.value);
                 let out = Outbound {
                     upstream,
                     what: Target::Realm {
@@ -425,7 +436,17 @@ impl Ingress {
                     style: checked.style,
                 };
                 let signing = self.signing_for(peer, admitted.relayed.as_ref());
-                self.send(out, &url, signing).await
+                let reply = self.send(out, &url, signing).await;
+                if let (Some((recorder, request)), Ok(reply)) = (recording, &reply) {
+                    recorder.record(super::record::Crossed {
+                        realm: call.realm,
+                        module,
+                        verb,
+                        request: request.as_ref(),
+                        reply,
+                    });
+                }
+                reply
             }
         }
     }

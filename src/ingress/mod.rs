@@ -37,7 +37,10 @@
 //! ingress; `routes` (and `verb_service`, FTL's protocol) answer HTTP
 //! requests with it, through `request` (request id, body, access log) and
 //! `response` (the HTTP response of a reply); [`server`] runs the worker
-//! threads that accept and serve connections.
+//! threads that accept and serve connections. `fake` builds the ingress of
+//! a fake realm (`realm fake`: a pinned realm's public API, its modules
+//! answered by a [`FakeRunner`]); [`record`] hands the calls that crossed
+//! to other realms to a recorder (`realm serve --record`).
 
 pub mod auth;
 pub mod authorize;
@@ -47,10 +50,12 @@ mod call;
 pub mod config;
 mod conn;
 mod deadline;
+mod fake;
 mod forward;
 mod forward_ftl;
 pub mod hops;
 pub mod metrics;
+pub mod record;
 pub mod reply;
 mod request;
 mod response;
@@ -80,6 +85,7 @@ use upstream::{Upstream, UpstreamStatus};
 pub use build::{Trust, from_workspace, pinned_callers, server_tls};
 pub use call::{Call, Outcome};
 pub use config::{IngressConfig, Overrides};
+pub use fake::{FakeAnswer, FakeCall, FakeRunner};
 pub use reply::{Refusal, Reply};
 pub use request::is_request_id;
 
@@ -114,6 +120,10 @@ enum Runner {
     Grpc { upstream: GrpcUpstream, url: String },
     /// An FTL cluster's `xyz.block.ftl.v1.VerbService/Call`.
     Ftl { upstream: GrpcUpstream, url: String },
+    /// A fake realm's stand-in (`realm fake`).
+    Fake {
+        runner: std::sync::Arc<dyn FakeRunner>,
+    },
 }
 
 /// A local module's runner.
@@ -164,6 +174,8 @@ pub struct Ingress {
     /// readable by others, ...), for the command to print.
     warnings: Vec<String>,
     config: IngressConfig,
+    /// Keeps the calls that cross to other realms (`realm serve --record`).
+    recorder: std::sync::OnceLock<std::sync::Arc<dyn record::CallRecorder>>,
 }
 
 impl Ingress {
@@ -214,6 +226,9 @@ impl Ingress {
                 Some(Runner::Grpc { url, .. }) => format!("module {module} -> {url} (gRPC)"),
                 Some(Runner::Ftl { url, .. }) => {
                     format!("module {module} -> {url} (FTL's VerbService)")
+                }
+                Some(Runner::Fake { runner }) => {
+                    format!("module {module} -> {}", runner.describe(module))
                 }
                 None => format!("module {module} -> no runner (its verbs answer 503)"),
             });

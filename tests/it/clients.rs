@@ -7,7 +7,10 @@
 //! - The generated clients compiled and run: a program per language
 //!   (`tests/clients/<language>/`) calls `bank` and `kitchen` through the
 //!   caller's ingress, which forwards to each realm's ingress and runner,
-//!   all real processes and servers on loopback. Go comes from Debian's
+//!   all real processes and servers on loopback; and the Go and TypeScript
+//!   programs again against `realm fake`s of both realms (no runner, no
+//!   realm ingress): every generated reply decodes, and the errors come
+//!   from the fakes' examples. Go comes from Debian's
 //!   `golang-go`, TypeScript from npm (`.ci/run` installs both); the Rust
 //!   client is a crate built offline in a temporary directory with this
 //!   repository's Cargo.lock. On a developer machine a missing toolchain
@@ -361,6 +364,20 @@ fn go_clients_call_realms_through_a_real_ingress() {
         return;
     };
     let world = World::new();
+    let dir = build_go_client(&world.shop, &go, &gofmt);
+    let endpoint = world.shop_ingress.url();
+    let stdout = run(
+        dir.path(),
+        &dir.path().join("client"),
+        &[],
+        &[("REALM_ENDPOINT", endpoint.as_str())],
+    );
+    world.check_run("go", &stdout);
+}
+
+/// `tests/clients/go/main.go` built with the Go clients `shop` generates
+/// (gofmt and vet clean), as `client` in the directory returned.
+fn build_go_client(shop: &TestProject, go: &Path, gofmt: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::write(
         dir.path().join("go.mod"),
@@ -373,7 +390,8 @@ fn go_clients_call_realms_through_a_real_ingress() {
     )
     .expect("copy main.go");
     // The import path comes from go.mod.
-    world.generate("go", dir.path(), &[]);
+    let out = dir.path().display().to_string();
+    shop.realm(&["generate", "go", "--output", &out]).expect(0);
 
     let cache = repo_root().join("target/client-tests/go");
     let cache = cache.display().to_string();
@@ -384,18 +402,95 @@ fn go_clients_call_realms_through_a_real_ingress() {
         ("GOCACHE", cache.as_str()),
     ];
     // gofmt has nothing to change; vet finds nothing.
-    let unformatted = run(dir.path(), &gofmt, &["-l", "realms"], &env);
+    let unformatted = run(dir.path(), gofmt, &["-l", "realms"], &env);
     assert_eq!(unformatted, "", "gofmt would change these files");
-    run(dir.path(), &go, &["vet", "./..."], &env);
-    run(dir.path(), &go, &["build", "-o", "client", "."], &env);
-    let endpoint = world.shop_ingress.url();
+    run(dir.path(), go, &["vet", "./..."], &env);
+    run(dir.path(), go, &["build", "-o", "client", "."], &env);
+    dir
+}
+
+/// The shop's ingress in front of `realm fake bank` and `realm fake
+/// kitchen`: no runner and no ingress of either realm runs. The errors the
+/// client programs expect of a runner and of the bank come from the fakes'
+/// examples; every other reply is generated.
+struct Faked {
+    shop: TestProject,
+    _bank: GitRealm,
+    _kitchen: GitRealm,
+    _fakes: [Serve; 2],
+    shop_ingress: Serve,
+}
+
+impl Faked {
+    fn new() -> Faked {
+        let shop = TestProject::example("shop");
+        let bank = GitRealm::example("bank");
+        let kitchen = kitchen_realm();
+        shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+        shop.realm(&["add", "--git-repo", &kitchen.url()]).expect(0);
+        shop.write(
+            "fakes/kitchen/kitchen.fail.json",
+            r#"[{"name": "out of stock", "match": {},
+  "error": {"status": 409, "code": "out_of_stock", "message": "no more s1"}}]"#,
+        );
+        shop.write(
+            "fakes/bank/balance.withdraw.json",
+            r#"[{"name": "overdrawn", "match": {"account": "a2"},
+  "error": {"status": 409, "code": "insufficient_funds", "message": "account a2 holds 250, 1000 was asked"}}]"#,
+        );
+        let bank_fake = Serve::fake(shop.path(), shop.cache_dir(), &["bank"]);
+        let kitchen_fake = Serve::fake(shop.path(), shop.cache_dir(), &["kitchen"]);
+        let shop_ingress = Serve::start(
+            shop.path(),
+            shop.cache_dir(),
+            &[
+                "--realm-endpoint",
+                &format!("bank={}", bank_fake.url()),
+                "--realm-endpoint",
+                &format!("kitchen={}", kitchen_fake.url()),
+            ],
+        );
+        Faked {
+            shop,
+            _bank: bank,
+            _kitchen: kitchen,
+            _fakes: [bank_fake, kitchen_fake],
+            shop_ingress,
+        }
+    }
+
+    /// The program decoded every generated reply and saw each error.
+    fn check_run(&self, language: &str, stdout: &str) {
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(
+            lines, EXPECTED_LINES,
+            "the {language} program's output against fakes"
+        );
+    }
+}
+
+#[test]
+fn go_clients_decode_what_fakes_answer() {
+    let Some(go) = toolchain(on_path("go"), "Go", "apt-get install golang-go") else {
+        return;
+    };
+    let Some(gofmt) = toolchain(
+        on_path("gofmt").or_else(|| Some(go.with_file_name("gofmt")).filter(|p| p.is_file())),
+        "gofmt",
+        "apt-get install golang-go",
+    ) else {
+        return;
+    };
+    let faked = Faked::new();
+    let dir = build_go_client(&faked.shop, &go, &gofmt);
+    let endpoint = faked.shop_ingress.url();
     let stdout = run(
         dir.path(),
         &dir.path().join("client"),
         &[],
-        &[("REALM_ENDPOINT", endpoint.as_str())],
+        &[("REALM_ENDPOINT", endpoint.as_str()), ("REALM_FAKE", "1")],
     );
-    world.check_run("go", &stdout);
+    faked.check_run("go", &stdout);
 }
 
 // ---- TypeScript ----------------------------------------------------------------
@@ -448,6 +543,20 @@ fn typescript_clients_call_realms_through_a_real_ingress() {
         return;
     };
     let world = World::new();
+    let dir = build_typescript_client(&world.shop, &tsc);
+    let endpoint = world.shop_ingress.url();
+    let stdout = run(
+        dir.path(),
+        &node,
+        &["out/main.js"],
+        &[("REALM_ENDPOINT", endpoint.as_str())],
+    );
+    world.check_run("typescript", &stdout);
+}
+
+/// `tests/clients/typescript/main.ts` compiled with the TypeScript clients
+/// `shop` generates, as `out/main.js` in the directory returned.
+fn build_typescript_client(shop: &TestProject, tsc: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temporary directory");
     std::fs::write(dir.path().join("tsconfig.json"), TSCONFIG).expect("write tsconfig.json");
     std::fs::write(dir.path().join("package.json"), "{\"type\": \"module\"}\n")
@@ -457,17 +566,32 @@ fn typescript_clients_call_realms_through_a_real_ingress() {
         dir.path().join("main.ts"),
     )
     .expect("copy main.ts");
-    world.generate("typescript", dir.path(), &[]);
+    let out = dir.path().display().to_string();
+    shop.realm(&["generate", "typescript", "--output", &out])
+        .expect(0);
+    run(dir.path(), tsc, &["-p", "."], &[]);
+    dir
+}
 
-    run(dir.path(), &tsc, &["-p", "."], &[]);
-    let endpoint = world.shop_ingress.url();
+#[test]
+fn typescript_clients_decode_what_fakes_answer() {
+    let install = "npm install --prefix target/tools typescript, and Node 18 or later";
+    let Some(tsc) = toolchain(find_tsc(), "TypeScript (tsc)", install) else {
+        return;
+    };
+    let Some(node) = toolchain(on_path("node"), "Node", install) else {
+        return;
+    };
+    let faked = Faked::new();
+    let dir = build_typescript_client(&faked.shop, &tsc);
+    let endpoint = faked.shop_ingress.url();
     let stdout = run(
         dir.path(),
         &node,
         &["out/main.js"],
-        &[("REALM_ENDPOINT", endpoint.as_str())],
+        &[("REALM_ENDPOINT", endpoint.as_str()), ("REALM_FAKE", "1")],
     );
-    world.check_run("typescript", &stdout);
+    faked.check_run("typescript", &stdout);
 }
 
 // ---- Rust ----------------------------------------------------------------------

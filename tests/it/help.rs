@@ -74,6 +74,7 @@ fn help_of_every_command() {
             "completions",
             "explain",
             "export",
+            "fake",
             "generate",
             "import",
             "import descriptor-set",
@@ -106,6 +107,7 @@ fn help_of_every_command() {
         "migrate",
         "check-callers",
         "check",
+        "fake",
     ];
     let may_fetch = [
         "add",
@@ -117,6 +119,7 @@ fn help_of_every_command() {
         "migrate",
         "check-callers",
         "check",
+        "fake",
     ];
     for command in &commands {
         let name = command.join(" ");

@@ -10,6 +10,7 @@ mod clients;
 mod common;
 mod demo;
 mod diff;
+mod fake;
 mod ftl_corpus;
 mod ftl_layout;
 mod ftl_rules;

@@ -25,12 +25,17 @@ func fail(format string, args ...any) {
 	os.Exit(1)
 }
 
+// fake is set when the realms called are `realm fake`s: their replies
+// are generated, so a call only has to succeed and decode (errors come
+// from the fakes' examples).
+var fake = os.Getenv("REALM_FAKE") != ""
+
 // same checks that a call succeeded and answered what was sent.
 func same[T any](what string, got T, err error, want T) {
 	if err != nil {
 		fail("%s: %v", what, err)
 	}
-	if !reflect.DeepEqual(got, want) {
+	if !fake && !reflect.DeepEqual(got, want) {
 		fail("%s:\n got %#v\nwant %#v", what, got, want)
 	}
 	fmt.Println("ok " + what)
@@ -122,7 +127,7 @@ func main() {
 	zone := time.FixedZone("", 2*60*60)
 	precise := time.Date(2024, 5, 1, 14, 30, 45, 123456789, zone)
 	gotTime, err := kitchen.NewEchoTimeClient(c)(ctx, precise)
-	if err != nil || !gotTime.Equal(precise) {
+	if err != nil || (!fake && !gotTime.Equal(precise)) {
 		fail("echoTime: got %v, %v", gotTime, err)
 	}
 	fmt.Println("ok echoTime")

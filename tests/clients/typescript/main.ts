@@ -10,7 +10,7 @@ import * as balance from "./realms/bank/balance.js";
 import * as kitchen from "./realms/kitchen/kitchen.js";
 
 declare const console: { log(...args: unknown[]): void };
-declare const process: { exit(code: number): never };
+declare const process: { exit(code: number): never; env: Record<string, string | undefined> };
 
 function show(value: unknown): string {
   return JSON.stringify(value, (_, v: unknown) =>
@@ -46,8 +46,13 @@ function equal(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
+/** Set when the realms called are `realm fake`s: their replies are
+ * generated, so a call only has to succeed and decode (errors come from the
+ * fakes' examples). */
+const fake = (process.env["REALM_FAKE"] ?? "") !== "";
+
 function same<T>(what: string, got: T, want: T): void {
-  if (!equal(got, want)) {
+  if (!fake && !equal(got, want)) {
     fail(`${what}:\n got ${show(got)}\nwant ${show(want)}`);
   }
   console.log(`ok ${what}`);

@@ -90,6 +90,35 @@ impl Serve {
         serve
     }
 
+    /// `realm fake <args> --listen 127.0.0.1:0` in `dir`, its address
+    /// read from its start-up line (killed on drop, as `realm serve` is).
+    pub fn fake(dir: &Path, cache: &Path, args: &[&str]) -> Serve {
+        let log = tempfile::NamedTempFile::new()
+            .expect("log")
+            .into_temp_path()
+            .keep()
+            .expect("keep");
+        let child = Command::new(assert_cmd::cargo::cargo_bin("realm"))
+            .arg("fake")
+            .args(args)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(dir)
+            .env("REALM_CACHE_DIR", cache)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start realm fake");
+        let mut fake = Serve {
+            child,
+            addr: "127.0.0.1:0".parse().expect("addr"),
+            log,
+            tls: false,
+        };
+        fake.wait_ready();
+        fake
+    }
+
     pub fn url(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
