@@ -4,6 +4,7 @@
 //! `src/commands/`) only parses arguments and renders results. See
 //! `ARCHITECTURE.md` for the map and the invariants.
 
+pub mod check;
 pub mod check_callers;
 pub mod clients;
 pub mod duration;
@@ -21,6 +22,8 @@ pub mod keys;
 pub mod net;
 pub mod pins;
 pub mod project;
+pub mod report;
+pub mod rules;
 pub mod schema;
 pub mod sources;
 pub mod watch;

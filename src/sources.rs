@@ -18,6 +18,7 @@ use crate::files;
 use crate::ftl_modules;
 use crate::golang;
 use crate::project::Project;
+use crate::rules;
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 use crate::schema::qualify::qualify_realm;
 use crate::schema::{Pos, Realm, Schema, parse_file};
@@ -69,6 +70,7 @@ pub fn load(project: &Project) -> Result<LocalSchema> {
                 }),
             )
             .with_help("put the file itself (or the directory) under the module directory instead of a link")
+            .with_code(rules::SYMLINKED_SCHEMA)
             .into_warning()
         })
         .collect();
@@ -108,12 +110,13 @@ pub fn load(project: &Project) -> Result<LocalSchema> {
                             .with_help(format!(
                                 "rename it to `realm {}`, or write `external realm {}` if it is another realm's public API",
                                 project.name, realm.name
-                            )),
+                            ))
+                            .with_code(rules::WRONG_REALM_NAME),
                         );
                     }
                 }
             }
-            Err(d) => errors.push(d),
+            Err(d) => errors.push(d.or_code(rules::SYNTAX)),
         }
         sources.insert(name, text);
     }
@@ -121,17 +124,21 @@ pub fn load(project: &Project) -> Result<LocalSchema> {
     let go_modules: HashSet<String> = go.modules.iter().map(|m| m.name.clone()).collect();
     internal.modules.extend(go.modules);
     sources.extend(go.sources);
-    errors.extend(go.errors);
+    errors.extend(go.errors.into_iter().map(|d| d.or_code(rules::GO_SOURCE)));
     if errors.is_empty() {
         // What FTL decides with every module at hand (visibility spreading
         // into Go modules, external topics): after qualifying, so that
         // schema text's bare references count too.
         qualify_realm(&mut internal);
-        errors.extend(golang::finalize::across_modules(
-            &mut internal.modules,
-            &go_modules,
-            &go.external_params,
-        ));
+        errors.extend(
+            golang::finalize::across_modules(
+                &mut internal.modules,
+                &go_modules,
+                &go.external_params,
+            )
+            .into_iter()
+            .map(|d| d.or_code(rules::GO_SOURCE)),
+        );
     }
     if !errors.is_empty() {
         Diagnostic::sort(&mut errors);

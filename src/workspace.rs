@@ -16,6 +16,7 @@ use anyhow::{Result, bail};
 
 use crate::pins::{self, Context};
 use crate::project::{PROJECT_FILE, Project};
+use crate::rules;
 use crate::schema::diagnostic::{Diagnostic, Report, Sources};
 use crate::schema::validate::validate_with_warnings;
 use crate::schema::{Realm, Schema};
@@ -75,7 +76,17 @@ impl Workspace {
         }
         let mut own_names = HashMap::new();
         for pin in &project.pins {
-            let (realm, own_name) = pins::load_pinned(&project, pin, ctx)?;
+            let (realm, own_name) = pins::load_pinned(&project, pin, ctx).map_err(|e| {
+                match e.downcast::<Report>() {
+                    Ok(mut report) => {
+                        for d in &mut report.diagnostics {
+                            *d = d.clone().or_code(rules::PINNED_REALM);
+                        }
+                        report.into()
+                    }
+                    Err(e) => e,
+                }
+            })?;
             own_names.insert(realm.name.clone(), own_name);
             externals.push(realm);
         }
@@ -113,7 +124,13 @@ impl Workspace {
         sources.shrink_to_fit();
         if !project.warnings.is_empty() {
             sources.extend(project.sources());
-            diagnostics.splice(0..0, project.warnings.iter().cloned());
+            diagnostics.splice(
+                0..0,
+                project
+                    .warnings
+                    .iter()
+                    .map(|d| d.clone().or_code(rules::PROJECT_FILE)),
+            );
         }
         Ok(Workspace {
             project,

@@ -39,12 +39,33 @@ pub struct Args {
     format: DataFormat,
 
     #[command(flatten)]
+    error_format: super::ErrorFormatArg,
+
+    #[command(flatten)]
     pinned: super::PinnedRealms,
 }
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let dir = super::current_dir()?;
     let project = realm::project::Project::discover(&dir)?;
+    if args.error_format.is_report() {
+        let format = args.error_format.get();
+        if project.callers.is_empty() {
+            return super::print_check(
+                realm::report::CheckResult::skipped("callers", "no callers are pinned"),
+                format,
+            );
+        }
+        let result = args.pinned.with_context(started_in, |ctx| {
+            let ws = Workspace::load(&dir, ctx)?;
+            let project = ws.project.clone();
+            let export = realm::export::prepare_owned(ws, None)?;
+            let check = check_callers::check(&project, &export, args.base.as_deref(), ctx)?;
+            Ok(realm::check::callers_result(&check, &export, &project.root))
+        });
+        let check = result.unwrap_or_else(|e| realm::report::CheckResult::of_error("callers", &e));
+        return super::print_check(check, format);
+    }
     if project.callers.is_empty() {
         super::print_project_warnings(&project);
         match args.format {

@@ -44,6 +44,10 @@ pub struct Args {
     #[arg(long)]
     watch: bool,
 
+    /// With --check: how to report findings: text, json, github, sarif, junit (see `realm check --help`); other than text, the report is what stdout holds
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::ErrorFormat::Text, requires = "check")]
+    error_format: super::ErrorFormat,
+
     #[command(flatten)]
     pinned: super::PinnedRealms,
 }
@@ -65,6 +69,17 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
             )
         })?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.error_format != super::ErrorFormat::Text {
+        let run = args.pinned.with_context(started_in, |ctx| {
+            Ok(check_run(
+                &dir,
+                args.output.as_deref(),
+                args.base.as_deref(),
+                ctx,
+            ))
+        })?;
+        return super::print_run(&run, args.error_format.get());
     }
     let ws = args
         .pinned
@@ -198,4 +213,45 @@ fn summary(api: &Realm) -> String {
         super::plural(verbs, "verb"),
         super::plural(types, "type")
     )
+}
+
+/// `--check` as a run of checks: the schema, the export files, and the
+/// callers when any are pinned.
+fn check_run(
+    dir: &std::path::Path,
+    output: Option<&std::path::Path>,
+    base: Option<&str>,
+    ctx: &realm::pins::Context,
+) -> realm::report::Run {
+    use realm::report::{CheckResult, Run};
+    let mut run = Run::default();
+    let ws = match Workspace::load(dir, ctx) {
+        Ok(ws) => ws,
+        Err(e) => {
+            run.checks.push(CheckResult::of_error("schema", &e));
+            return run;
+        }
+    };
+    run.checks.push(realm::check::schema_result(&ws));
+    let project = ws.project.clone();
+    let export = match export::prepare_owned(ws, output) {
+        Ok(export) => export,
+        Err(e) => {
+            run.checks.push(CheckResult::of_error("export", &e));
+            return run;
+        }
+    };
+    run.checks.push(
+        realm::check::export_result(&export, &project.root)
+            .unwrap_or_else(|e| CheckResult::of_error("export", &e)),
+    );
+    if output.is_none() && !project.callers.is_empty() {
+        run.checks.push(
+            match realm::check_callers::check(&project, &export, base, ctx) {
+                Ok(check) => realm::check::callers_result(&check, &export, &project.root),
+                Err(e) => CheckResult::of_error("callers", &e),
+            },
+        );
+    }
+    run
 }

@@ -48,6 +48,10 @@ pub struct Args {
     #[arg(long)]
     check: bool,
 
+    /// With --check: how to report findings: text, json, github, sarif, junit (see `realm check --help`); other than text, the report is what stdout holds
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::ErrorFormat::Text, requires = "check")]
+    error_format: super::ErrorFormat,
+
     #[command(flatten)]
     pinned: super::PinnedRealms,
 }
@@ -63,9 +67,19 @@ enum Lang {
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let dir = super::current_dir()?;
-    let ws = args
+    let loaded = args
         .pinned
-        .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;
+        .with_context(started_in, |ctx| Ok(Workspace::load(&dir, ctx)))?;
+    let ws = match loaded {
+        Ok(ws) => ws,
+        Err(e) if args.error_format != super::ErrorFormat::Text => {
+            return super::print_check(
+                realm::report::CheckResult::of_error("schema", &e),
+                args.error_format.get(),
+            );
+        }
+        Err(e) => return Err(e),
+    };
     let language = match args.language {
         Lang::Go => Language::Go,
         Lang::Typescript => Language::TypeScript,
@@ -77,6 +91,16 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         output: args.output.unwrap_or_else(|| ws.project.root.clone()),
         go_import_path: args.go_import_path,
     };
+    if args.error_format != super::ErrorFormat::Text {
+        let root = ws.project.root.clone();
+        let check = clients::plan(&ws, &request)
+            .and_then(|plan| {
+                let drift = plan.drift()?;
+                Ok(realm::check::generate_result(&plan, &drift, &root))
+            })
+            .unwrap_or_else(|e| realm::report::CheckResult::of_error("generate", &e));
+        return super::print_check(check, args.error_format.get());
+    }
     let plan = clients::plan(&ws, &request)?;
     let realms_dir = display_path(&plan.output.join("realms"));
     let names: Vec<String> = plan

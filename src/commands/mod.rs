@@ -13,8 +13,10 @@ pub mod output;
 
 mod add;
 mod call;
+mod check;
 mod check_callers;
 mod completions;
+mod explain;
 mod export;
 mod fake;
 mod generate;
@@ -154,7 +156,9 @@ pub enum Command {
     Status(status::Args),
     Schema(schema::Args),
     Export(export::Args),
+    Check(check::Args),
     CheckCallers(check_callers::Args),
+    Explain(explain::Args),
     Generate(generate::Args),
     Completions(completions::Args),
     Man(man::Args),
@@ -178,6 +182,70 @@ pub enum DataFormat {
     Json,
 }
 
+/// How findings are reported: for people, or for CI (`--error-format`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorFormat {
+    Text,
+    Json,
+    Github,
+    Sarif,
+    Junit,
+}
+
+/// `--error-format`, for the commands that report findings.
+#[derive(clap::Args, Debug)]
+pub struct ErrorFormatArg {
+    /// How to report findings: text, json, github (workflow commands: annotations on the lines), sarif (2.1.0), junit (XML, a test case per check); other than text, the report is what stdout holds
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = ErrorFormat::Text)]
+    error_format: ErrorFormat,
+}
+
+impl ErrorFormatArg {
+    fn get(&self) -> realm::report::ErrorFormat {
+        self.error_format.get()
+    }
+
+    /// Whether findings go out in a format for programs (not text).
+    fn is_report(&self) -> bool {
+        self.error_format != ErrorFormat::Text
+    }
+}
+
+impl ErrorFormat {
+    fn get(self) -> realm::report::ErrorFormat {
+        use realm::report::ErrorFormat as F;
+        match self {
+            ErrorFormat::Text => F::Text,
+            ErrorFormat::Json => F::Json,
+            ErrorFormat::Github => F::Github,
+            ErrorFormat::Sarif => F::Sarif,
+            ErrorFormat::Junit => F::Junit,
+        }
+    }
+}
+
+/// Prints one check's result in `format` on stdout; its exit code.
+fn print_check(
+    check: realm::report::CheckResult,
+    format: realm::report::ErrorFormat,
+) -> anyhow::Result<ExitCode> {
+    print_run(
+        &realm::report::Run {
+            checks: vec![check],
+        },
+        format,
+    )
+}
+
+/// Prints a run of checks in `format` on stdout; its exit code.
+fn print_run(
+    run: &realm::report::Run,
+    format: realm::report::ErrorFormat,
+) -> anyhow::Result<ExitCode> {
+    output::write_stdout(run.render(format).as_bytes())?;
+    Ok(ExitCode::from(run.exit_code()))
+}
+
 /// Runs `command`; `started_in` is the directory realm was started in
 /// (before `-C`).
 pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
@@ -196,7 +264,9 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(args),
         Command::Schema(args) => schema::run(args, started_in),
         Command::Export(args) => export::run(args, started_in),
+        Command::Check(args) => check::run(args, started_in),
         Command::CheckCallers(args) => check_callers::run(args, started_in),
+        Command::Explain(args) => explain::run(args),
         Command::Generate(args) => generate::run(args, started_in),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => man::run(args),

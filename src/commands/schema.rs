@@ -24,11 +24,25 @@ pub struct Args {
     realm: Option<String>,
 
     #[command(flatten)]
+    error_format: super::ErrorFormatArg,
+
+    #[command(flatten)]
     pinned: super::PinnedRealms,
 }
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let dir = super::current_dir()?;
+    if args.error_format.is_report() {
+        // The report in place of the schema: the command is a check.
+        let loaded = args
+            .pinned
+            .with_context(started_in, |ctx| Ok(Workspace::load(&dir, ctx)))?;
+        let check = match &loaded {
+            Ok(ws) => realm::check::schema_result(ws),
+            Err(e) => realm::report::CheckResult::of_error("schema", e),
+        };
+        return super::print_check(check, args.error_format.get());
+    }
     let ws = args
         .pinned
         .with_context(started_in, |ctx| Workspace::load(&dir, ctx))?;

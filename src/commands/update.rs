@@ -48,12 +48,28 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = DataFormat::Text)]
     format: DataFormat,
 
+    /// With --check: how to report findings: text, json, github, sarif, junit (see `realm check --help`); other than text, the report is what stdout holds
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::ErrorFormat::Text, requires = "check")]
+    error_format: super::ErrorFormat,
+
     #[command(flatten)]
     pinned: super::PinnedRealms,
 }
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     let project = Project::discover(&super::current_dir()?)?;
+    if args.error_format != super::ErrorFormat::Text {
+        let check = args
+            .pinned
+            .with_context(started_in, |ctx| {
+                pins::plan_update_pins(&project, &args.names, args.caller, ctx)
+            })
+            .map_or_else(
+                |e| realm::report::CheckResult::of_error("pins", &e),
+                |updates| realm::check::pins_result(&updates),
+            );
+        return super::print_check(check, args.error_format.get());
+    }
     super::print_project_warnings(&project);
     let updates = args.pinned.with_context(started_in, |ctx| {
         pins::plan_update_pins(&project, &args.names, args.caller, ctx)

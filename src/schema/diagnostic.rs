@@ -54,6 +54,8 @@ struct Detail {
     context: Option<String>,
     /// What to do about it.
     help: Option<String>,
+    /// The rule broken: a code of `crate::rules` (e.g. `ftl::syntax`).
+    code: Option<&'static str>,
 }
 
 impl Diagnostic {
@@ -81,6 +83,24 @@ impl Diagnostic {
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.detail.help = Some(help.into());
         self
+    }
+
+    /// The rule this diagnostic reports (a code of `crate::rules`).
+    pub fn with_code(mut self, code: &'static str) -> Diagnostic {
+        self.detail.code = Some(code);
+        self
+    }
+
+    /// The rule, unless one was given already: for where diagnostics of
+    /// one kind are collected.
+    pub fn or_code(mut self, code: &'static str) -> Diagnostic {
+        self.detail.code.get_or_insert(code);
+        self
+    }
+
+    /// The rule this diagnostic reports.
+    pub fn code(&self) -> Option<&'static str> {
+        self.detail.code
     }
 
     pub fn with_context(mut self, context: impl Into<String>) -> Diagnostic {

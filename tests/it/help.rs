@@ -69,8 +69,10 @@ fn help_of_every_command() {
             "",
             "add",
             "call",
+            "check",
             "check-callers",
             "completions",
+            "explain",
             "export",
             "fake",
             "generate",
@@ -104,6 +106,7 @@ fn help_of_every_command() {
         "serve",
         "migrate",
         "check-callers",
+        "check",
         "fake",
     ];
     let may_fetch = [
@@ -115,6 +118,7 @@ fn help_of_every_command() {
         "serve",
         "migrate",
         "check-callers",
+        "check",
         "fake",
     ];
     for command in &commands {

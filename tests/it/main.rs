@@ -4,6 +4,7 @@
 //! run one with `cargo test --test it <name>::`.
 
 mod callers;
+mod check;
 mod cli;
 mod clients;
 mod common;

@@ -1,6 +1,7 @@
 //! Enums: variants unique, value enums of one scalar type with distinct
 //! values, type enums whose variants are types.
 
+use crate::rules;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::names::same_scalar;
@@ -26,7 +27,7 @@ impl<'a> Validator<'a> {
                     )
                     .with_len(site.decl.map_or(1, head_len))
                     .with_help("a type enum holds one of its variants' types: declare one, or give the enum a type (`enum E: String { ... }`)");
-                self.report(d);
+                self.report(d.or_code(rules::ENUM));
             }
             for variant in &e.variants {
                 match &variant.value {
@@ -43,7 +44,7 @@ impl<'a> Validator<'a> {
                             )
                             .with_len(variant.name.len())
                             .with_help(format!("declare the enum's type: `enum {}: String {{` or `enum {}: Int {{`", e.name, e.name));
-                        self.report(d);
+                        self.report(d.or_code(rules::ENUM));
                     }
                 }
             }
@@ -67,7 +68,7 @@ impl<'a> Validator<'a> {
                     ),
                 )
                 .with_help("use `Int` or `String`, or drop the type to declare a type enum");
-            self.warn(d);
+            self.warn(d.or_code(rules::ENUM));
         }
         let mut values: HashMap<String, &str> = HashMap::default();
         for variant in &e.variants {
@@ -92,7 +93,7 @@ impl<'a> Validator<'a> {
                             "write `{} = <value>`, or drop `: {ty}` to make `{name}` a type enum",
                             variant.name
                         ));
-                    self.report_or_warn(!same, d);
+                    self.report_or_warn(!same, d.or_code(rules::ENUM));
                     continue;
                 }
                 (value, _) => {
@@ -116,7 +117,7 @@ impl<'a> Validator<'a> {
                             Some(false) => format!("every value of `{name}` is a string"),
                             None => "value enums are `Int` or `String`".to_string(),
                         });
-                    self.report(d);
+                    self.report(d.or_code(rules::ENUM));
                     continue;
                 }
             };
@@ -132,7 +133,7 @@ impl<'a> Validator<'a> {
                     )
                     .with_len(variant.name.len())
                     .with_help("give every variant its own value");
-                self.warn(d);
+                self.warn(d.or_code(rules::ENUM));
             } else {
                 values.insert(value, &variant.name);
             }

@@ -13,6 +13,7 @@
 //! Graphs are walked iteratively (Tarjan's strongly connected components),
 //! so their size, not the stack, bounds the work.
 
+use crate::rules;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Site, Validator, fmt_pos, head_len};
@@ -66,7 +67,7 @@ impl<'a> Validator<'a> {
                 .with_len(head_len(decl))
                 .with_label(path)
                 .with_help("an alias is another name for a type and cannot contain itself; build recursive types with data (`data Tree { children [a.Tree] }`)");
-            self.report(d);
+            self.report(d.or_code(rules::CYCLE));
         }
     }
 
@@ -133,7 +134,7 @@ impl<'a> Validator<'a> {
                     "no value of it can ever be built; make a field of the cycle optional (`{} {}?`), a list or a map",
                     field.name, field.ty
                 ));
-            self.report(d);
+            self.report(d.or_code(rules::CYCLE));
         }
     }
 
@@ -256,7 +257,7 @@ impl<'a> Validator<'a> {
                     modules[to].name,
                     fmt_pos(modules[to].pos.as_ref())
                 ));
-            self.report(d);
+            self.report(d.or_code(rules::CYCLE));
         }
     }
 }

@@ -2,6 +2,7 @@
 //! refuses it, which may repeat; the references metadata names; and the
 //! `+oneof` / `+protobuf` rules of a data's fields.
 
+use crate::rules;
 use std::mem::discriminant;
 
 use super::{Expect, Site, Validator};
@@ -130,7 +131,7 @@ impl<'a> Validator<'a> {
                     .at(pos, site, message)
                     .with_len(keyword.len() + 1)
                     .with_help(format!("`+{keyword}` belongs on {}", places.join(" or ")));
-                self.report_or_warn(refused, d);
+                self.report_or_warn(refused, d.or_code(rules::METADATA));
             }
             let repeated = metadata[..i]
                 .iter()
@@ -158,7 +159,7 @@ impl<'a> Validator<'a> {
                     .at(pos, site, format!("`+{keyword}` appears more than once"))
                     .with_len(keyword.len() + 1)
                     .with_help(help);
-                self.report_or_warn(ftl_refuses_repeat, d);
+                self.report_or_warn(ftl_refuses_repeat, d.or_code(rules::METADATA));
             }
             let kind = |kind: DeclKind, ftl: bool| Expect::Kind { kind, ftl };
             match &m.kind {
@@ -186,7 +187,7 @@ impl<'a> Validator<'a> {
                             .with_help(format!(
                                 "FTL requires where the subscription starts: `+subscribe {topic} from=beginning` or `from=latest`"
                             ));
-                        self.warn(d);
+                        self.warn(d.or_code(rules::METADATA));
                     }
                 }
                 MetadataKind::Retry {
@@ -197,7 +198,7 @@ impl<'a> Validator<'a> {
                         .at(pos, site, format!("a topic with {n} partitions"))
                         .with_len(keyword.len() + 1)
                         .with_help("a topic has at least 1 partition");
-                    self.warn(d);
+                    self.warn(d.or_code(rules::METADATA));
                 }
                 MetadataKind::SqlQuery { command, .. }
                     if !["one", "many", "exec", "copyfrom"].contains(&command.as_str()) =>
@@ -206,7 +207,7 @@ impl<'a> Validator<'a> {
                         .at(pos, site, format!("unknown query command `{command}`"))
                         .with_len(keyword.len() + 1)
                         .with_help("FTL's query commands are one, many, exec and copyfrom");
-                    self.warn(d);
+                    self.warn(d.or_code(rules::METADATA));
                 }
                 _ => {}
             }
@@ -234,7 +235,7 @@ impl<'a> Validator<'a> {
                     "at most one field of a oneof is set: write `{} {}?`",
                     field.name, field.ty
                 ));
-            self.report(d);
+            self.report(d.or_code(rules::METADATA));
         }
         for m in &field.metadata {
             if let MetadataKind::ProtobufField { ty, .. } = &m.kind
@@ -256,7 +257,7 @@ impl<'a> Validator<'a> {
                          Struct, Value, ListValue and Any with Any, messages and \
                          enums with references; re-import the realm to regenerate it",
                     );
-                self.report(d);
+                self.report(d.or_code(rules::METADATA));
             }
         }
     }

@@ -55,6 +55,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::builtin::builtin_module;
 use super::diagnostic::Diagnostic;
 use super::model::*;
+use crate::rules;
 use metadata::Host;
 pub use names::GO_KEYWORDS;
 use visibility::referenced_within;
@@ -91,7 +92,12 @@ pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
         v.check_graphs(realm);
         v.check_ingress_routes(realm);
     }
-    let mut diagnostics = v.diagnostics;
+    // What no rule of its own claimed is about the schema's shape.
+    let mut diagnostics: Vec<Diagnostic> = v
+        .diagnostics
+        .into_iter()
+        .map(|d| d.or_code(rules::SCHEMA_STRUCTURE))
+        .collect();
     Diagnostic::sort(&mut diagnostics);
     diagnostics
 }
@@ -389,7 +395,7 @@ impl<'a> Validator<'a> {
                         .with_help(format!(
                             "first declared{first_pos}; a module lives in one place"
                         ));
-                    self.report(d);
+                    self.report(d.or_code(rules::NAME));
                     continue;
                 }
                 let index = ModuleIndex::new(module);
@@ -423,7 +429,7 @@ impl<'a> Validator<'a> {
                     "`{}` is a Go keyword; FTL makes modules Go packages: rename the module",
                     module.name
                 ));
-            self.report(d);
+            self.report(d.or_code(rules::NAME));
         }
         if module.builtin && module.name != "builtin" {
             let d = self
@@ -437,7 +443,7 @@ impl<'a> Validator<'a> {
                 )
                 .with_len(7)
                 .with_help("remove `builtin`");
-            self.report(d);
+            self.report(d.or_code(rules::NAME));
         } else if module.name == "builtin" {
             if !module.builtin {
                 let d = self
@@ -448,7 +454,7 @@ impl<'a> Validator<'a> {
                     )
                     .with_len("module builtin".len())
                     .with_help("rename the module; `builtin.X` always means the builtin module's `X` (FTL replaces a module of this name with its own)");
-                self.warn(d);
+                self.warn(d.or_code(rules::NAME));
             }
             // FTL replaces it with its own builtin module, and so does
             // realm: it is compared, not validated.
@@ -552,7 +558,7 @@ impl<'a> Validator<'a> {
                         )
                         .with_len(head_len(decl))
                         .with_help("FTL derives a topic's name from a Go variable; rename it, e.g. `orders`");
-                    self.report(d);
+                    self.report(d.or_code(rules::NAME));
                 }
                 self.check_type(&site, &topic.event);
                 self.check_metadata(&site, Host::Topic, &topic.metadata);

@@ -2,6 +2,7 @@
 //! variants and type parameters, names that shadow builtin types or are Go
 //! keywords, and a `builtin` module in schema text compared with realm's own.
 
+use crate::rules;
 use std::mem::discriminant;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -103,7 +104,10 @@ impl<'a> Validator<'a> {
                     )),
                 (None, None) => continue,
             };
-            self.report_or_warn(same_kind.is_some(), d.with_len(head_len(decl)));
+            self.report_or_warn(
+                same_kind.is_some(),
+                d.with_len(head_len(decl)).or_code(rules::NAME),
+            );
         }
     }
 
@@ -153,7 +157,7 @@ impl<'a> Validator<'a> {
                 )
                 .with_len(name.len())
                 .with_help(format!("first declared{}", fmt_pos(names[first].1)));
-            self.warn(d);
+            self.warn(d.or_code(rules::NAME));
         }
     }
 
@@ -170,7 +174,7 @@ impl<'a> Validator<'a> {
                 )
                 .with_len(len)
                 .with_help(format!("rename it; `{name}` always means the builtin type"));
-            self.report_or_warn(what != "type parameter", d);
+            self.report_or_warn(what != "type parameter", d.or_code(rules::NAME));
         }
     }
 
@@ -196,7 +200,7 @@ impl<'a> Validator<'a> {
                 .at(decl.pos(), site, message)
                 .with_len(head_len(decl))
                 .with_help("remove the builtin module from the schema text, or copy it from `ftl schema get`");
-            self.warn(d);
+            self.warn(d.or_code(rules::NAME));
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::names::builtin_type_like;
 use super::{Expect, MAX_ALIAS_HOPS, Site, Span, Target, Validator, fmt_pos, ref_len, suggest};
+use crate::rules;
 use crate::schema::model::*;
 use crate::schema::qualify::{bare_target, qualify_type};
 
@@ -125,7 +126,7 @@ impl<'a> Validator<'a> {
                 fmt_pos(target.decl.pos())
             );
             let d = self.at(pos, site, message).with_len(len).with_help(help);
-            self.report_or_warn(ftl, d);
+            self.report_or_warn(ftl, d.or_code(rules::UNRESOLVED_REFERENCE));
             return;
         }
 
@@ -151,7 +152,7 @@ impl<'a> Validator<'a> {
                 )
                 .with_len(len)
                 .with_help(format!("write `{}`", target.name()));
-            self.report(d);
+            self.report(d.or_code(rules::UNRESOLVED_REFERENCE));
         }
         if expect == Expect::Type {
             self.check_arity(&span, r, &target);
@@ -195,7 +196,7 @@ impl<'a> Validator<'a> {
                 r.name
             ))
         };
-        self.report(d);
+        self.report(d.or_code(rules::UNRESOLVED_REFERENCE));
     }
 
     pub(super) fn check_type_param(&mut self, span: &Span, r: &Ref) {
@@ -208,7 +209,7 @@ impl<'a> Validator<'a> {
                     format!("type parameter `{}` takes no type arguments", r.name),
                 )
                 .with_len(len);
-            self.warn(d);
+            self.warn(d.or_code(rules::UNRESOLVED_REFERENCE));
         }
         if let Some(realm) = &r.realm {
             let d = self
@@ -222,7 +223,7 @@ impl<'a> Validator<'a> {
                 )
                 .with_len(len)
                 .with_help(format!("write `{}`", r.name));
-            self.report(d);
+            self.report(d.or_code(rules::UNRESOLVED_REFERENCE));
         }
     }
 
@@ -250,7 +251,7 @@ impl<'a> Validator<'a> {
                     .with_help(format!(
                         "drop `@{realm}`: references without `@` resolve in realm `{realm}`"
                     ));
-                self.report(d);
+                self.report(d.or_code(rules::UNRESOLVED_REFERENCE));
                 return None;
             }
             Some(realm) if site.realm.external => {
@@ -265,7 +266,7 @@ impl<'a> Validator<'a> {
                     )
                     .with_len(len)
                     .with_help("a realm's public API cannot depend on other realms");
-                self.report(d);
+                self.report(d.or_code(rules::UNRESOLVED_REFERENCE));
                 return None;
             }
             Some(realm) => realm.as_str(),
@@ -292,7 +293,7 @@ impl<'a> Validator<'a> {
                 )
                 .with_len(len)
                 .with_help(help);
-            self.report(d);
+            self.report(d.or_code(rules::UNRESOLVED_REFERENCE));
             return None;
         };
         let (module, builtin) = if module_name == "builtin" {
@@ -308,7 +309,7 @@ impl<'a> Validator<'a> {
                 .at(pos, site, format!("unknown reference `{shown}`"))
                 .with_len(len)
                 .with_help(help);
-            self.report(d);
+            self.report(d.or_code(rules::UNRESOLVED_REFERENCE));
             return None;
         };
         let Some(decl) = module.find(&r.name, kind) else {
@@ -320,7 +321,7 @@ impl<'a> Validator<'a> {
                 .at(pos, site, format!("unknown reference `{shown}`"))
                 .with_len(len)
                 .with_help(help);
-            self.report(d);
+            self.report(d.or_code(rules::UNRESOLVED_REFERENCE));
             return None;
         };
         Some(Target {
@@ -377,7 +378,7 @@ impl<'a> Validator<'a> {
             // FTL lets an exported type alias take (ignored) arguments.
             let error = !(matches!(target.decl, Decl::TypeAlias(_))
                 && target.decl.visibility() != Visibility::Private);
-            self.report_or_warn(error, d);
+            self.report_or_warn(error, d.or_code(rules::UNRESOLVED_REFERENCE));
         }
     }
 

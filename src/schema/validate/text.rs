@@ -14,6 +14,7 @@
 //! enum values, SQL queries) is not checked.
 
 use super::{Site, Validator};
+use crate::rules;
 use crate::schema::diagnostic::Diagnostic;
 use crate::schema::model::*;
 
@@ -84,7 +85,7 @@ impl<'a> Validator<'a> {
             if realm.pos.is_none() {
                 d = d.with_context(format!("realm {}", realm.name));
             }
-            self.report(d);
+            self.report(d.or_code(rules::UNSAFE_TEXT));
         }
         for module in &realm.modules {
             let site = Site {
@@ -149,7 +150,7 @@ impl<'a> Validator<'a> {
                     refused_message(&format!("the doc comment of {}", what()), c, why),
                 )
                 .with_help(COMMENT_HELP);
-            self.report(d);
+            self.report(d.or_code(rules::UNSAFE_TEXT));
         }
     }
 
@@ -222,7 +223,7 @@ impl<'a> Validator<'a> {
                             "generated code and schema text write this string out; \
                              remove the character (names and paths are one line of visible text)",
                         );
-                    self.report(d);
+                    self.report(d.or_code(rules::UNSAFE_TEXT));
                     break;
                 }
             }

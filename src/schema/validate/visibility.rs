@@ -4,6 +4,7 @@
 //! hold.
 
 use super::{Span, Target, Validator, fmt_pos, in_go};
+use crate::rules;
 use crate::schema::model::*;
 
 /// The declarations of `realm` that its declarations refer to, by type or
@@ -59,7 +60,7 @@ impl<'a> Validator<'a> {
                     .at(pos, site, message)
                     .with_len(len)
                     .with_help("other realms can use only `export realm` declarations");
-                self.report(d);
+                self.report(d.or_code(rules::UNEXPORTED_TYPE));
                 return false;
             }
             if !other_realm
@@ -86,7 +87,7 @@ impl<'a> Validator<'a> {
                     ),
                 };
                 let d = self.at(pos, site, message).with_len(len).with_help(help);
-                self.report(d);
+                self.report(d.or_code(rules::UNEXPORTED_TYPE));
                 return false;
             }
         }
@@ -142,7 +143,7 @@ impl<'a> Validator<'a> {
                     Decl::Verb(v) => !v.metadata.is_empty(),
                     _ => false,
                 };
-            self.report_or_warn(error, d);
+            self.report_or_warn(error, d.or_code(rules::UNEXPORTED_TYPE));
         }
         // No transitive realm dependencies: the internal realm's public
         // API uses only its own types.
@@ -162,7 +163,7 @@ impl<'a> Validator<'a> {
                 site.realm.name
             );
             let d = self.at(pos, site, message).with_len(len).with_help(help);
-            self.report(d);
+            self.report(d.or_code(rules::UNEXPORTED_TYPE));
         }
     }
 }

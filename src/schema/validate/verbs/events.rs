@@ -1,5 +1,6 @@
 //! `+cron`, `+retry` and `+subscribe` on verbs.
 
+use crate::rules;
 use std::time::Duration;
 
 use super::super::{Validator, cron, fmt_pos};
@@ -37,7 +38,7 @@ impl<'a> Validator<'a> {
                     )
                     .with_len(5)
                     .with_help("write 5 to 7 fields (`0 * * * *`), an interval (`30s`, `10m`, `12h`) or a weekday (`Mon`)");
-            self.report(d);
+            self.report(d.or_code(rules::VERB_EVENTS));
         }
         for (what, ty) in [("request", &verb.request), ("response", &verb.response)] {
             if *ty != Type::Unit {
@@ -49,7 +50,7 @@ impl<'a> Validator<'a> {
                     )
                     .with_len(5)
                     .with_help(format!("a cron job is `verb {}(Unit) Unit`", verb.name));
-                self.report(d);
+                self.report(d.or_code(rules::VERB_EVENTS));
             }
         }
     }
@@ -67,7 +68,7 @@ impl<'a> Validator<'a> {
                 .at(pos, site, message)
                 .with_len("+retry".len())
                 .with_help("`+retry [count] min-backoff [max-backoff] [catch verb]`, backoffs from 1s to 1d in d, h, m and s, e.g. `+retry 5 1s 1m`");
-            v.report(d);
+            v.report(d.or_code(rules::VERB_EVENTS));
         };
         let count = count.unwrap_or(DEFAULT_RETRY_COUNT);
         if count < 0 {
@@ -152,7 +153,7 @@ impl<'a> Validator<'a> {
                     target.name(),
                     fmt_pos(catcher.pos.as_ref())
                 ));
-            self.report(d);
+            self.report(d.or_code(rules::VERB_EVENTS));
         }
         if catcher.response != Type::Unit {
             let d = self
@@ -169,7 +170,7 @@ impl<'a> Validator<'a> {
                     "a catch verb gives `Unit`: `verb {}({}) Unit`",
                     catcher.name, catcher.request
                 ));
-            self.report(d);
+            self.report(d.or_code(rules::VERB_EVENTS));
         }
     }
 
@@ -197,7 +198,7 @@ impl<'a> Validator<'a> {
                     )
                     .with_len("+subscribe".len())
                     .with_help(format!("a subscriber takes the topic's event: `verb {}({event}) Unit`", verb.name));
-                self.report(d);
+                self.report(d.or_code(rules::VERB_EVENTS));
             }
         }
         if verb.response != Type::Unit {
@@ -212,7 +213,7 @@ impl<'a> Validator<'a> {
                 )
                 .with_len("+subscribe".len())
                 .with_help("a subscriber gives `Unit`");
-            self.report(d);
+            self.report(d.or_code(rules::VERB_EVENTS));
         }
         if !dead_letter {
             return;
@@ -247,7 +248,7 @@ impl<'a> Validator<'a> {
             .with_help(format!(
                 "declare `topic {name} {expected}`, or let FTL declare it"
             ));
-        self.report(d);
+        self.report(d.or_code(rules::VERB_EVENTS));
     }
 }
 

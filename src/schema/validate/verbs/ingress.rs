@@ -2,6 +2,7 @@
 //! envelope, the payload types HTTP can carry, path parameters, one route
 //! per method and path in a realm.
 
+use crate::rules;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::super::{MAX_ALIAS_HOPS, Site, Target, Validator, fmt_pos, type_pos};
@@ -29,7 +30,7 @@ impl<'a> Validator<'a> {
                         ),
                     )
                     .with_help(help);
-                self.report(d);
+                self.report(d.or_code(rules::INGRESS));
                 (*site, &[][..])
             }
         };
@@ -44,7 +45,7 @@ impl<'a> Validator<'a> {
                     ),
                 )
                 .with_help(help);
-            self.report(d);
+            self.report(d.or_code(rules::INGRESS));
         }
         let request_pos = at_type(&verb.request);
         if let [body, path_params, query] = request_args {
@@ -60,7 +61,7 @@ impl<'a> Validator<'a> {
                             ),
                         )
                         .with_help("a GET request has no body: `builtin.HttpRequest<Unit, Path, Query>`");
-                    self.report(d);
+                    self.report(d.or_code(rules::INGRESS));
                 }
             } else if let Some(shown) = self.payload(site, &request_site, body, Payload::Body) {
                 let at = VerbLine {
@@ -79,7 +80,7 @@ impl<'a> Validator<'a> {
                             verb.request
                         ),
                     );
-                self.report(d);
+                self.report(d.or_code(rules::INGRESS));
             } else {
                 self.check_path_parameters(line, &request_site, path_params, path);
             }
@@ -92,7 +93,7 @@ impl<'a> Validator<'a> {
                         verb.request
                     ),
                 );
-                self.report(d);
+                self.report(d.or_code(rules::INGRESS));
             }
         }
         if let Some((response_site, [body, _error])) = response
@@ -118,7 +119,7 @@ impl<'a> Validator<'a> {
                 "ingress verb {verb}: {what} type {ty} must have a body of bytes, string, data structure, unit, float, int, bool, map, or array not {shown}"
             ),
         );
-        self.report(d);
+        self.report(d.or_code(rules::INGRESS));
     }
 
     /// `builtin.HttpRequest<...>` (or `HttpResponse`), through aliases: its
@@ -310,7 +311,7 @@ impl<'a> Validator<'a> {
         }
         for message in problems {
             let d = self.at(pos, verb_site, message).with_len("+ingress".len());
-            self.report(d);
+            self.report(d.or_code(rules::INGRESS));
         }
     }
 
@@ -346,7 +347,7 @@ impl<'a> Validator<'a> {
                                     "`{first}` serves it{}; give one of them another path or method",
                                     fmt_pos(*first_pos)
                                 ));
-                            self.report(d);
+                            self.report(d.or_code(rules::INGRESS));
                         }
                         None => {
                             routes.insert(key, (name, pos));

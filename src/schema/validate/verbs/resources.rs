@@ -1,6 +1,7 @@
 //! `+sql query`, `+transaction` and `+egress` on verbs: exactly one
 //! database, no nested transaction, egress configs that exist.
 
+use crate::rules;
 use rustc_hash::FxHashSet as HashSet;
 
 use super::super::{Site, Validator};
@@ -30,7 +31,7 @@ impl<'a> Validator<'a> {
                             "declare `config {name} String` in module `{}`",
                             site.module.name
                         ));
-                    self.report(d);
+                    self.report(d.or_code(rules::VERB_RESOURCES));
                 }
             }
         }
@@ -63,7 +64,7 @@ impl<'a> Validator<'a> {
                         String::new()
                     }
                 ));
-            self.report(d);
+            self.report(d.or_code(rules::VERB_RESOURCES));
         };
         if query {
             datasource(
@@ -100,7 +101,7 @@ impl<'a> Validator<'a> {
                     )
                     .with_len("verb".len())
                     .with_help("a transaction verb calls no other transaction verb");
-                self.report(d);
+                self.report(d.or_code(rules::VERB_RESOURCES));
             }
         }
     }
