@@ -21,6 +21,7 @@ pub mod keys;
 pub mod net;
 pub mod pins;
 pub mod project;
+pub mod queue;
 pub mod schema;
 pub mod sources;
 pub mod watch;

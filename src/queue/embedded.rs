@@ -1,0 +1,300 @@
+//! The embedded store: one redb file in the project's state directory
+//! (`.realm/ingress.redb` by default). Each write is one transaction,
+//! committed with redb's default durability (fsync'd before it returns):
+//! a call is on disk before its `202`. redb rather than SQLite: pure Rust
+//! (no C to build), and on the machine it was measured on it committed
+//! more durable single-row transactions a second (ARCHITECTURE.md's row
+//! and the commit that added it have the numbers).
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Delivery, Remembered, Store, StoreError};
+
+/// id → delivery (JSON).
+const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+/// (target, seq) → id, for pending deliveries only.
+const PENDING: TableDefinition<(&str, u64), &str> = TableDefinition::new("pending");
+/// seq → id, every delivery, for listing.
+const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
+/// "seq" → the last seq given.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// idempotency key → remembered reply (JSON).
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
+
+pub struct Embedded {
+    db: Database,
+    path: std::path::PathBuf,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Embedded({})", self.path.display())
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError(format!("a damaged record: {e}")))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(err)
+}
+
+impl Embedded {
+    /// Opens the store at `path`, making it (and its directory) if absent.
+    pub fn open(path: &Path) -> Result<Embedded, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError(format!("cannot make {}: {e}", dir.display())))?;
+        }
+        let db = Database::create(path)
+            .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        // Every table exists from the start, so reads need not ask.
+        let tx = db.begin_write().map_err(err)?;
+        {
+            tx.open_table(DELIVERIES).map_err(err)?;
+            tx.open_table(PENDING).map_err(err)?;
+            tx.open_table(ORDER).map_err(err)?;
+            tx.open_table(META).map_err(err)?;
+            tx.open_table(KEYS).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(Embedded {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn write(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let tx = self.db.begin_write().map_err(err)?;
+        f(&tx)?;
+        tx.commit().map_err(err)
+    }
+}
+
+impl Store for Embedded {
+    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut meta = tx.open_table(META).map_err(err)?;
+            let seq = meta.get("seq").map_err(err)?.map_or(0, |v| v.value()) + 1;
+            meta.insert("seq", seq).map_err(err)?;
+            delivery.seq = seq;
+            let bytes = encode(delivery)?;
+            tx.open_table(DELIVERIES)
+                .map_err(err)?
+                .insert(delivery.id.as_str(), bytes.as_slice())
+                .map_err(err)?;
+            tx.open_table(ORDER)
+                .map_err(err)?
+                .insert(seq, delivery.id.as_str())
+                .map_err(err)?;
+            tx.open_table(PENDING)
+                .map_err(err)?
+                .insert((delivery.target().as_str(), seq), delivery.id.as_str())
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let table = tx.open_table(DELIVERIES).map_err(err)?;
+        let found = table.get(id).map_err(err)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    fn update(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let bytes = encode(delivery)?;
+            tx.open_table(DELIVERIES)
+                .map_err(err)?
+                .insert(delivery.id.as_str(), bytes.as_slice())
+                .map_err(err)?;
+            if delivery.status.is_final() {
+                tx.open_table(PENDING)
+                    .map_err(err)?
+                    .remove((delivery.target().as_str(), delivery.seq))
+                    .map_err(err)?;
+            } else {
+                tx.open_table(PENDING)
+                    .map_err(err)?
+                    .insert(
+                        (delivery.target().as_str(), delivery.seq),
+                        delivery.id.as_str(),
+                    )
+                    .map_err(err)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn pending_targets(&self) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let table = tx.open_table(PENDING).map_err(err)?;
+        let mut targets: Vec<String> = Vec::new();
+        for entry in table.iter().map_err(err)? {
+            let (key, _) = entry.map_err(err)?;
+            let (target, _) = key.value();
+            if targets.last().map(String::as_str) != Some(target) {
+                targets.push(target.to_string());
+            }
+        }
+        Ok(targets)
+    }
+
+    fn next_for(&self, target: &str) -> Result<Option<Delivery>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let pending = tx.open_table(PENDING).map_err(err)?;
+        let first = pending
+            .range((target, 0)..=(target, u64::MAX))
+            .map_err(err)?
+            .next()
+            .transpose()
+            .map_err(err)?;
+        let Some((_, id)) = first else {
+            return Ok(None);
+        };
+        let deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+        let found = deliveries.get(id.value()).map_err(err)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    fn list(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let order = tx.open_table(ORDER).map_err(err)?;
+        let deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+        let mut list = Vec::new();
+        for entry in order.iter().map_err(err)?.take(limit) {
+            let (_, id) = entry.map_err(err)?;
+            if let Some(v) = deliveries.get(id.value()).map_err(err)? {
+                list.push(decode(v.value())?);
+            }
+        }
+        Ok(list)
+    }
+
+    fn recover(&self) -> Result<usize, StoreError> {
+        let mut sending = Vec::new();
+        {
+            let tx = self.db.begin_read().map_err(err)?;
+            let pending = tx.open_table(PENDING).map_err(err)?;
+            let deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+            for entry in pending.iter().map_err(err)? {
+                let (_, id) = entry.map_err(err)?;
+                if let Some(v) = deliveries.get(id.value()).map_err(err)? {
+                    let d: Delivery = decode(v.value())?;
+                    if d.status == super::Status::Sending {
+                        sending.push(d);
+                    }
+                }
+            }
+        }
+        for d in &mut sending {
+            d.status = super::Status::Queued;
+            self.update(d)?;
+        }
+        Ok(sending.len())
+    }
+
+    fn remembered(&self, key: &str) -> Result<Option<Remembered>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let table = tx.open_table(KEYS).map_err(err)?;
+        let found = table.get(key).map_err(err)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    fn remember(&self, key: &str, remembered: &Remembered) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let bytes = encode(remembered)?;
+            tx.open_table(KEYS)
+                .map_err(err)?
+                .insert(key, bytes.as_slice())
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn forget_before(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let mut forgotten = 0;
+        self.write(|tx| {
+            let mut table = tx.open_table(KEYS).map_err(err)?;
+            table
+                .retain(|_, v| {
+                    let keep =
+                        serde_json::from_slice::<Remembered>(v).is_ok_and(|r| r.at_ms >= before_ms);
+                    forgotten += usize::from(!keep);
+                    keep
+                })
+                .map_err(err)?;
+            Ok(())
+        })?;
+        Ok(forgotten)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::Status;
+
+    fn delivery(id: &str, verb: &str) -> Delivery {
+        Delivery {
+            id: id.into(),
+            seq: 0,
+            realm: "bank".into(),
+            module: "balance".into(),
+            verb: verb.into(),
+            body: "{}".into(),
+            headers: vec![],
+            origin: None,
+            key: id.into(),
+            status: Status::Queued,
+            attempts: 0,
+            last_error: None,
+            reply: None,
+            created_ms: 1,
+            updated_ms: 1,
+        }
+    }
+
+    #[test]
+    fn deliveries_come_back_in_order_per_target_and_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state/q.redb");
+        let store = Embedded::open(&path).expect("open");
+        for (id, verb) in [("a", "x"), ("b", "y"), ("c", "x")] {
+            store.enqueue(&mut delivery(id, verb)).expect("enqueue");
+        }
+        assert_eq!(
+            store.pending_targets().expect("targets"),
+            ["bank/balance/x", "bank/balance/y"]
+        );
+        let mut first = store.next_for("bank/balance/x").expect("next").expect("a");
+        assert_eq!((first.id.as_str(), first.seq), ("a", 1));
+        first.status = Status::Sending;
+        store.update(&first).expect("update");
+        drop(store);
+        let store = Embedded::open(&path).expect("reopen");
+        assert_eq!(store.recover().expect("recover"), 1);
+        let mut again = store.next_for("bank/balance/x").expect("next").expect("a");
+        assert_eq!(again.status, Status::Queued);
+        again.status = Status::Delivered;
+        store.update(&again).expect("update");
+        let next = store.next_for("bank/balance/x").expect("next").expect("c");
+        assert_eq!(next.id, "c");
+        assert_eq!(store.list(10).expect("list").len(), 3);
+        assert_eq!(
+            store.get("a").expect("get").expect("a").status,
+            Status::Delivered
+        );
+    }
+}
