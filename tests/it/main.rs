@@ -34,6 +34,7 @@ mod malformed_http;
 mod mutations;
 mod pins;
 mod proto3_json;
+mod queue;
 mod roundtrip;
 mod schema_core;
 mod schema_errors;

@@ -1,0 +1,238 @@
+//! Queued delivery end to end (issue 29), with real `realm serve`
+//! processes and an echo runner in this process: calls queued while the
+//! target realm is down arrive once each, in order, when it is back; a
+//! sending ingress killed (SIGKILL) mid-delivery and started again still
+//! delivers each call once (the receiving ingress answers a repeated
+//! `Idempotency-Key` from its store); a key used twice runs the verb once,
+//! a key used with another body is refused (422).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::common::backends::Background;
+use crate::common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
+use crate::common::serve::{Answer, Serve, free_port, header, http, wait_for};
+use crate::common::{GitRealm, TestProject};
+
+/// The shop's delivery settings: quick retries, never given up.
+const SHOP_TOML: &str = r#"[ingress.delivery]
+backoff = "20ms"
+max-backoff = "500ms"
+max-attempts = 1000000
+"#;
+
+const ASYNC: (&str, &str) = ("prefer", "respond-async");
+
+/// bank (ledger module, echo runner) and shop (pins bank).
+struct Realms {
+    bank: GitRealm,
+    shop: TestProject,
+    echo: Arc<Echo>,
+    runner: Background,
+}
+
+impl Realms {
+    fn new() -> Realms {
+        let bank = ledger_realm("bank");
+        let shop = TestProject::new("shop");
+        shop.write("realm.toml", SHOP_TOML);
+        shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+        let echo = Arc::new(Echo::default());
+        let runner = echo_runner(echo.clone(), None);
+        Realms {
+            bank,
+            shop,
+            echo,
+            runner,
+        }
+    }
+
+    fn bank_ingress(&self, addr: Option<SocketAddr>) -> Serve {
+        Serve::start_with(
+            self.bank.path(),
+            self.shop.cache_dir(),
+            &["--runner", &format!("ledger={}", self.runner.url())],
+            &[],
+            addr,
+        )
+    }
+
+    fn shop_ingress(&self, bank: &str) -> Serve {
+        Serve::start(
+            self.shop.path(),
+            self.shop.cache_dir(),
+            &["--realm-endpoint", &format!("bank={bank}")],
+        )
+    }
+
+    /// The idempotency keys the runner heard, in order.
+    fn keys_heard(&self) -> Vec<String> {
+        self.echo
+            .calls
+            .lock()
+            .map(|calls| {
+                calls
+                    .iter()
+                    .filter_map(|c| c.headers.get("idempotency-key").cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Queues `body` for `path` at `serve`; the delivery id.
+fn queue(serve: &Serve, path: &str, body: &str) -> String {
+    let answer = call(serve, path, body, &[ASYNC]);
+    assert_eq!(answer.0, 202, "{}", answer.2);
+    let reply = json(&answer);
+    assert_eq!(reply["status"], "queued", "{}", answer.2);
+    let id = reply["id"].as_str().expect("an id").to_string();
+    assert_eq!(
+        header(&answer, "location"),
+        Some(format!("/deliveries/{id}").as_str())
+    );
+    id
+}
+
+fn delivery(serve: &Serve, id: &str) -> serde_json::Value {
+    let answer: Answer =
+        http("GET", serve.addr, &format!("/deliveries/{id}"), "", &[]).expect("GET delivery");
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    json(&answer)
+}
+
+/// Waits until the delivery `id` is delivered.
+fn wait_delivered(serve: &Serve, id: &str) -> serde_json::Value {
+    wait_for(&format!("delivery {id}"), || {
+        let d = delivery(serve, id);
+        match d["status"].as_str() {
+            Some("delivered") => Ok(d),
+            Some("failed" | "expired") => panic!("delivery {id} ended: {d}"),
+            _ => Err(d.to_string()),
+        }
+    })
+}
+
+#[test]
+fn calls_queued_while_the_target_is_down_arrive_once_each_in_order() {
+    let realms = Realms::new();
+    let port = free_port();
+    let shop = realms.shop_ingress(&format!("http://127.0.0.1:{port}"));
+    let n = 200;
+    let ids: Vec<String> = (0..n)
+        .map(|i| {
+            let body = format!(r#"{{"text":"{i}"}}"#);
+            queue(&shop, "/realms/bank/ledger/echo", &body)
+        })
+        .collect();
+    // The target is down: the first call is tried, and waits.
+    let tried = wait_for("a failed attempt", || {
+        let d = delivery(&shop, &ids[0]);
+        if d["attempts"].as_u64() >= Some(1) && d["last_error"].is_string() {
+            Ok(d)
+        } else {
+            Err(d.to_string())
+        }
+    });
+    assert_eq!(tried["status"], "queued", "{tried}");
+    assert!(
+        tried["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("bank")),
+        "{tried}"
+    );
+    assert_eq!(realms.echo.count(), 0);
+    // A call that does not fit is refused at once, not queued.
+    let bad = call(&shop, "/realms/bank/ledger/echo", r#"{"txt":1}"#, &[ASYNC]);
+    assert_eq!(
+        (bad.0, code(&bad).as_str()),
+        (400, "invalid_body"),
+        "{}",
+        bad.2
+    );
+
+    let _bank = realms.bank_ingress(Some(SocketAddr::from(([127, 0, 0, 1], port))));
+    // In order per target: the last is delivered after every other.
+    wait_delivered(&shop, &ids[n - 1]);
+    for (i, id) in ids.iter().enumerate() {
+        let d = delivery(&shop, id);
+        assert_eq!(d["status"], "delivered", "{d}");
+        assert_eq!(d["reply"]["status"], 200, "{d}");
+        assert_eq!(d["reply"]["body"]["text"], i.to_string(), "{d}");
+    }
+    assert_eq!(realms.keys_heard(), ids, "each call once, in order");
+}
+
+#[test]
+fn a_sending_ingress_killed_mid_delivery_still_delivers_each_call_once() {
+    let realms = Realms::new();
+    let bank = realms.bank_ingress(None);
+    let mut shop = realms.shop_ingress(&bank.url());
+    let mut all = Vec::new();
+    for round in 0..3 {
+        realms.echo.hold.store(true, Ordering::Relaxed);
+        let heard = realms.echo.count();
+        let ids: Vec<String> = (0..5)
+            .map(|i| {
+                queue(
+                    &shop,
+                    "/realms/bank/ledger/slow",
+                    &format!(r#"{{"text":"{round}.{i}"}}"#),
+                )
+            })
+            .collect();
+        // The first call of the round is at the runner, held there.
+        wait_for("a call at the runner", || {
+            (realms.echo.count() > heard)
+                .then_some(())
+                .ok_or_else(|| format!("{} calls", realms.echo.count()))
+        });
+        shop.kill();
+        shop = realms.shop_ingress(&bank.url());
+        realms.echo.release();
+        wait_delivered(&shop, &ids[ids.len() - 1]);
+        for id in &ids {
+            assert_eq!(delivery(&shop, id)["status"], "delivered");
+        }
+        // The call in flight at the kill was sent again after the restart
+        // (the receiver answered it from its store, or waited for it).
+        let first = delivery(&shop, &ids[0]);
+        assert!(first["attempts"].as_u64() >= Some(2), "{first}");
+        all.extend(ids);
+    }
+    assert_eq!(realms.keys_heard(), all, "each call once, in order");
+}
+
+#[test]
+fn an_idempotency_key_runs_a_call_once_and_refuses_another_body() {
+    let realms = Realms::new();
+    let bank = realms.bank_ingress(None);
+    let path = "/realms/bank/ledger/echo";
+    let key = ("idempotency-key", "order-17");
+    let first = call(&bank, path, MSG, &[key]);
+    assert_eq!(first.0, 200, "{}", first.2);
+    let again = call(&bank, path, MSG, &[key]);
+    assert_eq!((again.0, again.2.as_str()), (200, first.2.as_str()));
+    assert_eq!(realms.echo.count(), 1, "the runner ran it once");
+
+    let other = call(&bank, path, r#"{"text":"other"}"#, &[key]);
+    assert_eq!(
+        (other.0, code(&other).as_str()),
+        (422, "idempotency_key_reused"),
+        "{}",
+        other.2
+    );
+    assert!(message(&other).contains("order-17"), "{}", other.2);
+    assert_eq!(realms.echo.count(), 1);
+
+    // Another key runs again; no key runs every time.
+    let second = call(&bank, path, MSG, &[("idempotency-key", "order-18")]);
+    assert_eq!(second.0, 200, "{}", second.2);
+    call(&bank, path, MSG, &[]);
+    call(&bank, path, MSG, &[]);
+    assert_eq!(realms.echo.count(), 4);
+
+    let unknown = http("GET", bank.addr, "/deliveries/nope", "", &[]).expect("GET");
+    assert_eq!((unknown.0, code(&unknown).as_str()), (404, "no_delivery"));
+}
