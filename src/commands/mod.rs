@@ -15,6 +15,7 @@ mod add;
 mod call;
 mod check_callers;
 mod completions;
+mod deliveries;
 mod export;
 mod fake;
 mod generate;
@@ -152,6 +153,7 @@ pub enum Command {
     Fake(fake::Args),
     Call(call::Args),
     Status(status::Args),
+    Deliveries(deliveries::Args),
     Schema(schema::Args),
     Export(export::Args),
     CheckCallers(check_callers::Args),
@@ -194,6 +196,7 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
         Command::Fake(args) => fake::run(args, started_in),
         Command::Call(args) => call::run(args),
         Command::Status(args) => status::run(args),
+        Command::Deliveries(args) => deliveries::run(args),
         Command::Schema(args) => schema::run(args, started_in),
         Command::Export(args) => export::run(args, started_in),
         Command::CheckCallers(args) => check_callers::run(args, started_in),

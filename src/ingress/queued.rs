@@ -513,25 +513,101 @@ pub fn start_delivery(
     queue::worker::start(queue, Arc::new(Deliverer(ingress))).map(Some)
 }
 
-/// `GET /deliveries/<id>`: where a queued call is.
-pub(super) fn delivery_reply(ingress: &Ingress, id: &str, request_id: &str) -> Reply {
-    let found = match ingress.queue() {
-        None => Ok(None),
-        Some(queue) => queue.delivery(id),
+/// The most deliveries `GET /deliveries` lists.
+const LIST_LIMIT: usize = 1000;
+
+/// `/deliveries...`: `GET /deliveries` (the oldest 1,000),
+/// `GET /deliveries/<id>`, `POST /deliveries/<id>/retry` (a failed or
+/// expired one queued again), `POST /deliveries/<id>/drop` (removed).
+/// `Err`: the method the path takes, for a 405.
+pub(super) fn deliveries(
+    ingress: &Ingress,
+    method: &http::Method,
+    path: &str,
+    request_id: &str,
+) -> Result<Reply, &'static str> {
+    let get = matches!(*method, http::Method::GET | http::Method::HEAD);
+    let refuse = |status, code, message: String| {
+        Refusal::new(status, code, message).reply(&ingress.realm, request_id)
     };
-    match found {
-        Ok(Some(d)) => Reply::json(StatusCode::OK, d.view().to_string()),
-        Ok(None) => Refusal::new(
+    let Some(queue) = ingress.queue() else {
+        return Ok(refuse(
             StatusCode::NOT_FOUND,
-            "no_delivery",
-            "no queued call has this id here",
-        )
-        .reply(&ingress.realm, request_id),
-        Err(e) => Refusal::new(
+            "no_queue",
+            "this ingress queues no calls (its store could not be opened at start)".into(),
+        ));
+    };
+    let failed = |e: queue::StoreError| {
+        refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "queue_unavailable",
             e.to_string(),
         )
-        .reply(&ingress.realm, request_id),
-    }
+    };
+    let missing = |id: &str| {
+        refuse(
+            StatusCode::NOT_FOUND,
+            "no_delivery",
+            format!(
+                "no queued call has the id {:?} here",
+                super::request::loggable(id)
+            ),
+        )
+    };
+    let rest = path
+        .trim_start_matches("/deliveries")
+        .trim_start_matches('/');
+    // Ids are percent-decoded (`realm deliveries` escapes them); one that
+    // is not UTF-8 names no delivery.
+    let decoded: Vec<std::borrow::Cow<'_, str>> = rest
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .unwrap_or(std::borrow::Cow::Borrowed("\u{fffd}"))
+        })
+        .collect();
+    let segments: Vec<&str> = decoded.iter().map(|s| s.as_ref()).collect();
+    Ok(match segments.as_slice() {
+        [""] if get => match queue.list(LIST_LIMIT) {
+            Ok(list) => {
+                let views: Vec<serde_json::Value> = list.iter().map(Delivery::view).collect();
+                Reply::json(
+                    StatusCode::OK,
+                    serde_json::json!({ "deliveries": views }).to_string(),
+                )
+            }
+            Err(e) => failed(e),
+        },
+        [""] => return Err("GET"),
+        [id] if get => match queue.delivery(id) {
+            Ok(Some(d)) => Reply::json(StatusCode::OK, d.view().to_string()),
+            Ok(None) => missing(id),
+            Err(e) => failed(e),
+        },
+        [_] => return Err("GET"),
+        [id, "retry"] if *method == http::Method::POST => match queue.retry(id) {
+            Ok(Some(Ok(d))) => Reply::json(StatusCode::OK, d.view().to_string()),
+            Ok(Some(Err(why))) => refuse(StatusCode::CONFLICT, "not_retryable", why),
+            Ok(None) => missing(id),
+            Err(e) => failed(e),
+        },
+        [id, "drop"] if *method == http::Method::POST => match queue.drop_delivery(id) {
+            Ok(true) => Reply::json(
+                StatusCode::OK,
+                serde_json::json!({ "id": id, "status": "dropped" }).to_string(),
+            ),
+            Ok(false) => missing(id),
+            Err(e) => failed(e),
+        },
+        [_, "retry" | "drop"] => return Err("POST"),
+        _ => refuse(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "nothing at {}: deliveries are GET /deliveries, GET /deliveries/<id>, POST /deliveries/<id>/retry and POST /deliveries/<id>/drop",
+                super::request::loggable(path)
+            ),
+        ),
+    })
 }

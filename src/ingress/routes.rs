@@ -87,17 +87,14 @@ async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>
         }
         return not_found(ingress, path);
     }
-    // A queued call: where it is (`queued.rs`).
-    if let Some(id) = path.strip_prefix("/deliveries/") {
-        if !matches!(parts.method, Method::GET | Method::HEAD) {
-            return method_not_allowed(ingress, &parts.method, path, "GET");
-        }
+    // Queued calls: where they are, retry, drop (`queued.rs`).
+    if path == "/deliveries" || path.starts_with("/deliveries/") {
         return operators_only(peer, ingress.realm()).unwrap_or_else(|| {
             let request_id = uuid::Uuid::new_v4().to_string();
-            respond(
-                super::queued::delivery_reply(ingress, id, &request_id),
-                &request_id,
-            )
+            match super::queued::deliveries(ingress, &parts.method, path, &request_id) {
+                Ok(answer) => respond(answer, &request_id),
+                Err(allowed) => method_not_allowed(ingress, &parts.method, path, allowed),
+            }
         });
     }
     let get = matches!(parts.method, Method::GET | Method::HEAD);

@@ -115,8 +115,12 @@ impl Store for Embedded {
     fn update(&self, delivery: &Delivery) -> Result<(), StoreError> {
         self.write(|tx| {
             let bytes = encode(delivery)?;
-            tx.open_table(DELIVERIES)
-                .map_err(err)?
+            let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+            if deliveries.get(delivery.id.as_str()).map_err(err)?.is_none() {
+                // Dropped during its attempt: it stays dropped.
+                return Ok(());
+            }
+            deliveries
                 .insert(delivery.id.as_str(), bytes.as_slice())
                 .map_err(err)?;
             if delivery.status.is_final() {
@@ -135,6 +139,30 @@ impl Store for Embedded {
             }
             Ok(())
         })
+    }
+
+    fn remove(&self, id: &str) -> Result<bool, StoreError> {
+        let mut found = false;
+        self.write(|tx| {
+            let d: Delivery = {
+                let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+                let Some(removed) = deliveries.remove(id).map_err(err)? else {
+                    return Ok(());
+                };
+                decode(removed.value())?
+            };
+            found = true;
+            tx.open_table(PENDING)
+                .map_err(err)?
+                .remove((d.target().as_str(), d.seq))
+                .map_err(err)?;
+            tx.open_table(ORDER)
+                .map_err(err)?
+                .remove(d.seq)
+                .map_err(err)?;
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     fn pending_targets(&self) -> Result<Vec<String>, StoreError> {
@@ -296,5 +324,13 @@ mod tests {
             store.get("a").expect("get").expect("a").status,
             Status::Delivered
         );
+        // Dropped: gone from the queue, and an attempt's outcome written
+        // after does not bring it back.
+        assert!(store.remove("c").expect("remove"));
+        assert!(!store.remove("c").expect("remove again"));
+        assert!(store.next_for("bank/balance/x").expect("next").is_none());
+        store.update(&next).expect("update of a dropped delivery");
+        assert!(store.get("c").expect("get").is_none());
+        assert_eq!(store.list(10).expect("list").len(), 2);
     }
 }

@@ -121,9 +121,39 @@ impl Queue {
         self.store.get(id)
     }
 
-    /// Wakes the worker (a delivery was put back to `queued`).
-    pub fn wake(&self) {
+    /// Every delivery, oldest first, at most `limit`.
+    pub fn list(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.store.list(limit)
+    }
+
+    /// A failed or expired delivery queued again (`realm deliveries
+    /// retry`): tried anew, its attempts and age counted from now. `Ok(None)`
+    /// when there is none with this id; an error message when it is not
+    /// failed or expired.
+    pub fn retry(&self, id: &str) -> Result<Option<Result<Delivery, String>>, StoreError> {
+        let Some(mut d) = self.store.get(id)? else {
+            return Ok(None);
+        };
+        if !matches!(d.status, Status::Failed | Status::Expired) {
+            return Ok(Some(Err(format!(
+                "delivery {id} is {}: only failed or expired deliveries are retried",
+                d.status.as_str()
+            ))));
+        }
+        d.status = Status::Queued;
+        d.attempts = 0;
+        d.created_ms = now_ms();
+        d.updated_ms = d.created_ms;
+        d.reply = None;
+        self.store.update(&d)?;
         self.wake.notify_one();
+        Ok(Some(Ok(d)))
+    }
+
+    /// Removes a delivery, pending or not (`realm deliveries drop`);
+    /// whether there was one. An attempt in flight may still arrive.
+    pub fn drop_delivery(&self, id: &str) -> Result<bool, StoreError> {
+        self.store.remove(id)
     }
 }
 

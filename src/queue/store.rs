@@ -15,8 +15,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A delivery by its id.
     fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
     /// Writes a delivery's new state; durable on return. A final status
-    /// takes it out of the pending deliveries.
+    /// takes it out of the pending deliveries. A delivery dropped
+    /// meanwhile stays dropped (nothing is written).
     fn update(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Removes a delivery (`realm deliveries drop`); whether it was there.
+    fn remove(&self, id: &str) -> Result<bool, StoreError>;
     /// The targets with pending (queued or sending) deliveries.
     fn pending_targets(&self) -> Result<Vec<String>, StoreError>;
     /// The first pending delivery of `target`, in `seq` order.

@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use crate::common::backends::Background;
 use crate::common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
 use crate::common::serve::{Answer, Serve, free_port, header, http, wait_for};
-use crate::common::{GitRealm, TestProject};
+use crate::common::{GitRealm, TestProject, run_realm};
 
 /// The shop's delivery settings: quick retries, never given up.
 const SHOP_TOML: &str = r#"[ingress.delivery]
@@ -235,4 +235,47 @@ fn an_idempotency_key_runs_a_call_once_and_refuses_another_body() {
 
     let unknown = http("GET", bank.addr, "/deliveries/nope", "", &[]).expect("GET");
     assert_eq!((unknown.0, code(&unknown).as_str()), (404, "no_delivery"));
+}
+
+#[test]
+fn verbs_of_ingress_queued_are_queued_without_asking() {
+    let realms = Realms::new();
+    realms
+        .bank
+        .write("realm.toml", "[ingress]\nqueued = [\"ledger.echo@bank\"]\n");
+    let bank = realms.bank_ingress(None);
+    let path = "/realms/bank/ledger/echo";
+    let answer = call(&bank, path, MSG, &[]);
+    assert_eq!(answer.0, 202, "{}", answer.2);
+    let id = json(&answer)["id"].as_str().expect("id").to_string();
+    let delivered = wait_delivered(&bank, &id);
+    assert_eq!(delivered["reply"]["body"]["text"], "hi", "{delivered}");
+    assert_eq!(delivered["attempts"], 1, "{delivered}");
+    // Other verbs are answered at once.
+    let direct = call(&bank, "/realms/bank/ledger/slow", MSG, &[]);
+    assert_eq!(direct.0, 200, "{}", direct.2);
+    assert_eq!(realms.echo.count(), 2);
+
+    // `realm deliveries`, through the ingress's /deliveries routes.
+    let url = bank.url();
+    let deliveries = |args: &[&str], code: i32| {
+        let mut all = vec!["deliveries"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--endpoint", &url]);
+        run_realm(realms.bank.path(), &all).expect(code)
+    };
+    let list = deliveries(&["list"], 0).stdout;
+    assert!(list.contains(&id), "{list}");
+    assert!(
+        list.contains("ledger.echo@bank") && list.contains("delivered"),
+        "{list}"
+    );
+    let shown = deliveries(&["show", &id, "--format", "json"], 0).stdout;
+    let shown: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
+    assert_eq!(shown["status"], "delivered", "{shown}");
+    let refused = deliveries(&["retry", &id], 1).stderr;
+    assert!(refused.contains("only failed or expired"), "{refused}");
+    assert!(deliveries(&["drop", &id], 0).stdout.contains("Dropped"));
+    let gone = deliveries(&["show", &id], 1).stderr;
+    assert!(gone.contains("404"), "{gone}");
 }
