@@ -26,12 +26,33 @@ const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
 pub struct Embedded {
     db: Database,
     path: std::path::PathBuf,
+    /// Calls being accepted, committed together (group commit).
+    group: std::sync::Mutex<Group>,
+    committed: std::sync::Condvar,
+}
+
+/// Deliveries waiting for a commit. One caller at a time (the leader)
+/// commits every delivery waiting, in one fsync'd transaction; the
+/// others wait for their result, or lead the next commit.
+#[derive(Default)]
+struct Group {
+    waiting: Vec<(u64, Delivery)>,
+    next_ticket: u64,
+    leading: bool,
+    /// Ticket → the seq given, or why the commit failed.
+    done: std::collections::HashMap<u64, Result<u64, String>>,
 }
 
 impl std::fmt::Debug for Embedded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Embedded({})", self.path.display())
     }
+}
+
+fn lock(group: &std::sync::Mutex<Group>) -> Result<std::sync::MutexGuard<'_, Group>, StoreError> {
+    group
+        .lock()
+        .map_err(|_| StoreError("a commit of the queue panicked".into()))
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -68,6 +89,8 @@ impl Embedded {
         Ok(Embedded {
             db,
             path: path.to_path_buf(),
+            group: Default::default(),
+            committed: Default::default(),
         })
     }
 
@@ -75,34 +98,77 @@ impl Embedded {
         &self,
         f: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let tx = self.db.begin_write().map_err(err)?;
+        self.write_with(redb::Durability::Immediate, f)
+    }
+
+    fn write_with(
+        &self,
+        durability: redb::Durability,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().map_err(err)?;
+        tx.set_durability(durability).map_err(err)?;
         f(&tx)?;
         tx.commit().map_err(err)
+    }
+
+    /// Stores `batch` in one transaction: each delivery's seq, or why not.
+    fn commit_batch(&self, batch: &mut [(u64, Delivery)]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut meta = tx.open_table(META).map_err(err)?;
+            let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+            let mut order = tx.open_table(ORDER).map_err(err)?;
+            let mut pending = tx.open_table(PENDING).map_err(err)?;
+            let mut seq = meta.get("seq").map_err(err)?.map_or(0, |v| v.value());
+            for (_, delivery) in batch.iter_mut() {
+                seq += 1;
+                delivery.seq = seq;
+                let bytes = encode(delivery)?;
+                deliveries
+                    .insert(delivery.id.as_str(), bytes.as_slice())
+                    .map_err(err)?;
+                order.insert(seq, delivery.id.as_str()).map_err(err)?;
+                pending
+                    .insert((delivery.target().as_str(), seq), delivery.id.as_str())
+                    .map_err(err)?;
+            }
+            meta.insert("seq", seq).map_err(err)?;
+            Ok(())
+        })
     }
 }
 
 impl Store for Embedded {
     fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
-        self.write(|tx| {
-            let mut meta = tx.open_table(META).map_err(err)?;
-            let seq = meta.get("seq").map_err(err)?.map_or(0, |v| v.value()) + 1;
-            meta.insert("seq", seq).map_err(err)?;
-            delivery.seq = seq;
-            let bytes = encode(delivery)?;
-            tx.open_table(DELIVERIES)
-                .map_err(err)?
-                .insert(delivery.id.as_str(), bytes.as_slice())
-                .map_err(err)?;
-            tx.open_table(ORDER)
-                .map_err(err)?
-                .insert(seq, delivery.id.as_str())
-                .map_err(err)?;
-            tx.open_table(PENDING)
-                .map_err(err)?
-                .insert((delivery.target().as_str(), seq), delivery.id.as_str())
-                .map_err(err)?;
-            Ok(())
-        })
+        let mut group = lock(&self.group)?;
+        let ticket = group.next_ticket;
+        group.next_ticket += 1;
+        group.waiting.push((ticket, delivery.clone()));
+        loop {
+            if let Some(done) = group.done.remove(&ticket) {
+                delivery.seq = done.map_err(StoreError)?;
+                return Ok(());
+            }
+            if group.leading {
+                group = self
+                    .committed
+                    .wait(group)
+                    .map_err(|_| StoreError("a commit of the queue panicked".into()))?;
+                continue;
+            }
+            // Lead: commit every delivery waiting now, in one transaction.
+            group.leading = true;
+            let mut batch = std::mem::take(&mut group.waiting);
+            drop(group);
+            let result = self.commit_batch(&mut batch).map_err(|e| e.0);
+            group = lock(&self.group)?;
+            group.leading = false;
+            for (t, d) in batch {
+                let done = result.clone().map(|()| d.seq);
+                group.done.insert(t, done);
+            }
+            self.committed.notify_all();
+        }
     }
 
     fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
@@ -113,7 +179,15 @@ impl Store for Embedded {
     }
 
     fn update(&self, delivery: &Delivery) -> Result<(), StoreError> {
-        self.write(|tx| {
+        // A `sending` mark need not survive a crash: a delivery found
+        // `queued` at start is sent again just as one found `sending`.
+        // (A later durable commit writes it too.)
+        let durability = if delivery.status == super::Status::Sending {
+            redb::Durability::None
+        } else {
+            redb::Durability::Immediate
+        };
+        self.write_with(durability, |tx| {
             let bytes = encode(delivery)?;
             let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
             if deliveries.get(delivery.id.as_str()).map_err(err)?.is_none() {
@@ -292,6 +366,35 @@ mod tests {
             created_ms: 1,
             updated_ms: 1,
         }
+    }
+
+    #[test]
+    fn calls_accepted_at_once_are_committed_together_each_with_its_own_seq() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(Embedded::open(&dir.path().join("q.redb")).expect("open"));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    (0..20)
+                        .map(|i| {
+                            let mut d = delivery(&format!("{t}-{i}"), "x");
+                            store.enqueue(&mut d).expect("enqueue");
+                            d.seq
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in threads {
+            let seqs = t.join().expect("thread");
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+            all.extend(seqs);
+        }
+        all.sort_unstable();
+        assert_eq!(all, (1..=160).collect::<Vec<u64>>());
+        assert_eq!(store.list(1000).expect("list").len(), 160);
     }
 
     #[test]
