@@ -453,6 +453,7 @@ fn owned(call: &Call<'_>, key: Option<&str>, origin: Option<String>) -> Result<D
         reply: None,
         created_ms: now,
         updated_ms: now,
+        lease_ms: 0,
     })
 }
 

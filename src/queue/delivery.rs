@@ -71,6 +71,11 @@ pub struct Delivery {
     /// When it was accepted and last changed (ms since the Unix epoch).
     pub created_ms: u64,
     pub updated_ms: u64,
+    /// While `sending`: until when the worker that claimed it holds it
+    /// (ms since the Unix epoch); another worker sharing the store takes
+    /// it only after.
+    #[serde(default)]
+    pub lease_ms: u64,
 }
 
 impl Delivery {

@@ -215,6 +215,30 @@ impl Store for Embedded {
         })
     }
 
+    fn claim(&self, before: &Delivery, after: &Delivery) -> Result<bool, StoreError> {
+        let mut claimed = false;
+        // Not fsync'd, like every `sending` mark (see `update`).
+        self.write_with(redb::Durability::None, |tx| {
+            let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+            let current: Option<Delivery> = match deliveries.get(after.id.as_str()).map_err(err)? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            let same = current.is_some_and(|c| {
+                !c.status.is_final() && c.status == before.status && c.attempts == before.attempts
+            });
+            if same {
+                let bytes = encode(after)?;
+                deliveries
+                    .insert(after.id.as_str(), bytes.as_slice())
+                    .map_err(err)?;
+                claimed = true;
+            }
+            Ok(())
+        })?;
+        Ok(claimed)
+    }
+
     fn remove(&self, id: &str) -> Result<bool, StoreError> {
         let mut found = false;
         self.write(|tx| {
@@ -365,6 +389,7 @@ mod tests {
             reply: None,
             created_ms: 1,
             updated_ms: 1,
+            lease_ms: 0,
         }
     }
 

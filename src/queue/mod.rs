@@ -10,13 +10,15 @@
 //!
 //! One job per file: `delivery.rs` the stored call and its lifecycle;
 //! `store.rs` the [`Store`] trait; `embedded.rs` the embedded store (one
-//! redb file); `policy.rs` how deliveries are retried; `worker.rs` the
+//! redb file); `nats.rs` the shared one (NATS JetStream key-value
+//! buckets, `[ingress] store = "nats://..."`); `policy.rs` how deliveries are retried; `worker.rs` the
 //! delivery worker; `idempotency.rs` the idempotency records. Never knows
 //! about HTTP or the ingress: the ingress implements [`Deliver`].
 
 mod delivery;
 mod embedded;
 pub mod idempotency;
+mod nats;
 mod policy;
 mod store;
 pub mod worker;
@@ -28,6 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use delivery::{Delivery, Status, StoredReply};
 pub use embedded::Embedded;
 pub use idempotency::{Begun, Remembered};
+pub use nats::Nats;
 pub use policy::Policy;
 pub use store::{Store, StoreError};
 pub use worker::{Attempted, Deliver};
@@ -68,10 +71,12 @@ impl Queue {
     /// The queue of `project`'s ingress, its store opened (made if absent).
     pub fn open(project: &Project) -> Result<Arc<Queue>, StoreError> {
         let settings = &project.ingress;
-        let path = store_path(&project.root, settings.store.as_deref());
-        let store = Embedded::open(&path)?;
+        let store: Arc<dyn Store> = match settings.store.as_deref() {
+            Some(url) if url.starts_with("nats://") => Arc::new(Nats::open(url)?),
+            other => Arc::new(Embedded::open(&store_path(&project.root, other))?),
+        };
         Ok(Arc::new(Queue::with_store(
-            Arc::new(store),
+            store,
             settings.queued.clone(),
             Policy::from_settings(&settings.delivery),
             settings

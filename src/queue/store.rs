@@ -18,6 +18,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// takes it out of the pending deliveries. A delivery dropped
     /// meanwhile stays dropped (nothing is written).
     fn update(&self, delivery: &Delivery) -> Result<(), StoreError>;
+    /// Writes `after` (a claim: `sending`, with its lease) only when the
+    /// stored delivery is still `before` (status and attempts): whether it
+    /// was written. Workers sharing a store claim each attempt so.
+    fn claim(&self, before: &Delivery, after: &Delivery) -> Result<bool, StoreError>;
     /// Removes a delivery (`realm deliveries drop`); whether it was there.
     fn remove(&self, id: &str) -> Result<bool, StoreError>;
     /// The targets with pending (queued or sending) deliveries.
@@ -27,7 +31,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every delivery, in `seq` order, at most `limit`.
     fn list(&self, limit: usize) -> Result<Vec<Delivery>, StoreError>;
     /// At start: deliveries left `sending` (the process stopped during an
-    /// attempt) go back to `queued`; how many.
+    /// attempt) go back to `queued`; how many. A shared store takes back
+    /// only those whose lease is over.
     fn recover(&self) -> Result<usize, StoreError>;
     /// The reply remembered for an idempotency key.
     fn remembered(&self, key: &str) -> Result<Option<Remembered>, StoreError>;

@@ -37,6 +37,12 @@ pub trait Deliver: Send + Sync + 'static {
     fn policy(&self, delivery: &Delivery, defaults: &Policy) -> Option<Policy>;
 }
 
+/// How long a claimed attempt is held against other workers sharing the
+/// store: longer than an attempt (`[ingress] upstream-timeout`, 30 s by
+/// default) should take. An attempt that takes longer may be sent again by
+/// another replica (the receiving ingress answers its key once).
+const LEASE_MS: u64 = 120_000;
+
 /// What an answer means for a delivery.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
@@ -151,6 +157,11 @@ async fn deliver_one(
     deliver: &dyn Deliver,
     mut d: Delivery,
 ) -> Result<(), super::StoreError> {
+    if d.status.is_final() {
+        // Listed as pending after it ended (a shared store's listing can
+        // lag): never sent again; its pending entry goes.
+        return queue.store.update(&d);
+    }
     let policy = deliver
         .policy(&d, &queue.defaults)
         .unwrap_or(queue.defaults);
@@ -169,10 +180,22 @@ async fn deliver_one(
         });
         return queue.store.update(&d);
     }
+    let now = now_ms();
+    if d.status == Status::Sending && d.lease_ms > now {
+        // Another worker sharing the store is sending it: its turn.
+        let wait = Duration::from_millis(d.lease_ms - now).min(Duration::from_secs(1));
+        tokio::time::sleep(wait).await;
+        return Ok(());
+    }
+    let before = d.clone();
     d.status = Status::Sending;
     d.attempts += 1;
-    d.updated_ms = now_ms();
-    queue.store.update(&d)?;
+    d.updated_ms = now;
+    d.lease_ms = now.saturating_add(LEASE_MS);
+    if !queue.store.claim(&before, &d)? {
+        // Another worker claimed it first.
+        return Ok(());
+    }
     let answer = deliver.attempt(&d).await;
     d.updated_ms = now_ms();
     let verdict = verdict(answer.status);

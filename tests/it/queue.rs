@@ -279,3 +279,174 @@ fn verbs_of_ingress_queued_are_queued_without_asking() {
     let gone = deliveries(&["show", &id], 1).stderr;
     assert!(gone.contains("404"), "{gone}");
 }
+
+/// `nats-server -js` on a port of its own, its store in a temporary
+/// directory; `None` (said on stderr) when it is not installed, but under
+/// CI, which must have it.
+struct NatsServer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    fn start() -> Option<NatsServer> {
+        let installed = [
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "/usr/local/bin/nats-server",
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file());
+        let Some(bin) = installed else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "nats-server is not installed: CI must install it (apt-get install nats-server)"
+            );
+            eprintln!("skipped: nats-server is not installed (apt-get install nats-server)");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        // nats-server takes no port 0 it would print: a free port.
+        let port = free_port();
+        let child = std::process::Command::new(bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        let server = NatsServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_for("nats-server", || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stored(id: &str, verb: &str) -> realm::queue::Delivery {
+    realm::queue::Delivery {
+        id: id.into(),
+        seq: 0,
+        realm: "bank".into(),
+        module: "ledger".into(),
+        verb: verb.into(),
+        body: MSG.into(),
+        headers: vec![],
+        origin: None,
+        key: id.into(),
+        status: realm::queue::Status::Queued,
+        attempts: 0,
+        last_error: None,
+        reply: None,
+        created_ms: 1,
+        updated_ms: 1,
+        lease_ms: 0,
+    }
+}
+
+/// What every store does: order per target, recovery of `sending`,
+/// updates, drops that stay dropped, idempotency records.
+fn store_contract(store: &dyn realm::queue::Store) {
+    use realm::queue::{Remembered, Status};
+    for (id, verb) in [("a", "x"), ("b", "y"), ("c", "x")] {
+        store.enqueue(&mut stored(id, verb)).expect("enqueue");
+    }
+    assert_eq!(
+        store.pending_targets().expect("targets"),
+        ["bank/ledger/x", "bank/ledger/y"]
+    );
+    let mut a = store.next_for("bank/ledger/x").expect("next").expect("a");
+    assert_eq!(a.id, "a");
+    a.status = Status::Sending;
+    store.update(&a).expect("sending");
+    assert_eq!(store.recover().expect("recover"), 1);
+    let mut a = store.get("a").expect("get").expect("a");
+    assert_eq!(a.status, Status::Queued);
+    a.status = Status::Delivered;
+    store.update(&a).expect("delivered");
+    let c = store.next_for("bank/ledger/x").expect("next").expect("c");
+    assert_eq!(c.id, "c");
+    assert!(c.seq > a.seq);
+    assert!(store.remove("c").expect("remove"));
+    store.update(&c).expect("an update after the drop");
+    assert!(store.get("c").expect("get").is_none());
+    assert!(store.next_for("bank/ledger/x").expect("next").is_none());
+    let ids: Vec<String> = store
+        .list(10)
+        .expect("list")
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    let reply = Remembered {
+        call: "h".into(),
+        status: 200,
+        content_type: "application/json".into(),
+        body: MSG.as_bytes().to_vec(),
+        at_ms: 1000,
+    };
+    store.remember("key 1", &reply).expect("remember");
+    assert_eq!(store.remembered("key 1").expect("remembered"), Some(reply));
+    assert_eq!(store.forget_before(999).expect("forget"), 0);
+    assert_eq!(store.forget_before(1001).expect("forget"), 1);
+    assert_eq!(store.remembered("key 1").expect("remembered"), None);
+}
+
+#[test]
+fn the_nats_store_keeps_what_the_embedded_store_keeps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = realm::queue::Embedded::open(&dir.path().join("q.redb")).expect("open");
+    store_contract(&embedded);
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let nats = realm::queue::Nats::open(&server.url()).expect("connect");
+    store_contract(&nats);
+}
+
+#[test]
+fn ingresses_sharing_a_nats_store_deliver_and_answer_a_key_once() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let realms = Realms::new();
+    realms.bank.write(
+        "realm.toml",
+        &format!("[ingress]\nstore = \"{}\"\n", server.url()),
+    );
+    // Two replicas of the bank's ingress, one store.
+    let one = realms.bank_ingress(None);
+    let two = realms.bank_ingress(None);
+    let path = "/realms/bank/ledger/echo";
+    let id = queue(&one, path, MSG);
+    let delivered = wait_delivered(&two, &id);
+    assert_eq!(delivered["reply"]["body"]["text"], "hi", "{delivered}");
+
+    let key = ("idempotency-key", "shared-1");
+    let first = call(&one, path, r#"{"text":"once"}"#, &[key]);
+    assert_eq!(first.0, 200, "{}", first.2);
+    let again = call(&two, path, r#"{"text":"once"}"#, &[key]);
+    assert_eq!((again.0, again.2.as_str()), (200, first.2.as_str()));
+    let other = call(&two, path, MSG, &[key]);
+    assert_eq!(other.0, 422, "{}", other.2);
+    // The queued call and the keyed one, once each.
+    assert_eq!(realms.keys_heard(), [id.as_str(), "shared-1"]);
+}
