@@ -74,7 +74,11 @@ impl Embedded {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError(format!("cannot make {}: {e}", dir.display())))?;
         }
-        let db = Database::create(path)
+        // The queue is read a delivery at a time: a small page cache
+        // (redb's default may grow to 1 GiB).
+        let db = Database::builder()
+            .set_cache_size(16 << 20)
+            .create(path)
             .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
         // Every table exists from the start, so reads need not ask.
         let tx = db.begin_write().map_err(err)?;
