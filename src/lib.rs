@@ -22,6 +22,7 @@ pub mod keys;
 pub mod net;
 pub mod pins;
 pub mod project;
+pub mod queue;
 pub mod report;
 pub mod rules;
 pub mod schema;

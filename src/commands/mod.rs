@@ -16,6 +16,7 @@ mod call;
 mod check;
 mod check_callers;
 mod completions;
+mod deliveries;
 mod explain;
 mod export;
 mod fake;
@@ -154,6 +155,7 @@ pub enum Command {
     Fake(fake::Args),
     Call(call::Args),
     Status(status::Args),
+    Deliveries(deliveries::Args),
     Schema(schema::Args),
     Export(export::Args),
     Check(check::Args),
@@ -262,6 +264,7 @@ pub fn run(command: Command, started_in: &Path) -> anyhow::Result<ExitCode> {
         Command::Fake(args) => fake::run(args, started_in),
         Command::Call(args) => call::run(args),
         Command::Status(args) => status::run(args),
+        Command::Deliveries(args) => deliveries::run(args),
         Command::Schema(args) => schema::run(args, started_in),
         Command::Export(args) => export::run(args, started_in),
         Command::Check(args) => check::run(args, started_in),

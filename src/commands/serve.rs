@@ -120,6 +120,17 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
                 }
             );
         }
+        // Queued calls and idempotency keys: the project's store, unless
+        // another ingress of this project holds it.
+        match realm::queue::Queue::open(&ws.project) {
+            Ok(queue) => {
+                let store = format!("{:?}", queue.store());
+                ingress.queue_to(queue);
+                ingress::start_delivery(ingress.clone())?;
+                errln!("  queues calls that ask `Prefer: respond-async` ({store})");
+            }
+            Err(e) => errln!("warning: {e}; calls are not queued, idempotency keys not kept"),
+        }
         let workers = ingress::server::Workers {
             count: ingress.config().limits.workers,
             on_idle: Some(on_idle),

@@ -227,6 +227,7 @@ impl Ingress {
             warnings: Vec::new(),
             config,
             recorder: std::sync::OnceLock::new(),
+            queue: std::sync::OnceLock::new(),
         })
     }
 }

@@ -166,7 +166,7 @@ impl Ingress {
     }
 
     /// The stages of a routed call: its check, then its forwarding.
-    async fn check_and_forward(
+    pub(super) async fn check_and_forward(
         &self,
         call: &Call<'_>,
         admitted: Admitted,
@@ -184,7 +184,7 @@ impl Ingress {
 
     /// The authorize stage: the hops, the signature, then who sent the
     /// call and whether it may go on (`authorize`'s pure decision).
-    fn admit(&self, call: &Call<'_>) -> Admission {
+    pub(super) fn admit(&self, call: &Call<'_>) -> Admission {
         let refused = |refusal| Admission {
             caller: None,
             admitted: Err(refusal),
@@ -324,7 +324,7 @@ impl Ingress {
 
     /// The check stage: the body is JSON that fits the verb's request
     /// type; the reply style asked for is one.
-    fn check(&self, call: &Call<'_>, route: &Route<'_>) -> Result<Checked, Refusal> {
+    pub(super) fn check(&self, call: &Call<'_>, route: &Route<'_>) -> Result<Checked, Refusal> {
         let (checker, request_type) = match route {
             Route::Local { verb, .. } => (&self.local, &verb.request),
             Route::External { external, verb, .. } => (&external.checker, &verb.request),
@@ -345,7 +345,7 @@ impl Ingress {
 
     /// The forward stage: what goes with the call to where it was routed,
     /// and the forwarder of that upstream's kind.
-    async fn dispatch(&self, passed: Passed<'_>) -> Result<Reply, Refusal> {
+    pub(super) async fn dispatch(&self, passed: Passed<'_>) -> Result<Reply, Refusal> {
         let Passed {
             call,
             admitted,
@@ -470,7 +470,7 @@ impl Ingress {
 }
 
 /// The headers of every forwarded call: its request id, the calling
-/// module, and a child span of its trace.
+/// module, its idempotency key, and a child span of its trace.
 fn passed_on(call: &Call<'_>) -> HeaderMap {
     let mut headers = HeaderMap::new();
     if let Ok(id) = HeaderValue::from_str(call.request_id) {
@@ -478,6 +478,11 @@ fn passed_on(call: &Call<'_>) -> HeaderMap {
     }
     if let Some(module) = call.headers.get(CALLER_MODULE) {
         headers.insert(CALLER_MODULE, module.clone());
+    }
+    // A queued call's key (its delivery id by default) goes on, so that
+    // the realm it is delivered to runs it once.
+    if let Some(key) = call.headers.get(super::IDEMPOTENCY_KEY) {
+        headers.insert(super::IDEMPOTENCY_KEY, key.clone());
     }
     if let Ok(tp) = HeaderValue::from_bytes(&call.trace.child(super::random_u64()).header()) {
         headers.insert(TRACEPARENT, tp);

@@ -432,6 +432,12 @@ struct RetryPolicy {
     max: Duration,
 }
 
+/// A verb's `+retry` policy as attempts in all, first and longest wait;
+/// `None` without `+retry` (queued delivery takes it, `queued.rs`).
+pub(super) fn retry_policy(verb: &Verb) -> Option<(u32, Duration, Duration)> {
+    RetryPolicy::of(verb).map(|p| (p.attempts, p.min, p.max))
+}
+
 impl RetryPolicy {
     /// The policy of `+retry [count] min [max]`: count (default 3) retries
     /// after the first attempt, waiting min, doubling up to max (default

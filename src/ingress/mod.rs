@@ -55,6 +55,7 @@ mod forward;
 mod forward_ftl;
 pub mod hops;
 pub mod metrics;
+mod queued;
 pub mod record;
 pub mod reply;
 mod request;
@@ -86,6 +87,7 @@ pub use build::{Trust, from_workspace, pinned_callers, server_tls};
 pub use call::{Call, Outcome};
 pub use config::{IngressConfig, Overrides};
 pub use fake::{FakeAnswer, FakeCall, FakeRunner};
+pub use queued::{Deliverer, IDEMPOTENCY_KEY, start_delivery};
 pub use reply::{Refusal, Reply};
 pub use request::is_request_id;
 
@@ -176,6 +178,8 @@ pub struct Ingress {
     config: IngressConfig,
     /// Keeps the calls that cross to other realms (`realm serve --record`).
     recorder: std::sync::OnceLock<std::sync::Arc<dyn record::CallRecorder>>,
+    /// Queued calls and idempotency keys (`queued.rs`), when set.
+    queue: std::sync::OnceLock<queued::Queued>,
 }
 
 impl Ingress {

@@ -97,7 +97,7 @@ pub(super) async fn run(
     started: Instant,
     deadline: Option<std::time::Duration>,
 ) -> Outcome {
-    let outcome = ingress.handle_within(call, deadline).await;
+    let outcome = ingress.handle_or_queue(call, deadline).await;
     let elapsed = started.elapsed();
     ingress.record(call, &outcome, elapsed);
     let headers = call.headers;

@@ -87,6 +87,16 @@ async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>
         }
         return not_found(ingress, path);
     }
+    // Queued calls: where they are, retry, drop (`queued.rs`).
+    if path == "/deliveries" || path.starts_with("/deliveries/") {
+        return operators_only(peer, ingress.realm()).unwrap_or_else(|| {
+            let request_id = uuid::Uuid::new_v4().to_string();
+            match super::queued::deliveries(ingress, &parts.method, path, &request_id) {
+                Ok(answer) => respond(answer, &request_id),
+                Err(allowed) => method_not_allowed(ingress, &parts.method, path, allowed),
+            }
+        });
+    }
     let get = matches!(parts.method, Method::GET | Method::HEAD);
     match path {
         "/.well-known/realm" | "/healthz" | "/readyz" | "/metrics" | "/status" if !get => {
@@ -178,9 +188,16 @@ async fn call(
         trace,
     };
     let outcome = run(ingress, &call, started, None).await;
+    let location = ingress.location(headers, [realm, module, verb], &outcome.reply);
     // The request's share is held until the reply is written; an
     // upstream's reply holds its own share (`budget::hold`).
-    reply(outcome.reply, &request_id, share)
+    let mut response = reply(outcome.reply, &request_id, share);
+    if let Some(location) = location {
+        response
+            .headers_mut()
+            .insert(http::header::LOCATION, location);
+    }
+    response
 }
 
 /// `/metrics` and `/status` show upstream URLs and errors: they are for
@@ -195,7 +212,7 @@ fn operators_only(peer: &Peer, realm: &str) -> Option<Response> {
         let refusal = Refusal::new(
             StatusCode::FORBIDDEN,
             "operators_only",
-            "/metrics and /status are served to loopback and private addresses only",
+            "/metrics, /status and /deliveries are served to loopback and private addresses only",
         );
         respond(refusal.reply(realm, &request_id), &request_id)
     })

@@ -50,7 +50,8 @@ pub use imported::{Imported, write_imported};
 pub use keys::{KEY_ALGORITHM, add_public_key, key_entry, key_id, parse_key_entry, retire_key};
 pub use migrate::{Migrated, migrate};
 pub use model::{
-    IngressSettings, ModuleDir, Pin, PinTable, RealmKey, TlsSettings, UnsignedEgress, short_commit,
+    DeliverySettings, IngressSettings, ModuleDir, Pin, PinTable, RealmKey, TlsSettings,
+    UnsignedEgress, short_commit,
 };
 pub use read::{RemoteProject, parse_remote};
 

@@ -137,6 +137,31 @@ pub struct IngressSettings {
     pub unsigned_egress: Option<UnsignedEgress>,
     /// `[ingress.tls]`.
     pub tls: TlsSettings,
+    /// `queued`: verbs (`module.verb@realm`) whose calls are always queued
+    /// for durable delivery, as if they asked `Prefer: respond-async`.
+    pub queued: Vec<String>,
+    /// `store`: where queued calls and idempotency records are kept (a
+    /// file, relative to the project root).
+    pub store: Option<String>,
+    /// `idempotency-window`: how long a reply is remembered by its
+    /// `Idempotency-Key`.
+    pub idempotency_window: Option<Duration>,
+    /// `[ingress.delivery]`: how queued calls are retried.
+    pub delivery: DeliverySettings,
+}
+
+/// `[ingress.delivery]`: the defaults of queued delivery, for verbs
+/// without `+retry`.
+#[derive(Clone, Debug, Default)]
+pub struct DeliverySettings {
+    /// `backoff`: the first wait after a failed attempt (doubling).
+    pub backoff: Option<Duration>,
+    /// `max-backoff`: the longest wait between attempts.
+    pub max_backoff: Option<Duration>,
+    /// `max-attempts`: attempts in all before a delivery fails.
+    pub max_attempts: Option<u32>,
+    /// `max-age`: how long after acceptance a delivery may still be tried.
+    pub max_age: Option<Duration>,
 }
 
 /// Who may call other realms through this ingress without signing, when

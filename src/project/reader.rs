@@ -8,8 +8,8 @@ use toml_edit::{Item, Table, TableLike};
 
 use super::keys::parse_key_entry;
 use super::{
-    IngressSettings, ModuleDir, PIN_KEYS, Pin, PinTable, RealmKey, TlsSettings, UnsignedEgress,
-    is_commit_id, is_inside,
+    DeliverySettings, IngressSettings, ModuleDir, PIN_KEYS, Pin, PinTable, RealmKey, TlsSettings,
+    UnsignedEgress, is_commit_id, is_inside,
 };
 use crate::schema::diagnostic::{Diagnostic, pos_at};
 use crate::schema::is_ident;
@@ -37,7 +37,13 @@ const INGRESS_KEYS: &[&str] = &[
     "replay-window",
     "unsigned-egress",
     "tls",
+    "queued",
+    "store",
+    "idempotency-window",
+    "delivery",
 ];
+
+const DELIVERY_KEYS: &[&str] = &["backoff", "max-backoff", "max-attempts", "max-age"];
 
 const TLS_KEYS: &[&str] = &["cert", "key", "ca", "client-cert", "client-key", "peers"];
 
@@ -359,6 +365,12 @@ impl Reader<'_> {
                     Ok(())
                 }),
                 "tls" => self.tls(value, &mut s.tls, found),
+                "queued" => self.queued(value, &label).map(|q| s.queued = q),
+                "store" => self.string(value, &label).map(|p| s.store = Some(p)),
+                "idempotency-window" => self
+                    .duration(value, &label)
+                    .map(|d| s.idempotency_window = Some(d)),
+                "delivery" => self.delivery(value, &mut s.delivery, found),
                 other => {
                     found
                         .warnings
@@ -394,6 +406,68 @@ impl Reader<'_> {
                     .with_help("write e.g. \"http://127.0.0.1:8892\" or \"http://${module}:8892\""),
                 ),
                 Err(d) => errors.push(d),
+            }
+        }
+        Ok(())
+    }
+
+    /// `[ingress] queued`: verbs as `module.verb@realm`.
+    fn queued(&self, item: &Item, label: &str) -> Result<Vec<String>, Diagnostic> {
+        let bad = || {
+            self.at(item, format!("`{label}` must be a list of verbs"))
+                .with_help("write e.g. queued = [\"balance.withdraw@bank\"] (module.verb@realm)")
+        };
+        let array = item.as_array().ok_or_else(bad)?;
+        let mut verbs = Vec::new();
+        for value in array.iter() {
+            let text = value.as_str().ok_or_else(bad)?;
+            let fits = text.split_once('@').is_some_and(|(mv, realm)| {
+                is_ident(realm)
+                    && mv
+                        .split_once('.')
+                        .is_some_and(|(m, v)| is_ident(m) && is_ident(v))
+            });
+            if !fits {
+                return Err(bad());
+            }
+            verbs.push(text.to_string());
+        }
+        Ok(verbs)
+    }
+
+    /// `[ingress.delivery]` into `s`.
+    fn delivery(
+        &self,
+        item: &Item,
+        s: &mut DeliverySettings,
+        found: &mut Found,
+    ) -> Result<(), Diagnostic> {
+        let table = item
+            .as_table_like()
+            .ok_or_else(|| self.at(item, "`[ingress.delivery]` must be a table"))?;
+        for (key, value) in table.iter() {
+            let label = format!("[ingress.delivery] {key}");
+            let result = match key {
+                "backoff" => self.duration(value, &label).map(|d| s.backoff = Some(d)),
+                "max-backoff" => self
+                    .duration(value, &label)
+                    .map(|d| s.max_backoff = Some(d)),
+                "max-age" => self.duration(value, &label).map(|d| s.max_age = Some(d)),
+                "max-attempts" => self
+                    .count(value, &label, 1, 1_000_000)
+                    .map(|n| s.max_attempts = Some(n as u32)),
+                other => {
+                    found.warnings.push(self.unknown_key(
+                        table,
+                        other,
+                        "ingress.delivery",
+                        DELIVERY_KEYS,
+                    ));
+                    Ok(())
+                }
+            };
+            if let Err(d) = result {
+                found.errors.push(d);
             }
         }
         Ok(())

@@ -35,6 +35,7 @@ mod malformed_http;
 mod mutations;
 mod pins;
 mod proto3_json;
+mod queue;
 mod roundtrip;
 mod schema_core;
 mod schema_errors;

@@ -1,0 +1,194 @@
+//! Queued acceptance against direct calls, in one run: the same checked
+//! JSON call (`balance.account` of the example bank) sent to the bank's
+//! ingress directly (through to the runner and back) and with
+//! `Prefer: respond-async` (checked, committed to the embedded store,
+//! answered 202; the delivery worker sends it on in the background, on
+//! the same machine). `CONNECTIONS` keep-alive connections, each making
+//! `CALLS` calls one after another; the cases are interleaved, three
+//! rounds, the median round reported: calls/s and p50/p99 latency.
+//!
+//! Run with `cargo bench --bench queue`. The runner runs in this process;
+//! the ingress is a `realm serve` process.
+
+#[path = "../examples/runners/runners.rs"]
+mod runners;
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use support::tools::free_port;
+
+const CONNECTIONS: usize = 8;
+const CALLS: usize = 200;
+const ROUNDS: usize = 3;
+const BODY: &str = r#"{"id": "a1"}"#;
+const PATH: &str = "/realms/bank/balance/account";
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = support::tools::bank_and_shop(dir.path());
+    let bank = dir.path().join("bank");
+
+    let runner_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    runner_listener.set_nonblocking(true).expect("nonblocking");
+    let runner: SocketAddr = runner_listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(runner_listener).expect("listener");
+            runners::serve_bank(
+                listener,
+                Arc::new(runners::Seen::default()),
+                std::future::pending(),
+            )
+            .await
+            .expect("runner");
+        });
+    });
+
+    let port = free_port();
+    let _ingress = Proc(
+        Command::new(env!("CARGO_BIN_EXE_realm"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg(format!("--runner=balance=http://{runner}"))
+            .current_dir(&bank)
+            .env("REALM_CACHE_DIR", &cache)
+            .env("REALM_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("realm serve"),
+    );
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let started = Instant::now();
+    while TcpStream::connect(addr).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no ingress");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // Warm-up: both paths once.
+    run(addr, false, 20);
+    run(addr, true, 20);
+
+    let mut direct = Vec::new();
+    let mut queued = Vec::new();
+    for _ in 0..ROUNDS {
+        direct.push(run(addr, false, CALLS));
+        queued.push(run(addr, true, CALLS));
+    }
+    let median = |rounds: &mut Vec<Round>| {
+        rounds.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
+        rounds.swap_remove(rounds.len() / 2)
+    };
+    let (direct, queued) = (median(&mut direct), median(&mut queued));
+    println!("{CONNECTIONS} connections x {CALLS} calls, median of {ROUNDS} interleaved rounds");
+    for (name, r) in [("direct (200)", &direct), ("queued (202)", &queued)] {
+        println!(
+            "{name:<14} {:>8.0} calls/s  p50 {:>6} us  p99 {:>6} us",
+            r.per_second, r.p50, r.p99
+        );
+    }
+    println!(
+        "queued/direct: {:.2}x the calls/s",
+        queued.per_second / direct.per_second
+    );
+}
+
+struct Round {
+    per_second: f64,
+    p50: u64,
+    p99: u64,
+}
+
+/// `CONNECTIONS` threads, each making `calls` calls on one keep-alive
+/// connection.
+fn run(addr: SocketAddr, queued: bool, calls: usize) -> Round {
+    let started = Instant::now();
+    let threads: Vec<_> = (0..CONNECTIONS)
+        .map(|_| std::thread::spawn(move || connection(addr, queued, calls)))
+        .collect();
+    let mut all = Histogram::<u64>::new(3).expect("histogram");
+    for t in threads {
+        all.add(t.join().expect("client")).expect("add");
+    }
+    let elapsed = started.elapsed();
+    Round {
+        per_second: (CONNECTIONS * calls) as f64 / elapsed.as_secs_f64(),
+        p50: all.value_at_quantile(0.5),
+        p99: all.value_at_quantile(0.99),
+    }
+}
+
+fn connection(addr: SocketAddr, queued: bool, calls: usize) -> Histogram<u64> {
+    let mut latencies = Histogram::<u64>::new(3).expect("histogram");
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    let prefer = if queued {
+        "Prefer: respond-async\r\n"
+    } else {
+        ""
+    };
+    let request = format!(
+        "POST {PATH} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n{prefer}Content-Length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    let expected = if queued { 202 } else { 200 };
+    for _ in 0..calls {
+        let at = Instant::now();
+        writer.write_all(request.as_bytes()).expect("send");
+        let status = read_reply(&mut reader);
+        assert_eq!(status, expected, "the ingress answered {status}");
+        latencies
+            .record(at.elapsed().as_micros() as u64)
+            .expect("record");
+    }
+    latencies
+}
+
+/// Reads one HTTP/1.1 reply with a Content-Length; its status.
+fn read_reply(reader: &mut BufReader<TcpStream>) -> u16 {
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header");
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().expect("length");
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    status
+}

@@ -1,0 +1,468 @@
+//! The embedded store: one redb file in the project's state directory
+//! (`.realm/ingress.redb` by default). Each write is one transaction,
+//! committed with redb's default durability (fsync'd before it returns):
+//! a call is on disk before its `202`. redb rather than SQLite: pure Rust
+//! (no C to build), and on the machine it was measured on it committed
+//! more durable single-row transactions a second (ARCHITECTURE.md's row
+//! and the commit that added it have the numbers).
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use super::{Delivery, Remembered, Store, StoreError};
+
+/// id → delivery (JSON).
+const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+/// (target, seq) → id, for pending deliveries only.
+const PENDING: TableDefinition<(&str, u64), &str> = TableDefinition::new("pending");
+/// seq → id, every delivery, for listing.
+const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
+/// "seq" → the last seq given.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// idempotency key → remembered reply (JSON).
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
+
+pub struct Embedded {
+    db: Database,
+    path: std::path::PathBuf,
+    /// Calls being accepted, committed together (group commit).
+    group: std::sync::Mutex<Group>,
+    committed: std::sync::Condvar,
+}
+
+/// Deliveries waiting for a commit. One caller at a time (the leader)
+/// commits every delivery waiting, in one fsync'd transaction; the
+/// others wait for their result, or lead the next commit.
+#[derive(Default)]
+struct Group {
+    waiting: Vec<(u64, Delivery)>,
+    next_ticket: u64,
+    leading: bool,
+    /// Ticket → the seq given, or why the commit failed.
+    done: std::collections::HashMap<u64, Result<u64, String>>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Embedded({})", self.path.display())
+    }
+}
+
+fn lock(group: &std::sync::Mutex<Group>) -> Result<std::sync::MutexGuard<'_, Group>, StoreError> {
+    group
+        .lock()
+        .map_err(|_| StoreError("a commit of the queue panicked".into()))
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError(format!("a damaged record: {e}")))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(err)
+}
+
+impl Embedded {
+    /// Opens the store at `path`, making it (and its directory) if absent.
+    pub fn open(path: &Path) -> Result<Embedded, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError(format!("cannot make {}: {e}", dir.display())))?;
+        }
+        // The queue is read a delivery at a time: a small page cache
+        // (redb's default may grow to 1 GiB).
+        let db = Database::builder()
+            .set_cache_size(16 << 20)
+            .create(path)
+            .map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        // Every table exists from the start, so reads need not ask.
+        let tx = db.begin_write().map_err(err)?;
+        {
+            tx.open_table(DELIVERIES).map_err(err)?;
+            tx.open_table(PENDING).map_err(err)?;
+            tx.open_table(ORDER).map_err(err)?;
+            tx.open_table(META).map_err(err)?;
+            tx.open_table(KEYS).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(Embedded {
+            db,
+            path: path.to_path_buf(),
+            group: Default::default(),
+            committed: Default::default(),
+        })
+    }
+
+    fn write(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.write_with(redb::Durability::Immediate, f)
+    }
+
+    fn write_with(
+        &self,
+        durability: redb::Durability,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().map_err(err)?;
+        tx.set_durability(durability).map_err(err)?;
+        f(&tx)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Stores `batch` in one transaction: each delivery's seq, or why not.
+    fn commit_batch(&self, batch: &mut [(u64, Delivery)]) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let mut meta = tx.open_table(META).map_err(err)?;
+            let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+            let mut order = tx.open_table(ORDER).map_err(err)?;
+            let mut pending = tx.open_table(PENDING).map_err(err)?;
+            let mut seq = meta.get("seq").map_err(err)?.map_or(0, |v| v.value());
+            for (_, delivery) in batch.iter_mut() {
+                seq += 1;
+                delivery.seq = seq;
+                let bytes = encode(delivery)?;
+                deliveries
+                    .insert(delivery.id.as_str(), bytes.as_slice())
+                    .map_err(err)?;
+                order.insert(seq, delivery.id.as_str()).map_err(err)?;
+                pending
+                    .insert((delivery.target().as_str(), seq), delivery.id.as_str())
+                    .map_err(err)?;
+            }
+            meta.insert("seq", seq).map_err(err)?;
+            Ok(())
+        })
+    }
+}
+
+impl Store for Embedded {
+    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
+        let mut group = lock(&self.group)?;
+        let ticket = group.next_ticket;
+        group.next_ticket += 1;
+        group.waiting.push((ticket, delivery.clone()));
+        loop {
+            if let Some(done) = group.done.remove(&ticket) {
+                delivery.seq = done.map_err(StoreError)?;
+                return Ok(());
+            }
+            if group.leading {
+                group = self
+                    .committed
+                    .wait(group)
+                    .map_err(|_| StoreError("a commit of the queue panicked".into()))?;
+                continue;
+            }
+            // Lead: commit every delivery waiting now, in one transaction.
+            group.leading = true;
+            let mut batch = std::mem::take(&mut group.waiting);
+            drop(group);
+            let result = self.commit_batch(&mut batch).map_err(|e| e.0);
+            group = lock(&self.group)?;
+            group.leading = false;
+            for (t, d) in batch {
+                let done = result.clone().map(|()| d.seq);
+                group.done.insert(t, done);
+            }
+            self.committed.notify_all();
+        }
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let table = tx.open_table(DELIVERIES).map_err(err)?;
+        let found = table.get(id).map_err(err)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    fn update(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        // A `sending` mark need not survive a crash: a delivery found
+        // `queued` at start is sent again just as one found `sending`.
+        // (A later durable commit writes it too.)
+        let durability = if delivery.status == super::Status::Sending {
+            redb::Durability::None
+        } else {
+            redb::Durability::Immediate
+        };
+        self.write_with(durability, |tx| {
+            let bytes = encode(delivery)?;
+            let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+            if deliveries.get(delivery.id.as_str()).map_err(err)?.is_none() {
+                // Dropped during its attempt: it stays dropped.
+                return Ok(());
+            }
+            deliveries
+                .insert(delivery.id.as_str(), bytes.as_slice())
+                .map_err(err)?;
+            if delivery.status.is_final() {
+                tx.open_table(PENDING)
+                    .map_err(err)?
+                    .remove((delivery.target().as_str(), delivery.seq))
+                    .map_err(err)?;
+            } else {
+                tx.open_table(PENDING)
+                    .map_err(err)?
+                    .insert(
+                        (delivery.target().as_str(), delivery.seq),
+                        delivery.id.as_str(),
+                    )
+                    .map_err(err)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn claim(&self, before: &Delivery, after: &Delivery) -> Result<bool, StoreError> {
+        let mut claimed = false;
+        // Not fsync'd, like every `sending` mark (see `update`).
+        self.write_with(redb::Durability::None, |tx| {
+            let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+            let current: Option<Delivery> = match deliveries.get(after.id.as_str()).map_err(err)? {
+                Some(v) => Some(decode(v.value())?),
+                None => None,
+            };
+            let same = current.is_some_and(|c| {
+                !c.status.is_final() && c.status == before.status && c.attempts == before.attempts
+            });
+            if same {
+                let bytes = encode(after)?;
+                deliveries
+                    .insert(after.id.as_str(), bytes.as_slice())
+                    .map_err(err)?;
+                claimed = true;
+            }
+            Ok(())
+        })?;
+        Ok(claimed)
+    }
+
+    fn remove(&self, id: &str) -> Result<bool, StoreError> {
+        let mut found = false;
+        self.write(|tx| {
+            let d: Delivery = {
+                let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+                let Some(removed) = deliveries.remove(id).map_err(err)? else {
+                    return Ok(());
+                };
+                decode(removed.value())?
+            };
+            found = true;
+            tx.open_table(PENDING)
+                .map_err(err)?
+                .remove((d.target().as_str(), d.seq))
+                .map_err(err)?;
+            tx.open_table(ORDER)
+                .map_err(err)?
+                .remove(d.seq)
+                .map_err(err)?;
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    fn pending_targets(&self) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let table = tx.open_table(PENDING).map_err(err)?;
+        let mut targets: Vec<String> = Vec::new();
+        for entry in table.iter().map_err(err)? {
+            let (key, _) = entry.map_err(err)?;
+            let (target, _) = key.value();
+            if targets.last().map(String::as_str) != Some(target) {
+                targets.push(target.to_string());
+            }
+        }
+        Ok(targets)
+    }
+
+    fn next_for(&self, target: &str) -> Result<Option<Delivery>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let pending = tx.open_table(PENDING).map_err(err)?;
+        let first = pending
+            .range((target, 0)..=(target, u64::MAX))
+            .map_err(err)?
+            .next()
+            .transpose()
+            .map_err(err)?;
+        let Some((_, id)) = first else {
+            return Ok(None);
+        };
+        let deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+        let found = deliveries.get(id.value()).map_err(err)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    fn list(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let order = tx.open_table(ORDER).map_err(err)?;
+        let deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+        let mut list = Vec::new();
+        for entry in order.iter().map_err(err)?.take(limit) {
+            let (_, id) = entry.map_err(err)?;
+            if let Some(v) = deliveries.get(id.value()).map_err(err)? {
+                list.push(decode(v.value())?);
+            }
+        }
+        Ok(list)
+    }
+
+    fn recover(&self) -> Result<usize, StoreError> {
+        let mut sending = Vec::new();
+        {
+            let tx = self.db.begin_read().map_err(err)?;
+            let pending = tx.open_table(PENDING).map_err(err)?;
+            let deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+            for entry in pending.iter().map_err(err)? {
+                let (_, id) = entry.map_err(err)?;
+                if let Some(v) = deliveries.get(id.value()).map_err(err)? {
+                    let d: Delivery = decode(v.value())?;
+                    if d.status == super::Status::Sending {
+                        sending.push(d);
+                    }
+                }
+            }
+        }
+        for d in &mut sending {
+            d.status = super::Status::Queued;
+            self.update(d)?;
+        }
+        Ok(sending.len())
+    }
+
+    fn remembered(&self, key: &str) -> Result<Option<Remembered>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let table = tx.open_table(KEYS).map_err(err)?;
+        let found = table.get(key).map_err(err)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+
+    fn remember(&self, key: &str, remembered: &Remembered) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let bytes = encode(remembered)?;
+            tx.open_table(KEYS)
+                .map_err(err)?
+                .insert(key, bytes.as_slice())
+                .map_err(err)?;
+            Ok(())
+        })
+    }
+
+    fn forget_before(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let mut forgotten = 0;
+        self.write(|tx| {
+            let mut table = tx.open_table(KEYS).map_err(err)?;
+            table
+                .retain(|_, v| {
+                    let keep =
+                        serde_json::from_slice::<Remembered>(v).is_ok_and(|r| r.at_ms >= before_ms);
+                    forgotten += usize::from(!keep);
+                    keep
+                })
+                .map_err(err)?;
+            Ok(())
+        })?;
+        Ok(forgotten)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::Status;
+
+    fn delivery(id: &str, verb: &str) -> Delivery {
+        Delivery {
+            id: id.into(),
+            seq: 0,
+            realm: "bank".into(),
+            module: "balance".into(),
+            verb: verb.into(),
+            body: "{}".into(),
+            headers: vec![],
+            origin: None,
+            key: id.into(),
+            status: Status::Queued,
+            attempts: 0,
+            last_error: None,
+            reply: None,
+            created_ms: 1,
+            updated_ms: 1,
+            lease_ms: 0,
+        }
+    }
+
+    #[test]
+    fn calls_accepted_at_once_are_committed_together_each_with_its_own_seq() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(Embedded::open(&dir.path().join("q.redb")).expect("open"));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    (0..20)
+                        .map(|i| {
+                            let mut d = delivery(&format!("{t}-{i}"), "x");
+                            store.enqueue(&mut d).expect("enqueue");
+                            d.seq
+                        })
+                        .collect::<Vec<u64>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in threads {
+            let seqs = t.join().expect("thread");
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+            all.extend(seqs);
+        }
+        all.sort_unstable();
+        assert_eq!(all, (1..=160).collect::<Vec<u64>>());
+        assert_eq!(store.list(1000).expect("list").len(), 160);
+    }
+
+    #[test]
+    fn deliveries_come_back_in_order_per_target_and_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state/q.redb");
+        let store = Embedded::open(&path).expect("open");
+        for (id, verb) in [("a", "x"), ("b", "y"), ("c", "x")] {
+            store.enqueue(&mut delivery(id, verb)).expect("enqueue");
+        }
+        assert_eq!(
+            store.pending_targets().expect("targets"),
+            ["bank/balance/x", "bank/balance/y"]
+        );
+        let mut first = store.next_for("bank/balance/x").expect("next").expect("a");
+        assert_eq!((first.id.as_str(), first.seq), ("a", 1));
+        first.status = Status::Sending;
+        store.update(&first).expect("update");
+        drop(store);
+        let store = Embedded::open(&path).expect("reopen");
+        assert_eq!(store.recover().expect("recover"), 1);
+        let mut again = store.next_for("bank/balance/x").expect("next").expect("a");
+        assert_eq!(again.status, Status::Queued);
+        again.status = Status::Delivered;
+        store.update(&again).expect("update");
+        let next = store.next_for("bank/balance/x").expect("next").expect("c");
+        assert_eq!(next.id, "c");
+        assert_eq!(store.list(10).expect("list").len(), 3);
+        assert_eq!(
+            store.get("a").expect("get").expect("a").status,
+            Status::Delivered
+        );
+        // Dropped: gone from the queue, and an attempt's outcome written
+        // after does not bring it back.
+        assert!(store.remove("c").expect("remove"));
+        assert!(!store.remove("c").expect("remove again"));
+        assert!(store.next_for("bank/balance/x").expect("next").is_none());
+        store.update(&next).expect("update of a dropped delivery");
+        assert!(store.get("c").expect("get").is_none());
+        assert_eq!(store.list(10).expect("list").len(), 2);
+    }
+}

@@ -1,0 +1,176 @@
+//! Queued delivery: calls that outlive an outage (issue 29).
+//!
+//! A call that asks `Prefer: respond-async` (RFC 7240), or names a verb of
+//! `[ingress] queued`, is checked by the ingress exactly as a direct call,
+//! then handed to the [`Queue`]: stored durably (committed and fsync'd
+//! before the `202 Accepted`), then delivered by the [`worker`] with
+//! retries, in order per target (realm, module, verb). The receiving
+//! ingress answers a repeated `Idempotency-Key` from its store
+//! ([`idempotency`]), so a call retried after a crash runs once.
+//!
+//! One job per file: `delivery.rs` the stored call and its lifecycle;
+//! `store.rs` the [`Store`] trait; `embedded.rs` the embedded store (one
+//! redb file); `nats.rs` the shared one (NATS JetStream key-value
+//! buckets, `[ingress] store = "nats://..."`); `policy.rs` how deliveries are retried; `worker.rs` the
+//! delivery worker; `idempotency.rs` the idempotency records. Never knows
+//! about HTTP or the ingress: the ingress implements [`Deliver`].
+
+mod delivery;
+mod embedded;
+pub mod idempotency;
+mod nats;
+mod policy;
+mod store;
+pub mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use delivery::{Delivery, Status, StoredReply};
+pub use embedded::Embedded;
+pub use idempotency::{Begun, Remembered};
+pub use nats::Nats;
+pub use policy::Policy;
+pub use store::{Store, StoreError};
+pub use worker::{Attempted, Deliver};
+
+use crate::project::Project;
+
+/// Where the embedded store is, relative to the project root, by default.
+pub const DEFAULT_STORE: &str = ".realm/ingress.redb";
+
+/// How long a reply is remembered by its `Idempotency-Key`, by default.
+pub const DEFAULT_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// The queue of one ingress: its store, which verbs are always queued, the
+/// delivery defaults, and the signal that wakes the worker.
+pub struct Queue {
+    store: Arc<dyn Store>,
+    /// `module.verb@realm` of `[ingress] queued`.
+    queued: Vec<String>,
+    /// `[ingress.delivery]`, for verbs without `+retry`.
+    pub defaults: Policy,
+    /// `[ingress] idempotency-window`.
+    pub idempotency_window: Duration,
+    wake: tokio::sync::Notify,
+    /// Idempotency keys whose call is running now.
+    running: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("store", &self.store)
+            .field("queued", &self.queued)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queue {
+    /// The queue of `project`'s ingress, its store opened (made if absent).
+    pub fn open(project: &Project) -> Result<Arc<Queue>, StoreError> {
+        let settings = &project.ingress;
+        let store: Arc<dyn Store> = match settings.store.as_deref() {
+            Some(url) if url.starts_with("nats://") => Arc::new(Nats::open(url)?),
+            other => Arc::new(Embedded::open(&store_path(&project.root, other))?),
+        };
+        Ok(Arc::new(Queue::with_store(
+            store,
+            settings.queued.clone(),
+            Policy::from_settings(&settings.delivery),
+            settings
+                .idempotency_window
+                .unwrap_or(DEFAULT_IDEMPOTENCY_WINDOW),
+        )))
+    }
+
+    pub fn with_store(
+        store: Arc<dyn Store>,
+        queued: Vec<String>,
+        defaults: Policy,
+        idempotency_window: Duration,
+    ) -> Queue {
+        Queue {
+            store,
+            queued,
+            defaults,
+            idempotency_window,
+            wake: tokio::sync::Notify::new(),
+            running: Default::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Whether calls of `module.verb` of `realm` are always queued.
+    pub fn is_queued(&self, realm: &str, module: &str, verb: &str) -> bool {
+        self.queued.iter().any(|q| {
+            q.split_once('@')
+                .is_some_and(|(mv, r)| r == realm && mv.split_once('.') == Some((module, verb)))
+        })
+    }
+
+    /// Stores `delivery` durably (its `seq` assigned) and wakes the worker.
+    /// Blocks on the store's commit: call it off an async worker thread.
+    pub fn accept(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
+        self.store.enqueue(delivery)?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// A delivery by its id.
+    pub fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
+        self.store.get(id)
+    }
+
+    /// Every delivery, oldest first, at most `limit`.
+    pub fn list(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.store.list(limit)
+    }
+
+    /// A failed or expired delivery queued again (`realm deliveries
+    /// retry`): tried anew, its attempts and age counted from now. `Ok(None)`
+    /// when there is none with this id; an error message when it is not
+    /// failed or expired.
+    pub fn retry(&self, id: &str) -> Result<Option<Result<Delivery, String>>, StoreError> {
+        let Some(mut d) = self.store.get(id)? else {
+            return Ok(None);
+        };
+        if !matches!(d.status, Status::Failed | Status::Expired) {
+            return Ok(Some(Err(format!(
+                "delivery {id} is {}: only failed or expired deliveries are retried",
+                d.status.as_str()
+            ))));
+        }
+        d.status = Status::Queued;
+        d.attempts = 0;
+        d.created_ms = now_ms();
+        d.updated_ms = d.created_ms;
+        d.reply = None;
+        self.store.update(&d)?;
+        self.wake.notify_one();
+        Ok(Some(Ok(d)))
+    }
+
+    /// Removes a delivery, pending or not (`realm deliveries drop`);
+    /// whether there was one. An attempt in flight may still arrive.
+    pub fn drop_delivery(&self, id: &str) -> Result<bool, StoreError> {
+        self.store.remove(id)
+    }
+}
+
+/// Where the embedded store is: `[ingress] store` (relative to the
+/// project root), else [`DEFAULT_STORE`].
+pub fn store_path(root: &Path, store: Option<&str>) -> PathBuf {
+    root.join(store.unwrap_or(DEFAULT_STORE))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,424 @@
+//! The shared store: NATS JetStream key-value buckets (`[ingress] store =
+//! "nats://host:port"`), for replicas of one realm's ingress that share
+//! the queue and the idempotency records. Each write is acknowledged by
+//! the server once JetStream has stored it (its own `sync_interval`
+//! decides when that is flushed to disk).
+//!
+//! Buckets: `realm_deliveries` (id → delivery), `realm_pending`
+//! (`<hex target>.<seq>` → id, pending deliveries only), `realm_order`
+//! (seq → id), `realm_meta` (`seq`, the last given, by compare-and-set)
+//! and `realm_idempotency` (hex key → remembered reply). A delivery is
+//! written before its pending entry: one stored but not yet pending when
+//! the process stops is kept, not sent. Listing scans keys: meant for a
+//! queue of thousands, not millions.
+//!
+//! The client runs on a runtime of its own: the store is called from
+//! blocking threads and from the delivery worker's runtime alike.
+
+use std::future::Future;
+
+use async_nats::jetstream::{self, kv};
+use bytes::Bytes;
+use tokio_stream::StreamExt;
+
+use super::{Delivery, Remembered, Status, Store, StoreError};
+
+const BUCKETS: [&str; 5] = [
+    "realm_deliveries",
+    "realm_pending",
+    "realm_order",
+    "realm_meta",
+    "realm_idempotency",
+];
+
+#[derive(Clone)]
+struct Buckets {
+    deliveries: kv::Store,
+    pending: kv::Store,
+    order: kv::Store,
+    meta: kv::Store,
+    keys: kv::Store,
+}
+
+pub struct Nats {
+    url: String,
+    buckets: Buckets,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Nats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NATS JetStream at {}", self.url)
+    }
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("NATS: {e}"))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError(format!("a damaged record: {e}")))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Bytes, StoreError> {
+    serde_json::to_vec(value).map(Bytes::from).map_err(err)
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+fn pending_key(d: &Delivery) -> String {
+    format!("{}.{:020}", hex(&d.target()), d.seq)
+}
+
+/// Every key of a bucket.
+async fn keys(bucket: &kv::Store) -> Result<Vec<String>, StoreError> {
+    let stream = bucket.keys().await.map_err(err)?;
+    let mut stream = std::pin::pin!(stream);
+    let mut all = Vec::new();
+    while let Some(key) = stream.next().await {
+        all.push(key.map_err(err)?);
+    }
+    Ok(all)
+}
+
+impl Nats {
+    /// Connects to the server at `url` and opens (or makes) the buckets.
+    pub fn open(url: &str) -> Result<Nats, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("realm-nats")
+            .enable_all()
+            .build()
+            .map_err(err)?;
+        let address = url.to_string();
+        // Not `block_on`: `realm serve` opens the store on a runtime.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let opening = async move {
+            let client = async_nats::connect(&address)
+                .await
+                .map_err(|e| StoreError(format!("cannot connect to NATS at {address}: {e}")))?;
+            let js = jetstream::new(client);
+            let mut opened = Vec::new();
+            for name in BUCKETS {
+                let bucket = match js.get_key_value(name).await {
+                    Ok(bucket) => bucket,
+                    Err(_) => js
+                        .create_key_value(kv::Config {
+                            bucket: name.to_string(),
+                            history: 1,
+                            storage: jetstream::stream::StorageType::File,
+                            ..Default::default()
+                        })
+                        .await
+                        .map_err(|e| {
+                            StoreError(format!("cannot make the JetStream bucket {name}: {e}"))
+                        })?,
+                };
+                opened.push(bucket);
+            }
+            let mut opened = opened.into_iter();
+            let mut next = || opened.next().ok_or_else(|| StoreError("a bucket".into()));
+            Ok::<_, StoreError>(Buckets {
+                deliveries: next()?,
+                pending: next()?,
+                order: next()?,
+                meta: next()?,
+                keys: next()?,
+            })
+        };
+        runtime.spawn(async move {
+            let _ = tx.send(opening.await);
+        });
+        let buckets = rx
+            .recv()
+            .map_err(|_| StoreError("the NATS client stopped".into()))??;
+        Ok(Nats {
+            url: url.to_string(),
+            buckets,
+            runtime,
+        })
+    }
+
+    /// Runs `f` on the client's runtime and waits for it (from any
+    /// thread, inside a runtime or not).
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Buckets) -> std::pin::Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let work = f(self.buckets.clone());
+        self.runtime.spawn(async move {
+            let _ = tx.send(work.await);
+        });
+        rx.recv()
+            .map_err(|_| StoreError("the NATS client stopped".into()))?
+    }
+}
+
+async fn get_delivery(b: &Buckets, id: &str) -> Result<Option<Delivery>, StoreError> {
+    match b.deliveries.get(hex(id)).await.map_err(err)? {
+        Some(bytes) => decode(&bytes).map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn put_delivery(b: &Buckets, d: &Delivery) -> Result<(), StoreError> {
+    b.deliveries
+        .put(hex(&d.id), encode(d)?)
+        .await
+        .map(|_| ())
+        .map_err(err)
+}
+
+/// The next seq: the meta bucket's `seq`, by compare-and-set.
+async fn next_seq(b: &Buckets) -> Result<u64, StoreError> {
+    loop {
+        let entry = b.meta.entry("seq").await.map_err(err)?;
+        let taken = match entry.filter(|e| e.operation == kv::Operation::Put) {
+            Some(e) => {
+                let last: u64 = std::str::from_utf8(&e.value)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| StoreError("a damaged seq".into()))?;
+                let next = last + 1;
+                b.meta
+                    .update("seq", Bytes::from(next.to_string()), e.revision)
+                    .await
+                    .ok()
+                    .map(|_| next)
+            }
+            // Revision 0: only when there is no `seq` yet.
+            None => b
+                .meta
+                .update("seq", Bytes::from_static(b"1"), 0)
+                .await
+                .ok()
+                .map(|_| 1),
+        };
+        if let Some(seq) = taken {
+            return Ok(seq);
+        }
+    }
+}
+
+impl Store for Nats {
+    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
+        let mut d = delivery.clone();
+        let stored = self.run(move |b| {
+            Box::pin(async move {
+                d.seq = next_seq(&b).await?;
+                put_delivery(&b, &d).await?;
+                b.order
+                    .put(format!("{:020}", d.seq), Bytes::from(d.id.clone()))
+                    .await
+                    .map_err(err)?;
+                b.pending
+                    .put(pending_key(&d), Bytes::from(d.id.clone()))
+                    .await
+                    .map_err(err)?;
+                Ok(d.seq)
+            })
+        })?;
+        delivery.seq = stored;
+        Ok(())
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
+        let id = id.to_string();
+        self.run(move |b| Box::pin(async move { get_delivery(&b, &id).await }))
+    }
+
+    fn update(&self, delivery: &Delivery) -> Result<(), StoreError> {
+        let d = delivery.clone();
+        self.run(move |b| {
+            Box::pin(async move {
+                if get_delivery(&b, &d.id).await?.is_none() {
+                    // Dropped during its attempt: it stays dropped.
+                    return Ok(());
+                }
+                put_delivery(&b, &d).await?;
+                if d.status.is_final() {
+                    b.pending.delete(pending_key(&d)).await.map_err(err)?;
+                } else {
+                    b.pending
+                        .put(pending_key(&d), Bytes::from(d.id.clone()))
+                        .await
+                        .map_err(err)?;
+                }
+                Ok(())
+            })
+        })
+    }
+
+    fn claim(&self, before: &Delivery, after: &Delivery) -> Result<bool, StoreError> {
+        let (before, after) = (before.clone(), after.clone());
+        self.run(move |b| {
+            Box::pin(async move {
+                let Some(entry) = b.deliveries.entry(hex(&after.id)).await.map_err(err)? else {
+                    return Ok(false);
+                };
+                if entry.operation != kv::Operation::Put {
+                    return Ok(false);
+                }
+                let current: Delivery = decode(&entry.value)?;
+                if current.status.is_final()
+                    || current.status != before.status
+                    || current.attempts != before.attempts
+                {
+                    return Ok(false);
+                }
+                // Compare-and-set: another worker's claim in between wins.
+                Ok(b.deliveries
+                    .update(hex(&after.id), encode(&after)?, entry.revision)
+                    .await
+                    .is_ok())
+            })
+        })
+    }
+
+    fn remove(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.run(move |b| {
+            Box::pin(async move {
+                let Some(d) = get_delivery(&b, &id).await? else {
+                    return Ok(false);
+                };
+                b.pending.delete(pending_key(&d)).await.map_err(err)?;
+                b.order
+                    .delete(format!("{:020}", d.seq))
+                    .await
+                    .map_err(err)?;
+                b.deliveries.delete(hex(&d.id)).await.map_err(err)?;
+                Ok(true)
+            })
+        })
+    }
+
+    fn pending_targets(&self) -> Result<Vec<String>, StoreError> {
+        self.run(|b| {
+            Box::pin(async move {
+                let mut targets: Vec<String> = keys(&b.pending)
+                    .await?
+                    .iter()
+                    .filter_map(|k| k.split_once('.').and_then(|(t, _)| unhex(t)))
+                    .collect();
+                targets.sort();
+                targets.dedup();
+                Ok(targets)
+            })
+        })
+    }
+
+    fn next_for(&self, target: &str) -> Result<Option<Delivery>, StoreError> {
+        let prefix = format!("{}.", hex(target));
+        self.run(move |b| {
+            Box::pin(async move {
+                let first = keys(&b.pending)
+                    .await?
+                    .into_iter()
+                    .filter(|k| k.starts_with(&prefix))
+                    .min();
+                let Some(key) = first else {
+                    return Ok(None);
+                };
+                let Some(id) = b.pending.get(key).await.map_err(err)? else {
+                    return Ok(None);
+                };
+                get_delivery(&b, &String::from_utf8_lossy(&id)).await
+            })
+        })
+    }
+
+    fn list(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        self.run(move |b| {
+            Box::pin(async move {
+                let mut order = keys(&b.order).await?;
+                order.sort();
+                let mut list = Vec::new();
+                for key in order.into_iter().take(limit) {
+                    if let Some(id) = b.order.get(key).await.map_err(err)?
+                        && let Some(d) = get_delivery(&b, &String::from_utf8_lossy(&id)).await?
+                    {
+                        list.push(d);
+                    }
+                }
+                Ok(list)
+            })
+        })
+    }
+
+    /// Only deliveries whose lease is over: the others may be another
+    /// replica's attempt in flight.
+    fn recover(&self) -> Result<usize, StoreError> {
+        let now = super::now_ms();
+        let sending: Vec<Delivery> = self.run(move |b| {
+            Box::pin(async move {
+                let mut sending = Vec::new();
+                for key in keys(&b.pending).await? {
+                    if let Some(id) = b.pending.get(key).await.map_err(err)?
+                        && let Some(d) = get_delivery(&b, &String::from_utf8_lossy(&id)).await?
+                        && d.status == Status::Sending
+                        && d.lease_ms <= now
+                    {
+                        sending.push(d);
+                    }
+                }
+                Ok(sending)
+            })
+        })?;
+        for mut d in sending.iter().cloned() {
+            d.status = Status::Queued;
+            self.update(&d)?;
+        }
+        Ok(sending.len())
+    }
+
+    fn remembered(&self, key: &str) -> Result<Option<Remembered>, StoreError> {
+        let key = hex(key);
+        self.run(move |b| {
+            Box::pin(async move {
+                match b.keys.get(key).await.map_err(err)? {
+                    Some(bytes) => decode(&bytes).map(Some),
+                    None => Ok(None),
+                }
+            })
+        })
+    }
+
+    fn remember(&self, key: &str, remembered: &Remembered) -> Result<(), StoreError> {
+        let (key, value) = (hex(key), encode(remembered)?);
+        self.run(move |b| {
+            Box::pin(async move { b.keys.put(key, value).await.map(|_| ()).map_err(err) })
+        })
+    }
+
+    fn forget_before(&self, before_ms: u64) -> Result<usize, StoreError> {
+        self.run(move |b| {
+            Box::pin(async move {
+                let mut forgotten = 0;
+                for key in keys(&b.keys).await? {
+                    let old = match b.keys.get(key.clone()).await.map_err(err)? {
+                        Some(bytes) => serde_json::from_slice::<Remembered>(&bytes)
+                            .map_or(true, |r| r.at_ms < before_ms),
+                        None => false,
+                    };
+                    if old {
+                        b.keys.delete(key).await.map_err(err)?;
+                        forgotten += 1;
+                    }
+                }
+                Ok(forgotten)
+            })
+        })
+    }
+}

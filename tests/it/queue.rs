@@ -1,0 +1,452 @@
+//! Queued delivery end to end (issue 29), with real `realm serve`
+//! processes and an echo runner in this process: calls queued while the
+//! target realm is down arrive once each, in order, when it is back; a
+//! sending ingress killed (SIGKILL) mid-delivery and started again still
+//! delivers each call once (the receiving ingress answers a repeated
+//! `Idempotency-Key` from its store); a key used twice runs the verb once,
+//! a key used with another body is refused (422).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::common::backends::Background;
+use crate::common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
+use crate::common::serve::{Answer, Serve, free_port, header, http, wait_for};
+use crate::common::{GitRealm, TestProject, run_realm};
+
+/// The shop's delivery settings: quick retries, never given up.
+const SHOP_TOML: &str = r#"[ingress.delivery]
+backoff = "20ms"
+max-backoff = "500ms"
+max-attempts = 1000000
+"#;
+
+const ASYNC: (&str, &str) = ("prefer", "respond-async");
+
+/// bank (ledger module, echo runner) and shop (pins bank).
+struct Realms {
+    bank: GitRealm,
+    shop: TestProject,
+    echo: Arc<Echo>,
+    runner: Background,
+}
+
+impl Realms {
+    fn new() -> Realms {
+        let bank = ledger_realm("bank");
+        let shop = TestProject::new("shop");
+        shop.write("realm.toml", SHOP_TOML);
+        shop.realm(&["add", "--git-repo", &bank.url()]).expect(0);
+        let echo = Arc::new(Echo::default());
+        let runner = echo_runner(echo.clone(), None);
+        Realms {
+            bank,
+            shop,
+            echo,
+            runner,
+        }
+    }
+
+    fn bank_ingress(&self, addr: Option<SocketAddr>) -> Serve {
+        Serve::start_with(
+            self.bank.path(),
+            self.shop.cache_dir(),
+            &["--runner", &format!("ledger={}", self.runner.url())],
+            &[],
+            addr,
+        )
+    }
+
+    fn shop_ingress(&self, bank: &str) -> Serve {
+        Serve::start(
+            self.shop.path(),
+            self.shop.cache_dir(),
+            &["--realm-endpoint", &format!("bank={bank}")],
+        )
+    }
+
+    /// The idempotency keys the runner heard, in order.
+    fn keys_heard(&self) -> Vec<String> {
+        self.echo
+            .calls
+            .lock()
+            .map(|calls| {
+                calls
+                    .iter()
+                    .filter_map(|c| c.headers.get("idempotency-key").cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Queues `body` for `path` at `serve`; the delivery id.
+fn queue(serve: &Serve, path: &str, body: &str) -> String {
+    let answer = call(serve, path, body, &[ASYNC]);
+    assert_eq!(answer.0, 202, "{}", answer.2);
+    let reply = json(&answer);
+    assert_eq!(reply["status"], "queued", "{}", answer.2);
+    let id = reply["id"].as_str().expect("an id").to_string();
+    assert_eq!(
+        header(&answer, "location"),
+        Some(format!("/deliveries/{id}").as_str())
+    );
+    id
+}
+
+fn delivery(serve: &Serve, id: &str) -> serde_json::Value {
+    let answer: Answer =
+        http("GET", serve.addr, &format!("/deliveries/{id}"), "", &[]).expect("GET delivery");
+    assert_eq!(answer.0, 200, "{}", answer.2);
+    json(&answer)
+}
+
+/// Waits until the delivery `id` is delivered.
+fn wait_delivered(serve: &Serve, id: &str) -> serde_json::Value {
+    wait_for(&format!("delivery {id}"), || {
+        let d = delivery(serve, id);
+        match d["status"].as_str() {
+            Some("delivered") => Ok(d),
+            Some("failed" | "expired") => panic!("delivery {id} ended: {d}"),
+            _ => Err(d.to_string()),
+        }
+    })
+}
+
+#[test]
+fn calls_queued_while_the_target_is_down_arrive_once_each_in_order() {
+    let realms = Realms::new();
+    let port = free_port();
+    let shop = realms.shop_ingress(&format!("http://127.0.0.1:{port}"));
+    let n = 200;
+    let ids: Vec<String> = (0..n)
+        .map(|i| {
+            let body = format!(r#"{{"text":"{i}"}}"#);
+            queue(&shop, "/realms/bank/ledger/echo", &body)
+        })
+        .collect();
+    // The target is down: the first call is tried, and waits.
+    let tried = wait_for("a failed attempt", || {
+        let d = delivery(&shop, &ids[0]);
+        if d["attempts"].as_u64() >= Some(1) && d["last_error"].is_string() {
+            Ok(d)
+        } else {
+            Err(d.to_string())
+        }
+    });
+    assert_eq!(tried["status"], "queued", "{tried}");
+    assert!(
+        tried["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("bank")),
+        "{tried}"
+    );
+    assert_eq!(realms.echo.count(), 0);
+    // A call that does not fit is refused at once, not queued.
+    let bad = call(&shop, "/realms/bank/ledger/echo", r#"{"txt":1}"#, &[ASYNC]);
+    assert_eq!(
+        (bad.0, code(&bad).as_str()),
+        (400, "invalid_body"),
+        "{}",
+        bad.2
+    );
+
+    let _bank = realms.bank_ingress(Some(SocketAddr::from(([127, 0, 0, 1], port))));
+    // In order per target: the last is delivered after every other.
+    wait_delivered(&shop, &ids[n - 1]);
+    for (i, id) in ids.iter().enumerate() {
+        let d = delivery(&shop, id);
+        assert_eq!(d["status"], "delivered", "{d}");
+        assert_eq!(d["reply"]["status"], 200, "{d}");
+        assert_eq!(d["reply"]["body"]["text"], i.to_string(), "{d}");
+    }
+    assert_eq!(realms.keys_heard(), ids, "each call once, in order");
+}
+
+#[test]
+fn a_sending_ingress_killed_mid_delivery_still_delivers_each_call_once() {
+    let realms = Realms::new();
+    let bank = realms.bank_ingress(None);
+    let mut shop = realms.shop_ingress(&bank.url());
+    let mut all = Vec::new();
+    for round in 0..3 {
+        realms.echo.hold.store(true, Ordering::Relaxed);
+        let heard = realms.echo.count();
+        let ids: Vec<String> = (0..5)
+            .map(|i| {
+                queue(
+                    &shop,
+                    "/realms/bank/ledger/slow",
+                    &format!(r#"{{"text":"{round}.{i}"}}"#),
+                )
+            })
+            .collect();
+        // The first call of the round is at the runner, held there.
+        wait_for("a call at the runner", || {
+            (realms.echo.count() > heard)
+                .then_some(())
+                .ok_or_else(|| format!("{} calls", realms.echo.count()))
+        });
+        shop.kill();
+        shop = realms.shop_ingress(&bank.url());
+        realms.echo.release();
+        wait_delivered(&shop, &ids[ids.len() - 1]);
+        for id in &ids {
+            assert_eq!(delivery(&shop, id)["status"], "delivered");
+        }
+        // The call in flight at the kill was sent again after the restart
+        // (the receiver answered it from its store, or waited for it).
+        let first = delivery(&shop, &ids[0]);
+        assert!(first["attempts"].as_u64() >= Some(2), "{first}");
+        all.extend(ids);
+    }
+    assert_eq!(realms.keys_heard(), all, "each call once, in order");
+}
+
+#[test]
+fn an_idempotency_key_runs_a_call_once_and_refuses_another_body() {
+    let realms = Realms::new();
+    let bank = realms.bank_ingress(None);
+    let path = "/realms/bank/ledger/echo";
+    let key = ("idempotency-key", "order-17");
+    let first = call(&bank, path, MSG, &[key]);
+    assert_eq!(first.0, 200, "{}", first.2);
+    let again = call(&bank, path, MSG, &[key]);
+    assert_eq!((again.0, again.2.as_str()), (200, first.2.as_str()));
+    assert_eq!(realms.echo.count(), 1, "the runner ran it once");
+
+    let other = call(&bank, path, r#"{"text":"other"}"#, &[key]);
+    assert_eq!(
+        (other.0, code(&other).as_str()),
+        (422, "idempotency_key_reused"),
+        "{}",
+        other.2
+    );
+    assert!(message(&other).contains("order-17"), "{}", other.2);
+    assert_eq!(realms.echo.count(), 1);
+
+    // Another key runs again; no key runs every time.
+    let second = call(&bank, path, MSG, &[("idempotency-key", "order-18")]);
+    assert_eq!(second.0, 200, "{}", second.2);
+    call(&bank, path, MSG, &[]);
+    call(&bank, path, MSG, &[]);
+    assert_eq!(realms.echo.count(), 4);
+
+    let unknown = http("GET", bank.addr, "/deliveries/nope", "", &[]).expect("GET");
+    assert_eq!((unknown.0, code(&unknown).as_str()), (404, "no_delivery"));
+}
+
+#[test]
+fn verbs_of_ingress_queued_are_queued_without_asking() {
+    let realms = Realms::new();
+    realms
+        .bank
+        .write("realm.toml", "[ingress]\nqueued = [\"ledger.echo@bank\"]\n");
+    let bank = realms.bank_ingress(None);
+    let path = "/realms/bank/ledger/echo";
+    let answer = call(&bank, path, MSG, &[]);
+    assert_eq!(answer.0, 202, "{}", answer.2);
+    let id = json(&answer)["id"].as_str().expect("id").to_string();
+    let delivered = wait_delivered(&bank, &id);
+    assert_eq!(delivered["reply"]["body"]["text"], "hi", "{delivered}");
+    assert_eq!(delivered["attempts"], 1, "{delivered}");
+    // Other verbs are answered at once.
+    let direct = call(&bank, "/realms/bank/ledger/slow", MSG, &[]);
+    assert_eq!(direct.0, 200, "{}", direct.2);
+    assert_eq!(realms.echo.count(), 2);
+
+    // `realm deliveries`, through the ingress's /deliveries routes.
+    let url = bank.url();
+    let deliveries = |args: &[&str], code: i32| {
+        let mut all = vec!["deliveries"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--endpoint", &url]);
+        run_realm(realms.bank.path(), &all).expect(code)
+    };
+    let list = deliveries(&["list"], 0).stdout;
+    assert!(list.contains(&id), "{list}");
+    assert!(
+        list.contains("ledger.echo@bank") && list.contains("delivered"),
+        "{list}"
+    );
+    let shown = deliveries(&["show", &id, "--format", "json"], 0).stdout;
+    let shown: serde_json::Value = serde_json::from_str(&shown).expect("JSON");
+    assert_eq!(shown["status"], "delivered", "{shown}");
+    let refused = deliveries(&["retry", &id], 1).stderr;
+    assert!(refused.contains("only failed or expired"), "{refused}");
+    assert!(deliveries(&["drop", &id], 0).stdout.contains("Dropped"));
+    let gone = deliveries(&["show", &id], 1).stderr;
+    assert!(gone.contains("404"), "{gone}");
+}
+
+/// `nats-server -js` on a port of its own, its store in a temporary
+/// directory; `None` (said on stderr) when it is not installed, but under
+/// CI, which must have it.
+struct NatsServer {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl NatsServer {
+    fn start() -> Option<NatsServer> {
+        let installed = [
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+            "/usr/local/bin/nats-server",
+        ]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file());
+        let Some(bin) = installed else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "nats-server is not installed: CI must install it (apt-get install nats-server)"
+            );
+            eprintln!("skipped: nats-server is not installed (apt-get install nats-server)");
+            return None;
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        // nats-server takes no port 0 it would print: a free port.
+        let port = free_port();
+        let child = std::process::Command::new(bin)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        let server = NatsServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        wait_for("nats-server", || {
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        Some(server)
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stored(id: &str, verb: &str) -> realm::queue::Delivery {
+    realm::queue::Delivery {
+        id: id.into(),
+        seq: 0,
+        realm: "bank".into(),
+        module: "ledger".into(),
+        verb: verb.into(),
+        body: MSG.into(),
+        headers: vec![],
+        origin: None,
+        key: id.into(),
+        status: realm::queue::Status::Queued,
+        attempts: 0,
+        last_error: None,
+        reply: None,
+        created_ms: 1,
+        updated_ms: 1,
+        lease_ms: 0,
+    }
+}
+
+/// What every store does: order per target, recovery of `sending`,
+/// updates, drops that stay dropped, idempotency records.
+fn store_contract(store: &dyn realm::queue::Store) {
+    use realm::queue::{Remembered, Status};
+    for (id, verb) in [("a", "x"), ("b", "y"), ("c", "x")] {
+        store.enqueue(&mut stored(id, verb)).expect("enqueue");
+    }
+    assert_eq!(
+        store.pending_targets().expect("targets"),
+        ["bank/ledger/x", "bank/ledger/y"]
+    );
+    let mut a = store.next_for("bank/ledger/x").expect("next").expect("a");
+    assert_eq!(a.id, "a");
+    a.status = Status::Sending;
+    store.update(&a).expect("sending");
+    assert_eq!(store.recover().expect("recover"), 1);
+    let mut a = store.get("a").expect("get").expect("a");
+    assert_eq!(a.status, Status::Queued);
+    a.status = Status::Delivered;
+    store.update(&a).expect("delivered");
+    let c = store.next_for("bank/ledger/x").expect("next").expect("c");
+    assert_eq!(c.id, "c");
+    assert!(c.seq > a.seq);
+    assert!(store.remove("c").expect("remove"));
+    store.update(&c).expect("an update after the drop");
+    assert!(store.get("c").expect("get").is_none());
+    assert!(store.next_for("bank/ledger/x").expect("next").is_none());
+    let ids: Vec<String> = store
+        .list(10)
+        .expect("list")
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    let reply = Remembered {
+        call: "h".into(),
+        status: 200,
+        content_type: "application/json".into(),
+        body: MSG.as_bytes().to_vec(),
+        at_ms: 1000,
+    };
+    store.remember("key 1", &reply).expect("remember");
+    assert_eq!(store.remembered("key 1").expect("remembered"), Some(reply));
+    assert_eq!(store.forget_before(999).expect("forget"), 0);
+    assert_eq!(store.forget_before(1001).expect("forget"), 1);
+    assert_eq!(store.remembered("key 1").expect("remembered"), None);
+}
+
+#[test]
+fn the_nats_store_keeps_what_the_embedded_store_keeps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let embedded = realm::queue::Embedded::open(&dir.path().join("q.redb")).expect("open");
+    store_contract(&embedded);
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let nats = realm::queue::Nats::open(&server.url()).expect("connect");
+    store_contract(&nats);
+}
+
+#[test]
+fn ingresses_sharing_a_nats_store_deliver_and_answer_a_key_once() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let realms = Realms::new();
+    realms.bank.write(
+        "realm.toml",
+        &format!("[ingress]\nstore = \"{}\"\n", server.url()),
+    );
+    // Two replicas of the bank's ingress, one store.
+    let one = realms.bank_ingress(None);
+    let two = realms.bank_ingress(None);
+    let path = "/realms/bank/ledger/echo";
+    let id = queue(&one, path, MSG);
+    let delivered = wait_delivered(&two, &id);
+    assert_eq!(delivered["reply"]["body"]["text"], "hi", "{delivered}");
+
+    let key = ("idempotency-key", "shared-1");
+    let first = call(&one, path, r#"{"text":"once"}"#, &[key]);
+    assert_eq!(first.0, 200, "{}", first.2);
+    let again = call(&two, path, r#"{"text":"once"}"#, &[key]);
+    assert_eq!((again.0, again.2.as_str()), (200, first.2.as_str()));
+    let other = call(&two, path, MSG, &[key]);
+    assert_eq!(other.0, 422, "{}", other.2);
+    // The queued call and the keyed one, once each.
+    assert_eq!(realms.keys_heard(), [id.as_str(), "shared-1"]);
+}
