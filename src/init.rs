@@ -62,6 +62,8 @@ const GITIGNORE_LINES: &str = "\
 # realm's git cache, when a job keeps it in the project (REALM_CACHE_DIR=.realm-cache);
 # by default it lives in the user's cache directory (~/.cache/realm).
 /.realm-cache/
+# realm serve's store of queued calls and idempotency keys ([ingress] store).
+/.realm/
 ";
 
 /// The project file of a new realm called `name` (an identifier).

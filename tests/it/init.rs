@@ -29,7 +29,9 @@ fn init_makes_a_project_that_validates_exports_and_pins() {
         std::fs::read_to_string(project.join(".gitignore")).expect(".gitignore"),
         "# realm's git cache, when a job keeps it in the project (REALM_CACHE_DIR=.realm-cache);\n\
          # by default it lives in the user's cache directory (~/.cache/realm).\n\
-         /.realm-cache/\n"
+         /.realm-cache/\n\
+         # realm serve's store of queued calls and idempotency keys ([ingress] store).\n\
+         /.realm/\n"
     );
     let schema = run_realm(&project, &["schema"]).expect(0);
     snapshots(|| insta::assert_snapshot!("init_schema", schema.stdout));
@@ -214,7 +216,7 @@ fn init_adds_the_cache_line_to_an_existing_gitignore_once() {
     );
     let text = std::fs::read_to_string(dir.path().join(".gitignore")).expect("read");
     assert!(text.starts_with("/target\n\n# realm's git cache"), "{text}");
-    assert!(text.ends_with("/.realm-cache/\n"), "{text}");
+    assert!(text.ends_with("/.realm-cache/\n# realm serve's store of queued calls and idempotency keys ([ingress] store).\n/.realm/\n"), "{text}");
 
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join(".gitignore"), ".realm-cache/\n").expect("write");
@@ -245,7 +247,7 @@ fn a_symlinked_gitignore_stays_a_link_and_its_file_is_extended() {
         "the link was replaced by a file"
     );
     let text = std::fs::read_to_string(dir.path().join("shared-ignore")).expect("read");
-    assert!(text.ends_with("/.realm-cache/\n"), "{text}");
+    assert!(text.ends_with("/.realm-cache/\n# realm serve's store of queued calls and idempotency keys ([ingress] store).\n/.realm/\n"), "{text}");
 }
 
 #[test]
