@@ -251,6 +251,10 @@ impl Ingress {
         };
         let queue = &queued.queue;
         let hash = queue::idempotency::call_hash(&owned.target(), &call.body);
+        // A key is its caller's own (the realm that signed the call, else
+        // the one it says it started in): another caller's same key never
+        // answers with this caller's reply.
+        let scoped = scoped_key(caller.as_deref().or(owned.origin.as_deref()), key);
         let unavailable = |why: String| {
             tracing::error!("idempotency key {key:?}: {why}");
             Refusal::new(
@@ -259,7 +263,7 @@ impl Ingress {
                 "the idempotency key could not be looked up; the call did not run",
             )
         };
-        let running = match queue.begin(key, &hash) {
+        let running = match queue.begin(&scoped, &hash) {
             Ok(Begun::Run(running)) => running,
             Ok(Begun::Replay(r)) => {
                 return Outcome {
@@ -320,9 +324,8 @@ impl Ingress {
                     body: reply.body.to_vec(),
                     at_ms: queue::now_ms(),
                 };
-                let key = owned.key.clone();
                 let kept =
-                    tokio::task::spawn_blocking(move || store.remember(&key, &remembered)).await;
+                    tokio::task::spawn_blocking(move || store.remember(&scoped, &remembered)).await;
                 if !matches!(kept, Ok(Ok(()))) {
                     tracing::error!(
                         "cannot remember the reply of idempotency key {:?}",
@@ -412,6 +415,13 @@ impl Ingress {
         })
         .await
     }
+}
+
+/// The key a reply is remembered by: the caller's key within its
+/// caller's realm (`None`: an unknown caller, all such callers together).
+/// Keys are printable ASCII, so the newline keeps the two apart.
+fn scoped_key(caller: Option<&str>, key: &str) -> String {
+    format!("{}\n{key}", caller.unwrap_or(""))
 }
 
 /// A call as the queue keeps it: what goes on with it, its key (the

@@ -237,6 +237,26 @@ fn an_idempotency_key_runs_a_call_once_and_refuses_another_body() {
     assert_eq!((unknown.0, code(&unknown).as_str()), (404, "no_delivery"));
 }
 
+/// An idempotency key is the caller's own: another realm sending the
+/// same key (and body) runs the verb for itself, and never gets the first
+/// caller's stored reply.
+#[test]
+fn an_idempotency_key_is_scoped_to_its_caller() {
+    let realms = Realms::new();
+    let bank = realms.bank_ingress(None);
+    let path = "/realms/bank/ledger/echo";
+    let key = ("idempotency-key", "order-1");
+    let shop = call(&bank, path, MSG, &[key, ("x-realm-caller", "shop")]);
+    assert_eq!(shop.0, 200, "{}", shop.2);
+    let mall = call(&bank, path, MSG, &[key, ("x-realm-caller", "mall")]);
+    assert_eq!(mall.0, 200, "{}", mall.2);
+    assert_eq!(realms.echo.count(), 2, "each caller's call ran");
+    // Each caller's own repeat is still answered from the store.
+    let again = call(&bank, path, MSG, &[key, ("x-realm-caller", "shop")]);
+    assert_eq!((again.0, again.2.as_str()), (200, shop.2.as_str()));
+    assert_eq!(realms.echo.count(), 2);
+}
+
 #[test]
 fn verbs_of_ingress_queued_are_queued_without_asking() {
     let realms = Realms::new();
