@@ -251,10 +251,10 @@ impl Ingress {
         };
         let queue = &queued.queue;
         let hash = queue::idempotency::call_hash(&owned.target(), &call.body);
-        // A key is its caller's own (the realm that signed the call, else
-        // the one it says it started in): another caller's same key never
+        // A key is its caller's own (the realm the call started in, proven
+        // when the call is signed): another caller's same key never
         // answers with this caller's reply.
-        let scoped = scoped_key(caller.as_deref().or(owned.origin.as_deref()), key);
+        let scoped = scoped_key(owned.origin.as_deref(), key);
         let unavailable = |why: String| {
             tracing::error!("idempotency key {key:?}: {why}");
             Refusal::new(
@@ -267,39 +267,14 @@ impl Ingress {
             Ok(Begun::Run(running)) => running,
             Ok(Begun::Replay(r)) => {
                 return Outcome {
-                    reply: Reply {
-                        status: StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
-                        content_type: HeaderValue::from_str(&r.content_type)
-                            .unwrap_or_else(|_| HeaderValue::from_static("application/json")),
-                        body: Bytes::from(r.body),
-                        retry_after: None,
-                    },
+                    reply: replayed(r),
                     refusal: None,
                     routed: true,
                     caller,
                 };
             }
-            Ok(Begun::Conflict) => {
-                let refusal = Refusal::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
-                    format!(
-                        "the {IDEMPOTENCY_KEY} {key:?} was used for another call (another verb or body) within the idempotency window; send this call with a new key"
-                    ),
-                );
-                return self.refused(call, refusal, true, caller);
-            }
-            Ok(Begun::InProgress) => {
-                let refusal = Refusal::new(
-                    StatusCode::CONFLICT,
-                    "idempotency_key_in_flight",
-                    format!(
-                        "a call with the {IDEMPOTENCY_KEY} {key:?} is running; try again when it is answered"
-                    ),
-                )
-                .retry_after(Duration::from_secs(1));
-                return self.refused(call, refusal, true, caller);
-            }
+            Ok(Begun::Conflict) => return self.refused(call, key_reused(key), true, caller),
+            Ok(Begun::InProgress) => return self.refused(call, key_in_flight(key), true, caller),
             Err(e) => return self.refused(call, unavailable(e.to_string()), true, caller),
         };
         let Some(ingress) = queued.ingress.upgrade() else {
@@ -310,20 +285,7 @@ impl Ingress {
             let answered = ingress.deliver(&owned).await;
             // What the verb answered is remembered; what says "try again"
             // is not.
-            if let Ok(reply) = &answered
-                && !matches!(reply.status.as_u16(), 408 | 409 | 425 | 429 | 500..=599)
-            {
-                let remembered = Remembered {
-                    call: hash,
-                    status: reply.status.as_u16(),
-                    content_type: reply
-                        .content_type
-                        .to_str()
-                        .unwrap_or("application/json")
-                        .to_string(),
-                    body: reply.body.to_vec(),
-                    at_ms: queue::now_ms(),
-                };
+            if let Some(remembered) = answered.as_ref().ok().and_then(|r| remembered(hash, r)) {
                 let kept =
                     tokio::task::spawn_blocking(move || store.remember(&scoped, &remembered)).await;
                 if !matches!(kept, Ok(Ok(()))) {
@@ -359,6 +321,41 @@ impl Ingress {
             },
             Ok(Err(refusal)) => self.refused(call, refusal, true, caller),
             Err(e) => self.refused(call, unavailable(e.to_string()), true, caller),
+        }
+    }
+
+    /// One attempt at a queued call, by the delivery worker: to this
+    /// realm's own runner, answered from the idempotency store as a direct
+    /// call with its key is (a call sent again after a crash between the
+    /// runner's answer and its outcome being stored runs once); to another
+    /// realm, that realm's ingress does.
+    async fn deliver_once(&self, d: &Delivery) -> Result<Reply, Refusal> {
+        let local = matches!(
+            self.route(&d.realm, &d.module, &d.verb),
+            Ok(Route::Local { .. })
+        );
+        let Some(queue) = self.queue().filter(|_| local) else {
+            return self.deliver(d).await;
+        };
+        let hash = queue::idempotency::call_hash(&d.target(), d.body.as_bytes());
+        // The worker has a thread of its own: the store may block it.
+        match queue.begin(&scoped_key(d.origin.as_deref(), &d.key), &hash) {
+            Ok(Begun::Run(running)) => {
+                let answered = self.deliver(d).await;
+                let remembered = answered.as_ref().ok().and_then(|r| remembered(hash, r));
+                if let Err(e) = running.finish(remembered.as_ref()) {
+                    tracing::error!("cannot remember the reply of delivery {}: {e}", d.id);
+                }
+                answered
+            }
+            Ok(Begun::Replay(r)) => Ok(replayed(r)),
+            Ok(Begun::Conflict) => Err(key_reused(&d.key)),
+            Ok(Begun::InProgress) => Err(key_in_flight(&d.key)),
+            Err(e) => Err(Refusal::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_unavailable",
+                format!("the idempotency key could not be looked up: {e}"),
+            )),
         }
     }
 
@@ -415,6 +412,57 @@ impl Ingress {
         })
         .await
     }
+}
+
+/// A remembered reply, answered again.
+fn replayed(r: Remembered) -> Reply {
+    Reply {
+        status: StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
+        content_type: HeaderValue::from_str(&r.content_type)
+            .unwrap_or_else(|_| HeaderValue::from_static("application/json")),
+        body: Bytes::from(r.body),
+        retry_after: None,
+    }
+}
+
+/// What is remembered of `reply` to the call `hash`: nothing when it says
+/// "try again".
+fn remembered(hash: String, reply: &Reply) -> Option<Remembered> {
+    if matches!(reply.status.as_u16(), 408 | 409 | 425 | 429 | 500..=599) {
+        return None;
+    }
+    Some(Remembered {
+        call: hash,
+        status: reply.status.as_u16(),
+        content_type: reply
+            .content_type
+            .to_str()
+            .unwrap_or("application/json")
+            .to_string(),
+        body: reply.body.to_vec(),
+        at_ms: queue::now_ms(),
+    })
+}
+
+fn key_reused(key: &str) -> Refusal {
+    Refusal::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        format!(
+            "the {IDEMPOTENCY_KEY} {key:?} was used for another call (another verb or body) within the idempotency window; send this call with a new key"
+        ),
+    )
+}
+
+fn key_in_flight(key: &str) -> Refusal {
+    Refusal::new(
+        StatusCode::CONFLICT,
+        "idempotency_key_in_flight",
+        format!(
+            "a call with the {IDEMPOTENCY_KEY} {key:?} is running; try again when it is answered"
+        ),
+    )
+    .retry_after(Duration::from_secs(1))
 }
 
 /// The key a reply is remembered by: the caller's key within its
@@ -476,7 +524,7 @@ impl queue::Deliver for Deliverer {
         d: &'a Delivery,
     ) -> Pin<Box<dyn Future<Output = queue::Attempted> + 'a>> {
         Box::pin(async move {
-            let (status, body, retry_after) = match self.0.deliver(d).await {
+            let (status, body, retry_after) = match self.0.deliver_once(d).await {
                 Ok(reply) => (reply.status, reply.body, reply.retry_after),
                 Err(refusal) => {
                     let retry = refusal.retry_after.map(|d| d.as_secs());

@@ -257,6 +257,30 @@ fn an_idempotency_key_is_scoped_to_its_caller() {
     assert_eq!(realms.echo.count(), 2);
 }
 
+/// A queued call to this realm's own runner is answered from the
+/// idempotency store like a direct one: delivered again (after a crash
+/// between the runner's answer and its outcome being stored, or with a
+/// key already answered) it does not run again.
+#[test]
+fn a_queued_call_to_a_local_runner_honours_its_idempotency_key() {
+    let realms = Realms::new();
+    let bank = realms.bank_ingress(None);
+    let path = "/realms/bank/ledger/echo";
+    let key = ("idempotency-key", "order-2");
+    let direct = call(&bank, path, MSG, &[key]);
+    assert_eq!(direct.0, 200, "{}", direct.2);
+    assert_eq!(realms.echo.count(), 1);
+    let answer = call(&bank, path, MSG, &[key, ASYNC]);
+    assert_eq!(answer.0, 202, "{}", answer.2);
+    let id = json(&answer)["id"].as_str().expect("an id").to_string();
+    let delivered = wait_delivered(&bank, &id);
+    assert_eq!(
+        realms.echo.count(),
+        1,
+        "the runner ran it once: {delivered}"
+    );
+}
+
 #[test]
 fn verbs_of_ingress_queued_are_queued_without_asking() {
     let realms = Realms::new();
