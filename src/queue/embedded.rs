@@ -369,6 +369,49 @@ impl Store for Embedded {
         })?;
         Ok(forgotten)
     }
+
+    fn forget_ended_before(&self, before_ms: u64) -> Result<usize, StoreError> {
+        let ended = self.ended_before(before_ms)?;
+        if ended.is_empty() {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        self.write(|tx| {
+            let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+            let mut order = tx.open_table(ORDER).map_err(err)?;
+            for (seq, id) in &ended {
+                // Still ended: a retry in between queued it again.
+                let still = match deliveries.get(id.as_str()).map_err(err)? {
+                    Some(v) => decode::<Delivery>(v.value())?.status.is_final(),
+                    None => false,
+                };
+                if still {
+                    deliveries.remove(id.as_str()).map_err(err)?;
+                    order.remove(*seq).map_err(err)?;
+                    removed += 1;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(removed)
+    }
+}
+
+impl Embedded {
+    /// The ended deliveries last changed before `before_ms`: `(seq, id)`.
+    fn ended_before(&self, before_ms: u64) -> Result<Vec<(u64, String)>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+        let mut ended = Vec::new();
+        for entry in deliveries.iter().map_err(err)? {
+            let (_, v) = entry.map_err(err)?;
+            let d: Delivery = decode(v.value())?;
+            if d.status.is_final() && d.updated_ms < before_ms {
+                ended.push((d.seq, d.id));
+            }
+        }
+        Ok(ended)
+    }
 }
 
 #[cfg(test)]
@@ -395,6 +438,41 @@ mod tests {
             updated_ms: 1,
             lease_ms: 0,
         }
+    }
+
+    #[test]
+    fn ended_deliveries_go_after_the_idempotency_window_pending_ones_stay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = std::sync::Arc::new(Embedded::open(&dir.path().join("q.redb")).expect("open"));
+        let queue = std::sync::Arc::new(crate::queue::Queue::with_store(
+            store.clone(),
+            vec![],
+            crate::queue::Policy::default(),
+            std::time::Duration::from_secs(60),
+        ));
+        for id in ["old-delivered", "old-queued", "new-delivered"] {
+            store.enqueue(&mut delivery(id, "x")).expect("enqueue");
+        }
+        for (id, updated_ms) in [
+            ("old-delivered", 1),
+            ("new-delivered", crate::queue::now_ms()),
+        ] {
+            let mut d = store.get(id).expect("get").expect("there");
+            d.status = Status::Delivered;
+            d.updated_ms = updated_ms;
+            store.update(&d).expect("update");
+        }
+        queue.forget_old_keys().expect("forget");
+        assert!(store.get("old-delivered").expect("get").is_none());
+        assert!(store.get("old-queued").expect("get").is_some());
+        assert!(store.get("new-delivered").expect("get").is_some());
+        let listed: Vec<String> = store
+            .list(10)
+            .expect("list")
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        assert_eq!(listed, ["old-queued", "new-delivered"]);
     }
 
     #[test]

@@ -81,10 +81,17 @@ impl Queue {
         }
     }
 
-    /// Forgets the replies older than the window; how many.
+    /// Forgets the replies older than the window, and the deliveries that
+    /// ended before it (their outcome is kept as long as their key); how
+    /// many replies.
     pub fn forget_old_keys(&self) -> Result<usize, StoreError> {
         let window = u64::try_from(self.idempotency_window.as_millis()).unwrap_or(u64::MAX);
-        self.store.forget_before(now_ms().saturating_sub(window))
+        let before = now_ms().saturating_sub(window);
+        let ended = self.store.forget_ended_before(before)?;
+        if ended > 0 {
+            tracing::info!("{ended} deliveries that ended over the idempotency window ago removed");
+        }
+        self.store.forget_before(before)
     }
 }
 

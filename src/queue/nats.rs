@@ -421,4 +421,26 @@ impl Store for Nats {
             })
         })
     }
+
+    fn forget_ended_before(&self, before_ms: u64) -> Result<usize, StoreError> {
+        self.run(move |b| {
+            Box::pin(async move {
+                let mut forgotten = 0;
+                for key in keys(&b.order).await? {
+                    let Some(id) = b.order.get(key.clone()).await.map_err(err)? else {
+                        continue;
+                    };
+                    let Some(d) = get_delivery(&b, &String::from_utf8_lossy(&id)).await? else {
+                        continue;
+                    };
+                    if d.status.is_final() && d.updated_ms < before_ms {
+                        b.order.delete(key).await.map_err(err)?;
+                        b.deliveries.delete(hex(&d.id)).await.map_err(err)?;
+                        forgotten += 1;
+                    }
+                }
+                Ok(forgotten)
+            })
+        })
+    }
 }

@@ -40,4 +40,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn remember(&self, key: &str, remembered: &Remembered) -> Result<(), StoreError>;
     /// Forgets the replies remembered before `before_ms`; how many.
     fn forget_before(&self, before_ms: u64) -> Result<usize, StoreError>;
+    /// Removes the ended deliveries (delivered, failed, expired) last
+    /// changed before `before_ms`; how many.
+    fn forget_ended_before(&self, before_ms: u64) -> Result<usize, StoreError>;
 }

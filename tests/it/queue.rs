@@ -452,6 +452,20 @@ fn store_contract(store: &dyn realm::queue::Store) {
     assert_eq!(store.forget_before(999).expect("forget"), 0);
     assert_eq!(store.forget_before(1001).expect("forget"), 1);
     assert_eq!(store.remembered("key 1").expect("remembered"), None);
+    // Ended deliveries go once old; pending ones stay.
+    assert_eq!(store.forget_ended_before(a.updated_ms).expect("forget"), 0);
+    assert_eq!(
+        store.forget_ended_before(a.updated_ms + 1).expect("forget"),
+        1
+    );
+    assert!(store.get("a").expect("get").is_none());
+    let ids: Vec<String> = store
+        .list(10)
+        .expect("list")
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, ["b"]);
 }
 
 #[test]
