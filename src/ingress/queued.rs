@@ -263,7 +263,15 @@ impl Ingress {
                 "the idempotency key could not be looked up; the call did not run",
             )
         };
-        let running = match queue.begin(&scoped, &hash) {
+        // The store may wait for the disk or the network: off this
+        // worker's thread, which serves other calls.
+        let begun = {
+            let (queue, scoped, hash) = (queue.clone(), scoped.clone(), hash.clone());
+            tokio::task::spawn_blocking(move || queue.begin(&scoped, &hash))
+                .await
+                .unwrap_or_else(|e| Err(queue::StoreError(e.to_string())))
+        };
+        let running = match begun {
             Ok(Begun::Run(running)) => running,
             Ok(Begun::Replay(r)) => {
                 return Outcome {
@@ -579,17 +587,44 @@ const LIST_LIMIT: usize = 1000;
 /// `GET /deliveries/<id>`, `POST /deliveries/<id>/retry` (a failed or
 /// expired one queued again), `POST /deliveries/<id>/drop` (removed).
 /// `Err`: the method the path takes, for a 405.
-pub(super) fn deliveries(
+///
+/// Reads and writes the store (which may wait for the disk or the
+/// network) on a blocking thread, off the worker serving other calls.
+pub(super) async fn deliveries(
     ingress: &Ingress,
+    method: &http::Method,
+    path: &str,
+    request_id: &str,
+) -> Result<Reply, &'static str> {
+    let (realm, queue) = (ingress.realm.clone(), ingress.queue().cloned());
+    let owned = (method.clone(), path.to_string(), request_id.to_string());
+    tokio::task::spawn_blocking(move || {
+        let (method, path, request_id) = owned;
+        deliveries_now(&realm, queue.as_ref(), &method, &path, &request_id)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        let refusal = Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "queue_unavailable",
+            e.to_string(),
+        );
+        Ok(refusal.reply(&ingress.realm, request_id))
+    })
+}
+
+fn deliveries_now(
+    realm: &str,
+    queue: Option<&Arc<Queue>>,
     method: &http::Method,
     path: &str,
     request_id: &str,
 ) -> Result<Reply, &'static str> {
     let get = matches!(*method, http::Method::GET | http::Method::HEAD);
     let refuse = |status, code, message: String| {
-        Refusal::new(status, code, message).reply(&ingress.realm, request_id)
+        Refusal::new(status, code, message).reply(realm, request_id)
     };
-    let Some(queue) = ingress.queue() else {
+    let Some(queue) = queue else {
         return Ok(refuse(
             StatusCode::NOT_FOUND,
             "no_queue",

@@ -89,13 +89,14 @@ async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>
     }
     // Queued calls: where they are, retry, drop (`queued.rs`).
     if path == "/deliveries" || path.starts_with("/deliveries/") {
-        return operators_only(peer, ingress.realm()).unwrap_or_else(|| {
-            let request_id = uuid::Uuid::new_v4().to_string();
-            match super::queued::deliveries(ingress, &parts.method, path, &request_id) {
-                Ok(answer) => respond(answer, &request_id),
-                Err(allowed) => method_not_allowed(ingress, &parts.method, path, allowed),
-            }
-        });
+        if let Some(refused) = operators_only(peer, ingress.realm()) {
+            return refused;
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        return match super::queued::deliveries(ingress, &parts.method, path, &request_id).await {
+            Ok(answer) => respond(answer, &request_id),
+            Err(allowed) => method_not_allowed(ingress, &parts.method, path, allowed),
+        };
     }
     let get = matches!(parts.method, Method::GET | Method::HEAD);
     match path {
