@@ -43,6 +43,9 @@ pub trait Deliver: Send + Sync + 'static {
 /// another replica (the receiving ingress answers its key once).
 const LEASE_MS: u64 = 120_000;
 
+/// How often old idempotency records and ended deliveries are swept.
+const SWEEP: Duration = Duration::from_secs(600);
+
 /// What an answer means for a delivery.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
@@ -97,7 +100,8 @@ async fn run(queue: Arc<Queue>, deliver: Arc<dyn Deliver>) {
         Err(e) => tracing::error!("cannot recover deliveries: {e}"),
     }
     let mut lanes: HashMap<String, tokio::task::JoinHandle<()>> = HashMap::new();
-    let mut rounds = 0u64;
+    // The first sweep at start, then one every ten minutes.
+    let mut swept: Option<std::time::Instant> = None;
     loop {
         lanes.retain(|_, lane| !lane.is_finished());
         match queue.store.pending_targets() {
@@ -116,13 +120,14 @@ async fn run(queue: Arc<Queue>, deliver: Arc<dyn Deliver>) {
             }
             Err(e) => tracing::warn!("cannot read the queue: {e}"),
         }
-        // Old idempotency records go about every ten minutes.
-        if rounds.is_multiple_of(600)
-            && let Err(e) = queue.forget_old_keys()
-        {
-            tracing::warn!("cannot forget old idempotency keys: {e}");
+        // Old idempotency records (and ended deliveries) go every ten
+        // minutes: a round comes every second, and at every accepted call.
+        if swept.is_none_or(|at| at.elapsed() >= SWEEP) {
+            swept = Some(std::time::Instant::now());
+            if let Err(e) = queue.forget_old_keys() {
+                tracing::warn!("cannot forget old idempotency keys: {e}");
+            }
         }
-        rounds += 1;
         tokio::select! {
             _ = queue.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
