@@ -37,6 +37,11 @@ fn new_key(realm: &GitRealm, dir: &Path, file: &str) -> (String, PathBuf) {
     (run.stdout.trim().to_string(), path)
 }
 
+/// `realm <args>` in `realm` with the test's git cache; exit 0.
+fn realm_in(realm: &GitRealm, cache: &Path, args: &[&str]) {
+    crate::common::run_realm_with(realm.path(), args, &[("REALM_CACHE_DIR", cache)]).expect(0);
+}
+
 /// A realm with keys, committed: `name`, its `module-dirs`, `extra` TOML
 /// of realm.toml.
 fn keyed_realm(name: &str, keys: &Path, extra: &str) -> (GitRealm, String, PathBuf) {
@@ -66,7 +71,7 @@ fn pin_caller(callee: &GitRealm, repo: &GitRealm, cache: &Path) {
     } else {
         &["add", "--caller", "--git-repo", &url]
     };
-    crate::common::run_realm_with(callee.path(), args, &[("REALM_CACHE_DIR", cache)]).expect(0);
+    realm_in(callee, cache, args);
 }
 
 /// A call to `serve` signed as `caller` with `key`, for `target` (the URL
@@ -152,12 +157,7 @@ fn two_realms_call_each_other_with_no_shared_secret_and_rotate_keys() {
     let cache = tempfile::tempdir().expect("cache");
     let bank = ledger_realm("bank");
     let (shop, k1, k1_file) = keyed_realm("shop", keys.path(), "");
-    crate::common::run_realm_with(
-        shop.path(),
-        &["add", "--git-repo", &bank.url()],
-        &[("REALM_CACHE_DIR", cache.path())],
-    )
-    .expect(0);
+    realm_in(&shop, cache.path(), &["add", "--git-repo", &bank.url()]);
     shop.commit("shop pins bank");
     pin_caller(&bank, &shop, cache.path());
 
@@ -312,30 +312,19 @@ fn a_hub_relays_a_call_with_both_signatures() {
     let bank = ledger_realm("bank");
     let (shop, _, shop_file) = keyed_realm("shop", keys.path(), "");
     let (hub, _, hub_file) = keyed_realm("hub", keys.path(), "[ingress]\nrelay = true\n");
-    crate::common::run_realm_with(
-        hub.path(),
-        &["add", "--git-repo", &bank.url()],
-        &[("REALM_CACHE_DIR", cache.path())],
-    )
-    .expect(0);
+    realm_in(&hub, cache.path(), &["add", "--git-repo", &bank.url()]);
     hub.commit("hub pins bank");
-    crate::common::run_realm_with(
-        shop.path(),
-        &["add", "--git-repo", &bank.url()],
-        &[("REALM_CACHE_DIR", cache.path())],
-    )
-    .expect(0);
+    realm_in(&shop, cache.path(), &["add", "--git-repo", &bank.url()]);
     shop.commit("shop pins bank");
     // The hub checks shop; bank checks both (and has no `[ingress] hub`:
     // shop's own signature proves where the call started).
     pin_caller(&hub, &shop, cache.path());
     pin_caller(&bank, &shop, cache.path());
-    crate::common::run_realm_with(
-        bank.path(),
+    realm_in(
+        &bank,
+        cache.path(),
         &["add", "--caller", "--git-repo", &hub.url()],
-        &[("REALM_CACHE_DIR", cache.path())],
-    )
-    .expect(0);
+    );
 
     let echo = Arc::new(Echo::default());
     let runner = echo_runner(echo.clone(), None);
@@ -391,7 +380,6 @@ fn the_callee_calls_back_with_its_own_key() {
     // calls shop with bank's; each pins the other both ways.
     let keys = tempfile::tempdir().expect("tempdir");
     let cache = tempfile::tempdir().expect("cache");
-    let with_cache = [("REALM_CACHE_DIR", cache.path())];
     let bank = ledger_realm("bank");
     let (bank_key_id, bank_key) = new_key(&bank, keys.path(), "bank.key");
     bank.commit("bank: a key");
@@ -405,26 +393,15 @@ fn the_callee_calls_back_with_its_own_key() {
         "module orders {\n  export realm data Msg {\n    text String\n  }\n\n  export realm verb echo(orders.Msg) orders.Msg\n}\n",
     );
     let (_, shop_key) = new_key(&shop, keys.path(), "shop.key");
-    crate::common::run_realm_with(
-        shop.path(),
-        &["add", "--git-repo", &bank.url()],
-        &with_cache,
-    )
-    .expect(0);
-    crate::common::run_realm_with(
-        shop.path(),
+    realm_in(&shop, cache.path(), &["add", "--git-repo", &bank.url()]);
+    realm_in(
+        &shop,
+        cache.path(),
         &["add", "--caller", "--git-repo", &bank.url()],
-        &with_cache,
-    )
-    .expect(0);
+    );
     crate::common::run_realm(shop.path(), &["export"]).expect(0);
     shop.commit("shop pins bank both ways");
-    crate::common::run_realm_with(
-        bank.path(),
-        &["add", "--git-repo", &shop.url()],
-        &with_cache,
-    )
-    .expect(0);
+    realm_in(&bank, cache.path(), &["add", "--git-repo", &shop.url()]);
     pin_caller(&bank, &shop, cache.path());
 
     let echo = Arc::new(Echo::default());
@@ -493,8 +470,9 @@ fn a_caller_pinned_under_another_name_is_known_by_the_name_it_signs_with() {
     let (shop, _, key_file) = keyed_realm("shop", keys.path(), "");
     // The bank pins the shop as `store` (`--name`, as `[external-realms]`
     // allows); the shop's ingress still says it is `shop`.
-    crate::common::run_realm_with(
-        bank.path(),
+    realm_in(
+        &bank,
+        cache.path(),
         &[
             "add",
             "--caller",
@@ -503,9 +481,7 @@ fn a_caller_pinned_under_another_name_is_known_by_the_name_it_signs_with() {
             "--git-repo",
             &shop.url(),
         ],
-        &[("REALM_CACHE_DIR", cache.path())],
-    )
-    .expect(0);
+    );
     let echo = Arc::new(Echo::default());
     let runner = echo_runner(echo.clone(), None);
     let bank_ingress = serve_bank(&bank, cache.path(), &runner);
