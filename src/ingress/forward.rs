@@ -27,6 +27,11 @@ use crate::schema::{MetadataKind, Type, Verb};
 pub(super) enum Attempt<T> {
     /// The upstream answered: it is up, whatever it said.
     Answered(Result<T, Refusal>),
+    /// Another realm's ingress answered that it did not make the call
+    /// (busy, backing off, a fake's injected failure: [`NOT_MADE`]). It is
+    /// up, so it does not back off; a `+retry` verb may try again, and
+    /// after the last attempt its answer is relayed as it came.
+    Declined(Result<T, Refusal>),
     /// The call failed in transport; `not_sent` when it surely did not
     /// reach the upstream (then a `+retry` verb may try again).
     Failed {
@@ -133,6 +138,20 @@ impl Ingress {
                     upstream.succeeded(permit);
                     return answer;
                 }
+                Ok(Attempt::Declined(answer)) => {
+                    upstream.succeeded(permit);
+                    match self.retry_wait(verb, attempt, deadline) {
+                        Some(pause) => {
+                            tracing::debug!(
+                                "retrying {what} in {pause:?}: it did not make the call"
+                            );
+                            tokio::time::sleep(pause).await;
+                            attempt += 1;
+                            continue;
+                        }
+                        None => return answer,
+                    }
+                }
                 Ok(Attempt::Failed {
                     status,
                     target,
@@ -141,20 +160,11 @@ impl Ingress {
                 }) => (status, target, reason, not_sent),
             };
             let wait = upstream.failed(permit, &reason, Instant::now());
-            if not_sent
-                && let Some(policy) = RetryPolicy::of(verb)
-                && attempt + 1 < policy.attempts
-            {
-                let pause = policy.backoff(attempt);
-                if Instant::now()
-                    .checked_add(pause)
-                    .is_some_and(|at| at < deadline)
-                {
-                    tracing::debug!("retrying {what} in {pause:?}: {reason}");
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                    continue;
-                }
+            if not_sent && let Some(pause) = self.retry_wait(verb, attempt, deadline) {
+                tracing::debug!("retrying {what} in {pause:?}: {reason}");
+                tokio::time::sleep(pause).await;
+                attempt += 1;
+                continue;
             }
             // After retries, say how many and how long they took.
             let tries = if attempt > 0 {
@@ -175,6 +185,21 @@ impl Ingress {
             )
             .retry_after(wait));
         }
+    }
+
+    /// How long to wait before attempt `attempt + 1` of a call that was
+    /// not made: `None` when `verb` has no `+retry`, its attempts are spent
+    /// or the wait would pass the call's deadline.
+    fn retry_wait(&self, verb: &Verb, attempt: u32, deadline: Instant) -> Option<Duration> {
+        let policy = RetryPolicy::of(verb)?;
+        if attempt + 1 >= policy.attempts {
+            return None;
+        }
+        let pause = policy.backoff(attempt);
+        Instant::now()
+            .checked_add(pause)
+            .is_some_and(|at| at < deadline)
+            .then_some(pause)
     }
 
     /// Sends a call to an HTTP upstream (a runner, another realm's ingress
@@ -201,6 +226,13 @@ impl Ingress {
                 format!("{url}: {e}"),
             )
         })?;
+        // Only the first realm's ingress tries again a call another realm
+        // did not make: a hub relays the last answer as it came, so
+        // retries are not multiplied along the way.
+        let first_hop = matches!(what, Target::Realm { .. })
+            && headers
+                .get(VIA)
+                .is_none_or(|v| !v.as_bytes().contains(&b','));
         let headers = ForAttempts::new(headers, verb);
         let (uri, headers, body) = (&uri, &headers, &body);
         self.forward(upstream, verb, what, || async move {
@@ -252,8 +284,14 @@ impl Ingress {
                 .await;
             match sent {
                 Ok(mut answer) => {
+                    let declined = first_hop && not_made(&answer);
                     answer.body = budget::hold(answer.body, share);
-                    Attempt::Answered(relay_reply(answer, what))
+                    let reply = relay_reply(answer, what);
+                    if declined {
+                        Attempt::Declined(reply)
+                    } else {
+                        Attempt::Answered(reply)
+                    }
                 }
                 // The upstream answered: it is up; only this call fails.
                 Err(UpstreamError::TooLarge { .. }) => Attempt::Answered(Err(Refusal::new(
@@ -492,6 +530,36 @@ impl RetryPolicy {
 
 /// An upstream's answer as the caller gets it: successes and JSON answers
 /// pass through; other failures are wrapped in a JSON error.
+/// Refusal codes with which a realm's ingress (or `realm fake`) says it
+/// did not make the call: nothing ran, so a `+retry` verb may try again.
+/// Codes that may follow a call that ran (`reply_busy`,
+/// `upstream_unreachable`, `upstream_timeout`) are not here.
+pub(super) const NOT_MADE: &[&str] = &[
+    "ingress_busy",
+    "too_many_connections",
+    "upstream_backoff",
+    "upstream_busy",
+    "queue_full",
+    crate::fake::INJECTED_FAILURE,
+];
+
+/// Whether another realm's ingress answered 503 with one of [`NOT_MADE`].
+/// Only 503s are read, and only their error code.
+fn not_made(answer: &crate::net::http::Answer) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow)]
+        error: Code<'a>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Code<'a> {
+        code: &'a str,
+    }
+    answer.status == StatusCode::SERVICE_UNAVAILABLE
+        && serde_json::from_slice::<Body<'_>>(&answer.body)
+            .is_ok_and(|b| NOT_MADE.contains(&b.error.code))
+}
+
 fn relay_reply(reply: crate::net::http::Answer, what: Target<'_>) -> Result<Reply, Refusal> {
     let is_json = reply
         .content_type

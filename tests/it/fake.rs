@@ -464,6 +464,114 @@ fn injected_failures_follow_the_seed() {
     );
 }
 
+/// How many calls of `call` (`module.verb@realm`) an ingress's access log
+/// shows.
+fn calls_logged(serve: &Serve, call: &str) -> usize {
+    let field = format!("call={call}");
+    serve
+        .log()
+        .lines()
+        .filter(|l| l.contains(&field) && l.contains(" call"))
+        .count()
+}
+
+#[test]
+fn a_retry_verb_tries_again_what_the_fake_failed_and_others_see_the_failure() {
+    let (shop, _bank) = shop_with_bank();
+    let withdraw = "/realms/bank/balance/withdraw";
+    let args = ["bank", "--fail-rate", "0.5", "--seed", "7"];
+    // Asked directly, the fake fails some requests on their first try and
+    // answers their second: find one (by its amount) to send through the
+    // shop's ingress to a fresh fake with the same seed.
+    let probe = start_fake(shop.path(), shop.cache_dir(), &args);
+    let (body, reply) = (1..200)
+        .find_map(|amount| {
+            let body = format!(r#"{{"account": "a1", "amount": {amount}}}"#);
+            let first = post(&probe, withdraw, &body, &[]);
+            let second = post(&probe, withdraw, &body, &[]);
+            (first.0 == 503 && second.0 == 200).then_some((body, second.1))
+        })
+        .expect("a request the fake fails once, then answers");
+    // And a request of a verb without `+retry` that it fails first.
+    let account = (1..200)
+        .map(|n| format!(r#"{{"id": "a{n}"}}"#))
+        .find(|body| post(&probe, "/realms/bank/balance/account", body, &[]).0 == 503)
+        .expect("a request the fake fails first");
+
+    let fake = start_fake(shop.path(), shop.cache_dir(), &args);
+    let shop_ingress = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("checkout={}", dead()),
+            "--realm-endpoint",
+            &format!("bank={}", fake.url()),
+        ],
+    );
+    // `withdraw` has `+retry 3 1s 30s`: the shop's ingress tries again
+    // after the fake's injected 503, and the caller sees the second answer.
+    let (status, got) = post(&shop_ingress, withdraw, &body, &[]);
+    assert_eq!((status, &got), (200, &reply));
+    fake.wait_log("both attempts at the fake", |_| {
+        calls_logged(&fake, "balance.withdraw@bank") == 2
+    });
+    // `account` has no `+retry`: the fake's refusal comes back as it was,
+    // after one attempt; and the fake is not taken for down.
+    let (status, got) = post(&shop_ingress, "/realms/bank/balance/account", &account, &[]);
+    assert_eq!(status, 503, "{got}");
+    assert_eq!(got["error"]["code"], "fake_failure", "{got}");
+    assert_eq!(got["error"]["realm"], "bank", "{got}");
+    fake.wait_log("the one attempt at account", |_| {
+        calls_logged(&fake, "balance.account@bank") == 1
+    });
+    let (status, got) = post(
+        &shop_ingress,
+        "/realms/bank/balance/account",
+        r#"{"id": "zz"}"#,
+        &[],
+    );
+    assert_ne!(got["error"]["code"], "upstream_backoff", "{got}");
+    assert!(status == 200 || status == 503, "{status} {got}");
+}
+
+#[test]
+fn a_callers_deadline_cuts_a_faked_latency() {
+    let (shop, _bank) = shop_with_bank();
+    let toml = shop.read("realm.toml");
+    shop.write(
+        "realm.toml",
+        &toml.replace("[ingress]\n", "[ingress]\nupstream-timeout = \"300ms\"\n"),
+    );
+    let fake = start_fake(shop.path(), shop.cache_dir(), &["bank", "--latency", "10m"]);
+    let shop_ingress = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("checkout={}", dead()),
+            "--realm-endpoint",
+            &format!("bank={}", fake.url()),
+        ],
+    );
+    // A held answer may be a call that ran: a `+retry` verb does not try
+    // it again, and the caller hears the deadline.
+    let (status, got) = post(
+        &shop_ingress,
+        "/realms/bank/balance/withdraw",
+        r#"{"account": "a1", "amount": 5}"#,
+        &[],
+    );
+    assert_eq!(status, 504, "{got}");
+    assert_eq!(got["error"]["code"], "upstream_timeout", "{got}");
+    assert!(
+        got["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("300ms")),
+        "{got}"
+    );
+}
+
 #[test]
 fn latency_holds_each_answer() {
     let (shop, _bank) = shop_with_bank();
