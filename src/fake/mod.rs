@@ -58,8 +58,9 @@ pub struct Options {
     pub fail_rate: f64,
 }
 
-/// The code of an injected failure.
-pub const INJECTED_FAILURE: &str = "fake_failure";
+/// The code of an injected failure (the ingress knows it: a caller's
+/// `+retry` verb tries again after one).
+pub use crate::ingress::reply::INJECTED_FAILURE;
 
 /// Requests remembered for `--fail-rate` (how often each came); past
 /// this, the count starts again.

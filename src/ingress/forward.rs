@@ -540,7 +540,7 @@ pub(super) const NOT_MADE: &[&str] = &[
     "upstream_backoff",
     "upstream_busy",
     "queue_full",
-    crate::fake::INJECTED_FAILURE,
+    super::reply::INJECTED_FAILURE,
 ];
 
 /// Whether another realm's ingress answered 503 with one of [`NOT_MADE`].

@@ -57,6 +57,9 @@ pub struct ErrorDetail {
     pub request_id: String,
 }
 
+/// The refusal code of a failure `realm fake --fail-rate` injected.
+pub const INJECTED_FAILURE: &str = "fake_failure";
+
 /// Why a call is refused (or failed upstream), as the caller sees it.
 #[derive(Debug)]
 pub struct Refusal {
