@@ -28,7 +28,7 @@ use super::{
     CALLER_MODULE, Call, FTL_PARENT_REQUEST_ID, FTL_REQUEST_ID, FTL_TRANSACTION_ID, FTL_VERB,
     Ingress, JSON_STYLE, Outcome, REQUEST_ID, Reply,
 };
-use crate::queue::{self, Begun, Delivery, Queue, Remembered, Status};
+use crate::queue::{self, Begun, Delivery, Enqueued, Queue, Remembered, Status};
 
 /// The idempotency key of a call (draft-ietf-httpapi-idempotency-key-header).
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -200,11 +200,18 @@ impl Ingress {
         // The commit waits for the disk: off this worker's thread.
         let stored = {
             let queue = queue.clone();
-            tokio::task::spawn_blocking(move || queue.accept(&mut delivery).map(|()| delivery))
-                .await
+            tokio::task::spawn_blocking(move || {
+                queue
+                    .accept(&mut delivery)
+                    .map(|enqueued| (enqueued, delivery))
+            })
+            .await
         };
         match stored {
-            Ok(Ok(delivery)) => {
+            Ok(Ok((Enqueued::Full { pending }, _))) => {
+                self.refused(call, queue_full(pending, queue.max_queued), true, caller)
+            }
+            Ok(Ok((Enqueued::Stored, delivery))) => {
                 let body = serde_json::json!({ "id": delivery.id, "status": "queued" });
                 Outcome {
                     reply: Reply::json(StatusCode::ACCEPTED, body.to_string()),
@@ -450,6 +457,22 @@ fn remembered(hash: String, reply: &Reply) -> Option<Remembered> {
         body: reply.body.to_vec(),
         at_ms: queue::now_ms(),
     })
+}
+
+/// How long a caller refused for a full queue is asked to wait.
+const QUEUE_FULL_RETRY: Duration = Duration::from_secs(30);
+
+/// The refusal of a call that finds `pending` calls (its cap, `max`)
+/// waiting to be delivered.
+fn queue_full(pending: u64, max: u64) -> Refusal {
+    Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "queue_full",
+        format!(
+            "the queue holds {pending} calls not yet delivered, its cap of {max} (`[ingress] max-queued`); this call was not queued: try again later"
+        ),
+    )
+    .retry_after(QUEUE_FULL_RETRY)
 }
 
 fn key_reused(key: &str) -> Refusal {

@@ -146,6 +146,9 @@ pub struct IngressSettings {
     /// `idempotency-window`: how long a reply is remembered by its
     /// `Idempotency-Key`.
     pub idempotency_window: Option<Duration>,
+    /// `max-queued`: how many queued calls may be waiting (not yet
+    /// delivered, failed or expired) at once; more are refused.
+    pub max_queued: Option<u64>,
     /// `[ingress.delivery]`: how queued calls are retried.
     pub delivery: DeliverySettings,
 }

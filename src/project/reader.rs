@@ -40,6 +40,7 @@ const INGRESS_KEYS: &[&str] = &[
     "queued",
     "store",
     "idempotency-window",
+    "max-queued",
     "delivery",
 ];
 
@@ -370,6 +371,9 @@ impl Reader<'_> {
                 "idempotency-window" => self
                     .duration(value, &label)
                     .map(|d| s.idempotency_window = Some(d)),
+                "max-queued" => self
+                    .count(value, &label, 1, 100_000_000)
+                    .map(|n| s.max_queued = Some(n as u64)),
                 "delivery" => self.delivery(value, &mut s.delivery, found),
                 other => {
                     found

@@ -21,7 +21,7 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use tokio_stream::StreamExt;
 
-use super::{Delivery, Remembered, Status, Store, StoreError};
+use super::{Delivery, Depth, Enqueued, Remembered, Status, Store, StoreError};
 
 const BUCKETS: [&str; 5] = [
     "realm_deliveries",
@@ -211,11 +211,42 @@ async fn next_seq(b: &Buckets) -> Result<u64, StoreError> {
     }
 }
 
+/// How many deliveries are pending: the messages of the pending bucket's
+/// stream (a pending entry is purged, not deleted, when its delivery ends,
+/// so no delete marker is left to count).
+async fn pending_count(b: &Buckets) -> Result<u64, StoreError> {
+    let mut stream = b.pending.stream.clone();
+    let info = stream.info().await.map_err(err)?;
+    Ok(info.state.messages)
+}
+
+/// Takes a delivery's pending entry away, leaving nothing behind.
+async fn unpend(b: &Buckets, d: &Delivery) -> Result<(), StoreError> {
+    let subject = format!("{}{}", b.pending.prefix, pending_key(d));
+    b.pending
+        .stream
+        .purge()
+        .filter(subject)
+        .await
+        .map(|_| ())
+        .map_err(err)
+}
+
 impl Store for Nats {
-    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
+    fn enqueue_within(
+        &self,
+        delivery: &mut Delivery,
+        max_pending: u64,
+    ) -> Result<Enqueued, StoreError> {
         let mut d = delivery.clone();
         let stored = self.run(move |b| {
             Box::pin(async move {
+                if max_pending < u64::MAX {
+                    let pending = pending_count(&b).await?;
+                    if pending >= max_pending {
+                        return Ok(Err(pending));
+                    }
+                }
                 d.seq = next_seq(&b).await?;
                 put_delivery(&b, &d).await?;
                 b.order
@@ -226,11 +257,16 @@ impl Store for Nats {
                     .put(pending_key(&d), Bytes::from(d.id.clone()))
                     .await
                     .map_err(err)?;
-                Ok(d.seq)
+                Ok(Ok(d.seq))
             })
         })?;
-        delivery.seq = stored;
-        Ok(())
+        match stored {
+            Ok(seq) => {
+                delivery.seq = seq;
+                Ok(Enqueued::Stored)
+            }
+            Err(pending) => Ok(Enqueued::Full { pending }),
+        }
     }
 
     fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
@@ -248,7 +284,7 @@ impl Store for Nats {
                 }
                 put_delivery(&b, &d).await?;
                 if d.status.is_final() {
-                    b.pending.delete(pending_key(&d)).await.map_err(err)?;
+                    unpend(&b, &d).await?;
                 } else {
                     b.pending
                         .put(pending_key(&d), Bytes::from(d.id.clone()))
@@ -293,7 +329,7 @@ impl Store for Nats {
                 let Some(d) = get_delivery(&b, &id).await? else {
                     return Ok(false);
                 };
-                b.pending.delete(pending_key(&d)).await.map_err(err)?;
+                unpend(&b, &d).await?;
                 b.order
                     .delete(format!("{:020}", d.seq))
                     .await
@@ -315,6 +351,44 @@ impl Store for Nats {
                 targets.sort();
                 targets.dedup();
                 Ok(targets)
+            })
+        })
+    }
+
+    fn depths(&self) -> Result<Vec<Depth>, StoreError> {
+        self.run(|b| {
+            Box::pin(async move {
+                let mut pending = keys(&b.pending).await?;
+                // `<hex target>.<seq, 20 digits>`: sorted by target, then seq.
+                pending.sort();
+                let mut depths: Vec<(String, u64, String)> = Vec::new();
+                for key in pending {
+                    let Some((hex_target, _)) = key.split_once('.') else {
+                        continue;
+                    };
+                    match depths.last_mut() {
+                        Some(last) if last.0 == hex_target => last.1 += 1,
+                        _ => depths.push((hex_target.to_string(), 1, key.clone())),
+                    }
+                }
+                let mut out = Vec::with_capacity(depths.len());
+                for (hex_target, count, first) in depths {
+                    let Some(target) = unhex(&hex_target) else {
+                        continue;
+                    };
+                    let oldest_ms = match b.pending.get(first).await.map_err(err)? {
+                        Some(id) => get_delivery(&b, &String::from_utf8_lossy(&id))
+                            .await?
+                            .map_or_else(super::now_ms, |d| d.created_ms),
+                        None => super::now_ms(),
+                    };
+                    out.push(Depth {
+                        target,
+                        pending: count,
+                        oldest_ms,
+                    });
+                }
+                Ok(out)
             })
         })
     }

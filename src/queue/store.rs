@@ -8,10 +8,42 @@ use super::{Delivery, Remembered};
 #[error("the queue's store: {0}")]
 pub struct StoreError(pub String);
 
+/// What became of a call handed to [`Store::enqueue_within`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored, durably, with its `seq`.
+    Stored,
+    /// Not stored: this many deliveries are pending already.
+    Full { pending: u64 },
+}
+
+/// The pending deliveries of one target (realm, module, verb).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Depth {
+    /// `realm/module/verb`, as [`Delivery::target`] writes it.
+    pub target: String,
+    /// Deliveries queued or being sent.
+    pub pending: u64,
+    /// When the first of them in the queue was accepted (ms since the
+    /// Unix epoch).
+    pub oldest_ms: u64,
+}
+
 /// Where deliveries and idempotency records are kept.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a new delivery, giving it the next `seq`; durable on return.
-    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError>;
+    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
+        self.enqueue_within(delivery, u64::MAX).map(|_| ())
+    }
+    /// Stores a new delivery as [`Store::enqueue`] does, unless
+    /// `max_pending` deliveries are pending (queued or sending) already.
+    /// A shared store counts what its server holds: replicas accepting at
+    /// the same moment may pass the cap by the calls they accept at once.
+    fn enqueue_within(
+        &self,
+        delivery: &mut Delivery,
+        max_pending: u64,
+    ) -> Result<Enqueued, StoreError>;
     /// A delivery by its id.
     fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
     /// Writes a delivery's new state; durable on return. A final status
@@ -26,6 +58,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn remove(&self, id: &str) -> Result<bool, StoreError>;
     /// The targets with pending (queued or sending) deliveries.
     fn pending_targets(&self) -> Result<Vec<String>, StoreError>;
+    /// Every target with pending deliveries: how many, and since when.
+    /// Reads every pending entry: for `/status` and `/metrics`, not for
+    /// each call.
+    fn depths(&self) -> Result<Vec<Depth>, StoreError>;
     /// The first pending delivery of `target`, in `seq` order.
     fn next_for(&self, target: &str) -> Result<Option<Delivery>, StoreError>;
     /// Every delivery, in `seq` order, at most `limit`.

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Delivery, Policy, Queue, Status, StoredReply, now_ms};
+use super::{Delivery, Policy, Queue, Stats, Status, StoredReply, now_ms};
 
 /// What one attempt got: the target's answer (or the refusal of the
 /// ingress that sends it, as an answer).
@@ -173,6 +173,7 @@ async fn deliver_one(
     let age = u64::try_from(policy.max_age.as_millis()).unwrap_or(u64::MAX);
     let expires = d.created_ms.saturating_add(age);
     if now_ms() >= expires {
+        Stats::count(&queue.stats.expired);
         d.status = Status::Expired;
         d.updated_ms = now_ms();
         let why = format!(
@@ -201,6 +202,9 @@ async fn deliver_one(
         // Another worker claimed it first.
         return Ok(());
     }
+    if d.attempts > 1 {
+        Stats::count(&queue.stats.redelivered);
+    }
     let answer = deliver.attempt(&d).await;
     d.updated_ms = now_ms();
     let verdict = verdict(answer.status);
@@ -208,8 +212,10 @@ async fn deliver_one(
     match verdict {
         Verdict::Delivered | Verdict::Refused => {
             d.status = if verdict == Verdict::Delivered {
+                Stats::count(&queue.stats.delivered);
                 Status::Delivered
             } else {
+                Stats::count(&queue.stats.failed);
                 Status::Failed
             };
             d.last_error = message;
@@ -222,6 +228,7 @@ async fn deliver_one(
         Verdict::Again => {
             d.last_error = message;
             if d.attempts >= policy.max_attempts {
+                Stats::count(&queue.stats.failed);
                 d.status = Status::Failed;
                 return queue.store.update(&d);
             }

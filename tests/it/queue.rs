@@ -508,3 +508,91 @@ fn ingresses_sharing_a_nats_store_deliver_and_answer_a_key_once() {
     // The queued call and the keyed one, once each.
     assert_eq!(realms.keys_heard(), [id.as_str(), "shared-1"]);
 }
+
+/// `[ingress] max-queued`: past it a call is refused 503 `queue_full`
+/// with Retry-After, naming the cap and the setting, not queued; through
+/// the verb service (Connect) too, as UNAVAILABLE (503's code). A call
+/// taken out makes room.
+#[test]
+fn a_full_queue_refuses_calls_naming_its_cap() {
+    let realms = Realms::new();
+    realms
+        .bank
+        .write("realm.toml", "[ingress]\nmax-queued = 3\n");
+    // The bank's runner is down: its calls stay queued.
+    let dead = format!("ledger=http://127.0.0.1:{}", free_port());
+    let bank = Serve::start_with(
+        realms.bank.path(),
+        realms.shop.cache_dir(),
+        &["--runner", &dead],
+        &[],
+        None,
+    );
+    let path = "/realms/bank/ledger/echo";
+    let ids: Vec<String> = (0..3).map(|_| queue(&bank, path, MSG)).collect();
+    let full = call(&bank, path, MSG, &[ASYNC]);
+    assert_eq!(
+        (full.0, code(&full).as_str()),
+        (503, "queue_full"),
+        "{}",
+        full.2
+    );
+    assert_eq!(header(&full, "retry-after"), Some("30"), "{:?}", full.1);
+    let why = message(&full);
+    assert!(why.contains("max-queued") && why.contains('3'), "{why}");
+
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let request = serde_json::json!({
+        "verb": {"module": "ledger", "name": "echo"},
+        "body": b64.encode(MSG),
+    })
+    .to_string();
+    let connect = |prefer: &[(&str, &str)]| {
+        let mut headers = vec![
+            ("content-type", "application/json"),
+            ("connect-protocol-version", "1"),
+        ];
+        headers.extend_from_slice(prefer);
+        http(
+            "POST",
+            bank.addr,
+            "/xyz.block.ftl.v1.VerbService/Call",
+            &request,
+            &headers,
+        )
+        .expect("Connect call")
+    };
+    let refused = connect(&[ASYNC]);
+    let error: serde_json::Value = serde_json::from_str(&refused.2).expect("JSON");
+    assert_eq!(refused.0, 503, "{refused:?}");
+    assert_eq!(error["code"], "unavailable", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("max-queued")),
+        "{error}"
+    );
+
+    // Dropping one makes room for one, through the verb service too.
+    let dropped = http(
+        "POST",
+        bank.addr,
+        &format!("/deliveries/{}/drop", ids[0]),
+        "",
+        &[],
+    )
+    .expect("drop");
+    assert_eq!(dropped.0, 200, "{}", dropped.2);
+    let queued = connect(&[ASYNC]);
+    assert_eq!(queued.0, 200, "{queued:?}");
+    let reply: serde_json::Value = serde_json::from_str(&queued.2).expect("JSON");
+    let body = b64
+        .decode(reply["body"].as_str().expect("a body"))
+        .expect("base64");
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(body["status"], "queued", "{body}");
+    let full = call(&bank, path, MSG, &[ASYNC]);
+    assert_eq!((full.0, code(&full).as_str()), (503, "queue_full"));
+    assert_eq!(realms.echo.count(), 0);
+}
