@@ -20,9 +20,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::call::{Admission, Admitted, Passed};
 use super::hops::{VIA, Via};
+use super::metrics;
 use super::reply::Refusal;
 use super::request::trace_of;
 use super::route::Route;
+use super::status::{QueueDepth, QueueStatus};
 use super::trace::TRACEPARENT;
 use super::{
     CALLER_MODULE, Call, FTL_PARENT_REQUEST_ID, FTL_REQUEST_ID, FTL_TRANSACTION_ID, FTL_VERB,
@@ -544,6 +546,69 @@ fn owned(call: &Call<'_>, key: Option<&str>, origin: Option<String>) -> Result<D
         updated_ms: now,
         lease_ms: 0,
     })
+}
+
+impl Ingress {
+    /// The queue's state, for `/status` and `/metrics`: `None` without a
+    /// queue. Reads the store on a blocking thread, off the worker serving
+    /// other calls.
+    pub(super) async fn queue_status(&self) -> Option<QueueStatus> {
+        let queue = self.queue()?.clone();
+        let max_queued = queue.max_queued;
+        let read = tokio::task::spawn_blocking(move || queue.depths()).await;
+        let now = queue::now_ms();
+        let (targets, error) = match read {
+            Ok(Ok(depths)) => (depths, None),
+            Ok(Err(e)) => (Vec::new(), Some(e.to_string())),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        let targets = targets
+            .into_iter()
+            .map(|d| {
+                let mut names = d.target.splitn(3, '/').map(str::to_string);
+                QueueDepth {
+                    realm: names.next().unwrap_or_default(),
+                    module: names.next().unwrap_or_default(),
+                    verb: names.next().unwrap_or_default(),
+                    queued: d.pending,
+                    oldest_age_ms: now.saturating_sub(d.oldest_ms),
+                }
+            })
+            .collect();
+        Some(QueueStatus {
+            max_queued,
+            targets,
+            error,
+        })
+    }
+}
+
+/// The queue's targets as metrics samples.
+pub(super) fn samples(status: &QueueStatus) -> Vec<metrics::QueueSample<'_>> {
+    status
+        .targets
+        .iter()
+        .map(|t| metrics::QueueSample {
+            verb: metrics::VerbName {
+                realm: &t.realm,
+                module: &t.module,
+                verb: &t.verb,
+            },
+            pending: t.queued,
+            oldest_age: Duration::from_millis(t.oldest_age_ms),
+        })
+        .collect()
+}
+
+/// What this process's delivery worker did.
+pub(super) fn counts(queue: &Queue) -> metrics::DeliveryCounts {
+    let [delivered, failed, expired, redelivered] = queue.stats.read();
+    metrics::DeliveryCounts {
+        delivered,
+        failed,
+        expired,
+        redelivered,
+    }
 }
 
 /// The ingress as the delivery worker sees it.

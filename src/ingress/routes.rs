@@ -110,16 +110,23 @@ async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" if ingress.is_draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         "/readyz" => text(StatusCode::OK, "ready\n"),
-        "/metrics" => operators_only(peer, ingress.realm()).unwrap_or_else(|| {
-            let mut response = text(StatusCode::OK, ingress.metrics_text());
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static(super::metrics::CONTENT_TYPE),
-            );
-            response
-        }),
-        "/status" => operators_only(peer, ingress.realm())
-            .unwrap_or_else(|| respond(ingress.status_json(), "")),
+        "/metrics" => match operators_only(peer, ingress.realm()) {
+            Some(refused) => refused,
+            None => {
+                let queue = ingress.queue_status().await;
+                let page = ingress.metrics_text_with(queue.as_ref());
+                let mut response = text(StatusCode::OK, page);
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(super::metrics::CONTENT_TYPE),
+                );
+                response
+            }
+        },
+        "/status" => match operators_only(peer, ingress.realm()) {
+            Some(refused) => refused,
+            None => respond(ingress.status_json_with(ingress.queue_status().await), ""),
+        },
         _ => not_found(ingress, path),
     }
 }

@@ -143,6 +143,52 @@ fn calls_queued_while_the_target_is_down_arrive_once_each_in_order() {
         "{tried}"
     );
     assert_eq!(realms.echo.count(), 0);
+    // Operators see the queue: /status per target, `realm status`, and
+    // /metrics.
+    let status = http("GET", shop.addr, "/status", "", &[]).expect("status");
+    let status: serde_json::Value = serde_json::from_str(&status.2).expect("JSON");
+    let queue = &status["queue"];
+    assert_eq!(queue["max_queued"], 10_000, "{status}");
+    assert_eq!(
+        queue["targets"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+    let target = &queue["targets"][0];
+    assert_eq!(
+        (&target["realm"], &target["module"], &target["verb"]),
+        (
+            &serde_json::json!("bank"),
+            &serde_json::json!("ledger"),
+            &serde_json::json!("echo")
+        ),
+        "{status}"
+    );
+    assert_eq!(target["queued"], n, "{status}");
+    let shown = run_realm(realms.shop.path(), &["status", "--endpoint", &shop.url()])
+        .expect(0)
+        .stdout;
+    assert!(
+        shown.contains(&format!("Queued calls: {n} waiting")),
+        "{shown}"
+    );
+    assert!(shown.contains("ledger.echo@bank"), "{shown}");
+    let metrics = http("GET", shop.addr, "/metrics", "", &[]).expect("metrics");
+    let labels = r#"{realm="bank",module="ledger",verb="echo"}"#;
+    assert!(
+        metrics
+            .2
+            .contains(&format!("realm_queued_calls{labels} {n}")),
+        "{}",
+        metrics.2
+    );
+    assert!(
+        metrics
+            .2
+            .contains(&format!("realm_queued_oldest_age_seconds{labels} ")),
+        "{}",
+        metrics.2
+    );
     // A call that does not fit is refused at once, not queued.
     let bad = call(&shop, "/realms/bank/ledger/echo", r#"{"txt":1}"#, &[ASYNC]);
     assert_eq!(
@@ -162,6 +208,21 @@ fn calls_queued_while_the_target_is_down_arrive_once_each_in_order() {
         assert_eq!(d["reply"]["body"]["text"], i.to_string(), "{d}");
     }
     assert_eq!(realms.keys_heard(), ids, "each call once, in order");
+    let metrics = http("GET", shop.addr, "/metrics", "", &[]).expect("metrics");
+    let page = metrics.2;
+    assert!(
+        page.contains(&format!(
+            "realm_deliveries_total{{outcome=\"delivered\"}} {n}"
+        )),
+        "{page}"
+    );
+    assert!(!page.contains("realm_queued_calls{"), "{page}");
+    let redelivered: u64 = page
+        .lines()
+        .find_map(|l| l.strip_prefix("realm_redeliveries_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(redelivered >= 1, "the first call was tried again: {page}");
 }
 
 #[test]
@@ -466,6 +527,24 @@ fn store_contract(store: &dyn realm::queue::Store) {
         .map(|d| d.id)
         .collect();
     assert_eq!(ids, ["b"]);
+    // The cap counts pending deliveries only (ended and dropped ones
+    // left no trace behind), and `depths` reports them per target.
+    use realm::queue::{Depth, Enqueued};
+    let full = store.enqueue_within(&mut stored("d", "y"), 1);
+    assert_eq!(full.expect("enqueue"), Enqueued::Full { pending: 1 });
+    assert!(store.get("d").expect("get").is_none());
+    let mut d = stored("d", "y");
+    d.created_ms = 5;
+    let room = store.enqueue_within(&mut d, 2);
+    assert_eq!(room.expect("enqueue"), Enqueued::Stored);
+    assert_eq!(
+        store.depths().expect("depths"),
+        [Depth {
+            target: "bank/ledger/y".into(),
+            pending: 2,
+            oldest_ms: 1,
+        }]
+    );
 }
 
 #[test]
