@@ -87,7 +87,7 @@ pub use build::{Trust, from_workspace, pinned_callers, server_tls};
 pub use call::{Call, Outcome};
 pub use config::{IngressConfig, Overrides};
 pub use fake::{FakeAnswer, FakeCall, FakeRunner};
-pub use queued::{Deliverer, IDEMPOTENCY_KEY, start_delivery};
+pub use queued::{Deliverer, IDEMPOTENCY_KEY, QueueOpened, start_delivery};
 pub use reply::{Refusal, Reply};
 pub use request::is_request_id;
 

@@ -658,6 +658,50 @@ impl queue::Deliver for Deliverer {
     }
 }
 
+/// What [`Ingress::open_queue`] did.
+#[derive(Debug)]
+pub enum QueueOpened {
+    /// Calls are queued in this store (as it describes itself).
+    Open { store: String },
+    /// The store could not be opened: calls are not queued, idempotency
+    /// keys not kept (another `realm serve` of this project may hold it).
+    NotOpened { why: String },
+}
+
+impl Ingress {
+    /// Opens `project`'s queue store (`[ingress] store`) and, from now on,
+    /// queues calls and keeps idempotency keys in it; shares the replay
+    /// cache of signed calls with the other replicas when the store is
+    /// shared (NATS); starts the delivery worker. `Err`: the worker's
+    /// thread could not start.
+    pub fn open_queue(
+        self: &Arc<Self>,
+        project: &crate::project::Project,
+    ) -> std::io::Result<QueueOpened> {
+        let queue = match Queue::open(project) {
+            Ok(queue) => queue,
+            Err(e) => return Ok(QueueOpened::NotOpened { why: e.to_string() }),
+        };
+        if let Some(verifier) = &self.verifier {
+            // A nonce matters while its timestamp passes the window: up to
+            // two windows from now, and a minute for the replicas' clocks.
+            let window = self.config().security.replay_window;
+            let ttl = window.saturating_mul(2) + Duration::from_secs(60);
+            match queue.store().nonces(ttl) {
+                Ok(Some(shared)) => {
+                    verifier.share_nonces(shared);
+                }
+                Ok(None) => {}
+                Err(e) => return Ok(QueueOpened::NotOpened { why: e.to_string() }),
+            }
+        }
+        let store = format!("{:?}", queue.store());
+        self.queue_to(queue);
+        start_delivery(self.clone())?;
+        Ok(QueueOpened::Open { store })
+    }
+}
+
 /// Starts delivering `ingress`'s queued calls on a thread of its own.
 pub fn start_delivery(
     ingress: Arc<Ingress>,

@@ -33,7 +33,7 @@ pub use embedded::Embedded;
 pub use idempotency::{Begun, Remembered};
 pub use nats::Nats;
 pub use policy::Policy;
-pub use store::{Depth, Enqueued, Store, StoreError};
+pub use store::{Depth, Enqueued, Nonces, Store, StoreError};
 pub use worker::{Attempted, Deliver};
 
 use crate::project::Project;

@@ -21,7 +21,7 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use tokio_stream::StreamExt;
 
-use super::{Delivery, Depth, Enqueued, Remembered, Status, Store, StoreError};
+use super::{Delivery, Depth, Enqueued, Nonces, Remembered, Status, Store, StoreError};
 
 const BUCKETS: [&str; 5] = [
     "realm_deliveries",
@@ -43,7 +43,59 @@ struct Buckets {
 pub struct Nats {
     url: String,
     buckets: Buckets,
+    js: jetstream::Context,
     runtime: tokio::runtime::Runtime,
+}
+
+/// The bucket of the nonces of signed calls the replicas took: nonce →
+/// the second until which it is taken. Its entries expire with the
+/// bucket's `max_age` (at least two replay windows).
+const NONCES: &str = "realm_nonces";
+
+/// The replay cache shared by the replicas ([`Nats::nonces`]).
+pub struct NatsNonces {
+    bucket: kv::Store,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for NatsNonces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NATS JetStream bucket {NONCES}")
+    }
+}
+
+impl Nonces for NatsNonces {
+    fn take(&self, nonce: &str, until: u64, now: u64) -> Result<bool, StoreError> {
+        let (bucket, key) = (self.bucket.clone(), nonce.to_string());
+        let value = Bytes::from(until.to_string());
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = tx.send(take(&bucket, &key, value, now).await);
+        });
+        rx.recv()
+            .map_err(|_| StoreError("the NATS client stopped".into()))?
+    }
+}
+
+/// Takes `key` when no replica holds it (revision 0: only when the key
+/// has no entry), or when the one that did has let it go (its `until` is
+/// past; by compare-and-set on that entry's revision).
+async fn take(bucket: &kv::Store, key: &str, value: Bytes, now: u64) -> Result<bool, StoreError> {
+    if bucket.update(key, value.clone(), 0).await.is_ok() {
+        return Ok(true);
+    }
+    let Some(entry) = bucket.entry(key).await.map_err(err)? else {
+        // Not taken, yet not created: the server did not answer.
+        return Err(StoreError(format!("NATS: cannot write to {NONCES}")));
+    };
+    let until: Option<u64> = std::str::from_utf8(&entry.value)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let held = entry.operation == kv::Operation::Put && until.is_none_or(|until| until >= now);
+    if held {
+        return Ok(false);
+    }
+    Ok(bucket.update(key, value, entry.revision).await.is_ok())
 }
 
 impl std::fmt::Debug for Nats {
@@ -128,24 +180,68 @@ impl Nats {
             }
             let mut opened = opened.into_iter();
             let mut next = || opened.next().ok_or_else(|| StoreError("a bucket".into()));
-            Ok::<_, StoreError>(Buckets {
+            let buckets = Buckets {
                 deliveries: next()?,
                 pending: next()?,
                 order: next()?,
                 meta: next()?,
                 keys: next()?,
-            })
+            };
+            Ok::<_, StoreError>((buckets, js))
         };
         runtime.spawn(async move {
             let _ = tx.send(opening.await);
         });
-        let buckets = rx
+        let (buckets, js) = rx
             .recv()
             .map_err(|_| StoreError("the NATS client stopped".into()))??;
         Ok(Nats {
             url: url.to_string(),
             buckets,
+            js,
             runtime,
+        })
+    }
+
+    /// The replay cache shared by the replicas: the bucket `realm_nonces`,
+    /// made with entries kept `ttl`, or its `max_age` raised to `ttl` when
+    /// a replica made it with less.
+    pub fn nonces(&self, ttl: std::time::Duration) -> Result<NatsNonces, StoreError> {
+        let js = self.js.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let opened = async {
+                let bucket = match js.get_key_value(NONCES).await {
+                    Ok(bucket) => bucket,
+                    Err(_) => js
+                        .create_key_value(kv::Config {
+                            bucket: NONCES.to_string(),
+                            history: 1,
+                            max_age: ttl,
+                            storage: jetstream::stream::StorageType::File,
+                            ..Default::default()
+                        })
+                        .await
+                        .map_err(|e| {
+                            StoreError(format!("cannot make the JetStream bucket {NONCES}: {e}"))
+                        })?,
+                };
+                let config = &bucket.stream.cached_info().config;
+                if !config.max_age.is_zero() && config.max_age < ttl {
+                    let mut longer = config.clone();
+                    longer.max_age = ttl;
+                    js.update_stream(&longer).await.map_err(err)?;
+                }
+                Ok::<_, StoreError>(bucket)
+            };
+            let _ = tx.send(opened.await);
+        });
+        let bucket = rx
+            .recv()
+            .map_err(|_| StoreError("the NATS client stopped".into()))??;
+        Ok(NatsNonces {
+            bucket,
+            runtime: self.runtime.handle().clone(),
         })
     }
 
@@ -494,6 +590,13 @@ impl Store for Nats {
                 Ok(forgotten)
             })
         })
+    }
+
+    fn nonces(
+        &self,
+        ttl: std::time::Duration,
+    ) -> Result<Option<std::sync::Arc<dyn Nonces>>, StoreError> {
+        Ok(Some(std::sync::Arc::new(Nats::nonces(self, ttl)?)))
     }
 
     fn forget_ended_before(&self, before_ms: u64) -> Result<usize, StoreError> {

@@ -29,6 +29,14 @@ pub struct Depth {
     pub oldest_ms: u64,
 }
 
+/// The nonces of signed calls, shared by the replicas of one ingress: a
+/// nonce is taken once, by whichever replica sees it first.
+pub trait Nonces: Send + Sync + std::fmt::Debug {
+    /// Takes `nonce` until `until` (Unix seconds): `false` when it is
+    /// taken already (by any replica) and not yet past its `until`.
+    fn take(&self, nonce: &str, until: u64, now: u64) -> Result<bool, StoreError>;
+}
+
 /// Where deliveries and idempotency records are kept.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a new delivery, giving it the next `seq`; durable on return.
@@ -76,6 +84,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn remember(&self, key: &str, remembered: &Remembered) -> Result<(), StoreError>;
     /// Forgets the replies remembered before `before_ms`; how many.
     fn forget_before(&self, before_ms: u64) -> Result<usize, StoreError>;
+    /// The replay cache shared by the replicas of the ingress, its
+    /// entries kept at least `ttl`; `None` for a store of one process
+    /// (each process's own cache is all there is).
+    fn nonces(
+        &self,
+        ttl: std::time::Duration,
+    ) -> Result<Option<std::sync::Arc<dyn Nonces>>, StoreError> {
+        let _ = ttl;
+        Ok(None)
+    }
     /// Removes the ended deliveries (delivered, failed, expired) last
     /// changed before `before_ms`; how many.
     fn forget_ended_before(&self, before_ms: u64) -> Result<usize, StoreError>;

@@ -9,6 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use crate::common::backends::Background;
 use crate::common::echo::{Echo, MSG, call, code, echo_runner, json, ledger_realm, message};
@@ -557,6 +558,23 @@ fn the_nats_store_keeps_what_the_embedded_store_keeps() {
     };
     let nats = realm::queue::Nats::open(&server.url()).expect("connect");
     store_contract(&nats);
+    // The shared replay cache: a nonce is taken once until its time is
+    // past; the embedded store has none (each process has its own).
+    use realm::queue::{Nonces as _, Store as _};
+    assert!(
+        embedded
+            .nonces(Duration::from_secs(180))
+            .expect("none")
+            .is_none()
+    );
+    let nonces = nats
+        .nonces(Duration::from_secs(180))
+        .expect("the nonces bucket");
+    assert!(nonces.take("n1.0", 100, 50).expect("take"));
+    assert!(!nonces.take("n1.0", 100, 60).expect("taken"));
+    assert!(nonces.take("n2.0", 100, 60).expect("another"));
+    assert!(nonces.take("n1.0", 300, 200).expect("past its time"));
+    assert!(!nonces.take("n1.0", 300, 210).expect("taken again"));
 }
 
 #[test]
@@ -674,4 +692,72 @@ fn a_full_queue_refuses_calls_naming_its_cap() {
     let full = call(&bank, path, MSG, &[ASYNC]);
     assert_eq!((full.0, code(&full).as_str()), (503, "queue_full"));
     assert_eq!(realms.echo.count(), 0);
+}
+
+/// Replicas sharing a NATS store share the replay cache of signed calls
+/// (a JetStream key-value bucket with a TTL): a signature one replica
+/// accepted is refused `replayed` by the other.
+#[test]
+fn a_signature_one_replica_accepted_is_refused_by_the_other() {
+    use base64::Engine as _;
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let realms = Realms::new();
+    realms.bank.write(
+        "realm.toml",
+        &format!("[ingress]\nstore = \"{}\"\n", server.url()),
+    );
+    let shop_key = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+    let replica = || {
+        Serve::start_with(
+            realms.bank.path(),
+            realms.shop.cache_dir(),
+            &["--runner", &format!("ledger={}", realms.runner.url())],
+            &[("REALM_KEY_SHOP", &shop_key)],
+            None,
+        )
+    };
+    let (one, two) = (replica(), replica());
+    let path = "/realms/bank/ledger/echo";
+    let signed = || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let request = realm::ingress::auth::Request {
+            method: "POST",
+            path,
+            via: "shop",
+            body: MSG.as_bytes(),
+        };
+        realm::ingress::auth::sign(&[1u8; 32], "shop", &request, now)
+            .to_str()
+            .expect("ascii")
+            .to_string()
+    };
+    let first = signed();
+    let headers = [
+        ("x-realm-via", "shop"),
+        ("x-realm-signature", first.as_str()),
+    ];
+    let accepted = call(&one, path, MSG, &headers);
+    assert_eq!(accepted.0, 200, "{}", accepted.2);
+    let replayed = call(&two, path, MSG, &headers);
+    assert_eq!(
+        (replayed.0, code(&replayed).as_str()),
+        (401, "replayed"),
+        "{}",
+        replayed.2
+    );
+    // Each replica still takes signatures it has not seen anywhere.
+    let second = signed();
+    let headers = [
+        ("x-realm-via", "shop"),
+        ("x-realm-signature", second.as_str()),
+    ];
+    assert_eq!(call(&two, path, MSG, &headers).0, 200);
+    let again = call(&one, path, MSG, &headers);
+    assert_eq!((again.0, code(&again).as_str()), (401, "replayed"));
+    assert_eq!(realms.echo.count(), 2);
 }
