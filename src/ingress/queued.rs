@@ -643,6 +643,13 @@ impl queue::Deliver for Deliverer {
         })
     }
 
+    /// Twice `[ingress] upstream-timeout` (which bounds each try of an
+    /// attempt), and a second to store its outcome.
+    fn lease(&self) -> Duration {
+        let timeout = self.0.config().limits.upstream_timeout;
+        timeout.saturating_mul(2) + Duration::from_secs(1)
+    }
+
     fn policy(&self, d: &Delivery, defaults: &queue::Policy) -> Option<queue::Policy> {
         let route = self.0.route(&d.realm, &d.module, &d.verb).ok()?;
         let verb = match route {

@@ -35,13 +35,15 @@ pub trait Deliver: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Attempted> + 'a>>;
     /// The verb's own retry policy (`+retry`), when it has one.
     fn policy(&self, delivery: &Delivery, defaults: &Policy) -> Option<Policy>;
+    /// How long a claimed attempt is held against other workers sharing
+    /// the store: longer than an attempt should take. A replica killed
+    /// during an attempt holds it this long; an attempt that takes longer
+    /// may be sent again by another replica (the receiving ingress answers
+    /// its key once).
+    fn lease(&self) -> Duration {
+        Duration::from_secs(120)
+    }
 }
-
-/// How long a claimed attempt is held against other workers sharing the
-/// store: longer than an attempt (`[ingress] upstream-timeout`, 30 s by
-/// default) should take. An attempt that takes longer may be sent again by
-/// another replica (the receiving ingress answers its key once).
-const LEASE_MS: u64 = 120_000;
 
 /// How often old idempotency records and ended deliveries are swept.
 const SWEEP: Duration = Duration::from_secs(600);
@@ -197,7 +199,8 @@ async fn deliver_one(
     d.status = Status::Sending;
     d.attempts += 1;
     d.updated_ms = now;
-    d.lease_ms = now.saturating_add(LEASE_MS);
+    let lease = u64::try_from(deliver.lease().as_millis()).unwrap_or(u64::MAX);
+    d.lease_ms = now.saturating_add(lease);
     if !queue.store.claim(&before, &d)? {
         // Another worker claimed it first.
         return Ok(());
