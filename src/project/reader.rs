@@ -41,6 +41,7 @@ const INGRESS_KEYS: &[&str] = &[
     "store",
     "idempotency-window",
     "max-queued",
+    "admin-token-file",
     "delivery",
 ];
 
@@ -374,6 +375,9 @@ impl Reader<'_> {
                 "max-queued" => self
                     .count(value, &label, 1, 100_000_000)
                     .map(|n| s.max_queued = Some(n as u64)),
+                "admin-token-file" => self
+                    .string(value, &label)
+                    .map(|p| s.admin_token_file = Some(p)),
                 "delivery" => self.delivery(value, &mut s.delivery, found),
                 other => {
                     found

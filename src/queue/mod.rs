@@ -67,6 +67,8 @@ pub struct Queue {
     pub max_queued: u64,
     /// What the delivery worker of this process did.
     pub stats: Stats,
+    /// `[ingress] admin-token-file`'s token: `/deliveries` requires it.
+    pub admin_token: Option<String>,
     wake: tokio::sync::Notify,
     /// Idempotency keys whose call is running now.
     running: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -98,6 +100,9 @@ impl Queue {
                 .unwrap_or(DEFAULT_IDEMPOTENCY_WINDOW),
         );
         queue.max_queued = settings.max_queued.unwrap_or(DEFAULT_MAX_QUEUED);
+        // A token that cannot be read opens no queue (so no `/deliveries`
+        // without it), rather than one open to every operator address.
+        queue.admin_token = admin_token(project).map_err(|e| StoreError(format!("{e:#}")))?;
         Ok(Arc::new(queue))
     }
 
@@ -114,6 +119,7 @@ impl Queue {
             idempotency_window,
             max_queued: DEFAULT_MAX_QUEUED,
             stats: Stats::default(),
+            admin_token: None,
             wake: tokio::sync::Notify::new(),
             running: Default::default(),
         }
@@ -219,6 +225,29 @@ impl Stats {
         ]
         .map(|c| c.load(Ordering::Relaxed))
     }
+}
+
+/// The bearer token of `[ingress] admin-token-file` (the file's text,
+/// trimmed), when the setting is there: what `/deliveries` requires and
+/// `realm deliveries` sends.
+pub fn admin_token(project: &Project) -> anyhow::Result<Option<String>> {
+    let Some(file) = &project.ingress.admin_token_file else {
+        return Ok(None);
+    };
+    let path = match (Path::new(file).strip_prefix("~"), dirs::home_dir()) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => project.root.join(file),
+    };
+    let text = crate::files::read_text(&path)
+        .map_err(|e| anyhow::anyhow!("[ingress] admin-token-file: {e:#}"))?;
+    let token = text.trim();
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        anyhow::bail!(
+            "[ingress] admin-token-file: {} must hold a token of printable characters without spaces",
+            path.display()
+        );
+    }
+    Ok(Some(token.to_string()))
 }
 
 /// Where the embedded store is: `[ingress] store` (relative to the

@@ -946,3 +946,69 @@ fn a_signature_one_replica_accepted_is_refused_by_the_other() {
     assert_eq!((again.0, code(&again).as_str()), (401, "replayed"));
     assert_eq!(realms.echo.count(), 2);
 }
+
+/// `[ingress] admin-token-file`: `/deliveries` (and retry, drop) then
+/// requires its bearer token, which `realm deliveries` run in the project
+/// sends; run elsewhere, it is refused.
+#[test]
+fn deliveries_require_the_admin_token_when_one_is_set() {
+    let realms = Realms::new();
+    realms.bank.write(".realm/admin-token", "s3cret-token\n");
+    realms.bank.write(
+        "realm.toml",
+        "[ingress]\nadmin-token-file = \".realm/admin-token\"\n",
+    );
+    let bank = realms.bank_ingress(None);
+    let id = queue(&bank, "/realms/bank/ledger/echo", MSG);
+    let path = format!("/deliveries/{id}");
+    for headers in [
+        vec![],
+        vec![("authorization", "Bearer wrong")],
+        vec![("authorization", "s3cret-token")],
+    ] {
+        let refused = http("GET", bank.addr, &path, "", &headers).expect("GET");
+        assert_eq!(
+            (refused.0, code(&refused).as_str()),
+            (401, "admin_token_required"),
+            "{headers:?}: {}",
+            refused.2
+        );
+        assert!(!refused.2.contains(MSG), "{}", refused.2);
+        assert_eq!(
+            header(&refused, "www-authenticate"),
+            Some("Bearer realm=\"deliveries\"")
+        );
+    }
+    let drop = http("POST", bank.addr, &format!("{path}/drop"), "", &[]).expect("POST");
+    assert_eq!(drop.0, 401, "{}", drop.2);
+    let bearer = [("authorization", "Bearer s3cret-token")];
+    let shown = http("GET", bank.addr, &path, "", &bearer).expect("GET");
+    assert_eq!(shown.0, 200, "{}", shown.2);
+    wait_for("the delivery", || {
+        let d = http("GET", bank.addr, &path, "", &bearer).expect("GET");
+        (json(&d)["status"] == "delivered").then_some(()).ok_or(d.2)
+    });
+
+    // `realm deliveries` in the project reads the token; from another
+    // directory it has none, and says what the ingress answered.
+    let url = bank.url();
+    let listed = run_realm(
+        realms.bank.path(),
+        &["deliveries", "list", "--endpoint", &url],
+    )
+    .expect(0)
+    .stdout;
+    assert!(listed.contains(&id), "{listed}");
+    let refused = run_realm(
+        realms.shop.path(),
+        &["deliveries", "list", "--endpoint", &url],
+    )
+    .expect(1)
+    .stderr;
+    assert!(
+        refused.contains("401") && refused.contains("admin-token-file"),
+        "{refused}"
+    );
+    // Without the setting, /deliveries takes no token (as the other tests
+    // show), and still only from operators' addresses.
+}
