@@ -16,15 +16,14 @@
 //! (default 60 s) through the signed TLS two-hop path and reports errors
 //! and the resident memory of both ingresses at the start and the end.
 
-#[path = "../examples/runners/runners.rs"]
-mod runners;
+#[path = "support/runner.rs"]
+mod runner;
 
 mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -57,26 +56,7 @@ fn main() {
     let realm = env!("CARGO_BIN_EXE_realm");
 
     // The bank's runner, in this process on a runtime of its own.
-    let runner_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    runner_listener.set_nonblocking(true).expect("nonblocking");
-    let runner: SocketAddr = runner_listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(runner_listener).expect("listener");
-            runners::serve_bank(
-                listener,
-                Arc::new(runners::Seen::default()),
-                std::future::pending(),
-            )
-            .await
-            .expect("runner");
-        });
-    });
+    let runner = runner::bank_runner();
 
     // The bank over TLS (a CA and a certificate for 127.0.0.1 made here),
     // and a shop that trusts that CA.

@@ -5,24 +5,28 @@
 //! answered 202; the delivery worker sends it on in the background, on
 //! the same machine). `CONNECTIONS` keep-alive connections, each making
 //! `CALLS` calls one after another; the cases are interleaved, three
-//! rounds, the median round reported: calls/s and p50/p99 latency.
+//! rounds, the median round reported: calls/s, p50/p99 latency, and the
+//! ingress's CPU time per call (user + system, read from `/proc` as
+//! `getrusage` would count it). For queued calls, acceptance alone is the
+//! process's CPU less its delivery thread's (`realm-delivery`, which sends
+//! the calls on); the total is shown too. Each round waits until the
+//! queue is empty (`/status`) before the next.
 //!
-//! Run with `cargo bench --bench queue`. The runner runs in this process;
-//! the ingress is a `realm serve` process.
+//! Run with `cargo bench --bench queue` (a release build). The runner runs
+//! in this process; the ingress is a `realm serve` process.
 
-#[path = "../examples/runners/runners.rs"]
-mod runners;
+#[path = "support/runner.rs"]
+mod runner;
 
 mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use support::tools::free_port;
+use support::tools::{cpu_split, free_port};
 
 const CONNECTIONS: usize = 8;
 const CALLS: usize = 200;
@@ -44,26 +48,7 @@ fn main() {
     let cache = support::tools::bank_and_shop(dir.path());
     let bank = dir.path().join("bank");
 
-    let runner_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    runner_listener.set_nonblocking(true).expect("nonblocking");
-    let runner: SocketAddr = runner_listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(runner_listener).expect("listener");
-            runners::serve_bank(
-                listener,
-                Arc::new(runners::Seen::default()),
-                std::future::pending(),
-            )
-            .await
-            .expect("runner");
-        });
-    });
+    let runner = runner::bank_runner();
 
     let port = free_port();
     let _ingress = Proc(
@@ -78,6 +63,7 @@ fn main() {
             .spawn()
             .expect("realm serve"),
     );
+    let pid = _ingress.0.id();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let started = Instant::now();
     while TcpStream::connect(addr).is_err() {
@@ -85,14 +71,14 @@ fn main() {
         std::thread::sleep(Duration::from_millis(25));
     }
     // Warm-up: both paths once.
-    run(addr, false, 20);
-    run(addr, true, 20);
+    run(addr, pid, false, 20);
+    run(addr, pid, true, 20);
 
     let mut direct = Vec::new();
     let mut queued = Vec::new();
     for _ in 0..ROUNDS {
-        direct.push(run(addr, false, CALLS));
-        queued.push(run(addr, true, CALLS));
+        direct.push(run(addr, pid, false, CALLS));
+        queued.push(run(addr, pid, true, CALLS));
     }
     let median = |rounds: &mut Vec<Round>| {
         rounds.sort_by(|a, b| a.per_second.total_cmp(&b.per_second));
@@ -102,13 +88,14 @@ fn main() {
     println!("{CONNECTIONS} connections x {CALLS} calls, median of {ROUNDS} interleaved rounds");
     for (name, r) in [("direct (200)", &direct), ("queued (202)", &queued)] {
         println!(
-            "{name:<14} {:>8.0} calls/s  p50 {:>6} us  p99 {:>6} us",
-            r.per_second, r.p50, r.p99
+            "{name:<14} {:>8.0} calls/s  p50 {:>6} us  p99 {:>6} us  CPU {:>5.0} us/call ({:.0} system; all threads {:.0})",
+            r.per_second, r.p50, r.p99, r.cpu_us, r.system_us, r.cpu_all_us
         );
     }
     println!(
-        "queued/direct: {:.2}x the calls/s",
-        queued.per_second / direct.per_second
+        "queued/direct: {:.2}x the calls/s, {:.2}x the ingress's CPU per call to accept (goal: at most 2x)",
+        queued.per_second / direct.per_second,
+        queued.cpu_us / direct.cpu_us
     );
 }
 
@@ -116,11 +103,45 @@ struct Round {
     per_second: f64,
     p50: u64,
     p99: u64,
+    /// The ingress's CPU per call, µs: for queued calls without the
+    /// delivery thread's.
+    cpu_us: f64,
+    /// Of which in the kernel (system time).
+    system_us: f64,
+    /// With every thread's.
+    cpu_all_us: f64,
+}
+
+/// Waits until the ingress has no queued call left (its `/status`).
+fn drained(addr: SocketAddr) {
+    let started = Instant::now();
+    loop {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .write_all(b"GET /status HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut text = String::new();
+        let _ = stream.read_to_string(&mut text);
+        let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let status: serde_json::Value = serde_json::from_str(body).expect("a /status body");
+        let targets = status["queue"]["targets"].as_array().map_or(0, Vec::len);
+        if targets == 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the queue did not drain: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// `CONNECTIONS` threads, each making `calls` calls on one keep-alive
-/// connection.
-fn run(addr: SocketAddr, queued: bool, calls: usize) -> Round {
+/// connection; then waits for the queue to drain, and reads the CPU the
+/// ingress (`pid`) spent.
+fn run(addr: SocketAddr, pid: u32, queued: bool, calls: usize) -> Round {
+    let cpu = || (cpu_split(pid, None), cpu_split(pid, Some("realm-delivery")));
+    let (all_before, delivery_before) = cpu();
     let started = Instant::now();
     let threads: Vec<_> = (0..CONNECTIONS)
         .map(|_| std::thread::spawn(move || connection(addr, queued, calls)))
@@ -130,10 +151,22 @@ fn run(addr: SocketAddr, queued: bool, calls: usize) -> Round {
         all.add(t.join().expect("client")).expect("add");
     }
     let elapsed = started.elapsed();
+    drained(addr);
+    let (all_after, delivery_after) = cpu();
+    let n = (CONNECTIONS * calls) as f64;
+    let spent = |(u1, s1): (Duration, Duration), (u0, s0): (Duration, Duration)| {
+        ((u1 - u0).as_secs_f64(), (s1 - s0).as_secs_f64())
+    };
+    let (all_user, all_system) = spent(all_after, all_before);
+    let (delivery_user, delivery_system) = spent(delivery_after, delivery_before);
+    let per_call = |seconds: f64| seconds * 1e6 / n;
     Round {
-        per_second: (CONNECTIONS * calls) as f64 / elapsed.as_secs_f64(),
+        per_second: n / elapsed.as_secs_f64(),
         p50: all.value_at_quantile(0.5),
         p99: all.value_at_quantile(0.99),
+        cpu_us: per_call(all_user + all_system - delivery_user - delivery_system),
+        system_us: per_call(all_system - delivery_system),
+        cpu_all_us: per_call(all_user + all_system),
     }
 }
 

@@ -145,3 +145,41 @@ pub fn append(path: &Path, text: &str) {
     content.push_str(text);
     std::fs::write(path, content).expect("write");
 }
+
+/// User + system CPU time of the process `pid` so far, from
+/// `/proc/<pid>/stat` (the counters `getrusage` reads, for a process that
+/// is not this one); with `thread`, only its threads of that name.
+pub fn cpu_time(pid: u32, thread: Option<&str>) -> Duration {
+    let (user, system) = cpu_split(pid, thread);
+    user + system
+}
+
+/// [`cpu_time`] as user and system time.
+pub fn cpu_split(pid: u32, thread: Option<&str>) -> (Duration, Duration) {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let ticks_of = |stat: &str| -> (f64, f64) {
+        // Fields after the command name (which may hold spaces).
+        let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        (field(11).unwrap_or(0.0), field(12).unwrap_or(0.0))
+    };
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+    let (user, system) = match thread {
+        None => ticks_of(&read(format!("/proc/{pid}/stat").into())),
+        Some(name) => std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .filter(|t| read(t.path().join("comm")).trim_end() == name)
+                    .map(|t| ticks_of(&read(t.path().join("stat"))))
+                    .fold((0.0, 0.0), |(u, s), (tu, ts)| (u + tu, s + ts))
+            })
+            .unwrap_or((0.0, 0.0)),
+    };
+    (
+        Duration::from_secs_f64(user / ticks),
+        Duration::from_secs_f64(system / ticks),
+    )
+}

@@ -12,7 +12,8 @@ use super::DataFormat;
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Asks the ingress at --endpoint, $REALM_ENDPOINT, or this project's \
-    ([ingress] listen), on its /deliveries routes (served to loopback and private addresses). \
+    ([ingress] listen), on its /deliveries routes (served to loopback and private addresses; with \
+    the bearer token of [ingress] admin-token-file when it is set, read from this project). \
     A delivery is queued, sending, delivered, failed (refused by the target, or out of \
     attempts) or expired (older than [ingress.delivery] max-age).\n\n\
     Examples:\n  realm deliveries list\n  realm deliveries show 0b5e6c1e-1f7a-4c1e-9d52-3a1f0e2b7c44\n  \
@@ -97,12 +98,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     };
     let endpoint = super::ingress_endpoint(ingress.endpoint.clone())?;
-    let reply = realm::net::ask::ask(
+    // The token of `[ingress] admin-token-file`, when run in a project
+    // that sets it.
+    let mut headers = http::HeaderMap::new();
+    let project = realm::project::Project::discover(&super::current_dir()?).ok();
+    if let Some(project) = project
+        && let Some(token) = realm::queue::admin_token(&project)?
+    {
+        let bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| anyhow!("[ingress] admin-token-file: the token is not a header value"))?;
+        headers.insert(http::header::AUTHORIZATION, bearer);
+    }
+    let reply = realm::net::ask::ask_with(
         &endpoint,
         &path,
         ingress.cacert.as_deref(),
         post.then(bytes::Bytes::new),
         ingress.timeout,
+        headers,
     )?;
     let json: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|_| {
         anyhow!(

@@ -122,14 +122,13 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         }
         // Queued calls and idempotency keys: the project's store, unless
         // another ingress of this project holds it.
-        match realm::queue::Queue::open(&ws.project) {
-            Ok(queue) => {
-                let store = format!("{:?}", queue.store());
-                ingress.queue_to(queue);
-                ingress::start_delivery(ingress.clone())?;
+        match ingress.open_queue(&ws.project)? {
+            ingress::QueueOpened::Open { store } => {
                 errln!("  queues calls that ask `Prefer: respond-async` ({store})");
             }
-            Err(e) => errln!("warning: {e}; calls are not queued, idempotency keys not kept"),
+            ingress::QueueOpened::NotOpened { why } => {
+                errln!("warning: {why}; calls are not queued, idempotency keys not kept")
+            }
         }
         let workers = ingress::server::Workers {
             count: ingress.config().limits.workers,

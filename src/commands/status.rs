@@ -64,7 +64,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "{}",
             super::output::remote_for_stdout(&serde_json::to_string_pretty(&json)?)
         )?,
-        DataFormat::Text => out!("{}", super::output::remote_for_stdout(&render(&status)))?,
+        DataFormat::Text => {
+            let text = render(&status) + &render_queue(&status);
+            out!("{}", super::output::remote_for_stdout(&text))?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -118,5 +121,38 @@ fn render(status: &Status) -> String {
     if status.upstreams.iter().any(|u| u.state == State::Unknown) {
         text.push_str("(unknown: no call has gone to it since the ingress started)\n");
     }
+    text
+}
+
+/// The queued calls waiting, per target, when any are (or the queue's
+/// store could not be read).
+fn render_queue(status: &Status) -> String {
+    let Some(queue) = status
+        .queue
+        .as_ref()
+        .filter(|q| !q.targets.is_empty() || q.error.is_some())
+    else {
+        return String::new();
+    };
+    let total: u64 = queue.targets.iter().map(|t| t.queued).sum();
+    let mut text = format!(
+        "\nQueued calls: {total} waiting (at most {}, [ingress] max-queued)\n",
+        queue.max_queued
+    );
+    if let Some(error) = &queue.error {
+        text.push_str(&format!("The queue's store could not be read: {error}\n"));
+    }
+    let rows: Vec<[String; 3]> = queue
+        .targets
+        .iter()
+        .map(|t| {
+            [
+                format!("{}.{}@{}", t.module, t.verb, t.realm),
+                t.queued.to_string(),
+                format!("{:.1}s", t.oldest_age_ms as f64 / 1000.0),
+            ]
+        })
+        .collect();
+    text.push_str(&super::table::table(&["TARGET", "QUEUED", "OLDEST"], &rows));
     text
 }

@@ -61,6 +61,40 @@ pub struct UpstreamSample<'a> {
     pub last_latency: Option<Duration>,
 }
 
+/// The queued calls of one target, sampled by the caller at render time
+/// (names from deliveries, which were routed to known verbs when they
+/// were accepted: see the cardinality contract).
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSample<'a> {
+    pub verb: VerbName<'a>,
+    /// Deliveries queued or being sent.
+    pub pending: u64,
+    /// How long the first of them has waited.
+    pub oldest_age: Duration,
+}
+
+/// What the delivery worker did since the process started.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeliveryCounts {
+    pub delivered: u64,
+    pub failed: u64,
+    pub expired: u64,
+    /// Attempts after a delivery's first.
+    pub redelivered: u64,
+}
+
+/// The queue of an ingress that has one, sampled at render time.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueSamples<'a> {
+    pub targets: &'a [QueueSample<'a>],
+    pub counts: DeliveryCounts,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
 /// A verb by its names in the schema (never raw segments of a request
 /// path: see the module's cardinality contract).
 #[derive(Clone, Copy, Debug)]
@@ -199,6 +233,15 @@ impl Metrics {
     /// Renders everything, plus the given upstream states, as Prometheus
     /// text (format 0.0.4), families in a fixed order.
     pub fn render(&self, upstreams: &[UpstreamSample]) -> String {
+        self.render_with(upstreams, None)
+    }
+
+    /// [`Metrics::render`], plus the queue's state when there is a queue.
+    pub fn render_with(
+        &self,
+        upstreams: &[UpstreamSample],
+        queue: Option<QueueSamples<'_>>,
+    ) -> String {
         let mut registry = Registry::default();
         registry.register(
             "realm_ingress",
@@ -264,11 +307,65 @@ impl Metrics {
             latency,
         );
 
+        if let Some(queue) = queue {
+            register_queue(&mut registry, queue);
+        }
+
         let mut out = String::with_capacity(4096);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
         out
     }
+}
+
+/// The queue's families, made for this page.
+fn register_queue(registry: &mut Registry, queue: QueueSamples<'_>) {
+    let pending = Family::<VerbLabels, Gauge>::default();
+    let oldest = Family::<VerbLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+    for t in queue.targets {
+        let labels = VerbLabels {
+            realm: t.verb.realm.to_string(),
+            module: t.verb.module.to_string(),
+            verb: t.verb.verb.to_string(),
+        };
+        pending
+            .get_or_create(&labels)
+            .set(i64::try_from(t.pending).unwrap_or(i64::MAX));
+        oldest
+            .get_or_create(&labels)
+            .set(t.oldest_age.as_secs_f64());
+    }
+    registry.register(
+        "realm_queued_calls",
+        "Queued calls not yet delivered, failed or expired (queued or being sent), by target realm, module and verb",
+        pending,
+    );
+    registry.register(
+        "realm_queued_oldest_age_seconds",
+        "How long the first queued call of the target has waited",
+        oldest,
+    );
+    let ended = Family::<Outcome, Counter>::default();
+    let counts = queue.counts;
+    for (outcome, n) in [
+        ("delivered", counts.delivered),
+        ("failed", counts.failed),
+        ("expired", counts.expired),
+    ] {
+        ended.get_or_create(&Outcome { outcome }).inc_by(n);
+    }
+    registry.register(
+        "realm_deliveries",
+        "Queued calls this process's worker ended, by outcome (delivered, failed, expired)",
+        ended,
+    );
+    let redelivered = Counter::<u64>::default();
+    redelivered.inc_by(counts.redelivered);
+    registry.register(
+        "realm_redeliveries",
+        "Attempts at queued calls after their first (after a failed attempt, or sent again after a restart)",
+        redelivered,
+    );
 }
 
 #[cfg(test)]
@@ -303,6 +400,48 @@ mod tests {
             sent: 0,
             failed: 0,
             last_latency: None,
+        }
+    }
+
+    #[test]
+    fn the_queue_is_on_the_page_when_there_is_one() {
+        let m = Metrics::new("shop");
+        assert!(!m.render(&[]).contains("realm_queued"));
+        let targets = [QueueSample {
+            verb: name("bank", "ledger", "Debit"),
+            pending: 7,
+            oldest_age: Duration::from_millis(2500),
+        }];
+        let counts = DeliveryCounts {
+            delivered: 3,
+            failed: 1,
+            expired: 0,
+            redelivered: 4,
+        };
+        let page = m.render_with(
+            &[],
+            Some(QueueSamples {
+                targets: &targets,
+                counts,
+            }),
+        );
+        let labels = r#"{realm="bank",module="ledger",verb="Debit"}"#;
+        assert_eq!(
+            value(&page, &format!("realm_queued_calls{labels}")).as_deref(),
+            Some("7"),
+            "{page}"
+        );
+        assert_eq!(
+            value(&page, &format!("realm_queued_oldest_age_seconds{labels}")).as_deref(),
+            Some("2.5")
+        );
+        for (series, n) in [
+            (r#"realm_deliveries_total{outcome="delivered"}"#, "3"),
+            (r#"realm_deliveries_total{outcome="failed"}"#, "1"),
+            (r#"realm_deliveries_total{outcome="expired"}"#, "0"),
+            ("realm_redeliveries_total", "4"),
+        ] {
+            assert_eq!(value(&page, series).as_deref(), Some(n), "{series}\n{page}");
         }
     }
 

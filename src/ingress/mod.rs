@@ -87,7 +87,7 @@ pub use build::{Trust, from_workspace, pinned_callers, server_tls};
 pub use call::{Call, Outcome};
 pub use config::{IngressConfig, Overrides};
 pub use fake::{FakeAnswer, FakeCall, FakeRunner};
-pub use queued::{Deliverer, IDEMPOTENCY_KEY, start_delivery};
+pub use queued::{Deliverer, IDEMPOTENCY_KEY, QueueOpened, start_delivery};
 pub use reply::{Refusal, Reply};
 pub use request::is_request_id;
 
@@ -367,11 +367,17 @@ impl Ingress {
 
     /// `/status`: this realm and its upstreams, as JSON.
     pub fn status_json(&self) -> Reply {
+        self.status_json_with(None)
+    }
+
+    /// `/status`, with the queue's state (`queued.rs` reads it).
+    pub fn status_json_with(&self, queue: Option<status::QueueStatus>) -> Reply {
         let status = status::Status {
             realm: self.realm.clone(),
             ready: !self.is_draining(),
             buffered_bytes: self.budget.in_use(),
             upstreams: self.upstreams(),
+            queue,
         };
         // Strings, numbers and unit enums: writing them cannot fail.
         let body = serde_json::to_string(&status).expect("a status is JSON");
@@ -380,6 +386,11 @@ impl Ingress {
 
     /// `/metrics`: Prometheus text.
     pub fn metrics_text(&self) -> String {
+        self.metrics_text_with(None)
+    }
+
+    /// `/metrics`, with the queue's state (`queued.rs` reads it).
+    pub fn metrics_text_with(&self, queue: Option<&status::QueueStatus>) -> String {
         let upstreams = self.upstreams();
         let names: Vec<String> = upstreams
             .iter()
@@ -398,7 +409,12 @@ impl Ingress {
                 last_latency: u.last_latency_us.map(Duration::from_micros),
             })
             .collect();
-        self.metrics.render(&samples)
+        let targets = queue.map(queued::samples).unwrap_or_default();
+        let queue = queue.and(self.queue()).map(|q| metrics::QueueSamples {
+            targets: &targets,
+            counts: queued::counts(q),
+        });
+        self.metrics.render_with(&samples, queue)
     }
 
     /// Counts a finished call.

@@ -20,15 +20,17 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use super::call::{Admission, Admitted, Passed};
 use super::hops::{VIA, Via};
+use super::metrics;
 use super::reply::Refusal;
 use super::request::trace_of;
 use super::route::Route;
+use super::status::{QueueDepth, QueueStatus};
 use super::trace::TRACEPARENT;
 use super::{
     CALLER_MODULE, Call, FTL_PARENT_REQUEST_ID, FTL_REQUEST_ID, FTL_TRANSACTION_ID, FTL_VERB,
     Ingress, JSON_STYLE, Outcome, REQUEST_ID, Reply,
 };
-use crate::queue::{self, Begun, Delivery, Queue, Remembered, Status};
+use crate::queue::{self, Begun, Delivery, Enqueued, Queue, Remembered, Status};
 
 /// The idempotency key of a call (draft-ietf-httpapi-idempotency-key-header).
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -200,11 +202,18 @@ impl Ingress {
         // The commit waits for the disk: off this worker's thread.
         let stored = {
             let queue = queue.clone();
-            tokio::task::spawn_blocking(move || queue.accept(&mut delivery).map(|()| delivery))
-                .await
+            tokio::task::spawn_blocking(move || {
+                queue
+                    .accept(&mut delivery)
+                    .map(|enqueued| (enqueued, delivery))
+            })
+            .await
         };
         match stored {
-            Ok(Ok(delivery)) => {
+            Ok(Ok((Enqueued::Full { pending }, _))) => {
+                self.refused(call, queue_full(pending, queue.max_queued), true, caller)
+            }
+            Ok(Ok((Enqueued::Stored, delivery))) => {
                 let body = serde_json::json!({ "id": delivery.id, "status": "queued" });
                 Outcome {
                     reply: Reply::json(StatusCode::ACCEPTED, body.to_string()),
@@ -452,6 +461,22 @@ fn remembered(hash: String, reply: &Reply) -> Option<Remembered> {
     })
 }
 
+/// How long a caller refused for a full queue is asked to wait.
+const QUEUE_FULL_RETRY: Duration = Duration::from_secs(30);
+
+/// The refusal of a call that finds `pending` calls (its cap, `max`)
+/// waiting to be delivered.
+fn queue_full(pending: u64, max: u64) -> Refusal {
+    Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "queue_full",
+        format!(
+            "the queue holds {pending} calls not yet delivered, its cap of {max} (`[ingress] max-queued`); this call was not queued: try again later"
+        ),
+    )
+    .retry_after(QUEUE_FULL_RETRY)
+}
+
 fn key_reused(key: &str) -> Refusal {
     Refusal::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -523,6 +548,69 @@ fn owned(call: &Call<'_>, key: Option<&str>, origin: Option<String>) -> Result<D
     })
 }
 
+impl Ingress {
+    /// The queue's state, for `/status` and `/metrics`: `None` without a
+    /// queue. Reads the store on a blocking thread, off the worker serving
+    /// other calls.
+    pub(super) async fn queue_status(&self) -> Option<QueueStatus> {
+        let queue = self.queue()?.clone();
+        let max_queued = queue.max_queued;
+        let read = tokio::task::spawn_blocking(move || queue.depths()).await;
+        let now = queue::now_ms();
+        let (targets, error) = match read {
+            Ok(Ok(depths)) => (depths, None),
+            Ok(Err(e)) => (Vec::new(), Some(e.to_string())),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        let targets = targets
+            .into_iter()
+            .map(|d| {
+                let mut names = d.target.splitn(3, '/').map(str::to_string);
+                QueueDepth {
+                    realm: names.next().unwrap_or_default(),
+                    module: names.next().unwrap_or_default(),
+                    verb: names.next().unwrap_or_default(),
+                    queued: d.pending,
+                    oldest_age_ms: now.saturating_sub(d.oldest_ms),
+                }
+            })
+            .collect();
+        Some(QueueStatus {
+            max_queued,
+            targets,
+            error,
+        })
+    }
+}
+
+/// The queue's targets as metrics samples.
+pub(super) fn samples(status: &QueueStatus) -> Vec<metrics::QueueSample<'_>> {
+    status
+        .targets
+        .iter()
+        .map(|t| metrics::QueueSample {
+            verb: metrics::VerbName {
+                realm: &t.realm,
+                module: &t.module,
+                verb: &t.verb,
+            },
+            pending: t.queued,
+            oldest_age: Duration::from_millis(t.oldest_age_ms),
+        })
+        .collect()
+}
+
+/// What this process's delivery worker did.
+pub(super) fn counts(queue: &Queue) -> metrics::DeliveryCounts {
+    let [delivered, failed, expired, redelivered] = queue.stats.read();
+    metrics::DeliveryCounts {
+        delivered,
+        failed,
+        expired,
+        redelivered,
+    }
+}
+
 /// The ingress as the delivery worker sees it.
 pub struct Deliverer(pub Arc<Ingress>);
 
@@ -555,6 +643,13 @@ impl queue::Deliver for Deliverer {
         })
     }
 
+    /// Twice `[ingress] upstream-timeout` (which bounds each try of an
+    /// attempt), and a second to store its outcome.
+    fn lease(&self) -> Duration {
+        let timeout = self.0.config().limits.upstream_timeout;
+        timeout.saturating_mul(2) + Duration::from_secs(1)
+    }
+
     fn policy(&self, d: &Delivery, defaults: &queue::Policy) -> Option<queue::Policy> {
         let route = self.0.route(&d.realm, &d.module, &d.verb).ok()?;
         let verb = match route {
@@ -567,6 +662,50 @@ impl queue::Deliver for Deliverer {
             max_attempts: attempts,
             max_age: defaults.max_age,
         })
+    }
+}
+
+/// What [`Ingress::open_queue`] did.
+#[derive(Debug)]
+pub enum QueueOpened {
+    /// Calls are queued in this store (as it describes itself).
+    Open { store: String },
+    /// The store could not be opened: calls are not queued, idempotency
+    /// keys not kept (another `realm serve` of this project may hold it).
+    NotOpened { why: String },
+}
+
+impl Ingress {
+    /// Opens `project`'s queue store (`[ingress] store`) and, from now on,
+    /// queues calls and keeps idempotency keys in it; shares the replay
+    /// cache of signed calls with the other replicas when the store is
+    /// shared (NATS); starts the delivery worker. `Err`: the worker's
+    /// thread could not start.
+    pub fn open_queue(
+        self: &Arc<Self>,
+        project: &crate::project::Project,
+    ) -> std::io::Result<QueueOpened> {
+        let queue = match Queue::open(project) {
+            Ok(queue) => queue,
+            Err(e) => return Ok(QueueOpened::NotOpened { why: e.to_string() }),
+        };
+        if let Some(verifier) = &self.verifier {
+            // A nonce matters while its timestamp passes the window: up to
+            // two windows from now, and a minute for the replicas' clocks.
+            let window = self.config().security.replay_window;
+            let ttl = window.saturating_mul(2) + Duration::from_secs(60);
+            match queue.store().nonces(ttl) {
+                Ok(Some(shared)) => {
+                    verifier.share_nonces(shared);
+                }
+                Ok(None) => {}
+                Err(e) => return Ok(QueueOpened::NotOpened { why: e.to_string() }),
+            }
+        }
+        let store = format!("{:?}", queue.store());
+        self.queue_to(queue);
+        start_delivery(self.clone())?;
+        Ok(QueueOpened::Open { store })
     }
 }
 

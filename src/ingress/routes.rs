@@ -92,6 +92,10 @@ async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>
         if let Some(refused) = operators_only(peer, ingress.realm()) {
             return refused;
         }
+        let token = ingress.queue().and_then(|q| q.admin_token.as_deref());
+        if let Some(refused) = admin_only(token, &parts.headers, ingress.realm()) {
+            return refused;
+        }
         let request_id = uuid::Uuid::new_v4().to_string();
         return match super::queued::deliveries(ingress, &parts.method, path, &request_id).await {
             Ok(answer) => respond(answer, &request_id),
@@ -110,16 +114,23 @@ async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" if ingress.is_draining() => text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"),
         "/readyz" => text(StatusCode::OK, "ready\n"),
-        "/metrics" => operators_only(peer, ingress.realm()).unwrap_or_else(|| {
-            let mut response = text(StatusCode::OK, ingress.metrics_text());
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static(super::metrics::CONTENT_TYPE),
-            );
-            response
-        }),
-        "/status" => operators_only(peer, ingress.realm())
-            .unwrap_or_else(|| respond(ingress.status_json(), "")),
+        "/metrics" => match operators_only(peer, ingress.realm()) {
+            Some(refused) => refused,
+            None => {
+                let queue = ingress.queue_status().await;
+                let page = ingress.metrics_text_with(queue.as_ref());
+                let mut response = text(StatusCode::OK, page);
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(super::metrics::CONTENT_TYPE),
+                );
+                response
+            }
+        },
+        "/status" => match operators_only(peer, ingress.realm()) {
+            Some(refused) => refused,
+            None => respond(ingress.status_json_with(ingress.queue_status().await), ""),
+        },
         _ => not_found(ingress, path),
     }
 }
@@ -219,6 +230,38 @@ fn operators_only(peer: &Peer, realm: &str) -> Option<Response> {
     })
 }
 
+/// `/deliveries` shows call bodies and replies, and retries and drops
+/// calls: with `[ingress] admin-token-file`, only to a request with
+/// `Authorization: Bearer <that token>`.
+fn admin_only(token: Option<&str>, headers: &http::HeaderMap, realm: &str) -> Option<Response> {
+    let token = token?;
+    let given = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .unwrap_or_default();
+    // Compared in time independent of where they differ.
+    let same = given.len() == token.len()
+        && given
+            .iter()
+            .zip(token.as_bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0;
+    (!same).then(|| {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let refusal = Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "admin_token_required",
+            "/deliveries requires `Authorization: Bearer <token>`, the token of this ingress's `[ingress] admin-token-file` (`realm deliveries` sends it when run in the project)",
+        );
+        let mut response = respond(refusal.reply(realm, &request_id), &request_id);
+        response.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"deliveries\""),
+        );
+        response
+    })
+}
+
 fn method_not_allowed(
     ingress: &Ingress,
     method: &Method,
@@ -271,6 +314,26 @@ mod tests {
         assert!(operators_only(&peer("[::1]:9"), "bank").is_none());
         assert!(operators_only(&peer("203.0.113.7:9"), "bank").is_some());
         assert!(operators_only(&Peer::default(), "bank").is_some());
+    }
+
+    #[test]
+    fn deliveries_take_the_admin_token_when_there_is_one() {
+        let with = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::AUTHORIZATION,
+                HeaderValue::from_str(value).expect("value"),
+            );
+            headers
+        };
+        let none = http::HeaderMap::new();
+        assert!(admin_only(None, &none, "bank").is_none());
+        assert!(admin_only(Some("s3cret"), &with("Bearer s3cret"), "bank").is_none());
+        for wrong in ["Bearer s3cre", "Bearer s3cret!", "Basic s3cret", "s3cret"] {
+            let refused = admin_only(Some("s3cret"), &with(wrong), "bank").expect(wrong);
+            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        }
+        assert!(admin_only(Some("s3cret"), &none, "bank").is_some());
     }
 
     #[test]

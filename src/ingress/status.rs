@@ -19,6 +19,40 @@ pub struct Status {
     pub buffered_bytes: u64,
     /// Every runner, realm and the hub, by kind and name.
     pub upstreams: Vec<UpstreamStatus>,
+    /// The queued calls, when this ingress queues calls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueStatus>,
+}
+
+/// The queue of an ingress: its cap and what waits, per target.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueueStatus {
+    /// `[ingress] max-queued`.
+    #[serde(default)]
+    pub max_queued: u64,
+    /// Calls waiting, per target with any, in target order.
+    #[serde(default)]
+    pub targets: Vec<QueueDepth>,
+    /// Why the store could not be read, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The calls waiting for one target (a verb of a realm).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QueueDepth {
+    #[serde(default)]
+    pub realm: String,
+    #[serde(default)]
+    pub module: String,
+    #[serde(default)]
+    pub verb: String,
+    /// Queued or being sent.
+    #[serde(default)]
+    pub queued: u64,
+    /// How long the first of them has waited, in milliseconds.
+    #[serde(default)]
+    pub oldest_age_ms: u64,
 }
 
 #[cfg(test)]
@@ -39,5 +73,6 @@ mod tests {
         assert_eq!(status.upstreams[0].state, State::Other);
         assert_eq!(status.upstreams[1].state, State::Up);
         assert_eq!(status.upstreams[1].sent, 3);
+        assert_eq!(status.queue, None);
     }
 }

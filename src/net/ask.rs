@@ -40,6 +40,25 @@ pub fn ask(
     body: Option<Bytes>,
     timeout: Duration,
 ) -> Result<Answer> {
+    ask_with(
+        endpoint,
+        path,
+        cacert,
+        body,
+        timeout,
+        http::HeaderMap::new(),
+    )
+}
+
+/// [`ask`], with `headers` on the request (e.g. `Authorization`).
+pub fn ask_with(
+    endpoint: &str,
+    path: &str,
+    cacert: Option<&Path>,
+    body: Option<Bytes>,
+    timeout: Duration,
+    headers: http::HeaderMap,
+) -> Result<Answer> {
     if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
         bail!(
             "the endpoint `{endpoint}` is not an http:// or https:// URL\nhelp: write the ingress's URL, e.g. --endpoint http://{}",
@@ -54,7 +73,6 @@ pub fn ask(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let headers = http::HeaderMap::new();
     let answer = runtime.block_on(async {
         let ask = async {
             match body {

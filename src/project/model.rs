@@ -146,6 +146,13 @@ pub struct IngressSettings {
     /// `idempotency-window`: how long a reply is remembered by its
     /// `Idempotency-Key`.
     pub idempotency_window: Option<Duration>,
+    /// `max-queued`: how many queued calls may be waiting (not yet
+    /// delivered, failed or expired) at once; more are refused.
+    pub max_queued: Option<u64>,
+    /// `admin-token-file`: a file holding the bearer token `/deliveries`
+    /// requires (relative to the project root; `~/` is the home
+    /// directory).
+    pub admin_token_file: Option<String>,
     /// `[ingress.delivery]`: how queued calls are retried.
     pub delivery: DeliverySettings,
 }

@@ -40,6 +40,8 @@ const INGRESS_KEYS: &[&str] = &[
     "queued",
     "store",
     "idempotency-window",
+    "max-queued",
+    "admin-token-file",
     "delivery",
 ];
 
@@ -370,6 +372,12 @@ impl Reader<'_> {
                 "idempotency-window" => self
                     .duration(value, &label)
                     .map(|d| s.idempotency_window = Some(d)),
+                "max-queued" => self
+                    .count(value, &label, 1, 100_000_000)
+                    .map(|n| s.max_queued = Some(n as u64)),
+                "admin-token-file" => self
+                    .string(value, &label)
+                    .map(|p| s.admin_token_file = Some(p)),
                 "delivery" => self.delivery(value, &mut s.delivery, found),
                 other => {
                     found

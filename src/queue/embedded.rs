@@ -8,9 +8,9 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-use super::{Delivery, Remembered, Store, StoreError};
+use super::{Delivery, Depth, Enqueued, Remembered, Store, StoreError};
 
 /// id → delivery (JSON).
 const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
@@ -36,11 +36,13 @@ pub struct Embedded {
 /// others wait for their result, or lead the next commit.
 #[derive(Default)]
 struct Group {
-    waiting: Vec<(u64, Delivery)>,
+    /// Ticket, delivery, and the most pending deliveries it may join.
+    waiting: Vec<(u64, Delivery, u64)>,
     next_ticket: u64,
     leading: bool,
-    /// Ticket → the seq given, or why the commit failed.
-    done: std::collections::HashMap<u64, Result<u64, String>>,
+    /// Ticket → the seq given (or the queue was full), or why the commit
+    /// failed.
+    done: std::collections::HashMap<u64, Result<(Enqueued, u64), String>>,
 }
 
 impl std::fmt::Debug for Embedded {
@@ -116,15 +118,29 @@ impl Embedded {
         tx.commit().map_err(err)
     }
 
-    /// Stores `batch` in one transaction: each delivery's seq, or why not.
-    fn commit_batch(&self, batch: &mut [(u64, Delivery)]) -> Result<(), StoreError> {
+    /// Stores `batch` in one transaction, each delivery given its seq,
+    /// but those that find their cap of pending deliveries reached: what
+    /// became of each, in order.
+    fn commit_batch(
+        &self,
+        batch: &mut [(u64, Delivery, u64)],
+    ) -> Result<Vec<Enqueued>, StoreError> {
+        let mut outcomes = Vec::with_capacity(batch.len());
         self.write(|tx| {
             let mut meta = tx.open_table(META).map_err(err)?;
             let mut deliveries = tx.open_table(DELIVERIES).map_err(err)?;
             let mut order = tx.open_table(ORDER).map_err(err)?;
             let mut pending = tx.open_table(PENDING).map_err(err)?;
             let mut seq = meta.get("seq").map_err(err)?.map_or(0, |v| v.value());
-            for (_, delivery) in batch.iter_mut() {
+            // redb keeps a table's length: no scan.
+            let mut count = pending.len().map_err(err)?;
+            for (_, delivery, max_pending) in batch.iter_mut() {
+                if count >= *max_pending {
+                    outcomes.push(Enqueued::Full { pending: count });
+                    continue;
+                }
+                count += 1;
+                outcomes.push(Enqueued::Stored);
                 seq += 1;
                 delivery.seq = seq;
                 let bytes = encode(delivery)?;
@@ -138,20 +154,26 @@ impl Embedded {
             }
             meta.insert("seq", seq).map_err(err)?;
             Ok(())
-        })
+        })?;
+        Ok(outcomes)
     }
 }
 
 impl Store for Embedded {
-    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
+    fn enqueue_within(
+        &self,
+        delivery: &mut Delivery,
+        max_pending: u64,
+    ) -> Result<Enqueued, StoreError> {
         let mut group = lock(&self.group)?;
         let ticket = group.next_ticket;
         group.next_ticket += 1;
-        group.waiting.push((ticket, delivery.clone()));
+        group.waiting.push((ticket, delivery.clone(), max_pending));
         loop {
             if let Some(done) = group.done.remove(&ticket) {
-                delivery.seq = done.map_err(StoreError)?;
-                return Ok(());
+                let (enqueued, seq) = done.map_err(StoreError)?;
+                delivery.seq = seq;
+                return Ok(enqueued);
             }
             if group.leading {
                 group = self
@@ -167,8 +189,18 @@ impl Store for Embedded {
             let result = self.commit_batch(&mut batch).map_err(|e| e.0);
             group = lock(&self.group)?;
             group.leading = false;
-            for (t, d) in batch {
-                let done = result.clone().map(|()| d.seq);
+            for (i, (t, d, _)) in batch.into_iter().enumerate() {
+                let done = result.as_ref().map_err(Clone::clone).map(|outcomes| {
+                    let enqueued = outcomes.get(i).copied().unwrap_or(Enqueued::Stored);
+                    (
+                        enqueued,
+                        if enqueued == Enqueued::Stored {
+                            d.seq
+                        } else {
+                            0
+                        },
+                    )
+                });
                 group.done.insert(t, done);
             }
             self.committed.notify_all();
@@ -279,6 +311,33 @@ impl Store for Embedded {
             }
         }
         Ok(targets)
+    }
+
+    fn depths(&self) -> Result<Vec<Depth>, StoreError> {
+        let tx = self.db.begin_read().map_err(err)?;
+        let pending = tx.open_table(PENDING).map_err(err)?;
+        let deliveries = tx.open_table(DELIVERIES).map_err(err)?;
+        let mut depths: Vec<Depth> = Vec::new();
+        for entry in pending.iter().map_err(err)? {
+            let (key, id) = entry.map_err(err)?;
+            let (target, _) = key.value();
+            match depths.last_mut() {
+                Some(last) if last.target == target => last.pending += 1,
+                _ => {
+                    // The first of a target (in seq order): the oldest.
+                    let oldest_ms = match deliveries.get(id.value()).map_err(err)? {
+                        Some(v) => decode::<Delivery>(v.value())?.created_ms,
+                        None => super::now_ms(),
+                    };
+                    depths.push(Depth {
+                        target: target.to_string(),
+                        pending: 1,
+                        oldest_ms,
+                    });
+                }
+            }
+        }
+        Ok(depths)
     }
 
     fn next_for(&self, target: &str) -> Result<Option<Delivery>, StoreError> {
@@ -473,6 +532,26 @@ mod tests {
             .map(|d| d.id)
             .collect();
         assert_eq!(listed, ["old-queued", "new-delivered"]);
+    }
+
+    #[test]
+    fn past_its_cap_a_call_is_not_stored_and_an_ended_one_makes_room() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Embedded::open(&dir.path().join("q.redb")).expect("open");
+        for id in ["a", "b"] {
+            let stored = store.enqueue_within(&mut delivery(id, "x"), 2);
+            assert_eq!(stored.expect("enqueue"), Enqueued::Stored);
+        }
+        let mut c = delivery("c", "y");
+        let full = store.enqueue_within(&mut c, 2).expect("enqueue");
+        assert_eq!(full, Enqueued::Full { pending: 2 });
+        assert!(store.get("c").expect("get").is_none());
+        assert_eq!(store.list(10).expect("list").len(), 2);
+        let mut a = store.get("a").expect("get").expect("a");
+        a.status = Status::Delivered;
+        store.update(&a).expect("update");
+        let stored = store.enqueue_within(&mut c, 2).expect("enqueue");
+        assert_eq!((stored, c.seq), (Enqueued::Stored, 3));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use delivery::{Delivery, Status, StoredReply};
@@ -32,7 +33,7 @@ pub use embedded::Embedded;
 pub use idempotency::{Begun, Remembered};
 pub use nats::Nats;
 pub use policy::Policy;
-pub use store::{Store, StoreError};
+pub use store::{Depth, Enqueued, Nonces, Store, StoreError};
 pub use worker::{Attempted, Deliver};
 
 use crate::project::Project;
@@ -42,6 +43,15 @@ pub const DEFAULT_STORE: &str = ".realm/ingress.redb";
 
 /// How long a reply is remembered by its `Idempotency-Key`, by default.
 pub const DEFAULT_IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+/// How many queued calls may be pending (not yet delivered, failed or
+/// expired) at once, by default (`[ingress] max-queued`). Ten thousand
+/// calls ride out an outage of hours at a steady few calls a second, yet
+/// keep the store small (bodies are at most `max-body-size`, 4 MiB by
+/// default, and most are well under a KiB: about 10 MB of them), and keep
+/// the shared store within what it is made for (it lists keys to find the
+/// next delivery: thousands, not millions).
+pub const DEFAULT_MAX_QUEUED: u64 = 10_000;
 
 /// The queue of one ingress: its store, which verbs are always queued, the
 /// delivery defaults, and the signal that wakes the worker.
@@ -53,6 +63,12 @@ pub struct Queue {
     pub defaults: Policy,
     /// `[ingress] idempotency-window`.
     pub idempotency_window: Duration,
+    /// `[ingress] max-queued`: past it, calls are refused, not queued.
+    pub max_queued: u64,
+    /// What the delivery worker of this process did.
+    pub stats: Stats,
+    /// `[ingress] admin-token-file`'s token: `/deliveries` requires it.
+    pub admin_token: Option<String>,
     wake: tokio::sync::Notify,
     /// Idempotency keys whose call is running now.
     running: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -75,14 +91,19 @@ impl Queue {
             Some(url) if url.starts_with("nats://") => Arc::new(Nats::open(url)?),
             other => Arc::new(Embedded::open(&store_path(&project.root, other))?),
         };
-        Ok(Arc::new(Queue::with_store(
+        let mut queue = Queue::with_store(
             store,
             settings.queued.clone(),
             Policy::from_settings(&settings.delivery),
             settings
                 .idempotency_window
                 .unwrap_or(DEFAULT_IDEMPOTENCY_WINDOW),
-        )))
+        );
+        queue.max_queued = settings.max_queued.unwrap_or(DEFAULT_MAX_QUEUED);
+        // A token that cannot be read opens no queue (so no `/deliveries`
+        // without it), rather than one open to every operator address.
+        queue.admin_token = admin_token(project).map_err(|e| StoreError(format!("{e:#}")))?;
+        Ok(Arc::new(queue))
     }
 
     pub fn with_store(
@@ -96,6 +117,9 @@ impl Queue {
             queued,
             defaults,
             idempotency_window,
+            max_queued: DEFAULT_MAX_QUEUED,
+            stats: Stats::default(),
+            admin_token: None,
             wake: tokio::sync::Notify::new(),
             running: Default::default(),
         }
@@ -113,17 +137,26 @@ impl Queue {
         })
     }
 
-    /// Stores `delivery` durably (its `seq` assigned) and wakes the worker.
+    /// Stores `delivery` durably (its `seq` assigned) and wakes the worker,
+    /// unless [`Queue::max_queued`] calls are pending already.
     /// Blocks on the store's commit: call it off an async worker thread.
-    pub fn accept(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
-        self.store.enqueue(delivery)?;
-        self.wake.notify_one();
-        Ok(())
+    pub fn accept(&self, delivery: &mut Delivery) -> Result<Enqueued, StoreError> {
+        let enqueued = self.store.enqueue_within(delivery, self.max_queued)?;
+        if enqueued == Enqueued::Stored {
+            self.wake.notify_one();
+        }
+        Ok(enqueued)
     }
 
     /// A delivery by its id.
     pub fn delivery(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
         self.store.get(id)
+    }
+
+    /// The pending deliveries of every target (reads the store: call it
+    /// off an async worker thread).
+    pub fn depths(&self) -> Result<Vec<Depth>, StoreError> {
+        self.store.depths()
     }
 
     /// Every delivery, oldest first, at most `limit`.
@@ -160,6 +193,61 @@ impl Queue {
     pub fn drop_delivery(&self, id: &str) -> Result<bool, StoreError> {
         self.store.remove(id)
     }
+}
+
+/// What the delivery worker of one process did since it started (for
+/// `/metrics`; replicas sharing a store count each its own).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Deliveries the target answered with success.
+    pub delivered: AtomicU64,
+    /// Deliveries refused for good, or out of attempts.
+    pub failed: AtomicU64,
+    /// Deliveries not delivered within their `max-age`.
+    pub expired: AtomicU64,
+    /// Attempts after a delivery's first (after a failed attempt, or sent
+    /// again after a crash).
+    pub redelivered: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(delivered, failed, expired, redelivered)` now.
+    pub fn read(&self) -> [u64; 4] {
+        [
+            &self.delivered,
+            &self.failed,
+            &self.expired,
+            &self.redelivered,
+        ]
+        .map(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// The bearer token of `[ingress] admin-token-file` (the file's text,
+/// trimmed), when the setting is there: what `/deliveries` requires and
+/// `realm deliveries` sends.
+pub fn admin_token(project: &Project) -> anyhow::Result<Option<String>> {
+    let Some(file) = &project.ingress.admin_token_file else {
+        return Ok(None);
+    };
+    let path = match (Path::new(file).strip_prefix("~"), dirs::home_dir()) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => project.root.join(file),
+    };
+    let text = crate::files::read_text(&path)
+        .map_err(|e| anyhow::anyhow!("[ingress] admin-token-file: {e:#}"))?;
+    let token = text.trim();
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        anyhow::bail!(
+            "[ingress] admin-token-file: {} must hold a token of printable characters without spaces",
+            path.display()
+        );
+    }
+    Ok(Some(token.to_string()))
 }
 
 /// Where the embedded store is: `[ingress] store` (relative to the

@@ -21,7 +21,7 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use tokio_stream::StreamExt;
 
-use super::{Delivery, Remembered, Status, Store, StoreError};
+use super::{Delivery, Depth, Enqueued, Nonces, Remembered, Status, Store, StoreError};
 
 const BUCKETS: [&str; 5] = [
     "realm_deliveries",
@@ -43,7 +43,59 @@ struct Buckets {
 pub struct Nats {
     url: String,
     buckets: Buckets,
+    js: jetstream::Context,
     runtime: tokio::runtime::Runtime,
+}
+
+/// The bucket of the nonces of signed calls the replicas took: nonce →
+/// the second until which it is taken. Its entries expire with the
+/// bucket's `max_age` (at least two replay windows).
+const NONCES: &str = "realm_nonces";
+
+/// The replay cache shared by the replicas ([`Nats::nonces`]).
+pub struct NatsNonces {
+    bucket: kv::Store,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for NatsNonces {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NATS JetStream bucket {NONCES}")
+    }
+}
+
+impl Nonces for NatsNonces {
+    fn take(&self, nonce: &str, until: u64, now: u64) -> Result<bool, StoreError> {
+        let (bucket, key) = (self.bucket.clone(), nonce.to_string());
+        let value = Bytes::from(until.to_string());
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let _ = tx.send(take(&bucket, &key, value, now).await);
+        });
+        rx.recv()
+            .map_err(|_| StoreError("the NATS client stopped".into()))?
+    }
+}
+
+/// Takes `key` when no replica holds it (revision 0: only when the key
+/// has no entry), or when the one that did has let it go (its `until` is
+/// past; by compare-and-set on that entry's revision).
+async fn take(bucket: &kv::Store, key: &str, value: Bytes, now: u64) -> Result<bool, StoreError> {
+    if bucket.update(key, value.clone(), 0).await.is_ok() {
+        return Ok(true);
+    }
+    let Some(entry) = bucket.entry(key).await.map_err(err)? else {
+        // Not taken, yet not created: the server did not answer.
+        return Err(StoreError(format!("NATS: cannot write to {NONCES}")));
+    };
+    let until: Option<u64> = std::str::from_utf8(&entry.value)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let held = entry.operation == kv::Operation::Put && until.is_none_or(|until| until >= now);
+    if held {
+        return Ok(false);
+    }
+    Ok(bucket.update(key, value, entry.revision).await.is_ok())
 }
 
 impl std::fmt::Debug for Nats {
@@ -128,24 +180,68 @@ impl Nats {
             }
             let mut opened = opened.into_iter();
             let mut next = || opened.next().ok_or_else(|| StoreError("a bucket".into()));
-            Ok::<_, StoreError>(Buckets {
+            let buckets = Buckets {
                 deliveries: next()?,
                 pending: next()?,
                 order: next()?,
                 meta: next()?,
                 keys: next()?,
-            })
+            };
+            Ok::<_, StoreError>((buckets, js))
         };
         runtime.spawn(async move {
             let _ = tx.send(opening.await);
         });
-        let buckets = rx
+        let (buckets, js) = rx
             .recv()
             .map_err(|_| StoreError("the NATS client stopped".into()))??;
         Ok(Nats {
             url: url.to_string(),
             buckets,
+            js,
             runtime,
+        })
+    }
+
+    /// The replay cache shared by the replicas: the bucket `realm_nonces`,
+    /// made with entries kept `ttl`, or its `max_age` raised to `ttl` when
+    /// a replica made it with less.
+    pub fn nonces(&self, ttl: std::time::Duration) -> Result<NatsNonces, StoreError> {
+        let js = self.js.clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let opened = async {
+                let bucket = match js.get_key_value(NONCES).await {
+                    Ok(bucket) => bucket,
+                    Err(_) => js
+                        .create_key_value(kv::Config {
+                            bucket: NONCES.to_string(),
+                            history: 1,
+                            max_age: ttl,
+                            storage: jetstream::stream::StorageType::File,
+                            ..Default::default()
+                        })
+                        .await
+                        .map_err(|e| {
+                            StoreError(format!("cannot make the JetStream bucket {NONCES}: {e}"))
+                        })?,
+                };
+                let config = &bucket.stream.cached_info().config;
+                if !config.max_age.is_zero() && config.max_age < ttl {
+                    let mut longer = config.clone();
+                    longer.max_age = ttl;
+                    js.update_stream(&longer).await.map_err(err)?;
+                }
+                Ok::<_, StoreError>(bucket)
+            };
+            let _ = tx.send(opened.await);
+        });
+        let bucket = rx
+            .recv()
+            .map_err(|_| StoreError("the NATS client stopped".into()))??;
+        Ok(NatsNonces {
+            bucket,
+            runtime: self.runtime.handle().clone(),
         })
     }
 
@@ -211,11 +307,42 @@ async fn next_seq(b: &Buckets) -> Result<u64, StoreError> {
     }
 }
 
+/// How many deliveries are pending: the messages of the pending bucket's
+/// stream (a pending entry is purged, not deleted, when its delivery ends,
+/// so no delete marker is left to count).
+async fn pending_count(b: &Buckets) -> Result<u64, StoreError> {
+    let mut stream = b.pending.stream.clone();
+    let info = stream.info().await.map_err(err)?;
+    Ok(info.state.messages)
+}
+
+/// Takes a delivery's pending entry away, leaving nothing behind.
+async fn unpend(b: &Buckets, d: &Delivery) -> Result<(), StoreError> {
+    let subject = format!("{}{}", b.pending.prefix, pending_key(d));
+    b.pending
+        .stream
+        .purge()
+        .filter(subject)
+        .await
+        .map(|_| ())
+        .map_err(err)
+}
+
 impl Store for Nats {
-    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
+    fn enqueue_within(
+        &self,
+        delivery: &mut Delivery,
+        max_pending: u64,
+    ) -> Result<Enqueued, StoreError> {
         let mut d = delivery.clone();
         let stored = self.run(move |b| {
             Box::pin(async move {
+                if max_pending < u64::MAX {
+                    let pending = pending_count(&b).await?;
+                    if pending >= max_pending {
+                        return Ok(Err(pending));
+                    }
+                }
                 d.seq = next_seq(&b).await?;
                 put_delivery(&b, &d).await?;
                 b.order
@@ -226,11 +353,16 @@ impl Store for Nats {
                     .put(pending_key(&d), Bytes::from(d.id.clone()))
                     .await
                     .map_err(err)?;
-                Ok(d.seq)
+                Ok(Ok(d.seq))
             })
         })?;
-        delivery.seq = stored;
-        Ok(())
+        match stored {
+            Ok(seq) => {
+                delivery.seq = seq;
+                Ok(Enqueued::Stored)
+            }
+            Err(pending) => Ok(Enqueued::Full { pending }),
+        }
     }
 
     fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError> {
@@ -248,7 +380,7 @@ impl Store for Nats {
                 }
                 put_delivery(&b, &d).await?;
                 if d.status.is_final() {
-                    b.pending.delete(pending_key(&d)).await.map_err(err)?;
+                    unpend(&b, &d).await?;
                 } else {
                     b.pending
                         .put(pending_key(&d), Bytes::from(d.id.clone()))
@@ -293,7 +425,7 @@ impl Store for Nats {
                 let Some(d) = get_delivery(&b, &id).await? else {
                     return Ok(false);
                 };
-                b.pending.delete(pending_key(&d)).await.map_err(err)?;
+                unpend(&b, &d).await?;
                 b.order
                     .delete(format!("{:020}", d.seq))
                     .await
@@ -315,6 +447,44 @@ impl Store for Nats {
                 targets.sort();
                 targets.dedup();
                 Ok(targets)
+            })
+        })
+    }
+
+    fn depths(&self) -> Result<Vec<Depth>, StoreError> {
+        self.run(|b| {
+            Box::pin(async move {
+                let mut pending = keys(&b.pending).await?;
+                // `<hex target>.<seq, 20 digits>`: sorted by target, then seq.
+                pending.sort();
+                let mut depths: Vec<(String, u64, String)> = Vec::new();
+                for key in pending {
+                    let Some((hex_target, _)) = key.split_once('.') else {
+                        continue;
+                    };
+                    match depths.last_mut() {
+                        Some(last) if last.0 == hex_target => last.1 += 1,
+                        _ => depths.push((hex_target.to_string(), 1, key.clone())),
+                    }
+                }
+                let mut out = Vec::with_capacity(depths.len());
+                for (hex_target, count, first) in depths {
+                    let Some(target) = unhex(&hex_target) else {
+                        continue;
+                    };
+                    let oldest_ms = match b.pending.get(first).await.map_err(err)? {
+                        Some(id) => get_delivery(&b, &String::from_utf8_lossy(&id))
+                            .await?
+                            .map_or_else(super::now_ms, |d| d.created_ms),
+                        None => super::now_ms(),
+                    };
+                    out.push(Depth {
+                        target,
+                        pending: count,
+                        oldest_ms,
+                    });
+                }
+                Ok(out)
             })
         })
     }
@@ -420,6 +590,13 @@ impl Store for Nats {
                 Ok(forgotten)
             })
         })
+    }
+
+    fn nonces(
+        &self,
+        ttl: std::time::Duration,
+    ) -> Result<Option<std::sync::Arc<dyn Nonces>>, StoreError> {
+        Ok(Some(std::sync::Arc::new(Nats::nonces(self, ttl)?)))
     }
 
     fn forget_ended_before(&self, before_ms: u64) -> Result<usize, StoreError> {

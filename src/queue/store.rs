@@ -8,10 +8,50 @@ use super::{Delivery, Remembered};
 #[error("the queue's store: {0}")]
 pub struct StoreError(pub String);
 
+/// What became of a call handed to [`Store::enqueue_within`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored, durably, with its `seq`.
+    Stored,
+    /// Not stored: this many deliveries are pending already.
+    Full { pending: u64 },
+}
+
+/// The pending deliveries of one target (realm, module, verb).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Depth {
+    /// `realm/module/verb`, as [`Delivery::target`] writes it.
+    pub target: String,
+    /// Deliveries queued or being sent.
+    pub pending: u64,
+    /// When the first of them in the queue was accepted (ms since the
+    /// Unix epoch).
+    pub oldest_ms: u64,
+}
+
+/// The nonces of signed calls, shared by the replicas of one ingress: a
+/// nonce is taken once, by whichever replica sees it first.
+pub trait Nonces: Send + Sync + std::fmt::Debug {
+    /// Takes `nonce` until `until` (Unix seconds): `false` when it is
+    /// taken already (by any replica) and not yet past its `until`.
+    fn take(&self, nonce: &str, until: u64, now: u64) -> Result<bool, StoreError>;
+}
+
 /// Where deliveries and idempotency records are kept.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores a new delivery, giving it the next `seq`; durable on return.
-    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError>;
+    fn enqueue(&self, delivery: &mut Delivery) -> Result<(), StoreError> {
+        self.enqueue_within(delivery, u64::MAX).map(|_| ())
+    }
+    /// Stores a new delivery as [`Store::enqueue`] does, unless
+    /// `max_pending` deliveries are pending (queued or sending) already.
+    /// A shared store counts what its server holds: replicas accepting at
+    /// the same moment may pass the cap by the calls they accept at once.
+    fn enqueue_within(
+        &self,
+        delivery: &mut Delivery,
+        max_pending: u64,
+    ) -> Result<Enqueued, StoreError>;
     /// A delivery by its id.
     fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
     /// Writes a delivery's new state; durable on return. A final status
@@ -26,6 +66,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn remove(&self, id: &str) -> Result<bool, StoreError>;
     /// The targets with pending (queued or sending) deliveries.
     fn pending_targets(&self) -> Result<Vec<String>, StoreError>;
+    /// Every target with pending deliveries: how many, and since when.
+    /// Reads every pending entry: for `/status` and `/metrics`, not for
+    /// each call.
+    fn depths(&self) -> Result<Vec<Depth>, StoreError>;
     /// The first pending delivery of `target`, in `seq` order.
     fn next_for(&self, target: &str) -> Result<Option<Delivery>, StoreError>;
     /// Every delivery, in `seq` order, at most `limit`.
@@ -40,6 +84,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn remember(&self, key: &str, remembered: &Remembered) -> Result<(), StoreError>;
     /// Forgets the replies remembered before `before_ms`; how many.
     fn forget_before(&self, before_ms: u64) -> Result<usize, StoreError>;
+    /// The replay cache shared by the replicas of the ingress, its
+    /// entries kept at least `ttl`; `None` for a store of one process
+    /// (each process's own cache is all there is).
+    fn nonces(
+        &self,
+        ttl: std::time::Duration,
+    ) -> Result<Option<std::sync::Arc<dyn Nonces>>, StoreError> {
+        let _ = ttl;
+        Ok(None)
+    }
     /// Removes the ended deliveries (delivered, failed, expired) last
     /// changed before `before_ms`; how many.
     fn forget_ended_before(&self, before_ms: u64) -> Result<usize, StoreError>;

@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Delivery, Policy, Queue, Status, StoredReply, now_ms};
+use super::{Delivery, Policy, Queue, Stats, Status, StoredReply, now_ms};
 
 /// What one attempt got: the target's answer (or the refusal of the
 /// ingress that sends it, as an answer).
@@ -35,13 +35,15 @@ pub trait Deliver: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Attempted> + 'a>>;
     /// The verb's own retry policy (`+retry`), when it has one.
     fn policy(&self, delivery: &Delivery, defaults: &Policy) -> Option<Policy>;
+    /// How long a claimed attempt is held against other workers sharing
+    /// the store: longer than an attempt should take. A replica killed
+    /// during an attempt holds it this long; an attempt that takes longer
+    /// may be sent again by another replica (the receiving ingress answers
+    /// its key once).
+    fn lease(&self) -> Duration {
+        Duration::from_secs(120)
+    }
 }
-
-/// How long a claimed attempt is held against other workers sharing the
-/// store: longer than an attempt (`[ingress] upstream-timeout`, 30 s by
-/// default) should take. An attempt that takes longer may be sent again by
-/// another replica (the receiving ingress answers its key once).
-const LEASE_MS: u64 = 120_000;
 
 /// How often old idempotency records and ended deliveries are swept.
 const SWEEP: Duration = Duration::from_secs(600);
@@ -173,6 +175,7 @@ async fn deliver_one(
     let age = u64::try_from(policy.max_age.as_millis()).unwrap_or(u64::MAX);
     let expires = d.created_ms.saturating_add(age);
     if now_ms() >= expires {
+        Stats::count(&queue.stats.expired);
         d.status = Status::Expired;
         d.updated_ms = now_ms();
         let why = format!(
@@ -196,10 +199,14 @@ async fn deliver_one(
     d.status = Status::Sending;
     d.attempts += 1;
     d.updated_ms = now;
-    d.lease_ms = now.saturating_add(LEASE_MS);
+    let lease = u64::try_from(deliver.lease().as_millis()).unwrap_or(u64::MAX);
+    d.lease_ms = now.saturating_add(lease);
     if !queue.store.claim(&before, &d)? {
         // Another worker claimed it first.
         return Ok(());
+    }
+    if d.attempts > 1 {
+        Stats::count(&queue.stats.redelivered);
     }
     let answer = deliver.attempt(&d).await;
     d.updated_ms = now_ms();
@@ -208,8 +215,10 @@ async fn deliver_one(
     match verdict {
         Verdict::Delivered | Verdict::Refused => {
             d.status = if verdict == Verdict::Delivered {
+                Stats::count(&queue.stats.delivered);
                 Status::Delivered
             } else {
+                Stats::count(&queue.stats.failed);
                 Status::Failed
             };
             d.last_error = message;
@@ -222,6 +231,7 @@ async fn deliver_one(
         Verdict::Again => {
             d.last_error = message;
             if d.attempts >= policy.max_attempts {
+                Stats::count(&queue.stats.failed);
                 d.status = Status::Failed;
                 return queue.store.update(&d);
             }

@@ -178,6 +178,12 @@ pub enum AuthError {
          cache is full): retry in a moment"
     )]
     ReplayCacheFull,
+    /// The replay cache shared by the replicas (their NATS store) could
+    /// not be asked: the call is refused rather than maybe replayed.
+    #[error(
+        "the replay cache this ingress shares with its replicas could not be asked ({0}): retry in a moment"
+    )]
+    ReplayCacheUnavailable(String),
 }
 
 fn unknown_peer_message(peer: &str) -> String {
@@ -236,6 +242,7 @@ impl AuthError {
             AuthError::Expired { .. } => "expired",
             AuthError::Replayed { .. } => "replayed",
             AuthError::ReplayCacheFull => "replay_cache_full",
+            AuthError::ReplayCacheUnavailable(_) => "replay_cache_unavailable",
             AuthError::UnknownKey { .. } => "unknown_key",
             AuthError::NotPinned { .. } => "caller_not_pinned",
             AuthError::OtherRealmsKey { .. } => "key_of_other_realm",
@@ -260,7 +267,9 @@ impl AuthError {
     /// (the call may succeed later), 401 otherwise.
     pub fn status(&self) -> http::StatusCode {
         match self {
-            AuthError::ReplayCacheFull => http::StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::ReplayCacheFull | AuthError::ReplayCacheUnavailable(_) => {
+                http::StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => http::StatusCode::UNAUTHORIZED,
         }
     }

@@ -278,6 +278,7 @@ impl Verifier {
             }),
             Insert::Full => Err(AuthError::ReplayCacheFull),
             Insert::Forgotten { clock } => Err(self.expired(realm, created, clock)),
+            Insert::Unavailable(why) => Err(AuthError::ReplayCacheUnavailable(why)),
         }
     }
 

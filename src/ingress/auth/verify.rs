@@ -82,6 +82,13 @@ impl Verifier {
         &self.keys
     }
 
+    /// Refuses, from now on, nonces the other replicas of this ingress
+    /// took too (their shared store's replay cache); `false` when it does
+    /// already.
+    pub fn share_nonces(&self, shared: std::sync::Arc<dyn crate::queue::Nonces>) -> bool {
+        self.cache.share(shared)
+    }
+
     /// The Ed25519 keys of the pinned callers.
     pub fn pinned(&self) -> &PinnedKeys {
         &self.pinned
@@ -137,6 +144,7 @@ impl Verifier {
             }),
             Insert::Full => Err(AuthError::ReplayCacheFull),
             Insert::Forgotten { clock } => Err(self.expired(parsed.realm, parsed.t, clock)),
+            Insert::Unavailable(why) => Err(AuthError::ReplayCacheUnavailable(why)),
         }
     }
 
@@ -170,6 +178,8 @@ pub(super) enum Insert {
     Forgotten {
         clock: u64,
     },
+    /// The replay cache shared with other replicas could not be asked.
+    Unavailable(String),
 }
 
 /// The nonces seen within the window, sharded by nonce bits so that
@@ -177,6 +187,10 @@ pub(super) enum Insert {
 pub(super) struct NonceCache {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
+    /// The nonces the replicas of this ingress share (`[ingress] store =
+    /// "nats://..."`): a nonce new here is taken there too, so that a
+    /// signature another replica accepted is refused.
+    shared: std::sync::OnceLock<std::sync::Arc<dyn crate::queue::Nonces>>,
 }
 
 /// A remembered nonce.
@@ -214,6 +228,29 @@ impl NonceCache {
         NonceCache {
             shards: (0..shards).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard: max_nonces.div_ceil(shards),
+            shared: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Shares the nonces with other replicas through `shared` from now on;
+    /// `false` when they are shared already.
+    pub(super) fn share(&self, shared: std::sync::Arc<dyn crate::queue::Nonces>) -> bool {
+        self.shared.set(shared).is_ok()
+    }
+
+    /// Remembers a nonce here, then, when it is new here, takes it in the
+    /// cache shared with other replicas (one round trip to their store).
+    pub(super) fn insert(&self, nonce: u128, peer: u32, t: u64, now: u64, window: u64) -> Insert {
+        let here = self.insert_here(nonce, peer, t, now, window);
+        let Some(shared) = self.shared.get().filter(|_| here == Insert::Fresh) else {
+            return here;
+        };
+        // Until the timestamp can no longer pass the window.
+        let until = t.saturating_add(window);
+        match shared.take(&format!("{nonce:032x}.{peer}"), until, now) {
+            Ok(true) => Insert::Fresh,
+            Ok(false) => Insert::Replayed,
+            Err(e) => Insert::Unavailable(e.to_string()),
         }
     }
 
@@ -221,7 +258,7 @@ impl NonceCache {
         self.per_shard * self.shards.len()
     }
 
-    pub(super) fn insert(&self, nonce: u128, peer: u32, t: u64, now: u64, window: u64) -> Insert {
+    fn insert_here(&self, nonce: u128, peer: u32, t: u64, now: u64, window: u64) -> Insert {
         // The low bits of the nonce pick the shard (`shards.len()` is a
         // power of two); the truncating cast keeps exactly those bits.
         let index = (nonce as usize) & (self.shards.len() - 1);
