@@ -262,12 +262,12 @@ fn usage_of(realm: &Realm, roots: BTreeMap<(&str, &str), BTreeSet<UsePos>>) -> U
                 continue;
             };
             decl.for_each_type(&mut |ty| {
-                if let Type::Ref(Ref {
+                if let Some(Ref {
                     realm: None,
                     module: Some(m),
                     name: n,
                     ..
-                }) = ty
+                }) = ty.reference()
                 {
                     let key = (m.as_str(), n.as_str());
                     if find(key.0, key.1).is_some() && seen.insert(key) {

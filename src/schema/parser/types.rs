@@ -54,7 +54,7 @@ impl<'a> Parser<'a> {
                 let (first, pos) = self.expect_ident("a type")?;
                 match Type::scalar(first) {
                     Some(scalar) if self.peek() != Some(b'.') => scalar,
-                    _ => Type::Ref(self.ref_after_ident(first, pos)?),
+                    _ => Type::from(self.ref_after_ident(first, pos)?),
                 }
             }
             _ => return Err(self.expected("a type")),
