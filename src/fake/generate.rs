@@ -97,8 +97,8 @@ fn costs(checker: &Checker) -> HashMap<(String, String), u32> {
         .collect();
     let cost_of = |ty: &Type, costs: &HashMap<(String, String), u32>| -> u32 {
         fn walk(ty: &Type, costs: &HashMap<(String, String), u32>) -> u32 {
-            match ty {
-                Type::Ref(Ref {
+            match ty.reference() {
+                Some(Ref {
                     module: Some(m),
                     name,
                     ..
@@ -290,7 +290,7 @@ impl<'g> Walk<'g> {
     /// integers, durations and well-known types differ from FTL's).
     fn message(&mut self, data: &Data, r: &Ref, depth: usize) -> Value {
         let mut members = Map::new();
-        let ty = Type::Ref(r.clone());
+        let ty = Type::from(r.clone());
         for field in &data.fields {
             if self.short(depth + 1) || self.rng.one_in(3) {
                 continue;
@@ -439,9 +439,9 @@ pub(super) fn substitute(ty: &Type, params: &Params) -> Type {
             Some(t) => t.clone(),
             None => ty.clone(),
         },
-        Type::Ref(r) => Type::Ref(Ref {
+        Type::Ref(r) => Type::from(Ref {
             type_args: r.type_args.iter().map(|t| substitute(t, params)).collect(),
-            ..r.clone()
+            ..(**r).clone()
         }),
         Type::List(t) => Type::List(Box::new(substitute(t, params))),
         Type::Optional(t) => Type::Optional(Box::new(substitute(t, params))),
@@ -535,7 +535,7 @@ mod tests {
     fn every_value_fits_and_recursive_types_end() {
         let generator = generator();
         for name in ["Keys", "Expr", "Node", "Req", "Pair"] {
-            let ty = Type::Ref(Ref::new("m", name));
+            let ty = Type::from(Ref::new("m", name));
             let mut sizes = Vec::new();
             for seed in 0..500 {
                 let value = generator.value(&ty, seed);
@@ -554,7 +554,7 @@ mod tests {
     #[test]
     fn aliases_json_names_and_oneofs_are_honoured() {
         let generator = generator();
-        let ty = Type::Ref(Ref::new("m", "Keys"));
+        let ty = Type::from(Ref::new("m", "Keys"));
         let values: Vec<Value> = (0..200).map(|seed| generator.value(&ty, seed)).collect();
         assert!(values.iter().any(|v| v.get("memo").is_some()));
         assert!(values.iter().all(|v| v.get("note").is_none()));
@@ -566,7 +566,7 @@ mod tests {
                 .all(|v| !(v.get("card").is_some() && v.get("iban").is_some()))
         );
         // Protobuf messages: fields set in their proto3 JSON forms.
-        let req = Type::Ref(Ref::new("m", "Req"));
+        let req = Type::from(Ref::new("m", "Req"));
         assert!(
             (0..200).any(|seed| generator.value(&req, seed).get("ids").is_some()),
             "some message has ids"

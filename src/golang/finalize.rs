@@ -256,7 +256,7 @@ mod tests {
                 comments: vec![],
                 visibility: Visibility::ExportRealm,
                 name: "pay".into(),
-                request: Type::Ref(Ref::new("shop", "Order")),
+                request: Type::from(Ref::new("shop", "Order")),
                 response: Type::Unit,
                 metadata: vec![],
             }),
@@ -266,11 +266,11 @@ mod tests {
                 vec![
                     (
                         "next",
-                        Type::Optional(Box::new(Type::Ref(Ref::new("shop", "Order")))),
+                        Type::Optional(Box::new(Type::from(Ref::new("shop", "Order")))),
                     ),
                     (
                         "item",
-                        Type::List(Box::new(Type::Ref(Ref::new("shop", "Item")))),
+                        Type::List(Box::new(Type::from(Ref::new("shop", "Item")))),
                     ),
                 ],
             ),
@@ -279,7 +279,7 @@ mod tests {
             data(
                 "Elsewhere",
                 Visibility::Private,
-                vec![("x", Type::Ref(Ref::new("two", "Other")))],
+                vec![("x", Type::from(Ref::new("two", "Other")))],
             ),
         ];
         spread_visibility("shop", &mut decls);

@@ -368,7 +368,7 @@ impl<'a> Types<'a> {
         let Named { name, args, span } = named;
         let Some(package) = package else {
             if site.params.iter().any(|p| p == name) && args.is_empty() {
-                return Some(Type::Ref(Ref {
+                return Some(Type::from(Ref {
                     pos: Some(span.pos.clone()),
                     realm: None,
                     module: None,
@@ -457,7 +457,7 @@ impl<'a> Types<'a> {
             Imported::ThisModule(dir) => self.local(dir, named, site, depth),
             Imported::Module(module) => {
                 let type_args = self.args(args, site, depth)?;
-                Some(Type::Ref(Ref {
+                Some(Type::from(Ref {
                     pos: Some(span.pos.clone()),
                     realm: None,
                     module: Some(module),
@@ -532,7 +532,7 @@ impl<'a> Types<'a> {
         }
         let type_args = self.args(args, site, depth)?;
         self.need(dir, name);
-        Some(Type::Ref(Ref {
+        Some(Type::from(Ref {
             pos: Some(span.pos.clone()),
             realm: None,
             module: Some(self.module.to_string()),

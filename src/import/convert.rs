@@ -486,7 +486,7 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn reference(&self, full_name: &str) -> Type {
         match self.names.get(full_name) {
-            Some(r) => Type::Ref(r.clone()),
+            Some(r) => Type::from(r.clone()),
             // Unreachable: every reachable type was named.
             None => Type::Any,
         }

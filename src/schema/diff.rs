@@ -199,8 +199,8 @@ fn reach<'a>(realm: &'a Realm, ty: &'a Type, seen: &mut HashSet<(String, String)
 
 /// The module and name of a reference to a declaration of the same realm.
 fn local_ref(ty: &Type) -> Option<(&str, &str)> {
-    match ty {
-        Type::Ref(Ref {
+    match ty.reference() {
+        Some(Ref {
             realm: None,
             module: Some(module),
             name,

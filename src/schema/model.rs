@@ -562,8 +562,17 @@ pub enum Type {
     Map(Box<Type>, Box<Type>),
     /// `T?`
     Optional(Box<Type>),
-    /// `module.Name<Args>@realm`, or a bare type parameter `T`.
-    Ref(Ref),
+    /// `module.Name<Args>@realm`, or a bare type parameter `T`. Boxed: a
+    /// reference is five times the size of every other variant, and most
+    /// types of a schema are not references (a field's `Type` is 24 bytes,
+    /// not 120).
+    Ref(Box<Ref>),
+}
+
+impl From<Ref> for Type {
+    fn from(r: Ref) -> Type {
+        Type::Ref(Box::new(r))
+    }
 }
 
 impl Type {
@@ -580,6 +589,14 @@ impl Type {
             "Unit" => Type::Unit,
             _ => return None,
         })
+    }
+
+    /// The reference this type is, if it is one.
+    pub fn reference(&self) -> Option<&Ref> {
+        match self {
+            Type::Ref(r) => Some(r),
+            _ => None,
+        }
     }
 
     /// Visits this type and every type nested in it, outermost first.

@@ -168,7 +168,7 @@ pub fn text_of_binary(prefix: &str, bytes: &[u8]) -> String {
     let mut out = String::with_capacity(prefix.len() + HEADER.len() + bytes.len() * 10);
     out.push_str(prefix);
     out.push_str(HEADER);
-    write_message(&mut out, &schema_descriptor(), bytes, 0)
+    write_message(&mut out, schema_table(), 0, bytes, 0)
         .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
     out
 }
@@ -181,7 +181,8 @@ pub fn to_legacy_text(schema: &Schema) -> String {
     let mut out = String::from(
         "# proto-file: realm/schema/v1/schema.proto\n# proto-message: realm.schema.v1.Schema\n",
     );
-    write_message(&mut out, &message(LEGACY_MESSAGE), &bytes, 0)
+    let table = TextTable::of(&message(LEGACY_MESSAGE));
+    write_message(&mut out, &table, 0, &bytes, 0)
         .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
     out
 }
@@ -191,9 +192,83 @@ pub fn to_binary(schema: &Schema) -> Vec<u8> {
     ftl::encode_ftl(schema)
 }
 
-/// Writes protobuf text format for the encoded message `buf` of type
-/// `desc`, one field per line, nested messages as indented `name { ... }`
-/// blocks and repeated fields as repeated lines (protoc's layout).
+/// What [`write_message`] needs of the descriptors of a message and of
+/// every message under it, read out of prost-reflect once: each field's
+/// name and kind by its number, nested messages by their place in
+/// `messages`, enum value names by number. Looking each field up in
+/// prost-reflect (a hash lookup and two reference counts per field) was
+/// most of the writer's time.
+struct TextTable {
+    /// The root message first.
+    messages: Vec<Vec<(u32, TextField)>>,
+}
+
+struct TextField {
+    name: String,
+    kind: TextKind,
+}
+
+enum TextKind {
+    /// The place of the message in [`TextTable::messages`].
+    Message(usize),
+    /// The enum's values, by number, in declaration order.
+    Enum(Vec<(i32, String)>),
+    Scalar(Kind),
+}
+
+impl TextTable {
+    fn of(root: &MessageDescriptor) -> TextTable {
+        let mut places = std::collections::HashMap::new();
+        places.insert(root.full_name().to_string(), 0);
+        let mut pending = vec![root.clone()];
+        let mut messages = Vec::new();
+        while let Some(desc) = pending.get(messages.len()).cloned() {
+            let fields = desc
+                .fields()
+                .map(|field| {
+                    let kind = match field.kind() {
+                        Kind::Message(m) => {
+                            let next = pending.len();
+                            let place = *places.entry(m.full_name().to_string()).or_insert(next);
+                            if place == next {
+                                pending.push(m);
+                            }
+                            TextKind::Message(place)
+                        }
+                        Kind::Enum(e) => TextKind::Enum(
+                            e.values()
+                                .map(|v| (v.number(), v.name().to_string()))
+                                .collect(),
+                        ),
+                        kind => TextKind::Scalar(kind),
+                    };
+                    let name = field.name().to_string();
+                    (field.number(), TextField { name, kind })
+                })
+                .collect();
+            messages.push(fields);
+        }
+        TextTable { messages }
+    }
+
+    fn field(&self, message: usize, number: u32) -> Option<&TextField> {
+        self.messages[message]
+            .iter()
+            .find(|(n, _)| *n == number)
+            .map(|(_, field)| field)
+    }
+}
+
+/// The [`TextTable`] of FTL's `Schema`.
+fn schema_table() -> &'static TextTable {
+    static TABLE: OnceLock<TextTable> = OnceLock::new();
+    TABLE.get_or_init(|| TextTable::of(&schema_descriptor()))
+}
+
+/// Writes protobuf text format for the encoded message `buf`, message
+/// `message` of `table`, one field per line, nested messages as indented
+/// `name { ... }` blocks and repeated fields as repeated lines (protoc's
+/// layout).
 ///
 /// It walks the wire bytes with the message's descriptor instead of
 /// building a `DynamicMessage` first: the same output for a tenth of the
@@ -202,7 +277,8 @@ pub fn to_binary(schema: &Schema) -> Vec<u8> {
 /// reads it back (`from_text`); tests hold that the two agree.
 fn write_message(
     out: &mut String,
-    desc: &MessageDescriptor,
+    table: &TextTable,
+    message: usize,
     mut buf: &[u8],
     depth: usize,
 ) -> Result<(), Malformed> {
@@ -212,7 +288,6 @@ fn write_message(
         let key = decode_varint(&mut buf)?;
         let number = u32::try_from(key >> 3).map_err(|_| Malformed("field number"))?;
         let wire_type = key & 7;
-        let field = desc.get_field(number);
         let value = match wire_type {
             0 => Wire::Varint(decode_varint(&mut buf)?),
             1 => Wire::Fixed64(take::<8>(&mut buf)?),
@@ -230,22 +305,24 @@ fn write_message(
             _ => return Err(Malformed("unsupported wire type")),
         };
         // Unknown fields cannot occur: the bytes come from our own types.
-        let Some(field) = field else { continue };
-        match (value, field.kind()) {
-            (Wire::Delimited(data), Kind::Message(message)) => {
+        let Some(field) = table.field(message, number) else {
+            continue;
+        };
+        match (value, &field.kind) {
+            (Wire::Delimited(data), TextKind::Message(nested)) => {
                 indent(out, depth);
-                out.push_str(field.name());
+                out.push_str(&field.name);
                 if data.is_empty() {
                     out.push_str(" {}\n");
                 } else {
                     out.push_str(" {\n");
-                    write_message(out, &message, data, depth + 1)?;
+                    write_message(out, table, *nested, data, depth + 1)?;
                     indent(out, depth);
                     out.push_str("}\n");
                 }
             }
-            (Wire::Delimited(data), Kind::String | Kind::Bytes) => {
-                field_prefix(out, depth, field.name());
+            (Wire::Delimited(data), TextKind::Scalar(Kind::String | Kind::Bytes)) => {
+                field_prefix(out, depth, &field.name);
                 write_string(out, data);
                 out.push('\n');
             }
@@ -253,22 +330,22 @@ fn write_message(
                 // A packed repeated scalar field.
                 while !data.is_empty() {
                     let value = match kind {
-                        Kind::Double | Kind::Fixed64 | Kind::Sfixed64 => {
+                        TextKind::Scalar(Kind::Double | Kind::Fixed64 | Kind::Sfixed64) => {
                             Wire::Fixed64(take::<8>(&mut data)?)
                         }
-                        Kind::Float | Kind::Fixed32 | Kind::Sfixed32 => {
+                        TextKind::Scalar(Kind::Float | Kind::Fixed32 | Kind::Sfixed32) => {
                             Wire::Fixed32(take::<4>(&mut data)?)
                         }
                         _ => Wire::Varint(decode_varint(&mut data)?),
                     };
-                    field_prefix(out, depth, field.name());
-                    write_scalar(out, &kind, value);
+                    field_prefix(out, depth, &field.name);
+                    write_scalar(out, kind, value);
                     out.push('\n');
                 }
             }
             (value, kind) => {
-                field_prefix(out, depth, field.name());
-                write_scalar(out, &kind, value);
+                field_prefix(out, depth, &field.name);
+                write_scalar(out, kind, value);
                 out.push('\n');
             }
         }
@@ -317,14 +394,21 @@ fn field_prefix(out: &mut String, depth: usize, name: &str) {
     out.push_str(": ");
 }
 
-fn write_scalar(out: &mut String, kind: &Kind, value: Wire) {
+fn write_scalar(out: &mut String, kind: &TextKind, value: Wire) {
     use std::fmt::Write as _;
+    let kind = match (kind, &value) {
+        (TextKind::Enum(values), Wire::Varint(v)) => {
+            let _ = match values.iter().find(|(n, _)| *n == *v as i32) {
+                Some((_, name)) => write!(out, "{name}"),
+                None => write!(out, "{}", *v as i32),
+            };
+            return;
+        }
+        (TextKind::Scalar(kind), _) => kind,
+        _ => return,
+    };
     let _ = match (kind, value) {
         (Kind::Bool, Wire::Varint(v)) => write!(out, "{}", v != 0),
-        (Kind::Enum(e), Wire::Varint(v)) => match e.get_value(v as i32) {
-            Some(value) => write!(out, "{}", value.name()),
-            None => write!(out, "{}", v as i32),
-        },
         (Kind::Int32, Wire::Varint(v)) => write!(out, "{}", v as i32),
         (Kind::Int64, Wire::Varint(v)) => write!(out, "{}", v as i64),
         (Kind::Uint32 | Kind::Uint64, Wire::Varint(v)) => write!(out, "{v}"),

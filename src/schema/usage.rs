@@ -191,7 +191,10 @@ pub fn usage(schema: &Schema) -> UsageFile {
     let caller = schema.internal_realm();
     // realm → decl → positions of direct references.
     let mut direct: BTreeMap<&str, BTreeMap<(&str, &str), BTreeSet<UsePos>>> = BTreeMap::new();
-    if let Some(caller) = caller {
+    // A realm alone in its schema uses no other (a reference to a realm the
+    // schema lacks does not validate): no walk over all its references.
+    let others = schema.realms.iter().any(|r| r.external);
+    if let Some(caller) = caller.filter(|_| others) {
         let mut refs: Vec<&Ref> = Vec::new();
         for module in &caller.modules {
             for m in &module.metadata {
@@ -262,12 +265,12 @@ fn usage_of(realm: &Realm, roots: BTreeMap<(&str, &str), BTreeSet<UsePos>>) -> U
                 continue;
             };
             decl.for_each_type(&mut |ty| {
-                if let Type::Ref(Ref {
+                if let Some(Ref {
                     realm: None,
                     module: Some(m),
                     name: n,
                     ..
-                }) = ty
+                }) = ty.reference()
                 {
                     let key = (m.as_str(), n.as_str());
                     if find(key.0, key.1).is_some() && seen.insert(key) {

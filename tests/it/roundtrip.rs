@@ -71,7 +71,7 @@ fn ty() -> BoxedStrategy<Type> {
         Just(Type::Time),
         Just(Type::Any),
         Just(Type::Unit),
-        reference(None).prop_map(Type::Ref),
+        reference(None).prop_map(Type::from),
     ];
     leaf.prop_recursive(3, 16, 3, |inner| {
         prop_oneof![
@@ -81,7 +81,7 @@ fn ty() -> BoxedStrategy<Type> {
                 Type::Optional(_) => t,
                 t => Type::Optional(Box::new(t)),
             }),
-            reference(Some(inner.boxed())).prop_map(Type::Ref),
+            reference(Some(inner.boxed())).prop_map(Type::from),
         ]
     })
     .boxed()

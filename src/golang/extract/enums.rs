@@ -262,7 +262,7 @@ impl<'a> Extractor<'a> {
             }
             let value = if matches!(vdecl.ty, GoType::Struct(..)) {
                 self.need(dir, vname);
-                Some(Type::Ref(Ref {
+                Some(Type::from(Ref {
                     pos: Some(vdecl.name_span.pos.clone()),
                     realm: None,
                     module: Some(self.module.to_string()),

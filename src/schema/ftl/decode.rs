@@ -367,7 +367,7 @@ impl FromFtl {
                 }
                 Type::Optional(inner)
             }
-            Value::Ref(r) => Type::Ref(self.reference(r)?),
+            Value::Ref(r) => Type::from(self.reference(r)?),
             Value::Data(_) | Value::Enum(_) | Value::TypeAlias(_) => {
                 return Err(self.error(
                     "a declaration written where a type belongs; schema files refer to declarations by reference",

@@ -278,9 +278,9 @@ fn substitute(ty: &Type, params: &HashMap<&str, &Type>) -> Type {
             Some(t) => (*t).clone(),
             None => ty.clone(),
         },
-        Type::Ref(r) => Type::Ref(Ref {
+        Type::Ref(r) => Type::from(Ref {
             type_args: r.type_args.iter().map(|t| substitute(t, params)).collect(),
-            ..r.clone()
+            ..(**r).clone()
         }),
         Type::List(t) => Type::List(Box::new(substitute(t, params))),
         Type::Optional(t) => Type::Optional(Box::new(substitute(t, params))),

@@ -394,7 +394,7 @@ mod tests {
         let realm = realm();
         let checker = Checker::new(&realm);
         checker
-            .check_body(&Type::Ref(Ref::new("m", "Req")), Some(&value))
+            .check_body(&Type::from(Ref::new("m", "Req")), Some(&value))
             .map_err(|e| e.to_string())
     }
 
@@ -519,13 +519,13 @@ mod tests {
         );
         assert_eq!(
             checker
-                .check_body(&Type::Ref(Ref::new("m", "Item")), None)
+                .check_body(&Type::from(Ref::new("m", "Item")), None)
                 .map_err(|e| e.to_string()),
             Err("$: the body is empty, but a value of type m.Item is expected".into())
         );
         assert!(
             checker
-                .check_body(&Type::Ref(Ref::new("builtin", "Empty")), None)
+                .check_body(&Type::from(Ref::new("builtin", "Empty")), None)
                 .is_ok()
         );
     }
@@ -549,7 +549,7 @@ mod tests {
         assert_eq!(crate::schema::print_schema(&schema), PROTO);
         let checker = Checker::new(&schema.realms[0]);
         checker
-            .check_body(&Type::Ref(Ref::new("m", "Req")), Some(&value))
+            .check_body(&Type::from(Ref::new("m", "Req")), Some(&value))
             .map_err(|e| e.to_string())
     }
 
@@ -674,7 +674,7 @@ mod tests {
         let checker = Checker::new(&realm);
         let check = |value: serde_json::Value| {
             checker
-                .check_body(&Type::Ref(Ref::new("m", "Keys")), Some(&value))
+                .check_body(&Type::from(Ref::new("m", "Keys")), Some(&value))
                 .map_err(|e| e.to_string())
         };
         let ok = json!({

@@ -264,8 +264,8 @@ impl Checker {
             },
             JsonForm::Any => self.check_any(At { value, path, depth }),
             JsonForm::Enum => {
-                let enumeration = match resolve_alias(self, ty) {
-                    Type::Ref(Ref {
+                let enumeration = match resolve_alias(self, ty).reference() {
+                    Some(Ref {
                         module: Some(m),
                         name,
                         ..
@@ -396,11 +396,11 @@ impl Checker {
 }
 
 fn resolve_alias<'t>(checker: &'t Checker, ty: &'t Type) -> &'t Type {
-    if let Type::Ref(Ref {
+    if let Some(Ref {
         module: Some(m),
         name,
         ..
-    }) = ty
+    }) = ty.reference()
         && let Some(Decl::TypeAlias(alias)) = checker.decl(m, name)
     {
         return &alias.ty;

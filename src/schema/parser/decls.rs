@@ -53,7 +53,7 @@ impl<'a> Parser<'a> {
                 self.expect(b'(', "`(` and the request type")?;
                 let request = self.ty()?;
                 self.expect(b')', "`)` after the request type")?;
-                let response = self.ty_on_line("the response type")?;
+                let response = self.ty_on_line(format_args!("the response type"))?;
                 let metadata = self.metadata_lines()?;
                 Decl::Verb(Verb {
                     pos: Some(pos),
@@ -68,7 +68,7 @@ impl<'a> Parser<'a> {
             "enum" => Decl::Enum(self.enumeration(pos, comments, visibility)?),
             "typealias" => {
                 let (name, _) = self.expect_ident("a type alias name")?;
-                let ty = self.ty_on_line("the aliased type")?;
+                let ty = self.ty_on_line(format_args!("the aliased type"))?;
                 let metadata = self.metadata_lines()?;
                 Decl::TypeAlias(TypeAlias {
                     pos: Some(pos),
@@ -82,7 +82,7 @@ impl<'a> Parser<'a> {
             "config" => {
                 unexportable(self, "config")?;
                 let (name, _) = self.expect_ident("a config name")?;
-                let ty = self.ty_on_line("the config's type")?;
+                let ty = self.ty_on_line(format_args!("the config's type"))?;
                 Decl::Config(Config {
                     pos: Some(pos),
                     comments,
@@ -93,7 +93,7 @@ impl<'a> Parser<'a> {
             "secret" => {
                 unexportable(self, "secret")?;
                 let (name, _) = self.expect_ident("a secret name")?;
-                let ty = self.ty_on_line("the secret's type")?;
+                let ty = self.ty_on_line(format_args!("the secret's type"))?;
                 Decl::Secret(Secret {
                     pos: Some(pos),
                     comments,
@@ -126,7 +126,7 @@ impl<'a> Parser<'a> {
             }
             "topic" => {
                 let (name, _) = self.expect_ident("a topic name")?;
-                let event = self.ty_on_line("the topic's event type")?;
+                let event = self.ty_on_line(format_args!("the topic's event type"))?;
                 let metadata = self.metadata_lines()?;
                 Decl::Topic(Topic {
                     pos: Some(pos),
@@ -179,11 +179,11 @@ impl<'a> Parser<'a> {
                 self.dangling_comments(&comments, "a field")?;
                 break;
             }
-            self.check_unclosed(&pos, &format!("data `{name}`"), INNER_OPENERS)?;
+            self.check_unclosed(&pos, format_args!("data `{name}`"), INNER_OPENERS)?;
             let Some((field_name, field_pos)) = self.ident() else {
                 return Err(self.expected("a field name or `}`"));
             };
-            let ty = self.ty_on_line(&format!("the type of field `{field_name}`"))?;
+            let ty = self.ty_on_line(format_args!("the type of field `{field_name}`"))?;
             let metadata = self.metadata_lines()?;
             fields.push(Field {
                 pos: Some(field_pos),
@@ -224,7 +224,7 @@ impl<'a> Parser<'a> {
                 self.dangling_comments(&comments, "an enum variant")?;
                 break;
             }
-            self.check_unclosed(&pos, &format!("enum `{name}`"), INNER_OPENERS)?;
+            self.check_unclosed(&pos, format_args!("enum `{name}`"), INNER_OPENERS)?;
             let Some((variant, variant_pos)) = self.ident() else {
                 return Err(self.expected("a variant name or `}`"));
             };

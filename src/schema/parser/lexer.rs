@@ -155,7 +155,12 @@ impl<'a> Parser<'a> {
     /// it (`data B {` inside a data block, `module b {` inside a module):
     /// its `}` is missing, and the error is where the block opened, not at
     /// the next block's `{`.
-    pub(super) fn check_unclosed(&self, start: &Pos, what: &str, openers: &[&str]) -> Result<()> {
+    pub(super) fn check_unclosed(
+        &self,
+        start: &Pos,
+        what: std::fmt::Arguments<'_>,
+        openers: &[&str],
+    ) -> Result<()> {
         let next = match self.peek() {
             None => None,
             Some(_) => match self.opens_block(openers) {

@@ -10,6 +10,8 @@ impl<'a> Parser<'a> {
     /// Zero or more `+...` metadata: on the lines under a declaration, or
     /// several on one line, as FTL writes them.
     pub(super) fn metadata_lines(&mut self) -> Result<Vec<Metadata>> {
+        // Room for one to start with: most hosts of metadata have one line
+        // or none (a push would make room for four, then `exact` copies).
         let mut out = Vec::new();
         loop {
             self.skip_ws();
@@ -19,6 +21,9 @@ impl<'a> Parser<'a> {
             self.inline = true;
             let result = self.metadata();
             self.inline = false;
+            if out.capacity() == 0 {
+                out.reserve_exact(1);
+            }
             out.push(result?);
         }
     }

@@ -222,7 +222,7 @@ impl<'a> Parser<'a> {
                 self.dangling_comments(&comments, "a module")?;
                 break;
             }
-            self.check_unclosed(&pos, &format!("realm `{name}`"), &["realm"])?;
+            self.check_unclosed(&pos, format_args!("realm `{name}`"), &["realm"])?;
             match self.peek_ident() {
                 Some("module" | "builtin") => modules.push(self.module(comments)?),
                 _ => return Err(self.expected("`module` or `}`")),
@@ -254,7 +254,7 @@ impl<'a> Parser<'a> {
                 self.dangling_comments(&comments, "a declaration")?;
                 break;
             }
-            self.check_unclosed(&pos, &format!("module `{name}`"), &["module", "realm"])?;
+            self.check_unclosed(&pos, format_args!("module `{name}`"), &["module", "realm"])?;
             decls.push(self.decl(comments)?);
         }
         Ok(Module {

@@ -7,13 +7,13 @@ use crate::schema::model::*;
 impl<'a> Parser<'a> {
     /// A type that must start on the line of the previous token, as a
     /// field's type after its name does.
-    pub(super) fn ty_on_line(&mut self, what: &str) -> Result<Type> {
+    pub(super) fn ty_on_line(&mut self, what: std::fmt::Arguments<'_>) -> Result<Type> {
         self.inline = true;
         self.skip_ws();
         self.inline = false;
         match self.peek() {
-            None | Some(b'\n') => Err(self.expected(what)),
-            _ if self.at_comment() => Err(self.expected(what)),
+            None | Some(b'\n') => Err(self.expected(&what.to_string())),
+            _ if self.at_comment() => Err(self.expected(&what.to_string())),
             _ => self.ty(),
         }
     }
@@ -54,7 +54,7 @@ impl<'a> Parser<'a> {
                 let (first, pos) = self.expect_ident("a type")?;
                 match Type::scalar(first) {
                     Some(scalar) if self.peek() != Some(b'.') => scalar,
-                    _ => Type::Ref(self.ref_after_ident(first, pos)?),
+                    _ => Type::from(self.ref_after_ident(first, pos)?),
                 }
             }
             _ => return Err(self.expected("a type")),

@@ -354,7 +354,7 @@ impl FromProto {
                 }
                 Type::Optional(inner)
             }
-            Value::Ref(r) => Type::Ref(self.reference(r)?),
+            Value::Ref(r) => Type::from(self.reference(r)?),
         })
     }
 
