@@ -126,7 +126,11 @@ impl Ingress {
             Ok(key) => key,
             Err(refusal) => return self.refused(call, refusal, false, None),
         };
-        if wants_async(call.headers) || queued.queue.is_queued(call.realm, call.module, call.verb) {
+        if self.queues(
+            &queued.queue,
+            call.headers,
+            [call.realm, call.module, call.verb],
+        ) {
             return self.enqueue(&queued.queue, call, key).await;
         }
         match key {
@@ -144,8 +148,9 @@ impl Ingress {
         reply: &Reply,
     ) -> Option<HeaderValue> {
         let queue = self.queue()?;
-        let queued = wants_async(headers) || queue.is_queued(realm, module, verb);
-        if !queued || reply.status != StatusCode::ACCEPTED {
+        if !self.queues(queue, headers, [realm, module, verb])
+            || reply.status != StatusCode::ACCEPTED
+        {
             return None;
         }
         let value: serde_json::Value = serde_json::from_slice(&reply.body).ok()?;
@@ -153,6 +158,17 @@ impl Ingress {
             .then(|| value["id"].as_str().map(|id| format!("/deliveries/{id}")))
             .flatten()
             .and_then(|l| HeaderValue::from_str(&l).ok())
+    }
+
+    /// Whether a call is queued: asked for (`Prefer: respond-async`) or
+    /// listed in `[ingress] queued`, unless it is a relay, a call from
+    /// another realm (`x-realm-via`) to a realm other than this one: the
+    /// caller's signature it carries would be stale by the time a delivery
+    /// went on, so a hub passes such a call on at once (RFC 7240 lets a
+    /// server not honour a preference). The caller's own ingress queues it.
+    fn queues(&self, queue: &Queue, headers: &HeaderMap, [realm, module, verb]: [&str; 3]) -> bool {
+        let relay = realm != self.realm && headers.contains_key(VIA);
+        !relay && (wants_async(headers) || queue.is_queued(realm, module, verb))
     }
 
     fn refused(

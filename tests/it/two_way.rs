@@ -375,6 +375,48 @@ fn a_hub_relays_a_call_with_both_signatures() {
 }
 
 #[test]
+fn a_hub_passes_on_at_once_a_relayed_call_it_would_queue() {
+    // The hub lists bank's verb as queued: its own callers' calls to it
+    // wait in its queue, but a call relayed from shop carries shop's
+    // signature, which would be stale by the time a delivery went on.
+    let keys = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("cache");
+    let bank = ledger_realm("bank");
+    let (shop, _, shop_file) = keyed_realm("shop", keys.path(), "");
+    let (hub, _, hub_file) = keyed_realm(
+        "hub",
+        keys.path(),
+        "[ingress]\nrelay = true\nqueued = [\"ledger.echo@bank\"]\n",
+    );
+    realm_in(&hub, cache.path(), &["add", "--git-repo", &bank.url()]);
+    hub.commit("hub pins bank");
+    realm_in(&shop, cache.path(), &["add", "--git-repo", &bank.url()]);
+    shop.commit("shop pins bank");
+    pin_caller(&hub, &shop, cache.path());
+    pin_caller(&bank, &shop, cache.path());
+    realm_in(
+        &bank,
+        cache.path(),
+        &["add", "--caller", "--git-repo", &hub.url()],
+    );
+    let echo = Arc::new(Echo::default());
+    let runner = echo_runner(echo.clone(), None);
+    let bank_ingress = serve_bank(&bank, cache.path(), &runner);
+    let hub_ingress = serve_signed(&hub, cache.path(), &hub_file, &bank_ingress.url());
+    let shop_ingress = serve_signed(&shop, cache.path(), &shop_file, &hub_ingress.url());
+    let relayed = call(&shop_ingress, ECHO, MSG, &[]);
+    assert_eq!(relayed.0, 200, "{}\nhub:\n{}", relayed.2, hub_ingress.log());
+    assert_eq!(echo.count(), 1);
+    assert_eq!(
+        echo.last().headers.get("x-realm-via").map(String::as_str),
+        Some("shop, hub")
+    );
+    // The hub's own call to the same verb is queued.
+    let own = call(&hub_ingress, ECHO, MSG, &[]);
+    assert_eq!(own.0, 202, "{}", own.2);
+}
+
+#[test]
 fn the_callee_calls_back_with_its_own_key() {
     // Both directions, no secret: shop calls bank with shop's key, bank
     // calls shop with bank's; each pins the other both ways.
