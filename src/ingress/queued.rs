@@ -160,6 +160,14 @@ impl Ingress {
             .and_then(|l| HeaderValue::from_str(&l).ok())
     }
 
+    /// How long a call may hold its idempotency key (and a delivery
+    /// attempt its lease): twice `[ingress] upstream-timeout` (which bounds
+    /// each try), and a second to store the outcome.
+    fn key_hold(&self) -> Duration {
+        let timeout = self.config.limits.upstream_timeout;
+        timeout.saturating_mul(2) + Duration::from_secs(1)
+    }
+
     /// Whether a call is queued: asked for (`Prefer: respond-async`) or
     /// listed in `[ingress] queued`, unless it is a relay, a call from
     /// another realm (`x-realm-via`) to a realm other than this one: the
@@ -292,7 +300,8 @@ impl Ingress {
         // worker's thread, which serves other calls.
         let begun = {
             let (queue, scoped, hash) = (queue.clone(), scoped.clone(), hash.clone());
-            tokio::task::spawn_blocking(move || queue.begin(&scoped, &hash))
+            let hold = self.key_hold();
+            tokio::task::spawn_blocking(move || queue.begin(&scoped, &hash, hold))
                 .await
                 .unwrap_or_else(|e| Err(queue::StoreError(e.to_string())))
         };
@@ -313,22 +322,20 @@ impl Ingress {
         let Some(ingress) = queued.ingress.upgrade() else {
             return self.refused(call, unavailable("the ingress stops".into()), true, caller);
         };
-        let store = queue.store().clone();
         let task = tokio::spawn(async move {
             let answered = ingress.deliver(&owned).await;
             // What the verb answered is remembered; what says "try again"
-            // is not.
-            if let Some(remembered) = answered.as_ref().ok().and_then(|r| remembered(hash, r)) {
-                let kept =
-                    tokio::task::spawn_blocking(move || store.remember(&scoped, &remembered)).await;
-                if !matches!(kept, Ok(Ok(()))) {
-                    tracing::error!(
-                        "cannot remember the reply of idempotency key {:?}",
-                        owned.key
-                    );
-                }
+            // is not. Then the key is let go, for the replicas too: the
+            // store may wait, so not on this worker's thread.
+            let remembered = answered.as_ref().ok().and_then(|r| remembered(hash, r));
+            let kept =
+                tokio::task::spawn_blocking(move || running.finish(remembered.as_ref())).await;
+            if !matches!(kept, Ok(Ok(()))) {
+                tracing::error!(
+                    "cannot remember the reply of idempotency key {:?}",
+                    owned.key
+                );
             }
-            drop(running);
             answered
         });
         let joined = match deadline {
@@ -372,7 +379,11 @@ impl Ingress {
         };
         let hash = queue::idempotency::call_hash(&d.target(), d.body.as_bytes());
         // The worker has a thread of its own: the store may block it.
-        match queue.begin(&scoped_key(d.origin.as_deref(), &d.key), &hash) {
+        match queue.begin(
+            &scoped_key(d.origin.as_deref(), &d.key),
+            &hash,
+            self.key_hold(),
+        ) {
             Ok(Begun::Run(running)) => {
                 let answered = self.deliver(d).await;
                 let remembered = answered.as_ref().ok().and_then(|r| remembered(hash, r));
@@ -662,8 +673,7 @@ impl queue::Deliver for Deliverer {
     /// Twice `[ingress] upstream-timeout` (which bounds each try of an
     /// attempt), and a second to store its outcome.
     fn lease(&self) -> Duration {
-        let timeout = self.0.config().limits.upstream_timeout;
-        timeout.saturating_mul(2) + Duration::from_secs(1)
+        self.0.key_hold()
     }
 
     fn policy(&self, d: &Delivery, defaults: &queue::Policy) -> Option<queue::Policy> {

@@ -54,8 +54,14 @@ pub fn call_hash(target: &str, body: &[u8]) -> String {
 
 impl Queue {
     /// Begins a call with idempotency key `key` whose [`call_hash`] is
-    /// `call`.
-    pub fn begin(self: &std::sync::Arc<Self>, key: &str, call: &str) -> Result<Begun, StoreError> {
+    /// `call`, which runs for `hold` at most: replicas sharing the store
+    /// see the key in progress that long, even if this one stops.
+    pub fn begin(
+        self: &std::sync::Arc<Self>,
+        key: &str,
+        call: &str,
+        hold: std::time::Duration,
+    ) -> Result<Begun, StoreError> {
         let mut running = self
             .running
             .lock()
@@ -63,11 +69,24 @@ impl Queue {
         if running.contains(key) {
             return Ok(Begun::InProgress);
         }
+        // The key is taken for every replica first, then its reply looked
+        // up: a replica that ran the call remembered its reply before it
+        // let the key go, so the reply is seen.
+        let hold = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX);
+        if !self.store.take_key(key, now_ms().saturating_add(hold))? {
+            return Ok(Begun::InProgress);
+        }
         let window = u64::try_from(self.idempotency_window.as_millis()).unwrap_or(u64::MAX);
-        let fresh = self
-            .store
-            .remembered(key)?
-            .filter(|r| r.at_ms.saturating_add(window) >= now_ms());
+        let fresh = match self.store.remembered(key) {
+            Ok(r) => r.filter(|r| r.at_ms.saturating_add(window) >= now_ms()),
+            Err(e) => {
+                let _ = self.store.free_key(key);
+                return Err(e);
+            }
+        };
+        if fresh.is_some() {
+            self.store.free_key(key)?;
+        }
         match fresh {
             Some(r) if r.call == call => Ok(Begun::Replay(r)),
             Some(_) => Ok(Begun::Conflict),
@@ -108,7 +127,12 @@ impl Running {
 }
 
 impl Drop for Running {
+    /// Frees the key, here and for the replicas (the store may wait for
+    /// the network: drop a `Running` off an async worker's thread).
     fn drop(&mut self) {
+        if let Err(e) = self.queue.store.free_key(&self.key) {
+            tracing::warn!("idempotency key left held until its time runs out: {e}");
+        }
         if let Ok(mut running) = self.queue.running.lock() {
             running.remove(&self.key);
         }
@@ -133,10 +157,13 @@ mod tests {
             Duration::from_secs(60),
         ));
         let call = call_hash("bank/balance/withdraw", b"{}");
-        let Ok(Begun::Run(running)) = queue.begin("k", &call) else {
+        let Ok(Begun::Run(running)) = queue.begin("k", &call, Duration::from_secs(60)) else {
             panic!("the first call runs");
         };
-        assert!(matches!(queue.begin("k", &call), Ok(Begun::InProgress)));
+        assert!(matches!(
+            queue.begin("k", &call, Duration::from_secs(60)),
+            Ok(Begun::InProgress)
+        ));
         let reply = Remembered {
             call: call.clone(),
             status: 200,
@@ -145,9 +172,14 @@ mod tests {
             at_ms: now_ms(),
         };
         running.finish(Some(&reply)).expect("finish");
-        assert!(matches!(queue.begin("k", &call), Ok(Begun::Replay(r)) if r == reply));
+        assert!(
+            matches!(queue.begin("k", &call, Duration::from_secs(60)), Ok(Begun::Replay(r)) if r == reply)
+        );
         let other = call_hash("bank/balance/withdraw", b"{\"a\":1}");
-        assert!(matches!(queue.begin("k", &other), Ok(Begun::Conflict)));
+        assert!(matches!(
+            queue.begin("k", &other, Duration::from_secs(60)),
+            Ok(Begun::Conflict)
+        ));
         assert_eq!(queue.forget_old_keys().expect("forget"), 0);
     }
 }

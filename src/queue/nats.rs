@@ -7,7 +7,8 @@
 //! Buckets: `realm_deliveries` (id → delivery), `realm_pending`
 //! (`<hex target>.<seq>` → id, pending deliveries only), `realm_order`
 //! (seq → id), `realm_meta` (`seq`, the last given, by compare-and-set)
-//! and `realm_idempotency` (hex key → remembered reply). A delivery is
+//! `realm_idempotency` (hex key → remembered reply) and `realm_running`
+//! (hex key → until when a replica runs its call). A delivery is
 //! written before its pending entry: one stored but not yet pending when
 //! the process stops is kept, not sent. Listing scans keys: meant for a
 //! queue of thousands, not millions.
@@ -23,13 +24,18 @@ use tokio_stream::StreamExt;
 
 use super::{Delivery, Depth, Enqueued, Nonces, Remembered, Status, Store, StoreError};
 
-const BUCKETS: [&str; 5] = [
+const BUCKETS: [&str; 6] = [
     "realm_deliveries",
     "realm_pending",
     "realm_order",
     "realm_meta",
     "realm_idempotency",
+    RUNNING,
 ];
+
+/// The bucket of the idempotency keys whose call runs now, on any replica:
+/// hex key → the millisecond until which it is held.
+const RUNNING: &str = "realm_running";
 
 #[derive(Clone)]
 struct Buckets {
@@ -38,6 +44,7 @@ struct Buckets {
     order: kv::Store,
     meta: kv::Store,
     keys: kv::Store,
+    running: kv::Store,
 }
 
 pub struct Nats {
@@ -70,7 +77,7 @@ impl Nonces for NatsNonces {
         let value = Bytes::from(until.to_string());
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.runtime.spawn(async move {
-            let _ = tx.send(take(&bucket, &key, value, now).await);
+            let _ = tx.send(take(&bucket, NONCES, &key, value, now).await);
         });
         rx.recv()
             .map_err(|_| StoreError("the NATS client stopped".into()))?
@@ -80,13 +87,19 @@ impl Nonces for NatsNonces {
 /// Takes `key` when no replica holds it (revision 0: only when the key
 /// has no entry), or when the one that did has let it go (its `until` is
 /// past; by compare-and-set on that entry's revision).
-async fn take(bucket: &kv::Store, key: &str, value: Bytes, now: u64) -> Result<bool, StoreError> {
+async fn take(
+    bucket: &kv::Store,
+    name: &str,
+    key: &str,
+    value: Bytes,
+    now: u64,
+) -> Result<bool, StoreError> {
     if bucket.update(key, value.clone(), 0).await.is_ok() {
         return Ok(true);
     }
     let Some(entry) = bucket.entry(key).await.map_err(err)? else {
         // Not taken, yet not created: the server did not answer.
-        return Err(StoreError(format!("NATS: cannot write to {NONCES}")));
+        return Err(StoreError(format!("NATS: cannot write to {name}")));
     };
     let until: Option<u64> = std::str::from_utf8(&entry.value)
         .ok()
@@ -186,6 +199,7 @@ impl Nats {
                 order: next()?,
                 meta: next()?,
                 keys: next()?,
+                running: next()?,
             };
             Ok::<_, StoreError>((buckets, js))
         };
@@ -569,6 +583,23 @@ impl Store for Nats {
         let (key, value) = (hex(key), encode(remembered)?);
         self.run(move |b| {
             Box::pin(async move { b.keys.put(key, value).await.map(|_| ()).map_err(err) })
+        })
+    }
+
+    fn take_key(&self, key: &str, until_ms: u64) -> Result<bool, StoreError> {
+        let key = hex(key);
+        self.run(move |b| {
+            Box::pin(async move {
+                let value = Bytes::from(until_ms.to_string());
+                take(&b.running, RUNNING, &key, value, super::now_ms()).await
+            })
+        })
+    }
+
+    fn free_key(&self, key: &str) -> Result<(), StoreError> {
+        let key = hex(key);
+        self.run(move |b| {
+            Box::pin(async move { b.running.delete(key).await.map(|_| ()).map_err(err) })
         })
     }
 

@@ -84,6 +84,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn remember(&self, key: &str, remembered: &Remembered) -> Result<(), StoreError>;
     /// Forgets the replies remembered before `before_ms`; how many.
     fn forget_before(&self, before_ms: u64) -> Result<usize, StoreError>;
+    /// Takes idempotency key `key` for a call about to run, for every
+    /// replica sharing the store, until [`Store::free_key`] or `until_ms`
+    /// passes: `false` when another replica holds it. A store of one
+    /// process takes every key (the queue's own set of running keys is
+    /// all there is).
+    fn take_key(&self, key: &str, until_ms: u64) -> Result<bool, StoreError> {
+        let _ = (key, until_ms);
+        Ok(true)
+    }
+    /// Lets a key [`Store::take_key`] took go.
+    fn free_key(&self, key: &str) -> Result<(), StoreError> {
+        let _ = key;
+        Ok(())
+    }
     /// The replay cache shared by the replicas of the ingress, its
     /// entries kept at least `ttl`; `None` for a store of one process
     /// (each process's own cache is all there is).

@@ -760,6 +760,16 @@ fn the_nats_store_keeps_what_the_embedded_store_keeps() {
     assert!(nonces.take("n2.0", 100, 60).expect("another"));
     assert!(nonces.take("n1.0", 300, 200).expect("past its time"));
     assert!(!nonces.take("n1.0", 300, 210).expect("taken again"));
+    // Keys whose call runs: held for every replica until freed, or until
+    // their time is past; the embedded store takes every key.
+    let now = realm::queue::now_ms();
+    assert!(embedded.take_key("k", now + 60_000).expect("take"));
+    assert!(embedded.take_key("k", now + 60_000).expect("again"));
+    assert!(nats.take_key("k", now + 60_000).expect("take"));
+    assert!(!nats.take_key("k", now + 60_000).expect("held"));
+    nats.free_key("k").expect("free");
+    assert!(nats.take_key("k", now.saturating_sub(1)).expect("freed"));
+    assert!(nats.take_key("k", now + 60_000).expect("its time past"));
 }
 
 #[test]
@@ -789,6 +799,28 @@ fn ingresses_sharing_a_nats_store_deliver_and_answer_a_key_once() {
     assert_eq!(other.0, 422, "{}", other.2);
     // The queued call and the keyed one, once each.
     assert_eq!(realms.keys_heard(), [id.as_str(), "shared-1"]);
+
+    // A key whose call runs on one replica is in progress on the other
+    // (409), not run a second time; once answered, both replay it.
+    realms.echo.hold.store(true, Ordering::Relaxed);
+    let slow = "/realms/bank/ledger/slow";
+    let held = {
+        let url = one.addr;
+        std::thread::spawn(move || http("POST", url, slow, MSG, &[("idempotency-key", "held-1")]))
+    };
+    wait_for("the held call at the runner", || {
+        (realms.keys_heard().last().map(String::as_str) == Some("held-1"))
+            .then_some(())
+            .ok_or_else(|| format!("{:?}", realms.keys_heard()))
+    });
+    let busy = call(&two, slow, MSG, &[("idempotency-key", "held-1")]);
+    assert_eq!(busy.0, 409, "{}", busy.2);
+    realms.echo.release();
+    let first = held.join().expect("thread").expect("the held call");
+    assert_eq!(first.0, 200, "{first:?}");
+    let again = call(&two, slow, MSG, &[("idempotency-key", "held-1")]);
+    assert_eq!((again.0, again.2.as_str()), (200, first.2.as_str()));
+    assert_eq!(realms.keys_heard(), [id.as_str(), "shared-1", "held-1"]);
 }
 
 /// `[ingress] max-queued`: past it a call is refused 503 `queue_full`
