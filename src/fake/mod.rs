@@ -138,7 +138,7 @@ impl FakeRunner for Fake {
             Reply::json(status, serde_json::to_vec(&body).unwrap_or_default())
         };
         if self.fails(call_seed) {
-            let reply = error(
+            let mut reply = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 INJECTED_FAILURE,
                 format!(
@@ -146,6 +146,8 @@ impl FakeRunner for Fake {
                     self.options.fail_rate, self.options.seed
                 ),
             );
+            // The fake's own refusal: nothing ran.
+            reply.not_made = true;
             return FakeAnswer { reply, delay };
         }
         let example = self

@@ -79,7 +79,14 @@ pub(super) struct Admission {
     /// proof was refused.
     pub caller: Caller,
     pub admitted: Result<Admitted, Refusal>,
+    /// The signature's nonces still to be taken in the replay cache the
+    /// replicas share ([`Ingress::settle`] takes them, off this thread).
+    pub shared: Vec<auth::SharedTake>,
 }
+
+/// How long a call waits for the replay cache the replicas share before
+/// it is refused (503 `replay_cache_unavailable`).
+const SHARED_NONCE_WAIT: Duration = Duration::from_secs(2);
 
 /// A call the authorize stage let through.
 pub(super) struct Admitted {
@@ -130,7 +137,12 @@ impl Ingress {
     /// any call; the upstream call in flight is dropped.
     pub async fn handle_within(&self, call: &Call<'_>, deadline: Option<Duration>) -> Outcome {
         // Who sent the call is known (and logged) even when it is refused.
-        let Admission { caller, admitted } = self.admit(call);
+        let Admission {
+            caller,
+            admitted,
+            shared,
+        } = self.admit(call);
+        let admitted = self.settle(admitted, shared).await;
         let routed = admitted.and_then(|admitted| {
             let route = self.route(call.realm, call.module, call.verb)?;
             Ok((admitted, route))
@@ -188,6 +200,7 @@ impl Ingress {
         let refused = |refusal| Admission {
             caller: None,
             admitted: Err(refusal),
+            shared: Vec::new(),
         };
         let via = match Via::parse(call.headers.get(VIA).map(HeaderValue::as_bytes)) {
             Ok(via) => via,
@@ -199,7 +212,7 @@ impl Ingress {
                 ));
             }
         };
-        let signed = match self.verify(call, &via) {
+        let (signed, shared) = match self.verify(call, &via) {
             Ok(signed) => signed,
             Err(refusal) => return refused(refusal),
         };
@@ -264,6 +277,35 @@ impl Ingress {
                 origin,
                 relayed,
             }),
+            shared,
+        }
+    }
+
+    /// The last of the authorize stage, for a call it let through: its
+    /// nonces taken in the replay cache the replicas share, on a blocking
+    /// thread and within [`SHARED_NONCE_WAIT`] (a round trip to their
+    /// store must not hold this worker, which serves other calls).
+    pub(super) async fn settle(
+        &self,
+        admitted: Result<Admitted, Refusal>,
+        shared: Vec<auth::SharedTake>,
+    ) -> Result<Admitted, Refusal> {
+        let admitted = admitted?;
+        if shared.is_empty() {
+            return Ok(admitted);
+        }
+        let taking = tokio::task::spawn_blocking(move || {
+            shared.into_iter().try_for_each(auth::SharedTake::take)
+        });
+        let unavailable = |why: String| auth_refusal(&auth::AuthError::ReplayCacheUnavailable(why));
+        match tokio::time::timeout(SHARED_NONCE_WAIT, taking).await {
+            Ok(Ok(Ok(()))) => Ok(admitted),
+            Ok(Ok(Err(e))) => Err(auth_refusal(&e)),
+            Ok(Err(e)) => Err(unavailable(e.to_string())),
+            Err(_) => Err(unavailable(format!(
+                "no answer within {}",
+                crate::duration::format(SHARED_NONCE_WAIT)
+            ))),
         }
     }
 
@@ -271,13 +313,20 @@ impl Ingress {
     /// it carries none or this ingress has no keys. An `x-realm-signature`
     /// is checked with the key shared with its realm (HMAC); otherwise a
     /// `Signature-Input` with the pinned callers' public keys (RFC 9421).
-    fn verify(&self, call: &Call<'_>, via: &Via) -> Result<Option<Signed>, Refusal> {
+    ///
+    /// With it, the nonces still to be taken in the replay cache the
+    /// replicas share ([`Ingress::settle`]).
+    fn verify(
+        &self,
+        call: &Call<'_>,
+        via: &Via,
+    ) -> Result<(Option<Signed>, Vec<auth::SharedTake>), Refusal> {
         let Some(verifier) = &self.verifier else {
-            return Ok(None);
+            return Ok((None, Vec::new()));
         };
         let Some(header) = call.headers.get(auth::SIGNATURE) else {
             if !auth::is_signed(call.headers) {
-                return Ok(None);
+                return Ok((None, Vec::new()));
             }
             let target_uri = format!(
                 "{}://{}{}",
@@ -292,12 +341,14 @@ impl Ingress {
                 earlier: via.earlier(),
             };
             return verifier
-                .verify_signed(&incoming, unix_now())
-                .map(|proven| {
-                    Some(Signed {
+                .verify_signed_deferred(&incoming, unix_now())
+                .map(|mut proven| {
+                    let shared = std::mem::take(&mut proven.shared);
+                    let signed = Signed {
                         realm: proven.sender.clone(),
                         proven: Some(proven),
-                    })
+                    };
+                    (Some(signed), shared)
                 })
                 .map_err(|e| auth_refusal(&e));
         };
@@ -312,12 +363,13 @@ impl Ingress {
             body: &call.body,
         };
         verifier
-            .verify(Some(header.as_bytes()), &request, unix_now())
-            .map(|realm| {
-                Some(Signed {
+            .verify_deferred(Some(header.as_bytes()), &request, unix_now())
+            .map(|(realm, shared)| {
+                let signed = Signed {
                     realm,
                     proven: None,
-                })
+                };
+                (Some(signed), shared.into_iter().collect())
             })
             .map_err(|e| auth_refusal(&e))
     }

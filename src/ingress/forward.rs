@@ -28,10 +28,14 @@ pub(super) enum Attempt<T> {
     /// The upstream answered: it is up, whatever it said.
     Answered(Result<T, Refusal>),
     /// Another realm's ingress answered that it did not make the call
-    /// (busy, backing off, a fake's injected failure: [`NOT_MADE`]). It is
+    /// (busy, backing off, a fake's injected failure: [`not_made`]). It is
     /// up, so it does not back off; a `+retry` verb may try again, and
     /// after the last attempt its answer is relayed as it came.
-    Declined(Result<T, Refusal>),
+    Declined {
+        answer: Result<T, Refusal>,
+        /// Its `Retry-After`, in seconds.
+        retry_after: Option<u64>,
+    },
     /// The call failed in transport; `not_sent` when it surely did not
     /// reach the upstream (then a `+retry` verb may try again).
     Failed {
@@ -138,9 +142,14 @@ impl Ingress {
                     upstream.succeeded(permit);
                     return answer;
                 }
-                Ok(Attempt::Declined(answer)) => {
+                Ok(Attempt::Declined {
+                    answer,
+                    retry_after,
+                }) => {
                     upstream.succeeded(permit);
-                    match self.retry_wait(verb, attempt, deadline) {
+                    // Not sooner than the other realm asked.
+                    let asked = Duration::from_secs(retry_after.unwrap_or(0));
+                    match self.retry_wait(verb, attempt, deadline, asked) {
                         Some(pause) => {
                             tracing::debug!(
                                 "retrying {what} in {pause:?}: it did not make the call"
@@ -160,7 +169,9 @@ impl Ingress {
                 }) => (status, target, reason, not_sent),
             };
             let wait = upstream.failed(permit, &reason, Instant::now());
-            if not_sent && let Some(pause) = self.retry_wait(verb, attempt, deadline) {
+            if not_sent
+                && let Some(pause) = self.retry_wait(verb, attempt, deadline, Duration::ZERO)
+            {
                 tracing::debug!("retrying {what} in {pause:?}: {reason}");
                 tokio::time::sleep(pause).await;
                 attempt += 1;
@@ -188,14 +199,21 @@ impl Ingress {
     }
 
     /// How long to wait before attempt `attempt + 1` of a call that was
-    /// not made: `None` when `verb` has no `+retry`, its attempts are spent
-    /// or the wait would pass the call's deadline.
-    fn retry_wait(&self, verb: &Verb, attempt: u32, deadline: Instant) -> Option<Duration> {
+    /// not made: the verb's backoff, or `at_least` when longer (the other
+    /// realm's `Retry-After`); `None` when `verb` has no `+retry`, its
+    /// attempts are spent or the wait would pass the call's deadline.
+    fn retry_wait(
+        &self,
+        verb: &Verb,
+        attempt: u32,
+        deadline: Instant,
+        at_least: Duration,
+    ) -> Option<Duration> {
         let policy = RetryPolicy::of(verb)?;
         if attempt + 1 >= policy.attempts {
             return None;
         }
-        let pause = policy.backoff(attempt);
+        let pause = policy.backoff(attempt).max(at_least);
         Instant::now()
             .checked_add(pause)
             .is_some_and(|at| at < deadline)
@@ -285,10 +303,14 @@ impl Ingress {
             match sent {
                 Ok(mut answer) => {
                     let declined = first_hop && not_made(&answer);
+                    let retry_after = answer.retry_after;
                     answer.body = budget::hold(answer.body, share);
                     let reply = relay_reply(answer, what);
                     if declined {
-                        Attempt::Declined(reply)
+                        Attempt::Declined {
+                            answer: reply,
+                            retry_after,
+                        }
                     } else {
                         Attempt::Answered(reply)
                     }
@@ -530,34 +552,12 @@ impl RetryPolicy {
 
 /// An upstream's answer as the caller gets it: successes and JSON answers
 /// pass through; other failures are wrapped in a JSON error.
-/// Refusal codes with which a realm's ingress (or `realm fake`) says it
-/// did not make the call: nothing ran, so a `+retry` verb may try again.
-/// Codes that may follow a call that ran (`reply_busy`,
-/// `upstream_unreachable`, `upstream_timeout`) are not here.
-pub(super) const NOT_MADE: &[&str] = &[
-    "ingress_busy",
-    "too_many_connections",
-    "upstream_backoff",
-    "upstream_busy",
-    "queue_full",
-    super::reply::INJECTED_FAILURE,
-];
-
-/// Whether another realm's ingress answered 503 with one of [`NOT_MADE`].
-/// Only 503s are read, and only their error code.
+/// Whether another realm's ingress answered that it did not make the call:
+/// a 503 of its own marked `x-realm-not-made` ([`super::reply::NOT_MADE`]).
+/// The header, not the body: an ingress relays its runners' JSON bodies as
+/// they came, but never their headers.
 fn not_made(answer: &crate::net::http::Answer) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Body<'a> {
-        #[serde(borrow)]
-        error: Code<'a>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Code<'a> {
-        code: &'a str,
-    }
-    answer.status == StatusCode::SERVICE_UNAVAILABLE
-        && serde_json::from_slice::<Body<'_>>(&answer.body)
-            .is_ok_and(|b| NOT_MADE.contains(&b.error.code))
+    answer.not_made && answer.status == StatusCode::SERVICE_UNAVAILABLE
 }
 
 fn relay_reply(reply: crate::net::http::Answer, what: Target<'_>) -> Result<Reply, Refusal> {
@@ -574,6 +574,7 @@ fn relay_reply(reply: crate::net::http::Answer, what: Target<'_>) -> Result<Repl
                 .unwrap_or_else(|| HeaderValue::from_static(JSON)),
             body: reply.body,
             retry_after: reply.retry_after,
+            not_made: false,
         });
     }
     let text = String::from_utf8_lossy(&reply.body);

@@ -207,6 +207,7 @@ impl Ingress {
                 content_type: HeaderValue::from_static("text/plain; charset=utf-8"),
                 body: self.well_known_txtpb.clone(),
                 retry_after: None,
+                not_made: false,
             }
         }
     }

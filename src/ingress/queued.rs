@@ -195,12 +195,18 @@ impl Ingress {
     }
 
     /// The admit and route stages; the caller, and what they decided.
-    fn admit_and_route(
+    async fn admit_and_route(
         &self,
         call: &Call<'_>,
     ) -> (Option<String>, Result<Admitted, (Refusal, bool)>) {
-        let Admission { caller, admitted } = self.admit(call);
-        let admitted = admitted
+        let Admission {
+            caller,
+            admitted,
+            shared,
+        } = self.admit(call);
+        let admitted = self
+            .settle(admitted, shared)
+            .await
             .map_err(|refusal| (refusal, false))
             .and_then(|admitted| {
                 let route = self
@@ -215,7 +221,7 @@ impl Ingress {
 
     /// Checks a call as a direct one, stores it, answers 202.
     async fn enqueue(&self, queue: &Arc<Queue>, call: &Call<'_>, key: Option<&str>) -> Outcome {
-        let (caller, admitted) = self.admit_and_route(call);
+        let (caller, admitted) = self.admit_and_route(call).await;
         let delivery = admitted.and_then(|admitted| {
             owned(call, key, admitted.origin).map_err(|refusal| (refusal, true))
         });
@@ -274,7 +280,7 @@ impl Ingress {
         key: &str,
         deadline: Option<Duration>,
     ) -> Outcome {
-        let (caller, admitted) = self.admit_and_route(call);
+        let (caller, admitted) = self.admit_and_route(call).await;
         let owned = admitted.and_then(|admitted| {
             owned(call, Some(key), admitted.origin).map_err(|refusal| (refusal, true))
         });
@@ -466,6 +472,7 @@ fn replayed(r: Remembered) -> Reply {
             .unwrap_or_else(|_| HeaderValue::from_static("application/json")),
         body: Bytes::from(r.body),
         retry_after: None,
+        not_made: false,
     }
 }
 

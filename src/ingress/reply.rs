@@ -22,6 +22,10 @@ pub struct Reply {
     pub body: Bytes,
     /// `Retry-After`, in seconds.
     pub retry_after: Option<u64>,
+    /// This ingress did not make the call (a refusal with a code of
+    /// [`NOT_MADE`]): answered with `x-realm-not-made`, so that the
+    /// caller's ingress may try a `+retry` verb again.
+    pub not_made: bool,
 }
 
 pub(crate) const JSON: &str = "application/json";
@@ -33,6 +37,7 @@ impl Reply {
             content_type: HeaderValue::from_static(JSON),
             body: body.into(),
             retry_after: None,
+            not_made: false,
         }
     }
 }
@@ -59,6 +64,18 @@ pub struct ErrorDetail {
 
 /// The refusal code of a failure `realm fake --fail-rate` injected.
 pub const INJECTED_FAILURE: &str = "fake_failure";
+
+/// Refusal codes after which the call surely did not run: nothing was
+/// forwarded. Codes that may follow a call that ran (`reply_busy`,
+/// `upstream_unreachable`, `upstream_timeout`) are not here.
+pub const NOT_MADE: &[&str] = &[
+    "ingress_busy",
+    "too_many_connections",
+    "upstream_backoff",
+    "upstream_busy",
+    "queue_full",
+    INJECTED_FAILURE,
+];
 
 /// Why a call is refused (or failed upstream), as the caller sees it.
 #[derive(Debug)]
@@ -107,6 +124,7 @@ impl Refusal {
         // Strings only: writing them cannot fail.
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut reply = Reply::json(self.status, json);
+        reply.not_made = NOT_MADE.contains(&self.code);
         // Whole seconds, rounded up: "in 0 s" would invite a stampede.
         reply.retry_after = self
             .retry_after

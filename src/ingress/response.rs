@@ -151,6 +151,9 @@ pub(super) fn reply(reply: Reply, request_id: &str, share: Share) -> Response {
     if let Some(secs) = reply.retry_after {
         headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
     }
+    if reply.not_made {
+        headers.insert(crate::net::http::NOT_MADE, HeaderValue::from_static("1"));
+    }
     response
 }
 

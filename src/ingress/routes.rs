@@ -235,9 +235,16 @@ fn operators_only(peer: &Peer, realm: &str) -> Option<Response> {
 /// `Authorization: Bearer <that token>`.
 fn admin_only(token: Option<&str>, headers: &http::HeaderMap, realm: &str) -> Option<Response> {
     let token = token?;
+    // `Bearer` in any case, then one or more spaces (RFC 9110 11.1).
     let given = headers
         .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+        .and_then(|v| {
+            let v = v.as_bytes();
+            let (scheme, rest) = v.split_at(v.iter().position(|&b| b == b' ')?);
+            scheme
+                .eq_ignore_ascii_case(b"bearer")
+                .then(|| rest.trim_ascii_start())
+        })
         .unwrap_or_default();
     // Compared in time independent of where they differ.
     let same = given.len() == token.len()
@@ -334,6 +341,37 @@ mod tests {
             assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
         }
         assert!(admin_only(Some("s3cret"), &none, "bank").is_some());
+    }
+
+    /// Found by review, fixed: the auth-scheme is case-insensitive (RFC 9110
+    /// 11.1) and may be followed by more than one space; a client that
+    /// writes `bearer` (as some do) is refused 401 with the right token.
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("bearer s3cret"),
+        );
+        assert!(admin_only(Some("s3cret"), &headers, "bank").is_none());
+        for wrong in [
+            "Basic s3cret",
+            "Bearer",
+            "Bearers3cret",
+            "Bearer s3cre",
+            "bearer  s3cret!",
+        ] {
+            headers.insert(http::header::AUTHORIZATION, HeaderValue::from_static(wrong));
+            assert!(
+                admin_only(Some("s3cret"), &headers, "bank").is_some(),
+                "{wrong}"
+            );
+        }
+        headers.insert(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_static("BEARER   s3cret"),
+        );
+        assert!(admin_only(Some("s3cret"), &headers, "bank").is_none());
     }
 
     #[test]

@@ -35,7 +35,16 @@ pub struct Answer {
     pub body: Bytes,
     /// `Retry-After` in seconds, when the upstream sent one as a number.
     pub retry_after: Option<u64>,
+    /// Whether it carries [`NOT_MADE`]: a realm's ingress says it did not
+    /// make the call (its own refusal, not an answer it relays).
+    pub not_made: bool,
 }
+
+/// The header with which a realm's ingress marks a refusal of its own
+/// after which the call surely did not run (busy, backing off, a fake's
+/// injected failure). An ingress never passes an upstream's headers on,
+/// so a runner cannot set it.
+pub const NOT_MADE: http::HeaderName = http::HeaderName::from_static("x-realm-not-made");
 
 /// The largest answer read from an upstream: a broken or hostile upstream
 /// must not make the ingress buffer without end.
@@ -329,6 +338,7 @@ impl HttpClient {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
+        let not_made = response.headers().contains_key(NOT_MADE);
         let declared = response
             .headers()
             .get(http::header::CONTENT_LENGTH)
@@ -402,6 +412,7 @@ impl HttpClient {
             content_type,
             body,
             retry_after,
+            not_made,
         })
     }
 

@@ -4,7 +4,7 @@
 //! the server once JetStream has stored it (its own `sync_interval`
 //! decides when that is flushed to disk).
 //!
-//! Buckets: `realm_deliveries` (id → delivery), `realm_pending`
+//! Buckets: `realm_deliveries` (id → delivery), `realm_pending_v2`
 //! (`<hex target>.<seq>` → id, pending deliveries only), `realm_order`
 //! (seq → id), `realm_meta` (`seq`, the last given, by compare-and-set)
 //! `realm_idempotency` (hex key → remembered reply) and `realm_running`
@@ -26,12 +26,17 @@ use super::{Delivery, Depth, Enqueued, Nonces, Remembered, Status, Store, StoreE
 
 const BUCKETS: [&str; 6] = [
     "realm_deliveries",
-    "realm_pending",
+    PENDING,
     "realm_order",
     "realm_meta",
     "realm_idempotency",
     RUNNING,
 ];
+
+/// The bucket of pending deliveries. Before the cap (`max-queued`) it was
+/// `realm_pending`, whose ended entries were deleted, leaving markers the
+/// cap would count: [`migrate_pending`] moves its live entries here.
+const PENDING: &str = "realm_pending_v2";
 
 /// The bucket of the idempotency keys whose call runs now, on any replica:
 /// hex key → the millisecond until which it is held.
@@ -52,6 +57,9 @@ pub struct Nats {
     buckets: Buckets,
     js: jetstream::Context,
     runtime: tokio::runtime::Runtime,
+    /// Held while a call is counted against the cap and stored, so that
+    /// calls this process accepts at once cannot pass the cap together.
+    enqueueing: std::sync::Mutex<()>,
 }
 
 /// The bucket of the nonces of signed calls the replicas took: nonce →
@@ -201,6 +209,7 @@ impl Nats {
                 keys: next()?,
                 running: next()?,
             };
+            migrate_pending(&js, &buckets.pending).await?;
             Ok::<_, StoreError>((buckets, js))
         };
         runtime.spawn(async move {
@@ -214,6 +223,7 @@ impl Nats {
             buckets,
             js,
             runtime,
+            enqueueing: std::sync::Mutex::new(()),
         })
     }
 
@@ -321,6 +331,22 @@ async fn next_seq(b: &Buckets) -> Result<u64, StoreError> {
     }
 }
 
+/// Moves the live entries of the pending bucket an earlier version wrote
+/// (`realm_pending`) into [`PENDING`] and removes it, with the delete
+/// markers of every delivery that ended under that version.
+async fn migrate_pending(js: &jetstream::Context, pending: &kv::Store) -> Result<(), StoreError> {
+    let Ok(old) = js.get_key_value("realm_pending").await else {
+        return Ok(());
+    };
+    for key in keys(&old).await? {
+        if let Some(value) = old.get(key.clone()).await.map_err(err)? {
+            pending.put(key, value).await.map_err(err)?;
+        }
+    }
+    js.delete_key_value("realm_pending").await.map_err(err)?;
+    Ok(())
+}
+
 /// How many deliveries are pending: the messages of the pending bucket's
 /// stream (a pending entry is purged, not deleted, when its delivery ends,
 /// so no delete marker is left to count).
@@ -349,6 +375,12 @@ impl Store for Nats {
         max_pending: u64,
     ) -> Result<Enqueued, StoreError> {
         let mut d = delivery.clone();
+        // Replicas may still pass the cap together (the trait says so);
+        // the calls of this process are counted one at a time.
+        let _counting = self
+            .enqueueing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let stored = self.run(move |b| {
             Box::pin(async move {
                 if max_pending < u64::MAX {

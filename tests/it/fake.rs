@@ -852,3 +852,92 @@ fn redacted_members_are_not_recorded_and_the_rest_replays() {
     let run = shop.realm(&["serve", "--record-redact", "$.a"]).expect(2);
     assert!(run.stderr.contains("--record <DIR>"), "{}", run.stderr);
 }
+
+/// Found by review, fixed: a `+retry` verb is tried again when the other realm's
+/// answer is a 503 whose JSON `error.code` is in `NOT_MADE` — but the
+/// other realm's ingress relays its runner's JSON answers as they came,
+/// so a runner that ran the call and then answers 503 with such a code
+/// (e.g. passing on `upstream_busy` from a call it made in turn) has the
+/// caller's ingress run it again: three withdrawals for one. The
+/// classification should rest on something only the called ingress
+/// writes about its own refusal (a header it sets and strips from
+/// upstream answers), not on a body a runner can write.
+#[test]
+fn a_runner_answer_that_looks_declined_is_not_tried_again() {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (shop, bank) = shop_with_bank();
+    // The bank's runner: runs every call (counts it), then answers 503
+    // with the error a call of its own got.
+    let runs = std::sync::Arc::new(AtomicUsize::new(0));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let runner = format!("http://{}", listener.local_addr().expect("addr"));
+    {
+        let runs = runs.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let mut reader = std::io::BufReader::new(stream);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                runs.fetch_add(1, Ordering::SeqCst);
+                let reply =
+                    r#"{"error":{"code":"upstream_busy","message":"the ledger's store is busy"}}"#;
+                let mut stream = reader.into_inner();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+            }
+        });
+    }
+    let real_bank = Serve::start(
+        bank.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("balance={runner}"),
+            "--runner",
+            &format!("audit={}", dead()),
+        ],
+    );
+    let shop_ingress = Serve::start(
+        shop.path(),
+        shop.cache_dir(),
+        &[
+            "--runner",
+            &format!("checkout={}", dead()),
+            "--realm-endpoint",
+            &format!("bank={}", real_bank.url()),
+        ],
+    );
+    // `withdraw` has `+retry 3 1s 30s`.
+    let (status, got) = post(
+        &shop_ingress,
+        "/realms/bank/balance/withdraw",
+        r#"{"account": "a1", "amount": 5}"#,
+        &[],
+    );
+    assert_eq!(status, 503, "{got}");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        1,
+        "the bank's runner ran one withdrawal this many times"
+    );
+}

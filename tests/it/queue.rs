@@ -1044,3 +1044,241 @@ fn deliveries_require_the_admin_token_when_one_is_set() {
     // Without the setting, /deliveries takes no token (as the other tests
     // show), and still only from operators' addresses.
 }
+
+/// Found by review, fixed: the NATS store counts the cap as the *messages* of the
+/// `realm_pending` stream. Before a6a94e4's parent an ended delivery's
+/// pending entry was `delete`d (a KV delete marker, kept for ever with
+/// `history: 1` and no `max_age`), so a bucket written by that version
+/// holds one marker per ended delivery: after the upgrade they count as
+/// pending, the queue refuses `queue_full` while `depths` (and `/status`)
+/// say nothing waits.
+#[test]
+fn nats_delete_markers_left_by_the_previous_version_do_not_count_against_the_cap() {
+    use realm::queue::{Enqueued, Store as _};
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    // What the previous version left behind: a pending entry, then its
+    // delete when the delivery ended.
+    let url = server.url();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            let client = async_nats::connect(&url).await.expect("connect");
+            let js = async_nats::jetstream::new(client);
+            let bucket = js
+                .create_key_value(async_nats::jetstream::kv::Config {
+                    bucket: "realm_pending".into(),
+                    history: 1,
+                    storage: async_nats::jetstream::stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .expect("bucket");
+            let key = "62616e6b2f6c65646765722f78.00000000000000000001";
+            bucket.put(key, "old".into()).await.expect("put");
+            bucket.delete(key).await.expect("delete");
+        });
+    let nats = realm::queue::Nats::open(&server.url()).expect("connect");
+    assert!(nats.depths().expect("depths").is_empty(), "nothing pending");
+    let enqueued = nats
+        .enqueue_within(&mut stored("new", "x"), 1)
+        .expect("enqueue");
+    assert_eq!(
+        enqueued,
+        Enqueued::Stored,
+        "an ended delivery fills the cap"
+    );
+}
+
+/// Found by review, fixed: within ONE process the
+/// NATS store's cap is count-then-put, not atomic; calls accepted at
+/// once (each on its own blocking thread, as `queued.rs` does) all pass
+/// a cap of 1. README says "At most `[ingress] max-queued` calls wait at
+/// once".
+#[test]
+fn nats_cap_is_not_passed_by_calls_accepted_at_once_in_one_process() {
+    use realm::queue::{Enqueued, Store as _};
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let nats = Arc::new(realm::queue::Nats::open(&server.url()).expect("connect"));
+    let barrier = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let (nats, barrier) = (nats.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                nats.enqueue_within(&mut stored(&format!("c{i}"), "x"), 1)
+                    .expect("enqueue")
+            })
+        })
+        .collect();
+    let stored_count = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread"))
+        .filter(|e| *e == Enqueued::Stored)
+        .count();
+    assert_eq!(stored_count, 1, "a cap of 1 let {stored_count} calls in");
+}
+
+/// Found by review, fixed: the shared replay cache is asked with a blocking round
+/// trip to NATS (`NatsNonces::take`: `std::sync::mpsc::Receiver::recv`)
+/// from `Ingress::admit`, which runs on the worker thread's
+/// single-threaded runtime. While NATS does not answer (here: stopped),
+/// one signed call holds the whole worker: `/healthz` (and every other
+/// call on that worker) waits for the JetStream request timeout. With
+/// `workers = 1` the probe is answered only after the signed call is.
+#[test]
+fn a_stalled_shared_replay_cache_does_not_stall_other_requests() {
+    use std::io::{Read as _, Write as _};
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let realms = Realms::new();
+    realms.bank.write(
+        "realm.toml",
+        &format!("[ingress]\nstore = \"{}\"\nworkers = 1\n", server.url()),
+    );
+    let shop_key = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+    use base64::Engine as _;
+    let bank = Serve::start_with(
+        realms.bank.path(),
+        realms.shop.cache_dir(),
+        &["--runner", &format!("ledger={}", realms.runner.url())],
+        &[("REALM_KEY_SHOP", &shop_key)],
+        None,
+    );
+    let path = "/realms/bank/ledger/echo";
+    let signed = || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let request = realm::ingress::auth::Request {
+            method: "POST",
+            path,
+            via: "shop",
+            body: MSG.as_bytes(),
+        };
+        realm::ingress::auth::sign(&[1u8; 32], "shop", &request, now)
+            .to_str()
+            .expect("ascii")
+            .to_string()
+    };
+    let first = signed();
+    let ok = call(
+        &bank,
+        path,
+        MSG,
+        &[("x-realm-via", "shop"), ("x-realm-signature", &first)],
+    );
+    assert_eq!(ok.0, 200, "{}", ok.2);
+    // NATS stops answering (the process is stopped, its socket open).
+    let pid = server.child.id().to_string();
+    let stop = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+    stop("-STOP");
+    let second = signed();
+    let mut held = std::net::TcpStream::connect(bank.addr).expect("connect");
+    write!(
+        held,
+        "POST {path} HTTP/1.1\r\nhost: bank\r\ncontent-type: application/json\r\n\
+         x-realm-via: shop\r\nx-realm-signature: {second}\r\ncontent-length: {}\r\n\
+         connection: close\r\n\r\n{MSG}",
+        MSG.len()
+    )
+    .expect("write");
+    let health = http("GET", bank.addr, "/healthz", "", &[]).expect("healthz");
+    assert_eq!(health.0, 200);
+    held.set_nonblocking(true).expect("nonblocking");
+    let mut byte = [0u8; 1];
+    let answered_first = !matches!(
+        held.read(&mut byte),
+        Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock
+    );
+    stop("-CONT");
+    let mut rest = String::new();
+    if answered_first {
+        held.set_nonblocking(false).expect("blocking");
+        let _ = held.read_to_string(&mut rest);
+    }
+    assert!(
+        !answered_first,
+        "/healthz waited for the signed call's round trip to a stalled NATS: \
+         the worker's runtime was blocked; the signed call got {}{rest}",
+        byte[0] as char
+    );
+}
+
+/// Found by review, fixed: the key of a nonce in the shared replay cache is
+/// `<nonce>.<peer id>`, and the peer id is the peer's index among THIS
+/// replica's keys (`Verifier::with_capacity`: `(0u32..).zip(keys.peers())`).
+/// Replicas whose key sets differ (a rolling update that adds a peer's
+/// key, one replica with a key file the other lacks) give the same
+/// caller different ids, so a signature one replica accepted is
+/// accepted again by the other: the replay the shared cache is there to
+/// refuse. The key should name the peer (its realm, or key id), not a
+/// local index.
+#[test]
+fn a_signature_is_refused_by_a_replica_with_one_more_peer_key() {
+    use base64::Engine as _;
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let realms = Realms::new();
+    realms.bank.write(
+        "realm.toml",
+        &format!("[ingress]\nstore = \"{}\"\n", server.url()),
+    );
+    let shop_key = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+    let other_key = base64::engine::general_purpose::STANDARD.encode([2u8; 32]);
+    let replica = |env: &[(&str, &str)]| {
+        Serve::start_with(
+            realms.bank.path(),
+            realms.shop.cache_dir(),
+            &["--runner", &format!("ledger={}", realms.runner.url())],
+            env,
+            None,
+        )
+    };
+    let one = replica(&[("REALM_KEY_SHOP", &shop_key)]);
+    // The same realm's replica, with one more peer's key (sorted first).
+    let two = replica(&[("REALM_KEY_SHOP", &shop_key), ("REALM_KEY_AAA", &other_key)]);
+    let path = "/realms/bank/ledger/echo";
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let request = realm::ingress::auth::Request {
+        method: "POST",
+        path,
+        via: "shop",
+        body: MSG.as_bytes(),
+    };
+    let signature = realm::ingress::auth::sign(&[1u8; 32], "shop", &request, now)
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let headers = [
+        ("x-realm-via", "shop"),
+        ("x-realm-signature", signature.as_str()),
+    ];
+    let accepted = call(&one, path, MSG, &headers);
+    assert_eq!(accepted.0, 200, "{}", accepted.2);
+    let replayed = call(&two, path, MSG, &headers);
+    assert_eq!(
+        (replayed.0, code(&replayed).as_str()),
+        (401, "replayed"),
+        "{}",
+        replayed.2
+    );
+    assert_eq!(realms.echo.count(), 1, "the replayed call ran twice");
+}

@@ -67,7 +67,7 @@ pub use keys::Keys;
 pub use pinned::{PinnedKey, PinnedKeys, PinnedRealm};
 pub use signed::{Incoming, Proven, is_signed};
 pub use signer::{Relayed, Signer, Stamp, target_uri};
-pub use verify::Verifier;
+pub use verify::{SharedTake, Verifier};
 
 /// A fresh random nonce for an RFC 9421 signature: 32 lowercase hex.
 pub fn new_nonce_hex() -> String {

@@ -18,7 +18,7 @@ use http::HeaderMap;
 use super::httpsig::{self, Message, Policy, SignatureInput};
 use super::pinned::Owner;
 use super::signer::{CONTENT_DIGEST, LABEL, ORIGIN_URI, Relayed, SIGNATURE, SIGNATURE_INPUT};
-use super::verify::Insert;
+use super::verify::{Insert, SharedTake};
 use super::{AuthError, Verifier};
 
 /// The longest validity (`expires - created`) accepted, in seconds.
@@ -47,6 +47,9 @@ pub struct Proven {
     /// The sender's member, for this ingress to pass on if it relays the
     /// call.
     pub member: Relayed,
+    /// The nonces still to be taken in the cache shared with other
+    /// replicas ([`Verifier::verify_signed_deferred`]; empty otherwise).
+    pub shared: Vec<SharedTake>,
 }
 
 /// The path and query of `uri` (`None` when it is not an absolute URI).
@@ -65,6 +68,20 @@ pub fn is_signed(headers: &HeaderMap) -> bool {
 impl Verifier {
     /// Verifies a call signed by RFC 9421 at `now` (unix seconds).
     pub fn verify_signed(&self, call: &Incoming<'_>, now: u64) -> Result<Proven, AuthError> {
+        let mut proven = self.verify_signed_deferred(call, now)?;
+        for shared in std::mem::take(&mut proven.shared) {
+            shared.take()?;
+        }
+        Ok(proven)
+    }
+
+    /// [`Verifier::verify_signed`], leaving the nonces' take in the cache
+    /// shared with other replicas to the caller (`Proven::shared`).
+    pub fn verify_signed_deferred(
+        &self,
+        call: &Incoming<'_>,
+        now: u64,
+    ) -> Result<Proven, AuthError> {
         let text = |name: &http::HeaderName| -> Result<Option<&str>, AuthError> {
             let mut values = call.headers.get_all(name).iter();
             let Some(first) = values.next() else {
@@ -235,9 +252,10 @@ impl Verifier {
         }
 
         // Only valid signatures use up nonces.
-        self.remember(&verified, sender.index, &caller, now)?;
+        let mut shared = Vec::new();
+        shared.extend(self.remember(&verified, sender.index, &caller, now)?);
         if let Some((checked, index, realm)) = origin_nonce {
-            self.remember(&checked, index, &realm, now)?;
+            shared.extend(self.remember(&checked, index, &realm, now)?);
         }
         let signature = signatures
             .iter()
@@ -252,6 +270,7 @@ impl Verifier {
                 signature,
                 target_uri: call.target_uri.to_string(),
             },
+            shared,
         })
     }
 
@@ -262,7 +281,7 @@ impl Verifier {
         key_index: u32,
         realm: &str,
         now: u64,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Option<SharedTake>, AuthError> {
         let digest = ring::digest::digest(&ring::digest::SHA256, verified.nonce.as_bytes());
         let mut first = [0u8; 16];
         first.copy_from_slice(&digest.as_ref()[..16]);
@@ -272,13 +291,17 @@ impl Verifier {
             .cache
             .insert(nonce, key_index, created, now, self.window_secs)
         {
-            Insert::Fresh => Ok(()),
+            Insert::Fresh => Ok(self.cache.to_share(
+                nonce,
+                &format!("key:{}", verified.keyid),
+                realm,
+                (created, now, self.window_secs),
+            )),
             Insert::Replayed => Err(AuthError::Replayed {
                 peer: realm.to_string(),
             }),
             Insert::Full => Err(AuthError::ReplayCacheFull),
             Insert::Forgotten { clock } => Err(self.expired(realm, created, clock)),
-            Insert::Unavailable(why) => Err(AuthError::ReplayCacheUnavailable(why)),
         }
     }
 

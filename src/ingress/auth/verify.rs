@@ -112,6 +112,21 @@ impl Verifier {
         request: &Request<'_>,
         now: u64,
     ) -> Result<String, AuthError> {
+        let (realm, shared) = self.verify_deferred(header, request, now)?;
+        if let Some(shared) = shared {
+            shared.take()?;
+        }
+        Ok(realm)
+    }
+
+    /// [`Verifier::verify`], leaving the nonce's take in the cache shared
+    /// with other replicas to the caller (`Some` when there is one).
+    pub fn verify_deferred(
+        &self,
+        header: Option<&[u8]>,
+        request: &Request<'_>,
+        now: u64,
+    ) -> Result<(String, Option<SharedTake>), AuthError> {
         let header = header.ok_or(AuthError::Unsigned)?;
         let parsed = parse(header)?;
         for (what, value) in [
@@ -138,13 +153,20 @@ impl Verifier {
             .cache
             .insert(parsed.nonce, peer.id, parsed.t, now, self.window_secs)
         {
-            Insert::Fresh => Ok(parsed.realm.to_string()),
+            Insert::Fresh => Ok((
+                parsed.realm.to_string(),
+                self.cache.to_share(
+                    parsed.nonce,
+                    &format!("hmac:{}", parsed.realm),
+                    parsed.realm,
+                    (parsed.t, now, self.window_secs),
+                ),
+            )),
             Insert::Replayed => Err(AuthError::Replayed {
                 peer: parsed.realm.to_string(),
             }),
             Insert::Full => Err(AuthError::ReplayCacheFull),
             Insert::Forgotten { clock } => Err(self.expired(parsed.realm, parsed.t, clock)),
-            Insert::Unavailable(why) => Err(AuthError::ReplayCacheUnavailable(why)),
         }
     }
 
@@ -166,6 +188,38 @@ impl Verifier {
     }
 }
 
+/// A nonce new in this replica's cache, still to be taken in the cache
+/// the replicas share ([`SharedTake::take`], a round trip to their store:
+/// not on a thread that serves calls).
+#[derive(Clone)]
+pub struct SharedTake {
+    nonces: std::sync::Arc<dyn crate::queue::Nonces>,
+    key: String,
+    until: u64,
+    now: u64,
+    peer: String,
+}
+
+impl std::fmt::Debug for SharedTake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedTake")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedTake {
+    /// Takes the nonce for every replica: refused as a replay when another
+    /// replica took it, or when the shared cache cannot be asked.
+    pub fn take(self) -> Result<(), AuthError> {
+        match self.nonces.take(&self.key, self.until, self.now) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AuthError::Replayed { peer: self.peer }),
+            Err(e) => Err(AuthError::ReplayCacheUnavailable(e.to_string())),
+        }
+    }
+}
+
 /// The outcome of remembering a nonce.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Insert {
@@ -178,8 +232,6 @@ pub(super) enum Insert {
     Forgotten {
         clock: u64,
     },
-    /// The replay cache shared with other replicas could not be asked.
-    Unavailable(String),
 }
 
 /// The nonces seen within the window, sharded by nonce bits so that
@@ -238,20 +290,36 @@ impl NonceCache {
         self.shared.set(shared).is_ok()
     }
 
-    /// Remembers a nonce here, then, when it is new here, takes it in the
-    /// cache shared with other replicas (one round trip to their store).
+    /// Remembers a nonce here (`peer` numbers the signer among this
+    /// replica's keys). Taking it in the cache shared with other replicas
+    /// is a round trip to their store: [`NonceCache::to_share`] says what
+    /// to take, for the caller to take off the serving thread.
     pub(super) fn insert(&self, nonce: u128, peer: u32, t: u64, now: u64, window: u64) -> Insert {
-        let here = self.insert_here(nonce, peer, t, now, window);
-        let Some(shared) = self.shared.get().filter(|_| here == Insert::Fresh) else {
-            return here;
-        };
-        // Until the timestamp can no longer pass the window.
-        let until = t.saturating_add(window);
-        match shared.take(&format!("{nonce:032x}.{peer}"), until, now) {
-            Ok(true) => Insert::Fresh,
-            Ok(false) => Insert::Replayed,
-            Err(e) => Insert::Unavailable(e.to_string()),
-        }
+        self.insert_here(nonce, peer, t, now, window)
+    }
+
+    /// What a nonce new here still has to take in the cache shared with
+    /// other replicas; `None` when there is none. `signer` names the
+    /// signer the same on every replica (`hmac:<realm>`, `key:<key id>`),
+    /// `peer` as refusals name it.
+    pub(super) fn to_share(
+        &self,
+        nonce: u128,
+        signer: &str,
+        peer: &str,
+        (t, now, window): (u64, u64, u64),
+    ) -> Option<SharedTake> {
+        let nonces = self.shared.get()?.clone();
+        // Hex: a key id may hold characters NATS keys may not.
+        let signer: String = signer.bytes().map(|b| format!("{b:02x}")).collect();
+        Some(SharedTake {
+            nonces,
+            key: format!("{nonce:032x}.{signer}"),
+            // Until the timestamp can no longer pass the window.
+            until: t.saturating_add(window),
+            now,
+            peer: peer.to_string(),
+        })
     }
 
     fn max_nonces(&self) -> usize {
