@@ -88,7 +88,7 @@ impl Queue {
     pub fn open(project: &Project) -> Result<Arc<Queue>, StoreError> {
         let settings = &project.ingress;
         let store: Arc<dyn Store> = match settings.store.as_deref() {
-            Some(url) if url.starts_with("nats://") => Arc::new(Nats::open(url)?),
+            Some(url) if url.starts_with("nats://") => Arc::new(Nats::open(url, &project.name)?),
             other => Arc::new(Embedded::open(&store_path(&project.root, other))?),
         };
         let mut queue = Queue::with_store(

@@ -24,23 +24,23 @@ use tokio_stream::StreamExt;
 
 use super::{Delivery, Depth, Enqueued, Nonces, Remembered, Status, Store, StoreError};
 
+/// The buckets of one realm, `realm_<realm>_<kind>` (realms may share a
+/// NATS server): deliveries, pending, order, meta, idempotency records and
+/// `running`, the idempotency keys whose call runs now on any replica (hex
+/// key → the millisecond until which it is held).
 const BUCKETS: [&str; 6] = [
-    "realm_deliveries",
-    PENDING,
-    "realm_order",
-    "realm_meta",
-    "realm_idempotency",
-    RUNNING,
+    "deliveries",
+    "pending",
+    "order",
+    "meta",
+    "idempotency",
+    "running",
 ];
 
-/// The bucket of pending deliveries. Before the cap (`max-queued`) it was
-/// `realm_pending`, whose ended entries were deleted, leaving markers the
-/// cap would count: [`migrate_pending`] moves its live entries here.
-const PENDING: &str = "realm_pending_v2";
-
-/// The bucket of the idempotency keys whose call runs now, on any replica:
-/// hex key → the millisecond until which it is held.
-const RUNNING: &str = "realm_running";
+/// The bucket `kind` of `realm`.
+fn bucket_name(realm: &str, kind: &str) -> String {
+    format!("realm_{realm}_{kind}")
+}
 
 #[derive(Clone)]
 struct Buckets {
@@ -60,12 +60,14 @@ pub struct Nats {
     /// Held while a call is counted against the cap and stored, so that
     /// calls this process accepts at once cannot pass the cap together.
     enqueueing: std::sync::Mutex<()>,
+    /// The realm whose buckets these are.
+    realm: String,
 }
 
-/// The bucket of the nonces of signed calls the replicas took: nonce →
-/// the second until which it is taken. Its entries expire with the
+/// The bucket kind of the nonces of signed calls the replicas took: nonce
+/// → the second until which it is taken. Its entries expire with the
 /// bucket's `max_age` (at least two replay windows).
-const NONCES: &str = "realm_nonces";
+const NONCES: &str = "nonces";
 
 /// The replay cache shared by the replicas ([`Nats::nonces`]).
 pub struct NatsNonces {
@@ -75,7 +77,7 @@ pub struct NatsNonces {
 
 impl std::fmt::Debug for NatsNonces {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "NATS JetStream bucket {NONCES}")
+        write!(f, "NATS JetStream bucket {}", self.bucket.name)
     }
 }
 
@@ -85,7 +87,8 @@ impl Nonces for NatsNonces {
         let value = Bytes::from(until.to_string());
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.runtime.spawn(async move {
-            let _ = tx.send(take(&bucket, NONCES, &key, value, now).await);
+            let name = bucket.name.clone();
+            let _ = tx.send(take(&bucket, &name, &key, value, now).await);
         });
         rx.recv()
             .map_err(|_| StoreError("the NATS client stopped".into()))?
@@ -165,8 +168,9 @@ async fn keys(bucket: &kv::Store) -> Result<Vec<String>, StoreError> {
 }
 
 impl Nats {
-    /// Connects to the server at `url` and opens (or makes) the buckets.
-    pub fn open(url: &str) -> Result<Nats, StoreError> {
+    /// Connects to the server at `url` and opens (or makes) the buckets of
+    /// `realm`.
+    pub fn open(url: &str, realm: &str) -> Result<Nats, StoreError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("realm-nats")
@@ -174,6 +178,7 @@ impl Nats {
             .build()
             .map_err(err)?;
         let address = url.to_string();
+        let owner = realm.to_string();
         // Not `block_on`: `realm serve` opens the store on a runtime.
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let opening = async move {
@@ -182,12 +187,13 @@ impl Nats {
                 .map_err(|e| StoreError(format!("cannot connect to NATS at {address}: {e}")))?;
             let js = jetstream::new(client);
             let mut opened = Vec::new();
-            for name in BUCKETS {
-                let bucket = match js.get_key_value(name).await {
+            for kind in BUCKETS {
+                let name = bucket_name(&owner, kind);
+                let bucket = match js.get_key_value(&name).await {
                     Ok(bucket) => bucket,
                     Err(_) => js
                         .create_key_value(kv::Config {
-                            bucket: name.to_string(),
+                            bucket: name.clone(),
                             history: 1,
                             storage: jetstream::stream::StorageType::File,
                             ..Default::default()
@@ -197,6 +203,7 @@ impl Nats {
                             StoreError(format!("cannot make the JetStream bucket {name}: {e}"))
                         })?,
                 };
+                migrate(&js, &format!("realm_{kind}"), &bucket).await?;
                 opened.push(bucket);
             }
             let mut opened = opened.into_iter();
@@ -209,7 +216,6 @@ impl Nats {
                 keys: next()?,
                 running: next()?,
             };
-            migrate_pending(&js, &buckets.pending).await?;
             Ok::<_, StoreError>((buckets, js))
         };
         runtime.spawn(async move {
@@ -224,22 +230,24 @@ impl Nats {
             js,
             runtime,
             enqueueing: std::sync::Mutex::new(()),
+            realm: realm.to_string(),
         })
     }
 
-    /// The replay cache shared by the replicas: the bucket `realm_nonces`,
+    /// The replay cache shared by the replicas: the bucket `realm_<realm>_nonces`,
     /// made with entries kept `ttl`, or its `max_age` raised to `ttl` when
     /// a replica made it with less.
     pub fn nonces(&self, ttl: std::time::Duration) -> Result<NatsNonces, StoreError> {
         let js = self.js.clone();
+        let name = bucket_name(&self.realm, NONCES);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.runtime.spawn(async move {
             let opened = async {
-                let bucket = match js.get_key_value(NONCES).await {
+                let bucket = match js.get_key_value(&name).await {
                     Ok(bucket) => bucket,
                     Err(_) => js
                         .create_key_value(kv::Config {
-                            bucket: NONCES.to_string(),
+                            bucket: name.clone(),
                             history: 1,
                             max_age: ttl,
                             storage: jetstream::stream::StorageType::File,
@@ -247,7 +255,7 @@ impl Nats {
                         })
                         .await
                         .map_err(|e| {
-                            StoreError(format!("cannot make the JetStream bucket {NONCES}: {e}"))
+                            StoreError(format!("cannot make the JetStream bucket {name}: {e}"))
                         })?,
                 };
                 let config = &bucket.stream.cached_info().config;
@@ -331,19 +339,22 @@ async fn next_seq(b: &Buckets) -> Result<u64, StoreError> {
     }
 }
 
-/// Moves the live entries of the pending bucket an earlier version wrote
-/// (`realm_pending`) into [`PENDING`] and removes it, with the delete
-/// markers of every delivery that ended under that version.
-async fn migrate_pending(js: &jetstream::Context, pending: &kv::Store) -> Result<(), StoreError> {
-    let Ok(old) = js.get_key_value("realm_pending").await else {
+/// Moves the live entries of a bucket an earlier version wrote without the
+/// realm in its name (`realm_<kind>`) into `bucket`, and removes it: with
+/// it go the delete markers of the pending deliveries that ended under that
+/// version, which the cap would count. The first realm to open its store
+/// on the server takes them: that version kept one realm per server.
+async fn migrate(js: &jetstream::Context, old: &str, bucket: &kv::Store) -> Result<(), StoreError> {
+    let Ok(before) = js.get_key_value(old).await else {
         return Ok(());
     };
-    for key in keys(&old).await? {
-        if let Some(value) = old.get(key.clone()).await.map_err(err)? {
-            pending.put(key, value).await.map_err(err)?;
+    for key in keys(&before).await? {
+        if let Some(value) = before.get(key.clone()).await.map_err(err)? {
+            bucket.put(key, value).await.map_err(err)?;
         }
     }
-    js.delete_key_value("realm_pending").await.map_err(err)?;
+    js.delete_key_value(old).await.map_err(err)?;
+    tracing::info!("the NATS bucket {old} moved to {}", bucket.name);
     Ok(())
 }
 
@@ -623,7 +634,8 @@ impl Store for Nats {
         self.run(move |b| {
             Box::pin(async move {
                 let value = Bytes::from(until_ms.to_string());
-                take(&b.running, RUNNING, &key, value, super::now_ms()).await
+                let name = b.running.name.clone();
+                take(&b.running, &name, &key, value, super::now_ms()).await
             })
         })
     }

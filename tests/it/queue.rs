@@ -741,11 +741,26 @@ fn the_nats_store_keeps_what_the_embedded_store_keeps() {
     let Some(server) = NatsServer::start() else {
         return;
     };
-    let nats = realm::queue::Nats::open(&server.url()).expect("connect");
+    let nats = realm::queue::Nats::open(&server.url(), "bank").expect("connect");
     store_contract(&nats);
+    // Realms sharing a NATS server keep their queues apart.
+    let shop = realm::queue::Nats::open(&server.url(), "shop").expect("connect");
+    use realm::queue::Store as _;
+    assert!(shop.list(1000).expect("list").is_empty());
+    shop.enqueue(&mut stored("shop-1", "x")).expect("enqueue");
+    let ids = |store: &realm::queue::Nats| -> Vec<String> {
+        store
+            .list(1000)
+            .expect("list")
+            .into_iter()
+            .map(|d| d.id)
+            .collect()
+    };
+    assert_eq!(ids(&shop), ["shop-1"]);
+    assert!(!ids(&nats).contains(&"shop-1".to_string()));
     // The shared replay cache: a nonce is taken once until its time is
     // past; the embedded store has none (each process has its own).
-    use realm::queue::{Nonces as _, Store as _};
+    use realm::queue::Nonces as _;
     assert!(
         embedded
             .nonces(Duration::from_secs(180))
@@ -1081,7 +1096,7 @@ fn nats_delete_markers_left_by_the_previous_version_do_not_count_against_the_cap
             bucket.put(key, "old".into()).await.expect("put");
             bucket.delete(key).await.expect("delete");
         });
-    let nats = realm::queue::Nats::open(&server.url()).expect("connect");
+    let nats = realm::queue::Nats::open(&server.url(), "bank").expect("connect");
     assert!(nats.depths().expect("depths").is_empty(), "nothing pending");
     let enqueued = nats
         .enqueue_within(&mut stored("new", "x"), 1)
@@ -1104,7 +1119,7 @@ fn nats_cap_is_not_passed_by_calls_accepted_at_once_in_one_process() {
     let Some(server) = NatsServer::start() else {
         return;
     };
-    let nats = Arc::new(realm::queue::Nats::open(&server.url()).expect("connect"));
+    let nats = Arc::new(realm::queue::Nats::open(&server.url(), "bank").expect("connect"));
     let barrier = Arc::new(std::sync::Barrier::new(8));
     let threads: Vec<_> = (0..8)
         .map(|i| {
