@@ -11,7 +11,11 @@
 //! the proxy's CPU seconds per 100k calls (user + system of its processes,
 //! from /proc/<pid>/stat), with the ratios realm/nginx and realm/direct;
 //! then the latency each proxy adds to one call on one unloaded
-//! connection. The same is measured for two hops over TLS: realm signing
+//! connection. `realm` is this build with `[ingress] fast-path = true`
+//! (plain HTTP/1.1 calls served by its own HTTP/1.1 code), `hyper` the
+//! same binary with `fast-path = false` (every request through hyper), in
+//! the same rounds; both are reported against nginx and against each
+//! other. The same is measured for two hops over TLS: realm signing
 //! and verifying calls (shop ingress → bank ingress over TLS) against
 //! nginx → nginx over TLS.
 //!
@@ -82,7 +86,14 @@ fn main() {
     );
     let nginx_proxy = nginx(dir.path(), "proxy", &proxy_location(runner.1, false), None);
     let runner_arg = [format!("--runner=balance=http://{}", runner.1)];
-    let realm = serve(realm_binary(), &bank, &cache, &runner_arg, &[]);
+    let bank_fast = dir.path().join("bank-fast");
+    copy_dir(&bank, &bank_fast);
+    fast_path(&bank_fast, true);
+    let bank_hyper = dir.path().join("bank-hyper");
+    copy_dir(&bank, &bank_hyper);
+    fast_path(&bank_hyper, false);
+    let realm = serve(realm_binary(), &bank_fast, &cache, &runner_arg, &[]);
+    let hyper = serve(realm_binary(), &bank_hyper, &cache, &runner_arg, &[]);
     let base = baseline.map(|binary| {
         println!("baseline: {}", binary.display());
         serve(&binary, &bank, &cache, &runner_arg, &[])
@@ -95,6 +106,7 @@ fn main() {
         ("direct", runner.1, vec![]),
         ("realm", realm.1, vec![&realm.0]),
         ("nginx", nginx_proxy.1, vec![&nginx_proxy.0]),
+        ("hyper", hyper.1, vec![&hyper.0]),
     ];
     if let Some((proc_, addr)) = &base {
         cases.push(("baseline", *addr, vec![proc_]));
@@ -244,16 +256,38 @@ fn report(r: &Results) {
         "realm/direct: throughput {:.2}x",
         realm.ok_per_sec / direct.ok_per_sec
     );
-    if let Some(base) = r.loaded.get(3) {
+    let ratio = |a: &Run, b: &Run| match (a.cpu_per_100k, b.cpu_per_100k) {
+        (Some(a), Some(b)) => format!("{:.2}x", a / b),
+        _ => "-".to_string(),
+    };
+    for (i, name) in r.names.iter().enumerate().skip(3) {
+        let other = &r.loaded[i];
+        if *name == "hyper" {
+            println!(
+                "hyper/nginx: throughput {:.2}x, CPU per call {}",
+                other.ok_per_sec / nginx.ok_per_sec,
+                ratio(other, nginx),
+            );
+        }
         println!(
-            "realm/baseline: throughput {:.2}x, CPU per call {}",
-            realm.ok_per_sec / base.ok_per_sec,
-            match (realm.cpu_per_100k, base.cpu_per_100k) {
-                (Some(a), Some(b)) => format!("{:.2}x", a / b),
-                _ => "-".to_string(),
-            },
+            "realm/{name}: throughput {:.2}x, CPU per call {}",
+            realm.ok_per_sec / other.ok_per_sec,
+            ratio(realm, other),
         );
     }
+}
+
+/// Sets `[ingress] fast-path` in the project at `dir`.
+fn fast_path(dir: &Path, on: bool) {
+    let path = dir.join("realm.toml");
+    let text = std::fs::read_to_string(&path).expect("realm.toml");
+    let text = text.replacen("[ingress]\n", &format!("[ingress]\nfast-path = {on}\n"), 1);
+    assert!(
+        text.contains("fast-path"),
+        "no [ingress] in {}",
+        path.display()
+    );
+    std::fs::write(&path, text).expect("write realm.toml");
 }
 
 /// The `--baseline` binary as an absolute path (`realm serve` runs in the

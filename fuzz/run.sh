@@ -8,7 +8,9 @@
 # Targets: schema_text (schema text through parse, validate, print and the
 # public API), proto_text (a pinned realm's proto-text), json_body (a call's
 # body as the ingress reads and checks it), go_source (FTL Go modules through
-# the extractor), values (map keys and times against models). Crashes land in fuzz/artifacts/<target>/; reproduce one
+# the extractor), values (map keys and times against models), fast_path
+# (the ingress's HTTP/1.1 fast path against hyper's path, differentially:
+# two ingresses in the process, each with a recording runner). Crashes land in fuzz/artifacts/<target>/; reproduce one
 # with `cargo fuzz run <target> <file>` from this directory.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -34,6 +36,7 @@ seed proto_text '*.txtpb'
 seed go_source '*.go'
 mkdir -p corpus/json_body && cp seeds/json_body/* corpus/json_body/
 mkdir -p corpus/values && cp seeds/values/* corpus/values/
+mkdir -p corpus/fast_path && cp seeds/fast_path/* corpus/fast_path/
 
 targets=$(cargo fuzz list)
 [ "$target" = all ] || targets=$target

@@ -300,6 +300,7 @@ pub fn ingress(
         ftl_endpoint: None,
         limits: Limits::default(),
         security: Security::default(),
+        fast_path: crate::ingress::config::DEFAULT_FAST_PATH,
     };
     Ok(Arc::new(Ingress::fake(&realm, config, Arc::new(fake))?))
 }

@@ -89,7 +89,14 @@ pub struct IngressConfig {
     pub ftl_endpoint: Option<Setting>,
     pub limits: Limits,
     pub security: Security,
+    /// `fast-path`: plain HTTP/1.1 calls are served by the ingress's own
+    /// HTTP/1.1 code (`ingress/fast`), everything else by hyper
+    /// ([`DEFAULT_FAST_PATH`] when not set).
+    pub fast_path: bool,
 }
+
+/// Whether `[ingress] fast-path` is on when not set.
+pub const DEFAULT_FAST_PATH: bool = false;
 
 /// Limits on calls, with their defaults.
 #[derive(Clone, Debug)]
@@ -372,6 +379,7 @@ pub fn resolve(
         ftl_endpoint,
         limits,
         security,
+        fast_path: settings.fast_path.unwrap_or(DEFAULT_FAST_PATH),
     })
 }
 

@@ -51,6 +51,7 @@ pub mod config;
 mod conn;
 mod deadline;
 mod fake;
+mod fast;
 mod forward;
 mod forward_ftl;
 pub mod hops;

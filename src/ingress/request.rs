@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
 use super::budget::Share;
 use super::response::{Response, respond};
@@ -195,11 +194,17 @@ pub(super) fn head_size(parts: &http::request::Parts) -> usize {
 /// Reads a request body within the size limit, the request timeout and
 /// the ingress's budget of buffered bytes; the share of the budget is held
 /// until the returned [`Share`] is dropped (when the call is over).
-pub(super) async fn read_body(
+/// `body`: hyper's, or the fast path's (`fast`: the whole body, read
+/// before).
+pub(super) async fn read_body<B>(
     ingress: &Ingress,
     headers: &HeaderMap,
-    body: Incoming,
-) -> Result<(Bytes, Share), Refusal> {
+    body: B,
+) -> Result<(Bytes, Share), Refusal>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let limits = &ingress.config().limits;
     let too_large = || {
         Refusal::new(

@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 use std::time::Instant;
 
+use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
 use hyper::body::Incoming;
 
@@ -136,18 +137,23 @@ async fn answer(ingress: &Ingress, peer: &Peer, request: http::Request<Incoming>
 }
 
 /// A path segment, percent-decoded; borrowed when it has no escapes.
-fn decode(segment: &str) -> Result<Cow<'_, str>, std::str::Utf8Error> {
+pub(super) fn decode(segment: &str) -> Result<Cow<'_, str>, std::str::Utf8Error> {
     percent_encoding::percent_decode_str(segment).decode_utf8()
 }
 
-/// A call: `POST /realms/{realm}/{module}/{verb}`, its segments decoded.
-async fn call(
+/// A call: `POST /realms/{realm}/{module}/{verb}`, its segments decoded;
+/// `body` is hyper's, or the fast path's (`fast`).
+pub(super) async fn call<B>(
     ingress: &Ingress,
     peer: &Peer,
     parts: &http::request::Parts,
-    body: Incoming,
+    body: B,
     [realm, module, verb]: [&str; 3],
-) -> Response {
+) -> Response
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
     let started = Instant::now();
     let headers = &parts.headers;
     let request_id = request_id(headers);

@@ -20,6 +20,7 @@ use http::StatusCode;
 use tokio::sync::{Semaphore, watch};
 
 use super::conn::{self, ConnSettings};
+use super::fast::FastPath;
 use super::routes::{self, Peer};
 use super::{Ingress, Refusal};
 use crate::net::tls::ServerTls;
@@ -239,13 +240,17 @@ async fn accept(
             let settings = &shared.settings;
             match &shared.tls {
                 None => {
-                    let peer = Peer {
+                    let peer = Arc::new(Peer {
                         addr: Some(addr),
                         tls: false,
                         realms: Arc::from([]),
-                    };
+                    });
+                    let fast = (shared.ingress.config().fast_path).then(|| FastPath {
+                        ingress: shared.ingress.clone(),
+                        peer: peer.clone(),
+                    });
                     let service = service(shared.ingress.clone(), peer);
-                    conn::serve_plain(stream, service, settings, draining).await;
+                    conn::serve_plain(stream, service, settings, draining, fast).await;
                 }
                 Some(tls) => {
                     let accept = tls.acceptor().accept(stream);
@@ -266,11 +271,11 @@ async fn accept(
                         .map(|chain| tls.peer_realms(chain))
                         .unwrap_or_default();
                     let h2 = session.alpn_protocol() == Some(b"h2");
-                    let peer = Peer {
+                    let peer = Arc::new(Peer {
                         addr: Some(addr),
                         tls: true,
                         realms: Arc::from(realms),
-                    };
+                    });
                     let service = service(shared.ingress.clone(), peer);
                     conn::serve(stream, h2, service, settings, draining).await;
                 }
@@ -283,8 +288,7 @@ async fn accept(
 /// A call's future holds the whole course of the call, some kilobytes:
 /// boxed, hyper moves a pointer instead of copying it (the copies were 5 %
 /// of the ingress's CPU under load).
-fn service(ingress: Arc<Ingress>, peer: Peer) -> impl conn::Handler {
-    let peer = Arc::new(peer);
+fn service(ingress: Arc<Ingress>, peer: Arc<Peer>) -> impl conn::Handler {
     hyper::service::service_fn(move |request| {
         let (ingress, peer) = (ingress.clone(), peer.clone());
         Box::pin(async move {

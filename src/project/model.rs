@@ -116,6 +116,9 @@ pub struct IngressSettings {
     pub max_buffered: Option<u64>,
     /// `max-grpc-reply-size`: bytes of a gRPC runner's reply.
     pub max_grpc_reply_size: Option<u64>,
+    /// `fast-path`: plain HTTP/1.1 calls served by the ingress's own
+    /// HTTP/1.1 code instead of hyper's server.
+    pub fast_path: Option<bool>,
     /// `hub`: the realm that relays calls to realms without an endpoint.
     pub hub: Option<String>,
     /// `ftl-endpoint`: an FTL cluster's verb service, for local modules

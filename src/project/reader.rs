@@ -29,6 +29,7 @@ const INGRESS_KEYS: &[&str] = &[
     "workers",
     "max-buffered",
     "max-grpc-reply-size",
+    "fast-path",
     "hub",
     "ftl-endpoint",
     "relay",
@@ -348,6 +349,10 @@ impl Reader<'_> {
                 "relay" => value
                     .as_bool()
                     .map(|b| s.relay = Some(b))
+                    .ok_or_else(|| self.at(value, format!("`{label}` must be true or false"))),
+                "fast-path" => value
+                    .as_bool()
+                    .map(|b| s.fast_path = Some(b))
                     .ok_or_else(|| self.at(value, format!("`{label}` must be true or false"))),
                 "keys-file" => self.string(value, &label).map(|p| s.keys_file = Some(p)),
                 "signing-key-file" => self

@@ -11,6 +11,7 @@ mod common;
 mod demo;
 mod diff;
 mod fake;
+mod fast_path;
 mod ftl_corpus;
 mod ftl_layout;
 mod ftl_rules;

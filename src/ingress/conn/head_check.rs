@@ -39,7 +39,7 @@ use crate::ingress::Refusal;
 
 /// The most header lines a head may have: hyper's default, set on hyper's
 /// builder from here so that both count the same.
-pub(super) const MAX_HEADERS: usize = 100;
+pub(crate) const MAX_HEADERS: usize = 100;
 
 /// hyper's longest request target (`MAX_URI_LEN` in `proto/h1/role.rs`).
 const MAX_URI_LEN: usize = u16::MAX as usize - 1;

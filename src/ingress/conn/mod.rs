@@ -13,8 +13,14 @@
 //! answers with a bare status and no hook to change the body, is checked
 //! before hyper reads it ([`head_check`]) and read by hyper as a stand-in
 //! request that the connection's service answers with the JSON refusal.
+//!
+//! With `[ingress] fast-path`, a plain connection's HTTP/1.1 requests go
+//! to the fast path (`fast`) first; it answers plain calls itself and
+//! hands the connection to hyper ([`Rewind`]: the bytes it read first)
+//! for anything else, before any of it is forwarded.
 
 mod head_check;
+mod rewind;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -36,7 +42,24 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Sleep;
 
-use head_check::{CheckedHeads, MAX_HEADERS, Malformed, Refused};
+pub(crate) use head_check::MAX_HEADERS;
+use head_check::{CheckedHeads, Malformed, Refused};
+use rewind::Rewind;
+
+/// What serves a plain connection's HTTP/1.1 requests before hyper: the
+/// fast path (`fast`, which names this trait, so that this file needs
+/// nothing of it).
+pub(crate) trait First: Send + 'static {
+    /// Serves the requests at the start of the connection; `None` when the
+    /// connection is over, else the bytes read and not answered, which
+    /// hyper reads first.
+    fn serve<'a>(
+        &'a self,
+        stream: &'a mut TcpStream,
+        settings: &'a ConnSettings,
+        drain: &'a mut watch::Receiver<bool>,
+    ) -> impl Future<Output = Option<bytes::BytesMut>> + Send + 'a;
+}
 
 /// The first bytes of an HTTP/2 connection by prior knowledge.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -91,16 +114,26 @@ where
 /// Serves a plain TCP connection: HTTP/2 when it starts with the HTTP/2
 /// preface, HTTP/1.1 otherwise. A connection that sends nothing within
 /// `header-timeout` is closed.
-pub async fn serve_plain(
-    stream: TcpStream,
+/// With `first` (the fast path, `[ingress] fast-path`), HTTP/1.1
+/// requests go to it first, and to hyper from the first it does not take.
+pub(crate) async fn serve_plain(
+    mut stream: TcpStream,
     handler: impl Handler,
     settings: &ConnSettings,
-    drain: watch::Receiver<bool>,
+    mut drain: watch::Receiver<bool>,
+    first: Option<impl First>,
 ) {
     let Ok(Some(h2)) = tokio::time::timeout(settings.header_timeout, sniff(&stream)).await else {
         return; // silent, gone, or unreadable
     };
-    serve(stream, h2, handler, settings, drain).await;
+    match first {
+        Some(first) if !h2 => {
+            if let Some(read) = first.serve(&mut stream, settings, &mut drain).await {
+                serve(Rewind::new(read, stream), false, handler, settings, drain).await;
+            }
+        }
+        _ => serve(stream, h2, handler, settings, drain).await,
+    }
 }
 
 /// Serves a connection whose protocol is known (`h2`: from ALPN, after a
