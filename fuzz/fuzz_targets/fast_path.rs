@@ -9,11 +9,10 @@
 //! `x-request-id` and `traceparent` lines and of `"request_id"` in JSON
 //! bodies, and the addresses). A difference is retried twice before it
 //! counts (the end of the stream racing a call in flight is timing, on
-//! both paths); a difference every time is a finding. Under load that is
-//! not enough: hyper drops a call whose client closed its side before the
-//! answer was ready, on both paths, and which comes first is timing, so
-//! rerun each crash input on its own before believing it (the first runs
-//! found only such, none of which repeated when rerun).
+//! both paths); a difference every time is a finding. One difference is
+//! not: a refusal one client got and the other did not, the runners
+//! having received the same bytes (hyper drops an answer not yet written
+//! when the client has closed its side; the first runs found only such).
 #![no_main]
 
 use std::io::{Read, Write};
@@ -220,6 +219,19 @@ impl Side {
     }
 }
 
+/// Whether two exchanges differ only in a refusal one side's client got
+/// and the other's did not: hyper drops an answer not yet written when
+/// the client has closed its side, and whether the answer or the end of
+/// the stream comes first is timing. The runners must have received the
+/// same bytes (what reaches a runner is where smuggling lives), and the
+/// extra answer must be a refusal (4xx or 5xx), after the same bytes.
+fn only_a_dropped_refusal(more: &(String, String), less: &(String, String)) -> bool {
+    more.1 == less.1
+        && more.0.strip_prefix(less.0.as_str()).is_some_and(|extra| {
+            extra.starts_with("HTTP/1.1 4") || extra.starts_with("HTTP/1.1 5")
+        })
+}
+
 fn sides() -> &'static (Side, Side) {
     static SIDES: OnceLock<(Side, Side)> = OnceLock::new();
     SIDES.get_or_init(|| (start(true), start(false)))
@@ -243,7 +255,7 @@ fuzz_target!(|data: &[u8]| {
     loop {
         let a = fast.exchange(&pieces);
         let b = hyper.exchange(&pieces);
-        if a == b {
+        if a == b || only_a_dropped_refusal(&a, &b) || only_a_dropped_refusal(&b, &a) {
             return;
         }
         tries += 1;
