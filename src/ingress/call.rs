@@ -390,6 +390,7 @@ impl Ingress {
                 message: format!("the body does not fit {request_type}: {e}"),
                 path: Some(e.path),
                 retry_after: None,
+                not_made: false,
             })?;
         let style = json_style(call.headers)?;
         Ok(Checked { value, style })
@@ -609,6 +610,7 @@ fn parse_body(body: &[u8]) -> Result<Option<serde_json::Value>, Refusal> {
         message: e.message,
         path: e.path,
         retry_after: None,
+        not_made: false,
     })
 }
 

@@ -189,12 +189,14 @@ impl Ingress {
             } else {
                 String::new()
             };
-            return Err(Refusal::new(
+            let mut refusal = Refusal::new(
                 status,
                 "upstream_unreachable",
                 format!("cannot reach {target}{tries}: {reason}"),
             )
-            .retry_after(wait));
+            .retry_after(wait);
+            refusal.not_made = not_sent;
+            return Err(refusal);
         }
     }
 
@@ -365,6 +367,7 @@ impl Ingress {
             message,
             path: Some(path),
             retry_after: None,
+            not_made: false,
         })?;
         // The headers go on as gRPC metadata, every value kept.
         let metadata = tonic::metadata::MetadataMap::from_headers(headers);

@@ -574,6 +574,7 @@ fn owned(call: &Call<'_>, key: Option<&str>, origin: Option<String>) -> Result<D
         origin,
         status: Status::Queued,
         attempts: 0,
+        unmade: 0,
         last_error: None,
         reply: None,
         created_ms: now,
@@ -654,12 +655,12 @@ impl queue::Deliver for Deliverer {
         d: &'a Delivery,
     ) -> Pin<Box<dyn Future<Output = queue::Attempted> + 'a>> {
         Box::pin(async move {
-            let (status, body, retry_after) = match self.0.deliver_once(d).await {
-                Ok(reply) => (reply.status, reply.body, reply.retry_after),
+            let (status, body, retry_after, not_made) = match self.0.deliver_once(d).await {
+                Ok(reply) => (reply.status, reply.body, reply.retry_after, false),
                 Err(refusal) => {
                     let retry = refusal.retry_after.map(|d| d.as_secs());
                     let reply = refusal.reply(&self.0.realm, &d.id);
-                    (reply.status, reply.body, retry)
+                    (reply.status, reply.body, retry, reply.not_made)
                 }
             };
             tracing::info!(
@@ -673,6 +674,7 @@ impl queue::Deliver for Deliverer {
                 status: status.as_u16(),
                 body: String::from_utf8_lossy(&body).into_owned(),
                 retry_after: retry_after.map(Duration::from_secs),
+                not_made,
             }
         })
     }

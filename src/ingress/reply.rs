@@ -88,6 +88,10 @@ pub struct Refusal {
     pub path: Option<String>,
     /// When the caller may try again.
     pub retry_after: Option<Duration>,
+    /// The call surely did not reach the upstream (it could not be
+    /// connected to), whatever the code: the reply is marked as one of
+    /// [`NOT_MADE`]'s codes is.
+    pub not_made: bool,
 }
 
 impl Refusal {
@@ -98,6 +102,7 @@ impl Refusal {
             message: message.into(),
             path: None,
             retry_after: None,
+            not_made: false,
         }
     }
 
@@ -124,7 +129,7 @@ impl Refusal {
         // Strings only: writing them cannot fail.
         let json = serde_json::to_vec(&body).unwrap_or_default();
         let mut reply = Reply::json(self.status, json);
-        reply.not_made = NOT_MADE.contains(&self.code);
+        reply.not_made = self.not_made || NOT_MADE.contains(&self.code);
         // Whole seconds, rounded up: "in 0 s" would invite a stampede.
         reply.retry_after = self
             .retry_after

@@ -66,6 +66,10 @@ pub struct Delivery {
     pub key: String,
     pub status: Status,
     pub attempts: u32,
+    /// Of those, the attempts that surely did not reach the target (it was
+    /// down, backing off or busy): they count against `max-age` only.
+    #[serde(default)]
+    pub unmade: u32,
     pub last_error: Option<String>,
     pub reply: Option<StoredReply>,
     /// When it was accepted and last changed (ms since the Unix epoch).

@@ -491,6 +491,7 @@ mod tests {
             key: id.into(),
             status: Status::Queued,
             attempts: 0,
+            unmade: 0,
             last_error: None,
             reply: None,
             created_ms: 1,

@@ -203,9 +203,9 @@ impl Nats {
                             StoreError(format!("cannot make the JetStream bucket {name}: {e}"))
                         })?,
                 };
-                migrate(&js, &format!("realm_{kind}"), &bucket).await?;
                 opened.push(bucket);
             }
+            warn_of_earlier_buckets(&js).await;
             let mut opened = opened.into_iter();
             let mut next = || opened.next().ok_or_else(|| StoreError("a bucket".into()));
             let buckets = Buckets {
@@ -339,23 +339,26 @@ async fn next_seq(b: &Buckets) -> Result<u64, StoreError> {
     }
 }
 
-/// Moves the live entries of a bucket an earlier version wrote without the
-/// realm in its name (`realm_<kind>`) into `bucket`, and removes it: with
-/// it go the delete markers of the pending deliveries that ended under that
-/// version, which the cap would count. The first realm to open its store
-/// on the server takes them: that version kept one realm per server.
-async fn migrate(js: &jetstream::Context, old: &str, bucket: &kv::Store) -> Result<(), StoreError> {
-    let Ok(before) = js.get_key_value(old).await else {
-        return Ok(());
-    };
-    for key in keys(&before).await? {
-        if let Some(value) = before.get(key.clone()).await.map_err(err)? {
-            bucket.put(key, value).await.map_err(err)?;
+/// An earlier version kept one realm's queue in buckets without the
+/// realm in their names (`realm_<kind>`). They are not read, moved or
+/// removed here: replicas of that version may still write to them, and a
+/// copy taken while they do would lose what they write after it. Their
+/// calls are delivered (or dropped) by that version; then an operator
+/// removes them (`nats kv del realm_<kind>`). Said once, at open.
+async fn warn_of_earlier_buckets(js: &jetstream::Context) {
+    let mut earlier = Vec::new();
+    for kind in BUCKETS {
+        let name = format!("realm_{kind}");
+        if js.get_key_value(&name).await.is_ok() {
+            earlier.push(name);
         }
     }
-    js.delete_key_value(old).await.map_err(err)?;
-    tracing::info!("the NATS bucket {old} moved to {}", bucket.name);
-    Ok(())
+    if !earlier.is_empty() {
+        tracing::warn!(
+            "NATS holds buckets of an earlier realm version ({}), which this version does not read: let that version deliver or drop their calls, then remove them (nats kv del <bucket>)",
+            earlier.join(", ")
+        );
+    }
 }
 
 /// How many deliveries are pending: the messages of the pending bucket's

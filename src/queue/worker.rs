@@ -24,6 +24,10 @@ pub struct Attempted {
     pub body: String,
     /// How long the target asked to wait (`Retry-After`).
     pub retry_after: Option<Duration>,
+    /// The call surely was not made (the target could not be reached, was
+    /// backing off, or said so): such an attempt does not use up the
+    /// policy's attempts, only its `max-age`, so a call outlives an outage.
+    pub not_made: bool,
 }
 
 /// Sends deliveries: the ingress, which checks and signs each attempt.
@@ -230,7 +234,10 @@ async fn deliver_one(
         }
         Verdict::Again => {
             d.last_error = message;
-            if d.attempts >= policy.max_attempts {
+            if answer.not_made {
+                d.unmade = d.unmade.saturating_add(1);
+            }
+            if d.attempts.saturating_sub(d.unmade) >= policy.max_attempts {
                 Stats::count(&queue.stats.failed);
                 d.status = Status::Failed;
                 return queue.store.update(&d);

@@ -695,3 +695,119 @@ fn a_pinned_realm_with_code_in_a_comment_or_a_name_is_refused() {
         assert!(stderr.contains(expected), "{expected:?} in:\n{stderr}");
     }
 }
+
+/// Review 4: the fast path buffers a call's whole body in its connection
+/// buffer before `routes::call` sees any of it, so bodies arriving there
+/// hold none of `max-buffered`: hyper's path counts them as they arrive
+/// (the test above), the fast path does not, and any number of
+/// connections each hold up to `max-body-size`.
+#[test]
+fn fast_path_bodies_count_in_the_buffer_budget_as_they_arrive() {
+    let pay = Pay::start(
+        "fast-path = true\nmax-body-size = \"16KiB\"\nmax-buffered = \"24KiB\"\nrequest-timeout = \"60s\"\n",
+    );
+    let sent = format!("{{\"amount\":1,\"memo\":\"{}", "m".repeat(10 * 1024 - 20));
+    let first = start_request(pay.ingress.addr, 12 * 1024, &sent);
+    let second = start_request(pay.ingress.addr, 12 * 1024, &sent);
+    wait_status(&pay.ingress, "two bodies buffered", |s| {
+        s["buffered_bytes"] == 20 * 1024
+    });
+    let busy = call(
+        &pay.ingress,
+        "/realms/pay/pay/charge",
+        &format!(r#"{{"amount":1,"memo":"{}"}}"#, "m".repeat(5000)),
+        &[],
+    );
+    assert_eq!(
+        (busy.0, code(&busy).as_str()),
+        (503, "ingress_busy"),
+        "{busy:?}"
+    );
+    drop(first);
+    drop(second);
+}
+
+/// Writes `at_once`, then `slowly` a byte at a time `every` apart, then
+/// `then`, on a new connection; what the client reads until the ingress
+/// closes or answers.
+fn dribble(
+    addr: std::net::SocketAddr,
+    at_once: &[u8],
+    slowly: &[u8],
+    then: &[u8],
+    every: Duration,
+) -> String {
+    use std::io::Read;
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let _ = stream.write_all(at_once);
+    for b in slowly {
+        std::thread::sleep(every);
+        if stream.write_all(&[*b]).is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(then);
+    // The first answer, or the end: the connection stays open (an end of
+    // the stream would hand the call to hyper).
+    let mut got = [0u8; 4096];
+    let n = stream.read(&mut got).unwrap_or(0);
+    String::from_utf8_lossy(&got[..n]).into_owned()
+}
+
+/// Review 4: hyper's `header-timeout` bounds the whole head; the fast
+/// path waits `header-timeout` per read, so a head sent a byte at a time
+/// just under it is read for as long as the client likes (slowloris, up
+/// to `max-header-size` reads) and then answered. Without the fast path
+/// the connection is closed after `header-timeout`.
+#[test]
+fn fast_path_header_timeout_bounds_the_whole_head() {
+    let pay = Pay::start("fast-path = true\nheader-timeout = \"1s\"\n");
+    let body = br#"{"amount":1}"#;
+    let head = format!(
+        "POST /realms/pay/pay/charge HTTP/1.1\r\nx-pad: aaaaaaaaaaaaaaaaaaaa\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let (at_once, slowly) = head.as_bytes().split_at(40);
+    // 250ms apart: several header timeouts in all.
+    let answer = dribble(
+        pay.ingress.addr,
+        at_once,
+        slowly,
+        body,
+        Duration::from_millis(250),
+    );
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "a head sent over many header timeouts was answered:\n{answer}"
+    );
+}
+
+/// Review 4: hyper's path reads a body within `request-timeout` in all
+/// (`read_body`, else 408); the fast path waits `request-timeout` per
+/// read, so a body sent a byte at a time just under it is read for as
+/// long as the client likes, outside `max-buffered` too.
+#[test]
+fn fast_path_request_timeout_bounds_the_whole_body() {
+    let pay = Pay::start("fast-path = true\nrequest-timeout = \"1s\"\n");
+    let body = br#"{"amount":1,"memo":"abcdefghijklmnop"}"#;
+    let head = format!(
+        "POST /realms/pay/pay/charge HTTP/1.1\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let (slowly, then) = body.split_at(24);
+    let answer = dribble(
+        pay.ingress.addr,
+        head.as_bytes(),
+        slowly,
+        then,
+        Duration::from_millis(250),
+    );
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "a body sent over many request timeouts was answered:\n{answer}"
+    );
+}

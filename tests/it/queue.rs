@@ -115,6 +115,35 @@ fn wait_delivered(serve: &Serve, id: &str) -> serde_json::Value {
     })
 }
 
+/// An outage does not use up a call's attempts: attempts that surely did
+/// not reach the target (refused connections, then the target backing
+/// off) count against `max-age` only, so a call with `max-attempts = 2`
+/// waits out more of them and is delivered once the target is back.
+#[test]
+fn attempts_that_never_reached_the_target_do_not_use_up_max_attempts() {
+    let realms = Realms::new();
+    realms.shop.write(
+        "realm.toml",
+        "[ingress.delivery]\nbackoff = \"20ms\"\nmax-backoff = \"50ms\"\nmax-attempts = 2\n",
+    );
+    let port = free_port();
+    let shop = realms.shop_ingress(&format!("http://127.0.0.1:{port}"));
+    let id = queue(&shop, "/realms/bank/ledger/echo", MSG);
+    let waited = wait_for("three attempts while bank is down", || {
+        let d = delivery(&shop, &id);
+        if d["attempts"].as_u64() >= Some(3) {
+            Ok(d)
+        } else {
+            Err(d.to_string())
+        }
+    });
+    assert_eq!(waited["status"], "queued", "{waited}");
+    let _bank = realms.bank_ingress(Some(SocketAddr::from(([127, 0, 0, 1], port))));
+    let delivered = wait_delivered(&shop, &id);
+    assert_eq!(delivered["reply"]["body"]["text"], "hi", "{delivered}");
+    assert_eq!(realms.keys_heard(), [id.as_str()]);
+}
+
 /// The verbs the outage test queues calls to: two targets, each with its
 /// own order.
 const TARGETS: [&str; 2] = ["echo", "slow"];
@@ -645,6 +674,7 @@ fn stored(id: &str, verb: &str) -> realm::queue::Delivery {
         key: id.into(),
         status: realm::queue::Status::Queued,
         attempts: 0,
+        unmade: 0,
         last_error: None,
         reply: None,
         created_ms: 1,

@@ -239,8 +239,11 @@ async fn sniff(stream: &TcpStream) -> Option<bool> {
         if n == H2_PREFACE.len() {
             return Some(true);
         }
-        // A prefix of the preface so far: wait for more.
-        stream.readable().await.ok()?;
+        // A prefix of the preface so far: wait for more. Not on
+        // `readable()`: a peek leaves the socket readable, so that would
+        // return at once and spin a core until the header timeout. A
+        // preface split across segments is rare; 5 ms between looks.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
 

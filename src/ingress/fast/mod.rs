@@ -5,9 +5,10 @@
 //! is read into one buffer of the connection and looked at with httparse
 //! ([`parse`]): a plain call (`POST /realms/...`, a `Content-Length` body
 //! within the limits, nothing unusual; `parse` says exactly what) whose
-//! head and body are all here, and nothing after it (one request at a
-//! time), is answered here; anything else, a partial head or body that
-//! stalls, or any doubt, hands the connection to hyper with every byte
+//! head and body all came with the read that brought its first bytes,
+//! and nothing after it (one request at a time), is answered here;
+//! anything else, a head or body still to come, or any doubt, hands the
+//! connection to hyper with every byte
 //! read and not yet answered (`conn::Rewind`), before anything of it has
 //! been forwarded, and hyper serves the rest of the connection as without
 //! the fast path, refusals included.
@@ -18,11 +19,12 @@
 //! whole; only the request's head is read here and the answer's head
 //! written here ([`write`], byte for byte as hyper writes it).
 //!
-//! Timeouts as hyper's path keeps them: a connection with nothing in its
-//! buffer is closed after `idle-timeout` (or at once when the ingress
-//! drains); a head or body that does not complete within `header-timeout`
-//! or `request-timeout` goes to hyper, which waits its own timeouts from
-//! there; a write of an answer that makes no progress for
+//! The fast path never waits within a request: a connection with nothing
+//! in its buffer is closed after `idle-timeout` (or at once when the
+//! ingress drains); a request not whole after one read goes to hyper,
+//! which keeps `header-timeout` and `request-timeout` and counts the body
+//! in `max-buffered` as it comes (a client that sends a byte at a time
+//! gains nothing here); a write of an answer that makes no progress for
 //! `request-timeout` closes the connection.
 
 pub(crate) mod parse;
@@ -86,18 +88,18 @@ async fn serve(
         max_header_size: settings.max_header_size,
         max_body_size: ingress.config().limits.max_body_size,
     };
-    let request_timeout = ingress.config().limits.request_timeout;
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     let mut out = Vec::with_capacity(1024);
     loop {
         // A whole plain call, or the end.
         let plain = loop {
-            let mut wait = settings.idle_timeout;
-            let mut want = READ_SIZE;
             if !buf.is_empty() {
                 match parse::plain_call(&buf, limits) {
-                    Parsed::Hyper => return Ended::Hyper(buf),
-                    Parsed::Partial => wait = settings.header_timeout,
+                    // A request not whole after the read that brought its
+                    // first bytes goes to hyper, which times its head and
+                    // body, and counts the body in `max-buffered` as it
+                    // comes: the fast path never waits within a request.
+                    Parsed::Hyper | Parsed::Partial => return Ended::Hyper(buf),
                     Parsed::Call(plain) => {
                         let whole = plain.head_len + plain.body_len;
                         if buf.len() == whole {
@@ -114,28 +116,21 @@ async fn serve(
                                 Err(_) => return Ended::Closed,
                             }
                         }
-                        if buf.len() > whole {
-                            return Ended::Hyper(buf); // pipelined
-                        }
-                        wait = request_timeout;
-                        want = want.max(whole - buf.len());
+                        // Pipelined, or a body still to come.
+                        return Ended::Hyper(buf);
                     }
                 }
             } else if *drain.borrow() {
                 return Ended::Closed;
             }
-            buf.reserve(want);
-            let idle = buf.is_empty();
+            // The buffer is empty here: between requests.
+            buf.reserve(READ_SIZE);
             let read = tokio::select! {
-                read = tokio::time::timeout(wait, stream.read_buf(&mut buf)) => read,
-                _ = drain.wait_for(|d| *d), if idle => return Ended::Closed,
+                read = tokio::time::timeout(settings.idle_timeout, stream.read_buf(&mut buf)) => read,
+                _ = drain.wait_for(|d| *d) => return Ended::Closed,
             };
             match read {
-                Ok(Ok(0)) | Err(_) if idle => return Ended::Closed,
-                // The end of the stream, or a stall, within a request:
-                // hyper answers it as it would.
-                Ok(Ok(0)) | Err(_) => return Ended::Hyper(buf),
-                Ok(Err(_)) => return Ended::Closed,
+                Ok(Ok(0)) | Err(_) | Ok(Err(_)) => return Ended::Closed,
                 Ok(Ok(_)) => {}
             }
         };
