@@ -127,7 +127,15 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
                 errln!("  queues calls that ask `Prefer: respond-async` ({store})");
             }
             ingress::QueueOpened::NotOpened { why } => {
-                errln!("warning: {why}; calls are not queued, idempotency keys not kept")
+                let shared = ws.project.ingress.store.as_deref().is_some_and(|s| s.starts_with("nats://"));
+                errln!(
+                    "warning: {why}; calls are not queued, idempotency keys not kept{}",
+                    if shared {
+                        ", and a signed call is checked against this replica's replay cache only, not the one the replicas share"
+                    } else {
+                        ""
+                    }
+                )
             }
         }
         let workers = ingress::server::Workers {

@@ -37,6 +37,8 @@ pub enum Begun {
 pub struct Running {
     queue: std::sync::Arc<Queue>,
     key: String,
+    /// The revision of the key's hold in a shared store.
+    revision: u64,
 }
 
 /// What identifies a call for its key: its target and its body.
@@ -73,19 +75,19 @@ impl Queue {
         // up: a replica that ran the call remembered its reply before it
         // let the key go, so the reply is seen.
         let hold = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX);
-        if !self.store.take_key(key, now_ms().saturating_add(hold))? {
+        let Some(revision) = self.store.take_key(key, now_ms().saturating_add(hold))? else {
             return Ok(Begun::InProgress);
-        }
+        };
         let window = u64::try_from(self.idempotency_window.as_millis()).unwrap_or(u64::MAX);
         let fresh = match self.store.remembered(key) {
             Ok(r) => r.filter(|r| r.at_ms.saturating_add(window) >= now_ms()),
             Err(e) => {
-                let _ = self.store.free_key(key);
+                let _ = self.store.free_key(key, revision);
                 return Err(e);
             }
         };
         if fresh.is_some() {
-            self.store.free_key(key)?;
+            self.store.free_key(key, revision)?;
         }
         match fresh {
             Some(r) if r.call == call => Ok(Begun::Replay(r)),
@@ -95,6 +97,7 @@ impl Queue {
                 Ok(Begun::Run(Running {
                     queue: self.clone(),
                     key: key.to_string(),
+                    revision,
                 }))
             }
         }
@@ -130,7 +133,7 @@ impl Drop for Running {
     /// Frees the key, here and for the replicas (the store may wait for
     /// the network: drop a `Running` off an async worker's thread).
     fn drop(&mut self) {
-        if let Err(e) = self.queue.store.free_key(&self.key) {
+        if let Err(e) = self.queue.store.free_key(&self.key, self.revision) {
             tracing::warn!("idempotency key left held until its time runs out: {e}");
         }
         if let Ok(mut running) = self.queue.running.lock() {

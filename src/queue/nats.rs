@@ -69,6 +69,9 @@ pub struct Nats {
 /// bucket's `max_age` (at least two replay windows).
 const NONCES: &str = "nonces";
 
+/// How long a nonce's take waits for NATS.
+const NONCE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The replay cache shared by the replicas ([`Nats::nonces`]).
 pub struct NatsNonces {
     bucket: kv::Store,
@@ -88,10 +91,24 @@ impl Nonces for NatsNonces {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.runtime.spawn(async move {
             let name = bucket.name.clone();
-            let _ = tx.send(take(&bucket, &name, &key, value, now).await);
+            let _ = tx.send(
+                take(&bucket, &name, &key, value, now)
+                    .await
+                    .map(|r| r.is_some()),
+            );
         });
-        rx.recv()
-            .map_err(|_| StoreError("the NATS client stopped".into()))?
+        // Not the JetStream request's 5 s: the caller (`Ingress::settle`)
+        // gives up after 2 s, and a thread of tokio's blocking pool waits
+        // here meanwhile.
+        rx.recv_timeout(NONCE_WAIT).map_err(|e| match e {
+            std::sync::mpsc::RecvTimeoutError::Timeout => StoreError(format!(
+                "NATS: no answer within {}",
+                crate::duration::format(NONCE_WAIT)
+            )),
+            std::sync::mpsc::RecvTimeoutError::Disconnected => {
+                StoreError("the NATS client stopped".into())
+            }
+        })?
     }
 }
 
@@ -104,9 +121,9 @@ async fn take(
     key: &str,
     value: Bytes,
     now: u64,
-) -> Result<bool, StoreError> {
-    if bucket.update(key, value.clone(), 0).await.is_ok() {
-        return Ok(true);
+) -> Result<Option<u64>, StoreError> {
+    if let Ok(revision) = bucket.update(key, value.clone(), 0).await {
+        return Ok(Some(revision));
     }
     let Some(entry) = bucket.entry(key).await.map_err(err)? else {
         // Not taken, yet not created: the server did not answer.
@@ -117,9 +134,9 @@ async fn take(
         .and_then(|v| v.parse().ok());
     let held = entry.operation == kv::Operation::Put && until.is_none_or(|until| until >= now);
     if held {
-        return Ok(false);
+        return Ok(None);
     }
-    Ok(bucket.update(key, value, entry.revision).await.is_ok())
+    Ok(bucket.update(key, value, entry.revision).await.ok())
 }
 
 impl std::fmt::Debug for Nats {
@@ -632,7 +649,7 @@ impl Store for Nats {
         })
     }
 
-    fn take_key(&self, key: &str, until_ms: u64) -> Result<bool, StoreError> {
+    fn take_key(&self, key: &str, until_ms: u64) -> Result<Option<u64>, StoreError> {
         let key = hex(key);
         self.run(move |b| {
             Box::pin(async move {
@@ -643,10 +660,22 @@ impl Store for Nats {
         })
     }
 
-    fn free_key(&self, key: &str) -> Result<(), StoreError> {
+    fn free_key(&self, key: &str, revision: u64) -> Result<(), StoreError> {
         let key = hex(key);
         self.run(move |b| {
-            Box::pin(async move { b.running.delete(key).await.map(|_| ()).map_err(err) })
+            Box::pin(async move {
+                // Past, by compare-and-set: a key another replica took
+                // since (this call outlived its hold) stays its.
+                match b
+                    .running
+                    .update(key, Bytes::from_static(b"0"), revision)
+                    .await
+                {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == kv::UpdateErrorKind::TimedOut => Err(err(e)),
+                    Err(_) => Ok(()),
+                }
+            })
         })
     }
 

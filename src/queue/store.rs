@@ -86,16 +86,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn forget_before(&self, before_ms: u64) -> Result<usize, StoreError>;
     /// Takes idempotency key `key` for a call about to run, for every
     /// replica sharing the store, until [`Store::free_key`] or `until_ms`
-    /// passes: `false` when another replica holds it. A store of one
+    /// passes: `None` when another replica holds it. A store of one
     /// process takes every key (the queue's own set of running keys is
     /// all there is).
-    fn take_key(&self, key: &str, until_ms: u64) -> Result<bool, StoreError> {
+    ///
+    /// Taken, the hold's revision, for [`Store::free_key`].
+    fn take_key(&self, key: &str, until_ms: u64) -> Result<Option<u64>, StoreError> {
         let _ = (key, until_ms);
-        Ok(true)
+        Ok(Some(0))
     }
-    /// Lets a key [`Store::take_key`] took go.
-    fn free_key(&self, key: &str) -> Result<(), StoreError> {
-        let _ = key;
+    /// Lets a key [`Store::take_key`] took go, unless another replica has
+    /// taken it since (its hold's `revision` is no longer the key's).
+    fn free_key(&self, key: &str, revision: u64) -> Result<(), StoreError> {
+        let _ = (key, revision);
         Ok(())
     }
     /// The replay cache shared by the replicas of the ingress, its
