@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, ready};
 
 use http::StatusCode;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::ingress::Refusal;
 
@@ -247,9 +247,9 @@ fn ends_in_chunked(value: &[u8]) -> bool {
     last.trim_ascii().eq_ignore_ascii_case(b"chunked")
 }
 
-/// hyper's `headers::from_digits`: decimal digits only, no sign, no
-/// overflow.
-fn digits(value: &[u8]) -> Option<u64> {
+/// A `Content-Length` as hyper reads one (`headers::from_digits`):
+/// decimal digits only, no sign, no overflow. The fast path reads it so too.
+pub(in crate::ingress) fn digits(value: &[u8]) -> Option<u64> {
     if value.is_empty() {
         return None;
     }
@@ -572,35 +572,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for CheckedHeads<S> {
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for CheckedHeads<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-}
+super::write_through!(CheckedHeads);
 
 #[cfg(test)]
 mod tests {

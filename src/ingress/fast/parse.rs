@@ -18,7 +18,7 @@ use std::mem::MaybeUninit;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, Version};
 
-use crate::ingress::conn::MAX_HEADERS;
+use crate::ingress::conn::{MAX_HEADERS, digits};
 use crate::ingress::request::head_size;
 use crate::ingress::routes::decode;
 
@@ -163,21 +163,6 @@ pub(crate) fn segments(path: &str) -> Option<[Cow<'_, str>; 3]> {
         [Ok(realm), Ok(module), Ok(verb)] => Some([realm, module, verb]),
         _ => None,
     }
-}
-
-/// A `Content-Length` as hyper reads one: decimal digits only, no sign, no
-/// overflow.
-fn digits(value: &[u8]) -> Option<u64> {
-    if value.is_empty() {
-        return None;
-    }
-    value.iter().try_fold(0u64, |n, &b| {
-        if b.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 #[cfg(test)]
