@@ -230,23 +230,42 @@ enum End {
 /// A request after which the ingress closes the connection.
 const CLOSE: &[u8] = b"GET /healthz HTTP/1.1\r\nconnection: close\r\n\r\n";
 
-/// How many whole answers (`content-length` bodies) `bytes` holds.
-fn answers(mut bytes: &[u8]) -> usize {
-    let mut n = 0;
-    while let Some(end) = find(bytes, b"\r\n\r\n") {
-        let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+/// How many whole messages (`content-length` bodies) `bytes` holds, and
+/// how long the first `most` of them are.
+fn messages(bytes: &[u8], most: usize) -> (usize, usize) {
+    let (mut n, mut at) = (0, 0);
+    while n < most {
+        let Some(end) = find(&bytes[at..], b"\r\n\r\n") else {
+            break;
+        };
+        let head = String::from_utf8_lossy(&bytes[at..at + end]).to_ascii_lowercase();
         let len: usize = head
             .lines()
             .find_map(|l| l.strip_prefix("content-length: "))
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0);
-        if bytes.len() < end + 4 + len {
+        if bytes.len() < at + end + 4 + len {
             break;
         }
-        bytes = &bytes[end + 4 + len..];
+        at += end + 4 + len;
         n += 1;
     }
-    n
+    (n, at)
+}
+
+/// How many whole answers (`content-length` bodies) `bytes` holds.
+fn answers(bytes: &[u8]) -> usize {
+    messages(bytes, usize::MAX).0
+}
+
+/// How long the first `n` whole answers of `bytes` are.
+fn answer_len(bytes: &[u8], n: usize) -> usize {
+    messages(bytes, n).1
+}
+
+/// How long the first whole request of `seen` (normalised) is.
+fn request_len(seen: &str) -> usize {
+    messages(seen.as_bytes(), 1).1
 }
 
 /// Both ingresses, fast path on and off.
@@ -299,7 +318,26 @@ fn plain_and_pipelined_calls_and_every_split_point_are_answered_as_hyper_does() 
     );
     let two = format!("{one}{with_ids}");
     pair.same("two pipelined", &[two.as_bytes()], End::AfterAnswers(2));
-    pair.same("two pipelined, then the end", &[two.as_bytes()], End::Eof);
+    // The end of the stream after two pipelined calls: hyper answers the
+    // first (it looks for the end only once its buffer is empty), then
+    // drops the second when it sees the end, which races with the second
+    // call's forward (a pooled upstream connection is written by its own
+    // task). Only the first call is the same on every run, and on both.
+    let fast = pair.fast.exchange(&[two.as_bytes()], End::Eof);
+    let hyper = pair.hyper.exchange(&[two.as_bytes()], End::Eof);
+    let first_answer = |read: &str| read[..answer_len(read.as_bytes(), 1)].to_owned();
+    let first_request = |seen: &str| seen[..request_len(seen)].to_owned();
+    assert!(fast.0.starts_with("HTTP/1.1 200 OK\r\n"), "{}", fast.0);
+    assert_eq!(
+        first_answer(&fast.0),
+        first_answer(&hyper.0),
+        "two pipelined, then the end: the client read differently"
+    );
+    assert_eq!(
+        first_request(&fast.1),
+        first_request(&hyper.1),
+        "two pipelined, then the end: the runner received differently"
+    );
     for at in 1..one.len() {
         let (a, b) = one.as_bytes().split_at(at);
         pair.same(
