@@ -584,8 +584,11 @@ fn malformed_http_is_refused_in_json_too() {
 
 #[test]
 fn a_client_that_does_not_read_its_reply_lets_go_of_it() {
+    // The reply is held for request-timeout after its write stalls: long
+    // enough for `/status` to be seen on a loaded machine (a 2 s window
+    // was missed once, with two builds running beside the suite).
     let pay = Pay::start(
-        "max-body-size = \"32MiB\"\nmax-buffered = \"64MiB\"\nrequest-timeout = \"2s\"\n",
+        "max-body-size = \"32MiB\"\nmax-buffered = \"64MiB\"\nrequest-timeout = \"8s\"\n",
     );
     // The echo runner answers with the request: 16 MB, more than the
     // socket buffers on both sides hold.
