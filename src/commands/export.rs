@@ -133,6 +133,9 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
     }
     let changed = export.write()?;
     print_result(&export.paths(), changed, &export.api);
+    // The process exits next, which frees it all at once: dropping the
+    // public API value by value first was 3 % of a large export (`perf`).
+    std::mem::forget(export);
     Ok(ExitCode::SUCCESS)
 }
 

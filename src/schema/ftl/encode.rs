@@ -1,6 +1,8 @@
 //! Model → FTL's protobuf: what every schema file realm writes is encoded
 //! from.
 
+use rayon::prelude::*;
+
 use super::super::model::*;
 use super::pb;
 use super::{GRPC, ONEOF, PROTOBUF_FIELD, PROTOBUF_MESSAGE};
@@ -34,8 +36,20 @@ pub fn encode_ftl(schema: &Schema) -> Vec<u8> {
             modules: Vec::new(),
         };
         let mut body = head.encode_to_vec();
-        for m in &r.modules {
-            message::encode(REALM_MODULES, &module_to(m), &mut body);
+        // Modules are converted and encoded on every core, each into its
+        // own buffer, and taken in order.
+        let modules: Vec<Vec<u8>> = r
+            .modules
+            .par_iter()
+            .map(|m| {
+                let mut bytes = Vec::new();
+                message::encode(REALM_MODULES, &module_to(m), &mut bytes);
+                bytes
+            })
+            .collect();
+        body.reserve(modules.iter().map(Vec::len).sum());
+        for bytes in modules {
+            body.extend_from_slice(&bytes);
         }
         encode_key(SCHEMA_REALMS, WireType::LengthDelimited, &mut out);
         encode_varint(body.len() as u64, &mut out);

@@ -50,6 +50,7 @@ pub mod text;
 mod verbs;
 mod visibility;
 
+use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::builtin::builtin_module;
@@ -72,29 +73,38 @@ pub fn validate(schema: &Schema) -> Vec<Diagnostic> {
 /// Validates a schema and returns every error and warning, sorted by
 /// position.
 pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
-    let mut v = Validator {
-        index: Index::default(),
-        builtin: ModuleIndex::new(builtin_module()),
-        diagnostics: Vec::new(),
-        referenced: Default::default(),
-    };
-    v.build_index(schema);
+    let builtin = ModuleIndex::new(builtin_module());
+    let none = Default::default();
+    let empty = Index::default();
+    let mut v = Validator::new(&empty, &builtin, &none);
+    let index = v.build_index(schema);
+    let mut diagnostics = v.diagnostics;
     for realm in &schema.realms {
-        v.referenced = if realm.external {
+        let referenced = if realm.external {
             referenced_within(realm)
         } else {
             Default::default()
         };
-        for module in &realm.modules {
-            v.check_module(realm, module);
-        }
+        // Modules are checked on every core (each on its own, against the
+        // shared index), their findings kept in the modules' order.
+        let modules: Vec<Vec<Diagnostic>> = realm
+            .modules
+            .par_iter()
+            .map(|module| {
+                let mut v = Validator::new(&index, &builtin, &referenced);
+                v.check_module(realm, module);
+                v.diagnostics
+            })
+            .collect();
+        diagnostics.extend(modules.into_iter().flatten());
+        let mut v = Validator::new(&index, &builtin, &referenced);
         v.check_texts(realm);
         v.check_graphs(realm);
         v.check_ingress_routes(realm);
+        diagnostics.extend(v.diagnostics);
     }
     // What no rule of its own claimed is about the schema's shape.
-    let mut diagnostics: Vec<Diagnostic> = v
-        .diagnostics
+    let mut diagnostics: Vec<Diagnostic> = diagnostics
         .into_iter()
         .map(|d| d.or_code(rules::SCHEMA_STRUCTURE))
         .collect();
@@ -232,14 +242,17 @@ struct Span<'s, 'a> {
     len: usize,
 }
 
+/// The checks of one module, or of what spans a realm's modules: the
+/// index and the rest are shared (by the threads checking modules), the
+/// findings are its own.
 struct Validator<'a> {
-    index: Index<'a>,
-    builtin: ModuleIndex<'static>,
+    index: &'a Index<'a>,
+    builtin: &'a ModuleIndex<'static>,
     diagnostics: Vec<Diagnostic>,
     /// In an external realm: the declarations its own declarations refer
     /// to. FTL publishes these whatever their visibility (its closure), so
     /// only other declarations must be `export realm` there.
-    referenced: std::collections::HashSet<(&'a str, &'a str)>,
+    referenced: &'a std::collections::HashSet<(&'a str, &'a str)>,
 }
 
 /// The length of a reference as printed, without printing it.
@@ -305,6 +318,19 @@ fn suggest<'b>(name: &str, known: impl Iterator<Item = &'b str>) -> Option<Strin
 }
 
 impl<'a> Validator<'a> {
+    fn new(
+        index: &'a Index<'a>,
+        builtin: &'a ModuleIndex<'static>,
+        referenced: &'a std::collections::HashSet<(&'a str, &'a str)>,
+    ) -> Self {
+        Validator {
+            index,
+            builtin,
+            diagnostics: Vec::new(),
+            referenced,
+        }
+    }
+
     /// An error: the schema is refused.
     fn report(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
@@ -334,7 +360,11 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn build_index(&mut self, schema: &'a Schema) {
+    /// The index of `schema`'s realms, modules and declarations; what makes
+    /// one ambiguous (two realms, modules or declarations of one name) is
+    /// reported.
+    fn build_index(&mut self, schema: &'a Schema) -> Index<'a> {
+        let mut built = Index::default();
         let mut internal: Option<&Realm> = None;
         for realm in &schema.realms {
             if !realm.external {
@@ -357,7 +387,7 @@ impl<'a> Validator<'a> {
                     internal = Some(realm);
                 }
             }
-            if let Some(first) = self.index.realms.get(realm.name.as_str()) {
+            if let Some(first) = built.realms.get(realm.name.as_str()) {
                 let first_pos = fmt_pos(first.realm.pos.as_ref());
                 self.report(
                     Diagnostic::new(
@@ -404,10 +434,11 @@ impl<'a> Validator<'a> {
                 }
                 modules.insert(&module.name, index);
             }
-            self.index
+            built
                 .realms
                 .insert(&realm.name, RealmIndex { realm, modules });
         }
+        built
     }
 
     fn check_module(&mut self, realm: &'a Realm, module: &'a Module) {

@@ -35,7 +35,7 @@ impl<'a> Validator<'a> {
             Some(name) => self.index.realms.get(name.as_str())?,
         };
         let (module, builtin) = if module_name == "builtin" {
-            (&self.builtin, true)
+            (self.builtin, true)
         } else {
             (realm.modules.get(module_name)?, false)
         };
@@ -297,7 +297,7 @@ impl<'a> Validator<'a> {
             return None;
         };
         let (module, builtin) = if module_name == "builtin" {
-            (&self.builtin, true)
+            (self.builtin, true)
         } else if let Some(m) = realm.modules.get(module_name) {
             (m, false)
         } else {
