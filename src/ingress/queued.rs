@@ -225,25 +225,16 @@ impl Ingress {
         let delivery = admitted.and_then(|admitted| {
             owned(call, key, admitted.origin).map_err(|refusal| (refusal, true))
         });
-        let mut delivery = match delivery {
+        let delivery = match delivery {
             Ok(delivery) => delivery,
             Err((refusal, routed)) => return self.refused(call, refusal, routed, caller),
         };
-        // The commit waits for the disk: off this worker's thread.
-        let stored = {
-            let queue = queue.clone();
-            tokio::task::spawn_blocking(move || {
-                queue
-                    .accept(&mut delivery)
-                    .map(|enqueued| (enqueued, delivery))
-            })
-            .await
-        };
-        match stored {
-            Ok(Ok((Enqueued::Full { pending }, _))) => {
+        // The commit waits for the disk on the queue's committing thread.
+        match queue.accept(delivery).await {
+            Ok((Enqueued::Full { pending }, _)) => {
                 self.refused(call, queue_full(pending, queue.max_queued), true, caller)
             }
-            Ok(Ok((Enqueued::Stored, delivery))) => {
+            Ok((Enqueued::Stored, delivery)) => {
                 let body = serde_json::json!({ "id": delivery.id, "status": "queued" });
                 Outcome {
                     reply: Reply::json(StatusCode::ACCEPTED, body.to_string()),
@@ -252,12 +243,7 @@ impl Ingress {
                     caller,
                 }
             }
-            failed => {
-                let why = match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    Err(e) => e.to_string(),
-                    Ok(Ok(_)) => String::new(),
-                };
+            Err(why) => {
                 tracing::error!("cannot queue a call: {why}");
                 let refusal = Refusal::new(
                     StatusCode::SERVICE_UNAVAILABLE,

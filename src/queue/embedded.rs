@@ -26,35 +26,12 @@ const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
 pub struct Embedded {
     db: Database,
     path: std::path::PathBuf,
-    /// Calls being accepted, committed together (group commit).
-    group: std::sync::Mutex<Group>,
-    committed: std::sync::Condvar,
-}
-
-/// Deliveries waiting for a commit. One caller at a time (the leader)
-/// commits every delivery waiting, in one fsync'd transaction; the
-/// others wait for their result, or lead the next commit.
-#[derive(Default)]
-struct Group {
-    /// Ticket, delivery, and the most pending deliveries it may join.
-    waiting: Vec<(u64, Delivery, u64)>,
-    next_ticket: u64,
-    leading: bool,
-    /// Ticket → the seq given (or the queue was full), or why the commit
-    /// failed.
-    done: std::collections::HashMap<u64, Result<(Enqueued, u64), String>>,
 }
 
 impl std::fmt::Debug for Embedded {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Embedded({})", self.path.display())
     }
-}
-
-fn lock(group: &std::sync::Mutex<Group>) -> Result<std::sync::MutexGuard<'_, Group>, StoreError> {
-    group
-        .lock()
-        .map_err(|_| StoreError("a commit of the queue panicked".into()))
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
@@ -95,8 +72,6 @@ impl Embedded {
         Ok(Embedded {
             db,
             path: path.to_path_buf(),
-            group: Default::default(),
-            committed: Default::default(),
         })
     }
 
@@ -121,10 +96,7 @@ impl Embedded {
     /// Stores `batch` in one transaction, each delivery given its seq,
     /// but those that find their cap of pending deliveries reached: what
     /// became of each, in order.
-    fn commit_batch(
-        &self,
-        batch: &mut [(u64, Delivery, u64)],
-    ) -> Result<Vec<Enqueued>, StoreError> {
+    fn commit_batch(&self, batch: &mut [(Delivery, u64)]) -> Result<Vec<Enqueued>, StoreError> {
         let mut outcomes = Vec::with_capacity(batch.len());
         self.write(|tx| {
             let mut meta = tx.open_table(META).map_err(err)?;
@@ -134,7 +106,7 @@ impl Embedded {
             let mut seq = meta.get("seq").map_err(err)?.map_or(0, |v| v.value());
             // redb keeps a table's length: no scan.
             let mut count = pending.len().map_err(err)?;
-            for (_, delivery, max_pending) in batch.iter_mut() {
+            for (delivery, max_pending) in batch.iter_mut() {
                 if count >= *max_pending {
                     outcomes.push(Enqueued::Full { pending: count });
                     continue;
@@ -165,45 +137,17 @@ impl Store for Embedded {
         delivery: &mut Delivery,
         max_pending: u64,
     ) -> Result<Enqueued, StoreError> {
-        let mut group = lock(&self.group)?;
-        let ticket = group.next_ticket;
-        group.next_ticket += 1;
-        group.waiting.push((ticket, delivery.clone(), max_pending));
-        loop {
-            if let Some(done) = group.done.remove(&ticket) {
-                let (enqueued, seq) = done.map_err(StoreError)?;
-                delivery.seq = seq;
-                return Ok(enqueued);
-            }
-            if group.leading {
-                group = self
-                    .committed
-                    .wait(group)
-                    .map_err(|_| StoreError("a commit of the queue panicked".into()))?;
-                continue;
-            }
-            // Lead: commit every delivery waiting now, in one transaction.
-            group.leading = true;
-            let mut batch = std::mem::take(&mut group.waiting);
-            drop(group);
-            let result = self.commit_batch(&mut batch).map_err(|e| e.0);
-            group = lock(&self.group)?;
-            group.leading = false;
-            for (i, (t, d, _)) in batch.into_iter().enumerate() {
-                let done = result.as_ref().map_err(Clone::clone).map(|outcomes| {
-                    let enqueued = outcomes.get(i).copied().unwrap_or(Enqueued::Stored);
-                    (
-                        enqueued,
-                        if enqueued == Enqueued::Stored {
-                            d.seq
-                        } else {
-                            0
-                        },
-                    )
-                });
-                group.done.insert(t, done);
-            }
-            self.committed.notify_all();
+        let mut one = [(delivery.clone(), max_pending)];
+        let enqueued = self.commit_batch(&mut one)?;
+        let [(stored, _)] = one;
+        delivery.seq = stored.seq;
+        Ok(enqueued.first().copied().unwrap_or(Enqueued::Stored))
+    }
+
+    fn enqueue_batch(&self, batch: &mut [(Delivery, u64)]) -> Vec<Result<Enqueued, StoreError>> {
+        match self.commit_batch(batch) {
+            Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
+            Err(e) => batch.iter().map(|_| Err(e.clone())).collect(),
         }
     }
 
@@ -556,32 +500,29 @@ mod tests {
     }
 
     #[test]
-    fn calls_accepted_at_once_are_committed_together_each_with_its_own_seq() {
+    fn a_batch_is_committed_together_each_with_its_own_seq_within_the_cap() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = std::sync::Arc::new(Embedded::open(&dir.path().join("q.redb")).expect("open"));
-        let threads: Vec<_> = (0..8)
-            .map(|t| {
-                let store = store.clone();
-                std::thread::spawn(move || {
-                    (0..20)
-                        .map(|i| {
-                            let mut d = delivery(&format!("{t}-{i}"), "x");
-                            store.enqueue(&mut d).expect("enqueue");
-                            d.seq
-                        })
-                        .collect::<Vec<u64>>()
-                })
-            })
+        let store = Embedded::open(&dir.path().join("q.redb")).expect("open");
+        store.enqueue(&mut delivery("a", "x")).expect("enqueue");
+        let mut batch: Vec<(Delivery, u64)> = (0..5)
+            .map(|i| (delivery(&format!("b{i}"), "x"), 4))
             .collect();
-        let mut all = Vec::new();
-        for t in threads {
-            let seqs = t.join().expect("thread");
-            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
-            all.extend(seqs);
-        }
-        all.sort_unstable();
-        assert_eq!(all, (1..=160).collect::<Vec<u64>>());
-        assert_eq!(store.list(1000).expect("list").len(), 160);
+        let outcomes = store.enqueue_batch(&mut batch);
+        let outcomes: Vec<Enqueued> = outcomes.into_iter().map(|o| o.expect("commit")).collect();
+        // One was pending before: three more fit under the cap of 4.
+        assert_eq!(
+            outcomes,
+            [
+                Enqueued::Stored,
+                Enqueued::Stored,
+                Enqueued::Stored,
+                Enqueued::Full { pending: 4 },
+                Enqueued::Full { pending: 4 }
+            ]
+        );
+        let seqs: Vec<u64> = batch.iter().map(|(d, _)| d.seq).collect();
+        assert_eq!(seqs[..3], [2, 3, 4]);
+        assert_eq!(store.list(100).expect("list").len(), 4);
     }
 
     #[test]

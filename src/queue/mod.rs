@@ -9,12 +9,14 @@
 //! ([`idempotency`]), so a call retried after a crash runs once.
 //!
 //! One job per file: `delivery.rs` the stored call and its lifecycle;
-//! `store.rs` the [`Store`] trait; `embedded.rs` the embedded store (one
+//! `store.rs` the [`Store`] trait; `commit.rs` the group commit of
+//! accepted calls; `embedded.rs` the embedded store (one
 //! redb file); `nats.rs` the shared one (NATS JetStream key-value
 //! buckets, `[ingress] store = "nats://..."`); `policy.rs` how deliveries are retried; `worker.rs` the
 //! delivery worker; `idempotency.rs` the idempotency records. Never knows
 //! about HTTP or the ingress: the ingress implements [`Deliver`].
 
+mod commit;
 mod delivery;
 mod embedded;
 pub mod idempotency;
@@ -72,6 +74,8 @@ pub struct Queue {
     wake: tokio::sync::Notify,
     /// Idempotency keys whose call is running now.
     running: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// The thread committing accepted calls, started with the first.
+    committer: std::sync::OnceLock<commit::Committer>,
 }
 
 impl std::fmt::Debug for Queue {
@@ -122,6 +126,7 @@ impl Queue {
             admin_token: None,
             wake: tokio::sync::Notify::new(),
             running: Default::default(),
+            committer: std::sync::OnceLock::new(),
         }
     }
 
@@ -137,15 +142,30 @@ impl Queue {
         })
     }
 
-    /// Stores `delivery` durably (its `seq` assigned) and wakes the worker,
-    /// unless [`Queue::max_queued`] calls are pending already.
-    /// Blocks on the store's commit: call it off an async worker thread.
-    pub fn accept(&self, delivery: &mut Delivery) -> Result<Enqueued, StoreError> {
-        let enqueued = self.store.enqueue_within(delivery, self.max_queued)?;
+    /// Stores `delivery` durably, committed with the calls accepted at the
+    /// same time ([`commit`]), and wakes the worker, unless
+    /// [`Queue::max_queued`] calls are pending already: what became of it,
+    /// and the delivery with its `seq`.
+    pub async fn accept(&self, delivery: Delivery) -> Result<(Enqueued, Delivery), StoreError> {
+        let committer = match self.committer.get() {
+            Some(committer) => committer,
+            None => {
+                let started = commit::Committer::start(self.store.clone()).map_err(|e| {
+                    StoreError(format!("cannot start the queue's committing thread: {e}"))
+                })?;
+                // Two first calls at once: one thread is kept, the other
+                // ends as its sender is dropped.
+                let _ = self.committer.set(started);
+                self.committer.get().ok_or_else(|| {
+                    StoreError("the queue's committing thread did not start".into())
+                })?
+            }
+        };
+        let (enqueued, delivery) = committer.accept(delivery, self.max_queued).await?;
         if enqueued == Enqueued::Stored {
             self.wake.notify_one();
         }
-        Ok(enqueued)
+        Ok((enqueued, delivery))
     }
 
     /// A delivery by its id.

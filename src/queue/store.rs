@@ -4,7 +4,7 @@
 
 use super::{Delivery, Remembered};
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("the queue's store: {0}")]
 pub struct StoreError(pub String);
 
@@ -52,6 +52,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         delivery: &mut Delivery,
         max_pending: u64,
     ) -> Result<Enqueued, StoreError>;
+    /// Stores each delivery of `batch` (with its `max_pending`) as
+    /// [`Store::enqueue_within`] does, in order: what became of each. The
+    /// embedded store commits them together (one fsync).
+    fn enqueue_batch(&self, batch: &mut [(Delivery, u64)]) -> Vec<Result<Enqueued, StoreError>> {
+        batch
+            .iter_mut()
+            .map(|(delivery, max_pending)| self.enqueue_within(delivery, *max_pending))
+            .collect()
+    }
     /// A delivery by its id.
     fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
     /// Writes a delivery's new state; durable on return. A final status
