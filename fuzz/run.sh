@@ -40,8 +40,11 @@ mkdir -p corpus/fast_path && cp seeds/fast_path/* corpus/fast_path/
 
 targets=$(cargo fuzz list)
 [ "$target" = all ] || targets=$target
+mkdir -p logs
 for t in $targets; do
-  echo "== $t: $seconds s"
+  echo "== $t: $seconds s (whole log: fuzz/logs/$t.log)"
+  # The whole log is kept: a panic's message is on the lines after it.
   cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -max_len=65536 -timeout=10 -print_final_stats=1 2>&1 |
+    tee "logs/$t.log" |
     grep -a -E '^(#[0-9]+ *DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==|SUMMARY|Test unit written|thread .* panicked)' || true
 done

@@ -232,6 +232,23 @@ fn only_a_dropped_refusal(more: &(String, String), less: &(String, String)) -> b
         })
 }
 
+/// Whether `more` differs from `less` only in the last call of the stream:
+/// the client ends its side right after its bytes, and hyper, which looks
+/// for the end of the stream once its buffer is empty, drops the call in
+/// flight then; that races with the call's forward (a pooled upstream
+/// connection is written by its own task) and with the runner's reading
+/// it. So one side's runner may have got one more call than the other's,
+/// and its client that call's answer. The fuzzer found this with both
+/// sides on hyper's path (a first request the fast path handed over), on a
+/// loaded machine. Anything else that differs is still a finding: the
+/// runners agree on every call before it, and the extra is one request.
+fn only_the_last_call_raced(more: &(String, String), less: &(String, String)) -> bool {
+    more.0.starts_with(less.0.as_str())
+        && more.1.strip_prefix(less.1.as_str()).is_some_and(|extra| {
+            extra.starts_with("POST ") && extra.matches(" HTTP/1.1\r\n").count() == 1
+        })
+}
+
 fn sides() -> &'static (Side, Side) {
     static SIDES: OnceLock<(Side, Side)> = OnceLock::new();
     SIDES.get_or_init(|| (start(true), start(false)))
@@ -255,7 +272,12 @@ fuzz_target!(|data: &[u8]| {
     loop {
         let a = fast.exchange(&pieces);
         let b = hyper.exchange(&pieces);
-        if a == b || only_a_dropped_refusal(&a, &b) || only_a_dropped_refusal(&b, &a) {
+        if a == b
+            || only_a_dropped_refusal(&a, &b)
+            || only_a_dropped_refusal(&b, &a)
+            || only_the_last_call_raced(&a, &b)
+            || only_the_last_call_raced(&b, &a)
+        {
             return;
         }
         tries += 1;
