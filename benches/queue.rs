@@ -88,8 +88,8 @@ fn main() {
     println!("{CONNECTIONS} connections x {CALLS} calls, median of {ROUNDS} interleaved rounds");
     for (name, r) in [("direct (200)", &direct), ("queued (202)", &queued)] {
         println!(
-            "{name:<14} {:>8.0} calls/s  p50 {:>6} us  p99 {:>6} us  CPU {:>5.0} us/call ({:.0} system; all threads {:.0})",
-            r.per_second, r.p50, r.p99, r.cpu_us, r.system_us, r.cpu_all_us
+            "{name:<14} {:>8.0} calls/s  p50 {:>6} us  p99 {:>6} us  CPU {:>5.0} us/call ({:.0} system, {:.0} committing; all threads {:.0})",
+            r.per_second, r.p50, r.p99, r.cpu_us, r.system_us, r.commit_us, r.cpu_all_us
         );
     }
     println!(
@@ -108,6 +108,8 @@ struct Round {
     cpu_us: f64,
     /// Of which in the kernel (system time).
     system_us: f64,
+    /// Of which on the queue's committing thread (`realm-queue-commit`).
+    commit_us: f64,
     /// With every thread's.
     cpu_all_us: f64,
 }
@@ -140,8 +142,14 @@ fn drained(addr: SocketAddr) {
 /// connection; then waits for the queue to drain, and reads the CPU the
 /// ingress (`pid`) spent.
 fn run(addr: SocketAddr, pid: u32, queued: bool, calls: usize) -> Round {
-    let cpu = || (cpu_split(pid, None), cpu_split(pid, Some("realm-delivery")));
-    let (all_before, delivery_before) = cpu();
+    let cpu = || {
+        (
+            cpu_split(pid, None),
+            cpu_split(pid, Some("realm-delivery")),
+            cpu_split(pid, Some("realm-queue-commit")),
+        )
+    };
+    let (all_before, delivery_before, commit_before) = cpu();
     let started = Instant::now();
     let threads: Vec<_> = (0..CONNECTIONS)
         .map(|_| std::thread::spawn(move || connection(addr, queued, calls)))
@@ -152,13 +160,14 @@ fn run(addr: SocketAddr, pid: u32, queued: bool, calls: usize) -> Round {
     }
     let elapsed = started.elapsed();
     drained(addr);
-    let (all_after, delivery_after) = cpu();
+    let (all_after, delivery_after, commit_after) = cpu();
     let n = (CONNECTIONS * calls) as f64;
     let spent = |(u1, s1): (Duration, Duration), (u0, s0): (Duration, Duration)| {
         ((u1 - u0).as_secs_f64(), (s1 - s0).as_secs_f64())
     };
     let (all_user, all_system) = spent(all_after, all_before);
     let (delivery_user, delivery_system) = spent(delivery_after, delivery_before);
+    let (commit_user, commit_system) = spent(commit_after, commit_before);
     let per_call = |seconds: f64| seconds * 1e6 / n;
     Round {
         per_second: n / elapsed.as_secs_f64(),
@@ -166,6 +175,7 @@ fn run(addr: SocketAddr, pid: u32, queued: bool, calls: usize) -> Round {
         p99: all.value_at_quantile(0.99),
         cpu_us: per_call(all_user + all_system - delivery_user - delivery_system),
         system_us: per_call(all_system - delivery_system),
+        commit_us: per_call(commit_user + commit_system),
         cpu_all_us: per_call(all_user + all_system),
     }
 }

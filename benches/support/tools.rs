@@ -168,8 +168,10 @@ pub fn cpu_split(pid: u32, thread: Option<&str>) -> (Duration, Duration) {
     let read = |path: std::path::PathBuf| std::fs::read_to_string(path).unwrap_or_default();
     let (user, system) = match thread {
         None => ticks_of(&read(format!("/proc/{pid}/stat").into())),
+        // The kernel keeps a thread's name to 15 bytes (`comm`).
         Some(name) => std::fs::read_dir(format!("/proc/{pid}/task"))
             .map(|tasks| {
+                let name = name.get(..15).unwrap_or(name);
                 tasks
                     .flatten()
                     .filter(|t| read(t.path().join("comm")).trim_end() == name)

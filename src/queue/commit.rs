@@ -32,12 +32,16 @@ pub(super) struct Committer {
 }
 
 impl Committer {
-    /// Starts the thread that commits for `store`.
-    pub(super) fn start(store: Arc<dyn Store>) -> std::io::Result<Committer> {
+    /// Starts the thread that commits for `store`; `wake` is notified
+    /// after each batch that stored a call (the delivery worker).
+    pub(super) fn start(
+        store: Arc<dyn Store>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> std::io::Result<Committer> {
         let (calls, waiting) = mpsc::channel();
         std::thread::Builder::new()
             .name("realm-queue-commit".into())
-            .spawn(move || run(&*store, &waiting))?;
+            .spawn(move || run(&*store, &waiting, &wake))?;
         Ok(Committer { calls })
     }
 
@@ -63,7 +67,7 @@ impl Committer {
 }
 
 /// Commits what waits, batch after batch, until every sender is gone.
-fn run(store: &dyn Store, waiting: &mpsc::Receiver<Accepting>) {
+fn run(store: &dyn Store, waiting: &mpsc::Receiver<Accepting>, wake: &tokio::sync::Notify) {
     while let Ok(first) = waiting.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -77,6 +81,10 @@ fn run(store: &dyn Store, waiting: &mpsc::Receiver<Accepting>) {
             .map(|a| ((a.delivery, a.max_pending), a.done))
             .unzip();
         let outcomes = store.enqueue_batch(&mut calls);
+        // One wake-up of the worker a batch, not one a call.
+        if outcomes.iter().any(|o| matches!(o, Ok(Enqueued::Stored))) {
+            wake.notify_one();
+        }
         for (((delivery, _), outcome), done) in calls.into_iter().zip(outcomes).zip(dones) {
             // A caller that went away meanwhile finds its call queued
             // all the same (it was: its client can look it up by id).

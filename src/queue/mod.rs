@@ -71,7 +71,7 @@ pub struct Queue {
     pub stats: Stats,
     /// `[ingress] admin-token-file`'s token: `/deliveries` requires it.
     pub admin_token: Option<String>,
-    wake: tokio::sync::Notify,
+    wake: Arc<tokio::sync::Notify>,
     /// Idempotency keys whose call is running now.
     running: std::sync::Mutex<std::collections::HashSet<String>>,
     /// The thread committing accepted calls, started with the first.
@@ -124,7 +124,7 @@ impl Queue {
             max_queued: DEFAULT_MAX_QUEUED,
             stats: Stats::default(),
             admin_token: None,
-            wake: tokio::sync::Notify::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
             running: Default::default(),
             committer: std::sync::OnceLock::new(),
         }
@@ -143,16 +143,17 @@ impl Queue {
     }
 
     /// Stores `delivery` durably, committed with the calls accepted at the
-    /// same time ([`commit`]), and wakes the worker, unless
+    /// same time ([`commit`], which wakes the worker once a batch), unless
     /// [`Queue::max_queued`] calls are pending already: what became of it,
     /// and the delivery with its `seq`.
     pub async fn accept(&self, delivery: Delivery) -> Result<(Enqueued, Delivery), StoreError> {
         let committer = match self.committer.get() {
             Some(committer) => committer,
             None => {
-                let started = commit::Committer::start(self.store.clone()).map_err(|e| {
-                    StoreError(format!("cannot start the queue's committing thread: {e}"))
-                })?;
+                let started = commit::Committer::start(self.store.clone(), self.wake.clone())
+                    .map_err(|e| {
+                        StoreError(format!("cannot start the queue's committing thread: {e}"))
+                    })?;
                 // Two first calls at once: one thread is kept, the other
                 // ends as its sender is dropped.
                 let _ = self.committer.set(started);
@@ -161,11 +162,7 @@ impl Queue {
                 })?
             }
         };
-        let (enqueued, delivery) = committer.accept(delivery, self.max_queued).await?;
-        if enqueued == Enqueued::Stored {
-            self.wake.notify_one();
-        }
-        Ok((enqueued, delivery))
+        committer.accept(delivery, self.max_queued).await
     }
 
     /// A delivery by its id.
