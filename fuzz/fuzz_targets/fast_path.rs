@@ -251,7 +251,17 @@ fn only_the_last_call_raced(more: &(String, String), less: &(String, String)) ->
 
 fn sides() -> &'static (Side, Side) {
     static SIDES: OnceLock<(Side, Side)> = OnceLock::new();
-    SIDES.get_or_init(|| (start(true), start(false)))
+    SIDES.get_or_init(|| {
+        // libFuzzer's main is not Rust's, which ignores SIGPIPE: without
+        // this, hyper's `writev` to a client that has gone killed the
+        // fuzzer (`realm` itself runs with Rust's setting).
+        // SAFETY: setting a signal's disposition to SIG_IGN, before any
+        // thread of the target starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        (start(true), start(false))
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
