@@ -229,8 +229,19 @@ impl Ingress {
             Ok(delivery) => delivery,
             Err((refusal, routed)) => return self.refused(call, refusal, routed, caller),
         };
+        // The body's copy in the delivery counts in `max-buffered` until it
+        // is committed: calls whose clients leave at once cannot pile up
+        // unseen while the disk is slow.
+        let mut share = super::budget::Share::default();
+        if self
+            .budget
+            .grow(&mut share, delivery.body.len() as u64)
+            .is_err()
+        {
+            return self.refused(call, super::request::busy(self), true, caller);
+        }
         // The commit waits for the disk on the queue's committing thread.
-        match queue.accept(delivery).await {
+        match queue.accept(delivery, Box::new(share)).await {
             Ok((Enqueued::Full { pending }, _)) => {
                 self.refused(call, queue_full(pending, queue.max_queued), true, caller)
             }

@@ -191,6 +191,20 @@ pub(super) fn head_size(parts: &http::request::Parts) -> usize {
     line + headers + 2
 }
 
+/// The refusal of a call whose bytes do not fit in `[ingress]
+/// max-buffered` now.
+pub(super) fn busy(ingress: &Ingress) -> Refusal {
+    Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "ingress_busy",
+        format!(
+            "the ingress holds {} bytes of request and reply bodies already, its limit (`[ingress] max-buffered`): the call was not made; try again shortly",
+            ingress.budget.total()
+        ),
+    )
+    .retry_after(Duration::from_secs(1))
+}
+
 /// Reads a request body within the size limit, the request timeout and
 /// the ingress's budget of buffered bytes; the share of the budget is held
 /// until the returned [`Share`] is dropped (when the call is over).
@@ -216,17 +230,7 @@ where
             ),
         )
     };
-    let busy = || {
-        Refusal::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ingress_busy",
-            format!(
-                "the ingress holds {} bytes of request and reply bodies already, its limit (`[ingress] max-buffered`): the call was not made; try again shortly",
-                ingress.budget.total()
-            ),
-        )
-        .retry_after(Duration::from_secs(1))
-    };
+    let busy = || busy(ingress);
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

@@ -146,7 +146,14 @@ impl Queue {
     /// same time ([`commit`], which wakes the worker once a batch), unless
     /// [`Queue::max_queued`] calls are pending already: what became of it,
     /// and the delivery with its `seq`.
-    pub async fn accept(&self, delivery: Delivery) -> Result<(Enqueued, Delivery), StoreError> {
+    ///
+    /// `hold` is dropped once the call is committed (or failed to be): the
+    /// ingress's share of its memory budget for the call's body.
+    pub async fn accept(
+        &self,
+        delivery: Delivery,
+        hold: Box<dyn Send>,
+    ) -> Result<(Enqueued, Delivery), StoreError> {
         let committer = match self.committer.get() {
             Some(committer) => committer,
             None => {
@@ -162,7 +169,7 @@ impl Queue {
                 })?
             }
         };
-        committer.accept(delivery, self.max_queued).await
+        committer.accept(delivery, self.max_queued, hold).await
     }
 
     /// A delivery by its id.

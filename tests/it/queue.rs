@@ -892,6 +892,39 @@ fn ingresses_sharing_a_nats_store_deliver_and_answer_a_key_once() {
 /// the verb service (Connect) too, as UNAVAILABLE (503's code). A call
 /// taken out makes room.
 #[test]
+fn a_queued_body_counts_in_max_buffered_until_it_is_committed() {
+    let realms = Realms::new();
+    realms.bank.write(
+        "realm.toml",
+        "[ingress]\nmax-body-size = \"2KiB\"\nmax-buffered = \"3KiB\"\n",
+    );
+    let dead = format!("ledger=http://127.0.0.1:{}", free_port());
+    let bank = Serve::start_with(
+        realms.bank.path(),
+        realms.shop.cache_dir(),
+        &["--runner", &dead],
+        &[],
+        None,
+    );
+    let path = "/realms/bank/ledger/echo";
+    let body = |n: usize| format!(r#"{{"text":"{}"}}"#, "x".repeat(n));
+    // 1.4 KB read and 1.4 KB copied into the delivery fit in 3 KiB...
+    queue(&bank, path, &body(1400));
+    // ...1.6 KB twice does not: the copy is counted while it is committed.
+    let busy = call(&bank, path, &body(1600), &[ASYNC]);
+    assert_eq!(
+        (busy.0, code(&busy).as_str()),
+        (503, "ingress_busy"),
+        "{}",
+        busy.2
+    );
+    assert!(message(&busy).contains("max-buffered"), "{}", busy.2);
+    let status = json(&http("GET", bank.addr, "/status", "", &[]).expect("status"));
+    assert_eq!(status["buffered_bytes"], 0, "{status}");
+    assert_eq!(status["queue"]["targets"][0]["queued"], 1, "{status}");
+}
+
+#[test]
 fn a_full_queue_refuses_calls_naming_its_cap() {
     let realms = Realms::new();
     realms
