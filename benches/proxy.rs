@@ -4,7 +4,9 @@
 //! (one hop), and through nginx doing the same hop (one worker,
 //! `proxy_pass` with upstream keepalive 64, access log off, adding the
 //! `x-request-id` and `traceparent` headers realm adds). The runner is
-//! nginx too (one worker, `return 200` with the reply).
+//! nginx too (one worker, `return 200` with the reply). `realm` runs
+//! without its access log too (`REALM_LOG=warn`), but in the `logged`
+//! case, the fast path writing its access log line a call (to a file).
 //!
 //! Rounds are interleaved (direct, realm, nginx, three times) and the
 //! median round is reported: req/s counting 2xx replies only, p50/p99, and
@@ -92,11 +94,18 @@ fn main() {
     let bank_hyper = dir.path().join("bank-hyper");
     copy_dir(&bank, &bank_hyper);
     fast_path(&bank_hyper, false);
-    let realm = serve(realm_binary(), &bank_fast, &cache, &runner_arg, &[]);
-    let hyper = serve(realm_binary(), &bank_hyper, &cache, &runner_arg, &[]);
+    let bank_logged = dir.path().join("bank-logged");
+    copy_dir(&bank, &bank_logged);
+    fast_path(&bank_logged, true);
+    // Without the access log, as nginx runs here (`access_log off`); the
+    // `logged` case is the fast path with it (a line a call, to a file).
+    let quiet = [("REALM_LOG", "warn")];
+    let realm = serve(realm_binary(), &bank_fast, &cache, &runner_arg, &quiet);
+    let hyper = serve(realm_binary(), &bank_hyper, &cache, &runner_arg, &quiet);
+    let logged = serve(realm_binary(), &bank_logged, &cache, &runner_arg, &[]);
     let base = baseline.map(|binary| {
         println!("baseline: {}", binary.display());
-        serve(&binary, &bank, &cache, &runner_arg, &[])
+        serve(&binary, &bank, &cache, &runner_arg, &quiet)
     });
 
     println!(
@@ -107,6 +116,7 @@ fn main() {
         ("realm", realm.1, vec![&realm.0]),
         ("nginx", nginx_proxy.1, vec![&nginx_proxy.0]),
         ("hyper", hyper.1, vec![&hyper.0]),
+        ("logged", logged.1, vec![&logged.0]),
     ];
     if let Some((proc_, addr)) = &base {
         cases.push(("baseline", *addr, vec![proc_]));
@@ -122,7 +132,11 @@ fn main() {
     let shop_tls = dir.path().join("shop-tls");
     copy_dir(&shop, &shop_tls);
     tls.install_ca(&shop_tls);
-    let keys = [("REALM_KEY_SHOP", key), ("REALM_KEY_BANK", key)];
+    let keys = [
+        ("REALM_KEY_SHOP", key),
+        ("REALM_KEY_BANK", key),
+        ("REALM_LOG", "warn"),
+    ];
     let realm_bank = serve(
         realm_binary(),
         &bank_tls,
