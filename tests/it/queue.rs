@@ -891,6 +891,18 @@ fn ingresses_sharing_a_nats_store_deliver_and_answer_a_key_once() {
 /// with Retry-After, naming the cap and the setting, not queued; through
 /// the verb service (Connect) too, as UNAVAILABLE (503's code). A call
 /// taken out makes room.
+/// The bank's ingress with its runner down: its calls stay queued.
+fn bank_with_its_runner_down(realms: &Realms) -> Serve {
+    let dead = format!("ledger=http://127.0.0.1:{}", free_port());
+    Serve::start_with(
+        realms.bank.path(),
+        realms.shop.cache_dir(),
+        &["--runner", &dead],
+        &[],
+        None,
+    )
+}
+
 #[test]
 fn a_queued_body_counts_in_max_buffered_until_it_is_committed() {
     let realms = Realms::new();
@@ -898,14 +910,7 @@ fn a_queued_body_counts_in_max_buffered_until_it_is_committed() {
         "realm.toml",
         "[ingress]\nmax-body-size = \"2KiB\"\nmax-buffered = \"3KiB\"\n",
     );
-    let dead = format!("ledger=http://127.0.0.1:{}", free_port());
-    let bank = Serve::start_with(
-        realms.bank.path(),
-        realms.shop.cache_dir(),
-        &["--runner", &dead],
-        &[],
-        None,
-    );
+    let bank = bank_with_its_runner_down(&realms);
     let path = "/realms/bank/ledger/echo";
     let body = |n: usize| format!(r#"{{"text":"{}"}}"#, "x".repeat(n));
     // 1.4 KB read and 1.4 KB copied into the delivery fit in 3 KiB...
@@ -931,14 +936,7 @@ fn a_full_queue_refuses_calls_naming_its_cap() {
         .bank
         .write("realm.toml", "[ingress]\nmax-queued = 3\n");
     // The bank's runner is down: its calls stay queued.
-    let dead = format!("ledger=http://127.0.0.1:{}", free_port());
-    let bank = Serve::start_with(
-        realms.bank.path(),
-        realms.shop.cache_dir(),
-        &["--runner", &dead],
-        &[],
-        None,
-    );
+    let bank = bank_with_its_runner_down(&realms);
     let path = "/realms/bank/ledger/echo";
     let ids: Vec<String> = (0..3).map(|_| queue(&bank, path, MSG)).collect();
     let full = call(&bank, path, MSG, &[ASYNC]);
