@@ -120,8 +120,11 @@ pub fn echo_runner(echo: Arc<Echo>, addr: Option<SocketAddr>) -> Background {
         ([(http::header::CONTENT_TYPE, "application/json")], body)
     }
     Background::start(addr, move |listener, stop| async move {
+        // Takes any body the ingress passes on (axum's own limit, 2 MB,
+        // made a 16 MB call fail with a broken pipe instead of echoing it).
         let app = axum::Router::new()
             .route("/{module}/{verb}", axum::routing::post(handle))
+            .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
             .with_state(echo);
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
