@@ -95,8 +95,9 @@ pub struct IngressConfig {
     pub fast_path: bool,
 }
 
-/// Whether `[ingress] fast-path` is on when not set.
-pub const DEFAULT_FAST_PATH: bool = false;
+/// Whether `[ingress] fast-path` is on when not set: on since its
+/// differential fuzzer ran clean for an hour (372,460 runs; issue 31).
+pub const DEFAULT_FAST_PATH: bool = true;
 
 /// Limits on calls, with their defaults.
 #[derive(Clone, Debug)]
