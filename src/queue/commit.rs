@@ -114,9 +114,21 @@ fn run(store: &dyn Store, waiting: &mpsc::Receiver<Accepting>, wake: &tokio::syn
         };
         let mut bytes = first.delivery.body.len();
         let mut batch = vec![first];
+        // Under load, the next calls are a moment away: after a batch of
+        // several, one commit (an fsync) for one more call than it had
+        // costs less than one more commit.
+        let linger = (last > 1).then(|| std::time::Instant::now() + LINGER);
         while batch.len() < MAX_BATCH {
-            let Ok(next) = waiting.try_recv() else {
-                break;
+            let next = match (waiting.try_recv(), linger) {
+                (Ok(next), _) => next,
+                (Err(_), Some(until)) if batch.len() <= last => {
+                    let left = until.saturating_duration_since(std::time::Instant::now());
+                    match waiting.recv_timeout(left) {
+                        Ok(next) => next,
+                        Err(_) => break,
+                    }
+                }
+                (Err(_), _) => break,
             };
             bytes += next.delivery.body.len();
             if bytes > MAX_BATCH_BYTES {
@@ -124,23 +136,6 @@ fn run(store: &dyn Store, waiting: &mpsc::Receiver<Accepting>, wake: &tokio::syn
                 break;
             }
             batch.push(next);
-        }
-        // Under load, the next calls are a moment away: a commit (an
-        // fsync) for more of them costs less than one more commit.
-        if last > 1 && carried.is_none() {
-            let until = std::time::Instant::now() + LINGER;
-            while batch.len() <= last && batch.len() < MAX_BATCH {
-                let left = until.saturating_duration_since(std::time::Instant::now());
-                let Ok(next) = waiting.recv_timeout(left) else {
-                    break;
-                };
-                bytes += next.delivery.body.len();
-                if bytes > MAX_BATCH_BYTES {
-                    carried = Some(next);
-                    break;
-                }
-                batch.push(next);
-            }
         }
         last = batch.len();
         commit(store, batch, wake);
