@@ -37,6 +37,16 @@ fn realm_of(text: &str) -> Schema {
 }
 
 fn bench(c: &mut Criterion) {
+    // `REALM_BENCH_PROJECT=DIR cargo bench --bench schema` writes the
+    // benchmark's project to DIR and stops: a project to profile `realm
+    // export` on (`perf record realm export` in DIR).
+    if let Some(dir) = std::env::var_os("REALM_BENCH_PROJECT") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).expect("create the project directory");
+        support::write_project(dir, "big", MODULES, VERBS_PER_MODULE, ENUMS_PER_MODULE);
+        eprintln!("wrote the benchmark's project to {}", dir.display());
+        return;
+    }
     let text = support::realm_text(MODULES, VERBS_PER_MODULE, ENUMS_PER_MODULE);
     let schema = realm_of(&text);
     let problems = validate(&schema);

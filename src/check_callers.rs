@@ -92,7 +92,7 @@ pub fn check(
     let now = decode(
         &format!("{} (now)", committed.path),
         &committed.path,
-        &file.bytes,
+        &file.bytes(),
     )?;
     let base = committed
         .bytes

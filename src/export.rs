@@ -36,8 +36,9 @@ pub struct ExportFile {
     pub path: PathBuf,
     /// Its encoding, by its extension.
     pub format: Format,
-    /// What to write.
-    pub bytes: Vec<u8>,
+    /// What to write, in pieces (one after the other; a large proto-text
+    /// is written by module, see [`txtpb::text_pieces_of_binary`]).
+    pieces: Vec<Vec<u8>>,
     /// What it holds.
     pub contents: Contents,
 }
@@ -103,7 +104,7 @@ fn usage_file_of(
     Some(ExportFile {
         path,
         format: Format::Json,
-        bytes: file.to_json().into_bytes(),
+        pieces: vec![file.to_json().into_bytes()],
         contents: Contents::Usage,
     })
 }
@@ -179,7 +180,7 @@ fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<E
         .map(|(path, format)| ExportFile {
             path,
             format,
-            bytes: encode_binary(&binary, format),
+            pieces: encode_binary(&binary, format),
             contents: Contents::PublicApi,
         })
         .collect();
@@ -189,15 +190,18 @@ fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<E
 
 /// A published schema in `format`, as `realm export` writes it.
 pub fn encode(schema: &Schema, format: Format) -> Vec<u8> {
-    encode_binary(&txtpb::to_binary(schema), format)
+    encode_binary(&txtpb::to_binary(schema), format).concat()
 }
 
-/// [`encode`] of a schema already encoded as binary protobuf.
-fn encode_binary(binary: &[u8], format: Format) -> Vec<u8> {
+/// [`encode`] of a schema already encoded as binary protobuf, in pieces.
+fn encode_binary(binary: &[u8], format: Format) -> Vec<Vec<u8>> {
     match format {
-        Format::Text => txtpb::text_of_binary(GENERATED, binary).into_bytes(),
-        Format::Json => txtpb::json_of_binary(binary).into_bytes(),
-        Format::Binary => binary.to_vec(),
+        Format::Text => txtpb::text_pieces_of_binary(GENERATED, binary)
+            .into_iter()
+            .map(String::into_bytes)
+            .collect(),
+        Format::Json => vec![txtpb::json_of_binary(binary).into_bytes()],
+        Format::Binary => vec![binary.to_vec()],
     }
 }
 
@@ -222,19 +226,49 @@ impl Export {
                         dir.display()
                     );
                 }
-                stale.push((file.path.clone(), file.bytes.as_slice()));
+                stale.push((file.path.clone(), file.slices()));
             }
         }
-        files::write_all_atomic(&stale)?;
+        files::write_all_atomic_pieces(&stale)?;
         Ok(!stale.is_empty())
     }
 }
 
 impl ExportFile {
+    /// What to write, in one buffer.
+    pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self.pieces.as_slice() {
+            [one] => one.as_slice().into(),
+            pieces => pieces.concat().into(),
+        }
+    }
+
+    /// What to write, in one buffer of its own.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match <[Vec<u8>; 1]>::try_from(self.pieces) {
+            Ok([one]) => one,
+            Err(pieces) => pieces.concat(),
+        }
+    }
+
+    /// How many bytes it writes.
+    pub fn len(&self) -> usize {
+        self.pieces.iter().map(Vec::len).sum()
+    }
+
+    /// Whether it writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn slices(&self) -> Vec<&[u8]> {
+        self.pieces.iter().map(Vec::as_slice).collect()
+    }
+
     /// Whether the file on disk holds exactly the export (compared as it
     /// is read; no diff made).
     pub fn is_up_to_date(&self) -> Result<bool> {
-        files::has_contents(&self.path, &self.bytes)
+        files::has_pieces(&self.path, &self.slices())
     }
 
     /// Compares the export with the file on disk.
@@ -251,15 +285,16 @@ impl ExportFile {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let bytes = self.bytes();
         let (Ok(current), Ok(new), false) = (
             std::str::from_utf8(&current),
-            std::str::from_utf8(&self.bytes),
+            std::str::from_utf8(&bytes),
             self.format == Format::Binary,
         ) else {
             return Ok(Freshness::Stale(format!(
                 "{name}: the committed file ({} bytes) differs from the export ({} bytes)\n",
                 current.len(),
-                self.bytes.len()
+                bytes.len()
             )));
         };
         let diff = similar::TextDiff::from_lines(current, new)
@@ -279,7 +314,7 @@ impl ExportFile {
         if self.is_up_to_date()? {
             return Ok(false);
         }
-        files::write_atomic(&self.path, &self.bytes)?;
+        files::write_atomic_pieces(&self.path, &self.slices())?;
         Ok(true)
     }
 }

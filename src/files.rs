@@ -105,29 +105,47 @@ const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(60);
 /// was read into memory beside the 13 MiB it was compared with). A missing
 /// file does not; a file of another length is not read.
 pub fn has_contents(path: &Path, contents: &[u8]) -> Result<bool> {
+    has_pieces(path, &[contents])
+}
+
+/// [`has_contents`] of contents in pieces, one after the other.
+pub fn has_pieces(path: &Path, pieces: &[&[u8]]) -> Result<bool> {
     let context = || format!("cannot read {}", path.display());
     let mut file = match fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e).with_context(context),
     };
-    if file.metadata().with_context(context)?.len() != contents.len() as u64 {
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    if file.metadata().with_context(context)?.len() != len as u64 {
         return Ok(false);
     }
-    let mut piece = vec![0; 64 * 1024];
-    let mut rest = contents;
+    let mut read = vec![0; 64 * 1024];
+    let mut pieces = pieces.iter().copied();
+    let mut rest: &[u8] = &[];
     loop {
-        let n = match file.read(&mut piece) {
+        let n = match file.read(&mut read) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e).with_context(context),
         };
         if n == 0 {
-            return Ok(rest.is_empty());
+            return Ok(rest.is_empty() && pieces.all(<[u8]>::is_empty));
         }
-        match rest.split_at_checked(n) {
-            Some((head, tail)) if head == &piece[..n] => rest = tail,
-            _ => return Ok(false),
+        let mut got = &read[..n];
+        while !got.is_empty() {
+            if rest.is_empty() {
+                match pieces.next() {
+                    Some(piece) => rest = piece,
+                    None => return Ok(false),
+                }
+                continue;
+            }
+            let k = rest.len().min(got.len());
+            if rest[..k] != got[..k] {
+                return Ok(false);
+            }
+            (rest, got) = (&rest[k..], &got[k..]);
         }
     }
 }
@@ -137,7 +155,12 @@ pub fn has_contents(path: &Path, contents: &[u8]) -> Result<bool> {
 /// permissions of the file it replaces. Temporary files of earlier writes
 /// of `path` that were interrupted are removed.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    let tmp = stage(path, contents)?;
+    write_atomic_pieces(path, &[contents])
+}
+
+/// [`write_atomic`] of contents in pieces, written one after the other.
+pub fn write_atomic_pieces(path: &Path, pieces: &[&[u8]]) -> Result<()> {
+    let tmp = stage(path, pieces)?;
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
@@ -145,7 +168,7 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 
 /// `path`'s contents written to a temporary file beside it, ready to be
 /// moved in place (with the mode of the file it replaces).
-fn stage(path: &Path, contents: &[u8]) -> Result<tempfile::NamedTempFile> {
+fn stage(path: &Path, pieces: &[&[u8]]) -> Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -171,7 +194,9 @@ fn stage(path: &Path, contents: &[u8]) -> Result<tempfile::NamedTempFile> {
             dir.display()
         )
     })?;
-    tmp.write_all(contents)
+    pieces
+        .iter()
+        .try_for_each(|piece| tmp.write_all(piece))
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {}", tmp.path().display()))?;
     if let Ok(meta) = fs::metadata(path) {
@@ -188,6 +213,16 @@ fn stage(path: &Path, contents: &[u8]) -> Result<tempfile::NamedTempFile> {
 /// removed and nothing has changed. (A move that fails after others were
 /// made, which takes a failing disk, leaves those.)
 pub fn write_all_atomic(files: &[(PathBuf, &[u8])]) -> Result<()> {
+    let files: Vec<(PathBuf, Vec<&[u8]>)> = files
+        .iter()
+        .map(|(path, contents)| (path.clone(), vec![*contents]))
+        .collect();
+    write_all_atomic_pieces(&files)
+}
+
+/// [`write_all_atomic`] of files whose contents are in pieces, each written
+/// one after the other.
+pub fn write_all_atomic_pieces(files: &[(PathBuf, Vec<&[u8]>)]) -> Result<()> {
     let mut made: Vec<PathBuf> = Vec::new();
     let mut staged = Vec::with_capacity(files.len());
     let mut stage_all = || -> Result<()> {
@@ -469,6 +504,28 @@ mod tests {
         assert!(!has_contents(&path, &contents).expect("last byte differs"));
         fs::write(&path, b"").expect("write");
         assert!(has_contents(&path, b"").expect("empty"));
+    }
+
+    #[test]
+    fn contents_in_pieces_are_compared_and_written_as_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        // Pieces that end inside and across the 64 KiB reads, empty ones too.
+        let whole: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let cuts = [0, 0, 1, 65_535, 65_536, 65_537, 70_000, 199_999, 300_000];
+        let pieces: Vec<&[u8]> = cuts.windows(2).map(|w| &whole[w[0]..w[1]]).collect();
+        write_atomic_pieces(&path, &pieces).expect("write");
+        assert_eq!(fs::read(&path).expect("read"), whole);
+        assert!(has_pieces(&path, &pieces).expect("same"));
+        assert!(has_pieces(&path, &[&whole]).expect("same, one piece"));
+        let mut other = whole.clone();
+        other[65_536] ^= 1;
+        assert!(!has_pieces(&path, &[&other[..100], &other[100..]]).expect("a byte differs"));
+        assert!(!has_pieces(&path, &pieces[..pieces.len() - 1]).expect("shorter"));
+        let files = [(path.clone(), vec![&whole[..10], &whole[10..20]])];
+        write_all_atomic_pieces(&files).expect("write");
+        assert_eq!(fs::read(&path).expect("read"), &whole[..20]);
+        assert!(has_pieces(&path, &[&whole[..20], &[]]).expect("an empty last piece"));
     }
 
     #[test]

@@ -84,7 +84,10 @@ impl Ingress {
                 std::path::PathBuf::from("well-known.json"),
             ],
         )?;
-        let mut files = export.files.into_iter().map(|f| Bytes::from(f.bytes));
+        let mut files = export
+            .files
+            .into_iter()
+            .map(|f| Bytes::from(f.into_bytes()));
         let (Some(well_known_txtpb), Some(well_known_json)) = (files.next(), files.next()) else {
             unreachable!("an export to two paths has two files");
         };

@@ -161,16 +161,74 @@ pub fn to_text_after(prefix: &str, schema: &Schema) -> String {
 /// Proto-text (after `prefix` and [`HEADER`]) of `bytes`, a schema encoded
 /// by [`to_binary`]: one encoding serves every format of an export.
 pub fn text_of_binary(prefix: &str, bytes: &[u8]) -> String {
+    let pieces = text_pieces_of_binary(prefix, bytes);
+    let mut out = String::with_capacity(pieces.iter().map(String::len).sum());
+    for piece in &pieces {
+        out.push_str(piece);
+    }
+    out
+}
+
+/// [`text_of_binary`] in pieces, in order (a large realm's modules are
+/// written each on its own, on every core): written to a file one after
+/// the other, they need not be copied into one buffer first.
+pub fn text_pieces_of_binary(prefix: &str, bytes: &[u8]) -> Vec<String> {
     // Proto-text of FTL's schema is about 8.4 times its binary size (the
-    // benchmark realm's: indentation and field names): one allocation, not
-    // a doubling series of copies (it was 3 times, grown to 19 MiB for 13.4
-    // MiB of text). Pages of it never written are never resident.
-    let mut out = String::with_capacity(prefix.len() + HEADER.len() + bytes.len() * 10);
+    // benchmark realm's: indentation and field names). A small schema is
+    // one piece, allocated once.
+    let capacity = if bytes.len() < PARALLEL_BYTES {
+        bytes.len() * 10
+    } else {
+        256
+    };
+    let mut out = Text::new(prefix.len() + HEADER.len() + capacity);
     out.push_str(prefix);
     out.push_str(HEADER);
     write_message(&mut out, schema_table(), 0, bytes, 0)
         .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
-    out
+    out.into_pieces()
+}
+
+/// Text written in pieces: [`Text::current`] is written to (through
+/// `DerefMut`, as a `String`), [`Text::append`] adds finished pieces.
+struct Text {
+    done: Vec<String>,
+    current: String,
+}
+
+impl Text {
+    fn new(capacity: usize) -> Text {
+        Text {
+            done: Vec::new(),
+            current: String::with_capacity(capacity),
+        }
+    }
+
+    /// `text` after what is written, without copying it.
+    fn append(&mut self, text: Text) {
+        self.done.push(std::mem::take(&mut self.current));
+        self.done.extend(text.done);
+        self.done.push(text.current);
+    }
+
+    fn into_pieces(mut self) -> Vec<String> {
+        self.done.push(self.current);
+        self.done.retain(|piece| !piece.is_empty());
+        self.done
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = String;
+    fn deref(&self) -> &String {
+        &self.current
+    }
+}
+
+impl std::ops::DerefMut for Text {
+    fn deref_mut(&mut self) -> &mut String {
+        &mut self.current
+    }
 }
 
 /// Encodes a schema as realm's older `realm.schema.v1` proto-text, as realm
@@ -182,8 +240,12 @@ pub fn to_legacy_text(schema: &Schema) -> String {
         "# proto-file: realm/schema/v1/schema.proto\n# proto-message: realm.schema.v1.Schema\n",
     );
     let table = TextTable::of(&message(LEGACY_MESSAGE));
-    write_message(&mut out, &table, 0, &bytes, 0)
+    let mut text = Text::new(bytes.len() * 10);
+    write_message(&mut text, &table, 0, &bytes, 0)
         .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
+    for piece in text.into_pieces() {
+        out.push_str(&piece);
+    }
     out
 }
 
@@ -201,6 +263,10 @@ pub fn to_binary(schema: &Schema) -> Vec<u8> {
 struct TextTable {
     /// The root message first.
     messages: Vec<Vec<(u32, TextField)>>,
+    /// From how many bytes of binary a message at [`PARALLEL_DEPTH`] has
+    /// its fields written on every core ([`PARALLEL_BYTES`]; tests compare
+    /// with a table that never does).
+    parallel_bytes: usize,
 }
 
 struct TextField {
@@ -248,7 +314,10 @@ impl TextTable {
                 .collect();
             messages.push(fields);
         }
-        TextTable { messages }
+        TextTable {
+            messages,
+            parallel_bytes: PARALLEL_BYTES,
+        }
     }
 
     fn field(&self, message: usize, number: u32) -> Option<&TextField> {
@@ -276,78 +345,147 @@ fn schema_table() -> &'static TextTable {
 /// makes declaration order, so the output is deterministic. prost-reflect
 /// reads it back (`from_text`); tests hold that the two agree.
 fn write_message(
-    out: &mut String,
+    out: &mut Text,
     table: &TextTable,
     message: usize,
-    mut buf: &[u8],
+    buf: &[u8],
     depth: usize,
 ) -> Result<(), Malformed> {
-    let decode_varint =
-        |buf: &mut &[u8]| prost::encoding::decode_varint(buf).map_err(|_| Malformed("varint"));
-    while !buf.is_empty() {
-        let key = decode_varint(&mut buf)?;
+    if depth == PARALLEL_DEPTH && buf.len() >= table.parallel_bytes {
+        return write_fields_in_parallel(out, table, message, buf, depth);
+    }
+    let mut fields = Fields { buf };
+    while let Some((number, value)) = fields.next_field()? {
+        // Unknown fields cannot occur: the bytes come from our own types.
+        if let Some(field) = table.field(message, number) {
+            write_field(out, table, field, value, depth)?;
+        }
+    }
+    Ok(())
+}
+
+/// The depth whose fields [`write_message`] writes on every core: a realm's
+/// (its modules, each a few hundred KiB of text in a large realm).
+const PARALLEL_DEPTH: usize = 1;
+
+/// Below this many bytes of binary a message is written on one core: the
+/// fan-out costs more than it saves.
+const PARALLEL_BYTES: usize = 64 * 1024;
+
+/// [`write_message`]'s fields written each into a text of its own on every
+/// core, then joined in their order: the same text.
+fn write_fields_in_parallel(
+    out: &mut Text,
+    table: &TextTable,
+    message: usize,
+    buf: &[u8],
+    depth: usize,
+) -> Result<(), Malformed> {
+    use rayon::prelude::*;
+    let mut fields = Fields { buf };
+    let mut list = Vec::new();
+    while let Some((number, value)) = fields.next_field()? {
+        if let Some(field) = table.field(message, number) {
+            list.push((field, value));
+        }
+    }
+    let texts = list
+        .into_par_iter()
+        .map(|(field, value)| {
+            // About 8.4 bytes of text a byte of binary (see
+            // `text_pieces_of_binary`).
+            let mut text = Text::new(value.len() * 9 + 64);
+            write_field(&mut text, table, field, value, depth).map(|()| text)
+        })
+        .collect::<Result<Vec<Text>, Malformed>>()?;
+    for text in texts {
+        out.append(text);
+    }
+    Ok(())
+}
+
+/// The fields of a message's wire bytes, one by one.
+struct Fields<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    fn next_field(&mut self) -> Result<Option<(u32, Wire<'a>)>, Malformed> {
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        let buf = &mut self.buf;
+        let key = decode_varint(buf)?;
         let number = u32::try_from(key >> 3).map_err(|_| Malformed("field number"))?;
-        let wire_type = key & 7;
-        let value = match wire_type {
-            0 => Wire::Varint(decode_varint(&mut buf)?),
-            1 => Wire::Fixed64(take::<8>(&mut buf)?),
-            5 => Wire::Fixed32(take::<4>(&mut buf)?),
+        let value = match key & 7 {
+            0 => Wire::Varint(decode_varint(buf)?),
+            1 => Wire::Fixed64(take::<8>(buf)?),
+            5 => Wire::Fixed32(take::<4>(buf)?),
             2 => {
-                let len =
-                    usize::try_from(decode_varint(&mut buf)?).map_err(|_| Malformed("length"))?;
-                if len > buf.len() {
+                let len = usize::try_from(decode_varint(buf)?).map_err(|_| Malformed("length"))?;
+                let Some((data, rest)) = buf.split_at_checked(len) else {
                     return Err(Malformed("truncated field"));
-                }
-                let (data, rest) = buf.split_at(len);
-                buf = rest;
+                };
+                *buf = rest;
                 Wire::Delimited(data)
             }
             _ => return Err(Malformed("unsupported wire type")),
         };
-        // Unknown fields cannot occur: the bytes come from our own types.
-        let Some(field) = table.field(message, number) else {
-            continue;
-        };
-        match (value, &field.kind) {
-            (Wire::Delimited(data), TextKind::Message(nested)) => {
+        Ok(Some((number, value)))
+    }
+}
+
+fn decode_varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
+    prost::encoding::decode_varint(buf).map_err(|_| Malformed("varint"))
+}
+
+/// One field of a message, at `depth`.
+fn write_field(
+    out: &mut Text,
+    table: &TextTable,
+    field: &TextField,
+    value: Wire<'_>,
+    depth: usize,
+) -> Result<(), Malformed> {
+    match (value, &field.kind) {
+        (Wire::Delimited(data), TextKind::Message(nested)) => {
+            indent(out, depth);
+            out.push_str(&field.name);
+            if data.is_empty() {
+                out.push_str(" {}\n");
+            } else {
+                out.push_str(" {\n");
+                write_message(out, table, *nested, data, depth + 1)?;
                 indent(out, depth);
-                out.push_str(&field.name);
-                if data.is_empty() {
-                    out.push_str(" {}\n");
-                } else {
-                    out.push_str(" {\n");
-                    write_message(out, table, *nested, data, depth + 1)?;
-                    indent(out, depth);
-                    out.push_str("}\n");
-                }
+                out.push_str("}\n");
             }
-            (Wire::Delimited(data), TextKind::Scalar(Kind::String | Kind::Bytes)) => {
-                field_prefix(out, depth, &field.name);
-                write_string(out, data);
-                out.push('\n');
-            }
-            (Wire::Delimited(mut data), kind) => {
-                // A packed repeated scalar field.
-                while !data.is_empty() {
-                    let value = match kind {
-                        TextKind::Scalar(Kind::Double | Kind::Fixed64 | Kind::Sfixed64) => {
-                            Wire::Fixed64(take::<8>(&mut data)?)
-                        }
-                        TextKind::Scalar(Kind::Float | Kind::Fixed32 | Kind::Sfixed32) => {
-                            Wire::Fixed32(take::<4>(&mut data)?)
-                        }
-                        _ => Wire::Varint(decode_varint(&mut data)?),
-                    };
-                    field_prefix(out, depth, &field.name);
-                    write_scalar(out, kind, value);
-                    out.push('\n');
-                }
-            }
-            (value, kind) => {
+        }
+        (Wire::Delimited(data), TextKind::Scalar(Kind::String | Kind::Bytes)) => {
+            field_prefix(out, depth, &field.name);
+            write_string(out, data);
+            out.push('\n');
+        }
+        (Wire::Delimited(mut data), kind) => {
+            // A packed repeated scalar field.
+            while !data.is_empty() {
+                let value = match kind {
+                    TextKind::Scalar(Kind::Double | Kind::Fixed64 | Kind::Sfixed64) => {
+                        Wire::Fixed64(take::<8>(&mut data)?)
+                    }
+                    TextKind::Scalar(Kind::Float | Kind::Fixed32 | Kind::Sfixed32) => {
+                        Wire::Fixed32(take::<4>(&mut data)?)
+                    }
+                    _ => Wire::Varint(decode_varint(&mut data)?),
+                };
                 field_prefix(out, depth, &field.name);
                 write_scalar(out, kind, value);
                 out.push('\n');
             }
+        }
+        (value, kind) => {
+            field_prefix(out, depth, &field.name);
+            write_scalar(out, kind, value);
+            out.push('\n');
         }
     }
     Ok(())
@@ -369,6 +507,17 @@ enum Wire<'a> {
     Fixed64([u8; 8]),
     Fixed32([u8; 4]),
     Delimited(&'a [u8]),
+}
+
+impl Wire<'_> {
+    /// The bytes of its value.
+    fn len(&self) -> usize {
+        match self {
+            Wire::Varint(_) | Wire::Fixed64(_) => 8,
+            Wire::Fixed32(_) => 4,
+            Wire::Delimited(data) => data.len(),
+        }
+    }
 }
 
 fn take<const N: usize>(buf: &mut &[u8]) -> Result<[u8; N], Malformed> {
@@ -673,5 +822,71 @@ mod depth_tests {
             "{}",
             err.message
         );
+    }
+}
+
+#[cfg(test)]
+mod piece_tests {
+    use super::*;
+
+    /// A realm of `modules` modules, each with data, an enum and verbs.
+    fn realm_text(modules: usize) -> String {
+        let mut text = String::new();
+        for m in 0..modules {
+            text.push_str(&format!("module m{m} {{\n  // Module {m}.\n"));
+            for d in 0..20 {
+                text.push_str(&format!(
+                    "  export realm data D{d} {{\n    name String +alias json \"n{d}\"\n    tags [String]\n    at Time?\n  }}\n"
+                ));
+                text.push_str(&format!(
+                    "  export realm verb v{d}(m{m}.D{d}) m{m}.D{d}\n    +retry 3 1s\n"
+                ));
+            }
+            text.push_str("  export realm enum E {\n    A = 1\n    B = 2\n  }\n}\n");
+        }
+        text
+    }
+
+    #[test]
+    fn a_large_realm_written_on_every_core_is_the_text_written_on_one() {
+        let file = crate::schema::parse_file("big.ftl", &realm_text(60)).expect("parses");
+        let schema = Schema {
+            realms: vec![crate::schema::Realm {
+                name: "big".into(),
+                modules: file.modules,
+                ..Default::default()
+            }],
+        };
+        let binary = to_binary(&schema);
+        assert!(binary.len() > 4 * PARALLEL_BYTES, "{}", binary.len());
+        let pieces = text_pieces_of_binary("# prefix\n", &binary);
+        assert!(pieces.len() > 60, "a piece a module: {}", pieces.len());
+        assert!(pieces.iter().all(|p| !p.is_empty()));
+        let one_core = TextTable {
+            parallel_bytes: usize::MAX,
+            ..TextTable::of(&schema_descriptor())
+        };
+        let mut text = Text::new(0);
+        text.push_str("# prefix\n");
+        text.push_str(HEADER);
+        write_message(&mut text, &one_core, 0, &binary, 0).expect("writes");
+        assert_eq!(text.into_pieces(), vec![pieces.concat()]);
+        assert_eq!(text_of_binary("# prefix\n", &binary), pieces.concat());
+        // And it reads back as the schema it was written from.
+        let back = from_text("big.txtpb", &pieces.concat()).expect("reads");
+        assert_eq!(to_binary(&back), binary);
+    }
+
+    #[test]
+    fn a_small_schema_is_one_piece() {
+        let file = crate::schema::parse_file("small.ftl", &realm_text(1)).expect("parses");
+        let schema = Schema {
+            realms: vec![crate::schema::Realm {
+                name: "small".into(),
+                modules: file.modules,
+                ..Default::default()
+            }],
+        };
+        assert_eq!(text_pieces_of_binary("", &to_binary(&schema)).len(), 1);
     }
 }

@@ -86,22 +86,30 @@ pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
             Default::default()
         };
         // Modules are checked on every core (each on its own, against the
-        // shared index), their findings kept in the modules' order.
-        let modules: Vec<Vec<Diagnostic>> = realm
-            .modules
-            .par_iter()
-            .map(|module| {
+        // shared index), their findings kept in the modules' order; the
+        // checks of the whole realm run beside them.
+        let (modules, whole) = rayon::join(
+            || {
+                realm
+                    .modules
+                    .par_iter()
+                    .map(|module| {
+                        let mut v = Validator::new(&index, &builtin, &referenced);
+                        v.check_module(realm, module);
+                        v.diagnostics
+                    })
+                    .collect::<Vec<Vec<Diagnostic>>>()
+            },
+            || {
                 let mut v = Validator::new(&index, &builtin, &referenced);
-                v.check_module(realm, module);
+                v.check_texts(realm);
+                v.check_graphs(realm);
+                v.check_ingress_routes(realm);
                 v.diagnostics
-            })
-            .collect();
+            },
+        );
         diagnostics.extend(modules.into_iter().flatten());
-        let mut v = Validator::new(&index, &builtin, &referenced);
-        v.check_texts(realm);
-        v.check_graphs(realm);
-        v.check_ingress_routes(realm);
-        diagnostics.extend(v.diagnostics);
+        diagnostics.extend(whole);
     }
     // What no rule of its own claimed is about the schema's shape.
     let mut diagnostics: Vec<Diagnostic> = diagnostics
