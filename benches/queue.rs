@@ -7,10 +7,17 @@
 //! `CALLS` calls one after another; the cases are interleaved, three
 //! rounds, the median round reported: calls/s, p50/p99 latency, and the
 //! ingress's CPU time per call (user + system, read from `/proc` as
-//! `getrusage` would count it). For queued calls, acceptance alone is the
-//! process's CPU less its delivery thread's (`realm-delivery`, which sends
-//! the calls on); the total is shown too. Each round waits until the
-//! queue is empty (`/status`) before the next.
+//! `getrusage` would count it), from the first call until the last is
+//! answered. For queued calls, acceptance alone is the process's CPU less
+//! its delivery thread's (`realm-delivery`, which sends the calls on and
+//! moves them from the store's journal into its tables) over that time;
+//! what the process spent after, while the queue drained, and the total
+//! with every thread's until it was empty, are shown too, and each
+//! thread's share while the calls were answered. Each round waits until
+//! the queue is empty (`/status`) before the next. (Until this split, the
+//! acceptance figure also held what other threads spent while the queue
+//! drained: the bench's own `/status` polls, which read every pending
+//! entry.)
 //!
 //! Run with `cargo bench --bench queue` (a release build). The runner runs
 //! in this process; the ingress is a `realm serve` process.
@@ -29,7 +36,7 @@ use hdrhistogram::Histogram;
 use support::tools::{cpu_split, free_port};
 
 const CONNECTIONS: usize = 8;
-const CALLS: usize = 200;
+const CALLS: usize = 1000;
 const ROUNDS: usize = 3;
 const BODY: &str = r#"{"id": "a1"}"#;
 const PATH: &str = "/realms/bank/balance/account";
@@ -88,8 +95,26 @@ fn main() {
     println!("{CONNECTIONS} connections x {CALLS} calls, median of {ROUNDS} interleaved rounds");
     for (name, r) in [("direct (200)", &direct), ("queued (202)", &queued)] {
         println!(
-            "{name:<14} {:>8.0} calls/s  p50 {:>6} us  p99 {:>6} us  CPU {:>5.0} us/call ({:.0} system, {:.0} committing; all threads {:.0})",
-            r.per_second, r.p50, r.p99, r.cpu_us, r.system_us, r.commit_us, r.cpu_all_us
+            "{name:<14} {:>8.0} calls/s  p50 {:>6} us  p99 {:>6} us  CPU {:>5.0} us/call ({:.0} system, {:.0} committing; then {:.0} while the queue drained; all threads {:.0})",
+            r.per_second,
+            r.p50,
+            r.p99,
+            r.cpu_us,
+            r.system_us,
+            r.commit_us,
+            r.drain_us,
+            r.cpu_all_us
+        );
+    }
+    for (name, r) in [("direct", &direct), ("queued", &queued)] {
+        let threads: Vec<String> = r
+            .threads
+            .iter()
+            .map(|(thread, us)| format!("{thread} {us:.0}"))
+            .collect();
+        println!(
+            "  {name}, us/call by thread while calls were answered: {}",
+            threads.join(", ")
         );
     }
     println!(
@@ -110,8 +135,42 @@ struct Round {
     system_us: f64,
     /// Of which on the queue's committing thread (`realm-queue-commit`).
     commit_us: f64,
-    /// With every thread's.
+    /// Outside the delivery thread, after the last call was answered,
+    /// until the queue was empty (`/status` polled; what the delivery
+    /// worker's calls cost other threads).
+    drain_us: f64,
+    /// With every thread's, until the queue was empty.
     cpu_all_us: f64,
+    /// Every thread's CPU per call, µs, by name (numbers left off).
+    threads: Vec<(String, f64)>,
+}
+
+/// User + system CPU of each thread of `pid` so far, seconds, by name
+/// (`realm-worker-1` and `realm-worker-2` as `realm-worker-`).
+fn by_thread(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let mut threads = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return threads;
+    };
+    for task in tasks.flatten() {
+        let read = |file: &str| std::fs::read_to_string(task.path().join(file)).unwrap_or_default();
+        let name = read("comm")
+            .trim_end()
+            .trim_end_matches(|c: char| c.is_ascii_digit())
+            .to_string();
+        let stat = read("stat");
+        let fields: Vec<f64> = stat
+            .rsplit_once(") ")
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .map(|v| v.parse().unwrap_or(0.0))
+            .collect();
+        let spent = fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0);
+        *threads.entry(name).or_insert(0.0) += spent / ticks;
+    }
+    threads
 }
 
 /// Waits until the ingress has no queued call left (its `/status`).
@@ -140,16 +199,18 @@ fn drained(addr: SocketAddr) {
 
 /// `CONNECTIONS` threads, each making `calls` calls on one keep-alive
 /// connection; then waits for the queue to drain, and reads the CPU the
-/// ingress (`pid`) spent.
+/// ingress (`pid`) spent while the calls were made and answered (the
+/// acceptance), and after, while the queue drained.
 fn run(addr: SocketAddr, pid: u32, queued: bool, calls: usize) -> Round {
     let cpu = || {
         (
             cpu_split(pid, None),
             cpu_split(pid, Some("realm-delivery")),
             cpu_split(pid, Some("realm-queue-commit")),
+            by_thread(pid),
         )
     };
-    let (all_before, delivery_before, commit_before) = cpu();
+    let before = cpu();
     let started = Instant::now();
     let threads: Vec<_> = (0..CONNECTIONS)
         .map(|_| std::thread::spawn(move || connection(addr, queued, calls)))
@@ -159,15 +220,19 @@ fn run(addr: SocketAddr, pid: u32, queued: bool, calls: usize) -> Round {
         all.add(t.join().expect("client")).expect("add");
     }
     let elapsed = started.elapsed();
+    let answered = cpu();
     drained(addr);
-    let (all_after, delivery_after, commit_after) = cpu();
+    let after = cpu();
     let n = (CONNECTIONS * calls) as f64;
     let spent = |(u1, s1): (Duration, Duration), (u0, s0): (Duration, Duration)| {
         ((u1 - u0).as_secs_f64(), (s1 - s0).as_secs_f64())
     };
-    let (all_user, all_system) = spent(all_after, all_before);
-    let (delivery_user, delivery_system) = spent(delivery_after, delivery_before);
-    let (commit_user, commit_system) = spent(commit_after, commit_before);
+    let (all_user, all_system) = spent(answered.0, before.0);
+    let (delivery_user, delivery_system) = spent(answered.1, before.1);
+    let (commit_user, commit_system) = spent(answered.2, before.2);
+    let (drain_user, drain_system) = spent(after.0, answered.0);
+    let (drain_delivery_user, drain_delivery_system) = spent(after.1, answered.1);
+    let (total_user, total_system) = spent(after.0, before.0);
     let per_call = |seconds: f64| seconds * 1e6 / n;
     Round {
         per_second: n / elapsed.as_secs_f64(),
@@ -176,7 +241,17 @@ fn run(addr: SocketAddr, pid: u32, queued: bool, calls: usize) -> Round {
         cpu_us: per_call(all_user + all_system - delivery_user - delivery_system),
         system_us: per_call(all_system - delivery_system),
         commit_us: per_call(commit_user + commit_system),
-        cpu_all_us: per_call(all_user + all_system),
+        drain_us: per_call(drain_user + drain_system - drain_delivery_user - drain_delivery_system),
+        cpu_all_us: per_call(total_user + total_system),
+        threads: answered
+            .3
+            .iter()
+            .map(|(name, now)| {
+                let then = before.3.get(name).copied().unwrap_or(0.0);
+                (name.clone(), per_call(now - then))
+            })
+            .filter(|(_, us)| *us > 0.0)
+            .collect(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Group commit of accepted calls: one thread per queue takes every call
-//! waiting and hands them to the store as one batch (one transaction and
-//! one fsync for the embedded store).
+//! waiting and hands them to the store as one batch (one append to its
+//! journal and one fsync for the embedded store).
 //!
 //! Calls come from the ingress's async workers over a channel and get their
 //! outcome back on a oneshot: a call costs the thread no wake-up of its

@@ -11,7 +11,8 @@
 //! One job per file: `delivery.rs` the stored call and its lifecycle;
 //! `store.rs` the [`Store`] trait; `commit.rs` the group commit of
 //! accepted calls; `embedded.rs` the embedded store (one
-//! redb file); `nats.rs` the shared one (NATS JetStream key-value
+//! redb file) and `journal.rs` the journal its accepted calls are
+//! appended to before they are moved into its tables; `nats.rs` the shared one (NATS JetStream key-value
 //! buckets, `[ingress] store = "nats://..."`); `policy.rs` how deliveries are retried; `worker.rs` the
 //! delivery worker; `idempotency.rs` the idempotency records. Never knows
 //! about HTTP or the ingress: the ingress implements [`Deliver`].
@@ -20,6 +21,7 @@ mod commit;
 mod delivery;
 mod embedded;
 pub mod idempotency;
+mod journal;
 mod nats;
 mod policy;
 mod store;

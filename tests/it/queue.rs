@@ -337,13 +337,25 @@ fn a_sending_ingress_killed_mid_delivery_still_delivers_each_call_once() {
         });
         shop.kill();
         shop = realms.shop_ingress(&bank.url());
+        // The call in flight at the kill is sent again after the restart,
+        // while the runner still holds the first: the receiver says it is
+        // running (409) rather than running it twice. (Its attempts
+        // count need not show the attempt before the kill: a `sending`
+        // mark is not fsync'd.)
+        wait_for("the held call sent again", || {
+            let first = delivery(&shop, &ids[0]);
+            let error = first["last_error"].as_str().unwrap_or_default();
+            error
+                .starts_with("409")
+                .then_some(())
+                .ok_or_else(|| first.to_string())
+        });
         realms.echo.release();
         wait_delivered(&shop, &ids[ids.len() - 1]);
         for id in &ids {
             assert_eq!(delivery(&shop, id)["status"], "delivered");
         }
-        // The call in flight at the kill was sent again after the restart
-        // (the receiver answered it from its store, or waited for it).
+        // Then answered from the receiver's store.
         let first = delivery(&shop, &ids[0]);
         assert!(first["attempts"].as_u64() >= Some(2), "{first}");
         all.extend(ids);
