@@ -97,16 +97,18 @@ impl Journal {
                 .truncate(false)
                 .open(path)
                 .map_err(|e| io(path, "open", e))?;
-            found.extend(read_records(&file, path)?);
+            found.extend(read_records(&file, path, taken)?);
             files.push(file);
         }
-        // The files' names must outlive a crash as their records do.
-        if let Some(dir) = store.parent() {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(|e| io(dir, "sync", e))?;
-        }
-        found.retain(|d| d.seq > taken);
+        // The files' names must outlive a crash as their records do (a
+        // bare file name's directory is the current one).
+        let dir = match store.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io(dir, "sync", e))?;
         found.sort_by_key(|d| d.seq);
         found.dedup_by_key(|d| d.seq);
         let last = found.last().map_or(taken, |d| d.seq);
@@ -196,8 +198,17 @@ impl Journal {
     }
 }
 
-/// The records of one file, up to the first that is short or damaged.
-fn read_records(file: &File, path: &Path) -> Result<Vec<Delivery>, StoreError> {
+/// What is read of a record before the rest: its `seq`.
+#[derive(serde::Deserialize)]
+struct SeqOf {
+    seq: u64,
+}
+
+/// The records of one file after `taken` (the last `seq` the store holds
+/// already), up to the first that is short or damaged. A record taken in
+/// already is not decoded further: one written by another version of
+/// realm, long moved, does not stop the store from opening.
+fn read_records(file: &File, path: &Path, taken: u64) -> Result<Vec<Delivery>, StoreError> {
     let mut bytes = Vec::new();
     std::io::Read::read_to_end(&mut &*file, &mut bytes).map_err(|e| io(path, "read", e))?;
     let mut records = Vec::new();
@@ -212,8 +223,13 @@ fn read_records(file: &File, path: &Path) -> Result<Vec<Delivery>, StoreError> {
         if len == 0 || crc32fast::hash(payload) != crc {
             break;
         }
-        match serde_json::from_slice::<Delivery>(payload) {
-            Ok(d) => records.push(d),
+        let decoded = serde_json::from_slice::<SeqOf>(payload).and_then(|SeqOf { seq }| {
+            (seq > taken)
+                .then(|| serde_json::from_slice::<Delivery>(payload))
+                .transpose()
+        });
+        match decoded {
+            Ok(d) => records.extend(d),
             // Checked, so written whole by this program: a record it
             // cannot read is a bug, not a torn write. Said, not hidden.
             Err(e) => {
