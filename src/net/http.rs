@@ -8,7 +8,6 @@
 //! (rustls).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -25,7 +24,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tower::Service;
 
-use super::tls;
+use super::{h1, tls};
 
 /// A server's answer to a request this client sent.
 #[derive(Debug)]
@@ -114,14 +113,23 @@ enum Connector {
 
 type Io = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 
-/// An open upstream connection. No task of its own drives it: the call
-/// that uses it polls it (see [`drive`]), so that a call wakes nothing but
-/// itself. Kept boxed: with its buffers and TLS state it is a few
-/// kilobytes, which every call would otherwise copy in and out of the pool.
-struct Conn {
-    sender: http1::SendRequest<Full<Bytes>>,
-    /// `None` once it has ended (see [`drive`]).
-    conn: Option<http1::Connection<Io, Full<Bytes>>>,
+/// An open upstream connection: a plain one of our own (`h1`), or
+/// hyper's over TLS. Kept boxed: with its buffers and TLS state it is a
+/// few kilobytes, which every call would otherwise copy in and out of the
+/// pool.
+// Always boxed (see above): the size of its TLS variant is not moved.
+#[allow(clippy::large_enum_variant)]
+enum Conn {
+    /// `http://`: the request written and the answer read by `h1`.
+    Plain(h1::Conn),
+    /// `https://`: hyper's client connection. No task of its own drives
+    /// it: the call that uses it polls it (see [`drive`]), so that a call
+    /// wakes nothing but itself.
+    Hyper {
+        sender: http1::SendRequest<Full<Bytes>>,
+        /// `None` once it has ended (see [`drive`]).
+        conn: Option<http1::Connection<Io, Full<Bytes>>>,
+    },
 }
 
 impl Conn {
@@ -129,22 +137,31 @@ impl Conn {
     /// connection the server has closed ends when polled, one still
     /// reading or writing is not ready.
     fn usable(&mut self) -> bool {
-        let mut cx = Context::from_waker(std::task::Waker::noop());
-        self.conn
-            .as_mut()
-            .is_some_and(|conn| Pin::new(conn).poll_without_shutdown(&mut cx).is_pending())
-            && matches!(self.sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
+        match self {
+            Conn::Plain(conn) => conn.usable(),
+            Conn::Hyper { sender, conn } => {
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                conn.as_mut()
+                    .is_some_and(|conn| Pin::new(conn).poll_without_shutdown(&mut cx).is_pending())
+                    && matches!(sender.poll_ready(&mut cx), Poll::Ready(Ok(())))
+            }
+        }
     }
 }
+
+/// A key's idle connections, each with the time it went idle.
+type Idle = Vec<(Box<Conn>, Instant)>;
 
 /// Where a connection goes: `https`, and the authority.
 type Key = (bool, Authority);
 
 /// One thread's idle connections by scheme and authority, the most recently
-/// used last, each with the time it went idle.
+/// used last, each with the time it went idle. A list, not a hash map: a
+/// worker talks to a few upstreams, and hashing an authority twice a call
+/// cost more than comparing it with each.
 #[derive(Default)]
 struct Pool {
-    idle: HashMap<Key, Vec<(Box<Conn>, Instant)>>,
+    idle: Vec<(Key, Idle)>,
     /// The runtime whose task closes this pool's idle connections that
     /// the server has closed or that stayed idle too long ([`SWEEP`]).
     sweeper: Option<tokio::runtime::Id>,
@@ -154,7 +171,7 @@ impl Pool {
     /// Drops the idle connections that are closed or stale; whether any
     /// are left.
     fn sweep(&mut self, now: Instant) -> bool {
-        self.idle.retain(|_, idle| {
+        self.idle.retain_mut(|(_, idle)| {
             idle.retain_mut(|(conn, since)| now.duration_since(*since) < IDLE && conn.usable());
             !idle.is_empty()
         });
@@ -275,8 +292,8 @@ impl HttpClient {
             url: url.to_string(),
             reason,
         };
-        let (Some(authority), Some(https)) = (
-            url.authority().cloned(),
+        let (Some(named), Some(https)) = (
+            url.authority(),
             match url.scheme_str() {
                 Some("http") => Some(false),
                 Some("https") => Some(true),
@@ -287,13 +304,64 @@ impl HttpClient {
         };
         // As HTTP clients send it: the host, and the port unless it is the
         // scheme's default (never user information).
-        let host = match authority.port_u16() {
-            Some(port) if port != if https { 443 } else { 80 } => {
-                http::HeaderValue::from_str(&format!("{}:{port}", authority.host()))
-            }
-            _ => http::HeaderValue::from_str(authority.host()),
+        // (The authority as it is, in the usual case: no copy.)
+        let host: std::borrow::Cow<'_, str> = match named.port_u16() {
+            Some(port) if port == if https { 443 } else { 80 } => named.host().into(),
+            None => named.host().into(),
+            Some(_) if !named.as_str().contains('@') => named.as_str().into(),
+            Some(port) => format!("{}:{port}", named.host()).into(),
+        };
+        // What `HeaderValue` takes (a parsed authority always is).
+        if !host.bytes().all(|b| (b >= 32 && b != 127) || b == b'\t') {
+            return Err(connect_error(format!("not a header value: {host:?}")));
         }
-        .map_err(|e| connect_error(e.to_string()))?;
+        let key = (https, named.clone());
+        let mut conn = match self.idle(&key) {
+            Some(conn) => conn,
+            // Boxed: connecting (resolver, TCP, TLS) is most of this
+            // future's size, and the rare case.
+            None => Box::pin(self.connect(url)).await?,
+        };
+        if let Conn::Plain(plain) = &mut *conn {
+            let target = url.path_and_query().map_or("/", |p| p.as_str());
+            let sent = plain
+                .send(
+                    &method,
+                    target,
+                    &headers,
+                    host.as_bytes(),
+                    &body,
+                    room,
+                    MAX_REPLY,
+                )
+                .await;
+            let url = || url.to_string();
+            let answered = sent.map_err(|failure| match failure {
+                h1::Failure::Io(reason) => UpstreamError::Failed { url: url(), reason },
+                h1::Failure::Invalid(reason) => UpstreamError::Failed {
+                    url: url(),
+                    reason: reason.to_string(),
+                },
+                h1::Failure::Broken(reason) => UpstreamError::Broken { url: url(), reason },
+                h1::Failure::TooLarge => UpstreamError::TooLarge { url: url() },
+                h1::Failure::NoRoom(bytes) => UpstreamError::NoRoom { url: url(), bytes },
+            })?;
+            self.keep(key, conn);
+            return Ok(Answer {
+                status: answered.status,
+                content_type: answered.content_type,
+                body: answered.body,
+                retry_after: answered.retry_after,
+                not_made: answered.not_made,
+            });
+        }
+        let Conn::Hyper {
+            sender,
+            conn: driven,
+        } = &mut *conn
+        else {
+            unreachable!("a plain connection was answered above");
+        };
         let target = url
             .path_and_query()
             .map_or_else(|| Uri::from_static("/"), |p| Uri::from(p.clone()));
@@ -302,20 +370,16 @@ impl HttpClient {
         *request.uri_mut() = target;
         let head = request.headers_mut();
         *head = headers;
-        head.insert(http::header::HOST, host);
+        head.insert(
+            http::header::HOST,
+            http::HeaderValue::from_str(&host).map_err(|e| connect_error(e.to_string()))?,
+        );
         if method == Method::POST {
             head.insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/json"),
             );
         }
-        let key = (https, authority);
-        let mut conn = match self.idle(&key) {
-            Some(conn) => conn,
-            // Boxed: connecting (resolver, TCP, TLS) is most of this
-            // future's size, and the rare case.
-            None => Box::pin(self.connect(url)).await?,
-        };
         let failed = |e: hyper::Error| {
             let url = url.to_string();
             let reason = reason(&e);
@@ -328,8 +392,8 @@ impl HttpClient {
             }
         };
         let response = {
-            let sent = conn.sender.send_request(request);
-            drive(&mut conn.conn, sent).await.map_err(failed)?
+            let sent = sender.send_request(request);
+            drive(driven, sent).await.map_err(failed)?
         };
         let status = response.status();
         let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
@@ -367,7 +431,7 @@ impl HttpClient {
         let mut joined: Vec<u8> = Vec::new();
         let mut len = 0usize;
         loop {
-            let next = drive(&mut conn.conn, async { answer.frame().await.transpose() }).await;
+            let next = drive(driven, async { answer.frame().await.transpose() }).await;
             let Some(frame) = next.map_err(|e| UpstreamError::Broken {
                 url: url.to_string(),
                 reason: e.to_string(),
@@ -425,7 +489,7 @@ impl HttpClient {
     /// request; the closed and the stale ones found on the way are dropped.
     fn idle(&self, key: &Key) -> Option<Box<Conn>> {
         let mut pool = self.pool().borrow_mut();
-        let idle = pool.idle.get_mut(key)?;
+        let (_, idle) = pool.idle.iter_mut().find(|(k, _)| k == key)?;
         let now = Instant::now();
         while let Some((mut conn, since)) = idle.pop() {
             if now.duration_since(since) < IDLE && conn.usable() {
@@ -442,7 +506,14 @@ impl HttpClient {
             return;
         }
         let mut pool = self.pool().borrow_mut();
-        let idle = pool.idle.entry(key).or_default();
+        let at = match pool.idle.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                pool.idle.push((key, Vec::new()));
+                pool.idle.len() - 1
+            }
+        };
+        let idle = &mut pool.idle[at].1;
         if idle.len() >= MAX_IDLE {
             idle.remove(0);
         }
@@ -524,13 +595,19 @@ impl HttpClient {
                 UpstreamError::Connect { url, reason }
             }
         })?;
+        let io = match io {
+            MaybeHttpsStream::Http(tcp) => {
+                return Ok(Box::new(Conn::Plain(h1::Conn::new(tcp.into_inner()))));
+            }
+            tls => tls,
+        };
         let (sender, conn) = http1::handshake(io)
             .await
             .map_err(|e| UpstreamError::Connect {
                 url: url.to_string(),
                 reason: reason(&e),
             })?;
-        Ok(Box::new(Conn {
+        Ok(Box::new(Conn::Hyper {
             sender,
             conn: Some(conn),
         }))
@@ -911,7 +988,13 @@ mod tests {
             .expect("answer");
         assert_eq!(reply.status, StatusCode::OK);
         let pooled = |client: &HttpClient| -> usize {
-            client.pool().borrow().idle.values().map(Vec::len).sum()
+            client
+                .pool()
+                .borrow()
+                .idle
+                .iter()
+                .map(|(_, idle)| idle.len())
+                .sum()
         };
         assert_eq!(pooled(&client), 1);
         // The server goes away while the connection is idle; no call comes.

@@ -12,6 +12,7 @@ pub mod ask;
 pub mod channel;
 pub mod codec;
 pub mod grpc;
+pub(crate) mod h1;
 pub mod http;
 pub mod reflection;
 pub mod tls;

@@ -20,7 +20,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -110,11 +110,16 @@ struct Side {
 
 impl Side {
     fn start(fast: bool) -> Side {
+        Side::start_with(fast, "")
+    }
+
+    /// With more `[ingress]` settings.
+    fn start_with(fast: bool, settings: &str) -> Side {
         let project = TestProject::new("pay");
         project.write("modules/pay.ftl", PAY);
         project.write(
             "realm.toml",
-            &format!("[ingress]\nfast-path = {fast}\nmax-body-size = \"1KiB\"\nmax-header-size = \"8KiB\"\n"),
+            &format!("[ingress]\nfast-path = {fast}\nmax-body-size = \"1KiB\"\nmax-header-size = \"8KiB\"\n{settings}"),
         );
         let seen = Arc::new(Mutex::new(Vec::new()));
         let runner = recording_runner(seen.clone());
@@ -603,4 +608,51 @@ fn the_smuggling_corpus_is_refused_or_forwarded_as_hyper_does() {
             End::Eof,
         );
     }
+}
+
+/// The fast path keeps one idle timer a connection and puts it off when it
+/// fires after calls came: a connection busy with calls for longer than
+/// `idle-timeout` stays open, and one left idle is closed after it, not
+/// before.
+#[test]
+fn a_busy_connection_outlives_idle_timeout_and_an_idle_one_is_closed() {
+    let side = Side::start_with(true, "idle-timeout = \"2s\"\n");
+    let mut stream = TcpStream::connect(side.ingress.addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("read timeout");
+    let request = call(r#"{"amount":1}"#, "");
+    let started = Instant::now();
+    let mut calls = 0;
+    // Calls back to back for one and a half idle timeouts.
+    while started.elapsed() < Duration::from_secs(3) {
+        stream.write_all(request.as_bytes()).expect("write a call");
+        let mut got = Vec::new();
+        while answers(&got) == 0 {
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).expect("read an answer");
+            assert!(
+                n > 0,
+                "closed after {calls} calls in {:?}",
+                started.elapsed()
+            );
+            got.extend_from_slice(&chunk[..n]);
+        }
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert_eq!(answer_len(&got, 1), got.len(), "{text}");
+        calls += 1;
+    }
+    // Then idle: closed after idle-timeout.
+    let idle = Instant::now();
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).expect("closed in time");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    let waited = idle.elapsed();
+    // (The answer was read after the ingress began to wait: a little less.)
+    assert!(
+        waited >= Duration::from_millis(1500),
+        "closed after {waited:?}"
+    );
+    assert_eq!(answers(&side.seen.lock().expect("lock")), calls);
 }

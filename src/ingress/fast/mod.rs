@@ -38,6 +38,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::Ingress;
 use super::conn::{ConnSettings, First};
@@ -46,6 +47,8 @@ use parse::{Limits, Parsed};
 
 /// The least room made for a read.
 const READ_SIZE: usize = 16 << 10;
+/// An idle timeout too long to be a time: a year, then looked at again.
+const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// The fast path of a connection: its ingress and peer.
 pub(crate) struct FastPath {
@@ -90,6 +93,11 @@ async fn serve(
     };
     let mut buf = BytesMut::with_capacity(READ_SIZE);
     let mut out = Vec::with_capacity(1024);
+    // The idle timeout, lazily: one timer for the connection, put off when
+    // it fires while calls came (a timer set and cleared a call costs more
+    // than reading the clock).
+    let idle = tokio::time::sleep(settings.idle_timeout);
+    let mut idle = std::pin::pin!(idle);
     loop {
         // A whole plain call, or the end.
         let plain = loop {
@@ -125,19 +133,26 @@ async fn serve(
             }
             // The buffer is empty here: between requests.
             buf.reserve(READ_SIZE);
-            let read = tokio::select! {
-                read = tokio::time::timeout(settings.idle_timeout, stream.read_buf(&mut buf)) => read,
-                _ = drain.wait_for(|d| *d) => return Ended::Closed,
+            let waiting = Instant::now();
+            let read = loop {
+                tokio::select! {
+                    read = stream.read_buf(&mut buf) => break read,
+                    _ = drain.wait_for(|d| *d) => return Ended::Closed,
+                    () = &mut idle => match waiting.checked_add(settings.idle_timeout) {
+                        Some(due) if Instant::now() >= due => return Ended::Closed,
+                        Some(due) => idle.as_mut().reset(due),
+                        None => idle.as_mut().reset(Instant::now() + FAR),
+                    },
+                }
             };
             match read {
-                Ok(Ok(0)) | Err(_) | Ok(Err(_)) => return Ended::Closed,
-                Ok(Ok(_)) => {}
+                Ok(0) | Err(_) => return Ended::Closed,
+                Ok(_) => {}
             }
         };
         let Some([realm, module, verb]) = parse::segments(plain.parts.uri.path()) else {
             return Ended::Hyper(buf); // cannot be: `parse` checked them
         };
-        let (realm, module, verb) = (realm.into_owned(), module.into_owned(), verb.into_owned());
         let message = buf.split().freeze();
         let body = Full::new(message.slice(plain.head_len..));
         let call = routes::call(ingress, peer, &plain.parts, body, [&realm, &module, &verb]);
