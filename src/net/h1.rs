@@ -39,6 +39,8 @@ pub(crate) struct Conn {
     out: Vec<u8>,
     /// It may take another request.
     open: bool,
+    /// How much of a large request's body is written.
+    written: usize,
 }
 
 /// What an answer's head said, and its body.
@@ -80,6 +82,7 @@ impl Conn {
             read: BytesMut::new(),
             out: Vec::new(),
             open: true,
+            written: 0,
         }
     }
 
@@ -123,6 +126,7 @@ impl Conn {
         max: usize,
     ) -> Result<Answered, Failure> {
         self.open = false; // until the answer says otherwise
+        self.written = 0;
         let post = *method == Method::POST;
         let out = &mut self.out;
         out.clear();
@@ -150,17 +154,21 @@ impl Conn {
             let _ = write!(out, "content-length: {}\r\n", body.len());
         }
         out.extend_from_slice(b"\r\n");
-        let written = if out.len() + body.len() <= 16 << 10 {
+        let whole = if out.len() + body.len() <= 16 << 10 {
             out.extend_from_slice(body);
-            self.stream.write_all(out).await
+            self.stream
+                .write_all(out)
+                .await
+                .map_err(|e| Failure::Io(e.to_string()))?;
+            true
         } else {
-            match self.stream.write_all(out).await {
-                Ok(()) => self.stream.write_all(body).await,
-                Err(e) => Err(e),
-            }
+            std::future::poll_fn(|cx| self.poll_write_watching(cx, body)).await?
         };
-        written.map_err(|e| Failure::Io(e.to_string()))?;
         let answered = self.answer(room, max).await;
+        if !whole {
+            // The request was cut short: the connection is not reused.
+            self.open = false;
+        }
         if self.out.capacity() > KEEP_CAPACITY {
             self.out = Vec::new();
         }
@@ -168,6 +176,73 @@ impl Conn {
             self.read = BytesMut::new();
         }
         answered
+    }
+
+    /// Writes the request's head (`out`, advanced as written) and `body`
+    /// while reading what the upstream sends meanwhile, as hyper's client
+    /// does: an answer that comes before the request is written whole (a
+    /// 413 to a body too large, say, then the connection closed) ends the
+    /// writing and is read as the answer. Ready with whether the request
+    /// was written whole.
+    fn poll_write_watching(
+        &mut self,
+        cx: &mut Context<'_>,
+        body: &[u8],
+    ) -> Poll<Result<bool, Failure>> {
+        let mut reading = true;
+        loop {
+            if reading && self.stream.poll_read_ready(cx).is_ready() {
+                self.read.reserve(READ_SIZE);
+                match self.stream.try_read_buf(&mut self.read) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    // The end or an error: what the write meets tells.
+                    Ok(0) | Err(_) => reading = false,
+                    Ok(_) => {
+                        if final_head_in(&self.read)? {
+                            return Poll::Ready(Ok(false));
+                        }
+                        if self.read.len() >= MAX_HEAD {
+                            return Poll::Ready(Err(Failure::Invalid("an answer head too large")));
+                        }
+                    }
+                }
+                continue;
+            }
+            let (rest, in_body) = if self.out.is_empty() {
+                (&body[self.written..], true)
+            } else {
+                (&self.out[..], false)
+            };
+            if rest.is_empty() {
+                return Poll::Ready(Ok(true));
+            }
+            match self.stream.poll_write_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(self.cut_short(e)),
+                Poll::Ready(Ok(())) => match self.stream.try_write(rest) {
+                    Ok(0) => {
+                        let e = std::io::Error::from(std::io::ErrorKind::WriteZero);
+                        return Poll::Ready(self.cut_short(e));
+                    }
+                    Ok(n) if in_body => self.written += n,
+                    Ok(n) => {
+                        self.out.drain(..n);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Poll::Ready(self.cut_short(e)),
+                },
+            }
+        }
+    }
+
+    /// Writing failed: an answer read already is the call's; otherwise
+    /// the failure is.
+    fn cut_short(&mut self, e: std::io::Error) -> Result<bool, Failure> {
+        if final_head_in(&self.read)? {
+            Ok(false)
+        } else {
+            Err(Failure::Io(e.to_string()))
+        }
     }
 
     /// Reads more into `read`: false at the end of the stream.
@@ -234,8 +309,15 @@ impl Conn {
                     }
                 }
                 if n >= KEEP_CAPACITY {
-                    // A large body is not copied: the read buffer goes with it.
-                    self.read.split_to(n).freeze()
+                    // A large body is not copied: the read buffer goes with
+                    // it. What is left of the buffer shares its allocation:
+                    // kept in an idle connection, it would hold the body's
+                    // memory past the reply (and outside `max-buffered`).
+                    let body = self.read.split_to(n).freeze();
+                    if self.read.is_empty() {
+                        self.read = BytesMut::new();
+                    }
+                    body
                 } else {
                     let body = Bytes::copy_from_slice(&self.read[..n]);
                     self.read.advance(n);
@@ -244,20 +326,15 @@ impl Conn {
             }
             Length::Chunked => self.chunked(room, max).await.map_err(broken)?,
             Length::ToEnd => {
+                let mut body = Collected::default();
                 loop {
-                    if self.read.len() > max {
-                        return Err(Failure::TooLarge);
-                    }
-                    if !room(self.read.len() as u64) {
-                        return Err(Failure::NoRoom(self.read.len() as u64));
-                    }
+                    body.append(&self.read, room, max)?;
+                    self.read.clear();
                     if !self.fill().await.map_err(broken)? {
                         break;
                     }
                 }
-                let body = Bytes::copy_from_slice(&self.read);
-                self.read.clear();
-                body
+                Bytes::from(body.bytes)
             }
         };
         self.open = keep && length != Length::ToEnd && self.read.is_empty();
@@ -270,71 +347,150 @@ impl Conn {
         })
     }
 
-    /// A chunked body, decoded; trailers read and dropped.
+    /// A chunked body, decoded; trailers read and dropped. Each chunk is
+    /// copied out as it arrives (the read buffer stays small), and the
+    /// body's memory is asked of `room` before it is taken.
     async fn chunked(
         &mut self,
         room: &mut (dyn FnMut(u64) -> bool + Send),
         max: usize,
     ) -> Result<Bytes, Failure> {
-        let mut body: Vec<u8> = Vec::new();
+        let mut body = Collected::default();
+        // Chunk-size lines and trailers, counted together (as hyper bounds
+        // chunk extensions and trailers).
+        let mut extra = 0usize;
         loop {
             // The chunk-size line.
-            let Some(end) = find_line(&self.read) else {
-                if self.read.len() > 4096 {
-                    return Err(Failure::Invalid("a chunk size line too long"));
-                }
-                if !self.fill().await? {
-                    return Err(Failure::Broken("the answer's body ended early".into()));
-                }
-                continue;
-            };
+            let end = self.line(&mut extra).await?;
             let size = chunk_size(&self.read[..end]).ok_or(Failure::Invalid("a bad chunk size"))?;
             self.read.advance(end + 2);
             if size == 0 {
                 break;
             }
-            let total = body.len() as u64 + size;
-            if total > max as u64 {
-                return Err(Failure::TooLarge);
+            // Not more than `max` in all (the size may be anything up to
+            // 2^64 - 1).
+            let total = (body.bytes.len() as u64)
+                .checked_add(size)
+                .filter(|total| *total <= max as u64)
+                .ok_or(Failure::TooLarge)?;
+            body.reserve(total, room, max)?;
+            let mut left = size as usize;
+            while left > 0 {
+                if self.read.is_empty() && !self.fill().await? {
+                    return Err(Failure::Broken("the answer's body ended early".into()));
+                }
+                let n = left.min(self.read.len());
+                body.append(&self.read[..n], room, max)?;
+                self.read.advance(n);
+                left -= n;
             }
-            if !room(total) {
-                return Err(Failure::NoRoom(total));
-            }
-            let size = size as usize;
-            while self.read.len() < size + 2 {
+            while self.read.len() < 2 {
                 if !self.fill().await? {
                     return Err(Failure::Broken("the answer's body ended early".into()));
                 }
             }
-            body.extend_from_slice(&self.read[..size]);
-            if &self.read[size..size + 2] != b"\r\n" {
+            if &self.read[..2] != b"\r\n" {
                 return Err(Failure::Invalid("a chunk not ended by CRLF"));
             }
-            self.read.advance(size + 2);
+            self.read.advance(2);
         }
         // Trailers, up to the empty line.
-        let mut trailers = 0usize;
         loop {
-            let Some(end) = find_line(&self.read) else {
-                if self.read.len() > MAX_HEAD {
-                    return Err(Failure::Invalid("trailers too large"));
-                }
-                if !self.fill().await? {
-                    return Err(Failure::Broken("the answer's body ended early".into()));
-                }
-                continue;
-            };
+            let end = self.line(&mut extra).await?;
             self.read.advance(end + 2);
-            trailers += end + 2;
             if end == 0 {
                 break;
             }
-            if trailers > MAX_HEAD {
-                return Err(Failure::Invalid("trailers too large"));
+        }
+        Ok(Bytes::from(body.bytes))
+    }
+
+    /// Reads until `read` holds a whole line (a chunk-size line or a
+    /// trailer): where its CRLF starts. `extra` counts the bytes of such
+    /// lines in one body, which may not pass [`MAX_CHUNK_LINES`].
+    async fn line(&mut self, extra: &mut usize) -> Result<usize, Failure> {
+        let mut searched: usize = 0;
+        loop {
+            // Only what came since the last look is searched (a line
+            // trickled in byte by byte is not searched again and again).
+            let from = searched.saturating_sub(1);
+            if let Some(at) = find_line(&self.read[from..]) {
+                let end = from + at;
+                *extra += end + 2;
+                if *extra > MAX_CHUNK_LINES {
+                    return Err(Failure::Invalid("chunk extensions or trailers too large"));
+                }
+                return Ok(end);
+            }
+            searched = self.read.len();
+            if *extra + searched > MAX_CHUNK_LINES {
+                return Err(Failure::Invalid("chunk extensions or trailers too large"));
+            }
+            if !self.fill().await? {
+                return Err(Failure::Broken("the answer's body ended early".into()));
             }
         }
-        Ok(Bytes::from(body))
     }
+}
+
+/// The most bytes of chunk-size lines (with their extensions) and trailers
+/// one body may have (hyper's client: 16 KiB of extensions, 16 KiB of
+/// trailers).
+const MAX_CHUNK_LINES: usize = 32 << 10;
+
+/// A body being read whose length was not known at its head: grown by
+/// doubling, each growth asked of `room` (with the memory it takes, not
+/// only the bytes in it) before it is made.
+#[derive(Default)]
+struct Collected {
+    bytes: Vec<u8>,
+}
+
+impl Collected {
+    /// Makes room for `total` bytes in all.
+    fn reserve(
+        &mut self,
+        total: u64,
+        room: &mut (dyn FnMut(u64) -> bool + Send),
+        max: usize,
+    ) -> Result<(), Failure> {
+        if total > max as u64 {
+            return Err(Failure::TooLarge);
+        }
+        let total = total as usize;
+        if total <= self.bytes.capacity() {
+            return Ok(());
+        }
+        let want = total.max(self.bytes.capacity().saturating_mul(2)).min(max);
+        if !room(want as u64) {
+            return Err(Failure::NoRoom(want as u64));
+        }
+        self.bytes.reserve_exact(want - self.bytes.len());
+        Ok(())
+    }
+
+    fn append(
+        &mut self,
+        more: &[u8],
+        room: &mut (dyn FnMut(u64) -> bool + Send),
+        max: usize,
+    ) -> Result<(), Failure> {
+        self.reserve((self.bytes.len() + more.len()) as u64, room, max)?;
+        self.bytes.extend_from_slice(more);
+        Ok(())
+    }
+}
+
+/// Whether `bytes` hold a whole answer head after any informational ones.
+fn final_head_in(bytes: &[u8]) -> Result<bool, Failure> {
+    let mut at = 0;
+    while let Some((len, head)) = parse_head(&bytes[at..])? {
+        if !head.status.is_informational() {
+            return Ok(true);
+        }
+        at += len;
+    }
+    Ok(false)
 }
 
 /// `name: value\r\n`.
@@ -407,6 +563,7 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(usize, Head)>, Failure> {
     };
     let mut length: Option<u64> = None;
     let mut chunked: Option<bool> = None;
+    let mut closed = false;
     for h in response.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
@@ -428,7 +585,9 @@ fn parse_head(bytes: &[u8]) -> Result<Option<(usize, Head)>, Failure> {
                 let token = token.trim_ascii();
                 if token.eq_ignore_ascii_case(b"close") {
                     head.keep = false;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
+                    closed = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 && !closed {
+                    // A `close` is never undone (as hyper's client).
                     head.keep = true;
                 }
             }
@@ -592,6 +751,187 @@ mod tests {
             assert!(failed.is_err(), "{:?}", String::from_utf8_lossy(answer));
             assert!(!conn.usable());
         }
+    }
+
+    /// One answer to a request with a body of `body` bytes, read with
+    /// `room` (which sees every amount asked for).
+    async fn answer_with(
+        answer: &'static [u8],
+        room: &mut (dyn FnMut(u64) -> bool + Send),
+        max: usize,
+    ) -> (Result<Answered, Failure>, Conn) {
+        let (addr, _server) = serve(vec![answer], 1 << 20).await;
+        let mut conn = Conn::new(TcpStream::connect(addr).await.expect("connect"));
+        let headers = HeaderMap::new();
+        let sent = conn.send(&Method::POST, "/", &headers, b"h", b"{}", room, max);
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(10), sent)
+            .await
+            .expect("in time");
+        (answered, conn)
+    }
+
+    /// Found by review: a chunk size near 2^64 overflowed the body's
+    /// length (a panic in debug builds, a wrapped check and a panicking
+    /// slice in release builds).
+    #[tokio::test]
+    async fn a_huge_chunk_size_is_too_large_not_a_panic() {
+        let (answered, _) = answer_with(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\nA\r\nffffffffffffffff\r\nxxxxxxxx",
+            &mut |_| true,
+            1 << 20,
+        )
+        .await;
+        assert!(
+            matches!(answered, Err(Failure::TooLarge)),
+            "{:?}",
+            answered.err()
+        );
+    }
+
+    /// Found by review: chunked and read-to-end bodies were held in the
+    /// read buffer, grown by doubling, then copied: about three times the
+    /// memory `room` was asked for. Now what is asked is what is taken.
+    #[tokio::test]
+    async fn memory_taken_for_a_body_is_asked_of_room_first() {
+        static CHUNKED: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+            let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            for _ in 0..64 {
+                answer.extend_from_slice(b"4000\r\n");
+                answer.extend_from_slice(&[b'x'; 0x4000]);
+                answer.extend_from_slice(b"\r\n");
+            }
+            answer.extend_from_slice(b"0\r\n\r\n");
+            answer
+        });
+        static TO_END: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+            let mut answer = b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\n".to_vec();
+            answer.extend_from_slice(&[b'y'; 1 << 20]);
+            answer
+        });
+        for answer in [&CHUNKED[..], &TO_END[..]] {
+            let mut asked = 0u64;
+            let (answered, conn) = answer_with(
+                answer,
+                &mut |n| {
+                    asked = asked.max(n);
+                    true
+                },
+                4 << 20,
+            )
+            .await;
+            let body = answered.expect("answered").body;
+            assert_eq!(body.len(), 1 << 20);
+            assert!(asked >= 1 << 20 && asked <= 2 << 20, "asked {asked}");
+            assert!(
+                conn.read.capacity() <= 4 * READ_SIZE,
+                "{}",
+                conn.read.capacity()
+            );
+        }
+        // And a room that says no is heard before the memory is taken.
+        let (answered, _) = answer_with(&CHUNKED[..], &mut |n| n < 100_000, 4 << 20).await;
+        assert!(
+            matches!(answered, Err(Failure::NoRoom(_))),
+            "{:?}",
+            answered.err()
+        );
+    }
+
+    /// Found by review: the read buffer left after a large body was split
+    /// off shared the body's allocation, kept in the idle connection.
+    #[tokio::test]
+    async fn a_large_body_leaves_nothing_of_it_in_the_connection() {
+        static LARGE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+            let mut answer = b"HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n".to_vec();
+            answer.extend_from_slice(&[b'z'; 1 << 20]);
+            answer
+        });
+        let (answered, conn) = answer_with(&LARGE[..], &mut |_| true, 4 << 20).await;
+        let body = answered.expect("answered").body;
+        assert_eq!(body.len(), 1 << 20);
+        assert!(conn.open);
+        // Nothing but the body holds its memory while the connection is
+        // kept.
+        assert!(body.is_unique());
+    }
+
+    /// Found by review: chunk extensions and trailers had no limit in all
+    /// (only per line).
+    #[tokio::test]
+    async fn chunk_extensions_and_trailers_are_bounded() {
+        static EXTENDED: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+            let mut answer = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n".to_vec();
+            for _ in 0..100 {
+                answer.extend_from_slice(b"1;e=");
+                answer.extend_from_slice(&[b'e'; 1000]);
+                answer.extend_from_slice(b"\r\nA\r\n");
+            }
+            answer.extend_from_slice(b"0\r\n\r\n");
+            answer
+        });
+        let (answered, conn) = answer_with(&EXTENDED[..], &mut |_| true, 1 << 20).await;
+        assert!(
+            matches!(answered, Err(Failure::Invalid(_))),
+            "{:?}",
+            answered.err()
+        );
+        assert!(!conn.open);
+    }
+
+    /// Found by review: an upstream that answers a large request before
+    /// reading its body (a 413), then closes, had its answer lost (the
+    /// write failed first); hyper's client reads it. So does this one.
+    #[tokio::test]
+    async fn an_answer_that_comes_before_the_whole_request_is_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut seen = Vec::new();
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let mut buf = [0u8; 1024];
+                let n = socket.read(&mut buf).await.expect("read");
+                assert!(n > 0, "the head came");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let refusal = b"HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: 9\r\n\r\ntoo large";
+            socket.write_all(refusal).await.expect("answer");
+            // Closed with the body unread: the kernel resets the connection.
+            drop(socket);
+        });
+        let mut conn = Conn::new(TcpStream::connect(addr).await.expect("connect"));
+        let body = vec![b'x'; 8 << 20];
+        let (headers, mut room) = (HeaderMap::new(), |_: u64| true);
+        let sent = conn.send(
+            &Method::POST,
+            "/",
+            &headers,
+            b"h",
+            &body,
+            &mut room,
+            1 << 20,
+        );
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(10), sent)
+            .await
+            .expect("in time")
+            .expect("the early answer");
+        assert_eq!(answered.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(&answered.body[..], b"too large");
+        assert!(!conn.open);
+        server.await.expect("server");
+    }
+
+    /// Found by review: a `keep-alive` after a `close` undid it.
+    #[tokio::test]
+    async fn a_close_is_not_undone_by_a_later_keep_alive() {
+        let (answered, conn) = answer_with(
+            b"HTTP/1.0 200 OK\r\nconnection: close\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\n{}",
+            &mut |_| true,
+            1 << 20,
+        )
+        .await;
+        assert_eq!(&answered.expect("answered").body[..], b"{}");
+        assert!(!conn.open);
     }
 
     #[test]
