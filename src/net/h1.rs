@@ -821,7 +821,7 @@ mod tests {
             .await;
             let body = answered.expect("answered").body;
             assert_eq!(body.len(), 1 << 20);
-            assert!(asked >= 1 << 20 && asked <= 2 << 20, "asked {asked}");
+            assert!((1 << 20..=2 << 20).contains(&asked), "asked {asked}");
             assert!(
                 conn.read.capacity() <= 4 * READ_SIZE,
                 "{}",
