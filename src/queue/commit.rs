@@ -178,29 +178,11 @@ fn commit(store: &dyn Store, batch: Vec<Accepting>, wake: &tokio::sync::Notify) 
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Embedded, Policy, Queue, Status};
+    use super::super::{Embedded, Policy, Queue};
     use super::*;
 
     fn delivery(id: &str) -> Delivery {
-        Delivery {
-            id: id.into(),
-            key: id.into(),
-            seq: 0,
-            realm: "bank".into(),
-            module: "balance".into(),
-            verb: "account".into(),
-            body: "{}".into(),
-            headers: Vec::new(),
-            origin: None,
-            status: Status::Queued,
-            attempts: 0,
-            unmade: 0,
-            last_error: None,
-            reply: None,
-            created_ms: 0,
-            updated_ms: 0,
-            lease_ms: 0,
-        }
+        crate::queue::delivery::fixture(id, "account", 0)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

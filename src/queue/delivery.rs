@@ -111,3 +111,28 @@ impl Delivery {
         })
     }
 }
+
+/// A queued call of `balance.<verb>@bank` with body `{}`, its id and key
+/// `id` (tests' fixture).
+#[cfg(test)]
+pub(crate) fn fixture(id: &str, verb: &str, seq: u64) -> Delivery {
+    Delivery {
+        id: id.into(),
+        key: id.into(),
+        seq,
+        realm: "bank".into(),
+        module: "balance".into(),
+        verb: verb.into(),
+        body: "{}".into(),
+        headers: Vec::new(),
+        origin: None,
+        status: super::Status::Queued,
+        attempts: 0,
+        unmade: 0,
+        last_error: None,
+        reply: None,
+        created_ms: 1,
+        updated_ms: 1,
+        lease_ms: 0,
+    }
+}

@@ -677,25 +677,7 @@ mod tests {
     use crate::queue::Status;
 
     fn delivery(id: &str, verb: &str) -> Delivery {
-        Delivery {
-            id: id.into(),
-            seq: 0,
-            realm: "bank".into(),
-            module: "balance".into(),
-            verb: verb.into(),
-            body: "{}".into(),
-            headers: vec![],
-            origin: None,
-            key: id.into(),
-            status: Status::Queued,
-            attempts: 0,
-            unmade: 0,
-            last_error: None,
-            reply: None,
-            created_ms: 1,
-            updated_ms: 1,
-            lease_ms: 0,
-        }
+        crate::queue::delivery::fixture(id, verb, 0)
     }
 
     #[test]

@@ -247,28 +247,9 @@ fn read_records(file: &File, path: &Path, taken: u64) -> Result<Vec<Delivery>, S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queue::Status;
 
     fn delivery(id: &str, seq: u64) -> Delivery {
-        Delivery {
-            id: id.into(),
-            key: id.into(),
-            seq,
-            realm: "bank".into(),
-            module: "balance".into(),
-            verb: "account".into(),
-            body: "{}".into(),
-            headers: Vec::new(),
-            origin: None,
-            status: Status::Queued,
-            attempts: 0,
-            unmade: 0,
-            last_error: None,
-            reply: None,
-            created_ms: 0,
-            updated_ms: 0,
-            lease_ms: 0,
-        }
+        crate::queue::delivery::fixture(id, "account", seq)
     }
 
     /// A crash cuts the last batch short, or leaves a file's emptying

@@ -847,17 +847,21 @@ mod piece_tests {
         text
     }
 
-    #[test]
-    fn a_large_realm_written_on_every_core_is_the_text_written_on_one() {
-        let file = crate::schema::parse_file("big.ftl", &realm_text(60)).expect("parses");
-        let schema = Schema {
+    /// [`realm_text`] as a schema.
+    fn schema_of(modules: usize) -> Schema {
+        let file = crate::schema::parse_file("r.ftl", &realm_text(modules)).expect("parses");
+        Schema {
             realms: vec![crate::schema::Realm {
-                name: "big".into(),
+                name: "r".into(),
                 modules: file.modules,
                 ..Default::default()
             }],
-        };
-        let binary = to_binary(&schema);
+        }
+    }
+
+    #[test]
+    fn a_large_realm_written_on_every_core_is_the_text_written_on_one() {
+        let binary = to_binary(&schema_of(60));
         assert!(binary.len() > 4 * PARALLEL_BYTES, "{}", binary.len());
         let pieces = text_pieces_of_binary("# prefix\n", &binary);
         assert!(pieces.len() > 60, "a piece a module: {}", pieces.len());
@@ -879,14 +883,9 @@ mod piece_tests {
 
     #[test]
     fn a_small_schema_is_one_piece() {
-        let file = crate::schema::parse_file("small.ftl", &realm_text(1)).expect("parses");
-        let schema = Schema {
-            realms: vec![crate::schema::Realm {
-                name: "small".into(),
-                modules: file.modules,
-                ..Default::default()
-            }],
-        };
-        assert_eq!(text_pieces_of_binary("", &to_binary(&schema)).len(), 1);
+        assert_eq!(
+            text_pieces_of_binary("", &to_binary(&schema_of(1))).len(),
+            1
+        );
     }
 }
