@@ -136,12 +136,16 @@ struct Closure {
     /// By module, by declaration: in the public API.
     included: Vec<Vec<bool>>,
     /// By module, by declaration: the place of the first declaration of
-    /// its name (the one a reference resolves to).
+    /// its name that is not a config or secret (the one a reference
+    /// resolves to), or [`NOT_PUBLISHED`].
     first: Vec<Vec<u32>>,
 }
 
 /// A declaration's place: its module's and its own index.
 type Place = (u32, u32);
+
+/// [`Closure::first`] of a config or secret: never published.
+const NOT_PUBLISHED: u32 = u32::MAX;
 
 impl Closure {
     fn of(realm: &Realm) -> Closure {
@@ -154,13 +158,18 @@ impl Closure {
                 modules.entry(m.name.as_str()).or_insert(i);
             }
         }
+        // Declarations by name, config and secrets left out (never
+        // published): a config and a database may share a name, and
+        // `+database uses m.db` means the database wherever the config is.
         let names: Vec<HashMap<&str, u32>> = realm
             .modules
             .par_iter()
             .map(|m| {
                 let mut names = HashMap::default();
                 for (j, d) in m.decls.iter().enumerate() {
-                    names.entry(d.name()).or_insert(index(j));
+                    if !matches!(d, Decl::Config(_) | Decl::Secret(_)) {
+                        names.entry(d.name()).or_insert(index(j));
+                    }
                 }
                 names
             })
@@ -177,10 +186,7 @@ impl Closure {
             };
             let &i = modules.get(module.as_str())?;
             let &j = names[i].get(name.as_str())?;
-            match realm.modules[i].decls.get(j as usize)? {
-                Decl::Config(_) | Decl::Secret(_) => None,
-                _ => Some((index(i), j)),
-            }
+            Some((index(i), j))
         };
         // By module: each declaration's references, as places, and where
         // each declaration's list starts.
@@ -210,7 +216,12 @@ impl Closure {
             .modules
             .iter()
             .zip(&names)
-            .map(|(m, names)| m.decls.iter().map(|d| names[d.name()]).collect())
+            .map(|(m, names)| {
+                m.decls
+                    .iter()
+                    .map(|d| names.get(d.name()).copied().unwrap_or(NOT_PUBLISHED))
+                    .collect()
+            })
             .collect();
         let mut included: Vec<Vec<bool>> = realm
             .modules
@@ -225,6 +236,7 @@ impl Closure {
             for (j, d) in m.decls.iter().enumerate() {
                 let (i, j) = (index(i), first[i][j]);
                 if d.visibility() == Visibility::ExportRealm
+                    && j != NOT_PUBLISHED
                     && !std::mem::replace(&mut included[i as usize][j as usize], true)
                 {
                     queue.push_back((i, j));
@@ -246,8 +258,8 @@ impl Closure {
     /// Whether declaration `decl` of module `module` is published: a
     /// declaration is, when the first of its name in its module is.
     fn keeps(&self, module: usize, decl: usize) -> bool {
-        let first = self.first[module][decl] as usize;
-        self.included[module][first]
+        let first = self.first[module][decl];
+        first != NOT_PUBLISHED && self.included[module][first as usize]
     }
 }
 
@@ -488,5 +500,33 @@ mod tests {
         assert_eq!(api.modules.len(), 1);
         assert!(api.modules[0].decl("w").is_some() && api.modules[0].decl("hidden").is_none());
         assert_eq!(into_public_api(realm), api);
+    }
+
+    /// A config and a database may share a name: `+database uses a.db`
+    /// publishes the database whichever comes first.
+    #[test]
+    fn a_database_named_as_a_config_is_published() {
+        for decls in [
+            "  config db String\n  database postgres db\n",
+            "  database postgres db\n  config db String\n",
+        ] {
+            let text = format!(
+                "module a {{\n{decls}  export realm verb v(Unit) Unit\n    +database uses a.db\n}}\n"
+            );
+            let file = crate::schema::parse_file("x.ftl", &text).expect("parses");
+            let realm = Realm {
+                name: "r".into(),
+                modules: file.modules,
+                ..Realm::default()
+            };
+            let api = public_api(&realm);
+            let kinds: Vec<&str> = api.modules[0]
+                .decls
+                .iter()
+                .map(|d| d.kind().keyword())
+                .collect();
+            assert_eq!(kinds, ["database", "verb"], "{decls}");
+            assert_eq!(into_public_api(realm), api);
+        }
     }
 }
