@@ -190,7 +190,15 @@ fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<E
 
 /// A published schema in `format`, as `realm export` writes it.
 pub fn encode(schema: &Schema, format: Format) -> Vec<u8> {
-    encode_binary(&txtpb::to_binary(schema), format).concat()
+    join(encode_binary(&txtpb::to_binary(schema), format))
+}
+
+/// Pieces in one buffer (one piece is not copied).
+fn join(pieces: Vec<Vec<u8>>) -> Vec<u8> {
+    match <[Vec<u8>; 1]>::try_from(pieces) {
+        Ok([one]) => one,
+        Err(pieces) => pieces.concat(),
+    }
 }
 
 /// [`encode`] of a schema already encoded as binary protobuf, in pieces.
@@ -245,10 +253,7 @@ impl ExportFile {
 
     /// What to write, in one buffer of its own.
     pub fn into_bytes(self) -> Vec<u8> {
-        match <[Vec<u8>; 1]>::try_from(self.pieces) {
-            Ok([one]) => one,
-            Err(pieces) => pieces.concat(),
-        }
+        join(self.pieces)
     }
 
     /// How many bytes it writes.

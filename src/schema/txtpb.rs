@@ -355,11 +355,8 @@ fn write_message(
         return write_fields_in_parallel(out, table, message, buf, depth);
     }
     let mut fields = Fields { buf };
-    while let Some((number, value)) = fields.next_field()? {
-        // Unknown fields cannot occur: the bytes come from our own types.
-        if let Some(field) = table.field(message, number) {
-            write_field(out, table, field, value, depth)?;
-        }
+    while let Some((field, value)) = fields.next_known(table, message)? {
+        write_field(out, table, field, value, depth)?;
     }
     Ok(())
 }
@@ -384,10 +381,8 @@ fn write_fields_in_parallel(
     use rayon::prelude::*;
     let mut fields = Fields { buf };
     let mut list = Vec::new();
-    while let Some((number, value)) = fields.next_field()? {
-        if let Some(field) = table.field(message, number) {
-            list.push((field, value));
-        }
+    while let Some(known) = fields.next_known(table, message)? {
+        list.push(known);
     }
     let texts = list
         .into_par_iter()
@@ -410,6 +405,21 @@ struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
+    /// The next field `table` knows of message `message` (unknown fields
+    /// cannot occur: the bytes come from our own types), with its value.
+    fn next_known<'t>(
+        &mut self,
+        table: &'t TextTable,
+        message: usize,
+    ) -> Result<Option<(&'t TextField, Wire<'a>)>, Malformed> {
+        while let Some((number, value)) = self.next_field()? {
+            if let Some(field) = table.field(message, number) {
+                return Ok(Some((field, value)));
+            }
+        }
+        Ok(None)
+    }
+
     fn next_field(&mut self) -> Result<Option<(u32, Wire<'a>)>, Malformed> {
         if self.buf.is_empty() {
             return Ok(None);
