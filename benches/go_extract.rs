@@ -184,7 +184,7 @@ fn main() {
     let in_process = median(9, || {
         let ws = Workspace::load(root.path(), &ctx).expect("workspace");
         let export = realm::export::prepare(&ws, None).expect("export");
-        assert!(export.files[0].len() > 1000);
+        assert!(export.files[0].bytes().len() > 1000);
     });
     let binary = env!("CARGO_BIN_EXE_realm");
     let cache = root.path().join("cache");

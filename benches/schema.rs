@@ -159,8 +159,8 @@ fn bench(c: &mut Criterion) {
 }
 
 /// `realm export` (the binary) of the project against `buf build` of the
-/// equivalent `.proto` files, in the same run: medians of 5, and each
-/// one's peak RSS. buf comes from `target/tools` (`npm install --prefix
+/// equivalent `.proto` files, in the same run, interleaved: medians of 5,
+/// and each one's peak RSS. buf comes from `target/tools` (`npm install --prefix
 /// target/tools @bufbuild/buf`) or the PATH; without it this part is
 /// skipped.
 fn export_against_buf(project: &std::path::Path, binary: &str) {
@@ -184,24 +184,28 @@ fn export_against_buf(project: &std::path::Path, binary: &str) {
     let protos = tempfile::tempdir().expect("tempdir");
     support::write_protos(protos.path(), MODULES, VERBS_PER_MODULE, ENUMS_PER_MODULE);
     let image = protos.path().join("image.binpb");
-    let median = |mut run: Box<dyn FnMut() -> (Duration, u64)>| {
-        let mut runs: Vec<(Duration, u64)> = (0..5).map(|_| run()).collect();
-        runs.sort();
-        let rss = runs.iter().map(|r| r.1).max().unwrap_or(0);
-        (runs[2].0, rss)
-    };
-    let (realm_time, realm_rss) = median(Box::new(|| {
+    // Interleaved, so that both see the same load; medians of 5, and each
+    // one's largest peak RSS.
+    let (mut realm_runs, mut buf_runs) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
         let _ = std::fs::remove_file(project.join("ftl-external-schema.txtpb"));
-        run_measured(Command::new(binary).arg("export").current_dir(project))
-    }));
-    let (buf_time, buf_rss) = median(Box::new(|| {
-        run_measured(
+        realm_runs.push(run_measured(
+            Command::new(binary).arg("export").current_dir(project),
+        ));
+        buf_runs.push(run_measured(
             Command::new(&buf)
                 .args(["build", "-o"])
                 .arg(&image)
                 .current_dir(protos.path()),
-        )
-    }));
+        ));
+    }
+    let median = |mut runs: Vec<(Duration, u64)>| {
+        runs.sort();
+        let rss = runs.iter().map(|r| r.1).max().unwrap_or(0);
+        (runs[2].0, rss)
+    };
+    let (realm_time, realm_rss) = median(realm_runs);
+    let (buf_time, buf_rss) = median(buf_runs);
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
     eprintln!(
         "export vs buf: realm export {:.3} s, {:.0} MiB RSS ({:.1}x the {:.1} MiB of schema text); \

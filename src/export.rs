@@ -36,11 +36,20 @@ pub struct ExportFile {
     pub path: PathBuf,
     /// Its encoding, by its extension.
     pub format: Format,
-    /// What to write, in pieces (one after the other; a large proto-text
-    /// is written by module, see [`txtpb::text_pieces_of_binary`]).
-    pieces: Vec<Vec<u8>>,
+    /// What to write.
+    body: Body,
     /// What it holds.
     pub contents: Contents,
+}
+
+/// What an export file writes.
+#[derive(Clone, Debug)]
+enum Body {
+    Bytes(Vec<u8>),
+    /// Proto-text of this binary encoding, made as it is written or
+    /// compared (see [`txtpb::write_text_of_binary`]): 8 times larger, it
+    /// is never held whole on the way to the file.
+    TextOf(std::sync::Arc<Vec<u8>>),
 }
 
 /// What an export file holds.
@@ -104,7 +113,7 @@ fn usage_file_of(
     Some(ExportFile {
         path,
         format: Format::Json,
-        pieces: vec![file.to_json().into_bytes()],
+        body: Body::Bytes(file.to_json().into_bytes()),
         contents: Contents::Usage,
     })
 }
@@ -173,14 +182,18 @@ fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<E
     }
     // Encoded once, whatever the number of files: each format is written
     // from the binary encoding.
-    let binary = txtpb::to_binary(&exported);
+    let binary = std::sync::Arc::new(txtpb::to_binary(&exported));
     let files = paths
         .into_iter()
         .zip(formats)
         .map(|(path, format)| ExportFile {
             path,
             format,
-            pieces: encode_binary(&binary, format),
+            body: match format {
+                Format::Text => Body::TextOf(binary.clone()),
+                Format::Json => Body::Bytes(txtpb::json_of_binary(&binary).into_bytes()),
+                Format::Binary => Body::Bytes(binary.to_vec()),
+            },
             contents: Contents::PublicApi,
         })
         .collect();
@@ -190,26 +203,11 @@ fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<E
 
 /// A published schema in `format`, as `realm export` writes it.
 pub fn encode(schema: &Schema, format: Format) -> Vec<u8> {
-    join(encode_binary(&txtpb::to_binary(schema), format))
-}
-
-/// Pieces in one buffer (one piece is not copied).
-fn join(pieces: Vec<Vec<u8>>) -> Vec<u8> {
-    match <[Vec<u8>; 1]>::try_from(pieces) {
-        Ok([one]) => one,
-        Err(pieces) => pieces.concat(),
-    }
-}
-
-/// [`encode`] of a schema already encoded as binary protobuf, in pieces.
-fn encode_binary(binary: &[u8], format: Format) -> Vec<Vec<u8>> {
+    let binary = txtpb::to_binary(schema);
     match format {
-        Format::Text => txtpb::text_pieces_of_binary(GENERATED, binary)
-            .into_iter()
-            .map(String::into_bytes)
-            .collect(),
-        Format::Json => vec![txtpb::json_of_binary(binary).into_bytes()],
-        Format::Binary => vec![binary.to_vec()],
+        Format::Text => txtpb::text_of_binary(GENERATED, &binary).into_bytes(),
+        Format::Json => txtpb::json_of_binary(&binary).into_bytes(),
+        Format::Binary => binary,
     }
 }
 
@@ -222,58 +220,66 @@ impl Export {
     /// Writes every file that is not up to date, all or none (a list of
     /// files never ends half old, half new). Returns whether any changed.
     pub fn write(&self) -> Result<bool> {
-        let mut stale = Vec::new();
+        let mut staged = Vec::new();
         for file in &self.files {
-            if !file.is_up_to_date()? {
-                if let Some(dir) = file.path.parent().filter(|d| !d.as_os_str().is_empty())
-                    && !dir.is_dir()
-                {
-                    bail!(
-                        "cannot write {}: the directory {} does not exist\nhelp: create it, or export elsewhere",
-                        file.path.display(),
-                        dir.display()
-                    );
-                }
-                stale.push((file.path.clone(), file.slices()));
+            if let Some(dir) = file.path.parent().filter(|d| !d.as_os_str().is_empty())
+                && !dir.is_dir()
+            {
+                bail!(
+                    "cannot write {}: the directory {} does not exist\nhelp: create it, or export elsewhere",
+                    file.path.display(),
+                    dir.display()
+                );
             }
+            staged.extend(file.stage()?);
         }
-        files::write_all_atomic_pieces(&stale)?;
-        Ok(!stale.is_empty())
+        let changed = !staged.is_empty();
+        for file in staged {
+            file.persist()?;
+        }
+        Ok(changed)
     }
 }
 
 impl ExportFile {
     /// What to write, in one buffer.
     pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
-        match self.pieces.as_slice() {
-            [one] => one.as_slice().into(),
-            pieces => pieces.concat().into(),
+        match &self.body {
+            Body::Bytes(bytes) => bytes.as_slice().into(),
+            Body::TextOf(binary) => txtpb::text_of_binary(GENERATED, binary).into_bytes().into(),
         }
     }
 
     /// What to write, in one buffer of its own.
     pub fn into_bytes(self) -> Vec<u8> {
-        join(self.pieces)
+        match self.body {
+            Body::Bytes(bytes) => bytes,
+            Body::TextOf(_) => self.bytes().into_owned(),
+        }
     }
 
-    /// How many bytes it writes.
-    pub fn len(&self) -> usize {
-        self.pieces.iter().map(Vec::len).sum()
+    /// Sends what to write to `sink`, in order, as it is made.
+    fn write_to(&self, sink: &mut txtpb::Sink<'_>) -> std::io::Result<()> {
+        match &self.body {
+            Body::Bytes(bytes) => sink(bytes),
+            Body::TextOf(binary) => txtpb::write_text_of_binary(GENERATED, binary, sink),
+        }
     }
 
-    /// Whether it writes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn slices(&self) -> Vec<&[u8]> {
-        self.pieces.iter().map(Vec::as_slice).collect()
+    /// The file written beside the one on disk when that one differs from
+    /// the export (see [`files::Rewrite`]), else `None`.
+    fn stage(&self) -> Result<Option<files::Staged>> {
+        let mut rewrite = files::Rewrite::new(&self.path)?;
+        self.write_to(&mut |bytes| rewrite.write(bytes))?;
+        rewrite.finish()
     }
 
     /// Whether the file on disk holds exactly the export (compared as it
-    /// is read; no diff made).
+    /// is made and read; neither held whole).
     pub fn is_up_to_date(&self) -> Result<bool> {
-        files::has_pieces(&self.path, &self.slices())
+        let mut same = files::Same::new(&self.path)?;
+        self.write_to(&mut |bytes| same.compare(bytes))?;
+        same.finish()
     }
 
     /// Compares the export with the file on disk.
@@ -316,10 +322,9 @@ impl ExportFile {
     /// Writes the file atomically when it is not up to date. Returns whether
     /// it changed.
     pub fn write(&self) -> Result<bool> {
-        if self.is_up_to_date()? {
-            return Ok(false);
+        match self.stage()? {
+            Some(staged) => staged.persist().map(|()| true),
+            None => Ok(false),
         }
-        files::write_atomic_pieces(&self.path, &self.slices())?;
-        Ok(true)
     }
 }

@@ -103,50 +103,123 @@ const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Whether the file at `path` holds exactly `contents`, read in pieces and
 /// compared as they come: never held whole (an up-to-date export of 13 MiB
 /// was read into memory beside the 13 MiB it was compared with). A missing
-/// file does not; a file of another length is not read.
+/// file does not.
 pub fn has_contents(path: &Path, contents: &[u8]) -> Result<bool> {
-    has_pieces(path, &[contents])
+    let mut same = Same::new(path)?;
+    same.compare(contents)?;
+    same.finish()
 }
 
-/// [`has_contents`] of contents in pieces, one after the other.
-pub fn has_pieces(path: &Path, pieces: &[&[u8]]) -> Result<bool> {
-    let context = || format!("cannot read {}", path.display());
-    let mut file = match fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e).with_context(context),
-    };
-    let len: usize = pieces.iter().map(|p| p.len()).sum();
-    if file.metadata().with_context(context)?.len() != len as u64 {
-        return Ok(false);
+/// Compares contents given a piece at a time with the file on disk, as
+/// they come (see [`has_contents`]).
+pub struct Same {
+    old: Option<Matching>,
+    differs: bool,
+}
+
+impl Same {
+    /// Starts comparing with `path` (a missing file matches nothing).
+    pub fn new(path: &Path) -> Result<Same> {
+        let old = Matching::open(path)?;
+        Ok(Same {
+            differs: old.is_none(),
+            old,
+        })
     }
-    let mut read = vec![0; 64 * 1024];
-    let mut pieces = pieces.iter().copied();
-    let mut rest: &[u8] = &[];
-    loop {
-        let n = match file.read(&mut read) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+
+    /// The next bytes of the contents. Errors name the file.
+    pub fn compare(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if let (false, Some(old)) = (self.differs, self.old.as_mut()) {
+            self.differs = old.compare(bytes)? < bytes.len();
+        }
+        Ok(())
+    }
+
+    /// Whether the file holds exactly the contents given.
+    pub fn finish(self) -> Result<bool> {
+        Ok(!self.differs && self.old.is_some_and(|old| old.whole()))
+    }
+}
+
+/// The file on disk, compared with new contents from its start.
+struct Matching {
+    path: PathBuf,
+    file: fs::File,
+    len: u64,
+    /// How many bytes matched so far.
+    same: u64,
+    /// Bytes read from the file, and how many of them are compared.
+    read: Vec<u8>,
+    at: usize,
+}
+
+impl Matching {
+    /// `None` when there is no file at `path`.
+    fn open(path: &Path) -> Result<Option<Matching>> {
+        let context = || format!("cannot read {}", path.display());
+        let file = match fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e).with_context(context),
         };
-        if n == 0 {
-            return Ok(rest.is_empty() && pieces.all(<[u8]>::is_empty));
-        }
-        let mut got = &read[..n];
-        while !got.is_empty() {
-            if rest.is_empty() {
-                match pieces.next() {
-                    Some(piece) => rest = piece,
-                    None => return Ok(false),
+        let len = file.metadata().with_context(context)?.len();
+        Ok(Some(Matching {
+            path: path.to_path_buf(),
+            file,
+            len,
+            same: 0,
+            read: Vec::new(),
+            at: 0,
+        }))
+    }
+
+    /// How many of `bytes` match the file from where the comparison is;
+    /// the comparison goes on after them.
+    fn compare(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let mut matched = 0;
+        while matched < bytes.len() {
+            if self.at == self.read.len() {
+                if self.same >= self.len {
+                    break;
                 }
-                continue;
+                self.read.resize(64 * 1024, 0);
+                let n = loop {
+                    match self.file.read(&mut self.read) {
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            return Err(std::io::Error::new(
+                                e.kind(),
+                                format!("cannot read {}: {e}", self.path.display()),
+                            ));
+                        }
+                        Ok(n) => break n,
+                    }
+                };
+                self.read.truncate(n);
+                self.at = 0;
+                if n == 0 {
+                    break;
+                }
             }
-            let k = rest.len().min(got.len());
-            if rest[..k] != got[..k] {
-                return Ok(false);
+            let k = (self.read.len() - self.at).min(bytes.len() - matched);
+            let same = self.read[self.at..self.at + k]
+                .iter()
+                .zip(&bytes[matched..matched + k])
+                .take_while(|(a, b)| a == b)
+                .count();
+            matched += same;
+            self.at += same;
+            self.same += same as u64;
+            if same < k {
+                break;
             }
-            (rest, got) = (&rest[k..], &got[k..]);
         }
+        Ok(matched)
+    }
+
+    /// Whether everything compared matched the whole file.
+    fn whole(&self) -> bool {
+        self.same == self.len
     }
 }
 
@@ -155,12 +228,7 @@ pub fn has_pieces(path: &Path, pieces: &[&[u8]]) -> Result<bool> {
 /// permissions of the file it replaces. Temporary files of earlier writes
 /// of `path` that were interrupted are removed.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    write_atomic_pieces(path, &[contents])
-}
-
-/// [`write_atomic`] of contents in pieces, written one after the other.
-pub fn write_atomic_pieces(path: &Path, pieces: &[&[u8]]) -> Result<()> {
-    let tmp = stage(path, pieces)?;
+    let tmp = stage(path, contents)?;
     tmp.persist(path)
         .with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
@@ -168,7 +236,16 @@ pub fn write_atomic_pieces(path: &Path, pieces: &[&[u8]]) -> Result<()> {
 
 /// `path`'s contents written to a temporary file beside it, ready to be
 /// moved in place (with the mode of the file it replaces).
-fn stage(path: &Path, pieces: &[&[u8]]) -> Result<tempfile::NamedTempFile> {
+fn stage(path: &Path, contents: &[u8]) -> Result<tempfile::NamedTempFile> {
+    let mut tmp = temporary_beside(path)?;
+    tmp.write_all(contents)
+        .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+    finish_staging(path, tmp)
+}
+
+/// A new temporary file beside `path`, to be renamed over it (temporary
+/// files of earlier writes that were interrupted are removed first).
+fn temporary_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -188,22 +265,172 @@ fn stage(path: &Path, pieces: &[&[u8]]) -> Result<tempfile::NamedTempFile> {
         use std::os::unix::fs::PermissionsExt;
         builder.permissions(fs::Permissions::from_mode(0o666));
     }
-    let mut tmp = builder.tempfile_in(dir).with_context(|| {
+    builder.tempfile_in(dir).with_context(|| {
         format!(
             "cannot create a temporary file in {} for {name}",
             dir.display()
         )
-    })?;
-    pieces
-        .iter()
-        .try_for_each(|piece| tmp.write_all(piece))
-        .and_then(|()| tmp.as_file().sync_all())
+    })
+}
+
+/// A written temporary file flushed to disk and given the mode of the file
+/// at `path` it replaces.
+fn finish_staging(path: &Path, tmp: tempfile::NamedTempFile) -> Result<tempfile::NamedTempFile> {
+    tmp.as_file()
+        .sync_all()
         .with_context(|| format!("cannot write {}", tmp.path().display()))?;
     if let Ok(meta) = fs::metadata(path) {
         // Best effort: keep the mode of the file being replaced.
         let _ = fs::set_permissions(tmp.path(), meta.permissions());
     }
     Ok(tmp)
+}
+
+/// New contents of a file, given as they are made, compared with the file
+/// on disk as they come: nothing is written while they match it, and at
+/// the first difference a temporary file beside it gets the matching part
+/// (copied from the file itself) and everything after. [`Rewrite::finish`]
+/// says whether anything differs; a [`Staged`] file is then moved in place
+/// with [`Staged::persist`]. Neither the old nor the new contents are ever
+/// held whole.
+pub struct Rewrite {
+    path: PathBuf,
+    /// The file on disk while the new contents match it.
+    old: Option<Matching>,
+    /// How many bytes matched it before the first difference.
+    same: u64,
+    tmp: Option<tempfile::NamedTempFile>,
+    /// Bytes written to `tmp`, and up to where its writeback was started.
+    written: u64,
+    flushing: u64,
+}
+
+/// A file written in full beside the one it replaces (see [`Rewrite`]).
+pub struct Staged {
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+}
+
+/// How far a [`Rewrite`] writes before it asks the kernel to start writing
+/// that part to disk: the final fsync then waits for the tail only.
+const WRITEBACK_EVERY: u64 = 1 << 20;
+
+impl Rewrite {
+    /// Starts comparing with `path` (missing: everything will be written).
+    pub fn new(path: &Path) -> Result<Rewrite> {
+        let mut rewrite = Rewrite {
+            path: path.to_path_buf(),
+            old: Matching::open(path)?,
+            same: 0,
+            tmp: None,
+            written: 0,
+            flushing: 0,
+        };
+        if rewrite.old.is_none() {
+            rewrite.diverge()?;
+        }
+        Ok(rewrite)
+    }
+
+    /// The next bytes of the new contents. Errors name the file.
+    pub fn write(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        if self.tmp.is_none() {
+            if let Some(old) = self.old.as_mut() {
+                let matched = old.compare(bytes)?;
+                self.same = old.same;
+                bytes = &bytes[matched..];
+            }
+            if bytes.is_empty() {
+                return Ok(());
+            }
+            self.diverge()
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+        }
+        let Some(tmp) = self.tmp.as_mut() else {
+            unreachable!("diverged")
+        };
+        if let Err(e) = tmp.write_all(bytes) {
+            let message = format!("cannot write {}: {e}", tmp.path().display());
+            return Err(std::io::Error::new(e.kind(), message));
+        }
+        self.written += bytes.len() as u64;
+        self.start_writeback();
+        Ok(())
+    }
+
+    /// Whether the new contents differ from the file on disk: `None` when
+    /// they are exactly its contents, else the new file, written in full
+    /// and flushed to disk.
+    pub fn finish(mut self) -> Result<Option<Staged>> {
+        if self.tmp.is_none() {
+            if self.old.as_ref().is_some_and(Matching::whole) {
+                return Ok(None);
+            }
+            // The old file is longer: the new contents are its beginning.
+            self.diverge()?;
+        }
+        let Some(tmp) = self.tmp.take() else {
+            unreachable!("diverged")
+        };
+        let tmp = finish_staging(&self.path, tmp)?;
+        Ok(Some(Staged {
+            path: self.path,
+            tmp,
+        }))
+    }
+
+    /// From here on the contents differ: a temporary file beside the file
+    /// gets the part that matched, copied from the file.
+    fn diverge(&mut self) -> Result<()> {
+        let mut tmp = temporary_beside(&self.path)?;
+        if let Some(Matching { mut file, .. }) = self.old.take()
+            && self.same > 0
+        {
+            use std::io::Seek;
+            file.seek(std::io::SeekFrom::Start(0))
+                .and_then(|_| std::io::copy(&mut file.take(self.same), &mut tmp))
+                .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+            self.written = self.same;
+        }
+        self.tmp = Some(tmp);
+        Ok(())
+    }
+
+    /// Asks the kernel to start writing what was written since the last
+    /// time, every [`WRITEBACK_EVERY`] bytes (Linux; elsewhere the final
+    /// fsync does it all).
+    fn start_writeback(&mut self) {
+        if self.written - self.flushing < WRITEBACK_EVERY {
+            return;
+        }
+        #[cfg(target_os = "linux")]
+        if let Some(tmp) = &self.tmp {
+            use std::os::fd::AsRawFd;
+            let (from, len) = (self.flushing, self.written - self.flushing);
+            // SAFETY: the descriptor is the open temporary file's; the call
+            // only starts writeback of a range of it. A failure is harmless
+            // (the fsync in `finish` writes everything).
+            unsafe {
+                libc::sync_file_range(
+                    tmp.as_file().as_raw_fd(),
+                    from as libc::off64_t,
+                    len as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        self.flushing = self.written;
+    }
+}
+
+impl Staged {
+    /// Moves the new file in place.
+    pub fn persist(self) -> Result<()> {
+        self.tmp
+            .persist(&self.path)
+            .with_context(|| format!("cannot replace {}", self.path.display()))?;
+        Ok(())
+    }
 }
 
 /// Writes several files, all or none: each is first written to a
@@ -213,16 +440,6 @@ fn stage(path: &Path, pieces: &[&[u8]]) -> Result<tempfile::NamedTempFile> {
 /// removed and nothing has changed. (A move that fails after others were
 /// made, which takes a failing disk, leaves those.)
 pub fn write_all_atomic(files: &[(PathBuf, &[u8])]) -> Result<()> {
-    let files: Vec<(PathBuf, Vec<&[u8]>)> = files
-        .iter()
-        .map(|(path, contents)| (path.clone(), vec![*contents]))
-        .collect();
-    write_all_atomic_pieces(&files)
-}
-
-/// [`write_all_atomic`] of files whose contents are in pieces, each written
-/// one after the other.
-pub fn write_all_atomic_pieces(files: &[(PathBuf, Vec<&[u8]>)]) -> Result<()> {
     let mut made: Vec<PathBuf> = Vec::new();
     let mut staged = Vec::with_capacity(files.len());
     let mut stage_all = || -> Result<()> {
@@ -506,26 +723,101 @@ mod tests {
         assert!(has_contents(&path, b"").expect("empty"));
     }
 
+    /// Contents in pieces that end inside and across the 64 KiB reads, and
+    /// empty ones.
+    fn pieces_of(whole: &[u8]) -> Vec<&[u8]> {
+        let cuts = [0, 0, 1, 65_535, 65_536, 65_537, 70_000, 199_999, 300_000];
+        cuts.windows(2).map(|w| &whole[w[0]..w[1]]).collect()
+    }
+
+    fn same(path: &Path, pieces: &[&[u8]]) -> bool {
+        let mut same = Same::new(path).expect("open");
+        for piece in pieces {
+            same.compare(piece).expect("read");
+        }
+        same.finish().expect("finish")
+    }
+
+    /// Rewrites `path` with `pieces`: whether it changed.
+    fn rewrite(path: &Path, pieces: &[&[u8]]) -> bool {
+        let mut rewrite = Rewrite::new(path).expect("open");
+        for piece in pieces {
+            rewrite.write(piece).expect("write");
+        }
+        match rewrite.finish().expect("finish") {
+            Some(staged) => {
+                staged.persist().expect("persist");
+                true
+            }
+            None => false,
+        }
+    }
+
     #[test]
-    fn contents_in_pieces_are_compared_and_written_as_one() {
+    fn contents_in_pieces_are_compared_as_they_come() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("f");
-        // Pieces that end inside and across the 64 KiB reads, empty ones too.
         let whole: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        let cuts = [0, 0, 1, 65_535, 65_536, 65_537, 70_000, 199_999, 300_000];
-        let pieces: Vec<&[u8]> = cuts.windows(2).map(|w| &whole[w[0]..w[1]]).collect();
-        write_atomic_pieces(&path, &pieces).expect("write");
-        assert_eq!(fs::read(&path).expect("read"), whole);
-        assert!(has_pieces(&path, &pieces).expect("same"));
-        assert!(has_pieces(&path, &[&whole]).expect("same, one piece"));
+        let pieces = pieces_of(&whole);
+        assert!(!same(&path, &pieces), "missing");
+        fs::write(&path, &whole).expect("write");
+        assert!(same(&path, &pieces));
+        assert!(same(&path, &[&whole]), "one piece");
         let mut other = whole.clone();
         other[65_536] ^= 1;
-        assert!(!has_pieces(&path, &[&other[..100], &other[100..]]).expect("a byte differs"));
-        assert!(!has_pieces(&path, &pieces[..pieces.len() - 1]).expect("shorter"));
-        let files = [(path.clone(), vec![&whole[..10], &whole[10..20]])];
-        write_all_atomic_pieces(&files).expect("write");
-        assert_eq!(fs::read(&path).expect("read"), &whole[..20]);
-        assert!(has_pieces(&path, &[&whole[..20], &[]]).expect("an empty last piece"));
+        assert!(
+            !same(&path, &[&other[..100], &other[100..]]),
+            "a byte differs"
+        );
+        assert!(!same(&path, &pieces[..pieces.len() - 1]), "shorter");
+        let longer = [&whole[..], b"x"];
+        assert!(!same(&path, &longer), "longer");
+    }
+
+    #[test]
+    fn a_rewrite_writes_only_what_differs_and_keeps_what_matched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        let whole: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        let pieces = pieces_of(&whole);
+        assert!(rewrite(&path, &pieces), "a missing file is written");
+        assert_eq!(fs::read(&path).expect("read"), whole);
+        let modified = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .expect("mtime");
+        assert!(
+            !rewrite(&path, &pieces),
+            "the same contents are not written"
+        );
+        assert!(!rewrite(&path, &[&whole]), "nor in other pieces");
+        assert_eq!(
+            fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .expect("mtime"),
+            modified
+        );
+        // A difference past the first read: the matching part is copied
+        // from the file, the rest written.
+        let mut other = whole.clone();
+        other[70_001] ^= 1;
+        assert!(rewrite(&path, &pieces_of(&other)));
+        assert_eq!(fs::read(&path).expect("read"), other);
+        // Shorter: the file's beginning. Longer: all of it and more.
+        assert!(rewrite(&path, &[&other[..100_000]]));
+        assert_eq!(fs::read(&path).expect("read"), &other[..100_000]);
+        assert!(rewrite(&path, &[&other[..100_000], b"", b"tail"]));
+        assert_eq!(
+            fs::read(&path).expect("read"),
+            [&other[..100_000], b"tail"].concat()
+        );
+        assert!(rewrite(&path, &[]), "empty");
+        assert_eq!(fs::read(&path).expect("read"), b"");
+        // No temporary file is left beside it.
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .expect("list")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["f"]);
     }
 
     #[test]

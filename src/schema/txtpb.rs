@@ -189,18 +189,56 @@ pub fn text_pieces_of_binary(prefix: &str, bytes: &[u8]) -> Vec<String> {
     out.into_pieces()
 }
 
-/// Text written in pieces: [`Text::current`] is written to (through
-/// `DerefMut`, as a `String`), [`Text::append`] adds finished pieces.
-struct Text {
-    done: Vec<String>,
-    current: String,
+/// Where [`write_text_of_binary`] sends the text as it is made, a piece
+/// at a time, in order (a file being written).
+pub type Sink<'s> = dyn FnMut(&[u8]) -> std::io::Result<()> + Send + 's;
+
+/// [`text_of_binary`] sent to `sink` as it is made: a large realm's
+/// modules are written on every core a few at a time ([`STREAM_BYTES`] of
+/// binary), each batch sent while the next is made, so the whole text is
+/// never in memory (13.4 MiB for the benchmark realm's 1.6 MiB of binary).
+/// The first error of `sink` stops the writing and is returned.
+pub fn write_text_of_binary(
+    prefix: &str,
+    bytes: &[u8],
+    sink: &mut Sink<'_>,
+) -> std::io::Result<()> {
+    let capacity = if bytes.len() < PARALLEL_BYTES {
+        bytes.len() * 10
+    } else {
+        256
+    };
+    let mut out = Text::new(prefix.len() + HEADER.len() + capacity);
+    out.sink = Some(sink);
+    out.push_str(prefix);
+    out.push_str(HEADER);
+    write_message(&mut out, schema_table(), 0, bytes, 0)
+        .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
+    out.flush();
+    match out.failed {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
-impl Text {
-    fn new(capacity: usize) -> Text {
+/// Text written in pieces: [`Text::current`] is written to (through
+/// `DerefMut`, as a `String`), [`Text::append`] adds finished pieces. With
+/// a sink, finished pieces go to it instead of being kept.
+struct Text<'s> {
+    done: Vec<String>,
+    current: String,
+    sink: Option<&'s mut Sink<'s>>,
+    /// The sink's first error: nothing more is sent after it.
+    failed: Option<std::io::Error>,
+}
+
+impl<'s> Text<'s> {
+    fn new(capacity: usize) -> Text<'s> {
         Text {
             done: Vec::new(),
             current: String::with_capacity(capacity),
+            sink: None,
+            failed: None,
         }
     }
 
@@ -216,16 +254,40 @@ impl Text {
         self.done.retain(|piece| !piece.is_empty());
         self.done
     }
+
+    /// Sends what is written to the sink (when there is one).
+    fn flush(&mut self) {
+        let Some(sink) = self.sink.as_mut() else {
+            return;
+        };
+        for piece in self
+            .done
+            .drain(..)
+            .chain([std::mem::take(&mut self.current)])
+        {
+            if self.failed.is_none() && !piece.is_empty() {
+                self.failed = sink(piece.as_bytes()).err();
+            }
+        }
+    }
+
+    /// `texts` after what is written, sent to the sink.
+    fn send(&mut self, texts: Vec<Text>) {
+        for text in texts {
+            self.append(text);
+            self.flush();
+        }
+    }
 }
 
-impl std::ops::Deref for Text {
+impl std::ops::Deref for Text<'_> {
     type Target = String;
     fn deref(&self) -> &String {
         &self.current
     }
 }
 
-impl std::ops::DerefMut for Text {
+impl std::ops::DerefMut for Text<'_> {
     fn deref_mut(&mut self) -> &mut String {
         &mut self.current
     }
@@ -345,7 +407,7 @@ fn schema_table() -> &'static TextTable {
 /// makes declaration order, so the output is deterministic. prost-reflect
 /// reads it back (`from_text`); tests hold that the two agree.
 fn write_message(
-    out: &mut Text,
+    out: &mut Text<'_>,
     table: &TextTable,
     message: usize,
     buf: &[u8],
@@ -372,7 +434,7 @@ const PARALLEL_BYTES: usize = 64 * 1024;
 /// [`write_message`]'s fields written each into a text of its own on every
 /// core, then joined in their order: the same text.
 fn write_fields_in_parallel(
-    out: &mut Text,
+    out: &mut Text<'_>,
     table: &TextTable,
     message: usize,
     buf: &[u8],
@@ -384,20 +446,53 @@ fn write_fields_in_parallel(
     while let Some(known) = fields.next_known(table, message)? {
         list.push(known);
     }
-    let texts = list
-        .into_par_iter()
-        .map(|(field, value)| {
-            // About 8.4 bytes of text a byte of binary (see
-            // `text_pieces_of_binary`).
-            let mut text = Text::new(value.len() * 9 + 64);
-            write_field(&mut text, table, field, value, depth).map(|()| text)
-        })
-        .collect::<Result<Vec<Text>, Malformed>>()?;
-    for text in texts {
-        out.append(text);
+    let texts_of = |fields: Vec<(&TextField, Wire<'_>)>| {
+        fields
+            .into_par_iter()
+            .map(|(field, value)| {
+                // About 8.4 bytes of text a byte of binary (see
+                // `text_pieces_of_binary`).
+                let mut text = Text::new(value.len() * 9 + 64);
+                write_field(&mut text, table, field, value, depth).map(|()| text)
+            })
+            .collect::<Result<Vec<Text>, Malformed>>()
+    };
+    if out.sink.is_none() {
+        let texts = texts_of(list)?;
+        for text in texts {
+            out.append(text);
+        }
+        return Ok(());
     }
+    // To a sink: a batch of fields at a time, each batch sent while the
+    // next is written.
+    out.flush();
+    let mut ready = Vec::new();
+    let mut fields = list.into_iter().peekable();
+    while fields.peek().is_some() {
+        let mut batch = Vec::new();
+        let mut bytes = 0;
+        while let Some((_, value)) = fields.peek() {
+            if !batch.is_empty() && bytes + value.len() > STREAM_BYTES {
+                break;
+            }
+            bytes += value.len();
+            batch.extend(fields.next());
+        }
+        let sending = std::mem::take(&mut ready);
+        let ((), written) = rayon::join(|| out.send(sending), || texts_of(batch));
+        ready = written?;
+        if out.failed.is_some() {
+            return Ok(());
+        }
+    }
+    out.send(ready);
     Ok(())
 }
+
+/// How many bytes of binary [`write_text_of_binary`] writes as text at a
+/// time (about 1.1 MiB of text).
+const STREAM_BYTES: usize = 128 * 1024;
 
 /// The fields of a message's wire bytes, one by one.
 struct Fields<'a> {
@@ -451,7 +546,7 @@ fn decode_varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
 
 /// One field of a message, at `depth`.
 fn write_field(
-    out: &mut Text,
+    out: &mut Text<'_>,
     table: &TextTable,
     field: &TextField,
     value: Wire<'_>,
@@ -889,6 +984,43 @@ mod piece_tests {
         // And it reads back as the schema it was written from.
         let back = from_text("big.txtpb", &pieces.concat()).expect("reads");
         assert_eq!(to_binary(&back), binary);
+    }
+
+    #[test]
+    fn text_sent_to_a_sink_is_the_text_in_batches() {
+        let binary = to_binary(&schema_of(60));
+        let mut sent: Vec<Vec<u8>> = Vec::new();
+        write_text_of_binary("# prefix\n", &binary, &mut |bytes| {
+            sent.push(bytes.to_vec());
+            Ok(())
+        })
+        .expect("writes");
+        assert!(sent.len() > 60, "sent as it is made: {} pieces", sent.len());
+        assert!(sent.iter().all(|p| !p.is_empty()));
+        assert_eq!(
+            String::from_utf8(sent.concat()).expect("utf-8"),
+            text_of_binary("# prefix\n", &binary)
+        );
+        // The sink's first error stops the writing: nothing is sent after it.
+        let mut calls = 0;
+        let failed = write_text_of_binary("", &binary, &mut |_| {
+            calls += 1;
+            if calls == 3 {
+                return Err(std::io::Error::other("disk full"));
+            }
+            Ok(())
+        });
+        assert_eq!(failed.expect_err("fails").to_string(), "disk full");
+        assert_eq!(calls, 3);
+        // A small schema is sent at once.
+        let small = to_binary(&schema_of(1));
+        let mut pieces = 0;
+        write_text_of_binary("", &small, &mut |_| {
+            pieces += 1;
+            Ok(())
+        })
+        .expect("writes");
+        assert_eq!(pieces, 1);
     }
 
     #[test]

@@ -299,11 +299,12 @@ fn type_pos(ty: &Type) -> Option<&Pos> {
 
 /// The length of a declaration's head: `export realm data Name`.
 fn head_len(decl: &Decl) -> usize {
+    // Counted, not formatted: it is asked for every declaration.
     let keyword = match decl {
-        Decl::Database(db) => format!("database {}", db.engine.keyword()),
-        _ => decl.kind().keyword().to_string(),
+        Decl::Database(db) => "database ".len() + db.engine.keyword().len(),
+        _ => decl.kind().keyword().len(),
     };
-    decl.visibility().prefix().len() + keyword.len() + 1 + decl.name().len()
+    decl.visibility().prefix().len() + keyword + 1 + decl.name().len()
 }
 
 /// Whether a declaration was extracted from Go code (its position is in a
