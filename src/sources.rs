@@ -83,20 +83,21 @@ pub fn load(project: &Project) -> Result<LocalSchema> {
         ..Realm::default()
     };
     let mut external = Vec::new();
-    let mut texts = Vec::with_capacity(paths.len());
-    for path in &paths {
-        let name = files::relative(path, &project.root);
-        let text =
-            files::read_text(path).with_context(|| format!("cannot read schema file {name}"))?;
-        texts.push((name, text));
-    }
-    // Files are parsed on every core (a realm of 100 files of 36 KiB:
-    // `cargo bench --bench schema`, export_binary), then taken in order.
-    let parsed: Vec<_> = texts
+    // Files are read and parsed on every core (a realm of 100 files of 36
+    // KiB: `cargo bench --bench schema`, export_binary), then taken in
+    // order; the first file that cannot be read (in order) is the error.
+    let read: Vec<_> = paths
         .par_iter()
-        .map(|(name, text)| parse_file(name, text))
+        .map(|path| {
+            let name = files::relative(path, &project.root);
+            let text = files::read_text(path)
+                .with_context(|| format!("cannot read schema file {name}"))?;
+            let parsed = parse_file(&name, &text);
+            anyhow::Ok((name, text, parsed))
+        })
         .collect();
-    for ((name, text), parsed) in texts.into_iter().zip(parsed) {
+    let read = read.into_iter().collect::<Result<Vec<_>>>()?;
+    for (name, text, parsed) in read {
         match parsed {
             Ok(file) => {
                 internal.modules.extend(file.modules);

@@ -38,9 +38,9 @@ pub fn bare_target<'m>(
 /// Qualifies every bare reference of every module of `realm` that resolves
 /// to a declaration.
 pub fn qualify_realm(realm: &mut Realm) {
-    for module in &mut realm.modules {
-        qualify_module(module);
-    }
+    // Each module on its own, on every core.
+    use rayon::prelude::*;
+    realm.modules.par_iter_mut().for_each(qualify_module);
 }
 
 /// Qualifies the bare references of one module.
