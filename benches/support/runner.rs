@@ -77,18 +77,20 @@ impl Switchable {
                 .expect("runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                runners::serve_bank(listener, seen, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("runner");
+                let serving =
+                    tokio::spawn(runners::serve_bank(listener, seen, std::future::pending()));
+                let _ = stopped.await;
+                serving.abort();
             });
+            // Its connections' tasks end with the runtime: closed at once,
+            // not when their clients let them go.
+            drop(runtime);
             let _ = ended.send(());
         });
         self.running = Some((stop, end));
     }
 
-    /// Stops accepting and closes its idle connections: calls to it are
+    /// Stops accepting and closes its connections: calls to it are
     /// refused until [`Switchable::up`]. Returns once it has stopped.
     pub fn down(&mut self) {
         let (stop, end) = self.running.take().expect("the runner is up");

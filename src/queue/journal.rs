@@ -2,8 +2,8 @@
 //! redb file (`<store>.accepted.0` and `.1`) that accepted calls are only
 //! appended to, a batch at a time, each batch fsync'd before its calls
 //! are answered. The store then moves them into its tables (`absorb` in
-//! `embedded.rs`, on the thread that next reads the queue: the delivery
-//! worker's), and empties a file once every call in it is durably there.
+//! `embedded.rs`, when one of them must be there: see its module's doc),
+//! and empties a file once every call in it is durably there.
 //!
 //! Why not straight into redb: a redb commit of a few calls wrote about 19
 //! pages scattered over the file (four tables, their tree and the
@@ -37,17 +37,17 @@ pub(super) struct Unmoved {
     /// Its target, as [`Delivery::target`] writes it.
     pub target: String,
     /// The delivery as the store keeps it (JSON).
-    pub bytes: Arc<Vec<u8>>,
+    pub bytes: Vec<u8>,
 }
 
 impl Unmoved {
-    pub(super) fn of(delivery: &Delivery, bytes: Vec<u8>) -> Unmoved {
-        Unmoved {
+    pub(super) fn of(delivery: &Delivery, bytes: Vec<u8>) -> Arc<Unmoved> {
+        Arc::new(Unmoved {
             seq: delivery.seq,
             id: delivery.id.clone(),
             target: delivery.target(),
-            bytes: Arc::new(bytes),
-        }
+            bytes,
+        })
     }
 }
 
@@ -59,9 +59,12 @@ pub(super) struct Journal {
     /// How many bytes of each file hold records.
     lens: [u64; 2],
     current: usize,
-    pub unmoved: Vec<Unmoved>,
+    /// Kept by [`Journal::took`] and [`Journal::moved`].
+    unmoved: Vec<Arc<Unmoved>>,
     /// The bytes of the records of [`Journal::unmoved`].
     pub unmoved_bytes: usize,
+    /// How many of [`Journal::unmoved`] go to each target.
+    unmoved_targets: std::collections::BTreeMap<String, usize>,
     /// The next `seq` to give.
     pub next_seq: u64,
     /// Why appending stopped: a write or fsync failed and the file could
@@ -121,10 +124,51 @@ impl Journal {
             current: 0,
             unmoved: Vec::new(),
             unmoved_bytes: 0,
+            unmoved_targets: std::collections::BTreeMap::new(),
             next_seq: last + 1,
             broken: None,
         };
         Ok((journal, found))
+    }
+
+    /// The calls on the journal not yet in the store's tables, in `seq`
+    /// order.
+    pub(super) fn unmoved(&self) -> &[Arc<Unmoved>] {
+        &self.unmoved
+    }
+
+    /// The targets of [`Journal::unmoved`], in order.
+    pub(super) fn unmoved_targets(&self) -> impl Iterator<Item = &str> {
+        self.unmoved_targets.keys().map(String::as_str)
+    }
+
+    /// Whether the call of `seq` (given already) is on the journal still,
+    /// not in the store's tables.
+    pub(super) fn holds(&self, seq: u64) -> bool {
+        self.unmoved.first().is_some_and(|u| u.seq <= seq)
+    }
+
+    /// Calls just appended (see [`Journal::append`]), now unmoved.
+    pub(super) fn took(&mut self, calls: impl IntoIterator<Item = Arc<Unmoved>>) {
+        for call in calls {
+            self.unmoved_bytes += call.bytes.len();
+            *self.unmoved_targets.entry(call.target.clone()).or_default() += 1;
+            self.unmoved.push(call);
+        }
+    }
+
+    /// The first `n` calls of [`Journal::unmoved`] are in the store's
+    /// tables.
+    pub(super) fn moved(&mut self, n: usize) {
+        for call in self.unmoved.drain(..n.min(self.unmoved.len())) {
+            self.unmoved_bytes = self.unmoved_bytes.saturating_sub(call.bytes.len());
+            if let Some(count) = self.unmoved_targets.get_mut(&call.target) {
+                *count -= 1;
+                if *count == 0 {
+                    self.unmoved_targets.remove(&call.target);
+                }
+            }
+        }
     }
 
     /// Empties both files (their records are in the store's tables, or
