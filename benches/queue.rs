@@ -27,7 +27,8 @@
 //! the next.
 //!
 //! Run with `cargo bench --bench queue` (a release build). The runner runs
-//! in this process; the ingress is a `realm serve` process.
+//! in this process; the ingress is a `realm serve` process (this build's,
+//! or the binary `REALM_BENCH_BIN` names: another commit's, to compare).
 
 #[path = "support/runner.rs"]
 mod runner;
@@ -61,21 +62,31 @@ fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = support::tools::bank_and_shop(dir.path());
     let bank = dir.path().join("bank");
+    // The outage ends when its round is measured: the queue drains without
+    // waiting out a long backoff (failed attempts come at most a second
+    // apart while it is down, as from the first: 1 s is the default's first
+    // wait).
+    support::tools::append(
+        &bank.join("realm.toml"),
+        "\n[ingress.delivery]\nmax-backoff = \"1s\"\n",
+    );
 
     let mut runner = runner::Switchable::start();
 
     let port = free_port();
     let _ingress = Proc(
-        Command::new(env!("CARGO_BIN_EXE_realm"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg(format!("--runner=balance=http://{}", runner.addr))
-            .current_dir(&bank)
-            .env("REALM_CACHE_DIR", &cache)
-            .env("REALM_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("realm serve"),
+        Command::new(
+            std::env::var_os("REALM_BENCH_BIN").unwrap_or(env!("CARGO_BIN_EXE_realm").into()),
+        )
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg(format!("--runner=balance=http://{}", runner.addr))
+        .current_dir(&bank)
+        .env("REALM_CACHE_DIR", &cache)
+        .env("REALM_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("realm serve"),
     );
     let pid = _ingress.0.id();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
