@@ -278,7 +278,18 @@ impl ExportFile {
     /// is made and read; neither held whole).
     pub fn is_up_to_date(&self) -> Result<bool> {
         let mut same = files::Same::new(&self.path)?;
-        self.write_to(&mut |bytes| same.compare(bytes))?;
+        // Stopped at the first difference: the rest of the text is not made.
+        let compared = self.write_to(&mut |bytes| {
+            same.compare(bytes)?;
+            if same.differs() {
+                return Err(std::io::Error::other("differs"));
+            }
+            Ok(())
+        });
+        if same.differs() {
+            return Ok(false);
+        }
+        compared?;
         same.finish()
     }
 

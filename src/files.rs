@@ -135,6 +135,12 @@ impl Same {
         Ok(())
     }
 
+    /// Whether a difference was found already (nothing given after it
+    /// can undo it).
+    pub fn differs(&self) -> bool {
+        self.differs
+    }
+
     /// Whether the file holds exactly the contents given.
     pub fn finish(self) -> Result<bool> {
         Ok(!self.differs && self.old.is_some_and(|old| old.whole()))
@@ -151,6 +157,10 @@ struct Matching {
     /// Bytes read from the file, and how many of them are compared.
     read: Vec<u8>,
     at: usize,
+    /// CRC-32 of the bytes that matched: the part copied from the file at
+    /// a difference is checked against it (the file may have been changed
+    /// in place since it was compared).
+    crc: crc32fast::Hasher,
 }
 
 impl Matching {
@@ -170,6 +180,7 @@ impl Matching {
             same: 0,
             read: Vec::new(),
             at: 0,
+            crc: crc32fast::Hasher::new(),
         }))
     }
 
@@ -207,6 +218,7 @@ impl Matching {
                 .zip(&bytes[matched..matched + k])
                 .take_while(|(a, b)| a == b)
                 .count();
+            self.crc.update(&self.read[self.at..self.at + same]);
             matched += same;
             self.at += same;
             self.same += same as u64;
@@ -383,13 +395,34 @@ impl Rewrite {
     /// gets the part that matched, copied from the file.
     fn diverge(&mut self) -> Result<()> {
         let mut tmp = temporary_beside(&self.path)?;
-        if let Some(Matching { mut file, .. }) = self.old.take()
+        if let Some(Matching { mut file, crc, .. }) = self.old.take()
             && self.same > 0
         {
             use std::io::Seek;
-            file.seek(std::io::SeekFrom::Start(0))
-                .and_then(|_| std::io::copy(&mut file.take(self.same), &mut tmp))
-                .with_context(|| format!("cannot write {}", tmp.path().display()))?;
+            // Copied through a CRC: the part must be what was compared.
+            struct Crc<W>(W, crc32fast::Hasher);
+            impl<W: Write> Write for Crc<W> {
+                fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                    let n = self.0.write(buf)?;
+                    self.1.update(&buf[..n]);
+                    Ok(n)
+                }
+                fn flush(&mut self) -> std::io::Result<()> {
+                    self.0.flush()
+                }
+            }
+            let tmp_path = tmp.path().to_path_buf();
+            let mut out = Crc(tmp.as_file_mut(), crc32fast::Hasher::new());
+            let copied = file
+                .seek(std::io::SeekFrom::Start(0))
+                .and_then(|_| std::io::copy(&mut (&mut file).take(self.same), &mut out))
+                .with_context(|| format!("cannot write {}", tmp_path.display()))?;
+            if copied != self.same || out.1.finalize() != crc.finalize() {
+                bail!(
+                    "{} changed while realm was comparing it with what it writes; run the command again",
+                    self.path.display()
+                );
+            }
             self.written = self.same;
         }
         self.tmp = Some(tmp);
@@ -818,6 +851,34 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, ["f"]);
+    }
+
+    /// A file changed in place (same inode: an editor saving over it)
+    /// while it was compared: the part copied from it is no longer what
+    /// was compared, and the rewrite fails rather than write a file of
+    /// contents nobody gave.
+    #[test]
+    fn a_file_changed_in_place_while_compared_is_not_copied_from() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        for changed in [&b"he"[..], b"HELLO WORLD"] {
+            fs::write(&path, b"hello world").expect("write");
+            let mut rewrite = Rewrite::new(&path).expect("open");
+            rewrite.write(b"hello ").expect("matches");
+            fs::write(&path, changed).expect("changed in place");
+            let e = rewrite.write(b"there").expect_err("the copy is checked");
+            assert!(
+                e.to_string()
+                    .contains("changed while realm was comparing it"),
+                "{e}"
+            );
+            assert_eq!(fs::read(&path).expect("read"), changed);
+            assert_eq!(
+                fs::read_dir(dir.path()).expect("list").count(),
+                1,
+                "no temporary file"
+            );
+        }
     }
 
     #[test]
