@@ -546,7 +546,9 @@ fn owned(call: &Call<'_>, key: Option<&str>, origin: Option<String>) -> Result<D
             "the body is not UTF-8",
         )
     })?;
-    let id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered (UUID v7): the store's tables are keyed by it, and keys
+    // that come in order are appended, not scattered over the table.
+    let id = uuid::Uuid::now_v7().to_string();
     let mut headers: Vec<(String, String)> = KEPT
         .iter()
         .filter(|name| **name != TRACEPARENT)
