@@ -1069,3 +1069,408 @@ mod tests {
         assert_eq!(store.list(10).expect("list").len(), 2);
     }
 }
+
+/// Review 29: a randomized model of the embedded store: random accepted
+/// batches (of random sizes, so a reused file's old records end anywhere),
+/// deliveries (FIFO per target checked at each), failed attempts, drops,
+/// operator reads, and kills (the store's three files copied as they are
+/// and the copy opened as the store from then on).
+#[cfg(test)]
+mod review29_model {
+    use super::*;
+    use crate::queue::Status;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    fn files(dir: &Path) -> [std::path::PathBuf; 3] {
+        [
+            dir.join("q.redb"),
+            dir.join("q.redb.accepted.0"),
+            dir.join("q.redb.accepted.1"),
+        ]
+    }
+
+    fn kill(store: Embedded, from: &Path, to: &Path) -> Embedded {
+        std::fs::create_dir_all(to).expect("dir");
+        for (a, b) in files(from).iter().zip(files(to)) {
+            std::fs::copy(a, b).expect("copy");
+        }
+        let mut store = store;
+        store.absorb_on_drop = false;
+        drop(store);
+        Embedded::open(&to.join("q.redb")).expect("reopen after a kill")
+    }
+
+    pub(super) fn run(seed: u64, steps: usize) {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut generation = 0;
+        let mut dir = root.path().join("g0");
+        let mut store = Embedded::open(&dir.join("q.redb")).expect("open");
+        // id -> (target, seq)
+        let mut accepted: BTreeMap<String, (String, u64)> = BTreeMap::new();
+        let mut delivered: BTreeSet<String> = BTreeSet::new();
+        let mut dropped: BTreeSet<String> = BTreeSet::new();
+        let mut made = 0u64;
+        let verbs = ["x", "y", "z"];
+        for step in 0..steps {
+            let ctx = format!("seed {seed} step {step}");
+            match rng.below(12) {
+                0..=4 => {
+                    let n = 1 + rng.below(12) as usize;
+                    let mut batch: Vec<(Delivery, u64)> = (0..n)
+                        .map(|_| {
+                            made += 1;
+                            let verb = verbs[rng.below(3) as usize];
+                            let mut d = crate::queue::delivery::fixture(&format!("c{made}"), verb, 0);
+                            d.body = "b".repeat(rng.below(700) as usize);
+                            (d, u64::MAX)
+                        })
+                        .collect();
+                    for (outcome, (d, _)) in store.enqueue_batch(&mut batch).into_iter().zip(&batch) {
+                        assert_eq!(outcome.expect("enqueue"), Enqueued::Stored, "{ctx}");
+                        assert!(
+                            accepted.values().all(|(_, s)| *s != d.seq),
+                            "{ctx}: seq {} given twice",
+                            d.seq
+                        );
+                        accepted.insert(d.id.clone(), (d.target(), d.seq));
+                    }
+                }
+                5..=6 => {
+                    let target = format!("bank/balance/{}", verbs[rng.below(3) as usize]);
+                    let expected = accepted
+                        .iter()
+                        .filter(|(id, (t, _))| {
+                            *t == target && !delivered.contains(*id) && !dropped.contains(*id)
+                        })
+                        .min_by_key(|(_, (_, s))| *s)
+                        .map(|(id, _)| id.clone());
+                    let next = store.next_for(&target).expect("next");
+                    assert_eq!(next.as_ref().map(|d| d.id.clone()), expected, "{ctx}: FIFO");
+                    let Some(d) = next else { continue };
+                    let mut sending = d.clone();
+                    sending.status = Status::Sending;
+                    sending.attempts += 1;
+                    assert!(store.claim(&d, &sending).expect("claim"), "{ctx}");
+                    match rng.below(4) {
+                        // Delivered.
+                        0 | 1 => {
+                            let mut done = sending.clone();
+                            done.status = Status::Delivered;
+                            store.update(&done).expect("update");
+                            delivered.insert(d.id.clone());
+                        }
+                        // Tried again later.
+                        2 => {
+                            let mut again = sending.clone();
+                            again.status = Status::Queued;
+                            store.update(&again).expect("update");
+                        }
+                        // In flight at the next kill.
+                        _ => {}
+                    }
+                }
+                7 => {
+                    let live: Vec<&String> =
+                        accepted.keys().filter(|id| !dropped.contains(*id)).collect();
+                    if live.is_empty() {
+                        continue;
+                    }
+                    let id = live[rng.below(live.len() as u64) as usize].clone();
+                    assert!(store.remove(&id).expect("remove"), "{ctx}");
+                    dropped.insert(id);
+                }
+                8 => {
+                    store.pending_targets().expect("targets");
+                }
+                9 => {
+                    let ids: Vec<&String> = accepted.keys().collect();
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    let id = ids[rng.below(ids.len() as u64) as usize].clone();
+                    let got = store.get(&id).expect("get");
+                    assert_eq!(got.is_none(), dropped.contains(&id), "{ctx}: get {id}");
+                    if let Some(got) = got {
+                        assert_eq!(
+                            got.status == Status::Delivered,
+                            delivered.contains(&id),
+                            "{ctx}: get {id}"
+                        );
+                    }
+                }
+                _ => {
+                    generation += 1;
+                    let to = root.path().join(format!("g{generation}"));
+                    store = kill(store, &dir, &to);
+                    dir = to;
+                    store.recover().expect("recover");
+                    check(&store, &accepted, &delivered, &dropped, &ctx);
+                }
+            }
+        }
+        check(&store, &accepted, &delivered, &dropped, &format!("seed {seed} end"));
+    }
+
+    fn check(
+        store: &Embedded,
+        accepted: &BTreeMap<String, (String, u64)>,
+        delivered: &BTreeSet<String>,
+        dropped: &BTreeSet<String>,
+        ctx: &str,
+    ) {
+        let listed = store.list(usize::MAX).expect("list");
+        let ids: BTreeSet<String> = listed.iter().map(|d| d.id.clone()).collect();
+        let want: BTreeSet<String> = accepted
+            .keys()
+            .filter(|id| !dropped.contains(*id))
+            .cloned()
+            .collect();
+        assert_eq!(ids, want, "{ctx}: the calls after a kill");
+        for d in &listed {
+            assert_eq!(d.seq, accepted[&d.id].1, "{ctx}: {}", d.id);
+            assert_eq!(
+                d.status == Status::Delivered,
+                delivered.contains(&d.id),
+                "{ctx}: {} is {:?}",
+                d.id,
+                d.status
+            );
+        }
+        let pending = want.iter().filter(|id| !delivered.contains(*id)).count() as u64;
+        assert_eq!(store.pending.load(Ordering::SeqCst), pending, "{ctx}: pending");
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn review29_random_model_with_kills() {
+    for seed in 1..=40 {
+        review29_model::run(seed, 300);
+    }
+}
+
+/// Review 29: calls accepted on one thread while another delivers them
+/// (each target's in order, each once) and a third reads as an operator
+/// does (moves at any time): every call delivered once, in order.
+#[cfg(test)]
+#[test]
+fn review29_concurrent_accept_deliver_and_reads() {
+    use crate::queue::Status;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(Embedded::open(&dir.path().join("q.redb")).expect("open"));
+    let total = 3000usize;
+    let done = Arc::new(AtomicBool::new(false));
+    let acceptor = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            let mut made = 0;
+            while made < total {
+                let n = (made % 7) + 1;
+                let mut batch: Vec<(Delivery, u64)> = (made..(made + n).min(total))
+                    .map(|i| {
+                        let verb = ["x", "y", "z"][i % 3];
+                        let mut d = crate::queue::delivery::fixture(&format!("c{i}"), verb, 0);
+                        d.body = format!("{i}");
+                        (d, u64::MAX)
+                    })
+                    .collect();
+                made += batch.len();
+                for o in store.enqueue_batch(&mut batch) {
+                    o.expect("enqueue");
+                }
+            }
+        })
+    };
+    let reader = {
+        let (store, done) = (store.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !done.load(Ordering::SeqCst) {
+                i += 1;
+                match i % 3 {
+                    0 => drop(store.depths().expect("depths")),
+                    1 => drop(store.list(5).expect("list")),
+                    _ => drop(store.pending_targets().expect("targets")),
+                }
+            }
+        })
+    };
+    let mut seen: Vec<Vec<usize>> = vec![Vec::new(); 3];
+    let mut count = 0;
+    while count < total {
+        for (t, verb) in ["x", "y", "z"].iter().enumerate() {
+            let target = format!("bank/balance/{verb}");
+            let Some(d) = store.next_for(&target).expect("next") else {
+                continue;
+            };
+            let mut sending = d.clone();
+            sending.status = Status::Sending;
+            sending.attempts += 1;
+            assert!(store.claim(&d, &sending).expect("claim"), "{}", d.id);
+            assert_eq!(d.status, Status::Queued, "{} sent twice", d.id);
+            let mut delivered = sending;
+            delivered.status = Status::Delivered;
+            store.update(&delivered).expect("update");
+            seen[t].push(d.body.parse().expect("n"));
+            count += 1;
+        }
+    }
+    acceptor.join().expect("acceptor");
+    done.store(true, Ordering::SeqCst);
+    reader.join().expect("reader");
+    for (t, got) in seen.iter().enumerate() {
+        let want: Vec<usize> = (0..total).filter(|i| i % 3 == t).collect();
+        assert_eq!(got, &want, "target {t}");
+    }
+    assert_eq!(store.pending.load(Ordering::SeqCst), 0);
+}
+
+/// Review 29: a record whose `seq` is the largest there is (a hand-edited
+/// or foreign journal, its check right) makes opening the store panic
+/// (`last + 1`), where it should refuse with a clear error (or skip it).
+#[cfg(test)]
+#[test]
+fn review29_a_record_of_the_last_seq_does_not_panic_the_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("q.redb");
+    drop(Embedded::open(&path).expect("open"));
+    let d = crate::queue::delivery::fixture("a", "x", u64::MAX);
+    let json = serde_json::to_vec(&d).expect("json");
+    let mut record = (json.len() as u32).to_le_bytes().to_vec();
+    record.extend_from_slice(&crc32fast::hash(&json).to_le_bytes());
+    record.extend_from_slice(&json);
+    std::fs::write(dir.path().join("q.redb.accepted.0"), &record).expect("write");
+    let opened = std::panic::catch_unwind(|| Embedded::open(&path).map(|_| ()));
+    assert!(opened.is_ok(), "opening the store panicked");
+}
+
+/// Review 29: `next_for` looks at the tables, then at the journal: a move
+/// between the two looks (an operator's read: `/status`, `deliveries
+/// list`) puts the target's next call in the tables, while a call to the
+/// same target accepted meanwhile is the first it finds on the journal:
+/// it gives the later call first. One target, calls accepted one by one,
+/// a reader moving them all the time: the lane must see them in order.
+#[cfg(test)]
+#[test]
+fn review29_next_for_races_a_move_and_gives_a_later_call_first() {
+    use crate::queue::Status;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(Embedded::open(&dir.path().join("q.redb")).expect("open"));
+    let per: usize = std::env::var("REVIEW29_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1500);
+    let acceptors = 4;
+    let total = per * acceptors;
+    let done = Arc::new(AtomicBool::new(false));
+    let accepting: Vec<_> = (0..acceptors)
+        .map(|a| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..per {
+                    let mut d = crate::queue::delivery::fixture(&format!("c{a}-{i}"), "x", 0);
+                    store.enqueue(&mut d).expect("enqueue");
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let (store, done) = (store.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                store.depths().expect("depths");
+            }
+        })
+    };
+    let target = "bank/balance/x";
+    let mut seqs: Vec<u64> = Vec::new();
+    while seqs.len() < total {
+        let Some(d) = store.next_for(target).expect("next") else {
+            continue;
+        };
+        let mut sending = d.clone();
+        sending.status = Status::Sending;
+        sending.attempts += 1;
+        assert!(store.claim(&d, &sending).expect("claim"), "{}", d.id);
+        let mut delivered = sending;
+        delivered.status = Status::Delivered;
+        store.update(&delivered).expect("update");
+        seqs.push(d.seq);
+    }
+    done.store(true, Ordering::SeqCst);
+    for a in accepting {
+        a.join().expect("acceptor");
+    }
+    reader.join().expect("reader");
+    let swapped: Vec<(u64, u64)> = seqs
+        .windows(2)
+        .filter(|w| w[0] > w[1])
+        .map(|w| (w[0], w[1]))
+        .collect();
+    assert!(
+        swapped.is_empty(),
+        "the lane was given a later call before an earlier one (seq, then seq): {swapped:?}"
+    );
+}
+
+/// Review 29, the same race made certain: the lane's `next_for` has
+/// looked at the tables (none of the target's there: `a` waits on the
+/// journal) and waits for the journal's lock; before it gets it, a move
+/// (an operator's read) takes `a` into the tables and a call `b` to the
+/// same target is accepted. The lock is held here, and the move and the
+/// accepting done under it, step for step as `absorb` and `commit_batch`
+/// do them (they take the lock between their steps; holding it
+/// throughout is one of the orders they may run in).
+#[cfg(test)]
+#[test]
+fn review29_next_for_gives_b_before_a_when_a_is_moved_between_its_looks() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(Embedded::open(&dir.path().join("q.redb")).expect("open"));
+    store
+        .enqueue(&mut crate::queue::delivery::fixture("a", "x", 0))
+        .expect("enqueue a");
+    let mut journal = locked(&store.journal).expect("journal");
+    let lane = {
+        let store = store.clone();
+        std::thread::spawn(move || store.next_for("bank/balance/x").expect("next"))
+    };
+    // The lane has looked at the tables and waits for the journal.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // A move (`absorb`): every call on the journal into the tables.
+    let taken = journal.unmoved().to_vec();
+    let drained = journal.switch();
+    store.take_in(&taken).expect("take in");
+    journal.moved(taken.len());
+    journal.emptied(drained);
+    // `b` accepted (`commit_batch`).
+    let mut b = crate::queue::delivery::fixture("b", "x", 0);
+    b.seq = journal.next_seq;
+    let bytes = encode(&b).expect("json");
+    journal.append(&[&bytes]).expect("append");
+    journal.next_seq += 1;
+    store.pending.fetch_add(1, Ordering::SeqCst);
+    journal.took([Unmoved::of(&b, bytes)]);
+    drop(journal);
+    let given = lane.join().expect("lane").expect("a call");
+    assert_eq!(
+        given.id, "a",
+        "the lane was given `b` (seq {}) while `a` (seq 1), accepted before it, is pending",
+        given.seq
+    );
+}
