@@ -535,11 +535,14 @@ impl Store for Embedded {
             .iter()
             .find(|u| u.target == target)
             .cloned();
-        match on_journal {
-            Some(call) => decode(&call.bytes).map(Some),
-            // Moved into the tables between the two looks.
-            None => self.first_in_tables(target),
+        // Looked at the tables again: a move between the two looks may
+        // have put an earlier call of the target there (the tables hold
+        // every call before the journal's first), and the call found on
+        // the journal may be one accepted after it.
+        if let Some(first) = self.first_in_tables(target)? {
+            return Ok(Some(first));
         }
+        on_journal.map(|call| decode(&call.bytes)).transpose()
     }
 
     fn list(&self, limit: usize) -> Result<Vec<Delivery>, StoreError> {
