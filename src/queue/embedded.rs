@@ -202,7 +202,9 @@ impl Embedded {
                 count += 1;
                 outcomes.push(Enqueued::Stored);
                 delivery.seq = seq;
-                seq += 1;
+                seq = seq
+                    .checked_add(1)
+                    .ok_or_else(|| StoreError("the queue's seq is used up".into()))?;
                 let bytes = encode(delivery)?;
                 stored.push(Unmoved::of(delivery, bytes));
             }

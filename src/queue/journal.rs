@@ -130,6 +130,12 @@ impl Journal {
         found.sort_by_key(|d| d.seq);
         found.dedup_by_key(|d| d.seq);
         let last = found.last().map_or(taken, |d| d.seq);
+        let next_seq = last.checked_add(1).ok_or_else(|| {
+            StoreError(format!(
+                "a record of seq {last} on the journal beside {}: no seq follows it",
+                store.display()
+            ))
+        })?;
         let [a, b] = <[File; 2]>::try_from(files)
             .map_err(|_| StoreError("the journal has two files".into()))?;
         let size = |file: &File, path: &Path| {
@@ -147,7 +153,7 @@ impl Journal {
             unmoved: Vec::new(),
             unmoved_bytes: 0,
             unmoved_targets: std::collections::BTreeMap::new(),
-            next_seq: last + 1,
+            next_seq,
             broken: None,
         };
         Ok((journal, found))
