@@ -1523,8 +1523,9 @@ fn a_call_moved_between_next_fors_two_looks_is_still_given_first() {
     );
 }
 
-/// stale records before the last start are no longer cut off
-/// (main cleared both files at open; this reuses them). A power loss
+/// Both journal files are cut at open (files are reused within a run
+/// only): otherwise a stale record of before a power loss is read as
+/// live. A power loss
 /// while a batch of three (seqs 1-3, never answered) was being written
 /// left on disk the page of its third record, not the first page (4 KiB,
 /// zeros: written ahead): the next start reads nothing (zeros first) and

@@ -28,6 +28,10 @@
 //! What a reused file holds past its new records is zeros (read as the
 //! end), or records of before, every one taken in durably already, so
 //! skipped by its `seq` (and a torn record ends the reading before them).
+//! Within a run only: at open both files are cut (`clear`), since what a
+//! power loss left past the records read (a later page of a batch never
+//! answered, after a hole of zeros) could be read as live once new
+//! records came to end where it starts.
 //!
 //! Never answers a call before its record is fsync'd; never reuses a file
 //! before each of its calls is committed, durably, in the redb file.
@@ -211,14 +215,6 @@ impl Journal {
             self.sizes[i] = 0;
         }
         Ok(())
-    }
-
-    /// Appends to both files from their start again: every record they
-    /// hold is in the store's tables (or was never answered and is
-    /// there now).
-    pub(super) fn reuse(&mut self) {
-        self.lens = [0, 0];
-        self.current = 0;
     }
 
     /// Appends `records` (each a delivery's payload) to the current file
