@@ -309,8 +309,6 @@ pub struct Rewrite {
     path: PathBuf,
     /// The file on disk while the new contents match it.
     old: Option<Matching>,
-    /// How many bytes matched it before the first difference.
-    same: u64,
     tmp: Option<tempfile::NamedTempFile>,
     /// Bytes written to `tmp`, and up to where its writeback was started.
     written: u64,
@@ -333,7 +331,6 @@ impl Rewrite {
         let mut rewrite = Rewrite {
             path: path.to_path_buf(),
             old: Matching::open(path)?,
-            same: 0,
             tmp: None,
             written: 0,
             flushing: 0,
@@ -349,7 +346,6 @@ impl Rewrite {
         if self.tmp.is_none() {
             if let Some(old) = self.old.as_mut() {
                 let matched = old.compare(bytes)?;
-                self.same = old.same;
                 bytes = &bytes[matched..];
             }
             if bytes.is_empty() {
@@ -395,8 +391,13 @@ impl Rewrite {
     /// gets the part that matched, copied from the file.
     fn diverge(&mut self) -> Result<()> {
         let mut tmp = temporary_beside(&self.path)?;
-        if let Some(Matching { mut file, crc, .. }) = self.old.take()
-            && self.same > 0
+        if let Some(Matching {
+            mut file,
+            crc,
+            same,
+            ..
+        }) = self.old.take()
+            && same > 0
         {
             use std::io::Seek;
             // Copied through a CRC: the part must be what was compared.
@@ -415,15 +416,15 @@ impl Rewrite {
             let mut out = Crc(tmp.as_file_mut(), crc32fast::Hasher::new());
             let copied = file
                 .seek(std::io::SeekFrom::Start(0))
-                .and_then(|_| std::io::copy(&mut (&mut file).take(self.same), &mut out))
+                .and_then(|_| std::io::copy(&mut (&mut file).take(same), &mut out))
                 .with_context(|| format!("cannot write {}", tmp_path.display()))?;
-            if copied != self.same || out.1.finalize() != crc.finalize() {
+            if copied != same || out.1.finalize() != crc.finalize() {
                 bail!(
                     "{} changed while realm was comparing it with what it writes; run the command again",
                     self.path.display()
                 );
             }
-            self.written = self.same;
+            self.written = same;
         }
         self.tmp = Some(tmp);
         Ok(())
