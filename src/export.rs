@@ -189,11 +189,7 @@ fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<E
         .map(|(path, format)| ExportFile {
             path,
             format,
-            body: match format {
-                Format::Text => Body::TextOf(binary.clone()),
-                Format::Json => Body::Bytes(txtpb::json_of_binary(&binary).into_bytes()),
-                Format::Binary => Body::Bytes(binary.to_vec()),
-            },
+            body: Body::of(&binary, format),
             contents: Contents::PublicApi,
         })
         .collect();
@@ -203,11 +199,25 @@ fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<E
 
 /// A published schema in `format`, as `realm export` writes it.
 pub fn encode(schema: &Schema, format: Format) -> Vec<u8> {
-    let binary = txtpb::to_binary(schema);
-    match format {
-        Format::Text => txtpb::text_of_binary(GENERATED, &binary).into_bytes(),
-        Format::Json => txtpb::json_of_binary(&binary).into_bytes(),
-        Format::Binary => binary,
+    Body::of(&std::sync::Arc::new(txtpb::to_binary(schema)), format).into_bytes()
+}
+
+impl Body {
+    /// What a file in `format` writes of a schema encoded as `binary`.
+    fn of(binary: &std::sync::Arc<Vec<u8>>, format: Format) -> Body {
+        match format {
+            Format::Text => Body::TextOf(binary.clone()),
+            Format::Json => Body::Bytes(txtpb::json_of_binary(binary).into_bytes()),
+            Format::Binary => Body::Bytes(binary.to_vec()),
+        }
+    }
+
+    /// What it writes, in one buffer of its own.
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Body::Bytes(bytes) => bytes,
+            Body::TextOf(binary) => txtpb::text_of_binary(GENERATED, &binary).into_bytes(),
+        }
     }
 }
 
@@ -252,10 +262,7 @@ impl ExportFile {
 
     /// What to write, in one buffer of its own.
     pub fn into_bytes(self) -> Vec<u8> {
-        match self.body {
-            Body::Bytes(bytes) => bytes,
-            Body::TextOf(_) => self.bytes().into_owned(),
-        }
+        self.body.into_bytes()
     }
 
     /// Sends what to write to `sink`, in order, as it is made.
