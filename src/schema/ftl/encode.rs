@@ -1,7 +1,6 @@
-//! Model → FTL's protobuf: what every schema file realm writes is encoded
-//! from.
-
-use rayon::prelude::*;
+//! Model → FTL's protobuf as prost values. What realm writes is encoded
+//! straight from the model (`binary`); these values are the reference its
+//! tests hold it equal to, byte for byte.
 
 use super::super::model::*;
 use super::pb;
@@ -13,49 +12,6 @@ pub fn to_ftl(schema: &Schema) -> pb::Schema {
         pos: None,
         realms: schema.realms.iter().map(realm_to).collect(),
     }
-}
-
-/// The binary encoding of [`to_ftl`]'s message, the same bytes, built one
-/// module at a time: the whole message as prost values took as much memory
-/// as the model it was made from (33 MiB for the public API of the
-/// 10,000-verb benchmark realm, whose encoding is 1.6 MiB), at the peak of
-/// `realm export`. prost writes fields in tag order and `modules` is the
-/// last field of `Realm` (`realms` of `Schema`), so a realm's encoding is
-/// its other fields, then each module as a length-delimited field 4.
-pub fn encode_ftl(schema: &Schema) -> Vec<u8> {
-    use prost::Message;
-    use prost::encoding::{WireType, encode_key, encode_varint, message};
-    const SCHEMA_REALMS: u32 = 2;
-    const REALM_MODULES: u32 = 4;
-    let mut out = Vec::new();
-    for r in &schema.realms {
-        let head = pb::Realm {
-            pos: pos_to(&r.pos),
-            external: r.external,
-            name: r.name.clone(),
-            modules: Vec::new(),
-        };
-        let mut body = head.encode_to_vec();
-        // Modules are converted and encoded on every core, each into its
-        // own buffer, and taken in order.
-        let modules: Vec<Vec<u8>> = r
-            .modules
-            .par_iter()
-            .map(|m| {
-                let mut bytes = Vec::new();
-                message::encode(REALM_MODULES, &module_to(m), &mut bytes);
-                bytes
-            })
-            .collect();
-        body.reserve(modules.iter().map(Vec::len).sum());
-        for bytes in modules {
-            body.extend_from_slice(&bytes);
-        }
-        encode_key(SCHEMA_REALMS, WireType::LengthDelimited, &mut out);
-        encode_varint(body.len() as u64, &mut out);
-        out.extend_from_slice(&body);
-    }
-    out
 }
 
 fn pos_to(pos: &Option<Pos>) -> Option<pb::Position> {
@@ -441,27 +397,4 @@ fn path_to(path: &str) -> Vec<pb::IngressPathComponent> {
             pb::IngressPathComponent { value: Some(value) }
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use prost::Message;
-
-    use super::*;
-
-    #[test]
-    fn the_module_by_module_encoding_is_prosts() {
-        let text = "realm bank {\n  module a {\n    export realm data D {\n      x Int\n    }\n  }\n  module b {\n    // A verb.\n    export realm verb v(a.D) a.D\n      +retry 3 1s\n  }\n}\nexternal realm shop {\n  module c {\n    export realm data E {\n      y [String]\n    }\n  }\n}\n";
-        let file = crate::schema::parse_file("x.ftl", text).expect("parses");
-        let mut schema = Schema {
-            realms: file.realms,
-        };
-        schema.realms.push(Realm {
-            name: "empty".into(),
-            ..Realm::default()
-        });
-        assert!(schema.realms.len() == 3 && !schema.realms[0].modules.is_empty());
-        assert_eq!(encode_ftl(&schema), to_ftl(&schema).encode_to_vec());
-        assert_eq!(encode_ftl(&Schema::default()), Vec::<u8>::new());
-    }
 }

@@ -19,11 +19,13 @@
 //! known, types nested at most [`MAX_TYPE_DEPTH`] deep. Runtime fields (a
 //! running cluster's state) are ignored.
 
+mod binary;
 mod decode;
 mod encode;
 
+pub use binary::encode_ftl;
 pub use decode::from_ftl;
-pub use encode::{encode_ftl, to_ftl};
+pub use encode::to_ftl;
 
 /// The generated protobuf types of `xyz.block.ftl.schema.v1`.
 #[allow(clippy::all, missing_docs)]
