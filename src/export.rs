@@ -13,7 +13,7 @@ use crate::files;
 use crate::project::Project;
 use crate::schema::txtpb::{self, Format};
 use crate::schema::usage::usage;
-use crate::schema::{Realm, Schema, public_api, validate};
+use crate::schema::{Decl, Realm, Schema, public_api, validate};
 use crate::workspace::Workspace;
 
 /// The first line of every exported proto-text file (protojson and binary
@@ -27,6 +27,9 @@ pub struct Export {
     pub api: Realm,
     /// Every file it goes to, encoded.
     pub files: Vec<ExportFile>,
+    /// What [`prepare_owned`] left out of the public API, freed with the
+    /// export (a command that exits next forgets the export whole).
+    left_out: Vec<Vec<Decl>>,
 }
 
 /// One file of an export.
@@ -131,8 +134,10 @@ pub fn prepare_owned(ws: Workspace, output: Option<&Path>) -> Result<Export> {
     let Some(internal) = ws.schema.realms.into_iter().find(|r| !r.external) else {
         unreachable!("a workspace always has its internal realm")
     };
-    let mut export = encode_api(public_api::into_public_api(internal), paths, formats)?;
+    let (api, left_out) = public_api::into_public_api(internal);
+    let mut export = encode_api(api, paths, formats)?;
     export.files.extend(usage);
+    export.left_out = left_out;
     Ok(export)
 }
 
@@ -194,7 +199,11 @@ fn encode_api(api: Realm, paths: Vec<PathBuf>, formats: Vec<Format>) -> Result<E
         })
         .collect();
     let api = exported.realms.into_iter().next().unwrap_or_default();
-    Ok(Export { api, files })
+    Ok(Export {
+        api,
+        files,
+        left_out: Vec::new(),
+    })
 }
 
 /// A published schema in `format`, as `realm export` writes it.
