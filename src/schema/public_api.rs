@@ -104,9 +104,10 @@ pub fn into_public_api(realm: Realm) -> (Realm, Vec<Vec<Decl>>) {
                     left_out.push(decl);
                     continue;
                 }
-                match into_public_decl(decl) {
-                    Ok(decl) => decls.push(decl),
-                    Err(decl) => left_out.push(decl),
+                if is_published(&decl) {
+                    decls.push(into_public_decl(decl));
+                } else {
+                    left_out.push(decl);
                 }
             }
             let module = (!decls.is_empty()).then(|| {
@@ -274,11 +275,17 @@ impl Closure {
     }
 }
 
-/// [`public_decl`] of a declaration that is not needed afterwards; `Err`
-/// gives back one that is never published (config and secrets).
-fn into_public_decl(mut decl: Decl) -> Result<Decl, Decl> {
+/// Whether a declaration the closure reaches is published: config and
+/// secrets never are.
+fn is_published(decl: &Decl) -> bool {
+    !matches!(decl, Decl::Config(_) | Decl::Secret(_))
+}
+
+/// [`public_decl`] of a declaration that is not needed afterwards (one
+/// [`is_published`]).
+fn into_public_decl(mut decl: Decl) -> Decl {
     match &mut decl {
-        Decl::Config(_) | Decl::Secret(_) => return Err(decl),
+        Decl::Config(_) | Decl::Secret(_) => {}
         Decl::Data(data) => {
             into_public_metadata(&mut data.metadata);
             for field in &mut data.fields {
@@ -291,7 +298,7 @@ fn into_public_decl(mut decl: Decl) -> Result<Decl, Decl> {
         Decl::Database(db) => into_public_metadata(&mut db.metadata),
         Decl::Enum(_) => {}
     }
-    Ok(decl)
+    decl
 }
 
 /// The declaration as the public API shows it, or `None` when it has no
