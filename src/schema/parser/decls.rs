@@ -23,11 +23,7 @@ impl<'a> Parser<'a> {
                 Visibility::Export
             };
         }
-        let keyword_pos = {
-            self.skip_ws();
-            self.pos()
-        };
-        let Some((keyword, _)) = self.ident() else {
+        let Some((keyword, keyword_pos)) = self.ident() else {
             return Err(self.expected(&format!("a declaration ({DECL_KEYWORDS})")));
         };
         let unexportable = |p: &Self, kind: &str| {

@@ -31,7 +31,6 @@ impl<'a> Parser<'a> {
     pub(super) fn metadata(&mut self) -> Result<Metadata> {
         let pos = self.pos();
         self.bump();
-        let keyword_pos = self.pos();
         let keyword = self.ident_here("a metadata name after `+`")?;
         let kind = match keyword {
             "calls" => MetadataKind::Calls(self.refs("a verb reference")?),
@@ -207,7 +206,11 @@ impl<'a> Parser<'a> {
             other => {
                 return Err(Diagnostic::new(
                     format!("unknown metadata `+{other}`"),
-                    Some(keyword_pos),
+                    // The keyword follows the `+` on its line.
+                    Some(Pos {
+                        column: pos.column + 1,
+                        ..pos
+                    }),
                 )
                 .with_len(other.len())
                 .with_label("unknown metadata")
