@@ -29,7 +29,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use super::journal::{Journal, Unmoved};
 use super::{Delivery, Depth, Enqueued, Remembered, Store, StoreError};
 
-/// id → delivery (JSON).
+/// id → delivery ([`Delivery::encode`]; JSON in a store written by a
+/// realm before it, read all the same and rewritten at its next change).
 const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
 /// (target, seq) → id, for pending deliveries only.
 const PENDING: TableDefinition<(&str, u64), &str> = TableDefinition::new("pending");
@@ -97,11 +98,23 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+/// A delivery as the store keeps it (binary, or JSON written by an older
+/// realm: [`Delivery::decode`]).
+fn decode(bytes: &[u8]) -> Result<Delivery, StoreError> {
+    Delivery::decode(bytes).map_err(StoreError)
+}
+
+/// A delivery as the store keeps it ([`Delivery::encode`]).
+fn encode(delivery: &Delivery) -> Result<Vec<u8>, StoreError> {
+    Ok(delivery.encode())
+}
+
+/// A remembered reply (JSON) as the store keeps it.
+fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError(format!("a damaged record: {e}")))
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+fn encode_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(err)
 }
 
@@ -514,7 +527,7 @@ impl Store for Embedded {
                 _ => {
                     // The first of a target (in seq order): the oldest.
                     let oldest_ms = match deliveries.get(id.value()).map_err(err)? {
-                        Some(v) => decode::<Delivery>(v.value())?.created_ms,
+                        Some(v) => decode(v.value())?.created_ms,
                         None => super::now_ms(),
                     };
                     depths.push(Depth {
@@ -593,12 +606,12 @@ impl Store for Embedded {
         let tx = self.db.begin_read().map_err(err)?;
         let table = tx.open_table(KEYS).map_err(err)?;
         let found = table.get(key).map_err(err)?;
-        found.map(|v| decode(v.value())).transpose()
+        found.map(|v| decode_json(v.value())).transpose()
     }
 
     fn remember(&self, key: &str, remembered: &Remembered) -> Result<(), StoreError> {
         self.write(|tx| {
-            let bytes = encode(remembered)?;
+            let bytes = encode_json(remembered)?;
             tx.open_table(KEYS)
                 .map_err(err)?
                 .insert(key, bytes.as_slice())
@@ -636,7 +649,7 @@ impl Store for Embedded {
             for (seq, id) in &ended {
                 // Still ended: a retry in between queued it again.
                 let still = match deliveries.get(id.as_str()).map_err(err)? {
-                    Some(v) => decode::<Delivery>(v.value())?.status.is_final(),
+                    Some(v) => decode(v.value())?.status.is_final(),
                     None => false,
                 };
                 if still {
@@ -733,6 +746,66 @@ mod tests {
         .expect("write");
         let e = Embedded::open(&path).expect_err("an undecodable record not taken in");
         assert!(e.0.contains("a damaged record"), "{}", e.0);
+    }
+
+    /// A store written by an older realm keeps its deliveries as JSON (in
+    /// its tables and on its journal): they are read, delivered and
+    /// changed as any (a change writes the binary encoding).
+    #[test]
+    fn deliveries_stored_as_json_by_an_older_realm_are_read_and_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("q.redb");
+        let store = Embedded::open(&path).expect("open");
+        for id in ["a", "b"] {
+            store.enqueue(&mut delivery(id, "x")).expect("enqueue");
+        }
+        store.depths().expect("move into the tables");
+        let a = store.get("a").expect("get").expect("a");
+        store
+            .write(|tx| {
+                let json = serde_json::to_vec(&a).map_err(err)?;
+                tx.open_table(DELIVERIES)
+                    .map_err(err)?
+                    .insert("a", json.as_slice())
+                    .map_err(err)?;
+                Ok(())
+            })
+            .expect("as an older realm wrote it");
+        // `c` left on the journal as JSON by an older realm's crash.
+        let mut c = delivery("c", "x");
+        c.seq = 3;
+        crash(store);
+        let json = serde_json::to_vec(&c).expect("json");
+        let mut record = (json.len() as u32).to_le_bytes().to_vec();
+        record.extend_from_slice(&crc32fast::hash(&json).to_le_bytes());
+        record.extend_from_slice(&json);
+        std::fs::write(dir.path().join("q.redb.accepted.0"), &record).expect("write");
+        let store = Embedded::open(&path).expect("reopen");
+        let raw = |id: &str| {
+            let tx = store.db.begin_read().expect("read");
+            let table = tx.open_table(DELIVERIES).expect("table");
+            table.get(id).expect("get").expect("there").value()[0]
+        };
+        assert_eq!((raw("a"), raw("b"), raw("c")), (b'{', 0xB1, 0xB1));
+        let mut next = store.next_for("bank/balance/x").expect("next").expect("a");
+        assert_eq!(next, a);
+        next.status = Status::Delivered;
+        store.update(&next).expect("update");
+        assert_eq!(raw("a"), 0xB1);
+        let listed: Vec<(String, Status)> = store
+            .list(10)
+            .expect("list")
+            .into_iter()
+            .map(|d| (d.id, d.status))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("a".into(), Status::Delivered),
+                ("b".into(), Status::Queued),
+                ("c".into(), Status::Queued)
+            ]
+        );
     }
 
     /// A clean stop moves what is on the journal into the redb file: the

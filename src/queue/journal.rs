@@ -13,7 +13,8 @@
 //! this has the numbers).
 //!
 //! A record is `length (u32 LE) | CRC-32 of the payload (u32 LE) | payload`
-//! (the delivery as the store keeps it, JSON). Reading stops at the first
+//! (the delivery as the store keeps it: `Delivery::encode`'s binary
+//! encoding, or JSON when written by an older realm). Reading stops at the first
 //! record that is short or fails its check: the tail of a batch whose
 //! write a crash cut short, never answered. A record whose `seq` the store
 //! has already taken in is skipped (a file emptied after its calls were
@@ -50,7 +51,7 @@ pub(super) struct Unmoved {
     pub id: String,
     /// Its target, as [`Delivery::target`] writes it.
     pub target: String,
-    /// The delivery as the store keeps it (JSON).
+    /// The delivery as the store keeps it ([`Delivery::encode`]).
     pub bytes: Vec<u8>,
 }
 
@@ -286,12 +287,6 @@ impl Journal {
     }
 }
 
-/// What is read of a record before the rest: its `seq`.
-#[derive(serde::Deserialize)]
-struct SeqOf {
-    seq: u64,
-}
-
 /// The records of one file after `taken` (the last `seq` the store holds
 /// already), up to the first that is short or damaged. A record taken in
 /// already is not decoded further: one written by another version of
@@ -311,20 +306,14 @@ fn read_records(file: &File, path: &Path, taken: u64) -> Result<Vec<Delivery>, S
         if len == 0 || crc32fast::hash(payload) != crc {
             break;
         }
-        let decoded = serde_json::from_slice::<SeqOf>(payload).and_then(|SeqOf { seq }| {
-            (seq > taken)
-                .then(|| serde_json::from_slice::<Delivery>(payload))
-                .transpose()
-        });
+        let decoded = Delivery::seq_of(payload)
+            .and_then(|seq| (seq > taken).then(|| Delivery::decode(payload)).transpose());
         match decoded {
             Ok(d) => records.extend(d),
             // Checked, so written whole by this program: a record it
             // cannot read is a bug, not a torn write. Said, not hidden.
             Err(e) => {
-                return Err(StoreError(format!(
-                    "a damaged record in {}: {e}",
-                    path.display()
-                )));
+                return Err(StoreError(format!("{e} (in {})", path.display())));
             }
         }
         rest = &tail[len..];
