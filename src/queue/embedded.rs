@@ -65,6 +65,11 @@ pub struct Embedded {
     absorbing: Mutex<()>,
     /// Deliveries queued or being sent, on the journal or in the tables.
     pending: AtomicU64,
+    /// Whether a call was stored since the worker was last woken for one
+    /// that it must know of ([`Store::worker_needed`]): a call to a target
+    /// without calls on the journal (its lane may have ended), or the
+    /// journal reaching [`MOVE_AT`] or [`MOVE_AT_BYTES`].
+    needs_worker: std::sync::atomic::AtomicBool,
     /// Whether dropping the store moves the journal's calls into its
     /// tables (a clean stop leaves them in the redb file alone); tests of
     /// a crash turn it off.
@@ -158,6 +163,7 @@ impl Embedded {
             journal: Mutex::new(journal),
             absorbing: Mutex::new(()),
             pending: AtomicU64::new(0),
+            needs_worker: std::sync::atomic::AtomicBool::new(false),
             absorb_on_drop: true,
         };
         if !left.is_empty() {
@@ -229,7 +235,14 @@ impl Embedded {
             journal.next_seq = seq;
             self.pending
                 .fetch_add(stored.len() as u64, Ordering::SeqCst);
+            let below =
+                |j: &Journal| j.unmoved().len() < MOVE_AT && j.unmoved_bytes < MOVE_AT_BYTES;
+            let new_target = stored.iter().any(|u| !journal.holds_target(&u.target));
+            let was_below = below(&journal);
             journal.took(stored);
+            if new_target || (was_below && !below(&journal)) {
+                self.needs_worker.store(true, Ordering::SeqCst);
+            }
             journal.unmoved_bytes > MAX_UNMOVED_BYTES
         };
         // The batch is stored (on the journal) whatever this does: a
@@ -343,6 +356,10 @@ impl Store for Embedded {
         let [(stored, _)] = one;
         delivery.seq = stored.seq;
         Ok(enqueued.first().copied().unwrap_or(Enqueued::Stored))
+    }
+
+    fn worker_needed(&self) -> bool {
+        self.needs_worker.swap(false, Ordering::SeqCst)
     }
 
     fn enqueue_batch(&self, batch: &mut [(Delivery, u64)]) -> Vec<Result<Enqueued, StoreError>> {
@@ -746,6 +763,32 @@ mod tests {
         .expect("write");
         let e = Embedded::open(&path).expect_err("an undecodable record not taken in");
         assert!(e.0.contains("a damaged record"), "{}", e.0);
+    }
+
+    /// The worker is woken for a call to a target with no call on the
+    /// journal (its lane may have ended), and when a move is due; not for
+    /// more calls behind one its lane will find.
+    #[test]
+    fn the_worker_is_woken_for_a_new_target_or_a_move_due_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Embedded::open(&dir.path().join("q.redb")).expect("open");
+        let woken = |verb: &str| {
+            store.enqueue(&mut delivery("d", verb)).expect("enqueue");
+            store.worker_needed()
+        };
+        assert!(woken("x"), "the first call");
+        assert!(!woken("x"), "a second to the same target");
+        assert!(woken("y"), "another target");
+        assert!(!woken("y"));
+        store.depths().expect("every call moved");
+        assert!(woken("x"), "none of x's on the journal since the move");
+        assert!(!woken("x"));
+        let waiting = on_journal(&store).len();
+        for _ in waiting..MOVE_AT - 1 {
+            assert!(!woken("x"));
+        }
+        assert!(woken("x"), "a move due");
+        assert!(!woken("x"), "once");
     }
 
     /// A store written by an older realm keeps its deliveries as JSON (in

@@ -228,6 +228,11 @@ impl Journal {
         self.unmoved_targets.keys().map(String::as_str)
     }
 
+    /// Whether a call to `target` is on the journal, not in the tables.
+    pub(super) fn holds_target(&self, target: &str) -> bool {
+        self.unmoved_targets.contains_key(target)
+    }
+
     /// Whether the call of `seq` (given already) is on the journal still,
     /// not in the store's tables.
     pub(super) fn holds(&self, seq: u64) -> bool {
@@ -238,7 +243,13 @@ impl Journal {
     pub(super) fn took(&mut self, calls: impl IntoIterator<Item = Arc<Unmoved>>) {
         for call in calls {
             self.unmoved_bytes += call.bytes.len();
-            *self.unmoved_targets.entry(call.target.clone()).or_default() += 1;
+            // A target's name is copied once, while it has calls here.
+            match self.unmoved_targets.get_mut(&call.target) {
+                Some(count) => *count += 1,
+                None => {
+                    self.unmoved_targets.insert(call.target.clone(), 1);
+                }
+            }
             self.unmoved.push(call);
         }
     }
