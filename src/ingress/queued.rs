@@ -153,10 +153,18 @@ impl Ingress {
         {
             return None;
         }
-        let value: serde_json::Value = serde_json::from_slice(&reply.body).ok()?;
-        (value["status"] == "queued")
-            .then(|| value["id"].as_str().map(|id| format!("/deliveries/{id}")))
-            .flatten()
+        // The body `enqueue` wrote, read back without building a JSON
+        // value (a map and strings a call, on the caller's path).
+        #[derive(serde::Deserialize)]
+        struct Accepted<'a> {
+            #[serde(borrow)]
+            id: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            status: std::borrow::Cow<'a, str>,
+        }
+        let accepted: Accepted<'_> = serde_json::from_slice(&reply.body).ok()?;
+        (accepted.status == "queued")
+            .then(|| format!("/deliveries/{}", accepted.id))
             .and_then(|l| HeaderValue::from_str(&l).ok())
     }
 
@@ -245,15 +253,12 @@ impl Ingress {
             Ok((Enqueued::Full { pending }, _)) => {
                 self.refused(call, queue_full(pending, queue.max_queued), true, caller)
             }
-            Ok((Enqueued::Stored, delivery)) => {
-                let body = serde_json::json!({ "id": delivery.id, "status": "queued" });
-                Outcome {
-                    reply: Reply::json(StatusCode::ACCEPTED, body.to_string()),
-                    refusal: None,
-                    routed: true,
-                    caller,
-                }
-            }
+            Ok((Enqueued::Stored, delivery)) => Outcome {
+                reply: Reply::json(StatusCode::ACCEPTED, accepted_body(&delivery.id)),
+                refusal: None,
+                routed: true,
+                caller,
+            },
             Err(why) => {
                 tracing::error!("cannot queue a call: {why}");
                 let refusal = Refusal::new(
@@ -534,6 +539,17 @@ fn key_in_flight(key: &str) -> Refusal {
 /// Keys are printable ASCII, so the newline keeps the two apart.
 fn scoped_key(caller: Option<&str>, key: &str) -> String {
     format!("{}\n{key}", caller.unwrap_or(""))
+}
+
+/// The body of a `202 Accepted`: `{"id":"<id>","status":"queued"}`,
+/// written as text (the id a UUID, quoted as JSON all the same).
+fn accepted_body(id: &str) -> String {
+    let mut body = String::with_capacity(id.len() + 32);
+    body.push_str("{\"id\":");
+    // A `&str` always serializes; an empty string if it ever did not.
+    body.push_str(&serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into()));
+    body.push_str(",\"status\":\"queued\"}");
+    body
 }
 
 /// A call as the queue keeps it: what goes on with it, its key (the

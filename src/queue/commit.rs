@@ -96,8 +96,9 @@ impl Drop for Committer {
     }
 }
 
-/// How long a batch waits for one more call than the last batch had,
-/// when the last batch had several (calls are coming in together).
+/// How long the thread sleeps, once a batch, for more calls when no more
+/// than the last batch had are there and that batch had several (calls
+/// are coming in together).
 const LINGER: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Commits what waits, batch after batch, until every sender is gone.
@@ -117,18 +118,19 @@ fn run(store: &dyn Store, waiting: &mpsc::Receiver<Accepting>, wake: &tokio::syn
         // Under load, the next calls are a moment away: after a batch of
         // several, one commit (an fsync) for one more call than it had
         // costs less than one more commit.
-        let linger = (last > 1).then(|| std::time::Instant::now() + LINGER);
+        // The thread sleeps through the linger once rather than waiting
+        // on the channel: a wait there was woken (a futex wake by the
+        // sender, a switch to this thread) by each call that came.
+        let mut linger = last > 1;
         while batch.len() < MAX_BATCH {
-            let next = match (waiting.try_recv(), linger) {
-                (Ok(next), _) => next,
-                (Err(_), Some(until)) if batch.len() <= last => {
-                    let left = until.saturating_duration_since(std::time::Instant::now());
-                    match waiting.recv_timeout(left) {
-                        Ok(next) => next,
-                        Err(_) => break,
-                    }
+            let next = match waiting.try_recv() {
+                Ok(next) => next,
+                Err(mpsc::TryRecvError::Empty) if linger && batch.len() <= last => {
+                    linger = false;
+                    std::thread::sleep(LINGER);
+                    continue;
                 }
-                (Err(_), _) => break,
+                Err(_) => break,
             };
             bytes += next.delivery.body.len();
             if bytes > MAX_BATCH_BYTES {
@@ -160,8 +162,9 @@ fn commit(store: &dyn Store, batch: Vec<Accepting>, wake: &tokio::sync::Notify) 
                 .map(|_| Err(StoreError("a commit of the queue panicked".into())))
                 .collect()
         });
-    // One wake-up of the worker a batch, not one a call.
-    if outcomes.iter().any(|o| matches!(o, Ok(Enqueued::Stored))) {
+    // One wake-up of the worker a batch at most, not one a call; none
+    // when the store says its lanes find the calls on their own.
+    if outcomes.iter().any(|o| matches!(o, Ok(Enqueued::Stored))) && store.worker_needed() {
         wake.notify_one();
     }
     for (((delivery, _), outcome), (hold, done)) in calls.into_iter().zip(outcomes).zip(answers) {

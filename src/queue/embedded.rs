@@ -29,7 +29,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, Tab
 use super::journal::{Journal, Unmoved};
 use super::{Delivery, Depth, Enqueued, Remembered, Store, StoreError};
 
-/// id → delivery (JSON).
+/// id → delivery ([`Delivery::encode`]; JSON in a store written by a
+/// realm before it, read all the same and rewritten at its next change).
 const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
 /// (target, seq) → id, for pending deliveries only.
 const PENDING: TableDefinition<(&str, u64), &str> = TableDefinition::new("pending");
@@ -64,6 +65,11 @@ pub struct Embedded {
     absorbing: Mutex<()>,
     /// Deliveries queued or being sent, on the journal or in the tables.
     pending: AtomicU64,
+    /// Whether a call was stored since the worker was last woken for one
+    /// that it must know of ([`Store::worker_needed`]): a call to a target
+    /// without calls on the journal (its lane may have ended), or the
+    /// journal reaching [`MOVE_AT`] or [`MOVE_AT_BYTES`].
+    needs_worker: std::sync::atomic::AtomicBool,
     /// Whether dropping the store moves the journal's calls into its
     /// tables (a clean stop leaves them in the redb file alone); tests of
     /// a crash turn it off.
@@ -97,11 +103,23 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+/// A delivery as the store keeps it (binary, or JSON written by an older
+/// realm: [`Delivery::decode`]).
+fn decode(bytes: &[u8]) -> Result<Delivery, StoreError> {
+    Delivery::decode(bytes).map_err(StoreError)
+}
+
+/// A delivery as the store keeps it ([`Delivery::encode`]).
+fn encode(delivery: &Delivery) -> Result<Vec<u8>, StoreError> {
+    Ok(delivery.encode())
+}
+
+/// A remembered reply (JSON) as the store keeps it.
+fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError(format!("a damaged record: {e}")))
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+fn encode_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(value).map_err(err)
 }
 
@@ -145,6 +163,7 @@ impl Embedded {
             journal: Mutex::new(journal),
             absorbing: Mutex::new(()),
             pending: AtomicU64::new(0),
+            needs_worker: std::sync::atomic::AtomicBool::new(false),
             absorb_on_drop: true,
         };
         if !left.is_empty() {
@@ -216,7 +235,14 @@ impl Embedded {
             journal.next_seq = seq;
             self.pending
                 .fetch_add(stored.len() as u64, Ordering::SeqCst);
+            let below =
+                |j: &Journal| j.unmoved().len() < MOVE_AT && j.unmoved_bytes < MOVE_AT_BYTES;
+            let new_target = stored.iter().any(|u| !journal.holds_target(&u.target));
+            let was_below = below(&journal);
             journal.took(stored);
+            if new_target || (was_below && !below(&journal)) {
+                self.needs_worker.store(true, Ordering::SeqCst);
+            }
             journal.unmoved_bytes > MAX_UNMOVED_BYTES
         };
         // The batch is stored (on the journal) whatever this does: a
@@ -330,6 +356,10 @@ impl Store for Embedded {
         let [(stored, _)] = one;
         delivery.seq = stored.seq;
         Ok(enqueued.first().copied().unwrap_or(Enqueued::Stored))
+    }
+
+    fn worker_needed(&self) -> bool {
+        self.needs_worker.swap(false, Ordering::SeqCst)
     }
 
     fn enqueue_batch(&self, batch: &mut [(Delivery, u64)]) -> Vec<Result<Enqueued, StoreError>> {
@@ -514,7 +544,7 @@ impl Store for Embedded {
                 _ => {
                     // The first of a target (in seq order): the oldest.
                     let oldest_ms = match deliveries.get(id.value()).map_err(err)? {
-                        Some(v) => decode::<Delivery>(v.value())?.created_ms,
+                        Some(v) => decode(v.value())?.created_ms,
                         None => super::now_ms(),
                     };
                     depths.push(Depth {
@@ -593,12 +623,12 @@ impl Store for Embedded {
         let tx = self.db.begin_read().map_err(err)?;
         let table = tx.open_table(KEYS).map_err(err)?;
         let found = table.get(key).map_err(err)?;
-        found.map(|v| decode(v.value())).transpose()
+        found.map(|v| decode_json(v.value())).transpose()
     }
 
     fn remember(&self, key: &str, remembered: &Remembered) -> Result<(), StoreError> {
         self.write(|tx| {
-            let bytes = encode(remembered)?;
+            let bytes = encode_json(remembered)?;
             tx.open_table(KEYS)
                 .map_err(err)?
                 .insert(key, bytes.as_slice())
@@ -636,7 +666,7 @@ impl Store for Embedded {
             for (seq, id) in &ended {
                 // Still ended: a retry in between queued it again.
                 let still = match deliveries.get(id.as_str()).map_err(err)? {
-                    Some(v) => decode::<Delivery>(v.value())?.status.is_final(),
+                    Some(v) => decode(v.value())?.status.is_final(),
                     None => false,
                 };
                 if still {
@@ -733,6 +763,92 @@ mod tests {
         .expect("write");
         let e = Embedded::open(&path).expect_err("an undecodable record not taken in");
         assert!(e.0.contains("a damaged record"), "{}", e.0);
+    }
+
+    /// The worker is woken for a call to a target with no call on the
+    /// journal (its lane may have ended), and when a move is due; not for
+    /// more calls behind one its lane will find.
+    #[test]
+    fn the_worker_is_woken_for_a_new_target_or_a_move_due_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Embedded::open(&dir.path().join("q.redb")).expect("open");
+        let woken = |verb: &str| {
+            store.enqueue(&mut delivery("d", verb)).expect("enqueue");
+            store.worker_needed()
+        };
+        assert!(woken("x"), "the first call");
+        assert!(!woken("x"), "a second to the same target");
+        assert!(woken("y"), "another target");
+        assert!(!woken("y"));
+        store.depths().expect("every call moved");
+        assert!(woken("x"), "none of x's on the journal since the move");
+        assert!(!woken("x"));
+        let waiting = on_journal(&store).len();
+        for _ in waiting..MOVE_AT - 1 {
+            assert!(!woken("x"));
+        }
+        assert!(woken("x"), "a move due");
+        assert!(!woken("x"), "once");
+    }
+
+    /// A store written by an older realm keeps its deliveries as JSON (in
+    /// its tables and on its journal): they are read, delivered and
+    /// changed as any (a change writes the binary encoding).
+    #[test]
+    fn deliveries_stored_as_json_by_an_older_realm_are_read_and_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("q.redb");
+        let store = Embedded::open(&path).expect("open");
+        for id in ["a", "b"] {
+            store.enqueue(&mut delivery(id, "x")).expect("enqueue");
+        }
+        store.depths().expect("move into the tables");
+        let a = store.get("a").expect("get").expect("a");
+        store
+            .write(|tx| {
+                let json = serde_json::to_vec(&a).map_err(err)?;
+                tx.open_table(DELIVERIES)
+                    .map_err(err)?
+                    .insert("a", json.as_slice())
+                    .map_err(err)?;
+                Ok(())
+            })
+            .expect("as an older realm wrote it");
+        // `c` left on the journal as JSON by an older realm's crash.
+        let mut c = delivery("c", "x");
+        c.seq = 3;
+        crash(store);
+        let json = serde_json::to_vec(&c).expect("json");
+        let mut record = (json.len() as u32).to_le_bytes().to_vec();
+        record.extend_from_slice(&crc32fast::hash(&json).to_le_bytes());
+        record.extend_from_slice(&json);
+        std::fs::write(dir.path().join("q.redb.accepted.0"), &record).expect("write");
+        let store = Embedded::open(&path).expect("reopen");
+        let raw = |id: &str| {
+            let tx = store.db.begin_read().expect("read");
+            let table = tx.open_table(DELIVERIES).expect("table");
+            table.get(id).expect("get").expect("there").value()[0]
+        };
+        assert_eq!((raw("a"), raw("b"), raw("c")), (b'{', 0xB1, 0xB1));
+        let mut next = store.next_for("bank/balance/x").expect("next").expect("a");
+        assert_eq!(next, a);
+        next.status = Status::Delivered;
+        store.update(&next).expect("update");
+        assert_eq!(raw("a"), 0xB1);
+        let listed: Vec<(String, Status)> = store
+            .list(10)
+            .expect("list")
+            .into_iter()
+            .map(|d| (d.id, d.status))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("a".into(), Status::Delivered),
+                ("b".into(), Status::Queued),
+                ("c".into(), Status::Queued)
+            ]
+        );
     }
 
     /// A clean stop moves what is on the journal into the redb file: the

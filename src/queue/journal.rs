@@ -13,7 +13,8 @@
 //! this has the numbers).
 //!
 //! A record is `length (u32 LE) | CRC-32 of the payload (u32 LE) | payload`
-//! (the delivery as the store keeps it, JSON). Reading stops at the first
+//! (the delivery as the store keeps it: `Delivery::encode`'s binary
+//! encoding, or JSON when written by an older realm). Reading stops at the first
 //! record that is short or fails its check: the tail of a batch whose
 //! write a crash cut short, never answered. A record whose `seq` the store
 //! has already taken in is skipped (a file emptied after its calls were
@@ -33,6 +34,17 @@
 //! answered, after a hole of zeros) could be read as live once new
 //! records came to end where it starts.
 //!
+//! Records are written with direct writes (`O_DIRECT`, where the file
+//! system takes it: through the page cache otherwise), whole 4 KiB
+//! blocks at a time: a batch's write starts at the block of the last
+//! record's end, with the bytes of that block before it written again
+//! (the same bytes: a write torn by a crash leaves them as they were), and
+//! ends with zeros to its last block's end (read as the end). The
+//! fdatasync then writes nothing back from the page cache, only flushes
+//! the disk's cache: a batch's write and fdatasync cost the committing
+//! thread a third less CPU than through the page cache (27 against 40 µs
+//! for 4.4 KB in this VM, alone).
+//!
 //! Never answers a call before its record is fsync'd; never reuses a file
 //! before each of its calls is committed, durably, in the redb file.
 
@@ -50,7 +62,7 @@ pub(super) struct Unmoved {
     pub id: String,
     /// Its target, as [`Delivery::target`] writes it.
     pub target: String,
-    /// The delivery as the store keeps it (JSON).
+    /// The delivery as the store keeps it ([`Delivery::encode`]).
     pub bytes: Vec<u8>,
 }
 
@@ -69,6 +81,16 @@ impl Unmoved {
 /// not yet moved into the store's tables, in `seq` order.
 pub(super) struct Journal {
     files: [File; 2],
+    /// The same files opened for direct writes (`O_DIRECT`), where the
+    /// file system takes them: records are appended through these.
+    direct: Option<[File; 2]>,
+    /// The bytes of each file's last block before its end of records,
+    /// written again, with the next records, by a direct write (which
+    /// writes whole blocks).
+    tails: [Vec<u8>; 2],
+    /// Where a batch is put together for a direct write: a block-aligned
+    /// part of it (see [`aligned`]).
+    scratch: Vec<u8>,
     paths: [PathBuf; 2],
     /// How many bytes of each file hold records.
     lens: [u64; 2],
@@ -94,6 +116,31 @@ const HEAD: usize = 8;
 
 /// How much a file is written ahead of its records (see the module's doc).
 const GROW: u64 = 4 << 20;
+
+/// The block direct writes are aligned to (their offset, length and
+/// memory): the largest logical block size of common disks.
+const BLOCK: usize = 4096;
+
+/// The part of `buf` that starts at a multiple of [`BLOCK`] in memory,
+/// `len` bytes long (`buf` grown as needed).
+fn aligned(buf: &mut Vec<u8>, len: usize) -> &mut [u8] {
+    if buf.len() < len + BLOCK {
+        buf.resize(len + BLOCK, 0);
+    }
+    let skip = buf.as_ptr().align_offset(BLOCK).min(BLOCK);
+    &mut buf[skip..skip + len]
+}
+
+/// `path` opened for direct writes, or `None` where the file system does
+/// not take `O_DIRECT` (the journal then writes through the page cache).
+fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok()
+}
 
 fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
     StoreError(format!("cannot {what} {}: {e}", path.display()))
@@ -148,8 +195,15 @@ impl Journal {
                 .map_err(|e| io(path, "read the length of", e))
         };
         let sizes = [size(&a, &paths[0])?, size(&b, &paths[1])?];
+        let direct = match (open_direct(&paths[0]), open_direct(&paths[1])) {
+            (Some(a), Some(b)) => Some([a, b]),
+            _ => None,
+        };
         let journal = Journal {
             files: [a, b],
+            direct,
+            tails: [Vec::new(), Vec::new()],
+            scratch: Vec::new(),
             paths,
             lens: [0, 0],
             sizes,
@@ -174,6 +228,11 @@ impl Journal {
         self.unmoved_targets.keys().map(String::as_str)
     }
 
+    /// Whether a call to `target` is on the journal, not in the tables.
+    pub(super) fn holds_target(&self, target: &str) -> bool {
+        self.unmoved_targets.contains_key(target)
+    }
+
     /// Whether the call of `seq` (given already) is on the journal still,
     /// not in the store's tables.
     pub(super) fn holds(&self, seq: u64) -> bool {
@@ -184,7 +243,13 @@ impl Journal {
     pub(super) fn took(&mut self, calls: impl IntoIterator<Item = Arc<Unmoved>>) {
         for call in calls {
             self.unmoved_bytes += call.bytes.len();
-            *self.unmoved_targets.entry(call.target.clone()).or_default() += 1;
+            // A target's name is copied once, while it has calls here.
+            match self.unmoved_targets.get_mut(&call.target) {
+                Some(count) => *count += 1,
+                None => {
+                    self.unmoved_targets.insert(call.target.clone(), 1);
+                }
+            }
             self.unmoved.push(call);
         }
     }
@@ -213,6 +278,7 @@ impl Journal {
                 .map_err(|e| io(&self.paths[i], "empty", e))?;
             self.lens[i] = 0;
             self.sizes[i] = 0;
+            self.tails[i].clear();
         }
         Ok(())
     }
@@ -225,30 +291,74 @@ impl Journal {
         if let Some(why) = &self.broken {
             return Err(StoreError(why.clone()));
         }
-        let mut buf = Vec::with_capacity(records.iter().map(|r| r.len() + HEAD).sum());
+        let i = self.current;
+        let at = self.lens[i];
+        let length: usize = records.iter().map(|r| r.len() + HEAD).sum();
+        // A direct write starts at the block of `at` and writes whole
+        // blocks: the records before `at` in that block again (the same
+        // bytes: a write torn by a crash leaves them as they were), then
+        // the new ones, then zeros to the block's end.
+        let start = at - at % BLOCK as u64;
+        let head = (at - start) as usize;
+        let padded = (head + length).div_ceil(BLOCK) * BLOCK;
+        let direct = self.direct.is_some();
+        let buf = if direct {
+            aligned(&mut self.scratch, padded)
+        } else {
+            if self.scratch.len() < length {
+                self.scratch.resize(length, 0);
+            }
+            &mut self.scratch[..length]
+        };
+        let mut put = 0;
+        if direct {
+            buf[..head].copy_from_slice(&self.tails[i]);
+            put = head;
+        }
         for record in records {
             let len = u32::try_from(record.len())
                 .map_err(|_| StoreError("a call too large for the journal".into()))?;
-            buf.extend_from_slice(&len.to_le_bytes());
-            buf.extend_from_slice(&crc32fast::hash(record).to_le_bytes());
-            buf.extend_from_slice(record);
+            buf[put..put + 4].copy_from_slice(&len.to_le_bytes());
+            buf[put + 4..put + 8].copy_from_slice(&crc32fast::hash(record).to_le_bytes());
+            buf[put + 8..put + 8 + record.len()].copy_from_slice(record);
+            put += HEAD + record.len();
         }
-        let i = self.current;
-        let (file, path, at) = (&self.files[i], &self.paths[i], self.lens[i]);
-        let end = at + buf.len() as u64;
+        buf[put..].fill(0);
+        let end = at + length as u64;
+        let reach = if direct { start + padded as u64 } else { end };
+        let (file, path) = (&self.files[i], &self.paths[i]);
         // Written ahead: zeros up to a few MiB past the records, their
         // length synced with the batch (as an append past the end would).
-        let grown = (end > self.sizes[i]).then(|| end.div_ceil(GROW) * GROW);
-        let written = match grown {
+        let grown = (reach > self.sizes[i]).then(|| reach.div_ceil(GROW) * GROW);
+        let grow = || match grown {
             Some(size) => {
                 let zeros = vec![0u8; (size - self.sizes[i]) as usize];
                 file.write_all_at(&zeros, self.sizes[i])
-                    .and_then(|()| file.write_all_at(&buf, at))
-                    .and_then(|()| file.sync_all())
             }
-            None => file.write_all_at(&buf, at).and_then(|()| file.sync_data()),
+            None => Ok(()),
+        };
+        let sync = |f: &File| match grown {
+            Some(_) => f.sync_all(),
+            None => f.sync_data(),
+        };
+        let written = match &self.direct {
+            // The zeros through the page cache (rare); the kernel writes
+            // back what the direct write covers before it.
+            Some(direct) => grow()
+                .and_then(|()| direct[i].write_all_at(buf, start))
+                .and_then(|()| sync(&direct[i])),
+            None => grow()
+                .and_then(|()| file.write_all_at(buf, at))
+                .and_then(|()| sync(file)),
         };
         if let Err(e) = written {
+            if direct && e.raw_os_error() == Some(libc::EINVAL) {
+                // The file system took `O_DIRECT` at open but not these
+                // writes (nothing was written): through the page cache
+                // from now on.
+                self.direct = None;
+                return self.append(records);
+            }
             // What was written may be read at the next start: cut it off,
             // as the calls are refused.
             self.sizes[i] = at;
@@ -259,6 +369,13 @@ impl Journal {
                 ));
             }
             return Err(io(path, "write", e));
+        }
+        if direct {
+            // The new last block's bytes before the end of records.
+            let last = (end - end % BLOCK as u64 - start) as usize;
+            let tail = &buf[last..last + (end % BLOCK as u64) as usize];
+            self.tails[i].clear();
+            self.tails[i].extend_from_slice(tail);
         }
         self.lens[i] = end;
         if let Some(size) = grown {
@@ -282,14 +399,9 @@ impl Journal {
     pub(super) fn emptied(&mut self, i: usize) {
         if i != self.current {
             self.lens[i] = 0;
+            self.tails[i].clear();
         }
     }
-}
-
-/// What is read of a record before the rest: its `seq`.
-#[derive(serde::Deserialize)]
-struct SeqOf {
-    seq: u64,
 }
 
 /// The records of one file after `taken` (the last `seq` the store holds
@@ -311,20 +423,14 @@ fn read_records(file: &File, path: &Path, taken: u64) -> Result<Vec<Delivery>, S
         if len == 0 || crc32fast::hash(payload) != crc {
             break;
         }
-        let decoded = serde_json::from_slice::<SeqOf>(payload).and_then(|SeqOf { seq }| {
-            (seq > taken)
-                .then(|| serde_json::from_slice::<Delivery>(payload))
-                .transpose()
-        });
+        let decoded = Delivery::seq_of(payload)
+            .and_then(|seq| (seq > taken).then(|| Delivery::decode(payload)).transpose());
         match decoded {
             Ok(d) => records.extend(d),
             // Checked, so written whole by this program: a record it
             // cannot read is a bug, not a torn write. Said, not hidden.
             Err(e) => {
-                return Err(StoreError(format!(
-                    "a damaged record in {}: {e}",
-                    path.display()
-                )));
+                return Err(StoreError(format!("{e} (in {})", path.display())));
             }
         }
         rest = &tail[len..];
@@ -411,6 +517,52 @@ mod tests {
         let ids: Vec<String> = found.iter().map(|d| d.id.clone()).collect();
         assert_eq!(ids, ["n6", "n7"]);
         assert_eq!(journal.next_seq, 8);
+    }
+
+    /// Batches of records of many lengths, across block boundaries
+    /// (a direct write writes whole blocks: the records before it in its
+    /// first block again, zeros after it in its last), and across the
+    /// 4 MiB written ahead: every record is read back, in order, once;
+    /// the same through the page cache (file systems without
+    /// `O_DIRECT`).
+    #[test]
+    fn batches_across_blocks_are_read_back_whole_direct_or_not() {
+        for direct in [true, false] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = dir.path().join("q.redb");
+            let (mut journal, _) = Journal::open(&store, 0).expect("open");
+            if !direct {
+                journal.direct = None;
+            }
+            let mut seq = 0;
+            let mut written = Vec::new();
+            for batch in 0..400u64 {
+                let records: Vec<Vec<u8>> = (0..1 + batch % 5)
+                    .map(|k| {
+                        seq += 1;
+                        let mut d = delivery(&format!("d{seq}"), seq);
+                        // 0 to about 64 KB, most within two blocks.
+                        d.body = "x".repeat(
+                            ((batch * 7919 + k * 104_729) % 8209) as usize
+                                * if batch % 50 == 0 { 8 } else { 1 },
+                        );
+                        written.push(d.id.clone());
+                        d.encode()
+                    })
+                    .collect();
+                let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+                journal.append(&refs).expect("append");
+            }
+            assert!(
+                journal.sizes[0] > GROW,
+                "past the first 4 MiB written ahead"
+            );
+            drop(journal);
+            let (journal, found) = Journal::open(&store, 0).expect("reopen");
+            let ids: Vec<String> = found.iter().map(|d| d.id.clone()).collect();
+            assert_eq!(ids, written, "direct: {direct}");
+            assert_eq!(journal.next_seq, seq + 1);
+        }
     }
 
     /// A damaged byte inside a record ends what is read of that file.

@@ -61,6 +61,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             .map(|(delivery, max_pending)| self.enqueue_within(delivery, *max_pending))
             .collect()
     }
+    /// Whether the delivery worker must look at the store after the
+    /// calls just stored ([`Store::enqueue_batch`]): asked by the
+    /// committing thread once a batch. True unless the store knows every
+    /// call it stored since the last `true` goes to a target that had a
+    /// call waiting already (its lane finds them; a lane ends only when
+    /// its target has none) and no move is due (the worker looks every
+    /// second anyway).
+    fn worker_needed(&self) -> bool {
+        true
+    }
     /// A delivery by its id.
     fn get(&self, id: &str) -> Result<Option<Delivery>, StoreError>;
     /// Writes a delivery's new state; durable on return. A final status
