@@ -59,7 +59,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         let result = args.pinned.with_context(started_in, |ctx| {
             let ws = Workspace::load(&dir, ctx)?;
             let project = ws.project.clone();
-            let export = realm::export::prepare_owned(ws, None)?;
+            let export = realm::export::prepare_owned(ws, None)?.0;
             let check = check_callers::check(&project, &export, args.base.as_deref(), ctx)?;
             Ok(realm::check::callers_result(&check, &export, &project.root))
         });
@@ -90,7 +90,7 @@ pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
         let ws = Workspace::load(&dir, ctx)?;
         super::print_warnings(&ws);
         let project = ws.project.clone();
-        let export = realm::export::prepare_owned(ws, None)?;
+        let export = realm::export::prepare_owned(ws, None)?.0;
         check_callers::check(&project, &export, args.base.as_deref(), ctx)
     })?;
     match args.format {

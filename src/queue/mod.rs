@@ -35,7 +35,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use delivery::{Delivery, Status, StoredReply};
 pub use embedded::Embedded;
 pub use idempotency::{Begun, Remembered};
-pub use nats::Nats;
+pub use nats::{NONCE_WAIT, Nats};
 pub use policy::Policy;
 pub use store::{Depth, Enqueued, Nonces, Store, StoreError};
 pub use worker::{Attempted, Deliver};

@@ -69,8 +69,9 @@ pub struct Nats {
 /// bucket's `max_age` (at least two replay windows).
 const NONCES: &str = "nonces";
 
-/// How long a nonce's take waits for NATS.
-const NONCE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a nonce's take waits for NATS (a signed call is refused
+/// after it).
+pub const NONCE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The replay cache shared by the replicas ([`Nats::nonces`]).
 pub struct NatsNonces {

@@ -73,7 +73,8 @@ pub fn public_api(realm: &Realm) -> Realm {
 /// declarations are moved out of it, not cloned (`realm export` of the
 /// 10,000-verb benchmark realm held the realm and a 31.6 MiB copy of half
 /// of it at once). With it, what is left out (the declarations not
-/// published, by module), for the caller to free when it suits it: a
+/// published, by module; builtin modules are dropped here), for the caller
+/// to free when it suits it: a
 /// command that exits next need not free them one by one (the benchmark
 /// realm's 55,000 were 5 % of its export's instructions, `callgrind`).
 pub fn into_public_api(realm: Realm) -> (Realm, Vec<Vec<Decl>>) {

@@ -1,6 +1,7 @@
 //! Model → FTL's protobuf as prost values. What realm writes is encoded
 //! straight from the model (`binary`); these values are the reference its
-//! tests hold it equal to, byte for byte.
+//! tests hold it equal to, byte for byte: a change of one is a change of
+//! both.
 
 use super::super::model::*;
 use super::pb;
