@@ -244,9 +244,12 @@ impl Delivery {
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(u64::from_le_bytes)
                 .ok_or_else(|| "a damaged record: cut short (binary encoding 1)".to_string()),
-            _ => serde_json::from_slice::<SeqOf>(bytes)
+            Some(b'{') => serde_json::from_slice::<SeqOf>(bytes)
                 .map(|s| s.seq)
                 .map_err(|e| format!("a damaged record: {e}")),
+            // Another encoding (a newer realm's), or empty: `decode`'s
+            // message says which.
+            _ => Delivery::decode(bytes).map(|d| d.seq),
         }
     }
 }

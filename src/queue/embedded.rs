@@ -765,6 +765,25 @@ mod tests {
         assert!(e.0.contains("a damaged record"), "{}", e.0);
     }
 
+    /// r29: a journal record of a newer realm's encoding (first byte
+    /// 0xB2) is refused at open with the message `decode` gives such a
+    /// record, not as a damaged record (an operator told "damaged" may
+    /// delete the journal, losing answered calls).
+    #[test]
+    fn r29_a_newer_realms_record_on_the_journal_is_named_as_such() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("q.redb");
+        drop(Embedded::open(&path).expect("open"));
+        let mut payload = delivery("a", "x").encode();
+        payload[0] = 0xB2;
+        let mut record = (payload.len() as u32).to_le_bytes().to_vec();
+        record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        record.extend_from_slice(&payload);
+        std::fs::write(dir.path().join("q.redb.accepted.0"), &record).expect("write");
+        let e = Embedded::open(&path).expect_err("refused");
+        assert!(e.0.contains("does not read"), "{}", e.0);
+    }
+
     /// The worker is woken for a call to a target with no call on the
     /// journal (its lane may have ended), and when a move is due; not for
     /// more calls behind one its lane will find.
