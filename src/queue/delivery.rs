@@ -325,7 +325,9 @@ impl Reader<'_> {
         if count > self.0.len() / 8 {
             return None;
         }
-        let mut headers = Vec::with_capacity(count);
+        // Room for a few at first: a (String, String) takes 48 bytes, a
+        // header of a damaged record 8.
+        let mut headers = Vec::with_capacity(count.min(16));
         for _ in 0..count {
             headers.push((self.str()?, self.str()?));
         }

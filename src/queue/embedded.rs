@@ -38,6 +38,13 @@ const PENDING: TableDefinition<(&str, u64), &str> = TableDefinition::new("pendin
 const ORDER: TableDefinition<u64, &str> = TableDefinition::new("order");
 /// "seq" → the last seq taken in from the journal.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+/// The store's format, kept in `META` under "format" from the binary
+/// encoding of deliveries on (`Delivery::encode`): a store of a later
+/// format is refused at open with a message, not record by record. Realms
+/// before it read no format: they report a binary record as damaged (do
+/// not go back to one with calls queued).
+const STORE_FORMAT: u64 = 1;
 /// idempotency key → remembered reply (JSON).
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("idempotency");
 
@@ -150,7 +157,21 @@ impl Embedded {
             tx.open_table(PENDING).map_err(err)?;
             tx.open_table(ORDER).map_err(err)?;
             tx.open_table(KEYS).map_err(err)?;
-            let meta = tx.open_table(META).map_err(err)?;
+            let mut meta = tx.open_table(META).map_err(err)?;
+            let format = meta.get("format").map_err(err)?.map(|v| v.value());
+            match format {
+                Some(format) if format > STORE_FORMAT => {
+                    return Err(StoreError(format!(
+                        "the queue store {} is in format {format}, written by a newer realm; this realm reads format {STORE_FORMAT} and older\n\
+                         help: run the newer realm, or let it deliver every queued call before running this one",
+                        path.display()
+                    )));
+                }
+                Some(STORE_FORMAT) => {}
+                _ => {
+                    meta.insert("format", STORE_FORMAT).map_err(err)?;
+                }
+            }
             meta.get("seq").map_err(err)?.map_or(0, |v| v.value())
         };
         tx.commit().map_err(err)?;
@@ -707,6 +728,35 @@ mod tests {
     fn crash(mut store: Embedded) {
         store.absorb_on_drop = false;
         drop(store);
+    }
+
+    /// Found by review: a store of a later format is refused at open with
+    /// a message saying so (an older realm read its records one by one and
+    /// called each "damaged"); the format is written at first open.
+    #[test]
+    fn a_store_of_a_later_format_is_refused_at_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("q.redb");
+        let store = Embedded::open(&path).expect("open");
+        let tx = store.db.begin_read().expect("read");
+        let meta = tx.open_table(META).expect("meta");
+        let format = meta.get("format").expect("get").map(|v| v.value());
+        assert_eq!(format, Some(STORE_FORMAT));
+        drop((meta, tx));
+        let tx = store.db.begin_write().expect("write");
+        tx.open_table(META)
+            .expect("meta")
+            .insert("format", STORE_FORMAT + 1)
+            .expect("insert");
+        tx.commit().expect("commit");
+        drop(store);
+        let Err(e) = Embedded::open(&path) else {
+            panic!("a store of a later format opened")
+        };
+        assert!(
+            e.0.contains("format 2, written by a newer realm") && e.0.contains("help:"),
+            "{e}"
+        );
     }
 
     /// Found by review: a move that panicked once stopped every later
