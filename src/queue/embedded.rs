@@ -723,6 +723,22 @@ impl Embedded {
 mod tests {
     use super::*;
 
+    /// The ids of the deliveries `store` lists, in its order.
+    fn ids(store: &Embedded) -> Vec<String> {
+        store
+            .list(10)
+            .expect("list")
+            .into_iter()
+            .map(|d| d.id)
+            .collect()
+    }
+
+    /// Id, seq and status of each delivery `store` lists.
+    fn listed(store: &Embedded) -> Vec<(String, u64, Status)> {
+        let list = store.list(10).expect("list");
+        list.into_iter().map(|d| (d.id, d.seq, d.status)).collect()
+    }
+
     /// Drops `store` as a crash would leave it: what is on the journal
     /// stays there.
     fn crash(mut store: Embedded) {
@@ -937,12 +953,7 @@ mod tests {
             assert_eq!(std::fs::metadata(&file).expect("journal").len(), 0);
         }
         let store = Embedded::open(&path).expect("reopen");
-        let ids: Vec<String> = store
-            .list(10)
-            .expect("list")
-            .into_iter()
-            .map(|d| d.id)
-            .collect();
+        let ids = ids(&store);
         assert_eq!(ids, ["a", "b"]);
     }
     use crate::queue::Status;
@@ -977,12 +988,7 @@ mod tests {
         assert!(store.get("old-delivered").expect("get").is_none());
         assert!(store.get("old-queued").expect("get").is_some());
         assert!(store.get("new-delivered").expect("get").is_some());
-        let listed: Vec<String> = store
-            .list(10)
-            .expect("list")
-            .into_iter()
-            .map(|d| d.id)
-            .collect();
+        let listed = ids(&store);
         assert_eq!(listed, ["old-queued", "new-delivered"]);
     }
 
@@ -1061,12 +1067,7 @@ mod tests {
         assert_eq!(store.get("c").expect("get").expect("c").seq, 3);
         crash(store);
         let store = Embedded::open(&path).expect("reopen");
-        let listed: Vec<(String, u64, Status)> = store
-            .list(10)
-            .expect("list")
-            .into_iter()
-            .map(|d| (d.id, d.seq, d.status))
-            .collect();
+        let listed = listed(&store);
         assert_eq!(
             listed,
             [
@@ -1167,12 +1168,7 @@ mod tests {
         crash(store);
         let store = Embedded::open(&path).expect("reopen");
         assert_eq!(store.recover().expect("recover"), 1);
-        let listed: Vec<(String, u64, Status)> = store
-            .list(10)
-            .expect("list")
-            .into_iter()
-            .map(|d| (d.id, d.seq, d.status))
-            .collect();
+        let listed = listed(&store);
         assert_eq!(
             listed,
             [
