@@ -39,7 +39,7 @@ pub enum WatchEvent {
         paths: Vec<PathBuf>,
         /// Whether a file on disk changed.
         written: bool,
-        api: Realm,
+        api: std::sync::Arc<Realm>,
     },
     /// A re-export after sources changed.
     Exported {

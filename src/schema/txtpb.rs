@@ -8,7 +8,10 @@
 //! Every encoding is deterministic: fields in declaration order, repeated
 //! fields in model order, no maps, no timestamps. The same schema always
 //! gives the same bytes. Proto-text is decoded by prost-reflect and written
-//! by a descriptor-driven writer over the wire bytes (see `write_message`).
+//! straight from the model (`TextOut`, through the walk in `ftl::binary`
+//! that also writes the binary encoding); `write_message`, a
+//! descriptor-driven writer over wire bytes, is the reference it is tested
+//! against and writes realm's older proto-text.
 //! protojson is read strictly (unknown fields refused, as FTL's reader does)
 //! and nested at most [`MAX_TEXT_NESTING`] deep, like proto-text.
 
@@ -19,7 +22,8 @@ use prost_reflect::{DescriptorPool, DynamicMessage, Kind, MessageDescriptor};
 
 use super::diagnostic::{Diagnostic, pos_at};
 use super::ftl;
-use super::model::{MAX_TYPE_DEPTH, Pos, Schema};
+use super::ftl::Encoder as _;
+use super::model::{MAX_TYPE_DEPTH, Pos, Realm, Schema};
 use super::proto;
 
 /// Every `.proto` under `schema/` (FTL's schema, realm's older one and
@@ -155,11 +159,259 @@ pub fn to_text(schema: &Schema) -> String {
 
 /// [`to_text`] after `prefix` (a comment line), in one buffer.
 pub fn to_text_after(prefix: &str, schema: &Schema) -> String {
-    text_of_binary(prefix, &to_binary(schema))
+    let realms: Vec<&Realm> = schema.realms.iter().collect();
+    text_of_realms(prefix, &realms)
+}
+
+/// Proto-text (after `prefix` and [`HEADER`]) of a schema of `realms`, in
+/// one buffer: written straight from the model, the text
+/// [`text_of_binary`] writes of its binary encoding.
+pub fn text_of_realms(prefix: &str, realms: &[&Realm]) -> String {
+    let mut out = String::new();
+    write_pieces(prefix, realms, &mut |piece| {
+        if out.is_empty() {
+            out = piece;
+        } else {
+            out.push_str(&piece);
+        }
+        Ok(())
+    })
+    .unwrap_or_else(|e: std::io::Error| unreachable!("a string takes every piece: {e}"));
+    out
+}
+
+/// [`text_of_realms`] sent to `sink` as it is made: a large realm's
+/// modules are written on every core a batch at a time ([`STREAM_DECLS`]
+/// declarations, whole modules), each batch sent while the next is made,
+/// so the whole text is never in memory (13.4 MiB for the benchmark realm),
+/// only a batch's (one module's when that module is larger). The first
+/// error of `sink` stops the writing and is returned.
+pub fn write_text_of_realms(
+    prefix: &str,
+    realms: &[&Realm],
+    sink: &mut Sink<'_>,
+) -> std::io::Result<()> {
+    write_pieces(prefix, realms, &mut |piece| sink(piece.as_bytes()))
+}
+
+/// Below this many declarations a realm is written on one core: the
+/// fan-out costs more than it saves.
+const PARALLEL_DECLS: usize = 256;
+
+/// How many declarations of a large realm [`write_text_of_realms`] writes
+/// at a time (about 1 MiB of text in the benchmark realm).
+const STREAM_DECLS: usize = 1536;
+
+/// The text of `realms`, in pieces, in order, each given to `send`; the
+/// first error of `send` stops it.
+fn write_pieces(
+    prefix: &str,
+    realms: &[&Realm],
+    send: &mut (dyn FnMut(String) -> std::io::Result<()> + Send),
+) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    let table = schema_table();
+    let decls = |m: &super::model::Module| m.decls.len();
+    let mut o = TextOut::new(table, 0, 0, prefix.len() + HEADER.len() + 4096);
+    o.out.push_str(prefix);
+    o.out.push_str(HEADER);
+    for realm in realms {
+        let Some(realm_message) = o.nested(ftl::SCHEMA_REALMS) else {
+            continue;
+        };
+        if realm.modules.iter().map(decls).sum::<usize>() < PARALLEL_DECLS {
+            o.message(ftl::SCHEMA_REALMS, |o| {
+                ftl::realm_head(o, realm);
+                for m in &realm.modules {
+                    o.message(ftl::REALM_MODULES, |o| ftl::encode_module(o, m));
+                }
+            });
+            continue;
+        }
+        // A large realm (its modules are not empty, nor is its text): its
+        // head, then its modules a batch at a time on every core.
+        o.open(ftl::SCHEMA_REALMS);
+        let (message, depth) = (o.message, o.depth);
+        (o.message, o.depth) = (realm_message, depth + 1);
+        ftl::realm_head(&mut o, realm);
+        (o.message, o.depth) = (message, depth);
+        let mut ready = vec![std::mem::take(&mut o.out)];
+        let mut modules = realm.modules.iter().peekable();
+        while modules.peek().is_some() {
+            let mut batch = Vec::new();
+            let mut size = 0;
+            while let Some(m) = modules.peek() {
+                if !batch.is_empty() && size + decls(m) > STREAM_DECLS {
+                    break;
+                }
+                size += decls(m);
+                batch.extend(modules.next());
+            }
+            let sending = std::mem::take(&mut ready);
+            let (sent, written) = rayon::join(
+                || sending.into_iter().try_for_each(&mut *send),
+                || {
+                    batch
+                        .par_iter()
+                        .map(|m| {
+                            // About 700 bytes of text a declaration in the
+                            // benchmark realm; room not written to costs
+                            // no memory.
+                            let mut t = TextOut::new(
+                                table,
+                                realm_message,
+                                depth + 1,
+                                1024 * decls(m) + 256,
+                            );
+                            t.message(ftl::REALM_MODULES, |t| ftl::encode_module(t, m));
+                            t.out
+                        })
+                        .collect::<Vec<String>>()
+                },
+            );
+            sent?;
+            ready = written;
+        }
+        ready.into_iter().try_for_each(&mut *send)?;
+        o.out.push_str("}\n");
+    }
+    if o.out.is_empty() {
+        return Ok(());
+    }
+    send(o.out)
+}
+
+/// Proto-text written straight from the model, through the walk that
+/// writes its binary encoding (`ftl::encode_module`): field for field the
+/// text [`write_message`] makes of that encoding (a test holds them equal),
+/// without encoding and decoding it first (`realm export` of the benchmark
+/// realm spent a quarter of its instructions on the round).
+struct TextOut<'t> {
+    out: String,
+    table: &'t TextTable,
+    /// The message being written, by its place in `table`.
+    message: usize,
+    depth: usize,
+}
+
+impl<'t> TextOut<'t> {
+    fn new(table: &'t TextTable, message: usize, depth: usize, capacity: usize) -> TextOut<'t> {
+        TextOut {
+            out: String::with_capacity(capacity),
+            table,
+            message,
+            depth,
+        }
+    }
+
+    /// The field the walk writes (every one is in the descriptors: the
+    /// binary encoding equals prost's, whose types are generated from
+    /// them; debug builds say so when that breaks).
+    fn field(&self, number: u32) -> Option<&'t TextField> {
+        let field = self.table.field(self.message, number);
+        debug_assert!(
+            field.is_some(),
+            "field {number} of message {} is not in the descriptors",
+            self.message
+        );
+        field
+    }
+
+    /// The message a message field holds, by its place in `table`.
+    fn nested(&self, number: u32) -> Option<usize> {
+        match self.field(number)?.kind {
+            TextKind::Message(nested) => Some(nested),
+            _ => None,
+        }
+    }
+
+    /// A message field's opening line, for a body written elsewhere.
+    fn open(&mut self, number: u32) {
+        if let Some(field) = self.field(number) {
+            indent(&mut self.out, self.depth);
+            self.out.push_str(&field.open);
+        }
+    }
+
+    fn scalar(&mut self, number: u32, value: Wire<'_>) {
+        if let Some(field) = self.field(number) {
+            field_prefix(&mut self.out, self.depth, &field.prefix);
+            write_scalar(&mut self.out, &field.kind, value);
+            self.out.push('\n');
+        }
+    }
+
+    fn text(&mut self, number: u32, s: &str) {
+        if let Some(field) = self.field(number) {
+            field_prefix(&mut self.out, self.depth, &field.prefix);
+            write_str_literal(&mut self.out, s);
+            self.out.push('\n');
+        }
+    }
+}
+
+impl ftl::Encoder for TextOut<'_> {
+    fn string(&mut self, field: u32, s: &str) {
+        if !s.is_empty() {
+            self.text(field, s);
+        }
+    }
+
+    fn strings(&mut self, field: u32, strings: &[String]) {
+        for s in strings {
+            self.text(field, s);
+        }
+    }
+
+    fn bool(&mut self, field: u32, b: bool) {
+        if b {
+            self.scalar(field, Wire::Varint(1));
+        }
+    }
+
+    fn int(&mut self, field: u32, v: i64) {
+        if v != 0 {
+            self.optional_int(field, v);
+        }
+    }
+
+    fn optional_int(&mut self, field: u32, v: i64) {
+        self.scalar(field, Wire::Varint(v as u64));
+    }
+
+    /// `name {}` when the body writes nothing, as [`write_field`] writes a
+    /// message of no bytes.
+    fn message<F: FnOnce(&mut Self)>(&mut self, number: u32, body: F) {
+        let Some(field) = self.field(number) else {
+            return;
+        };
+        let TextKind::Message(nested) = field.kind else {
+            debug_assert!(false, "field {number} is not a message");
+            return;
+        };
+        indent(&mut self.out, self.depth);
+        let head = self.out.len();
+        self.out.push_str(&field.open);
+        let start = self.out.len();
+        let (message, depth) = (self.message, self.depth);
+        self.message = nested;
+        self.depth += 1;
+        body(self);
+        self.message = message;
+        self.depth = depth;
+        if self.out.len() == start {
+            self.out.truncate(head);
+            self.out.push_str(&field.empty);
+        } else {
+            indent(&mut self.out, depth);
+            self.out.push_str("}\n");
+        }
+    }
 }
 
 /// Proto-text (after `prefix` and [`HEADER`]) of `bytes`, a schema encoded
-/// by [`to_binary`]: one encoding serves every format of an export.
+/// by [`to_binary`], written by the descriptor-driven writer over the wire
+/// bytes: the reference [`text_of_realms`] is tested against.
 pub fn text_of_binary(prefix: &str, bytes: &[u8]) -> String {
     let pieces = text_pieces_of_binary(prefix, bytes);
     let mut out = String::with_capacity(pieces.iter().map(String::len).sum());
@@ -189,56 +441,22 @@ pub fn text_pieces_of_binary(prefix: &str, bytes: &[u8]) -> Vec<String> {
     out.into_pieces()
 }
 
-/// Where [`write_text_of_binary`] sends the text as it is made, a piece
+/// Where [`write_text_of_realms`] sends the text as it is made, a piece
 /// at a time, in order (a file being written).
 pub type Sink<'s> = dyn FnMut(&[u8]) -> std::io::Result<()> + Send + 's;
 
-/// [`text_of_binary`] sent to `sink` as it is made: a large realm's
-/// modules are written on every core a few at a time ([`STREAM_BYTES`] of
-/// binary), each batch sent while the next is made, so the whole text is
-/// never in memory (13.4 MiB for the benchmark realm's 1.6 MiB of binary).
-/// The first error of `sink` stops the writing and is returned.
-pub fn write_text_of_binary(
-    prefix: &str,
-    bytes: &[u8],
-    sink: &mut Sink<'_>,
-) -> std::io::Result<()> {
-    let capacity = if bytes.len() < PARALLEL_BYTES {
-        bytes.len() * 10
-    } else {
-        256
-    };
-    let mut out = Text::new(prefix.len() + HEADER.len() + capacity);
-    out.sink = Some(sink);
-    out.push_str(prefix);
-    out.push_str(HEADER);
-    write_message(&mut out, schema_table(), 0, bytes, 0)
-        .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
-    out.flush();
-    match out.failed {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
 /// Text written in pieces: [`Text::current`] is written to (through
-/// `DerefMut`, as a `String`), [`Text::append`] adds finished pieces. With
-/// a sink, finished pieces go to it instead of being kept.
-struct Text<'s> {
+/// `DerefMut`, as a `String`), [`Text::append`] adds finished pieces.
+struct Text {
     done: Vec<String>,
     current: String,
-    sink: Option<&'s mut Sink<'s>>,
-    /// The sink's first error: nothing more is sent after it.
-    failed: Option<std::io::Error>,
 }
 
-impl<'s> Text<'s> {
-    fn new(capacity: usize) -> Text<'s> {
+impl Text {
+    fn new(capacity: usize) -> Text {
         Text {
             done: Vec::new(),
             current: String::with_capacity(capacity),
-            sink: None,
-            failed: None,
         }
     }
 
@@ -254,40 +472,16 @@ impl<'s> Text<'s> {
         self.done.retain(|piece| !piece.is_empty());
         self.done
     }
-
-    /// Sends what is written to the sink (when there is one).
-    fn flush(&mut self) {
-        let Some(sink) = self.sink.as_mut() else {
-            return;
-        };
-        for piece in self
-            .done
-            .drain(..)
-            .chain([std::mem::take(&mut self.current)])
-        {
-            if self.failed.is_none() && !piece.is_empty() {
-                self.failed = sink(piece.as_bytes()).err();
-            }
-        }
-    }
-
-    /// `texts` after what is written, sent to the sink.
-    fn send(&mut self, texts: Vec<Text>) {
-        for text in texts {
-            self.append(text);
-            self.flush();
-        }
-    }
 }
 
-impl std::ops::Deref for Text<'_> {
+impl std::ops::Deref for Text {
     type Target = String;
     fn deref(&self) -> &String {
         &self.current
     }
 }
 
-impl std::ops::DerefMut for Text<'_> {
+impl std::ops::DerefMut for Text {
     fn deref_mut(&mut self) -> &mut String {
         &mut self.current
     }
@@ -452,7 +646,7 @@ fn schema_table() -> &'static TextTable {
 /// makes declaration order, so the output is deterministic. prost-reflect
 /// reads it back (`from_text`); tests hold that the two agree.
 fn write_message(
-    out: &mut Text<'_>,
+    out: &mut Text,
     table: &TextTable,
     message: usize,
     buf: &[u8],
@@ -479,7 +673,7 @@ const PARALLEL_BYTES: usize = 64 * 1024;
 /// [`write_message`]'s fields written each into a text of its own on every
 /// core, then joined in their order: the same text.
 fn write_fields_in_parallel(
-    out: &mut Text<'_>,
+    out: &mut Text,
     table: &TextTable,
     message: usize,
     buf: &[u8],
@@ -502,42 +696,11 @@ fn write_fields_in_parallel(
             })
             .collect::<Result<Vec<Text>, Malformed>>()
     };
-    if out.sink.is_none() {
-        let texts = texts_of(list)?;
-        for text in texts {
-            out.append(text);
-        }
-        return Ok(());
+    for text in texts_of(list)? {
+        out.append(text);
     }
-    // To a sink: a batch of fields at a time, each batch sent while the
-    // next is written.
-    out.flush();
-    let mut ready = Vec::new();
-    let mut fields = list.into_iter().peekable();
-    while fields.peek().is_some() {
-        let mut batch = Vec::new();
-        let mut bytes = 0;
-        while let Some((_, value)) = fields.peek() {
-            if !batch.is_empty() && bytes + value.len() > STREAM_BYTES {
-                break;
-            }
-            bytes += value.len();
-            batch.extend(fields.next());
-        }
-        let sending = std::mem::take(&mut ready);
-        let ((), written) = rayon::join(|| out.send(sending), || texts_of(batch));
-        ready = written?;
-        if out.failed.is_some() {
-            return Ok(());
-        }
-    }
-    out.send(ready);
     Ok(())
 }
-
-/// How many bytes of binary [`write_text_of_binary`] writes as text at a
-/// time (about 1.1 MiB of text).
-const STREAM_BYTES: usize = 128 * 1024;
 
 /// The fields of a message's wire bytes, one by one.
 struct Fields<'a> {
@@ -598,7 +761,7 @@ fn decode_varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
 
 /// One field of a message, at `depth`.
 fn write_field(
-    out: &mut Text<'_>,
+    out: &mut Text,
     table: &TextTable,
     field: &TextField,
     value: Wire<'_>,
@@ -757,32 +920,10 @@ fn write_scalar(out: &mut String, kind: &TextKind, value: Wire) {
 /// so comments stay readable), `"` `\\` and control bytes escaped.
 fn write_string(out: &mut String, bytes: &[u8]) {
     use std::fmt::Write as _;
-    out.push('"');
     match std::str::from_utf8(bytes) {
-        // Most strings (names) need no escape: copied whole.
-        Ok(text)
-            if !bytes
-                .iter()
-                .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f) =>
-        {
-            out.push_str(text);
-        }
-        Ok(text) => {
-            for c in text.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                        let _ = write!(out, "\\{:03o}", c as u32);
-                    }
-                    c => out.push(c),
-                }
-            }
-        }
+        Ok(text) => write_str_literal(out, text),
         Err(_) => {
+            out.push('"');
             for &b in bytes {
                 match b {
                     b'"' => out.push_str("\\\""),
@@ -792,6 +933,34 @@ fn write_string(out: &mut String, bytes: &[u8]) {
                         let _ = write!(out, "\\{b:03o}");
                     }
                 }
+            }
+            out.push('"');
+        }
+    }
+}
+
+/// [`write_string`] of text (known to be UTF-8).
+fn write_str_literal(out: &mut String, text: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    // Most strings (names) need no escape: copied whole.
+    if !text
+        .bytes()
+        .any(|b| b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f)
+    {
+        out.push_str(text);
+    } else {
+        for c in text.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                    let _ = write!(out, "\\{:03o}", c as u32);
+                }
+                c => out.push(c),
             }
         }
     }
@@ -1068,35 +1237,56 @@ mod piece_tests {
     }
 
     #[test]
-    fn text_sent_to_a_sink_is_the_text_in_batches() {
-        let binary = to_binary(&schema_of(60));
+    fn text_written_from_the_model_is_sent_to_a_sink_in_batches() {
+        let schema = schema_of(80);
+        let realms: Vec<&crate::schema::Realm> = schema.realms.iter().collect();
+        let decls: usize = schema.realms[0].modules.iter().map(|m| m.decls.len()).sum();
+        assert!(decls > 2 * STREAM_DECLS, "{decls} declarations");
         let mut sent: Vec<Vec<u8>> = Vec::new();
-        write_text_of_binary("# prefix\n", &binary, &mut |bytes| {
+        write_text_of_realms("# prefix\n", &realms, &mut |bytes| {
             sent.push(bytes.to_vec());
             Ok(())
         })
         .expect("writes");
-        assert!(sent.len() > 60, "sent as it is made: {} pieces", sent.len());
+        assert!(sent.len() > 3, "sent as it is made: {} pieces", sent.len());
         assert!(sent.iter().all(|p| !p.is_empty()));
-        assert_eq!(
-            String::from_utf8(sent.concat()).expect("utf-8"),
-            text_of_binary("# prefix\n", &binary)
-        );
+        let text = String::from_utf8(sent.concat()).expect("utf-8");
+        assert_eq!(text, text_of_binary("# prefix\n", &to_binary(&schema)));
+        assert_eq!(text, text_of_realms("# prefix\n", &realms));
         // The sink's first error stops the writing: nothing is sent after it.
         let mut calls = 0;
-        let failed = write_text_of_binary("", &binary, &mut |_| {
+        let failed = write_text_of_realms("", &realms, &mut |_| {
             calls += 1;
-            if calls == 3 {
+            if calls == 2 {
                 return Err(std::io::Error::other("disk full"));
             }
             Ok(())
         });
         assert_eq!(failed.expect_err("fails").to_string(), "disk full");
-        assert_eq!(calls, 3);
+        assert_eq!(calls, 2);
+        // Among other realms, external, with positions, and empty.
+        let mut big = schema_of(80).realms.remove(0);
+        big.external = true;
+        big.pos = Some(Pos {
+            file: "big.ftl".into(),
+            line: 3,
+            column: 1,
+        });
+        let mut first = schema_of(1).realms.remove(0);
+        first.name = "first".into();
+        first.pos = big.pos.clone();
+        let several = Schema {
+            realms: vec![first, big, crate::schema::Realm::default()],
+        };
+        let realms: Vec<&crate::schema::Realm> = several.realms.iter().collect();
+        assert_eq!(
+            text_of_realms("", &realms),
+            text_of_binary("", &to_binary(&several))
+        );
         // A small schema is sent at once.
-        let small = to_binary(&schema_of(1));
+        let small = schema_of(1);
         let mut pieces = 0;
-        write_text_of_binary("", &small, &mut |_| {
+        write_text_of_realms("", &[&small.realms[0]], &mut |_| {
             pieces += 1;
             Ok(())
         })

@@ -7,9 +7,10 @@
 //! memory and most of its time: ~220,000 values, each name cloned, for the
 //! public API of the 10,000-verb benchmark realm, then dropped. The field
 //! numbers below are those of `schema/xyz/block/ftl/schema/v1/schema.proto`;
-//! `tests::every_form_is_encoded_as_prost_encodes_it` holds the two
-//! encodings byte for byte equal over every declaration, type and metadata
-//! kind.
+//! `tests::every_form_is_encoded_as_prost_encodes_it_and_written_as_its_text`
+//! holds the two encodings byte for byte equal over every declaration, type
+//! and metadata kind, and the proto-text written by the same walk
+//! (`txtpb`'s `TextOut`) equal to the text of those bytes.
 
 use rayon::prelude::*;
 
@@ -18,6 +19,42 @@ use super::{GRPC, ONEOF, PROTOBUF_FIELD, PROTOBUF_MESSAGE};
 
 const VARINT: u32 = 0;
 const LEN: u32 = 2;
+
+/// What the walk of the model below writes to, field by field in FTL's
+/// field order: the binary encoding ([`Out`]) or proto-text written
+/// straight from the model (`txtpb`'s writer). One walk for both keeps
+/// them describing the same message.
+pub(crate) trait Encoder: Sized {
+    /// A (proto3, implicit presence) string: nothing when empty.
+    fn string(&mut self, field: u32, s: &str);
+    /// A repeated string: every element, empty ones too.
+    fn strings(&mut self, field: u32, strings: &[String]);
+    /// A bool: nothing when false.
+    fn bool(&mut self, field: u32, b: bool);
+    /// An int64 or an enum: nothing when 0.
+    fn int(&mut self, field: u32, v: i64);
+    /// An `optional int64` that is set: written, 0 too.
+    fn optional_int(&mut self, field: u32, v: i64);
+    /// A message field whose body is written by `body` (written even when
+    /// the body is empty).
+    fn message<F: FnOnce(&mut Self)>(&mut self, field: u32, body: F);
+
+    /// A message field that is set and empty.
+    fn empty_message(&mut self, field: u32) {
+        self.message(field, |_| {});
+    }
+
+    /// A node's `Position` (field 1), when it has one.
+    fn pos(&mut self, pos: &Option<Pos>) {
+        if let Some(p) = pos {
+            self.message(1, |o| {
+                o.string(1, &p.file);
+                o.int(2, i64::from(p.line));
+                o.int(3, i64::from(p.column));
+            });
+        }
+    }
+}
 
 /// Protobuf's binary encoding of one message, written field by field.
 struct Out(Vec<u8>);
@@ -41,15 +78,15 @@ impl Out {
         self.varint(bytes.len() as u64);
         self.0.extend_from_slice(bytes);
     }
+}
 
-    /// A (proto3, implicit presence) string: nothing when empty.
+impl Encoder for Out {
     fn string(&mut self, field: u32, s: &str) {
         if !s.is_empty() {
             self.bytes(field, s.as_bytes());
         }
     }
 
-    /// A repeated string: every element, empty ones too.
     fn strings(&mut self, field: u32, strings: &[String]) {
         for s in strings {
             self.bytes(field, s.as_bytes());
@@ -63,18 +100,21 @@ impl Out {
         }
     }
 
-    /// An int64 or an enum (as prost writes an `i32`: sign-extended):
-    /// nothing when 0.
+    /// As prost writes an `i32` enum: sign-extended.
     fn int(&mut self, field: u32, v: i64) {
         if v != 0 {
-            self.key(field, VARINT);
-            self.varint(v as u64);
+            self.optional_int(field, v);
         }
     }
 
-    /// A message field: its body written by `body`, then its length put in
-    /// front (one byte kept for it; a longer length moves the body).
-    fn message(&mut self, field: u32, body: impl FnOnce(&mut Out)) {
+    fn optional_int(&mut self, field: u32, v: i64) {
+        self.key(field, VARINT);
+        self.varint(v as u64);
+    }
+
+    /// Its length put in front after the body (one byte kept for it; a
+    /// longer length moves the body).
+    fn message<F: FnOnce(&mut Self)>(&mut self, field: u32, body: F) {
         self.key(field, LEN);
         let at = self.0.len();
         self.0.push(0);
@@ -89,22 +129,14 @@ impl Out {
         self.0.splice(at..=at, head.0);
     }
 
-    fn pos(&mut self, pos: &Option<Pos>) {
-        if let Some(p) = pos {
-            self.message(1, |o| {
-                o.string(1, &p.file);
-                o.int(2, i64::from(p.line));
-                o.int(3, i64::from(p.column));
-            });
-        }
+    fn empty_message(&mut self, field: u32) {
+        self.bytes(field, &[]);
     }
 }
 
 /// The binary encoding of a schema: each realm's modules encoded on every
 /// core, each into its own buffer, and taken in order.
 pub fn encode_ftl(schema: &Schema) -> Vec<u8> {
-    const SCHEMA_REALMS: u32 = 2;
-    const REALM_MODULES: u32 = 4;
     let mut out = Out(Vec::new());
     for r in &schema.realms {
         let modules: Vec<Vec<u8>> = r
@@ -117,9 +149,7 @@ pub fn encode_ftl(schema: &Schema) -> Vec<u8> {
             })
             .collect();
         out.message(SCHEMA_REALMS, |o| {
-            o.pos(&r.pos);
-            o.bool(2, r.external);
-            o.string(3, &r.name);
+            realm_head(o, r);
             o.0.reserve(modules.iter().map(Vec::len).sum());
             for bytes in modules {
                 o.0.extend_from_slice(&bytes);
@@ -127,6 +157,18 @@ pub fn encode_ftl(schema: &Schema) -> Vec<u8> {
         });
     }
     out.0
+}
+
+/// `Schema.realms`.
+pub(crate) const SCHEMA_REALMS: u32 = 2;
+/// `Realm.modules`.
+pub(crate) const REALM_MODULES: u32 = 4;
+
+/// A `Realm`'s fields before its modules.
+pub(crate) fn realm_head<E: Encoder>(o: &mut E, r: &Realm) {
+    o.pos(&r.pos);
+    o.bool(2, r.external);
+    o.string(3, &r.name);
 }
 
 fn visibility(v: Visibility) -> i64 {
@@ -137,7 +179,8 @@ fn visibility(v: Visibility) -> i64 {
     }
 }
 
-fn module(o: &mut Out, m: &Module) {
+/// The body of a `Module`.
+pub(crate) fn module<E: Encoder>(o: &mut E, m: &Module) {
     o.pos(&m.pos);
     o.strings(2, &m.comments);
     o.bool(3, m.builtin);
@@ -148,7 +191,7 @@ fn module(o: &mut Out, m: &Module) {
     metadata(o, 6, &m.metadata);
 }
 
-fn decl(o: &mut Out, d: &Decl) {
+fn decl<E: Encoder>(o: &mut E, d: &Decl) {
     match d {
         Decl::Data(d) => o.message(1, |o| {
             o.pos(&d.pos);
@@ -242,23 +285,23 @@ fn decl(o: &mut Out, d: &Decl) {
 }
 
 /// The body of a `Type`: the one field of its oneof.
-fn ty(o: &mut Out, t: &Type) {
+fn ty<E: Encoder>(o: &mut E, t: &Type) {
     match t {
         // The scalar types are messages with only a position, which the
         // model does not keep: present and empty.
-        Type::Int => o.bytes(1, &[]),
-        Type::Float => o.bytes(2, &[]),
-        Type::String => o.bytes(3, &[]),
-        Type::Bytes => o.bytes(4, &[]),
-        Type::Bool => o.bytes(5, &[]),
-        Type::Time => o.bytes(6, &[]),
+        Type::Int => o.empty_message(1),
+        Type::Float => o.empty_message(2),
+        Type::String => o.empty_message(3),
+        Type::Bytes => o.empty_message(4),
+        Type::Bool => o.empty_message(5),
+        Type::Time => o.empty_message(6),
         Type::List(element) => o.message(7, |o| o.message(2, |o| ty(o, element))),
         Type::Map(k, v) => o.message(8, |o| {
             o.message(2, |o| ty(o, k));
             o.message(3, |o| ty(o, v));
         }),
-        Type::Any => o.bytes(9, &[]),
-        Type::Unit => o.bytes(10, &[]),
+        Type::Any => o.empty_message(9),
+        Type::Unit => o.empty_message(10),
         Type::Ref(r) => o.message(11, |o| reference(o, r)),
         Type::Optional(inner) => o.message(12, |o| o.message(2, |o| ty(o, inner))),
     }
@@ -266,7 +309,7 @@ fn ty(o: &mut Out, t: &Type) {
 
 /// The body of a `Ref`; a reference into another realm is named
 /// `Name@realm`.
-fn reference(o: &mut Out, r: &Ref) {
+fn reference<E: Encoder>(o: &mut E, r: &Ref) {
     o.pos(&r.pos);
     match &r.realm {
         Some(realm) => {
@@ -281,29 +324,29 @@ fn reference(o: &mut Out, r: &Ref) {
     }
 }
 
-fn references(o: &mut Out, field: u32, refs: &[Ref]) {
+fn references<E: Encoder>(o: &mut E, field: u32, refs: &[Ref]) {
     for r in refs {
         o.message(field, |o| reference(o, r));
     }
 }
 
 /// A `MetadataTypeMap`'s fields after its position.
-fn type_map(o: &mut Out, runtime: &str, native_name: &str) {
+fn type_map<E: Encoder>(o: &mut E, runtime: &str, native_name: &str) {
     o.string(2, runtime);
     o.string(3, native_name);
 }
 
 /// Every metadata of a list as field `field` of the message being written.
-fn metadata(o: &mut Out, field: u32, metadata: &[Metadata]) {
+fn metadata<E: Encoder>(o: &mut E, field: u32, metadata: &[Metadata]) {
     for m in metadata {
         o.message(field, |o| one_metadata(o, m));
     }
 }
 
 /// The body of a `Metadata`: the one field of its oneof.
-fn one_metadata(o: &mut Out, m: &Metadata) {
+fn one_metadata<E: Encoder>(o: &mut E, m: &Metadata) {
     // The kind's message (field `kind` of `Metadata`), its position first.
-    let mut message = |kind: u32, body: &mut dyn FnMut(&mut Out)| {
+    let mut message = |kind: u32, body: &mut dyn FnMut(&mut E)| {
         o.message(kind, |o| {
             o.pos(&m.pos);
             body(o);
@@ -339,8 +382,7 @@ fn one_metadata(o: &mut Out, m: &Metadata) {
         } => message(6, &mut |o| {
             // `optional int64`: written when set, 0 too.
             if let Some(count) = count {
-                o.key(2, VARINT);
-                o.varint(*count as u64);
+                o.optional_int(2, *count);
             }
             o.string(3, min_backoff);
             o.string(4, max_backoff.as_deref().unwrap_or_default());
@@ -486,6 +528,22 @@ mod tests {
                 prost.len()
             );
         }
+        // Proto-text written by the same walk is the text of those bytes.
+        let text = crate::schema::txtpb::to_text_after("# p\n", schema);
+        let of_binary = crate::schema::txtpb::text_of_binary("# p\n", &prost);
+        if text != of_binary {
+            let at = text
+                .lines()
+                .zip(of_binary.lines())
+                .position(|(a, b)| a != b)
+                .unwrap_or(text.lines().count().min(of_binary.lines().count()));
+            panic!(
+                "{what}: the text written from the model differs from the text of its binary at line {}: {:?} against {:?}",
+                at + 1,
+                text.lines().nth(at),
+                of_binary.lines().nth(at)
+            );
+        }
     }
 
     fn kinds_in(schema: &Schema, seen: &mut [bool; KINDS]) {
@@ -516,7 +574,7 @@ mod tests {
     /// form of its grammar), realm's own metadata kinds, no positions,
     /// and messages long enough for lengths of two and three bytes.
     #[test]
-    fn every_form_is_encoded_as_prost_encodes_it() {
+    fn every_form_is_encoded_as_prost_encodes_it_and_written_as_its_text() {
         let mut seen = [false; KINDS];
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ftl-corpus/ok");
         let mut texts = 0;

@@ -24,6 +24,9 @@ mod decode;
 mod encode;
 
 pub use binary::encode_ftl;
+pub(crate) use binary::{
+    Encoder, REALM_MODULES, SCHEMA_REALMS, module as encode_module, realm_head,
+};
 pub use decode::from_ftl;
 pub use encode::to_ftl;
 
