@@ -7,6 +7,14 @@ use crate::schema::model::*;
 
 impl<'a> Parser<'a> {
     pub(super) fn pos(&self) -> Pos {
+        // In ASCII text a column is a byte offset.
+        if self.ascii {
+            return Pos {
+                file: self.file.clone(),
+                line: self.line,
+                column: (self.i - self.line_start) as u32 + 1,
+            };
+        }
         // Columns count characters from the line start; counting from the
         // last position asked for on the same line keeps a long line
         // linear (a 40,000-field line was quadratic).

@@ -120,6 +120,8 @@ struct Parser<'a> {
     file: Arc<str>,
     src: &'a str,
     bytes: &'a [u8],
+    /// The text is ASCII: a column is a byte offset.
+    ascii: bool,
     i: usize,
     line: u32,
     line_start: usize,
@@ -143,6 +145,7 @@ impl<'a> Parser<'a> {
             file: Arc::from(file),
             src,
             bytes: src.as_bytes(),
+            ascii: src.is_ascii(),
             i: 0,
             line: 1,
             line_start: 0,

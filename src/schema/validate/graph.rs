@@ -14,6 +14,7 @@
 //! so their size, not the stack, bounds the work.
 
 use crate::rules;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::{Site, Validator, fmt_pos, head_len};
@@ -75,23 +76,25 @@ impl<'a> Validator<'a> {
         let data: Vec<Site<'a>> = declarations(realm)
             .filter(|site| matches!(site.decl, Some(Decl::Data(_))))
             .collect();
-        let index: HashMap<*const Decl, usize> = data
+        // By address (a number, so that the threads below may share it).
+        let index: HashMap<usize, usize> = data
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.decl.map(|d| (d as *const Decl, i)))
+            .filter_map(|(i, s)| s.decl.map(|d| (address(d), i)))
             .collect();
         // For each data type, the data types its required fields hold, with
-        // the field that holds each.
-        let mut fields: Vec<HashMap<usize, &'a Field>> = Vec::with_capacity(data.len());
-        let edges: Vec<Vec<usize>> = data
-            .iter()
+        // the field that holds each: on every core (the other checks of the
+        // realm run beside this one and may end first).
+        let this = &*self;
+        let (edges, fields): (Vec<Vec<usize>>, Vec<HashMap<usize, &'a Field>>) = data
+            .par_iter()
             .map(|site| {
                 let mut out = Vec::new();
                 let mut by_target = HashMap::default();
                 if let Some(Decl::Data(d)) = site.decl {
                     for field in &d.fields {
                         let mut targets = Vec::new();
-                        self.required_data(*site, &field.ty, &index, 0, &mut targets);
+                        this.required_data(*site, &field.ty, &index, 0, &mut targets);
                         for j in targets {
                             if !by_target.contains_key(&j) {
                                 out.push(j);
@@ -100,10 +103,9 @@ impl<'a> Validator<'a> {
                         }
                     }
                 }
-                fields.push(by_target);
-                out
+                (out, by_target)
             })
-            .collect();
+            .unzip();
         for cycle in cycles(&edges) {
             let mut steps = Vec::new();
             for (k, &i) in cycle.iter().enumerate() {
@@ -148,7 +150,7 @@ impl<'a> Validator<'a> {
         &self,
         site: Site<'a>,
         ty: &'a Type,
-        index: &HashMap<*const Decl, usize>,
+        index: &HashMap<usize, usize>,
         depth: usize,
         out: &mut Vec<usize>,
     ) {
@@ -160,7 +162,7 @@ impl<'a> Validator<'a> {
         if !std::ptr::eq(target.realm, site.realm) {
             return;
         }
-        let Some(&j) = index.get(&(target.decl as *const Decl)) else {
+        let Some(&j) = index.get(&address(target.decl)) else {
             return;
         };
         out.push(j);
@@ -195,10 +197,10 @@ impl<'a> Validator<'a> {
             .enumerate()
             .map(|(i, m)| (m.name.as_str(), i))
             .collect();
-        // For each module, the modules it names, with the first reference.
-        let mut firsts: Vec<HashMap<usize, &'a Ref>> = Vec::with_capacity(modules.len());
-        let edges: Vec<Vec<usize>> = modules
-            .iter()
+        // For each module, the modules it names, with the first reference
+        // (on every core).
+        let (edges, firsts): (Vec<Vec<usize>>, Vec<HashMap<usize, &'a Ref>>) = modules
+            .par_iter()
             .enumerate()
             .map(|(i, module)| {
                 let mut out = Vec::new();
@@ -226,10 +228,9 @@ impl<'a> Validator<'a> {
                 for m in &module.metadata {
                     m.kind.for_each_ref(&mut note);
                 }
-                firsts.push(first);
-                out
+                (out, first)
             })
-            .collect();
+            .unzip();
         for cycle in cycles(&edges) {
             let mut names: Vec<&str> = cycle.iter().map(|&i| modules[i].name.as_str()).collect();
             names.push(names[0]);
@@ -365,6 +366,11 @@ pub(super) fn cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     }
     out.sort();
     out
+}
+
+/// A declaration's address, which tells it from every other one.
+fn address(decl: &Decl) -> usize {
+    decl as *const Decl as usize
 }
 
 #[cfg(test)]
