@@ -204,21 +204,32 @@ impl<'a> Parser<'a> {
             .as_bytes()
             .first()
             .is_some_and(|&b| b.is_ascii() && !char::from(b).is_whitespace())
-            && word != "export"
-            && !openers.contains(&word)
         {
-            return None;
+            if word != "export" && !is_opener(openers, word) {
+                return None;
+            }
+            // `export <word>` (every declaration line of a large realm): the
+            // same test of the second word, when it is cut as
+            // `split_whitespace` below would cut it and no third word
+            // decides (`export realm data`).
+            if word == "export"
+                && let Some(second) = second_word(&rest[word.len()..])
+                && second != "realm"
+                && !is_opener(openers, second)
+            {
+                return None;
+            }
         }
         let line = rest.split('\n').next().unwrap_or_default();
         let mut words = line.split_whitespace();
         let mut first = words.next()?;
         if first == "export" {
             first = words.next()?;
-            if first == "realm" && openers.contains(&"data") {
+            if first == "realm" && is_opener(openers, "data") {
                 first = words.next()?;
             }
         }
-        if !openers.contains(&first) {
+        if !is_opener(openers, first) {
             return None;
         }
         let after = line[line.find(first)? + first.len()..].trim_start();
@@ -458,6 +469,34 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Whether `word` is one of `openers` (first bytes compared first: most
+/// words are no keyword).
+fn is_opener(openers: &[&str], word: &str) -> bool {
+    let first = word.as_bytes().first();
+    openers
+        .iter()
+        .any(|o| o.as_bytes().first() == first && *o == word)
+}
+
+/// The word after `after`'s leading ASCII blanks, when `split_whitespace`
+/// would cut it there: ASCII blanks before it, ASCII whitespace or the end
+/// after it, nothing but printable ASCII in it. `None` when unsure.
+fn second_word(after: &str) -> Option<&str> {
+    let blanks = after
+        .bytes()
+        .take_while(|&b| b == b' ' || b == b'\t')
+        .count();
+    if blanks == 0 {
+        return None;
+    }
+    let tail = &after[blanks..];
+    let len = tail.bytes().take_while(u8::is_ascii_graphic).count();
+    match tail.as_bytes().get(len) {
+        Some(b) if !b.is_ascii_whitespace() => None,
+        _ => (len > 0).then(|| &tail[..len]),
+    }
+}
+
 /// The identifier at the start of `s` (empty when there is none).
 pub(super) fn ident_prefix(s: &str) -> &str {
     let bytes = s.as_bytes();
@@ -466,4 +505,119 @@ pub(super) fn ident_prefix(s: &str) -> &str {
     }
     let len = bytes.iter().take_while(|c| is_ident_continue(**c)).count();
     &s[..len]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Parser;
+    use super::ident_prefix;
+
+    /// What `opens_block` decides, by splitting the line into words only
+    /// (its first-word and second-word shortcuts left out).
+    fn by_words(rest: &str, openers: &[&str]) -> bool {
+        let line = rest.split('\n').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let Some(mut first) = words.next() else {
+            return false;
+        };
+        if first == "export" {
+            let Some(next) = words.next() else {
+                return false;
+            };
+            first = next;
+            if first == "realm" && openers.contains(&"data") {
+                let Some(next) = words.next() else {
+                    return false;
+                };
+                first = next;
+            }
+        }
+        if !openers.contains(&first) {
+            return false;
+        }
+        let Some(at) = line.find(first) else {
+            return false;
+        };
+        let after = line[at + first.len()..].trim_start();
+        let name = ident_prefix(after);
+        !name.is_empty()
+            && match after[name.len()..].trim_start().bytes().next() {
+                Some(b'{' | b'(') => true,
+                Some(b'<') => line.trim_end().ends_with('{'),
+                _ => false,
+            }
+    }
+
+    /// Lines made of keywords, names, blanks of every kind and the
+    /// characters that open blocks agree with splitting the line, for both
+    /// lists of openers.
+    #[test]
+    fn opens_block_agrees_with_splitting_the_line_into_words() {
+        const PARTS: &[&str] = &[
+            "export realm",
+            " data x {",
+            "export verb",
+            " v(",
+            "export",
+            "realm",
+            "data",
+            "verb",
+            "enum",
+            "module",
+            "typealias",
+            "x",
+            "Page",
+            " ",
+            " ",
+            "\t",
+            "\r",
+            "\u{b}",
+            "\u{c}",
+            "\u{3000}",
+            "{",
+            "(",
+            "<",
+            ">",
+            "\n",
+            "é",
+            ".",
+            "data{",
+            "export.",
+            "T",
+        ];
+        // The parser's lists, and one without `realm` (where `export realm`
+        // is followed by the word that decides).
+        let openers: [&[&str]; 4] = [
+            &["data", "enum", "verb", "typealias", "module", "realm"],
+            &["module", "realm"],
+            &["realm"],
+            &["data", "verb"],
+        ];
+        // A fixed sequence (xorshift), so a failure is the same every run.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..200_000 {
+            let mut line = String::new();
+            for _ in 0..1 + next(10) {
+                line.push_str(PARTS[next(PARTS.len())]);
+            }
+            // The cursor is never on a blank when the parser asks.
+            if line.starts_with(char::is_whitespace) {
+                continue;
+            }
+            for openers in openers {
+                let p = Parser::new("t.ftl", &line);
+                assert_eq!(
+                    p.opens_block(openers).is_some(),
+                    by_words(&line, openers),
+                    "{line:?} with {openers:?}"
+                );
+            }
+        }
+    }
 }

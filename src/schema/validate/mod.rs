@@ -86,9 +86,12 @@ pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
             Default::default()
         };
         // Modules are checked on every core (each on its own, against the
-        // shared index), their findings kept in the modules' order; the
-        // checks of the whole realm run beside them.
-        let (modules, whole) = rayon::join(
+        // shared index: its declarations, then its texts), their findings
+        // kept in the modules' order; the checks of the whole realm run
+        // beside them. Findings come in the order they always had (sorting
+        // by position keeps it among equal positions): every module's
+        // checks, the realm's texts, every module's texts, the rest.
+        let (modules, (realm_texts, whole)) = rayon::join(
             || {
                 realm
                     .modules
@@ -96,19 +99,25 @@ pub fn validate_with_warnings(schema: &Schema) -> Vec<Diagnostic> {
                     .map(|module| {
                         let mut v = Validator::new(&index, &builtin, &referenced);
                         v.check_module(realm, module);
-                        v.diagnostics
+                        let checks = std::mem::take(&mut v.diagnostics);
+                        v.check_module_texts(realm, module);
+                        (checks, v.diagnostics)
                     })
-                    .collect::<Vec<Vec<Diagnostic>>>()
+                    .collect::<Vec<(Vec<Diagnostic>, Vec<Diagnostic>)>>()
             },
             || {
                 let mut v = Validator::new(&index, &builtin, &referenced);
-                v.check_texts(realm);
+                v.check_realm_texts(realm);
+                let texts = std::mem::take(&mut v.diagnostics);
                 v.check_graphs(realm);
                 v.check_ingress_routes(realm);
-                v.diagnostics
+                (texts, v.diagnostics)
             },
         );
-        diagnostics.extend(modules.into_iter().flatten());
+        let (checks, texts): (Vec<_>, Vec<_>) = modules.into_iter().unzip();
+        diagnostics.extend(checks.into_iter().flatten());
+        diagnostics.extend(realm_texts);
+        diagnostics.extend(texts.into_iter().flatten());
         diagnostics.extend(whole);
     }
     // What no rule of its own claimed is about the schema's shape.

@@ -72,8 +72,8 @@ fn first_refused(text: &str, comment: bool) -> Option<(char, &'static str)> {
 }
 
 impl<'a> Validator<'a> {
-    /// Every comment and metadata string of `realm`.
-    pub(super) fn check_texts(&mut self, realm: &'a Realm) {
+    /// The doc comment of `realm` itself (its modules: [`Self::check_module_texts`]).
+    pub(super) fn check_realm_texts(&mut self, realm: &'a Realm) {
         if let Some((c, why)) = realm
             .comments
             .iter()
@@ -87,50 +87,52 @@ impl<'a> Validator<'a> {
             }
             self.report(d.or_code(rules::UNSAFE_TEXT));
         }
-        for module in &realm.modules {
-            let site = Site {
-                realm,
-                module,
-                decl: None,
-                type_params: &[],
-            };
-            self.check_comments(&site, module.pos.as_ref(), &module.comments, &|| {
-                format!("module `{}`", module.name)
-            });
-            self.check_metadata_texts(&site, &module.metadata);
-            for decl in &module.decls {
-                let site = Site::of(realm, module, decl);
-                let what = || format!("{} `{}.{}`", decl.kind(), module.name, decl.name());
-                self.check_comments(&site, decl.pos(), decl.comments(), &what);
-                match decl {
-                    Decl::Data(data) => {
-                        self.check_metadata_texts(&site, &data.metadata);
-                        for field in &data.fields {
-                            self.check_comments(
-                                &site,
-                                field.pos.as_ref().or(decl.pos()),
-                                &field.comments,
-                                &|| format!("field `{}` of {}", field.name, what()),
-                            );
-                            self.check_metadata_texts(&site, &field.metadata);
-                        }
+    }
+
+    /// Every comment and metadata string of `module` of `realm`.
+    pub(super) fn check_module_texts(&mut self, realm: &'a Realm, module: &'a Module) {
+        let site = Site {
+            realm,
+            module,
+            decl: None,
+            type_params: &[],
+        };
+        self.check_comments(&site, module.pos.as_ref(), &module.comments, &|| {
+            format!("module `{}`", module.name)
+        });
+        self.check_metadata_texts(&site, &module.metadata);
+        for decl in &module.decls {
+            let site = Site::of(realm, module, decl);
+            let what = || format!("{} `{}.{}`", decl.kind(), module.name, decl.name());
+            self.check_comments(&site, decl.pos(), decl.comments(), &what);
+            match decl {
+                Decl::Data(data) => {
+                    self.check_metadata_texts(&site, &data.metadata);
+                    for field in &data.fields {
+                        self.check_comments(
+                            &site,
+                            field.pos.as_ref().or(decl.pos()),
+                            &field.comments,
+                            &|| format!("field `{}` of {}", field.name, what()),
+                        );
+                        self.check_metadata_texts(&site, &field.metadata);
                     }
-                    Decl::Enum(e) => {
-                        for v in &e.variants {
-                            self.check_comments(
-                                &site,
-                                v.pos.as_ref().or(decl.pos()),
-                                &v.comments,
-                                &|| format!("variant `{}` of {}", v.name, what()),
-                            );
-                        }
-                    }
-                    Decl::Verb(verb) => self.check_metadata_texts(&site, &verb.metadata),
-                    Decl::TypeAlias(alias) => self.check_metadata_texts(&site, &alias.metadata),
-                    Decl::Database(db) => self.check_metadata_texts(&site, &db.metadata),
-                    Decl::Topic(topic) => self.check_metadata_texts(&site, &topic.metadata),
-                    Decl::Config(_) | Decl::Secret(_) => {}
                 }
+                Decl::Enum(e) => {
+                    for v in &e.variants {
+                        self.check_comments(
+                            &site,
+                            v.pos.as_ref().or(decl.pos()),
+                            &v.comments,
+                            &|| format!("variant `{}` of {}", v.name, what()),
+                        );
+                    }
+                }
+                Decl::Verb(verb) => self.check_metadata_texts(&site, &verb.metadata),
+                Decl::TypeAlias(alias) => self.check_metadata_texts(&site, &alias.metadata),
+                Decl::Database(db) => self.check_metadata_texts(&site, &db.metadata),
+                Decl::Topic(topic) => self.check_metadata_texts(&site, &topic.metadata),
+                Decl::Config(_) | Decl::Secret(_) => {}
             }
         }
     }
