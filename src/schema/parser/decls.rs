@@ -168,7 +168,7 @@ impl<'a> Parser<'a> {
         }
         self.expect(b'{', "`{` to open the data body")?;
         let metadata = self.metadata_lines()?;
-        let mut fields = Vec::new();
+        let mut fields = super::FIELDS.take();
         loop {
             let comments = self.comments()?;
             if self.eat(b'}') {
@@ -196,7 +196,7 @@ impl<'a> Parser<'a> {
             name: name.to_string(),
             type_params: exact(type_params),
             metadata,
-            fields: exact(fields),
+            fields: super::settle(&super::FIELDS, fields),
         })
     }
 
