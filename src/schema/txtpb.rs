@@ -413,79 +413,18 @@ impl ftl::Encoder for TextOut<'_> {
 /// by [`to_binary`], written by the descriptor-driven writer over the wire
 /// bytes: the reference [`text_of_realms`] is tested against.
 pub fn text_of_binary(prefix: &str, bytes: &[u8]) -> String {
-    let pieces = text_pieces_of_binary(prefix, bytes);
-    let mut out = String::with_capacity(pieces.iter().map(String::len).sum());
-    for piece in &pieces {
-        out.push_str(piece);
-    }
-    out
-}
-
-/// [`text_of_binary`] in pieces, in order (a large realm's modules are
-/// written each on its own, on every core): written to a file one after
-/// the other, they need not be copied into one buffer first.
-pub fn text_pieces_of_binary(prefix: &str, bytes: &[u8]) -> Vec<String> {
-    // Proto-text of FTL's schema is about 8.4 times its binary size (the
-    // benchmark realm's: indentation and field names). A small schema is
-    // one piece, allocated once.
-    let capacity = if bytes.len() < PARALLEL_BYTES {
-        bytes.len() * 10
-    } else {
-        256
-    };
-    let mut out = Text::new(prefix.len() + HEADER.len() + capacity);
+    // Proto-text of FTL's schema is about 8.4 times its binary size.
+    let mut out = String::with_capacity(prefix.len() + HEADER.len() + bytes.len() * 10);
     out.push_str(prefix);
     out.push_str(HEADER);
     write_message(&mut out, schema_table(), 0, bytes, 0)
         .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
-    out.into_pieces()
+    out
 }
 
 /// Where [`write_text_of_realms`] sends the text as it is made, a piece
 /// at a time, in order (a file being written).
 pub type Sink<'s> = dyn FnMut(&[u8]) -> std::io::Result<()> + Send + 's;
-
-/// Text written in pieces: [`Text::current`] is written to (through
-/// `DerefMut`, as a `String`), [`Text::append`] adds finished pieces.
-struct Text {
-    done: Vec<String>,
-    current: String,
-}
-
-impl Text {
-    fn new(capacity: usize) -> Text {
-        Text {
-            done: Vec::new(),
-            current: String::with_capacity(capacity),
-        }
-    }
-
-    /// `text` after what is written, without copying it.
-    fn append(&mut self, text: Text) {
-        self.done.push(std::mem::take(&mut self.current));
-        self.done.extend(text.done);
-        self.done.push(text.current);
-    }
-
-    fn into_pieces(mut self) -> Vec<String> {
-        self.done.push(self.current);
-        self.done.retain(|piece| !piece.is_empty());
-        self.done
-    }
-}
-
-impl std::ops::Deref for Text {
-    type Target = String;
-    fn deref(&self) -> &String {
-        &self.current
-    }
-}
-
-impl std::ops::DerefMut for Text {
-    fn deref_mut(&mut self) -> &mut String {
-        &mut self.current
-    }
-}
 
 /// Encodes a schema as realm's older `realm.schema.v1` proto-text, as realm
 /// wrote it before it spoke FTL's messages (for tests of reading old pins).
@@ -496,12 +435,9 @@ pub fn to_legacy_text(schema: &Schema) -> String {
         "# proto-file: realm/schema/v1/schema.proto\n# proto-message: realm.schema.v1.Schema\n",
     );
     let table = TextTable::of(&message(LEGACY_MESSAGE));
-    let mut text = Text::new(bytes.len() * 10);
-    write_message(&mut text, &table, 0, &bytes, 0)
+    out.reserve(bytes.len() * 10);
+    write_message(&mut out, &table, 0, &bytes, 0)
         .unwrap_or_else(|e| panic!("a schema message does not decode as itself: {e}"));
-    for piece in text.into_pieces() {
-        out.push_str(&piece);
-    }
     out
 }
 
@@ -519,10 +455,6 @@ pub fn to_binary(schema: &Schema) -> Vec<u8> {
 struct TextTable {
     /// The root message first.
     messages: Vec<TextMessage>,
-    /// From how many bytes of binary a message at [`PARALLEL_DEPTH`] has
-    /// its fields written on every core ([`PARALLEL_BYTES`]; tests compare
-    /// with a table that never does).
-    parallel_bytes: usize,
 }
 
 struct TextField {
@@ -585,10 +517,7 @@ impl TextTable {
                 .collect();
             messages.push(TextMessage::new(fields));
         }
-        TextTable {
-            messages,
-            parallel_bytes: PARALLEL_BYTES,
-        }
+        TextTable { messages }
     }
 
     fn field(&self, message: usize, number: u32) -> Option<&TextField> {
@@ -646,58 +575,15 @@ fn schema_table() -> &'static TextTable {
 /// makes declaration order, so the output is deterministic. prost-reflect
 /// reads it back (`from_text`); tests hold that the two agree.
 fn write_message(
-    out: &mut Text,
+    out: &mut String,
     table: &TextTable,
     message: usize,
     buf: &[u8],
     depth: usize,
 ) -> Result<(), Malformed> {
-    if depth == PARALLEL_DEPTH && buf.len() >= table.parallel_bytes {
-        return write_fields_in_parallel(out, table, message, buf, depth);
-    }
     let mut fields = Fields { buf };
     while let Some((field, value)) = fields.next_known(table, message)? {
         write_field(out, table, field, value, depth)?;
-    }
-    Ok(())
-}
-
-/// The depth whose fields [`write_message`] writes on every core: a realm's
-/// (its modules, each a few hundred KiB of text in a large realm).
-const PARALLEL_DEPTH: usize = 1;
-
-/// Below this many bytes of binary a message is written on one core: the
-/// fan-out costs more than it saves.
-const PARALLEL_BYTES: usize = 64 * 1024;
-
-/// [`write_message`]'s fields written each into a text of its own on every
-/// core, then joined in their order: the same text.
-fn write_fields_in_parallel(
-    out: &mut Text,
-    table: &TextTable,
-    message: usize,
-    buf: &[u8],
-    depth: usize,
-) -> Result<(), Malformed> {
-    use rayon::prelude::*;
-    let mut fields = Fields { buf };
-    let mut list = Vec::new();
-    while let Some(known) = fields.next_known(table, message)? {
-        list.push(known);
-    }
-    let texts_of = |fields: Vec<(&TextField, Wire<'_>)>| {
-        fields
-            .into_par_iter()
-            .map(|(field, value)| {
-                // About 8.4 bytes of text a byte of binary (see
-                // `text_pieces_of_binary`).
-                let mut text = Text::new(value.len() * 9 + 64);
-                write_field(&mut text, table, field, value, depth).map(|()| text)
-            })
-            .collect::<Result<Vec<Text>, Malformed>>()
-    };
-    for text in texts_of(list)? {
-        out.append(text);
     }
     Ok(())
 }
@@ -761,7 +647,7 @@ fn decode_varint(buf: &mut &[u8]) -> Result<u64, Malformed> {
 
 /// One field of a message, at `depth`.
 fn write_field(
-    out: &mut Text,
+    out: &mut String,
     table: &TextTable,
     field: &TextField,
     value: Wire<'_>,
@@ -826,17 +712,6 @@ enum Wire<'a> {
     Fixed64(u64),
     Fixed32(u32),
     Delimited(&'a [u8]),
-}
-
-impl Wire<'_> {
-    /// The bytes of its value.
-    fn len(&self) -> usize {
-        match self {
-            Wire::Varint(_) | Wire::Fixed64(_) => 8,
-            Wire::Fixed32(_) => 4,
-            Wire::Delimited(data) => data.len(),
-        }
-    }
 }
 
 fn take<const N: usize>(buf: &mut &[u8]) -> Result<[u8; N], Malformed> {
@@ -1215,24 +1090,10 @@ mod piece_tests {
     }
 
     #[test]
-    fn a_large_realm_written_on_every_core_is_the_text_written_on_one() {
-        let binary = to_binary(&schema_of(60));
-        assert!(binary.len() > 4 * PARALLEL_BYTES, "{}", binary.len());
-        let pieces = text_pieces_of_binary("# prefix\n", &binary);
-        assert!(pieces.len() > 60, "a piece a module: {}", pieces.len());
-        assert!(pieces.iter().all(|p| !p.is_empty()));
-        let one_core = TextTable {
-            parallel_bytes: usize::MAX,
-            ..TextTable::of(&schema_descriptor())
-        };
-        let mut text = Text::new(0);
-        text.push_str("# prefix\n");
-        text.push_str(HEADER);
-        write_message(&mut text, &one_core, 0, &binary, 0).expect("writes");
-        assert_eq!(text.into_pieces(), vec![pieces.concat()]);
-        assert_eq!(text_of_binary("# prefix\n", &binary), pieces.concat());
-        // And it reads back as the schema it was written from.
-        let back = from_text("big.txtpb", &pieces.concat()).expect("reads");
+    fn a_large_realm_reads_back_as_the_schema_it_was_written_from() {
+        let schema = schema_of(60);
+        let binary = to_binary(&schema);
+        let back = from_text("big.txtpb", &to_text(&schema)).expect("reads");
         assert_eq!(to_binary(&back), binary);
     }
 
@@ -1292,13 +1153,5 @@ mod piece_tests {
         })
         .expect("writes");
         assert_eq!(pieces, 1);
-    }
-
-    #[test]
-    fn a_small_schema_is_one_piece() {
-        assert_eq!(
-            text_pieces_of_binary("", &to_binary(&schema_of(1))).len(),
-            1
-        );
     }
 }
