@@ -228,7 +228,7 @@ pub fn check_names(decls: &[Decl], out: &mut Vec<Diagnostic>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Data, Field, Ref, Verb};
+    use crate::schema::{Data, Field, Ref, ThinVec, Verb};
 
     fn data(name: &str, vis: Visibility, fields: Vec<(&str, Type)>) -> Decl {
         Decl::Data(Data {
@@ -238,10 +238,10 @@ mod tests {
                 .into_iter()
                 .map(|(n, ty)| Field {
                     pos: None,
-                    comments: vec![],
+                    comments: ThinVec::new(),
                     name: n.into(),
                     ty,
-                    metadata: vec![],
+                    metadata: ThinVec::new(),
                 })
                 .collect(),
             ..Data::default()
@@ -253,12 +253,12 @@ mod tests {
         let mut decls = vec![
             Decl::Verb(Verb {
                 pos: None,
-                comments: vec![],
+                comments: ThinVec::new(),
                 visibility: Visibility::ExportRealm,
                 name: "pay".into(),
                 request: Type::from(Ref::new("shop", "Order")),
                 response: Type::Unit,
-                metadata: vec![],
+                metadata: ThinVec::new(),
             }),
             data(
                 "Order",

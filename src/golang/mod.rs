@@ -27,6 +27,7 @@ pub mod scope;
 pub mod syntax;
 pub mod types;
 
+use crate::schema::model::ThinVec;
 use std::cell::RefCell;
 use std::sync::Arc;
 
@@ -126,10 +127,10 @@ pub fn extract(module: &GoModule) -> Result<Extracted, Vec<Diagnostic>> {
                 line: 1,
                 column: 1,
             }),
-            comments,
+            comments: comments.into(),
             builtin: false,
             name: module.name.clone(),
-            metadata: Vec::new(),
+            metadata: ThinVec::new(),
             decls,
         },
         external_params,

@@ -25,6 +25,7 @@
 //! know): the problems found, in the order found, and the module types a
 //! mapped type names, to be extracted in turn.
 
+use crate::schema::model::ThinVec;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use crate::schema::{DatabaseEngine, Diagnostic, MAX_TYPE_DEPTH, Pos, Ref, Type};
@@ -373,7 +374,7 @@ impl<'a> Types<'a> {
                     realm: None,
                     module: None,
                     name: name.to_string(),
-                    type_args: Vec::new(),
+                    type_args: ThinVec::new(),
                 }));
             }
             if self.declares(site.dir, name) {
@@ -462,7 +463,7 @@ impl<'a> Types<'a> {
                     realm: None,
                     module: Some(module),
                     name: name.to_string(),
-                    type_args,
+                    type_args: type_args.into(),
                 }))
             }
             Imported::Time | Imported::Context | Imported::External { .. } => {
@@ -537,7 +538,7 @@ impl<'a> Types<'a> {
             realm: None,
             module: Some(self.module.to_string()),
             name: upper_camel(name),
-            type_args,
+            type_args: type_args.into(),
         }))
     }
 
@@ -649,7 +650,7 @@ impl<'a> Types<'a> {
             realm: None,
             module: Some(module.to_string()),
             name: name.to_string(),
-            type_args: Vec::new(),
+            type_args: ThinVec::new(),
         }
     }
 }

@@ -27,6 +27,7 @@
 //! - leading comments of services, methods, messages, fields and enums (when
 //!   the descriptors carry source info) → doc comments.
 
+use crate::schema::model::{ThinVec, thin_vec};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use prost_reflect::{
@@ -195,7 +196,7 @@ pub fn convert(
                     name: verb_name,
                     request: ctx.message_type(&method.input()),
                     response: ctx.message_type(&method.output()),
-                    metadata: vec![Metadata::from(MetadataKind::Grpc(grpc_path(method)))],
+                    metadata: thin_vec![Metadata::from(MetadataKind::Grpc(grpc_path(method)))],
                 })
             })
             .collect();
@@ -206,7 +207,7 @@ pub fn convert(
                 .get(service.parent_file().name(), service.path()),
             builtin: false,
             name: module_name,
-            metadata: Vec::new(),
+            metadata: ThinVec::new(),
             decls,
         });
     }
@@ -216,7 +217,7 @@ pub fn convert(
     Ok(Conversion {
         realm: Realm {
             pos: None,
-            comments: Vec::new(),
+            comments: ThinVec::new(),
             external: false,
             name: name.to_string(),
             modules: all,
@@ -417,11 +418,11 @@ impl Comments {
         Comments { by_file }
     }
 
-    fn get(&self, file: &str, path: &[i32]) -> Vec<String> {
+    fn get(&self, file: &str, path: &[i32]) -> ThinVec<String> {
         self.by_file
             .get(file)
             .and_then(|paths| paths.get(path))
-            .cloned()
+            .map(|lines| ThinVec::from(lines.as_slice()))
             .unwrap_or_default()
     }
 }
@@ -593,7 +594,7 @@ impl Ctx<'_> {
                     comments: field_comments,
                     name: field_name,
                     ty,
-                    metadata,
+                    metadata: metadata.into(),
                 }
             })
             .collect();
@@ -602,8 +603,8 @@ impl Ctx<'_> {
             comments: self.comments.get(file.name(), message.path()),
             visibility: Visibility::ExportRealm,
             name: name.to_string(),
-            type_params: Vec::new(),
-            metadata: vec![Metadata::from(MetadataKind::ProtobufMessage(
+            type_params: ThinVec::new(),
+            metadata: thin_vec![Metadata::from(MetadataKind::ProtobufMessage(
                 message.full_name().to_string(),
             ))],
             fields,

@@ -7,6 +7,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+pub use thin_vec::{ThinVec, thin_vec};
+
 /// An identifier: `[A-Za-z_][A-Za-z0-9_]*`, ASCII as in FTL. Names of
 /// realms, modules, declarations and fields, and realm names wherever they
 /// travel (keys, `x-realm-via`, signatures), are identifiers.
@@ -62,7 +64,7 @@ impl Schema {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Realm {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub external: bool,
     pub name: String,
     pub modules: Vec<Module>,
@@ -85,10 +87,10 @@ impl Realm {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Module {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub builtin: bool,
     pub name: String,
-    pub metadata: Vec<Metadata>,
+    pub metadata: ThinVec<Metadata>,
     pub decls: Vec<Decl>,
 }
 
@@ -356,11 +358,11 @@ pub struct TypeParameter {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Data {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub visibility: Visibility,
     pub name: String,
-    pub type_params: Vec<TypeParameter>,
-    pub metadata: Vec<Metadata>,
+    pub type_params: ThinVec<TypeParameter>,
+    pub metadata: ThinVec<Metadata>,
     pub fields: Vec<Field>,
 }
 
@@ -368,10 +370,10 @@ pub struct Data {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub name: String,
     pub ty: Type,
-    pub metadata: Vec<Metadata>,
+    pub metadata: ThinVec<Metadata>,
 }
 
 impl Data {
@@ -417,12 +419,12 @@ impl Field {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verb {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub visibility: Visibility,
     pub name: String,
     pub request: Type,
     pub response: Type,
-    pub metadata: Vec<Metadata>,
+    pub metadata: ThinVec<Metadata>,
 }
 
 impl Verb {
@@ -440,7 +442,7 @@ impl Verb {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Enum {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub visibility: Visibility,
     pub name: String,
     pub ty: Option<Type>,
@@ -450,7 +452,7 @@ pub struct Enum {
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnumVariant {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub name: String,
     pub value: VariantValue,
 }
@@ -466,18 +468,18 @@ pub enum VariantValue {
 #[derive(Clone, Debug, PartialEq)]
 pub struct TypeAlias {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub visibility: Visibility,
     pub name: String,
     pub ty: Type,
-    pub metadata: Vec<Metadata>,
+    pub metadata: ThinVec<Metadata>,
 }
 
 /// `config name Type`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub name: String,
     pub ty: Type,
 }
@@ -486,7 +488,7 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Secret {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub name: String,
     pub ty: Type,
 }
@@ -495,10 +497,10 @@ pub struct Secret {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Database {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub engine: DatabaseEngine,
     pub name: String,
-    pub metadata: Vec<Metadata>,
+    pub metadata: ThinVec<Metadata>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -528,11 +530,11 @@ impl DatabaseEngine {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Topic {
     pub pos: Option<Pos>,
-    pub comments: Vec<String>,
+    pub comments: ThinVec<String>,
     pub visibility: Visibility,
     pub name: String,
     pub event: Type,
-    pub metadata: Vec<Metadata>,
+    pub metadata: ThinVec<Metadata>,
 }
 
 /// How deeply types may nest (`[[{String: a.D<Int>}]]` is 4 deep). Every
@@ -623,7 +625,7 @@ pub struct Ref {
     /// `None`: a type parameter of the enclosing data.
     pub module: Option<String>,
     pub name: String,
-    pub type_args: Vec<Type>,
+    pub type_args: ThinVec<Type>,
 }
 
 impl Ref {
@@ -633,7 +635,7 @@ impl Ref {
             realm: None,
             module: Some(module.to_string()),
             name: name.to_string(),
-            type_args: Vec::new(),
+            type_args: ThinVec::new(),
         }
     }
 }
@@ -691,16 +693,18 @@ pub enum MetadataKind {
     /// `+retry [count] [min-backoff [max-backoff]] [catch module.verb]`;
     /// `min_backoff` is empty when none is written (FTL's grammar makes
     /// every part optional; the validator says what must be there).
+    /// References are boxed in metadata: a `Ref` inline made every
+    /// `Metadata` 208 bytes, the size of its largest kind.
     Retry {
         count: Option<i64>,
         min_backoff: String,
         max_backoff: Option<String>,
-        catch: Option<Ref>,
+        catch: Option<Box<Ref>>,
     },
     /// `+subscribe module.topic from=beginning|latest [deadletter]` (`from`
     /// is `None` when not written: FTL requires it, realm warns)
     Subscribe {
-        topic: Ref,
+        topic: Box<Ref>,
         from: Option<SubscribeFrom>,
         dead_letter: bool,
     },

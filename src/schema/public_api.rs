@@ -357,14 +357,14 @@ fn clone_head(data: &Data) -> Data {
         visibility: data.visibility,
         name: data.name.clone(),
         type_params: data.type_params.clone(),
-        metadata: Vec::new(),
+        metadata: ThinVec::new(),
         fields: Vec::new(),
     }
 }
 
 /// Metadata as published: without `+config` and `+secrets` (as FTL's
 /// `filterExternalMetadata`), and without references into other realms.
-fn public_metadata(metadata: &[Metadata]) -> Vec<Metadata> {
+fn public_metadata(metadata: &[Metadata]) -> ThinVec<Metadata> {
     let local =
         |refs: &[Ref]| -> Vec<Ref> { refs.iter().filter(|r| r.realm.is_none()).cloned().collect() };
     metadata
@@ -402,7 +402,7 @@ fn public_metadata(metadata: &[Metadata]) -> Vec<Metadata> {
 /// [`public_metadata`] in place, of metadata not needed afterwards: what
 /// is published is kept where it is, nothing is cloned (the clones were 6
 /// MiB at the peak of `realm export` of the benchmark realm, `heaptrack`).
-fn into_public_metadata(metadata: &mut Vec<Metadata>) {
+fn into_public_metadata(metadata: &mut ThinVec<Metadata>) {
     let local = |refs: &mut Vec<Ref>| {
         refs.retain(|r| r.realm.is_none());
         !refs.is_empty()

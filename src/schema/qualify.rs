@@ -117,7 +117,7 @@ fn for_each_ref_mut(decl: &mut Decl, f: &mut impl FnMut(&mut Ref)) {
         Decl::Topic(t) => type_refs_mut(&mut t.event, f),
         Decl::Database(_) => {}
     }
-    let (metadata, fields): (&mut Vec<Metadata>, Option<&mut Vec<Field>>) = match decl {
+    let (metadata, fields): (&mut ThinVec<Metadata>, Option<&mut Vec<Field>>) = match decl {
         Decl::Data(d) => (&mut d.metadata, Some(&mut d.fields)),
         Decl::Verb(v) => (&mut v.metadata, None),
         Decl::TypeAlias(t) => (&mut t.metadata, None),

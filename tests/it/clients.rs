@@ -959,7 +959,8 @@ fn hostile_realm() -> realm::schema::Realm {
         ));
     }
     payload.push("bell \u{7}, flip \u{202e}, mark \u{200f}, bom \u{feff}, nul \u{0}".to_string());
-    let add = |comments: &mut Vec<String>| comments.extend(payload.iter().cloned());
+    let add =
+        |comments: &mut realm::schema::ThinVec<String>| comments.extend(payload.iter().cloned());
     add(&mut api.comments);
     for module in &mut api.modules {
         add(&mut module.comments);

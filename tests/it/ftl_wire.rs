@@ -3,6 +3,7 @@
 //! internal realm), what FTL publishes pins in realm, and realm's older
 //! `realm.schema.v1` pins still read.
 
+use realm::schema::ThinVec;
 use std::path::{Path, PathBuf};
 
 use crate::common::{GitRealm, TestProject, copy_dir, repo_root, run_realm};
@@ -456,7 +457,7 @@ fn ftl_external(realm: &realm::schema::Realm) -> realm::schema::Realm {
         decl.for_each_metadata_ref(&mut push);
         result.entry(module).or_default().push(decl.clone());
     }
-    let strip = |metadata: &mut Vec<realm::schema::Metadata>| {
+    let strip = |metadata: &mut realm::schema::ThinVec<realm::schema::Metadata>| {
         metadata.retain(|m| {
             !matches!(
                 m.kind,
@@ -486,7 +487,7 @@ fn ftl_external(realm: &realm::schema::Realm) -> realm::schema::Realm {
     modules.sort_by(|a, b| a.name.cmp(&b.name));
     realm::schema::Realm {
         pos: None,
-        comments: Vec::new(),
+        comments: ThinVec::new(),
         external: false,
         name: realm.name.clone(),
         modules,

@@ -44,7 +44,7 @@ fn reference(inner: Option<BoxedStrategy<Type>>) -> BoxedStrategy<Ref> {
             realm,
             module,
             name,
-            type_args,
+            type_args: type_args.into(),
         })
         .boxed()
 }
@@ -56,7 +56,7 @@ fn qualified_ref() -> BoxedStrategy<Ref> {
             realm,
             module: Some(module),
             name,
-            type_args: Vec::new(),
+            type_args: ThinVec::new(),
         })
         .boxed()
 }
@@ -124,7 +124,7 @@ fn metadata_kind(inline: bool) -> BoxedStrategy<MetadataKind> {
                     count,
                     min_backoff,
                     max_backoff,
-                    catch,
+                    catch: catch.map(Box::new),
                 }
             })
             .boxed(),
@@ -137,7 +137,7 @@ fn metadata_kind(inline: bool) -> BoxedStrategy<MetadataKind> {
             any::<bool>(),
         )
             .prop_map(|(topic, from, dead_letter)| MetadataKind::Subscribe {
-                topic,
+                topic: Box::new(topic),
                 from,
                 dead_letter,
             })
@@ -234,10 +234,10 @@ fn decl() -> BoxedStrategy<Decl> {
         (comments(), ident(), ty(), metadata(true)).prop_map(|(comments, name, ty, metadata)| {
             Field {
                 pos: None,
-                comments,
+                comments: comments.into(),
                 name,
                 ty,
-                metadata,
+                metadata: metadata.into(),
             }
         });
     let data = (
@@ -251,14 +251,14 @@ fn decl() -> BoxedStrategy<Decl> {
         .prop_map(|(comments, visibility, name, params, metadata, fields)| {
             Decl::Data(Data {
                 pos: None,
-                comments,
+                comments: comments.into(),
                 visibility,
                 name,
                 type_params: params
                     .into_iter()
                     .map(|name| TypeParameter { pos: None, name })
                     .collect(),
-                metadata,
+                metadata: metadata.into(),
                 fields,
             })
         });
@@ -274,12 +274,12 @@ fn decl() -> BoxedStrategy<Decl> {
             |(comments, visibility, name, request, response, metadata)| {
                 Decl::Verb(Verb {
                     pos: None,
-                    comments,
+                    comments: comments.into(),
                     visibility,
                     name,
                     request,
                     response,
-                    metadata,
+                    metadata: metadata.into(),
                 })
             },
         );
@@ -291,7 +291,7 @@ fn decl() -> BoxedStrategy<Decl> {
     let variant =
         (comments(), type_name(), variant_value).prop_map(|(comments, name, value)| EnumVariant {
             pos: None,
-            comments,
+            comments: comments.into(),
             name,
             value,
         });
@@ -305,7 +305,7 @@ fn decl() -> BoxedStrategy<Decl> {
         .prop_map(|(comments, visibility, name, ty, variants)| {
             Decl::Enum(Enum {
                 pos: None,
-                comments,
+                comments: comments.into(),
                 visibility,
                 name,
                 ty,
@@ -316,18 +316,18 @@ fn decl() -> BoxedStrategy<Decl> {
         |(comments, visibility, name, ty, metadata)| {
             Decl::TypeAlias(TypeAlias {
                 pos: None,
-                comments,
+                comments: comments.into(),
                 visibility,
                 name,
                 ty,
-                metadata,
+                metadata: metadata.into(),
             })
         },
     );
     let config = (comments(), ident(), ty()).prop_map(|(comments, name, ty)| {
         Decl::Config(Config {
             pos: None,
-            comments,
+            comments: comments.into(),
             name,
             ty,
         })
@@ -335,7 +335,7 @@ fn decl() -> BoxedStrategy<Decl> {
     let secret = (comments(), ident(), ty()).prop_map(|(comments, name, ty)| {
         Decl::Secret(Secret {
             pos: None,
-            comments,
+            comments: comments.into(),
             name,
             ty,
         })
@@ -349,21 +349,21 @@ fn decl() -> BoxedStrategy<Decl> {
         .prop_map(|(comments, engine, name, metadata)| {
             Decl::Database(Database {
                 pos: None,
-                comments,
+                comments: comments.into(),
                 engine,
                 name,
-                metadata,
+                metadata: metadata.into(),
             })
         });
     let topic = (comments(), visibility(), ident(), ty(), metadata(false)).prop_map(
         |(comments, visibility, name, event, metadata)| {
             Decl::Topic(Topic {
                 pos: None,
-                comments,
+                comments: comments.into(),
                 visibility,
                 name,
                 event,
-                metadata,
+                metadata: metadata.into(),
             })
         },
     );
@@ -390,10 +390,10 @@ fn module() -> impl Strategy<Value = Module> {
     )
         .prop_map(|(comments, builtin, name, metadata, decls)| Module {
             pos: None,
-            comments,
+            comments: comments.into(),
             builtin,
             name,
-            metadata,
+            metadata: metadata.into(),
             decls,
         })
 }
@@ -407,7 +407,7 @@ fn schema() -> impl Strategy<Value = Schema> {
     )
         .prop_map(|(comments, external, name, modules)| Realm {
             pos: None,
-            comments,
+            comments: comments.into(),
             external,
             name,
             modules,

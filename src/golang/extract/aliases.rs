@@ -122,11 +122,11 @@ impl<'a> Extractor<'a> {
         };
         Some(Decl::TypeAlias(TypeAlias {
             pos: Some(decl.name_span.pos.clone()),
-            comments: meta.comments.clone(),
+            comments: meta.comments.clone().into(),
             visibility: meta.visibility,
             name: upper_camel(&decl.name),
             ty,
-            metadata,
+            metadata: metadata.into(),
         }))
     }
 }

@@ -1,6 +1,7 @@
 //! Data (`go-runtime/schema/data`): struct types, their fields (exported,
 //! camel-cased) and the JSON names their tags give them.
 
+use crate::schema::model::ThinVec;
 use crate::schema::{Data, Decl, Field, Metadata, MetadataKind, TypeParameter};
 
 use super::{Extractor, Meta, at, is_exported};
@@ -90,10 +91,10 @@ impl<'a> Extractor<'a> {
                 }
                 out.push(Field {
                     pos: Some(span.pos.clone()),
-                    comments: Vec::new(),
+                    comments: ThinVec::new(),
                     name: lower_camel(fname),
                     ty,
-                    metadata,
+                    metadata: metadata.into(),
                 });
             }
         }
@@ -102,7 +103,7 @@ impl<'a> Extractor<'a> {
         }
         Some(Decl::Data(Data {
             pos: Some(decl.name_span.pos.clone()),
-            comments: meta.comments.clone(),
+            comments: meta.comments.clone().into(),
             visibility: meta.visibility,
             name: upper_camel(&decl.name),
             type_params: decl
@@ -113,7 +114,7 @@ impl<'a> Extractor<'a> {
                     name: p.clone(),
                 })
                 .collect(),
-            metadata: Vec::new(),
+            metadata: ThinVec::new(),
             fields: out,
         }))
     }

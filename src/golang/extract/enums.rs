@@ -3,6 +3,7 @@
 //! values are evaluated here), and type enums, a sealed interface whose
 //! variants are the package's types that have its marker methods.
 
+use crate::schema::model::ThinVec;
 use crate::schema::{Decl, Enum, EnumVariant, Ref, Type, VariantValue};
 
 use super::{Extractor, Meta, at, is_exported};
@@ -163,7 +164,7 @@ impl<'a> Extractor<'a> {
                     .insert(variant_name.clone(), (enum_name.clone(), span.pos.clone()));
                 variants.push(EnumVariant {
                     pos: Some(span.pos.clone()),
-                    comments: c.spec.doc.text.clone(),
+                    comments: c.spec.doc.text.clone().into(),
                     name: variant_name,
                     value,
                 });
@@ -188,7 +189,7 @@ impl<'a> Extractor<'a> {
         variants.sort_by(|a, b| a.name.cmp(&b.name));
         Some(Decl::Enum(Enum {
             pos: Some(decl.name_span.pos.clone()),
-            comments: meta.comments.clone(),
+            comments: meta.comments.clone().into(),
             visibility: meta.visibility,
             name: enum_name,
             ty: Some(ty),
@@ -267,7 +268,7 @@ impl<'a> Extractor<'a> {
                     realm: None,
                     module: Some(self.module.to_string()),
                     name: upper_camel(vname),
-                    type_args: Vec::new(),
+                    type_args: ThinVec::new(),
                 }))
             } else {
                 self.types.ty(
@@ -294,14 +295,14 @@ impl<'a> Extractor<'a> {
                 .unwrap_or_default();
             variants.push(EnumVariant {
                 pos: Some(vdecl.name_span.pos.clone()),
-                comments,
+                comments: comments.into(),
                 name: upper_camel(vname),
                 value: VariantValue::Type(value),
             });
         }
         Some(Decl::Enum(Enum {
             pos: Some(decl.name_span.pos.clone()),
-            comments: meta.comments.clone(),
+            comments: meta.comments.clone().into(),
             visibility: meta.visibility,
             name: enum_name,
             ty: None,

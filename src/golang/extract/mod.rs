@@ -38,6 +38,7 @@ mod metadata;
 mod resources;
 mod verbs;
 
+use crate::schema::model::ThinVec;
 use std::collections::{HashMap, HashSet};
 
 use crate::schema::{Database, DatabaseEngine, Decl, Diagnostic, Pos, Visibility};
@@ -160,10 +161,10 @@ pub fn declarations(scope: &Scope, databases: &[DatabaseDir]) -> Declarations {
     for (name, (engine, pos)) in std::mem::take(&mut x.types.databases) {
         x.decls.push(Decl::Database(Database {
             pos,
-            comments: Vec::new(),
+            comments: ThinVec::new(),
             engine,
             name,
-            metadata: Vec::new(),
+            metadata: ThinVec::new(),
         }));
     }
     let comments = scope

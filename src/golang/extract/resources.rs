@@ -86,14 +86,14 @@ impl<'a> Extractor<'a> {
                         self.decls.push(if handle == Handle::Config {
                             Decl::Config(Config {
                                 pos,
-                                comments: meta.comments,
+                                comments: meta.comments.into(),
                                 name,
                                 ty,
                             })
                         } else {
                             Decl::Secret(Secret {
                                 pos,
-                                comments: meta.comments,
+                                comments: meta.comments.into(),
                                 name,
                                 ty,
                             })
@@ -155,11 +155,11 @@ impl<'a> Extractor<'a> {
         }
         self.decls.push(Decl::Topic(Topic {
             pos: Some(t.name_span.pos.clone()),
-            comments: meta.comments.clone(),
+            comments: meta.comments.clone().into(),
             visibility: meta.visibility,
             name,
             event,
-            metadata,
+            metadata: metadata.into(),
         }));
     }
 }

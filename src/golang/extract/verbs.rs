@@ -5,6 +5,7 @@
 //! uses`, `+publish`, `+config`, `+secrets`); and the direct calls of
 //! verbs FTL refuses.
 
+use crate::schema::model::ThinVec;
 use std::collections::{HashMap, HashSet};
 
 use crate::schema::{Decl, Diagnostic, Metadata, MetadataKind, Ref, Type, Verb};
@@ -65,7 +66,7 @@ impl<'a> Extractor<'a> {
             realm: None,
             module: Some(r.module.clone().unwrap_or_else(|| self.module.to_string())),
             name: r.name.clone(),
-            type_args: Vec::new(),
+            type_args: ThinVec::new(),
         }
     }
 
@@ -283,14 +284,14 @@ impl<'a> Extractor<'a> {
                     count: *count,
                     min_backoff: min_backoff.clone(),
                     max_backoff: max_backoff.clone(),
-                    catch: catch.as_ref().map(|c| self.qualify(c)),
+                    catch: catch.as_ref().map(|c| Box::new(self.qualify(c))),
                 },
                 DirectiveKind::Subscribe {
                     topic,
                     from,
                     dead_letter,
                 } => MetadataKind::Subscribe {
-                    topic: self.qualify(topic),
+                    topic: Box::new(self.qualify(topic)),
                     from: Some(*from),
                     dead_letter: *dead_letter,
                 },
@@ -383,12 +384,12 @@ impl<'a> Extractor<'a> {
         }
         Some(Verb {
             pos: Some(f.span.pos.clone()),
-            comments: meta.comments,
+            comments: meta.comments.into(),
             visibility: meta.visibility,
             name,
             request: request_ty?,
             response: response_ty?,
-            metadata,
+            metadata: metadata.into(),
         })
     }
 

@@ -604,8 +604,8 @@ mod tests {
         let mut schema = parse_schema("extra.ftl", text).expect("parses");
         let module = &mut schema.realms[0].modules[0];
         let long = "x".repeat(20_000);
-        module.comments = vec![String::new(), long.clone(), "y".repeat(200)];
-        module.metadata = vec![
+        module.comments = thin_vec![String::new(), long.clone(), "y".repeat(200)];
+        module.metadata = thin_vec![
             MetadataKind::ProtobufMessage("bank.v1.D".into()).into(),
             MetadataKind::Egress(vec![String::new(), long.clone()]).into(),
             MetadataKind::Retry {
@@ -617,10 +617,10 @@ mod tests {
             .into(),
             MetadataKind::Partitions(-3).into(),
             MetadataKind::Subscribe {
-                topic: Ref {
+                topic: Box::new(Ref {
                     module: None,
                     ..Ref::new("t", "events")
-                },
+                }),
                 from: None,
                 dead_letter: false,
             }

@@ -114,7 +114,7 @@ impl FromFtl {
         self.within(format!("realm {name}"), |c| {
             Ok(Realm {
                 pos: c.pos(r.pos),
-                comments: Vec::new(),
+                comments: ThinVec::new(),
                 external: r.external,
                 modules: r
                     .modules
@@ -131,7 +131,7 @@ impl FromFtl {
         self.within(format!("module {name}"), |c| {
             Ok(Module {
                 pos: c.pos(m.pos),
-                comments: m.comments,
+                comments: m.comments.into(),
                 builtin: m.builtin,
                 metadata: c.metadata(m.metadata)?,
                 decls: m
@@ -172,7 +172,7 @@ impl FromFtl {
                     c.within(format!("field {name}"), |c| {
                         Ok(Field {
                             pos: c.pos(f.pos),
-                            comments: f.comments,
+                            comments: f.comments.into(),
                             ty: c.required_type("the field", f.r#type)?,
                             metadata: c.metadata(f.metadata)?,
                             name,
@@ -182,7 +182,7 @@ impl FromFtl {
                 .collect::<Result<_>>()?;
             Ok(Data {
                 pos: c.pos(d.pos),
-                comments: d.comments,
+                comments: d.comments.into(),
                 visibility: c.visibility(d.visibility)?,
                 name,
                 type_params,
@@ -204,7 +204,7 @@ impl FromFtl {
                 self.within(format!("verb {name}"), |c| {
                     Ok(Decl::Verb(Verb {
                         pos: c.pos(v.pos),
-                        comments: v.comments,
+                        comments: v.comments.into(),
                         visibility: c.visibility(v.visibility)?,
                         request: c.required_type("the request", v.request)?,
                         response: c.required_type("the response", v.response)?,
@@ -236,7 +236,7 @@ impl FromFtl {
                                 };
                                 Ok(EnumVariant {
                                     pos: c.pos(v.pos),
-                                    comments: v.comments,
+                                    comments: v.comments.into(),
                                     name,
                                     value,
                                 })
@@ -245,7 +245,7 @@ impl FromFtl {
                         .collect::<Result<_>>()?;
                     Ok(Decl::Enum(Enum {
                         pos: c.pos(e.pos),
-                        comments: e.comments,
+                        comments: e.comments.into(),
                         visibility: c.visibility(e.visibility)?,
                         name,
                         ty,
@@ -258,7 +258,7 @@ impl FromFtl {
                 self.within(format!("typealias {name}"), |c| {
                     Ok(Decl::TypeAlias(TypeAlias {
                         pos: c.pos(t.pos),
-                        comments: t.comments,
+                        comments: t.comments.into(),
                         visibility: c.visibility(t.visibility)?,
                         ty: c.required_type("the type alias", t.r#type.map(|t| *t))?,
                         metadata: c.metadata(t.metadata)?,
@@ -271,7 +271,7 @@ impl FromFtl {
                 self.within(format!("config {name}"), |c| {
                     Ok(Decl::Config(Config {
                         pos: c.pos(cfg.pos),
-                        comments: cfg.comments,
+                        comments: cfg.comments.into(),
                         ty: c.required_type("the config", cfg.r#type)?,
                         name,
                     }))
@@ -282,7 +282,7 @@ impl FromFtl {
                 self.within(format!("secret {name}"), |c| {
                     Ok(Decl::Secret(Secret {
                         pos: c.pos(s.pos),
-                        comments: s.comments,
+                        comments: s.comments.into(),
                         ty: c.required_type("the secret", s.r#type)?,
                         name,
                     }))
@@ -299,7 +299,7 @@ impl FromFtl {
                     })?;
                     Ok(Decl::Database(Database {
                         pos: c.pos(d.pos),
-                        comments: d.comments,
+                        comments: d.comments.into(),
                         engine,
                         metadata: c.metadata(d.metadata)?,
                         name,
@@ -311,7 +311,7 @@ impl FromFtl {
                 self.within(format!("topic {name}"), |c| {
                     Ok(Decl::Topic(Topic {
                         pos: c.pos(t.pos),
-                        comments: t.comments,
+                        comments: t.comments.into(),
                         visibility: c.visibility(t.visibility)?,
                         event: c.required_type("the topic's event", t.event)?,
                         metadata: c.metadata(t.metadata)?,
@@ -466,7 +466,7 @@ impl FromFtl {
         })
     }
 
-    fn metadata(&mut self, metadata: Vec<pb::Metadata>) -> Result<Vec<Metadata>> {
+    fn metadata(&mut self, metadata: Vec<pb::Metadata>) -> Result<ThinVec<Metadata>> {
         use pb::metadata::Value;
         metadata
             .into_iter()
@@ -511,7 +511,7 @@ impl FromFtl {
                                 _ => Some(self.duration(r.max_backoff)?),
                             },
                             catch: match r.catch {
-                                Some(c) => Some(self.qualified_ref(Some(c))?),
+                                Some(c) => Some(Box::new(self.qualified_ref(Some(c))?)),
                                 None => None,
                             },
                         },
@@ -519,7 +519,7 @@ impl FromFtl {
                     Value::Subscriber(s) => (
                         s.pos,
                         MetadataKind::Subscribe {
-                            topic: self.qualified_ref(s.topic)?,
+                            topic: Box::new(self.qualified_ref(s.topic)?),
                             from: match pb::FromOffset::try_from(s.from_offset) {
                                 Ok(pb::FromOffset::Unspecified) => None,
                                 Ok(pb::FromOffset::Beginning) => Some(SubscribeFrom::Beginning),

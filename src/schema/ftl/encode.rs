@@ -43,7 +43,7 @@ fn realm_to(r: &Realm) -> pb::Realm {
 fn module_to(m: &Module) -> pb::Module {
     pb::Module {
         pos: pos_to(&m.pos),
-        comments: m.comments.clone(),
+        comments: m.comments.clone().into(),
         builtin: m.builtin,
         name: m.name.clone(),
         metadata: metadata_to(&m.metadata),
@@ -55,7 +55,7 @@ fn module_to(m: &Module) -> pb::Module {
 fn data_to(d: &Data) -> pb::Data {
     pb::Data {
         pos: pos_to(&d.pos),
-        comments: d.comments.clone(),
+        comments: d.comments.clone().into(),
         visibility: visibility_to(d.visibility),
         name: d.name.clone(),
         type_parameters: d
@@ -72,7 +72,7 @@ fn data_to(d: &Data) -> pb::Data {
             .iter()
             .map(|f| pb::Field {
                 pos: pos_to(&f.pos),
-                comments: f.comments.clone(),
+                comments: f.comments.clone().into(),
                 name: f.name.clone(),
                 r#type: Some(type_to(&f.ty)),
                 metadata: metadata_to(&f.metadata),
@@ -87,7 +87,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         Decl::Data(d) => Value::Data(data_to(d)),
         Decl::Verb(v) => Value::Verb(pb::Verb {
             pos: pos_to(&v.pos),
-            comments: v.comments.clone(),
+            comments: v.comments.clone().into(),
             visibility: visibility_to(v.visibility),
             name: v.name.clone(),
             request: Some(type_to(&v.request)),
@@ -97,7 +97,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::Enum(e) => Value::Enum(pb::Enum {
             pos: pos_to(&e.pos),
-            comments: e.comments.clone(),
+            comments: e.comments.clone().into(),
             visibility: visibility_to(e.visibility),
             name: e.name.clone(),
             r#type: e.ty.as_ref().map(|t| Box::new(type_to(t))),
@@ -122,7 +122,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
                     };
                     pb::EnumVariant {
                         pos: pos_to(&v.pos),
-                        comments: v.comments.clone(),
+                        comments: v.comments.clone().into(),
                         name: v.name.clone(),
                         value: Some(pb::Value { value: Some(value) }),
                     }
@@ -131,7 +131,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::TypeAlias(t) => Value::TypeAlias(pb::TypeAlias {
             pos: pos_to(&t.pos),
-            comments: t.comments.clone(),
+            comments: t.comments.clone().into(),
             visibility: visibility_to(t.visibility),
             name: t.name.clone(),
             r#type: Some(Box::new(type_to(&t.ty))),
@@ -139,19 +139,19 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::Config(c) => Value::Config(pb::Config {
             pos: pos_to(&c.pos),
-            comments: c.comments.clone(),
+            comments: c.comments.clone().into(),
             name: c.name.clone(),
             r#type: Some(type_to(&c.ty)),
         }),
         Decl::Secret(s) => Value::Secret(pb::Secret {
             pos: pos_to(&s.pos),
-            comments: s.comments.clone(),
+            comments: s.comments.clone().into(),
             name: s.name.clone(),
             r#type: Some(type_to(&s.ty)),
         }),
         Decl::Database(d) => Value::Database(pb::Database {
             pos: pos_to(&d.pos),
-            comments: d.comments.clone(),
+            comments: d.comments.clone().into(),
             r#type: d.engine.keyword().to_string(),
             name: d.name.clone(),
             metadata: metadata_to(&d.metadata),
@@ -159,7 +159,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::Topic(t) => Value::Topic(pb::Topic {
             pos: pos_to(&t.pos),
-            comments: t.comments.clone(),
+            comments: t.comments.clone().into(),
             visibility: visibility_to(t.visibility),
             name: t.name.clone(),
             event: Some(type_to(&t.event)),
@@ -256,7 +256,7 @@ fn metadata_to(metadata: &[Metadata]) -> Vec<pb::Metadata> {
                     count: *count,
                     min_backoff: min_backoff.clone(),
                     max_backoff: max_backoff.clone().unwrap_or_default(),
-                    catch: catch.as_ref().map(ref_to),
+                    catch: catch.as_deref().map(ref_to),
                 }),
                 MetadataKind::Subscribe {
                     topic,

@@ -34,7 +34,7 @@ impl Checker {
         } else {
             r.type_args.iter().map(|t| substitute(t, outer)).collect()
         };
-        let args = if outer.is_empty() {
+        let args: &[Type] = if outer.is_empty() {
             &r.type_args
         } else {
             &args

@@ -12,7 +12,7 @@ const DECL_KEYWORDS: &str = "data, verb, enum, typealias, config, secret, databa
 const INNER_OPENERS: &[&str] = &["data", "enum", "verb", "typealias", "module", "realm"];
 
 impl<'a> Parser<'a> {
-    pub(super) fn decl(&mut self, comments: Vec<String>) -> Result<Decl> {
+    pub(super) fn decl(&mut self, comments: ThinVec<String>) -> Result<Decl> {
         self.skip_ws();
         let pos = self.pos();
         let mut visibility = Visibility::Private;
@@ -148,7 +148,7 @@ impl<'a> Parser<'a> {
     pub(super) fn data(
         &mut self,
         pos: Pos,
-        comments: Vec<String>,
+        comments: ThinVec<String>,
         visibility: Visibility,
     ) -> Result<Data> {
         let (name, _) = self.expect_ident("a data name")?;
@@ -194,7 +194,7 @@ impl<'a> Parser<'a> {
             comments,
             visibility,
             name: name.to_string(),
-            type_params: exact(type_params),
+            type_params: type_params.into(),
             metadata,
             fields: super::settle(&super::FIELDS, fields),
         })
@@ -203,7 +203,7 @@ impl<'a> Parser<'a> {
     pub(super) fn enumeration(
         &mut self,
         pos: Pos,
-        comments: Vec<String>,
+        comments: ThinVec<String>,
         visibility: Visibility,
     ) -> Result<Enum> {
         let (name, _) = self.expect_ident("an enum name")?;

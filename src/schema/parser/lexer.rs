@@ -1,7 +1,7 @@
 //! The parser's lexical layer: positions and errors, characters,
 //! whitespace and comments, identifiers, strings, integers and words.
 
-use super::{Parser, Result, exact};
+use super::{Parser, Result};
 use crate::schema::diagnostic::Diagnostic;
 use crate::schema::model::*;
 
@@ -111,12 +111,14 @@ impl<'a> Parser<'a> {
     }
 
     /// Reads the doc comments before a node.
-    pub(super) fn comments(&mut self) -> Result<Vec<String>> {
-        let mut comments = Vec::new();
+    pub(super) fn comments(&mut self) -> Result<ThinVec<String>> {
+        let mut comments = ThinVec::new();
         loop {
             self.skip_ws();
             if !self.at_comment() {
-                return Ok(exact(comments));
+                // In an allocation of exactly their number (see `exact`).
+                comments.shrink_to_fit();
+                return Ok(comments);
             }
             if comments.is_empty() {
                 self.comment_start = Some(self.pos());

@@ -9,14 +9,16 @@ use crate::schema::model::*;
 impl<'a> Parser<'a> {
     /// Zero or more `+...` metadata: on the lines under a declaration, or
     /// several on one line, as FTL writes them.
-    pub(super) fn metadata_lines(&mut self) -> Result<Vec<Metadata>> {
+    pub(super) fn metadata_lines(&mut self) -> Result<ThinVec<Metadata>> {
         // Room for one to start with: most hosts of metadata have one line
-        // or none (a push would make room for four, then `exact` copies).
-        let mut out = Vec::new();
+        // or none (a push would make room for four).
+        let mut out = ThinVec::new();
         loop {
             self.skip_ws();
             if self.peek() != Some(b'+') {
-                return Ok(exact(out));
+                // In an allocation of exactly their number (see `exact`).
+                out.shrink_to_fit();
+                return Ok(out);
             }
             self.inline = true;
             let result = self.metadata();
@@ -395,7 +397,7 @@ impl<'a> Parser<'a> {
             }
         }
         Ok(MetadataKind::Subscribe {
-            topic,
+            topic: Box::new(topic),
             from,
             dead_letter,
         })
@@ -464,7 +466,9 @@ impl<'a> Parser<'a> {
         let min_backoff = backoffs.next().unwrap_or_default();
         let max_backoff = backoffs.next();
         let catch = if self.eat_keyword("catch") {
-            Some(self.metadata_ref("a verb reference after `catch`")?)
+            Some(Box::new(
+                self.metadata_ref("a verb reference after `catch`")?,
+            ))
         } else {
             None
         };

@@ -235,7 +235,7 @@ impl<'a> Parser<'a> {
         .with_help("a file holds either realm blocks or bare modules; split it in two")
     }
 
-    fn realm(&mut self, comments: Vec<String>) -> Result<Realm> {
+    fn realm(&mut self, comments: ThinVec<String>) -> Result<Realm> {
         self.skip_ws();
         let pos = self.pos();
         let external = self.eat_keyword("external");
@@ -266,7 +266,7 @@ impl<'a> Parser<'a> {
         })
     }
 
-    fn module(&mut self, comments: Vec<String>) -> Result<Module> {
+    fn module(&mut self, comments: ThinVec<String>) -> Result<Module> {
         self.skip_ws();
         let pos = self.pos();
         let builtin = self.eat_keyword("builtin");

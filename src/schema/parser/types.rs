@@ -106,7 +106,7 @@ impl<'a> Parser<'a> {
             realm,
             module,
             name,
-            type_args: exact(type_args),
+            type_args: type_args.into(),
         })
     }
 

@@ -105,7 +105,7 @@ impl FromProto {
         self.within(format!("realm {name}"), |c| {
             Ok(Realm {
                 pos: c.pos(r.pos),
-                comments: r.comments,
+                comments: r.comments.into(),
                 external: r.external,
                 modules: r
                     .modules
@@ -122,7 +122,7 @@ impl FromProto {
         self.within(format!("module {name}"), |c| {
             Ok(Module {
                 pos: c.pos(m.pos),
-                comments: m.comments,
+                comments: m.comments.into(),
                 builtin: m.builtin,
                 metadata: c.metadata(m.metadata)?,
                 decls: m
@@ -169,7 +169,7 @@ impl FromProto {
                             c.within(format!("field {name}"), |c| {
                                 Ok(Field {
                                     pos: c.pos(f.pos),
-                                    comments: f.comments,
+                                    comments: f.comments.into(),
                                     ty: c.required_type("the field", f.r#type)?,
                                     metadata: c.metadata(f.metadata)?,
                                     name,
@@ -179,7 +179,7 @@ impl FromProto {
                         .collect::<Result<_>>()?;
                     Ok(Decl::Data(Data {
                         pos: c.pos(d.pos),
-                        comments: d.comments,
+                        comments: d.comments.into(),
                         visibility: c.visibility(d.visibility)?,
                         name,
                         type_params,
@@ -193,7 +193,7 @@ impl FromProto {
                 self.within(format!("verb {name}"), |c| {
                     Ok(Decl::Verb(Verb {
                         pos: c.pos(v.pos),
-                        comments: v.comments,
+                        comments: v.comments.into(),
                         visibility: c.visibility(v.visibility)?,
                         request: c.required_type("the request", v.request)?,
                         response: c.required_type("the response", v.response)?,
@@ -223,7 +223,7 @@ impl FromProto {
                                 };
                                 Ok(EnumVariant {
                                     pos: c.pos(v.pos),
-                                    comments: v.comments,
+                                    comments: v.comments.into(),
                                     name,
                                     value,
                                 })
@@ -232,7 +232,7 @@ impl FromProto {
                         .collect::<Result<_>>()?;
                     Ok(Decl::Enum(Enum {
                         pos: c.pos(e.pos),
-                        comments: e.comments,
+                        comments: e.comments.into(),
                         visibility: c.visibility(e.visibility)?,
                         name,
                         ty,
@@ -245,7 +245,7 @@ impl FromProto {
                 self.within(format!("typealias {name}"), |c| {
                     Ok(Decl::TypeAlias(TypeAlias {
                         pos: c.pos(t.pos),
-                        comments: t.comments,
+                        comments: t.comments.into(),
                         visibility: c.visibility(t.visibility)?,
                         ty: c.required_type("the type alias", t.r#type)?,
                         metadata: c.metadata(t.metadata)?,
@@ -258,7 +258,7 @@ impl FromProto {
                 self.within(format!("config {name}"), |c| {
                     Ok(Decl::Config(Config {
                         pos: c.pos(cfg.pos),
-                        comments: cfg.comments,
+                        comments: cfg.comments.into(),
                         ty: c.required_type("the config", cfg.r#type)?,
                         name,
                     }))
@@ -269,7 +269,7 @@ impl FromProto {
                 self.within(format!("secret {name}"), |c| {
                     Ok(Decl::Secret(Secret {
                         pos: c.pos(s.pos),
-                        comments: s.comments,
+                        comments: s.comments.into(),
                         ty: c.required_type("the secret", s.r#type)?,
                         name,
                     }))
@@ -286,7 +286,7 @@ impl FromProto {
                     })?;
                     Ok(Decl::Database(Database {
                         pos: c.pos(d.pos),
-                        comments: d.comments,
+                        comments: d.comments.into(),
                         engine,
                         metadata: c.metadata(d.metadata)?,
                         name,
@@ -298,7 +298,7 @@ impl FromProto {
                 self.within(format!("topic {name}"), |c| {
                     Ok(Decl::Topic(Topic {
                         pos: c.pos(t.pos),
-                        comments: t.comments,
+                        comments: t.comments.into(),
                         visibility: c.visibility(t.visibility)?,
                         event: c.required_type("the topic's event", t.event)?,
                         metadata: c.metadata(t.metadata)?,
@@ -396,7 +396,7 @@ impl FromProto {
         Ok(r)
     }
 
-    fn metadata(&mut self, metadata: Vec<pb::Metadata>) -> Result<Vec<Metadata>> {
+    fn metadata(&mut self, metadata: Vec<pb::Metadata>) -> Result<ThinVec<Metadata>> {
         use pb::metadata::Value;
         metadata
             .into_iter()
@@ -435,12 +435,12 @@ impl FromProto {
                             _ => Some(self.duration(r.max_backoff)?),
                         },
                         catch: match r.catch {
-                            Some(c) => Some(self.qualified_ref(Some(c))?),
+                            Some(c) => Some(Box::new(self.qualified_ref(Some(c))?)),
                             None => None,
                         },
                     },
                     Value::Subscribe(s) => MetadataKind::Subscribe {
-                        topic: self.qualified_ref(s.topic)?,
+                        topic: Box::new(self.qualified_ref(s.topic)?),
                         from: match s.from.as_str() {
                             "" => None,
                             "beginning" => Some(SubscribeFrom::Beginning),

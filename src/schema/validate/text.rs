@@ -295,7 +295,7 @@ mod tests {
         )
         .expect("parses");
         if let Some(Decl::Data(d)) = schema.realms[0].modules[0].decls.first_mut() {
-            d.comments = vec!["one\r\ndata Evil {}\u{2028}two".to_string()];
+            d.comments = thin_vec!["one\r\ndata Evil {}\u{2028}two".to_string()];
         }
         let printed = crate::schema::print_schema(&schema);
         assert!(

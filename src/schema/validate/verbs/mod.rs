@@ -75,7 +75,7 @@ impl<'a> Validator<'a> {
                         count: *count,
                         min: min_backoff,
                         max: max_backoff.as_deref(),
-                        catch: catch.as_ref(),
+                        catch: catch.as_deref(),
                     },
                 ),
                 MetadataKind::Subscribe {
