@@ -25,6 +25,21 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// thread's heap, so not at every park.
 const COLLECT_EVERY: Duration = Duration::from_millis(500);
 
+/// Small pages from before the first allocation (see [`small_pages`]):
+/// Rust's runtime allocates before `main`, and the first allocation
+/// touches mimalloc's arena, so this runs among the program's ELF
+/// initializers, which run before the runtime starts. A long-running
+/// command asks for huge pages again ([`huge_pages`]).
+#[cfg(target_os = "linux")]
+#[used]
+#[unsafe(link_section = ".init_array")]
+static SMALL_PAGES_FIRST: extern "C" fn() = {
+    extern "C" fn first() {
+        small_pages();
+    }
+    first
+};
+
 /// Called first thing in `main`.
 pub fn init() {
     // SAFETY: setting an option is allowed at any time; mimalloc reads it
@@ -52,18 +67,38 @@ pub fn on_idle() {
     }
 }
 
-/// For a command that builds one large model and exits (`realm export`):
-/// no transparent huge pages from here on. mimalloc asks for them on its
-/// whole arena (`MADV_HUGEPAGE`), so every 2 MiB range it touches is
-/// zeroed and resident whole: `realm export` of a one-verb realm took 35
-/// MiB of RSS with them and 20 MiB without, the 10,000-verb benchmark
-/// realm 118 and 101 MiB, and zeroing huge pages was a third of its CPU
-/// time (`perf`). Long-running `realm serve` keeps them.
+/// No transparent huge pages from here on: every command starts so.
+/// mimalloc asks for them on its whole arena (`MADV_HUGEPAGE`), so every 2
+/// MiB range it touches is zeroed and resident whole: `realm export` of a
+/// one-verb realm took 35 MiB of RSS with them and 20 MiB without, the
+/// 10,000-verb benchmark realm 118 and 101 MiB, and zeroing huge pages was
+/// a third of its CPU time (`perf`). Disabled before the first allocation
+/// ([`SMALL_PAGES_FIRST`]) rather than when `export` starts, the two huge
+/// pages the runtime and argument parsing touched are small too: a
+/// one-verb export 22 -> 18 MiB, the benchmark realm 57 -> 54 MiB.
 pub fn small_pages() {
+    set_huge_pages(false);
+}
+
+/// For the long-running servers (`realm serve`, `realm fake`): huge pages
+/// again, for what they allocate from here on.
+pub fn huge_pages() {
+    set_huge_pages(true);
+}
+
+fn set_huge_pages(allowed: bool) {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_THP_DISABLE takes integers and changes only whether
     // later page faults of this process may map huge pages.
     unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        libc::prctl(
+            libc::PR_SET_THP_DISABLE,
+            libc::c_ulong::from(!allowed),
+            0,
+            0,
+            0,
+        );
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = allowed;
 }

@@ -53,7 +53,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
-    crate::cli::allocator::small_pages();
     let dir = super::current_dir()?;
     if args.watch {
         args.pinned.with_context(started_in, |ctx| {

@@ -68,6 +68,7 @@ fn rate(s: &str) -> Result<f64, String> {
 }
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
+    crate::cli::allocator::huge_pages();
     let dir = super::current_dir()?;
     let ws = args
         .pinned

@@ -70,6 +70,7 @@ fn pair(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: Args, started_in: &std::path::Path) -> Result<ExitCode> {
+    crate::cli::allocator::huge_pages();
     let dir = super::current_dir()?;
     let (ws, callers) = args.pinned.with_context(started_in, |ctx| {
         let ws = Workspace::load(&dir, ctx)?;
