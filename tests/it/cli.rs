@@ -317,3 +317,66 @@ fn an_endpoint_without_a_scheme_says_what_to_write() {
     let run = run_realm(bank.path(), &["status", "--endpoint", "localhost:9"]).expect(1);
     snapshots(|| insta::assert_snapshot!("cli_endpoint_without_scheme", run.stderr));
 }
+
+/// Every command runs without transparent huge pages, from before its
+/// first allocation (each 2 MiB page mimalloc touched was zeroed and
+/// resident whole: a one-verb export took 22 MiB instead of 18); the
+/// long-running servers ask for them again. Read from the kernel's own
+/// account of each process (`THP_enabled` in `/proc/<pid>/status`).
+#[cfg(target_os = "linux")]
+#[test]
+fn commands_run_on_small_pages_and_servers_on_huge_ones() {
+    use std::io::BufRead;
+    let thp_enabled = |pid: u32| -> Option<String> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("THP_enabled:"))
+            .map(|v| v.trim().to_string())
+    };
+    // Without huge pages in the kernel (or with them disabled for this
+    // test by whoever started it) there is nothing to tell apart.
+    if thp_enabled(std::process::id()).as_deref() != Some("1") {
+        eprintln!(
+            "skipped: this process may not use transparent huge pages (THP_enabled in /proc/self/status is not 1; Linux 6.0 or later reports it)"
+        );
+        return;
+    }
+    let project = TestProject::new("shop");
+    project.write(
+        "modules/pay.ftl",
+        "module pay {\n  export realm verb ping(Unit) Unit\n}\n",
+    );
+    // `export --watch` stays up after its first export, and says so on
+    // stderr.
+    let mut watch = std::process::Command::new(assert_cmd::cargo::cargo_bin("realm"))
+        .args(["export", "--watch"])
+        .current_dir(project.path())
+        .env("REALM_CACHE_DIR", project.cache_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start realm export --watch");
+    let stderr = watch.stderr.take().expect("stderr");
+    let lines: Vec<String> = std::io::BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.starts_with("Watching for changes"))
+        .collect();
+    let exporting = thp_enabled(watch.id());
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("Exported realm `shop`")),
+        "{lines:?}"
+    );
+    assert_eq!(exporting.as_deref(), Some("0"), "realm export --watch");
+    let serve = crate::common::serve::Serve::start(project.path(), project.cache_dir(), &[]);
+    assert_eq!(
+        thp_enabled(serve.child.id()).as_deref(),
+        Some("1"),
+        "realm serve"
+    );
+}
