@@ -25,20 +25,37 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// thread's heap, so not at every park.
 const COLLECT_EVERY: Duration = Duration::from_millis(500);
 
-/// Small pages from before the first allocation (see [`small_pages`]):
+/// No transparent huge pages, from before the first allocation: every
+/// command starts so. mimalloc asks for them on its whole arena
+/// (`MADV_HUGEPAGE`), so every 2 MiB range it touches is zeroed and
+/// resident whole: `realm export` of a one-verb realm took 35 MiB of RSS
+/// with them and 20 MiB without, the 10,000-verb benchmark realm 118 and
+/// 101 MiB, and zeroing huge pages was a third of its CPU time (`perf`).
 /// Rust's runtime allocates before `main`, and the first allocation
 /// touches mimalloc's arena, so this runs among the program's ELF
-/// initializers, which run before the runtime starts. A long-running
-/// command asks for huge pages again ([`huge_pages`]).
+/// initializers, before the runtime starts (turned off when `export`
+/// started, the two huge pages the runtime and argument parsing had
+/// touched stayed: a one-verb export 21.5 -> 18.1 MiB, the benchmark realm
+/// 55.4 -> 51.8 MiB). A long-running command asks for huge pages again
+/// ([`huge_pages`]), unless whoever started realm had turned them off.
 #[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array")]
 static SMALL_PAGES_FIRST: extern "C" fn() = {
     extern "C" fn first() {
-        small_pages();
+        // SAFETY: PR_GET_THP_DISABLE takes integers and reads a flag.
+        let inherited = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) } == 1;
+        SMALL_PAGES_INHERITED.store(inherited, std::sync::atomic::Ordering::Relaxed);
+        set_huge_pages(false);
     }
     first
 };
+
+/// Whether huge pages were already turned off for realm by what started it
+/// (the flag is inherited): then [`huge_pages`] leaves them off.
+#[cfg(target_os = "linux")]
+static SMALL_PAGES_INHERITED: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
 
 /// Called first thing in `main`.
 pub fn init() {
@@ -67,38 +84,28 @@ pub fn on_idle() {
     }
 }
 
-/// No transparent huge pages from here on: every command starts so.
-/// mimalloc asks for them on its whole arena (`MADV_HUGEPAGE`), so every 2
-/// MiB range it touches is zeroed and resident whole: `realm export` of a
-/// one-verb realm took 35 MiB of RSS with them and 20 MiB without, the
-/// 10,000-verb benchmark realm 118 and 101 MiB, and zeroing huge pages was
-/// a third of its CPU time (`perf`). Disabled before the first allocation
-/// ([`SMALL_PAGES_FIRST`]) rather than when `export` starts, the two huge
-/// pages the runtime and argument parsing touched are small too: a
-/// one-verb export 22 -> 18 MiB, the benchmark realm 57 -> 54 MiB.
-pub fn small_pages() {
-    set_huge_pages(false);
-}
-
 /// For the long-running servers (`realm serve`, `realm fake`): huge pages
-/// again, for what they allocate from here on.
+/// again, for what they allocate from here on (see [`SMALL_PAGES_FIRST`]).
 pub fn huge_pages() {
-    set_huge_pages(true);
+    #[cfg(target_os = "linux")]
+    if !SMALL_PAGES_INHERITED.load(std::sync::atomic::Ordering::Relaxed) {
+        set_huge_pages(true);
+    }
 }
 
+/// Best effort: a kernel that refuses leaves the pages as they were.
+#[cfg(target_os = "linux")]
 fn set_huge_pages(allowed: bool) {
-    #[cfg(target_os = "linux")]
+    let zero: libc::c_ulong = 0;
     // SAFETY: PR_SET_THP_DISABLE takes integers and changes only whether
     // later page faults of this process may map huge pages.
     unsafe {
         libc::prctl(
             libc::PR_SET_THP_DISABLE,
             libc::c_ulong::from(!allowed),
-            0,
-            0,
-            0,
+            zero,
+            zero,
+            zero,
         );
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = allowed;
 }

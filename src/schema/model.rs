@@ -9,6 +9,17 @@ use std::sync::Arc;
 
 pub use thin_vec::{ThinVec, thin_vec};
 
+// The model is most of `realm export`'s memory (docs/decisions.md, "The
+// parsed model made smaller"): these sizes are held on purpose.
+#[cfg(target_pointer_width = "64")]
+const _: () = {
+    assert!(size_of::<Field>() == 88);
+    assert!(size_of::<Ref>() == 104);
+    assert!(size_of::<Metadata>() == 104);
+    assert!(size_of::<Decl>() == 120);
+    assert!(size_of::<Type>() == 24);
+};
+
 /// An identifier: `[A-Za-z_][A-Za-z0-9_]*`, ASCII as in FTL. Names of
 /// realms, modules, declarations and fields, and realm names wherever they
 /// travel (keys, `x-realm-via`, signatures), are identifiers.

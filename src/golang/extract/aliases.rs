@@ -122,7 +122,7 @@ impl<'a> Extractor<'a> {
         };
         Some(Decl::TypeAlias(TypeAlias {
             pos: Some(decl.name_span.pos.clone()),
-            comments: meta.comments.clone().into(),
+            comments: crate::schema::ThinVec::from(meta.comments.as_slice()),
             visibility: meta.visibility,
             name: upper_camel(&decl.name),
             ty,

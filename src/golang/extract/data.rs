@@ -103,7 +103,7 @@ impl<'a> Extractor<'a> {
         }
         Some(Decl::Data(Data {
             pos: Some(decl.name_span.pos.clone()),
-            comments: meta.comments.clone().into(),
+            comments: ThinVec::from(meta.comments.as_slice()),
             visibility: meta.visibility,
             name: upper_camel(&decl.name),
             type_params: decl

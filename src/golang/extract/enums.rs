@@ -189,7 +189,7 @@ impl<'a> Extractor<'a> {
         variants.sort_by(|a, b| a.name.cmp(&b.name));
         Some(Decl::Enum(Enum {
             pos: Some(decl.name_span.pos.clone()),
-            comments: meta.comments.clone().into(),
+            comments: ThinVec::from(meta.comments.as_slice()),
             visibility: meta.visibility,
             name: enum_name,
             ty: Some(ty),
@@ -302,7 +302,7 @@ impl<'a> Extractor<'a> {
         }
         Some(Decl::Enum(Enum {
             pos: Some(decl.name_span.pos.clone()),
-            comments: meta.comments.clone().into(),
+            comments: ThinVec::from(meta.comments.as_slice()),
             visibility: meta.visibility,
             name: enum_name,
             ty: None,

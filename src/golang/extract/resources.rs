@@ -155,7 +155,7 @@ impl<'a> Extractor<'a> {
         }
         self.decls.push(Decl::Topic(Topic {
             pos: Some(t.name_span.pos.clone()),
-            comments: meta.comments.clone().into(),
+            comments: crate::schema::ThinVec::from(meta.comments.as_slice()),
             visibility: meta.visibility,
             name,
             event,

@@ -43,7 +43,7 @@ fn realm_to(r: &Realm) -> pb::Realm {
 fn module_to(m: &Module) -> pb::Module {
     pb::Module {
         pos: pos_to(&m.pos),
-        comments: m.comments.clone().into(),
+        comments: m.comments.to_vec(),
         builtin: m.builtin,
         name: m.name.clone(),
         metadata: metadata_to(&m.metadata),
@@ -55,7 +55,7 @@ fn module_to(m: &Module) -> pb::Module {
 fn data_to(d: &Data) -> pb::Data {
     pb::Data {
         pos: pos_to(&d.pos),
-        comments: d.comments.clone().into(),
+        comments: d.comments.to_vec(),
         visibility: visibility_to(d.visibility),
         name: d.name.clone(),
         type_parameters: d
@@ -72,7 +72,7 @@ fn data_to(d: &Data) -> pb::Data {
             .iter()
             .map(|f| pb::Field {
                 pos: pos_to(&f.pos),
-                comments: f.comments.clone().into(),
+                comments: f.comments.to_vec(),
                 name: f.name.clone(),
                 r#type: Some(type_to(&f.ty)),
                 metadata: metadata_to(&f.metadata),
@@ -87,7 +87,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         Decl::Data(d) => Value::Data(data_to(d)),
         Decl::Verb(v) => Value::Verb(pb::Verb {
             pos: pos_to(&v.pos),
-            comments: v.comments.clone().into(),
+            comments: v.comments.to_vec(),
             visibility: visibility_to(v.visibility),
             name: v.name.clone(),
             request: Some(type_to(&v.request)),
@@ -97,7 +97,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::Enum(e) => Value::Enum(pb::Enum {
             pos: pos_to(&e.pos),
-            comments: e.comments.clone().into(),
+            comments: e.comments.to_vec(),
             visibility: visibility_to(e.visibility),
             name: e.name.clone(),
             r#type: e.ty.as_ref().map(|t| Box::new(type_to(t))),
@@ -122,7 +122,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
                     };
                     pb::EnumVariant {
                         pos: pos_to(&v.pos),
-                        comments: v.comments.clone().into(),
+                        comments: v.comments.to_vec(),
                         name: v.name.clone(),
                         value: Some(pb::Value { value: Some(value) }),
                     }
@@ -131,7 +131,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::TypeAlias(t) => Value::TypeAlias(pb::TypeAlias {
             pos: pos_to(&t.pos),
-            comments: t.comments.clone().into(),
+            comments: t.comments.to_vec(),
             visibility: visibility_to(t.visibility),
             name: t.name.clone(),
             r#type: Some(Box::new(type_to(&t.ty))),
@@ -139,19 +139,19 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::Config(c) => Value::Config(pb::Config {
             pos: pos_to(&c.pos),
-            comments: c.comments.clone().into(),
+            comments: c.comments.to_vec(),
             name: c.name.clone(),
             r#type: Some(type_to(&c.ty)),
         }),
         Decl::Secret(s) => Value::Secret(pb::Secret {
             pos: pos_to(&s.pos),
-            comments: s.comments.clone().into(),
+            comments: s.comments.to_vec(),
             name: s.name.clone(),
             r#type: Some(type_to(&s.ty)),
         }),
         Decl::Database(d) => Value::Database(pb::Database {
             pos: pos_to(&d.pos),
-            comments: d.comments.clone().into(),
+            comments: d.comments.to_vec(),
             r#type: d.engine.keyword().to_string(),
             name: d.name.clone(),
             metadata: metadata_to(&d.metadata),
@@ -159,7 +159,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::Topic(t) => Value::Topic(pb::Topic {
             pos: pos_to(&t.pos),
-            comments: t.comments.clone().into(),
+            comments: t.comments.to_vec(),
             visibility: visibility_to(t.visibility),
             name: t.name.clone(),
             event: Some(type_to(&t.event)),

@@ -112,13 +112,13 @@ impl<'a> Parser<'a> {
 
     /// Reads the doc comments before a node.
     pub(super) fn comments(&mut self) -> Result<ThinVec<String>> {
-        let mut comments = ThinVec::new();
+        let mut comments = Vec::new();
         loop {
             self.skip_ws();
             if !self.at_comment() {
-                // In an allocation of exactly their number (see `exact`).
-                comments.shrink_to_fit();
-                return Ok(comments);
+                // Moved into an allocation of exactly their number (see
+                // `exact`; a `shrink_to_fit` may keep the block it had).
+                return Ok(comments.into());
             }
             if comments.is_empty() {
                 self.comment_start = Some(self.pos());

@@ -12,13 +12,13 @@ impl<'a> Parser<'a> {
     pub(super) fn metadata_lines(&mut self) -> Result<ThinVec<Metadata>> {
         // Room for one to start with: most hosts of metadata have one line
         // or none (a push would make room for four).
-        let mut out = ThinVec::new();
+        let mut out = Vec::new();
         loop {
             self.skip_ws();
             if self.peek() != Some(b'+') {
-                // In an allocation of exactly their number (see `exact`).
-                out.shrink_to_fit();
-                return Ok(out);
+                // Moved into an allocation of exactly their number (see
+                // `exact`; a `shrink_to_fit` may keep the block it had).
+                return Ok(out.into());
             }
             self.inline = true;
             let result = self.metadata();

@@ -22,7 +22,7 @@ fn visibility_to(v: Visibility) -> i32 {
 pub(super) fn realm_to(r: &Realm) -> pb::Realm {
     pb::Realm {
         pos: pos_to(&r.pos),
-        comments: r.comments.clone().into(),
+        comments: r.comments.to_vec(),
         external: r.external,
         name: r.name.clone(),
         modules: r.modules.iter().map(module_to).collect(),
@@ -32,7 +32,7 @@ pub(super) fn realm_to(r: &Realm) -> pb::Realm {
 fn module_to(m: &Module) -> pb::Module {
     pb::Module {
         pos: pos_to(&m.pos),
-        comments: m.comments.clone().into(),
+        comments: m.comments.to_vec(),
         builtin: m.builtin,
         name: m.name.clone(),
         metadata: metadata_to(&m.metadata),
@@ -45,7 +45,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
     let value = match d {
         Decl::Data(d) => Value::Data(pb::Data {
             pos: pos_to(&d.pos),
-            comments: d.comments.clone().into(),
+            comments: d.comments.to_vec(),
             visibility: visibility_to(d.visibility),
             name: d.name.clone(),
             type_parameters: d
@@ -62,7 +62,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
                 .iter()
                 .map(|f| pb::Field {
                     pos: pos_to(&f.pos),
-                    comments: f.comments.clone().into(),
+                    comments: f.comments.to_vec(),
                     name: f.name.clone(),
                     r#type: Some(type_to(&f.ty)),
                     metadata: metadata_to(&f.metadata),
@@ -71,7 +71,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::Verb(v) => Value::Verb(pb::Verb {
             pos: pos_to(&v.pos),
-            comments: v.comments.clone().into(),
+            comments: v.comments.to_vec(),
             visibility: visibility_to(v.visibility),
             name: v.name.clone(),
             request: Some(type_to(&v.request)),
@@ -80,7 +80,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::Enum(e) => Value::Enum(pb::Enum {
             pos: pos_to(&e.pos),
-            comments: e.comments.clone().into(),
+            comments: e.comments.to_vec(),
             visibility: visibility_to(e.visibility),
             name: e.name.clone(),
             r#type: e.ty.as_ref().map(type_to),
@@ -89,7 +89,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
                 .iter()
                 .map(|v| pb::EnumVariant {
                     pos: pos_to(&v.pos),
-                    comments: v.comments.clone().into(),
+                    comments: v.comments.to_vec(),
                     name: v.name.clone(),
                     value: Some(match &v.value {
                         VariantValue::Int(n) => pb::enum_variant::Value::IntValue(*n),
@@ -101,7 +101,7 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::TypeAlias(t) => Value::TypeAlias(pb::TypeAlias {
             pos: pos_to(&t.pos),
-            comments: t.comments.clone().into(),
+            comments: t.comments.to_vec(),
             visibility: visibility_to(t.visibility),
             name: t.name.clone(),
             r#type: Some(type_to(&t.ty)),
@@ -109,26 +109,26 @@ fn decl_to(d: &Decl) -> pb::Decl {
         }),
         Decl::Config(c) => Value::Config(pb::Config {
             pos: pos_to(&c.pos),
-            comments: c.comments.clone().into(),
+            comments: c.comments.to_vec(),
             name: c.name.clone(),
             r#type: Some(type_to(&c.ty)),
         }),
         Decl::Secret(s) => Value::Secret(pb::Secret {
             pos: pos_to(&s.pos),
-            comments: s.comments.clone().into(),
+            comments: s.comments.to_vec(),
             name: s.name.clone(),
             r#type: Some(type_to(&s.ty)),
         }),
         Decl::Database(d) => Value::Database(pb::Database {
             pos: pos_to(&d.pos),
-            comments: d.comments.clone().into(),
+            comments: d.comments.to_vec(),
             engine: d.engine.keyword().to_string(),
             name: d.name.clone(),
             metadata: metadata_to(&d.metadata),
         }),
         Decl::Topic(t) => Value::Topic(pb::Topic {
             pos: pos_to(&t.pos),
-            comments: t.comments.clone().into(),
+            comments: t.comments.to_vec(),
             visibility: visibility_to(t.visibility),
             name: t.name.clone(),
             event: Some(type_to(&t.event)),
