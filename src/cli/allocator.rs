@@ -43,8 +43,11 @@ const COLLECT_EVERY: Duration = Duration::from_millis(500);
 #[unsafe(link_section = ".init_array")]
 static SMALL_PAGES_FIRST: extern "C" fn() = {
     extern "C" fn first() {
-        // SAFETY: PR_GET_THP_DISABLE takes integers and reads a flag.
-        let inherited = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) } == 1;
+        let zero: libc::c_ulong = 0;
+        // SAFETY: PR_GET_THP_DISABLE takes integers (the kernel reads
+        // unsigned longs, which must be zero) and reads a flag.
+        let inherited =
+            unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, zero, zero, zero, zero) } == 1;
         SMALL_PAGES_INHERITED.store(inherited, std::sync::atomic::Ordering::Relaxed);
         set_huge_pages(false);
     }
@@ -97,8 +100,9 @@ pub fn huge_pages() {
 #[cfg(target_os = "linux")]
 fn set_huge_pages(allowed: bool) {
     let zero: libc::c_ulong = 0;
-    // SAFETY: PR_SET_THP_DISABLE takes integers and changes only whether
-    // later page faults of this process may map huge pages.
+    // SAFETY: PR_SET_THP_DISABLE takes integers (unsigned longs, the last
+    // three zero) and changes only whether later page faults of this
+    // process may map huge pages.
     unsafe {
         libc::prctl(
             libc::PR_SET_THP_DISABLE,
