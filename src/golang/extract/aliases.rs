@@ -3,7 +3,7 @@
 //! naming the native type (checked against an explicit
 //! `//ftl:typemap go`).
 
-use crate::schema::{Decl, Metadata, MetadataKind, Type, TypeAlias};
+use crate::schema::{Decl, Metadata, MetadataKind, ThinVec, Type, TypeAlias};
 
 use super::{Extractor, Meta, at, at_directive};
 use crate::golang::directives::DirectiveKind;
@@ -122,7 +122,7 @@ impl<'a> Extractor<'a> {
         };
         Some(Decl::TypeAlias(TypeAlias {
             pos: Some(decl.name_span.pos.clone()),
-            comments: crate::schema::ThinVec::from(meta.comments.as_slice()),
+            comments: ThinVec::from(meta.comments.as_slice()),
             visibility: meta.visibility,
             name: upper_camel(&decl.name),
             ty,

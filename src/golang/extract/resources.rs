@@ -3,7 +3,7 @@
 //! `ftl.Secret[T]`, `ftl.TopicHandle[E, M]`. Databases come from
 //! `//ftl:database` and the module's `db/` directories instead.
 
-use crate::schema::{Config, Decl, Metadata, MetadataKind, Secret, Topic};
+use crate::schema::{Config, Decl, Metadata, MetadataKind, Secret, ThinVec, Topic};
 
 use super::{Extractor, Kind, Meta, at};
 use crate::golang::directives::DirectiveKind;
@@ -155,7 +155,7 @@ impl<'a> Extractor<'a> {
         }
         self.decls.push(Decl::Topic(Topic {
             pos: Some(t.name_span.pos.clone()),
-            comments: crate::schema::ThinVec::from(meta.comments.as_slice()),
+            comments: ThinVec::from(meta.comments.as_slice()),
             visibility: meta.visibility,
             name,
             event,
